@@ -1,0 +1,653 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+// Passes. Sentinel loads its file in this order so that directive order does
+// not matter: options that change how monitor lines are read, then monitor
+// lines, then everything that refers to a master.
+const (
+	passGlobal = iota + 1
+	passMonitor
+	passMaster
+)
+
+// spec describes one directive. nargs counts the arguments after the
+// directive name (after "sentinel <sub>" for sentinel directives), master
+// name included; max < 0 means no upper bound.
+type spec struct {
+	pass     int
+	min, max int
+	usage    string
+	master   bool // args[0] names a master defined by sentinel monitor
+	fn       func(p *parser, f *File, m *Master, at pos, args []string) error
+}
+
+var globalSpecs map[string]spec
+var sentinelSpecs map[string]spec
+
+func init() {
+	globalSpecs = map[string]spec{
+		"port":                  {passGlobal, 1, 1, "port <port>", false, doPort},
+		"bind":                  {passGlobal, 1, -1, "bind <address>...", false, doBind},
+		"dir":                   {passGlobal, 1, 1, "dir <path>", false, doDir},
+		"requirepass":           {passGlobal, 1, 1, "requirepass <password>", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { f.RequirePass = a[0]; return nil }},
+		"loglevel":              {passGlobal, 1, 1, "loglevel debug|verbose|notice|warning|nothing", false, doLogLevel},
+		"firewall":              {passGlobal, 1, 1, "firewall yes|no", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { return yesNo(a[0], &f.Firewall.Enabled) }},
+		"firewall-allow":        {passGlobal, 1, -1, "firewall-allow <cidr>...", false, doFirewallAllow},
+		"firewall-mode":         {passGlobal, 1, 1, "firewall-mode own|inject", false, doFirewallMode},
+		"firewall-keep-on-stop": {passGlobal, 1, 1, "firewall-keep-on-stop yes|no", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { return yesNo(a[0], &f.Firewall.KeepOnStop) }},
+		"firewall-fence":        {passGlobal, 1, 1, "firewall-fence yes|no", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { return yesNo(a[0], &f.Firewall.Fence) }},
+		"metrics-addr":          {passGlobal, 1, 1, "metrics-addr <host:port>", false, doMetricsAddr},
+		"state-file":            {passGlobal, 1, 1, "state-file <name>", false, doStateFile},
+	}
+	sentinelSpecs = map[string]spec{
+		// Read before monitor lines (Sentinel's pre-monitor options).
+		"announce-ip":           {passGlobal, 1, 1, "sentinel announce-ip <ip>", false, doAnnounceIP},
+		"announce-port":         {passGlobal, 1, 1, "sentinel announce-port <port>", false, doAnnouncePort},
+		"resolve-hostnames":     {passGlobal, 1, 1, "sentinel resolve-hostnames yes|no", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { return yesNo(a[0], &f.ResolveHostnames) }},
+		"announce-hostnames":    {passGlobal, 1, 1, "sentinel announce-hostnames yes|no", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { return yesNo(a[0], &f.AnnounceHostnames) }},
+		"deny-scripts-reconfig": {passGlobal, 1, 1, "sentinel deny-scripts-reconfig yes|no", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { return yesNo(a[0], &f.DenyScriptsReconfig) }},
+		"sentinel-user":         {passGlobal, 1, 1, "sentinel sentinel-user <user>", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { f.SentinelUser = a[0]; return nil }},
+		"sentinel-pass":         {passGlobal, 1, 1, "sentinel sentinel-pass <password>", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { f.SentinelPass = a[0]; return nil }},
+		"myid":                  {passGlobal, 1, 1, "sentinel myid <40 hex digits>", false, doMyID},
+		"current-epoch":         {passGlobal, 1, 1, "sentinel current-epoch <epoch>", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { return epoch(a[0], &f.CurrentEpoch) }},
+
+		"monitor": {passMonitor, 4, 4, "sentinel monitor <master> <host> <port> <quorum>", false, doMonitor},
+
+		"down-after-milliseconds":         {passMaster, 2, 2, "sentinel down-after-milliseconds <master> <ms>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { return millis(a[1], 1, &m.DownAfter) }},
+		"failover-timeout":                {passMaster, 2, 2, "sentinel failover-timeout <master> <ms>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { return millis(a[1], 1, &m.FailoverTimeout) }},
+		"parallel-syncs":                  {passMaster, 2, 2, "sentinel parallel-syncs <master> <n>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { return integer(a[1], 1, math.MaxInt32, &m.ParallelSyncs) }},
+		"master-reboot-down-after-period": {passMaster, 2, 2, "sentinel master-reboot-down-after-period <master> <ms>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { return millis(a[1], 0, &m.MasterRebootDownAfter) }},
+		"auth-pass":                       {passMaster, 2, 2, "sentinel auth-pass <master> <password>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { m.AuthPass = a[1]; return nil }},
+		"auth-user":                       {passMaster, 2, 2, "sentinel auth-user <master> <user>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { m.AuthUser = a[1]; return nil }},
+		"notification-script":             {passMaster, 2, 2, "sentinel notification-script <master> <path>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { return script(a[1], &m.NotificationScript) }},
+		"client-reconfig-script":          {passMaster, 2, 2, "sentinel client-reconfig-script <master> <path>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { return script(a[1], &m.ClientReconfigScript) }},
+		"rename-command":                  {passMaster, 3, 3, "sentinel rename-command <master> <command> <new-name>", true, doRenameCommand},
+		"known-replica":                   {passMaster, 3, 3, "sentinel known-replica <master> <host> <port>", true, doKnownReplica},
+		"known-slave":                     {passMaster, 3, 3, "sentinel known-slave <master> <host> <port>", true, doKnownReplica},
+		"known-sentinel":                  {passMaster, 3, 4, "sentinel known-sentinel <master> <host> <port> <runid>", true, doKnownSentinel},
+		"config-epoch":                    {passMaster, 2, 2, "sentinel config-epoch <master> <epoch>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { return epoch(a[1], &m.Imported.ConfigEpoch) }},
+		"leader-epoch":                    {passMaster, 2, 2, "sentinel leader-epoch <master> <epoch>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { return epoch(a[1], &m.Imported.LeaderEpoch) }},
+
+		"vip":                 {passMaster, 3, 3, "sentinel vip <master> <address>/<prefix> <interface>", true, doVIP},
+		"vip-garp":            {passMaster, 3, 4, "sentinel vip-garp <master> <count> <interval-ms> [<refresh-seconds>]", true, doGARP},
+		"fence":               {passMaster, 2, 2, "sentinel fence <master> yes|no", true, doFence},
+		"vip-release-on-stop": {passMaster, 2, 2, "sentinel vip-release-on-stop <master> yes|no", true, doReleaseOnStop},
+	}
+}
+
+// build applies the directives collected by read, in Sentinel's pass order,
+// to a File holding the defaults, then checks what needs the whole file.
+func (p *parser) build(name string) *File {
+	f := &File{
+		Path:                name,
+		Files:               p.files,
+		Port:                DefaultPort,
+		Dir:                 DefaultDir,
+		LogLevel:            DefaultLogLevel,
+		DenyScriptsReconfig: true,
+		Firewall:            Firewall{Mode: FirewallOwn},
+		StateFile:           DefaultStateFile,
+	}
+	type job struct {
+		l    line
+		spec spec
+		args []string
+	}
+	var jobs []job
+	for _, l := range p.lines {
+		dir := l.args[0]
+		if dir == "sentinel" {
+			if len(l.args) < 2 {
+				p.errorf(l.pos, "sentinel", "missing sub-directive: want sentinel <directive> <args>...")
+				continue
+			}
+			sub := strings.ToLower(l.args[1])
+			s, ok := sentinelSpecs[sub]
+			if !ok {
+				p.errorf(l.pos, "sentinel "+sub, "unknown sentinel directive")
+				continue
+			}
+			jobs = append(jobs, job{l, s, l.args[2:]})
+			continue
+		}
+		if s, ok := globalSpecs[dir]; ok {
+			jobs = append(jobs, job{l, s, l.args[1:]})
+			continue
+		}
+		if msg, ok := redisOnly(dir); ok {
+			p.warnf(l.pos, dir, "%s", msg)
+			continue
+		}
+		p.errorf(l.pos, dir, "unknown directive")
+	}
+	for pass := passGlobal; pass <= passMaster; pass++ {
+		for _, j := range jobs {
+			if j.spec.pass != pass {
+				continue
+			}
+			n := len(j.args)
+			if n < j.spec.min || (j.spec.max >= 0 && n > j.spec.max) {
+				p.errorf(j.l.pos, j.l.name(), "wrong number of arguments (%d): want %s", n, j.spec.usage)
+				continue
+			}
+			var m *Master
+			if j.spec.master {
+				if m = f.Master(j.args[0]); m == nil {
+					p.errorf(j.l.pos, j.l.name(), "unknown master %q (no sentinel monitor line defines it)", j.args[0])
+					continue
+				}
+			}
+			if err := j.spec.fn(p, f, m, j.l.pos, j.args); err != nil {
+				p.errorf(j.l.pos, j.l.name(), "%v", err)
+			}
+		}
+	}
+	p.finish(f)
+	return f
+}
+
+// finish applies defaults that depend on other directives and checks what
+// spans several lines.
+func (p *parser) finish(f *File) {
+	if !filepath.IsAbs(f.Dir) {
+		f.Dir = filepath.Join(filepath.Dir(absOr(f.Path)), f.Dir)
+	}
+	vipOwner := map[netip.Addr]string{}
+	for _, m := range f.Masters {
+		if !m.fenceSet {
+			m.Fence = len(m.VIPs) > 0
+		}
+		if len(m.VIPs) == 0 {
+			if m.garpLine.line != 0 {
+				p.warnf(m.garpLine, "sentinel vip-garp", "master %q has no sentinel vip: no effect", m.Name)
+			}
+			if m.releaseSet.line != 0 {
+				p.warnf(m.releaseSet, "sentinel vip-release-on-stop", "master %q has no sentinel vip: no effect", m.Name)
+			}
+		}
+		for i, v := range m.VIPs {
+			if other, ok := vipOwner[v.Prefix.Addr()]; ok && other != m.Name {
+				p.errorf(m.vipAt[i], "sentinel vip", "address %s is already a VIP of master %q", v.Prefix.Addr(), other)
+				continue
+			}
+			vipOwner[v.Prefix.Addr()] = m.Name
+		}
+	}
+	if !f.Firewall.Enabled {
+		for _, l := range p.lines {
+			if strings.HasPrefix(l.args[0], "firewall-") {
+				p.warnf(l.pos, l.args[0], "firewall is not enabled (firewall yes): no effect")
+			}
+		}
+	}
+	if f.HasImportedState() {
+		p.warnf(pos{f.Path, 0}, "", "runtime state written by Redis (myid, epochs, known-replica, known-sentinel) is imported into the state file on first start only; vipsentinel never rewrites this file")
+	}
+}
+
+func absOr(path string) string {
+	if a, err := filepath.Abs(path); err == nil {
+		return a
+	}
+	return path
+}
+
+// ---------------------------------------------------------------------------
+// Value parsers. Their errors say what was wrong and what is accepted; the
+// caller adds file, line and directive.
+
+func yesNo(s string, dst *bool) error {
+	switch strings.ToLower(s) {
+	case "yes":
+		*dst = true
+	case "no":
+		*dst = false
+	default:
+		return fmt.Errorf("invalid value %q: want yes or no", s)
+	}
+	return nil
+}
+
+func integer(s string, lo, hi int, dst *int) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < int64(lo) || n > int64(hi) {
+		return fmt.Errorf("invalid value %q: want an integer in %d..%d", s, lo, hi)
+	}
+	*dst = int(n)
+	return nil
+}
+
+func port(s string, lo int, dst *int) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < int64(lo) || n > 65535 {
+		return fmt.Errorf("invalid port %q: want %d..65535", s, lo)
+	}
+	*dst = int(n)
+	return nil
+}
+
+// maxMillis keeps a millisecond count representable as a time.Duration.
+const maxMillis = math.MaxInt64 / int64(time.Millisecond)
+
+func millis(s string, lo int64, dst *time.Duration) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < lo || n > maxMillis {
+		return fmt.Errorf("invalid value %q: want a number of milliseconds >= %d", s, lo)
+	}
+	*dst = time.Duration(n) * time.Millisecond
+	return nil
+}
+
+func epoch(s string, dst *uint64) error {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("invalid epoch %q: want a non-negative integer", s)
+	}
+	*dst = n
+	return nil
+}
+
+// isRunID reports whether s looks like a Sentinel run id: 40 hex digits.
+func isRunID(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isHex(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// host validates an instance address: an IP address, or a DNS name when
+// names are allowed. IP addresses are returned in canonical form, since
+// Sentinel compares addresses as strings.
+func host(s string, names bool) (string, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Zone() != "" {
+			return "", fmt.Errorf("invalid address %q: zones are not supported", s)
+		}
+		return a.String(), nil
+	}
+	if !names {
+		return "", fmt.Errorf("invalid IP address %q (hostnames need sentinel resolve-hostnames yes)", s)
+	}
+	if !isHostname(s) {
+		return "", fmt.Errorf("invalid IP address or hostname %q", s)
+	}
+	return s, nil
+}
+
+// isHostname checks RFC 1123 host name syntax.
+func isHostname(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isIfName mirrors the kernel's dev_valid_name: 1 to 15 bytes, not "." or
+// "..", no '/', ':' or white space.
+func isIfName(s string) bool {
+	if s == "" || len(s) > 15 || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '/' || c == ':' || c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// masterName rejects names that would corrupt Sentinel's wire formats: the
+// hello message is comma-separated and event payloads space-separated.
+func masterName(s string) error {
+	if s == "" {
+		return errors.New("empty master name")
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == ',' || c == 0x7f {
+			return fmt.Errorf("invalid master name %q: white space, control characters and commas are not allowed", s)
+		}
+	}
+	return nil
+}
+
+func script(s string, dst *string) error {
+	if !filepath.IsAbs(s) {
+		return fmt.Errorf("script path %q is not absolute (scripts run without a shell, from no particular directory)", s)
+	}
+	*dst = filepath.Clean(s)
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Directive handlers.
+
+func doPort(_ *parser, f *File, _ *Master, _ pos, a []string) error { return port(a[0], 1, &f.Port) }
+
+func doBind(_ *parser, f *File, _ *Master, _ pos, a []string) error {
+	var out []string
+	for _, s := range a {
+		opt, addr := "", s
+		if strings.HasPrefix(s, "-") {
+			opt, addr = "-", s[1:]
+		}
+		switch addr {
+		case "*", "::*":
+		default:
+			ip, err := netip.ParseAddr(addr)
+			if err != nil {
+				return fmt.Errorf("invalid address %q: want an IP address, * or ::*", s)
+			}
+			addr = ip.String()
+		}
+		out = append(out, opt+addr)
+	}
+	f.Bind = out
+	return nil
+}
+
+func doDir(_ *parser, f *File, _ *Master, _ pos, a []string) error {
+	if a[0] == "" {
+		return errors.New("empty path")
+	}
+	f.Dir = filepath.Clean(a[0])
+	return nil
+}
+
+func doLogLevel(_ *parser, f *File, _ *Master, _ pos, a []string) error {
+	l := strings.ToLower(a[0])
+	if !slices.Contains(LogLevels, l) {
+		return fmt.Errorf("invalid level %q: want one of %s", a[0], strings.Join(LogLevels, ", "))
+	}
+	f.LogLevel = l
+	return nil
+}
+
+func doFirewallAllow(p *parser, f *File, _ *Master, at pos, a []string) error {
+	for _, s := range a {
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			ip, err2 := netip.ParseAddr(s)
+			if err2 != nil || ip.Zone() != "" {
+				return fmt.Errorf("invalid network %q: want an address or address/prefix", s)
+			}
+			pfx = netip.PrefixFrom(ip, ip.BitLen())
+		}
+		if m := pfx.Masked(); m != pfx {
+			p.warnf(at, "firewall-allow", "%s has host bits set; using %s", pfx, m)
+			pfx = m
+		}
+		if !slices.Contains(f.Firewall.Allow, pfx) {
+			f.Firewall.Allow = append(f.Firewall.Allow, pfx)
+		}
+	}
+	return nil
+}
+
+func doFirewallMode(_ *parser, f *File, _ *Master, _ pos, a []string) error {
+	switch m := FirewallMode(strings.ToLower(a[0])); m {
+	case FirewallOwn, FirewallInject:
+		f.Firewall.Mode = m
+		return nil
+	}
+	return fmt.Errorf("invalid mode %q: want own or inject", a[0])
+}
+
+func doMetricsAddr(_ *parser, f *File, _ *Master, _ pos, a []string) error {
+	if a[0] == "" {
+		f.MetricsAddr = ""
+		return nil
+	}
+	h, pt, err := net.SplitHostPort(a[0])
+	if err != nil {
+		return fmt.Errorf("invalid address %q: want host:port, [ipv6]:port or :port", a[0])
+	}
+	if h != "" {
+		if _, err := host(h, true); err != nil {
+			return err
+		}
+	}
+	var n int
+	if err := port(pt, 1, &n); err != nil {
+		return err
+	}
+	f.MetricsAddr = a[0]
+	return nil
+}
+
+func doStateFile(_ *parser, f *File, _ *Master, _ pos, a []string) error {
+	s := a[0]
+	if s == "" || s == "." || s == ".." || strings.ContainsRune(s, '/') {
+		return fmt.Errorf("invalid name %q: want a file name (the file lives in dir)", s)
+	}
+	f.StateFile = s
+	return nil
+}
+
+func doAnnounceIP(_ *parser, f *File, _ *Master, _ pos, a []string) error {
+	if a[0] == "" {
+		f.AnnounceIP = ""
+		return nil
+	}
+	h, err := host(a[0], true)
+	if err != nil {
+		return err
+	}
+	f.AnnounceIP = h
+	return nil
+}
+
+func doAnnouncePort(_ *parser, f *File, _ *Master, _ pos, a []string) error {
+	return port(a[0], 0, &f.AnnouncePort)
+}
+
+func doMyID(_ *parser, f *File, _ *Master, _ pos, a []string) error {
+	if !isRunID(a[0]) {
+		return fmt.Errorf("invalid id %q: want 40 hex digits", a[0])
+	}
+	f.MyID = strings.ToLower(a[0])
+	return nil
+}
+
+func doMonitor(_ *parser, f *File, _ *Master, at pos, a []string) error {
+	if err := masterName(a[0]); err != nil {
+		return err
+	}
+	if m := f.Master(a[0]); m != nil {
+		return fmt.Errorf("duplicate master %q (already defined at %s:%d)", a[0], m.monitorAt.file, m.monitorAt.line)
+	}
+	h, err := host(a[1], f.ResolveHostnames)
+	if err != nil {
+		return err
+	}
+	m := &Master{
+		Name:                  a[0],
+		Addr:                  sentinel.Addr{Host: h},
+		DownAfter:             DefaultDownAfter,
+		FailoverTimeout:       DefaultFailoverTimeout,
+		ParallelSyncs:         DefaultParallelSyncs,
+		MasterRebootDownAfter: DefaultMasterRebootDownAfter,
+		GARP:                  GARP{Count: DefaultGARPCount, Interval: DefaultGARPInterval, Refresh: DefaultGARPRefresh},
+		ReleaseOnStop:         true,
+		monitorAt:             at,
+	}
+	if err := port(a[2], 1, &m.Addr.Port); err != nil {
+		return err
+	}
+	if err := integer(a[3], 1, math.MaxInt32, &m.Quorum); err != nil {
+		return fmt.Errorf("invalid quorum %q: want an integer >= 1", a[3])
+	}
+	f.Masters = append(f.Masters, m)
+	return nil
+}
+
+// sentCommands are the commands Sentinel sends to Redis; renaming anything
+// else has no effect.
+var sentCommands = []string{"auth", "client", "config", "exec", "info", "multi", "ping", "publish", "script", "sentinel", "slaveof", "subscribe"}
+
+func doRenameCommand(p *parser, _ *File, m *Master, at pos, a []string) error {
+	cmd := strings.ToLower(a[1])
+	if cmd == "" {
+		return errors.New("empty command name")
+	}
+	if strings.ContainsFunc(a[2], func(r rune) bool { return r <= ' ' }) {
+		return fmt.Errorf("invalid new name %q: white space and control characters are not allowed", a[2])
+	}
+	if !slices.Contains(sentCommands, cmd) {
+		p.warnf(at, "sentinel rename-command", "vipsentinel never sends %s to Redis: no effect", strings.ToUpper(cmd))
+	}
+	if m.RenamedCommands == nil {
+		m.RenamedCommands = map[string]string{}
+	}
+	m.RenamedCommands[cmd] = a[2]
+	return nil
+}
+
+func instanceAddr(f *File, h, pt string) (sentinel.Addr, error) {
+	hh, err := host(h, f.ResolveHostnames)
+	if err != nil {
+		return sentinel.Addr{}, err
+	}
+	a := sentinel.Addr{Host: hh}
+	return a, port(pt, 1, &a.Port)
+}
+
+func doKnownReplica(_ *parser, f *File, m *Master, _ pos, a []string) error {
+	addr, err := instanceAddr(f, a[1], a[2])
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(m.Imported.KnownReplicas, addr) {
+		m.Imported.KnownReplicas = append(m.Imported.KnownReplicas, addr)
+	}
+	return nil
+}
+
+func doKnownSentinel(p *parser, f *File, m *Master, at pos, a []string) error {
+	addr, err := instanceAddr(f, a[1], a[2])
+	if err != nil {
+		return err
+	}
+	if len(a) == 3 {
+		// Sentinel ignores this old form too: a peer without a run id cannot
+		// be matched with its hellos.
+		p.warnf(at, "sentinel known-sentinel", "no run id: ignored (the peer is rediscovered through its hello messages)")
+		return nil
+	}
+	if !isRunID(a[3]) {
+		return fmt.Errorf("invalid run id %q: want 40 hex digits", a[3])
+	}
+	rec := sentinel.SentinelRecord{Addr: addr, RunID: strings.ToLower(a[3])}
+	// One record per run id and per address: the later line wins, as a
+	// sentinel that changed address replaces its old entry.
+	m.Imported.KnownSentinels = slices.DeleteFunc(m.Imported.KnownSentinels, func(r sentinel.SentinelRecord) bool {
+		return r.RunID == rec.RunID || r.Addr == rec.Addr
+	})
+	m.Imported.KnownSentinels = append(m.Imported.KnownSentinels, rec)
+	return nil
+}
+
+func doVIP(_ *parser, _ *File, m *Master, at pos, a []string) error {
+	pfx, err := netip.ParsePrefix(a[1])
+	if err != nil {
+		return fmt.Errorf("invalid address %q: want <address>/<prefix length>, e.g. 192.0.2.10/24 or 2001:db8::10/64", a[1])
+	}
+	ip := pfx.Addr()
+	switch {
+	case ip.Is4In6():
+		return fmt.Errorf("invalid address %q: use the plain IPv4 form", a[1])
+	case ip.IsUnspecified(), ip.IsLoopback(), ip.IsMulticast():
+		return fmt.Errorf("invalid address %q: unspecified, loopback and multicast addresses cannot float", a[1])
+	case pfx.Bits() == 0:
+		return fmt.Errorf("invalid prefix length in %q: want 1..%d", a[1], ip.BitLen())
+	case ip.Is4() && pfx.Bits() < 32 && (pfx.Masked().Addr() == ip || isBroadcast(pfx)):
+		return fmt.Errorf("invalid address %q: the network or broadcast address of the subnet", a[1])
+	}
+	if !isIfName(a[2]) {
+		return fmt.Errorf("invalid interface name %q: want 1 to 15 characters, none of them '/', ':' or white space", a[2])
+	}
+	for _, v := range m.VIPs {
+		if v.Prefix.Addr() == ip {
+			return fmt.Errorf("duplicate VIP %s for master %q", ip, m.Name)
+		}
+	}
+	m.VIPs = append(m.VIPs, VIP{Master: m.Name, Prefix: pfx, Interface: a[2]})
+	m.vipAt = append(m.vipAt, at)
+	return nil
+}
+
+func isBroadcast(p netip.Prefix) bool {
+	if p.Bits() >= 31 {
+		return false // RFC 3021 point-to-point: both addresses are hosts
+	}
+	b := p.Addr().As4()
+	host := ^uint32(0) >> p.Bits()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	return v&host == host
+}
+
+func doGARP(p *parser, _ *File, m *Master, at pos, a []string) error {
+	var g GARP
+	if err := integer(a[1], 0, 100, &g.Count); err != nil {
+		return fmt.Errorf("invalid count %q: want 0..100", a[1])
+	}
+	var ms int
+	if err := integer(a[2], 10, 60000, &ms); err != nil {
+		return fmt.Errorf("invalid interval %q: want 10..60000 milliseconds", a[2])
+	}
+	g.Interval = time.Duration(ms) * time.Millisecond
+	if len(a) == 4 {
+		var sec int
+		if err := integer(a[3], 0, 86400, &sec); err != nil {
+			return fmt.Errorf("invalid refresh %q: want 0..86400 seconds (0 = never)", a[3])
+		}
+		g.Refresh = time.Duration(sec) * time.Second
+	}
+	if g.Count > 1 && g.Interval < time.Second {
+		p.warnf(at, "sentinel vip-garp", "interval %v is below the kernel's default 1 s ARP locktime: receivers may ignore repeats", g.Interval)
+	}
+	m.GARP = g
+	m.garpLine = at
+	return nil
+}
+
+func doFence(_ *parser, _ *File, m *Master, _ pos, a []string) error {
+	m.fenceSet = true
+	return yesNo(a[1], &m.Fence)
+}
+
+func doReleaseOnStop(_ *parser, _ *File, m *Master, at pos, a []string) error {
+	m.releaseSet = at
+	return yesNo(a[1], &m.ReleaseOnStop)
+}

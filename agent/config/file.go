@@ -1,0 +1,240 @@
+package config
+
+import (
+	"maps"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+// Defaults. Sentinel's own defaults are Redis Sentinel's, so that an existing
+// sentinel.conf behaves the same under vipsentinel.
+const (
+	DefaultPort                  = 26379
+	DefaultDir                   = "/var/lib/vipsentinel"
+	DefaultLogLevel              = "notice"
+	DefaultDownAfter             = 30 * time.Second
+	DefaultFailoverTimeout       = 3 * time.Minute
+	DefaultParallelSyncs         = 1
+	DefaultMasterRebootDownAfter = 0
+	DefaultStateFile             = "vipsentinel.state"
+
+	// A burst of 5 announcements 1 s apart. Linux ignores a neighbour update
+	// that arrives within locktime (1 s by default) of the previous one unless
+	// it is recognised as gratuitous; spacing the packets 1 s apart means
+	// that, whatever raced with the first one (a late announcement from the
+	// old holder, a receiver that does not treat ours as gratuitous), a later
+	// packet of the burst lands outside that window. Five packets cover 4 s,
+	// which also rides out a switch port that is still converging.
+	DefaultGARPCount    = 5
+	DefaultGARPInterval = time.Second
+	DefaultGARPRefresh  = 0 // no periodic re-announcement
+)
+
+// LogLevels lists the accepted loglevel values, most verbose first.
+var LogLevels = []string{"debug", "verbose", "notice", "warning", "nothing"}
+
+// File is a parsed configuration: what the operator wrote, with every default
+// filled in. Runtime state found in the file (a sentinel.conf that Redis has
+// rewritten) is kept separately in MyID, CurrentEpoch and the per-master
+// Imported fields, for the state package to import on first start.
+type File struct {
+	Path  string   // the file given to Load or Parse
+	Files []string // every file read, in reading order: Path, then includes
+
+	Port        int
+	Bind        []string // listen addresses; empty means all
+	Dir         string   // absolute working directory (state file lives here)
+	RequirePass string   // password clients and peers need on our port
+	LogLevel    string   // one of LogLevels
+
+	AnnounceIP          string
+	AnnouncePort        int
+	ResolveHostnames    bool
+	AnnounceHostnames   bool
+	DenyScriptsReconfig bool
+	SentinelUser        string
+	SentinelPass        string
+
+	Masters []*Master // in the order of their sentinel monitor lines
+
+	Firewall    Firewall
+	MetricsAddr string // host:port of the Prometheus endpoint; empty disables it
+	StateFile   string // file name of the state file inside Dir
+
+	// Runtime state written by Redis's CONFIG REWRITE (sentinel myid,
+	// sentinel current-epoch). Zero when absent.
+	MyID         string
+	CurrentEpoch uint64
+}
+
+// Master is the configuration of one monitored master.
+type Master struct {
+	Name                  string
+	Addr                  sentinel.Addr
+	Quorum                int
+	DownAfter             time.Duration
+	FailoverTimeout       time.Duration
+	ParallelSyncs         int
+	AuthUser, AuthPass    string
+	NotificationScript    string
+	ClientReconfigScript  string
+	MasterRebootDownAfter time.Duration
+	RenamedCommands       map[string]string // lower-case command -> new name; "" disables it
+
+	VIPs          []VIP
+	GARP          GARP
+	Fence         bool // fence the old master before a VIP moves
+	ReleaseOnStop bool // drop the VIPs when the agent stops
+
+	// Imported is the runtime state Redis's CONFIG REWRITE left in the file
+	// for this master.
+	Imported Imported
+
+	monitorAt  pos
+	vipAt      []pos
+	fenceSet   bool
+	garpLine   pos
+	releaseSet pos
+}
+
+// Imported is the per-master runtime state found in a rewritten sentinel.conf.
+type Imported struct {
+	ConfigEpoch    uint64
+	LeaderEpoch    uint64
+	KnownReplicas  []sentinel.Addr
+	KnownSentinels []sentinel.SentinelRecord
+}
+
+// HasState reports whether i holds anything.
+func (i Imported) HasState() bool {
+	return i.ConfigEpoch != 0 || i.LeaderEpoch != 0 || len(i.KnownReplicas) > 0 || len(i.KnownSentinels) > 0
+}
+
+// VIP is one floating address of a master: Prefix is the address with the
+// prefix length of its subnet (as given to ip addr add), added on Interface
+// of whichever host runs the master.
+type VIP struct {
+	Master    string
+	Prefix    netip.Prefix
+	Interface string
+}
+
+// GARP controls the gratuitous ARP (IPv4) or unsolicited neighbour
+// advertisement (IPv6) sent when a VIP is taken over.
+type GARP struct {
+	Count    int           // announcements per burst; 0 sends none
+	Interval time.Duration // spacing between the announcements of a burst
+	Refresh  time.Duration // re-announce this often while holding the VIP; 0 = never
+}
+
+// FirewallMode says how nftables rules are installed.
+type FirewallMode string
+
+// Firewall modes.
+const (
+	// FirewallOwn: vipsentinel manages its own table and chains.
+	FirewallOwn FirewallMode = "own"
+	// FirewallInject: rules are inserted into the host's existing ruleset.
+	FirewallInject FirewallMode = "inject"
+)
+
+// Firewall is the global nftables configuration.
+type Firewall struct {
+	Enabled    bool
+	Allow      []netip.Prefix // sources allowed to reach the agent and Redis ports
+	Mode       FirewallMode
+	KeepOnStop bool // leave the rules in place when the agent stops
+	Fence      bool // block client traffic to a local Redis that lost its master role
+}
+
+type pos struct {
+	file string
+	line int
+}
+
+// Master returns the master called name, or nil.
+func (f *File) Master(name string) *Master {
+	for _, m := range f.Masters {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// VIPs returns the floating addresses of every master, in configuration
+// order.
+func (f *File) VIPs() []VIP {
+	var out []VIP
+	for _, m := range f.Masters {
+		out = append(out, m.VIPs...)
+	}
+	return out
+}
+
+// StatePath returns the absolute path of the state file.
+func (f *File) StatePath() string {
+	return filepath.Join(f.Dir, f.StateFile)
+}
+
+// HasImportedState reports whether the file carries runtime state written by
+// Redis's CONFIG REWRITE (myid, epochs, known replicas or sentinels).
+func (f *File) HasImportedState() bool {
+	if f.MyID != "" || f.CurrentEpoch != 0 {
+		return true
+	}
+	for _, m := range f.Masters {
+		if m.Imported.HasState() {
+			return true
+		}
+	}
+	return false
+}
+
+// MasterConfig returns m as the core's per-master configuration.
+func (m *Master) MasterConfig() sentinel.MasterConfig {
+	return sentinel.MasterConfig{
+		Name:                  m.Name,
+		Addr:                  m.Addr,
+		Quorum:                m.Quorum,
+		DownAfter:             m.DownAfter,
+		FailoverTimeout:       m.FailoverTimeout,
+		ParallelSyncs:         m.ParallelSyncs,
+		AuthUser:              m.AuthUser,
+		AuthPass:              m.AuthPass,
+		NotificationScript:    m.NotificationScript,
+		ClientReconfigScript:  m.ClientReconfigScript,
+		MasterRebootDownAfter: m.MasterRebootDownAfter,
+		RenamedCommands:       maps.Clone(m.RenamedCommands),
+		HasVIP:                len(m.VIPs) > 0,
+		Fence:                 m.Fence,
+	}
+}
+
+// Sentinel returns the core's configuration for this file. localIPs are the
+// addresses of this host. Timing is left zero (the core's defaults) and Rand
+// nil: the caller supplies both. Masters are those of the file; the state
+// package's Merge decides which of them, with which runtime changes, the Node
+// actually starts with.
+func (f *File) Sentinel(localIPs []string) sentinel.Config {
+	c := sentinel.Config{
+		LocalIPs:            slices.Clone(localIPs),
+		Port:                f.Port,
+		AnnounceIP:          f.AnnounceIP,
+		AnnouncePort:        f.AnnouncePort,
+		DenyScriptsReconfig: f.DenyScriptsReconfig,
+		ResolveHostnames:    f.ResolveHostnames,
+		AnnounceHostnames:   f.AnnounceHostnames,
+		SentinelUser:        f.SentinelUser,
+		SentinelPass:        f.SentinelPass,
+		RequirePass:         f.RequirePass,
+	}
+	for _, m := range f.Masters {
+		c.Masters = append(c.Masters, m.MasterConfig())
+	}
+	return c
+}

@@ -1,0 +1,225 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// maxIncludeDepth bounds include nesting. Loops are detected exactly; this
+// only stops absurdly deep (and slow) include trees.
+const maxIncludeDepth = 16
+
+// maxErrors bounds how many errors one Parse reports.
+const maxErrors = 50
+
+// Option changes how Load and Parse read a configuration.
+type Option func(*options)
+
+type options struct {
+	noInclude bool
+}
+
+// NoInclude makes every include directive an error. Use it to parse text
+// that must not make the parser read other files (fuzzing, untrusted input).
+func NoInclude() Option { return func(o *options) { o.noInclude = true } }
+
+// Load reads and parses the configuration file at path, following includes.
+// On success it returns the parsed file and warnings for the caller to log.
+// A bad configuration is reported as one or more *Error values (see Error);
+// warnings found before the error are returned as well.
+func Load(path string, opts ...Option) (*File, []Warning, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, &Error{File: path, Err: readErr(err)}
+	}
+	return Parse(path, data, opts...)
+}
+
+// Parse parses data as the contents of the configuration file name. Includes
+// are resolved relative to name's directory and read from the file system
+// unless NoInclude is given. Results are as for Load.
+func Parse(name string, data []byte, opts ...Option) (*File, []Warning, error) {
+	p := &parser{}
+	for _, o := range opts {
+		o(&p.opts)
+	}
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		abs = filepath.Clean(name)
+	}
+	p.files = []string{name}
+	p.read(name, abs, data, nil)
+	f := p.build(name)
+	if len(p.errs) > 0 {
+		return nil, p.warns, p.err()
+	}
+	return f, p.warns, nil
+}
+
+// line is one directive: where it is and its arguments. args[0] is the
+// directive name, lower-cased.
+type line struct {
+	pos
+	args []string
+}
+
+// name returns the directive as it appears in messages: "port",
+// "sentinel monitor".
+func (l line) name() string {
+	if l.args[0] == "sentinel" && len(l.args) > 1 {
+		return "sentinel " + strings.ToLower(l.args[1])
+	}
+	return l.args[0]
+}
+
+type parser struct {
+	opts  options
+	lines []line
+	files []string
+	errs  []*Error
+	warns []Warning
+}
+
+func (p *parser) errorf(at pos, directive string, format string, a ...any) {
+	p.errs = append(p.errs, &Error{File: at.file, Line: at.line, Directive: directive, Err: fmt.Errorf(format, a...)})
+}
+
+func (p *parser) warnf(at pos, directive string, format string, a ...any) {
+	p.warns = append(p.warns, Warning{File: at.file, Line: at.line, Directive: directive, Msg: fmt.Sprintf(format, a...)})
+}
+
+// err returns the collected errors in file order: a single *Error, or
+// several joined.
+func (p *parser) err() error {
+	slices.SortStableFunc(p.errs, func(a, b *Error) int {
+		if c := p.fileIndex(a.File) - p.fileIndex(b.File); c != 0 {
+			return c
+		}
+		return a.Line - b.Line
+	})
+	if len(p.errs) == 1 {
+		return p.errs[0]
+	}
+	errs := make([]error, 0, min(len(p.errs), maxErrors))
+	for i, e := range p.errs {
+		if i == maxErrors {
+			errs = append(errs, &Error{File: e.File, Line: e.Line, Err: fmt.Errorf("%d more errors not shown", len(p.errs)-maxErrors)})
+			break
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+func (p *parser) fileIndex(name string) int {
+	if i := slices.Index(p.files, name); i >= 0 {
+		return i
+	}
+	return len(p.files)
+}
+
+// read splits data (the contents of the file called name, whose absolute path
+// is abs) into directives, expanding includes in place. chain holds the
+// absolute paths of the files currently being included, for loop detection.
+func (p *parser) read(name, abs string, data []byte, chain []string) {
+	chain = append(chain, abs)
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // editors on other systems add a BOM
+	for i, raw := range strings.Split(string(data), "\n") {
+		at := pos{name, i + 1}
+		s := strings.Trim(raw, " \t\r\n")
+		if s == "" || s[0] == '#' {
+			continue
+		}
+		if strings.IndexByte(s, 0) >= 0 {
+			p.errorf(at, "", "%v", errNUL)
+			continue
+		}
+		args, err := splitArgs(s)
+		if err != nil {
+			p.errorf(at, "", "%v", err)
+			continue
+		}
+		args[0] = strings.ToLower(args[0])
+		if args[0] == "include" {
+			p.include(at, args[1:], filepath.Dir(abs), chain)
+			continue
+		}
+		p.lines = append(p.lines, line{at, args})
+	}
+}
+
+func (p *parser) include(at pos, args []string, dir string, chain []string) {
+	if p.opts.noInclude {
+		p.errorf(at, "include", "includes are disabled here")
+		return
+	}
+	if len(args) != 1 {
+		p.errorf(at, "include", "wrong number of arguments: want include <path>")
+		return
+	}
+	pattern := args[0]
+	if pattern == "" {
+		p.errorf(at, "include", "empty path")
+		return
+	}
+	if !filepath.IsAbs(pattern) {
+		pattern = filepath.Join(dir, pattern)
+	}
+	if len(chain) > maxIncludeDepth {
+		p.errorf(at, "include", "includes nested more than %d deep", maxIncludeDepth)
+		return
+	}
+	var paths []string
+	if hasMeta(args[0]) {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			p.errorf(at, "include", "bad pattern %q: %v", args[0], err)
+			return
+		}
+		if len(m) == 0 {
+			p.warnf(at, "include", "pattern %q matches no file", pattern)
+			return
+		}
+		slices.Sort(m)
+		paths = m
+	} else {
+		paths = []string{pattern}
+	}
+	for _, path := range paths {
+		real := path
+		if r, err := filepath.EvalSymlinks(path); err == nil {
+			real = r
+		}
+		if r, err := filepath.Abs(real); err == nil {
+			real = r
+		}
+		if i := slices.Index(chain, real); i >= 0 {
+			p.errorf(at, "include", "include loop: %s includes itself (via %s)", path, strings.Join(chain[i:], " -> "))
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			p.errorf(at, "include", "%s: %v", path, readErr(err))
+			continue
+		}
+		p.files = append(p.files, path)
+		p.read(path, real, data, chain)
+	}
+}
+
+func hasMeta(s string) bool { return strings.ContainsAny(s, "*?[") }
+
+// readErr strips the redundant "open <path>:" prefix from file errors.
+func readErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
