@@ -1,0 +1,455 @@
+package redislink
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+// link is one connection (command or pub/sub) to one instance, served by one
+// goroutine.
+type link struct {
+	t     *Transport
+	key   linkKey
+	ref   sentinel.Ref // as given in the CmdConnect
+	which sentinel.Link
+	setup [][]string // set-up commands run by onConnect (pub/sub link)
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wake   chan struct{}
+
+	mu       sync.Mutex
+	queue    []sentinel.Command
+	client   *redis.Client
+	ps       *redis.PubSub
+	closing  bool  // closed on the core's request: report nothing
+	failErr  error // failed locally (queue overflow): report this
+	finished bool
+}
+
+func newLink(t *Transport, key linkKey, connect sentinel.Command) *link {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &link{
+		t:      t,
+		key:    key,
+		ref:    connect.To,
+		which:  connect.Link,
+		ctx:    ctx,
+		cancel: cancel,
+		wake:   make(chan struct{}, 1),
+	}
+}
+
+// enqueue adds cmd to the queue. It returns false if the link cannot take it.
+func (l *link) enqueue(cmd sentinel.Command) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing || l.failErr != nil || l.finished {
+		return false
+	}
+	if l.which == sentinel.LinkPubSub {
+		// The pub/sub link is subscribed: it cannot carry commands.
+		return false
+	}
+	if len(l.queue) >= l.t.opts.MaxQueue {
+		l.failLocked(errorf("%d commands queued, instance not answering", len(l.queue)))
+		return false
+	}
+	l.queue = append(l.queue, cmd)
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// close shuts the link down on the core's request.
+func (l *link) close() {
+	l.mu.Lock()
+	l.closing = true
+	l.stopLocked()
+	l.mu.Unlock()
+}
+
+func (l *link) failLocked(err error) {
+	if l.failErr == nil {
+		l.failErr = err
+	}
+	l.stopLocked()
+}
+
+// stopLocked cancels the link's context and closes its sockets, which
+// unblocks a goroutine waiting for a reply.
+func (l *link) stopLocked() {
+	l.cancel()
+	if l.ps != nil {
+		_ = l.ps.Close()
+	}
+	if l.client != nil {
+		_ = l.client.Close()
+	}
+}
+
+// next waits for the next queued command. It returns false when the link is
+// stopping.
+func (l *link) next() (sentinel.Command, bool) {
+	for {
+		l.mu.Lock()
+		if l.closing || l.failErr != nil {
+			l.mu.Unlock()
+			return sentinel.Command{}, false
+		}
+		if len(l.queue) > 0 {
+			cmd := l.queue[0]
+			l.queue[0] = sentinel.Command{}
+			l.queue = l.queue[1:]
+			l.mu.Unlock()
+			return cmd, true
+		}
+		l.mu.Unlock()
+		select {
+		case <-l.wake:
+		case <-l.ctx.Done():
+		}
+	}
+}
+
+func (l *link) run(connect sentinel.Command) {
+	defer l.t.wg.Done()
+	var err error
+	if l.which == sentinel.LinkPubSub {
+		err = l.runPubSub(connect)
+	} else {
+		err = l.runCmd(connect)
+	}
+	l.finish(err)
+}
+
+// finish reports the end of the link (unless the core closed it) and fails
+// whatever was still queued.
+func (l *link) finish(err error) {
+	l.mu.Lock()
+	l.finished = true
+	closing := l.closing
+	if l.failErr != nil {
+		err = l.failErr
+	}
+	queued := l.queue
+	l.queue = nil
+	l.stopLocked()
+	l.mu.Unlock()
+	l.t.forget(l)
+
+	if !closing {
+		if err == nil {
+			err = errors.New("connection closed")
+		}
+		var ae *AuthError
+		down := sentinel.LinkDown{To: l.ref, Link: l.which, Err: err.Error()}
+		if errors.As(err, &ae) {
+			down.AuthFailed = true
+			l.t.log.Warn("authentication refused", "addr", l.ref.Addr.String(), "master", l.ref.Master, "kind", l.ref.Kind.String(), "err", ae.Msg)
+		} else {
+			l.t.log.Debug("link down", "addr", l.ref.Addr.String(), "master", l.ref.Master, "link", int(l.which), "err", err)
+		}
+		l.t.report(down)
+	}
+	for _, cmd := range queued {
+		l.t.failCommand(cmd, "link closed before the command was sent")
+	}
+}
+
+// onConnect runs the link's set-up commands on every new connection go-redis
+// opens for it (the pub/sub link opens its connection internally).
+func (l *link) onConnect(ctx context.Context, cn *redis.Conn) error {
+	for _, c := range l.setup {
+		if err := l.setupCommand(ctx, cn, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setupCommand runs one set-up command (AUTH, CLIENT SETNAME). Error replies
+// are ignored as Sentinel ignores them, except refused credentials.
+func (l *link) setupCommand(ctx context.Context, cn *redis.Conn, c []string) error {
+	if len(c) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.t.opts.CommandTimeout)
+	defer cancel()
+	err := cn.Do(ctx, toArgs(c)...).Err()
+	switch {
+	case err == nil:
+		return nil
+	case !isRedisError(err):
+		return err
+	case isAuthError(err.Error()):
+		return &AuthError{Msg: err.Error()}
+	case isHarmlessAuthError(err.Error()):
+		l.t.log.Warn("auth configured but the instance has no password", "addr", l.ref.Addr.String(), "master", l.ref.Master)
+		return nil
+	default:
+		l.t.log.Debug("set-up command refused", "addr", l.ref.Addr.String(), "cmd", describe(c), "err", err)
+		return nil
+	}
+}
+
+// runCmd serves the command link until it fails or is closed.
+func (l *link) runCmd(connect sentinel.Command) error {
+	client := redis.NewClient(l.t.clientOptions(l.ref.Addr.String(), l))
+	l.mu.Lock()
+	if l.closing {
+		l.mu.Unlock()
+		_ = client.Close()
+		return nil
+	}
+	l.client = client
+	l.mu.Unlock()
+	conn := client.Conn()
+	defer conn.Close()
+
+	for _, c := range connect.Cmds {
+		if err := l.setupCommand(l.ctx, conn, c); err != nil {
+			return err
+		}
+	}
+	if len(connect.Cmds) == 0 {
+		// Make sure the connection really exists before LinkUp.
+		ctx, cancel := context.WithTimeout(l.ctx, l.t.opts.CommandTimeout)
+		err := conn.Ping(ctx).Err()
+		cancel()
+		if err != nil && !isRedisError(err) {
+			return err
+		}
+	}
+	l.t.report(sentinel.LinkUp{To: l.ref, Link: l.which})
+
+	for {
+		cmd, ok := l.next()
+		if !ok {
+			return nil
+		}
+		if err := l.exec(conn, cmd); err != nil {
+			return err
+		}
+	}
+}
+
+// exec runs one command and reports its outcome. It returns an error only
+// when the connection is no longer usable.
+func (l *link) exec(conn *redis.Conn, cmd sentinel.Command) error {
+	ctx, cancel := context.WithTimeout(l.ctx, l.t.opts.CommandTimeout)
+	defer cancel()
+	if len(cmd.Cmds) == 0 {
+		l.t.failCommand(cmd, "no command to send")
+		return nil
+	}
+	switch cmd.Kind {
+	case sentinel.CmdPing:
+		res, err := conn.Do(ctx, toArgs(cmd.Cmds[0])...).Result()
+		if err != nil {
+			if !isRedisError(err) {
+				return err
+			}
+			l.t.report(sentinel.PingReply{To: cmd.To, Status: firstWord(err.Error())})
+			return nil
+		}
+		status, _ := res.(string)
+		l.t.report(sentinel.PingReply{To: cmd.To, Status: status})
+	case sentinel.CmdInfo:
+		res, err := conn.Do(ctx, toArgs(cmd.Cmds[0])...).Result()
+		if err != nil {
+			if !isRedisError(err) {
+				return err
+			}
+			// Sentinel ignores error replies to INFO; the next PING tells
+			// the core what is wrong.
+			l.t.log.Debug("info refused", "addr", cmd.To.Addr.String(), "err", err)
+			return nil
+		}
+		raw, ok := res.(string)
+		if !ok {
+			l.t.log.Warn("info reply is not a string", "addr", cmd.To.Addr.String())
+			return nil
+		}
+		l.t.report(sentinel.InfoReply{To: cmd.To, Info: ParseInfo(raw), Raw: raw})
+	case sentinel.CmdPublish:
+		err := conn.Do(ctx, toArgs(cmd.Cmds[0])...).Err()
+		if err != nil && !isRedisError(err) {
+			l.t.report(sentinel.PublishReply{To: cmd.To, OK: false})
+			return err
+		}
+		l.t.report(sentinel.PublishReply{To: cmd.To, OK: err == nil})
+	case sentinel.CmdAskMasterDown:
+		res, err := conn.Do(ctx, toArgs(cmd.Cmds[0])...).Result()
+		if err != nil && !isRedisError(err) {
+			l.t.report(sentinel.IsDownReply{To: cmd.To})
+			return err
+		}
+		l.t.report(parseIsDown(cmd.To, res, err))
+	case sentinel.CmdTransaction:
+		return l.transaction(ctx, conn, cmd)
+	case sentinel.CmdOther:
+		var firstErr string
+		for _, c := range cmd.Cmds {
+			err := conn.Do(ctx, toArgs(c)...).Err()
+			if err != nil && !isRedisError(err) {
+				l.t.report(sentinel.CommandDone{ID: cmd.ID, To: cmd.To, Err: err.Error()})
+				return err
+			}
+			if err != nil && firstErr == "" {
+				firstErr = describe(c) + ": " + err.Error()
+			}
+		}
+		l.t.report(sentinel.CommandDone{ID: cmd.ID, To: cmd.To, Err: firstErr})
+	default:
+		l.t.failCommand(cmd, "unsupported command kind")
+	}
+	return nil
+}
+
+// transaction sends MULTI ... EXEC as one pipelined write, as Sentinel does,
+// so a connection lost half-way leaves an unexecuted MULTI that Redis
+// discards. CommandDone.Err reports only a failure of the transaction as a
+// whole; errors of individual queued commands (a CONFIG REWRITE on a server
+// without a config file) are logged, because Sentinel judges the outcome by
+// INFO, not by these replies.
+func (l *link) transaction(ctx context.Context, conn *redis.Conn, cmd sentinel.Command) error {
+	cmds, err := conn.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, c := range cmd.Cmds {
+			p.Do(ctx, toArgs(c)...)
+		}
+		return nil
+	})
+	if err != nil && !isRedisError(err) {
+		l.t.report(sentinel.CommandDone{ID: cmd.ID, To: cmd.To, Err: err.Error()})
+		return err
+	}
+	done := sentinel.CommandDone{ID: cmd.ID, To: cmd.To}
+	if len(cmds) == 0 {
+		done.Err = "transaction not sent"
+		l.t.report(done)
+		return nil
+	}
+	last := cmds[len(cmds)-1].(*redis.Cmd)
+	res, execErr := last.Result()
+	switch {
+	case execErr == redis.Nil:
+		done.Err = "EXEC: transaction aborted"
+	case execErr != nil:
+		done.Err = "EXEC: " + execErr.Error()
+		// A command refused at queue time (unknown renamed command) makes
+		// EXEC fail; name it.
+		for i, c := range cmds[:len(cmds)-1] {
+			if e := c.Err(); e != nil {
+				done.Err += "; " + describe(cmd.Cmds[i]) + ": " + e.Error()
+				break
+			}
+		}
+	default:
+		if arr, ok := res.([]any); ok {
+			for _, v := range arr {
+				if e, ok := v.(error); ok {
+					l.t.log.Warn("command in transaction failed", "addr", cmd.To.Addr.String(), "err", e)
+				}
+			}
+		}
+	}
+	l.t.report(done)
+	return nil
+}
+
+// parseIsDown turns the reply to SENTINEL is-master-down-by-addr into an
+// IsDownReply; any shape other than [int, bulk, int] is invalid.
+func parseIsDown(to sentinel.Ref, res any, err error) sentinel.IsDownReply {
+	r := sentinel.IsDownReply{To: to}
+	if err != nil {
+		return r
+	}
+	arr, ok := res.([]any)
+	if !ok || len(arr) != 3 {
+		return r
+	}
+	down, ok1 := arr[0].(int64)
+	leader, ok2 := arr[1].(string)
+	epoch, ok3 := arr[2].(int64)
+	if !ok1 || !ok2 || !ok3 || epoch < 0 {
+		return r
+	}
+	r.Valid = true
+	r.Down = down == 1
+	r.Leader = leader
+	r.LeaderEpoch = uint64(epoch)
+	return r
+}
+
+// runPubSub serves the pub/sub link: set-up commands, SUBSCRIBE, then every
+// message received becomes a Hello.
+func (l *link) runPubSub(connect sentinel.Command) error {
+	if len(connect.Cmds) == 0 {
+		return errors.New("pub/sub link needs a SUBSCRIBE command")
+	}
+	sub := connect.Cmds[len(connect.Cmds)-1]
+	if len(sub) < 2 || !strings.EqualFold(sub[0], "subscribe") {
+		// go-redis issues SUBSCRIBE under its own name; a renamed
+		// SUBSCRIBE cannot be honoured on the pub/sub link.
+		return errorf("pub/sub link: subscription command %q is not SUBSCRIBE (renaming SUBSCRIBE is not supported)", describe(sub))
+	}
+	l.setup = connect.Cmds[:len(connect.Cmds)-1]
+	client := redis.NewClient(l.t.clientOptions(l.ref.Addr.String(), l))
+	ps := client.Subscribe(l.ctx)
+	l.mu.Lock()
+	if l.closing {
+		l.mu.Unlock()
+		_ = ps.Close()
+		_ = client.Close()
+		return nil
+	}
+	l.client, l.ps = client, ps
+	l.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(l.ctx, l.t.opts.CommandTimeout)
+	err := ps.Subscribe(ctx, sub[1:]...)
+	if err == nil {
+		var msg any
+		msg, err = ps.ReceiveTimeout(ctx, l.t.opts.CommandTimeout)
+		if err == nil {
+			if _, ok := msg.(*redis.Subscription); !ok {
+				err = errorf("unexpected reply %T to SUBSCRIBE", msg)
+			}
+		}
+	}
+	cancel()
+	if err != nil {
+		return classify(err)
+	}
+	l.t.report(sentinel.LinkUp{To: l.ref, Link: l.which})
+	for {
+		msg, err := ps.ReceiveTimeout(l.ctx, 0)
+		if err != nil {
+			return classify(err)
+		}
+		if m, ok := msg.(*redis.Message); ok {
+			l.t.report(sentinel.Hello{Via: l.ref, Payload: m.Payload})
+		}
+	}
+}
+
+// classify keeps AuthErrors and turns auth-related error replies into them.
+func classify(err error) error {
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	if isRedisError(err) && isAuthError(err.Error()) {
+		return &AuthError{Msg: err.Error()}
+	}
+	return err
+}

@@ -1,0 +1,325 @@
+// Package redislink executes the sentinel.Commands the core asks for against
+// monitored Redis instances and peer agents, and reports every outcome back as
+// a sentinel.Input.
+//
+// Each (instance, link) pair gets its own connection and its own goroutine,
+// which runs the commands sent to it strictly in order: a transaction's MULTI,
+// SLAVEOF, CONFIG REWRITE, CLIENT KILL and EXEC therefore reach Redis one
+// after the other on one socket. Connections are opened only when the core
+// sends a CmdConnect and are never re-opened behind its back: when one fails
+// the Transport reports LinkDown and forgets it, and the core decides when to
+// reconnect (Sentinel reconnects at most once per ping period).
+//
+// Every command runs with a deadline, so a hung instance costs one
+// CommandTimeout and then shows up as a LinkDown.
+package redislink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+// Defaults for Options.
+const (
+	DefaultDialTimeout    = 1 * time.Second
+	DefaultCommandTimeout = 5 * time.Second
+	DefaultMaxQueue       = 256
+	DefaultOutBuffer      = 1024
+)
+
+// Options configures a Transport. Zero values select the defaults above.
+type Options struct {
+	Logger *slog.Logger
+	// DialTimeout bounds the TCP connect.
+	DialTimeout time.Duration
+	// CommandTimeout bounds each command (and each connection set-up
+	// command) from write to reply.
+	CommandTimeout time.Duration
+	// MaxQueue is how many commands may wait on one link. A link whose queue
+	// overflows is treated as failed: Sentinel likewise stops feeding links
+	// with too many pending commands, and a reconnect clears the backlog.
+	MaxQueue int
+	// OutBuffer is the capacity of the Inputs channel.
+	OutBuffer int
+	// Dial opens TCP connections; tests and network namespaces substitute it.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Transport runs commands for the core. Do is safe for concurrent use and
+// never blocks; results arrive on Inputs.
+type Transport struct {
+	opts Options
+	log  *slog.Logger
+	out  chan sentinel.Input
+	done chan struct{}
+
+	mu     sync.Mutex
+	links  map[linkKey]*link
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// linkKey identifies one connection. Connections are per master: the same
+// peer agent monitored for two masters gets two connections, which keeps the
+// routing of replies trivial at the price of one extra socket.
+type linkKey struct {
+	master string
+	kind   sentinel.Kind
+	addr   sentinel.Addr
+	link   sentinel.Link
+}
+
+func keyOf(ref sentinel.Ref, l sentinel.Link) linkKey {
+	return linkKey{master: ref.Master, kind: ref.Kind, addr: ref.Addr, link: l}
+}
+
+// New returns a Transport with no connections.
+func New(opts Options) *Transport {
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = DefaultDialTimeout
+	}
+	if opts.CommandTimeout <= 0 {
+		opts.CommandTimeout = DefaultCommandTimeout
+	}
+	if opts.MaxQueue <= 0 {
+		opts.MaxQueue = DefaultMaxQueue
+	}
+	if opts.OutBuffer <= 0 {
+		opts.OutBuffer = DefaultOutBuffer
+	}
+	if opts.Dial == nil {
+		d := &net.Dialer{KeepAlive: 15 * time.Second}
+		opts.Dial = d.DialContext
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Transport{
+		opts:  opts,
+		log:   log,
+		out:   make(chan sentinel.Input, opts.OutBuffer),
+		done:  make(chan struct{}),
+		links: make(map[linkKey]*link),
+	}
+}
+
+// Inputs returns the channel on which results are reported. It is never
+// closed; stop reading after Close.
+func (t *Transport) Inputs() <-chan sentinel.Input { return t.out }
+
+// Do starts executing cmd. It never blocks on the network.
+//
+// A command for a link that is not connected is answered at once as the core
+// would see a dead link: LinkDown for connection-level commands, and a
+// failed CommandDone for transactions and other commands.
+func (t *Transport) Do(cmd sentinel.Command) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	key := keyOf(cmd.To, cmd.Link)
+	switch cmd.Kind {
+	case sentinel.CmdConnect:
+		if old := t.links[key]; old != nil {
+			// A new CmdConnect replaces the old connection: the core has
+			// already forgotten it.
+			old.close()
+			delete(t.links, key)
+		}
+		l := newLink(t, key, cmd)
+		t.links[key] = l
+		t.wg.Add(1)
+		t.mu.Unlock()
+		go l.run(cmd)
+		return
+	case sentinel.CmdClose:
+		if l := t.links[key]; l != nil {
+			l.close()
+			delete(t.links, key)
+		}
+		t.mu.Unlock()
+		return
+	}
+	l := t.links[key]
+	t.mu.Unlock()
+	if l == nil || !l.enqueue(cmd) {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			t.failCommand(cmd, "link not connected")
+		}()
+	}
+}
+
+// Close closes every connection and waits for their goroutines to finish.
+// Nothing is reported for connections closed this way.
+func (t *Transport) Close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	for k, l := range t.links {
+		l.close()
+		delete(t.links, k)
+	}
+	close(t.done)
+	t.mu.Unlock()
+	t.wg.Wait()
+	return nil
+}
+
+// report delivers in to the core unless the Transport is closing.
+func (t *Transport) report(in sentinel.Input) {
+	select {
+	case t.out <- in:
+	case <-t.done:
+	}
+}
+
+// forget removes l from the table if it is still the current link for its key.
+func (t *Transport) forget(l *link) {
+	t.mu.Lock()
+	if t.links[l.key] == l {
+		delete(t.links, l.key)
+	}
+	t.mu.Unlock()
+}
+
+// failCommand reports a command that could not be sent.
+func (t *Transport) failCommand(cmd sentinel.Command, reason string) {
+	switch cmd.Kind {
+	case sentinel.CmdTransaction, sentinel.CmdOther:
+		t.report(sentinel.CommandDone{ID: cmd.ID, To: cmd.To, Err: reason})
+	case sentinel.CmdPublish:
+		t.report(sentinel.PublishReply{To: cmd.To, OK: false})
+	case sentinel.CmdAskMasterDown:
+		t.report(sentinel.IsDownReply{To: cmd.To, Valid: false})
+	default:
+		// PING and INFO have no failure reply of their own; the link state
+		// (already reported, or about to be) tells the core.
+	}
+}
+
+// clientOptions returns go-redis options for one connection to addr. The
+// pool holds a single connection and never retries, so commands keep their
+// order and a failed command is never silently re-sent (a re-sent SLAVEOF
+// NO ONE could land after the failover moved on).
+func (t *Transport) clientOptions(addr string, l *link) *redis.Options {
+	return &redis.Options{
+		Addr: addr,
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(ctx, t.opts.DialTimeout)
+			defer cancel()
+			return t.opts.Dial(ctx, network, addr)
+		},
+		// RESP2: Sentinel speaks RESP2 to instances, and INFO comes back
+		// as a plain bulk string.
+		Protocol:              2,
+		DisableIdentity:       true,
+		MaxRetries:            -1,
+		DialTimeout:           t.opts.DialTimeout,
+		DialerRetries:         1,
+		ReadTimeout:           t.opts.CommandTimeout,
+		WriteTimeout:          t.opts.CommandTimeout,
+		ContextTimeoutEnabled: true,
+		PoolSize:              1,
+		MaxActiveConns:        1,
+		MinIdleConns:          0,
+		PoolTimeout:           t.opts.CommandTimeout,
+		ConnMaxIdleTime:       -1,
+		OnConnect:             l.onConnect,
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Error classification.
+
+// AuthError reports that an instance refused our credentials.
+type AuthError struct{ Msg string }
+
+func (e *AuthError) Error() string { return "authentication failed: " + e.Msg }
+
+// isRedisError reports whether err is an error reply from the server, as
+// opposed to a transport failure.
+func isRedisError(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr)
+}
+
+// isAuthError reports whether a server error reply means our credentials
+// were refused or are missing.
+func isAuthError(msg string) bool {
+	upper := strings.ToUpper(msg)
+	switch {
+	case strings.HasPrefix(upper, "WRONGPASS"),
+		strings.HasPrefix(upper, "NOAUTH"),
+		strings.Contains(upper, "INVALID PASSWORD"),
+		strings.Contains(upper, "INVALID USERNAME-PASSWORD"):
+		return true
+	}
+	return false
+}
+
+// isHarmlessAuthError reports an AUTH sent to a server without a password:
+// the link works, so Sentinel's behaviour (ignore the reply) is kept.
+func isHarmlessAuthError(msg string) bool {
+	upper := strings.ToUpper(msg)
+	return strings.Contains(upper, "WITHOUT ANY PASSWORD CONFIGURED") ||
+		strings.Contains(upper, "NO PASSWORD IS SET")
+}
+
+// firstWord returns the error code of a Redis error reply ("LOADING" from
+// "LOADING Redis is loading the dataset in memory").
+func firstWord(msg string) string {
+	if i := strings.IndexByte(msg, ' '); i >= 0 {
+		return msg[:i]
+	}
+	return msg
+}
+
+func toArgs(cmd []string) []any {
+	args := make([]any, len(cmd))
+	for i, a := range cmd {
+		args[i] = a
+	}
+	return args
+}
+
+func describe(cmd []string) string {
+	if len(cmd) == 0 {
+		return "(empty)"
+	}
+	return strings.ToUpper(cmd[0])
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// GoRedisLogger adapts log to the logger go-redis writes its internal
+// messages to (pool redials and the like), at debug level so that they do
+// not drown the journal. go-redis keeps it in a package variable, so only
+// main should install it: redis.SetLogger(redislink.GoRedisLogger(log)).
+func GoRedisLogger(log *slog.Logger) interface {
+	Printf(ctx context.Context, format string, v ...any)
+} {
+	return goRedisLogger{log}
+}
+
+type goRedisLogger struct{ log *slog.Logger }
+
+func (g goRedisLogger) Printf(ctx context.Context, format string, v ...any) {
+	g.log.DebugContext(ctx, "go-redis", "msg", fmt.Sprintf(format, v...))
+}

@@ -1,0 +1,349 @@
+package redislink
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+func newTransport(t *testing.T) *Transport {
+	t.Helper()
+	tr := New(Options{CommandTimeout: 2 * time.Second})
+	t.Cleanup(func() { _ = tr.Close() })
+	return tr
+}
+
+func refOf(s *redistest.Server, kind sentinel.Kind) sentinel.Ref {
+	return sentinel.Ref{Master: "mymaster", Kind: kind, Addr: sentinel.Addr{Host: "127.0.0.1", Port: s.Port}}
+}
+
+// await reads inputs until match returns true, failing after 10 s. Inputs
+// that do not match are skipped.
+func await(t *testing.T, tr *Transport, what string, match func(sentinel.Input) bool) sentinel.Input {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case in := <-tr.Inputs():
+			if testing.Verbose() {
+				if _, ok := in.(sentinel.InfoReply); ok {
+					t.Logf("input InfoReply")
+				} else {
+					t.Logf("input %T %+v", in, in)
+				}
+			}
+			if match(in) {
+				return in
+			}
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+			return nil
+		}
+	}
+}
+
+func connectCmd(tr *Transport, ref sentinel.Ref, auth []string) {
+	cmds := [][]string{}
+	if auth != nil {
+		cmds = append(cmds, append([]string{"AUTH"}, auth...))
+	}
+	cmds = append(cmds, []string{"CLIENT", "SETNAME", "sentinel-test-cmd"}, []string{"PING"})
+	tr.Do(sentinel.Command{Kind: sentinel.CmdConnect, To: ref, Link: sentinel.LinkCmd, Cmds: cmds})
+}
+
+func connectPubSub(tr *Transport, ref sentinel.Ref, auth []string) {
+	cmds := [][]string{}
+	if auth != nil {
+		cmds = append(cmds, append([]string{"AUTH"}, auth...))
+	}
+	cmds = append(cmds, []string{"CLIENT", "SETNAME", "sentinel-test-pubsub"}, []string{"SUBSCRIBE", sentinel.HelloChannel})
+	tr.Do(sentinel.Command{Kind: sentinel.CmdConnect, To: ref, Link: sentinel.LinkPubSub, Cmds: cmds})
+}
+
+func linkUp(t *testing.T, tr *Transport, l sentinel.Link) {
+	t.Helper()
+	in := await(t, tr, "link up", func(in sentinel.Input) bool {
+		switch in := in.(type) {
+		case sentinel.LinkUp:
+			return in.Link == l
+		case sentinel.LinkDown:
+			t.Fatalf("link down instead of up: %+v", in)
+		}
+		return false
+	})
+	_ = in
+}
+
+func TestPingInfoPublishHello(t *testing.T) {
+	srv := redistest.Start(t)
+	tr := newTransport(t)
+	ref := refOf(srv, sentinel.KindMaster)
+
+	connectCmd(tr, ref, nil)
+	linkUp(t, tr, sentinel.LinkCmd)
+	connectPubSub(tr, ref, nil)
+	linkUp(t, tr, sentinel.LinkPubSub)
+	if got := srv.CLI(t, "CLIENT", "LIST"); !strings.Contains(got, "name=sentinel-test-cmd") || !strings.Contains(got, "name=sentinel-test-pubsub") {
+		t.Fatalf("set-up names not applied; CLIENT LIST:\n%s", got)
+	}
+
+	tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: ref, Cmds: [][]string{{"PING"}}})
+	pr := await(t, tr, "ping reply", func(in sentinel.Input) bool { _, ok := in.(sentinel.PingReply); return ok }).(sentinel.PingReply)
+	if pr.Status != "PONG" || pr.To != ref {
+		t.Fatalf("ping reply = %+v", pr)
+	}
+
+	tr.Do(sentinel.Command{Kind: sentinel.CmdInfo, To: ref, Cmds: [][]string{{"INFO"}}})
+	ir := await(t, tr, "info reply", func(in sentinel.Input) bool { _, ok := in.(sentinel.InfoReply); return ok }).(sentinel.InfoReply)
+	if ir.Info == nil || ir.Info.Role != "master" || len(ir.Info.RunID) != 40 || !strings.Contains(ir.Raw, "# Replication") {
+		t.Fatalf("info reply = %+v", ir.Info)
+	}
+
+	payload := fmt.Sprintf("127.0.0.1,26379,%s,7,mymaster,127.0.0.1,%d,3", strings.Repeat("a", 40), srv.Port)
+	tr.Do(sentinel.Command{Kind: sentinel.CmdPublish, To: ref, Cmds: [][]string{{"PUBLISH", sentinel.HelloChannel, payload}}})
+	// The hello may arrive before or after the PUBLISH reply.
+	var gotPub, gotHello bool
+	for !gotPub || !gotHello {
+		in := await(t, tr, "publish reply and hello", func(in sentinel.Input) bool {
+			switch in.(type) {
+			case sentinel.PublishReply, sentinel.Hello:
+				return true
+			}
+			return false
+		})
+		switch in := in.(type) {
+		case sentinel.PublishReply:
+			if !in.OK {
+				t.Fatalf("publish failed")
+			}
+			gotPub = true
+		case sentinel.Hello:
+			if in.Payload != payload || in.Via != ref {
+				t.Fatalf("hello = %+v", in)
+			}
+			gotHello = true
+		}
+	}
+
+	// An error reply to PING is reported with its code.
+	tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: ref, Cmds: [][]string{{"NOSUCHCMD"}}})
+	pr = await(t, tr, "ping error", func(in sentinel.Input) bool { _, ok := in.(sentinel.PingReply); return ok }).(sentinel.PingReply)
+	if pr.Status != "ERR" {
+		t.Fatalf("ping error status = %q", pr.Status)
+	}
+}
+
+func TestLinkDownWhenInstanceDies(t *testing.T) {
+	srv := redistest.Start(t)
+	tr := newTransport(t)
+	ref := refOf(srv, sentinel.KindMaster)
+	connectCmd(tr, ref, nil)
+	linkUp(t, tr, sentinel.LinkCmd)
+	connectPubSub(tr, ref, nil)
+	linkUp(t, tr, sentinel.LinkPubSub)
+
+	srv.Kill()
+	// The pub/sub link notices at once; the command link on its next command.
+	await(t, tr, "pubsub down", func(in sentinel.Input) bool {
+		d, ok := in.(sentinel.LinkDown)
+		return ok && d.Link == sentinel.LinkPubSub && !d.AuthFailed
+	})
+	tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: ref, Cmds: [][]string{{"PING"}}})
+	await(t, tr, "cmd down", func(in sentinel.Input) bool {
+		d, ok := in.(sentinel.LinkDown)
+		return ok && d.Link == sentinel.LinkCmd && !d.AuthFailed
+	})
+	// Connecting to a dead instance fails with LinkDown.
+	connectCmd(tr, ref, nil)
+	await(t, tr, "connect refused", func(in sentinel.Input) bool {
+		d, ok := in.(sentinel.LinkDown)
+		return ok && d.Link == sentinel.LinkCmd
+	})
+	// A transaction on a link that is not connected fails at once.
+	tr.Do(sentinel.Command{ID: 9, Kind: sentinel.CmdTransaction, To: ref, Cmds: [][]string{{"MULTI"}, {"EXEC"}}})
+	cd := await(t, tr, "command done", func(in sentinel.Input) bool { _, ok := in.(sentinel.CommandDone); return ok }).(sentinel.CommandDone)
+	if cd.ID != 9 || cd.Err == "" {
+		t.Fatalf("command done = %+v", cd)
+	}
+}
+
+func TestCloseReportsNothing(t *testing.T) {
+	srv := redistest.Start(t)
+	tr := newTransport(t)
+	ref := refOf(srv, sentinel.KindMaster)
+	connectPubSub(tr, ref, nil)
+	linkUp(t, tr, sentinel.LinkPubSub)
+	tr.Do(sentinel.Command{Kind: sentinel.CmdClose, To: ref, Link: sentinel.LinkPubSub})
+	// The server sees the connection go away and nothing is reported.
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Contains(srv.CLI(t, "CLIENT", "LIST"), "sentinel-test-pubsub") {
+		if time.Now().After(deadline) {
+			t.Fatal("pub/sub connection still open after CmdClose")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case in := <-tr.Inputs():
+		t.Fatalf("unexpected input after close: %#v", in)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestTransactionPromotesReplica(t *testing.T) {
+	for _, renamed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("renamed=%v", renamed), func(t *testing.T) {
+			var extra []string
+			cfg, slaveof := "CONFIG", "SLAVEOF"
+			if renamed {
+				cfg, slaveof = "cfg-7f3a", "so-7f3a"
+				extra = []string{"rename-command CONFIG " + cfg, "rename-command SLAVEOF " + slaveof}
+			}
+			master := redistest.Start(t, extra...)
+			replica := redistest.Start(t, append(extra, fmt.Sprintf("replicaof 127.0.0.1 %d", master.Port))...)
+			tr := newTransport(t)
+			ref := refOf(replica, sentinel.KindReplica)
+			connectCmd(tr, ref, nil)
+			linkUp(t, tr, sentinel.LinkCmd)
+
+			if renamed {
+				// The original names no longer exist: EXEC aborts and says why.
+				tr.Do(sentinel.Command{ID: 1, Kind: sentinel.CmdTransaction, To: ref, Cmds: [][]string{
+					{"MULTI"}, {"SLAVEOF", "NO", "ONE"}, {"CONFIG", "REWRITE"}, {"EXEC"}}})
+				cd := await(t, tr, "aborted transaction", func(in sentinel.Input) bool { _, ok := in.(sentinel.CommandDone); return ok }).(sentinel.CommandDone)
+				if !strings.Contains(cd.Err, "EXECABORT") || !strings.Contains(cd.Err, "SLAVEOF") {
+					t.Fatalf("unrenamed transaction: %+v", cd)
+				}
+			}
+			tr.Do(sentinel.Command{ID: 2, Kind: sentinel.CmdTransaction, To: ref, Cmds: [][]string{
+				{"MULTI"}, {slaveof, "NO", "ONE"}, {cfg, "REWRITE"},
+				{"CLIENT", "KILL", "TYPE", "normal"}, {"CLIENT", "KILL", "TYPE", "pubsub"}, {"EXEC"}}})
+			cd := await(t, tr, "transaction", func(in sentinel.Input) bool { _, ok := in.(sentinel.CommandDone); return ok }).(sentinel.CommandDone)
+			if cd.ID != 2 || cd.Err != "" {
+				t.Fatalf("transaction: %+v", cd)
+			}
+			tr.Do(sentinel.Command{Kind: sentinel.CmdInfo, To: ref, Cmds: [][]string{{"INFO"}}})
+			ir := await(t, tr, "info", func(in sentinel.Input) bool { _, ok := in.(sentinel.InfoReply); return ok }).(sentinel.InfoReply)
+			if ir.Info.Role != "master" {
+				t.Fatalf("replica not promoted: role %q", ir.Info.Role)
+			}
+
+			// And back: make it a replica of the old master again.
+			tr.Do(sentinel.Command{ID: 3, Kind: sentinel.CmdTransaction, To: ref, Cmds: [][]string{
+				{"MULTI"}, {slaveof, "127.0.0.1", fmt.Sprint(master.Port)}, {cfg, "REWRITE"}, {"EXEC"}}})
+			cd = await(t, tr, "reconfigure", func(in sentinel.Input) bool { _, ok := in.(sentinel.CommandDone); return ok }).(sentinel.CommandDone)
+			if cd.Err != "" {
+				t.Fatalf("reconfigure: %+v", cd)
+			}
+			tr.Do(sentinel.Command{Kind: sentinel.CmdInfo, To: ref, Cmds: [][]string{{"INFO", "replication"}}})
+			ir = await(t, tr, "info", func(in sentinel.Input) bool { _, ok := in.(sentinel.InfoReply); return ok }).(sentinel.InfoReply)
+			if ir.Info.Role != "slave" || ir.Info.MasterPort != master.Port {
+				t.Fatalf("not a replica again: %+v", ir.Info)
+			}
+		})
+	}
+}
+
+func TestAuth(t *testing.T) {
+	srv := redistest.Start(t,
+		"requirepass s3cret",
+		"user sentinel on >sentpw allchannels +@all",
+	)
+	cases := []struct {
+		name       string
+		auth       []string
+		authFailed bool
+	}{
+		{"password", []string{"s3cret"}, false},
+		{"acl user", []string{"sentinel", "sentpw"}, false},
+		{"wrong password", []string{"nope"}, true},
+		{"wrong acl password", []string{"sentinel", "nope"}, true},
+		{"no auth", nil, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTransport(t)
+			ref := refOf(srv, sentinel.KindMaster)
+			for _, l := range []sentinel.Link{sentinel.LinkCmd, sentinel.LinkPubSub} {
+				if l == sentinel.LinkCmd {
+					connectCmd(tr, ref, tc.auth)
+				} else {
+					connectPubSub(tr, ref, tc.auth)
+				}
+				in := await(t, tr, "link result", func(in sentinel.Input) bool {
+					switch in.(type) {
+					case sentinel.LinkUp, sentinel.LinkDown:
+						return true
+					}
+					return false
+				})
+				switch in := in.(type) {
+				case sentinel.LinkUp:
+					if tc.authFailed {
+						t.Fatalf("link %d up despite bad credentials", l)
+					}
+				case sentinel.LinkDown:
+					if !tc.authFailed || !in.AuthFailed {
+						t.Fatalf("link %d: %+v", l, in)
+					}
+					if strings.Contains(in.Err, "nope") {
+						t.Fatalf("error leaks the password: %q", in.Err)
+					}
+				}
+			}
+			if !tc.authFailed {
+				tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: ref, Cmds: [][]string{{"PING"}}})
+				pr := await(t, tr, "ping", func(in sentinel.Input) bool { _, ok := in.(sentinel.PingReply); return ok }).(sentinel.PingReply)
+				if pr.Status != "PONG" {
+					t.Fatalf("ping = %q", pr.Status)
+				}
+			}
+		})
+	}
+}
+
+func TestAskMasterDownAgainstRealSentinel(t *testing.T) {
+	master := redistest.Start(t)
+	sent := redistest.StartSentinel(t, fmt.Sprintf("sentinel monitor mymaster 127.0.0.1 %d 1", master.Port))
+	tr := newTransport(t)
+	ref := sentinel.Ref{Master: "mymaster", Kind: sentinel.KindSentinel, Addr: sentinel.Addr{Host: "127.0.0.1", Port: sent.Port}}
+	connectCmd(tr, ref, nil)
+	linkUp(t, tr, sentinel.LinkCmd)
+	myid := strings.Repeat("b", 40)
+	tr.Do(sentinel.Command{Kind: sentinel.CmdAskMasterDown, To: ref, Cmds: [][]string{
+		{"SENTINEL", "is-master-down-by-addr", "127.0.0.1", fmt.Sprint(master.Port), "5", myid}}})
+	r := await(t, tr, "is-down reply", func(in sentinel.Input) bool { _, ok := in.(sentinel.IsDownReply); return ok }).(sentinel.IsDownReply)
+	if !r.Valid || r.Down || r.Leader != myid || r.LeaderEpoch != 5 {
+		t.Fatalf("is-down reply = %+v", r)
+	}
+	// PUBLISH to a sentinel accepts only the hello channel.
+	tr.Do(sentinel.Command{Kind: sentinel.CmdPublish, To: ref, Cmds: [][]string{{"PUBLISH", "other", "x"}}})
+	p := await(t, tr, "publish", func(in sentinel.Input) bool { _, ok := in.(sentinel.PublishReply); return ok }).(sentinel.PublishReply)
+	if p.OK {
+		t.Fatal("publish to a non-hello channel accepted")
+	}
+}
+
+func TestQueueOverflowFailsLink(t *testing.T) {
+	srv := redistest.Start(t)
+	tr := New(Options{CommandTimeout: 2 * time.Second, MaxQueue: 2})
+	t.Cleanup(func() { _ = tr.Close() })
+	ref := refOf(srv, sentinel.KindMaster)
+	connectCmd(tr, ref, nil)
+	linkUp(t, tr, sentinel.LinkCmd)
+	// Stop the server so commands pile up, then overflow the queue.
+	if err := srv.Cmd.Process.Signal(stopSignal); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Cmd.Process.Signal(contSignal) }()
+	for i := 0; i < 5; i++ {
+		tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: ref, Cmds: [][]string{{"PING"}}})
+	}
+	d := await(t, tr, "link down", func(in sentinel.Input) bool { _, ok := in.(sentinel.LinkDown); return ok }).(sentinel.LinkDown)
+	if !strings.Contains(d.Err, "queued") {
+		t.Fatalf("link down = %+v", d)
+	}
+}

@@ -1,0 +1,8 @@
+package redislink
+
+import "syscall"
+
+var (
+	stopSignal = syscall.SIGSTOP
+	contSignal = syscall.SIGCONT
+)
