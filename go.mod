@@ -16,7 +16,7 @@ require (
 	github.com/mdlayher/socket v0.5.0 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/redis/go-redis/v9 v9.23.0 // indirect
-	github.com/systemd/slog-journal v0.1.0 // indirect
+	github.com/systemd/slog-journal v0.1.2 // indirect
 	github.com/tidwall/btree v1.1.0 // indirect
 	github.com/tidwall/match v1.1.1 // indirect
 	github.com/tidwall/redcon v1.6.4 // indirect

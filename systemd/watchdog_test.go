@@ -1,0 +1,210 @@
+package systemd
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestHeartbeat(t *testing.T) {
+	var h Heartbeat
+	if !h.Last().IsZero() {
+		t.Fatalf("zero Heartbeat: Last = %v, want zero", h.Last())
+	}
+	before := time.Now()
+	h.Beat()
+	if l := h.Last(); l.Before(before.Add(-time.Millisecond)) || l.After(time.Now().Add(time.Millisecond)) {
+		t.Fatalf("Last = %v, want about %v", l, before)
+	}
+}
+
+func TestWatchdogEnvironment(t *testing.T) {
+	pid := strconv.Itoa(os.Getpid())
+	for _, tc := range []struct {
+		name, usec, pid string
+		want            time.Duration
+		wantErr         bool
+	}{
+		{"no watchdog", "", "", 0, false},
+		{"enabled", "10000000", "", 10 * time.Second, false},
+		{"enabled for us", "2000000", pid, 2 * time.Second, false},
+		{"for another process", "2000000", "1", 0, false},
+		{"malformed usec", "ten", "", 0, true},
+		{"malformed pid", "2000000", "me", 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("WATCHDOG_USEC", tc.usec)
+			t.Setenv("WATCHDOG_PID", tc.pid)
+			w := NewWatchdog(time.Now, nil)
+			if got := w.Timeout(); got != tc.want {
+				t.Errorf("Timeout = %v, want %v", got, tc.want)
+			}
+			if tc.want != 0 {
+				return // Run pings until cancelled; see the tests below
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := w.Run(ctx)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Run = %v, want error: %v", err, tc.wantErr)
+			}
+			if ctx.Err() != nil {
+				t.Fatal("Run without a watchdog did not return at once")
+			}
+		})
+	}
+}
+
+// Over a real NOTIFY_SOCKET: a fresh heartbeat gives keep-alives every half
+// timeout, and only WATCHDOG=1 is sent.
+func TestWatchdogPingsOverSocketWhileFresh(t *testing.T) {
+	c := notifySocket(t)
+	t.Setenv("WATCHDOG_USEC", "200000")
+	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
+	var hb Heartbeat
+	hb.Beat()
+	w := NewWatchdog(hb.Last, nil)
+	if w.Interval() != 100*time.Millisecond {
+		t.Fatalf("Interval = %v, want 100ms", w.Interval())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	stopBeating := make(chan struct{})
+	go func() { // the "main loop"
+		tk := time.NewTicker(10 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-stopBeating:
+				return
+			case <-tk.C:
+				hb.Beat()
+			}
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		if got := mustRecv(t, c); got != "WATCHDOG=1" {
+			t.Fatalf("got %q, want WATCHDOG=1", got)
+		}
+	}
+	close(stopBeating)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Over a real NOTIFY_SOCKET: a heartbeat that is already old never gets a
+// keep-alive, however long we wait.
+func TestWatchdogSilentOverSocketWhenStalled(t *testing.T) {
+	c := notifySocket(t)
+	t.Setenv("WATCHDOG_USEC", "100000")
+	t.Setenv("WATCHDOG_PID", "")
+	stale := time.Now().Add(-time.Hour)
+	var logs syncBuffer
+	w := NewWatchdog(func() time.Time { return stale }, slog.New(slog.NewTextHandler(&logs, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	if s, ok := recvDatagram(t, c, 500*time.Millisecond); ok { // 10 intervals
+		t.Fatalf("stalled main loop got a keep-alive: %q", s)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "main loop stalled") {
+		t.Fatalf("no stall report in log:\n%s", logs.String())
+	}
+}
+
+// With a manual clock: pings stop as soon as the heartbeat is older than
+// the interval, the stall is reported once, and pings resume (with a
+// recovery report) once the loop beats again.
+func TestWatchdogStallAndRecovery(t *testing.T) {
+	const timeout = 10 * time.Second
+	clk := newFakeClock()
+	var beat atomic.Int64
+	beat.Store(clk.Now().UnixNano())
+	hb := func() time.Time { return time.Unix(0, beat.Load()) }
+	sent := make(chan string, 16)
+	var logs syncBuffer
+	w := newWatchdog(hb, slog.New(slog.NewTextHandler(&logs, nil)), timeout, nil, chanNotify(sent), clk)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	step := func() { clk.waitTimers(t, 1); clk.Advance(timeout / 2) }
+
+	expect(t, sent, "WATCHDOG=1") // t=0, beat age 0
+	beat.Store(clk.Now().Add(timeout / 4).UnixNano())
+	step()
+	expect(t, sent, "WATCHDOG=1") // t=5s, beat age 2.5s
+	step()                        // t=10s, beat age 7.5s: stalled
+	step()                        // t=15s: still stalled
+	clk.waitTimers(t, 1)
+	expectNothing(t, sent)
+	if n := strings.Count(logs.String(), "main loop stalled"); n != 1 {
+		t.Fatalf("stall reported %d times, want once:\n%s", n, logs.String())
+	}
+	beat.Store(clk.Now().UnixNano())
+	clk.Advance(timeout / 2) // t=20s, beat age 5s = interval: still stale
+	clk.waitTimers(t, 1)
+	expectNothing(t, sent)
+	clk.Advance(time.Second)
+	beat.Store(clk.Now().UnixNano()) // t=21s; the next check is due at t=25s
+	clk.Advance(timeout/2 - time.Second)
+	expect(t, sent, "WATCHDOG=1")
+	clk.waitTimers(t, 1)
+	if !strings.Contains(logs.String(), "main loop recovered") {
+		t.Fatalf("no recovery report:\n%s", logs.String())
+	}
+}
+
+// A main loop that never beats gets one interval's grace from Run's start.
+func TestWatchdogNeverBeating(t *testing.T) {
+	const timeout = 4 * time.Second
+	clk := newFakeClock()
+	sent := make(chan string, 16)
+	var logs syncBuffer
+	w := newWatchdog(func() time.Time { return time.Time{} }, slog.New(slog.NewTextHandler(&logs, nil)), timeout, nil, chanNotify(sent), clk)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	expect(t, sent, "WATCHDOG=1")
+	clk.waitTimers(t, 1)
+	clk.Advance(timeout / 2)
+	clk.waitTimers(t, 1)
+	expectNothing(t, sent)
+	if !strings.Contains(logs.String(), "main loop has not started") {
+		t.Fatalf("no report:\n%s", logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger goroutine and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
