@@ -1,0 +1,341 @@
+// Package resp reads Redis protocol requests with hard limits and writes
+// RESP2 and RESP3 replies.
+//
+// The request reader exists because the agent's port faces the network:
+// every length a client declares is checked before anything is allocated for
+// it, and nothing is buffered beyond the Limits in force, which are much
+// lower before a client has authenticated (Redis's fix for CVE-2021-32675
+// allows 10 arguments of 16 KiB each to unauthenticated clients; so do we).
+package resp
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+)
+
+// Limits bounds what one request may make the server buffer.
+type Limits struct {
+	MaxArgs    int // arguments in one multibulk request
+	MaxBulk    int // bytes in one argument
+	MaxInline  int // bytes in one inline (telnet-style) request line
+	MaxRequest int // bytes of all arguments of one request together
+	// Unauthenticated selects Redis's error wording for the pre-AUTH caps.
+	Unauthenticated bool
+}
+
+// Limits in force before and after authentication.
+var (
+	// Unauthenticated are Redis's pre-AUTH limits.
+	Unauthenticated = Limits{MaxArgs: 10, MaxBulk: 16 << 10, MaxInline: 16 << 10, MaxRequest: 160 << 10, Unauthenticated: true}
+	// Authenticated are generous for a Sentinel API (no command needs
+	// megabytes) yet keep a single request from exhausting memory.
+	Authenticated = Limits{MaxArgs: 64 << 10, MaxBulk: 1 << 20, MaxInline: 64 << 10, MaxRequest: 8 << 20}
+)
+
+// countLineMax bounds a "*<n>" or "$<n>" header line.
+const countLineMax = 1 << 10
+
+// ProtocolError is a malformed or over-limit request. The server replies
+// "-ERR Protocol error: <Msg>" and closes the connection, as Redis does.
+type ProtocolError struct{ Msg string }
+
+func (e *ProtocolError) Error() string { return "Protocol error: " + e.Msg }
+
+func protoErr(msg string) error { return &ProtocolError{Msg: msg} }
+
+// Reader reads requests from a client connection.
+type Reader struct {
+	br      *bufio.Reader
+	line    []byte // reused for header and inline lines
+	maxSeen int    // largest request (bytes of arguments) read so far
+}
+
+// NewReader returns a Reader on r with a 16 KiB read buffer.
+func NewReader(r io.Reader) *Reader {
+	return &Reader{br: bufio.NewReaderSize(r, 16<<10)}
+}
+
+// MaxRequestSeen returns the largest request, in bytes of arguments, read so
+// far. Tests use it to check that limits hold.
+func (r *Reader) MaxRequestSeen() int { return r.maxSeen }
+
+// Buffered returns the number of bytes read from the connection but not yet
+// consumed.
+func (r *Reader) Buffered() int { return r.br.Buffered() }
+
+// ReadRequest reads the next request, skipping empty ones. It returns the
+// arguments, a *ProtocolError for a malformed or over-limit request, or the
+// connection's error.
+func (r *Reader) ReadRequest(lim Limits) ([][]byte, error) {
+	for {
+		b, err := r.br.Peek(1)
+		if err != nil {
+			return nil, err
+		}
+		var args [][]byte
+		if b[0] == '*' {
+			args, err = r.readMultibulk(lim)
+		} else {
+			args, err = r.readInline(lim)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(args) > 0 {
+			return args, nil
+		}
+	}
+}
+
+// readLine reads one line terminated by "\n" of at most max bytes, without
+// the terminator (and without a preceding "\r"). tooLong is the protocol
+// error message used when the line exceeds max.
+func (r *Reader) readLine(max int, tooLong string) ([]byte, error) {
+	r.line = r.line[:0]
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		if len(r.line)+len(chunk) > max+2 {
+			return nil, protoErr(tooLong)
+		}
+		r.line = append(r.line, chunk...)
+		if err == nil {
+			break
+		}
+		if err != bufio.ErrBufferFull {
+			return nil, err
+		}
+	}
+	line := r.line[:len(r.line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if len(line) > max {
+		return nil, protoErr(tooLong)
+	}
+	return line, nil
+}
+
+func (r *Reader) readMultibulk(lim Limits) ([][]byte, error) {
+	line, err := r.readLine(countLineMax, "too big mbulk count string")
+	if err != nil {
+		return nil, err
+	}
+	n, err := strconv.ParseInt(string(line[1:]), 10, 64)
+	if err != nil || n > 1<<20 {
+		return nil, protoErr("invalid multibulk length")
+	}
+	if n <= 0 {
+		return nil, nil // Redis ignores empty requests
+	}
+	if n > int64(lim.MaxArgs) {
+		if lim.Unauthenticated {
+			return nil, protoErr("unauthenticated multibulk length")
+		}
+		return nil, protoErr("invalid multibulk length")
+	}
+	args := make([][]byte, 0, n)
+	total := 0
+	for i := int64(0); i < n; i++ {
+		line, err := r.readLine(countLineMax, "too big bulk count string")
+		if err != nil {
+			return nil, err
+		}
+		if len(line) == 0 || line[0] != '$' {
+			got := "\\n"
+			if len(line) > 0 {
+				got = string(line[:1])
+			}
+			return nil, protoErr("expected '$', got '" + got + "'")
+		}
+		size, err := strconv.ParseInt(string(line[1:]), 10, 64)
+		if err != nil || size < 0 || size > 512<<20 {
+			return nil, protoErr("invalid bulk length")
+		}
+		if size > int64(lim.MaxBulk) {
+			if lim.Unauthenticated {
+				return nil, protoErr("unauthenticated bulk length")
+			}
+			return nil, protoErr("invalid bulk length")
+		}
+		total += int(size)
+		if total > lim.MaxRequest {
+			return nil, protoErr("request too large")
+		}
+		arg, err := r.readBulk(int(size))
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, arg)
+	}
+	if total > r.maxSeen {
+		r.maxSeen = total
+	}
+	return args, nil
+}
+
+// readBulk reads size bytes plus "\r\n". Memory grows with the bytes that
+// actually arrive, not with the declared size.
+func (r *Reader) readBulk(size int) ([]byte, error) {
+	const chunk = 64 << 10
+	buf := make([]byte, 0, min(size, chunk))
+	for len(buf) < size {
+		n := min(size-len(buf), chunk)
+		start := len(buf)
+		buf = append(buf, make([]byte, n)...)
+		if _, err := io.ReadFull(r.br, buf[start:]); err != nil {
+			return nil, unexpectedEOF(err)
+		}
+	}
+	var crlf [2]byte
+	if _, err := io.ReadFull(r.br, crlf[:]); err != nil {
+		return nil, unexpectedEOF(err)
+	}
+	if crlf != [2]byte{'\r', '\n'} {
+		return nil, protoErr("invalid bulk length")
+	}
+	return buf, nil
+}
+
+func unexpectedEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func (r *Reader) readInline(lim Limits) ([][]byte, error) {
+	line, err := r.readLine(lim.MaxInline, "too big inline request")
+	if err != nil {
+		return nil, err
+	}
+	args, ok := SplitArgs(line)
+	if !ok {
+		return nil, protoErr("unbalanced quotes in request")
+	}
+	if len(args) > lim.MaxArgs {
+		if lim.Unauthenticated {
+			return nil, protoErr("unauthenticated multibulk length")
+		}
+		return nil, protoErr("invalid multibulk length")
+	}
+	if len(line) > r.maxSeen {
+		r.maxSeen = len(line)
+	}
+	return args, nil
+}
+
+// SplitArgs splits an inline request line as redis-cli and Redis do:
+// arguments are separated by blanks; "double quotes" support \n \r \t \b \a
+// \\ \" and \xHH escapes; 'single quotes' support \'. A closing quote must be
+// followed by a blank or the end of the line. ok is false on unbalanced
+// quotes.
+func SplitArgs(line []byte) (args [][]byte, ok bool) {
+	i := 0
+	for {
+		for i < len(line) && isBlank(line[i]) {
+			i++
+		}
+		if i >= len(line) {
+			return args, true
+		}
+		var cur []byte
+		switch line[i] {
+		case '"':
+			i++
+			for {
+				if i >= len(line) {
+					return nil, false
+				}
+				c := line[i]
+				if c == '\\' && i+3 < len(line) && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]) {
+					cur = append(cur, unhex(line[i+2])<<4|unhex(line[i+3]))
+					i += 4
+					continue
+				}
+				if c == '\\' && i+1 < len(line) {
+					i++
+					switch line[i] {
+					case 'n':
+						cur = append(cur, '\n')
+					case 'r':
+						cur = append(cur, '\r')
+					case 't':
+						cur = append(cur, '\t')
+					case 'b':
+						cur = append(cur, '\b')
+					case 'a':
+						cur = append(cur, '\a')
+					default:
+						cur = append(cur, line[i])
+					}
+					i++
+					continue
+				}
+				if c == '"' {
+					i++
+					if i < len(line) && !isBlank(line[i]) {
+						return nil, false
+					}
+					break
+				}
+				cur = append(cur, c)
+				i++
+			}
+		case '\'':
+			i++
+			for {
+				if i >= len(line) {
+					return nil, false
+				}
+				c := line[i]
+				if c == '\\' && i+1 < len(line) && line[i+1] == '\'' {
+					cur = append(cur, '\'')
+					i += 2
+					continue
+				}
+				if c == '\'' {
+					i++
+					if i < len(line) && !isBlank(line[i]) {
+						return nil, false
+					}
+					break
+				}
+				cur = append(cur, c)
+				i++
+			}
+		default:
+			j := i
+			for j < len(line) && !isBlank(line[j]) {
+				j++
+			}
+			cur = bytes.Clone(line[i:j])
+			i = j
+		}
+		if cur == nil {
+			cur = []byte{}
+		}
+		args = append(args, cur)
+	}
+}
+
+func isBlank(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
