@@ -1,0 +1,225 @@
+package lab
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netns"
+)
+
+// Partitions are drop rules in the switch namespace: a bridge-family table
+// "lab" with a forward chain matching (input port, output port). Working on
+// ports rather than addresses means a cut host loses everything, including a
+// VIP it holds or acquires later, ARP and neighbour discovery, exactly as if
+// the cable between two switch ports were cut. The hosts' own nftables
+// rulesets are never touched, so firewall tests can run under partitions.
+const (
+	nftTable = "lab"
+	nftChain = "partition"
+)
+
+// Cut drops all frames between a and b in both directions.
+func (l *Lab) Cut(a, b *Host) error {
+	return l.editCuts(fmt.Sprintf("cut %s<->%s", a, b), func() error {
+		if err := l.checkPair(a, b); err != nil {
+			return err
+		}
+		l.cuts[[2]string{a.Port, b.Port}] = true
+		l.cuts[[2]string{b.Port, a.Port}] = true
+		return nil
+	})
+}
+
+// CutOneWay drops frames from `from` to `to` only. Note that ARP and
+// neighbour replies are frames too: a host whose neighbour entry for the
+// other side has expired cannot resolve it across a one-way cut, so the
+// reverse direction keeps working only while entries are cached (or static).
+func (l *Lab) CutOneWay(from, to *Host) error {
+	return l.editCuts(fmt.Sprintf("cut %s->%s", from, to), func() error {
+		if err := l.checkPair(from, to); err != nil {
+			return err
+		}
+		l.cuts[[2]string{from.Port, to.Port}] = true
+		return nil
+	})
+}
+
+// Isolate cuts h from every other member of the lab, servers and clients.
+func (l *Lab) Isolate(h *Host) error {
+	return l.cutFromAll(h, l.members())
+}
+
+// IsolateFromHosts cuts h from the other server hosts only; clients still
+// reach it (the classic split brain: the old master keeps its clients).
+func (l *Lab) IsolateFromHosts(h *Host) error {
+	return l.cutFromAll(h, l.hosts)
+}
+
+func (l *Lab) cutFromAll(h *Host, others []*Host) error {
+	return l.editCuts(fmt.Sprintf("isolate %s", h), func() error {
+		if err := l.checkMember(h); err != nil {
+			return err
+		}
+		for _, o := range others {
+			if o != h {
+				l.cuts[[2]string{h.Port, o.Port}] = true
+				l.cuts[[2]string{o.Port, h.Port}] = true
+			}
+		}
+		return nil
+	})
+}
+
+// Partition cuts every pair of hosts that are in different groups. Hosts in
+// no group keep all their links.
+func (l *Lab) Partition(groups ...[]*Host) error {
+	return l.editCuts("partition", func() error {
+		for i, g := range groups {
+			for _, a := range g {
+				if err := l.checkMember(a); err != nil {
+					return err
+				}
+				for _, other := range groups[i+1:] {
+					for _, b := range other {
+						if err := l.checkPair(a, b); err != nil {
+							return err
+						}
+						l.cuts[[2]string{a.Port, b.Port}] = true
+						l.cuts[[2]string{b.Port, a.Port}] = true
+					}
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// Heal removes the cuts between a and b in both directions.
+func (l *Lab) Heal(a, b *Host) error {
+	return l.editCuts(fmt.Sprintf("heal %s<->%s", a, b), func() error {
+		if err := l.checkPair(a, b); err != nil {
+			return err
+		}
+		delete(l.cuts, [2]string{a.Port, b.Port})
+		delete(l.cuts, [2]string{b.Port, a.Port})
+		return nil
+	})
+}
+
+// HealAll removes every cut.
+func (l *Lab) HealAll() error {
+	return l.editCuts("heal all", func() error {
+		clear(l.cuts)
+		return nil
+	})
+}
+
+// Cuts lists the dropped directions as "from->to" pairs, sorted.
+func (l *Lab) Cuts() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for c := range l.cuts {
+		out = append(out, c[0]+"->"+c[1])
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (l *Lab) checkMember(h *Host) error {
+	if h == nil || h.lab != l || h == l.sw {
+		return fmt.Errorf("%v is not a host of lab %s", h, l.id)
+	}
+	return nil
+}
+
+func (l *Lab) checkPair(a, b *Host) error {
+	if err := l.checkMember(a); err != nil {
+		return err
+	}
+	if err := l.checkMember(b); err != nil {
+		return err
+	}
+	if a == b {
+		return fmt.Errorf("cannot cut %s from itself", a)
+	}
+	return nil
+}
+
+// editCuts applies edit to the cut set and rewrites the chain from it in one
+// nftables transaction, so the rules always equal the set. On failure the set
+// is restored.
+func (l *Lab) editCuts(what string, edit func() error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return fmt.Errorf("lab: %s: %w", what, errors.New("closed"))
+	}
+	saved := make(map[[2]string]bool, len(l.cuts))
+	for k, v := range l.cuts {
+		saved[k] = v
+	}
+	if err := edit(); err != nil {
+		l.cuts = saved
+		return fmt.Errorf("lab: %s: %w", what, err)
+	}
+	if err := l.applyCuts(); err != nil {
+		l.cuts = saved
+		return fmt.Errorf("lab: %s: %w", what, err)
+	}
+	return nil
+}
+
+func (l *Lab) applyCuts() error {
+	ns, err := netns.GetFromPath(l.sw.NetNSPath())
+	if err != nil {
+		return fmt.Errorf("open switch namespace: %w", err)
+	}
+	defer ns.Close()
+	c, err := nftables.New(nftables.WithNetNSFd(int(ns)))
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyBridge, Name: nftTable})
+	ch := c.AddChain(&nftables.Chain{
+		Name:     nftChain,
+		Table:    t,
+		Type:     nftables.ChainTypeFilter,
+		Hooknum:  nftables.ChainHookForward,
+		Priority: nftables.ChainPriorityFilter,
+	})
+	c.FlushChain(ch)
+	pairs := make([][2]string, 0, len(l.cuts))
+	for p := range l.cuts {
+		pairs = append(pairs, p)
+	}
+	slices.SortFunc(pairs, func(a, b [2]string) int {
+		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
+	})
+	for _, p := range pairs {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(p[0])},
+			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(p[1])},
+			&expr.Counter{},
+			&expr.Verdict{Kind: expr.VerdictDrop},
+		}})
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables in %s: %w", l.sw.NS, err)
+	}
+	return nil
+}
+
+// ifname is an interface name as the kernel compares it: NUL-padded to
+// IFNAMSIZ.
+func ifname(s string) []byte {
+	b := make([]byte, 16)
+	copy(b, s)
+	return b
+}
