@@ -24,68 +24,112 @@ const (
 	passMaster
 )
 
-// spec describes one directive. nargs counts the arguments after the
-// directive name (after "sentinel <sub>" for sentinel directives), master
-// name included; max < 0 means no upper bound.
+// handler applies one directive. args are the arguments after the directive
+// name (after "sentinel <sub>"); m is the master named by args[0] for
+// directives whose usage starts with <master>.
+type handler func(p *parser, f *File, m *Master, at pos, args []string) error
+
+// spec describes one directive. Its usage string is both documentation for
+// error messages and the arity rule: each <arg> is required, [<arg>] optional,
+// and a trailing "..." allows any number more.
 type spec struct {
-	pass     int
-	min, max int
-	usage    string
-	master   bool // args[0] names a master defined by sentinel monitor
-	fn       func(p *parser, f *File, m *Master, at pos, args []string) error
+	pass  int
+	usage string
+	fn    handler
+
+	min, max int  // number of args; max < 0: unbounded
+	master   bool // args[0] is a master name
 }
 
-var globalSpecs map[string]spec
-var sentinelSpecs map[string]spec
+func (s *spec) init() {
+	words := strings.Fields(s.usage)[1:]
+	if strings.HasPrefix(s.usage, "sentinel ") {
+		words = words[1:]
+	}
+	s.master = len(words) > 0 && words[0] == "<master>"
+	for _, w := range words {
+		switch {
+		case strings.HasSuffix(w, "..."):
+			s.min++
+			s.max = -1
+			return
+		case strings.HasPrefix(w, "["):
+			s.max++
+		default:
+			s.min++
+			s.max++
+		}
+	}
+}
+
+func setGlobal(fn func(f *File, v string) error) handler {
+	return func(_ *parser, f *File, _ *Master, _ pos, a []string) error { return fn(f, a[0]) }
+}
+
+func setMaster(fn func(m *Master, v string) error) handler {
+	return func(_ *parser, _ *File, m *Master, _ pos, a []string) error { return fn(m, a[1]) }
+}
+
+var (
+	globalSpecs = map[string]*spec{
+		"port":        {pass: passGlobal, usage: "port <port>", fn: setGlobal(func(f *File, v string) error { return port(v, 1, &f.Port) })},
+		"bind":        {pass: passGlobal, usage: "bind <address>...", fn: doBind},
+		"dir":         {pass: passGlobal, usage: "dir <path>", fn: setGlobal(doDir)},
+		"requirepass": {pass: passGlobal, usage: "requirepass <password>", fn: setGlobal(func(f *File, v string) error { f.RequirePass = v; return nil })},
+		"loglevel":    {pass: passGlobal, usage: "loglevel debug|verbose|notice|warning|nothing", fn: setGlobal(doLogLevel)},
+
+		"firewall":              {pass: passGlobal, usage: "firewall yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.Firewall.Enabled) })},
+		"firewall-allow":        {pass: passGlobal, usage: "firewall-allow <cidr>...", fn: doFirewallAllow},
+		"firewall-mode":         {pass: passGlobal, usage: "firewall-mode own|inject", fn: setGlobal(doFirewallMode)},
+		"firewall-keep-on-stop": {pass: passGlobal, usage: "firewall-keep-on-stop yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.Firewall.KeepOnStop) })},
+		"firewall-fence":        {pass: passGlobal, usage: "firewall-fence yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.Firewall.Fence) })},
+		"metrics-addr":          {pass: passGlobal, usage: "metrics-addr <host:port>", fn: setGlobal(doMetricsAddr)},
+		"state-file":            {pass: passGlobal, usage: "state-file <name>", fn: setGlobal(doStateFile)},
+	}
+
+	sentinelSpecs = map[string]*spec{
+		// Sentinel's pre-monitor options: they change how monitor lines are
+		// read (resolve-hostnames) or are global.
+		"announce-ip":           {pass: passGlobal, usage: "sentinel announce-ip <ip>", fn: setGlobal(doAnnounceIP)},
+		"announce-port":         {pass: passGlobal, usage: "sentinel announce-port <port>", fn: setGlobal(func(f *File, v string) error { return port(v, 0, &f.AnnouncePort) })},
+		"resolve-hostnames":     {pass: passGlobal, usage: "sentinel resolve-hostnames yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.ResolveHostnames) })},
+		"announce-hostnames":    {pass: passGlobal, usage: "sentinel announce-hostnames yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.AnnounceHostnames) })},
+		"deny-scripts-reconfig": {pass: passGlobal, usage: "sentinel deny-scripts-reconfig yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.DenyScriptsReconfig) })},
+		"sentinel-user":         {pass: passGlobal, usage: "sentinel sentinel-user <user>", fn: setGlobal(func(f *File, v string) error { f.SentinelUser = v; return nil })},
+		"sentinel-pass":         {pass: passGlobal, usage: "sentinel sentinel-pass <password>", fn: setGlobal(func(f *File, v string) error { f.SentinelPass = v; return nil })},
+		"myid":                  {pass: passGlobal, usage: "sentinel myid <id>", fn: setGlobal(doMyID)},
+		"current-epoch":         {pass: passGlobal, usage: "sentinel current-epoch <epoch>", fn: setGlobal(func(f *File, v string) error { return epoch(v, &f.CurrentEpoch) })},
+
+		"monitor": {pass: passMonitor, usage: "sentinel monitor <name> <host> <port> <quorum>", fn: doMonitor},
+
+		"down-after-milliseconds":         {pass: passMaster, usage: "sentinel down-after-milliseconds <master> <ms>", fn: setMaster(func(m *Master, v string) error { return millis(v, 1, &m.DownAfter) })},
+		"failover-timeout":                {pass: passMaster, usage: "sentinel failover-timeout <master> <ms>", fn: setMaster(func(m *Master, v string) error { return millis(v, 1, &m.FailoverTimeout) })},
+		"parallel-syncs":                  {pass: passMaster, usage: "sentinel parallel-syncs <master> <n>", fn: setMaster(func(m *Master, v string) error { return integer(v, 1, math.MaxInt32, &m.ParallelSyncs) })},
+		"master-reboot-down-after-period": {pass: passMaster, usage: "sentinel master-reboot-down-after-period <master> <ms>", fn: setMaster(func(m *Master, v string) error { return millis(v, 0, &m.MasterRebootDownAfter) })},
+		"auth-pass":                       {pass: passMaster, usage: "sentinel auth-pass <master> <password>", fn: setMaster(func(m *Master, v string) error { m.AuthPass = v; return nil })},
+		"auth-user":                       {pass: passMaster, usage: "sentinel auth-user <master> <user>", fn: setMaster(func(m *Master, v string) error { m.AuthUser = v; return nil })},
+		"notification-script":             {pass: passMaster, usage: "sentinel notification-script <master> <path>", fn: setMaster(func(m *Master, v string) error { return script(v, &m.NotificationScript) })},
+		"client-reconfig-script":          {pass: passMaster, usage: "sentinel client-reconfig-script <master> <path>", fn: setMaster(func(m *Master, v string) error { return script(v, &m.ClientReconfigScript) })},
+		"rename-command":                  {pass: passMaster, usage: "sentinel rename-command <master> <command> <new-name>", fn: doRenameCommand},
+		"known-replica":                   {pass: passMaster, usage: "sentinel known-replica <master> <host> <port>", fn: doKnownReplica},
+		"known-slave":                     {pass: passMaster, usage: "sentinel known-slave <master> <host> <port>", fn: doKnownReplica},
+		"known-sentinel":                  {pass: passMaster, usage: "sentinel known-sentinel <master> <host> <port> [<runid>]", fn: doKnownSentinel},
+		"config-epoch":                    {pass: passMaster, usage: "sentinel config-epoch <master> <epoch>", fn: setMaster(func(m *Master, v string) error { return epoch(v, &m.Imported.ConfigEpoch) })},
+		"leader-epoch":                    {pass: passMaster, usage: "sentinel leader-epoch <master> <epoch>", fn: setMaster(func(m *Master, v string) error { return epoch(v, &m.Imported.LeaderEpoch) })},
+
+		"vip":                 {pass: passMaster, usage: "sentinel vip <master> <address>/<prefix> <interface>", fn: doVIP},
+		"vip-garp":            {pass: passMaster, usage: "sentinel vip-garp <master> <count> <interval-ms> [<refresh-seconds>]", fn: doGARP},
+		"fence":               {pass: passMaster, usage: "sentinel fence <master> yes|no", fn: setMaster(func(m *Master, v string) error { m.fenceSet = true; return yesNo(v, &m.Fence) })},
+		"vip-release-on-stop": {pass: passMaster, usage: "sentinel vip-release-on-stop <master> yes|no", fn: doReleaseOnStop},
+	}
+)
 
 func init() {
-	globalSpecs = map[string]spec{
-		"port":                  {passGlobal, 1, 1, "port <port>", false, doPort},
-		"bind":                  {passGlobal, 1, -1, "bind <address>...", false, doBind},
-		"dir":                   {passGlobal, 1, 1, "dir <path>", false, doDir},
-		"requirepass":           {passGlobal, 1, 1, "requirepass <password>", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { f.RequirePass = a[0]; return nil }},
-		"loglevel":              {passGlobal, 1, 1, "loglevel debug|verbose|notice|warning|nothing", false, doLogLevel},
-		"firewall":              {passGlobal, 1, 1, "firewall yes|no", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { return yesNo(a[0], &f.Firewall.Enabled) }},
-		"firewall-allow":        {passGlobal, 1, -1, "firewall-allow <cidr>...", false, doFirewallAllow},
-		"firewall-mode":         {passGlobal, 1, 1, "firewall-mode own|inject", false, doFirewallMode},
-		"firewall-keep-on-stop": {passGlobal, 1, 1, "firewall-keep-on-stop yes|no", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { return yesNo(a[0], &f.Firewall.KeepOnStop) }},
-		"firewall-fence":        {passGlobal, 1, 1, "firewall-fence yes|no", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { return yesNo(a[0], &f.Firewall.Fence) }},
-		"metrics-addr":          {passGlobal, 1, 1, "metrics-addr <host:port>", false, doMetricsAddr},
-		"state-file":            {passGlobal, 1, 1, "state-file <name>", false, doStateFile},
+	for _, s := range globalSpecs {
+		s.init()
 	}
-	sentinelSpecs = map[string]spec{
-		// Read before monitor lines (Sentinel's pre-monitor options).
-		"announce-ip":           {passGlobal, 1, 1, "sentinel announce-ip <ip>", false, doAnnounceIP},
-		"announce-port":         {passGlobal, 1, 1, "sentinel announce-port <port>", false, doAnnouncePort},
-		"resolve-hostnames":     {passGlobal, 1, 1, "sentinel resolve-hostnames yes|no", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { return yesNo(a[0], &f.ResolveHostnames) }},
-		"announce-hostnames":    {passGlobal, 1, 1, "sentinel announce-hostnames yes|no", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { return yesNo(a[0], &f.AnnounceHostnames) }},
-		"deny-scripts-reconfig": {passGlobal, 1, 1, "sentinel deny-scripts-reconfig yes|no", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { return yesNo(a[0], &f.DenyScriptsReconfig) }},
-		"sentinel-user":         {passGlobal, 1, 1, "sentinel sentinel-user <user>", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { f.SentinelUser = a[0]; return nil }},
-		"sentinel-pass":         {passGlobal, 1, 1, "sentinel sentinel-pass <password>", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { f.SentinelPass = a[0]; return nil }},
-		"myid":                  {passGlobal, 1, 1, "sentinel myid <40 hex digits>", false, doMyID},
-		"current-epoch":         {passGlobal, 1, 1, "sentinel current-epoch <epoch>", false, func(_ *parser, f *File, _ *Master, _ pos, a []string) error { return epoch(a[0], &f.CurrentEpoch) }},
-
-		"monitor": {passMonitor, 4, 4, "sentinel monitor <master> <host> <port> <quorum>", false, doMonitor},
-
-		"down-after-milliseconds":         {passMaster, 2, 2, "sentinel down-after-milliseconds <master> <ms>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { return millis(a[1], 1, &m.DownAfter) }},
-		"failover-timeout":                {passMaster, 2, 2, "sentinel failover-timeout <master> <ms>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { return millis(a[1], 1, &m.FailoverTimeout) }},
-		"parallel-syncs":                  {passMaster, 2, 2, "sentinel parallel-syncs <master> <n>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { return integer(a[1], 1, math.MaxInt32, &m.ParallelSyncs) }},
-		"master-reboot-down-after-period": {passMaster, 2, 2, "sentinel master-reboot-down-after-period <master> <ms>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { return millis(a[1], 0, &m.MasterRebootDownAfter) }},
-		"auth-pass":                       {passMaster, 2, 2, "sentinel auth-pass <master> <password>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { m.AuthPass = a[1]; return nil }},
-		"auth-user":                       {passMaster, 2, 2, "sentinel auth-user <master> <user>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { m.AuthUser = a[1]; return nil }},
-		"notification-script":             {passMaster, 2, 2, "sentinel notification-script <master> <path>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { return script(a[1], &m.NotificationScript) }},
-		"client-reconfig-script":          {passMaster, 2, 2, "sentinel client-reconfig-script <master> <path>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { return script(a[1], &m.ClientReconfigScript) }},
-		"rename-command":                  {passMaster, 3, 3, "sentinel rename-command <master> <command> <new-name>", true, doRenameCommand},
-		"known-replica":                   {passMaster, 3, 3, "sentinel known-replica <master> <host> <port>", true, doKnownReplica},
-		"known-slave":                     {passMaster, 3, 3, "sentinel known-slave <master> <host> <port>", true, doKnownReplica},
-		"known-sentinel":                  {passMaster, 3, 4, "sentinel known-sentinel <master> <host> <port> <runid>", true, doKnownSentinel},
-		"config-epoch":                    {passMaster, 2, 2, "sentinel config-epoch <master> <epoch>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { return epoch(a[1], &m.Imported.ConfigEpoch) }},
-		"leader-epoch":                    {passMaster, 2, 2, "sentinel leader-epoch <master> <epoch>", true, func(_ *parser, _ *File, m *Master, _ pos, a []string) error { return epoch(a[1], &m.Imported.LeaderEpoch) }},
-
-		"vip":                 {passMaster, 3, 3, "sentinel vip <master> <address>/<prefix> <interface>", true, doVIP},
-		"vip-garp":            {passMaster, 3, 4, "sentinel vip-garp <master> <count> <interval-ms> [<refresh-seconds>]", true, doGARP},
-		"fence":               {passMaster, 2, 2, "sentinel fence <master> yes|no", true, doFence},
-		"vip-release-on-stop": {passMaster, 2, 2, "sentinel vip-release-on-stop <master> yes|no", true, doReleaseOnStop},
+	for _, s := range sentinelSpecs {
+		s.init()
 	}
 }
 
@@ -104,7 +148,7 @@ func (p *parser) build(name string) *File {
 	}
 	type job struct {
 		l    line
-		spec spec
+		spec *spec
 		args []string
 	}
 	var jobs []job
@@ -171,11 +215,14 @@ func (p *parser) finish(f *File) {
 		if !m.fenceSet {
 			m.Fence = len(m.VIPs) > 0
 		}
+		// A setting without effect is worth a warning only if the operator
+		// changed it: the rendering of Effective lists every default and
+		// must not warn when read back.
 		if len(m.VIPs) == 0 {
-			if m.garpLine.line != 0 {
+			if m.GARP != (GARP{Count: DefaultGARPCount, Interval: DefaultGARPInterval, Refresh: DefaultGARPRefresh}) {
 				p.warnf(m.garpLine, "sentinel vip-garp", "master %q has no sentinel vip: no effect", m.Name)
 			}
-			if m.releaseSet.line != 0 {
+			if !m.ReleaseOnStop {
 				p.warnf(m.releaseSet, "sentinel vip-release-on-stop", "master %q has no sentinel vip: no effect", m.Name)
 			}
 		}
@@ -188,8 +235,14 @@ func (p *parser) finish(f *File) {
 		}
 	}
 	if !f.Firewall.Enabled {
+		changed := map[string]bool{
+			"firewall-allow":        len(f.Firewall.Allow) > 0,
+			"firewall-mode":         f.Firewall.Mode != FirewallOwn,
+			"firewall-keep-on-stop": f.Firewall.KeepOnStop,
+			"firewall-fence":        f.Firewall.Fence,
+		}
 		for _, l := range p.lines {
-			if strings.HasPrefix(l.args[0], "firewall-") {
+			if changed[l.args[0]] {
 				p.warnf(l.pos, l.args[0], "firewall is not enabled (firewall yes): no effect")
 			}
 		}
@@ -353,8 +406,6 @@ func script(s string, dst *string) error {
 // ---------------------------------------------------------------------------
 // Directive handlers.
 
-func doPort(_ *parser, f *File, _ *Master, _ pos, a []string) error { return port(a[0], 1, &f.Port) }
-
 func doBind(_ *parser, f *File, _ *Master, _ pos, a []string) error {
 	var out []string
 	for _, s := range a {
@@ -377,18 +428,18 @@ func doBind(_ *parser, f *File, _ *Master, _ pos, a []string) error {
 	return nil
 }
 
-func doDir(_ *parser, f *File, _ *Master, _ pos, a []string) error {
-	if a[0] == "" {
+func doDir(f *File, v string) error {
+	if v == "" {
 		return errors.New("empty path")
 	}
-	f.Dir = filepath.Clean(a[0])
+	f.Dir = filepath.Clean(v)
 	return nil
 }
 
-func doLogLevel(_ *parser, f *File, _ *Master, _ pos, a []string) error {
-	l := strings.ToLower(a[0])
+func doLogLevel(f *File, v string) error {
+	l := strings.ToLower(v)
 	if !slices.Contains(LogLevels, l) {
-		return fmt.Errorf("invalid level %q: want one of %s", a[0], strings.Join(LogLevels, ", "))
+		return fmt.Errorf("invalid level %q: want one of %s", v, strings.Join(LogLevels, ", "))
 	}
 	f.LogLevel = l
 	return nil
@@ -415,23 +466,23 @@ func doFirewallAllow(p *parser, f *File, _ *Master, at pos, a []string) error {
 	return nil
 }
 
-func doFirewallMode(_ *parser, f *File, _ *Master, _ pos, a []string) error {
-	switch m := FirewallMode(strings.ToLower(a[0])); m {
+func doFirewallMode(f *File, v string) error {
+	switch m := FirewallMode(strings.ToLower(v)); m {
 	case FirewallOwn, FirewallInject:
 		f.Firewall.Mode = m
 		return nil
 	}
-	return fmt.Errorf("invalid mode %q: want own or inject", a[0])
+	return fmt.Errorf("invalid mode %q: want own or inject", v)
 }
 
-func doMetricsAddr(_ *parser, f *File, _ *Master, _ pos, a []string) error {
-	if a[0] == "" {
+func doMetricsAddr(f *File, v string) error {
+	if v == "" {
 		f.MetricsAddr = ""
 		return nil
 	}
-	h, pt, err := net.SplitHostPort(a[0])
+	h, pt, err := net.SplitHostPort(v)
 	if err != nil {
-		return fmt.Errorf("invalid address %q: want host:port, [ipv6]:port or :port", a[0])
+		return fmt.Errorf("invalid address %q: want host:port, [ipv6]:port or :port", v)
 	}
 	if h != "" {
 		if _, err := host(h, true); err != nil {
@@ -442,12 +493,11 @@ func doMetricsAddr(_ *parser, f *File, _ *Master, _ pos, a []string) error {
 	if err := port(pt, 1, &n); err != nil {
 		return err
 	}
-	f.MetricsAddr = a[0]
+	f.MetricsAddr = v
 	return nil
 }
 
-func doStateFile(_ *parser, f *File, _ *Master, _ pos, a []string) error {
-	s := a[0]
+func doStateFile(f *File, s string) error {
 	if s == "" || s == "." || s == ".." || strings.ContainsRune(s, '/') {
 		return fmt.Errorf("invalid name %q: want a file name (the file lives in dir)", s)
 	}
@@ -455,12 +505,12 @@ func doStateFile(_ *parser, f *File, _ *Master, _ pos, a []string) error {
 	return nil
 }
 
-func doAnnounceIP(_ *parser, f *File, _ *Master, _ pos, a []string) error {
-	if a[0] == "" {
+func doAnnounceIP(f *File, v string) error {
+	if v == "" {
 		f.AnnounceIP = ""
 		return nil
 	}
-	h, err := host(a[0], true)
+	h, err := host(v, true)
 	if err != nil {
 		return err
 	}
@@ -468,15 +518,11 @@ func doAnnounceIP(_ *parser, f *File, _ *Master, _ pos, a []string) error {
 	return nil
 }
 
-func doAnnouncePort(_ *parser, f *File, _ *Master, _ pos, a []string) error {
-	return port(a[0], 0, &f.AnnouncePort)
-}
-
-func doMyID(_ *parser, f *File, _ *Master, _ pos, a []string) error {
-	if !isRunID(a[0]) {
-		return fmt.Errorf("invalid id %q: want 40 hex digits", a[0])
+func doMyID(f *File, v string) error {
+	if !isRunID(v) {
+		return fmt.Errorf("invalid id %q: want 40 hex digits", v)
 	}
-	f.MyID = strings.ToLower(a[0])
+	f.MyID = strings.ToLower(v)
 	return nil
 }
 
@@ -591,7 +637,8 @@ func doVIP(_ *parser, _ *File, m *Master, at pos, a []string) error {
 		return fmt.Errorf("invalid address %q: unspecified, loopback and multicast addresses cannot float", a[1])
 	case pfx.Bits() == 0:
 		return fmt.Errorf("invalid prefix length in %q: want 1..%d", a[1], ip.BitLen())
-	case ip.Is4() && pfx.Bits() < 32 && (pfx.Masked().Addr() == ip || isBroadcast(pfx)):
+	// In a /31 (RFC 3021) both addresses are hosts.
+	case ip.Is4() && pfx.Bits() < 31 && (pfx.Masked().Addr() == ip || isBroadcast(pfx)):
 		return fmt.Errorf("invalid address %q: the network or broadcast address of the subnet", a[1])
 	}
 	if !isIfName(a[2]) {
@@ -608,9 +655,6 @@ func doVIP(_ *parser, _ *File, m *Master, at pos, a []string) error {
 }
 
 func isBroadcast(p netip.Prefix) bool {
-	if p.Bits() >= 31 {
-		return false // RFC 3021 point-to-point: both addresses are hosts
-	}
 	b := p.Addr().As4()
 	host := ^uint32(0) >> p.Bits()
 	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
@@ -640,11 +684,6 @@ func doGARP(p *parser, _ *File, m *Master, at pos, a []string) error {
 	m.GARP = g
 	m.garpLine = at
 	return nil
-}
-
-func doFence(_ *parser, _ *File, m *Master, _ pos, a []string) error {
-	m.fenceSet = true
-	return yesNo(a[1], &m.Fence)
 }
 
 func doReleaseOnStop(_ *parser, _ *File, m *Master, at pos, a []string) error {

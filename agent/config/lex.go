@@ -6,9 +6,9 @@ import (
 )
 
 var (
-	errUnbalanced  = errors.New("unbalanced quotes")
-	errAfterQuote  = errors.New("closing quote must be followed by a space or the end of the line")
-	errNUL         = errors.New("NUL byte in line")
+	errUnbalanced = errors.New("unbalanced quotes")
+	errAfterQuote = errors.New("closing quote must be followed by a space or the end of the line")
+	errNUL        = errors.New("NUL byte in line")
 )
 
 // isSpace reports whether c separates arguments. It is C's isspace, as used by
