@@ -22,13 +22,13 @@ func TestSplitArgs(t *testing.T) {
 		{`"\n\r\t\b\a"`, []string{"\n\r\t\b\a"}, nil},
 		{`"\\ \" \q"`, []string{`\ " q`}, nil},
 		{`"\x41\x7a\xff\x00"`, []string{"Az\xff\x00"}, nil},
-		{`"\x4"`, []string{"x4"}, nil},     // not two hex digits: \x is x
-		{`"\xzz"`, []string{"xzz"}, nil},   // same
-		{`'a\'b'`, []string{"a'b"}, nil},   // the only escape in single quotes
-		{`'a\nb'`, []string{`a\nb`}, nil},  // literal
-		{`'a"b'`, []string{`a"b`}, nil},    // literal
-		{`"a'b"`, []string{`a'b`}, nil},    // literal
-		{`a"b c"`, []string{"ab c"}, nil},  // quote opens mid-argument, as Redis
+		{`"\x4"`, []string{"x4"}, nil},    // not two hex digits: \x is x
+		{`"\xzz"`, []string{"xzz"}, nil},  // same
+		{`'a\'b'`, []string{"a'b"}, nil},  // the only escape in single quotes
+		{`'a\nb'`, []string{`a\nb`}, nil}, // literal
+		{`'a"b'`, []string{`a"b`}, nil},   // literal
+		{`"a'b"`, []string{`a'b`}, nil},   // literal
+		{`a"b c"`, []string{"ab c"}, nil}, // quote opens mid-argument, as Redis
 		{`a'b c' d`, []string{"ab c", "d"}, nil},
 		{`plain\x41`, []string{`plain\x41`}, nil}, // no escapes outside quotes
 		{"#notacomment here", []string{"#notacomment", "here"}, nil},
