@@ -1,0 +1,614 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+const masterName = "mymaster"
+
+// item is one unit of work for an agent's single-threaded runtime loop: an
+// input for the Node, or a request from a peer that the runtime serves with
+// the Node's help (it returns the function that sends the answer).
+type item struct {
+	in  sentinel.Input
+	req func() func()
+}
+
+// agent is the simulated runtime around one sentinel.Node. It does what the
+// real runtime does: steps the Node with inputs and ticks, persists Ready.State
+// to its disk (which takes time) before sending that Ready's commands and any
+// answer obtained since the previous Ready, executes commands over the
+// network, and feeds replies back.
+type agent struct {
+	w    *world
+	id   int
+	name string
+	host int
+	addr sentinel.Addr
+	cfg  sentinel.Config
+
+	node    *sentinel.Node
+	disk    *sentinel.HardState // last durably persisted state (nil: never)
+	running bool
+	inc     int // incarnation: bumped on every crash, fences stale callbacks
+	rnd     *rand.Rand
+
+	boot         time.Duration // virtual time of process start
+	ppm          int           // clock rate error
+	jump         time.Duration // monotonic clock jumps so far
+	stalledUntil time.Duration
+	busy         bool // persisting a Ready
+	pumping      bool
+	inbox        []item
+	tickQueued   bool
+	lastTick     time.Duration // local time of the last Tick, -1 before the first
+
+	conns    []*conn // connections this agent opened
+	incoming []*conn // connections peers opened to this agent's API
+	runID    string
+}
+
+// local is the agent's monotonic clock: time since process start, with a
+// rate error and forward jumps.
+func (a *agent) local() sentinel.Time {
+	d := a.w.now - a.boot
+	return d + d*time.Duration(a.ppm)/1e6 + a.jump
+}
+
+func (a *agent) stalled() bool { return a.w.now < a.stalledUntil }
+
+// start boots the agent process from its disk.
+func (a *agent) start() error {
+	w := a.w
+	var st *sentinel.HardState
+	if a.disk != nil && w.opts.Mutate != MutateAmnesia {
+		st = cloneState(a.disk)
+	}
+	a.cfg.Rand = rand.New(rand.NewSource(a.rnd.Int63()))
+	n, err := sentinel.New(a.cfg, st)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", a.name, err)
+	}
+	a.node = n
+	a.running = true
+	a.inc++
+	a.boot = w.now
+	a.jump = 0
+	a.lastTick = -1
+	a.busy, a.pumping, a.tickQueued = false, false, false
+	a.inbox = nil
+	a.stalledUntil = 0
+	if st != nil {
+		a.runID = st.MyID
+	}
+	// Start-up reconcile: an address left behind by a crashed process goes.
+	w.vip.release(a.host, "agent start")
+	w.trace("%s start epoch=%d", a.name, epochOf(st))
+	w.check.agentStart(a)
+	a.flush(nil, false)
+	return nil
+}
+
+// crash kills the process: unpersisted state and unsent commands are lost;
+// the VIP stays configured until the next start.
+func (a *agent) crash(reason string) {
+	if !a.running {
+		return
+	}
+	w := a.w
+	w.trace("%s crash (%s) unpersisted=%v", a.name, reason, a.busy)
+	a.running = false
+	a.inc++
+	a.node = nil
+	a.inbox = nil
+	a.busy = false
+	for _, c := range a.conns {
+		c.close()
+		if c.svc == svcAgent {
+			w.agents[c.target].dropIncoming(c)
+		}
+	}
+	a.conns = nil
+	for _, c := range a.incoming {
+		c.reset("connection reset by peer")
+	}
+	a.incoming = nil
+	w.check.agentDown(a)
+}
+
+func (a *agent) dropIncoming(c *conn) {
+	for i, x := range a.incoming {
+		if x == c {
+			a.incoming = append(a.incoming[:i], a.incoming[i+1:]...)
+			return
+		}
+	}
+}
+
+// stall freezes the process (SIGSTOP, VM pause): nothing is processed, its
+// peers' requests queue up, and the first tick after it resumes sees the gap.
+func (a *agent) stall(d time.Duration) {
+	if !a.running {
+		return
+	}
+	w := a.w
+	a.stalledUntil = max(a.stalledUntil, w.now+d)
+	w.trace("%s stall %v", a.name, d)
+	inc := a.inc
+	w.at(a.stalledUntil, func() {
+		if a.inc == inc && !a.stalled() {
+			w.trace("%s resume", a.name)
+			w.check.agentUp(a)
+			a.pump()
+		}
+	})
+	w.check.agentDown(a)
+}
+
+func (a *agent) tick() {
+	w := a.w
+	w.at(w.now+w.opts.Tick, a.tick)
+	if !a.running || a.tickQueued {
+		return
+	}
+	a.tickQueued = true
+	a.inbox = append(a.inbox, item{in: sentinel.Tick{}})
+	a.pump()
+}
+
+// deliver queues an input for the incarnation inc of the process.
+func (a *agent) deliver(inc int, in sentinel.Input) {
+	if !a.running || inc != a.inc {
+		return
+	}
+	a.inbox = append(a.inbox, item{in: in})
+	a.pump()
+}
+
+// serve queues a request from a peer.
+func (a *agent) serve(req func() func()) {
+	if !a.running {
+		return
+	}
+	a.inbox = append(a.inbox, item{req: req})
+	a.pump()
+}
+
+// pump runs the loop: one item, then its Ready, until the inbox is empty or
+// the loop blocks on a disk write or a stall.
+func (a *agent) pump() {
+	if a.pumping {
+		return
+	}
+	a.pumping = true
+	defer func() { a.pumping = false }()
+	w := a.w
+	for a.running && !a.busy && !a.stalled() && len(a.inbox) > 0 && w.err == nil {
+		it := a.inbox[0]
+		a.inbox[0] = item{}
+		a.inbox = a.inbox[1:]
+		var answer func()
+		expectTilt := false
+		if it.req != nil {
+			answer = it.req()
+		} else {
+			now := a.local()
+			if _, ok := it.in.(sentinel.Tick); ok {
+				a.tickQueued = false
+				if a.lastTick >= 0 && now-a.lastTick > w.tiltTrigger+w.opts.Tick {
+					expectTilt = true
+				}
+				a.lastTick = now
+			}
+			if w.tracing && !isQuiet(it.in) {
+				w.trace("%s <- %s", a.name, describeInput(it.in))
+			}
+			a.node.Step(now, it.in)
+		}
+		a.flush(answer, expectTilt)
+	}
+}
+
+// flush takes the Node's Ready and hands it to the disk, then the network.
+func (a *agent) flush(answer func(), expectTilt bool) {
+	w := a.w
+	rd := a.node.Ready()
+	if rd.State == nil {
+		a.commit(rd, answer, expectTilt)
+		return
+	}
+	d := time.Duration(0)
+	if w.opts.FsyncMax > 0 {
+		d = time.Duration(w.rDisk.Int63n(int64(w.opts.FsyncMax) + 1))
+	}
+	if d == 0 {
+		a.commit(rd, answer, expectTilt)
+		return
+	}
+	a.busy = true
+	inc := a.inc
+	w.at(w.now+d, func() {
+		if a.inc != inc || !a.running {
+			return // crashed while writing: the state never reached the disk
+		}
+		a.busy = false
+		a.commit(rd, answer, expectTilt)
+		a.pump()
+	})
+}
+
+// commit runs once rd.State is durable: record it, then act.
+func (a *agent) commit(rd sentinel.Ready, answer func(), expectTilt bool) {
+	w := a.w
+	if rd.State != nil {
+		a.disk = cloneState(rd.State)
+		a.runID = a.disk.MyID
+		w.check.persisted(a, a.disk)
+	}
+	for _, ev := range rd.Events {
+		if w.tracing && ev.Level > sentinel.LevelDebug {
+			w.trace("%s %s %s e=%d", a.name, ev.Type, ev.Payload, ev.Epoch)
+		}
+		w.check.event(a, ev)
+		if w.onEvent != nil {
+			w.onEvent(a, ev)
+		}
+	}
+	if expectTilt {
+		w.check.expectTilt(a)
+	}
+	if rd.Crash {
+		// SENTINEL SIMULATE-FAILURE: exit 99 without sending anything;
+		// systemd restarts the agent.
+		a.crash("simulated failure")
+		w.agentDownFor(a, 100*time.Millisecond)
+		return
+	}
+	if rd.VIPs != nil {
+		w.vip.apply(a, rd.VIPs)
+	}
+	for _, cmd := range rd.Commands {
+		a.dispatch(cmd)
+	}
+	if answer != nil {
+		answer()
+	}
+	for _, s := range rd.Scripts {
+		w.trace("%s script %s %v", a.name, s.Path, s.Args)
+	}
+}
+
+func (a *agent) findConn(to sentinel.Ref, l sentinel.Link) *conn {
+	for _, c := range a.conns {
+		if c.link == l && c.ref.Kind == to.Kind && c.ref.Addr == to.Addr {
+			return c
+		}
+	}
+	return nil
+}
+
+func (a *agent) removeConn(c *conn) {
+	for i, x := range a.conns {
+		if x == c {
+			a.conns = append(a.conns[:i], a.conns[i+1:]...)
+			return
+		}
+	}
+}
+
+// dispatch executes one command.
+func (a *agent) dispatch(cmd sentinel.Command) {
+	w := a.w
+	if w.tracing && cmd.Kind != sentinel.CmdPing && cmd.Kind != sentinel.CmdInfo && cmd.Kind != sentinel.CmdPublish {
+		w.trace("%s -> %s %s/%s %v", a.name, cmdName(cmd.Kind), cmd.To.Kind, cmd.To.Addr, cmd.Cmds)
+	}
+	w.check.command(a, cmd)
+	switch cmd.Kind {
+	case sentinel.CmdConnect:
+		if old := a.findConn(cmd.To, cmd.Link); old != nil {
+			old.close()
+			a.removeConn(old)
+		}
+		a.dial(cmd)
+		return
+	case sentinel.CmdClose:
+		if c := a.findConn(cmd.To, cmd.Link); c != nil {
+			c.close()
+			a.removeConn(c)
+			if c.svc == svcAgent {
+				w.agents[c.target].dropIncoming(c)
+			}
+		}
+		return
+	}
+	c := a.findConn(cmd.To, cmd.Link)
+	if c == nil || c.dead {
+		inc := a.inc
+		w.at(w.now, func() {
+			a.deliver(inc, sentinel.LinkDown{To: cmd.To, Link: cmd.Link, Err: "not connected"})
+		})
+		return
+	}
+	c.req.send(func() { w.request(c, cmd) })
+}
+
+// dial opens a connection: SYN and the set-up commands, LinkUp once they are
+// answered, LinkDown on a reset or after the connect timeout.
+func (a *agent) dial(cmd sentinel.Command) {
+	w := a.w
+	target, svc := w.resolve(cmd.To)
+	w.nextConn++
+	c := &conn{w: w, id: w.nextConn, owner: a, inc: a.inc, ref: cmd.To, link: cmd.Link, target: target, svc: svc}
+	if target < 0 {
+		c.target = a.host // unroutable: nothing ever answers
+		c.req = newStream(w, c, a.host, a.host)
+		c.rep = c.req
+		a.conns = append(a.conns, c)
+		w.at(w.now+w.opts.ConnectTimeout, func() { c.fail("connect timeout") })
+		return
+	}
+	c.req = newStream(w, c, a.host, target)
+	c.rep = newStream(w, c, target, a.host)
+	a.conns = append(a.conns, c)
+	c.req.send(func() { w.syn(c, cmd) })
+	w.at(w.now+w.opts.ConnectTimeout, func() {
+		if !c.up && !c.dead {
+			c.fail("connect timeout")
+		}
+	})
+}
+
+// resolve maps an address to the host and service listening there.
+func (w *world) resolve(r sentinel.Ref) (int, service) {
+	for _, h := range w.hosts[:w.opts.Agents] {
+		if h.ip == r.Addr.Host {
+			switch {
+			case r.Kind == sentinel.KindSentinel && r.Addr.Port == agentPort:
+				return h.id, svcAgent
+			case r.Kind != sentinel.KindSentinel && r.Addr.Port == redisPort:
+				return h.id, svcRedis
+			}
+		}
+	}
+	return -1, svcRedis
+}
+
+func (w *world) redisAt(a sentinel.Addr) *redis {
+	if a.Port != redisPort {
+		return nil
+	}
+	for _, r := range w.redis {
+		if r.addr.Host == a.Host {
+			return r
+		}
+	}
+	return nil
+}
+
+// syn is the connection request arriving at the far host.
+func (w *world) syn(c *conn, cmd sentinel.Command) {
+	if c.dead {
+		return
+	}
+	established := func() {
+		if !c.dead && !c.gone {
+			c.up = true
+			c.owner.deliver(c.inc, sentinel.LinkUp{To: c.ref, Link: c.link, LocalIP: c.w.hosts[c.owner.host].ip})
+		}
+	}
+	switch c.svc {
+	case svcRedis:
+		r := w.redis[c.target]
+		if !r.up {
+			c.gone = true
+			c.sendRST("connection refused")
+			return
+		}
+		r.attach(c)
+		if c.link == sentinel.LinkPubSub {
+			c.subscribed = true
+			r.subs = append(r.subs, c)
+		}
+		c.rep.send(established)
+	case svcAgent:
+		ag := w.agents[c.target]
+		if !ag.running {
+			c.gone = true
+			c.sendRST("connection refused")
+			return
+		}
+		c.attached, c.serverInc = true, ag.inc
+		ag.incoming = append(ag.incoming, c)
+		// The set-up commands (AUTH, CLIENT SETNAME, PING) need the process.
+		ag.serve(func() func() {
+			return func() { c.rep.send(established) }
+		})
+	}
+}
+
+// request is a command arriving at the far end of c.
+func (w *world) request(c *conn, cmd sentinel.Command) {
+	if c.dead {
+		return
+	}
+	switch c.svc {
+	case svcRedis:
+		r := w.redis[c.target]
+		if c.gone || !r.up || r.inc != c.serverInc {
+			c.gone = true
+			c.sendRST("connection reset by peer")
+			return
+		}
+		in := w.redisReply(r, c, cmd)
+		if in != nil {
+			c.rep.send(func() {
+				if !c.dead {
+					c.owner.deliver(c.inc, in)
+				}
+			})
+		}
+	case svcAgent:
+		ag := w.agents[c.target]
+		if c.gone || !ag.running || ag.inc != c.serverInc {
+			c.gone = true
+			c.sendRST("connection reset by peer")
+			return
+		}
+		ag.serve(func() func() {
+			in := ag.answer(c, cmd)
+			if in == nil {
+				return nil
+			}
+			return func() {
+				if ad, ok := in.(sentinel.IsDownReply); ok {
+					w.check.voteAnswer(ag, ad.Leader, ad.LeaderEpoch)
+				}
+				c.rep.send(func() {
+					if !c.dead {
+						c.owner.deliver(c.inc, in)
+					}
+				})
+			}
+		})
+	}
+}
+
+func first(cmds [][]string) []string {
+	if len(cmds) == 0 {
+		return nil
+	}
+	return cmds[0]
+}
+
+// redisReply executes cmd on r and builds the input its reply becomes.
+func (w *world) redisReply(r *redis, c *conn, cmd sentinel.Command) sentinel.Input {
+	switch cmd.Kind {
+	case sentinel.CmdPing:
+		_, err := r.exec(c, first(cmd.Cmds))
+		st := "PONG"
+		if err != "" {
+			st = strings.Fields(err)[0]
+		}
+		return sentinel.PingReply{To: cmd.To, Status: st}
+	case sentinel.CmdInfo:
+		raw, err := r.exec(c, first(cmd.Cmds))
+		if err != "" {
+			return sentinel.LinkDown{To: cmd.To, Link: cmd.Link, Err: err}
+		}
+		return infoReply(cmd.To, raw)
+	case sentinel.CmdPublish:
+		_, err := r.exec(c, first(cmd.Cmds))
+		return sentinel.PublishReply{To: cmd.To, OK: err == ""}
+	case sentinel.CmdTransaction:
+		return sentinel.CommandDone{ID: cmd.ID, To: cmd.To, Err: r.transaction(c, cmd.Cmds)}
+	default:
+		errs := ""
+		for _, argv := range cmd.Cmds {
+			if _, e := r.exec(c, argv); e != "" && errs == "" {
+				errs = e
+			}
+		}
+		return sentinel.CommandDone{ID: cmd.ID, To: cmd.To, Err: errs}
+	}
+}
+
+// answer serves a peer's command on this agent's API port, inside the
+// agent's loop (so a stalled agent answers late).
+func (a *agent) answer(c *conn, cmd sentinel.Command) sentinel.Input {
+	argv := first(cmd.Cmds)
+	switch cmd.Kind {
+	case sentinel.CmdPing:
+		return sentinel.PingReply{To: cmd.To, Status: "PONG"}
+	case sentinel.CmdPublish:
+		if len(argv) != 3 || argv[1] != sentinel.HelloChannel {
+			return sentinel.PublishReply{To: cmd.To, OK: false}
+		}
+		from := c.owner.addr
+		a.node.Step(a.local(), sentinel.Hello{Via: sentinel.Ref{Master: cmd.To.Master, Kind: sentinel.KindSentinel, Addr: from}, Payload: argv[2]})
+		return sentinel.PublishReply{To: cmd.To, OK: true}
+	case sentinel.CmdAskMasterDown:
+		// SENTINEL is-master-down-by-addr <ip> <port> <epoch> <runid>
+		if len(argv) != 6 {
+			return sentinel.IsDownReply{To: cmd.To}
+		}
+		port, err1 := strconv.Atoi(argv[3])
+		epoch, err2 := strconv.ParseUint(argv[4], 10, 64)
+		if err1 != nil || err2 != nil {
+			return sentinel.IsDownReply{To: cmd.To}
+		}
+		down, leader, le := a.node.IsMasterDownByAddr(a.local(), argv[2], port, epoch, argv[5])
+		return sentinel.IsDownReply{To: cmd.To, Valid: true, Down: down, Leader: leader, LeaderEpoch: le}
+	case sentinel.CmdInfo:
+		return sentinel.LinkDown{To: cmd.To, Link: cmd.Link, Err: "INFO not served"}
+	default:
+		return sentinel.CommandDone{ID: cmd.ID, To: cmd.To, Err: "ERR unknown command"}
+	}
+}
+
+func infoReply(to sentinel.Ref, raw string) sentinel.Input {
+	info, err := sentinel.ParseInfo(raw)
+	if err != nil {
+		return sentinel.LinkDown{To: to, Link: sentinel.LinkCmd, Err: "bad INFO: " + err.Error()}
+	}
+	return sentinel.InfoReply{To: to, Info: info, Raw: raw}
+}
+
+func cloneState(s *sentinel.HardState) *sentinel.HardState {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	c.Masters = make([]sentinel.MasterState, len(s.Masters))
+	for i, m := range s.Masters {
+		m.KnownReplicas = append([]sentinel.Addr(nil), m.KnownReplicas...)
+		m.KnownSentinels = append([]sentinel.SentinelRecord(nil), m.KnownSentinels...)
+		if m.Config.RenamedCommands != nil {
+			rc := make(map[string]string, len(m.Config.RenamedCommands))
+			for k, v := range m.Config.RenamedCommands {
+				rc[k] = v
+			}
+			m.Config.RenamedCommands = rc
+		}
+		c.Masters[i] = m
+	}
+	return &c
+}
+
+func epochOf(s *sentinel.HardState) uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.CurrentEpoch
+}
+
+func isQuiet(in sentinel.Input) bool {
+	switch in.(type) {
+	case sentinel.Tick, sentinel.PingReply, sentinel.InfoReply, sentinel.PublishReply, sentinel.Hello:
+		return true
+	}
+	return false
+}
+
+func describeInput(in sentinel.Input) string {
+	switch x := in.(type) {
+	case sentinel.LinkUp:
+		return fmt.Sprintf("link-up %s %s %s", x.To.Kind, x.To.Addr, linkName(x.Link))
+	case sentinel.LinkDown:
+		return fmt.Sprintf("link-down %s %s %s %q", x.To.Kind, x.To.Addr, linkName(x.Link), x.Err)
+	case sentinel.IsDownReply:
+		return fmt.Sprintf("is-down-reply %s down=%v leader=%s epoch=%d", x.To.Addr, x.Down, x.Leader, x.LeaderEpoch)
+	case sentinel.CommandDone:
+		return fmt.Sprintf("done #%d %s err=%q", x.ID, x.To.Addr, x.Err)
+	}
+	return fmt.Sprintf("%T", in)
+}
+
+func cmdName(k sentinel.CmdKind) string {
+	return [...]string{"connect", "close", "ping", "info", "publish", "ask", "multi", "cmd"}[k]
+}

@@ -1,0 +1,215 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+// host is one machine: an agent and a Redis instance (agent hosts), or a
+// client. A crashed host answers nothing and sends no resets.
+type host struct {
+	id int
+	ip string
+	up bool
+}
+
+// packet is one message on a stream; fn runs on arrival.
+type packet struct {
+	ready time.Duration
+	fn    func()
+}
+
+// stream is one direction of a TCP connection: an ordered, reliable byte
+// stream over a lossy path. A lost transmission is retried with exponential
+// backoff (like TCP's RTO); a path that stays cut past the TCP timeout breaks
+// the connection. Packets are never reordered or silently dropped while the
+// connection lives, which is what TCP promises the runtime.
+type stream struct {
+	w        *world
+	c        *conn
+	from, to int
+	q        []packet
+	armed    bool
+	rto      time.Duration
+	stuck    time.Duration // when the head was first not delivered; -1 when not stuck
+	attemptF func()
+}
+
+func newStream(w *world, c *conn, from, to int) *stream {
+	s := &stream{w: w, c: c, from: from, to: to, stuck: -1}
+	s.attemptF = s.attempt
+	return s
+}
+
+func (s *stream) send(fn func()) {
+	if s.c.dead {
+		return
+	}
+	p := packet{ready: s.w.now + s.w.delay(s.from, s.to), fn: fn}
+	s.q = append(s.q, p)
+	if !s.armed {
+		s.arm(p.ready)
+	}
+}
+
+func (s *stream) arm(at time.Duration) {
+	s.armed = true
+	s.w.at(at, s.attemptF)
+}
+
+func (s *stream) attempt() {
+	s.armed = false
+	if s.c.dead {
+		s.q = nil
+		return
+	}
+	if len(s.q) == 0 {
+		return
+	}
+	w := s.w
+	p := s.q[0]
+	if w.now < p.ready {
+		s.arm(p.ready)
+		return
+	}
+	if w.passable(s.from, s.to) && !w.lost(s.from, s.to) {
+		s.q[0] = packet{}
+		s.q = s.q[1:]
+		s.rto, s.stuck = 0, -1
+		p.fn()
+		if len(s.q) > 0 && !s.armed && !s.c.dead {
+			s.arm(max(w.now, s.q[0].ready))
+		}
+		return
+	}
+	if s.stuck < 0 {
+		s.stuck = w.now
+	}
+	if w.now-s.stuck > w.opts.TCPTimeout {
+		s.c.fail("tcp timeout")
+		return
+	}
+	switch {
+	case s.rto == 0:
+		s.rto = 200 * time.Millisecond
+	case s.rto < 3*time.Second:
+		s.rto *= 2
+	}
+	s.arm(w.now + s.rto)
+}
+
+// service says what listens at the far end of a connection.
+type service int
+
+const (
+	svcRedis service = iota
+	svcAgent
+)
+
+// conn is one TCP connection opened by an agent's runtime, to a Redis
+// instance or to a peer agent's API port.
+type conn struct {
+	w      *world
+	id     uint64
+	owner  *agent
+	inc    int // owner's incarnation
+	ref    sentinel.Ref
+	link   sentinel.Link
+	target int
+	svc    service
+	req    *stream
+	rep    *stream
+
+	up   bool // established, as the owner knows it
+	dead bool // closed or broken, as the owner knows it
+	// far-end state
+	attached   bool // the server accepted it
+	serverInc  int  // incarnation of the server process it is attached to
+	gone       bool // the server process closed it (crash, CLIENT KILL)
+	subscribed bool
+}
+
+// fail breaks the connection and tells the owner, unless the owner already
+// knows.
+func (c *conn) fail(reason string) {
+	if c.dead {
+		return
+	}
+	c.dead = true
+	c.detach()
+	c.w.trace("%s conn %d %s/%s %s down: %s", c.owner.name, c.id, c.ref.Kind, c.ref.Addr, linkName(c.link), reason)
+	c.owner.deliver(c.inc, sentinel.LinkDown{To: c.ref, Link: c.link, Err: reason})
+}
+
+// close is the owner closing the connection: no report.
+func (c *conn) close() {
+	if c.dead {
+		return
+	}
+	c.dead = true
+	c.detach()
+}
+
+func (c *conn) detach() {
+	if c.subscribed && c.svc == svcRedis {
+		c.w.redis[c.target].unsubscribe(c)
+	}
+	c.subscribed = false
+	c.attached = false
+}
+
+// reset is the server side dropping the connection: it sends a RST that the
+// owner sees once it arrives (never, if the host is down or the path stays
+// cut: then the owner finds out by timeout).
+func (c *conn) reset(reason string) {
+	if c.dead || c.gone {
+		return
+	}
+	c.gone = true
+	if c.subscribed && c.svc == svcRedis {
+		c.w.redis[c.target].unsubscribe(c)
+		c.subscribed = false
+	}
+	c.sendRST(reason)
+}
+
+// sendRST answers the owner with a reset, as the far host's kernel does for
+// a connection its process no longer has.
+func (c *conn) sendRST(reason string) {
+	if c.dead || !c.w.hosts[c.target].up {
+		return
+	}
+	c.rep.send(func() { c.fail(reason) })
+}
+
+func linkName(l sentinel.Link) string {
+	if l == sentinel.LinkPubSub {
+		return "pubsub"
+	}
+	return "cmd"
+}
+
+// passable reports whether a packet from a can reach b right now.
+func (w *world) passable(a, b int) bool {
+	if !w.hosts[a].up || !w.hosts[b].up {
+		return false
+	}
+	return a == b || !w.cut[a][b]
+}
+
+// lost rolls the per-attempt loss on a non-loopback path.
+func (w *world) lost(a, b int) bool {
+	return a != b && w.opts.Loss > 0 && w.rNet.Float64() < w.opts.Loss
+}
+
+// delay samples a one-way latency.
+func (w *world) delay(a, b int) time.Duration {
+	if a == b {
+		return 20 * time.Microsecond
+	}
+	return w.opts.DelayMin + time.Duration(w.rNet.ExpFloat64()*float64(w.opts.DelayMean))
+}
+
+// twoWay reports whether a and b can talk in both directions.
+func (w *world) twoWay(a, b int) bool { return w.passable(a, b) && w.passable(b, a) }

@@ -1,0 +1,431 @@
+package sim
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+const (
+	roleMaster  = "master"
+	roleReplica = "slave"
+	redisPort   = 6379
+	agentPort   = 26379
+	writeBytes  = 64 // replication offset bytes per modelled write
+)
+
+// redis models one redis-server: its role and replication, a write log that
+// stands for the dataset (write ids in order), pub/sub on the hello channel,
+// the commands Sentinel sends, and crashes with or without data loss.
+type redis struct {
+	w     *world
+	host  int
+	addr  sentinel.Addr
+	up    bool
+	inc   int
+	runID string
+	boot  time.Duration
+
+	loadingUntil time.Duration
+	role         string
+	master       sentinel.Addr // when a replica
+	confRole     string        // what the config file says (CONFIG REWRITE)
+	confMaster   sentinel.Addr
+
+	log       []uint64 // write ids, the dataset
+	durable   int      // prefix of log that survives a crash (appendfsync everysec)
+	lastFsync time.Duration
+
+	linkUp        bool
+	linkDownSince time.Duration // -1: never connected
+	syncedWith    *redis
+	syncedInc     int
+	syncedAt      time.Duration
+	replSeen      []time.Duration // per host: when that replica last synced from us
+
+	priority    int
+	minReplicas int
+	pausedUntil time.Duration
+
+	subs  []*conn // pub/sub links subscribed to the hello channel
+	conns []*conn // every attached connection
+}
+
+func newRedis(w *world, h int, prio int) *redis {
+	r := &redis{
+		w: w, host: h, addr: sentinel.Addr{Host: w.hosts[h].ip, Port: redisPort},
+		priority: prio, minReplicas: w.opts.MinReplicas, linkDownSince: -1,
+		replSeen: make([]time.Duration, w.opts.Agents),
+	}
+	for i := range r.replSeen {
+		r.replSeen[i] = -time.Hour
+	}
+	if h == 0 {
+		r.confRole = roleMaster
+	} else {
+		r.confRole, r.confMaster = roleReplica, w.redis0Addr()
+	}
+	r.start(false)
+	replF := r.replTick
+	var tick func()
+	tick = func() {
+		replF()
+		w.at(w.now+w.opts.ReplPeriod, tick)
+	}
+	w.at(w.now+time.Duration(w.rNet.Int63n(int64(w.opts.ReplPeriod))), tick)
+	return r
+}
+
+func (w *world) redis0Addr() sentinel.Addr {
+	return sentinel.Addr{Host: w.hosts[0].ip, Port: redisPort}
+}
+
+func (r *redis) name() string { return fmt.Sprintf("r%d", r.host) }
+
+// start boots the process from its config file and (unless wiped) its data.
+func (r *redis) start(wipe bool) {
+	w := r.w
+	r.up = true
+	r.inc++
+	r.runID = w.runID()
+	r.boot = w.now
+	r.role, r.master = r.confRole, r.confMaster
+	if wipe {
+		r.log = nil
+	} else {
+		r.log = r.log[:r.durable]
+	}
+	r.durable = len(r.log)
+	r.lastFsync = w.now
+	r.loadingUntil = w.now + time.Duration(len(r.log))*time.Microsecond*50
+	r.linkUp, r.syncedWith = false, nil
+	r.linkDownSince = -1
+	r.pausedUntil = 0
+	w.trace("%s start role=%s master=%s log=%d wipe=%v run_id=%s", r.name(), r.role, r.master, len(r.log), wipe, r.runID[:8])
+}
+
+// crash stops the process; every connection to it is reset.
+func (r *redis) crash() {
+	if !r.up {
+		return
+	}
+	r.up = false
+	r.w.trace("%s crash log=%d durable=%d", r.name(), len(r.log), r.durable)
+	for _, c := range append([]*conn(nil), r.conns...) {
+		c.reset("connection reset by peer")
+	}
+	r.conns, r.subs = nil, nil
+}
+
+func (r *redis) loading() bool { return r.w.now < r.loadingUntil }
+
+func (r *redis) offset() int64 { return int64(len(r.log)) * writeBytes }
+
+func (r *redis) attach(c *conn) {
+	c.attached, c.serverInc = true, r.inc
+	r.conns = append(r.conns, c)
+}
+
+func (r *redis) unsubscribe(c *conn) {
+	for i, s := range r.subs {
+		if s == c {
+			r.subs = append(r.subs[:i], r.subs[i+1:]...)
+			break
+		}
+	}
+	for i, s := range r.conns {
+		if s == c {
+			r.conns = append(r.conns[:i], r.conns[i+1:]...)
+			break
+		}
+	}
+}
+
+// replTick runs the replica side of replication: connect to the master,
+// partial or full resync, and streaming of new writes.
+func (r *redis) replTick() {
+	w := r.w
+	if !r.up {
+		return
+	}
+	if w.now-r.lastFsync >= time.Second {
+		r.durable, r.lastFsync = len(r.log), w.now
+	}
+	if r.role != roleReplica {
+		r.linkUp = false
+		return
+	}
+	m := w.redisAt(r.master)
+	if m == nil || !m.up || m.loading() || !w.twoWay(r.host, m.host) {
+		if r.linkUp {
+			r.linkUp = false
+			r.linkDownSince = w.now
+			w.trace("%s master link down (%s)", r.name(), r.master)
+		}
+		return
+	}
+	if !r.linkUp || r.syncedWith != m || r.syncedInc != m.inc || !isPrefix(r.log, m.log) {
+		full := !isPrefix(r.log, m.log)
+		if full {
+			r.log = append([]uint64(nil), m.log...)
+		} else {
+			r.log = append(r.log, m.log[len(r.log):]...)
+		}
+		r.linkUp, r.syncedWith, r.syncedInc = true, m, m.inc
+		w.trace("%s master link up (%s) full=%v log=%d", r.name(), r.master, full, len(r.log))
+	} else if len(m.log) > len(r.log) {
+		r.log = append(r.log, m.log[len(r.log):]...)
+	}
+	r.syncedAt = w.now
+	m.replSeen[r.host] = w.now
+}
+
+func isPrefix(a, b []uint64) bool {
+	if len(a) > len(b) {
+		return false
+	}
+	for i := len(a) - 1; i >= 0; i-- { // recent entries differ first
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// replicas lists the instances currently streaming from r.
+func (r *redis) replicas() []*redis {
+	var out []*redis
+	for _, o := range r.w.redis {
+		if o != r && o.up && o.role == roleReplica && o.linkUp && o.syncedWith == r && o.master == r.addr {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// write applies one client write; it is acknowledged only on a writable master.
+func (r *redis) write(id uint64) string {
+	w := r.w
+	switch {
+	case !r.up:
+		return "connection refused"
+	case r.loading():
+		return "LOADING"
+	case r.role != roleMaster:
+		return "READONLY"
+	case w.now < r.pausedUntil:
+		return "PAUSED"
+	}
+	if r.minReplicas > 0 {
+		good := 0
+		for h, t := range r.replSeen {
+			if h != r.host && w.now-t <= 10*time.Second && w.redis[h].master == r.addr && w.redis[h].role == roleReplica {
+				good++
+			}
+		}
+		if good < r.minReplicas {
+			return "NOREPLICAS"
+		}
+	}
+	r.log = append(r.log, id)
+	return ""
+}
+
+// exec runs one command sent by an agent on connection c; it returns the
+// reply (or an error reply starting with its code).
+func (r *redis) exec(c *conn, argv []string) (string, string) {
+	if len(argv) == 0 {
+		return "", "ERR empty command"
+	}
+	w := r.w
+	switch strings.ToUpper(argv[0]) {
+	case "PING":
+		if r.loading() {
+			return "", "LOADING Redis is loading the dataset in memory"
+		}
+		return "PONG", ""
+	case "AUTH", "SUBSCRIBE":
+		return "OK", ""
+	case "INFO":
+		return r.info(), ""
+	case "PUBLISH":
+		if len(argv) != 3 {
+			return "", "ERR wrong number of arguments for 'publish' command"
+		}
+		return strconv.Itoa(r.publish(argv[1], argv[2])), ""
+	case "SLAVEOF", "REPLICAOF":
+		if len(argv) != 3 {
+			return "", "ERR wrong number of arguments"
+		}
+		if strings.EqualFold(argv[1], "no") && strings.EqualFold(argv[2], "one") {
+			if r.role == roleReplica {
+				w.check.promoted(c.owner, r)
+			}
+			if r.role != roleMaster {
+				w.trace("%s promoted by %s (log=%d)", r.name(), c.owner.name, len(r.log))
+			}
+			r.role, r.master = roleMaster, sentinel.Addr{}
+			r.linkUp, r.syncedWith = false, nil
+			return "OK", ""
+		}
+		port, err := strconv.Atoi(argv[2])
+		if err != nil {
+			return "", "ERR value is not an integer or out of range"
+		}
+		to := sentinel.Addr{Host: argv[1], Port: port}
+		if r.role == roleReplica && r.master == to {
+			return "OK Already connected to specified master", ""
+		}
+		w.trace("%s replicaof %s by %s", r.name(), to, c.owner.name)
+		r.role, r.master = roleReplica, to
+		r.linkUp, r.syncedWith, r.linkDownSince = false, nil, w.now
+		return "OK", ""
+	case "CONFIG":
+		if len(argv) >= 2 && strings.EqualFold(argv[1], "rewrite") {
+			r.confRole, r.confMaster = r.role, r.master
+		}
+		return "OK", ""
+	case "CLIENT":
+		return r.client(c, argv)
+	case "SCRIPT":
+		return "", "NOTBUSY No scripts in execution right now."
+	}
+	return "", fmt.Sprintf("ERR unknown command '%s'", argv[0])
+}
+
+func (r *redis) client(c *conn, argv []string) (string, string) {
+	if len(argv) < 2 {
+		return "", "ERR wrong number of arguments for 'client' command"
+	}
+	switch strings.ToUpper(argv[1]) {
+	case "SETNAME":
+		return "OK", ""
+	case "KILL":
+		if len(argv) == 4 && strings.EqualFold(argv[2], "type") {
+			typ := strings.ToLower(argv[3])
+			n := 0
+			for _, o := range append([]*conn(nil), r.conns...) {
+				if o == c { // SKIPME yes
+					continue
+				}
+				if (typ == "pubsub") == o.subscribed {
+					o.reset("killed by CLIENT KILL")
+					r.unsubscribe(o)
+					n++
+				}
+			}
+			return strconv.Itoa(n), ""
+		}
+		return "", "ERR syntax error"
+	case "PAUSE":
+		if len(argv) < 3 {
+			return "", "ERR wrong number of arguments for 'client|pause' command"
+		}
+		ms, err := strconv.Atoi(argv[2])
+		if err != nil || ms < 0 {
+			return "", "ERR timeout is not an integer or out of range"
+		}
+		r.pausedUntil = r.w.now + time.Duration(ms)*time.Millisecond
+		r.w.trace("%s client pause %dms by %s", r.name(), ms, c.owner.name)
+		return "OK", ""
+	case "UNPAUSE":
+		r.pausedUntil = 0
+		return "OK", ""
+	}
+	return "", "ERR unknown subcommand"
+}
+
+// transaction runs MULTI ... EXEC atomically.
+func (r *redis) transaction(c *conn, cmds [][]string) string {
+	if len(cmds) < 2 || !strings.EqualFold(cmds[0][0], "MULTI") || !strings.EqualFold(cmds[len(cmds)-1][0], "EXEC") {
+		// Not wrapped: run the commands one by one.
+		errs := ""
+		for _, argv := range cmds {
+			if _, e := r.exec(c, argv); e != "" && errs == "" {
+				errs = e
+			}
+		}
+		return errs
+	}
+	for _, argv := range cmds[1 : len(cmds)-1] {
+		r.exec(c, argv)
+	}
+	return ""
+}
+
+// publish fans a message out to the subscribed pub/sub links.
+func (r *redis) publish(ch, msg string) int {
+	if ch != sentinel.HelloChannel {
+		return 0
+	}
+	n := 0
+	for _, s := range r.subs {
+		if s.dead || s.gone {
+			continue
+		}
+		n++
+		s := s
+		deliver := func() {
+			if !s.dead {
+				s.owner.deliver(s.inc, sentinel.Hello{Via: s.ref, Payload: msg})
+			}
+		}
+		s.rep.send(deliver)
+		if r.w.opts.Dup > 0 && r.w.rNet.Float64() < r.w.opts.Dup {
+			s.rep.send(deliver)
+		}
+	}
+	return n
+}
+
+// info renders INFO the way redis-server 7.0 does (the sections Sentinel
+// reads, with the surrounding fields a real reply carries).
+func (r *redis) info() string {
+	w := r.w
+	var b strings.Builder
+	up := int64((w.now - r.boot) / time.Second)
+	fmt.Fprintf(&b, "# Server\r\nredis_version:7.0.15\r\nredis_git_sha1:00000000\r\nredis_mode:standalone\r\n")
+	fmt.Fprintf(&b, "os:Linux 6.1.0 x86_64\r\narch_bits:64\r\nprocess_id:%d\r\nrun_id:%s\r\ntcp_port:%d\r\n", 1000+r.inc, r.runID, redisPort)
+	fmt.Fprintf(&b, "uptime_in_seconds:%d\r\nuptime_in_days:%d\r\nhz:10\r\n\r\n", up, up/86400)
+	fmt.Fprintf(&b, "# Clients\r\nconnected_clients:%d\r\nblocked_clients:0\r\n\r\n", len(r.conns))
+	loading := 0
+	if r.loading() {
+		loading = 1
+	}
+	fmt.Fprintf(&b, "# Persistence\r\nloading:%d\r\naof_enabled:1\r\n\r\n", loading)
+	fmt.Fprintf(&b, "# Replication\r\nrole:%s\r\n", r.role)
+	if r.role == roleReplica {
+		status := "down"
+		if r.linkUp {
+			status = "up"
+		}
+		fmt.Fprintf(&b, "master_host:%s\r\nmaster_port:%d\r\nmaster_link_status:%s\r\n", r.master.Host, r.master.Port, status)
+		if r.linkUp {
+			fmt.Fprintf(&b, "master_last_io_seconds_ago:%d\r\nmaster_sync_in_progress:0\r\n", int64((w.now-r.syncedAt)/time.Second))
+		} else {
+			fmt.Fprintf(&b, "master_last_io_seconds_ago:-1\r\nmaster_sync_in_progress:0\r\n")
+		}
+		fmt.Fprintf(&b, "slave_read_repl_offset:%d\r\nslave_repl_offset:%d\r\n", r.offset(), r.offset())
+		if !r.linkUp {
+			since := int64(-1)
+			if r.linkDownSince >= 0 {
+				since = int64((w.now - r.linkDownSince) / time.Second)
+			}
+			fmt.Fprintf(&b, "master_link_down_since_seconds:%d\r\n", since)
+		}
+		fmt.Fprintf(&b, "slave_priority:%d\r\nslave_read_only:1\r\nreplica_announced:1\r\n", r.priority)
+	}
+	reps := r.replicas()
+	fmt.Fprintf(&b, "connected_slaves:%d\r\n", len(reps))
+	for i, o := range reps {
+		fmt.Fprintf(&b, "slave%d:ip=%s,port=%d,state=online,offset=%d,lag=%d\r\n", i, o.addr.Host, o.addr.Port, o.offset(), int64((w.now-o.syncedAt)/time.Second))
+	}
+	fmt.Fprintf(&b, "master_failover_state:no-failover\r\nmaster_replid:%040x\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n", r.inc)
+	fmt.Fprintf(&b, "master_repl_offset:%d\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:1\r\nrepl_backlog_size:1048576\r\n", r.offset())
+	fmt.Fprintf(&b, "repl_backlog_first_byte_offset:1\r\nrepl_backlog_histlen:%d\r\n\r\n", r.offset())
+	fmt.Fprintf(&b, "# Keyspace\r\ndb0:keys=%d,expires=0,avg_ttl=0\r\n", len(r.log))
+	return b.String()
+}
