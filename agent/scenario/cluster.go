@@ -1,0 +1,343 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vipsentinel/vipsentinel/agent/lab"
+)
+
+// Stack selects what moves the floating IP.
+type Stack int
+
+const (
+	// Vipsentinel runs one vipsentinel agent per host.
+	Vipsentinel Stack = iota
+	// Classic runs one redis-sentinel per host with a client-reconfig-script
+	// that moves the address with "ip addr" and announces it with "arping".
+	Classic
+)
+
+// String names the stack in reports.
+func (s Stack) String() string {
+	if s == Classic {
+		return "redis-sentinel+script"
+	}
+	return "vipsentinel"
+}
+
+// MasterName is the name every deployment monitors its master under.
+const MasterName = "demo"
+
+// AgentPort is the Sentinel API port of every agent.
+const AgentPort = 26379
+
+// Options describes a deployment.
+type Options struct {
+	Stack           Stack
+	Hosts           int           // server hosts, each with redis-server and an agent (default 3)
+	DownAfter       time.Duration // down-after-milliseconds (default 1s)
+	FailoverTimeout time.Duration // failover-timeout (default 10s)
+	IPv6            bool          // the floating IP is an IPv6 address
+	Binary          string        // the vipsentinel executable (Vipsentinel stack)
+	Name            string        // lab name prefix
+	// ExtraMasters adds this many extra monitored masters (without a
+	// floating IP) to every agent, for idle-cost measurements. They all name
+	// the first host's redis-server: the agents' work per master is the same
+	// whether or not the instances are distinct processes.
+	ExtraMasters int
+}
+
+func (o *Options) defaults() {
+	if o.Hosts == 0 {
+		o.Hosts = 3
+	}
+	if o.DownAfter == 0 {
+		o.DownAfter = time.Second
+	}
+	if o.FailoverTimeout == 0 {
+		o.FailoverTimeout = 10 * time.Second
+	}
+	if o.Name == "" {
+		o.Name = "scen"
+	}
+}
+
+// Cluster is a running deployment: hosts h1..hN with redis-server (h1 the
+// first master) and an agent each, plus one client namespace.
+type Cluster struct {
+	Opts   Options
+	Lab    *lab.Lab
+	Hosts  []*lab.Host
+	Client *lab.Host
+	Redis  []*lab.Redis
+	Agents []*lab.Proc
+	VIP    netip.Addr
+	Prefix netip.Prefix // the floating IP with the lab subnet's prefix length
+
+	mu      sync.Mutex
+	clients []*redis.Client
+}
+
+// Start builds the lab and starts Redis and the agents. It returns once the
+// replicas are in sync and the floating IP answers on the first host.
+func Start(ctx context.Context, o Options) (c *Cluster, err error) {
+	o.defaults()
+	if o.Stack == Vipsentinel && o.Binary == "" {
+		return nil, errors.New("scenario: Options.Binary (the vipsentinel executable) is required")
+	}
+	l, err := lab.New(lab.Config{Hosts: o.Hosts, Clients: 1, IPv6: o.IPv6, Name: o.Name})
+	if err != nil {
+		return nil, fmt.Errorf("scenario: build lab: %w", err)
+	}
+	c = &Cluster{Opts: o, Lab: l, Hosts: l.Hosts(), Client: l.Clients()[0]}
+	defer func() {
+		if err != nil {
+			c.Close()
+			c = nil
+		}
+	}()
+	if o.IPv6 {
+		c.VIP = l.FreeIP6()
+		c.Prefix = netip.PrefixFrom(c.VIP, l.Prefix6().Bits())
+	} else {
+		c.VIP = l.FreeIP4()
+		c.Prefix = netip.PrefixFrom(c.VIP, l.Prefix4().Bits())
+	}
+
+	// Redis binds every address so that it answers on the floating IP
+	// wherever that lands (it binds only at start).
+	bind := []string{"*", "-::*"}
+	for i, h := range c.Hosts {
+		ro := lab.RedisOptions{Bind: bind, Extra: []string{"repl-diskless-sync yes", "repl-diskless-sync-delay 0"}}
+		if i > 0 {
+			ro.ReplicaOf = netip.AddrPortFrom(c.Hosts[0].IP4, 6379)
+		}
+		r, err := h.StartRedis(ro)
+		if err != nil {
+			return nil, fmt.Errorf("scenario: start redis on %s: %w", h, err)
+		}
+		c.Redis = append(c.Redis, r)
+	}
+	for _, r := range c.Redis[1:] {
+		if err := r.WaitLinkUp(ctx); err != nil {
+			return nil, fmt.Errorf("scenario: replica %s: %w", r.Addr, err)
+		}
+	}
+
+	for i, h := range c.Hosts {
+		p, err := c.startAgent(i, h)
+		if err != nil {
+			return nil, err
+		}
+		c.Agents = append(c.Agents, p)
+	}
+	if o.Stack == Classic {
+		// The classic stack has nobody to place the address at start: the
+		// operator does it by hand once.
+		if err := classicTakeVIP(ctx, c.Hosts[0], c.Prefix); err != nil {
+			return nil, err
+		}
+	}
+	for i := range c.Hosts {
+		if err := c.waitAgent(ctx, i); err != nil {
+			return nil, err
+		}
+	}
+	if err := lab.WaitFor(ctx, 10*time.Millisecond, func() error {
+		holders, err := c.VIPHolders()
+		if err != nil {
+			return err
+		}
+		if len(holders) != 1 || holders[0] != 0 {
+			return fmt.Errorf("floating IP %s held by hosts %v, want only h1", c.VIP, holders)
+		}
+		return c.Client.Ping(ctx, c.VIP)
+	}); err != nil {
+		return nil, fmt.Errorf("scenario: floating IP never settled on h1: %w", err)
+	}
+	return c, nil
+}
+
+func (c *Cluster) quorum() int { return len(c.Hosts)/2 + 1 }
+
+func (c *Cluster) startAgent(i int, h *lab.Host) (*lab.Proc, error) {
+	dir := filepath.Join(c.Lab.Dir(), "agent-"+h.Name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	master := c.Hosts[0].IP4.String()
+	da := strconv.FormatInt(c.Opts.DownAfter.Milliseconds(), 10)
+	ft := strconv.FormatInt(c.Opts.FailoverTimeout.Milliseconds(), 10)
+	var b strings.Builder
+	fmt.Fprintf(&b, "port %d\nbind %s 127.0.0.1\ndir %s\n", AgentPort, h.IP4, dir)
+	fmt.Fprintf(&b, "sentinel monitor %s %s 6379 %d\n", MasterName, master, c.quorum())
+	fmt.Fprintf(&b, "sentinel down-after-milliseconds %s %s\n", MasterName, da)
+	fmt.Fprintf(&b, "sentinel failover-timeout %s %s\n", MasterName, ft)
+	for k := 0; k < c.Opts.ExtraMasters; k++ {
+		name := fmt.Sprintf("extra%d", k)
+		fmt.Fprintf(&b, "sentinel monitor %s %s 6379 %d\n", name, master, c.quorum())
+		fmt.Fprintf(&b, "sentinel down-after-milliseconds %s %s\n", name, da)
+	}
+	conf := filepath.Join(dir, "agent.conf")
+	var args []string
+	switch c.Opts.Stack {
+	case Classic:
+		script := filepath.Join(dir, "reconfig.sh")
+		if err := os.WriteFile(script, []byte(classicScript(h, c.Prefix)), 0o755); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&b, "sentinel client-reconfig-script %s %s\n", MasterName, script)
+		if err := os.WriteFile(conf, []byte(b.String()), 0o600); err != nil {
+			return nil, err
+		}
+		args = []string{"redis-sentinel", conf}
+	default:
+		fmt.Fprintf(&b, "sentinel vip %s %s %s\n", MasterName, c.Prefix, h.Iface)
+		fmt.Fprintf(&b, "sentinel fence %s yes\n", MasterName)
+		if err := os.WriteFile(conf, []byte(b.String()), 0o600); err != nil {
+			return nil, err
+		}
+		args = []string{c.Opts.Binary, conf}
+	}
+	p, err := h.Start(args[0], args[1:]...)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: start agent on %s: %w", h, err)
+	}
+	return p, nil
+}
+
+// classicScript is the client-reconfig-script of the classic stack, as
+// operators write it: Sentinel passes
+// <master> <role> <state> <from-ip> <from-port> <to-ip> <to-port>.
+func classicScript(h *lab.Host, vip netip.Prefix) string {
+	family := ""
+	announce := fmt.Sprintf("arping -q -U -c 3 -I %s %s", h.Iface, vip.Addr())
+	if vip.Addr().Is6() {
+		family = "-6 "
+		announce = "true" // iputils arping is IPv4 only; IPv6 relies on DAD/NS
+	}
+	return fmt.Sprintf(`#!/bin/sh
+if [ "$6" = "%s" ]; then
+  ip %saddr add %s dev %s
+  %s
+else
+  ip %saddr del %s dev %s
+fi
+exit 0
+`, h.IP4, family, vip, h.Iface, announce, family, vip, h.Iface)
+}
+
+func classicTakeVIP(ctx context.Context, h *lab.Host, vip netip.Prefix) error {
+	if out, err := h.Exec(ctx, "ip", "addr", "add", vip.String(), "dev", h.Iface); err != nil {
+		return fmt.Errorf("scenario: ip addr add %s on %s: %v: %s", vip, h, err, out)
+	}
+	return nil
+}
+
+// AgentClient returns a client for host i's agent API, connecting from the
+// client namespace (which every partition leaves reachable).
+func (c *Cluster) AgentClient(i int) *redis.Client {
+	cl := c.Client.RedisClient(&redis.Options{
+		Addr:         net.JoinHostPort(c.Hosts[i].IP4.String(), strconv.Itoa(AgentPort)),
+		DialTimeout:  500 * time.Millisecond,
+		ReadTimeout:  time.Second,
+		WriteTimeout: time.Second,
+		MaxRetries:   -1,
+		Protocol:     2,
+	})
+	return cl
+}
+
+func (c *Cluster) waitAgent(ctx context.Context, i int) error {
+	cl := c.AgentClient(i)
+	defer cl.Close()
+	return lab.WaitFor(ctx, 20*time.Millisecond, func() error {
+		if !c.Agents[i].Running() {
+			return lab.Permanent(fmt.Errorf("agent on %s exited: %s", c.Hosts[i], tail(c.Agents[i].Log(), 2000)))
+		}
+		addr, err := cl.Do(ctx, "SENTINEL", "get-master-addr-by-name", MasterName).StringSlice()
+		if err != nil {
+			return fmt.Errorf("agent on %s: %w", c.Hosts[i], err)
+		}
+		if len(addr) != 2 {
+			return fmt.Errorf("agent on %s: master address %v", c.Hosts[i], addr)
+		}
+		return nil
+	})
+}
+
+// MasterAddr asks host i's agent for the current master address.
+func (c *Cluster) MasterAddr(ctx context.Context, i int) (string, error) {
+	cl := c.AgentClient(i)
+	defer cl.Close()
+	addr, err := cl.Do(ctx, "SENTINEL", "get-master-addr-by-name", MasterName).StringSlice()
+	if err != nil {
+		return "", err
+	}
+	if len(addr) != 2 {
+		return "", fmt.Errorf("master address reply %v", addr)
+	}
+	return net.JoinHostPort(addr[0], addr[1]), nil
+}
+
+// HostIndex returns the index of the host with IPv4 address ip, or -1.
+func (c *Cluster) HostIndex(ip string) int {
+	for i, h := range c.Hosts {
+		if h.IP4.String() == ip {
+			return i
+		}
+	}
+	return -1
+}
+
+// VIPHolders returns the indexes of the hosts that have the floating IP
+// configured right now.
+func (c *Cluster) VIPHolders() ([]int, error) {
+	var held []int
+	for i, h := range c.Hosts {
+		addrs, err := h.Addrs()
+		if err != nil {
+			return nil, fmt.Errorf("addresses of %s: %w", h, err)
+		}
+		for _, a := range addrs {
+			if a.Addr() == c.VIP {
+				held = append(held, i)
+				break
+			}
+		}
+	}
+	return held, nil
+}
+
+// Close stops everything and removes the lab.
+func (c *Cluster) Close() error {
+	c.mu.Lock()
+	for _, cl := range c.clients {
+		cl.Close()
+	}
+	c.clients = nil
+	c.mu.Unlock()
+	if c.Lab == nil {
+		return nil
+	}
+	return c.Lab.Close()
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}

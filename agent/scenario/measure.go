@@ -1,0 +1,405 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vipsentinel/vipsentinel/agent/lab"
+)
+
+// Writer is a client that writes through the floating IP, one write at a
+// time, and remembers which writes were acknowledged and when.
+type Writer struct {
+	c      *Cluster
+	start  time.Time
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu    sync.Mutex
+	acked []Ack
+	fails int
+}
+
+// Ack is one acknowledged write: key "w:<Seq>" was set at At (since the
+// writer started).
+type Ack struct {
+	Seq int
+	At  time.Duration
+}
+
+// WriteInterval paces the writer: one write in flight, and at least this
+// long between the starts of two writes, so the client measures outages to
+// within a few milliseconds without loading the two-core machine.
+const WriteInterval = 2 * time.Millisecond
+
+// StartWriter starts writing through the floating IP from the client
+// namespace.
+func (c *Cluster) StartWriter() *Writer {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Writer{c: c, start: time.Now(), cancel: cancel, done: make(chan struct{})}
+	// Short timeouts: after the address moves, a stale connection must be
+	// abandoned quickly, or the client rather than the failover would set
+	// the outage.
+	cl := c.Client.RedisClient(&redis.Options{
+		Addr:         net.JoinHostPort(c.VIP.String(), "6379"),
+		DialTimeout:  50 * time.Millisecond,
+		ReadTimeout:  100 * time.Millisecond,
+		WriteTimeout: 100 * time.Millisecond,
+		MaxRetries:   -1,
+		PoolSize:     1,
+		Protocol:     2,
+	})
+	go func() {
+		defer close(w.done)
+		defer cl.Close()
+		for seq := 1; ; seq++ {
+			t0 := time.Now()
+			if ctx.Err() != nil {
+				return
+			}
+			err := cl.Set(ctx, "w:"+strconv.Itoa(seq), seq, 0).Err()
+			w.mu.Lock()
+			if err == nil {
+				w.acked = append(w.acked, Ack{Seq: seq, At: time.Since(w.start)})
+			} else {
+				w.fails++
+			}
+			w.mu.Unlock()
+			if d := WriteInterval - time.Since(t0); d > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
+		}
+	}()
+	return w
+}
+
+// Since returns the writer's clock reading for t.
+func (w *Writer) Since(t time.Time) time.Duration { return t.Sub(w.start) }
+
+// Stop ends the writer and returns what it saw.
+func (w *Writer) Stop() []Ack {
+	w.cancel()
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]Ack(nil), w.acked...)
+}
+
+// Acked returns how many writes were acknowledged so far.
+func (w *Writer) Acked() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.acked)
+}
+
+// LastAck returns the time of the latest acknowledged write (since the writer
+// started), or -1.
+func (w *Writer) LastAck() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.acked) == 0 {
+		return -1
+	}
+	return w.acked[len(w.acked)-1].At
+}
+
+// Outage is the longest gap between consecutive acknowledged writes that
+// ends after fault (both on the writer's clock), and the time of the first
+// acknowledged write after the fault.
+func Outage(acks []Ack, fault time.Duration) (gap, firstAfter time.Duration) {
+	firstAfter = -1
+	prev := time.Duration(-1)
+	for _, a := range acks {
+		if a.At >= fault && firstAfter < 0 {
+			firstAfter = a.At
+		}
+		if prev >= 0 && a.At >= fault {
+			if g := a.At - max(prev, 0); g > gap {
+				gap = g
+			}
+		}
+		prev = a.At
+	}
+	return gap, firstAfter
+}
+
+// LostWrites counts the acknowledged writes that the current master no
+// longer has. master is "ip:port" as the agents report it.
+func (c *Cluster) LostWrites(ctx context.Context, master string, acks []Ack) (int, error) {
+	cl := c.Client.RedisClient(&redis.Options{Addr: master, DialTimeout: time.Second, ReadTimeout: 5 * time.Second, Protocol: 2})
+	defer cl.Close()
+	lost := 0
+	for i := 0; i < len(acks); i += 500 {
+		end := min(i+500, len(acks))
+		keys := make([]string, 0, end-i)
+		for _, a := range acks[i:end] {
+			keys = append(keys, "w:"+strconv.Itoa(a.Seq))
+		}
+		vals, err := cl.MGet(ctx, keys...).Result()
+		if err != nil {
+			return 0, fmt.Errorf("read back writes from %s: %w", master, err)
+		}
+		for _, v := range vals {
+			if v == nil {
+				lost++
+			}
+		}
+	}
+	return lost, nil
+}
+
+// Event is one pub/sub event published by an agent.
+type Event struct {
+	At      time.Time
+	Host    string
+	Type    string
+	Payload string
+}
+
+// Events subscribes to every event of every agent and delivers them on the
+// returned channel until ctx ends. Subscriptions are made from the client
+// namespace, which partitions leave connected to every host.
+func (c *Cluster) Events(ctx context.Context) (<-chan Event, error) {
+	out := make(chan Event, 1024)
+	var wg sync.WaitGroup
+	for i, h := range c.Hosts {
+		cl := c.AgentClient(i)
+		ps := cl.PSubscribe(ctx, "*")
+		if _, err := ps.Receive(ctx); err != nil {
+			cl.Close()
+			return nil, fmt.Errorf("subscribe to events of %s: %w", h, err)
+		}
+		wg.Add(1)
+		go func(name string) {
+			defer wg.Done()
+			defer cl.Close()
+			defer ps.Close()
+			ch := ps.Channel(redis.WithChannelSize(1024))
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case m, ok := <-ch:
+					if !ok {
+						return
+					}
+					select {
+					case out <- Event{At: time.Now(), Host: name, Type: m.Channel, Payload: m.Payload}:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+		}(h.Name)
+	}
+	go func() { wg.Wait(); close(out) }()
+	return out, nil
+}
+
+// VIPSampler samples which hosts hold the floating IP and adds up how long
+// two or more held it at once.
+type VIPSampler struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu      sync.Mutex
+	dual    time.Duration
+	samples int
+	maxHeld int
+	err     error
+	history []Holding
+}
+
+// Holding records that the set of holders changed at At.
+type Holding struct {
+	At      time.Time
+	Holders []int
+}
+
+// SampleVIP starts sampling the holders every interval.
+func (c *Cluster) SampleVIP(interval time.Duration) *VIPSampler {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &VIPSampler{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		last := time.Now()
+		var prev []int
+		for {
+			held, err := c.VIPHolders()
+			now := time.Now()
+			s.mu.Lock()
+			if err != nil && s.err == nil {
+				s.err = err
+			}
+			s.samples++
+			if len(held) > s.maxHeld {
+				s.maxHeld = len(held)
+			}
+			if len(held) > 1 && len(prev) > 1 {
+				s.dual += now.Sub(last)
+			}
+			if !equalInts(held, prev) {
+				s.history = append(s.history, Holding{At: now, Holders: held})
+			}
+			s.mu.Unlock()
+			prev, last = held, now
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(interval):
+			}
+		}
+	}()
+	return s
+}
+
+// Stop ends sampling and returns the time two or more hosts held the
+// floating IP together, the largest number of simultaneous holders seen, and
+// the first sampling error.
+func (s *VIPSampler) Stop() (dual time.Duration, maxHeld int, history []Holding, err error) {
+	s.cancel()
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dual, s.maxHeld, s.history, s.err
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Fault is what a run does to the master.
+type Fault int
+
+const (
+	// KillMaster sends SIGKILL to the master's redis-server.
+	KillMaster Fault = iota
+	// IsolateMaster cuts the master's host off from the other hosts; the
+	// client still reaches it.
+	IsolateMaster
+)
+
+// String names the fault in reports.
+func (f Fault) String() string {
+	if f == IsolateMaster {
+		return "master host cut off"
+	}
+	return "kill -9 master"
+}
+
+// Inject applies f to host i (the current master's host).
+func (c *Cluster) Inject(f Fault, i int) error {
+	switch f {
+	case KillMaster:
+		return c.Redis[i].Proc.Kill()
+	case IsolateMaster:
+		for j, h := range c.Hosts {
+			if j != i {
+				if err := c.Lab.Cut(c.Hosts[i], h); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown fault %d", f)
+}
+
+// Repair undoes f on host i: heals the partition, or restarts the killed
+// redis-server with its original configuration (still claiming to be a
+// master, as a real restarted master would).
+func (c *Cluster) Repair(f Fault, i int) error {
+	switch f {
+	case KillMaster:
+		r, err := c.Hosts[i].StartRedis(lab.RedisOptions{Bind: []string{"*", "-::*"}})
+		if err != nil {
+			return err
+		}
+		c.Redis[i] = r
+		return nil
+	case IsolateMaster:
+		return c.Lab.HealAll()
+	}
+	return fmt.Errorf("unknown fault %d", f)
+}
+
+// WaitNewMaster waits until every reachable agent reports a master other
+// than old ("ip:port") and returns it.
+func (c *Cluster) WaitNewMaster(ctx context.Context, old string, agents []int) (string, error) {
+	var got string
+	err := lab.WaitFor(ctx, 5*time.Millisecond, func() error {
+		seen := map[string]bool{}
+		for _, i := range agents {
+			a, err := c.MasterAddr(ctx, i)
+			if err != nil {
+				return err
+			}
+			seen[a] = true
+		}
+		if len(seen) != 1 {
+			return fmt.Errorf("agents disagree: %v", keys(seen))
+		}
+		for a := range seen {
+			if a == old {
+				return fmt.Errorf("master still %s", a)
+			}
+			got = a
+		}
+		return nil
+	})
+	return got, err
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// WaitReplicaOf waits until the redis-server on host i replicates from
+// master ("ip:port") with its link up.
+func (c *Cluster) WaitReplicaOf(ctx context.Context, i int, master string) error {
+	host, port, _ := net.SplitHostPort(master)
+	return lab.WaitFor(ctx, 20*time.Millisecond, func() error {
+		info, err := c.Redis[i].Info(ctx, "replication")
+		if err != nil {
+			return err
+		}
+		if info["role"] != "slave" || info["master_host"] != host || info["master_port"] != port {
+			return fmt.Errorf("%s: role %s of %s:%s", c.Hosts[i], info["role"], info["master_host"], info["master_port"])
+		}
+		if info["master_link_status"] != "up" {
+			return errors.New("link " + info["master_link_status"])
+		}
+		return nil
+	})
+}
+
+// Describe renders an event payload briefly for timelines.
+func Describe(e Event) string {
+	return strings.TrimSpace(e.Type + " " + e.Payload)
+}
