@@ -569,26 +569,24 @@ func (a *analyzer) valueFlows(k regKind, v []byte) flows {
 	return 0
 }
 
-// ctState handles "ct state & mask != 0" (nft's "ct state new,established")
-// and its negation. Packets of the opened connections are in state new or
-// established; a condition holding for both matches all of them, for
-// neither none, otherwise part of them.
+// ctState handles "ct state & mask ==/!= value", e.g. nft's "ct state
+// new,established" (mask new|established, != 0). Packets of the opened
+// connections are in state new or established; a condition holding for both
+// matches all of them, for neither none, otherwise part of them.
 func (a *analyzer) ctState(m *ruleMatch, st regState, op expr.CmpOp, data []byte) {
 	if len(data) != 4 {
 		m.restricted = true
 		return
 	}
-	val := binary.NativeEndian.Uint32(data)
-	holds := func(state uint32) bool {
-		if st.mask != nil && len(st.mask) == 4 {
-			set := binary.NativeEndian.Uint32(st.mask)&state != 0
-			if val != 0 {
-				m.restricted = true // "ct state & mask == value": unusual
-			}
-			return set == (op == expr.CmpOpNeq)
+	val, mask := binary.NativeEndian.Uint32(data), ^uint32(0)
+	if st.mask != nil {
+		if len(st.mask) != 4 {
+			m.restricted = true
+			return
 		}
-		return (val == state) == (op == expr.CmpOpEq)
+		mask = binary.NativeEndian.Uint32(st.mask)
 	}
+	holds := func(state uint32) bool { return (state&mask == val) == (op == expr.CmpOpEq) }
 	n, e := holds(expr.CtStateBitNEW), holds(expr.CtStateBitESTABLISHED)
 	switch {
 	case !n && !e:
