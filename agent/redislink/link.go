@@ -3,6 +3,7 @@ package redislink
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"sync"
 
@@ -30,6 +31,7 @@ type link struct {
 	ps       *redis.PubSub
 	closing  bool  // closed on the core's request: report nothing
 	failErr  error // failed locally (queue overflow): report this
+	localIP  string
 	finished bool
 }
 
@@ -44,6 +46,22 @@ func newLink(t *Transport, key linkKey, connect sentinel.Command) *link {
 		cancel: cancel,
 		wake:   make(chan struct{}, 1),
 	}
+}
+
+// setLocal records our side's address of the connection, which the core
+// announces in hellos.
+func (l *link) setLocal(a net.Addr) {
+	if tcp, ok := a.(*net.TCPAddr); ok {
+		l.mu.Lock()
+		l.localIP = tcp.IP.String()
+		l.mu.Unlock()
+	}
+}
+
+func (l *link) linkUp() sentinel.LinkUp {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return sentinel.LinkUp{To: l.ref, Link: l.which, LocalIP: l.localIP}
 }
 
 // enqueue adds cmd to the queue. It returns false if the link cannot take it.
@@ -229,7 +247,7 @@ func (l *link) runCmd(connect sentinel.Command) error {
 			return err
 		}
 	}
-	l.t.report(sentinel.LinkUp{To: l.ref, Link: l.which})
+	l.t.report(l.linkUp())
 
 	for {
 		cmd, ok := l.next()
@@ -430,7 +448,7 @@ func (l *link) runPubSub(connect sentinel.Command) error {
 	if err != nil {
 		return classify(err)
 	}
-	l.t.report(sentinel.LinkUp{To: l.ref, Link: l.which})
+	l.t.report(l.linkUp())
 	for {
 		msg, err := ps.ReceiveTimeout(l.ctx, 0)
 		if err != nil {

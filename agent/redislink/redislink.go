@@ -69,18 +69,18 @@ type Transport struct {
 	wg     sync.WaitGroup
 }
 
-// linkKey identifies one connection. Connections are per master: the same
-// peer agent monitored for two masters gets two connections, which keeps the
-// routing of replies trivial at the price of one extra socket.
+// linkKey identifies one connection. As the core's contract says, it is
+// (kind, address, link): the core shares one link to a peer agent between
+// all the masters it monitors, and names the master a command is about in
+// the command's Ref.
 type linkKey struct {
-	master string
-	kind   sentinel.Kind
-	addr   sentinel.Addr
-	link   sentinel.Link
+	kind sentinel.Kind
+	addr sentinel.Addr
+	link sentinel.Link
 }
 
 func keyOf(ref sentinel.Ref, l sentinel.Link) linkKey {
-	return linkKey{master: ref.Master, kind: ref.Kind, addr: ref.Addr, link: l}
+	return linkKey{kind: ref.Kind, addr: ref.Addr, link: l}
 }
 
 // New returns a Transport with no connections.
@@ -224,7 +224,11 @@ func (t *Transport) clientOptions(addr string, l *link) *redis.Options {
 		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, t.opts.DialTimeout)
 			defer cancel()
-			return t.opts.Dial(ctx, network, addr)
+			c, err := t.opts.Dial(ctx, network, addr)
+			if err == nil {
+				l.setLocal(c.LocalAddr())
+			}
+			return c, err
 		},
 		// RESP2: Sentinel speaks RESP2 to instances, and INFO comes back
 		// as a plain bulk string.

@@ -64,9 +64,9 @@ func connectPubSub(tr *Transport, ref sentinel.Ref, auth []string) {
 	tr.Do(sentinel.Command{Kind: sentinel.CmdConnect, To: ref, Link: sentinel.LinkPubSub, Cmds: cmds})
 }
 
-func linkUp(t *testing.T, tr *Transport, l sentinel.Link) {
+func linkUp(t *testing.T, tr *Transport, l sentinel.Link) sentinel.LinkUp {
 	t.Helper()
-	in := await(t, tr, "link up", func(in sentinel.Input) bool {
+	return await(t, tr, "link up", func(in sentinel.Input) bool {
 		switch in := in.(type) {
 		case sentinel.LinkUp:
 			return in.Link == l
@@ -74,8 +74,7 @@ func linkUp(t *testing.T, tr *Transport, l sentinel.Link) {
 			t.Fatalf("link down instead of up: %+v", in)
 		}
 		return false
-	})
-	_ = in
+	}).(sentinel.LinkUp)
 }
 
 func TestPingInfoPublishHello(t *testing.T) {
@@ -84,7 +83,9 @@ func TestPingInfoPublishHello(t *testing.T) {
 	ref := refOf(srv, sentinel.KindMaster)
 
 	connectCmd(tr, ref, nil)
-	linkUp(t, tr, sentinel.LinkCmd)
+	if up := linkUp(t, tr, sentinel.LinkCmd); up.LocalIP != "127.0.0.1" || up.To != ref {
+		t.Fatalf("link up = %+v", up)
+	}
 	connectPubSub(tr, ref, nil)
 	linkUp(t, tr, sentinel.LinkPubSub)
 	if got := srv.CLI(t, "CLIENT", "LIST"); !strings.Contains(got, "name=sentinel-test-cmd") || !strings.Contains(got, "name=sentinel-test-pubsub") {
