@@ -116,24 +116,36 @@ func (w *Writer) LastAck() time.Duration {
 	return w.acked[len(w.acked)-1].At
 }
 
-// Outage is the longest gap between consecutive acknowledged writes that
-// ends after fault (both on the writer's clock), and the time of the first
-// acknowledged write after the fault.
-func Outage(acks []Ack, fault time.Duration) (gap, firstAfter time.Duration) {
-	firstAfter = -1
-	prev := time.Duration(-1)
-	for _, a := range acks {
-		if a.At >= fault && firstAfter < 0 {
-			firstAfter = a.At
-		}
-		if prev >= 0 && a.At >= fault {
-			if g := a.At - max(prev, 0); g > gap {
-				gap = g
-			}
-		}
-		prev = a.At
+// FirstAfter returns the time of the first acknowledged write at or after d
+// (writer clock), or -1.
+func (w *Writer) FirstAfter(d time.Duration) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	i := sort.Search(len(w.acked), func(i int) bool { return w.acked[i].At >= d })
+	if i == len(w.acked) {
+		return -1
 	}
-	return gap, firstAfter
+	return w.acked[i].At
+}
+
+// Outage is the longest gap between consecutive acknowledged writes that
+// ends after fault (both on the writer's clock), and the time of the write
+// that ended it (-1 if no write was acknowledged after fault).
+func Outage(acks []Ack, fault time.Duration) (gap, resumed time.Duration) {
+	resumed = -1
+	for i, a := range acks {
+		if a.At < fault {
+			continue
+		}
+		g := a.At - fault
+		if i > 0 {
+			g = a.At - acks[i-1].At
+		}
+		if g > gap || resumed < 0 {
+			gap, resumed = g, a.At
+		}
+	}
+	return gap, resumed
 }
 
 // LostWrites counts the acknowledged writes that the current master no
@@ -229,8 +241,10 @@ type Holding struct {
 	Holders []int
 }
 
-// SampleVIP starts sampling the holders every interval.
-func (c *Cluster) SampleVIP(interval time.Duration) *VIPSampler {
+// SampleVIP starts sampling the holders every interval. onChange, if not
+// nil, is called (from the sampling goroutine) whenever the set of holders
+// changes.
+func (c *Cluster) SampleVIP(interval time.Duration, onChange func(Holding)) *VIPSampler {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &VIPSampler{cancel: cancel, done: make(chan struct{})}
 	go func() {
@@ -251,10 +265,14 @@ func (c *Cluster) SampleVIP(interval time.Duration) *VIPSampler {
 			if len(held) > 1 && len(prev) > 1 {
 				s.dual += now.Sub(last)
 			}
-			if !equalInts(held, prev) {
+			changed := !equalInts(held, prev)
+			if changed {
 				s.history = append(s.history, Holding{At: now, Holders: held})
 			}
 			s.mu.Unlock()
+			if changed && onChange != nil && err == nil {
+				onChange(Holding{At: now, Holders: held})
+			}
 			prev, last = held, now
 			select {
 			case <-ctx.Done():

@@ -29,8 +29,8 @@ type Result struct {
 	Fault      Fault
 	OldMaster  string
 	NewMaster  string
-	Outage     time.Duration // longest gap between acknowledged writes after the fault
-	FirstWrite time.Duration // first acknowledged write after the fault, since the fault
+	Outage     time.Duration // longest gap between acknowledged writes that ends after the fault
+	FirstWrite time.Duration // the write that ended that gap, since the fault
 	Switch     time.Duration // until every reachable agent reported the new master
 	Acked      int           // acknowledged writes in the whole run
 	Lost       int           // acknowledged writes the final master does not have
@@ -104,21 +104,20 @@ func (c *Cluster) RunFailover(ctx context.Context, fault Fault, progress func(Li
 		w.Stop()
 		return nil, fmt.Errorf("scenario: writes through the floating IP: %w", err)
 	}
-	sampler := c.SampleVIP(2 * time.Millisecond)
-	stopSampler := func() {
-		dual, maxHeld, history, serr := sampler.Stop()
-		res.Dual, res.MaxHolders = dual, maxHeld
-		for _, h := range history {
-			names := make([]string, 0, len(h.Holders))
-			for _, i := range h.Holders {
-				names = append(names, c.Hosts[i].Name)
-			}
-			what := "floating IP held by " + strings.Join(names, ", ")
-			if len(names) == 0 {
-				what = "floating IP held by nobody"
-			}
-			emit(h.At, "lab", what)
+	sampler := c.SampleVIP(2*time.Millisecond, func(h Holding) {
+		names := make([]string, 0, len(h.Holders))
+		for _, i := range h.Holders {
+			names = append(names, c.Hosts[i].Name)
 		}
+		what := "floating IP held by " + strings.Join(names, ", ")
+		if len(names) == 0 {
+			what = "floating IP held by nobody"
+		}
+		emit(h.At, "lab", what)
+	})
+	stopSampler := func() {
+		dual, maxHeld, _, serr := sampler.Stop()
+		res.Dual, res.MaxHolders = dual, maxHeld
 		if serr != nil {
 			emit(time.Now(), "lab", "sampling error: "+serr.Error())
 		}
@@ -152,13 +151,19 @@ func (c *Cluster) RunFailover(ctx context.Context, fault Fault, progress func(Li
 	res.Switch = time.Since(faultAt)
 	emit(time.Now(), "lab", "all agents report master "+res.NewMaster)
 
-	// The first acknowledged write after the fault.
-	_ = lab.WaitFor(wctx, 2*time.Millisecond, func() error {
+	// The first acknowledged write after the fault. When the fault does not
+	// stop writes at all (an isolated master the client still reaches),
+	// that is the next write.
+	if lab.WaitFor(wctx, 2*time.Millisecond, func() error {
 		if w.LastAck() < faultW {
 			return fmt.Errorf("no write acknowledged since the fault")
 		}
 		return nil
-	})
+	}) == nil {
+		if w.FirstAfter(faultW) >= 0 {
+			emit(faultAt.Add(w.FirstAfter(faultW)-faultW), "client", "first acknowledged write after the fault")
+		}
+	}
 	// Give the client time to see where the writes really go (the classic
 	// stack may keep an isolated master reachable) before repairing.
 	time.Sleep(time.Second)
@@ -185,7 +190,6 @@ func (c *Cluster) RunFailover(ctx context.Context, fault Fault, progress func(Li
 	res.Outage, res.FirstWrite = Outage(acks, faultW)
 	if res.FirstWrite >= 0 {
 		res.FirstWrite -= faultW
-		emit(faultAt.Add(res.FirstWrite), "client", "first acknowledged write after the fault")
 	}
 	res.Lost, err = c.LostWrites(ctx, res.NewMaster, acks)
 	if err != nil {
