@@ -138,6 +138,9 @@ func findConflicts(rs ruleset, tables []*nftables.Table, chains []*nftables.Chai
 		c.Fix = fixFor(c, cfg)
 		out = append(out, c)
 	}
+	slices.SortFunc(out, func(a, b Conflict) int {
+		return strings.Compare(a.Family+" "+a.Table+" "+a.Chain, b.Family+" "+b.Table+" "+b.Chain)
+	})
 	return out
 }
 
@@ -514,19 +517,33 @@ func narrow(m *ruleMatch, op expr.CmpOp, match flows) {
 }
 
 func (a *analyzer) cmp(m *ruleMatch, st regState, op expr.CmpOp, data []byte) {
+	switch st.kind {
+	case regDport:
+		// nft writes "tcp dport 1-30000" as two ordered comparisons.
+		if len(data) != 2 {
+			m.restricted = true
+			return
+		}
+		v := binary.BigEndian.Uint16(data)
+		var holds flows
+		for _, p := range a.ports {
+			if cmpHolds(op, p, v) {
+				holds |= portFlows(a.ports, p)
+			}
+		}
+		m.scope &= holds
+		return
+	case regCtState:
+		a.ctState(m, st, op, data)
+		return
+	}
 	if op != expr.CmpOpEq && op != expr.CmpOpNeq {
 		m.restricted = true
 		return
 	}
 	switch st.kind {
-	case regL4Proto:
+	case regL4Proto, regNFProto:
 		narrow(m, op, a.valueFlows(st.kind, data))
-	case regNFProto:
-		narrow(m, op, a.valueFlows(st.kind, data))
-	case regDport:
-		narrow(m, op, a.valueFlows(st.kind, data))
-	case regCtState:
-		a.ctState(m, st, op, data)
 	case regDaddr4, regDaddr6:
 		// Clients reach us at a routable address: "daddr is loopback" never
 		// matches, "daddr is not loopback" always does.
@@ -545,6 +562,25 @@ func (a *analyzer) cmp(m *ruleMatch, st regState, op expr.CmpOp, data []byte) {
 	default:
 		m.restricted = true
 	}
+}
+
+// cmpHolds evaluates "x op v".
+func cmpHolds(op expr.CmpOp, x, v uint16) bool {
+	switch op {
+	case expr.CmpOpEq:
+		return x == v
+	case expr.CmpOpNeq:
+		return x != v
+	case expr.CmpOpLt:
+		return x < v
+	case expr.CmpOpLte:
+		return x <= v
+	case expr.CmpOpGt:
+		return x > v
+	case expr.CmpOpGte:
+		return x >= v
+	}
+	return true
 }
 
 // valueFlows returns the flows for which a register of kind k holds v.

@@ -54,6 +54,12 @@ func xDport(op expr.CmpOp, p uint16) []expr.Any {
 func xDportRange(from, to uint16) []expr.Any {
 	return []expr.Any{loadDport(), &expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be16(from), ToData: be16(to)}}
 }
+
+// xDportBetween is how nft writes "tcp dport from-to" in a rule.
+func xDportBetween(from, to uint16) []expr.Any {
+	return []expr.Any{loadDport(), &expr.Cmp{Op: expr.CmpOpGte, Register: 1, Data: be16(from)},
+		&expr.Cmp{Op: expr.CmpOpLte, Register: 1, Data: be16(to)}}
+}
 func xDportSet(name string) []expr.Any {
 	return []expr.Any{loadDport(), &expr.Lookup{SourceRegister: 1, SetName: name}}
 }
@@ -200,6 +206,8 @@ func TestFindConflicts(t *testing.T) {
 				rule(xUDP(), xDport(expr.CmpOpEq, 53), drop),
 				rule(xTCP(), xDport(expr.CmpOpEq, 22), drop),
 				rule(xTCP(), xDportRange(7000, 8000), reject),
+				rule(xTCP(), xDportBetween(6380, 26378), reject),
+				rule(xTCP(), xDportBetween(1, 1024), reject),
 				rule(xTCP(), xDportSet("web"), drop),
 				rule(xIif(expr.CmpOpNeq, "lo"), xDaddrLoopback(), drop),
 				rule(xCtVmap()),
@@ -214,13 +222,22 @@ func TestFindConflicts(t *testing.T) {
 				reason: "rule handle 2 may drop"}},
 		},
 		{
-			name: "negated port and port range",
+			name: "negated port",
 			specs: []chainSpec{{inet, "filter", "input", true, false, 0, []*nftables.Rule{
-				rule(xTCP(), xDport(expr.CmpOpNeq, 6379), drop),
-				rule(xTCP(), xDportRange(6000, 7000), reject),
+				rule(xTCP(), xDport(expr.CmpOpNeq, 22), drop),
 			}}},
 			want: []want{{chain: "input", ports: []int{26379, 6379}, v4: true, v6: true, certain: true,
-				reason: "rule handle 2 drops; rule handle 3 rejects"}},
+				reason: "rule handle 2 drops"}},
+		},
+		{
+			name: "port ranges",
+			specs: []chainSpec{{inet, "filter", "input", true, false, 0, []*nftables.Rule{
+				rule(xTCP(), xDportBetween(26000, 27000), reject),
+				rule(xTCP(), xDportRange(6000, 7000), reject),
+				rule(xTCP(), drop), // never reached: both ports already rejected
+			}}},
+			want: []want{{chain: "input", ports: []int{26379, 6379}, v4: true, v6: true, certain: true,
+				reason: "rule handle 2 rejects; rule handle 3 rejects"}},
 		},
 		{
 			name: "firewalld-like jump, zone opens redis only, final reject",

@@ -24,6 +24,18 @@
 // chain, keeps them at the top, and removes exactly those rules on Close.
 // A table owned by its creator (firewalld >= 2.2) cannot be changed; the
 // conflict then stays unhandled and its Fix names the firewall-cmd command.
+// Injected rules come first in the chain, so for the two ports they bypass
+// the chain's later rules, block lists included; firewall-allow is the way
+// to limit the sources. iptables-save cannot print nft-native rules and
+// reports a chain holding them as incompatible while they are there.
+//
+// The analysis follows jumps and understands the usual conditions (meta
+// l4proto and nfproto, tcp dport values, ranges and sets, ct state, daddr
+// loopback). Rules matching on anything else (source addresses, interfaces,
+// rate limits, xt matches) may or may not hit the traffic: a drop among them
+// is reported with Certain false, and an accept among them is not taken as
+// opening the ports. Verdict maps on ct state are assumed to decide only
+// established, related and invalid packets.
 //
 // # Ordering with the VIP
 //

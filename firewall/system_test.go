@@ -591,3 +591,137 @@ func TestKeepOnStop(t *testing.T) {
 		t.Errorf("Close left\n%s\nwant\n%s", got, before)
 	}
 }
+
+// iptablesDrop is what iptables-nft and ip6tables-nft build for a host with
+// INPUT policy DROP, next to a hand-written inet table.
+const iptablesDrop = `table ip filter {
+	chain INPUT {
+		type filter hook input priority filter; policy drop;
+		ct state established,related counter accept
+	}
+}
+table ip6 filter {
+	chain INPUT {
+		type filter hook input priority filter; policy drop;
+		meta l4proto ipv6-icmp counter accept
+		ct state established,related counter accept
+	}
+}
+table inet filter {
+	chain input {
+		type filter hook input priority filter + 5; policy accept;
+		tcp dport 1-30000 reject
+	}
+}
+`
+
+func TestInjectIntoSeveralChains(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.nftScript(iptablesDrop)
+	before := e.listRuleset()
+
+	own := e.manager(firewall.Config{Allow: []netip.Prefix{netip.PrefixFrom(e.c1.IP4, 32), netip.PrefixFrom(e.c1.IP6, 128)}})
+	e.open(own)
+	var got []string
+	for _, c := range own.Conflicts() {
+		got = append(got, fmt.Sprintf("%s %s %s %s %v %s", c.Family, c.Table, c.Chain, c.Tool, c.Ports, c.Reason))
+	}
+	want := []string{
+		"inet filter input nftables [26379 6379] rule handle 2 rejects",
+		"ip filter INPUT iptables-nft [26379 6379] policy drop",
+		"ip6 filter INPUT iptables-nft [26379 6379] policy drop",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("conflicts:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	e.close(own)
+
+	m := e.manager(firewall.Config{Mode: firewall.ModeInject,
+		Allow: []netip.Prefix{netip.PrefixFrom(e.c1.IP4, 32), netip.PrefixFrom(e.c1.IP6, 128)}})
+	e.open(m)
+	for _, c := range m.Conflicts() {
+		if !c.Injected {
+			t.Errorf("not handled: %s", c)
+		}
+	}
+	for _, ip := range []netip.Addr{e.srv.IP4, e.srv.IP6} {
+		e.mustConnect(e.c1, ip, redisPort)
+		e.mustBeDropped(e.c2, ip, agentPort)
+	}
+	dump, err := m.Ruleset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"injected into table ip filter chain INPUT\n\t\tpayload load 4b @ network + 12 => reg 1; lookup reg 1 set __set; meta load l4proto",
+		"injected into table ip6 filter chain INPUT\n\t\tpayload load 16b @ network + 8 => reg 1; lookup reg 1 set __set; meta load l4proto",
+		"injected into table inet filter chain input\n\t\tmeta load nfproto => reg 1; cmp eq reg 1 0x02;",
+	} {
+		if !strings.Contains(dump, want) {
+			t.Errorf("Ruleset() lacks %q:\n%s", want, dump)
+		}
+	}
+	e.close(m)
+	if got := e.listRuleset(); got != before {
+		t.Errorf("Close left\n%s\nwant\n%s", got, before)
+	}
+}
+
+// TestNoRestoreLoop checks, for tables of every shape, that what the kernel
+// reports back is recognised as what was written: a check after an
+// unrelated change must not rewrite anything.
+func TestNoRestoreLoop(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		cfg   func(e *env) firewall.Config
+		fence bool
+	}{
+		{"plain", func(*env) firewall.Config { return firewall.Config{} }, false},
+		{"inject", func(*env) firewall.Config { return firewall.Config{Mode: firewall.ModeInject} }, false},
+		{"whole address space", func(*env) firewall.Config {
+			return firewall.Config{Mode: firewall.ModeInject,
+				Allow: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}}
+		}, false},
+		{"merged ranges", func(e *env) firewall.Config {
+			return firewall.Config{Mode: firewall.ModeInject, Allow: []netip.Prefix{
+				netip.PrefixFrom(e.c1.IP4, 32), netip.PrefixFrom(e.c1.IP4.Next(), 32), netip.PrefixFrom(e.c1.IP4, 24),
+				netip.MustParsePrefix("198.19.0.0/16"), netip.MustParsePrefix("fd00::/8")}}
+		}, false},
+		{"fenced", func(*env) firewall.Config { return firewall.Config{Mode: firewall.ModeInject, Fence: true} }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.nftScript(policyDrop)
+			cfg := tc.cfg(e)
+			m := e.manager(cfg)
+			e.open(m)
+			if tc.fence {
+				if err := m.SetFenced(true, []netip.Addr{e.c1.IP4, e.c1.IP6, e.c2.IP4}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runManager(t, m)
+			mark := time.Now()
+			e.nft("add", "table", "ip", "unrelated")
+			e.nft("delete", "table", "ip", "unrelated")
+			lab.Eventually(e.ctx, t, func() error {
+				if !m.Status().LastApply.After(mark) {
+					return errors.New("no check yet")
+				}
+				return nil
+			}, "a check")
+			if st := m.Status(); st.Restores != 0 || st.Err != nil {
+				t.Errorf("after an unrelated change: %d restores, err %v", st.Restores, st.Err)
+			}
+			if cfg.Mode == firewall.ModeInject {
+				e.mustConnect(e.c1, e.srv.IP4, redisPort)
+				e.mustConnect(e.c1, e.srv.IP6, agentPort)
+			} else {
+				e.mustBeDropped(e.c1, e.srv.IP4, redisPort)
+			}
+		})
+	}
+}
