@@ -31,10 +31,14 @@ type GARPConfig struct {
 	Refresh  time.Duration
 }
 
-// DefaultGARP is used when Config.GARP is nil: 5 rounds 1.1 s apart (each
-// after the first lands past the 1 s locktime), no periodic refresh.
+// DefaultGARP is used when Config.GARP is nil: 5 rounds 1 s apart, no
+// periodic refresh (the defaults of "sentinel vip-garp"). The first round
+// leaves at acquisition; both its shapes bypass locktime on Linux. Any update
+// a receiver made before the acquisition is more than a locktime older than
+// the second round, so that one lands past locktime even for receivers that
+// do not recognise our packets as gratuitous.
 func DefaultGARP() GARPConfig {
-	return GARPConfig{Count: 5, Interval: pastLocktime}
+	return GARPConfig{Count: 5, Interval: time.Second}
 }
 
 // Limits for GARPConfig, chosen to reject typos (milliseconds given as

@@ -53,7 +53,8 @@ func TestSchedule(t *testing.T) {
 		g    GARPConfig
 		want []time.Duration
 	}{
-		{DefaultGARP(), []time.Duration{0, 1100 * ms, 2200 * ms, 3300 * ms, 4400 * ms}},
+		{DefaultGARP(), []time.Duration{0, 1 * s, 2 * s, 3 * s, 4 * s}},
+		{GARPConfig{Count: 5, Interval: 1100 * ms}, []time.Duration{0, 1100 * ms, 2200 * ms, 3300 * ms, 4400 * ms}},
 		// All rounds within locktime: one more lands past it.
 		{GARPConfig{Count: 3, Interval: 200 * ms}, []time.Duration{0, 200 * ms, 400 * ms, 1100 * ms}},
 		{GARPConfig{Count: 1}, []time.Duration{0, 1100 * ms}},

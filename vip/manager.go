@@ -124,6 +124,7 @@ type vipState struct {
 	err             string
 
 	// loop only
+	announcing     bool // false from the moment ownership is lost
 	annStart       time.Time
 	annNext        int
 	lastRound      time.Time
@@ -535,6 +536,10 @@ func (m *Manager) ensureHeld(now time.Time, v *vipState, in sentinel.VIPIntent, 
 	case added:
 		log.Info("VIP re-installed", "reason", in.Reason)
 		m.startAnnounce(now, v)
+	case !v.announcing:
+		// Ownership was lost but the delete failed, and now it is back.
+		log.Info("VIP owned again before it could be removed; re-announcing", "reason", in.Reason)
+		m.startAnnounce(now, v)
 	case in.Epoch != oldEpoch:
 		// Ownership may have moved away and back between two reconciles;
 		// neighbours may point elsewhere.
@@ -552,6 +557,9 @@ func (m *Manager) ensureReleased(now time.Time, v *vipState, in sentinel.VIPInte
 		epoch, reason = in.Epoch, in.Reason
 	}
 	log := m.log.With("master", c.Master, "vip", c.VIP(), "iface", c.Interface, "epoch", epoch)
+	// Stop announcing first: even if the delete below fails, we must not
+	// keep pulling traffic to an address we no longer own.
+	v.announcing = false
 	for _, a := range mine {
 		if err := m.addrs.Del(a); err != nil {
 			m.fail(v, fmt.Sprintf("delete VIP %s from %s (epoch %d)", a.Prefix, c.Interface, epoch), err)
@@ -614,15 +622,16 @@ func (m *Manager) flush() {
 // startAnnounce (re)starts v's announcement schedule at now; the first
 // round goes out in the same loop iteration.
 func (m *Manager) startAnnounce(now time.Time, v *vipState) {
+	v.announcing = true
 	v.annStart = now
 	v.annNext = 0
 }
 
 // announceDue sends the rounds that are due. Announcements of a VIP no
-// longer held are never sent: release clears held before this runs.
+// longer owned are never sent: reconcile clears announcing before this runs.
 func (m *Manager) announceDue(now time.Time) {
 	for _, v := range m.vips {
-		if !v.held {
+		if !v.held || !v.announcing {
 			continue
 		}
 		switch {
@@ -672,7 +681,7 @@ func (m *Manager) round(now time.Time, v *vipState) {
 func (m *Manager) nextDue() time.Time {
 	var next time.Time
 	for _, v := range m.vips {
-		if !v.held {
+		if !v.held || !v.announcing {
 			continue
 		}
 		var t time.Time

@@ -111,9 +111,9 @@ eth0 198.18.0.10/32 ours`)
 	if !st.Held || st.Epoch != 7 || st.Announcements != 2 || !st.Since.Equal(h.t0) || st.Installed.String() != "198.18.0.10/32" {
 		t.Fatalf("status %+v", st)
 	}
-	// Default: 5 rounds 1.1 s apart, then silence.
-	h.at(1000*ms, ``)
-	for _, d := range []time.Duration{1100 * ms, 2200 * ms, 3300 * ms, 4400 * ms} {
+	// Default: 5 rounds 1 s apart, then silence.
+	h.at(999*ms, ``)
+	for _, d := range []time.Duration{1 * s, 2 * s, 3 * s, 4 * s} {
 		if next := h.m.nextDue(); !next.Equal(h.t0.Add(d)) {
 			t.Fatalf("next round at %v, want +%v", next.Sub(h.t0), d)
 		}
@@ -182,7 +182,7 @@ announce eth0 198.18.0.20
 event +vip-acquired m1 198.18.0.10 eth0 epoch 3
 event +vip-acquired m2 198.18.0.20 eth0 epoch 4`)
 	h.m.Set([]sentinel.VIPIntent{{Master: "m2", Own: true, Epoch: 4}})
-	h.at(s, `
+	h.at(500*ms, `
 del eth0 198.18.0.10/32
 event +vip-released m1 198.18.0.10 eth0 epoch 3`)
 	if r := h.status(0).Reason; r != "no intent for this master" {
@@ -207,8 +207,8 @@ announce eth0 198.18.0.10`)
 		t.Fatalf("status %+v", st)
 	}
 	// The schedule restarted at the repair.
-	if next := h.m.nextDue(); !next.Equal(h.t0.Add(3100 * ms)) {
-		t.Fatalf("next round at +%v, want +3.1s", next.Sub(h.t0))
+	if next := h.m.nextDue(); !next.Equal(h.t0.Add(3 * s)) {
+		t.Fatalf("next round at +%v, want +3s", next.Sub(h.t0))
 	}
 }
 
@@ -311,15 +311,26 @@ announce eth0 198.18.0.10
 event +vip-acquired m1 198.18.0.10 eth0 epoch 2`)
 	h.n.failDel = errors.New("operation not permitted")
 	h.own("m1", false, 3)
-	h.at(s, `del eth0 198.18.0.10/32: operation not permitted`)
-	// Still held (it is still on the interface), but no more announcements.
+	h.at(500*ms, `del eth0 198.18.0.10/32: operation not permitted`)
+	// Still held (it is still on the interface), but never announced again.
 	if st := h.status(0); !st.Held || st.Err == "" {
 		t.Fatalf("status %+v", st)
 	}
+	if next := h.m.nextDue(); !next.IsZero() {
+		t.Fatalf("announcement due at +%v for a VIP no longer owned", next.Sub(h.t0))
+	}
+	h.m.step(h.t0.Add(1*s), false) // the timer path, no reconcile
+	if got := h.n.take(); got != "" {
+		t.Fatalf("actions after ownership was lost: %s", got)
+	}
+	// Owned again before the delete succeeded: announced again.
+	h.own("m1", true, 3)
+	h.at(1500*ms, `announce eth0 198.18.0.10`)
+	h.own("m1", false, 4)
 	h.n.failDel = nil
 	h.at(2*s, `
 del eth0 198.18.0.10/32
-event +vip-released m1 198.18.0.10 eth0 epoch 3`)
+event +vip-released m1 198.18.0.10 eth0 epoch 4`)
 }
 
 func TestConflictCountedAndRateLimited(t *testing.T) {
@@ -340,7 +351,7 @@ event +vip-acquired m1 198.18.0.10 eth0 epoch 4`)
 		t.Fatalf("%d conflict events queued, want 1", len(h.m.conflicts))
 	}
 	h.m.pending = append(h.m.pending, <-h.m.conflicts)
-	h.at(s, `event +vip-conflict m1 198.18.0.10 eth0 epoch 4 from 02:00:00:00:00:09 arp-reply`)
+	h.at(500*ms, `event +vip-conflict m1 198.18.0.10 eth0 epoch 4 from 02:00:00:00:00:09 arp-reply`)
 	st := h.status(0)
 	if st.Conflicts != 2 || st.LastConflictMAC != other.String() {
 		t.Fatalf("status %+v", st)
