@@ -573,3 +573,43 @@ func TestLabConflict(t *testing.T) {
 		}
 	}
 }
+
+// TestLabTakeOver: a VIP installed by someone else (here "ip addr add", as
+// the replaced client-reconfig-script would) and kept over the start by
+// KeepOnStop is taken over on the first Set: tagged, and for IPv6 made
+// deprecated so it is never a source address.
+func TestLabTakeOver(t *testing.T) {
+	l := lab.NewT(t, lab.Config{Hosts: 1, IPv6: true, Name: "viptakeover"})
+	a := l.Hosts()[0]
+	ip4, ip6 := l.FreeIP4(), l.FreeIP6()
+	ctx := context.Background()
+	for _, args := range [][]string{
+		{"addr", "add", ip4.String() + "/32", "dev", a.Iface},
+		{"addr", "add", ip6.String() + "/128", "dev", a.Iface, "nodad"},
+	} {
+		if _, err := a.Exec(ctx, "ip", args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgs := []Config{
+		{Master: "m1", Prefix: netip.PrefixFrom(ip4, 32), Interface: a.Iface, KeepOnStop: true},
+		{Master: "m1", Prefix: netip.PrefixFrom(ip6, 128), Interface: a.Iface, KeepOnStop: true},
+	}
+	n := startNode(t, a, cfgs, nil)
+	n.set("m1", true, 6)
+	n.wait(t, EventAcquired)
+	n.wait(t, EventAcquired)
+	checkV6Flags(t, a, ip6)
+	list, err := n.nl.List(a.Iface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ip := range []netip.Addr{ip4, ip6} {
+		if !slices.ContainsFunc(list, func(x Addr) bool { return x.Prefix.Addr() == ip && x.Ours }) {
+			t.Fatalf("%s not tagged after take-over: %v", ip, list)
+		}
+	}
+	if st := n.m.Status(); st[0].Repairs+st[1].Repairs != 0 {
+		t.Fatalf("take-over counted as repair: %+v", st)
+	}
+}

@@ -487,6 +487,16 @@ func (m *Manager) ensureHeld(now time.Time, v *vipState, in sentinel.VIPIntent, 
 		}
 		present = nil
 	}
+	if present != nil && !present.Ours {
+		// Installed by someone else (an admin, a script of the old stack):
+		// replace it so it carries our tag and, for IPv6, nodad and
+		// preferred_lft 0, or it could be chosen as a source address.
+		if err := m.addrs.Add(Addr{Iface: c.Interface, Prefix: want}); err != nil {
+			log.Warn("could not take over the existing VIP's attributes", "err", err)
+		} else {
+			log.Info("took over an existing untagged VIP")
+		}
+	}
 	added := false
 	if present == nil {
 		if err := m.addrs.Add(Addr{Iface: c.Interface, Prefix: want}); err != nil {

@@ -268,6 +268,22 @@ eth0 198.18.0.1/24
 eth0 198.18.0.10/24 ours secondary`)
 }
 
+func TestUntaggedVIPIsTakenOver(t *testing.T) {
+	c := cfg("m1", "fd00::10/128", "eth0")
+	c.KeepOnStop = true // so it survives until the first Set
+	h := newHarness(t, []Config{c}, "eth0 fd00::10/128")
+	h.at(0, ``)
+	h.own("m1", true, 2)
+	h.at(s, `
+add eth0 fd00::10/128
+announce eth0 fd00::10
+event +vip-acquired m1 fd00::10 eth0 epoch 2`)
+	h.state(`eth0 fd00::10/128 ours nodad`)
+	if st := h.status(0); st.Repairs != 0 || !st.Held {
+		t.Fatalf("status %+v", st)
+	}
+}
+
 func TestDADFailedIsReadded(t *testing.T) {
 	h := newHarness(t, []Config{cfg("m2", "fd00::10/128", "eth0")})
 	h.own("m2", true, 5)
