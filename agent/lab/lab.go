@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -120,7 +122,51 @@ func New(cfg Config) (l *Lab, err error) {
 		}
 		l.client = append(l.client, h)
 	}
+	if err := l.waitLinks(); err != nil {
+		return l, err
+	}
 	return l, nil
+}
+
+// linkWait bounds waitLinks; the kernel normally needs well under a second.
+const linkWait = 5 * time.Second
+
+// waitLinks returns once every veth end reports operstate UP. The kernel
+// applies carrier changes asynchronously (linkwatch, rate-limited to once a
+// second machine-wide), and until it has, the bridge keeps the port disabled
+// and drops frames: without this wait the first ARP request of a fresh lab is
+// lost now and then, costing a 1 s retransmission.
+func (l *Lab) waitLinks() error {
+	ctx, cancel := context.WithTimeout(context.Background(), linkWait)
+	defer cancel()
+	check := func(h *Host, names ...string) error {
+		return h.withHandle(func(nh *netlink.Handle) error {
+			for _, n := range names {
+				link, err := nh.LinkByName(n)
+				if err != nil {
+					return fmt.Errorf("find %s: %w", n, err)
+				}
+				if st := link.Attrs().OperState; st != netlink.OperUp {
+					return fmt.Errorf("%s in %s is %s", n, h.NS, st)
+				}
+			}
+			return nil
+		})
+	}
+	err := WaitFor(ctx, 5*time.Millisecond, func() error {
+		var ports []string
+		for _, h := range l.members() {
+			if err := check(h, hostIface); err != nil {
+				return err
+			}
+			ports = append(ports, h.Port)
+		}
+		return check(l.sw, ports...)
+	})
+	if err != nil {
+		return fmt.Errorf("lab: links not up: %w", err)
+	}
+	return nil
 }
 
 // claimSubnet picks a random /24 in 198.18.0.0/15 that no other live lab on

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/vipsentinel/vipsentinel/agent/lab"
 	"github.com/vishvananda/netlink"
 )
@@ -239,4 +240,23 @@ func findProc(cmdline string) int {
 		}
 	}
 	return 0
+}
+
+type redisOpts = redis.Options
+
+// procState checks the state letter in /proc/<pid>/stat.
+func procState(pid int, want string) error {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+3 > len(s) {
+		return fmt.Errorf("bad stat %q", s)
+	}
+	if got := s[i+2 : i+3]; got != want {
+		return fmt.Errorf("state %s, want %s", got, want)
+	}
+	return nil
 }

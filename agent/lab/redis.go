@@ -108,7 +108,9 @@ func (h *Host) StartRedis(o RedisOptions) (*Redis, error) {
 		Dir:      dir,
 		password: o.RequirePass,
 	}
-	r.ctl = r.Client()
+	// The control client must not retry on its own: WaitReady and WaitLinkUp
+	// poll, and their callers want each poll to be one attempt.
+	r.ctl = h.RedisClient(&redis.Options{Addr: r.Addr, Password: r.password, MaxRetries: -1, DialerRetries: 1})
 	if o.NoWait {
 		return r, nil
 	}
@@ -165,6 +167,13 @@ func (r *Redis) WaitReady(ctx context.Context) error {
 		if !r.Proc.Running() {
 			return Permanent(fmt.Errorf("exited: %w", r.Proc.Wait(ctx)))
 		}
+		// Probe with a plain connect first: go-redis stops dialling for a
+		// second once PoolSize dials in a row have failed, and logs each one.
+		conn, err := r.Host.DialContext(ctx, "tcp", r.Addr)
+		if err != nil {
+			return err
+		}
+		conn.Close()
 		return r.ctl.Ping(ctx).Err()
 	})
 	if err != nil {
