@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -723,5 +724,40 @@ func TestNoRestoreLoop(t *testing.T) {
 				e.mustBeDropped(e.c1, e.srv.IP4, redisPort)
 			}
 		})
+	}
+}
+
+// TestRunStopsCleanly checks that Run's monitor goroutines end with it. Not
+// parallel: it counts the process's goroutines.
+func TestRunStopsCleanly(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(firewall.Config{})
+	e.open(m)
+	base := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	mark := time.Now()
+	e.nft("flush", "ruleset")
+	lab.Eventually(e.ctx, t, func() error {
+		if st := m.Status(); st.Restores != 1 || !st.LastApply.After(mark) {
+			return fmt.Errorf("status %+v", st)
+		}
+		return nil
+	}, "the restore")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	lab.Eventually(e.ctx, t, func() error {
+		if n := runtime.NumGoroutine(); n > base {
+			return fmt.Errorf("%d goroutines, %d before Run", n, base)
+		}
+		return nil
+	}, "Run's goroutines to end")
+	// Close still cleans up after Run stopped.
+	e.close(m)
+	if got := e.listRuleset(); got != "" {
+		t.Errorf("Close left\n%s", got)
 	}
 }
