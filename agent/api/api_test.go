@@ -1,0 +1,547 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+// testBackend is a canned Backend for reply-shape tests.
+type testBackend struct {
+	mu       sync.Mutex
+	hellos   []string
+	votes    []string
+	shutdown bool
+}
+
+var (
+	testMaster = []KV{
+		{"name", "mymaster"}, {"ip", "198.18.0.1"}, {"port", "6379"}, {"runid", "abc"},
+		{"flags", "master"}, {"link-pending-commands", "0"}, {"num-other-sentinels", "2"}, {"quorum", "2"},
+	}
+	testReplica  = []KV{{"name", "198.18.0.2:6379"}, {"ip", "198.18.0.2"}, {"port", "6379"}, {"flags", "slave"}}
+	testSentinel = []KV{{"name", strings.Repeat("a", 40)}, {"ip", "198.18.0.3"}, {"port", "26379"}, {"flags", "sentinel"}}
+	errNoMaster  = errors.New("No such master with that name") //lint:ignore ST1005 Sentinel's exact wording
+)
+
+func (b *testBackend) Masters(ctx context.Context) ([][]KV, error) { return [][]KV{testMaster}, nil }
+func (b *testBackend) Master(ctx context.Context, name string) ([]KV, error) {
+	if name != "mymaster" {
+		return nil, errNoMaster
+	}
+	return testMaster, nil
+}
+func (b *testBackend) Replicas(ctx context.Context, name string) ([][]KV, error) {
+	if name != "mymaster" {
+		return nil, errNoMaster
+	}
+	return [][]KV{testReplica}, nil
+}
+func (b *testBackend) Sentinels(ctx context.Context, name string) ([][]KV, error) {
+	if name != "mymaster" {
+		return nil, errNoMaster
+	}
+	return [][]KV{testSentinel}, nil
+}
+func (b *testBackend) MasterAddr(ctx context.Context, name string) (sentinel.Addr, bool, error) {
+	if name != "mymaster" {
+		return sentinel.Addr{}, false, nil
+	}
+	return sentinel.Addr{Host: "198.18.0.1", Port: 6379}, true, nil
+}
+func (b *testBackend) IsMasterDownByAddr(ctx context.Context, addr sentinel.Addr, epoch uint64, runID string) (IsDown, error) {
+	b.mu.Lock()
+	b.votes = append(b.votes, fmt.Sprintf("%s %d %s", addr, epoch, runID))
+	b.mu.Unlock()
+	if runID == "*" {
+		return IsDown{Down: true, Leader: "*"}, nil
+	}
+	return IsDown{Down: true, Leader: runID, LeaderEpoch: epoch}, nil
+}
+func (b *testBackend) Reset(ctx context.Context, pattern string) (int, error) {
+	if globMatch(pattern, "mymaster") {
+		return 1, nil
+	}
+	return 0, nil
+}
+func (b *testBackend) Failover(ctx context.Context, name string) error {
+	if name != "mymaster" {
+		return errNoMaster
+	}
+	return errors.New("INPROG Failover already in progress")
+}
+func (b *testBackend) CKQuorum(ctx context.Context, name string) (string, error) {
+	return "OK 3 usable Sentinels. Quorum and failover authorization can be reached", nil
+}
+func (b *testBackend) FlushConfig(ctx context.Context) error { return nil }
+func (b *testBackend) Monitor(ctx context.Context, name, host, port, quorum string) error {
+	if _, err := strconv.Atoi(quorum); err != nil {
+		return errors.New("Invalid quorum")
+	}
+	return nil
+}
+func (b *testBackend) Remove(ctx context.Context, name string) error { return nil }
+func (b *testBackend) Set(ctx context.Context, name string, args []string) error {
+	return nil
+}
+func (b *testBackend) ConfigSet(ctx context.Context, args []string) error { return nil }
+func (b *testBackend) ConfigGet(ctx context.Context, patterns []string) ([]KV, error) {
+	return []KV{{"resolve-hostnames", "no"}}, nil
+}
+func (b *testBackend) MyID(ctx context.Context) (string, error) { return strings.Repeat("f", 40), nil }
+func (b *testBackend) InfoCache(ctx context.Context, names []string) ([]InfoCacheEntry, error) {
+	return []InfoCacheEntry{{Master: "mymaster", Instances: []CachedInfo{{AgeMillis: 5, Info: "role:master", Valid: true}, {}}}}, nil
+}
+func (b *testBackend) PendingScripts(ctx context.Context) ([]Script, error) {
+	return []Script{{Argv: []string{"/bin/true", "a"}, Running: true, PID: 42, RunTimeMillis: 10, RetryNum: 0}}, nil
+}
+func (b *testBackend) SimulateFailure(ctx context.Context, flags []string) error { return nil }
+func (b *testBackend) Debug(ctx context.Context, args []string) ([]KV, error) {
+	return []KV{{"INFO-PERIOD", "10000"}}, nil
+}
+func (b *testBackend) Hello(ctx context.Context, from sentinel.Addr, payload string) error {
+	b.mu.Lock()
+	b.hellos = append(b.hellos, payload)
+	b.mu.Unlock()
+	return nil
+}
+func (b *testBackend) InfoSentinel(ctx context.Context) ([]KV, error) {
+	return []KV{{"sentinel_masters", "1"}, {"master0", "name=mymaster,status=ok,address=198.18.0.1:6379,slaves=1,sentinels=3"}}, nil
+}
+func (b *testBackend) InfoVIPSentinel(ctx context.Context) ([]KV, error) {
+	return []KV{{"vip_mymaster", "198.18.0.100/24,owned=1,epoch=3"}}, nil
+}
+func (b *testBackend) Status(ctx context.Context) (any, error) {
+	return map[string]any{"myid": strings.Repeat("f", 40), "masters": []string{"mymaster"}}, nil
+}
+func (b *testBackend) Shutdown(ctx context.Context) error {
+	b.mu.Lock()
+	b.shutdown = true
+	b.mu.Unlock()
+	return nil
+}
+
+// startServer runs a Server on a random loopback port.
+func startServer(t testing.TB, cfg Config) (*Server, string) {
+	t.Helper()
+	if cfg.Backend == nil {
+		cfg.Backend = &testBackend{}
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(func() { _ = s.Close() })
+	return s, ln.Addr().String()
+}
+
+type rawConn struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialRaw(t *testing.T, addr string) *rawConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawConn{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+// roundTrip sends req and checks that exactly want comes back.
+func (r *rawConn) roundTrip(req, want string) {
+	r.t.Helper()
+	if _, err := io.WriteString(r.c, req); err != nil {
+		r.t.Fatal(err)
+	}
+	r.expect(want)
+}
+
+func (r *rawConn) expect(want string) {
+	r.t.Helper()
+	_ = r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(r.br, got); err != nil {
+		r.t.Fatalf("reading reply (want %q): %v (got %q)", want, err, got)
+	}
+	if string(got) != want {
+		r.t.Fatalf("reply\n got %q\nwant %q", got, want)
+	}
+}
+
+// expectClosed checks that the server closes the connection.
+func (r *rawConn) expectClosed() {
+	r.t.Helper()
+	_ = r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 1)
+	if _, err := r.br.Read(buf); err != io.EOF {
+		r.t.Fatalf("connection not closed: err=%v byte=%q", err, buf)
+	}
+}
+
+func cmd(args ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	return b.String()
+}
+
+func TestReplyBytes(t *testing.T) {
+	_, addr := startServer(t, Config{})
+	r := dialRaw(t, addr)
+	cases := []struct {
+		name, req, want string
+	}{
+		{"ping", cmd("PING"), "+PONG\r\n"},
+		{"ping inline", "PING\r\n", "+PONG\r\n"},
+		{"ping msg", cmd("ping", "hi"), "$2\r\nhi\r\n"},
+		{"ping arity", cmd("ping", "a", "b"), "-ERR wrong number of arguments for 'ping' command\r\n"},
+		{"addr", cmd("SENTINEL", "get-master-addr-by-name", "mymaster"), "*2\r\n$10\r\n198.18.0.1\r\n$4\r\n6379\r\n"},
+		{"addr unknown", cmd("SENTINEL", "get-master-addr-by-name", "nope"), "*-1\r\n"},
+		{"master unknown", cmd("SENTINEL", "MASTER", "nope"), "-ERR No such master with that name\r\n"},
+		{"replicas", cmd("SENTINEL", "replicas", "mymaster"), "*1\r\n*8\r\n$4\r\nname\r\n$15\r\n198.18.0.2:6379\r\n$2\r\nip\r\n$10\r\n198.18.0.2\r\n$4\r\nport\r\n$4\r\n6379\r\n$5\r\nflags\r\n$5\r\nslave\r\n"},
+		{"is-master-down", cmd("SENTINEL", "is-master-down-by-addr", "198.18.0.1", "6379", "7", "*"), "*3\r\n:1\r\n$1\r\n*\r\n:0\r\n"},
+		{"vote", cmd("SENTINEL", "is-master-down-by-addr", "198.18.0.1", "6379", "7", strings.Repeat("b", 40)), "*3\r\n:1\r\n$40\r\n" + strings.Repeat("b", 40) + "\r\n:7\r\n"},
+		{"is-master-down bad port", cmd("SENTINEL", "is-master-down-by-addr", "198.18.0.1", "x", "7", "*"), "-ERR value is not an integer or out of range\r\n"},
+		{"failover inprog", cmd("SENTINEL", "failover", "mymaster"), "-INPROG Failover already in progress\r\n"},
+		{"monitor invalid", cmd("SENTINEL", "monitor", "m2", "198.18.0.9", "6379", "x"), "-ERR Invalid quorum\r\n"},
+		{"reset", cmd("SENTINEL", "reset", "my*"), ":1\r\n"},
+		{"ckquorum", cmd("SENTINEL", "ckquorum", "mymaster"), "+OK 3 usable Sentinels. Quorum and failover authorization can be reached\r\n"},
+		{"myid", cmd("SENTINEL", "myid"), "$40\r\n" + strings.Repeat("f", 40) + "\r\n"},
+		{"sentinel arity", cmd("SENTINEL", "masters", "x"), "-ERR wrong number of arguments for 'sentinel|masters' command\r\n"},
+		{"sentinel set arity", cmd("SENTINEL", "set", "m", "x"), "-ERR wrong number of arguments for 'sentinel|set' command\r\n"},
+		{"sentinel unknown sub", cmd("SENTINEL", "bogus"), "-ERR unknown subcommand 'bogus'. Try SENTINEL HELP.\r\n"},
+		{"sentinel alone", cmd("SENTINEL"), "-ERR wrong number of arguments for 'sentinel' command\r\n"},
+		{"config other", cmd("SENTINEL", "config", "rewrite", "x"), "-ERR Only SENTINEL CONFIG GET <param> / SET <param> <value> are supported.\r\n"},
+		{"config get", cmd("SENTINEL", "config", "get", "*"), "*2\r\n$17\r\nresolve-hostnames\r\n$2\r\nno\r\n"},
+		{"info-cache", cmd("SENTINEL", "info-cache", "mymaster"), "*2\r\n$8\r\nmymaster\r\n*2\r\n*2\r\n:5\r\n$11\r\nrole:master\r\n*2\r\n:0\r\n$-1\r\n"},
+		{"pending-scripts", cmd("SENTINEL", "pending-scripts"), "*1\r\n*10\r\n$4\r\nargv\r\n*2\r\n$9\r\n/bin/true\r\n$1\r\na\r\n$5\r\nflags\r\n$7\r\nrunning\r\n$3\r\npid\r\n$2\r\n42\r\n$8\r\nrun-time\r\n$2\r\n10\r\n$9\r\nretry-num\r\n$1\r\n0\r\n"},
+		{"simulate help", cmd("SENTINEL", "simulate-failure", "help"), "*2\r\n$20\r\ncrash-after-election\r\n$21\r\ncrash-after-promotion\r\n"},
+		{"simulate bad", cmd("SENTINEL", "simulate-failure", "x"), "-ERR Unknown failure simulation specified\r\n"},
+		{"debug", cmd("SENTINEL", "debug"), "*2\r\n$11\r\nINFO-PERIOD\r\n$5\r\n10000\r\n"},
+		{"debug set", cmd("SENTINEL", "debug", "info-period", "5000"), "+OK\r\n"},
+		{"role", cmd("ROLE"), "*2\r\n$8\r\nsentinel\r\n*1\r\n$8\r\nmymaster\r\n"},
+		{"unknown", cmd("CONFIG", "GET", "x"), "-ERR unknown command 'CONFIG', with args beginning with: 'GET' 'x' \r\n"},
+		{"publish other", cmd("PUBLISH", "foo", "bar"), "-ERR Only HELLO messages are accepted by Sentinel instances.\r\n"},
+		{"publish hello", cmd("PUBLISH", "__sentinel__:hello", "a,b"), ":1\r\n"},
+		{"auth without pass", cmd("AUTH", "x"), "-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n"},
+		{"client setname", cmd("CLIENT", "SETNAME", "bad name"), "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"},
+		{"client setname ok", cmd("CLIENT", "SETNAME", "me"), "+OK\r\n"},
+		{"client getname", cmd("CLIENT", "GETNAME"), "$2\r\nme\r\n"},
+		{"client setinfo", cmd("CLIENT", "SETINFO", "LIB-NAME", "go-redis(,go1.26)"), "+OK\r\n"},
+		{"client setinfo bad", cmd("CLIENT", "SETINFO", "x", "y"), "-ERR Unrecognized option 'x'\r\n"},
+		{"client unknown", cmd("CLIENT", "nope"), "-ERR unknown subcommand 'nope'. Try CLIENT HELP.\r\n"},
+		{"client kill none", cmd("CLIENT", "KILL", "1.2.3.4:5"), "-ERR No such client\r\n"},
+		{"hello bad proto", cmd("HELLO", "4"), "-NOPROTO unsupported protocol version\r\n"},
+		{"hello not int", cmd("HELLO", "x"), "-ERR Protocol version is not an integer or out of range\r\n"},
+		{"hello bad opt", cmd("HELLO", "3", "foo"), "-ERR Syntax error in HELLO option 'foo'\r\n"},
+		{"acl whoami", cmd("ACL", "WHOAMI"), "$7\r\ndefault\r\n"},
+		{"acl users", cmd("ACL", "USERS"), "*1\r\n$7\r\ndefault\r\n"},
+		{"acl setuser", cmd("ACL", "SETUSER", "bob"), "-ERR ACL SETUSER is not supported by vipsentinel: the agent has only the default user; set requirepass in the config file\r\n"},
+		{"command getkeys", cmd("COMMAND", "GETKEYS", "ping"), "-ERR The command has no key arguments\r\n"},
+		{"vipsentinel status", cmd("VIPSENTINEL", "STATUS"), "$74\r\n{\"masters\":[\"mymaster\"],\"myid\":\"ffffffffffffffffffffffffffffffffffffffff\"}\r\n"},
+		{"unsubscribe none", cmd("UNSUBSCRIBE"), "*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r.t = t
+			r.roundTrip(tc.req, tc.want)
+		})
+	}
+}
+
+func TestRESP3(t *testing.T) {
+	_, addr := startServer(t, Config{})
+	r := dialRaw(t, addr)
+	r.roundTrip(cmd("HELLO", "3"), "%6\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n"+RedisVersion+"\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:1\r\n$4\r\nmode\r\n$8\r\nsentinel\r\n$7\r\nmodules\r\n*0\r\n")
+	r.roundTrip(cmd("SENTINEL", "get-master-addr-by-name", "nope"), "_\r\n")
+	r.roundTrip(cmd("SENTINEL", "master", "mymaster"), "%8\r\n$4\r\nname\r\n$8\r\nmymaster\r\n$2\r\nip\r\n$10\r\n198.18.0.1\r\n$4\r\nport\r\n$4\r\n6379\r\n$5\r\nrunid\r\n$3\r\nabc\r\n$5\r\nflags\r\n$6\r\nmaster\r\n$21\r\nlink-pending-commands\r\n$1\r\n0\r\n$19\r\nnum-other-sentinels\r\n$1\r\n2\r\n$6\r\nquorum\r\n$1\r\n2\r\n")
+	r.roundTrip(cmd("CLIENT", "GETNAME"), "_\r\n")
+	// Subscribed RESP3 clients may still run commands; messages are pushes.
+	r.roundTrip(cmd("SUBSCRIBE", "+switch-master"), ">3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n")
+	r.roundTrip(cmd("PING"), "+PONG\r\n")
+	r.roundTrip(cmd("HELLO", "2"), "*12\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n"+RedisVersion+"\r\n$5\r\nproto\r\n:2\r\n$2\r\nid\r\n:1\r\n$4\r\nmode\r\n$8\r\nsentinel\r\n$7\r\nmodules\r\n*0\r\n")
+}
+
+func TestPubSub(t *testing.T) {
+	s, addr := startServer(t, Config{})
+	r2 := dialRaw(t, addr)
+	r2.roundTrip(cmd("SUBSCRIBE", "+switch-master", "+sdown"), "*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$6\r\n+sdown\r\n:2\r\n")
+	r2.roundTrip(cmd("PSUBSCRIBE", "+fail*"), "*3\r\n$10\r\npsubscribe\r\n$6\r\n+fail*\r\n:3\r\n")
+	r2.roundTrip(cmd("SENTINEL", "myid"), "-ERR Can't execute 'sentinel': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n")
+	r2.roundTrip(cmd("PING"), "*2\r\n$4\r\npong\r\n$0\r\n\r\n")
+
+	r3 := dialRaw(t, addr)
+	r3.roundTrip(cmd("HELLO", "3"), "%6\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n"+RedisVersion+"\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:2\r\n$4\r\nmode\r\n$8\r\nsentinel\r\n$7\r\nmodules\r\n*0\r\n")
+	r3.roundTrip(cmd("SUBSCRIBE", "+switch-master"), ">3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n")
+
+	payload := "mymaster 198.18.0.1 6379 198.18.0.2 6379"
+	if n := s.Publish("+switch-master", payload); n != 2 {
+		t.Fatalf("published to %d clients, want 2", n)
+	}
+	r2.expect(fmt.Sprintf("*3\r\n$7\r\nmessage\r\n$14\r\n+switch-master\r\n$%d\r\n%s\r\n", len(payload), payload))
+	r3.expect(fmt.Sprintf(">3\r\n$7\r\nmessage\r\n$14\r\n+switch-master\r\n$%d\r\n%s\r\n", len(payload), payload))
+	s.Publish("+failover-end", "master mymaster 198.18.0.1 6379")
+	r2.expect("*4\r\n$8\r\npmessage\r\n$6\r\n+fail*\r\n$13\r\n+failover-end\r\n$31\r\nmaster mymaster 198.18.0.1 6379\r\n")
+
+	r2.roundTrip(cmd("UNSUBSCRIBE"), "*3\r\n$11\r\nunsubscribe\r\n$6\r\n+sdown\r\n:2\r\n*3\r\n$11\r\nunsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n")
+	r2.roundTrip(cmd("PUNSUBSCRIBE", "+fail*"), "*3\r\n$12\r\npunsubscribe\r\n$6\r\n+fail*\r\n:0\r\n")
+	if n := s.Publish("+switch-master", payload); n != 1 {
+		t.Fatalf("published to %d clients after unsubscribe, want 1", n)
+	}
+	r2.roundTrip(cmd("SENTINEL", "reset", "x"), ":0\r\n")
+}
+
+func TestAuth(t *testing.T) {
+	_, addr := startServer(t, Config{RequirePass: "s3cret"})
+	r := dialRaw(t, addr)
+	r.roundTrip(cmd("PING"), "-NOAUTH Authentication required.\r\n")
+	r.roundTrip(cmd("SENTINEL", "masters"), "-NOAUTH Authentication required.\r\n")
+	r.roundTrip(cmd("NOSUCH"), "-NOAUTH Authentication required.\r\n")
+	r.roundTrip(cmd("HELLO", "3"), "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n")
+	r.roundTrip(cmd("AUTH", "wrong"), "-WRONGPASS invalid username-password pair or user is disabled.\r\n")
+	r.roundTrip(cmd("AUTH", "bob", "s3cret"), "-WRONGPASS invalid username-password pair or user is disabled.\r\n")
+	r.roundTrip(cmd("AUTH", "s3cret"), "+OK\r\n")
+	r.roundTrip(cmd("PING"), "+PONG\r\n")
+
+	r2 := dialRaw(t, addr)
+	r2.roundTrip(cmd("HELLO", "3", "AUTH", "default", "wrong"), "-WRONGPASS invalid username-password pair or user is disabled.\r\n")
+	r2.roundTrip(cmd("HELLO", "2", "AUTH", "default", "s3cret", "SETNAME", "x"), "*12\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n"+RedisVersion+"\r\n$5\r\nproto\r\n:2\r\n$2\r\nid\r\n:2\r\n$4\r\nmode\r\n$8\r\nsentinel\r\n$7\r\nmodules\r\n*0\r\n")
+	r2.roundTrip(cmd("CLIENT", "GETNAME"), "$1\r\nx\r\n")
+	r2.roundTrip(cmd("RESET"), "+RESET\r\n")
+	r2.roundTrip(cmd("PING"), "-NOAUTH Authentication required.\r\n")
+}
+
+func TestUnauthenticatedLimits(t *testing.T) {
+	_, addr := startServer(t, Config{RequirePass: "s3cret"})
+	cases := []struct{ name, req, want string }{
+		{"too many args", "*11\r\n", "-ERR Protocol error: unauthenticated multibulk length\r\n"},
+		{"too big arg", "*2\r\n$4\r\nAUTH\r\n$16385\r\n", "-ERR Protocol error: unauthenticated bulk length\r\n"},
+		{"inline too big", strings.Repeat("a", 17<<10) + "\r\n", "-ERR Protocol error: too big inline request\r\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := dialRaw(t, addr)
+			r.roundTrip(tc.req, tc.want)
+			r.expectClosed()
+		})
+	}
+	// After AUTH the same request is fine.
+	r := dialRaw(t, addr)
+	r.roundTrip(cmd("AUTH", "s3cret"), "+OK\r\n")
+	r.roundTrip(cmd("PING", strings.Repeat("x", 20000)), "$20000\r\n"+strings.Repeat("x", 20000)+"\r\n")
+}
+
+func TestSlowSubscriberDisconnected(t *testing.T) {
+	s, addr := startServer(t, Config{PubSubHard: 256 << 10, PubSubSoft: 128 << 10, PubSubSoftTime: time.Hour})
+	r := dialRaw(t, addr)
+	r.roundTrip(cmd("SUBSCRIBE", "+sdown"), "*3\r\n$9\r\nsubscribe\r\n$6\r\n+sdown\r\n:1\r\n")
+	// Never read again: socket buffers fill, then the queue, then the server
+	// drops the client instead of growing.
+	msg := strings.Repeat("x", 4096)
+	deadline := time.Now().Add(20 * time.Second)
+	for s.Publish("+sdown", msg) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("slow subscriber never disconnected")
+		}
+	}
+	waitFor(t, "subscriber removed", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.ps.channels) == 0
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestMaxClients(t *testing.T) {
+	_, addr := startServer(t, Config{MaxClients: 1})
+	r := dialRaw(t, addr)
+	r.roundTrip(cmd("PING"), "+PONG\r\n")
+	r2 := dialRaw(t, addr)
+	r2.expect("-ERR max number of clients reached\r\n")
+	r2.expectClosed()
+}
+
+func TestQuitAndShutdown(t *testing.T) {
+	b := &testBackend{}
+	_, addr := startServer(t, Config{Backend: b})
+	r := dialRaw(t, addr)
+	r.roundTrip(cmd("QUIT"), "+OK\r\n")
+	r.expectClosed()
+	r = dialRaw(t, addr)
+	if _, err := io.WriteString(r.c, cmd("SHUTDOWN", "NOSAVE")); err != nil {
+		t.Fatal(err)
+	}
+	r.expectClosed()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.shutdown {
+		t.Fatal("shutdown not requested")
+	}
+}
+
+func TestClientListAndKill(t *testing.T) {
+	_, addr := startServer(t, Config{})
+	r1 := dialRaw(t, addr)
+	r1.roundTrip(cmd("CLIENT", "SETNAME", "one"), "+OK\r\n")
+	r2 := dialRaw(t, addr)
+	r2.roundTrip(cmd("CLIENT", "ID"), ":2\r\n")
+	if _, err := io.WriteString(r2.c, cmd("CLIENT", "LIST")); err != nil {
+		t.Fatal(err)
+	}
+	_ = r2.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, _ := r2.br.ReadString('\n')
+	n, _ := strconv.Atoi(strings.TrimSpace(line[1:]))
+	body := make([]byte, n+2)
+	if _, err := io.ReadFull(r2.br, body); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(body), "id=1 ") || !strings.Contains(string(body), "name=one ") || !strings.Contains(string(body), "cmd=client|list") {
+		t.Fatalf("client list:\n%s", body)
+	}
+	r2.roundTrip(cmd("CLIENT", "KILL", "ID", "1"), ":1\r\n")
+	r1.expectClosed()
+	r2.roundTrip(cmd("CLIENT", "KILL", "ID", "2"), ":0\r\n") // SKIPME yes
+	r2.roundTrip(cmd("CLIENT", "KILL", "ID", "2", "SKIPME", "no"), ":1\r\n")
+	r2.expectClosed()
+}
+
+func TestInfo(t *testing.T) {
+	_, addr := startServer(t, Config{Port: 26379, Version: "test"})
+	rc := redis.NewClient(&redis.Options{Addr: addr})
+	defer rc.Close()
+	ctx := context.Background()
+	all, err := rc.Info(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"# Server\r\n", "redis_mode:sentinel\r\n", "tcp_port:26379\r\n", "# Clients\r\n", "# CPU\r\n", "# Stats\r\n",
+		"# Sentinel\r\nsentinel_masters:1\r\nmaster0:name=mymaster,status=ok,address=198.18.0.1:6379,slaves=1,sentinels=3\r\n",
+		"# VIPSentinel\r\nvip_mymaster:198.18.0.100/24,owned=1,epoch=3\r\n"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("INFO lacks %q", want)
+		}
+	}
+	sec, err := rc.Info(ctx, "sentinel").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(sec, "# Server") || !strings.HasPrefix(sec, "# Sentinel\r\n") {
+		t.Fatalf("INFO sentinel:\n%s", sec)
+	}
+}
+
+// TestGoRedisSentinelClient checks the API with go-redis's own Sentinel
+// client (RESP3 by default).
+func TestGoRedisSentinelClient(t *testing.T) {
+	s, addr := startServer(t, Config{RequirePass: "pw"})
+	for _, proto := range []int{2, 3} {
+		t.Run(fmt.Sprintf("resp%d", proto), func(t *testing.T) {
+			sc := redis.NewSentinelClient(&redis.Options{Addr: addr, Password: "pw", Protocol: proto})
+			defer sc.Close()
+			ctx := context.Background()
+			if err := sc.Ping(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := sc.GetMasterAddrByName(ctx, "mymaster").Result()
+			if err != nil || len(got) != 2 || got[0] != "198.18.0.1" || got[1] != "6379" {
+				t.Fatalf("get-master-addr-by-name = %v, %v", got, err)
+			}
+			m, err := sc.Master(ctx, "mymaster").Result()
+			if err != nil || m["ip"] != "198.18.0.1" || m["num-other-sentinels"] != "2" {
+				t.Fatalf("master = %v, %v", m, err)
+			}
+			ss, err := sc.Sentinels(ctx, "mymaster").Result()
+			if err != nil || len(ss) != 1 || ss[0]["port"] != "26379" {
+				t.Fatalf("sentinels = %v, %v", ss, err)
+			}
+			rs, err := sc.Replicas(ctx, "mymaster").Result()
+			if err != nil || len(rs) != 1 || rs[0]["flags"] != "slave" {
+				t.Fatalf("replicas = %v, %v", rs, err)
+			}
+			if err := sc.Failover(ctx, "mymaster").Err(); err == nil || !strings.HasPrefix(err.Error(), "INPROG") {
+				t.Fatalf("failover err = %v", err)
+			}
+			ps := sc.Subscribe(ctx, "+switch-master")
+			defer ps.Close()
+			if _, err := ps.Receive(ctx); err != nil {
+				t.Fatal(err)
+			}
+			ch := ps.Channel()
+			waitFor(t, "subscription registered", func() bool { return s.Publish("+switch-master", "mymaster 1.1.1.1 1 2.2.2.2 2") > 0 })
+			select {
+			case msg := <-ch:
+				if msg.Payload != "mymaster 1.1.1.1 1 2.2.2.2 2" {
+					t.Fatalf("message = %+v", msg)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("no message")
+			}
+		})
+	}
+}
+
+func TestRedisCLI(t *testing.T) {
+	if _, err := exec.LookPath("redis-cli"); err != nil {
+		t.Fatalf("redis-cli not installed: %v", err)
+	}
+	_, addr := startServer(t, Config{RequirePass: "pw"})
+	host, port, _ := net.SplitHostPort(addr)
+	run := func(args ...string) string {
+		t.Helper()
+		full := append([]string{"-h", host, "-p", port, "--no-auth-warning", "-a", "pw"}, args...)
+		out, err := exec.Command("redis-cli", full...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("redis-cli %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := run("PING"); got != "PONG" {
+		t.Fatalf("PING = %q", got)
+	}
+	if got := run("SENTINEL", "get-master-addr-by-name", "mymaster"); got != "198.18.0.1\n6379" {
+		t.Fatalf("get-master-addr-by-name = %q", got)
+	}
+	if got := run("-3", "SENTINEL", "master", "mymaster"); !strings.HasPrefix(got, "name mymaster\nip 198.18.0.1\n") {
+		t.Fatalf("RESP3 master = %q", got)
+	}
+	if got := run("INFO", "sentinel"); !strings.Contains(got, "sentinel_masters:1") {
+		t.Fatalf("INFO sentinel = %q", got)
+	}
+	if got := run("SENTINEL", "nope"); !strings.Contains(got, "ERR unknown subcommand 'nope'. Try SENTINEL HELP.") {
+		t.Fatalf("unknown = %q", got)
+	}
+}

@@ -1,0 +1,585 @@
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+// command describes one top-level command: its arity (Redis convention:
+// positive = exact, negative = at least), whether it may run before AUTH,
+// and whether a RESP2 client in subscribed mode may run it.
+type command struct {
+	name     string
+	arity    int
+	flags    []string
+	noAuth   bool
+	inSub    bool
+	summary  string
+	subs     []subcommand
+	category string
+	run      func(c *client, args []string)
+}
+
+type subcommand struct {
+	name  string
+	arity int
+}
+
+var commandTable map[string]*command
+
+// commandOrder keeps COMMAND's output stable.
+var commandOrder []string
+
+func init() {
+	cmds := []*command{
+		{name: "ping", arity: -1, flags: []string{"fast", "sentinel"}, inSub: true, category: "connection", summary: "Returns the server's liveliness response.", run: (*client).cmdPing},
+		{name: "auth", arity: -2, flags: []string{"noscript", "loading", "stale", "fast", "no_auth", "sentinel", "allow_busy"}, noAuth: true, category: "connection", summary: "Authenticates the connection.", run: (*client).cmdAuth},
+		{name: "hello", arity: -1, flags: []string{"noscript", "loading", "stale", "fast", "no_auth", "sentinel", "allow_busy"}, noAuth: true, category: "connection", summary: "Handshakes with the Redis server.", run: (*client).cmdHello},
+		{name: "quit", arity: -1, flags: []string{"allow_busy", "noscript", "loading", "stale", "fast", "no_auth"}, noAuth: true, inSub: true, category: "connection", summary: "Closes the connection.", run: (*client).cmdQuit},
+		{name: "reset", arity: 1, flags: []string{"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}, noAuth: true, inSub: true, category: "connection", summary: "Resets the connection.", run: (*client).cmdReset},
+		{name: "info", arity: -1, flags: []string{"loading", "stale", "sentinel"}, category: "server", summary: "Returns information and statistics about the server.", run: (*client).cmdInfo},
+		{name: "role", arity: 1, flags: []string{"noscript", "loading", "stale", "fast", "sentinel"}, category: "server", summary: "Returns the replication role.", run: (*client).cmdRole},
+		{name: "client", arity: -2, flags: []string{"sentinel"}, category: "connection", summary: "A container for client connection commands.", run: (*client).cmdClient,
+			subs: []subcommand{{"caching", 3}, {"getname", 2}, {"getredir", 2}, {"help", 2}, {"id", 2}, {"info", 2}, {"kill", -3}, {"list", -2}, {"no-evict", 3}, {"pause", -3}, {"reply", 3}, {"setinfo", 4}, {"setname", 3}, {"tracking", -3}, {"trackinginfo", 2}, {"unblock", -3}, {"unpause", 2}}},
+		{name: "command", arity: -1, flags: []string{"loading", "stale", "sentinel"}, category: "server", summary: "Returns detailed information about all commands.", run: (*client).cmdCommand,
+			subs: []subcommand{{"count", 2}, {"docs", -2}, {"getkeys", -3}, {"getkeysandflags", -3}, {"help", 2}, {"info", -2}, {"list", -2}}},
+		{name: "acl", arity: -2, flags: []string{"sentinel"}, category: "server", summary: "A container for Access List Control commands.", run: (*client).cmdACL,
+			subs: []subcommand{{"cat", -2}, {"deluser", -3}, {"dryrun", -4}, {"genpass", -2}, {"getuser", 3}, {"help", 2}, {"list", 2}, {"load", 2}, {"log", -2}, {"save", 2}, {"setuser", -3}, {"users", 2}, {"whoami", 2}}},
+		{name: "subscribe", arity: -2, flags: []string{"pubsub", "noscript", "loading", "stale", "sentinel"}, inSub: true, category: "pubsub", summary: "Listens for messages published to channels.", run: (*client).cmdSubscribe},
+		{name: "psubscribe", arity: -2, flags: []string{"pubsub", "noscript", "loading", "stale", "sentinel"}, inSub: true, category: "pubsub", summary: "Listens for messages published to channels that match one or more patterns.", run: (*client).cmdPSubscribe},
+		{name: "unsubscribe", arity: -1, flags: []string{"pubsub", "noscript", "loading", "stale", "sentinel"}, inSub: true, category: "pubsub", summary: "Stops listening to messages posted to channels.", run: (*client).cmdUnsubscribe},
+		{name: "punsubscribe", arity: -1, flags: []string{"pubsub", "noscript", "loading", "stale", "sentinel"}, inSub: true, category: "pubsub", summary: "Stops listening to messages published to channels that match one or more patterns.", run: (*client).cmdPUnsubscribe},
+		{name: "publish", arity: 3, flags: []string{"pubsub", "loading", "stale", "fast", "may_replicate", "sentinel"}, category: "pubsub", summary: "Posts a message to a channel (Sentinel: hello messages only).", run: (*client).cmdPublish},
+		{name: "shutdown", arity: -1, flags: []string{"admin", "noscript", "loading", "stale", "no_multi", "sentinel", "allow_busy"}, category: "server", summary: "Stops the agent.", run: (*client).cmdShutdown},
+		{name: "sentinel", arity: -2, flags: []string{"admin", "sentinel", "only_sentinel"}, category: "sentinel", summary: "A container for Redis Sentinel commands.", run: (*client).cmdSentinel, subs: sentinelSubcommands},
+		{name: "vipsentinel", arity: -2, flags: []string{"admin", "sentinel", "only_sentinel"}, category: "sentinel", summary: "vipsentinel's own commands (STATUS, HELP).", run: (*client).cmdVIPSentinel,
+			subs: []subcommand{{"status", 2}, {"help", 2}}},
+	}
+	commandTable = make(map[string]*command, len(cmds))
+	for _, c := range cmds {
+		commandTable[c.name] = c
+		commandOrder = append(commandOrder, c.name)
+	}
+}
+
+// dispatch runs one request and writes its reply into c.w.
+func (c *client) dispatch(raw [][]byte) {
+	args := make([]string, len(raw))
+	for i, a := range raw {
+		args[i] = string(a)
+	}
+	name := strings.ToLower(args[0])
+	c.mu.Lock()
+	c.lastActive = time.Now()
+	authed := c.authed
+	proto := c.proto
+	subscribed := len(c.subs)+len(c.psubs) > 0
+	if c.reply == replySkipNext {
+		c.reply = replySkip
+	}
+	c.mu.Unlock()
+	c.w.Proto = proto
+
+	cmd := commandTable[name]
+	if cmd == nil {
+		c.srv.stats.errors.Add(1)
+		if !authed {
+			c.w.Error("NOAUTH Authentication required.")
+			return
+		}
+		c.w.Error(unknownCommand(args))
+		return
+	}
+	c.mu.Lock()
+	c.lastCmd = name
+	if len(cmd.subs) > 0 && len(args) > 1 {
+		c.lastCmd = name + "|" + strings.ToLower(args[1])
+	}
+	c.mu.Unlock()
+	if !authed && !cmd.noAuth {
+		c.srv.stats.errors.Add(1)
+		c.w.Error("NOAUTH Authentication required.")
+		return
+	}
+	if !arityOK(cmd.arity, len(args)) {
+		c.srv.stats.errors.Add(1)
+		c.w.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", name))
+		return
+	}
+	if subscribed && proto == 2 && !cmd.inSub {
+		c.w.Error(fmt.Sprintf("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", name))
+		return
+	}
+	cmd.run(c, args)
+}
+
+func arityOK(arity, n int) bool {
+	if arity > 0 {
+		return n == arity
+	}
+	return n >= -arity
+}
+
+// unknownCommand formats Redis's error for an unknown command, quoting the
+// first arguments up to 128 characters.
+func unknownCommand(args []string) string {
+	var b strings.Builder
+	for _, a := range args[1:] {
+		if b.Len() >= 128 {
+			break
+		}
+		room := 128 - b.Len()
+		if len(a) > room {
+			a = a[:room]
+		}
+		b.WriteString("'" + sanitize(a) + "' ")
+	}
+	return fmt.Sprintf("ERR unknown command '%s', with args beginning with: %s", sanitize(truncate(args[0], 128)), b.String())
+}
+
+func unknownSubcommand(sub, cmd string) string {
+	return fmt.Sprintf("ERR unknown subcommand '%s'. Try %s HELP.", sanitize(truncate(sub, 128)), strings.ToUpper(cmd))
+}
+
+func subArity(cmd, sub string) string {
+	return fmt.Sprintf("ERR wrong number of arguments for '%s|%s' command", cmd, strings.ToLower(sub))
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// sanitize replaces control characters so an error stays on one line and
+// printable, as Redis does for names echoed back in errors.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// writeErr writes err as an error reply (see Backend for the convention).
+func (c *client) writeErr(err error) {
+	c.srv.stats.errors.Add(1)
+	c.w.Error(errorReply(err.Error()))
+}
+
+func errorReply(msg string) string {
+	code, _, _ := strings.Cut(msg, " ")
+	if len(code) >= 2 && strings.IndexFunc(code, func(r rune) bool { return !unicode.IsUpper(r) && !unicode.IsDigit(r) && r != '_' }) < 0 {
+		return msg
+	}
+	return "ERR " + msg
+}
+
+func (c *client) writeKVs(kvs []KV) {
+	c.w.Map(len(kvs))
+	for _, kv := range kvs {
+		c.w.Bulk(kv.Key)
+		c.w.Bulk(kv.Value)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Connection commands.
+
+func (c *client) cmdPing(args []string) {
+	if len(args) > 2 {
+		c.w.Error("ERR wrong number of arguments for 'ping' command")
+		return
+	}
+	c.mu.Lock()
+	subscribed := len(c.subs)+len(c.psubs) > 0 && c.proto == 2
+	c.mu.Unlock()
+	if subscribed {
+		c.w.Array(2)
+		c.w.Bulk("pong")
+		if len(args) == 2 {
+			c.w.Bulk(args[1])
+		} else {
+			c.w.Bulk("")
+		}
+		return
+	}
+	if len(args) == 2 {
+		c.w.Bulk(args[1])
+		return
+	}
+	c.w.Status("PONG")
+}
+
+// checkPassword checks credentials of the default user. It runs in
+// constant time with respect to the password.
+func (c *client) checkPassword(user, pass string) bool {
+	want := c.srv.cfg.RequirePass
+	if user != "default" {
+		return false
+	}
+	if want == "" {
+		return true // default user is "nopass"
+	}
+	a := sha256.Sum256([]byte(pass))
+	b := sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+func (c *client) authFailed() {
+	c.srv.stats.authFail.Add(1)
+	c.srv.stats.errors.Add(1)
+	c.srv.log.Warn("client authentication failed", "client", c.addr)
+	c.w.Error("WRONGPASS invalid username-password pair or user is disabled.")
+}
+
+func (c *client) cmdAuth(args []string) {
+	var user, pass string
+	switch len(args) {
+	case 2:
+		if c.srv.cfg.RequirePass == "" {
+			c.w.Error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+			return
+		}
+		user, pass = "default", args[1]
+	case 3:
+		user, pass = args[1], args[2]
+	default:
+		c.w.Error("ERR syntax error")
+		return
+	}
+	if !c.checkPassword(user, pass) {
+		c.authFailed()
+		return
+	}
+	c.mu.Lock()
+	c.authed = true
+	c.mu.Unlock()
+	c.w.Status("OK")
+}
+
+func (c *client) cmdHello(args []string) {
+	proto := 0
+	if len(args) >= 2 {
+		v, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil {
+			c.w.Error("ERR Protocol version is not an integer or out of range")
+			return
+		}
+		if v < 2 || v > 3 {
+			c.w.Error("NOPROTO unsupported protocol version")
+			return
+		}
+		proto = int(v)
+	}
+	var user, pass, name string
+	var haveAuth, haveName bool
+	for i := 2; i < len(args); i++ {
+		opt := strings.ToLower(args[i])
+		more := len(args) - i - 1
+		switch {
+		case opt == "auth" && more >= 2:
+			user, pass, haveAuth = args[i+1], args[i+2], true
+			i += 2
+		case opt == "setname" && more >= 1:
+			name, haveName = args[i+1], true
+			i++
+		default:
+			c.w.Error(fmt.Sprintf("ERR Syntax error in HELLO option '%s'", sanitize(truncate(args[i], 128))))
+			return
+		}
+	}
+	c.mu.Lock()
+	authed := c.authed
+	c.mu.Unlock()
+	if !authed && !haveAuth {
+		c.w.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		return
+	}
+	if haveAuth {
+		if !c.checkPassword(user, pass) {
+			c.authFailed()
+			return
+		}
+	}
+	if haveName && !validName(name) {
+		c.w.Error("ERR Client names cannot contain spaces, newlines or special characters.")
+		return
+	}
+	c.mu.Lock()
+	if haveAuth {
+		c.authed = true
+	}
+	if haveName {
+		c.name = name
+	}
+	if proto != 0 {
+		c.proto = proto
+	}
+	proto = c.proto
+	c.mu.Unlock()
+	c.w.Proto = proto
+	c.w.Map(6)
+	c.w.Bulk("server")
+	c.w.Bulk("redis")
+	c.w.Bulk("version")
+	c.w.Bulk(RedisVersion)
+	c.w.Bulk("proto")
+	c.w.Int(int64(proto))
+	c.w.Bulk("id")
+	c.w.Int(c.id)
+	c.w.Bulk("mode")
+	c.w.Bulk("sentinel")
+	c.w.Bulk("modules")
+	c.w.Array(0)
+}
+
+// validName reports whether a client name (or library name) has only
+// printable non-blank ASCII, as Redis requires.
+func validName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '!' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *client) cmdQuit(args []string) {
+	c.w.Status("OK")
+	c.flushReply()
+	c.finish()
+}
+
+func (c *client) cmdReset(args []string) {
+	c.srv.mu.Lock()
+	c.srv.ps.unsubscribeAll(c)
+	c.srv.mu.Unlock()
+	c.mu.Lock()
+	c.subs = map[string]struct{}{}
+	c.psubs = map[string]struct{}{}
+	c.name = ""
+	c.proto = 2
+	c.reply = replyOn
+	c.authed = c.srv.cfg.RequirePass == ""
+	c.mu.Unlock()
+	c.w.Proto = 2
+	c.w.Status("RESET")
+}
+
+func (c *client) cmdRole(args []string) {
+	ctx, cancel := c.srv.call(c)
+	defer cancel()
+	masters, err := c.srv.cfg.Backend.Masters(ctx)
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.w.Array(2)
+	c.w.Bulk("sentinel")
+	c.w.Array(len(masters))
+	for _, m := range masters {
+		c.w.Bulk(field(m, "name"))
+	}
+}
+
+// field returns the value of key in an instance map.
+func field(kvs []KV, key string) string {
+	for _, kv := range kvs {
+		if kv.Key == key {
+			return kv.Value
+		}
+	}
+	return ""
+}
+
+func (c *client) cmdShutdown(args []string) {
+	for _, a := range args[1:] {
+		switch strings.ToLower(a) {
+		case "nosave", "save", "now", "force":
+		case "abort":
+			c.w.Error("ERR No shutdown in progress.")
+			return
+		default:
+			c.w.Error("ERR syntax error")
+			return
+		}
+	}
+	ctx, cancel := c.srv.call(c)
+	defer cancel()
+	if err := c.srv.cfg.Backend.Shutdown(ctx); err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.srv.log.Warn("shutdown requested by client", "client", c.addr)
+	// Like Redis, no reply: the connection closes.
+	c.finish()
+}
+
+// ---------------------------------------------------------------------------
+// Pub/sub.
+
+func (c *client) subscribeReply(kind, name string, count int) {
+	c.w.Push(3)
+	c.w.Bulk(kind)
+	c.w.Bulk(name)
+	c.w.Int(int64(count))
+}
+
+func (c *client) cmdSubscribe(args []string)  { c.subscribe(args[1:], false) }
+func (c *client) cmdPSubscribe(args []string) { c.subscribe(args[1:], true) }
+
+func (c *client) subscribe(names []string, pattern bool) {
+	s := c.srv
+	for _, n := range names {
+		s.mu.Lock()
+		c.mu.Lock()
+		set, reg, kind := c.subs, s.ps.channels, "subscribe"
+		if pattern {
+			set, reg, kind = c.psubs, s.ps.patterns, "psubscribe"
+		}
+		set[n] = struct{}{}
+		count := len(c.subs) + len(c.psubs)
+		c.mu.Unlock()
+		s.ps.add(reg, n, c)
+		s.mu.Unlock()
+		c.subscribeReply(kind, n, count)
+	}
+}
+
+func (c *client) cmdUnsubscribe(args []string)  { c.unsubscribe(args[1:], false) }
+func (c *client) cmdPUnsubscribe(args []string) { c.unsubscribe(args[1:], true) }
+
+func (c *client) unsubscribe(names []string, pattern bool) {
+	s := c.srv
+	kind := "unsubscribe"
+	if pattern {
+		kind = "punsubscribe"
+	}
+	c.mu.Lock()
+	set := c.subs
+	if pattern {
+		set = c.psubs
+	}
+	if len(names) == 0 {
+		names = sortedKeys(set)
+	}
+	c.mu.Unlock()
+	if len(names) == 0 {
+		c.mu.Lock()
+		count := len(c.subs) + len(c.psubs)
+		c.mu.Unlock()
+		c.w.Push(3)
+		c.w.Bulk(kind)
+		c.w.NullBulk()
+		c.w.Int(int64(count))
+		return
+	}
+	for _, n := range names {
+		s.mu.Lock()
+		c.mu.Lock()
+		delete(set, n)
+		count := len(c.subs) + len(c.psubs)
+		c.mu.Unlock()
+		if pattern {
+			s.ps.remove(s.ps.patterns, n, c)
+		} else {
+			s.ps.remove(s.ps.channels, n, c)
+		}
+		s.mu.Unlock()
+		c.subscribeReply(kind, n, count)
+	}
+}
+
+func (c *client) cmdPublish(args []string) {
+	if args[1] != sentinel.HelloChannel {
+		c.w.Error("ERR Only HELLO messages are accepted by Sentinel instances.")
+		return
+	}
+	from := sentinel.Addr{}
+	if host, port, err := splitHostPort(c.addr); err == nil {
+		from = sentinel.Addr{Host: host, Port: port}
+	}
+	ctx, cancel := c.srv.call(c)
+	defer cancel()
+	if err := c.srv.cfg.Backend.Hello(ctx, from, args[2]); err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.w.Int(1)
+}
+
+// ---------------------------------------------------------------------------
+// VIPSENTINEL.
+
+func (c *client) cmdVIPSentinel(args []string) {
+	sub := strings.ToLower(args[1])
+	switch sub {
+	case "status":
+		if len(args) != 2 {
+			c.w.Error(subArity("vipsentinel", sub))
+			return
+		}
+		ctx, cancel := c.srv.call(c)
+		defer cancel()
+		st, err := c.srv.cfg.Backend.Status(ctx)
+		if err != nil {
+			c.writeErr(err)
+			return
+		}
+		b, err := json.Marshal(st)
+		if err != nil {
+			c.writeErr(fmt.Errorf("encode status: %w", err))
+			return
+		}
+		c.w.Bulk(string(b))
+	case "help":
+		c.writeHelp("VIPSENTINEL", []string{
+			"STATUS",
+			"    Return the agent's state (masters, VIP ownership, fencing, peers) as JSON.",
+		})
+	default:
+		c.w.Error(unknownSubcommand(args[1], "VIPSENTINEL"))
+	}
+}
+
+// writeHelp writes a HELP reply in Redis's format.
+func (c *client) writeHelp(cmd string, lines []string) {
+	all := append([]string{cmd + " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"}, lines...)
+	all = append(all, "HELP", "    Print this help.")
+	c.w.Array(len(all))
+	for _, l := range all {
+		c.w.Status(l)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Helpers shared by command files.
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := netSplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, err
+	}
+	return host, port, nil
+}
+
+func passwordHash(pass string) string {
+	h := sha256.Sum256([]byte(pass))
+	return hex.EncodeToString(h[:])
+}

@@ -1,0 +1,70 @@
+package api
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/resp"
+)
+
+// FuzzRequest feeds arbitrary bytes to a client connection. The server must
+// not panic, must finish with the connection, and must never buffer a
+// request beyond the limits.
+func FuzzRequest(f *testing.F) {
+	for _, seed := range []string{
+		cmd("PING"),
+		"PING\r\nINFO sentinel\r\n",
+		cmd("AUTH", "pw") + cmd("SENTINEL", "masters") + cmd("SUBSCRIBE", "a") + cmd("PING"),
+		cmd("AUTH", "pw") + cmd("HELLO", "3") + cmd("CLIENT", "LIST") + cmd("SENTINEL", "get-master-addr-by-name", "mymaster"),
+		cmd("HELLO", "3", "AUTH", "default", "pw", "SETNAME", "x") + cmd("PSUBSCRIBE", "*") + cmd("PUNSUBSCRIBE"),
+		"*3\r\n$3\r\nSET\r\n$99999999999\r\n",
+		"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*1\r\n$1048577\r\n",
+		"\"unbalanced\r\n",
+		cmd("AUTH", "pw") + cmd("CLIENT", "KILL", "ID", "1", "SKIPME", "no"),
+	} {
+		f.Add([]byte(seed))
+	}
+	s, err := New(Config{Backend: &testBackend{}, RequirePass: "pw"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = s.Close() })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		client, server := net.Pipe()
+		s.ServeConn(server)
+		done := make(chan int64)
+		go func() {
+			n, _ := io.Copy(io.Discard, client)
+			done <- n
+		}()
+		_ = client.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		_, _ = client.Write(data)
+		// Half-close is not possible on a pipe: give the server a moment
+		// to answer, then hang up.
+		time.Sleep(time.Millisecond)
+		_ = client.Close()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("server did not finish with the connection")
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			s.mu.Lock()
+			n := len(s.clients)
+			s.mu.Unlock()
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d clients left after hang-up", n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if got := s.stats.maxInput.Load(); got > int64(resp.Authenticated.MaxRequest) {
+			t.Fatalf("buffered a %d-byte request, limit %d", got, resp.Authenticated.MaxRequest)
+		}
+	})
+}

@@ -1,0 +1,515 @@
+// Package api serves the Sentinel-compatible RESP API (port 26379 by
+// default): SENTINEL subcommands, PING, INFO, ROLE, AUTH, HELLO, CLIENT,
+// COMMAND, ACL, pub/sub of events, and the hello PUBLISH from peers, with the
+// reply shapes, field order and error strings of Redis Sentinel, so that
+// redis-cli, go-redis, redis-py, Jedis, ioredis, phpredis and real
+// redis-sentinel peers work unchanged.
+//
+// The server is a small RESP server of its own rather than
+// github.com/tidwall/redcon: redcon's reader buffers a whole request of any
+// declared size before the handler sees it (its buffer doubles without
+// bound and is re-scanned from the start on every read), so it cannot apply
+// Redis's pre-AUTH limit of 10 arguments of 16 KiB; its pub/sub writes
+// RESP2 frames only (RESP3 clients need push frames); and it has no
+// accounting of queued output, so a subscriber that stops reading grows the
+// server's memory without limit. Here requests are read by agent/resp with
+// limits checked before allocation, and every client has one bounded output
+// queue drained by its own writer goroutine.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/resp"
+)
+
+// Defaults for Config.
+const (
+	DefaultMaxClients     = 10000
+	DefaultPubSubHard     = 32 << 20 // Redis: client-output-buffer-limit pubsub 32mb 8mb 60
+	DefaultPubSubSoft     = 8 << 20
+	DefaultPubSubSoftTime = 60 * time.Second
+	DefaultCallTimeout    = 10 * time.Second
+	// RedisVersion is the Redis version the API reports (HELLO, INFO):
+	// clients pick features by it, and we implement 7.0's Sentinel.
+	RedisVersion = "7.0.15"
+)
+
+// outputBackpressure is how much reply data may wait for a slow client
+// before the server stops reading its requests.
+const outputBackpressure = 1 << 20
+
+// writeTimeout bounds one write to a client that does not read at all.
+const writeTimeout = 5 * time.Minute
+
+// Config configures a Server.
+type Config struct {
+	Backend Backend
+	Logger  *slog.Logger
+	// RequirePass, when set, is the password of the default user; clients
+	// must AUTH before anything but AUTH, HELLO and QUIT.
+	RequirePass string
+	// Port is reported in INFO (tcp_port).
+	Port int
+	// Version is vipsentinel's version, reported in INFO.
+	Version string
+	// ConfigFile is reported in INFO (config_file).
+	ConfigFile string
+	// MaxClients caps concurrent connections (Redis's maxclients).
+	MaxClients int
+	// PubSubHard and PubSubSoft/PubSubSoftTime are the output limits of a
+	// subscribed client: over Hard, or over Soft for SoftTime, it is
+	// disconnected, as Redis does.
+	PubSubHard, PubSubSoft int
+	PubSubSoftTime         time.Duration
+	// CallTimeout bounds one Backend call.
+	CallTimeout time.Duration
+}
+
+// Server is the RESP API server. Its methods are safe for concurrent use.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	started time.Time
+	runID   string
+
+	nextID atomic.Int64
+	stats  stats
+
+	mu        sync.Mutex
+	clients   map[int64]*client
+	listeners map[net.Listener]struct{}
+	closed    bool
+	ps        pubsub
+
+	wg sync.WaitGroup
+}
+
+type stats struct {
+	connections atomic.Int64
+	commands    atomic.Int64
+	rejected    atomic.Int64
+	netIn       atomic.Int64
+	netOut      atomic.Int64
+	errors      atomic.Int64
+	authFail    atomic.Int64
+	pubsubKills atomic.Int64
+	maxInput    atomic.Int64 // largest request read, in bytes of arguments
+}
+
+// New returns a Server. It does not listen; call Serve.
+func New(cfg Config) (*Server, error) {
+	if cfg.Backend == nil {
+		return nil, errors.New("api: no backend")
+	}
+	if cfg.MaxClients <= 0 {
+		cfg.MaxClients = DefaultMaxClients
+	}
+	if cfg.PubSubHard <= 0 {
+		cfg.PubSubHard = DefaultPubSubHard
+	}
+	if cfg.PubSubSoft <= 0 {
+		cfg.PubSubSoft = DefaultPubSubSoft
+	}
+	if cfg.PubSubSoftTime <= 0 {
+		cfg.PubSubSoftTime = DefaultPubSubSoftTime
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var id [20]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, fmt.Errorf("api: run id: %w", err)
+	}
+	return &Server{
+		cfg:       cfg,
+		log:       log,
+		started:   time.Now(),
+		runID:     hex.EncodeToString(id[:]),
+		clients:   make(map[int64]*client),
+		listeners: make(map[net.Listener]struct{}),
+		ps:        newPubSub(),
+	}, nil
+}
+
+// Serve accepts connections on ln until ln fails or Close is called. It
+// returns nil after Close.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errors.New("api: server closed")
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) || isTemporary(err) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed", "err", err)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("api: accept: %w", err)
+		}
+		backoff = 0
+		s.ServeConn(conn)
+	}
+}
+
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+// ServeConn serves one already-accepted connection in the background.
+func (s *Server) ServeConn(conn net.Conn) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = conn.Close()
+		return
+	}
+	if len(s.clients) >= s.cfg.MaxClients {
+		s.mu.Unlock()
+		s.stats.rejected.Add(1)
+		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = io.WriteString(conn, "-ERR max number of clients reached\r\n")
+		_ = conn.Close()
+		return
+	}
+	c := newClient(s, conn)
+	s.clients[c.id] = c
+	s.wg.Add(2)
+	s.mu.Unlock()
+	s.stats.connections.Add(1)
+	go c.writeLoop()
+	go c.readLoop()
+}
+
+// Close stops all listeners, disconnects every client and waits for their
+// goroutines.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for ln := range s.listeners {
+		_ = ln.Close()
+	}
+	clients := make([]*client, 0, len(s.clients))
+	for _, c := range s.clients {
+		clients = append(clients, c)
+	}
+	s.mu.Unlock()
+	for _, c := range clients {
+		c.close()
+	}
+	s.wg.Wait()
+	return nil
+}
+
+// Publish sends message to the subscribers of channel (and of matching
+// patterns) and returns how many received it. It never blocks: a subscriber
+// whose output queue is over its limit is disconnected instead.
+func (s *Server) Publish(channel, message string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ps.publish(channel, message)
+}
+
+// removeClient forgets c (after it was closed).
+func (s *Server) removeClient(c *client) {
+	s.mu.Lock()
+	delete(s.clients, c.id)
+	s.ps.unsubscribeAll(c)
+	s.mu.Unlock()
+}
+
+// call runs a Backend call with the per-call timeout, bound to the client's
+// life.
+func (s *Server) call(c *client) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.ctx, s.cfg.CallTimeout)
+}
+
+// ---------------------------------------------------------------------------
+// Clients.
+
+// replyMode is set by CLIENT REPLY.
+type replyMode int
+
+const (
+	replyOn replyMode = iota
+	replyOff
+	replySkipNext
+	replySkip // skipping the current command's reply
+)
+
+type client struct {
+	srv     *Server
+	id      int64
+	conn    net.Conn
+	addr    string
+	laddr   string
+	created time.Time
+	ctx     context.Context
+	cancel  context.CancelFunc
+	rd      *resp.Reader
+	w       *resp.Writer // reply being built; reader goroutine only
+
+	mu         sync.Mutex
+	cond       *sync.Cond
+	out        []byte // queued output
+	inflight   int    // bytes handed to the writer, not yet written
+	closed     bool
+	quit       bool // close once the queue is written
+	softSince  time.Time
+	name       string
+	libName    string
+	libVer     string
+	proto      int
+	authed     bool
+	lastCmd    string
+	lastActive time.Time
+	subs       map[string]struct{}
+	psubs      map[string]struct{}
+	reply      replyMode
+}
+
+func newClient(s *Server, conn net.Conn) *client {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &client{
+		srv:        s,
+		id:         s.nextID.Add(1),
+		conn:       conn,
+		addr:       conn.RemoteAddr().String(),
+		laddr:      conn.LocalAddr().String(),
+		created:    time.Now(),
+		ctx:        ctx,
+		cancel:     cancel,
+		rd:         resp.NewReader(countingReader{conn, &s.stats.netIn}),
+		w:          resp.NewWriter(2),
+		proto:      2,
+		authed:     s.cfg.RequirePass == "",
+		lastCmd:    "NULL",
+		lastActive: time.Now(),
+		subs:       map[string]struct{}{},
+		psubs:      map[string]struct{}{},
+	}
+	c.cond = sync.NewCond(&c.mu)
+	return c
+}
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// close disconnects the client at once. It is idempotent.
+func (c *client) close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	c.cancel()
+	_ = c.conn.Close()
+	c.srv.removeClient(c)
+}
+
+func (c *client) readLoop() {
+	defer c.srv.wg.Done()
+	for {
+		if !c.waitOutput() {
+			return
+		}
+		c.mu.Lock()
+		authed := c.authed
+		c.mu.Unlock()
+		lim := resp.Authenticated
+		if !authed {
+			lim = resp.Unauthenticated
+		}
+		args, err := c.rd.ReadRequest(lim)
+		if err != nil {
+			var pe *resp.ProtocolError
+			if errors.As(err, &pe) {
+				c.srv.log.Info("protocol error from client", "client", c.addr, "err", pe.Msg)
+				c.w.Error("ERR " + pe.Error())
+				c.flushReply()
+			}
+			// Write what is queued (a reply to a last request sent just
+			// before the client half-closed, or the protocol error), then
+			// close.
+			c.finish()
+			return
+		}
+		c.srv.stats.commands.Add(1)
+		if n := int64(c.rd.MaxRequestSeen()); n > c.srv.stats.maxInput.Load() {
+			c.srv.stats.maxInput.Store(n)
+		}
+		c.dispatch(args)
+		c.flushReply()
+		c.mu.Lock()
+		quit := c.quit || c.closed
+		c.mu.Unlock()
+		if quit {
+			return
+		}
+	}
+}
+
+// waitOutput blocks while the client has too much output queued, so a
+// client that sends requests without reading replies is throttled by TCP
+// instead of growing the server's memory. It returns false once closed.
+func (c *client) waitOutput() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for !c.closed && len(c.out)+c.inflight > outputBackpressure {
+		c.cond.Wait()
+	}
+	return !c.closed
+}
+
+// finish closes the client after its queued output is written.
+func (c *client) finish() {
+	c.mu.Lock()
+	c.quit = true
+	c.cond.Broadcast()
+	c.mu.Unlock()
+}
+
+// flushReply moves the reply built by the current command into the output
+// queue, honouring CLIENT REPLY.
+func (c *client) flushReply() {
+	if c.w.Len() == 0 {
+		return
+	}
+	c.mu.Lock()
+	switch c.reply {
+	case replyOff, replySkip:
+		if c.reply == replySkip {
+			c.reply = replyOn
+		}
+	default:
+		if !c.closed {
+			c.out = append(c.out, c.w.Bytes()...)
+			c.cond.Broadcast()
+		}
+	}
+	c.mu.Unlock()
+	c.w.Reset()
+}
+
+// push queues an out-of-band message (pub/sub). Called with the server's
+// lock held; it must not block. Over the pub/sub limits the client is
+// disconnected, as Redis does with client-output-buffer-limit.
+func (c *client) push(msg []byte) bool {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return false
+	}
+	pending := len(c.out) + c.inflight + len(msg)
+	cfg := &c.srv.cfg
+	kill := pending > cfg.PubSubHard
+	if !kill && pending > cfg.PubSubSoft {
+		if c.softSince.IsZero() {
+			c.softSince = time.Now()
+		} else if time.Since(c.softSince) > cfg.PubSubSoftTime {
+			kill = true
+		}
+	} else if pending <= cfg.PubSubSoft {
+		c.softSince = time.Time{}
+	}
+	if kill {
+		c.mu.Unlock()
+		c.srv.stats.pubsubKills.Add(1)
+		c.srv.log.Warn("disconnecting subscriber over output limit", "client", c.addr, "pending_bytes", pending)
+		// close takes the server lock: do it elsewhere.
+		go c.close()
+		return false
+	}
+	c.out = append(c.out, msg...)
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	return true
+}
+
+func (c *client) writeLoop() {
+	defer c.srv.wg.Done()
+	var spare []byte
+	for {
+		c.mu.Lock()
+		for len(c.out) == 0 && !c.closed && !c.quit {
+			c.cond.Wait()
+		}
+		if c.closed || (len(c.out) == 0 && c.quit) {
+			c.mu.Unlock()
+			c.close()
+			return
+		}
+		buf := c.out
+		c.out = spare[:0]
+		c.inflight = len(buf)
+		c.mu.Unlock()
+
+		_ = c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		n, err := c.conn.Write(buf)
+		c.srv.stats.netOut.Add(int64(n))
+
+		c.mu.Lock()
+		c.inflight = 0
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		if err != nil {
+			c.close()
+			return
+		}
+		if cap(buf) <= 64<<10 {
+			spare = buf[:0]
+		} else {
+			spare = nil
+		}
+	}
+}
