@@ -26,6 +26,8 @@ type Addr struct {
 	Ours bool
 }
 
+// String renders a as "<iface> <prefix>" followed by "ours" and the flags
+// the Manager cares about.
 func (a Addr) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s", a.Iface, a.Prefix)
