@@ -86,6 +86,9 @@ type Tick struct{}
 type LinkUp struct {
 	To   Ref
 	Link Link
+	// LocalIP is our side's address of the connection; it is announced in
+	// hellos sent over a command link when announce-ip is not set.
+	LocalIP string
 }
 
 // LinkDown reports that a connection failed, could not be established, or
@@ -207,6 +210,9 @@ type Event struct {
 	Master  string
 	Epoch   uint64
 	Payload string
+	// Detail is extra context for logs (why a replica was rejected, the
+	// timer delta that caused TILT, ...). It is never published.
+	Detail string
 }
 
 // VIPIntent says whether this agent should hold the floating addresses of a
@@ -235,6 +241,10 @@ type Ready struct {
 	Events   []Event
 	VIPs     []VIPIntent // full desired set; non-nil only when it changed
 	Scripts  []ScriptRun
+	// Crash is set when a SENTINEL SIMULATE-FAILURE point was reached: the
+	// runtime must persist State, log Events, then exit with status 99
+	// without sending Commands. The Node ignores every later input.
+	Crash bool
 }
 
 // ---------------------------------------------------------------------------
@@ -314,6 +324,10 @@ type MasterState struct {
 	LeaderEpoch    uint64
 	KnownReplicas  []Addr
 	KnownSentinels []SentinelRecord
+	// Monitored is set for masters added by SENTINEL MONITOR: they are
+	// restored from the state even though the configuration file does not
+	// declare them.
+	Monitored bool
 }
 
 // HardState is everything that must survive a restart. Epochs and votes in it

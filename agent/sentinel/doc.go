@@ -1,0 +1,56 @@
+// Package sentinel is the Redis Sentinel algorithm as a pure, deterministic
+// state machine: it monitors masters, replicas and peer agents, detects
+// SDOWN and ODOWN, elects a leader per epoch, promotes a replica,
+// reconfigures the others, propagates configurations through hellos, and
+// decides which agent should hold each master's floating IP.
+//
+// The Node has no goroutines, sockets or clocks. Like etcd-io/raft, the
+// runtime feeds it inputs with Step(now, input) (ticks, connection events,
+// replies, hellos) and collects what it wants done with Ready(): commands to
+// send, events to log and publish, scripts to run, the desired VIP set, and
+// the state to persist first. Randomness comes only from Config.Rand, and
+// maps are always walked in sorted order, so the same inputs always give the
+// same outputs.
+//
+// Wire formats (hello payloads, is-master-down-by-addr, the failover
+// transactions, event payloads) are Redis Sentinel's, so agents can run in a
+// group together with real redis-sentinel 7.0 processes.
+//
+// # Timing
+//
+// The rules that decide when an instance is down are Sentinel's: an instance
+// is SDOWN once it has not answered a PING for more than down-after, so a
+// blip shorter than down-after never causes a failover. What changes is how
+// fast everything around that rule happens, so that a master is moved within
+// down-after + 150 ms of its death (down-after 1 s, RTT < 1 ms, 10 ms ticks):
+//
+//   - instances are pinged every min(ping-period, max(10ms, down-after/10)),
+//     so the first unanswered PING leaves at most down-after/10 after a death
+//     (Sentinel: up to 1 s);
+//   - on entering SDOWN the peers are asked at once, then every
+//     min(ask-period, max(10ms, down-after/20)), and every reply is acted upon
+//     immediately (Sentinel: 1 s asks, 100 ms timer runs);
+//   - a failover starts after a random jitter of at most
+//     min(30ms, down-after/20) instead of up to 1 s of desync; a vote given to
+//     a peer during the jitter cancels our own attempt;
+//   - the election is re-evaluated on every vote reply; an attempt that
+//     cannot win (or times out after min(election-timeout, failover-timeout,
+//     max(100ms, down-after/4))) is retried with a fresh epoch after a
+//     randomized, doubling back-off, never giving two votes in an epoch; the
+//     2×failover-timeout wait is kept after a promotion that timed out, and
+//     when the elected leader is a real redis-sentinel;
+//   - the failover state machine moves through as many states as it can per
+//     step; INFO is pipelined behind SLAVEOF NO ONE and polled every
+//     down-after/20 while waiting for the promotion and the replica
+//     reconfigurations; hellos go to every instance and sentinel at once after
+//     a promotion.
+//
+// # Floating IP and fencing
+//
+// A master's VIP is wanted by the agent whose host the latest configuration
+// names, while the local instance reports role:master and answers PINGs,
+// outside TILT, and (with fencing) while a majority of agents was heard
+// within down-after/2. An isolated master's agent therefore drops the VIP
+// and pauses writes (CLIENT PAUSE WRITE) before the majority can even see
+// the master as SDOWN; design.md gives the argument.
+package sentinel

@@ -1,0 +1,167 @@
+package sentinel
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// IsMasterDownByAddr answers SENTINEL IS-MASTER-DOWN-BY-ADDR from a peer.
+// down is true when we are not in TILT and see the master at ip:port as
+// SDOWN. When runid is not "*" the peer asks for our vote in reqEpoch; the
+// reply is our vote for that master, which may be older (leader "*" and
+// epoch 0 when we never voted).
+//
+// A vote changes persisted state: the caller must call Ready and persist its
+// State before writing the reply (Sentinel flushes its config before
+// replying for the same reason).
+func (n *Node) IsMasterDownByAddr(now Time, ip string, port int, reqEpoch uint64, runid string) (down bool, leader string, leaderEpoch uint64) {
+	if n.crashed {
+		return false, "*", 0
+	}
+	n.setNow(now)
+	var m *master
+	if h, err := n.checkHost(ip); err == nil {
+		for _, mm := range n.sortedMasters() {
+			if sameAddr(mm.inst.addr, Addr{Host: h, Port: port}) {
+				m = mm
+				break
+			}
+		}
+	}
+	leader = "*"
+	if m == nil {
+		return false, leader, 0
+	}
+	down = !n.tilt && m.inst.flags&fSDown != 0
+	if runid != "*" {
+		if !validRunID(runid) {
+			n.debug(m.cfg.Name, "bad-vote-request", fmt.Sprintf("invalid run id %.64q", runid))
+		} else {
+			l, e := n.voteLeader(m, reqEpoch, strings.ToLower(runid))
+			if l != "" {
+				leader, leaderEpoch = l, e
+			}
+		}
+	}
+	n.updateVIPs()
+	return down, leader, leaderEpoch
+}
+
+// voteLeader is sentinelVoteLeader: adopt a newer epoch, and vote for runid
+// if we have not voted for this master in reqEpoch or later. One vote per
+// master per epoch is what makes the leader of an epoch unique, so the vote
+// is persisted (dirty) before anything that depends on it leaves the Node.
+func (n *Node) voteLeader(m *master, reqEpoch uint64, runid string) (string, uint64) {
+	if reqEpoch > n.currentEpoch {
+		n.currentEpoch = reqEpoch
+		n.dirty = true
+		n.newEpochEvent(m)
+	}
+	if m.leaderEpoch < reqEpoch && n.currentEpoch <= reqEpoch {
+		m.leader = runid
+		m.leaderEpoch = n.currentEpoch
+		n.dirty = true
+		n.masterEvent(LevelWarning, "+vote-for-leader", m, runid+" "+strconv.FormatUint(m.leaderEpoch, 10))
+		if runid != n.myid {
+			n.blockFor(m, n.voteBlock(m, runid), "voted for "+runid)
+		}
+	}
+	return m.leader, m.leaderEpoch
+}
+
+// blockFor forbids starting a failover of m for d, never shortening an
+// existing block, and cancels a jittered start that was pending.
+func (n *Node) blockFor(m *master, d Time, why string) {
+	until := n.now + d
+	if until > m.blockUntil {
+		m.blockUntil = until
+		n.debug(m.cfg.Name, "failover-blocked", fmt.Sprintf("%s: no failover attempt for %v", why, d))
+	}
+	m.startAt = never
+}
+
+// tally counts the votes for the election of m in epoch, as peers reported
+// them, in sorted run-id order.
+func (n *Node) tally(m *master, epoch uint64) (counts map[string]int, order []string) {
+	counts = map[string]int{}
+	for _, s := range m.sortedSentinels() {
+		if s.leader != "" && s.leaderEpoch == epoch {
+			if counts[s.leader] == 0 {
+				order = append(order, s.leader)
+			}
+			counts[s.leader]++
+		}
+	}
+	return counts, order
+}
+
+// needed is the number of votes a leader needs: a majority of every
+// sentinel ever seen (plus us), and at least the quorum.
+func (n *Node) needed(m *master) int {
+	voters := len(m.sentinels) + 1
+	return max(voters/2+1, m.cfg.Quorum)
+}
+
+// getLeader is sentinelGetLeader: the run id elected for m in epoch, or "".
+// Our own vote goes to the candidate with most votes, or to us.
+func (n *Node) getLeader(m *master, epoch uint64) string {
+	counts, order := n.tally(m, epoch)
+	winner, best := "", 0
+	for _, id := range order {
+		if counts[id] > best {
+			winner, best = id, counts[id]
+		}
+	}
+	cand := winner
+	if cand == "" {
+		cand = n.myid
+	}
+	my, myEpoch := n.voteLeader(m, epoch, cand)
+	if my != "" && myEpoch == epoch {
+		counts[my]++
+		if counts[my] > best {
+			winner, best = my, counts[my]
+		}
+	}
+	if winner != "" && best < n.needed(m) {
+		return ""
+	}
+	return winner
+}
+
+// electionLost reports whether we can no longer win the election of m in
+// epoch: we voted for someone in a later epoch, another candidate already
+// has enough votes, or even every undecided peer voting for us would not be
+// enough. It returns the winner when one is known.
+func (n *Node) electionLost(m *master, epoch uint64) (lost bool, winner string) {
+	if m.leaderEpoch > epoch {
+		return true, m.leader
+	}
+	need := n.needed(m)
+	counts, _ := n.tally(m, epoch)
+	if m.leaderEpoch == epoch && m.leader != "" {
+		counts[m.leader]++
+	}
+	ids := make([]string, 0, len(counts))
+	for id := range counts {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if id != n.myid && counts[id] >= need {
+			return true, id
+		}
+	}
+	undecided := 0
+	for _, s := range m.sentinels {
+		if s.leader == "" || s.leaderEpoch < epoch {
+			undecided++
+		}
+	}
+	if counts[n.myid]+undecided < need {
+		return true, ""
+	}
+	return false, ""
+}

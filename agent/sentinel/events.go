@@ -1,0 +1,75 @@
+package sentinel
+
+import (
+	"strconv"
+)
+
+// emit queues ev.
+func (n *Node) emit(ev Event) {
+	n.events = append(n.events, ev)
+}
+
+// debug queues a Debug event: logged by the runtime, never published.
+func (n *Node) debug(masterName, typ, detail string) {
+	ev := Event{Type: typ, Level: LevelDebug, Master: masterName, Payload: detail}
+	if m := n.masters[masterName]; m != nil {
+		ev.Epoch = m.configEpoch
+	} else {
+		ev.Epoch = n.currentEpoch
+	}
+	n.emit(ev)
+}
+
+// describe renders Sentinel's %@: "<type> <name> <ip> <port>", followed for
+// replicas and sentinels by " @ <master-name> <master-ip> <master-port>".
+func (n *Node) describe(ri *instance) string {
+	s := ri.kind.String() + " " + ri.name + " " + ri.addr.Host + " " + strconv.Itoa(ri.addr.Port)
+	if ri.kind != KindMaster {
+		mi := ri.m.inst
+		s += " @ " + mi.name + " " + mi.addr.Host + " " + strconv.Itoa(mi.addr.Port)
+	}
+	return s
+}
+
+// instEvent emits an event tied to ri whose payload is "%@" followed by
+// rest. A warning tied to an instance also runs the master's
+// notification-script, as Sentinel does.
+func (n *Node) instEvent(level Level, typ string, ri *instance, rest string) {
+	n.instEventDetail(level, typ, ri, rest, "")
+}
+
+func (n *Node) instEventDetail(level Level, typ string, ri *instance, rest, detail string) {
+	payload := n.describe(ri) + rest
+	m := ri.m
+	n.emit(Event{Type: typ, Level: level, Master: m.cfg.Name, Epoch: m.configEpoch, Payload: payload, Detail: detail})
+	if level == LevelWarning && m.cfg.NotificationScript != "" {
+		n.scripts = append(n.scripts, ScriptRun{Master: m.cfg.Name, Path: m.cfg.NotificationScript, Args: []string{typ, payload}})
+	}
+}
+
+// masterEvent emits an event about m whose payload is not "%@"-formatted.
+func (n *Node) masterEvent(level Level, typ string, m *master, payload string) {
+	n.emit(Event{Type: typ, Level: level, Master: m.cfg.Name, Epoch: m.configEpoch, Payload: payload})
+}
+
+// newEpochEvent emits +new-epoch.
+func (n *Node) newEpochEvent(m *master) {
+	ev := Event{Type: "+new-epoch", Level: LevelWarning, Epoch: n.currentEpoch, Payload: strconv.FormatUint(n.currentEpoch, 10)}
+	if m != nil {
+		ev.Master = m.cfg.Name
+	}
+	n.emit(ev)
+}
+
+// reconfScript queues the client-reconfig-script of m.
+func (n *Node) reconfScript(m *master, role string, from, to Addr) {
+	if m.cfg.ClientReconfigScript == "" {
+		return
+	}
+	n.scripts = append(n.scripts, ScriptRun{
+		Master: m.cfg.Name,
+		Path:   m.cfg.ClientReconfigScript,
+		Args: []string{m.cfg.Name, role, "start",
+			from.Host, strconv.Itoa(from.Port), to.Host, strconv.Itoa(to.Port)},
+	})
+}

@@ -1,0 +1,363 @@
+package sentinel
+
+import (
+	"fmt"
+	"strings"
+)
+
+// SimFailure is the set of SENTINEL SIMULATE-FAILURE crash points.
+type SimFailure uint
+
+// Crash points, with Sentinel's flag values (shown in INFO as
+// sentinel_simulate_failure_flags).
+const (
+	SimCrashAfterElection  SimFailure = 1 << 0
+	SimCrashAfterPromotion SimFailure = 1 << 1
+)
+
+// ParseSimFailure parses the arguments of SENTINEL SIMULATE-FAILURE (not
+// HELP, which the caller answers).
+func ParseSimFailure(args []string) (SimFailure, error) {
+	var f SimFailure
+	for _, a := range args {
+		switch strings.ToLower(a) {
+		case "crash-after-election":
+			f |= SimCrashAfterElection
+		case "crash-after-promotion":
+			f |= SimCrashAfterPromotion
+		default:
+			return 0, &ReplyError{Msg: "ERR Unknown failure simulation specified"}
+		}
+	}
+	return f, nil
+}
+
+// SimulateFailure arms the given crash points (replacing the previous set).
+func (n *Node) SimulateFailure(f SimFailure) { n.simFailure = f }
+
+func (n *Node) simCrash(point string) {
+	n.crashed = true
+	n.crash = true
+	n.emit(Event{Type: "simulated-crash", Level: LevelDebug, Epoch: n.currentEpoch,
+		Payload: "Simulated failure: " + point, Detail: "the runtime must exit with status 99"})
+}
+
+// startFailoverIfNeeded is sentinelStartFailoverIfNeeded with vipsentinel's
+// scheduling: a short random jitter after ODOWN instead of Sentinel's up to
+// one second of desync, and blocks (after a vote, a failed attempt, or a
+// timed-out promotion) instead of a flat 2×failover_timeout.
+func (n *Node) startFailoverIfNeeded(m *master) bool {
+	ri := m.inst
+	if ri.flags&fODown == 0 {
+		m.startAt = never
+		return false
+	}
+	if ri.flags&fFailoverInProgress != 0 {
+		return false
+	}
+	if n.now < m.blockUntil {
+		if m.blockLog != m.blockUntil {
+			m.blockLog = m.blockUntil
+			n.debug(m.cfg.Name, "next-failover-delay",
+				fmt.Sprintf("Next failover delay: I will not start a failover before %v from now", m.blockUntil-n.now))
+		}
+		m.startAt = never
+		return false
+	}
+	if m.startAt == never {
+		m.startAt = n.now + Time(n.rnd.Int63n(int64(n.startJitterMax(m))+1))
+	}
+	if n.now < m.startAt {
+		return false
+	}
+	m.startAt = never
+	n.startFailover(m)
+	return true
+}
+
+// startFailover is sentinelStartFailover: a new epoch and wait_start.
+func (n *Node) startFailover(m *master) {
+	ri := m.inst
+	m.failoverState = stateWaitStart
+	m.stateChangeTime = n.now
+	ri.flags |= fFailoverInProgress
+	n.currentEpoch++
+	m.failoverEpoch = n.currentEpoch
+	n.dirty = true
+	n.newEpochEvent(m)
+	n.instEvent(LevelWarning, "+try-failover", ri, "")
+	m.failoverStartTime = n.now
+}
+
+// abortFailover is sentinelAbortFailover (legal up to wait_promotion).
+func (n *Node) abortFailover(m *master) {
+	m.inst.flags &^= fFailoverInProgress | fForceFailover
+	m.failoverState = stateNone
+	m.stateChangeTime = n.now
+	if m.promoted != nil {
+		m.promoted.flags &^= fPromoted
+		m.promoted = nil
+	}
+}
+
+// failoverStateMachine runs m's failover, moving through as many states as
+// the current information allows (Sentinel moves one state per timer run).
+func (n *Node) failoverStateMachine(m *master) {
+	for range 8 {
+		if m.inst.flags&fFailoverInProgress == 0 || n.crashed {
+			return
+		}
+		prev := m.failoverState
+		switch m.failoverState {
+		case stateWaitStart:
+			n.failoverWaitStart(m)
+		case stateSelectSlave:
+			n.failoverSelectSlave(m)
+		case stateSendSlaveofNoone:
+			n.failoverSendSlaveofNoone(m)
+		case stateWaitPromotion:
+			if n.now-m.stateChangeTime > m.cfg.FailoverTimeout {
+				n.instEvent(LevelWarning, "-failover-abort-slave-timeout", m.inst, "")
+				n.abortFailover(m)
+				// SLAVEOF NO ONE was sent: a replica may have been
+				// promoted, so keep Sentinel's 2×failover_timeout.
+				n.blockFor(m, 2*m.cfg.FailoverTimeout, "promotion timed out")
+			}
+		case stateReconfSlaves:
+			n.reconfNextSlave(m)
+			n.detectEnd(m)
+		}
+		if m.failoverState == prev {
+			return
+		}
+	}
+}
+
+func (n *Node) failoverWaitStart(m *master) {
+	ri := m.inst
+	leader := n.getLeader(m, m.failoverEpoch)
+	if leader != n.myid && ri.flags&fForceFailover == 0 {
+		lost, winner := n.electionLost(m, m.failoverEpoch)
+		timeout := n.now-m.failoverStartTime > n.electionWindow(m)
+		if !lost && !timeout {
+			return
+		}
+		detail := "election timed out"
+		if lost {
+			detail = "election lost"
+			if winner != "" {
+				detail += " to " + winner
+			}
+		}
+		n.instEventDetail(LevelWarning, "-failover-abort-not-elected", ri, "", detail)
+		n.abortFailover(m)
+		m.attempts++
+		if winner != "" && winner != n.myid {
+			n.blockFor(m, n.voteBlock(m, winner), "leader "+winner+" elected")
+		} else {
+			n.blockFor(m, n.backoff(m), "not elected")
+		}
+		return
+	}
+	n.instEvent(LevelWarning, "+elected-leader", ri, "")
+	if n.simFailure&SimCrashAfterElection != 0 {
+		n.simCrash("crash-after-election")
+		return
+	}
+	m.failoverState = stateSelectSlave
+	m.stateChangeTime = n.now
+	n.instEvent(LevelWarning, "+failover-state-select-slave", ri, "")
+}
+
+func (n *Node) failoverSelectSlave(m *master) {
+	r, detail := n.selectReplica(m)
+	if r == nil {
+		n.instEventDetail(LevelWarning, "-failover-abort-no-good-slave", m.inst, "", detail)
+		n.abortFailover(m)
+		m.attempts++
+		n.blockFor(m, n.backoff(m), "no good replica")
+		return
+	}
+	n.instEventDetail(LevelWarning, "+selected-slave", r, "", detail)
+	r.flags |= fPromoted
+	m.promoted = r
+	m.failoverState = stateSendSlaveofNoone
+	m.stateChangeTime = n.now
+	n.instEvent(LevelNotice, "+failover-state-send-slaveof-noone", r, "")
+}
+
+func (n *Node) failoverSendSlaveofNoone(m *master) {
+	r := m.promoted
+	if r.link.disconnected() {
+		if n.now-m.stateChangeTime > m.cfg.FailoverTimeout {
+			n.instEvent(LevelWarning, "-failover-abort-slave-timeout", m.inst, "")
+			n.abortFailover(m)
+			m.attempts++
+			n.blockFor(m, n.backoff(m), "promoted replica unreachable")
+		}
+		return
+	}
+	if !n.sendSlaveOf(r, Addr{}, purposePromote) {
+		return
+	}
+	n.instEvent(LevelNotice, "+failover-state-wait-promotion", r, "")
+	m.failoverState = stateWaitPromotion
+	m.stateChangeTime = n.now
+}
+
+// promotionDone is the INFO-driven end of wait_promotion: the new
+// configuration is born, with the failover epoch as its config epoch.
+func (n *Node) promotionDone(m *master, r *instance) {
+	m.configEpoch = m.failoverEpoch
+	m.failoverState = stateReconfSlaves
+	m.stateChangeTime = n.now
+	m.attempts = 0
+	n.dirty = true
+	n.instEvent(LevelWarning, "+promoted-slave", r, "")
+	if n.simFailure&SimCrashAfterPromotion != 0 {
+		n.simCrash("crash-after-promotion")
+		return
+	}
+	n.instEvent(LevelWarning, "+failover-state-reconf-slaves", m.inst, "")
+	n.reconfScript(m, "leader", m.inst.addr, r.addr)
+	n.forceHello(m)
+}
+
+// reconfNextSlave is sentinelFailoverReconfNextSlave. The reconf-sent
+// timeout is checked on every replica, not only those the loop reaches, so
+// that one stuck replica does not hold the others back.
+func (n *Node) reconfNextSlave(m *master) {
+	p := m.promoted
+	reps := m.sortedReplicas()
+	inProgress := 0
+	for _, r := range reps {
+		if r.flags&fReconfSent != 0 && n.now-r.reconfSentTime > n.t.SlaveReconfTimeout {
+			n.instEvent(LevelNotice, "-slave-reconf-sent-timeout", r, "")
+			r.flags &^= fReconfSent
+			r.flags |= fReconfDone
+		}
+		if r.flags&(fReconfSent|fReconfInprog) != 0 {
+			inProgress++
+		}
+	}
+	for _, r := range reps {
+		if inProgress >= m.cfg.ParallelSyncs {
+			break
+		}
+		if r.flags&(fPromoted|fReconfDone|fReconfSent|fReconfInprog) != 0 || r.link.disconnected() {
+			continue
+		}
+		if n.sendSlaveOf(r, p.addr, purposeReconf) {
+			r.flags |= fReconfSent
+			r.reconfSentTime = n.now
+			n.instEvent(LevelNotice, "+slave-reconf-sent", r, "")
+			inProgress++
+		}
+	}
+}
+
+// detectEnd is sentinelFailoverDetectEnd.
+func (n *Node) detectEnd(m *master) {
+	p := m.promoted
+	if p == nil || p.flags&fSDown != 0 {
+		return
+	}
+	notReconfigured := 0
+	for _, r := range m.replicas {
+		if r.flags&(fPromoted|fReconfDone) == 0 && r.flags&fSDown == 0 {
+			notReconfigured++
+		}
+	}
+	timeout := false
+	if n.now-m.stateChangeTime > m.cfg.FailoverTimeout {
+		notReconfigured = 0
+		timeout = true
+		n.instEvent(LevelWarning, "+failover-end-for-timeout", m.inst, "")
+	}
+	if notReconfigured == 0 {
+		n.instEvent(LevelWarning, "+failover-end", m.inst, "")
+		m.failoverState = stateUpdateConfig
+		m.stateChangeTime = n.now
+	}
+	if timeout {
+		for _, r := range m.sortedReplicas() {
+			if r.flags&(fPromoted|fReconfDone|fReconfSent) != 0 || r.link.disconnected() {
+				continue
+			}
+			if n.sendSlaveOf(r, p.addr, purposeReconf) {
+				n.instEvent(LevelNotice, "+slave-reconf-sent-be", r, "")
+			}
+		}
+	}
+}
+
+// switchToPromoted is sentinelFailoverSwitchToPromotedSlave (update_config).
+func (n *Node) switchToPromoted(m *master) {
+	ref := m.promoted
+	if ref == nil {
+		ref = m.inst
+	}
+	n.masterEvent(LevelWarning, "+switch-master", m, switchPayload(m.cfg.Name, m.inst.addr, ref.addr))
+	n.resetMasterAndChangeAddress(m, ref.addr)
+}
+
+// resetMaster is sentinelResetMaster: forget replicas (and sentinels unless
+// keepSentinels), links, flags and the failover, and start over with a fresh
+// master instance at addr. Votes and epochs are kept.
+func (n *Node) resetMaster(m *master, addr Addr, keepSentinels, event bool) {
+	for _, r := range m.sortedReplicas() {
+		n.releaseInstanceLinks(r)
+	}
+	m.replicas = map[string]*instance{}
+	if !keepSentinels {
+		for _, s := range m.sortedSentinels() {
+			n.releaseSentinel(s)
+		}
+	}
+	n.releaseInstanceLinks(m.inst)
+	m.inst = n.newInstance(KindMaster, m.cfg.Name, addr, m)
+	m.inst.link = newLink(n.now, Ref{Master: m.cfg.Name, Kind: KindMaster, Addr: addr}, true)
+	m.failoverState = stateNone
+	m.stateChangeTime = never
+	m.failoverStartTime = never
+	m.promoted = nil
+	m.startAt = never
+	m.blockUntil = never
+	m.attempts = 0
+	if event {
+		n.instEvent(LevelWarning, "+reset-master", m.inst, "")
+	}
+}
+
+// resetMasterAndChangeAddress is sentinelResetMasterAndChangeAddress: the
+// new master at addr, every other known address (the old master included)
+// as its replicas. A local instance that last claimed role:master under the
+// old configuration is marked for immediate demotion: the configuration
+// that names another master is newer than whatever made it master.
+func (n *Node) resetMasterAndChangeAddress(m *master, addr Addr) {
+	type rep struct {
+		a      Addr
+		demote bool
+	}
+	var reps []rep
+	claims := func(ri *instance) bool {
+		return n.isLocal(ri.addr) && ri.info != nil && ri.roleReported == KindMaster
+	}
+	for _, r := range m.sortedReplicas() {
+		if !sameAddr(r.addr, addr) {
+			reps = append(reps, rep{r.addr, claims(r)})
+		}
+	}
+	if !sameAddr(m.inst.addr, addr) {
+		reps = append(reps, rep{m.inst.addr, claims(m.inst)})
+	}
+	n.resetMaster(m, addr, true, false)
+	for _, r := range reps {
+		ri := n.addReplica(m, r.a)
+		if r.demote {
+			ri.demoteUntil = n.now + m.cfg.FailoverTimeout
+		}
+		n.instEvent(LevelNotice, "+slave", ri, "")
+	}
+	n.dirty = true
+}

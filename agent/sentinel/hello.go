@@ -1,0 +1,204 @@
+package sentinel
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// HelloMsg is the content of a hello message, the 8 comma-separated tokens
+// sentinels publish on HelloChannel:
+//
+//	<ip>,<port>,<runid>,<current_epoch>,<master_name>,<master_ip>,<master_port>,<master_config_epoch>
+type HelloMsg struct {
+	Addr         Addr // the announcing sentinel
+	RunID        string
+	CurrentEpoch uint64
+	Master       string
+	MasterAddr   Addr // the master's address in the sender's latest config
+	ConfigEpoch  uint64
+}
+
+// FormatHello renders h as the wire payload.
+func FormatHello(h HelloMsg) string {
+	return h.Addr.Host + "," + strconv.Itoa(h.Addr.Port) + "," + h.RunID + "," +
+		strconv.FormatUint(h.CurrentEpoch, 10) + "," + h.Master + "," +
+		h.MasterAddr.Host + "," + strconv.Itoa(h.MasterAddr.Port) + "," +
+		strconv.FormatUint(h.ConfigEpoch, 10)
+}
+
+// ErrHello is wrapped by every ParseHello error.
+var ErrHello = errors.New("sentinel: malformed hello")
+
+// ParseHello parses a hello payload. It requires exactly 8 tokens, numeric
+// ports in 0..65535 and numeric epochs; it does not check that addresses
+// are valid IPs (the Node does, with its resolve-hostnames setting).
+func ParseHello(payload string) (HelloMsg, error) {
+	tok := strings.Split(payload, ",")
+	if len(tok) != 8 {
+		return HelloMsg{}, fmt.Errorf("%w: %d tokens, want 8", ErrHello, len(tok))
+	}
+	port := func(i int, what string) (int, error) {
+		p, err := strconv.Atoi(tok[i])
+		if err != nil || p < 0 || p > 65535 {
+			return 0, fmt.Errorf("%w: %s %q", ErrHello, what, tok[i])
+		}
+		return p, nil
+	}
+	epoch := func(i int, what string) (uint64, error) {
+		e, err := strconv.ParseUint(tok[i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %s %q", ErrHello, what, tok[i])
+		}
+		return e, nil
+	}
+	var h HelloMsg
+	var err error
+	if h.Addr.Port, err = port(1, "sentinel port"); err != nil {
+		return HelloMsg{}, err
+	}
+	if h.CurrentEpoch, err = epoch(3, "current epoch"); err != nil {
+		return HelloMsg{}, err
+	}
+	if h.MasterAddr.Port, err = port(6, "master port"); err != nil {
+		return HelloMsg{}, err
+	}
+	if h.ConfigEpoch, err = epoch(7, "master config epoch"); err != nil {
+		return HelloMsg{}, err
+	}
+	h.Addr.Host, h.RunID, h.Master, h.MasterAddr.Host = tok[0], tok[2], tok[4], tok[5]
+	for _, f := range []struct {
+		i    int
+		what string
+	}{{0, "sentinel address"}, {2, "run id"}, {4, "master name"}, {5, "master address"}} {
+		if tok[f.i] == "" {
+			return HelloMsg{}, fmt.Errorf("%w: empty %s", ErrHello, f.what)
+		}
+	}
+	return h, nil
+}
+
+// onHello handles a hello received through a pub/sub link or a PUBLISH.
+func (n *Node) onHello(v Hello) {
+	if v.Via.Kind == KindMaster || v.Via.Kind == KindReplica {
+		if ri := n.lookup(v.Via); ri != nil {
+			ri.link.pcActive = n.now // our own hellos count as activity too
+		}
+	}
+	n.processHello(v.Payload)
+}
+
+// processHello is sentinelProcessHelloMessage.
+func (n *Node) processHello(payload string) {
+	if strings.Contains(strings.ToLower(payload), n.myid) {
+		return
+	}
+	h, err := ParseHello(payload)
+	if err != nil {
+		n.debug("", "bad-hello", fmt.Sprintf("%v: %.200q", err, payload))
+		return
+	}
+	m := n.masters[h.Master]
+	if m == nil {
+		return
+	}
+	saddr, err := n.checkAddr(h.Addr)
+	if err != nil || !validRunID(h.RunID) {
+		n.debug(m.cfg.Name, "bad-hello", fmt.Sprintf("invalid sentinel address or run id: %.200q", payload))
+		return
+	}
+	maddr, err := n.checkAddr(h.MasterAddr)
+	if err != nil {
+		n.debug(m.cfg.Name, "bad-hello", fmt.Sprintf("invalid master address: %.200q", payload))
+		return
+	}
+	runid := strings.ToLower(h.RunID)
+
+	si := m.sentinels[runid]
+	if si != nil && !sameAddr(si.addr, saddr) {
+		si = nil
+	}
+	if si == nil {
+		removed := false
+		if old := m.sentinels[runid]; old != nil {
+			n.releaseSentinel(old)
+			removed = true
+			n.instEvent(LevelNotice, "+sentinel-address-switch", m.inst,
+				fmt.Sprintf(" ip %s port %d for %s", saddr.Host, saddr.Port, runid))
+		} else {
+			var other *instance
+			for _, s := range m.sortedSentinels() {
+				if sameAddr(s.addr, saddr) {
+					other = s
+					break
+				}
+			}
+			if other != nil {
+				n.instEvent(LevelNotice, "+sentinel-invalid-addr", other, "")
+				stale := other.runid
+				for _, mm := range n.sortedMasters() {
+					if s := mm.sentinels[stale]; s != nil {
+						n.releaseSentinel(s)
+					}
+				}
+			}
+		}
+		si = n.addSentinel(m, saddr, runid)
+		if !removed {
+			n.instEvent(LevelNotice, "+sentinel", si, "")
+		} else {
+			n.updateSentinelAddressInAllMasters(si)
+		}
+		n.dirty = true
+	}
+	if h.CurrentEpoch > n.currentEpoch {
+		n.currentEpoch = h.CurrentEpoch
+		n.dirty = true
+		n.newEpochEvent(nil)
+	}
+	if m.configEpoch < h.ConfigEpoch {
+		m.configEpoch = h.ConfigEpoch
+		n.dirty = true
+		if !sameAddr(maddr, m.inst.addr) {
+			old := m.inst.addr
+			n.instEvent(LevelWarning, "+config-update-from", si, "")
+			n.masterEvent(LevelWarning, "+switch-master", m, switchPayload(m.cfg.Name, old, maddr))
+			n.resetMasterAndChangeAddress(m, maddr)
+			n.reconfScript(m, "observer", old, maddr)
+		}
+	}
+	si.lastHello = n.now
+	si.helloAt = n.now
+}
+
+func switchPayload(name string, from, to Addr) string {
+	return name + " " + from.Host + " " + strconv.Itoa(from.Port) + " " + to.Host + " " + strconv.Itoa(to.Port)
+}
+
+// updateSentinelAddressInAllMasters moves every other master's record of
+// si's run id to si's new address and link.
+func (n *Node) updateSentinelAddressInAllMasters(si *instance) {
+	count := 0
+	for _, mm := range n.sortedMasters() {
+		s := mm.sentinels[si.runid]
+		if s == nil || s == si || sameAddr(s.addr, si.addr) && s.link == si.link {
+			continue
+		}
+		old := s.link
+		old.refcount--
+		if old.refcount <= 0 {
+			n.closeLink(old, true, true)
+			if key := s.addr.String(); n.peerLinks[key] == old {
+				delete(n.peerLinks, key)
+			}
+		}
+		s.addr = si.addr
+		s.link = si.link
+		si.link.refcount++
+		count++
+	}
+	if count > 0 {
+		n.instEvent(LevelNotice, "+sentinel-address-update", si, fmt.Sprintf(" %d additional matching instances", count))
+	}
+}

@@ -1,0 +1,250 @@
+package sentinel
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// never is the zero of an optional Time: far enough in the past that now-never
+// is larger than any timeout, yet far from overflowing.
+const never Time = -1 << 61
+
+// flag is Sentinel's per-instance flag set (SRI_*), minus the kind bits which
+// instance.kind carries.
+type flag uint32
+
+const (
+	fSDown flag = 1 << iota
+	fODown
+	fMasterDown
+	fFailoverInProgress
+	fPromoted
+	fReconfSent
+	fReconfInprog
+	fReconfDone
+	fForceFailover
+	fScriptKillSent
+	fMasterReboot
+)
+
+// Failover states, as sentinelFailoverStateStr names them.
+const (
+	stateNone = iota
+	stateWaitStart
+	stateSelectSlave
+	stateSendSlaveofNoone
+	stateWaitPromotion
+	stateReconfSlaves
+	stateUpdateConfig
+)
+
+var stateNames = [...]string{"none", "wait_start", "select_slave", "send_slaveof_noone", "wait_promotion", "reconf_slaves", "update_config"}
+
+func stateName(s int) string {
+	if s < 0 || s >= len(stateNames) {
+		return "unknown"
+	}
+	return stateNames[s]
+}
+
+// connState is the state of one connection of a link.
+type connState int
+
+const (
+	connDown connState = iota
+	connConnecting
+	connUp
+)
+
+// link is Sentinel's instanceLink: the command and pub/sub connections to one
+// instance plus the ping bookkeeping. Links to peers (sentinels) are shared by
+// every master that knows the peer at that address.
+type link struct {
+	ref      Ref  // Ref used for CmdConnect/CmdClose and periodic commands
+	pubsub   bool // whether a pub/sub connection is wanted (masters, replicas)
+	cc, pc   connState
+	ccSince  Time // when cc was connected (or began connecting)
+	pcSince  Time
+	pcActive Time // last pub/sub activity
+
+	lastAvail  Time // last acceptable PING reply (PONG, LOADING, MASTERDOWN)
+	lastPong   Time // last reply of any kind
+	lastPing   Time // last PING sent
+	actPing    Time // oldest unanswered PING, never if none
+	lastReconn Time
+	heardAt    Time // last PONG/LOADING/MASTERDOWN actually received (never at creation)
+
+	pending    int
+	refcount   int
+	authFailed bool
+	localIP    string
+}
+
+func newLink(now Time, ref Ref, pubsub bool) *link {
+	return &link{
+		ref: ref, pubsub: pubsub,
+		ccSince: never, pcSince: never, pcActive: now,
+		lastAvail: now, lastPong: now, lastPing: never, actPing: now,
+		lastReconn: never, heardAt: never, refcount: 1,
+	}
+}
+
+// disconnected is Sentinel's link->disconnected: either wanted connection is
+// not up.
+func (l *link) disconnected() bool {
+	return l.cc != connUp || (l.pubsub && l.pc != connUp)
+}
+
+// instance is one monitored master, replica or peer sentinel.
+type instance struct {
+	kind  Kind
+	name  string // master name, replica ip:port, sentinel run id
+	addr  Addr
+	m     *master // owning master (for a master instance: itself)
+	runid string
+	flags flag
+	link  *link
+
+	sdownSince, odownSince Time
+
+	// INFO
+	infoRefresh       Time
+	infoSentAt        Time
+	forceInfo         bool
+	info              *Info
+	infoRaw           string
+	roleReported      Kind // KindMaster or KindReplica
+	roleReportedTime  Time
+	slaveConfChange   Time
+	masterLinkDownTime time.Duration // master_link_down_time
+	slaveMasterHost   string
+	slaveMasterPort   int
+	slaveMasterLinkUp bool
+	slavePriority     int
+	slaveReplOffset   int64
+	replicaAnnounced  bool
+	reconfSentTime    Time
+	rebootSince       Time
+
+	// hello
+	lastPub   Time
+	pubSentAt Time
+
+	// sentinel
+	lastHello     Time
+	helloAt       Time // last hello actually received (never at creation)
+	lastDownReply Time
+	askSentAt     Time
+	leader        string
+	leaderEpoch   uint64
+
+	// demoteUntil, when in the future, makes a replica that reports
+	// role:master be demoted as soon as its INFO says so (see convert).
+	demoteUntil Time
+}
+
+func (n *Node) newInstance(kind Kind, name string, addr Addr, m *master) *instance {
+	now := n.now
+	ri := &instance{
+		kind: kind, name: name, addr: addr, m: m,
+		sdownSince: never, odownSince: never,
+		infoRefresh: never, infoSentAt: never,
+		roleReported: kind, roleReportedTime: now, slaveConfChange: now,
+		slavePriority: 100, replicaAnnounced: true,
+		reconfSentTime: never, rebootSince: never,
+		lastPub: never, pubSentAt: never,
+		lastHello: now, helloAt: never, lastDownReply: now, askSentAt: never,
+		demoteUntil: never,
+	}
+	if kind == KindSentinel {
+		ri.roleReported = KindSentinel
+	}
+	return ri
+}
+
+// master is a monitored master and everything Sentinel keeps about it.
+type master struct {
+	cfg       MasterConfig
+	inst      *instance
+	replicas  map[string]*instance // by Addr.String()
+	sentinels map[string]*instance // by run id
+	monitored bool                 // created by SENTINEL MONITOR
+
+	configEpoch uint64
+	leader      string
+	leaderEpoch uint64
+
+	failoverState     int
+	failoverEpoch     uint64
+	failoverStartTime Time
+	stateChangeTime   Time
+	promoted          *instance
+
+	// vipsentinel scheduling of failover attempts (see timing.go).
+	startAt    Time // when the jittered start is due, never if not scheduled
+	blockUntil Time // no failover start before this
+	blockLog   Time // blockUntil value already logged
+	attempts   int  // consecutive failed attempts
+
+	// fencing and VIP
+	quorumOK   bool
+	fenced     bool
+	pause      pauseState
+	vip        VIPIntent
+	vipLocal   bool
+	reachable  int
+	knownAgent int
+}
+
+// pauseState tracks the CLIENT PAUSE we keep on a fenced local master.
+type pauseState struct {
+	active bool
+	addr   Addr
+	sentAt Time
+}
+
+func (m *master) sortedReplicas() []*instance {
+	out := make([]*instance, 0, len(m.replicas))
+	for _, r := range m.replicas {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+func (m *master) sortedSentinels() []*instance {
+	out := make([]*instance, 0, len(m.sentinels))
+	for _, s := range m.sentinels {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// flagsString renders ri's flags in Sentinel's fixed order.
+func (ri *instance) flagsString() string {
+	var b []string
+	f := ri.flags
+	add := func(cond bool, s string) {
+		if cond {
+			b = append(b, s)
+		}
+	}
+	add(f&fSDown != 0, "s_down")
+	add(f&fODown != 0, "o_down")
+	add(ri.kind == KindMaster, "master")
+	add(ri.kind == KindReplica, "slave")
+	add(ri.kind == KindSentinel, "sentinel")
+	add(ri.link.disconnected(), "disconnected")
+	add(f&fMasterDown != 0, "master_down")
+	add(f&fFailoverInProgress != 0, "failover_in_progress")
+	add(f&fPromoted != 0, "promoted")
+	add(f&fReconfSent != 0, "reconf_sent")
+	add(f&fReconfInprog != 0, "reconf_inprog")
+	add(f&fReconfDone != 0, "reconf_done")
+	add(f&fForceFailover != 0, "force_failover")
+	add(f&fScriptKillSent != 0, "script_kill_sent")
+	add(f&fMasterReboot != 0, "master_reboot")
+	return strings.Join(b, ",")
+}

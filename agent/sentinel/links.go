@@ -1,0 +1,342 @@
+package sentinel
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// mapCmd applies the master's rename-command table to the command name
+// (sentinelInstanceMapCommand). It returns nil when the command was renamed
+// to the empty string, i.e. disabled. Commands to peer sentinels are not
+// renamed: rename-command describes the Redis instances, and a peer
+// sentinel does not know their renamed names.
+func (n *Node) mapCmd(ri *instance, args ...string) []string {
+	if ri.kind == KindSentinel || len(ri.m.cfg.RenamedCommands) == 0 {
+		return args
+	}
+	nv, ok := ri.m.cfg.RenamedCommands[strings.ToLower(args[0])]
+	if !ok {
+		return args
+	}
+	if nv == "" {
+		return nil
+	}
+	out := append([]string{nv}, args[1:]...)
+	return out
+}
+
+// cmds builds a command list, dropping disabled commands.
+func cmdList(cmds ...[]string) [][]string {
+	out := make([][]string, 0, len(cmds))
+	for _, c := range cmds {
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// cmdRef is the Ref a command to ri carries. For a peer sentinel the link is
+// shared by all masters, and Master names the one the command is about.
+func (n *Node) cmdRef(ri *instance) Ref {
+	if ri.kind == KindSentinel {
+		return Ref{Master: ri.m.cfg.Name, Kind: KindSentinel, Addr: ri.addr, RunID: ri.runid}
+	}
+	return ri.link.ref
+}
+
+// send queues a command on ri's command link.
+func (n *Node) send(ri *instance, kind CmdKind, cmds [][]string) uint64 {
+	id := n.newID()
+	n.cmds = append(n.cmds, Command{ID: id, Kind: kind, To: n.cmdRef(ri), Link: LinkCmd, Cmds: cmds})
+	ri.link.pending++
+	return id
+}
+
+// authCmd returns the AUTH command for ri's links, or nil.
+func (n *Node) authCmd(ri *instance) []string {
+	var user, pass string
+	switch ri.kind {
+	case KindMaster, KindReplica:
+		user, pass = ri.m.cfg.AuthUser, ri.m.cfg.AuthPass
+	default:
+		if n.sentinelUser != "" {
+			user, pass = n.sentinelUser, n.sentinelPass
+		} else {
+			pass = n.sentinelPass
+			if pass == "" {
+				pass = n.cfg.RequirePass
+			}
+		}
+	}
+	if pass == "" {
+		return nil
+	}
+	if user != "" {
+		return n.mapCmd(ri, "AUTH", user, pass)
+	}
+	return n.mapCmd(ri, "AUTH", pass)
+}
+
+func (n *Node) connectCmd(ri *instance, lk Link) Command {
+	suffix := "cmd"
+	if lk == LinkPubSub {
+		suffix = "pubsub"
+	}
+	cmds := cmdList(
+		n.authCmd(ri),
+		n.mapCmd(ri, "CLIENT", "SETNAME", "sentinel-"+n.myid[:8]+"-"+suffix),
+	)
+	if lk == LinkPubSub {
+		cmds = cmdList(append(cmds, n.mapCmd(ri, "SUBSCRIBE", HelloChannel))...)
+	}
+	return Command{ID: n.newID(), Kind: CmdConnect, To: ri.link.ref, Link: lk, Cmds: cmds}
+}
+
+// reconnect is sentinelReconnectInstance: at most one attempt per ping
+// period, for whichever connections are down.
+func (n *Node) reconnect(ri *instance) {
+	l := ri.link
+	now := n.now
+	// A connect the runtime never reported on is abandoned after the
+	// period Sentinel protects young links for.
+	if l.cc == connConnecting && now-l.ccSince > n.t.MinLinkReconnectPeriod {
+		n.closeConn(l, LinkCmd)
+	}
+	if l.pubsub && l.pc == connConnecting && now-l.pcSince > n.t.MinLinkReconnectPeriod {
+		n.closeConn(l, LinkPubSub)
+	}
+	if !l.disconnected() || ri.addr.Port == 0 {
+		return
+	}
+	if l.cc != connDown && (!l.pubsub || l.pc != connDown) {
+		return // whatever is down is already connecting
+	}
+	if now-l.lastReconn < n.pingPeriod(ri.m) {
+		return
+	}
+	l.lastReconn = now
+	if l.cc == connDown {
+		n.cmds = append(n.cmds, n.connectCmd(ri, LinkCmd))
+		l.cc = connConnecting
+		l.ccSince = now
+		l.pending = 0
+	}
+	if l.pubsub && l.pc == connDown {
+		n.cmds = append(n.cmds, n.connectCmd(ri, LinkPubSub))
+		l.pc = connConnecting
+		l.pcSince = now
+	}
+}
+
+// closeConn closes one connection of l (no report expected).
+func (n *Node) closeConn(l *link, lk Link) {
+	st := &l.cc
+	if lk == LinkPubSub {
+		st = &l.pc
+	}
+	if *st == connDown {
+		return
+	}
+	n.cmds = append(n.cmds, Command{ID: n.newID(), Kind: CmdClose, To: l.ref, Link: lk})
+	*st = connDown
+	if lk == LinkCmd {
+		n.linkCmdLost(l)
+	}
+}
+
+// closeLink closes the selected connections of l.
+func (n *Node) closeLink(l *link, cc, pc bool) {
+	if cc {
+		n.closeConn(l, LinkCmd)
+	}
+	if pc && l.pubsub {
+		n.closeConn(l, LinkPubSub)
+	}
+}
+
+// linkCmdLost forgets what was in flight on l's command link.
+func (n *Node) linkCmdLost(l *link) {
+	l.pending = 0
+	n.forEachInstance(func(ri *instance) {
+		if ri.link == l {
+			ri.infoSentAt = never
+			ri.pubSentAt = never
+			ri.askSentAt = never
+		}
+	})
+}
+
+// forEachInstance calls f for every instance in deterministic order.
+func (n *Node) forEachInstance(f func(*instance)) {
+	for _, m := range n.sortedMasters() {
+		f(m.inst)
+		for _, r := range m.sortedReplicas() {
+			f(r)
+		}
+		for _, s := range m.sortedSentinels() {
+			f(s)
+		}
+	}
+}
+
+// sendPeriodic is sentinelSendPeriodicCommands: INFO, PING and hello.
+func (n *Node) sendPeriodic(ri *instance) {
+	l := ri.link
+	if l.disconnected() || l.pending >= maxPending*max(l.refcount, 1) {
+		return
+	}
+	now := n.now
+	if ri.kind != KindSentinel {
+		period := n.infoPeriod(ri)
+		due := ri.forceInfo || ri.infoRefresh == never || now-ri.infoRefresh > period
+		inflight := ri.infoSentAt != never && now-ri.infoSentAt < max(period, ri.m.cfg.DownAfter)
+		if due && !inflight {
+			n.sendInfo(ri)
+		}
+	}
+	pp := n.pingPeriod(ri.m)
+	if now-l.lastPong > pp && now-l.lastPing > pp/2 {
+		n.sendPing(ri)
+	}
+	if now-ri.lastPub > n.t.PublishPeriod &&
+		(ri.pubSentAt == never || now-ri.pubSentAt > n.t.PublishPeriod) {
+		n.sendHello(ri)
+	}
+}
+
+func (n *Node) sendInfo(ri *instance) {
+	c := n.mapCmd(ri, "INFO")
+	if c == nil {
+		return
+	}
+	n.send(ri, CmdInfo, [][]string{c})
+	ri.infoSentAt = n.now
+	ri.forceInfo = false
+}
+
+func (n *Node) sendPing(ri *instance) {
+	c := n.mapCmd(ri, "PING")
+	if c == nil {
+		return
+	}
+	l := ri.link
+	n.send(ri, CmdPing, [][]string{c})
+	l.lastPing = n.now
+	if l.actPing == never {
+		l.actPing = n.now
+	}
+}
+
+// helloIP is the address we announce to ri.
+func (n *Node) helloIP(ri *instance) string {
+	if n.announceIP != "" {
+		return n.announceIP
+	}
+	if ri.link.localIP != "" {
+		return ri.link.localIP
+	}
+	ips := make([]string, 0, len(n.localIPs))
+	for ip := range n.localIPs {
+		ips = append(ips, ip)
+	}
+	sort.Strings(ips)
+	if len(ips) > 0 {
+		return ips[0]
+	}
+	return ""
+}
+
+// helloPort is the port we announce.
+func (n *Node) helloPort() int {
+	if n.announcePort != 0 {
+		return n.announcePort
+	}
+	return n.cfg.Port
+}
+
+// sendHello publishes our hello about ri's master to ri.
+func (n *Node) sendHello(ri *instance) {
+	m := ri.m
+	if m.pause.active && sameAddr(m.pause.addr, ri.addr) && ri.kind != KindSentinel {
+		// PUBLISH is a write for CLIENT PAUSE WRITE: it would block the
+		// command link of the master we are fencing.
+		return
+	}
+	ip := n.helloIP(ri)
+	if ip == "" {
+		n.debug(m.cfg.Name, "hello-skipped", "no address to announce: set announce-ip or LocalIPs")
+		return
+	}
+	h := HelloMsg{
+		Addr:         Addr{Host: ip, Port: n.helloPort()},
+		RunID:        n.myid,
+		CurrentEpoch: n.currentEpoch,
+		Master:       m.cfg.Name,
+		MasterAddr:   n.currentAddr(m),
+		ConfigEpoch:  m.configEpoch,
+	}
+	c := n.mapCmd(ri, "PUBLISH", HelloChannel, FormatHello(h))
+	if c == nil {
+		return
+	}
+	n.send(ri, CmdPublish, [][]string{c})
+	ri.pubSentAt = n.now
+}
+
+// forceHello is sentinelForceHelloUpdateForMaster, made immediate: hellos
+// about m go to its master, replicas and sentinels now.
+func (n *Node) forceHello(m *master) {
+	all := append([]*instance{m.inst}, m.sortedReplicas()...)
+	all = append(all, m.sortedSentinels()...)
+	for _, ri := range all {
+		ri.lastPub = never
+		ri.pubSentAt = never
+		if !ri.link.disconnected() {
+			n.sendHello(ri)
+		}
+	}
+}
+
+// sendSlaveOf sends Sentinel's reconfiguration transaction to ri: SLAVEOF
+// to (NO ONE when to is zero), CONFIG REWRITE, and the client kills, in
+// MULTI/EXEC. It reports false when ri's link is not usable.
+func (n *Node) sendSlaveOf(ri *instance, to Addr, purpose cmdPurpose) bool {
+	if ri.link.disconnected() {
+		return false
+	}
+	host, port := "NO", "ONE"
+	if !to.IsZero() {
+		host, port = to.Host, strconv.Itoa(to.Port)
+	}
+	cmds := cmdList(
+		n.mapCmd(ri, "MULTI"),
+		n.mapCmd(ri, "SLAVEOF", host, port),
+		n.mapCmd(ri, "CONFIG", "REWRITE"),
+		n.mapCmd(ri, "CLIENT", "KILL", "TYPE", "normal"),
+		n.mapCmd(ri, "CLIENT", "KILL", "TYPE", "pubsub"),
+		n.mapCmd(ri, "EXEC"),
+	)
+	id := n.send(ri, CmdTransaction, cmds)
+	n.pending[id] = pendingCmd{purpose: purpose, ref: n.cmdRef(ri), lnk: ri.link}
+	// Ask for INFO right behind the transaction on the same connection:
+	// its reply already shows the new role, saving a round trip.
+	ri.infoSentAt = never
+	n.sendInfo(ri)
+	return true
+}
+
+// sendOther sends a single command expecting a CommandDone.
+func (n *Node) sendOther(ri *instance, purpose cmdPurpose, args ...string) bool {
+	if ri.link.disconnected() {
+		return false
+	}
+	c := n.mapCmd(ri, args...)
+	if c == nil {
+		return false
+	}
+	id := n.send(ri, CmdOther, [][]string{c})
+	n.pending[id] = pendingCmd{purpose: purpose, ref: n.cmdRef(ri), lnk: ri.link}
+	return true
+}

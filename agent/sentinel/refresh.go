@@ -1,0 +1,149 @@
+package sentinel
+
+import (
+	"strings"
+	"time"
+)
+
+// refreshInfo is sentinelRefreshInstanceInfo: learn from an INFO reply, then
+// (outside TILT) act on it.
+func (n *Node) refreshInfo(ri *instance, info *Info, raw string) {
+	now := n.now
+	m := ri.m
+	ri.infoRefresh = now
+	ri.info = info
+	ri.infoRaw = raw
+
+	if info.RunID != "" && !strings.EqualFold(info.RunID, ri.runid) {
+		if ri.runid != "" {
+			n.instEvent(LevelNotice, "+reboot", ri, "")
+			if ri.kind == KindMaster && m.cfg.MasterRebootDownAfter != 0 {
+				ri.flags |= fMasterReboot
+				ri.rebootSince = now
+			}
+		}
+		ri.runid = info.RunID
+	}
+
+	if ri.kind == KindMaster {
+		for _, rep := range info.Replicas {
+			a, err := n.checkAddr(rep.Addr)
+			if err != nil || sameAddr(a, ri.addr) {
+				continue
+			}
+			if n.findReplica(m, a) == nil {
+				r := n.addReplica(m, a)
+				n.instEvent(LevelNotice, "+slave", r, "")
+				n.dirty = true
+			}
+		}
+	}
+
+	ri.masterLinkDownTime = time.Duration(info.MasterLinkDownSinceSecs) * time.Second
+
+	role := Kind(-1)
+	switch strings.ToLower(info.Role) {
+	case "master":
+		role = KindMaster
+	case "slave", "replica":
+		role = KindReplica
+	}
+	if role == KindReplica {
+		host := strings.ToLower(info.MasterHost)
+		if host != ri.slaveMasterHost || info.MasterPort != ri.slaveMasterPort {
+			ri.slaveMasterHost = host
+			ri.slaveMasterPort = info.MasterPort
+			ri.slaveConfChange = now
+		}
+		ri.slaveMasterLinkUp = info.MasterLinkUp
+		ri.slavePriority = info.SlavePriority
+		ri.slaveReplOffset = info.SlaveReplOffset
+		ri.replicaAnnounced = info.ReplicaAnnounced
+	}
+	if role >= 0 && role != ri.roleReported {
+		ri.roleReportedTime = now
+		ri.roleReported = role
+		if role == KindReplica {
+			ri.slaveConfChange = now
+		}
+		typ := "-role-change"
+		if role == ri.kind {
+			typ = "+role-change"
+		}
+		n.instEvent(LevelVerbose, typ, ri, " new reported role is "+role.String())
+	}
+
+	if n.tilt || role < 0 {
+		return
+	}
+
+	if ri.kind == KindReplica && role == KindMaster {
+		if ri.flags&fPromoted != 0 && m.inst.flags&fFailoverInProgress != 0 && m.failoverState == stateWaitPromotion {
+			n.promotionDone(m, ri)
+			return
+		}
+		wait := 4 * n.t.PublishPeriod
+		fast := ri.demoteUntil != never && now < ri.demoteUntil
+		if ri.flags&fPromoted == 0 &&
+			(fast || n.masterLooksSane(m) && n.noDownFor(ri, wait) && now-ri.roleReportedTime > wait) {
+			if n.sendSlaveOf(ri, m.inst.addr, purposeDemote) {
+				detail := "replica claims role:master while the master looks sane"
+				if fast {
+					detail = "local instance still claims role:master under a newer configuration"
+				}
+				n.instEventDetail(LevelNotice, "+convert-to-slave", ri, "", detail)
+				ri.demoteUntil = never
+			}
+		}
+	}
+
+	if ri.kind == KindReplica && role == KindReplica {
+		ri.demoteUntil = never
+		if ri.slaveMasterPort != m.inst.addr.Port || !strings.EqualFold(ri.slaveMasterHost, m.inst.addr.Host) {
+			wait := m.cfg.FailoverTimeout
+			if n.masterLooksSane(m) && n.noDownFor(ri, wait) && now-ri.slaveConfChange > wait {
+				if n.sendSlaveOf(ri, m.inst.addr, purposeDemote) {
+					n.instEvent(LevelNotice, "+fix-slave-config", ri, "")
+				}
+			}
+		}
+		if p := m.promoted; p != nil && ri.flags&(fReconfSent|fReconfInprog) != 0 {
+			if ri.flags&fReconfSent != 0 && ri.slaveMasterPort == p.addr.Port &&
+				strings.EqualFold(ri.slaveMasterHost, p.addr.Host) {
+				ri.flags &^= fReconfSent
+				ri.flags |= fReconfInprog
+				n.instEvent(LevelNotice, "+slave-reconf-inprog", ri, "")
+			}
+			if ri.flags&fReconfInprog != 0 && ri.slaveMasterLinkUp {
+				ri.flags &^= fReconfInprog
+				ri.flags |= fReconfDone
+				n.instEvent(LevelNotice, "+slave-reconf-done", ri, "")
+			}
+		}
+	}
+}
+
+func (n *Node) findReplica(m *master, a Addr) *instance {
+	if r := m.replicas[a.String()]; r != nil {
+		return r
+	}
+	for _, r := range m.replicas {
+		if sameAddr(r.addr, a) {
+			return r
+		}
+	}
+	return nil
+}
+
+// masterLooksSane is sentinelMasterLooksSane.
+func (n *Node) masterLooksSane(m *master) bool {
+	ri := m.inst
+	return ri.roleReported == KindMaster && ri.flags&(fSDown|fODown) == 0 &&
+		ri.infoRefresh != never && n.now-ri.infoRefresh < 2*n.t.InfoPeriod
+}
+
+// noDownFor is sentinelRedisInstanceNoDownFor.
+func (n *Node) noDownFor(ri *instance, d time.Duration) bool {
+	last := max(ri.sdownSince, ri.odownSince)
+	return last == never || n.now-last > d
+}

@@ -1,0 +1,143 @@
+package sentinel
+
+import "time"
+
+// DefaultTiming returns Sentinel's timer constants (sentinel.c) plus the
+// runtime tick vipsentinel uses. Every zero field of Config.Timing is
+// replaced by the value returned here.
+func DefaultTiming() Timing {
+	return Timing{
+		Tick:                   10 * time.Millisecond,
+		PingPeriod:             time.Second,
+		InfoPeriod:             10 * time.Second,
+		AskPeriod:              time.Second,
+		PublishPeriod:          2 * time.Second,
+		DefaultDownAfter:       30 * time.Second,
+		DefaultFailoverTimeout: 3 * time.Minute,
+		TiltTrigger:            2 * time.Second,
+		TiltPeriod:             30 * time.Second,
+		SlaveReconfTimeout:     10 * time.Second,
+		MinLinkReconnectPeriod: 15 * time.Second,
+		ElectionTimeout:        10 * time.Second,
+		ScriptMaxRuntime:       time.Minute,
+		ScriptRetryDelay:       30 * time.Second,
+	}
+}
+
+// withDefaults fills the zero fields of t from DefaultTiming.
+func (t Timing) withDefaults() Timing {
+	d := DefaultTiming()
+	fill := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	fill(&t.Tick, d.Tick)
+	fill(&t.PingPeriod, d.PingPeriod)
+	fill(&t.InfoPeriod, d.InfoPeriod)
+	fill(&t.AskPeriod, d.AskPeriod)
+	fill(&t.PublishPeriod, d.PublishPeriod)
+	fill(&t.DefaultDownAfter, d.DefaultDownAfter)
+	fill(&t.DefaultFailoverTimeout, d.DefaultFailoverTimeout)
+	fill(&t.TiltTrigger, d.TiltTrigger)
+	fill(&t.TiltPeriod, d.TiltPeriod)
+	fill(&t.SlaveReconfTimeout, d.SlaveReconfTimeout)
+	fill(&t.MinLinkReconnectPeriod, d.MinLinkReconnectPeriod)
+	fill(&t.ElectionTimeout, d.ElectionTimeout)
+	fill(&t.ScriptMaxRuntime, d.ScriptMaxRuntime)
+	fill(&t.ScriptRetryDelay, d.ScriptRetryDelay)
+	return t
+}
+
+// Derived periods. They are the heart of the fast-failover design; doc.go and
+// design.md explain the numbers.
+
+const (
+	minPeriod     = 10 * time.Millisecond
+	maxJitter     = 30 * time.Millisecond
+	minElection   = 100 * time.Millisecond
+	replicaFastIP = time.Second // Sentinel's INFO period for replicas of a master in trouble
+	maxPending    = 100         // SENTINEL_MAX_PENDING_COMMANDS
+)
+
+// pingPeriod is how often instances of m are pinged: Sentinel pings at
+// min(ping_period, down_after); we ping ten times per down-after so that the
+// first unanswered PING is sent at most down_after/10 after a death.
+func (n *Node) pingPeriod(m *master) time.Duration {
+	return min(n.t.PingPeriod, max(minPeriod, m.cfg.DownAfter/10))
+}
+
+// askPeriod is how often peers are asked about m while we see it SDOWN.
+func (n *Node) askPeriod(m *master) time.Duration {
+	return min(n.t.AskPeriod, max(minPeriod, m.cfg.DownAfter/20))
+}
+
+// fastInfoPeriod is the INFO period of a replica being promoted or
+// reconfigured by us.
+func (n *Node) fastInfoPeriod(m *master) time.Duration {
+	return max(minPeriod, m.cfg.DownAfter/20)
+}
+
+// startJitterMax bounds the random delay between ODOWN and the start of a
+// failover attempt (Sentinel: up to 1 s of desync).
+func (n *Node) startJitterMax(m *master) time.Duration {
+	return min(maxJitter, m.cfg.DownAfter/20)
+}
+
+// electionWindow is how long we wait for votes before aborting as not
+// elected. Votes are answered within one RTT, so a window of a quarter of
+// down-after is generous; Sentinel waits min(election_timeout, failover_timeout).
+func (n *Node) electionWindow(m *master) time.Duration {
+	return min(n.t.ElectionTimeout, m.cfg.FailoverTimeout, max(minElection, m.cfg.DownAfter/4))
+}
+
+// lease is how recently a majority of agents must have been heard for a fenced
+// master's host to keep its VIP, and how recently the local Redis must have
+// answered a PING.
+func (n *Node) lease(m *master) time.Duration { return m.cfg.DownAfter / 2 }
+
+// pauseDuration is the length of each CLIENT PAUSE sent to a fenced master.
+func (n *Node) pauseDuration(m *master) time.Duration {
+	return max(100*time.Millisecond, m.cfg.DownAfter)
+}
+
+// backoff is the randomized delay before retrying after a failed election
+// or a failed replica selection: Raft-like, doubling with each consecutive
+// failure, never more than Sentinel's 2×failover_timeout.
+func (n *Node) backoff(m *master) time.Duration {
+	base := n.electionWindow(m)
+	shift := min(max(m.attempts-1, 0), 6)
+	d := base << shift
+	d += time.Duration(n.rnd.Int63n(int64(d) + 1))
+	return min(d, 2*m.cfg.FailoverTimeout)
+}
+
+// voteBlock is how long we refrain from starting our own failover of m after
+// voting for (or seeing the election of) runid. A real redis-sentinel waits
+// 2×failover_timeout before trying again and so must we when it is the
+// leader, or we would interrupt its failover; a vipsentinel leader finishes
+// promotion in a few round trips, so its voters only wait long enough for the
+// new configuration to reach them.
+func (n *Node) voteBlock(m *master, runid string) time.Duration {
+	full := 2 * m.cfg.FailoverTimeout
+	if !IsAgentID(runid) {
+		return full + time.Duration(n.rnd.Int63n(int64(time.Second)))
+	}
+	return min(full, max(2*m.cfg.DownAfter, 2*time.Second))
+}
+
+// infoPeriod is the INFO refresh period of a master or replica.
+func (n *Node) infoPeriod(ri *instance) time.Duration {
+	if ri.kind != KindReplica {
+		return n.t.InfoPeriod
+	}
+	m := ri.m
+	if ri.flags&(fReconfSent|fReconfInprog) != 0 ||
+		(ri.flags&fPromoted != 0 && m.failoverState == stateWaitPromotion) {
+		return n.fastInfoPeriod(m)
+	}
+	if m.inst.flags&(fSDown|fODown|fFailoverInProgress) != 0 || ri.masterLinkDownTime != 0 {
+		return min(replicaFastIP, n.t.InfoPeriod)
+	}
+	return n.t.InfoPeriod
+}

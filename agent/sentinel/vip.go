@@ -1,0 +1,188 @@
+package sentinel
+
+import (
+	"strconv"
+)
+
+// heard counts the agents of m heard from (PONG, is-master-down reply or
+// hello) within the lease, ourselves included, out of all known.
+func (n *Node) heard(m *master) (reach, known int) {
+	lease := n.lease(m)
+	reach, known = 1, len(m.sentinels)+1
+	for _, s := range m.sentinels {
+		t := max(s.link.heardAt, s.helloAt)
+		if t != never && n.now-t <= lease {
+			reach++
+		}
+	}
+	return reach, known
+}
+
+// updateVIPs decides, for every master, whether this agent wants its VIP,
+// whether it must fence the local master, and emits the quorum and fence
+// events. It runs after every input.
+//
+// The VIP is wanted only while (a) the latest configuration places the
+// master on this host, (b) that instance's latest INFO says role:master, its
+// command link is up and it answered a PING within the lease, (c) we are not
+// in TILT, and (d) with fencing, a majority of the known agents was heard
+// within the lease. (d) is what makes an isolated old master's host let go
+// of the VIP (and pause writes) before the other side, which needs
+// down-after to even see the master as down, can promote a replica.
+func (n *Node) updateVIPs() {
+	now := n.now
+	for _, m := range n.sortedMasters() {
+		reach, known := n.heard(m)
+		ok := reach >= known/2+1
+		if ok != m.quorumOK {
+			m.quorumOK = ok
+			typ := "+quorum-lost"
+			if ok {
+				typ = "+quorum-regained"
+			}
+			n.instEvent(LevelWarning, typ, m.inst, " #agents "+strconv.Itoa(reach)+"/"+strconv.Itoa(known))
+		}
+		m.reachable, m.knownAgent = reach, known
+
+		inst := n.currentInst(m)
+		l := inst.link
+		local := n.isLocal(inst.addr)
+		m.vipLocal = local
+		isMaster := inst.info != nil && inst.roleReported == KindMaster
+		linkOK := l.cc == connUp
+		pingOK := l.heardAt != never && now-l.heardAt <= n.lease(m)
+		var own bool
+		var reason string
+		switch {
+		case !local:
+			reason = "master " + inst.addr.String() + " is not on this host"
+		case !isMaster:
+			reason = "local instance does not report role:master"
+		case !linkOK:
+			reason = "no command link to the local instance"
+		case !pingOK:
+			reason = "local instance did not answer PING within the lease"
+		case n.tilt:
+			reason = "TILT mode"
+		case m.cfg.Fence && !ok:
+			reason = "fenced: no majority of agents heard within the lease"
+		default:
+			own = true
+			reason = "local instance is the master"
+		}
+		m.vip = VIPIntent{Master: m.cfg.Name, Own: own, Epoch: m.configEpoch, Reason: reason}
+
+		fence := m.cfg.Fence && local && isMaster && linkOK && !ok
+		if fence != m.fenced {
+			m.fenced = fence
+			typ := "-fence"
+			if fence {
+				typ = "+fence"
+			}
+			n.instEventDetail(LevelWarning, typ, inst, "", "agents heard "+strconv.Itoa(reach)+"/"+strconv.Itoa(known))
+		}
+		n.managePause(m, inst, fence)
+	}
+}
+
+// managePause keeps a fenced local master paused for writes, renewing the
+// pause before it expires, and lifts it once fencing ends (after a pending
+// demotion, so that writes never resume on a stale master).
+func (n *Node) managePause(m *master, inst *instance, need bool) {
+	now := n.now
+	pd := n.pauseDuration(m)
+	if need {
+		if !m.pause.active || !sameAddr(m.pause.addr, inst.addr) || now-m.pause.sentAt >= pd/3 {
+			if n.sendOther(inst, purposePause, "CLIENT", "PAUSE", strconv.FormatInt(pd.Milliseconds(), 10), "WRITE") {
+				m.pause = pauseState{active: true, addr: inst.addr, sentAt: now}
+			}
+		}
+		return
+	}
+	if !m.pause.active {
+		return
+	}
+	if m.pause.sentAt != never && now-m.pause.sentAt >= pd {
+		m.pause.active = false // expired by itself
+		return
+	}
+	var target *instance
+	if sameAddr(m.inst.addr, m.pause.addr) {
+		target = m.inst
+	} else {
+		target = n.findReplica(m, m.pause.addr)
+	}
+	if target == nil {
+		m.pause.active = false
+		return
+	}
+	if target.demoteUntil != never && now < target.demoteUntil {
+		return // demote first, then let writes (now refused as READONLY) through
+	}
+	if target.link.disconnected() {
+		return
+	}
+	if n.sendOther(target, purposeUnpause, "CLIENT", "UNPAUSE") {
+		m.pause.active = false
+	}
+}
+
+// desiredVIPs is the VIP intent of every master that has a VIP.
+func (n *Node) desiredVIPs() []VIPIntent {
+	var out []VIPIntent
+	for _, m := range n.sortedMasters() {
+		if m.cfg.HasVIP {
+			out = append(out, m.vip)
+		}
+	}
+	return out
+}
+
+// MasterStatus is vipsentinel's own view of one master, for `vipsentinel
+// status` and INFO.
+type MasterStatus struct {
+	Name          string
+	Addr          Addr // current master address (the promoted replica once reconf_slaves)
+	ConfigEpoch   uint64
+	FailoverState string
+	SDown, ODown  bool
+	HasVIP        bool
+	VIPWanted     bool
+	VIPReason     string
+	Fence         bool // fencing enabled for this master
+	Fenced        bool // fencing active: local master paused for writes
+	// AgentsReachable counts the agents (this one included) heard from
+	// within the lease; AgentsKnown all agents ever seen plus this one.
+	AgentsReachable, AgentsKnown int
+	Local                        bool   // the current master address is on this host
+	LocalRole                    string // role the local instance last reported, if Local
+}
+
+// Status returns the status of every master, sorted by name.
+func (n *Node) Status(now Time) []MasterStatus {
+	var out []MasterStatus
+	for _, m := range n.sortedMasters() {
+		inst := n.currentInst(m)
+		st := MasterStatus{
+			Name:            m.cfg.Name,
+			Addr:            inst.addr,
+			ConfigEpoch:     m.configEpoch,
+			FailoverState:   stateName(m.failoverState),
+			SDown:           m.inst.flags&fSDown != 0,
+			ODown:           m.inst.flags&fODown != 0,
+			HasVIP:          m.cfg.HasVIP,
+			VIPWanted:       m.vip.Own,
+			VIPReason:       m.vip.Reason,
+			Fence:           m.cfg.Fence,
+			Fenced:          m.fenced,
+			AgentsReachable: m.reachable,
+			AgentsKnown:     m.knownAgent,
+			Local:           m.vipLocal,
+		}
+		if st.Local && inst.info != nil {
+			st.LocalRole = inst.roleReported.String()
+		}
+		out = append(out, st)
+	}
+	return out
+}
