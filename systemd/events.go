@@ -1,8 +1,9 @@
 package systemd
 
-// Event names, the values of the "event" log attribute. The Sentinel ones are
-// the pub/sub channel names Sentinel publishes (and the runtime logs); the
-// others are the agent's own. Each has a MESSAGE_ID in the journal so that
+// Event names, the values of the "event" log attribute: the pub/sub channel
+// names the agent publishes, Sentinel's own (+switch-master, +tilt, ...) and
+// vipsentinel's (+vip-acquired, +quorum-lost, +fence, ...; package vip and
+// agent/sentinel emit them). Each has a MESSAGE_ID in the journal so that
 // operators can filter and alert on it: `journalctl MESSAGE_ID=<id>`.
 const (
 	EventFailoverStart   = "+try-failover"
@@ -11,10 +12,13 @@ const (
 	EventSwitchMaster    = "+switch-master"
 	EventTiltEnter       = "+tilt"
 	EventTiltExit        = "-tilt"
-	EventVIPAcquired     = "vip-acquired"
-	EventVIPReleased     = "vip-released"
-	EventQuorumLost      = "quorum-lost"
-	EventQuorumRegained  = "quorum-regained"
+	EventVIPAcquired     = "+vip-acquired"
+	EventVIPReleased     = "+vip-released"
+	EventVIPConflict     = "+vip-conflict"
+	EventQuorumLost      = "+quorum-lost"
+	EventQuorumRegained  = "+quorum-regained"
+	EventFenceStart      = "+fence"
+	EventFenceEnd        = "-fence"
 )
 
 // Journal MESSAGE_IDs, one per event type. They were generated once with
@@ -31,6 +35,9 @@ const (
 	MessageIDVIPReleased     = "be2ccd086034420a808c4a5c02fcf034"
 	MessageIDQuorumLost      = "af1d465d4f3f49f4ad07840043d5f4dd"
 	MessageIDQuorumRegained  = "7424c059623846e7a8520cf3b26d1342"
+	MessageIDVIPConflict     = "92dd16f8ac3a4bfc8361bb0d7c53ea5c"
+	MessageIDFenceStart      = "a0f5f1d038344d419c54fb3e65747c20"
+	MessageIDFenceEnd        = "90e865c6f4374e0cb03774c31c704a1e"
 )
 
 // MessageID returns the journal MESSAGE_ID of an event name, and false for
@@ -57,6 +64,12 @@ func MessageID(event string) (string, bool) {
 		return MessageIDQuorumLost, true
 	case EventQuorumRegained:
 		return MessageIDQuorumRegained, true
+	case EventVIPConflict:
+		return MessageIDVIPConflict, true
+	case EventFenceStart:
+		return MessageIDFenceStart, true
+	case EventFenceEnd:
+		return MessageIDFenceEnd, true
 	}
 	return "", false
 }

@@ -87,7 +87,8 @@ func TestFieldName(t *testing.T) {
 
 func TestMessageIDs(t *testing.T) {
 	events := []string{EventFailoverStart, EventFailoverEnd, EventFailoverTimeout, EventSwitchMaster,
-		EventTiltEnter, EventTiltExit, EventVIPAcquired, EventVIPReleased, EventQuorumLost, EventQuorumRegained}
+		EventTiltEnter, EventTiltExit, EventVIPAcquired, EventVIPReleased, EventQuorumLost, EventQuorumRegained,
+		EventVIPConflict, EventFenceStart, EventFenceEnd}
 	seen := map[string]string{}
 	for _, ev := range events {
 		id, ok := MessageID(ev)
