@@ -109,23 +109,23 @@ type instance struct {
 	sdownSince, odownSince Time
 
 	// INFO
-	infoRefresh       Time
-	infoSentAt        Time
-	forceInfo         bool
-	info              *Info
-	infoRaw           string
-	roleReported      Kind // KindMaster or KindReplica
-	roleReportedTime  Time
-	slaveConfChange   Time
+	infoRefresh        Time
+	infoSentAt         Time
+	forceInfo          bool
+	info               *Info
+	infoRaw            string
+	roleReported       Kind // KindMaster or KindReplica
+	roleReportedTime   Time
+	slaveConfChange    Time
 	masterLinkDownTime time.Duration // master_link_down_time
-	slaveMasterHost   string
-	slaveMasterPort   int
-	slaveMasterLinkUp bool
-	slavePriority     int
-	slaveReplOffset   int64
-	replicaAnnounced  bool
-	reconfSentTime    Time
-	rebootSince       Time
+	slaveMasterHost    string
+	slaveMasterPort    int
+	slaveMasterLinkUp  bool
+	slavePriority      int
+	slaveReplOffset    int64
+	replicaAnnounced   bool
+	reconfSentTime     Time
+	rebootSince        Time
 
 	// hello
 	lastPub   Time
