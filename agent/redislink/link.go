@@ -288,16 +288,23 @@ func (l *link) exec(conn *redis.Conn, cmd sentinel.Command) error {
 				return err
 			}
 			// Sentinel ignores error replies to INFO; the next PING tells
-			// the core what is wrong.
+			// the core what is wrong. An InfoReply without Info still
+			// settles the command.
 			l.t.log.Debug("info refused", "addr", cmd.To.Addr.String(), "err", err)
+			l.t.report(sentinel.InfoReply{To: cmd.To})
 			return nil
 		}
 		raw, ok := res.(string)
 		if !ok {
 			l.t.log.Warn("info reply is not a string", "addr", cmd.To.Addr.String())
+			l.t.report(sentinel.InfoReply{To: cmd.To})
 			return nil
 		}
-		l.t.report(sentinel.InfoReply{To: cmd.To, Info: ParseInfo(raw), Raw: raw})
+		info, perr := sentinel.ParseInfo(raw)
+		if perr != nil {
+			l.t.log.Warn("unusable INFO reply", "addr", cmd.To.Addr.String(), "master", cmd.To.Master, "err", perr)
+		}
+		l.t.report(sentinel.InfoReply{To: cmd.To, Info: info, Raw: raw})
 	case sentinel.CmdPublish:
 		err := conn.Do(ctx, toArgs(cmd.Cmds[0])...).Err()
 		if err != nil && !isRedisError(err) {

@@ -209,8 +209,8 @@ func (t *Transport) failCommand(cmd sentinel.Command, reason string) {
 	case sentinel.CmdAskMasterDown:
 		t.report(sentinel.IsDownReply{To: cmd.To, Valid: false})
 	default:
-		// PING and INFO have no failure reply of their own; the link state
-		// (already reported, or about to be) tells the core.
+		// PING and INFO: the link state (already reported, or about to
+		// be) tells the core, which forgets pending commands with it.
 	}
 }
 
