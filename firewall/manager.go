@@ -18,7 +18,7 @@ import (
 // ConflictMessageID is the journald MESSAGE_ID attached (as attribute
 // "message_id") to conflict warnings, so operators can find them with
 // `journalctl MESSAGE_ID=...`.
-const ConflictMessageID = "6f1c3d2a9b8e4f7c8a5d0e1b2c3d4e5f"
+const ConflictMessageID = "7ab5b9ffbab54abeba7a04564e334b02"
 
 // ErrFenceDisabled is returned by SetFenced when firewall-fence is off.
 var ErrFenceDisabled = errors.New("firewall: fencing is not enabled (firewall-fence no)")
@@ -114,6 +114,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	wasFenced := m.fenced
 	m.fenced, m.fenceAllow = false, nil
 	if m.cfg.KeepOnStop {
+		m.log.Info("firewall left in place (firewall-keep-on-stop)", "table", "inet "+TableName)
 		if !wasFenced {
 			return nil
 		}
@@ -213,23 +214,17 @@ func (m *Manager) SetFenced(fenced bool, allowed []netip.Addr) error {
 func (m *Manager) Run(ctx context.Context) error {
 	tick := time.NewTicker(m.opts.ReconcileInterval)
 	defer tick.Stop()
-	var mon *watcher
+	var (
+		mon     *watcher
+		backoff time.Duration
+		restart = time.After(0) // (re)start the watch when it fires
+	)
 	defer func() {
 		if mon != nil {
 			mon.stop()
 		}
 	}()
 	for {
-		if mon == nil {
-			var err error
-			if mon, err = m.watch(); err != nil {
-				m.log.Warn("cannot watch nftables changes; relying on periodic checks", "err", err)
-				mon = nil
-			} else {
-				// Changes made before the watch started would go unnoticed.
-				m.poke()
-			}
-		}
 		var died <-chan struct{}
 		if mon != nil {
 			died = mon.done
@@ -237,14 +232,32 @@ func (m *Manager) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-m.kick:
-			m.reconcile()
-		case <-tick.C:
-			m.reconcile()
+		case <-restart:
+			restart = nil
+			w, err := m.watch()
+			if err != nil {
+				// Keep trying, slower and slower, relying on the periodic
+				// check meanwhile.
+				backoff = min(max(2*backoff, time.Second), m.opts.ReconcileInterval)
+				m.log.Warn("cannot watch nftables changes; relying on periodic checks", "err", err, "retry", backoff)
+				restart = time.After(backoff)
+				continue
+			}
+			mon, backoff = w, 0
+			// Changes made while nothing was watching would go unnoticed.
+			m.poke()
 		case <-died:
 			m.log.Warn("nftables watch ended; restarting it", "err", mon.err)
 			mon.stop()
 			mon = nil
+			m.poke()
+			// A watch that keeps failing (a notification storm overflowing
+			// the socket) is restarted at most once a second.
+			restart = time.After(time.Second)
+		case <-m.kick:
+			m.reconcile()
+		case <-tick.C:
+			m.reconcile()
 		}
 	}
 }
@@ -396,7 +409,7 @@ func (m *Manager) syncInjected(snap *snapshot, conflicts []Conflict, force bool)
 		return err
 	}
 	var ids idAlloc
-	changed := false
+	changed, reinjected := false, false
 	planned := map[chainKey]bool{}
 	var handled []int
 	for i, cf := range conflicts {
@@ -425,7 +438,7 @@ func (m *Manager) syncInjected(snap *snapshot, conflicts []Conflict, force bool)
 		if !force && injectedOnTop(current, rules) {
 			continue
 		}
-		changed = true
+		changed, reinjected = true, true
 		for _, r := range have[k] {
 			if err := c.DelRule(r); err != nil {
 				return fmt.Errorf("delete injected rule: %w", err)
@@ -456,17 +469,13 @@ func (m *Manager) syncInjected(snap *snapshot, conflicts []Conflict, force bool)
 		m.log.Info("removing injected rules no longer needed", "family", familyName(k.family),
 			"table", k.table, "chain", k.chain, "rules", len(rules))
 	}
-	if !changed {
-		for _, i := range handled {
-			conflicts[i].Injected = true
+	if changed {
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("inject accept rules: %w", err)
 		}
-		return nil
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("inject accept rules: %w", err)
-	}
-	if !force && len(handled) > 0 {
-		m.restores++
+		if reinjected && !force {
+			m.restores++
+		}
 	}
 	for _, i := range handled {
 		conflicts[i].Injected = true
