@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -259,4 +260,65 @@ func procState(pid int, want string) error {
 		return fmt.Errorf("state %s, want %s", got, want)
 	}
 	return nil
+}
+
+// TestPartialNew makes New fail half-way (the third "ip" call fails, after
+// the switch and h1 exist) and checks that everything already made is gone.
+func TestPartialNew(t *testing.T) {
+	lab.RequireRoot(t)
+	real, err := exec.LookPath("ip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	calls := bin + "/calls"
+	script := fmt.Sprintf(`#!/bin/sh
+echo "$*" >> %s
+n=$(wc -l < %s)
+[ "$n" -le 2 ] || { echo "injected failure" >&2; exit 1; }
+exec %s "$@"
+`, calls, calls, real)
+	if err := os.WriteFile(bin+"/ip", []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	tmpBefore, _ := os.ReadDir(os.TempDir())
+
+	l, err := lab.New(lab.Config{Hosts: 3, Name: "partial"})
+	if err == nil {
+		l.Close()
+		t.Fatal("New succeeded despite the injected failure")
+	}
+	if !strings.Contains(err.Error(), "injected failure") {
+		t.Errorf("error %q does not carry the cause", err)
+	}
+	b, err := os.ReadFile(calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var made []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "netns" && f[1] == "add" {
+			made = append(made, f[2])
+		}
+	}
+	if len(made) != 3 {
+		t.Fatalf("ip calls %q: want three netns add", b)
+	}
+	out, err := exec.Command(real, "netns", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range made {
+		if strings.Contains(string(out), ns) {
+			t.Errorf("namespace %s left after failed New", ns)
+		}
+	}
+	id := strings.TrimSuffix(made[0], "-sw")
+	tmpAfter, _ := os.ReadDir(os.TempDir())
+	for _, e := range tmpAfter {
+		if strings.HasPrefix(e.Name(), id) && !slices.ContainsFunc(tmpBefore, func(d os.DirEntry) bool { return d.Name() == e.Name() }) {
+			t.Errorf("temp dir %s left after failed New", e.Name())
+		}
+	}
 }
