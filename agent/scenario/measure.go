@@ -332,14 +332,7 @@ func (c *Cluster) Inject(f Fault, i int) error {
 	case KillMaster:
 		return c.Redis[i].Proc.Kill()
 	case IsolateMaster:
-		for j, h := range c.Hosts {
-			if j != i {
-				if err := c.Lab.Cut(c.Hosts[i], h); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		return c.Lab.IsolateFromHosts(c.Hosts[i])
 	}
 	return fmt.Errorf("unknown fault %d", f)
 }
