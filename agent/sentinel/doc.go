@@ -31,7 +31,7 @@
 //     min(ask-period, max(10ms, down-after/20)), and every reply is acted upon
 //     immediately (Sentinel: 1 s asks, 100 ms timer runs);
 //   - a failover starts after a random jitter of at most
-//     min(30ms, down-after/20) instead of up to 1 s of desync; a vote given to
+//     min(20ms, down-after/20) instead of up to 1 s of desync; a vote given to
 //     a peer during the jitter cancels our own attempt;
 //   - the election is re-evaluated on every vote reply; an attempt that
 //     cannot win (or times out after min(election-timeout, failover-timeout,

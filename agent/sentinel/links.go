@@ -196,8 +196,12 @@ func (n *Node) sendPeriodic(ri *instance) {
 			n.sendInfo(ri)
 		}
 	}
+	// Sentinel pings when now-last_pong > period and now-last_ping >
+	// period/2. With a reply in hand that drifts the period by an RTT plus
+	// a tick each time, so an answered link is pinged every period
+	// measured from the last PING instead.
 	pp := n.pingPeriod(ri.m)
-	if now-l.lastPong > pp && now-l.lastPing > pp/2 {
+	if (l.actPing == never && now-l.lastPing >= pp) || (now-l.lastPong > pp && now-l.lastPing > pp/2) {
 		n.sendPing(ri)
 	}
 	if now-ri.lastPub > n.t.PublishPeriod &&

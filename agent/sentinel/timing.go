@@ -54,7 +54,7 @@ func (t Timing) withDefaults() Timing {
 
 const (
 	minPeriod     = 10 * time.Millisecond
-	maxJitter     = 30 * time.Millisecond
+	maxJitter     = 20 * time.Millisecond
 	minElection   = 100 * time.Millisecond
 	replicaFastIP = time.Second // Sentinel's INFO period for replicas of a master in trouble
 	maxPending    = 100         // SENTINEL_MAX_PENDING_COMMANDS
