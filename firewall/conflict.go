@@ -55,6 +55,9 @@ type Conflict struct {
 	Injectable bool
 	// Fix is the suggested change to the foreign firewall.
 	Fix string
+
+	chain *nftables.Chain // the chain itself, for injecting
+	risk  flows           // what it may drop
 }
 
 // Handled reports whether the traffic gets through despite the chain.
@@ -131,6 +134,8 @@ func findConflicts(rs ruleset, tables []*nftables.Table, chains []*nftables.Chai
 			Certain:    a.certain,
 			Reason:     strings.Join(a.reasons, "; "),
 			Injectable: t == nil || t.Flags&tableOwnedFlag == 0,
+			chain:      ch,
+			risk:       a.risk,
 		}
 		if ch.Priority != nil {
 			c.Priority = int32(*ch.Priority)

@@ -118,7 +118,7 @@ func (m *Manager) Close(ctx context.Context) error {
 		if !wasFenced {
 			return nil
 		}
-		err := m.applyOwn()
+		err := m.applyOwn(m.desired())
 		m.record(err)
 		if err != nil {
 			return fmt.Errorf("close firewall: lift fence: %w", err)
@@ -196,7 +196,7 @@ func (m *Manager) SetFenced(fenced bool, allowed []netip.Addr) error {
 	if !m.open {
 		return nil
 	}
-	err := m.applyOwn()
+	err := m.applyOwn(m.desired())
 	m.record(err)
 	if err != nil {
 		return fmt.Errorf("set fence %v: %w", fenced, err)
@@ -347,19 +347,25 @@ func (m *Manager) sync(force bool) error {
 	if err != nil {
 		return err
 	}
-	spec := buildTable(m.cfg, m.fenced, m.fenceAllow)
-	have, err := snap.renderOwn()
-	if err != nil {
-		return err
-	}
-	if force || have != spec.render() {
-		if err := m.applyOwn(); err != nil {
+	spec := m.desired()
+	restore := false
+	if !force {
+		have, err := snap.renderOwn()
+		if err != nil {
 			return err
 		}
-		if !force {
-			m.restores++
-			m.log.Warn("table was changed by someone else; restored", "table", "inet "+TableName,
+		if have != spec.render() {
+			restore = true
+			m.log.Warn("table was changed by someone else; restoring it", "table", "inet "+TableName,
 				"present", have != "")
+		}
+	}
+	if force || restore {
+		if err := m.applyOwn(spec); err != nil {
+			return err
+		}
+		if restore {
+			m.restores++
 		}
 	}
 	conflicts := findConflicts(snap, snap.tables, snap.chains, m.cfg)
@@ -368,15 +374,20 @@ func (m *Manager) sync(force bool) error {
 	return err
 }
 
-// applyOwn atomically replaces table inet vipsentinel with the desired one:
+// desired returns the table for the current configuration and fence state.
+// The caller holds m.mu.
+func (m *Manager) desired() tableSpec {
+	return buildTable(m.cfg, m.fenced, m.fenceAllow)
+}
+
+// applyOwn atomically replaces table inet vipsentinel with spec:
 // create-if-missing, delete and recreate in a single batch, which the kernel
 // commits as one transaction. The caller holds m.mu.
-func (m *Manager) applyOwn() error {
+func (m *Manager) applyOwn(spec tableSpec) error {
 	c, err := m.conn()
 	if err != nil {
 		return err
 	}
-	spec := buildTable(m.cfg, m.fenced, m.fenceAllow)
 	c.AddTable(spec.table)
 	c.DelTable(spec.table)
 	c.AddTable(spec.table)
@@ -416,19 +427,9 @@ func (m *Manager) syncInjected(snap *snapshot, conflicts []Conflict, force bool)
 		if m.cfg.Mode != ModeInject || !cf.Injectable {
 			continue
 		}
-		ch := snap.chain(&nftables.Table{Family: familyOf(cf.Family), Name: cf.Table}, cf.Chain)
-		if ch == nil {
-			continue
-		}
+		ch := cf.chain
 		k := keyOf(ch)
-		fl := flows(0)
-		if cf.IPv4 {
-			fl |= v4Flows
-		}
-		if cf.IPv6 {
-			fl |= v6Flows
-		}
-		sets, rules := injectSpec(m.cfg, ch, fl, &ids)
+		sets, rules := injectSpec(m.cfg, ch, cf.risk, &ids)
 		planned[k] = true
 		handled = append(handled, i)
 		current, err := snap.rules(ch)
@@ -501,16 +502,6 @@ func injectedOnTop(current, want []*nftables.Rule) bool {
 		}
 	}
 	return true
-}
-
-func familyOf(name string) nftables.TableFamily {
-	switch name {
-	case "ip":
-		return nftables.TableFamilyIPv4
-	case "ip6":
-		return nftables.TableFamilyIPv6
-	}
-	return nftables.TableFamilyINet
 }
 
 // setConflicts stores the conflicts and logs them when they change.
