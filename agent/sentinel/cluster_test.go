@@ -103,6 +103,7 @@ type cluster struct {
 	rnd    *rand.Rand
 	tick   Time
 	trace  bool
+	dual   []string // moments when more than one agent wanted the VIP
 }
 
 type clusterOpts struct {
@@ -307,6 +308,11 @@ func (c *cluster) flush(a *agent) {
 		a.vips = rd.VIPs
 		for _, v := range rd.VIPs {
 			a.vipLog = append(a.vipLog, timedVIP{c.now, v})
+		}
+	}
+	if rd.VIPs != nil {
+		if o := c.owners(); len(o) > 1 {
+			c.dual = append(c.dual, fmt.Sprintf("%v: owners %v", c.now, o))
 		}
 	}
 	if rd.Crash {

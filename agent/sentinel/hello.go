@@ -170,6 +170,13 @@ func (n *Node) processHello(payload string) {
 	}
 	si.lastHello = n.now
 	si.helloAt = n.now
+	if h.ConfigEpoch < m.configEpoch && !si.link.disconnected() && si.pubSentAt == never &&
+		n.now-si.lastPub >= n.pingPeriod(m) {
+		// The peer announces an older configuration: send it ours now
+		// rather than at the next publish period, so that an agent coming
+		// back from a partition learns it within a round trip.
+		n.sendHello(si)
+	}
 }
 
 func switchPayload(name string, from, to Addr) string {

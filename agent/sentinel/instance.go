@@ -189,7 +189,12 @@ type master struct {
 
 	// fencing and VIP
 	quorumOK   bool
+	regainAt   Time // when quorumOK last became true
 	fenced     bool
+	// fenceHold keeps a fence up after the majority is heard again, until
+	// a majority of agents sent us their configuration (a hello) since:
+	// only then do we know whether the local master is still the master.
+	fenceHold bool
 	pause      pauseState
 	vip        VIPIntent
 	vipLocal   bool

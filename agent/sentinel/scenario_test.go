@@ -1,6 +1,7 @@
 package sentinel
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +168,70 @@ func TestScenarioDump(t *testing.T) {
 				t.Logf("%7.1fms a%d %s %s", float64(e.at-t0)/1e6, a.id, e.ev.Type, e.ev.Payload)
 			}
 		}
+	}
+}
+
+// TestScenarioFenceIsolatedMaster isolates the master's host: its agent
+// must drop the VIP and pause writes before the majority promotes a
+// replica; when the partition heals, the old master is demoted at once and
+// the pause lifted.
+func TestScenarioFenceIsolatedMaster(t *testing.T) {
+	c := newCluster(t, clusterOpts{seed: 5, fence: true})
+	c.converge()
+	t0 := c.now
+	c.isolate(hostIP(0), true)
+	a0 := c.agents[0]
+	ok := c.runUntil(t0+5*time.Second, func() bool {
+		return c.agents[1].hasEvent("+switch-master", t0) && c.agents[2].hasEvent("+switch-master", t0)
+	})
+	if !ok {
+		t.Fatal("no failover on the majority side")
+	}
+	fenceAt := a0.firstEvent("+fence", t0)
+	lostAt := a0.firstEvent("+quorum-lost", t0)
+	var dropAt Time = -1
+	for _, v := range a0.vipLog {
+		if v.at >= t0 && !v.vip.Own {
+			dropAt = v.at
+			break
+		}
+	}
+	promoted := c.leaderOf(t0).firstEvent("+promoted-slave", t0)
+	t.Logf("isolation -> quorum lost %v, VIP dropped %v, +fence %v; majority promoted at %v",
+		lostAt-t0, dropAt-t0, fenceAt-t0, promoted-t0)
+	if fenceAt < 0 || dropAt < 0 || dropAt >= promoted || fenceAt >= promoted {
+		t.Fatalf("old master not fenced before promotion: fence %v drop %v promoted %v", fenceAt, dropAt, promoted)
+	}
+	r0 := c.redis[redisAddr(0).String()]
+	if !slices.ContainsFunc(r0.cmds, func(s string) bool { return strings.HasPrefix(s, "CLIENT PAUSE") }) {
+		t.Fatalf("no CLIENT PAUSE sent to the old master: %v", r0.cmds)
+	}
+	// Both sides want the VIP at no point.
+	newMaster, _ := c.agents[1].node.MasterAddr("mymaster")
+	t1 := c.now
+	c.isolate(hostIP(0), false)
+	ok = c.runUntil(t1+5*time.Second, func() bool {
+		return r0.role == "slave" && a0.hasEvent("-fence", t1) && slices.Contains(r0.cmds, "CLIENT UNPAUSE")
+	})
+	if !ok {
+		t.Fatalf("old master not demoted after heal: role %s cmds %v events %v", r0.role, r0.cmds, a0.eventTypes(t1))
+	}
+	if !sameAddr(r0.master, newMaster) {
+		t.Fatalf("old master replicates from %v, want %v", r0.master, newMaster)
+	}
+	conv := a0.firstEvent("+convert-to-slave", t1)
+	t.Logf("heal -> +convert-to-slave after %v; commands to old master: %v", conv-t1, r0.cmds)
+	if conv < 0 || conv-t1 > time.Second {
+		t.Errorf("demotion took %v, want at once (not Sentinel's 8 s)", conv-t1)
+	}
+	if i, j := slices.IndexFunc(r0.cmds, func(s string) bool { return strings.HasPrefix(s, "SLAVEOF") }),
+		slices.IndexFunc(r0.cmds, func(s string) bool { return s == "CLIENT UNPAUSE" }); i < 0 || j < 0 || j < i {
+		t.Errorf("want SLAVEOF then CLIENT UNPAUSE, got %v", r0.cmds)
+	}
+	if got := c.owners(); len(got) != 1 || hostIP(got[0]) != newMaster.Host {
+		t.Errorf("VIP owners after heal %v", got)
+	}
+	if len(c.dual) > 0 {
+		t.Errorf("VIP wanted by two agents: %v", c.dual)
 	}
 }

@@ -18,6 +18,18 @@ func (n *Node) heard(m *master) (reach, known int) {
 	return reach, known
 }
 
+// hellosSince counts the agents (ourselves included) whose hello about m we
+// received since t.
+func (n *Node) hellosSince(m *master, t Time) int {
+	count := 1
+	for _, s := range m.sentinels {
+		if s.helloAt != never && s.helloAt >= t {
+			count++
+		}
+	}
+	return count
+}
+
 // updateVIPs decides, for every master, whether this agent wants its VIP,
 // whether it must fence the local master, and emits the quorum and fence
 // events. It runs after every input.
@@ -39,10 +51,19 @@ func (n *Node) updateVIPs() {
 			typ := "+quorum-lost"
 			if ok {
 				typ = "+quorum-regained"
+				m.regainAt = now
+				if m.fenceHold {
+					// Tell the others our (possibly stale) configuration:
+					// an agent with a newer one answers with its hello.
+					n.forceHello(m)
+				}
 			}
 			n.instEvent(LevelWarning, typ, m.inst, " #agents "+strconv.Itoa(reach)+"/"+strconv.Itoa(known))
 		}
 		m.reachable, m.knownAgent = reach, known
+		if m.fenceHold && ok && n.hellosSince(m, m.regainAt) >= known/2+1 {
+			m.fenceHold = false
+		}
 
 		inst := n.currentInst(m)
 		l := inst.link
@@ -66,13 +87,21 @@ func (n *Node) updateVIPs() {
 			reason = "TILT mode"
 		case m.cfg.Fence && !ok:
 			reason = "fenced: no majority of agents heard within the lease"
+		case m.cfg.Fence && m.fenceHold:
+			reason = "fenced: waiting for the agents' configurations after a partition"
 		default:
 			own = true
 			reason = "local instance is the master"
 		}
 		m.vip = VIPIntent{Master: m.cfg.Name, Own: own, Epoch: m.configEpoch, Reason: reason}
 
-		fence := m.cfg.Fence && local && isMaster && linkOK && !ok
+		fence := m.cfg.Fence && local && isMaster && linkOK && (!ok || m.fenceHold)
+		if fence && !ok {
+			m.fenceHold = true
+		}
+		if !fence {
+			m.fenceHold = false
+		}
 		if fence != m.fenced {
 			m.fenced = fence
 			typ := "-fence"
