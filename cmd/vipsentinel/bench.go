@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/lab"
+	"github.com/vipsentinel/vipsentinel/agent/scenario"
+)
+
+// cmdBench measures vipsentinel against the classic stack it replaces
+// (redis-sentinel + a client-reconfig-script running ip addr and arping) in
+// the same lab and the same run, and prints the figures. It never passes or
+// fails on time: it reports.
+func cmdBench(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	runs := fs.Int("runs", 5, "failover runs per stack and scenario")
+	downAfter := fs.Duration("down-after", time.Second, "down-after-milliseconds")
+	only := fs.String("only", "failover,idle,api", "comma-separated parts to run: failover, idle, api")
+	idleWindow := fs.Duration("idle-window", 10*time.Second, "how long idle CPU is averaged over")
+	manyMasters := fs.Int("masters", 200, "monitored masters per agent for the second idle measurement")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: vipsentinel bench [flags]\n\n"+
+			"Runs, side by side in the same lab, vipsentinel and the classic redis-sentinel +\n"+
+			"client-reconfig-script (ip addr + arping) stack, and prints: client-observed write outage\n"+
+			"through the floating IP, acknowledged writes lost and time with the IP on two hosts, for a\n"+
+			"kill -9 of the master and for the master's host cut off; idle CPU and memory; and the\n"+
+			"SENTINEL GET-MASTER-ADDR-BY-NAME rate with 50 clients. Needs root.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(stderr, "vipsentinel bench: needs root (it creates network namespaces)")
+		return exitFail
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "vipsentinel bench: %v\n", err)
+		return exitFail
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	_, _ = lab.Sweep("bench")
+	parts := strings.Split(*only, ",")
+	b := &bench{out: stdout, self: self, downAfter: *downAfter}
+	fmt.Fprintf(stdout, "vipsentinel bench %s: down-after %v, %d runs per case, %s\n\n", version(), *downAfter, *runs, time.Now().UTC().Format(time.RFC3339))
+	failed := false
+	if slices.Contains(parts, "failover") {
+		failed = b.failover(ctx, *runs) != nil || failed
+	}
+	if slices.Contains(parts, "idle") {
+		failed = b.idle(ctx, *idleWindow, *manyMasters) != nil || failed
+	}
+	if slices.Contains(parts, "api") {
+		failed = b.api(ctx) != nil || failed
+	}
+	if failed {
+		return exitFail
+	}
+	return exitOK
+}
+
+type bench struct {
+	out       io.Writer
+	self      string
+	downAfter time.Duration
+}
+
+func (b *bench) say(format string, a ...any) { fmt.Fprintf(b.out, format+"\n", a...) }
+
+func (b *bench) start(ctx context.Context, stack scenario.Stack, masters int) (*scenario.Cluster, error) {
+	return scenario.Start(ctx, scenario.Options{
+		Stack: stack, DownAfter: b.downAfter, Binary: b.self, Name: "bench", ExtraMasters: masters,
+	})
+}
+
+type caseStats struct {
+	outages []time.Duration
+	lost    []int
+	acked   []int
+	dual    []time.Duration
+	errs    int
+}
+
+func (b *bench) failover(ctx context.Context, runs int) error {
+	b.say("== failover through the floating IP (client writes every %v)", scenario.WriteInterval)
+	b.say("%-22s %-22s %10s %10s %12s %12s %8s", "stack", "fault", "outage p50", "outage max", "lost (sum)", "dual-IP max", "errors")
+	var firstErr error
+	stats := map[scenario.Stack]map[scenario.Fault]*caseStats{}
+	for _, fault := range []scenario.Fault{scenario.KillMaster, scenario.IsolateMaster} {
+		for _, stack := range []scenario.Stack{scenario.Vipsentinel, scenario.Classic} {
+			st := &caseStats{}
+			if stats[stack] == nil {
+				stats[stack] = map[scenario.Fault]*caseStats{}
+			}
+			stats[stack][fault] = st
+			for r := 0; r < runs && ctx.Err() == nil; r++ {
+				res, err := b.oneRun(ctx, stack, fault)
+				if err != nil {
+					st.errs++
+					fmt.Fprintf(os.Stderr, "bench: %s / %s run %d: %v\n", stack, fault, r+1, err)
+					if firstErr == nil {
+						firstErr = err
+					}
+					continue
+				}
+				st.outages = append(st.outages, res.Outage)
+				st.lost = append(st.lost, res.Lost)
+				st.acked = append(st.acked, res.Acked)
+				st.dual = append(st.dual, res.Dual)
+			}
+			b.say("%-22s %-22s %10s %10s %12s %12s %8d", stack, fault,
+				ms(median(st.outages)), ms(maxOf(st.outages)), fmt.Sprintf("%d/%d", sum(st.lost), sum(st.acked)), ms(maxOf(st.dual)), st.errs)
+		}
+	}
+	b.say("")
+	for _, fault := range []scenario.Fault{scenario.KillMaster, scenario.IsolateMaster} {
+		v, c := stats[scenario.Vipsentinel][fault], stats[scenario.Classic][fault]
+		b.say("ratio vipsentinel/classic, %s: outage p50 %s, max %s, lost writes %s",
+			fault, ratio(float64(median(v.outages)), float64(median(c.outages))),
+			ratio(float64(maxOf(v.outages)), float64(maxOf(c.outages))),
+			ratio(float64(sum(v.lost)), float64(sum(c.lost))))
+	}
+	b.say("")
+	return firstErr
+}
+
+func (b *bench) oneRun(ctx context.Context, stack scenario.Stack, fault scenario.Fault) (*scenario.Result, error) {
+	c, err := b.start(ctx, stack, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.RunFailover(ctx, fault, nil)
+}
+
+func (b *bench) idle(ctx context.Context, window time.Duration, many int) error {
+	b.say("== idle cost of one agent (3 hosts, 1 master + 2 replicas), CPU averaged over %v", window)
+	b.say("%-22s %-10s %12s %10s", "stack", "masters", "CPU % core", "RSS MiB")
+	var firstErr error
+	for _, masters := range []int{1, many} {
+		for _, stack := range []scenario.Stack{scenario.Vipsentinel, scenario.Classic} {
+			c, err := b.start(ctx, stack, masters-1)
+			if err != nil {
+				b.say("%-22s %-10d error: %v", stack, masters, err)
+				firstErr = cmpErr(firstErr, err)
+				continue
+			}
+			// Let discovery and the first INFO rounds finish.
+			time.Sleep(3 * time.Second)
+			idle, err := c.MeasureIdle(ctx, 1, window)
+			c.Close()
+			if err != nil {
+				b.say("%-22s %-10d error: %v", stack, masters, err)
+				firstErr = cmpErr(firstErr, err)
+				continue
+			}
+			b.say("%-22s %-10d %12.2f %10.1f", stack, masters, idle.CPUPercent, float64(idle.RSSKB)/1024)
+		}
+	}
+	b.say("")
+	return firstErr
+}
+
+func (b *bench) api(ctx context.Context) error {
+	b.say("== API rate: SENTINEL GET-MASTER-ADDR-BY-NAME, redis-benchmark -c 50 -n 200000")
+	var firstErr error
+	for _, stack := range []scenario.Stack{scenario.Vipsentinel, scenario.Classic} {
+		c, err := b.start(ctx, stack, 0)
+		if err != nil {
+			b.say("%-22s error: %v", stack, err)
+			firstErr = cmpErr(firstErr, err)
+			continue
+		}
+		rps, err := c.APIRate(ctx, 1, 50, 200000)
+		c.Close()
+		if err != nil {
+			b.say("%-22s error: %v", stack, err)
+			firstErr = cmpErr(firstErr, err)
+			continue
+		}
+		b.say("%-22s %12.0f requests/s", stack, rps)
+	}
+	b.say("")
+	return firstErr
+}
+
+func cmpErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return -1
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func maxOf(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return -1
+	}
+	return slices.Max(ds)
+}
+
+func sum(xs []int) int {
+	t := 0
+	for _, x := range xs {
+		t += x
+	}
+	return t
+}
+
+func ms(d time.Duration) string {
+	if d < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%dms", d.Milliseconds())
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		if a == 0 {
+			return "1.00 (both 0)"
+		}
+		return "n/a (classic 0)"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}

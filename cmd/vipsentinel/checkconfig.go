@@ -1,0 +1,38 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/vipsentinel/vipsentinel/agent/config"
+)
+
+// cmdCheckConfig validates a configuration file and prints the effective
+// configuration (every default explicit, secrets masked).
+func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stderr, "Usage: vipsentinel check-config <config>\n\nValidates <config> and prints the effective configuration; exit status 0 when valid, 78 when not.")
+		if len(args) == 1 {
+			return exitOK
+		}
+		return exitUsage
+	}
+	f, warnings, err := config.Load(args[0])
+	if err != nil {
+		return configFailed(stderr, err)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	fmt.Fprint(stdout, f.Effective())
+	fmt.Fprintf(stderr, "%s: configuration OK (%d masters, %d files read)\n", args[0], len(f.Masters), len(f.Files))
+	return exitOK
+}
+
+// configFailed reports a configuration error and returns 78 (EX_CONFIG).
+// A file that cannot be read counts too: restarting will not fix it, and
+// systemd's RestartPreventExitStatus=78 stops the restart loop.
+func configFailed(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "vipsentinel: %v\n", err)
+	return exitConfig
+}

@@ -1,0 +1,86 @@
+// Command vipsentinel is a Redis Sentinel-compatible high-availability agent
+// that also holds the master's floating IP and opens its ports with nftables.
+//
+// Usage:
+//
+//	vipsentinel <config>                 run the agent in the foreground
+//	vipsentinel check-config <config>    validate and print the effective configuration
+//	vipsentinel status [--addr host:port] ask a running agent for its state
+//	vipsentinel demo [flags]             fail over a three-host lab live (needs root)
+//	vipsentinel bench [flags]            measure failover against the classic setup (needs root)
+//	vipsentinel version
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit statuses, following sysexits.h where one fits.
+const (
+	exitOK     = 0
+	exitFail   = 1
+	exitUsage  = 64 // EX_USAGE
+	exitConfig = 78 // EX_CONFIG: systemd's RestartPreventExitStatus keeps a bad config from restart-looping
+)
+
+const usage = `vipsentinel: Redis Sentinel-compatible HA agent that moves the master's floating IP.
+
+Usage:
+  vipsentinel <config>                   run the agent in the foreground (like redis-sentinel <config>)
+  vipsentinel run <config>               the same
+  vipsentinel check-config <config>      validate <config> and print the effective configuration;
+                                         exit 0 when valid, 78 when not
+  vipsentinel status [--addr host:port] [--password pw]
+                                         show masters, roles, epochs, VIP and firewall state and
+                                         peers of a running agent (default 127.0.0.1:26379)
+  vipsentinel demo [flags]               build a three-host lab in network namespaces and fail
+                                         over a real Redis master live (root; see demo -h)
+  vipsentinel bench [flags]              measure failover, idle cost and API rate against
+                                         redis-sentinel with a reconfig script (root; see bench -h)
+  vipsentinel version                    print the version
+
+The configuration file uses redis-sentinel's syntax; an existing sentinel.conf works as is.
+Runtime state (epochs, votes, discovered peers) is kept in a state file in 'dir', never in
+the configuration file. See /usr/share/doc/vipsentinel/README.md.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a command line and returns the process exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "-v", "--version", "version":
+		fmt.Fprintf(stdout, "vipsentinel %s\n", version())
+		return exitOK
+	case "check-config":
+		return cmdCheckConfig(args[1:], stdout, stderr)
+	case "status":
+		return cmdStatus(args[1:], stdout, stderr)
+	case "demo":
+		return cmdDemo(args[1:], stdout, stderr)
+	case "bench":
+		return cmdBench(args[1:], stdout, stderr)
+	case "run":
+		return cmdRun(args[1:], stderr)
+	}
+	if len(args[0]) > 0 && args[0][0] == '-' {
+		fmt.Fprintf(stderr, "vipsentinel: unknown flag %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+	return cmdRun(args, stderr)
+}
+
+// errUsage marks errors caused by the command line rather than the system.
+var errUsage = errors.New("usage")

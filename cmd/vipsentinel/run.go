@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/config"
+	"github.com/vipsentinel/vipsentinel/agent/runtime"
+	"github.com/vipsentinel/vipsentinel/agent/state"
+	"github.com/vipsentinel/vipsentinel/firewall"
+	"github.com/vipsentinel/vipsentinel/systemd"
+	"github.com/vipsentinel/vipsentinel/vip"
+)
+
+// exitSimulatedCrash is what Sentinel exits with at a SIMULATE-FAILURE crash
+// point.
+const exitSimulatedCrash = 99
+
+// cmdRun runs the agent in the foreground until SIGTERM or SIGINT.
+func cmdRun(args []string, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	path := args[0]
+	level := new(slog.LevelVar)
+	log := systemd.NewLogger(level)
+
+	f, warnings, err := config.Load(path)
+	if err != nil {
+		log.Error("bad configuration", "err", err)
+		return configFailed(stderr, err)
+	}
+	if err := level.UnmarshalText([]byte(slogLevel(f.LogLevel))); err != nil {
+		level.Set(slog.LevelInfo)
+	}
+	for _, w := range warnings {
+		log.Warn("configuration", "file", w.File, "line", w.Line, "directive", w.Directive, "msg", w.Msg)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err = runAgent(ctx, stop, path, f, level, log)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, runtime.ErrSimulatedCrash):
+		log.Warn("simulated crash", "err", err)
+		return exitSimulatedCrash
+	case isConfigError(err):
+		log.Error("cannot start", "err", err)
+		fmt.Fprintf(stderr, "vipsentinel: %v\n", err)
+		return exitConfig
+	default:
+		log.Error("agent stopped", "err", err)
+		return exitFail
+	}
+}
+
+// configError marks start-up failures that a restart cannot fix (a bad
+// configuration or state file).
+type configError struct{ err error }
+
+func (e configError) Error() string { return e.err.Error() }
+func (e configError) Unwrap() error { return e.err }
+
+func isConfigError(err error) bool {
+	var ce configError
+	return errors.As(err, &ce)
+}
+
+func runAgent(ctx context.Context, stop func(), path string, f *config.File, level *slog.LevelVar, log *slog.Logger) error {
+	store, hs, changes, err := state.Open(f)
+	if err != nil {
+		return configError{fmt.Errorf("state: %w", err)}
+	}
+	defer store.Close()
+	for _, c := range changes {
+		log.Info("state merged with configuration", "change", c.String())
+	}
+	localIPs, err := hostIPs()
+	if err != nil {
+		return fmt.Errorf("list this host's addresses: %w", err)
+	}
+	cfg := f.Sentinel(localIPs)
+	cfg.Masters = state.MasterConfigs(hs)
+	cfg.Rand = rand.New(rand.NewSource(time.Now().UnixNano()))
+
+	// The firewall opens the ports before anything can take a VIP: clients
+	// must never reach a VIP whose ports are closed.
+	var fw *firewall.Manager
+	if f.Firewall.Enabled {
+		fw, err = newFirewall(f, log)
+		if err != nil {
+			return configError{err}
+		}
+		if err := fw.Open(ctx); err != nil {
+			return fmt.Errorf("open firewall: %w", err)
+		}
+		for _, c := range fw.Conflicts() {
+			if !c.Handled() {
+				log.Warn("firewall conflict", "conflict", c.String(), "fix", c.Fix)
+			}
+		}
+	}
+
+	var rt *runtime.Runtime
+	var vips *vip.Manager
+	if vcfgs := vipConfigs(f, cfg.Masters); len(vcfgs) > 0 {
+		vips, err = newVIPs(vcfgs, log, func(ev sentinelEvent) {
+			if rt != nil {
+				rt.Publish(ev)
+			}
+		})
+		if err != nil {
+			return configError{err}
+		}
+	}
+	opts := runtime.Options{
+		Config:     cfg,
+		State:      hs,
+		Store:      store,
+		Logger:     log,
+		LogLevel:   level,
+		Version:    version(),
+		ConfigFile: path,
+		Shutdown:   stop,
+	}
+	for _, b := range f.Bind {
+		opts.ListenAddrs = append(opts.ListenAddrs, net.JoinHostPort(b, fmt.Sprint(f.Port)))
+	}
+	if vips != nil {
+		opts.VIPs = vips
+	}
+	rt, err = runtime.New(opts)
+	if err != nil {
+		return configError{err}
+	}
+	if err := rt.Listen(); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 4)
+	go func() { done <- rt.Run(runCtx) }()
+	if vips != nil {
+		go func() {
+			if err := vips.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("VIP manager stopped", "err", err)
+			}
+		}()
+	}
+	if fw != nil {
+		go func() {
+			if err := fw.Run(runCtx); err != nil {
+				log.Error("firewall watch stopped", "err", err)
+			}
+		}()
+	}
+	wd := systemd.NewWatchdog(rt.Heartbeat, log)
+	go func() { _ = wd.Run(runCtx) }()
+	status := systemd.NewStatusUpdater(systemd.DefaultStatusInterval, log)
+	go status.Run(runCtx)
+
+	select {
+	case <-rt.Ready():
+	case err := <-done:
+		return err
+	}
+	if err := systemd.Ready(); err != nil {
+		log.Warn("sd_notify READY", "err", err)
+	}
+	log.Info("agent ready", "addrs", fmt.Sprint(rt.Addrs()), "masters", len(cfg.Masters), "version", version())
+
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var runErr error
+loop:
+	for {
+		select {
+		case runErr = <-done:
+			break loop
+		case <-ctx.Done():
+			runErr = <-done
+			break loop
+		case <-tick.C:
+			line := rt.Status()
+			if fw != nil {
+				line += "; firewall " + fw.Status().String()
+			}
+			status.Set(line)
+		}
+	}
+	_ = systemd.Stopping()
+	// Release the VIPs before the ports close (the reverse of start-up).
+	closeCtx, cancelClose := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancelClose()
+	if vips != nil {
+		if err := vips.Close(closeCtx); err != nil {
+			log.Error("release VIPs", "err", err)
+		}
+	}
+	if fw != nil {
+		if err := fw.Close(closeCtx); err != nil {
+			log.Error("close firewall", "err", err)
+		}
+	}
+	if errors.Is(runErr, context.Canceled) {
+		runErr = nil
+	}
+	return runErr
+}
+
+// hostIPs lists this host's addresses, so the core can tell which monitored
+// instance is local.
+func hostIPs() ([]string, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, err
+	}
+	var ips []string
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			ips = append(ips, n.IP.String())
+		}
+	}
+	return ips, nil
+}
+
+func slogLevel(redisLevel string) string {
+	switch redisLevel {
+	case "debug", "verbose":
+		return "DEBUG"
+	case "warning":
+		return "WARN"
+	case "nothing":
+		return "ERROR"
+	}
+	return "INFO"
+}
+
+func envOr(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// cmdStatus asks a running agent (or any Sentinel) for its view and prints
+// it for a person. It uses only the Sentinel API, plus INFO's VIPSentinel
+// section when the peer is a vipsentinel agent.
+func cmdStatus(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:26379", "address of the agent's API")
+	password := fs.String("password", "", "the agent's requirepass, if set (or REDISCLI_AUTH)")
+	timeout := fs.Duration("timeout", 2*time.Second, "give up after this long")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: vipsentinel status [--addr host:port] [--password pw]\n\n"+
+			"Prints the masters a running agent monitors, with their address, epoch, replicas, the\n"+
+			"agents it knows and reaches, and its floating-IP, fencing and firewall state.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if *password == "" {
+		*password = envOr("REDISCLI_AUTH", "")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	cl := redis.NewClient(&redis.Options{
+		Addr: *addr, Password: *password, Protocol: 2, MaxRetries: -1,
+		DialTimeout: *timeout, ReadTimeout: *timeout, DisableIdentity: true,
+	})
+	defer cl.Close()
+	if err := printStatus(ctx, cl, *addr, stdout); err != nil {
+		fmt.Fprintf(stderr, "vipsentinel status: %s: %v\n", *addr, err)
+		return exitFail
+	}
+	return exitOK
+}
+
+func printStatus(ctx context.Context, cl *redis.Client, addr string, w io.Writer) error {
+	info, err := cl.Info(ctx, "server", "sentinel", "vipsentinel").Result()
+	if err != nil {
+		return err
+	}
+	kv := parseInfo(info)
+	myid, err := cl.Do(ctx, "SENTINEL", "MYID").Text()
+	if err != nil {
+		myid = "?"
+	}
+	mode := "vipsentinel " + kv["vipsentinel_version"]
+	if kv["vipsentinel_version"] == "" {
+		mode = "redis-sentinel " + kv["redis_version"]
+	}
+	tilt := "no"
+	if kv["sentinel_tilt"] == "1" {
+		tilt = "YES (since " + kv["sentinel_tilt_since_seconds"] + "s) - failover disabled"
+	}
+	fmt.Fprintf(w, "agent %s (%s), id %s, tilt %s\n", addr, strings.TrimSpace(mode), short(myid), tilt)
+
+	masters, err := maps(ctx, cl, "SENTINEL", "MASTERS")
+	if err != nil {
+		return fmt.Errorf("SENTINEL MASTERS: %w", err)
+	}
+	if len(masters) == 0 {
+		fmt.Fprintln(w, "no masters monitored")
+	}
+	for _, m := range masters {
+		name := m["name"]
+		fmt.Fprintf(w, "\nmaster %s at %s:%s  [%s]\n", name, m["ip"], m["port"], m["flags"])
+		fmt.Fprintf(w, "  config-epoch %s, quorum %s, down-after %sms, failover-timeout %sms\n",
+			m["config-epoch"], m["quorum"], m["down-after-milliseconds"], m["failover-timeout"])
+		if st := m["failover-state"]; st != "" && st != "none" {
+			fmt.Fprintf(w, "  failover in progress: %s\n", st)
+		}
+		reps, err := maps(ctx, cl, "SENTINEL", "REPLICAS", name)
+		if err == nil {
+			for _, r := range reps {
+				fmt.Fprintf(w, "  replica %s:%s  [%s] link %s, offset %s, priority %s\n",
+					r["ip"], r["port"], r["flags"], r["master-link-status"], r["slave-repl-offset"], r["slave-priority"])
+			}
+		}
+		sents, err := maps(ctx, cl, "SENTINEL", "SENTINELS", name)
+		if err == nil {
+			reach := 0
+			for _, s := range sents {
+				if !strings.Contains(s["flags"], "disconnected") && !strings.Contains(s["flags"], "s_down") {
+					reach++
+				}
+			}
+			fmt.Fprintf(w, "  agents: %d others known, %d reachable (+ this one)\n", len(sents), reach)
+			for _, s := range sents {
+				fmt.Fprintf(w, "    %s:%s id %s [%s] last hello %sms ago\n", s["ip"], s["port"], short(s["runid"]), s["flags"], s["last-hello-message"])
+			}
+		}
+		for _, k := range sortedKeys(kv) {
+			if strings.HasSuffix(k, "_"+name) && !strings.HasPrefix(k, "master") {
+				fmt.Fprintf(w, "  %s: %s\n", strings.TrimSuffix(k, "_"+name), kv[k])
+			}
+		}
+	}
+	var other []string
+	for _, k := range sortedKeys(kv) {
+		if strings.HasPrefix(k, "firewall") {
+			other = append(other, fmt.Sprintf("%s: %s", k, kv[k]))
+		}
+	}
+	if len(other) > 0 {
+		fmt.Fprintln(w)
+		for _, l := range other {
+			fmt.Fprintln(w, l)
+		}
+	}
+	return nil
+}
+
+// maps runs a command whose reply is an array of flat key/value arrays (the
+// RESP2 form of SENTINEL MASTERS, REPLICAS and SENTINELS).
+func maps(ctx context.Context, cl *redis.Client, args ...any) ([]map[string]string, error) {
+	v, err := cl.Do(ctx, args...).Slice()
+	if err != nil {
+		return nil, err
+	}
+	var out []map[string]string
+	for _, e := range v {
+		flat, ok := e.([]any)
+		if !ok {
+			return nil, fmt.Errorf("unexpected reply element %T", e)
+		}
+		m := map[string]string{}
+		for i := 0; i+1 < len(flat); i += 2 {
+			m[fmt.Sprint(flat[i])] = fmt.Sprint(flat[i+1])
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func parseInfo(s string) map[string]string {
+	kv := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			kv[k] = v
+		}
+	}
+	return kv
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/vipsentinel/vipsentinel/agent/config"
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/firewall"
+	"github.com/vipsentinel/vipsentinel/vip"
+)
+
+type sentinelEvent = sentinel.Event
+
+// newFirewall builds the nftables manager from the firewall-* directives.
+// The Redis port opened is the port of the first monitored master: every
+// host runs its Redis on the port the master uses, as Sentinel deployments do.
+func newFirewall(f *config.File, log *slog.Logger) (*firewall.Manager, error) {
+	mode, err := firewall.ParseMode(string(f.Firewall.Mode))
+	if err != nil {
+		return nil, fmt.Errorf("firewall-mode: %w", err)
+	}
+	redisPort := 6379
+	if len(f.Masters) > 0 {
+		redisPort = f.Masters[0].Addr.Port
+	}
+	return firewall.New(firewall.Config{
+		AgentPort:  f.Port,
+		RedisPort:  redisPort,
+		Allow:      f.Firewall.Allow,
+		Mode:       mode,
+		KeepOnStop: f.Firewall.KeepOnStop,
+		Fence:      f.Firewall.Fence,
+	}, firewall.Options{Logger: log.With("component", "firewall")})
+}
+
+// vipConfigs returns the floating addresses of the masters the core will
+// monitor (a master removed at run time keeps no VIP).
+func vipConfigs(f *config.File, monitored []sentinel.MasterConfig) []vip.Config {
+	var out []vip.Config
+	for _, mc := range monitored {
+		m := f.Master(mc.Name)
+		if m == nil {
+			continue
+		}
+		garp := vip.GARPConfig{Count: m.GARP.Count, Interval: m.GARP.Interval, Refresh: m.GARP.Refresh}
+		for _, v := range m.VIPs {
+			out = append(out, vip.Config{
+				Master:     v.Master,
+				Prefix:     v.Prefix,
+				Interface:  v.Interface,
+				GARP:       &garp,
+				KeepOnStop: !m.ReleaseOnStop,
+			})
+		}
+	}
+	return out
+}
+
+// newVIPs builds the VIP manager on this host's network namespace.
+func newVIPs(cfgs []vip.Config, log *slog.Logger, onEvent func(sentinel.Event)) (*vip.Manager, error) {
+	nl, err := vip.NewNetlink(vip.NetlinkOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("netlink: %w", err)
+	}
+	pk, err := vip.NewPacket(vip.PacketOptions{Logger: log.With("component", "vip")})
+	if err != nil {
+		return nil, fmt.Errorf("packet sockets: %w", err)
+	}
+	return vip.New(cfgs, vip.Options{Addrs: nl, Announcer: pk, Logger: log.With("component", "vip"), OnEvent: onEvent})
+}
