@@ -230,6 +230,7 @@ func TestGood(t *testing.T) {
 		{"loglevel case", "loglevel WARNING\n", func(f *File) bool { return f.LogLevel == "warning" }},
 		{"loglevel nothing", "loglevel nothing\n", func(f *File) bool { return f.LogLevel == "nothing" }},
 		{"yes/no case", "firewall YES\n", func(f *File) bool { return f.Firewall.Enabled }},
+		{"firewall-mode own-table alias", "firewall yes\nfirewall-mode own-table\n", func(f *File) bool { return f.Firewall.Mode == FirewallOwn }},
 		{"firewall-allow host bits", "firewall yes\nfirewall-allow 198.18.0.5/24 198.18.0.0/24\n", func(f *File) bool {
 			return slices.Equal(f.Firewall.Allow, []netip.Prefix{netip.MustParsePrefix("198.18.0.0/24")})
 		}},
@@ -379,6 +380,8 @@ func TestErrors(t *testing.T) {
 		{mon + "sentinel vip-garp m 5 1000 -1\n", 2, "sentinel vip-garp", "invalid refresh"},
 		{mon + "sentinel fence m sure\n", 2, "sentinel fence", "want yes or no"},
 		{mon + "sentinel vip-release-on-stop m 1\n", 2, "sentinel vip-release-on-stop", "want yes or no"},
+		{"sentinel monitor m <master-ip> 6379 2\n", 1, "sentinel monitor", "<master-ip> is a placeholder: replace it with the real value"},
+		{mon + "sentinel vip m <vip>/24 eth0\n", 2, "sentinel vip", "<vip> is a placeholder"},
 	}
 	for _, tt := range tests {
 		_, _, err := parse(t, tt.text)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -178,6 +179,12 @@ func (p *parser) build(name string) *File {
 		}
 		p.errorf(l.pos, dir, "unknown directive")
 	}
+	fail := func(j job, err error) {
+		if ph := placeholder(j.args); ph != "" {
+			err = fmt.Errorf("%s is a placeholder: replace it with the real value", ph)
+		}
+		p.errorf(j.l.pos, j.l.name(), "%v", err)
+	}
 	for pass := passGlobal; pass <= passMaster; pass++ {
 		for _, j := range jobs {
 			if j.spec.pass != pass {
@@ -185,23 +192,38 @@ func (p *parser) build(name string) *File {
 			}
 			n := len(j.args)
 			if n < j.spec.min || (j.spec.max >= 0 && n > j.spec.max) {
-				p.errorf(j.l.pos, j.l.name(), "wrong number of arguments (%d): want %s", n, j.spec.usage)
+				fail(j, fmt.Errorf("wrong number of arguments (%d): want %s", n, j.spec.usage))
 				continue
 			}
 			var m *Master
 			if j.spec.master {
 				if m = f.Master(j.args[0]); m == nil {
-					p.errorf(j.l.pos, j.l.name(), "unknown master %q (no sentinel monitor line defines it)", j.args[0])
+					fail(j, fmt.Errorf("unknown master %q (no sentinel monitor line defines it)", j.args[0]))
 					continue
 				}
 			}
 			if err := j.spec.fn(p, f, m, j.l.pos, j.args); err != nil {
-				p.errorf(j.l.pos, j.l.name(), "%v", err)
+				fail(j, err)
 			}
 		}
 	}
 	p.finish(f)
 	return f
+}
+
+var placeholderRE = regexp.MustCompile(`<[a-z][a-z0-9-]*>`)
+
+// placeholder returns the first <word> in args: the packaged configuration
+// marks what the operator must fill in that way, and "invalid IP address
+// "<master-ip>"" would be a poor way to say so. It is only consulted for a
+// line that failed anyway, so a password containing <x> is never at risk.
+func placeholder(args []string) string {
+	for _, a := range args {
+		if m := placeholderRE.FindString(a); m != "" {
+			return m
+		}
+	}
+	return ""
 }
 
 // finish applies defaults that depend on other directives and checks what
@@ -467,7 +489,11 @@ func doFirewallAllow(p *parser, f *File, _ *Master, at pos, a []string) error {
 }
 
 func doFirewallMode(f *File, v string) error {
-	switch m := FirewallMode(strings.ToLower(v)); m {
+	m := FirewallMode(strings.ToLower(v))
+	if m == "own-table" {
+		m = FirewallOwn
+	}
+	switch m {
 	case FirewallOwn, FirewallInject:
 		f.Firewall.Mode = m
 		return nil

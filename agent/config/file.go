@@ -22,13 +22,12 @@ const (
 	DefaultMasterRebootDownAfter = 0
 	DefaultStateFile             = "vipsentinel.state"
 
-	// A burst of 5 announcements 1 s apart. Linux ignores a neighbour update
-	// that arrives within locktime (1 s by default) of the previous one unless
-	// it is recognised as gratuitous; spacing the packets 1 s apart means
-	// that, whatever raced with the first one (a late announcement from the
-	// old holder, a receiver that does not treat ours as gratuitous), a later
-	// packet of the burst lands outside that window. Five packets cover 4 s,
-	// which also rides out a switch port that is still converging.
+	// A burst of 5 announcements 1 s apart, the first at once. Linux ignores
+	// a neighbour update that arrives within locktime (1 s by default) of the
+	// previous one unless it recognises it as gratuitous; whatever raced with
+	// the first packet (a late announcement from the old holder, a receiver
+	// that does not treat ours as gratuitous), the second one lands past that
+	// window, and five of them cover 4 s while a switch port converges.
 	DefaultGARPCount    = 5
 	DefaultGARPInterval = time.Second
 	DefaultGARPRefresh  = 0 // no periodic re-announcement

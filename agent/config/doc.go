@@ -1,0 +1,240 @@
+// Package config reads vipsentinel's configuration file.
+//
+// The syntax is Redis Sentinel's, so an operator can point vipsentinel at an
+// existing sentinel.conf: every Sentinel directive means what it means to
+// Sentinel, and vipsentinel's own directives (floating addresses, firewall,
+// metrics) have the same shape. vipsentinel never writes this file; what
+// Sentinel would rewrite into it (epochs, votes, discovered instances,
+// SENTINEL SET changes) goes to a separate state file, see package state.
+//
+// # Syntax
+//
+// One directive per line: a name and its arguments, separated by spaces or
+// tabs. Names (and the word after "sentinel") are case-insensitive; master
+// names and values are not. A line whose first non-blank character is # is
+// a comment; there are no comments at the end of a line (passwords may
+// contain #). Blank lines are ignored. Arguments may be quoted:
+//
+//   - "..." understands \n \r \t \b \a, \xHH (a byte in hex) and \\ and \";
+//     any other \c is c.
+//   - '...' is literal, except \' for a single quote.
+//   - A closing quote must be followed by a space or the end of the line.
+//   - "" is an empty argument.
+//
+// Directive order does not matter. As Sentinel does, the file is applied in
+// passes: global directives first (including sentinel resolve-hostnames,
+// which decides how monitor lines are read), then sentinel monitor, then
+// the directives that refer to a master. When a directive that takes one
+// value is repeated, the last one wins.
+//
+//	include <path>
+//
+// reads another file in place of the line. A relative path is relative to
+// the directory of the file containing the include. Shell patterns are
+// allowed (include /etc/vipsentinel/conf.d/*.conf, read in name order); a
+// pattern matching nothing is a warning, a missing plain path an error.
+// Include loops are errors.
+//
+// Errors name the file, the line and the directive, for example
+//
+//	/etc/vipsentinel/vipsentinel.conf:12: sentinel down-after-milliseconds: unknown master "foo" (no sentinel monitor line defines it)
+//
+// and are returned as *Error values (vipsentinel check-config exits with
+// status 78, EX_CONFIG). All errors of a file are reported at once.
+// Warnings (a directive without effect) are returned for the caller to log;
+// they never stop the agent.
+//
+// # Global directives
+//
+//	port <port>                       default 26379
+//
+// TCP port of the Sentinel-compatible API (clients and peer agents).
+//
+//	bind <address>...                 default: all addresses
+//
+// Addresses to listen on: IP addresses, * (all IPv4), ::* (all IPv6); a
+// leading - makes an address optional (skipped if the host lacks it).
+//
+//	dir <path>                        default /var/lib/vipsentinel
+//
+// Working directory; the state file lives here. A relative path is relative
+// to the configuration file's directory.
+//
+//	requirepass <password>            default: none
+//
+// Password clients must AUTH with on port. Peers use it too unless
+// sentinel sentinel-pass is set.
+//
+//	loglevel debug|verbose|notice|warning|nothing     default notice
+//
+//	state-file <name>                 default vipsentinel.state
+//
+// File name of the state file inside dir.
+//
+//	metrics-addr <host:port>          default: none (no metrics endpoint)
+//
+// Address of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9479 or :9479.
+//
+// # Sentinel directives (global)
+//
+//	sentinel announce-ip <ip>         default: none (the address of the connection)
+//	sentinel announce-port <port>     default 0 (use port)
+//
+// Address and port announced to peers in hello messages, for NAT.
+//
+//	sentinel resolve-hostnames yes|no     default no
+//	sentinel announce-hostnames yes|no    default no
+//
+// Accept host names where Sentinel expects addresses; announce host names
+// instead of addresses.
+//
+//	sentinel deny-scripts-reconfig yes|no     default yes
+//
+// Refuse SENTINEL SET of notification-script and client-reconfig-script:
+// otherwise anyone able to send SENTINEL SET can make the agent run a
+// program of their choice.
+//
+//	sentinel sentinel-user <user>     default: none
+//	sentinel sentinel-pass <password> default: none (requirepass is used)
+//
+// Credentials used to authenticate to peer agents.
+//
+// # Sentinel directives (per master)
+//
+//	sentinel monitor <master> <host> <port> <quorum>
+//
+// Monitor the Redis master at host:port under the name master. quorum (1 or
+// more) is the number of agents that must see the master down before a
+// failover is attempted; a failover also needs a majority of all agents.
+// The name may not contain spaces, control characters or commas. host must
+// be an IP address unless sentinel resolve-hostnames is yes. Every other
+// per-master directive needs this line (anywhere in the files read).
+//
+//	sentinel down-after-milliseconds <master> <ms>          default 30000
+//	sentinel failover-timeout <master> <ms>                 default 180000
+//	sentinel parallel-syncs <master> <n>                    default 1
+//	sentinel master-reboot-down-after-period <master> <ms>  default 0 (off)
+//
+// Time without a valid reply before the master (and its replicas and peers)
+// is considered down; the failover timeout (a retry waits twice this long);
+// how many replicas are re-pointed at the new master at once; how long a
+// master that restarted (new run id) is still treated as down.
+//
+//	sentinel auth-pass <master> <password>      default: none
+//	sentinel auth-user <master> <user>          default: none
+//
+// Credentials for the master and its replicas.
+//
+//	sentinel notification-script <master> <path>       default: none
+//	sentinel client-reconfig-script <master> <path>    default: none
+//
+// Programs run on warning events and on a master change, with Sentinel's
+// arguments. The path must be absolute; it is run directly, without a shell.
+//
+//	sentinel rename-command <master> <command> <new-name>
+//
+// Send new-name instead of command to this master's Redis instances (for
+// servers that renamed CONFIG, SLAVEOF, ...). "" disables the command.
+// Renaming a command vipsentinel never sends is a warning.
+//
+// # Runtime state lines
+//
+//	sentinel myid <40 hex digits>
+//	sentinel current-epoch <epoch>
+//	sentinel config-epoch <master> <epoch>
+//	sentinel leader-epoch <master> <epoch>
+//	sentinel known-replica <master> <host> <port>     (also known-slave)
+//	sentinel known-sentinel <master> <host> <port> <run id>
+//
+// Redis writes these into sentinel.conf. vipsentinel reads them only when it
+// starts without a state file, to take over the identity, epochs and
+// discovered instances of a redis-sentinel; afterwards the state file is
+// authoritative and these lines are ignored (a warning says so). A
+// known-sentinel without a run id is ignored, as Sentinel does.
+//
+// # Floating addresses (per master)
+//
+//	sentinel vip <master> <address>/<prefix> <interface>
+//
+// A floating address (VIP) that follows the master: the agent on the host
+// of the current master adds it to interface, the others make sure they do
+// not hold it. prefix is the length of the subnet's prefix, as for ip addr
+// add: 192.0.2.10/24, 2001:db8::10/64. Repeat the directive for several
+// addresses (IPv4 and IPv6, several interfaces). An address can float for
+// only one master. Interface names follow the kernel's rules (1 to 15
+// characters, no '/', ':' or white space).
+//
+//	sentinel vip-garp <master> <count> <interval-ms> [<refresh-seconds>]   default 5 1000 0
+//
+// On taking over a VIP, announce it count times (0 to 100), interval-ms
+// apart (10 to 60000), the first at once: a gratuitous ARP request and reply
+// for IPv4, an unsolicited neighbour advertisement for IPv6. A Linux
+// neighbour ignores an update that arrives within locktime (1 s by default)
+// of the entry's previous one unless it recognises the packet as
+// gratuitous. Our first packet is gratuitous, but a receiver that does not
+// treat it so, or that just took a late announcement from the old holder,
+// needs a packet that lands past that window: at 1 s spacing the second one
+// does, and five of them cover 4 s while a switch port converges.
+// refresh-seconds, if not 0, re-announces the VIPs that often (1 to 86400)
+// while they are held, for switches whose MAC table ages out before the
+// neighbours' ARP caches.
+//
+//	sentinel fence <master> yes|no          default yes if the master has a VIP, else no
+//
+// Fence the old master when its role moves: the agent that loses the master
+// role, or loses contact with a majority of agents, releases the VIP before
+// a new holder may take it, so that the VIP is never on two hosts and
+// clients cannot keep writing to a demoted master.
+//
+//	sentinel vip-release-on-stop <master> yes|no    default yes
+//
+// Remove the VIPs when the agent stops. With no, a planned restart of the
+// agent does not interrupt clients; the VIP is reconciled when it starts
+// again.
+//
+// # Firewall (global)
+//
+//	firewall yes|no                 default no
+//
+// Manage nftables rules for the agent's port and the monitored Redis ports.
+//
+//	firewall-allow <cidr>...        default: none
+//
+// Sources allowed to reach the agent's port and the Redis port. Repeatable;
+// a bare address means that host alone. Without it any source may connect.
+//
+//	firewall-mode own|inject        default own
+//
+// own: vipsentinel keeps its rules in a table of its own and reports other
+// firewalls' chains that would still drop the traffic. inject: it also
+// inserts accept rules at the top of those chains (and removes exactly
+// those rules when it stops).
+//
+//	firewall-keep-on-stop yes|no    default no
+//
+// Leave the rules in place when the agent stops, so the ports stay open
+// while it is down.
+//
+//	firewall-fence yes|no           default no
+//
+// Also fence with the firewall: while the local Redis must not take writes
+// (it is not the current master), new connections to its port are refused
+// except from loopback, the other agents and the replicas.
+//
+// Firewall settings without firewall yes are warnings.
+//
+// # Redis directives
+//
+// Redis server directives that have no meaning here (daemonize, pidfile,
+// logfile, protected-mode, supervised, syslog-*, tls-*, user, hz,
+// maxclients, latency-tracking-info-percentiles, ...) are accepted with a
+// warning, so an existing sentinel.conf loads. TLS is not supported. Any
+// other unknown directive is an error, which catches typos.
+//
+// # Checking a configuration
+//
+// File.Effective renders the configuration as vipsentinel understood it,
+// includes flattened and every default explicit, with secrets (requirepass,
+// sentinel-pass, auth-pass) shown as ******; vipsentinel check-config
+// prints it.
+package config
