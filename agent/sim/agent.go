@@ -305,7 +305,7 @@ func (a *agent) removeConn(c *conn) {
 // dispatch executes one command.
 func (a *agent) dispatch(cmd sentinel.Command) {
 	w := a.w
-	if w.tracing && cmd.Kind != sentinel.CmdPing && cmd.Kind != sentinel.CmdInfo && cmd.Kind != sentinel.CmdPublish {
+	if w.tracing && traced(cmd) {
 		w.trace("%s -> %s %s/%s %v", a.name, cmdName(cmd.Kind), cmd.To.Kind, cmd.To.Addr, cmd.Cmds)
 	}
 	w.check.command(a, cmd)
@@ -607,6 +607,19 @@ func describeInput(in sentinel.Input) string {
 		return fmt.Sprintf("done #%d %s err=%q", x.ID, x.To.Addr, x.Err)
 	}
 	return fmt.Sprintf("%T", in)
+}
+
+// traced leaves the periodic traffic (PING, INFO, hello, is-down polls)
+// out of the trace.
+func traced(cmd sentinel.Command) bool {
+	switch cmd.Kind {
+	case sentinel.CmdPing, sentinel.CmdInfo, sentinel.CmdPublish:
+		return false
+	case sentinel.CmdAskMasterDown:
+		argv := first(cmd.Cmds)
+		return len(argv) == 6 && argv[5] != "*"
+	}
+	return true
 }
 
 func cmdName(k sentinel.CmdKind) string {

@@ -164,6 +164,7 @@ func (w *world) result(res *Result) *Result {
 	res.MaxOverlap = w.vip.maxOverlap
 	res.Overlap = w.vip.overlapTotal
 	res.StaleHold = w.check.maxStaleHold
+	res.StaleClaim = w.check.staleAcquires
 	res.WritesSent = w.writes
 	res.WritesAcked = uint64(len(w.acked))
 	if w.done {

@@ -40,6 +40,7 @@ type Result struct {
 	MaxOverlap time.Duration // longest time two hosts held the VIP
 	Overlap    time.Duration // total time with two holders
 	StaleHold  time.Duration // longest a stale holder kept the VIP while able to act
+	StaleClaim int           // VIP claims made with an older config epoch than a holder's
 
 	WritesSent  uint64
 	WritesAcked uint64
@@ -103,6 +104,13 @@ type world struct {
 
 func (w *world) at(t time.Duration, fn func()) { w.q.push(t, fn) }
 
+// fenceSlack is what the runtime adds to the Node's lease before a release
+// takes effect: the Node decides after an input (ticks every Tick), the
+// Ready waits for the disk, and the agent's clock may run slow.
+func fenceSlack(o Options) time.Duration {
+	return 2*o.Tick + o.FsyncMax + time.Duration(o.ClockDrift)*o.DownAfter/1e6 + 50*time.Millisecond
+}
+
 func (w *world) trace(format string, args ...any) {
 	if !w.tracing {
 		return
@@ -158,6 +166,9 @@ func newWorld(o Options) (*world, error) {
 		tailN:  o.TraceTail,
 	}
 	w.tracing = o.Trace != nil || o.TraceTail > 0
+	if w.tracing {
+		w.line(fmt.Sprintf("SEED=%d", o.Seed))
+	}
 	timing := sentinel.DefaultTiming()
 	w.tiltTrigger = timing.TiltTrigger
 	nh := o.Agents + o.Clients
@@ -169,7 +180,7 @@ func newWorld(o Options) (*world, error) {
 		w.cut[i] = make([]bool, nh)
 	}
 	w.vip = &vips{w: w, overlapSince: -1}
-	lease := o.DownAfter + 2*o.Tick + o.FsyncMax + time.Duration(o.ClockDrift)*o.DownAfter/1e6 + 500*time.Millisecond
+	lease := o.DownAfter/2 + fenceSlack(o)
 	w.check = newChecker(w, o.Agents, o.Quorum, lease)
 	for h := 0; h < o.Agents; h++ {
 		prio := 100
@@ -222,9 +233,6 @@ func (w *world) agentConfig(h int, timing sentinel.Timing) sentinel.Config {
 
 func (w *world) run() {
 	o := w.opts
-	if w.tracing {
-		w.line(fmt.Sprintf("SEED=%d", o.Seed))
-	}
 	w.trace("swarm %s", o.String())
 	// The initial master's VIP is in place before the agents start, as after a
 	// clean install; the agents then take over.

@@ -18,6 +18,7 @@ var (
 	flagBase   = flag.Uint64("sim.base", 1, "first seed of the sweep")
 	flagAgents = flag.Int("sim.agents", 0, "force the number of agents (default: 3, 5 or 7 per seed)")
 	flagTail   = flag.Int("sim.tail", 80, "trace lines printed for a failing seed")
+	flagList   = flag.Bool("sim.list", false, "log one line per seed")
 )
 
 func seedCount() int {
@@ -69,6 +70,9 @@ func TestSeeds(t *testing.T) {
 
 	failed := 0
 	for _, r := range results {
+		if *flagList {
+			logResult(t, r)
+		}
 		if r.Err == nil {
 			continue
 		}
@@ -90,14 +94,17 @@ func TestSeeds(t *testing.T) {
 		msg += "\ntrace tail:\n" + strings.Join(again.Tail, "\n")
 		t.Error(msg)
 	}
+	if failed > 0 {
+		t.Log(classify(results))
+	}
 	s := summarize(results)
 	t.Logf("%d seeds (%d..%d) in %v, %d failed", n, *flagBase, *flagBase+uint64(n)-1, elapsed.Round(time.Millisecond), failed)
 	t.Log(s)
 }
 
 func logResult(t *testing.T, r *Result) {
-	t.Logf("seed=%d events=%d end=%.1fs promoted=%v vip=%v all=%v failovers=%d converged=%v overlap=%v stale-hold=%v writes=%d acked=%d lost=%d",
-		r.Seed, r.Events, r.End.Seconds(), r.Promoted, r.VIPMoved, r.AllSwitch, r.Failovers, r.Converged,
+	t.Logf("seed=%d agents=%d fence=%v calm=%v down-after=%v events=%d end=%.1fs promoted=%v vip=%v all=%v failovers=%d converged=%v overlap=%v stale-hold=%v writes=%d acked=%d lost=%d",
+		r.Seed, r.Options.Agents, r.Options.Fence, r.Options.Calm(), r.Options.DownAfter, r.Events, r.End.Seconds(), r.Promoted, r.VIPMoved, r.AllSwitch, r.Failovers, r.Converged,
 		r.MaxOverlap, r.StaleHold, r.WritesSent, r.WritesAcked, r.WritesLost)
 }
 
@@ -173,5 +180,35 @@ func summarize(rs []*Result) string {
 	fmt.Fprintf(&b, "VIP overlap: max %v; seeds with overlap %d (%d with fence yes); longest stale hold while able to act %v\n",
 		maxOverlap.Round(time.Millisecond), overlapRuns, fenceOverlapRuns, maxStale.Round(time.Millisecond))
 	fmt.Fprintf(&b, "writes: %d acknowledged, %d lost (%.3f%%) in %d seeds", acked, lost, 100*float64(lost)/float64(max(acked, 1)), lostRuns)
+	return b.String()
+}
+
+// classify groups the failing seeds by the kind of violation, so that one
+// frequent bug does not hide the others.
+func classify(rs []*Result) string {
+	kinds := map[string][]uint64{}
+	var order []string
+	for _, r := range rs {
+		if r == nil || r.Err == nil {
+			continue
+		}
+		k := r.Err.Error()
+		if v, ok := r.Err.(*Violation); ok {
+			k = v.What
+		}
+		if i := strings.IndexAny(k, ":0123456789"); i > 0 {
+			k = k[:i]
+		}
+		if _, ok := kinds[k]; !ok {
+			order = append(order, k)
+		}
+		kinds[k] = append(kinds[k], r.Seed)
+	}
+	var b strings.Builder
+	b.WriteString("failures by kind:")
+	for _, k := range order {
+		s := kinds[k]
+		fmt.Fprintf(&b, "\n  %4d x %q seeds %v", len(s), k, s[:min(len(s), 12)])
+	}
 	return b.String()
 }

@@ -58,6 +58,11 @@ func (v *vips) acquire(h int, epoch uint64, reason string) {
 			return
 		}
 	}
+	for _, x := range v.holders {
+		if x.epoch > epoch {
+			w.check.staleAcquire(h, epoch, x)
+		}
+	}
 	v.holders = append(v.holders, vipHolder{host: h, since: w.now, epoch: epoch})
 	if w.onVIP != nil {
 		w.onVIP(h, true)
