@@ -111,7 +111,8 @@ func TestFull(t *testing.T) {
 		got, want any
 	}{
 		{"port", f.Port, 26380},
-		{"bind", f.Bind, []string{"127.0.0.1", "::1", "-198.18.0.1"}},
+		{"bind", f.Bind, []string{"127.0.0.1", "::1", "198.18.0.1"}},
+		{"bind optional", f.BindOptional, []string{"198.18.0.1"}},
 		{"dir", f.Dir, "/var/lib/vipsentinel"},
 		{"requirepass", f.RequirePass, "it's"},
 		{"loglevel", f.LogLevel, "verbose"},
@@ -222,7 +223,13 @@ func TestGood(t *testing.T) {
 		{"master names are case-sensitive", "sentinel monitor a 198.18.0.1 1 1\nsentinel monitor A 198.18.0.2 1 1\n", func(f *File) bool { return len(f.Masters) == 2 }},
 		{"last value wins", "port 1\nport 2\n", func(f *File) bool { return f.Port == 2 }},
 		{"port max", "port 65535\n", func(f *File) bool { return f.Port == 65535 }},
-		{"bind all", "bind * -::*\n", func(f *File) bool { return slices.Equal(f.Bind, []string{"*", "-::*"}) }},
+		{"bind all", "bind * -::*\n", func(f *File) bool {
+			return slices.Equal(f.Bind, []string{"0.0.0.0", "::"}) && slices.Equal(f.BindOptional, []string{"::"})
+		}},
+		{"bind dedupe", "bind 127.0.0.1 127.0.0.1\n", func(f *File) bool { return slices.Equal(f.Bind, []string{"127.0.0.1"}) }},
+		{"bind replaces", "bind -::1\nbind 127.0.0.1\n", func(f *File) bool {
+			return slices.Equal(f.Bind, []string{"127.0.0.1"}) && f.BindOptional == nil
+		}},
 		{"bind canonical", "bind 0:0::1\n", func(f *File) bool { return slices.Equal(f.Bind, []string{"::1"}) }},
 		{"relative dir", "dir data\n", func(f *File) bool { return f.Dir == "/etc/vipsentinel/data" }},
 		{"dir cleaned", "dir /var/lib//x/\n", func(f *File) bool { return f.Dir == "/var/lib/x" }},
@@ -314,6 +321,8 @@ func TestErrors(t *testing.T) {
 		{"port -1\n", 1, "port", "invalid port"},
 		{"port 12ab\n", 1, "port", "invalid port"},
 		{"bind 1.2.3\n", 1, "bind", "invalid address"},
+		{"bind fe80::1%eth0\n", 1, "bind", "invalid address"},
+		{"bind --1.2.3.4\n", 1, "bind", "invalid address"},
 		{"dir \"\"\n", 1, "dir", "empty path"},
 		{"loglevel loud\n", 1, "loglevel", "want one of debug, verbose, notice, warning, nothing"},
 		{"firewall maybe\n", 1, "firewall", "want yes or no"},

@@ -429,24 +429,30 @@ func script(s string, dst *string) error {
 // Directive handlers.
 
 func doBind(_ *parser, f *File, _ *Master, _ pos, a []string) error {
-	var out []string
+	var bind, optional []string
 	for _, s := range a {
-		opt, addr := "", s
-		if strings.HasPrefix(s, "-") {
-			opt, addr = "-", s[1:]
-		}
+		addr, opt := strings.CutPrefix(s, "-")
 		switch addr {
-		case "*", "::*":
+		case "*":
+			addr = "0.0.0.0"
+		case "::*":
+			addr = "::"
 		default:
 			ip, err := netip.ParseAddr(addr)
-			if err != nil {
-				return fmt.Errorf("invalid address %q: want an IP address, * or ::*", s)
+			if err != nil || ip.Zone() != "" {
+				return fmt.Errorf("invalid address %q: want an IP address, * or ::*, optionally preceded by -", s)
 			}
 			addr = ip.String()
 		}
-		out = append(out, opt+addr)
+		if slices.Contains(bind, addr) {
+			continue
+		}
+		bind = append(bind, addr)
+		if opt {
+			optional = append(optional, addr)
+		}
 	}
-	f.Bind = out
+	f.Bind, f.BindOptional = bind, optional
 	return nil
 }
 

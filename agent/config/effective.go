@@ -51,7 +51,14 @@ func (f *File) Effective() string {
 	if len(f.Bind) == 0 {
 		b.WriteString("# bind: not set (all addresses)\n")
 	} else {
-		w(append([]string{"bind"}, f.Bind...)...)
+		args := []string{"bind"}
+		for _, a := range f.Bind {
+			if slices.Contains(f.BindOptional, a) {
+				a = "-" + a
+			}
+			args = append(args, a)
+		}
+		w(args...)
 	}
 	w("dir", f.Dir)
 	str("requirepass", f.RequirePass, true)

@@ -44,11 +44,15 @@ type File struct {
 	Path  string   // the file given to Load or Parse
 	Files []string // every file read, in reading order: Path, then includes
 
-	Port        int
-	Bind        []string // listen addresses; empty means all
-	Dir         string   // absolute working directory (state file lives here)
-	RequirePass string   // password clients and peers need on our port
-	LogLevel    string   // one of LogLevels
+	Port int
+	Bind []string // IP addresses to listen on; empty means all. * and ::* are given as 0.0.0.0 and ::
+	// BindOptional lists the addresses of Bind written with a leading "-"
+	// (Redis's syntax): the agent may start without them, for instance
+	// without IPv6.
+	BindOptional []string
+	Dir          string // absolute working directory (state file lives here)
+	RequirePass  string // password clients and peers need on our port
+	LogLevel     string // one of LogLevels
 
 	AnnounceIP          string
 	AnnouncePort        int
