@@ -1,9 +1,11 @@
 package scenario
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sort"
 	"strconv"
@@ -43,30 +45,57 @@ const WriteInterval = 2 * time.Millisecond
 
 // StartWriter starts writing through the floating IP from the client
 // namespace.
+//
+// It speaks RESP on a plain socket rather than through a client library's
+// pool: pools back off after failed dials (go-redis stops dialling for up to
+// a second), and the measurement would then show the client library's
+// back-off instead of the failover. Timeouts are short so that a connection
+// to the floating IP's old holder is abandoned quickly.
 func (c *Cluster) StartWriter() *Writer {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Writer{c: c, start: time.Now(), cancel: cancel, done: make(chan struct{})}
-	// Short timeouts: after the address moves, a stale connection must be
-	// abandoned quickly, or the client rather than the failover would set
-	// the outage.
-	cl := c.Client.RedisClient(&redis.Options{
-		Addr:         net.JoinHostPort(c.VIP.String(), "6379"),
-		DialTimeout:  50 * time.Millisecond,
-		ReadTimeout:  100 * time.Millisecond,
-		WriteTimeout: 100 * time.Millisecond,
-		MaxRetries:   -1,
-		PoolSize:     1,
-		Protocol:     2,
-	})
+	addr := net.JoinHostPort(c.VIP.String(), "6379")
 	go func() {
 		defer close(w.done)
-		defer cl.Close()
+		var conn net.Conn
+		var rd *bufio.Reader
+		defer func() {
+			if conn != nil {
+				conn.Close()
+			}
+		}()
 		for seq := 1; ; seq++ {
 			t0 := time.Now()
 			if ctx.Err() != nil {
 				return
 			}
-			err := cl.Set(ctx, "w:"+strconv.Itoa(seq), seq, 0).Err()
+			err := func() error {
+				if conn == nil {
+					dctx, dcancel := context.WithTimeout(ctx, 50*time.Millisecond)
+					defer dcancel()
+					nc, err := c.Client.DialContext(dctx, "tcp", addr)
+					if err != nil {
+						return err
+					}
+					conn, rd = nc, bufio.NewReader(nc)
+				}
+				key, val := "w:"+strconv.Itoa(seq), strconv.Itoa(seq)
+				req := fmt.Sprintf("*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(key), key, len(val), val)
+				_ = conn.SetDeadline(time.Now().Add(100 * time.Millisecond))
+				if _, err := io.WriteString(conn, req); err != nil {
+					return err
+				}
+				line, err := rd.ReadString('\n')
+				if err != nil {
+					return err
+				}
+				if line != "+OK\r\n" {
+					// -READONLY from a demoted master, -LOADING, ...: the
+					// write was not acknowledged; keep the connection.
+					return errNotAcked
+				}
+				return nil
+			}()
 			w.mu.Lock()
 			if err == nil {
 				w.acked = append(w.acked, Ack{Seq: seq, At: time.Since(w.start)})
@@ -74,6 +103,10 @@ func (c *Cluster) StartWriter() *Writer {
 				w.fails++
 			}
 			w.mu.Unlock()
+			if err != nil && !errors.Is(err, errNotAcked) && conn != nil {
+				conn.Close()
+				conn = nil
+			}
 			if d := WriteInterval - time.Since(t0); d > 0 {
 				select {
 				case <-ctx.Done():
@@ -85,6 +118,8 @@ func (c *Cluster) StartWriter() *Writer {
 	}()
 	return w
 }
+
+var errNotAcked = errors.New("write refused")
 
 // Since returns the writer's clock reading for t.
 func (w *Writer) Since(t time.Time) time.Duration { return t.Sub(w.start) }
@@ -235,10 +270,15 @@ type VIPSampler struct {
 	history []Holding
 }
 
-// Holding records that the set of holders changed at At.
+// Holding records that the set of holders changed at At, or (Neighbor
+// set) that the client's neighbour entry for the floating IP changed to
+// NeighborHost's MAC address ("" when it points at no lab host).
 type Holding struct {
-	At      time.Time
-	Holders []int
+	At           time.Time
+	Holders      []int
+	Neighbor     bool
+	NeighborHost string
+	NeighborMAC  string
 }
 
 // SampleVIP starts sampling the holders every interval. onChange, if not
@@ -251,7 +291,20 @@ func (c *Cluster) SampleVIP(interval time.Duration, onChange func(Holding)) *VIP
 		defer close(s.done)
 		last := time.Now()
 		var prev []int
+		prevMAC := ""
 		for {
+			if mac, _, err := c.Client.Neighbor(c.VIP); err == nil && mac.String() != prevMAC {
+				prevMAC = mac.String()
+				h := Holding{At: time.Now(), Neighbor: true, NeighborMAC: prevMAC}
+				for _, host := range c.Hosts {
+					if host.MAC.String() == prevMAC {
+						h.NeighborHost = host.Name
+					}
+				}
+				if onChange != nil {
+					onChange(h)
+				}
+			}
 			held, err := c.VIPHolders()
 			now := time.Now()
 			s.mu.Lock()

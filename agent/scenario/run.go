@@ -105,6 +105,10 @@ func (c *Cluster) RunFailover(ctx context.Context, fault Fault, progress func(Li
 		return nil, fmt.Errorf("scenario: writes through the floating IP: %w", err)
 	}
 	sampler := c.SampleVIP(2*time.Millisecond, func(h Holding) {
+		if h.Neighbor {
+			emit(h.At, "client", fmt.Sprintf("ARP entry for %s -> %s (%s)", c.VIP, h.NeighborMAC, h.NeighborHost))
+			return
+		}
 		names := make([]string, 0, len(h.Holders))
 		for _, i := range h.Holders {
 			names = append(names, c.Hosts[i].Name)
