@@ -188,13 +188,13 @@ type master struct {
 	attempts   int  // consecutive failed attempts
 
 	// fencing and VIP
-	quorumOK   bool
-	regainAt   Time // when quorumOK last became true
-	fenced     bool
+	quorumOK bool
+	regainAt Time // when quorumOK last became true
+	fenced   bool
 	// fenceHold keeps a fence up after the majority is heard again, until
 	// a majority of agents sent us their configuration (a hello) since:
 	// only then do we know whether the local master is still the master.
-	fenceHold bool
+	fenceHold  bool
 	pause      pauseState
 	vip        VIPIntent
 	vipLocal   bool
