@@ -19,6 +19,14 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
+func kvs(pairs ...string) []KV {
+	out := make([]KV, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		out = append(out, KV{Key: pairs[i], Value: pairs[i+1]})
+	}
+	return out
+}
+
 // testBackend is a canned Backend for reply-shape tests.
 type testBackend struct {
 	mu       sync.Mutex
@@ -28,12 +36,10 @@ type testBackend struct {
 }
 
 var (
-	testMaster = []KV{
-		{"name", "mymaster"}, {"ip", "198.18.0.1"}, {"port", "6379"}, {"runid", "abc"},
-		{"flags", "master"}, {"link-pending-commands", "0"}, {"num-other-sentinels", "2"}, {"quorum", "2"},
-	}
-	testReplica  = []KV{{"name", "198.18.0.2:6379"}, {"ip", "198.18.0.2"}, {"port", "6379"}, {"flags", "slave"}}
-	testSentinel = []KV{{"name", strings.Repeat("a", 40)}, {"ip", "198.18.0.3"}, {"port", "26379"}, {"flags", "sentinel"}}
+	testMaster = kvs("name", "mymaster", "ip", "198.18.0.1", "port", "6379", "runid", "abc",
+		"flags", "master", "link-pending-commands", "0", "num-other-sentinels", "2", "quorum", "2")
+	testReplica  = kvs("name", "198.18.0.2:6379", "ip", "198.18.0.2", "port", "6379", "flags", "slave")
+	testSentinel = kvs("name", strings.Repeat("a", 40), "ip", "198.18.0.3", "port", "26379", "flags", "sentinel")
 	errNoMaster  = errors.New("No such master with that name") //lint:ignore ST1005 Sentinel's exact wording
 )
 
@@ -99,7 +105,7 @@ func (b *testBackend) Set(ctx context.Context, name string, args []string) error
 }
 func (b *testBackend) ConfigSet(ctx context.Context, args []string) error { return nil }
 func (b *testBackend) ConfigGet(ctx context.Context, patterns []string) ([]KV, error) {
-	return []KV{{"resolve-hostnames", "no"}}, nil
+	return kvs("resolve-hostnames", "no"), nil
 }
 func (b *testBackend) MyID(ctx context.Context) (string, error) { return strings.Repeat("f", 40), nil }
 func (b *testBackend) InfoCache(ctx context.Context, names []string) ([]InfoCacheEntry, error) {
@@ -110,7 +116,7 @@ func (b *testBackend) PendingScripts(ctx context.Context) ([]Script, error) {
 }
 func (b *testBackend) SimulateFailure(ctx context.Context, flags []string) error { return nil }
 func (b *testBackend) Debug(ctx context.Context, args []string) ([]KV, error) {
-	return []KV{{"INFO-PERIOD", "10000"}}, nil
+	return kvs("INFO-PERIOD", "10000"), nil
 }
 func (b *testBackend) Hello(ctx context.Context, from sentinel.Addr, payload string) error {
 	b.mu.Lock()
@@ -119,10 +125,10 @@ func (b *testBackend) Hello(ctx context.Context, from sentinel.Addr, payload str
 	return nil
 }
 func (b *testBackend) InfoSentinel(ctx context.Context) ([]KV, error) {
-	return []KV{{"sentinel_masters", "1"}, {"master0", "name=mymaster,status=ok,address=198.18.0.1:6379,slaves=1,sentinels=3"}}, nil
+	return kvs("sentinel_masters", "1", "master0", "name=mymaster,status=ok,address=198.18.0.1:6379,slaves=1,sentinels=3"), nil
 }
 func (b *testBackend) InfoVIPSentinel(ctx context.Context) ([]KV, error) {
-	return []KV{{"vip_mymaster", "198.18.0.100/24,owned=1,epoch=3"}}, nil
+	return kvs("vip_mymaster", "198.18.0.100/24,owned=1,epoch=3"), nil
 }
 func (b *testBackend) Status(ctx context.Context) (any, error) {
 	return map[string]any{"myid": strings.Repeat("f", 40), "masters": []string{"mymaster"}}, nil

@@ -8,10 +8,7 @@ import (
 
 // KV is one field of an ordered map reply: SENTINEL MASTER and friends return
 // their fields in a fixed order that clients index into.
-type KV struct {
-	Key   string
-	Value string
-}
+type KV = sentinel.KV
 
 // IsDown is the answer to SENTINEL IS-MASTER-DOWN-BY-ADDR.
 type IsDown struct {

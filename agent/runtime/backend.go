@@ -1,0 +1,246 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/vipsentinel/vipsentinel/agent/api"
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+// backend implements api.Backend: every method runs its core access as a
+// closure on the loop goroutine (Runtime.do), which also persists any state
+// change before the method returns and the API writes the reply.
+type backend struct{ r *Runtime }
+
+var _ api.Backend = backend{}
+
+func (b backend) Masters(ctx context.Context) (out [][]api.KV, err error) {
+	err = b.r.do(ctx, func(now sentinel.Time) { out = b.r.node.Masters(now) })
+	return out, err
+}
+
+func (b backend) Master(ctx context.Context, name string) (out []api.KV, err error) {
+	var inner error
+	err = b.r.do(ctx, func(now sentinel.Time) { out, inner = b.r.node.Master(now, name) })
+	return out, errors.Join(err, inner)
+}
+
+func (b backend) Replicas(ctx context.Context, name string) (out [][]api.KV, err error) {
+	var inner error
+	err = b.r.do(ctx, func(now sentinel.Time) { out, inner = b.r.node.Replicas(now, name) })
+	return out, errors.Join(err, inner)
+}
+
+func (b backend) Sentinels(ctx context.Context, name string) (out [][]api.KV, err error) {
+	var inner error
+	err = b.r.do(ctx, func(now sentinel.Time) { out, inner = b.r.node.Sentinels(now, name) })
+	return out, errors.Join(err, inner)
+}
+
+func (b backend) MasterAddr(ctx context.Context, name string) (addr sentinel.Addr, ok bool, err error) {
+	err = b.r.do(ctx, func(now sentinel.Time) { addr, ok = b.r.node.MasterAddr(name) })
+	return addr, ok, err
+}
+
+func (b backend) IsMasterDownByAddr(ctx context.Context, addr sentinel.Addr, epoch uint64, runID string) (res api.IsDown, err error) {
+	err = b.r.do(ctx, func(now sentinel.Time) {
+		res.Down, res.Leader, res.LeaderEpoch = b.r.node.IsMasterDownByAddr(now, addr.Host, addr.Port, epoch, runID)
+	})
+	return res, err
+}
+
+func (b backend) Reset(ctx context.Context, pattern string) (n int, err error) {
+	err = b.r.do(ctx, func(now sentinel.Time) { n = b.r.node.Reset(now, pattern) })
+	return n, err
+}
+
+func (b backend) Failover(ctx context.Context, name string) error {
+	var inner error
+	err := b.r.do(ctx, func(now sentinel.Time) { inner = b.r.node.Failover(now, name) })
+	return errors.Join(err, inner)
+}
+
+func (b backend) CKQuorum(ctx context.Context, name string) (msg string, err error) {
+	var inner error
+	err = b.r.do(ctx, func(now sentinel.Time) { msg, inner = b.r.node.CKQuorum(name) })
+	return msg, errors.Join(err, inner)
+}
+
+func (b backend) FlushConfig(ctx context.Context) error {
+	return b.r.do(ctx, func(now sentinel.Time) { b.r.node.FlushConfig() })
+}
+
+func (b backend) Monitor(ctx context.Context, name, host, port, quorum string) error {
+	var inner error
+	err := b.r.do(ctx, func(now sentinel.Time) { inner = b.r.node.Monitor(now, name, host, port, quorum) })
+	return errors.Join(err, inner)
+}
+
+func (b backend) Remove(ctx context.Context, name string) error {
+	var inner error
+	err := b.r.do(ctx, func(now sentinel.Time) { inner = b.r.node.Remove(now, name) })
+	return errors.Join(err, inner)
+}
+
+func (b backend) Set(ctx context.Context, name string, args []string) error {
+	var inner error
+	err := b.r.do(ctx, func(now sentinel.Time) { inner = b.r.node.Set(now, name, args) })
+	return errors.Join(err, inner)
+}
+
+func (b backend) ConfigSet(ctx context.Context, args []string) error {
+	var inner error
+	err := b.r.do(ctx, func(now sentinel.Time) { inner = b.r.node.ConfigSet(now, args) })
+	return errors.Join(err, inner)
+}
+
+func (b backend) ConfigGet(ctx context.Context, patterns []string) (out []api.KV, err error) {
+	err = b.r.do(ctx, func(now sentinel.Time) { out = b.r.node.ConfigGet(patterns) })
+	return out, err
+}
+
+func (b backend) MyID(ctx context.Context) (id string, err error) {
+	err = b.r.do(ctx, func(now sentinel.Time) { id = b.r.node.MyID() })
+	return id, err
+}
+
+func (b backend) InfoCache(ctx context.Context, names []string) (out []api.InfoCacheEntry, err error) {
+	err = b.r.do(ctx, func(now sentinel.Time) {
+		for _, e := range b.r.node.InfoCache(now, names) {
+			ae := api.InfoCacheEntry{Master: e.Master}
+			for _, it := range e.Items {
+				ae.Instances = append(ae.Instances, api.CachedInfo{AgeMillis: it.Age.Milliseconds(), Info: it.Info, Valid: it.Has})
+			}
+			out = append(out, ae)
+		}
+	})
+	return out, err
+}
+
+func (b backend) PendingScripts(ctx context.Context) ([]api.Script, error) {
+	return b.r.script.pending(), nil
+}
+
+func (b backend) SimulateFailure(ctx context.Context, flags []string) error {
+	f, perr := sentinel.ParseSimFailure(flags)
+	if perr != nil {
+		return perr
+	}
+	return b.r.do(ctx, func(now sentinel.Time) { b.r.node.SimulateFailure(f) })
+}
+
+func (b backend) Debug(ctx context.Context, args []string) (out []api.KV, err error) {
+	var inner error
+	err = b.r.do(ctx, func(now sentinel.Time) {
+		if len(args) == 0 {
+			out = b.r.node.Debug()
+			return
+		}
+		inner = b.r.node.DebugSet(args)
+	})
+	return out, errors.Join(err, inner)
+}
+
+func (b backend) Hello(ctx context.Context, from sentinel.Addr, payload string) error {
+	return b.r.do(ctx, func(now sentinel.Time) {
+		b.r.node.Step(now, sentinel.Hello{Via: sentinel.Ref{Kind: sentinel.KindSentinel, Addr: from}, Payload: payload})
+	})
+}
+
+func (b backend) InfoSentinel(ctx context.Context) (out []api.KV, err error) {
+	err = b.r.do(ctx, func(now sentinel.Time) { out = b.r.node.InfoSection(now) })
+	return out, err
+}
+
+func (b backend) InfoVIPSentinel(ctx context.Context) (out []api.KV, err error) {
+	err = b.r.do(ctx, func(now sentinel.Time) {
+		out = append(out,
+			api.KV{Key: "vipsentinel_myid", Value: b.r.node.MyID()},
+			api.KV{Key: "vipsentinel_current_epoch", Value: strconv.FormatUint(b.r.node.CurrentEpoch(), 10)},
+			api.KV{Key: "vipsentinel_state_saved", Value: boolStr(!b.r.saveFailing)},
+		)
+		for i, m := range b.r.node.Status(now) {
+			fields := []string{
+				"name=" + m.Name,
+				"address=" + m.Addr.String(),
+				"config_epoch=" + strconv.FormatUint(m.ConfigEpoch, 10),
+				"failover_state=" + m.FailoverState,
+				"local=" + boolStr(m.Local),
+				"vip=" + boolStr(m.HasVIP),
+				"vip_held=" + boolStr(m.HasVIP && m.VIPWanted),
+				"fence=" + boolStr(m.Fence),
+				"fenced=" + boolStr(m.Fenced),
+				"agents_reachable=" + strconv.Itoa(m.AgentsReachable),
+				"agents_known=" + strconv.Itoa(m.AgentsKnown),
+			}
+			out = append(out, api.KV{Key: "vmaster" + strconv.Itoa(i), Value: strings.Join(fields, ",")})
+		}
+	})
+	return out, err
+}
+
+func boolStr(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// Status is the JSON document VIPSENTINEL STATUS returns.
+type Status struct {
+	MyID         string         `json:"myid"`
+	Version      string         `json:"version"`
+	CurrentEpoch uint64         `json:"current_epoch"`
+	Tilt         bool           `json:"tilt"`
+	StateSaved   bool           `json:"state_saved"`
+	Masters      []MasterStatus `json:"masters"`
+}
+
+// MasterStatus is one master in Status.
+type MasterStatus struct {
+	Name            string `json:"name"`
+	Address         string `json:"address"`
+	ConfigEpoch     uint64 `json:"config_epoch"`
+	FailoverState   string `json:"failover_state"`
+	SDown           bool   `json:"sdown"`
+	ODown           bool   `json:"odown"`
+	Local           bool   `json:"local"`
+	LocalRole       string `json:"local_role,omitempty"`
+	HasVIP          bool   `json:"has_vip"`
+	VIPHeld         bool   `json:"vip_held"`
+	VIPReason       string `json:"vip_reason,omitempty"`
+	Fence           bool   `json:"fence"`
+	Fenced          bool   `json:"fenced"`
+	AgentsReachable int    `json:"agents_reachable"`
+	AgentsKnown     int    `json:"agents_known"`
+}
+
+func (b backend) Status(ctx context.Context) (any, error) {
+	var st Status
+	err := b.r.do(ctx, func(now sentinel.Time) {
+		st = Status{
+			MyID: b.r.node.MyID(), Version: b.r.opts.Version, CurrentEpoch: b.r.node.CurrentEpoch(),
+			Tilt: b.r.node.Tilt(), StateSaved: !b.r.saveFailing, Masters: []MasterStatus{},
+		}
+		for _, m := range b.r.node.Status(now) {
+			st.Masters = append(st.Masters, MasterStatus{
+				Name: m.Name, Address: m.Addr.String(), ConfigEpoch: m.ConfigEpoch, FailoverState: m.FailoverState,
+				SDown: m.SDown, ODown: m.ODown, Local: m.Local, LocalRole: m.LocalRole,
+				HasVIP: m.HasVIP, VIPHeld: m.HasVIP && m.VIPWanted, VIPReason: m.VIPReason,
+				Fence: m.Fence, Fenced: m.Fenced, AgentsReachable: m.AgentsReachable, AgentsKnown: m.AgentsKnown,
+			})
+		}
+	})
+	return st, err
+}
+
+func (b backend) Shutdown(ctx context.Context) error {
+	if b.r.opts.Shutdown == nil {
+		return errors.New("ERR SHUTDOWN is disabled: stop the agent with systemctl")
+	}
+	b.r.opts.Shutdown()
+	return nil
+}

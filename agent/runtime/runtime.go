@@ -1,0 +1,565 @@
+// Package runtime is the I/O shell around the pure Sentinel core: one
+// goroutine owns the sentinel.Node, feeds it ticks from a monotonic clock,
+// replies from Redis instances and peers, and API requests, and carries out
+// every Ready in the order the core's contract requires:
+//
+//  1. persist Ready.State (atomic write + fsync) — before anything else;
+//  2. send Ready.Commands through the transport;
+//  3. answer the API requests served since the previous Ready (a vote is
+//     never revealed to its requester before it is on disk);
+//  4. publish and log Ready.Events;
+//  5. hand Ready.VIPs to the VIP manager and Ready.Scripts to the script
+//     runner.
+//
+// If the state cannot be written, nothing of that Ready leaves the process
+// (no command, no reply, no VIP change) and the write is retried on the next
+// loop iteration.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/api"
+	"github.com/vipsentinel/vipsentinel/agent/redislink"
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+// Persister durably stores the core's HardState. *state.Store implements it.
+type Persister interface {
+	Save(*sentinel.HardState) error
+}
+
+// VIPSetter receives the desired VIP ownership. *vip.Manager implements it.
+// Set is called on the runtime's goroutine and must not block on the
+// network.
+type VIPSetter interface {
+	Set([]sentinel.VIPIntent)
+}
+
+// Transport executes commands and reports their results. *redislink.Transport
+// implements it.
+type Transport interface {
+	Do(sentinel.Command)
+	Inputs() <-chan sentinel.Input
+	Close() error
+}
+
+// Clock is the monotonic clock the loop reads. Tests substitute it.
+type Clock interface {
+	Now() time.Time
+	NewTicker(d time.Duration) Ticker
+}
+
+// Ticker is the part of *time.Ticker the loop uses.
+type Ticker interface {
+	C() <-chan time.Time
+	Stop()
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+func (realClock) NewTicker(d time.Duration) Ticker {
+	return realTicker{time.NewTicker(d)}
+}
+
+type realTicker struct{ t *time.Ticker }
+
+func (r realTicker) C() <-chan time.Time { return r.t.C }
+func (r realTicker) Stop()               { r.t.Stop() }
+
+// ErrSimulatedCrash is returned by Run when a SENTINEL SIMULATE-FAILURE
+// crash point was reached. Sentinel exits with status 99 then; main should
+// do the same.
+var ErrSimulatedCrash = errors.New("runtime: simulated crash (SENTINEL SIMULATE-FAILURE)")
+
+// errNotSaved is Sentinel's reply when its config cannot be written.
+var errNotSaved = &sentinel.ReplyError{Msg: "ERR Failed to save config file. Check server logs."}
+
+// stopTimeout bounds the graceful stop.
+const stopTimeout = 5 * time.Second
+
+// Options configures a Runtime.
+type Options struct {
+	// Config and State start the core (see sentinel.New). Config.Rand
+	// may be nil: a source seeded from the clock is used.
+	Config sentinel.Config
+	State  *sentinel.HardState
+	// Store persists the state; required.
+	Store Persister
+	// Logger receives events and diagnostics; nil discards them.
+	Logger *slog.Logger
+	// LogLevel, when set, follows SENTINEL CONFIG SET loglevel.
+	LogLevel *slog.LevelVar
+
+	// Listeners serve the RESP API. When empty, the runtime listens on
+	// ListenAddrs (host:port each; default ":<Config.Port>").
+	Listeners   []net.Listener
+	ListenAddrs []string
+	// API tweaks limits of the API server; Backend, Logger and RequirePass
+	// are filled in by the runtime.
+	API api.Config
+
+	// VIPs receives VIP intents; nil when no VIP is managed.
+	VIPs VIPSetter
+	// Transport defaults to a redislink.Transport.
+	Transport Transport
+	// Clock defaults to the system clock.
+	Clock Clock
+	// Version and ConfigFile are reported in INFO.
+	Version    string
+	ConfigFile string
+	// Shutdown is called when a client sends SHUTDOWN; typically it cancels
+	// the context passed to Run. Nil refuses SHUTDOWN.
+	Shutdown func()
+}
+
+// Runtime runs one agent. Create it with New, then call Run once.
+type Runtime struct {
+	opts   Options
+	log    *slog.Logger
+	clock  Clock
+	start  time.Time
+	node   *sentinel.Node
+	tr     Transport
+	api    *api.Server
+	lns    []net.Listener
+	script *scriptRunner
+
+	calls   chan *call
+	stopped chan struct{}
+
+	heartbeat atomic.Int64 // unix nanoseconds of the last loop iteration
+	status    atomic.Value // string
+	ready     chan struct{}
+	readyOnce sync.Once
+
+	// loop-goroutine state
+	unsaved      *sentinel.HardState
+	held         []heldReady
+	answered     []*call
+	saveFailing  bool
+	lastSaveWarn time.Time
+	lastStatus   time.Time
+	logLevel     string
+	crashed      bool
+}
+
+// heldReady is the part of a Ready that waits for its State to be saved.
+type heldReady struct {
+	cmds    []sentinel.Command
+	events  []sentinel.Event
+	vips    []sentinel.VIPIntent
+	hasVIPs bool
+	scripts []sentinel.ScriptRun
+	crash   bool
+}
+
+// call is an API request executed on the loop goroutine.
+type call struct {
+	fn   func(now sentinel.Time)
+	done chan struct{}
+	err  error // set when the reply must not be sent (state not saved)
+}
+
+// New builds the core and the API server. It does not start anything.
+func New(opts Options) (*Runtime, error) {
+	if opts.Store == nil {
+		return nil, errors.New("runtime: no state store")
+	}
+	if opts.Config.Rand == nil {
+		opts.Config.Rand = rand.New(rand.NewSource(time.Now().UnixNano()))
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	node, err := sentinel.New(opts.Config, opts.State)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: start core: %w", err)
+	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = realClock{}
+	}
+	tr := opts.Transport
+	if tr == nil {
+		tr = redislink.New(redislink.Options{Logger: log.With("component", "redislink")})
+	}
+	r := &Runtime{
+		opts:    opts,
+		log:     log,
+		clock:   clock,
+		start:   clock.Now(),
+		node:    node,
+		tr:      tr,
+		calls:   make(chan *call),
+		stopped: make(chan struct{}),
+		ready:   make(chan struct{}),
+	}
+	r.script = newScriptRunner(log.With("component", "scripts"), r.scriptEvent)
+	r.status.Store("starting")
+	acfg := opts.API
+	acfg.Backend = backend{r}
+	acfg.Logger = log.With("component", "api")
+	acfg.RequirePass = opts.Config.RequirePass
+	if acfg.Port == 0 {
+		acfg.Port = opts.Config.Port
+	}
+	if acfg.Version == "" {
+		acfg.Version = opts.Version
+	}
+	if acfg.ConfigFile == "" {
+		acfg.ConfigFile = opts.ConfigFile
+	}
+	srv, err := api.New(acfg)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	r.api = srv
+	return r, nil
+}
+
+// now is the core's clock: time elapsed since the Runtime was created, read
+// from the monotonic clock, so wall-clock jumps cannot cause TILT or early
+// timeouts.
+func (r *Runtime) now() sentinel.Time { return r.clock.Now().Sub(r.start) }
+
+// Heartbeat returns when the loop last completed an iteration. A watchdog
+// should stop being fed when this stalls.
+func (r *Runtime) Heartbeat() time.Time { return time.Unix(0, r.heartbeat.Load()) }
+
+// Ready is closed once the API is listening and the initial state has been
+// persisted: the moment to send READY=1 to systemd.
+func (r *Runtime) Ready() <-chan struct{} { return r.ready }
+
+// Status returns a one-line summary for systemd's STATUS=.
+func (r *Runtime) Status() string { return r.status.Load().(string) }
+
+// Addrs returns the addresses the API listens on (after Run started).
+func (r *Runtime) Addrs() []net.Addr {
+	var out []net.Addr
+	for _, ln := range r.lns {
+		out = append(out, ln.Addr())
+	}
+	return out
+}
+
+// Listen opens the API listeners if they were not given, so that errors
+// (address in use) surface before Run. Run calls it if needed.
+func (r *Runtime) Listen() error {
+	if len(r.lns) > 0 {
+		return nil
+	}
+	if len(r.opts.Listeners) > 0 {
+		r.lns = r.opts.Listeners
+		return nil
+	}
+	addrs := r.opts.ListenAddrs
+	if len(addrs) == 0 {
+		addrs = []string{fmt.Sprintf(":%d", r.opts.Config.Port)}
+	}
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range r.lns {
+				_ = l.Close()
+			}
+			r.lns = nil
+			return fmt.Errorf("runtime: listen on %s: %w", a, err)
+		}
+		r.lns = append(r.lns, ln)
+	}
+	return nil
+}
+
+// Run runs the agent until ctx is cancelled (returns nil) or a fatal error.
+// The stop is graceful and bounded: in-flight work gets at most 5 s.
+func (r *Runtime) Run(ctx context.Context) error {
+	if err := r.Listen(); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for _, ln := range r.lns {
+		wg.Add(1)
+		go func(ln net.Listener) {
+			defer wg.Done()
+			if err := r.api.Serve(ln); err != nil {
+				r.log.Error("api listener failed", "addr", ln.Addr().String(), "err", err)
+			}
+		}(ln)
+	}
+	r.log.Info("agent started", "myid", r.node.MyID(), "epoch", r.node.CurrentEpoch(), "listen", fmt.Sprint(r.Addrs()))
+	err := r.loop(ctx)
+
+	// Graceful stop: refuse new API calls, close the API and the links,
+	// stop scripts. Each step is bounded.
+	close(r.stopped)
+	done := make(chan struct{})
+	go func() {
+		_ = r.api.Close()
+		_ = r.tr.Close()
+		r.script.stop(stopTimeout - time.Second)
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(stopTimeout):
+		r.log.Warn("graceful stop timed out")
+	}
+	r.log.Info("agent stopped")
+	return err
+}
+
+func (r *Runtime) loop(ctx context.Context) error {
+	t := r.node.Timing()
+	tick := r.clock.NewTicker(t.Tick)
+	defer tick.Stop()
+	// The first Ready carries a fresh agent's generated myid and the
+	// initial VIP intents.
+	r.node.Step(r.now(), sentinel.Tick{})
+	r.process()
+	if r.unsaved == nil {
+		r.readyOnce.Do(func() { close(r.ready) })
+	}
+	inputs := r.tr.Inputs()
+	for {
+		select {
+		case <-ctx.Done():
+			r.failCalls(errors.New("agent is stopping"))
+			return nil
+		case <-tick.C():
+			r.node.Step(r.now(), sentinel.Tick{})
+		case in := <-inputs:
+			now := r.now()
+			r.node.Step(now, in)
+			// Take what else is waiting, bounded, so one Ready covers a
+			// burst of replies.
+		drain:
+			for i := 0; i < 256; i++ {
+				select {
+				case in := <-inputs:
+					r.node.Step(now, in)
+				default:
+					break drain
+				}
+			}
+		case c := <-r.calls:
+			c.fn(r.now())
+			r.answered = append(r.answered, c)
+		}
+		r.process()
+		if r.crashed {
+			r.failCalls(ErrSimulatedCrash)
+			return ErrSimulatedCrash
+		}
+		if r.unsaved == nil {
+			r.readyOnce.Do(func() { close(r.ready) })
+		}
+		r.heartbeat.Store(r.clock.Now().UnixNano())
+		r.refreshStatus()
+	}
+}
+
+// process takes the core's Ready and carries it out in contract order.
+func (r *Runtime) process() {
+	if r.node.HasReady() {
+		rd := r.node.Ready()
+		if rd.State != nil {
+			r.unsaved = rd.State
+		}
+		h := heldReady{cmds: rd.Commands, events: rd.Events, scripts: rd.Scripts, crash: rd.Crash}
+		if rd.VIPs != nil {
+			h.vips, h.hasVIPs = rd.VIPs, true
+		}
+		r.held = append(r.held, h)
+	}
+	if r.unsaved != nil {
+		if err := r.opts.Store.Save(r.unsaved); err != nil {
+			if !r.saveFailing || time.Since(r.lastSaveWarn) > 10*time.Second {
+				r.log.Error("cannot persist state; holding commands, replies and VIP changes until it is saved", "err", err)
+				r.lastSaveWarn = time.Now()
+			}
+			r.saveFailing = true
+			// Calls answered since the state changed must not be
+			// revealed; they fail instead (a peer asks again).
+			r.failCalls(errNotSaved)
+			return
+		}
+		if r.saveFailing {
+			r.log.Info("state persisted again")
+		}
+		r.saveFailing = false
+		r.unsaved = nil
+	}
+	held := r.held
+	r.held = nil
+	for _, h := range held {
+		if h.crash {
+			r.logEvents(h.events)
+			r.log.Error("simulated crash point reached; exiting without sending commands")
+			r.crashed = true
+			return
+		}
+		for _, c := range h.cmds {
+			r.tr.Do(c)
+		}
+	}
+	for _, c := range r.answered {
+		close(c.done)
+	}
+	r.answered = r.answered[:0]
+	for _, h := range held {
+		r.logEvents(h.events)
+		for _, ev := range h.events {
+			if ev.Level > sentinel.LevelDebug {
+				r.api.Publish(ev.Type, ev.Payload)
+			}
+		}
+		if h.hasVIPs && r.opts.VIPs != nil {
+			r.opts.VIPs.Set(h.vips)
+		}
+		for _, s := range h.scripts {
+			r.script.run(s, r.node.Timing())
+		}
+	}
+	if len(held) > 0 {
+		running, queued := r.script.counts()
+		r.node.SetScriptCounts(running, queued)
+		r.lastStatus = time.Time{} // something happened: refresh STATUS=
+	}
+	r.followLogLevel()
+}
+
+// failCalls answers the pending API calls with err.
+func (r *Runtime) failCalls(err error) {
+	for _, c := range r.answered {
+		c.err = err
+		close(c.done)
+	}
+	r.answered = r.answered[:0]
+}
+
+// logEvents logs events with stable keys: event, master, epoch.
+func (r *Runtime) logEvents(events []sentinel.Event) {
+	for _, ev := range events {
+		lvl := slog.LevelInfo
+		switch ev.Level {
+		case sentinel.LevelDebug:
+			lvl = slog.LevelDebug
+		case sentinel.LevelWarning:
+			lvl = slog.LevelWarn
+		}
+		attrs := []slog.Attr{slog.String("event", ev.Type), slog.String("payload", ev.Payload)}
+		if ev.Master != "" {
+			attrs = append(attrs, slog.String("master", ev.Master))
+		}
+		if ev.Epoch != 0 {
+			attrs = append(attrs, slog.Uint64("epoch", ev.Epoch))
+		}
+		if ev.Detail != "" {
+			attrs = append(attrs, slog.String("detail", ev.Detail))
+		}
+		r.log.LogAttrs(context.Background(), lvl, ev.Type+" "+ev.Payload, attrs...)
+	}
+}
+
+// scriptEvent publishes an event produced by the script runner. It may be
+// called from any goroutine: the API server's Publish is.
+func (r *Runtime) scriptEvent(ev sentinel.Event) {
+	r.logEvents([]sentinel.Event{ev})
+	r.api.Publish(ev.Type, ev.Payload)
+}
+
+// followLogLevel applies SENTINEL CONFIG SET loglevel to the log level.
+func (r *Runtime) followLogLevel() {
+	if r.opts.LogLevel == nil {
+		return
+	}
+	lvl := strings.ToLower(r.node.LogLevel())
+	if lvl == r.logLevel {
+		return
+	}
+	r.logLevel = lvl
+	switch lvl {
+	case "debug":
+		r.opts.LogLevel.Set(slog.LevelDebug)
+	case "verbose", "notice":
+		r.opts.LogLevel.Set(slog.LevelInfo)
+	case "warning":
+		r.opts.LogLevel.Set(slog.LevelWarn)
+	case "nothing":
+		r.opts.LogLevel.Set(slog.LevelError + 4)
+	}
+}
+
+// refreshStatus recomputes the STATUS= line at most once a second.
+func (r *Runtime) refreshStatus() {
+	if time.Since(r.lastStatus) < time.Second {
+		return
+	}
+	r.lastStatus = time.Now()
+	var parts []string
+	for _, m := range r.node.Status(r.now()) {
+		s := fmt.Sprintf("%s %s epoch %d", m.Name, m.Addr, m.ConfigEpoch)
+		switch {
+		case m.ODown:
+			s += " odown"
+		case m.SDown:
+			s += " sdown"
+		}
+		if m.FailoverState != "" && m.FailoverState != "none" {
+			s += " failover " + m.FailoverState
+		}
+		if m.HasVIP {
+			if m.VIPWanted {
+				s += " vip held"
+			} else {
+				s += " vip not held"
+			}
+		}
+		if m.Fenced {
+			s += " fenced"
+		}
+		s += fmt.Sprintf(" agents %d/%d", m.AgentsReachable, m.AgentsKnown)
+		parts = append(parts, s)
+	}
+	st := strings.Join(parts, "; ")
+	if r.node.Tilt() {
+		st = "TILT; " + st
+	}
+	if r.saveFailing {
+		st = "STATE NOT SAVED; " + st
+	}
+	if st == "" {
+		st = "no masters monitored"
+	}
+	r.status.Store(st)
+}
+
+// do runs fn on the loop goroutine and waits until its effects are
+// persisted (see process).
+func (r *Runtime) do(ctx context.Context, fn func(now sentinel.Time)) error {
+	c := &call{fn: fn, done: make(chan struct{})}
+	select {
+	case r.calls <- c:
+	case <-r.stopped:
+		return errors.New("ERR agent is stopping")
+	case <-ctx.Done():
+		return fmt.Errorf("ERR agent busy: %w", ctx.Err())
+	}
+	// Once accepted, the call is always answered by the loop (or failed
+	// when it stops), so waiting here cannot leak.
+	<-c.done
+	return c.err
+}

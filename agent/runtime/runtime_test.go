@@ -1,0 +1,435 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+// memStore records saved states in memory, and can be made to fail.
+type memStore struct {
+	mu    sync.Mutex
+	saves []*sentinel.HardState
+	fail  error
+	log   *eventLog
+}
+
+func (s *memStore) Save(hs *sentinel.HardState) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	s.saves = append(s.saves, hs)
+	if s.log != nil {
+		s.log.add(fmt.Sprintf("save epoch=%d", hs.CurrentEpoch))
+	}
+	return nil
+}
+
+func (s *memStore) last() *sentinel.HardState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.saves) == 0 {
+		return nil
+	}
+	return s.saves[len(s.saves)-1]
+}
+
+func (s *memStore) setFail(err error) {
+	s.mu.Lock()
+	s.fail = err
+	s.mu.Unlock()
+}
+
+type eventLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *eventLog) add(s string) {
+	l.mu.Lock()
+	l.lines = append(l.lines, s)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) snapshot() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
+}
+
+// recTransport records commands and never answers.
+type recTransport struct {
+	log *eventLog
+	in  chan sentinel.Input
+}
+
+func (t *recTransport) Do(c sentinel.Command) {
+	t.log.add(fmt.Sprintf("do kind=%d to=%s", c.Kind, c.To.Addr))
+}
+func (t *recTransport) Inputs() <-chan sentinel.Input { return t.in }
+func (t *recTransport) Close() error                  { return nil }
+
+type vipRec struct {
+	mu   sync.Mutex
+	sets [][]sentinel.VIPIntent
+}
+
+func (v *vipRec) Set(in []sentinel.VIPIntent) {
+	v.mu.Lock()
+	v.sets = append(v.sets, in)
+	v.mu.Unlock()
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func masterCfg(name string, port, quorum int) sentinel.MasterConfig {
+	return sentinel.MasterConfig{
+		Name: name, Addr: sentinel.Addr{Host: "127.0.0.1", Port: port}, Quorum: quorum,
+		DownAfter: 1000 * time.Millisecond, FailoverTimeout: 10 * time.Second, ParallelSyncs: 1,
+	}
+}
+
+type agent struct {
+	rt     *Runtime
+	addr   string
+	store  *memStore
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startAgent(t *testing.T, cfg sentinel.Config, st *sentinel.HardState, store *memStore, opts Options) *agent {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Port = ln.Addr().(*net.TCPAddr).Port
+	if cfg.Rand == nil {
+		cfg.Rand = rand.New(rand.NewSource(1))
+	}
+	opts.Config, opts.State, opts.Store = cfg, st, store
+	opts.Listeners = []net.Listener{ln}
+	if opts.Logger == nil {
+		opts.Logger = testLogger(t)
+	}
+	rt, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &agent{rt: rt, addr: ln.Addr().String(), store: store, cancel: cancel, done: make(chan error, 1)}
+	go func() { a.done <- rt.Run(ctx) }()
+	t.Cleanup(func() { a.stop(t) })
+	select {
+	case <-rt.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("runtime not ready")
+	}
+	return a
+}
+
+func (a *agent) stop(t *testing.T) error {
+	a.cancel()
+	select {
+	case err := <-a.done:
+		a.done <- err
+		return err
+	case <-time.After(stopTimeout + time.Second):
+		t.Fatal("runtime did not stop within the stop timeout")
+		return nil
+	}
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestFailoverWithRealRedis runs one agent (quorum 1) against a real master
+// and replica: killing the master must promote the replica, announce
+// +switch-master on the API, and persist the new configuration.
+func TestFailoverWithRealRedis(t *testing.T) {
+	master := redistest.Start(t)
+	replica := redistest.Start(t, fmt.Sprintf("replicaof 127.0.0.1 %d", master.Port))
+	store := &memStore{}
+	mc := masterCfg("mymaster", master.Port, 1)
+	mc.HasVIP = true
+	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"}, DenyScriptsReconfig: true,
+		Masters: []sentinel.MasterConfig{mc}}
+	vips := &vipRec{}
+	a := startAgent(t, cfg, nil, store, Options{VIPs: vips})
+
+	sc := redis.NewSentinelClient(&redis.Options{Addr: a.addr})
+	defer sc.Close()
+	ctx := context.Background()
+	ps := sc.Subscribe(ctx, "+switch-master")
+	defer ps.Close()
+	if _, err := ps.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The agent discovers the replica through the master's INFO.
+	waitFor(t, 15*time.Second, "replica discovered", func() bool {
+		rs, err := sc.Replicas(ctx, "mymaster").Result()
+		return err == nil && len(rs) == 1 && rs[0]["port"] == strconv.Itoa(replica.Port) && rs[0]["master-link-status"] == "ok"
+	})
+	if got, err := sc.GetMasterAddrByName(ctx, "mymaster").Result(); err != nil || got[1] != strconv.Itoa(master.Port) {
+		t.Fatalf("master addr = %v, %v", got, err)
+	}
+
+	killed := time.Now()
+	master.Kill()
+	select {
+	case msg := <-ps.Channel():
+		want := fmt.Sprintf("mymaster 127.0.0.1 %d 127.0.0.1 %d", master.Port, replica.Port)
+		if msg.Payload != want {
+			t.Fatalf("+switch-master %q, want %q", msg.Payload, want)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no +switch-master")
+	}
+	t.Logf("failover took %v (down-after 1s)", time.Since(killed).Round(time.Millisecond))
+	if got := replica.CLI(t, "ROLE"); !strings.HasPrefix(got, "master") {
+		t.Fatalf("replica not promoted: %s", got)
+	}
+	got, err := sc.GetMasterAddrByName(ctx, "mymaster").Result()
+	if err != nil || got[1] != strconv.Itoa(replica.Port) {
+		t.Fatalf("master addr after failover = %v, %v", got, err)
+	}
+	st := store.last()
+	if st == nil || st.CurrentEpoch < 1 || len(st.Masters) != 1 || st.Masters[0].CurrentAddr.Port != replica.Port || st.Masters[0].ConfigEpoch < 1 {
+		t.Fatalf("persisted state after failover = %+v", st)
+	}
+	rc := redis.NewClient(&redis.Options{Addr: a.addr})
+	defer rc.Close()
+	status, err := rc.Do(ctx, "VIPSENTINEL", "STATUS").Text()
+	if err != nil || !strings.Contains(status, fmt.Sprintf(`"address":"127.0.0.1:%d"`, replica.Port)) {
+		t.Fatalf("status = %s, %v", status, err)
+	}
+	// Both instances are on this host: the VIP stays here, justified by
+	// the new config epoch.
+	waitFor(t, 5*time.Second, "VIP intent for the new epoch", func() bool {
+		vips.mu.Lock()
+		defer vips.mu.Unlock()
+		last := vips.sets[len(vips.sets)-1]
+		return len(last) == 1 && last[0].Own && last[0].Epoch == st.Masters[0].ConfigEpoch
+	})
+	if !strings.Contains(a.rt.Status(), fmt.Sprintf("mymaster 127.0.0.1:%d", replica.Port)) {
+		t.Fatalf("STATUS= line %q", a.rt.Status())
+	}
+}
+
+// TestPersistBeforeDispatchAndReply checks the Ready contract: commands are
+// sent and votes answered only after the state is saved, and not at all
+// while saving fails.
+func TestPersistBeforeDispatchAndReply(t *testing.T) {
+	log := &eventLog{}
+	store := &memStore{log: log}
+	tr := &recTransport{log: log, in: make(chan sentinel.Input)}
+	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"},
+		Masters: []sentinel.MasterConfig{masterCfg("mymaster", 6999, 2)}}
+	a := startAgent(t, cfg, nil, store, Options{Transport: tr})
+	waitFor(t, 5*time.Second, "first connect", func() bool {
+		for _, l := range log.snapshot() {
+			if strings.HasPrefix(l, "do ") {
+				return true
+			}
+		}
+		return false
+	})
+	lines := log.snapshot()
+	if !strings.HasPrefix(lines[0], "save ") {
+		t.Fatalf("first action is %q, want the initial save (the generated myid)", lines[0])
+	}
+
+	rc := redis.NewClient(&redis.Options{Addr: a.addr, Protocol: 2})
+	defer rc.Close()
+	ctx := context.Background()
+	peer := strings.Repeat("c", 40)
+
+	store.setFail(errors.New("disk full"))
+	_, err := rc.Do(ctx, "SENTINEL", "is-master-down-by-addr", "127.0.0.1", "6999", "5", peer).Result()
+	if err == nil || !strings.Contains(err.Error(), "Failed to save") {
+		t.Fatalf("vote answered while the state could not be saved: %v", err)
+	}
+	if st := a.rt.Status(); !strings.Contains(st, "STATE NOT SAVED") {
+		waitFor(t, 3*time.Second, "status shows unsaved state", func() bool { return strings.Contains(a.rt.Status(), "STATE NOT SAVED") })
+	}
+	store.setFail(nil)
+	res, err := rc.Do(ctx, "SENTINEL", "is-master-down-by-addr", "127.0.0.1", "6999", "5", peer).Slice()
+	if err != nil || len(res) != 3 || res[1] != peer || res[2] != int64(5) {
+		t.Fatalf("vote = %v, %v", res, err)
+	}
+	st := store.last()
+	if st.CurrentEpoch != 5 || st.Masters[0].Leader != peer || st.Masters[0].LeaderEpoch != 5 {
+		t.Fatalf("vote not persisted before the reply: %+v", st.Masters[0])
+	}
+}
+
+// TestRestartKeepsEpochAndVote restarts an agent from its saved state: a
+// second vote request in the same epoch must get the old vote back.
+func TestRestartKeepsEpochAndVote(t *testing.T) {
+	store := &memStore{}
+	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"},
+		Masters: []sentinel.MasterConfig{masterCfg("mymaster", 6999, 2)}}
+	tr := &recTransport{log: &eventLog{}, in: make(chan sentinel.Input)}
+	a := startAgent(t, cfg, nil, store, Options{Transport: tr})
+	ctx := context.Background()
+	rc := redis.NewClient(&redis.Options{Addr: a.addr, Protocol: 2})
+	first, second := strings.Repeat("a", 40), strings.Repeat("b", 40)
+	if res, err := rc.Do(ctx, "SENTINEL", "is-master-down-by-addr", "127.0.0.1", "6999", "7", first).Slice(); err != nil || res[1] != first {
+		t.Fatalf("vote = %v, %v", res, err)
+	}
+	rc.Close()
+	myid := store.last().MyID
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg.Rand = rand.New(rand.NewSource(2))
+	b := startAgent(t, cfg, store.last(), store, Options{Transport: &recTransport{log: &eventLog{}, in: make(chan sentinel.Input)}})
+	rc = redis.NewClient(&redis.Options{Addr: b.addr, Protocol: 2})
+	defer rc.Close()
+	res, err := rc.Do(ctx, "SENTINEL", "is-master-down-by-addr", "127.0.0.1", "6999", "7", second).Slice()
+	if err != nil || res[1] != first || res[2] != int64(7) {
+		t.Fatalf("after restart, vote in epoch 7 = %v, %v; want the old vote for %s", res, err, first)
+	}
+	if id, _ := rc.Do(ctx, "SENTINEL", "myid").Text(); id != myid {
+		t.Fatalf("myid changed across restart: %s -> %s", myid, id)
+	}
+}
+
+func TestGracefulStop(t *testing.T) {
+	master := redistest.Start(t)
+	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"}, Masters: []sentinel.MasterConfig{masterCfg("m", master.Port, 1)}}
+	a := startAgent(t, cfg, nil, &memStore{}, Options{})
+	rc := redis.NewClient(&redis.Options{Addr: a.addr})
+	defer rc.Close()
+	waitFor(t, 5*time.Second, "heartbeat", func() bool { return time.Since(a.rt.Heartbeat()) < time.Second })
+	ps := rc.Subscribe(context.Background(), "+sdown")
+	defer ps.Close()
+	start := time.Now()
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > stopTimeout {
+		t.Fatalf("stop took %v", d)
+	}
+	if _, err := net.DialTimeout("tcp", a.addr, time.Second); err == nil {
+		t.Fatal("API still listening after stop")
+	}
+}
+
+func TestShutdownCommand(t *testing.T) {
+	var once sync.Once
+	stopped := make(chan struct{})
+	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"}}
+	a := startAgent(t, cfg, nil, &memStore{}, Options{Transport: &recTransport{log: &eventLog{}, in: make(chan sentinel.Input)},
+		Shutdown: func() { once.Do(func() { close(stopped) }) }})
+	rc := redis.NewClient(&redis.Options{Addr: a.addr})
+	defer rc.Close()
+	_ = rc.Shutdown(context.Background()).Err()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("SHUTDOWN did not reach the Shutdown hook")
+	}
+}
+
+func TestScripts(t *testing.T) {
+	dir := t.TempDir()
+	script := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var mu sync.Mutex
+	var events []string
+	r := newScriptRunner(testLogger(t), func(ev sentinel.Event) {
+		mu.Lock()
+		events = append(events, ev.Type+" "+ev.Payload)
+		mu.Unlock()
+	})
+	defer r.stop(time.Second)
+	got := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), events...) }
+	timing := sentinel.Timing{ScriptMaxRuntime: 500 * time.Millisecond, ScriptRetryDelay: 50 * time.Millisecond}
+
+	// Arguments reach the script verbatim: no shell interprets them.
+	out := filepath.Join(dir, "args")
+	ok := script("ok.sh", `printf '%s\n' "$@" > `+out)
+	r.run(sentinel.ScriptRun{Master: "m", Path: ok, Args: []string{"mymaster", "leader", "start", "$(touch " + dir + "/pwned)", "a b"}}, timing)
+	waitFor(t, 5*time.Second, "ok script", func() bool { b, _ := os.ReadFile(out); return len(b) > 0 })
+	if b, _ := os.ReadFile(out); string(b) != "mymaster\nleader\nstart\n$(touch "+dir+"/pwned)\na b\n" {
+		t.Fatalf("script args = %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
+		t.Fatal("an argument was interpreted by a shell")
+	}
+
+	// Exit 2: an error, no retry.
+	bad := script("bad.sh", "exit 2")
+	r.run(sentinel.ScriptRun{Master: "m", Path: bad}, timing)
+	waitFor(t, 5*time.Second, "-script-error", func() bool {
+		for _, e := range got() {
+			if e == "-script-error "+bad+" 0 2" {
+				return true
+			}
+		}
+		return false
+	})
+
+	// Exit 1: retried with a doubling delay until it succeeds.
+	counter := filepath.Join(dir, "count")
+	flaky := script("flaky.sh", `n=$(cat `+counter+` 2>/dev/null || echo 0); n=$((n+1)); echo $n > `+counter+`; [ $n -ge 3 ] || exit 1`)
+	r.run(sentinel.ScriptRun{Master: "m", Path: flaky}, timing)
+	waitFor(t, 5*time.Second, "flaky script to succeed on the third run", func() bool {
+		b, _ := os.ReadFile(counter)
+		running, queued := r.counts()
+		return strings.TrimSpace(string(b)) == "3" && running == 0 && queued == 0
+	})
+
+	// Too slow: SIGKILL after the run-time limit, -script-timeout, retried.
+	slow := script("slow.sh", "sleep 30")
+	r.run(sentinel.ScriptRun{Master: "m", Path: slow}, timing)
+	waitFor(t, 5*time.Second, "-script-timeout", func() bool {
+		for _, e := range got() {
+			if strings.HasPrefix(e, "-script-timeout "+slow+" ") {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, 5*time.Second, "slow script rescheduled", func() bool {
+		p := r.pending()
+		return len(p) == 1 && p[0].RetryNum >= 1
+	})
+}
