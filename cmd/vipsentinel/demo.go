@@ -26,6 +26,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	partition := fs.Bool("partition", false, "cut the master's host off from the other hosts instead of killing redis-server")
 	ipv6 := fs.Bool("ipv6", false, "use an IPv6 floating address (unsolicited neighbour advertisements)")
 	classic := fs.Bool("classic", false, "run redis-sentinel with an ip-addr/arping client-reconfig-script instead, for comparison")
+	showLogs := fs.Bool("logs", false, "print every agent's log at the end")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: vipsentinel demo [flags]\n\n"+
 			"Builds a throw-away lab of hosts in network namespaces (198.18.0.0/15), starts a real\n"+
@@ -80,6 +81,11 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer func() {
+		if *showLogs {
+			for i, p := range c.Agents {
+				say("\n--- log of the agent on %s ---\n%s", c.Hosts[i].Name, p.Log())
+			}
+		}
 		say("cleaning up...")
 		if err := c.Close(); err != nil {
 			fmt.Fprintf(stderr, "vipsentinel demo: clean-up: %v\n", err)
