@@ -1,0 +1,404 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	cacheDir = "/var/cache/vipsentinel-e2e"
+	suite    = "bookworm"
+	// rootfsRecipe names the cached root file system's content; change it
+	// (or the package list) to make the next run rebuild the cache.
+	rootfsRecipe = "minbase-1"
+)
+
+// rootfsPackages are installed on top of debootstrap's minbase: a booting
+// systemd, the agent's runtime dependencies and what the tests inspect with.
+var rootfsPackages = []string{
+	"systemd", "systemd-sysv", "dbus", "adduser", "procps", "iproute2", "nftables",
+	"redis-server", "redis-tools", "iputils-ping",
+}
+
+// debianMirror returns the URI of the machine's configured Debian archive for
+// suite, from /etc/apt/sources.list and sources.list.d (one-line and deb822
+// formats).
+func debianMirror(suite string) (string, error) {
+	files, _ := filepath.Glob("/etc/apt/sources.list.d/*")
+	files = append([]string{"/etc/apt/sources.list"}, files...)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var uri string
+		switch {
+		case strings.HasSuffix(f, ".sources"):
+			uri = mirrorFromDeb822(string(b), suite)
+		case strings.HasSuffix(f, ".list") || f == "/etc/apt/sources.list":
+			uri = mirrorFromOneLine(string(b), suite)
+		}
+		if uri != "" {
+			return uri, nil
+		}
+	}
+	return "", fmt.Errorf("no apt source for Debian %s main in /etc/apt/sources.list{,.d}", suite)
+}
+
+func mirrorFromOneLine(s, suite string) string {
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || f[0] != "deb" {
+			continue
+		}
+		f = f[1:]
+		if strings.HasPrefix(f[0], "[") { // [signed-by=... arch=...]
+			for len(f) > 0 && !strings.HasSuffix(f[0], "]") {
+				f = f[1:]
+			}
+			if len(f) == 0 {
+				continue
+			}
+			f = f[1:]
+		}
+		if len(f) >= 3 && f[1] == suite && containsWord(f[2:], "main") {
+			return f[0]
+		}
+	}
+	return ""
+}
+
+func mirrorFromDeb822(s, suite string) string {
+	for _, stanza := range strings.Split(s, "\n\n") {
+		fields := map[string][]string{}
+		for _, line := range strings.Split(stanza, "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(line, "#") {
+				fields[strings.ToLower(strings.TrimSpace(k))] = strings.Fields(v)
+			}
+		}
+		if containsWord(fields["types"], "deb") && containsWord(fields["suites"], suite) &&
+			containsWord(fields["components"], "main") && len(fields["uris"]) > 0 {
+			return fields["uris"][0]
+		}
+	}
+	return ""
+}
+
+func containsWord(ws []string, w string) bool {
+	for _, x := range ws {
+		if x == w {
+			return true
+		}
+	}
+	return false
+}
+
+// rootfsTarball returns the cached bookworm root file system tarball,
+// building it first when missing. Concurrent test processes serialise on a
+// lock file.
+func rootfsTarball(t *testing.T) string {
+	t.Helper()
+	needTools(t, "debootstrap", "tar")
+	sum := sha256.Sum256([]byte(suite + "\n" + rootfsRecipe + "\n" + strings.Join(rootfsPackages, ",")))
+	tarball := filepath.Join(cacheDir, suite+"-"+hex.EncodeToString(sum[:6])+".tar")
+	if _, err := os.Stat(tarball); err == nil {
+		return tarball
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := os.OpenFile(filepath.Join(cacheDir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatalf("lock %s: %v", cacheDir, err)
+	}
+	if _, err := os.Stat(tarball); err == nil { // built while we waited
+		return tarball
+	}
+	mirror, err := debianMirror(suite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	dir, err := os.MkdirTemp(cacheDir, "build-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	root := filepath.Join(dir, "root")
+	t.Logf("building the %s root file system from %s (cached in %s)", suite, mirror, cacheDir)
+	host(t, nil, "debootstrap", "--variant=minbase", "--include="+strings.Join(rootfsPackages, ","),
+		suite, root, mirror)
+	// The redis-server the package list installed stays enabled: the
+	// single-node tests monitor it. The machine id debootstrap wrote stays
+	// too: an empty one would make every boot a "first boot" that applies
+	// unit presets. Downloaded .debs and package lists are not needed.
+	host(t, nil, "chroot", root, "apt-get", "clean")
+	lists, _ := filepath.Glob(filepath.Join(root, "var/lib/apt/lists/*_*"))
+	for _, l := range lists {
+		os.Remove(l)
+	}
+	tmp := tarball + ".tmp"
+	host(t, nil, "tar", "-C", root, "--numeric-owner", "--xattrs", "-cf", tmp, ".")
+	if err := os.Rename(tmp, tarball); err != nil {
+		t.Fatal(err)
+	}
+	// Older recipes' tarballs are dead weight.
+	old, _ := filepath.Glob(filepath.Join(cacheDir, suite+"-*.tar"))
+	for _, o := range old {
+		if o != tarball {
+			os.Remove(o)
+		}
+	}
+	t.Logf("root file system built in %v", time.Since(start).Round(time.Second))
+	return tarball
+}
+
+// newRootfs extracts a fresh copy of the cached root file system; it is
+// removed when the test ends.
+func newRootfs(t *testing.T) string {
+	t.Helper()
+	tarball := rootfsTarball(t)
+	dir, err := os.MkdirTemp("/var/tmp", "vipsentinel-e2e-root-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeRootfs(t, dir) })
+	host(t, nil, "tar", "-C", dir, "--numeric-owner", "--xattrs", "-xpf", tarball)
+	return dir
+}
+
+// removeRootfs deletes dir, refusing if anything is still mounted below it
+// (rm -rf would then reach into the mounted file system).
+func removeRootfs(t *testing.T, dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+				t.Errorf("not removing %s: %s is still mounted", dir, f[4])
+				return
+			}
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Errorf("remove %s: %v", dir, err)
+	}
+}
+
+// nspawnPipe runs a command in root without booting it, as an image build
+// would install a package: no systemd is running (/run/systemd/system is
+// absent), so maintainer scripts take their offline paths.
+func nspawnPipe(t *testing.T, root string, binds []string, args ...string) (string, error) {
+	t.Helper()
+	full := []string{"systemd-nspawn", "-q", "--register=no", "--keep-unit", "--pipe", "-D", root}
+	for _, b := range binds {
+		full = append(full, "--bind-ro="+b)
+	}
+	return hostCmd(nil, append(full, args...)...)
+}
+
+// container is a booted systemd-nspawn container.
+type container struct {
+	t      *testing.T
+	name   string
+	nspawn *exec.Cmd
+	leader int // the container's PID 1, as seen from the host
+	log    string
+	done   chan struct{}
+}
+
+// boot starts systemd in root with systemd-nspawn and waits until it is
+// running. --register=no --keep-unit make nspawn work without systemd as
+// the host's PID 1. extra are further nspawn options (networking, binds).
+func boot(t *testing.T, root, name string, extra ...string) *container {
+	t.Helper()
+	needTools(t, "systemd-nspawn", "nsenter")
+	c := &container{t: t, name: name, log: filepath.Join(t.TempDir(), name+".console"), done: make(chan struct{})}
+	logf, err := os.Create(c.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"-q", "--register=no", "--keep-unit", "-D", root, "-b",
+		"--machine=" + name, "--console=pipe"}, extra...)
+	c.nspawn = exec.Command("systemd-nspawn", args...)
+	c.nspawn.Stdout, c.nspawn.Stderr = logf, logf
+	if err := c.nspawn.Start(); err != nil {
+		logf.Close()
+		t.Fatal(err)
+	}
+	go func() { c.nspawn.Wait(); logf.Close(); close(c.done) }()
+	t.Cleanup(c.stop)
+
+	deadline := time.Now().Add(30 * time.Second)
+	for c.leader == 0 {
+		select {
+		case <-c.done:
+			t.Fatalf("systemd-nspawn %s exited during boot:\n%s", name, c.console())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s: no systemd PID 1 after 30s:\n%s", name, c.console())
+		}
+		c.leader = initChild(c.nspawn.Process.Pid)
+		if c.leader == 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// Until systemd has set up its private socket, systemctl cannot connect.
+	var state string
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		state, err = c.execCtx(ctx, "", "systemctl", "is-system-running", "--wait")
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "Failed to connect to bus") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if strings.TrimSpace(state) != "running" {
+		failed, _ := c.exec("systemctl", "--failed", "--no-legend")
+		t.Fatalf("container %s: system state %q, want running (%v); failed units:\n%s\nconsole:\n%s",
+			name, state, err, failed, c.console())
+	}
+	return c
+}
+
+// initChild returns nspawn's child once it runs systemd, else 0.
+func initChild(nspawn int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", nspawn, nspawn))
+	if err != nil {
+		return 0
+	}
+	for _, f := range strings.Fields(string(b)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err == nil && strings.TrimSpace(string(comm)) == "systemd" {
+			return pid
+		}
+	}
+	return 0
+}
+
+func (c *container) console() string {
+	b, _ := os.ReadFile(c.log)
+	return string(b)
+}
+
+// execCtx runs a command inside the container (all its namespaces) with a
+// clean environment, feeding it stdin.
+func (c *container) execCtx(ctx context.Context, stdin string, args ...string) (string, error) {
+	full := append([]string{"-t", strconv.Itoa(c.leader), "-a", "/usr/bin/env", "-i",
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
+		"SYSTEMD_PAGER=", "SYSTEMD_COLORS=0"}, args...)
+	cmd := exec.CommandContext(ctx, "nsenter", full...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), cmdError(append([]string{c.name + ":"}, args...), err, stdout.Bytes(), stderr.Bytes())
+	}
+	return stdout.String(), nil
+}
+
+// exec runs a command inside the container and returns its stdout.
+func (c *container) exec(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	return c.execCtx(ctx, "", args...)
+}
+
+// must is exec that fails the test on error.
+func (c *container) must(args ...string) string {
+	c.t.Helper()
+	out, err := c.exec(args...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return out
+}
+
+// writeFile replaces the content of path inside the container, keeping the
+// file's owner and mode when it exists.
+func (c *container) writeFile(path, content string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := c.execCtx(ctx, content, "sh", "-c", `cat > "$1"`, "sh", path); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// show returns systemctl show properties of a unit.
+func (c *container) show(unit string, props ...string) map[string]string {
+	c.t.Helper()
+	out := c.must("systemctl", "show", "-p", strings.Join(props, ","), unit)
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// waitFor polls cond until it returns true or the deadline passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s; last state: %s", timeout, what, state)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// stop shuts the container down: SIGTERM makes systemd-nspawn ask the
+// container's systemd for an orderly shutdown (SIGRTMIN+3), which works at
+// any stage of boot, unlike systemctl poweroff. nspawn is killed if it does
+// not exit.
+func (c *container) stop() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	if err := c.nspawn.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		c.t.Errorf("signal systemd-nspawn: %v", err)
+	}
+	select {
+	case <-c.done:
+		return
+	case <-time.After(60 * time.Second):
+	}
+	c.t.Errorf("container %s did not shut down within 60s; killing systemd-nspawn", c.name)
+	if err := c.nspawn.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		c.t.Errorf("kill systemd-nspawn: %v", err)
+	}
+	<-c.done
+}
