@@ -206,7 +206,7 @@ func New(opts Options) (*Runtime, error) {
 		stopped: make(chan struct{}),
 		ready:   make(chan struct{}),
 	}
-	r.script = newScriptRunner(log.With("component", "scripts"), r.scriptEvent)
+	r.script = newScriptRunner(log.With("component", "scripts"), r.Publish)
 	r.status.Store("starting")
 	acfg := opts.API
 	acfg.Backend = backend{r}
@@ -474,11 +474,14 @@ func (r *Runtime) logEvents(events []sentinel.Event) {
 	}
 }
 
-// scriptEvent publishes an event produced by the script runner. It may be
-// called from any goroutine: the API server's Publish is.
-func (r *Runtime) scriptEvent(ev sentinel.Event) {
+// Publish logs an event produced outside the core (the VIP manager, the
+// script runner) and, unless it is a debug event, publishes it on the API's
+// pub/sub. It is safe to call from any goroutine and never blocks.
+func (r *Runtime) Publish(ev sentinel.Event) {
 	r.logEvents([]sentinel.Event{ev})
-	r.api.Publish(ev.Type, ev.Payload)
+	if ev.Level > sentinel.LevelDebug {
+		r.api.Publish(ev.Type, ev.Payload)
+	}
 }
 
 // followLogLevel applies SENTINEL CONFIG SET loglevel to the log level.
