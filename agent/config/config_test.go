@@ -214,6 +214,7 @@ func TestGood(t *testing.T) {
 		check func(f *File) bool
 	}{
 		{"empty file", "", func(f *File) bool { return len(f.Masters) == 0 }},
+		{"white-space lines", "\v\n \f \n\t\v\r\n", func(f *File) bool { return len(f.Masters) == 0 }},
 		{"comments and blanks", "# c\n\n   # indented\n\t\n" + mon, func(f *File) bool { return len(f.Masters) == 1 }},
 		{"CRLF line ends", "port 1234\r\n" + mon, func(f *File) bool { return f.Port == 1234 }},
 		{"BOM", "\xef\xbb\xbfport 1234\n", func(f *File) bool { return f.Port == 1234 }},
@@ -234,6 +235,7 @@ func TestGood(t *testing.T) {
 		{"relative dir", "dir data\n", func(f *File) bool { return f.Dir == "/etc/vipsentinel/data" }},
 		{"dir cleaned", "dir /var/lib//x/\n", func(f *File) bool { return f.Dir == "/var/lib/x" }},
 		{"empty requirepass", `requirepass ""` + "\n", func(f *File) bool { return f.RequirePass == "" }},
+		{"password with <x> inside", mon + "sentinel auth-pass m a<b>c\n", func(f *File) bool { return f.Masters[0].AuthPass == "a<b>c" }},
 		{"loglevel case", "loglevel WARNING\n", func(f *File) bool { return f.LogLevel == "warning" }},
 		{"loglevel nothing", "loglevel nothing\n", func(f *File) bool { return f.LogLevel == "nothing" }},
 		{"yes/no case", "firewall YES\n", func(f *File) bool { return f.Firewall.Enabled }},
@@ -391,6 +393,11 @@ func TestErrors(t *testing.T) {
 		{mon + "sentinel vip-release-on-stop m 1\n", 2, "sentinel vip-release-on-stop", "want yes or no"},
 		{"sentinel monitor m <master-ip> 6379 2\n", 1, "sentinel monitor", "<master-ip> is a placeholder: replace it with the real value"},
 		{mon + "sentinel vip m <vip>/24 eth0\n", 2, "sentinel vip", "<vip> is a placeholder"},
+		{mon + "sentinel auth-pass m <redis-password>\n", 2, "sentinel auth-pass", "<redis-password> is a placeholder"},
+		{"requirepass <agent-password>\n", 1, "requirepass", "<agent-password> is a placeholder"},
+		{mon + "sentinel rename-command m config <new-name>\n", 2, "sentinel rename-command", "<new-name> is a placeholder"},
+		// A password is never quoted, even in part.
+		{mon + "sentinel auth-pass x pre<abc>post\n", 2, "sentinel auth-pass", `unknown master "x"`},
 	}
 	for _, tt := range tests {
 		_, _, err := parse(t, tt.text)

@@ -34,9 +34,10 @@ type handler func(p *parser, f *File, m *Master, at pos, args []string) error
 // error messages and the arity rule: each <arg> is required, [<arg>] optional,
 // and a trailing "..." allows any number more.
 type spec struct {
-	pass  int
-	usage string
-	fn    handler
+	pass   int
+	usage  string
+	fn     handler
+	secret bool // an argument is a password: never quote it in a message
 
 	min, max int  // number of args; max < 0: unbounded
 	master   bool // args[0] is a master name
@@ -76,7 +77,7 @@ var (
 		"port":        {pass: passGlobal, usage: "port <port>", fn: setGlobal(func(f *File, v string) error { return port(v, 1, &f.Port) })},
 		"bind":        {pass: passGlobal, usage: "bind <address>...", fn: doBind},
 		"dir":         {pass: passGlobal, usage: "dir <path>", fn: setGlobal(doDir)},
-		"requirepass": {pass: passGlobal, usage: "requirepass <password>", fn: setGlobal(func(f *File, v string) error { f.RequirePass = v; return nil })},
+		"requirepass": {pass: passGlobal, usage: "requirepass <password>", secret: true, fn: setGlobal(func(f *File, v string) error { f.RequirePass = v; return nil })},
 		"loglevel":    {pass: passGlobal, usage: "loglevel debug|verbose|notice|warning|nothing", fn: setGlobal(doLogLevel)},
 
 		"firewall":              {pass: passGlobal, usage: "firewall yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.Firewall.Enabled) })},
@@ -97,7 +98,7 @@ var (
 		"announce-hostnames":    {pass: passGlobal, usage: "sentinel announce-hostnames yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.AnnounceHostnames) })},
 		"deny-scripts-reconfig": {pass: passGlobal, usage: "sentinel deny-scripts-reconfig yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.DenyScriptsReconfig) })},
 		"sentinel-user":         {pass: passGlobal, usage: "sentinel sentinel-user <user>", fn: setGlobal(func(f *File, v string) error { f.SentinelUser = v; return nil })},
-		"sentinel-pass":         {pass: passGlobal, usage: "sentinel sentinel-pass <password>", fn: setGlobal(func(f *File, v string) error { f.SentinelPass = v; return nil })},
+		"sentinel-pass":         {pass: passGlobal, usage: "sentinel sentinel-pass <password>", secret: true, fn: setGlobal(func(f *File, v string) error { f.SentinelPass = v; return nil })},
 		"myid":                  {pass: passGlobal, usage: "sentinel myid <id>", fn: setGlobal(doMyID)},
 		"current-epoch":         {pass: passGlobal, usage: "sentinel current-epoch <epoch>", fn: setGlobal(func(f *File, v string) error { return epoch(v, &f.CurrentEpoch) })},
 
@@ -107,7 +108,7 @@ var (
 		"failover-timeout":                {pass: passMaster, usage: "sentinel failover-timeout <master> <ms>", fn: setMaster(func(m *Master, v string) error { return millis(v, 1, &m.FailoverTimeout) })},
 		"parallel-syncs":                  {pass: passMaster, usage: "sentinel parallel-syncs <master> <n>", fn: setMaster(func(m *Master, v string) error { return integer(v, 1, math.MaxInt32, &m.ParallelSyncs) })},
 		"master-reboot-down-after-period": {pass: passMaster, usage: "sentinel master-reboot-down-after-period <master> <ms>", fn: setMaster(func(m *Master, v string) error { return millis(v, 0, &m.MasterRebootDownAfter) })},
-		"auth-pass":                       {pass: passMaster, usage: "sentinel auth-pass <master> <password>", fn: setMaster(func(m *Master, v string) error { m.AuthPass = v; return nil })},
+		"auth-pass":                       {pass: passMaster, usage: "sentinel auth-pass <master> <password>", secret: true, fn: setMaster(func(m *Master, v string) error { m.AuthPass = v; return nil })},
 		"auth-user":                       {pass: passMaster, usage: "sentinel auth-user <master> <user>", fn: setMaster(func(m *Master, v string) error { m.AuthUser = v; return nil })},
 		"notification-script":             {pass: passMaster, usage: "sentinel notification-script <master> <path>", fn: setMaster(func(m *Master, v string) error { return script(v, &m.NotificationScript) })},
 		"client-reconfig-script":          {pass: passMaster, usage: "sentinel client-reconfig-script <master> <path>", fn: setMaster(func(m *Master, v string) error { return script(v, &m.ClientReconfigScript) })},
@@ -180,8 +181,8 @@ func (p *parser) build(name string) *File {
 		p.errorf(l.pos, dir, "unknown directive")
 	}
 	fail := func(j job, err error) {
-		if ph := placeholder(j.args); ph != "" {
-			err = fmt.Errorf("%s is a placeholder: replace it with the real value", ph)
+		if ph := placeholders(j.args, j.spec.secret); len(ph) > 0 {
+			err = placeholderErr(ph)
 		}
 		p.errorf(j.l.pos, j.l.name(), "%v", err)
 	}
@@ -193,6 +194,10 @@ func (p *parser) build(name string) *File {
 			n := len(j.args)
 			if n < j.spec.min || (j.spec.max >= 0 && n > j.spec.max) {
 				fail(j, fmt.Errorf("wrong number of arguments (%d): want %s", n, j.spec.usage))
+				continue
+			}
+			if wholePlaceholder(j.args) {
+				fail(j, placeholderErr(placeholders(j.args, j.spec.secret)))
 				continue
 			}
 			var m *Master
@@ -213,17 +218,35 @@ func (p *parser) build(name string) *File {
 
 var placeholderRE = regexp.MustCompile(`<[a-z][a-z0-9-]*>`)
 
-// placeholder returns the first <word> in args: the packaged configuration
-// marks what the operator must fill in that way, and "invalid IP address
-// "<master-ip>"" would be a poor way to say so. It is only consulted for a
-// line that failed anyway, so a password containing <x> is never at risk.
-func placeholder(args []string) string {
+// placeholders returns the <word>s in args, for the error of a line that
+// failed anyway: the packaged configuration marks what the operator must
+// fill in that way, and "invalid IP address "<master-ip>"" would be a poor
+// way to say so. Lines carrying a password only count arguments that are
+// entirely a placeholder, so no part of a password is ever quoted.
+func placeholders(args []string, secret bool) []string {
+	var out []string
 	for _, a := range args {
-		if m := placeholderRE.FindString(a); m != "" {
-			return m
+		for _, m := range placeholderRE.FindAllString(a, -1) {
+			if (!secret || m == a) && !slices.Contains(out, m) {
+				out = append(out, m)
+			}
 		}
 	}
-	return ""
+	return out
+}
+
+// wholePlaceholder reports whether an argument is nothing but a
+// placeholder. No directive has a valid value of that form, passwords
+// included: "<redis-password>" left in place is a mistake, not a password.
+func wholePlaceholder(args []string) bool {
+	return slices.ContainsFunc(args, func(a string) bool { return a != "" && placeholderRE.FindString(a) == a })
+}
+
+func placeholderErr(ph []string) error {
+	if len(ph) == 1 {
+		return fmt.Errorf("%s is a placeholder: replace it with the real value", ph[0])
+	}
+	return fmt.Errorf("%s are placeholders: replace them with the real values", strings.Join(ph, ", "))
 }
 
 // finish applies defaults that depend on other directives and checks what

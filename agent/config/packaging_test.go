@@ -32,7 +32,7 @@ func TestPackagedAsShipped(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("errors:\n%v", err)
 	}
-	for i, want := range []string{"sentinel monitor: <master-ip> is a placeholder", "sentinel vip: <vip> is a placeholder"} {
+	for i, want := range []string{"sentinel monitor: <master-ip> is a placeholder", "sentinel vip: <vip>, <interface> are placeholders: replace them with the real values"} {
 		if !strings.Contains(lines[i], want) {
 			t.Errorf("error %d = %q, want %q", i, lines[i], want)
 		}

@@ -132,7 +132,7 @@ func (p *parser) read(name, abs string, data []byte, chain []string) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // editors on other systems add a BOM
 	for i, raw := range strings.Split(string(data), "\n") {
 		at := pos{name, i + 1}
-		s := strings.Trim(raw, " \t\r\n")
+		s := strings.TrimFunc(raw, func(r rune) bool { return r < 0x80 && isSpace(byte(r)) })
 		if s == "" || s[0] == '#' {
 			continue
 		}
@@ -144,6 +144,9 @@ func (p *parser) read(name, abs string, data []byte, chain []string) {
 		if err != nil {
 			p.errorf(at, "", "%v", err)
 			continue
+		}
+		if len(args) == 0 {
+			continue // only white space; unreachable after the trim, kept for safety
 		}
 		args[0] = strings.ToLower(args[0])
 		if args[0] == "include" {
