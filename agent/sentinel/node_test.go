@@ -63,15 +63,6 @@ func (h *harness) step(in Input) {
 	h.ready()
 }
 
-// advance ticks every 10ms for d.
-func (h *harness) advance(d time.Duration) {
-	end := h.now + d
-	for h.now < end {
-		h.now = min(h.now+10*time.Millisecond, end)
-		h.step(Tick{})
-	}
-}
-
 func (h *harness) takeEvents() []Event {
 	e := h.events
 	h.events = nil
@@ -101,15 +92,6 @@ func findEvent(evs []Event, typ string) (Event, bool) {
 		}
 	}
 	return Event{}, false
-}
-
-// connectAll answers every pending CmdConnect with LinkUp.
-func (h *harness) connectAll() {
-	for _, c := range h.takeCmds() {
-		if c.Kind == CmdConnect {
-			h.step(LinkUp{To: c.To, Link: c.Link, LocalIP: "198.18.0.1"})
-		}
-	}
 }
 
 // answer replies to pending commands: PINGs with PONG, INFO with info(ref).
