@@ -1,0 +1,196 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/lab"
+)
+
+// binary is the vipsentinel executable built once for the package's tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vipsentinel-scenario-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "vipsentinel")
+	out, err := exec.Command("go", "build", "-o", binary, "github.com/vipsentinel/vipsentinel/cmd/vipsentinel").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build vipsentinel: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func startCluster(t *testing.T, o Options) *Cluster {
+	t.Helper()
+	lab.RequireRoot(t)
+	o.Binary = binary
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := Start(ctx, o)
+	if err != nil {
+		t.Fatalf("start deployment: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, p := range c.Agents {
+				t.Logf("log of the agent on %s:\n%s", c.Hosts[i].Name, tail(p.Log(), 6000))
+			}
+		}
+		c.Close()
+	})
+	return c
+}
+
+// first returns the time of the first timeline line on host (any host if
+// empty) whose text starts with prefix, and whether there is one.
+func first(res *Result, host, prefix string) (time.Duration, bool) {
+	for _, l := range res.Timeline {
+		if (host == "" || l.Host == host) && strings.HasPrefix(l.What, prefix) && l.At >= 0 {
+			return l.At, true
+		}
+	}
+	return 0, false
+}
+
+func logTimeline(t *testing.T, res *Result) {
+	t.Helper()
+	var b strings.Builder
+	for _, l := range res.Timeline {
+		b.WriteString(l.String())
+		b.WriteByte('\n')
+	}
+	t.Logf("timeline:\n%s", b.String())
+	t.Logf("outage %v, switch %v, acked %d, lost %d, dual %v, max holders %d",
+		res.Outage, res.Switch, res.Acked, res.Lost, res.Dual, res.MaxHolders)
+}
+
+// checkMove verifies what every failover must give a client of the floating
+// IP: one holder at a time, the new master's host holding it at the end, and
+// the client's neighbour entry following the acquisition within 100 ms.
+func checkMove(t *testing.T, c *Cluster, res *Result) {
+	t.Helper()
+	if res.MaxHolders > 1 || res.Dual > 0 {
+		t.Errorf("floating IP on %d hosts at once for %v", res.MaxHolders, res.Dual)
+	}
+	ni := c.HostIndex(hostOf(res.NewMaster))
+	if ni < 0 {
+		t.Fatalf("new master %s is not a lab host", res.NewMaster)
+	}
+	newHost := c.Hosts[ni].Name
+	holders, err := c.VIPHolders()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(holders) != 1 || holders[0] != ni {
+		t.Errorf("after the failover the floating IP is held by %v, want only %s", holders, newHost)
+	}
+	acquired, ok := first(res, "lab", "floating IP held by "+newHost)
+	if !ok {
+		t.Fatalf("the floating IP never appeared on %s", newHost)
+	}
+	var arp time.Duration
+	ok = false
+	for _, l := range res.Timeline {
+		if l.Host == "client" && strings.HasSuffix(l.What, "("+newHost+")") {
+			arp, ok = l.At, true
+			break
+		}
+	}
+	if !ok {
+		t.Fatalf("the client's neighbour entry never pointed at %s", newHost)
+	}
+	// Sampling runs every 2 ms, so the measured delay is exact to a few ms.
+	if d := arp - acquired; d > 100*time.Millisecond {
+		t.Errorf("client's neighbour entry followed the floating IP after %v, want <= 100ms", d)
+	} else {
+		t.Logf("client's neighbour entry followed the floating IP %v after it appeared on %s", d, newHost)
+	}
+}
+
+func TestKillMasterMovesVIP(t *testing.T) {
+	c := startCluster(t, Options{Name: "kill"})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	res, err := c.RunFailover(ctx, KillMaster, nil)
+	if res != nil {
+		logTimeline(t, res)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMove(t, c, res)
+	// Exactly one failover: one elected leader, one promotion.
+	elected, promoted := 0, 0
+	for _, l := range res.Timeline {
+		switch {
+		case strings.HasPrefix(l.What, "+elected-leader"):
+			elected++
+		case strings.HasPrefix(l.What, "+promoted-slave"):
+			promoted++
+		}
+	}
+	if elected != 1 || promoted != 1 {
+		t.Errorf("%d leaders elected and %d replicas promoted, want exactly one failover", elected, promoted)
+	}
+}
+
+func TestIsolatedMasterReleasesVIPFirst(t *testing.T) {
+	c := startCluster(t, Options{Name: "isol"})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	res, err := c.RunFailover(ctx, IsolateMaster, nil)
+	if res != nil {
+		logTimeline(t, res)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := c.Hosts[c.HostIndex(hostOf(res.OldMaster))].Name
+	released, ok := first(res, old, "+vip-released")
+	if !ok {
+		t.Fatalf("%s never released the floating IP", old)
+	}
+	fenced, ok := first(res, old, "+fence")
+	if !ok {
+		t.Errorf("%s never fenced (paused writes on) its Redis", old)
+	}
+	promoted, ok := first(res, "", "+promoted-slave")
+	if !ok {
+		t.Fatal("no replica was promoted")
+	}
+	if released >= promoted {
+		t.Errorf("isolated %s released the floating IP at %v, after the promotion at %v", old, released, promoted)
+	}
+	if fenced >= promoted {
+		t.Errorf("isolated %s fenced at %v, after the promotion at %v", old, fenced, promoted)
+	}
+	checkMove(t, c, res)
+}
+
+func TestIPv6VIPMoves(t *testing.T) {
+	c := startCluster(t, Options{Name: "six", IPv6: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	res, err := c.RunFailover(ctx, KillMaster, nil)
+	if res != nil {
+		logTimeline(t, res)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMove(t, c, res)
+}
