@@ -285,6 +285,26 @@ func (c *cluster) killRedis(addr Addr) {
 	}
 }
 
+// killAgent stops agent a's process: its peers' connections to it are
+// reset.
+func (c *cluster) killAgent(a *agent) {
+	a.alive = false
+	a.crashes++
+	self := Addr{Host: a.host, Port: 26379}
+	for _, o := range c.agents {
+		for k, cn := range o.conns {
+			if cn.ref.Kind == KindSentinel && sameAddr(cn.ref.Addr, self) && !c.cutHosts(o.host, a.host) {
+				delete(o.conns, k)
+				o.dead[k] = true
+				o2, cn := o, cn
+				c.after(c.rtt/2, func() { c.step(o2, LinkDown{To: cn.ref, Link: cn.link, Err: "connection reset"}) })
+			}
+		}
+	}
+	// Its own connections die with it.
+	a.conns = map[string]conn{}
+}
+
 func (c *cluster) step(a *agent, in Input) {
 	if !a.alive {
 		return
@@ -316,8 +336,7 @@ func (c *cluster) flush(a *agent) {
 		}
 	}
 	if rd.Crash {
-		a.alive = false
-		a.crashes++
+		c.killAgent(a)
 		return
 	}
 	for _, cmd := range rd.Commands {
@@ -599,6 +618,11 @@ func (c *cluster) converge() {
 			m := a.node.masters["mymaster"]
 			if len(m.sentinels) != n-1 || len(m.replicas) != n-1 {
 				return false
+			}
+			for _, r := range m.replicas {
+				if r.infoRefresh == never {
+					return false
+				}
 			}
 		}
 		return len(c.owners()) == 1

@@ -235,3 +235,143 @@ func TestScenarioFenceIsolatedMaster(t *testing.T) {
 		t.Errorf("VIP wanted by two agents: %v", c.dual)
 	}
 }
+
+func TestScenarioWrongAuthNeverFailsOver(t *testing.T) {
+	c := newCluster(t, clusterOpts{seed: 7, redisPass: "secret", authPass: "wrong"})
+	c.run(10 * time.Second)
+	for _, a := range c.agents {
+		if a.hasEvent("+sdown", 0) || a.hasEvent("+try-failover", 0) || !a.hasEvent("+auth-error", 0) {
+			t.Errorf("agent %d: %v", a.id, a.eventTypes(0))
+		}
+		if a.ownsVIP() {
+			t.Errorf("agent %d wants the VIP of a master it cannot authenticate to", a.id)
+		}
+	}
+	// With the right password the group works.
+	c = newCluster(t, clusterOpts{seed: 7, redisPass: "secret", authPass: "secret"})
+	c.converge()
+}
+
+// TestScenarioLeaderCrashAfterElection crashes the elected leader (SENTINEL
+// SIMULATE-FAILURE crash-after-election): the voters, blocked only briefly
+// because the leader is an agent, elect another leader in a new epoch.
+func TestScenarioLeaderCrashAfterElection(t *testing.T) {
+	c := newCluster(t, clusterOpts{seed: 11})
+	c.converge()
+	for _, a := range c.agents {
+		a.node.SimulateFailure(SimCrashAfterElection)
+	}
+	t0 := c.now
+	c.killRedis(redisAddr(0))
+	var crashed *agent
+	c.runUntil(t0+5*time.Second, func() bool {
+		for _, a := range c.agents {
+			if !a.alive {
+				crashed = a
+			}
+		}
+		return crashed != nil
+	})
+	if crashed == nil {
+		t.Fatal("no leader crashed")
+	}
+	for _, a := range c.agents {
+		a.node.SimulateFailure(0)
+	}
+	tc := c.now
+	ok := c.runUntil(tc+10*time.Second, func() bool {
+		for _, a := range c.agents {
+			if a.alive && !a.hasEvent("+switch-master", t0) {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		for _, a := range c.agents {
+			t.Logf("agent %d: %v", a.id, a.eventTypes(t0))
+		}
+		t.Fatal("no failover after the leader crashed")
+	}
+	var leader *agent
+	for _, a := range c.agents {
+		if a.alive && a.hasEvent("+elected-leader", tc) {
+			leader = a
+		}
+	}
+	if leader == nil || leader.node.CurrentEpoch() < 2 {
+		t.Fatalf("second election: leader %v", leader)
+	}
+	t.Logf("leader a%d crashed at %v; a%d promoted at %v (epoch %d)", crashed.id, tc-t0, leader.id,
+		leader.firstEvent("+promoted-slave", tc)-t0, leader.node.CurrentEpoch())
+	// The crashed agent comes back with its persisted state and follows.
+	c.startAgent(crashed)
+	want, _ := leader.node.MasterAddr("mymaster")
+	ok = c.runUntil(c.now+5*time.Second, func() bool {
+		a, _ := crashed.node.MasterAddr("mymaster")
+		return sameAddr(a, want)
+	})
+	if !ok {
+		t.Fatalf("restarted agent did not learn the new master")
+	}
+	if crashed.node.CurrentEpoch() < leader.node.CurrentEpoch() {
+		t.Errorf("restarted agent epoch %d", crashed.node.CurrentEpoch())
+	}
+}
+
+func TestScenarioDeterministic(t *testing.T) {
+	run := func() string {
+		c := newCluster(t, clusterOpts{seed: 21})
+		c.converge()
+		c.killRedis(redisAddr(0))
+		c.run(3 * time.Second)
+		var b strings.Builder
+		for _, a := range c.agents {
+			for _, e := range a.events {
+				b.WriteString(e.at.String() + " " + e.ev.Type + " " + e.ev.Payload + "\n")
+			}
+		}
+		return b.String()
+	}
+	if a, b := run(), run(); a != b {
+		t.Fatal("same seed, different event streams")
+	}
+}
+
+// TestScenarioManualFailover runs SENTINEL FAILOVER on a healthy group.
+func TestScenarioManualFailover(t *testing.T) {
+	c := newCluster(t, clusterOpts{seed: 13})
+	c.converge()
+	a := c.agents[2]
+	t0 := c.now
+	if err := a.node.Failover(c.now, "mymaster"); err != nil {
+		cs, _ := a.node.ReplicaCandidates(c.now, "mymaster")
+		t.Fatal(err, cs)
+	}
+	c.flush(a)
+	ok := c.runUntil(t0+5*time.Second, func() bool {
+		for _, x := range c.agents {
+			if !x.hasEvent("+switch-master", t0) {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		t.Fatalf("manual failover did not complete: %v", a.eventTypes(t0))
+	}
+	if a.hasEvent("+sdown", t0) || !isSubsequence([]string{"+new-epoch", "+try-failover", "+elected-leader", "+promoted-slave", "+switch-master"}, a.eventTypes(t0)) {
+		t.Errorf("events %v", a.eventTypes(t0))
+	}
+	// The old master is alive: it is converted to a replica of the new one.
+	r0 := c.redis[redisAddr(0).String()]
+	newMaster, _ := a.node.MasterAddr("mymaster")
+	ok = c.runUntil(c.now+15*time.Second, func() bool { return r0.role == "slave" && sameAddr(r0.master, newMaster) })
+	if !ok {
+		t.Fatalf("old master not converted: %+v", r0)
+	}
+	c.run(time.Second)
+	if got := c.owners(); len(got) != 1 || hostIP(got[0]) != newMaster.Host {
+		t.Errorf("VIP owners %v", got)
+	}
+}
