@@ -12,7 +12,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -81,6 +80,3 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	return cmdRun(args, stderr)
 }
-
-// errUsage marks errors caused by the command line rather than the system.
-var errUsage = errors.New("usage")
