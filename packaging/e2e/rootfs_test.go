@@ -226,9 +226,19 @@ type container struct {
 }
 
 // boot starts systemd in root with systemd-nspawn and waits until it is
-// running. --register=no --keep-unit make nspawn work without systemd as
-// the host's PID 1. extra are further nspawn options (networking, binds).
+// running. extra are further nspawn options (networking, binds).
 func boot(t *testing.T, root, name string, extra ...string) *container {
+	t.Helper()
+	c := startContainer(t, root, name, extra...)
+	c.waitRunning()
+	return c
+}
+
+// startContainer starts systemd in root with systemd-nspawn without waiting
+// for the boot to finish (see waitRunning), so that several containers boot
+// at once. --register=no --keep-unit make nspawn work without systemd as the
+// host's PID 1.
+func startContainer(t *testing.T, root, name string, extra ...string) *container {
 	t.Helper()
 	needTools(t, "systemd-nspawn", "nsenter")
 	c := &container{t: t, name: name, log: filepath.Join(t.TempDir(), name+".console"), done: make(chan struct{})}
@@ -246,16 +256,22 @@ func boot(t *testing.T, root, name string, extra ...string) *container {
 	}
 	go func() { c.nspawn.Wait(); logf.Close(); close(c.done) }()
 	t.Cleanup(c.stop)
+	return c
+}
 
-	deadline := time.Now().Add(30 * time.Second)
+// waitRunning waits until the container's systemd reports "running".
+func (c *container) waitRunning() {
+	t := c.t
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
 	for c.leader == 0 {
 		select {
 		case <-c.done:
-			t.Fatalf("systemd-nspawn %s exited during boot:\n%s", name, c.console())
+			t.Fatalf("systemd-nspawn %s exited during boot:\n%s", c.name, c.console())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("container %s: no systemd PID 1 after 30s:\n%s", name, c.console())
+			t.Fatalf("container %s: no systemd PID 1:\n%s", c.name, c.console())
 		}
 		c.leader = initChild(c.nspawn.Process.Pid)
 		if c.leader == 0 {
@@ -263,9 +279,12 @@ func boot(t *testing.T, root, name string, extra ...string) *container {
 		}
 	}
 	// Until systemd has set up its private socket, systemctl cannot connect.
-	var state string
+	var (
+		state string
+		err   error
+	)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		state, err = c.execCtx(ctx, "", "systemctl", "is-system-running", "--wait")
 		cancel()
 		if err == nil || !strings.Contains(err.Error(), "Failed to connect to bus") || time.Now().After(deadline) {
@@ -276,9 +295,8 @@ func boot(t *testing.T, root, name string, extra ...string) *container {
 	if strings.TrimSpace(state) != "running" {
 		failed, _ := c.exec("systemctl", "--failed", "--no-legend")
 		t.Fatalf("container %s: system state %q, want running (%v); failed units:\n%s\nconsole:\n%s",
-			name, state, err, failed, c.console())
+			c.name, state, err, failed, c.console())
 	}
-	return c
 }
 
 // initChild returns nspawn's child once it runs systemd, else 0.
@@ -336,6 +354,13 @@ func (c *container) must(args ...string) string {
 		c.t.Fatal(err)
 	}
 	return out
+}
+
+// execCtxStdin is exec with stdin.
+func (c *container) execCtxStdin(stdin string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	return c.execCtx(ctx, stdin, args...)
 }
 
 // writeFile replaces the content of path inside the container, keeping the

@@ -1,0 +1,246 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/systemd"
+)
+
+const (
+	clusterVIP    = "198.18.0.100"
+	clusterConfig = `# vipsentinel e2e: three hosts, identical configuration
+port 26379
+dir /var/lib/vipsentinel
+sentinel monitor mymaster 198.18.0.11 6379 2
+sentinel down-after-milliseconds mymaster 1000
+sentinel failover-timeout mymaster 10000
+sentinel vip mymaster ` + clusterVIP + `/24 eth0
+firewall yes
+`
+)
+
+// node is one booted host of the cluster test.
+type node struct {
+	*container
+	ip  string
+	mac string
+}
+
+// labNetwork creates the cluster's network without touching the host's
+// network namespace: a "switch" namespace holding a bridge and, per node, a
+// namespace whose eth0 is a veth to that bridge, with a lab address. The
+// containers then run in those namespaces (--network-namespace-path).
+func labNetwork(t *testing.T, n int) (netns, ips []string) {
+	t.Helper()
+	prefix := fmt.Sprintf("vse2e%d", os.Getpid())
+	sw := prefix + "sw"
+	ipc := func(args ...string) { t.Helper(); host(t, nil, append([]string{"ip"}, args...)...) }
+	ipc("netns", "add", sw)
+	t.Cleanup(func() { hostCmd(nil, "ip", "netns", "del", sw) })
+	ipc("-n", sw, "link", "add", "br0", "type", "bridge")
+	ipc("-n", sw, "link", "set", "br0", "up")
+	for i := 1; i <= n; i++ {
+		ns := fmt.Sprintf("%sn%d", prefix, i)
+		ip := fmt.Sprintf("198.18.0.%d", 10+i)
+		ipc("netns", "add", ns)
+		t.Cleanup(func() { hostCmd(nil, "ip", "netns", "del", ns) })
+		port := fmt.Sprintf("p%d", i)
+		ipc("-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", port, "netns", sw)
+		ipc("-n", sw, "link", "set", port, "master", "br0", "up")
+		ipc("-n", ns, "link", "set", "lo", "up")
+		ipc("-n", ns, "addr", "add", ip+"/24", "dev", "eth0")
+		ipc("-n", ns, "link", "set", "eth0", "up")
+		netns, ips = append(netns, ns), append(ips, ip)
+	}
+	return netns, ips
+}
+
+// TestClusterFailoverBooted is the whole user journey on three booted Debian
+// hosts: redis-server master and two replicas, the package installed and
+// configured identically on each, the VIP on the master's host; then the
+// master's redis-server stops, the agents fail over, the VIP moves to the
+// promoted replica (announced by gratuitous ARP), clients write through the
+// VIP again, and the old master rejoins as a replica.
+func TestClusterFailoverBooted(t *testing.T) {
+	needRoot(t)
+	needTools(t, "ip")
+	start := time.Now()
+	pkg := build(t, defaultVersion(t))
+	base := newRootfs(t)
+	netns, ips := labNetwork(t, 3)
+
+	nodes := make([]*node, 3)
+	for i := range nodes {
+		c := startContainer(t, base, fmt.Sprintf("vse2e%dn%d", os.Getpid(), i+1),
+			"--volatile=overlay", "--network-namespace-path=/run/netns/"+netns[i],
+			"--bind-ro="+filepath.Dir(pkg.Deb)+":/srv/pkg")
+		nodes[i] = &node{container: c, ip: ips[i]}
+	}
+	for _, n := range nodes {
+		n.waitRunning()
+		n.mac = strings.TrimSpace(n.must("cat", "/sys/class/net/eth0/address"))
+	}
+	t.Logf("3 hosts booted in %v", time.Since(start).Round(time.Millisecond))
+
+	// Redis: n1 master, n2 and n3 replicas, reachable on the lab network.
+	for i, n := range nodes {
+		extra := "bind 0.0.0.0\nprotected-mode no\n"
+		if i > 0 {
+			extra += "replicaof " + ips[0] + " 6379\n"
+		}
+		if _, err := n.execCtxStdin(extra, "sh", "-c", "cat >> /etc/redis/redis.conf"); err != nil {
+			t.Fatal(err)
+		}
+		n.must("systemctl", "restart", "redis-server")
+	}
+	waitFor(t, "both replicas to sync", 30*time.Second, func() (bool, string) {
+		out, _ := nodes[0].exec("redis-cli", "info", "replication")
+		return strings.Contains(out, "connected_slaves:2") && strings.Count(out, "state=online") == 2, out
+	})
+
+	// The package, as an operator installs it on each host.
+	var wg sync.WaitGroup
+	errs := make([]error, len(nodes))
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := n.exec("dpkg", "-i", "/srv/pkg/"+filepath.Base(pkg.Deb)); err != nil {
+				errs[i] = err
+				return
+			}
+			if _, err := n.execCtxStdin(clusterConfig, "sh", "-c", "cat > /etc/vipsentinel/vipsentinel.conf"); err != nil {
+				errs[i] = err
+				return
+			}
+			_, errs[i] = n.exec("systemctl", "start", "vipsentinel")
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("n%d: %v\n%s", i+1, err, nodes[i].journal("vipsentinel"))
+		}
+	}
+	holders := func() []int {
+		var h []int
+		for i, n := range nodes {
+			out, _ := n.exec("ip", "-o", "-4", "addr", "show", "dev", "eth0")
+			if strings.Contains(out, " "+clusterVIP+"/") {
+				h = append(h, i)
+			}
+		}
+		return h
+	}
+	waitFor(t, "the VIP on n1 only", 30*time.Second, func() (bool, string) {
+		h := holders()
+		return len(h) == 1 && h[0] == 0, fmt.Sprintf("holders %v", h)
+	})
+	waitFor(t, "the agents to discover each other", 30*time.Second, func() (bool, string) {
+		out, _ := nodes[0].exec("redis-cli", "-p", "26379", "sentinel", "sentinels", "mymaster")
+		return countLines(out, "name") == 2, out
+	})
+	// The replicas talk to the VIP once, so that their neighbour caches hold
+	// n1's MAC: after the failover only a gratuitous ARP can change that.
+	for _, n := range nodes[1:] {
+		if out := strings.TrimSpace(n.must("redis-cli", "-h", clusterVIP, "role")); !strings.HasPrefix(out, "master") {
+			t.Fatalf("%s: ROLE through the VIP = %q, want master", n.name, out)
+		}
+	}
+	t.Logf("cluster up with the VIP on n1 after %v", time.Since(start).Round(time.Millisecond))
+
+	// Failover: the master's redis-server goes away.
+	failAt := time.Now()
+	nodes[0].must("systemctl", "stop", "redis-server")
+	var promoted int
+	waitFor(t, "the agents to promote a replica", 60*time.Second, func() (bool, string) {
+		out, _ := nodes[1].exec("redis-cli", "-p", "26379", "sentinel", "get-master-addr-by-name", "mymaster")
+		addr := strings.Fields(out)
+		for i := 1; i < 3; i++ {
+			if len(addr) == 2 && addr[0] == ips[i] {
+				promoted = i
+				return true, out
+			}
+		}
+		return false, out
+	})
+	other := 3 - promoted
+	var holderSamples [][]int
+	waitFor(t, "the VIP to move to the promoted replica", 30*time.Second, func() (bool, string) {
+		h := holders()
+		holderSamples = append(holderSamples, h)
+		return len(h) == 1 && h[0] == promoted, fmt.Sprintf("holders %v", h)
+	})
+	for _, h := range holderSamples {
+		if len(h) > 1 {
+			t.Errorf("VIP seen on several hosts at once: %v (samples %v)", h, holderSamples)
+		}
+	}
+	// Clients write through the VIP again (from n1: its agent stays up).
+	waitFor(t, "a write through the VIP", 30*time.Second, func() (bool, string) {
+		out, err := nodes[0].exec("redis-cli", "-h", clusterVIP, "set", "e2e-key", "after-failover")
+		return err == nil && strings.TrimSpace(out) == "OK", fmt.Sprint(out, err)
+	})
+	t.Logf("failover: n%d promoted, VIP moved, write through the VIP OK %v after the master stopped",
+		promoted+1, time.Since(failAt).Round(time.Millisecond))
+	// The untouched replica learnt the VIP's new MAC from the gratuitous ARP.
+	neigh := nodes[other].must("ip", "neigh", "show", clusterVIP, "dev", "eth0")
+	if !strings.Contains(neigh, nodes[promoted].mac) {
+		t.Errorf("n%d's neighbour entry for the VIP: %q, want the MAC %s of n%d", other+1, neigh, nodes[promoted].mac, promoted+1)
+	}
+	if out := nodes[other].must("redis-cli", "info", "replication"); !strings.Contains(out, "master_host:"+ips[promoted]) {
+		t.Errorf("n%d not reconfigured to replicate from n%d:\n%s", other+1, promoted+1, out)
+	}
+	// The journals carry the events with their MESSAGE_IDs.
+	hasEvent := func(n *node, id string) bool {
+		for _, e := range journalEntries(t, n.container, "vipsentinel") {
+			if e["MESSAGE_ID"] == id {
+				return true
+			}
+		}
+		return false
+	}
+	if !hasEvent(nodes[promoted], systemd.MessageIDVIPAcquired) {
+		t.Errorf("n%d's journal has no +vip-acquired entry", promoted+1)
+	}
+	if !hasEvent(nodes[0], systemd.MessageIDVIPReleased) {
+		t.Error("n1's journal has no +vip-released entry")
+	}
+	if !hasEvent(nodes[promoted], systemd.MessageIDSwitchMaster) {
+		t.Errorf("n%d's journal has no +switch-master entry", promoted+1)
+	}
+
+	// The old master comes back and is turned into a replica; the VIP stays.
+	nodes[0].must("systemctl", "start", "redis-server")
+	waitFor(t, "the old master to rejoin as a replica", 60*time.Second, func() (bool, string) {
+		out, _ := nodes[0].exec("redis-cli", "info", "replication")
+		return strings.Contains(out, "role:slave") && strings.Contains(out, "master_host:"+ips[promoted]), out
+	})
+	if h := holders(); len(h) != 1 || h[0] != promoted {
+		t.Errorf("after the old master rejoined: VIP holders %v, want only n%d", h, promoted+1)
+	}
+	for _, n := range nodes {
+		if p := n.show("vipsentinel", "ActiveState", "NRestarts"); p["ActiveState"] != "active" || p["NRestarts"] != "0" {
+			t.Errorf("%s: agent %v", n.name, p)
+		}
+	}
+	t.Logf("cluster journey took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// countLines counts the lines of s equal to line (redis-cli prints a
+// reply's map keys on lines of their own).
+func countLines(s, line string) int {
+	n := 0
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) == line {
+			n++
+		}
+	}
+	return n
+}
