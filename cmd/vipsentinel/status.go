@@ -106,9 +106,19 @@ func printStatus(ctx context.Context, cl *redis.Client, addr string, w io.Writer
 				fmt.Fprintf(w, "    %s:%s id %s [%s] last hello %sms ago\n", s["ip"], s["port"], short(s["runid"]), s["flags"], s["last-hello-message"])
 			}
 		}
-		for _, k := range sortedKeys(kv) {
-			if strings.HasSuffix(k, "_"+name) && !strings.HasPrefix(k, "master") {
-				fmt.Fprintf(w, "  %s: %s\n", strings.TrimSuffix(k, "_"+name), kv[k])
+		if v := vipsentinelMaster(kv, name); v != nil {
+			local := "the master is on another host"
+			if v["local"] == "1" {
+				local = "the master is on this host"
+			}
+			fmt.Fprintf(w, "  this host: %s; agents reachable %s of %s\n", local, v["agents_reachable"], v["agents_known"])
+			if v["vip"] == "1" {
+				fmt.Fprintf(w, "  floating IP: %s here (epoch %s)\n", yesNo(v["vip_held"] == "1", "HELD", "not held"), v["config_epoch"])
+			} else {
+				fmt.Fprintf(w, "  floating IP: none configured\n")
+			}
+			if v["fence"] == "1" {
+				fmt.Fprintf(w, "  fencing: on, %s\n", yesNo(v["fenced"] == "1", "ACTIVE (local writes paused, VIP released)", "not active"))
 			}
 		}
 	}
@@ -125,6 +135,33 @@ func printStatus(ctx context.Context, cl *redis.Client, addr string, w io.Writer
 		}
 	}
 	return nil
+}
+
+// vipsentinelMaster returns the fields of the vmasterN line of INFO's
+// VIPSentinel section for master name, or nil.
+func vipsentinelMaster(kv map[string]string, name string) map[string]string {
+	for k, v := range kv {
+		if !strings.HasPrefix(k, "vmaster") {
+			continue
+		}
+		fields := map[string]string{}
+		for _, f := range strings.Split(v, ",") {
+			if a, b, ok := strings.Cut(f, "="); ok {
+				fields[a] = b
+			}
+		}
+		if fields["name"] == name {
+			return fields
+		}
+	}
+	return nil
+}
+
+func yesNo(b bool, yes, no string) string {
+	if b {
+		return yes
+	}
+	return no
 }
 
 // maps runs a command whose reply is an array of flat key/value arrays (the

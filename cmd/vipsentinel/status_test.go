@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestRunAndStatus runs the real binary against a real redis-server on
+// loopback and reads it back with `vipsentinel status`.
+func TestRunAndStatus(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server not installed")
+		}
+		t.Skip("redis-server not installed")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "vipsentinel")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	rport, aport := freePort(t), freePort(t)
+	redis := exec.Command("redis-server", "--port", fmt.Sprint(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
+	if err := redis.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { redis.Process.Kill(); redis.Wait() })
+	conf := filepath.Join(dir, "agent.conf")
+	writeFile(t, conf, fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor m1 127.0.0.1 %d 1\nsentinel down-after-milliseconds m1 1000\n", aport, dir, rport))
+	var logs bytes.Buffer
+	agent := exec.Command(bin, conf)
+	agent.Stdout, agent.Stderr = &logs, &logs
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- agent.Wait() }()
+	t.Cleanup(func() {
+		agent.Process.Kill()
+		<-exited
+	})
+
+	addr := fmt.Sprintf("127.0.0.1:%d", aport)
+	var out string
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var o, e bytes.Buffer
+		code := run([]string{"status", "--addr", addr, "--timeout", "500ms"}, &o, &e)
+		out = o.String()
+		// The VIPSentinel line appears once the agent has heard from its master.
+		if code == exitOK && strings.Contains(out, "this host") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status never succeeded: exit %d\n%s\n%s\nagent log:\n%s", code, out, e.String(), logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{
+		"agent " + addr + " (vipsentinel",
+		fmt.Sprintf("master m1 at 127.0.0.1:%d", rport),
+		"quorum 1, down-after 1000ms",
+		"this host: the master is on this host",
+		"floating IP: none configured",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// SIGTERM stops the agent cleanly and promptly.
+	start := time.Now()
+	if err := agent.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	select {
+	case err := <-exited:
+		exited <- err
+		if err != nil {
+			t.Errorf("agent exited with %v after SIGINT\n%s", err, logs.String())
+		}
+		t.Logf("agent stopped %v after SIGINT", time.Since(start))
+	case <-ctx.Done():
+		t.Errorf("agent still running 5s after SIGINT")
+	}
+}
