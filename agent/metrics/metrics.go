@@ -284,6 +284,9 @@ func (m *Metrics) Serve(ctx context.Context, addr string) error {
 	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil && ctx.Err() != nil {
+		return nil // stopped while resolving addr
+	}
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return fmt.Errorf("metrics: listen on %s (metrics-addr): %w: another process is listening there", addr, syscall.EADDRINUSE)
