@@ -1,0 +1,626 @@
+// Package e2e runs the real vipsentinel binary, real redis-server and real
+// redis-sentinel processes on lab hosts (network namespaces) and checks
+// failovers end to end.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vipsentinel/vipsentinel/agent/lab"
+)
+
+// binary is the vipsentinel binary built once by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vipsentinel-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "vipsentinel")
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = "/usr/local/go/bin/go"
+	}
+	cmd := exec.Command(gobin, "build", "-o", binary, "github.com/vipsentinel/vipsentinel/cmd/vipsentinel")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: build vipsentinel: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const (
+	downAfter       = 2000
+	failoverTimeout = 15000
+	agentPort       = 26379
+	redisPort       = 6379
+)
+
+// agent is one vipsentinel (or redis-sentinel) process on a lab host.
+type agent struct {
+	host *lab.Host
+	dir  string
+	conf string
+	proc *lab.Proc
+	real bool // a redis-sentinel, not vipsentinel
+}
+
+func (a *agent) addr() string { return a.host.IP4.String() + ":" + strconv.Itoa(agentPort) }
+
+// agentConf is the configuration shared by vipsentinel and redis-sentinel.
+type agentConf struct {
+	master      string // ip of the initial master
+	quorum      int
+	requirepass string
+	authPass    string
+	extra       []string
+}
+
+func (c agentConf) lines(dir string) []string {
+	l := []string{
+		"port " + strconv.Itoa(agentPort),
+		"dir " + dir,
+		fmt.Sprintf("sentinel monitor mymaster %s %d %d", c.master, redisPort, c.quorum),
+		fmt.Sprintf("sentinel down-after-milliseconds mymaster %d", downAfter),
+		fmt.Sprintf("sentinel failover-timeout mymaster %d", failoverTimeout),
+	}
+	if c.requirepass != "" {
+		l = append(l, "requirepass "+c.requirepass)
+	}
+	if c.authPass != "" {
+		l = append(l, "sentinel auth-pass mymaster "+c.authPass)
+	}
+	return append(l, c.extra...)
+}
+
+func startAgent(t *testing.T, l *lab.Lab, h *lab.Host, c agentConf, real bool) *agent {
+	t.Helper()
+	dir := filepath.Join(l.Dir(), "agent-"+h.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a := &agent{host: h, dir: dir, conf: filepath.Join(dir, "sentinel.conf"), real: real}
+	lines := c.lines(dir)
+	if real {
+		lines = append(lines, "logfile \"\"", "protected-mode no")
+	}
+	if err := os.WriteFile(a.conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a.start(t)
+	return a
+}
+
+func (a *agent) start(t *testing.T) {
+	t.Helper()
+	var err error
+	if a.real {
+		a.proc, err = a.host.Start("redis-sentinel", a.conf)
+	} else {
+		a.proc, err = a.host.Start(binary, a.conf)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// client returns a go-redis client for the agent's API, dialled from c.
+func (a *agent) client(c *lab.Host, pass string) *redis.Client {
+	return c.RedisClient(&redis.Options{Addr: a.addr(), Password: pass, Protocol: 2, MaxRetries: -1})
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// masterAddr asks an agent for the master's address.
+func masterAddr(ctx context.Context, c *redis.Client) (string, error) {
+	res, err := c.Do(ctx, "SENTINEL", "get-master-addr-by-name", "mymaster").StringSlice()
+	if err != nil {
+		return "", err
+	}
+	if len(res) != 2 {
+		return "", fmt.Errorf("reply %v", res)
+	}
+	return res[0] + ":" + res[1], nil
+}
+
+func masterMap(ctx context.Context, c *redis.Client) (map[string]string, error) {
+	arr, err := c.Do(ctx, "SENTINEL", "master", "mymaster").Slice()
+	if err != nil {
+		return nil, err
+	}
+	return flatMap(arr), nil
+}
+
+// flatMap turns a RESP2 flat key/value array into a map.
+func flatMap(arr []any) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(arr); i += 2 {
+		m[fmt.Sprint(arr[i])] = fmt.Sprint(arr[i+1])
+	}
+	return m
+}
+
+// cluster is three hosts, each with a redis-server (h1 master) and an agent.
+type cluster struct {
+	lab    *lab.Lab
+	hosts  []*lab.Host
+	cl     *lab.Host
+	redis  []*lab.Redis
+	agents []*agent
+	pass   string // agents' requirepass
+}
+
+// newCluster starts redis on every host (h1 master; h2 with the best
+// replica priority), then the agents; realSentinel marks hosts that run
+// redis-sentinel instead of vipsentinel.
+func newCluster(t *testing.T, c agentConf, redisOpts lab.RedisOptions, realSentinel map[int]bool) *cluster {
+	t.Helper()
+	l := lab.NewT(t, lab.Config{Hosts: 3, Clients: 1})
+	cl := &cluster{lab: l, hosts: l.Hosts(), cl: l.Clients()[0], pass: c.requirepass}
+	ctx := ctxT(t, 60*time.Second)
+	for i, h := range cl.hosts {
+		o := redisOpts
+		o.Port = redisPort
+		o.Bind = []string{h.IP4.String(), "127.0.0.1"}
+		if i > 0 {
+			o.ReplicaOf = cl.redis[0].AddrPort()
+		}
+		prio := map[int]string{0: "100", 1: "10", 2: "100"}[i]
+		o.Extra = append(append([]string(nil), o.Extra...), "replica-priority "+prio)
+		r, err := h.StartRedis(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl.redis = append(cl.redis, r)
+	}
+	for _, r := range cl.redis[1:] {
+		if err := r.WaitLinkUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.master = cl.hosts[0].IP4.String()
+	for i, h := range cl.hosts {
+		cl.agents = append(cl.agents, startAgent(t, l, h, c, realSentinel[i]))
+	}
+	return cl
+}
+
+// waitDiscovered waits until every agent knows both replicas and the two
+// other agents.
+func (cl *cluster) waitDiscovered(t *testing.T) {
+	t.Helper()
+	ctx := ctxT(t, 60*time.Second)
+	for _, a := range cl.agents {
+		c := a.client(cl.cl, cl.pass)
+		lab.Eventually(ctx, t, func() error {
+			m, err := masterMap(ctx, c)
+			if err != nil {
+				return err
+			}
+			if m["num-slaves"] != "2" || m["num-other-sentinels"] != "2" || m["flags"] != "master" {
+				return fmt.Errorf("%s sees slaves=%s sentinels=%s flags=%s", a.host.Name, m["num-slaves"], m["num-other-sentinels"], m["flags"])
+			}
+			return nil
+		}, "discovery by "+a.host.Name)
+	}
+}
+
+// eventRecorder subscribes to every event of every agent.
+type eventRecorder struct {
+	mu     sync.Mutex
+	events []string // "<host> <channel> <payload>"
+}
+
+func (cl *cluster) recordEvents(t *testing.T) *eventRecorder {
+	t.Helper()
+	rec := &eventRecorder{}
+	for _, a := range cl.agents {
+		c := a.client(cl.cl, cl.pass)
+		ctx := context.Background()
+		ps := c.PSubscribe(ctx, "*")
+		t.Cleanup(func() { ps.Close() })
+		if _, err := ps.Receive(ctxT(t, 10*time.Second)); err != nil {
+			t.Fatalf("subscribe to %s: %v", a.host.Name, err)
+		}
+		name := a.host.Name
+		go func() {
+			for msg := range ps.Channel() {
+				rec.mu.Lock()
+				rec.events = append(rec.events, name+" "+msg.Channel+" "+msg.Payload)
+				rec.mu.Unlock()
+			}
+		}()
+	}
+	return rec
+}
+
+func (r *eventRecorder) count(channel string) (n int, lines []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.events {
+		if strings.Fields(e)[1] == channel {
+			n++
+			lines = append(lines, e)
+		}
+	}
+	return n, lines
+}
+
+// waitAllReport waits until every agent reports want as the master address
+// and returns when the last one did.
+func (cl *cluster) waitAllReport(t *testing.T, want string, timeout time.Duration) {
+	t.Helper()
+	ctx := ctxT(t, timeout)
+	clients := make([]*redis.Client, len(cl.agents))
+	for i, a := range cl.agents {
+		clients[i] = a.client(cl.cl, cl.pass)
+	}
+	err := lab.WaitFor(ctx, 20*time.Millisecond, func() error {
+		for i, c := range clients {
+			got, err := masterAddr(ctx, c)
+			if err != nil {
+				return fmt.Errorf("%s: %w", cl.agents[i].host.Name, err)
+			}
+			if got != want {
+				return fmt.Errorf("%s reports %s", cl.agents[i].host.Name, got)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("agents do not all report %s: %v", want, err)
+	}
+}
+
+func role(ctx context.Context, r *lab.Redis) (map[string]string, error) {
+	return r.Info(ctx, "replication")
+}
+
+func TestFailoverKillMaster(t *testing.T) {
+	cl := newCluster(t, agentConf{quorum: 2}, lab.RedisOptions{}, nil)
+	cl.waitDiscovered(t)
+	rec := cl.recordEvents(t)
+	oldMaster, best, other := cl.redis[0], cl.redis[1], cl.redis[2]
+
+	killed := time.Now()
+	if err := oldMaster.Proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cl.waitAllReport(t, best.Addr, 60*time.Second)
+	t.Logf("failover time (kill -9 of the master until all 3 agents report the new master): %v", time.Since(killed).Round(time.Millisecond))
+
+	ctx := ctxT(t, 90*time.Second)
+	// The best replica (priority 10) was promoted, the other follows it.
+	lab.Eventually(ctx, t, func() error {
+		info, err := role(ctx, best)
+		if err != nil || info["role"] != "master" {
+			return fmt.Errorf("new master role %v (%v)", info["role"], err)
+		}
+		info, err = role(ctx, other)
+		if err != nil || info["master_host"] != best.Host.IP4.String() || info["master_link_status"] != "up" {
+			return fmt.Errorf("other replica: master_host=%v link=%v (%v)", info["master_host"], info["master_link_status"], err)
+		}
+		return nil
+	}, "promotion and reconfiguration")
+
+	// Every agent agrees on the epoch; exactly one was elected.
+	var epoch string
+	for _, a := range cl.agents {
+		m, err := masterMap(ctx, a.client(cl.cl, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if epoch == "" {
+			epoch = m["config-epoch"]
+		}
+		if m["config-epoch"] != epoch || epoch == "0" {
+			t.Fatalf("%s config-epoch %s, others %s", a.host.Name, m["config-epoch"], epoch)
+		}
+	}
+	lab.Eventually(ctx, t, func() error {
+		if n, _ := rec.count("+switch-master"); n < 3 {
+			return fmt.Errorf("%d +switch-master events", n)
+		}
+		return nil
+	}, "+switch-master on every agent")
+	if n, lines := rec.count("+elected-leader"); n != 1 {
+		t.Fatalf("%d leaders elected, want 1: %v", n, lines)
+	}
+	if n, lines := rec.count("+promoted-slave"); n != 1 {
+		t.Fatalf("%d promotions, want 1: %v", n, lines)
+	}
+
+	// The old master comes back (empty, as a master) and is converted.
+	back, err := oldMaster.Host.StartRedis(lab.RedisOptions{Port: redisPort, Bind: []string{oldMaster.Host.IP4.String(), "127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab.Eventually(ctx, t, func() error {
+		info, err := role(ctx, back)
+		if err != nil || info["role"] != "slave" || info["master_host"] != best.Host.IP4.String() {
+			return fmt.Errorf("old master: role=%v master_host=%v (%v)", info["role"], info["master_host"], err)
+		}
+		return nil
+	}, "old master converted to a replica")
+	t.Logf("old master converted %v after the kill", time.Since(killed).Round(time.Millisecond))
+	if n, _ := rec.count("+convert-to-slave"); n < 1 {
+		t.Fatal("no +convert-to-slave event")
+	}
+
+	// Restart an agent that voted (not the leader): epoch and vote survive.
+	_, leaderLines := rec.count("+elected-leader")
+	leaderHost := strings.Fields(leaderLines[0])[0]
+	var voter *agent
+	for _, a := range cl.agents {
+		if a.host.Name != leaderHost {
+			voter = a
+			break
+		}
+	}
+	vc := voter.client(cl.cl, "")
+	before, err := masterMap(ctx, vc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaderID := ""
+	for _, s := range mustSentinels(ctx, t, vc) {
+		if s["ip"] == cl.lab.Host(leaderHost).IP4.String() {
+			leaderID = s["name"]
+		}
+	}
+	if err := voter.proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	voter.start(t)
+	lab.Eventually(ctx, t, func() error {
+		m, err := masterMap(ctx, vc)
+		if err != nil {
+			return err
+		}
+		if m["config-epoch"] != before["config-epoch"] || m["ip"] != best.Host.IP4.String() {
+			return fmt.Errorf("after restart: epoch %s ip %s, before %s %s", m["config-epoch"], m["ip"], before["config-epoch"], before["ip"])
+		}
+		return nil
+	}, "restarted agent keeps the configuration")
+	ep, _ := strconv.Atoi(epoch)
+	res, err := vc.Do(ctx, "SENTINEL", "is-master-down-by-addr", best.Host.IP4.String(), strconv.Itoa(redisPort), strconv.Itoa(ep), strings.Repeat("e", 40)).Slice()
+	if err != nil || len(res) != 3 {
+		t.Fatalf("is-master-down-by-addr after restart: %v %v", res, err)
+	}
+	t.Logf("restarted %s: vote in epoch %d = %v", voter.host.Name, ep, res)
+	if res[1] != leaderID || res[2] != int64(ep) {
+		t.Fatalf("vote after restart = %v in epoch %v, want %s in epoch %d (votes must survive restarts)", res[1], res[2], leaderID, ep)
+	}
+}
+
+func mustSentinels(ctx context.Context, t *testing.T, c *redis.Client) []map[string]string {
+	t.Helper()
+	raw, err := c.Do(ctx, "SENTINEL", "sentinels", "mymaster").Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]string
+	for _, r := range raw {
+		arr, _ := r.([]any)
+		out = append(out, flatMap(arr))
+	}
+	return out
+}
+
+// TestMixedWithRedisSentinel runs two vipsentinel agents and one real
+// redis-sentinel on the same master: they discover each other, and the
+// failover completes with all three agreeing.
+func TestMixedWithRedisSentinel(t *testing.T) {
+	cl := newCluster(t, agentConf{quorum: 2}, lab.RedisOptions{}, map[int]bool{2: true})
+	cl.waitDiscovered(t)
+	killed := time.Now()
+	if err := cl.redis[0].Proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cl.waitAllReport(t, cl.redis[1].Addr, 60*time.Second)
+	t.Logf("mixed group failover time: %v", time.Since(killed).Round(time.Millisecond))
+	ctx := ctxT(t, 60*time.Second)
+	lab.Eventually(ctx, t, func() error {
+		var epochs []string
+		for _, a := range cl.agents {
+			m, err := masterMap(ctx, a.client(cl.cl, ""))
+			if err != nil {
+				return err
+			}
+			epochs = append(epochs, m["config-epoch"])
+		}
+		if epochs[0] == "0" || epochs[0] != epochs[1] || epochs[1] != epochs[2] {
+			return fmt.Errorf("config epochs %v", epochs)
+		}
+		info, err := role(ctx, cl.redis[2])
+		if err != nil || info["master_host"] != cl.hosts[1].IP4.String() {
+			return fmt.Errorf("h3 replica follows %v (%v)", info["master_host"], err)
+		}
+		return nil
+	}, "agreement between vipsentinel and redis-sentinel")
+}
+
+// TestFailoverClientKeepsWriting drives go-redis's FailoverClient against the
+// agents while the master is killed: writes resume on the new master.
+func TestFailoverClientKeepsWriting(t *testing.T) {
+	cl := newCluster(t, agentConf{quorum: 2}, lab.RedisOptions{}, nil)
+	cl.waitDiscovered(t)
+	var addrs []string
+	for _, a := range cl.agents {
+		addrs = append(addrs, a.addr())
+	}
+	fc := redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName:    "mymaster",
+		SentinelAddrs: addrs,
+		Dialer:        cl.cl.DialContext,
+		DialTimeout:   500 * time.Millisecond,
+		ReadTimeout:   500 * time.Millisecond,
+		WriteTimeout:  500 * time.Millisecond,
+		MaxRetries:    -1,
+	})
+	defer fc.Close()
+	ctx := ctxT(t, 120*time.Second)
+	if err := fc.Set(ctx, "k", 0, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu      sync.Mutex
+		ok      int
+		failed  int
+		lastOK  time.Time
+		stopped = make(chan struct{})
+	)
+	go func() {
+		defer close(stopped)
+		for ctx.Err() == nil {
+			err := fc.Incr(ctx, "k").Err()
+			mu.Lock()
+			if err == nil {
+				ok++
+				lastOK = time.Now()
+			} else {
+				failed++
+			}
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	lab.Eventually(ctx, t, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if ok < 20 {
+			return fmt.Errorf("%d writes", ok)
+		}
+		return nil
+	}, "writes before the failover")
+	killed := time.Now()
+	if err := cl.redis[0].Proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	lab.Eventually(ctx, t, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if lastOK.Before(killed.Add(time.Second)) || !lastOK.After(killed) {
+			return fmt.Errorf("no write since the kill (%d ok, %d failed)", ok, failed)
+		}
+		return nil
+	}, "writes after the failover")
+	mu.Lock()
+	t.Logf("client writes: %d ok, %d failed; writes resumed %v after the kill", ok, failed, lastOK.Sub(killed).Round(time.Millisecond))
+	mu.Unlock()
+	info, err := role(ctx, cl.redis[1])
+	if err != nil || info["role"] != "master" {
+		t.Fatalf("writes resumed but h2 is %v (%v)", info["role"], err)
+	}
+	v, err := cl.redis[1].Client().Get(ctx, "k").Int()
+	if err != nil || v == 0 {
+		t.Fatalf("counter on the new master = %d, %v", v, err)
+	}
+}
+
+// TestRedisCLIAndAuth checks redis-cli against the agents' port with
+// requirepass, and that an unauthenticated client is refused.
+func TestRedisCLIAndAuth(t *testing.T) {
+	cl := newCluster(t, agentConf{quorum: 2, requirepass: "agentpw"}, lab.RedisOptions{}, nil)
+	cl.waitDiscovered(t)
+	ctx := ctxT(t, 30*time.Second)
+	a := cl.agents[0]
+	cli := func(args ...string) string {
+		full := append([]string{"-h", a.host.IP4.String(), "-p", strconv.Itoa(agentPort)}, args...)
+		out, err := cl.cl.Exec(ctx, "redis-cli", full...)
+		if err != nil {
+			t.Fatalf("redis-cli %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := cli("PING"); !strings.Contains(got, "NOAUTH Authentication required.") {
+		t.Fatalf("unauthenticated PING = %q", got)
+	}
+	if got := cli("AUTH", "wrong"); got != "WRONGPASS invalid username-password pair or user is disabled." {
+		t.Fatalf("AUTH wrong = %q", got)
+	}
+	// redis-cli -a with a wrong password carries on unauthenticated.
+	if got := cli("--no-auth-warning", "-a", "wrong", "SENTINEL", "masters"); got != "NOAUTH Authentication required." {
+		t.Fatalf("wrong password SENTINEL MASTERS = %q", got)
+	}
+	auth := []string{"--no-auth-warning", "-a", "agentpw"}
+	if got := cli(append(auth, "SENTINEL", "get-master-addr-by-name", "mymaster")...); got != cl.hosts[0].IP4.String()+"\n6379" {
+		t.Fatalf("get-master-addr-by-name = %q", got)
+	}
+	if got := cli(append(auth, "ROLE")...); got != "sentinel\nmymaster" {
+		t.Fatalf("ROLE = %q", got)
+	}
+	if got := cli(append(auth, "INFO", "sentinel")...); !strings.Contains(got, "master0:name=mymaster,status=ok,address="+cl.hosts[0].IP4.String()+":6379,slaves=2,sentinels=3") {
+		t.Fatalf("INFO sentinel = %q", got)
+	}
+	if got := cli(append(auth, "SENTINEL", "ckquorum", "mymaster")...); got != "OK 3 usable Sentinels. Quorum and failover authorization can be reached" {
+		t.Fatalf("CKQUORUM = %q", got)
+	}
+	if got := cli(append(auth, "VIPSENTINEL", "STATUS")...); !strings.Contains(got, `"name":"mymaster"`) {
+		t.Fatalf("VIPSENTINEL STATUS = %q", got)
+	}
+}
+
+// TestWrongAuthPassNeverFailsOver: the Redis instances require a password
+// and the agents are configured with a wrong one. They must report the
+// authentication error and must not fail the (healthy) master over.
+func TestWrongAuthPassNeverFailsOver(t *testing.T) {
+	ro := lab.RedisOptions{RequirePass: "redispw", MasterAuth: "redispw"}
+	cl := newCluster(t, agentConf{quorum: 2, authPass: "not-the-password"}, ro, nil)
+	ctx := ctxT(t, 60*time.Second)
+	for _, a := range cl.agents {
+		lab.Eventually(ctx, t, func() error {
+			log := a.proc.Log()
+			if !strings.Contains(log, "+auth-error master mymaster "+cl.hosts[0].IP4.String()) || !strings.Contains(log, "WRONGPASS") {
+				return fmt.Errorf("no +auth-error for the master in %s's log yet", a.host.Name)
+			}
+			if strings.Contains(log, "not-the-password") {
+				return lab.Permanent(fmt.Errorf("%s logged the password", a.host.Name))
+			}
+			return nil
+		}, "auth error reported by "+a.host.Name)
+	}
+	// Several down-after periods: no SDOWN, no failover.
+	deadline := time.Now().Add(4 * downAfter * time.Millisecond)
+	for time.Now().Before(deadline) {
+		for _, a := range cl.agents {
+			m, err := masterMap(ctx, a.client(cl.cl, ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m["ip"] != cl.hosts[0].IP4.String() || strings.Contains(m["flags"], "o_down") || m["config-epoch"] != "0" {
+				t.Fatalf("%s: %v", a.host.Name, m)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	info, err := role(ctx, cl.redis[0])
+	if err != nil || info["role"] != "master" {
+		t.Fatalf("master role %v (%v)", info["role"], err)
+	}
+	for _, a := range cl.agents {
+		if log := a.proc.Log(); strings.Contains(log, "+sdown master") || strings.Contains(log, "+try-failover") || strings.Contains(log, "+switch-master") {
+			t.Fatalf("%s tried to fail over:\n%s", a.host.Name, log)
+		}
+	}
+}
