@@ -274,7 +274,8 @@ func (c *cluster) killRedis(addr Addr) {
 	r := c.redis[addr.String()]
 	r.alive = false
 	for _, a := range c.agents {
-		for k, cn := range a.conns {
+		for _, k := range sortedKeys(a.conns) {
+			cn := a.conns[k]
 			if sameAddr(cn.ref.Addr, addr) && cn.ref.Kind != KindSentinel && !c.cutHosts(a.host, addr.Host) {
 				delete(a.conns, k)
 				a.dead[k] = true
@@ -292,7 +293,8 @@ func (c *cluster) killAgent(a *agent) {
 	a.crashes++
 	self := Addr{Host: a.host, Port: 26379}
 	for _, o := range c.agents {
-		for k, cn := range o.conns {
+		for _, k := range sortedKeys(o.conns) {
+			cn := o.conns[k]
 			if cn.ref.Kind == KindSentinel && sameAddr(cn.ref.Addr, self) && !c.cutHosts(o.host, a.host) {
 				delete(o.conns, k)
 				o.dead[k] = true
@@ -470,7 +472,8 @@ func (c *cluster) execute(a *agent, gen int, cmd Command) {
 		}
 		payload := cmd.Cmds[0][2]
 		for _, ag := range c.agents {
-			for _, cn := range ag.conns {
+			for _, k := range sortedKeys(ag.conns) {
+				cn := ag.conns[k]
 				if cn.link == LinkPubSub && sameAddr(cn.ref.Addr, r.addr) && c.reachable(ag.host, r.addr) {
 					ag2, ref := ag, cn.ref
 					c.after(c.rtt/2, func() { c.step(ag2, Hello{Via: ref, Payload: payload}) })

@@ -170,11 +170,16 @@ func (n *Node) processHello(payload string) {
 	}
 	si.lastHello = n.now
 	si.helloAt = n.now
-	if h.ConfigEpoch < m.configEpoch && !si.link.disconnected() && si.pubSentAt == never &&
-		n.now-si.lastPub >= n.pingPeriod(m) {
-		// The peer announces an older configuration: send it ours now
-		// rather than at the next publish period, so that an agent coming
-		// back from a partition learns it within a round trip.
+	// Answer with our own hello, now rather than at the next publish
+	// period, when the peer announces an older configuration (an agent
+	// back from a partition or a restart learns the newer one within a
+	// round trip), or when we have not told it ours for half a period (an
+	// agent that must confirm its configuration before taking a VIP back
+	// gets every answer within a round trip). Hellos that cross within half
+	// a period are not answered, so periodic hellos do not multiply.
+	if !si.link.disconnected() && si.pubSentAt == never &&
+		(h.ConfigEpoch < m.configEpoch && n.now-si.lastPub >= n.pingPeriod(m) ||
+			n.now-si.lastPub > n.t.PublishPeriod/2) {
 		n.sendHello(si)
 	}
 }

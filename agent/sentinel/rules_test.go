@@ -366,3 +366,55 @@ func TestStallGuardAndStepRobustness(t *testing.T) {
 		}
 	}
 }
+
+func TestSharedPeerLinks(t *testing.T) {
+	cfg := testConfig()
+	cfg.Masters = append(cfg.Masters, MasterConfig{Name: "second", Addr: Addr{Host: "198.18.0.20", Port: 6379}, Quorum: 2})
+	h := newHarness(t, cfg)
+	h.serve(100*time.Millisecond, std(defaultInfo))
+	id := NewID(rand.New(rand.NewSource(77)))
+	hello := func(master string, ip string) {
+		maddr := tMaster
+		if master == "second" {
+			maddr = Addr{Host: "198.18.0.20", Port: 6379}
+		}
+		h.step(Hello{Payload: FormatHello(HelloMsg{Addr: Addr{Host: ip, Port: 26379}, RunID: id, Master: master, MasterAddr: maddr})})
+	}
+	hello("mymaster", "198.18.0.2")
+	hello("second", "198.18.0.2")
+	s1, s2 := h.n.masters["mymaster"].sentinels[id], h.n.masters["second"].sentinels[id]
+	if s1 == nil || s2 == nil || s1.link != s2.link || s1.link.refcount != 2 {
+		t.Fatalf("link not shared: %p %p", s1, s2)
+	}
+	var connects int
+	for _, c := range h.takeCmds() {
+		if c.Kind == CmdConnect && c.To.Kind == KindSentinel {
+			connects++
+		}
+	}
+	h.serve(50*time.Millisecond, std(defaultInfo))
+	if connects > 1 {
+		t.Errorf("%d connections to one peer", connects)
+	}
+	// The peer moves: the switch on one master updates the other.
+	h.takeEvents()
+	hello("mymaster", "198.18.0.3")
+	if !isSubsequence([]string{"+sentinel-address-switch", "+sentinel-address-update"}, types(h.events)) {
+		t.Fatalf("events %v", types(h.events))
+	}
+	if ev, _ := findEvent(h.events, "+sentinel-address-update"); !strings.HasSuffix(ev.Payload, " 1 additional matching instances") {
+		t.Errorf("payload %q", ev.Payload)
+	}
+	s1, s2 = h.n.masters["mymaster"].sentinels[id], h.n.masters["second"].sentinels[id]
+	if s2.addr.Host != "198.18.0.3" || s1.link != s2.link {
+		t.Errorf("second master's record not moved: %v", s2.addr)
+	}
+	// Removing one master keeps the link for the other.
+	if err := h.n.Remove(h.now, "second"); err != nil {
+		t.Fatal(err)
+	}
+	h.ready()
+	if s1.link.refcount != 1 || hasCmd(h.takeCmds(), func(c Command) bool { return c.Kind == CmdClose && c.To.Kind == KindSentinel && c.To.Addr.Host == "198.18.0.3" }) {
+		t.Error("shared link closed while still used")
+	}
+}

@@ -375,3 +375,73 @@ func TestScenarioManualFailover(t *testing.T) {
 		t.Errorf("VIP owners %v", got)
 	}
 }
+
+// TestScenarioHostRebootReturningOldMaster takes the master's whole host
+// down (agent and Redis); the others fail over; the host comes back with
+// its Redis still configured as a master and its agent's stale state. The
+// agent must never want the VIP and must demote its Redis at once.
+func TestScenarioHostRebootReturningOldMaster(t *testing.T) {
+	c := newCluster(t, clusterOpts{seed: 17, fence: true})
+	c.converge()
+	a0 := c.agents[0]
+	t0 := c.now
+	c.killAgent(a0)
+	c.killRedis(redisAddr(0))
+	ok := c.runUntil(t0+5*time.Second, func() bool {
+		return c.agents[1].hasEvent("+switch-master", t0) && c.agents[2].hasEvent("+switch-master", t0)
+	})
+	if !ok {
+		t.Fatal("no failover")
+	}
+	newMaster, _ := c.agents[1].node.MasterAddr("mymaster")
+	c.run(2 * time.Second)
+	c.dual = nil
+	t1 := c.now
+	r0 := c.redis[redisAddr(0).String()]
+	r0.alive = true // comes back as a master with the old data
+	c.startAgent(a0)
+	ok = c.runUntil(t1+5*time.Second, func() bool { return r0.role == "slave" })
+	if !ok {
+		t.Fatalf("returning old master not demoted: %v", a0.eventTypes(t1))
+	}
+	demoted := c.now - t1
+	c.run(time.Second)
+	if len(c.dual) > 0 {
+		t.Errorf("VIP wanted by two agents: %v", c.dual)
+	}
+	for _, v := range a0.vipLog {
+		if v.at >= t1 && v.vip.Own {
+			t.Errorf("restarted agent wanted the VIP at %v: %+v", v.at-t1, v.vip)
+		}
+	}
+	if !sameAddr(r0.master, newMaster) {
+		t.Errorf("old master follows %v, want %v", r0.master, newMaster)
+	}
+	t.Logf("host back -> old master demoted after %v (commands %v)", demoted, r0.cmds)
+}
+
+// TestScenarioMasterAgentRestart restarts the master host's agent while
+// everything is healthy: the VIP and the writes come back within a few
+// round trips, not after a publish period.
+func TestScenarioMasterAgentRestart(t *testing.T) {
+	c := newCluster(t, clusterOpts{seed: 19, fence: true})
+	c.converge()
+	c.run(3 * time.Second)
+	a0 := c.agents[0]
+	c.killAgent(a0)
+	c.run(100 * time.Millisecond)
+	t1 := c.now
+	c.startAgent(a0)
+	ok := c.runUntil(t1+5*time.Second, func() bool { return a0.ownsVIP() && !a0.node.masters["mymaster"].fenced })
+	if !ok {
+		t.Fatalf("VIP not back: %+v %v", a0.vips, a0.eventTypes(t1))
+	}
+	back := c.now - t1
+	t.Logf("agent restart -> VIP wanted again after %v (events %v)", back, a0.eventTypes(t1))
+	if back > 100*time.Millisecond {
+		t.Errorf("VIP back after %v", back)
+	}
+	if a0.hasEvent("+try-failover", t1) || c.agents[1].hasEvent("+sdown", t1) {
+		t.Error("restart caused a failover attempt")
+	}
+}
