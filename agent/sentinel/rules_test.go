@@ -414,7 +414,9 @@ func TestSharedPeerLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.ready()
-	if s1.link.refcount != 1 || hasCmd(h.takeCmds(), func(c Command) bool { return c.Kind == CmdClose && c.To.Kind == KindSentinel && c.To.Addr.Host == "198.18.0.3" }) {
+	if s1.link.refcount != 1 || hasCmd(h.takeCmds(), func(c Command) bool {
+		return c.Kind == CmdClose && c.To.Kind == KindSentinel && c.To.Addr.Host == "198.18.0.3"
+	}) {
 		t.Error("shared link closed while still used")
 	}
 }
