@@ -53,9 +53,11 @@ type Reader struct {
 	maxSeen int    // largest request (bytes of arguments) read so far
 }
 
-// NewReader returns a Reader on r with a 16 KiB read buffer.
+// NewReader returns a Reader on r. Its read buffer is small (4 KiB) because
+// every idle connection holds one; longer lines and arguments are assembled
+// beyond it, within the Limits.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 16<<10)}
+	return &Reader{br: bufio.NewReaderSize(r, 4<<10)}
 }
 
 // MaxRequestSeen returns the largest request, in bytes of arguments, read so

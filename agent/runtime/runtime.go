@@ -206,6 +206,9 @@ func New(opts Options) (*Runtime, error) {
 		stopped: make(chan struct{}),
 		ready:   make(chan struct{}),
 	}
+	// Only later changes (SENTINEL CONFIG SET loglevel) are applied: the
+	// level main derived from the configuration file stands at start.
+	r.logLevel = strings.ToLower(node.LogLevel())
 	r.script = newScriptRunner(log.With("component", "scripts"), r.Publish)
 	r.status.Store("starting")
 	acfg := opts.API

@@ -433,3 +433,19 @@ func TestScripts(t *testing.T) {
 		return len(p) == 1 && p[0].RetryNum >= 1
 	})
 }
+
+func TestLogLevelFollowsConfigSet(t *testing.T) {
+	lv := new(slog.LevelVar)
+	lv.Set(slog.LevelDebug) // what main derived from the config file
+	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"}}
+	a := startAgent(t, cfg, nil, &memStore{}, Options{LogLevel: lv, Transport: &recTransport{log: &eventLog{}, in: make(chan sentinel.Input)}})
+	if lv.Level() != slog.LevelDebug {
+		t.Fatalf("start changed the level to %v", lv.Level())
+	}
+	rc := redis.NewClient(&redis.Options{Addr: a.addr})
+	defer rc.Close()
+	if err := rc.Do(context.Background(), "SENTINEL", "CONFIG", "SET", "loglevel", "warning").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "level warn", func() bool { return lv.Level() == slog.LevelWarn })
+}
