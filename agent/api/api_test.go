@@ -241,7 +241,7 @@ func TestReplyBytes(t *testing.T) {
 		{"sentinel set arity", cmd("SENTINEL", "set", "m", "x"), "-ERR wrong number of arguments for 'sentinel|set' command\r\n"},
 		{"sentinel unknown sub", cmd("SENTINEL", "bogus"), "-ERR unknown subcommand 'bogus'. Try SENTINEL HELP.\r\n"},
 		{"sentinel alone", cmd("SENTINEL"), "-ERR wrong number of arguments for 'sentinel' command\r\n"},
-		{"config other", cmd("SENTINEL", "config", "rewrite", "x"), "-ERR Only SENTINEL CONFIG GET <param> / SET <param> <value> are supported.\r\n"},
+		{"config other", cmd("SENTINEL", "config", "rewrite", "x"), "-ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.\r\n"},
 		{"config get", cmd("SENTINEL", "config", "get", "*"), "*2\r\n$17\r\nresolve-hostnames\r\n$2\r\nno\r\n"},
 		{"info-cache", cmd("SENTINEL", "info-cache", "mymaster"), "*2\r\n$8\r\nmymaster\r\n*2\r\n*2\r\n:5\r\n$11\r\nrole:master\r\n*2\r\n:0\r\n$-1\r\n"},
 		{"pending-scripts", cmd("SENTINEL", "pending-scripts"), "*1\r\n*10\r\n$4\r\nargv\r\n*2\r\n$9\r\n/bin/true\r\n$1\r\na\r\n$5\r\nflags\r\n$7\r\nrunning\r\n$3\r\npid\r\n$2\r\n42\r\n$8\r\nrun-time\r\n$2\r\n10\r\n$9\r\nretry-num\r\n$1\r\n0\r\n"},
@@ -267,7 +267,7 @@ func TestReplyBytes(t *testing.T) {
 		{"acl whoami", cmd("ACL", "WHOAMI"), "$7\r\ndefault\r\n"},
 		{"acl users", cmd("ACL", "USERS"), "*1\r\n$7\r\ndefault\r\n"},
 		{"acl setuser", cmd("ACL", "SETUSER", "bob"), "-ERR ACL SETUSER is not supported by vipsentinel: the agent has only the default user; set requirepass in the config file\r\n"},
-		{"command getkeys", cmd("COMMAND", "GETKEYS", "ping"), "-ERR The command has no key arguments\r\n"},
+		{"command getkeys", cmd("COMMAND", "GETKEYS", "ping", "x"), "-ERR The command has no key arguments\r\n"},
 		{"vipsentinel status", cmd("VIPSENTINEL", "STATUS"), "$74\r\n{\"masters\":[\"mymaster\"],\"myid\":\"ffffffffffffffffffffffffffffffffffffffff\"}\r\n"},
 		{"unsubscribe none", cmd("UNSUBSCRIBE"), "*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n"},
 	}
@@ -326,7 +326,8 @@ func TestAuth(t *testing.T) {
 	r := dialRaw(t, addr)
 	r.roundTrip(cmd("PING"), "-NOAUTH Authentication required.\r\n")
 	r.roundTrip(cmd("SENTINEL", "masters"), "-NOAUTH Authentication required.\r\n")
-	r.roundTrip(cmd("NOSUCH"), "-NOAUTH Authentication required.\r\n")
+	r.roundTrip(cmd("NOSUCH"), "-ERR unknown command 'NOSUCH', with args beginning with: \r\n")
+	r.roundTrip(cmd("ROLE", "x"), "-ERR wrong number of arguments for 'role' command\r\n")
 	r.roundTrip(cmd("HELLO", "3"), "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n")
 	r.roundTrip(cmd("AUTH", "wrong"), "-WRONGPASS invalid username-password pair or user is disabled.\r\n")
 	r.roundTrip(cmd("AUTH", "bob", "s3cret"), "-WRONGPASS invalid username-password pair or user is disabled.\r\n")
@@ -550,4 +551,16 @@ func TestRedisCLI(t *testing.T) {
 	if got := run("SENTINEL", "nope"); !strings.Contains(got, "ERR unknown subcommand 'nope'. Try SENTINEL HELP.") {
 		t.Fatalf("unknown = %q", got)
 	}
+}
+
+// TestRESP3Shapes pins replies whose RESP3 type differs from the obvious one,
+// as observed from redis-sentinel 7.0.15.
+func TestRESP3Shapes(t *testing.T) {
+	_, addr := startServer(t, Config{})
+	r := dialRaw(t, addr)
+	r.roundTrip(cmd("HELLO", "3"), "%6\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n"+RedisVersion+"\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:1\r\n$4\r\nmode\r\n$8\r\nsentinel\r\n$7\r\nmodules\r\n*0\r\n")
+	r.roundTrip(cmd("ACL", "LIST"), "*1\r\n$34\r\nuser default on nopass ~* &* +@all\r\n")
+	r.roundTrip(cmd("ACL", "GETUSER", "default"), "%6\r\n$5\r\nflags\r\n~2\r\n$2\r\non\r\n$6\r\nnopass\r\n$9\r\npasswords\r\n*0\r\n$8\r\ncommands\r\n$5\r\n+@all\r\n$4\r\nkeys\r\n$2\r\n~*\r\n$8\r\nchannels\r\n$2\r\n&*\r\n$9\r\nselectors\r\n*0\r\n")
+	r.roundTrip(cmd("CLIENT", "TRACKINGINFO"), "%3\r\n$5\r\nflags\r\n~1\r\n$3\r\noff\r\n$8\r\nredirect\r\n:-1\r\n$8\r\nprefixes\r\n*0\r\n")
+	r.roundTrip(cmd("INFO", "vipsentinel"), "$61\r\n# VIPSentinel\r\nvip_mymaster:198.18.0.100/24,owned=1,epoch=3\r\n\r\n")
 }

@@ -62,7 +62,7 @@ func (c *client) cmdClient(args []string) {
 		c.mu.Unlock()
 		c.w.Status("OK")
 	case "info":
-		c.w.Verbatim("txt", c.infoLine())
+		c.w.Verbatim("txt", c.infoLine()+"\n")
 	case "list":
 		c.clientList(args[2:])
 	case "kill":

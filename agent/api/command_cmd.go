@@ -157,11 +157,11 @@ func (c *client) cmdACL(args []string) {
 		c.w.Map(6)
 		c.w.Bulk("flags")
 		if c.srv.cfg.RequirePass == "" {
-			c.w.Array(2)
+			c.w.Set(2)
 			c.w.Bulk("on")
 			c.w.Bulk("nopass")
 		} else {
-			c.w.Array(1)
+			c.w.Set(1)
 			c.w.Bulk("on")
 		}
 		c.w.Bulk("passwords")
@@ -250,9 +250,9 @@ func (c *client) cmdACL(args []string) {
 
 func (c *client) aclRule() string {
 	if c.srv.cfg.RequirePass == "" {
-		return "user default on nopass sanitize-payload ~* &* +@all"
+		return "user default on nopass ~* &* +@all"
 	}
-	return "user default on sanitize-payload #" + passwordHash(c.srv.cfg.RequirePass) + " ~* &* +@all"
+	return "user default on #" + passwordHash(c.srv.cfg.RequirePass) + " ~* &* +@all"
 }
 
 func contains(list []string, s string) bool {

@@ -51,7 +51,7 @@ func init() {
 		{name: "client", arity: -2, flags: []string{"sentinel"}, category: "connection", summary: "A container for client connection commands.", run: (*client).cmdClient,
 			subs: []subcommand{{"caching", 3}, {"getname", 2}, {"getredir", 2}, {"help", 2}, {"id", 2}, {"info", 2}, {"kill", -3}, {"list", -2}, {"no-evict", 3}, {"pause", -3}, {"reply", 3}, {"setinfo", 4}, {"setname", 3}, {"tracking", -3}, {"trackinginfo", 2}, {"unblock", -3}, {"unpause", 2}}},
 		{name: "command", arity: -1, flags: []string{"loading", "stale", "sentinel"}, category: "server", summary: "Returns detailed information about all commands.", run: (*client).cmdCommand,
-			subs: []subcommand{{"count", 2}, {"docs", -2}, {"getkeys", -3}, {"getkeysandflags", -3}, {"help", 2}, {"info", -2}, {"list", -2}}},
+			subs: []subcommand{{"count", 2}, {"docs", -2}, {"getkeys", -4}, {"getkeysandflags", -4}, {"help", 2}, {"info", -2}, {"list", -2}}},
 		{name: "acl", arity: -2, flags: []string{"sentinel"}, category: "server", summary: "A container for Access List Control commands.", run: (*client).cmdACL,
 			subs: []subcommand{{"cat", -2}, {"deluser", -3}, {"dryrun", -4}, {"genpass", -2}, {"getuser", 3}, {"help", 2}, {"list", 2}, {"load", 2}, {"log", -2}, {"save", 2}, {"setuser", -3}, {"users", 2}, {"whoami", 2}}},
 		{name: "subscribe", arity: -2, flags: []string{"pubsub", "noscript", "loading", "stale", "sentinel"}, inSub: true, category: "pubsub", summary: "Listens for messages published to channels.", run: (*client).cmdSubscribe},
@@ -89,13 +89,11 @@ func (c *client) dispatch(raw [][]byte) {
 	c.mu.Unlock()
 	c.w.Proto = proto
 
+	// Redis checks existence and arity before authentication, so an
+	// unauthenticated client gets the same errors for those.
 	cmd := commandTable[name]
 	if cmd == nil {
 		c.srv.stats.errors.Add(1)
-		if !authed {
-			c.w.Error("NOAUTH Authentication required.")
-			return
-		}
 		c.w.Error(unknownCommand(args))
 		return
 	}
@@ -105,14 +103,14 @@ func (c *client) dispatch(raw [][]byte) {
 		c.lastCmd = name + "|" + strings.ToLower(args[1])
 	}
 	c.mu.Unlock()
-	if !authed && !cmd.noAuth {
-		c.srv.stats.errors.Add(1)
-		c.w.Error("NOAUTH Authentication required.")
-		return
-	}
 	if !arityOK(cmd.arity, len(args)) {
 		c.srv.stats.errors.Add(1)
 		c.w.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", name))
+		return
+	}
+	if !authed && !cmd.noAuth {
+		c.srv.stats.errors.Add(1)
+		c.w.Error("NOAUTH Authentication required.")
 		return
 	}
 	if subscribed && proto == 2 && !cmd.inSub {

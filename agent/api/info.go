@@ -50,7 +50,8 @@ func (c *client) cmdInfo(args []string) {
 			b.WriteString(kv.Key + ":" + kv.Value + "\r\n")
 		}
 	}
-	c.w.Verbatim("txt", b.String())
+	// Redis 7.0 sends INFO as a plain bulk string in RESP3 as well.
+	c.w.Bulk(b.String())
 }
 
 func (c *client) infoSection(sec string) ([]KV, string, error) {

@@ -132,7 +132,7 @@ func (c *client) cmdSentinel(args []string) {
 			}
 			c.writeKVs(kvs)
 		default:
-			c.w.Error("ERR Only SENTINEL CONFIG GET <param> / SET <param> <value> are supported.")
+			c.w.Error("ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.")
 		}
 	case "myid":
 		id, err := b.MyID(ctx)
