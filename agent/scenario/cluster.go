@@ -52,6 +52,11 @@ type Options struct {
 	IPv6            bool          // the floating IP is an IPv6 address
 	Binary          string        // the vipsentinel executable (Vipsentinel stack)
 	Name            string        // lab name prefix
+	// Firewall turns on vipsentinel's nftables management (firewall yes)
+	// on every host, with a policy-drop input chain of the host's own in
+	// front of it, as a locked-down host would have. The agents must open
+	// their ports in that chain (firewall-mode inject) for anything to work.
+	Firewall bool
 	// ExtraMasters adds this many extra monitored masters (without a
 	// floating IP) to every agent, for idle-cost measurements. They all name
 	// the first host's redis-server: the agents' work per master is the same
@@ -206,6 +211,12 @@ func (c *Cluster) startAgent(i int, h *lab.Host) (*lab.Proc, error) {
 	default:
 		fmt.Fprintf(&b, "sentinel vip %s %s %s\n", MasterName, c.Prefix, h.Iface)
 		fmt.Fprintf(&b, "sentinel fence %s yes\n", MasterName)
+		if c.Opts.Firewall {
+			fmt.Fprintf(&b, "firewall yes\nfirewall-mode inject\nfirewall-allow %s %s\n", c.Lab.Prefix4(), c.Lab.Prefix6())
+			if err := lockDown(h); err != nil {
+				return nil, err
+			}
+		}
 		if err := os.WriteFile(conf, []byte(b.String()), 0o600); err != nil {
 			return nil, err
 		}
@@ -216,6 +227,24 @@ func (c *Cluster) startAgent(i int, h *lab.Host) (*lab.Proc, error) {
 		return nil, fmt.Errorf("scenario: start agent on %s: %w", h, err)
 	}
 	return p, nil
+}
+
+// lockDown gives h a host firewall that drops every new inbound connection
+// except ICMP, as a hardened host has before vipsentinel is installed.
+func lockDown(h *lab.Host) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rules := "table inet filter {\n chain input {\n  type filter hook input priority 0; policy drop;\n" +
+		"  ct state established,related accept\n  iif lo accept\n  meta l4proto { icmp, ipv6-icmp } accept\n }\n}\n"
+	path := filepath.Join(os.TempDir(), "vipsentinel-lockdown-"+h.NS+".nft")
+	if err := os.WriteFile(path, []byte(rules), 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	if out, err := h.Exec(ctx, "nft", "-f", path); err != nil {
+		return fmt.Errorf("scenario: lock down %s: %v: %s", h, err, out)
+	}
+	return nil
 }
 
 // classicScript is the client-reconfig-script of the classic stack, as

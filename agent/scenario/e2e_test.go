@@ -194,3 +194,55 @@ func TestIPv6VIPMoves(t *testing.T) {
 	}
 	checkMove(t, c, res)
 }
+
+// TestLockedDownHosts runs the deployment on hosts whose own firewall drops
+// every new connection: the agents must open their ports in it (inject
+// mode) for the failover to work, and remove exactly what they added when
+// stopped, releasing the floating IP first.
+func TestLockedDownHosts(t *testing.T) {
+	c := startCluster(t, Options{Name: "fw", Firewall: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	for _, h := range c.Hosts {
+		out, err := h.Exec(ctx, "nft", "list", "table", "inet", "vipsentinel")
+		if err != nil || !strings.Contains(string(out), "26379") || !strings.Contains(string(out), "6379") {
+			t.Fatalf("%s: table inet vipsentinel: %v\n%s", h, err, out)
+		}
+		out, err = h.Exec(ctx, "nft", "list", "chain", "inet", "filter", "input")
+		if err != nil || !strings.Contains(string(out), "vipsentinel") {
+			t.Fatalf("%s: no vipsentinel rule injected in inet filter input: %v\n%s", h, err, out)
+		}
+	}
+	res, err := c.RunFailover(ctx, KillMaster, nil)
+	if res != nil {
+		logTimeline(t, res)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMove(t, c, res)
+
+	// Stopping the agent that holds the floating IP releases it (a stopped
+	// agent cannot fence it), then closes the ports, leaving no trace.
+	ni := c.HostIndex(hostOf(res.NewMaster))
+	h := c.Hosts[ni]
+	if err := c.Agents[ni].Term(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Agents[ni].Wait(ctx); err != nil {
+		t.Errorf("agent on %s after SIGTERM: %v", h, err)
+	}
+	holders, err := c.VIPHolders()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(holders) != 0 {
+		t.Errorf("floating IP still held by %v after the holder's agent stopped", holders)
+	}
+	if out, err := h.Exec(ctx, "nft", "list", "tables"); err != nil || strings.Contains(string(out), "vipsentinel") {
+		t.Errorf("%s: tables after stop: %v\n%s", h, err, out)
+	}
+	if out, err := h.Exec(ctx, "nft", "list", "chain", "inet", "filter", "input"); err != nil || strings.Contains(string(out), "vipsentinel") {
+		t.Errorf("%s: injected rules left after stop: %v\n%s", h, err, out)
+	}
+}
