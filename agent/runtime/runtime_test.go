@@ -449,3 +449,40 @@ func TestLogLevelFollowsConfigSet(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "level warn", func() bool { return lv.Level() == slog.LevelWarn })
 }
+
+// TestSimulatedCrash: SENTINEL SIMULATE-FAILURE crash-after-election makes
+// Run return ErrSimulatedCrash once elected, with the epoch persisted and
+// no promotion sent.
+func TestSimulatedCrash(t *testing.T) {
+	master := redistest.Start(t)
+	replica := redistest.Start(t, fmt.Sprintf("replicaof 127.0.0.1 %d", master.Port))
+	store := &memStore{}
+	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"}, Masters: []sentinel.MasterConfig{masterCfg("mymaster", master.Port, 1)}}
+	a := startAgent(t, cfg, nil, store, Options{})
+	rc := redis.NewClient(&redis.Options{Addr: a.addr})
+	defer rc.Close()
+	ctx := context.Background()
+	waitFor(t, 15*time.Second, "replica discovered", func() bool {
+		rs, err := rc.Do(ctx, "SENTINEL", "replicas", "mymaster").Slice()
+		return err == nil && len(rs) == 1
+	})
+	if err := rc.Do(ctx, "SENTINEL", "SIMULATE-FAILURE", "crash-after-election").Err(); err != nil {
+		t.Fatal(err)
+	}
+	master.Kill()
+	select {
+	case err := <-a.done:
+		a.done <- err
+		if !errors.Is(err, ErrSimulatedCrash) {
+			t.Fatalf("Run returned %v, want ErrSimulatedCrash", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no simulated crash")
+	}
+	if st := store.last(); st.CurrentEpoch != 1 {
+		t.Fatalf("epoch of the failover attempt not persisted: %d", st.CurrentEpoch)
+	}
+	if got := replica.CLI(t, "ROLE"); !strings.HasPrefix(got, "slave") {
+		t.Fatalf("replica promoted although the agent crashed after the election: %s", got)
+	}
+}
