@@ -624,3 +624,94 @@ func TestWrongAuthPassNeverFailsOver(t *testing.T) {
 		}
 	}
 }
+
+// vipHolders returns the hosts that have vip on an interface.
+func vipHolders(t *testing.T, hosts []*lab.Host, vip string) []string {
+	t.Helper()
+	var out []string
+	for _, h := range hosts {
+		addrs, err := h.Addrs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range addrs {
+			if a.Addr().String() == vip {
+				out = append(out, h.Name)
+			}
+		}
+	}
+	return out
+}
+
+// TestVIPFollowsMaster: the agent on the master's host holds the VIP; after
+// the master is killed the VIP moves to the promoted replica's host, and a
+// client connecting to the VIP reaches the new master.
+func TestVIPFollowsMaster(t *testing.T) {
+	cl, vip := newClusterVIP(t)
+	ctx := ctxT(t, 90*time.Second)
+	lab.Eventually(ctx, t, func() error {
+		if got := vipHolders(t, cl.hosts, vip); len(got) != 1 || got[0] != "h1" {
+			return fmt.Errorf("VIP %s held by %v", vip, got)
+		}
+		return nil
+	}, "VIP on the master's host")
+	viaVIP := cl.cl.RedisClient(&redis.Options{Addr: vip + ":6379", MaxRetries: -1})
+	if err := viaVIP.Set(ctx, "x", "1", 0).Err(); err != nil {
+		t.Fatalf("write through the VIP: %v", err)
+	}
+	killed := time.Now()
+	if err := cl.redis[0].Proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	lab.Eventually(ctx, t, func() error {
+		if got := vipHolders(t, cl.hosts, vip); len(got) != 1 || got[0] != "h2" {
+			return fmt.Errorf("VIP %s held by %v", vip, got)
+		}
+		return nil
+	}, "VIP moved to the new master's host")
+	moved := time.Since(killed)
+	lab.Eventually(ctx, t, func() error {
+		return viaVIP.Set(ctx, "x", "2", 0).Err()
+	}, "write through the VIP to the new master")
+	t.Logf("VIP moved %v after the kill; writes through the VIP resumed after %v", moved.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond))
+	if got := vipHolders(t, cl.hosts, vip); len(got) != 1 {
+		t.Fatalf("VIP held by %v", got)
+	}
+}
+
+// newClusterVIP is newCluster with Redis bound to every address (so it
+// answers on the VIP) and a sentinel vip directive for a free lab address,
+// which it returns.
+func newClusterVIP(t *testing.T) (*cluster, string) {
+	t.Helper()
+	l := lab.NewT(t, lab.Config{Hosts: 3, Clients: 1})
+	vip := l.FreeIP4().String()
+	cl := &cluster{lab: l, hosts: l.Hosts(), cl: l.Clients()[0]}
+	ctx := ctxT(t, 60*time.Second)
+	for i, h := range cl.hosts {
+		o := lab.RedisOptions{Port: redisPort, Bind: []string{"*"}}
+		if i > 0 {
+			o.ReplicaOf = cl.redis[0].AddrPort()
+		}
+		o.Extra = []string{"replica-priority " + map[int]string{0: "100", 1: "10", 2: "100"}[i]}
+		r, err := h.StartRedis(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl.redis = append(cl.redis, r)
+	}
+	for _, r := range cl.redis[1:] {
+		if err := r.WaitLinkUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := agentConf{quorum: 2, master: cl.hosts[0].IP4.String(), extra: []string{
+		fmt.Sprintf("sentinel vip mymaster %s/%d eth0", vip, l.Prefix4().Bits()),
+		"sentinel vip-garp mymaster 3 100",
+	}}
+	for _, h := range cl.hosts {
+		cl.agents = append(cl.agents, startAgent(t, l, h, c, false))
+	}
+	cl.waitDiscovered(t)
+	return cl, vip
+}
