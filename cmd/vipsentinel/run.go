@@ -135,8 +135,9 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 		ConfigFile: path,
 		Shutdown:   stop,
 	}
-	for _, b := range f.Bind {
-		opts.ListenAddrs = append(opts.ListenAddrs, net.JoinHostPort(b, fmt.Sprint(f.Port)))
+	opts.Listeners, err = listen(f, log)
+	if err != nil {
+		return err
 	}
 	if vips != nil {
 		opts.VIPs = vips
@@ -219,6 +220,53 @@ loop:
 		runErr = nil
 	}
 	return runErr
+}
+
+// listen opens the API's listeners on the bind addresses (all addresses when
+// none is given). As in Redis, an address written with a leading "-" is
+// optional: failing to bind it is logged, not fatal. "::" listens on IPv6
+// only, so that "bind * -::*" can hold both 0.0.0.0 and :: on one port.
+func listen(f *config.File, log *slog.Logger) ([]net.Listener, error) {
+	binds := f.Bind
+	if len(binds) == 0 {
+		binds = []string{""}
+	}
+	optional := map[string]bool{}
+	for _, b := range f.BindOptional {
+		optional[b] = true
+	}
+	var ls []net.Listener
+	for _, b := range binds {
+		lc := net.ListenConfig{}
+		if ip := net.ParseIP(b); ip != nil && ip.To4() == nil {
+			lc.Control = func(_, _ string, c syscall.RawConn) error {
+				var serr error
+				if err := c.Control(func(fd uintptr) {
+					serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 1)
+				}); err != nil {
+					return err
+				}
+				return serr
+			}
+		}
+		addr := net.JoinHostPort(b, fmt.Sprint(f.Port))
+		l, err := lc.Listen(context.Background(), "tcp", addr)
+		if err != nil {
+			if optional[b] {
+				log.Warn("optional bind address unavailable", "addr", addr, "err", err)
+				continue
+			}
+			for _, l := range ls {
+				l.Close()
+			}
+			return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		ls = append(ls, l)
+	}
+	if len(ls) == 0 {
+		return nil, fmt.Errorf("no address to listen on (bind %v)", binds)
+	}
+	return ls, nil
 }
 
 // hostIPs lists this host's addresses, so the core can tell which monitored
