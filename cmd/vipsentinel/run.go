@@ -225,7 +225,7 @@ loop:
 // listen opens the API's listeners on the bind addresses (all addresses when
 // none is given). As in Redis, an address written with a leading "-" is
 // optional: failing to bind it is logged, not fatal. "::" listens on IPv6
-// only, so that "bind * -::*" can hold both 0.0.0.0 and :: on one port.
+// only, so that "bind * -::*" holds both 0.0.0.0 and :: on one port.
 func listen(f *config.File, log *slog.Logger) ([]net.Listener, error) {
 	binds := f.Bind
 	if len(binds) == 0 {
@@ -237,20 +237,16 @@ func listen(f *config.File, log *slog.Logger) ([]net.Listener, error) {
 	}
 	var ls []net.Listener
 	for _, b := range binds {
-		lc := net.ListenConfig{}
-		if ip := net.ParseIP(b); ip != nil && ip.To4() == nil {
-			lc.Control = func(_, _ string, c syscall.RawConn) error {
-				var serr error
-				if err := c.Control(func(fd uintptr) {
-					serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 1)
-				}); err != nil {
-					return err
-				}
-				return serr
-			}
+		// tcp4/tcp6 keep the families apart: Go would otherwise make
+		// 0.0.0.0 a dual-stack socket and :: could not be bound beside it.
+		network := "tcp"
+		if ip := net.ParseIP(b); ip != nil && ip.To4() != nil {
+			network = "tcp4"
+		} else if ip != nil {
+			network = "tcp6"
 		}
 		addr := net.JoinHostPort(b, fmt.Sprint(f.Port))
-		l, err := lc.Listen(context.Background(), "tcp", addr)
+		l, err := net.Listen(network, addr)
 		if err != nil {
 			if optional[b] {
 				log.Warn("optional bind address unavailable", "addr", addr, "err", err)
