@@ -182,6 +182,13 @@ func TestFailoverWithRealRedis(t *testing.T) {
 	store := &memStore{}
 	mc := masterCfg("mymaster", master.Port, 1)
 	mc.HasVIP = true
+	dir := t.TempDir()
+	reconfOut := filepath.Join(dir, "reconf.out")
+	reconf := filepath.Join(dir, "reconf.sh")
+	if err := os.WriteFile(reconf, []byte("#!/bin/sh\necho \"$@\" >> "+reconfOut+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mc.ClientReconfigScript = reconf
 	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"}, DenyScriptsReconfig: true,
 		Masters: []sentinel.MasterConfig{mc}}
 	vips := &vipRec{}
@@ -233,6 +240,12 @@ func TestFailoverWithRealRedis(t *testing.T) {
 	if err != nil || !strings.Contains(status, fmt.Sprintf(`"address":"127.0.0.1:%d"`, replica.Port)) {
 		t.Fatalf("status = %s, %v", status, err)
 	}
+	// The client-reconfig-script ran with Sentinel's arguments.
+	wantArgs := fmt.Sprintf("mymaster leader start 127.0.0.1 %d 127.0.0.1 %d", master.Port, replica.Port)
+	waitFor(t, 5*time.Second, "client-reconfig-script", func() bool {
+		b, _ := os.ReadFile(reconfOut)
+		return strings.TrimSpace(string(b)) == wantArgs
+	})
 	// Both instances are on this host: the VIP stays here, justified by
 	// the new config epoch.
 	waitFor(t, 5*time.Second, "VIP intent for the new epoch", func() bool {
