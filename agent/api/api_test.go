@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
@@ -297,7 +298,7 @@ func TestPubSub(t *testing.T) {
 	r2 := dialRaw(t, addr)
 	r2.roundTrip(cmd("SUBSCRIBE", "+switch-master", "+sdown"), "*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$6\r\n+sdown\r\n:2\r\n")
 	r2.roundTrip(cmd("PSUBSCRIBE", "+fail*"), "*3\r\n$10\r\npsubscribe\r\n$6\r\n+fail*\r\n:3\r\n")
-	r2.roundTrip(cmd("SENTINEL", "myid"), "-ERR Can't execute 'sentinel': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n")
+	r2.roundTrip(cmd("SENTINEL", "myid"), "-ERR Can't execute 'sentinel|myid': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n")
 	r2.roundTrip(cmd("PING"), "*2\r\n$4\r\npong\r\n$0\r\n\r\n")
 
 	r3 := dialRaw(t, addr)
@@ -563,4 +564,58 @@ func TestRESP3Shapes(t *testing.T) {
 	r.roundTrip(cmd("ACL", "GETUSER", "default"), "%6\r\n$5\r\nflags\r\n~2\r\n$2\r\non\r\n$6\r\nnopass\r\n$9\r\npasswords\r\n*0\r\n$8\r\ncommands\r\n$5\r\n+@all\r\n$4\r\nkeys\r\n$2\r\n~*\r\n$8\r\nchannels\r\n$2\r\n&*\r\n$9\r\nselectors\r\n*0\r\n")
 	r.roundTrip(cmd("CLIENT", "TRACKINGINFO"), "%3\r\n$5\r\nflags\r\n~1\r\n$3\r\noff\r\n$8\r\nredirect\r\n:-1\r\n$8\r\nprefixes\r\n*0\r\n")
 	r.roundTrip(cmd("INFO", "vipsentinel"), "$61\r\n# VIPSentinel\r\nvip_mymaster:198.18.0.100/24,owned=1,epoch=3\r\n\r\n")
+}
+
+// TestMatchesRedisSentinel sends the same requests to a real redis-sentinel
+// and to the API and compares the raw replies, for requests whose answer
+// does not depend on what is monitored.
+func TestMatchesRedisSentinel(t *testing.T) {
+	real := redistest.StartSentinel(t)
+	_, addr := startServer(t, Config{})
+	reqs := [][]string{
+		{"PING"}, {"ping", "hello"}, {"ping", "a", "b"}, {"NOSUCH", "a", "b"}, {"SELECT", "1"}, {"CONFIG", "GET", "x"},
+		{"SENTINEL"}, {"SENTINEL", "bogus"}, {"SENTINEL", "masters", "x"}, {"SENTINEL", "set", "m", "x"},
+		{"SENTINEL", "get-master-addr-by-name", "nope"}, {"SENTINEL", "master", "nope"},
+		{"SENTINEL", "is-master-down-by-addr", "198.18.0.9", "x", "1", "*"},
+		{"SENTINEL", "simulate-failure", "x"}, {"SENTINEL", "simulate-failure", "help"},
+		{"SENTINEL", "config", "rewrite", "x"}, {"SENTINEL", "reset", "zzz*"},
+		{"PUBLISH", "a", "b"}, {"AUTH", "x"}, {"AUTH", "a", "b"}, {"AUTH", "a", "b", "c"},
+		{"CLIENT", "SETNAME", "a b"}, {"CLIENT", "nope"}, {"CLIENT", "KILL", "1.2.3.4:5"}, {"CLIENT", "KILL", "ID", "0"},
+		{"CLIENT", "GETNAME"}, {"CLIENT", "SETNAME", "x"}, {"CLIENT", "GETNAME"}, {"CLIENT", "REPLY", "x"},
+		{"HELLO", "4"}, {"HELLO", "x"}, {"HELLO", "3", "foo"}, {"HELLO", "2", "AUTH", "default"},
+		{"ACL", "WHOAMI"}, {"ACL", "USERS"}, {"ACL", "LIST"}, {"ACL", "GETUSER", "nobody"}, {"ACL", "nope"},
+		{"UNSUBSCRIBE"}, {"PUNSUBSCRIBE"}, {"SHUTDOWN", "ABORT"}, {"SHUTDOWN", "bogus"},
+		{"COMMAND", "GETKEYS", "ping"}, {"COMMAND", "nope"},
+		{"SUBSCRIBE", "a", "b"}, {"PING"}, {"PING", "x"}, {"SENTINEL", "myid"}, {"UNSUBSCRIBE", "a"}, {"PSUBSCRIBE", "p*"}, {"PUNSUBSCRIBE"}, {"UNSUBSCRIBE"},
+	}
+	ours, theirs := dialRaw(t, addr), dialRaw(t, real.Addr())
+	for _, req := range reqs {
+		want := exchange(t, theirs, cmd(req...))
+		got := exchange(t, ours, cmd(req...))
+		if got != want {
+			t.Errorf("%q:\n ours   %q\n redis  %q", req, got, want)
+		}
+	}
+}
+
+// exchange sends req and returns everything that arrives until the
+// connection has been quiet for 50 ms.
+func exchange(t *testing.T, r *rawConn, req string) string {
+	t.Helper()
+	if _, err := io.WriteString(r.c, req); err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	buf := make([]byte, 64<<10)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		_ = r.c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		n, err := r.br.Read(buf)
+		out = append(out, buf[:n]...)
+		if err != nil {
+			if len(out) > 0 || time.Now().After(deadline) {
+				return string(out)
+			}
+		}
+	}
 }

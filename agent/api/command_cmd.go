@@ -151,7 +151,7 @@ func (c *client) cmdACL(args []string) {
 		c.w.Bulks(c.aclRule())
 	case "getuser":
 		if args[2] != "default" {
-			c.w.NullArray()
+			c.w.NullBulk()
 			return
 		}
 		c.w.Map(6)

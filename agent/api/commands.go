@@ -97,11 +97,12 @@ func (c *client) dispatch(raw [][]byte) {
 		c.w.Error(unknownCommand(args))
 		return
 	}
-	c.mu.Lock()
-	c.lastCmd = name
+	full := name
 	if len(cmd.subs) > 0 && len(args) > 1 {
-		c.lastCmd = name + "|" + strings.ToLower(args[1])
+		full = name + "|" + strings.ToLower(args[1])
 	}
+	c.mu.Lock()
+	c.lastCmd = full
 	c.mu.Unlock()
 	if !arityOK(cmd.arity, len(args)) {
 		c.srv.stats.errors.Add(1)
@@ -114,7 +115,7 @@ func (c *client) dispatch(raw [][]byte) {
 		return
 	}
 	if subscribed && proto == 2 && !cmd.inSub {
-		c.w.Error(fmt.Sprintf("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", name))
+		c.w.Error(fmt.Sprintf("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", sanitize(truncate(full, 128))))
 		return
 	}
 	cmd.run(c, args)
