@@ -49,6 +49,7 @@ type agent struct {
 	tickQueued   bool
 	lastTick     time.Duration // local time of the last Tick, -1 before the first
 
+	tickF    func()
 	conns    []*conn // connections this agent opened
 	incoming []*conn // connections peers opened to this agent's API
 	runID    string
@@ -153,7 +154,10 @@ func (a *agent) stall(d time.Duration) {
 
 func (a *agent) tick() {
 	w := a.w
-	w.at(w.now+w.opts.Tick, a.tick)
+	if a.tickF == nil {
+		a.tickF = a.tick
+	}
+	w.at(w.now+w.opts.Tick, a.tickF)
 	if !a.running || a.tickQueued {
 		return
 	}

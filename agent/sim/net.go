@@ -198,9 +198,10 @@ func (w *world) passable(a, b int) bool {
 	return a == b || !w.cut[a][b]
 }
 
-// lost rolls the per-attempt loss on a non-loopback path.
+// lost rolls the per-attempt loss on a non-loopback path. Each directed
+// link has its own loss rate, between none and twice the swarm's.
 func (w *world) lost(a, b int) bool {
-	return a != b && w.opts.Loss > 0 && w.rNet.Float64() < w.opts.Loss
+	return a != b && w.opts.Loss > 0 && w.rNet.Float64() < w.loss[a][b]
 }
 
 // delay samples a one-way latency.

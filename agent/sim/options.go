@@ -128,8 +128,8 @@ func Swarm(seed uint64, agents int) Options {
 		TCPTimeout:     time.Duration(3+r.Intn(28)) * time.Second,
 		ReplPeriod:     time.Duration(10+r.Intn(90)) * time.Millisecond,
 		KillMaster:     r.Intn(8) != 0,
-		Warmup:         8 * time.Second,
-		Safety:         time.Duration(15+r.Intn(16)) * time.Second,
+		Warmup:         6 * time.Second,
+		Safety:         time.Duration(12+r.Intn(14)) * time.Second,
 		Clients:        1 + r.Intn(2),
 		WriteEvery:     time.Duration(50+r.Intn(150)) * time.Millisecond,
 	}

@@ -49,6 +49,7 @@ type redis struct {
 	priority    int
 	minReplicas int
 	pausedUntil time.Duration
+	pauses      int // CLIENT PAUSE commands executed
 
 	subs  []*conn // pub/sub links subscribed to the hello channel
 	conns []*conn // every attached connection
@@ -329,6 +330,7 @@ func (r *redis) client(c *conn, argv []string) (string, string) {
 			return "", "ERR timeout is not an integer or out of range"
 		}
 		r.pausedUntil = r.w.now + time.Duration(ms)*time.Millisecond
+		r.pauses++
 		r.w.trace("%s client pause %dms by %s", r.name(), ms, c.owner.name)
 		return "OK", ""
 	case "UNPAUSE":

@@ -63,6 +63,7 @@ type world struct {
 	redis   []*redis
 	clients []*client
 	cut     [][]bool
+	loss    [][]float64 // per directed link
 	vip     *vips
 	check   *checker
 
@@ -176,8 +177,13 @@ func newWorld(o Options) (*world, error) {
 		w.hosts = append(w.hosts, &host{id: i, ip: fmt.Sprintf("198.18.0.%d", 10+i), up: true})
 	}
 	w.cut = make([][]bool, nh)
+	w.loss = make([][]float64, nh)
 	for i := range w.cut {
 		w.cut[i] = make([]bool, nh)
+		w.loss[i] = make([]float64, nh)
+		for j := range w.loss[i] {
+			w.loss[i][j] = min(0.5, 2*o.Loss*w.rNet.Float64())
+		}
 	}
 	w.vip = &vips{w: w, overlapSince: -1}
 	lease := o.DownAfter/2 + fenceSlack(o)
