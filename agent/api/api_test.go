@@ -329,7 +329,7 @@ func TestAuth(t *testing.T) {
 	r.roundTrip(cmd("SENTINEL", "masters"), "-NOAUTH Authentication required.\r\n")
 	r.roundTrip(cmd("NOSUCH"), "-ERR unknown command 'NOSUCH', with args beginning with: \r\n")
 	r.roundTrip(cmd("ROLE", "x"), "-ERR wrong number of arguments for 'role' command\r\n")
-	r.roundTrip(cmd("HELLO", "3"), "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n")
+	r.roundTrip(cmd("HELLO", "3"), "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n")
 	r.roundTrip(cmd("AUTH", "wrong"), "-WRONGPASS invalid username-password pair or user is disabled.\r\n")
 	r.roundTrip(cmd("AUTH", "bob", "s3cret"), "-WRONGPASS invalid username-password pair or user is disabled.\r\n")
 	r.roundTrip(cmd("AUTH", "s3cret"), "+OK\r\n")
@@ -615,6 +615,32 @@ func exchange(t *testing.T, r *rawConn, req string) string {
 		if err != nil {
 			if len(out) > 0 || time.Now().After(deadline) {
 				return string(out)
+			}
+		}
+	}
+}
+
+// TestMatchesRedisSentinelAuth compares replies to unauthenticated clients
+// (including the pre-AUTH request limits) with a real redis-sentinel that
+// has requirepass.
+func TestMatchesRedisSentinelAuth(t *testing.T) {
+	real := redistest.StartSentinel(t, "requirepass pw")
+	_, addr := startServer(t, Config{RequirePass: "pw"})
+	sessions := [][]string{
+		{cmd("PING"), cmd("SENTINEL", "masters"), cmd("SUBSCRIBE", "x"), cmd("HELLO", "3"), cmd("HELLO", "3", "AUTH", "default", "no"),
+			cmd("AUTH", "no"), cmd("AUTH", "default", "no"), cmd("NOSUCH"), cmd("AUTH", "pw"), cmd("PING")},
+		{"*11\r\n"},
+		{"*2\r\n$4\r\nAUTH\r\n$16385\r\n"},
+		{"*1\r\n$16384\r\n" + strings.Repeat("a", 16384) + "\r\n"},
+		{"PING\r\n", "\"unbalanced\r\n"},
+	}
+	for i, s := range sessions {
+		ours, theirs := dialRaw(t, addr), dialRaw(t, real.Addr())
+		for _, req := range s {
+			want := exchange(t, theirs, req)
+			got := exchange(t, ours, req)
+			if got != want {
+				t.Errorf("session %d, %.40q:\n ours   %q\n redis  %q", i, req, got, want)
 			}
 		}
 	}

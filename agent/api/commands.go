@@ -303,7 +303,7 @@ func (c *client) cmdHello(args []string) {
 	authed := c.authed
 	c.mu.Unlock()
 	if !authed && !haveAuth {
-		c.w.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		c.w.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 		return
 	}
 	if haveAuth {
