@@ -433,6 +433,18 @@ func mustSentinels(ctx context.Context, t *testing.T, c *redis.Client) []map[str
 func TestMixedWithRedisSentinel(t *testing.T) {
 	cl := newCluster(t, agentConf{quorum: 2}, lab.RedisOptions{}, map[int]bool{2: true})
 	cl.waitDiscovered(t)
+	// The views have the same fields in the same order as redis-sentinel's.
+	ours, theirs := cl.agents[0].client(cl.cl, ""), cl.agents[2].client(cl.cl, "")
+	for _, req := range [][]any{{"SENTINEL", "master", "mymaster"}, {"SENTINEL", "replicas", "mymaster"}, {"SENTINEL", "sentinels", "mymaster"}, {"SENTINEL", "debug"}} {
+		a, errA := ours.Do(ctxT(t, 5*time.Second), req...).Slice()
+		b, errB := theirs.Do(ctxT(t, 5*time.Second), req...).Slice()
+		if errA != nil || errB != nil {
+			t.Fatalf("%v: %v / %v", req, errA, errB)
+		}
+		if ka, kb := keysOf(a), keysOf(b); ka != kb {
+			t.Errorf("%v fields differ:\n vipsentinel    %s\n redis-sentinel %s", req, ka, kb)
+		}
+	}
 	killed := time.Now()
 	if err := cl.redis[0].Proc.Kill(); err != nil {
 		t.Fatal(err)
@@ -458,6 +470,21 @@ func TestMixedWithRedisSentinel(t *testing.T) {
 		}
 		return nil
 	}, "agreement between vipsentinel and redis-sentinel")
+}
+
+// keysOf lists the keys of a flat map reply, or of the first map of an array
+// of maps.
+func keysOf(reply []any) string {
+	if len(reply) > 0 {
+		if inner, ok := reply[0].([]any); ok {
+			reply = inner
+		}
+	}
+	var keys []string
+	for i := 0; i < len(reply); i += 2 {
+		keys = append(keys, fmt.Sprint(reply[i]))
+	}
+	return strings.Join(keys, ",")
 }
 
 // TestFailoverClientKeepsWriting drives go-redis's FailoverClient against the
