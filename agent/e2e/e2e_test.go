@@ -842,3 +842,28 @@ func TestPartitionMasterHost(t *testing.T) {
 		t.Fatalf("VIP on two hosts for %v", d)
 	}
 }
+
+// TestFailoverHungMaster freezes the master with SIGSTOP (connections stay
+// open but nothing answers): the agents must still fail over, and convert
+// the old master once it resumes.
+func TestFailoverHungMaster(t *testing.T) {
+	cl := newCluster(t, agentConf{quorum: 2}, lab.RedisOptions{}, nil)
+	cl.waitDiscovered(t)
+	stopped := time.Now()
+	if err := cl.redis[0].Proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	cl.waitAllReport(t, cl.redis[1].Addr, 60*time.Second)
+	t.Logf("failover time for a hung (SIGSTOP) master: %v", time.Since(stopped).Round(time.Millisecond))
+	if err := cl.redis[0].Proc.Cont(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t, 60*time.Second)
+	lab.Eventually(ctx, t, func() error {
+		info, err := role(ctx, cl.redis[0])
+		if err != nil || info["role"] != "slave" || info["master_host"] != cl.hosts[1].IP4.String() {
+			return fmt.Errorf("old master: role=%v master_host=%v (%v)", info["role"], info["master_host"], err)
+		}
+		return nil
+	}, "resumed old master converted to a replica")
+}
