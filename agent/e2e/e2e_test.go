@@ -867,3 +867,29 @@ func TestFailoverHungMaster(t *testing.T) {
 		return nil
 	}, "resumed old master converted to a replica")
 }
+
+// TestManualFailover: SENTINEL FAILOVER on one agent promotes the best
+// replica without the master being down; every agent follows, and the old
+// master becomes a replica.
+func TestManualFailover(t *testing.T) {
+	cl := newCluster(t, agentConf{quorum: 2}, lab.RedisOptions{}, nil)
+	cl.waitDiscovered(t)
+	ctx := ctxT(t, 60*time.Second)
+	c := cl.agents[2].client(cl.cl, "")
+	if err := c.Do(ctx, "SENTINEL", "FAILOVER", "mymaster").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(ctx, "SENTINEL", "FAILOVER", "mymaster").Err(); err == nil || !strings.HasPrefix(err.Error(), "INPROG") {
+		t.Fatalf("second FAILOVER: %v, want INPROG", err)
+	}
+	cl.waitAllReport(t, cl.redis[1].Addr, 60*time.Second)
+	lab.Eventually(ctx, t, func() error {
+		for i, r := range []*lab.Redis{cl.redis[0], cl.redis[2]} {
+			info, err := role(ctx, r)
+			if err != nil || info["role"] != "slave" || info["master_host"] != cl.hosts[1].IP4.String() || info["master_link_status"] != "up" {
+				return fmt.Errorf("replica %d: role=%v master_host=%v link=%v (%v)", i, info["role"], info["master_host"], info["master_link_status"], err)
+			}
+		}
+		return nil
+	}, "old master and other replica follow the new master")
+}
