@@ -255,6 +255,7 @@ func (t *Transport) clientOptions(addr string, l *link) *redis.Options {
 // AuthError reports that an instance refused our credentials.
 type AuthError struct{ Msg string }
 
+// Error describes the refusal; it never contains the password.
 func (e *AuthError) Error() string { return "authentication failed: " + e.Msg }
 
 // isRedisError reports whether err is an error reply from the server, as

@@ -42,6 +42,7 @@ const countLineMax = 1 << 10
 // "-ERR Protocol error: <Msg>" and closes the connection, as Redis does.
 type ProtocolError struct{ Msg string }
 
+// Error returns the text Redis puts after "ERR ".
 func (e *ProtocolError) Error() string { return "Protocol error: " + e.Msg }
 
 func protoErr(msg string) error { return &ProtocolError{Msg: msg} }
