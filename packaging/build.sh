@@ -10,6 +10,8 @@
 #   DIST                    output directory (default: dist in the repository)
 #   GOARCH                  amd64 (default) or arm64
 #   VIPSENTINEL_MAINTAINER  "Name <email>" for the package metadata
+#   VIPSENTINEL_BINARY      package this already built binary instead of building
+#                           ./cmd/vipsentinel (the e2e tests repackage one build)
 # Needs Go (/usr/local/go/bin is added to PATH) and git; installs nfpm v2.45.2 with
 # `go install` into ~/.cache/vipsentinel on first use.
 set -euo pipefail
@@ -57,9 +59,13 @@ cp systemd/vipsentinel.service "$stage/systemd/"
 cp -r packaging/deb packaging/rpm packaging/vipsentinel.sysusers packaging/vipsentinel.conf \
 	packaging/copyright packaging/lintian-overrides "$stage/packaging/"
 
-echo "build.sh: building vipsentinel $VERSION ($GOARCH)"
-CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w -X main.buildVersion=$VERSION" \
-	-o "$stage/dist/vipsentinel" ./cmd/vipsentinel
+if [ -n "${VIPSENTINEL_BINARY:-}" ]; then
+	cp "$VIPSENTINEL_BINARY" "$stage/dist/vipsentinel"
+else
+	echo "build.sh: building vipsentinel $VERSION ($GOARCH)"
+	CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w -X main.buildVersion=$VERSION" \
+		-o "$stage/dist/vipsentinel" ./cmd/vipsentinel
+fi
 
 # One changelog entry for this build (lintian requires a changelog; rpm gets %changelog),
 # named with the full package version as dpkg and rpm show it: nfpm turns the semver

@@ -44,7 +44,8 @@ type Watchdog struct {
 }
 
 // NewWatchdog returns a watchdog driven by heartbeat, which reports when the
-// main loop last made progress (Heartbeat.Last, typically). It reads
+// main loop last made progress (Heartbeat.Last, typically; the zero time or
+// the Unix epoch mean "not yet"). It reads
 // WATCHDOG_USEC and WATCHDOG_PID: when systemd enabled no watchdog for this
 // process (unset, or WATCHDOG_PID names another process) Run does nothing.
 // log (nil: discarded) receives stall and recovery reports.
@@ -72,8 +73,8 @@ func (w *Watchdog) Timeout() time.Duration { return w.timeout }
 func (w *Watchdog) Interval() time.Duration { return w.timeout / 2 }
 
 // Run pings systemd every Interval while the heartbeat is younger than
-// Interval, until ctx is done. A heartbeat that has never beaten counts as
-// one taken when Run started. It returns at once (nil) when no watchdog is
+// Interval, until ctx is done. A heartbeat from before Run started (or none)
+// counts as one taken when Run started. It returns at once (nil) when no watchdog is
 // enabled, and an error when WATCHDOG_USEC or WATCHDOG_PID is malformed.
 func (w *Watchdog) Run(ctx context.Context) error {
 	if w.envErr != nil {
@@ -85,13 +86,14 @@ func (w *Watchdog) Run(ctx context.Context) error {
 	var (
 		stalled bool
 		failing bool
-		// A main loop that has not beaten yet gets one interval from here
-		// to start, so that Run may start first without a false alarm.
+		// A main loop that has not beaten since Run started (its heartbeat
+		// is zero, the Unix epoch, or older) gets one interval from here,
+		// so that Run may start first without a false alarm.
 		start = w.clock.Now()
 	)
 	for {
 		last := w.heartbeat()
-		never := last.IsZero()
+		never := !last.After(start)
 		if never {
 			last = start
 		}
@@ -114,7 +116,8 @@ func (w *Watchdog) Run(ctx context.Context) error {
 			// Staying silent is the point: systemd restarts us after Timeout.
 			stalled = true
 			if never {
-				w.log.Error("main loop has not started; withholding watchdog keep-alive", "watchdog_timeout", w.timeout)
+				w.log.Error("main loop has made no progress since the watchdog started; withholding watchdog keep-alive",
+					"watchdog_timeout", w.timeout)
 			} else {
 				w.log.Error("main loop stalled; withholding watchdog keep-alive so systemd restarts the agent",
 					"last_beat_age", age, "watchdog_timeout", w.timeout)

@@ -102,8 +102,9 @@ func TestWatchdogPingsOverSocketWhileFresh(t *testing.T) {
 	}
 }
 
-// Over a real NOTIFY_SOCKET: a heartbeat that is already old never gets a
-// keep-alive, however long we wait.
+// Over a real NOTIFY_SOCKET: a main loop that never beats after Run starts
+// gets one keep-alive (the start-up grace) and then none, however long we
+// wait.
 func TestWatchdogSilentOverSocketWhenStalled(t *testing.T) {
 	c := notifySocket(t)
 	t.Setenv("WATCHDOG_USEC", "100000")
@@ -114,6 +115,9 @@ func TestWatchdogSilentOverSocketWhenStalled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
+	if got := mustRecv(t, c); got != "WATCHDOG=1" {
+		t.Fatalf("got %q, want the start-up grace keep-alive", got)
+	}
 	if s, ok := recvDatagram(t, c, 500*time.Millisecond); ok { // 10 intervals
 		t.Fatalf("stalled main loop got a keep-alive: %q", s)
 	}
@@ -121,7 +125,7 @@ func TestWatchdogSilentOverSocketWhenStalled(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(logs.String(), "main loop stalled") {
+	if !strings.Contains(logs.String(), "main loop has made no progress") {
 		t.Fatalf("no stall report in log:\n%s", logs.String())
 	}
 }
@@ -170,24 +174,51 @@ func TestWatchdogStallAndRecovery(t *testing.T) {
 	}
 }
 
-// A main loop that never beats gets one interval's grace from Run's start.
-func TestWatchdogNeverBeating(t *testing.T) {
-	const timeout = 4 * time.Second
-	clk := newFakeClock()
-	sent := make(chan string, 16)
-	var logs syncBuffer
-	w := newWatchdog(func() time.Time { return time.Time{} }, slog.New(slog.NewTextHandler(&logs, nil)), timeout, nil, chanNotify(sent), clk)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	expect(t, sent, "WATCHDOG=1")
-	clk.waitTimers(t, 1)
-	clk.Advance(timeout / 2)
-	clk.waitTimers(t, 1)
-	expectNothing(t, sent)
-	if !strings.Contains(logs.String(), "main loop has not started") {
-		t.Fatalf("no report:\n%s", logs.String())
+// A main loop that has not beaten since Run started (zero time, the Unix
+// epoch as an atomic counter's zero value gives, or an older beat) gets one
+// interval's grace from Run's start, and pings start with its first beat.
+func TestWatchdogNotYetBeating(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		last time.Time
+	}{
+		{"zero time", time.Time{}},
+		{"unix epoch", time.Unix(0, 0)},
+		{"before Run", time.Unix(1_600_000_000, 0)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const timeout = 4 * time.Second
+			clk := newFakeClock()
+			var beat atomic.Int64
+			beat.Store(tc.last.UnixNano())
+			if tc.last.IsZero() {
+				beat.Store(0)
+			}
+			hb := func() time.Time {
+				if n := beat.Load(); n != 0 || !tc.last.IsZero() {
+					return time.Unix(0, n)
+				}
+				return time.Time{}
+			}
+			sent := make(chan string, 16)
+			var logs syncBuffer
+			w := newWatchdog(hb, slog.New(slog.NewTextHandler(&logs, nil)), timeout, nil, chanNotify(sent), clk)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- w.Run(ctx) }()
+			defer func() { cancel(); <-done }()
+			expect(t, sent, "WATCHDOG=1") // grace
+			clk.waitTimers(t, 1)
+			clk.Advance(timeout / 2)
+			clk.waitTimers(t, 1)
+			expectNothing(t, sent)
+			if !strings.Contains(logs.String(), "main loop has made no progress") {
+				t.Fatalf("no report:\n%s", logs.String())
+			}
+			beat.Store(clk.Now().Add(time.Second).UnixNano()) // the loop starts
+			clk.Advance(timeout / 2)
+			expect(t, sent, "WATCHDOG=1")
+		})
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func TestDebLifecycleBooted(t *testing.T) {
 	needRoot(t)
 	start := time.Now()
 	v1 := build(t, defaultVersion(t))
-	v2 := build(t, upgradeVersion(v1.Version))
+	v2 := upgradePackages(t, v1)
 	root := newRootfs(t)
 	c := boot(t, root, fmt.Sprintf("vse2e-%d", os.Getpid()), "--private-network",
 		"--bind-ro="+filepath.Dir(v1.Deb)+":/srv/v1", "--bind-ro="+filepath.Dir(v2.Deb)+":/srv/v2")
@@ -212,9 +213,40 @@ func journalEntries(t *testing.T, c *container, unit string) []map[string]any {
 	return entries
 }
 
+// journal formats the unit's last journal entries for a failure message:
+// the message and the entry's own (upper-case, non-trusted) fields.
 func (c *container) journal(unit string) string {
-	out, _ := c.exec("journalctl", "-u", unit, "--no-pager", "-n", "200")
-	return out
+	out, err := c.exec("journalctl", "-u", unit, "-o", "json", "--no-pager", "-n", "200")
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(out, "\n") {
+		var e map[string]any
+		if json.Unmarshal([]byte(line), &e) != nil {
+			continue
+		}
+		fmt.Fprintf(&b, "%v: %v", e["SYSLOG_IDENTIFIER"], e["MESSAGE"])
+		keys := make([]string, 0, len(e))
+		for k := range e {
+			if !strings.HasPrefix(k, "_") && !journalMeta[k] {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, " %s=%v", k, e[k])
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// journalMeta are the fields journal adds to every entry.
+var journalMeta = map[string]bool{
+	"MESSAGE": true, "SYSLOG_IDENTIFIER": true, "PRIORITY": true, "SYSLOG_FACILITY": true,
+	"SYSLOG_TIMESTAMP": true, "CODE_FILE": true, "CODE_LINE": true, "CODE_FUNC": true,
+	"__CURSOR": true, "__REALTIME_TIMESTAMP": true, "__MONOTONIC_TIMESTAMP": true,
 }
 
 var journalField = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)

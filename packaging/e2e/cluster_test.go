@@ -77,14 +77,25 @@ func TestClusterFailoverBooted(t *testing.T) {
 
 	nodes := make([]*node, 3)
 	for i := range nodes {
+		// nspawn grants CAP_NET_ADMIN only with --private-network; in a
+		// namespace of our own the agent needs it too (netlink, nftables).
 		c := startContainer(t, base, fmt.Sprintf("vse2e%dn%d", os.Getpid(), i+1),
-			"--volatile=overlay", "--network-namespace-path=/run/netns/"+netns[i],
+			"--volatile=overlay", "--network-namespace-path=/run/netns/"+netns[i], "--capability=CAP_NET_ADMIN",
 			"--bind-ro="+filepath.Dir(pkg.Deb)+":/srv/pkg")
 		nodes[i] = &node{container: c, ip: ips[i]}
 	}
 	for _, n := range nodes {
 		n.waitRunning()
-		n.mac = strings.TrimSpace(n.must("cat", "/sys/class/net/eth0/address"))
+		// Not /sys/class/net: nspawn's /sys shows the host's network namespace.
+		link := strings.Fields(n.must("ip", "-o", "link", "show", "dev", "eth0"))
+		for j := 0; j+1 < len(link); j++ {
+			if link[j] == "link/ether" {
+				n.mac = link[j+1]
+			}
+		}
+		if n.mac == "" {
+			t.Fatalf("%s: no MAC address in %q", n.name, link)
+		}
 	}
 	t.Logf("3 hosts booted in %v", time.Since(start).Round(time.Millisecond))
 

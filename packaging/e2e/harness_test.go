@@ -93,8 +93,9 @@ type packages struct {
 // building takes seconds and several tests need the same packages.
 var builds = struct {
 	sync.Mutex
-	dir string
-	m   map[string]packages
+	dir     string
+	version string
+	m       map[string]packages
 }{m: map[string]packages{}}
 
 func TestMain(m *testing.M) {
@@ -105,10 +106,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// defaultVersion is the version build.sh derives from git describe.
+// defaultVersion is the version build.sh derives from git describe, taken
+// once per test binary: commits landing during the run must not make each
+// test build its own packages.
 func defaultVersion(t *testing.T) string {
 	t.Helper()
-	return strings.TrimSpace(host(t, nil, filepath.Join(repoRoot(t), "packaging/version.sh")))
+	builds.Lock()
+	defer builds.Unlock()
+	if builds.version == "" {
+		builds.version = strings.TrimSpace(host(t, nil, filepath.Join(repoRoot(t), "packaging/version.sh")))
+	}
+	return builds.version
 }
 
 // upgradeVersion returns a version that dpkg and rpm sort after v.
@@ -121,6 +129,20 @@ func upgradeVersion(v string) string {
 
 // build runs packaging/build.sh for version, once per test binary.
 func build(t *testing.T, version string) packages {
+	t.Helper()
+	return buildWith(t, version, "")
+}
+
+// upgradePackages packages the binary of the default build again under a
+// later version: compiling once is enough to test an upgrade.
+func upgradePackages(t *testing.T, base packages) packages {
+	t.Helper()
+	dir := t.TempDir()
+	host(t, nil, "dpkg-deb", "-x", base.Deb, dir)
+	return buildWith(t, upgradeVersion(base.Version), filepath.Join(dir, "usr/bin/vipsentinel"))
+}
+
+func buildWith(t *testing.T, version, binary string) packages {
 	t.Helper()
 	needTools(t, "git")
 	builds.Lock()
@@ -137,7 +159,11 @@ func build(t *testing.T, version string) packages {
 	}
 	dist := filepath.Join(builds.dir, version)
 	start := time.Now()
-	out := host(t, []string{"VERSION=" + version, "DIST=" + dist}, "bash", filepath.Join(repoRoot(t), "packaging/build.sh"))
+	env := []string{"VERSION=" + version, "DIST=" + dist}
+	if binary != "" {
+		env = append(env, "VIPSENTINEL_BINARY="+binary)
+	}
+	out := host(t, env, "bash", filepath.Join(repoRoot(t), "packaging/build.sh"))
 	lines := strings.Fields(out)
 	p := packages{Version: version}
 	for _, l := range lines {

@@ -16,7 +16,7 @@ func TestDebInstallWithoutSystemd(t *testing.T) {
 	needRoot(t)
 	needTools(t, "systemd-nspawn")
 	v1 := build(t, defaultVersion(t))
-	v2 := build(t, upgradeVersion(v1.Version))
+	v2 := upgradePackages(t, v1)
 	root := newRootfs(t)
 	binds := []string{filepath.Dir(v1.Deb) + ":/srv/v1", filepath.Dir(v2.Deb) + ":/srv/v2"}
 	in := func(args ...string) string {
@@ -86,7 +86,7 @@ func TestRPMScriptlets(t *testing.T) {
 	needRoot(t)
 	needTools(t, "rpm")
 	v1 := build(t, defaultVersion(t))
-	v2 := build(t, upgradeVersion(v1.Version))
+	v2 := upgradePackages(t, v1)
 	root := newRootfs(t)
 	rpm := func(args ...string) string {
 		t.Helper()

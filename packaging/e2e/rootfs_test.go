@@ -278,7 +278,8 @@ func (c *container) waitRunning() {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	// Until systemd has set up its private socket, systemctl cannot connect.
+	// Until systemd has created /run/systemd/system ("offline") and its
+	// private socket, systemctl cannot answer.
 	var (
 		state string
 		err   error
@@ -287,7 +288,8 @@ func (c *container) waitRunning() {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		state, err = c.execCtx(ctx, "", "systemctl", "is-system-running", "--wait")
 		cancel()
-		if err == nil || !strings.Contains(err.Error(), "Failed to connect to bus") || time.Now().After(deadline) {
+		early := strings.TrimSpace(state) == "offline" || err != nil && strings.Contains(err.Error(), "Failed to connect to bus")
+		if !early || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -404,26 +406,30 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool
 }
 
 // stop shuts the container down: SIGTERM makes systemd-nspawn ask the
-// container's systemd for an orderly shutdown (SIGRTMIN+3), which works at
-// any stage of boot, unlike systemctl poweroff. nspawn is killed if it does
-// not exit.
+// container's systemd for an orderly shutdown (SIGRTMIN+3). systemd ignores
+// that while it is still starting, so the request is repeated. As a last
+// resort the container's PID 1 is killed, which ends its PID namespace
+// (killing only nspawn would leave the container running).
 func (c *container) stop() {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if err := c.nspawn.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			c.t.Errorf("signal systemd-nspawn: %v", err)
+		}
+		select {
+		case <-c.done:
+			return
+		case <-time.After(10 * time.Second):
+		}
+	}
+	c.t.Errorf("container %s did not shut down within 60s; killing it", c.name)
+	if leader := initChild(c.nspawn.Process.Pid); leader != 0 {
+		syscall.Kill(leader, syscall.SIGKILL)
+	}
 	select {
 	case <-c.done:
-		return
-	default:
+	case <-time.After(10 * time.Second):
+		c.nspawn.Process.Kill()
+		<-c.done
 	}
-	if err := c.nspawn.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		c.t.Errorf("signal systemd-nspawn: %v", err)
-	}
-	select {
-	case <-c.done:
-		return
-	case <-time.After(60 * time.Second):
-	}
-	c.t.Errorf("container %s did not shut down within 60s; killing systemd-nspawn", c.name)
-	if err := c.nspawn.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		c.t.Errorf("kill systemd-nspawn: %v", err)
-	}
-	<-c.done
 }
