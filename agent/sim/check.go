@@ -21,6 +21,12 @@ func (v *Violation) Error() string {
 	return fmt.Sprintf("seed=%d t=%.3fs %s: %s", v.Seed, v.At.Seconds(), v.Agent, v.What)
 }
 
+// configSeen is the first persisted configuration seen for a config epoch.
+type configSeen struct {
+	addr  sentinel.Addr
+	agent int
+}
+
 // voteKey is one agent's vote in one epoch (one master is monitored).
 type voteKey struct {
 	agent int
@@ -55,6 +61,7 @@ type checker struct {
 	quorum   int
 	lease    time.Duration // how long a fenced holder may outlive its majority
 	leader   map[uint64]int
+	configs  map[uint64]configSeen // config epoch -> the master address it names
 	votes    map[voteKey]string
 	ag       []track
 
@@ -65,7 +72,7 @@ type checker struct {
 func newChecker(w *world, n, quorum int, lease time.Duration) *checker {
 	c := &checker{
 		w: w, n: n, majority: n/2 + 1, quorum: quorum, lease: lease,
-		leader: make(map[uint64]int), votes: make(map[voteKey]string),
+		leader: make(map[uint64]int), votes: make(map[voteKey]string), configs: make(map[uint64]configSeen),
 		ag: make([]track, n),
 	}
 	return c
@@ -142,6 +149,16 @@ func (c *checker) persisted(a *agent, st *sentinel.HardState) {
 		}
 	}
 	for _, m := range st.Masters {
+		// A config epoch is born once, with one address: two different
+		// addresses under one epoch never converge (hellos only carry
+		// strictly newer configurations).
+		if m.ConfigEpoch > 0 {
+			if prev, ok := c.configs[m.ConfigEpoch]; !ok {
+				c.configs[m.ConfigEpoch] = configSeen{m.CurrentAddr, a.id}
+			} else if prev.addr != m.CurrentAddr {
+				c.failf(a, "config epoch %d names two masters: %s (a%d) and %s", m.ConfigEpoch, prev.addr, prev.agent, m.CurrentAddr)
+			}
+		}
 		if m.LeaderEpoch > st.CurrentEpoch {
 			c.failf(a, "voted in epoch %d beyond current epoch %d", m.LeaderEpoch, st.CurrentEpoch)
 		}

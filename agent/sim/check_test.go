@@ -61,6 +61,13 @@ func TestCheckerCatches(t *testing.T) {
 			c.persisted(a[1], state(1, 5, 0, ""))
 			c.persisted(a[1], state(1, 4, 0, ""))
 		}, "current epoch went backwards"},
+		{"one config epoch, two masters", func(c *checker, a []*agent) {
+			s0, s1 := state(0, 3, 0, ""), state(1, 3, 0, "")
+			s0.Masters[0].ConfigEpoch, s0.Masters[0].CurrentAddr = 3, sentinel.Addr{Host: "198.18.0.16", Port: 6379}
+			s1.Masters[0].ConfigEpoch, s1.Masters[0].CurrentAddr = 3, sentinel.Addr{Host: "198.18.0.13", Port: 6379}
+			c.persisted(a[0], s0)
+			c.persisted(a[1], s1)
+		}, "config epoch 3 names two masters"},
 		{"elected without majority", func(c *checker, a []*agent) {
 			c.persisted(a[0], state(0, 1, 1, ids[0]))
 			c.event(a[0], ev("+odown", 0, ""))

@@ -10,8 +10,8 @@ import (
 // stableFor is how long the converged state must hold to end the run.
 const stableFor = 2 * time.Second
 
-// startLiveness heals everything: network, hosts, Redis processes, agents,
-// stalls. From now on the cluster must converge within opts.Liveness.
+// startLiveness heals everything: partitions and packet loss, hosts, Redis
+// processes, agents, stalls. From now on the cluster must converge within opts.Liveness.
 func (w *world) startLiveness() {
 	w.healedAt = w.now
 	w.trace("== liveness phase: heal everything")
@@ -165,6 +165,7 @@ func (w *world) result(res *Result) *Result {
 	res.Overlap = w.vip.overlapTotal
 	res.StaleHold = w.check.maxStaleHold
 	res.StaleClaim = w.check.staleAcquires
+	res.VIPGap = w.vip.maxEmpty
 	res.WritesSent = w.writes
 	res.WritesAcked = uint64(len(w.acked))
 	if w.done {

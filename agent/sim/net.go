@@ -201,7 +201,7 @@ func (w *world) passable(a, b int) bool {
 // lost rolls the per-attempt loss on a non-loopback path. Each directed
 // link has its own loss rate, between none and twice the swarm's.
 func (w *world) lost(a, b int) bool {
-	return a != b && w.opts.Loss > 0 && w.rNet.Float64() < w.loss[a][b]
+	return a != b && w.opts.Loss > 0 && !w.healing() && w.rNet.Float64() < w.loss[a][b]
 }
 
 // delay samples a one-way latency.

@@ -303,3 +303,34 @@ func TestDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// A stall of the master host's agent longer than the TILT trigger puts it in
+// TILT (the invariants check that), and since its Redis never stopped, no
+// failover follows. The test reports how long the VIP was absent.
+func TestStallOnMasterHost(t *testing.T) {
+	o := calm(51, 3)
+	o.DownAfter = 5 * time.Second
+	tilted := false
+	w, res := scenario(t, o, func(w *world) {
+		w.at(o.Warmup, func() { w.agents[0].stall(3 * time.Second) })
+		w.onEvent = func(a *agent, ev sentinel.Event) {
+			if a.id == 0 && ev.Type == "+tilt" {
+				tilted = true
+			}
+		}
+	})
+	if res.Err != nil {
+		failWithTail(t, res, "violation: %v", res.Err)
+		return
+	}
+	if !tilted {
+		failWithTail(t, res, "a0 never entered TILT after a 3s stall")
+	}
+	if res.Failovers != 0 {
+		failWithTail(t, res, "%d failovers although the master never failed", res.Failovers)
+	}
+	if w.vip.holds(0) != true {
+		failWithTail(t, res, "h0 does not hold the VIP at the end")
+	}
+	t.Logf("after a 3s stall of a0 (TILT period %v) the VIP was absent for %v", o.TiltPeriod, res.VIPGap)
+}

@@ -41,6 +41,7 @@ type Result struct {
 	Overlap    time.Duration // total time with two holders
 	StaleHold  time.Duration // longest a stale holder kept the VIP while able to act
 	StaleClaim int           // VIP claims made with an older config epoch than a holder's
+	VIPGap     time.Duration // longest time no host held the VIP
 
 	WritesSent  uint64
 	WritesAcked uint64
@@ -185,7 +186,7 @@ func newWorld(o Options) (*world, error) {
 			w.loss[i][j] = min(0.5, 2*o.Loss*w.rNet.Float64())
 		}
 	}
-	w.vip = &vips{w: w, overlapSince: -1}
+	w.vip = &vips{w: w, overlapSince: -1, emptySince: -1}
 	lease := o.DownAfter/2 + fenceSlack(o)
 	w.check = newChecker(w, o.Agents, o.Quorum, lease)
 	for h := 0; h < o.Agents; h++ {
@@ -245,7 +246,9 @@ func (w *world) run() {
 	w.vip.acquire(0, 0, "initial")
 	for _, a := range w.agents {
 		a := a
-		w.at(time.Duration(a.rnd.Int63n(int64(200*time.Millisecond))), func() {
+		// Agents start once the replicas are linked, as on a running
+		// deployment, so that their first INFO of the master lists them.
+		w.at(300*time.Millisecond+time.Duration(a.rnd.Int63n(int64(200*time.Millisecond))), func() {
 			if err := a.start(); err != nil {
 				w.check.failf(a, "%v", err)
 				return

@@ -128,6 +128,7 @@ func (d dist) String() string {
 func summarize(rs []*Result) string {
 	var prom, vip, all, promCalm, vipCalm, allCalm, beyond, conv dist
 	var maxOverlap, maxStale time.Duration
+	var gaps dist
 	var overlapRuns, fenceOverlapRuns int
 	var acked, lost uint64
 	var lostRuns int
@@ -163,6 +164,9 @@ func summarize(rs []*Result) string {
 			}
 		}
 		maxOverlap = max(maxOverlap, r.MaxOverlap)
+		if r.Options.Calm() && !r.Options.KillMaster {
+			gaps = append(gaps, r.VIPGap)
+		}
 		maxStale = max(maxStale, r.StaleHold)
 		acked += r.WritesAcked
 		lost += r.WritesLost
@@ -183,6 +187,7 @@ func summarize(rs []*Result) string {
 	fmt.Fprintf(&b, "liveness: heal -> converged:     %v\n", conv)
 	fmt.Fprintf(&b, "VIP overlap: max %v; seeds with overlap %d (%d with fence yes); longest stale hold while able to act %v\n",
 		maxOverlap.Round(time.Millisecond), overlapRuns, fenceOverlapRuns, maxStale.Round(time.Millisecond))
+	fmt.Fprintf(&b, "VIP absent, calm seeds without a kill: %v\n", gaps)
 	fmt.Fprintf(&b, "writes: %d acknowledged, %d lost (%.3f%%) in %d seeds", acked, lost, 100*float64(lost)/float64(max(acked, 1)), lostRuns)
 	return b.String()
 }

@@ -21,6 +21,8 @@ type vips struct {
 	w       *world
 	holders []vipHolder
 
+	emptySince   time.Duration // -1 when someone holds it
+	maxEmpty     time.Duration // longest time without any holder (after start-up)
 	overlapSince time.Duration // -1 when at most one holder
 	maxOverlap   time.Duration
 	overlapTotal time.Duration
@@ -110,6 +112,14 @@ func (v *vips) hosts() []int {
 func (v *vips) update() {
 	now := v.w.now
 	v.w.vipUpdate()
+	if len(v.holders) == 0 {
+		if v.emptySince < 0 {
+			v.emptySince = now
+		}
+	} else if v.emptySince >= 0 {
+		v.maxEmpty = max(v.maxEmpty, now-v.emptySince)
+		v.emptySince = -1
+	}
 	if len(v.holders) >= 2 {
 		if v.overlapSince < 0 {
 			v.overlapSince = now
@@ -127,6 +137,9 @@ func (v *vips) update() {
 
 // finish closes an open overlap episode at the end of the run.
 func (v *vips) finish() {
+	if v.emptySince >= 0 {
+		v.maxEmpty = max(v.maxEmpty, v.w.now-v.emptySince)
+	}
 	if v.overlapSince >= 0 {
 		d := v.w.now - v.overlapSince
 		v.overlapTotal += d
