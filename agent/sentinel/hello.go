@@ -152,10 +152,12 @@ func (n *Node) processHello(payload string) {
 		}
 		n.dirty = true
 	}
+	epochNews := false
 	if h.CurrentEpoch > n.currentEpoch {
 		n.currentEpoch = h.CurrentEpoch
 		n.dirty = true
 		n.newEpochEvent(nil)
+		epochNews = true
 	}
 	if m.configEpoch < h.ConfigEpoch {
 		m.configEpoch = h.ConfigEpoch
@@ -170,15 +172,21 @@ func (n *Node) processHello(payload string) {
 	}
 	si.lastHello = n.now
 	si.helloAt = n.now
-	// Answer with our own hello, now rather than at the next publish
-	// period, when the peer announces an older configuration (an agent
-	// back from a partition or a restart learns the newer one within a
-	// round trip), or when we have not told it ours for half a period (an
-	// agent that must confirm its configuration before taking a VIP back
-	// gets every answer within a round trip). Hellos that cross within half
-	// a period are not answered, so periodic hellos do not multiply.
+	si.helloEpoch = h.CurrentEpoch
+	for _, mm := range n.sortedMasters() {
+		if mm.fenceHold && mm.quorumOK && h.CurrentEpoch > mm.holdEpoch {
+			n.holdBump(mm, h.CurrentEpoch)
+		}
+	}
+	// Answer with our own hello now rather than at the next publish period
+	// when the peer announces an older configuration (an agent back from a
+	// partition or a restart learns the newer one within a round trip), when
+	// its hello raised our epoch (an agent confirming its configuration
+	// before taking a VIP back gets a recognisably fresh answer), or when we
+	// have not told it ours for half a period. Hellos that cross within
+	// half a period are not answered, so periodic hellos do not multiply.
 	if !si.link.disconnected() && si.pubSentAt == never &&
-		(h.ConfigEpoch < m.configEpoch && n.now-si.lastPub >= n.pingPeriod(m) ||
+		((h.ConfigEpoch < m.configEpoch || epochNews) && n.now-si.lastPub >= n.pingPeriod(m)/2 ||
 			n.now-si.lastPub > n.t.PublishPeriod/2) {
 		n.sendHello(si)
 	}

@@ -133,7 +133,8 @@ type instance struct {
 
 	// sentinel
 	lastHello     Time
-	helloAt       Time // last hello actually received (never at creation)
+	helloAt       Time   // last hello actually received (never at creation)
+	helloEpoch    uint64 // current epoch announced in that hello
 	lastDownReply Time
 	askSentAt     Time
 	leader        string
@@ -195,6 +196,7 @@ type master struct {
 	// a majority of agents sent us their configuration (a hello) since:
 	// only then do we know whether the local master is still the master.
 	fenceHold  bool
+	holdEpoch  uint64 // epoch a hello must carry to count as fresh
 	pause      pauseState
 	vip        VIPIntent
 	vipLocal   bool

@@ -18,12 +18,29 @@ func (n *Node) heard(m *master) (reach, known int) {
 	return reach, known
 }
 
-// hellosSince counts the agents (ourselves included) whose hello about m we
-// received since t.
-func (n *Node) hellosSince(m *master, t Time) int {
+// holdBump starts (or restarts) the confirmation of m's configuration
+// after a loss of the majority. Our configuration may be stale, and so may
+// hellos that were in flight during the partition. We jump to a new random
+// epoch above every epoch we know of: a peer adopts it from our hellos and answers at once,
+// so a hello carrying exactly that epoch was sent after the peer heard from
+// us, and carries its configuration as of then. A hello announcing a
+// higher epoch cannot be placed in time, and restarts the confirmation above
+// it.
+func (n *Node) holdBump(m *master, above uint64) {
+	n.currentEpoch = max(n.currentEpoch, above) + 1 + uint64(n.rnd.Int63n(1<<16))
+	m.holdEpoch = n.currentEpoch
+	n.dirty = true
+	n.newEpochEvent(m)
+	n.forceHello(m)
+}
+
+// freshHellos counts the agents (ourselves included) whose hello about m was
+// sent after they heard our post-partition epoch: their configuration of m
+// is at least as recent as that moment.
+func (n *Node) freshHellos(m *master) int {
 	count := 1
 	for _, s := range m.sentinels {
-		if s.helloAt != never && s.helloAt >= t {
+		if s.helloAt != never && s.helloAt >= m.regainAt && s.helloEpoch == m.holdEpoch {
 			count++
 		}
 	}
@@ -53,15 +70,13 @@ func (n *Node) updateVIPs() {
 				typ = "+quorum-regained"
 				m.regainAt = now
 				if m.fenceHold {
-					// Tell the others our (possibly stale) configuration:
-					// an agent with a newer one answers with its hello.
-					n.forceHello(m)
+					n.holdBump(m, n.currentEpoch)
 				}
 			}
 			n.instEvent(LevelWarning, typ, m.inst, " #agents "+strconv.Itoa(reach)+"/"+strconv.Itoa(known))
 		}
 		m.reachable, m.knownAgent = reach, known
-		if m.fenceHold && ok && n.hellosSince(m, m.regainAt) >= known/2+1 {
+		if m.fenceHold && ok && n.freshHellos(m) >= known/2+1 {
 			m.fenceHold = false
 		}
 
@@ -88,7 +103,7 @@ func (n *Node) updateVIPs() {
 		case m.cfg.Fence && !ok:
 			reason = "fenced: no majority of agents heard within the lease"
 		case m.cfg.Fence && m.fenceHold:
-			reason = "fenced: waiting for the agents' configurations after a partition"
+			reason = "fenced: waiting for the agents' configurations"
 		default:
 			own = true
 			reason = "local instance is the master"
