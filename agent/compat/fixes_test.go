@@ -141,15 +141,6 @@ func reorderLike(v, ref *value) {
 	}
 }
 
-// tolerateText hides one known difference of error text.
-func tolerateText(got, want string) func(int, *value, *value) {
-	return func(_ int, _, v *value) {
-		if v.str == got {
-			v.str = want
-		}
-	}
-}
-
 // tolerateNullArray hides the known difference "null-array-for-null-bulk":
 // vipsentinel answers *-1 where Redis answers $-1 in RESP2.
 func tolerateNullArray(_ int, r, v *value) {

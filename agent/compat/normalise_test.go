@@ -34,13 +34,6 @@ func asID(v *value) {
 	}
 }
 
-// asAny replaces a scalar with "<any>", keeping its type.
-func asAny(v *value) {
-	if !v.null && v.kind != kArray && v.kind != kMap && v.kind != kSet && v.kind != kPush {
-		v.str = "<any>"
-	}
-}
-
 // asVersion replaces a dotted version number with "<version>".
 func asVersion(v *value) {
 	if regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(v.str) {

@@ -2,6 +2,7 @@ package compat
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -133,10 +134,12 @@ func (v value) renderTo(b *strings.Builder, depth int) {
 	}
 }
 
-// conn is one raw TCP connection to a server.
+// conn is one raw TCP connection to a server. It keeps the bytes it
+// received since the last takeRaw, for mismatch reports.
 type conn struct {
-	c net.Conn
-	r *bufio.Reader
+	c   net.Conn
+	r   *bufio.Reader
+	raw *bytes.Buffer
 }
 
 func dial(addr string) (*conn, error) {
@@ -144,7 +147,15 @@ func dial(addr string) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{c: c, r: bufio.NewReader(c)}, nil
+	raw := new(bytes.Buffer)
+	return &conn{c: c, r: bufio.NewReader(io.TeeReader(c, raw)), raw: raw}, nil
+}
+
+// takeRaw returns the bytes received since the last call.
+func (c *conn) takeRaw() string {
+	s := c.raw.String()
+	c.raw.Reset()
+	return s
 }
 
 func (c *conn) Close() error { return c.c.Close() }
