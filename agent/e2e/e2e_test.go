@@ -6,6 +6,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -140,7 +142,7 @@ func masterAddr(ctx context.Context, c *redis.Client) (string, error) {
 	if len(res) != 2 {
 		return "", fmt.Errorf("reply %v", res)
 	}
-	return res[0] + ":" + res[1], nil
+	return net.JoinHostPort(res[0], res[1]), nil
 }
 
 func masterMap(ctx context.Context, c *redis.Client) (map[string]string, error) {
@@ -892,4 +894,48 @@ func TestManualFailover(t *testing.T) {
 		}
 		return nil
 	}, "old master and other replica follow the new master")
+}
+
+// TestFailoverIPv6 monitors the master by its IPv6 address: links, hellos
+// and replies must all carry IPv6 addresses correctly.
+func TestFailoverIPv6(t *testing.T) {
+	l := lab.NewT(t, lab.Config{Hosts: 3, Clients: 1, IPv6: true})
+	cl := &cluster{lab: l, hosts: l.Hosts(), cl: l.Clients()[0]}
+	ctx := ctxT(t, 90*time.Second)
+	addr6 := func(h *lab.Host) string { return net.JoinHostPort(h.IP6.String(), strconv.Itoa(redisPort)) }
+	for i, h := range cl.hosts {
+		o := lab.RedisOptions{Port: redisPort, Bind: []string{h.IP4.String(), h.IP6.String(), "127.0.0.1"}}
+		if i > 0 {
+			o.ReplicaOf = netip.AddrPortFrom(cl.hosts[0].IP6, redisPort)
+		}
+		o.Extra = []string{"replica-priority " + map[int]string{0: "100", 1: "10", 2: "100"}[i], "replica-announce-ip " + h.IP6.String()}
+		r, err := h.StartRedis(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl.redis = append(cl.redis, r)
+	}
+	for _, r := range cl.redis[1:] {
+		if err := r.WaitLinkUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := agentConf{quorum: 2, master: cl.hosts[0].IP6.String()}
+	for _, h := range cl.hosts {
+		cl.agents = append(cl.agents, startAgent(t, l, h, c, false))
+	}
+	cl.waitDiscovered(t)
+	killed := time.Now()
+	if err := cl.redis[0].Proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cl.waitAllReport(t, addr6(cl.hosts[1]), 60*time.Second)
+	t.Logf("IPv6 failover time: %v", time.Since(killed).Round(time.Millisecond))
+	lab.Eventually(ctx, t, func() error {
+		info, err := role(ctx, cl.redis[2])
+		if err != nil || info["master_host"] != cl.hosts[1].IP6.String() || info["master_link_status"] != "up" {
+			return fmt.Errorf("h3 follows %v link %v (%v)", info["master_host"], info["master_link_status"], err)
+		}
+		return nil
+	}, "other replica follows the new master over IPv6")
 }
