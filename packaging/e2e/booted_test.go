@@ -103,6 +103,18 @@ func TestDebLifecycleBooted(t *testing.T) {
 	t.Logf("StatusText: %q", p["StatusText"])
 	pid := c.show(unit, "MainPID")["MainPID"]
 	checkSandbox(t, c, pid)
+	// Under that sandbox the agent holds the VIP (netlink) and its nftables table.
+	hasVIP := func() bool {
+		out, _ := c.exec("ip", "-o", "addr", "show", "dev", "vse2e0")
+		return strings.Contains(out, " 198.18.0.100/")
+	}
+	hasTable := func() bool {
+		_, err := c.exec("nft", "list", "table", "inet", "vipsentinel")
+		return err == nil
+	}
+	waitFor(t, "the VIP and the nftables table", 20*time.Second, func() (bool, string) {
+		return hasVIP() && hasTable(), fmt.Sprintf("vip %v table %v", hasVIP(), hasTable())
+	})
 
 	// Journal: native-protocol entries with upper-case fields and no secret.
 	checkJournal(t, c, unit)
@@ -121,8 +133,12 @@ func TestDebLifecycleBooted(t *testing.T) {
 		return p["NRestarts"] == "1" && p["MainPID"] != pid && p["MainPID"] != "0" && p["ActiveState"] == "active", fmt.Sprint(p)
 	})
 	t.Logf("watchdog restart %v after SIGSTOP", time.Since(hungAt).Round(time.Millisecond))
-	if j := c.journal(unit); !strings.Contains(j, "Watchdog timeout") {
-		t.Errorf("journal has no watchdog timeout:\n%s", j)
+	// systemd's verdict, then the Go runtime's goroutine dump on SIGABRT.
+	all := c.must("journalctl", "-u", unit, "-o", "cat", "--no-pager")
+	for _, want := range []string{"Watchdog timeout (limit 10s)", "SIGABRT: abort", "goroutine "} {
+		if !strings.Contains(all, want) {
+			t.Errorf("journal lacks %q after the watchdog kill:\n%s", want, c.journal(unit))
+		}
 	}
 
 	// Upgrade: the edited configuration stays, the running agent is restarted.
@@ -148,6 +164,9 @@ func TestDebLifecycleBooted(t *testing.T) {
 	c.must("dpkg", "-r", "vipsentinel")
 	if out, _ := c.exec("systemctl", "is-active", unit); strings.TrimSpace(out) == "active" {
 		t.Error("remove did not stop the agent")
+	}
+	if hasVIP() || hasTable() {
+		t.Errorf("the stopped agent left the VIP (%v) or its nftables table (%v)", hasVIP(), hasTable())
 	}
 	c.must("test", "-f", conf)
 	c.must("getent", "passwd", "vipsentinel")
