@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -938,4 +939,46 @@ func TestFailoverIPv6(t *testing.T) {
 		}
 		return nil
 	}, "other replica follows the new master over IPv6")
+}
+
+// TestLeaderCrashAfterPromotion: every agent is armed with SENTINEL
+// SIMULATE-FAILURE crash-after-promotion, so the elected leader exits (99)
+// right after the replica acknowledged its promotion. Restarted, it must
+// finish the job from its persisted state; all agents converge.
+func TestLeaderCrashAfterPromotion(t *testing.T) {
+	cl := newCluster(t, agentConf{quorum: 2}, lab.RedisOptions{}, nil)
+	cl.waitDiscovered(t)
+	ctx := ctxT(t, 90*time.Second)
+	for _, a := range cl.agents {
+		if err := a.client(cl.cl, "").Do(ctx, "SENTINEL", "SIMULATE-FAILURE", "crash-after-promotion").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.redis[0].Proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	var leader *agent
+	lab.Eventually(ctx, t, func() error {
+		for _, a := range cl.agents {
+			if !a.proc.Running() {
+				leader = a
+				return nil
+			}
+		}
+		return fmt.Errorf("no agent exited yet")
+	}, "the leader's simulated crash")
+	err := leader.proc.Wait(ctx)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 99 {
+		t.Fatalf("leader %s exited with %v, want status 99", leader.host.Name, err)
+	}
+	leader.start(t)
+	cl.waitAllReport(t, cl.redis[1].Addr, 60*time.Second)
+	lab.Eventually(ctx, t, func() error {
+		info, err := role(ctx, cl.redis[2])
+		if err != nil || info["master_host"] != cl.hosts[1].IP4.String() || info["master_link_status"] != "up" {
+			return fmt.Errorf("h3 follows %v link %v (%v)", info["master_host"], info["master_link_status"], err)
+		}
+		return nil
+	}, "other replica reconfigured after the leader restarted")
 }
