@@ -292,7 +292,7 @@ func (n *Node) CKQuorum(name string) (string, error) {
 	if m == nil {
 		return "", ErrNoSuchMaster
 	}
-	voters := len(m.sentinels) + 1
+	voters := n.voters(m)
 	usable := 1
 	for _, s := range m.sentinels {
 		if s.flags&(fSDown|fODown) == 0 {

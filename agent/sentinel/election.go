@@ -100,8 +100,13 @@ func (n *Node) tally(m *master, epoch uint64) (counts map[string]int, order []st
 // needed is the number of votes a leader needs: a majority of every
 // sentinel ever seen (plus us), and at least the quorum.
 func (n *Node) needed(m *master) int {
-	voters := len(m.sentinels) + 1
-	return max(voters/2+1, m.cfg.Quorum)
+	return max(n.voters(m)/2+1, m.cfg.Quorum)
+}
+
+// voters is the number of agents a majority of m is counted over: every
+// sentinel ever seen plus us, or Config.MinAgents if larger.
+func (n *Node) voters(m *master) int {
+	return max(len(m.sentinels)+1, n.cfg.MinAgents)
 }
 
 // getLeader is sentinelGetLeader: the run id elected for m in epoch, or "".

@@ -145,6 +145,12 @@ func (n *Node) processHello(payload string) {
 			}
 		}
 		si = n.addSentinel(m, saddr, runid)
+		if si.link.heardAt == never {
+			// A peer just discovered counts as answering for one lease,
+			// the time our first PING needs to confirm it, so that its
+			// discovery does not make the majority look lost.
+			si.link.heardAt = n.now
+		}
 		if !removed {
 			n.instEvent(LevelNotice, "+sentinel", si, "")
 		} else {

@@ -571,9 +571,19 @@ func TestLeaderCounting(t *testing.T) {
 		{"quorum above majority", []string{"me", ""}, 3, "", ""},
 		{"split", []string{a, c, d}, 2, "", ""},
 	}
+	cases = append(cases, struct {
+		name    string
+		peers   []string
+		quorum  int
+		want    string
+		counted string
+	}{"min-agents: 2 of 3 known is not a majority of 5", []string{"me", ""}, 2, "", "min5"})
 	for _, tc := range cases {
 		cfg := testConfig()
 		cfg.Masters[0].Quorum = tc.quorum
+		if tc.counted == "min5" {
+			cfg.MinAgents = 5
+		}
 		h := newHarness(t, cfg)
 		m := h.n.masters["mymaster"]
 		h.n.currentEpoch = 4

@@ -303,6 +303,12 @@ type Config struct {
 	RequirePass         string
 	Timing              Timing
 	Masters             []MasterConfig
+	// MinAgents, when set, is the number of agents (this one included)
+	// the deployment has: majorities (leader election, fencing) are
+	// counted over at least this many voters. Sentinel counts only the
+	// agents seen so far, so during discovery a candidate that knows two of
+	// five agents can be elected with two votes. 0 keeps Sentinel's rule.
+	MinAgents int
 	// Rand is the only source of randomness (election desync, generated
 	// myid). It must not be shared with another goroutine.
 	Rand *rand.Rand

@@ -4,13 +4,16 @@ import (
 	"strconv"
 )
 
-// heard counts the agents of m heard from (PONG, is-master-down reply or
-// hello) within the lease, ourselves included, out of all known.
+// heard counts the agents of m that answered us (PONG or is-master-down
+// reply) within the lease, ourselves included, out of all known. Only
+// answers count: a hello arriving proves that the peer can reach us, not
+// that we can reach it, and in a one-way partition the isolated side keeps
+// receiving hellos while the others see it as down.
 func (n *Node) heard(m *master) (reach, known int) {
 	lease := n.lease(m)
-	reach, known = 1, len(m.sentinels)+1
+	reach, known = 1, n.voters(m)
 	for _, s := range m.sentinels {
-		t := max(s.link.heardAt, s.helloAt)
+		t := s.link.heardAt
 		if t != never && n.now-t <= lease {
 			reach++
 		}
@@ -54,7 +57,7 @@ func (n *Node) freshHellos(m *master) int {
 // The VIP is wanted only while (a) the latest configuration places the
 // master on this host, (b) that instance's latest INFO says role:master, its
 // command link is up and it answered a PING within the lease, (c) we are not
-// in TILT, and (d) with fencing, a majority of the known agents was heard
+// in TILT, and (d) with fencing, a majority of the known agents answered
 // within the lease. (d) is what makes an isolated old master's host let go
 // of the VIP (and pause writes) before the other side, which needs
 // down-after to even see the master as down, can promote a replica.
