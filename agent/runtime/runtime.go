@@ -237,8 +237,9 @@ func New(opts Options) (*Runtime, error) {
 // timeouts.
 func (r *Runtime) now() sentinel.Time { return r.clock.Now().Sub(r.start) }
 
-// Heartbeat returns when the loop last completed an iteration. A watchdog
-// should stop being fed when this stalls.
+// Heartbeat returns when the loop last completed an iteration (the Unix
+// epoch before Run started the loop). A watchdog should stop being fed when
+// this stalls.
 func (r *Runtime) Heartbeat() time.Time { return time.Unix(0, r.heartbeat.Load()) }
 
 // Ready is closed once the API is listening and the initial state has been
@@ -328,6 +329,7 @@ func (r *Runtime) loop(ctx context.Context) error {
 	t := r.node.Timing()
 	tick := r.clock.NewTicker(t.Tick)
 	defer tick.Stop()
+	r.heartbeat.Store(r.clock.Now().UnixNano())
 	// The first Ready carries a fresh agent's generated myid and the
 	// initial VIP intents.
 	r.node.Step(r.now(), sentinel.Tick{})
