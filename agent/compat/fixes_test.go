@@ -192,3 +192,30 @@ func tolerateVerbatim(_ int, r, v *value) {
 	}
 	walk(r, v)
 }
+
+// sortElems sorts an array of strings that Redis gives in hash order.
+func sortElems(v *value) {
+	slices.SortFunc(v.elems, func(a, b value) int { return strings.Compare(a.str, b.str) })
+}
+
+// withoutExtraCommands takes extraCommands out of vipsentinel's COMMAND
+// LIST.
+func withoutExtraCommands(_ int, _, v *value) {
+	v.elems = slices.DeleteFunc(v.elems, func(e value) bool { return slices.Contains(extraCommands, e.str) })
+}
+
+// ownSummaries accepts vipsentinel's own wording of COMMAND DOCS summaries:
+// the project writes its own text rather than copying Redis's.
+func ownSummaries(_ int, r, v *value) {
+	for _, doc := range [](*value){r, v} {
+		_, vals, ok := doc.pairs()
+		if !ok {
+			continue
+		}
+		for _, d := range vals {
+			if s := lookup(d, "summary"); s != nil {
+				s.str = "<summary>"
+			}
+		}
+	}
+}
