@@ -38,6 +38,7 @@ type node struct {
 // containers then run in those namespaces (--network-namespace-path).
 func labNetwork(t *testing.T, n int) (netns, ips []string) {
 	t.Helper()
+	sweepLeftovers(t)
 	prefix := fmt.Sprintf("vse2e%d", os.Getpid())
 	sw := prefix + "sw"
 	ipc := func(args ...string) { t.Helper(); host(t, nil, append([]string{"ip"}, args...)...) }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -176,7 +177,8 @@ func rootfsTarball(t *testing.T) string {
 func newRootfs(t *testing.T) string {
 	t.Helper()
 	tarball := rootfsTarball(t)
-	dir, err := os.MkdirTemp("/var/tmp", "vipsentinel-e2e-root-")
+	sweepLeftovers(t)
+	dir, err := os.MkdirTemp("/var/tmp", fmt.Sprintf("vipsentinel-e2e-root-%d-", os.Getpid()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,6 +252,9 @@ func startContainer(t *testing.T, root, name string, extra ...string) *container
 		"--machine=" + name, "--console=pipe"}, extra...)
 	c.nspawn = exec.Command("systemd-nspawn", args...)
 	c.nspawn.Stdout, c.nspawn.Stderr = logf, logf
+	// If the test process dies (a -timeout panic skips cleanups), nspawn gets
+	// SIGTERM and shuts the container down.
+	c.nspawn.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := c.nspawn.Start(); err != nil {
 		logf.Close()
 		t.Fatal(err)
@@ -432,4 +437,77 @@ func (c *container) stop() {
 		c.nspawn.Process.Kill()
 		<-c.done
 	}
+}
+
+// sweepLeftovers removes what killed earlier runs of these tests left
+// behind (a -timeout panic skips t.Cleanup): root file systems and network
+// namespaces named after a process that no longer exists, after shutting
+// down any container still running on such a root.
+func sweepLeftovers(t *testing.T) {
+	sweepOnce.Do(func() {
+		dead := func(name, prefix string) bool {
+			rest, ok := strings.CutPrefix(name, prefix)
+			if !ok {
+				return false
+			}
+			end := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+			if end <= 0 {
+				return false
+			}
+			pid, _ := strconv.Atoi(rest[:end])
+			_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+			return pid != os.Getpid() && errors.Is(err, os.ErrNotExist)
+		}
+		if out, err := hostCmd(nil, "ip", "netns", "list"); err == nil {
+			for _, line := range strings.Split(out, "\n") {
+				if f := strings.Fields(line); len(f) > 0 && dead(f[0], "vse2e") {
+					hostCmd(nil, "ip", "netns", "del", f[0])
+				}
+			}
+		}
+		roots, _ := filepath.Glob("/var/tmp/vipsentinel-e2e-root-*")
+		for _, root := range roots {
+			if !dead(filepath.Base(root), "vipsentinel-e2e-root-") {
+				continue
+			}
+			for _, pid := range nspawnsOn(root) {
+				syscall.Kill(pid, syscall.SIGTERM)
+				for i := 0; i < 600 && processExists(pid); i++ {
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+			t.Logf("removing the leftover %s", root)
+			removeRootfs(t, root)
+		}
+	})
+}
+
+var sweepOnce sync.Once
+
+// nspawnsOn returns the systemd-nspawn processes running a container on root.
+func nspawnsOn(root string) []int {
+	var pids []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) == 0 || filepath.Base(args[0]) != "systemd-nspawn" {
+			continue
+		}
+		for i, a := range args {
+			if a == "-D" && i+1 < len(args) && args[i+1] == root {
+				pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+func processExists(pid int) bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	return err == nil
 }
