@@ -73,23 +73,29 @@ func TestDebLifecycleBooted(t *testing.T) {
 	c.must("ip", "link", "set", "vse2e1", "up")
 	c.must("systemctl", "is-active", "redis-server")
 
-	// A broken configuration fails the start with EX_CONFIG and no restarts.
-	c.writeFile(conf, "INVALID-directive yes\n")
-	if _, err := c.exec("systemctl", "start", unit); err == nil {
-		t.Error("start with a broken configuration succeeded")
+	// Started unconfigured (the shipped file has <...> placeholders) or with
+	// a broken configuration, the agent fails with EX_CONFIG and is not
+	// restarted.
+	for _, broken := range []string{"", "INVALID-directive yes\n"} {
+		if broken != "" {
+			c.writeFile(conf, broken)
+		}
+		if _, err := c.exec("systemctl", "start", unit); err == nil {
+			t.Errorf("start with configuration %q succeeded", broken)
+		}
+		p := c.show(unit, "ActiveState", "Result", "ExecMainStatus", "NRestarts")
+		if p["ActiveState"] != "failed" || p["ExecMainStatus"] != "78" || p["NRestarts"] != "0" {
+			t.Errorf("configuration %q: %v, want failed with status 78 and no restart\n%s", broken, p, c.journal(unit))
+		}
+		c.must("systemctl", "reset-failed", unit)
 	}
-	p := c.show(unit, "ActiveState", "Result", "ExecMainStatus", "NRestarts")
-	if p["ActiveState"] != "failed" || p["ExecMainStatus"] != "78" || p["NRestarts"] != "0" {
-		t.Errorf("broken configuration: %v, want failed with status 78 and no restart", p)
-	}
-	c.must("systemctl", "reset-failed", unit)
 
 	// Start: Type=notify, so systemctl returns once READY=1 arrived.
 	c.writeFile(conf, singleNodeConfig)
 	startAt := time.Now()
 	c.must("systemctl", "start", unit)
 	t.Logf("systemctl start returned after %v (READY=1)", time.Since(startAt).Round(time.Millisecond))
-	p = c.show(unit, "ActiveState", "SubState", "StatusText", "MainPID", "NRestarts", "WatchdogUSec")
+	p := c.show(unit, "ActiveState", "SubState", "StatusText", "MainPID", "NRestarts", "WatchdogUSec")
 	if p["ActiveState"] != "active" || p["SubState"] != "running" {
 		t.Fatalf("after start: %v\n%s", p, c.journal(unit))
 	}
