@@ -128,15 +128,11 @@ func (c *client) cmdClient(args []string) {
 		c.w.Int(0)
 	case "help":
 		c.writeHelp("CLIENT", []string{
-			"GETNAME", "    Return the name of the current connection.",
-			"ID", "    Return the ID of the current connection.",
-			"INFO", "    Return information about the current client connection.",
-			"KILL <ip:port>", "    Kill connection made from <ip:port>.",
-			"KILL <option> <value> [<option> <value> [...]]", "    Kill connections. Options are: ID, TYPE (NORMAL|MASTER|REPLICA|PUBSUB), USER, ADDR, LADDR, SKIPME (YES|NO), MAXAGE.",
-			"LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> ...]", "    Return information about client connections.",
-			"REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
-			"SETNAME <name>", "    Assign the name <name> to the current connection.",
-			"SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client meta attributes.",
+			"ID | GETNAME | SETNAME <name> | INFO", "    This connection's id, name, or details.",
+			"SETINFO LIB-NAME|LIB-VER <value>", "    Record the client library's name or version.",
+			"LIST [TYPE <type>] [ID <id> ...]", "    One line per connection.",
+			"KILL <ip:port> | KILL <filter> <value> ...", "    Close connections; filters: ID, TYPE, USER, ADDR, LADDR, SKIPME, MAXAGE.",
+			"REPLY ON|OFF|SKIP", "    Turn replies to this connection on or off.",
 		})
 	}
 }

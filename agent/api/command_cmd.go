@@ -77,13 +77,10 @@ func (c *client) cmdCommand(args []string) {
 		c.w.Error("ERR The command has no key arguments")
 	case "help":
 		c.writeHelp("COMMAND", []string{
-			"(no subcommand)", "    Return details about all commands.",
-			"COUNT", "    Return the total number of commands in this server.",
-			"LIST", "    Return a list of all commands in this server.",
-			"INFO [<command-name> ...]", "    Return details about the given commands, or all of them.",
-			"DOCS [<command-name> ...]", "    Return documentation details about the given commands, or all of them.",
-			"GETKEYS <full-command>", "    Return the keys from a full command.",
-			"GETKEYSANDFLAGS <full-command>", "    Return the keys and the access flags from a full command.",
+			"(no subcommand) | INFO [<name> ...]", "    Details of the commands this agent serves.",
+			"COUNT | LIST", "    How many commands there are, or their names.",
+			"DOCS [<name> ...]", "    Short documentation of the commands.",
+			"GETKEYS | GETKEYSANDFLAGS <command> ...", "    Key arguments of a command (none here).",
 		})
 	}
 }
@@ -236,14 +233,10 @@ func (c *client) cmdACL(args []string) {
 		c.w.Error("ERR ACL " + strings.ToUpper(sub) + " is not supported by vipsentinel: the agent has only the default user; set requirepass in the config file")
 	case "help":
 		c.writeHelp("ACL", []string{
-			"CAT [<category>]", "    List all commands that belong to <category>, or all command categories.",
-			"DRYRUN <username> <command> [<arg> ...]", "    Returns whether the user can execute the given command without executing the command.",
-			"GENPASS [<bits>]", "    Generate a secure 256-bit user password.",
-			"GETUSER <username>", "    Get the user's details.",
-			"LIST", "    Show users details in config file format.",
-			"LOG [<count> | RESET]", "    Show the ACL log entries.",
-			"USERS", "    List all the registered usernames.",
-			"WHOAMI", "    Return the current connection username.",
+			"WHOAMI | USERS | LIST | GETUSER <user>", "    The only user is \"default\", protected by requirepass.",
+			"CAT [<category>] | DRYRUN <user> <command> ...", "    Command categories; whether a command would be allowed.",
+			"GENPASS [<bits>]", "    A random password.",
+			"LOG [<count> | RESET]", "    Always empty.",
 		})
 	}
 }

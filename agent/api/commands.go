@@ -545,18 +545,18 @@ func (c *client) cmdVIPSentinel(args []string) {
 		c.w.Bulk(string(b))
 	case "help":
 		c.writeHelp("VIPSENTINEL", []string{
-			"STATUS",
-			"    Return the agent's state (masters, VIP ownership, fencing, peers) as JSON.",
+			"STATUS", "    The agent's state (masters, epochs, VIP ownership, fencing, agents reached) as JSON.",
 		})
 	default:
 		c.w.Error(unknownSubcommand(args[1], "VIPSENTINEL"))
 	}
 }
 
-// writeHelp writes a HELP reply in Redis's format.
+// writeHelp writes a HELP reply: an array of status lines, as clients
+// expect; the wording is vipsentinel's own.
 func (c *client) writeHelp(cmd string, lines []string) {
-	all := append([]string{cmd + " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"}, lines...)
-	all = append(all, "HELP", "    Print this help.")
+	all := append([]string{cmd + " <subcommand> [<arg> ...]; subcommands:"}, lines...)
+	all = append(all, "HELP", "    This text.")
 	c.w.Array(len(all))
 	for _, l := range all {
 		c.w.Status(l)
