@@ -146,23 +146,35 @@ type Runtime struct {
 	// loop-goroutine state
 	unsaved      *sentinel.HardState
 	held         []heldReady
+	vips         []sentinel.VIPIntent
+	hasVIPs      bool
 	answered     []*call
 	saveFailing  bool
 	lastSaveWarn time.Time
+	lastSaveTry  time.Time
+	dropped      int
 	lastStatus   time.Time
 	logLevel     string
 	crashed      bool
 }
 
 // heldReady is the part of a Ready that waits for its State to be saved.
+// VIP intents are not held per Ready: each is the full desired set, so only
+// the latest (Runtime.vips) matters.
 type heldReady struct {
 	cmds    []sentinel.Command
 	events  []sentinel.Event
-	vips    []sentinel.VIPIntent
-	hasVIPs bool
 	scripts []sentinel.ScriptRun
 	crash   bool
 }
+
+// maxHeld bounds the Readys kept while the state cannot be saved (one per
+// loop iteration at most). Older ones are dropped: their commands were
+// periodic probes whose loss the core handles like a lost connection.
+const maxHeld = 1024
+
+// saveRetry spaces the attempts to save the state while saving fails.
+const saveRetry = 250 * time.Millisecond
 
 // call is an API request executed on the loop goroutine.
 type call struct {
@@ -383,14 +395,27 @@ func (r *Runtime) process() {
 		if rd.State != nil {
 			r.unsaved = rd.State
 		}
-		h := heldReady{cmds: rd.Commands, events: rd.Events, scripts: rd.Scripts, crash: rd.Crash}
+		r.held = append(r.held, heldReady{cmds: rd.Commands, events: rd.Events, scripts: rd.Scripts, crash: rd.Crash})
 		if rd.VIPs != nil {
-			h.vips, h.hasVIPs = rd.VIPs, true
+			r.vips, r.hasVIPs = rd.VIPs, true
 		}
-		r.held = append(r.held, h)
+		if len(r.held) > maxHeld {
+			// Never sent; still logged, as they happened.
+			r.logEvents(r.held[0].events)
+			r.held[0] = heldReady{}
+			r.held = r.held[1:]
+			r.dropped++
+		}
 	}
 	if r.unsaved != nil {
-		if err := r.opts.Store.Save(r.unsaved); err != nil {
+		var err error = errNotSaved
+		// While saving fails, retry at most every saveRetry, or at once
+		// when a client waits for its answer.
+		if !r.saveFailing || len(r.answered) > 0 || time.Since(r.lastSaveTry) >= saveRetry {
+			r.lastSaveTry = time.Now()
+			err = r.opts.Store.Save(r.unsaved)
+		}
+		if err != nil {
 			if !r.saveFailing || time.Since(r.lastSaveWarn) > 10*time.Second {
 				r.log.Error("cannot persist state; holding commands, replies and VIP changes until it is saved", "err", err)
 				r.lastSaveWarn = time.Now()
@@ -402,7 +427,8 @@ func (r *Runtime) process() {
 			return
 		}
 		if r.saveFailing {
-			r.log.Info("state persisted again")
+			r.log.Info("state persisted again", "dropped_readys", r.dropped)
+			r.dropped = 0
 		}
 		r.saveFailing = false
 		r.unsaved = nil
@@ -431,12 +457,15 @@ func (r *Runtime) process() {
 				r.api.Publish(ev.Type, ev.Payload)
 			}
 		}
-		if h.hasVIPs && r.opts.VIPs != nil {
-			r.opts.VIPs.Set(h.vips)
-		}
 		for _, s := range h.scripts {
 			r.script.run(s, r.node.Timing())
 		}
+	}
+	if r.hasVIPs {
+		if r.opts.VIPs != nil {
+			r.opts.VIPs.Set(r.vips)
+		}
+		r.vips, r.hasVIPs = nil, false
 	}
 	if len(held) > 0 {
 		running, queued := r.script.counts()
