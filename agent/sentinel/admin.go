@@ -13,6 +13,7 @@ import (
 // "INPROG ...", "NOGOODSLAVE ...", "NOQUORUM ...").
 type ReplyError struct{ Msg string }
 
+// Error returns the reply text, without the leading '-'.
 func (e *ReplyError) Error() string { return e.Msg }
 
 func replyErr(format string, args ...any) error {
