@@ -23,14 +23,16 @@ func (n *Node) heard(m *master) (reach, known int) {
 
 // holdBump starts (or restarts) the confirmation of m's configuration
 // after a loss of the majority. Our configuration may be stale, and so may
-// hellos that were in flight during the partition. We jump to a new random
-// epoch above every epoch we know of: a peer adopts it from our hellos and answers at once,
-// so a hello carrying exactly that epoch was sent after the peer heard from
-// us, and carries its configuration as of then. A hello announcing a
-// higher epoch cannot be placed in time, and restarts the confirmation above
-// it.
+// hellos that were in flight during the partition. We jump to a new epoch
+// 1024 to 2047 above every epoch we know of: a peer adopts it from our
+// hellos and answers at once, so a hello carrying exactly that epoch was
+// sent after the peer heard from us, and carries its configuration as of
+// then (a peer could only be there by itself after a thousand elections we
+// did not hear of, and the random part keeps two agents confirming at once
+// apart). A hello announcing a higher epoch cannot be placed in time, and
+// restarts the confirmation above it.
 func (n *Node) holdBump(m *master, above uint64) {
-	n.currentEpoch = max(n.currentEpoch, above) + 1 + uint64(n.rnd.Int63n(1<<16))
+	n.currentEpoch = max(n.currentEpoch, above) + 1024 + uint64(n.rnd.Int63n(1024))
 	m.holdEpoch = n.currentEpoch
 	n.dirty = true
 	n.newEpochEvent(m)
