@@ -125,18 +125,28 @@ func TestDebLifecycleBooted(t *testing.T) {
 	// Journal: native-protocol entries with upper-case fields and no secret.
 	checkJournal(t, c, unit)
 
-	// Reload: SIGHUP via ExecReload, same process.
+	// Reload: ExecReload's SIGHUP makes the agent re-read its file without
+	// restarting. The proof is a changed setting seen through the API; had
+	// SIGHUP restarted the agent, the new process would show it too, but
+	// with another PID and a restart counted before it could answer.
+	c.writeFile(conf, strings.Replace(singleNodeConfig, "down-after-milliseconds mymaster 1000", "down-after-milliseconds mymaster 1500", 1))
 	c.must("systemctl", "reload", unit)
-	if got := c.show(unit, "MainPID", "ActiveState"); got["MainPID"] != pid || got["ActiveState"] != "active" {
-		t.Errorf("after reload: %v, want MainPID %s active", got, pid)
+	waitFor(t, "the reloaded down-after-milliseconds through the API", 20*time.Second, func() (bool, string) {
+		out, err := c.exec("redis-cli", "-p", "26379", "sentinel", "master", "mymaster")
+		return err == nil && strings.Contains(out, "down-after-milliseconds\n1500\n"), fmt.Sprint(out, err)
+	})
+	if got := c.show(unit, "MainPID", "ActiveState", "NRestarts"); got["MainPID"] != pid || got["ActiveState"] != "active" || got["NRestarts"] != "0" {
+		t.Errorf("after reload: %v, want the same MainPID %s, active, no restart\n%s", got, pid, c.journal(unit))
 	}
 
 	// A hung agent (SIGSTOP: no keep-alives) is killed by the watchdog and restarted.
+	p = c.show(unit, "MainPID", "NRestarts")
+	pid, restarts := p["MainPID"], p["NRestarts"]
 	hungAt := time.Now()
 	c.must("kill", "-STOP", pid)
 	waitFor(t, "the watchdog to restart the stopped agent", 60*time.Second, func() (bool, string) {
 		p := c.show(unit, "MainPID", "ActiveState", "NRestarts")
-		return p["NRestarts"] == "1" && p["MainPID"] != pid && p["MainPID"] != "0" && p["ActiveState"] == "active", fmt.Sprint(p)
+		return p["NRestarts"] != restarts && p["MainPID"] != pid && p["MainPID"] != "0" && p["ActiveState"] == "active", fmt.Sprint(p)
 	})
 	t.Logf("watchdog restart %v after SIGSTOP", time.Since(hungAt).Round(time.Millisecond))
 	// systemd's verdict, then the Go runtime's goroutine dump on SIGABRT.
