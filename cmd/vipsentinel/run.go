@@ -197,7 +197,7 @@ loop:
 		case <-tick.C:
 			line := rt.Status()
 			if fw != nil {
-				line += "; firewall " + fw.Status().String()
+				line += "; " + fw.Status().String()
 			}
 			status.Set(line)
 		}
