@@ -202,6 +202,10 @@ func TestScenarioFenceIsolatedMaster(t *testing.T) {
 	if fenceAt < 0 || dropAt < 0 || dropAt >= promoted || fenceAt >= promoted {
 		t.Fatalf("old master not fenced before promotion: fence %v drop %v promoted %v", fenceAt, dropAt, promoted)
 	}
+	st := a0.node.Status(c.now)
+	if len(st) != 1 || !st[0].Fenced || st[0].VIPWanted || !st[0].Local || st[0].AgentsReachable != 1 || st[0].AgentsKnown != 3 {
+		t.Errorf("status of the isolated master's agent: %+v", st)
+	}
 	r0 := c.redis[redisAddr(0).String()]
 	if !slices.ContainsFunc(r0.cmds, func(s string) bool { return strings.HasPrefix(s, "CLIENT PAUSE") }) {
 		t.Fatalf("no CLIENT PAUSE sent to the old master: %v", r0.cmds)
