@@ -1,14 +1,3 @@
-// Package sim is a deterministic simulator for vipsentinel, in the style of
-// TigerBeetle's VOPR and FoundationDB's simulation: it runs several real
-// sentinel.Node state machines against modelled Redis instances, clients
-// and a faulty network, under virtual time, in one goroutine. One seed drives
-// every random choice, so a failing seed reproduces exactly.
-//
-// A run has three parts: a fault-free warm-up, a safety phase (faults:
-// loss, delays, partitions, crashes, stalls, clock jumps; the initial master
-// is usually killed at its start) during which the invariants are checked
-// after every event, and a liveness phase in which everything is healed and
-// the cluster must converge within a bound.
 package sim
 
 import (
@@ -222,9 +211,10 @@ func (w *world) agentConfig(h int, timing sentinel.Timing) sentinel.Config {
 		timing.TiltPeriod = o.TiltPeriod
 	}
 	return sentinel.Config{
-		LocalIPs: []string{w.hosts[h].ip},
-		Port:     agentPort,
-		Timing:   timing,
+		LocalIPs:  []string{w.hosts[h].ip},
+		Port:      agentPort,
+		Timing:    timing,
+		MinAgents: o.Agents, // static membership: majorities over every agent
 		Masters: []sentinel.MasterConfig{{
 			Name:            masterName,
 			Addr:            w.redis0Addr(),

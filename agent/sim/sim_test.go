@@ -14,7 +14,7 @@ import (
 )
 
 var (
-	flagSeeds  = flag.Int("sim.seeds", 0, "number of seeds to run (default 2000; 100 under -race, 200 with -short)")
+	flagSeeds  = flag.Int("sim.seeds", 0, "number of seeds to run (default 2000; 50 under -race, 200 with -short)")
 	flagSeed   = flag.Uint64("sim.seed", 0, "run only this seed, with its full trace on stdout")
 	flagBase   = flag.Uint64("sim.base", 1, "first seed of the sweep")
 	flagAgents = flag.Int("sim.agents", 0, "force the number of agents (default: 3, 5 or 7 per seed)")
@@ -27,7 +27,7 @@ func seedCount() int {
 	case *flagSeeds > 0:
 		return *flagSeeds
 	case raceOn:
-		return 100
+		return 50
 	case testing.Short():
 		return 200
 	}

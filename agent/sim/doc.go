@@ -1,0 +1,90 @@
+// Package sim is a deterministic simulator for vipsentinel, in the style of
+// TigerBeetle's VOPR and FoundationDB's simulation. It runs several real
+// sentinel.Node state machines, each inside a simulated copy of the agent
+// runtime, against modelled Redis instances, clients and a faulty network,
+// under virtual time, in one goroutine. One uint64 seed drives every random
+// choice (one *rand.Rand per purpose, one per agent), so a failing seed
+// reproduces exactly; the first trace line is SEED=<seed>.
+//
+// # What is modelled
+//
+// Runtime: the agent's single-threaded loop steps its Node with every input
+// and a Tick every 10 ms of the agent's own clock, persists Ready.State to
+// the agent's disk (a write takes up to FsyncMax, during which the loop
+// blocks), and only then sends that Ready's commands and any answer (a vote)
+// obtained since the previous Ready. A crash loses the Ready being written,
+// never a persisted one. A crashed agent leaves the VIP configured until it
+// starts again (its start-up reconcile removes it); a crashed host loses it.
+//
+// Network: every connection is a pair of TCP-like streams over directed
+// links: ordered, retransmitted with exponential backoff when a packet is
+// lost (per-link loss rates), held while a link is cut and delivered after
+// the cut heals, broken after a TCP timeout. Partitions are symmetric or
+// one-way. A process that dies resets its connections (RST) when its host
+// is up; a host that dies answers nothing. Hellos may be delivered twice.
+//
+// Redis: role, replicaof, run_id, an ordered write log standing for the
+// dataset (offsets derive from it), replicas pulling from their master while
+// the link is up, partial resync when their log is a prefix of the master's
+// and full resync (losing their tail) otherwise, appendfsync everysec
+// (a crash keeps the log as of the last second, or nothing when wiped),
+// slave-priority, min-replicas-to-write, pub/sub on the hello channel,
+// INFO rendered as redis-server 7.0 does, MULTI/EXEC with SLAVEOF,
+// CONFIG REWRITE (what a restart comes back as), CLIENT KILL, CLIENT PAUSE
+// WRITE and SCRIPT KILL.
+//
+// Clients write through the VIP: ARP resolution follows gratuitous ARPs of
+// new holders, a host only answers for an address it holds, acknowledged
+// writes are recorded, and a run reports the acknowledged writes the final
+// master does not have.
+//
+// # Phases
+//
+// A run has a fault-free start (agents discover each other), then a safety
+// phase in which the swarm's faults are injected (loss, delays, partitions,
+// agent/Redis/host crashes, stalls, clock jumps) and, in most seeds, the
+// initial master (host or Redis process) is killed at its start; then a
+// liveness phase in which everything is healed (no cuts, no loss, every
+// process up) and the cluster must converge within Options.Liveness.
+//
+// # Invariants, checked after every event
+//
+//   - at most one +elected-leader per epoch, and only with votes from a
+//     majority of all agents (and at least the quorum);
+//   - at most one vote per agent per epoch, across restarts: +vote-for-leader
+//     events, persisted Leader/LeaderEpoch and the is-master-down answers the
+//     runtime sent must agree, and an answer carrying a vote leaves only
+//     after the vote was persisted;
+//   - persisted current, leader and config epochs never go backwards, the
+//     myid never changes, and one config epoch never names two masters;
+//   - a failover (+try-failover) starts only in ODOWN and never in TILT;
+//     SLAVEOF NO ONE is sent only by the elected leader of its failover; no
+//     SLAVEOF/REPLICAOF is sent in TILT; a slave-priority 0 replica is never
+//     promoted;
+//   - an agent whose ticks are further apart than the TILT trigger is in
+//     TILT after that tick;
+//   - the fence window (fence yes): a VIP holder must let go within the lease
+//     (down-after/2, the Node's lease, plus the runtime's slack: two ticks,
+//     the disk write, clock drift, 50 ms) counted from the moment it could
+//     no longer reach a majority of the agents in both directions, and from
+//     the moment another host holds the VIP with a newer config epoch; time
+//     during which the holder's agent cannot act (crashed, stalled) is
+//     excused, since only a hardware watchdog can fence then. A VIP claim
+//     made with an older config epoch than a current holder's is a
+//     violation. Without fencing overlaps are measured only;
+//   - liveness: after healing, every agent persists the same master address
+//     and config epoch, that Redis is the only master, every other instance
+//     replicates from it with its link up, and only its host holds the VIP,
+//     continuously for 2 s, within Options.Liveness.
+//
+// # Running
+//
+//	go test ./agent/sim/                                   # 2000 seeds (50 with -race)
+//	go test ./agent/sim/ -run 'TestSeeds$' -sim.seeds 20000 -sim.base 5000
+//	go test ./agent/sim/ -run 'TestSeeds$' -sim.seed 491 -v  # one seed, full trace
+//	go test ./agent/sim/ -run 'TestSeeds$' -sim.agents 7 -sim.list -v
+//
+// A failing seed prints the invariant, the swarm, the command that
+// reproduces it and the tail of its trace; the sweep reruns it to check that
+// the failure is deterministic.
+package sim
