@@ -334,3 +334,54 @@ func TestStallOnMasterHost(t *testing.T) {
 	}
 	t.Logf("after a 3s stall of a0 (TILT period %v) the VIP was absent for %v", o.TiltPeriod, res.VIPGap)
 }
+
+// One-way partitions of the master's host: whichever direction is cut, the
+// holder cannot keep a two-way conversation with a majority, so with fencing
+// it must let go of the VIP before the others promote a replica (the checker
+// enforces the fence window; this test also wants no overlap at all).
+func TestFenceOneWayPartition(t *testing.T) {
+	for _, dir := range []string{"outbound", "inbound"} {
+		t.Run(dir, func(t *testing.T) {
+			o := calm(61, 5)
+			var released, promoted time.Duration = -1, -1
+			_, res := scenario(t, o, func(w *world) {
+				w.at(o.Warmup, func() {
+					for h := range w.hosts {
+						if h == 0 {
+							continue
+						}
+						if dir == "outbound" {
+							w.cut[0][h] = true
+						} else {
+							w.cut[h][0] = true
+						}
+					}
+					w.partitioned = true
+					w.trace("cut h0 %s", dir)
+					w.check.topology()
+				})
+				w.onVIP = func(h int, own bool) {
+					if h == 0 && !own && released < 0 && w.now >= o.Warmup {
+						released = w.now
+					}
+				}
+				w.onEvent = func(a *agent, ev sentinel.Event) {
+					if ev.Type == "+promoted-slave" && promoted < 0 {
+						promoted = w.now
+					}
+				}
+			})
+			if res.Err != nil {
+				failWithTail(t, res, "violation: %v", res.Err)
+				return
+			}
+			t.Logf("h0 released the VIP at %v, promotion at %v, max overlap %v", released, promoted, res.MaxOverlap)
+			if promoted >= 0 && (released < 0 || released > promoted) {
+				failWithTail(t, res, "h0 released the VIP at %v, after the promotion at %v", released, promoted)
+			}
+			if res.MaxOverlap != 0 {
+				failWithTail(t, res, "VIP overlap %v with fencing", res.MaxOverlap)
+			}
+		})
+	}
+}
