@@ -74,8 +74,9 @@ func (w *Watchdog) Interval() time.Duration { return w.timeout / 2 }
 
 // Run pings systemd every Interval while the heartbeat is younger than
 // Interval, until ctx is done. A heartbeat from before Run started (or none)
-// counts as one taken when Run started. It returns at once (nil) when no watchdog is
-// enabled, and an error when WATCHDOG_USEC or WATCHDOG_PID is malformed.
+// counts as one taken when Run started. Run returns at once (nil) when no
+// watchdog is enabled, and an error when WATCHDOG_USEC or WATCHDOG_PID is
+// malformed.
 func (w *Watchdog) Run(ctx context.Context) error {
 	if w.envErr != nil {
 		return w.envErr
@@ -84,8 +85,9 @@ func (w *Watchdog) Run(ctx context.Context) error {
 		return nil
 	}
 	var (
-		stalled bool
-		failing bool
+		stalled   bool
+		stalledAt time.Time
+		failing   bool
 		// A main loop that has not beaten since Run started (its heartbeat
 		// is zero, the Unix epoch, or older) gets one interval from here,
 		// so that Run may start first without a false alarm.
@@ -101,7 +103,8 @@ func (w *Watchdog) Run(ctx context.Context) error {
 		switch fresh := age < w.Interval(); {
 		case fresh:
 			if stalled {
-				w.log.Info("main loop recovered; resuming watchdog keep-alives", "stalled_for", age)
+				w.log.Info("main loop recovered; resuming watchdog keep-alives",
+					"withheld_for", w.clock.Now().Sub(stalledAt))
 				stalled = false
 			}
 			if _, err := w.notify(daemon.SdNotifyWatchdog); err != nil {
@@ -114,7 +117,7 @@ func (w *Watchdog) Run(ctx context.Context) error {
 			}
 		case !stalled:
 			// Staying silent is the point: systemd restarts us after Timeout.
-			stalled = true
+			stalled, stalledAt = true, w.clock.Now()
 			if never {
 				w.log.Error("main loop has made no progress since the watchdog started; withholding watchdog keep-alive",
 					"watchdog_timeout", w.timeout)

@@ -99,10 +99,12 @@ var builds = struct {
 }{m: map[string]packages{}}
 
 func TestMain(m *testing.M) {
+	start := time.Now()
 	code := m.Run()
 	if builds.dir != "" {
 		os.RemoveAll(builds.dir)
 	}
+	fmt.Printf("packaging/e2e: took %v\n", time.Since(start).Round(time.Second))
 	os.Exit(code)
 }
 
