@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"math/rand"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,6 +122,14 @@ type Options struct {
 	// Shutdown is called when a client sends SHUTDOWN; typically it cancels
 	// the context passed to Run. Nil refuses SHUTDOWN.
 	Shutdown func()
+	// OnEvent, if set, sees every event (the core's and those given to
+	// Publish) after it is logged, e.g. for metrics. It must not block.
+	OnEvent func(sentinel.Event)
+	// Fence, if set, is told whether a local master is fenced (its writes
+	// must stop) and which addresses must still reach it, whenever that
+	// changes: the firewall's fencing mode. Called on the loop goroutine; it
+	// must not block for long.
+	Fence func(fenced bool, allowed []netip.Addr)
 }
 
 // Runtime runs one agent. Create it with New, then call Run once.
@@ -144,6 +153,7 @@ type Runtime struct {
 	readyOnce sync.Once
 
 	// loop-goroutine state
+	fenceKey     string
 	unsaved      *sentinel.HardState
 	held         []heldReady
 	vips         []sentinel.VIPIntent
@@ -460,6 +470,7 @@ func (r *Runtime) process() {
 		for _, s := range h.scripts {
 			r.script.run(s, r.node.Timing())
 		}
+		r.checkFence(h.events)
 	}
 	if r.hasVIPs {
 		if r.opts.VIPs != nil {
@@ -505,6 +516,9 @@ func (r *Runtime) logEvents(events []sentinel.Event) {
 			attrs = append(attrs, slog.String("detail", ev.Detail))
 		}
 		r.log.LogAttrs(context.Background(), lvl, ev.Type+" "+ev.Payload, attrs...)
+		if r.opts.OnEvent != nil {
+			r.opts.OnEvent(ev)
+		}
 	}
 }
 

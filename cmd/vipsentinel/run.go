@@ -13,7 +13,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vipsentinel/vipsentinel/agent/config"
+	"github.com/vipsentinel/vipsentinel/agent/metrics"
+	"github.com/vipsentinel/vipsentinel/agent/redislink"
 	"github.com/vipsentinel/vipsentinel/agent/runtime"
 	"github.com/vipsentinel/vipsentinel/agent/state"
 	"github.com/vipsentinel/vipsentinel/firewall"
@@ -47,6 +51,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		log.Warn("configuration", "file", w.File, "line", w.Line, "directive", w.Directive, "msg", w.Msg)
 	}
 
+	redis.SetLogger(redislink.GoRedisLogger(log.With("component", "go-redis")))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err = runAgent(ctx, stop, path, f, level, log)
@@ -125,6 +130,10 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 			return configError{err}
 		}
 	}
+	// met is built once the runtime exists; events before that are not
+	// counted (ObserveEvent accepts a nil *Metrics), and nothing runs yet.
+	var met *metrics.Metrics
+	fence := newFencer(fw, f.Firewall.Fence, log)
 	opts := runtime.Options{
 		Config:     cfg,
 		State:      hs,
@@ -134,6 +143,8 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 		Version:    version(),
 		ConfigFile: path,
 		Shutdown:   stop,
+		OnEvent:    func(ev sentinelEvent) { met.ObserveEvent(time.Now(), ev) },
+		Fence:      fence.set,
 	}
 	opts.Listeners, err = listen(f, log)
 	if err != nil {
@@ -146,6 +157,8 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 	if err != nil {
 		return configError{err}
 	}
+	met = metrics.New(metrics.Options{Core: rt, VIPs: vips, Firewall: fw, Heartbeat: rt.Heartbeat,
+		Version: version(), Logger: log.With("component", "metrics")})
 	if err := rt.Listen(); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -168,6 +181,15 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 			}
 		}()
 	}
+	go fence.run(runCtx)
+	go func() {
+		if err := met.Serve(runCtx, f.MetricsAddr); err != nil {
+			log.Error("metrics endpoint stopped", "err", err)
+		}
+	}()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	wd := systemd.NewWatchdog(rt.Heartbeat, log)
 	go func() { _ = wd.Run(runCtx) }()
 	status := systemd.NewStatusUpdater(systemd.DefaultStatusInterval, log)
@@ -194,6 +216,8 @@ loop:
 		case <-ctx.Done():
 			runErr = <-done
 			break loop
+		case <-hup:
+			reload(runCtx, path, f, localIPs, rt, level, log)
 		case <-tick.C:
 			line := rt.Status()
 			if fw != nil {

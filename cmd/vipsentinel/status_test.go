@@ -4,14 +4,28 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -37,14 +51,15 @@ func TestRunAndStatus(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	rport, aport := freePort(t), freePort(t)
+	rport, aport, mport := freePort(t), freePort(t), freePort(t)
 	redis := exec.Command("redis-server", "--port", fmt.Sprint(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
 	if err := redis.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { redis.Process.Kill(); redis.Wait() })
 	conf := filepath.Join(dir, "agent.conf")
-	writeFile(t, conf, fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor m1 127.0.0.1 %d 1\nsentinel down-after-milliseconds m1 1000\n", aport, dir, rport))
+	base := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nmetrics-addr 127.0.0.1:%d\nsentinel monitor m1 127.0.0.1 %d 1\n", aport, dir, mport, rport)
+	writeFile(t, conf, base+"sentinel down-after-milliseconds m1 1000\n")
 	var logs bytes.Buffer
 	agent := exec.Command(bin, conf)
 	agent.Stdout, agent.Stderr = &logs, &logs
@@ -84,6 +99,36 @@ func TestRunAndStatus(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}
+	}
+
+	// Metrics and health are served on metrics-addr.
+	for _, want := range []struct{ path, text string }{
+		{"/metrics", "vipsentinel_current_epoch"},
+		{"/metrics", `vipsentinel_master_config_epoch{master="m1"}`},
+		{"/healthz", "ok"},
+	} {
+		body := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d%s", mport, want.path))
+		if !strings.Contains(body, want.text) {
+			t.Errorf("GET %s lacks %q:\n%.2000s", want.path, want.text, body)
+		}
+	}
+
+	// SIGHUP applies a changed down-after and a new master without a restart.
+	writeFile(t, conf, base+"sentinel down-after-milliseconds m1 2500\nsentinel monitor m2 127.0.0.1 "+fmt.Sprint(rport)+" 1\n")
+	if err := agent.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		var o, e bytes.Buffer
+		run([]string{"status", "--addr", addr, "--timeout", "500ms"}, &o, &e)
+		if strings.Contains(o.String(), "down-after 2500ms") && strings.Contains(o.String(), "master m2 at") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reload not applied:\n%s\nagent log:\n%s", o.String(), logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	// SIGTERM stops the agent cleanly and promptly.
