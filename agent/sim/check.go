@@ -263,7 +263,14 @@ func (c *checker) command(a *agent, cmd sentinel.Command) {
 	}
 	t := &c.ag[a.id]
 	for _, argv := range cmd.Cmds {
-		if len(argv) != 3 || !(strings.EqualFold(argv[0], "slaveof") || strings.EqualFold(argv[0], "replicaof")) {
+		if len(argv) != 3 {
+			continue
+		}
+		name := strings.ToUpper(argv[0])
+		if c.w != nil {
+			name = c.w.canonical(argv[0])
+		}
+		if name != "SLAVEOF" && name != "REPLICAOF" {
 			continue
 		}
 		if t.tilt {

@@ -37,6 +37,7 @@ type Options struct {
 	Priority        []int // slave-priority per host (0 or missing: 100)
 	Priority0       []int // hosts whose Redis has slave-priority 0
 	MinReplicas     int   // min-replicas-to-write on every Redis (0 = off)
+	Rename          bool  // Redis renames CONFIG and SLAVEOF (rename-command)
 
 	Tick       time.Duration // how often the runtime ticks each agent
 	FsyncMax   time.Duration // persisting HardState takes up to this long
@@ -96,6 +97,9 @@ const (
 	MutateAmnesia
 	// MutateNoFence keeps the VIP on a host whose agent asked to release it.
 	MutateNoFence
+	// MutateDeafReplica makes Redis answer OK to SLAVEOF <host> <port>
+	// without acting on it.
+	MutateDeafReplica
 )
 
 // Calm reports whether o injects no faults besides the scripted master kill.
@@ -106,9 +110,9 @@ func (o *Options) Calm() bool {
 
 // String renders the swarm in one line, printed after SEED=.
 func (o *Options) String() string {
-	return fmt.Sprintf("agents=%d quorum=%d down-after=%v failover-timeout=%v fence=%v prio0=%v min-replicas=%d "+
+	return fmt.Sprintf("agents=%d quorum=%d down-after=%v failover-timeout=%v fence=%v prio0=%v min-replicas=%d rename=%v "+
 		"loss=%.2f delay=%v+%v dup=%.2f partition=%v asym=%v/%.3f crash=%.3f/%.3f/%.3f wipe=%.2f stall=%.3f jump=%.3f drift=%dppm kill-master=%v",
-		o.Agents, o.Quorum, o.DownAfter, o.FailoverTimeout, o.Fence, o.Priority0, o.MinReplicas,
+		o.Agents, o.Quorum, o.DownAfter, o.FailoverTimeout, o.Fence, o.Priority0, o.MinReplicas, o.Rename,
 		o.Loss, o.DelayMin, o.DelayMean, o.Dup, o.Partition, o.Asymmetric, o.PartitionRate,
 		o.AgentCrash, o.RedisCrash, o.HostCrash, o.RedisWipe, o.StallRate, o.JumpRate, o.ClockDrift, o.KillMaster)
 }
@@ -156,6 +160,9 @@ func Swarm(seed uint64, agents int) Options {
 	if r.Intn(3) == 0 {
 		o.MinReplicas = 1
 	}
+	// Drawn apart so that adding it did not change the other options a
+	// seed stands for.
+	o.Rename = newRand(seed, "swarm-rename", 0).Intn(4) == 0
 
 	o.DelayMin = time.Duration(50+r.Intn(950)) * time.Microsecond
 	o.DelayMean = time.Duration(r.Intn(20)+1) * time.Millisecond

@@ -242,7 +242,7 @@ func (r *redis) exec(c *conn, argv []string) (string, string) {
 		return "", "ERR empty command"
 	}
 	w := r.w
-	switch strings.ToUpper(argv[0]) {
+	switch w.canonical(argv[0]) {
 	case "PING":
 		if r.loading() {
 			return "", "LOADING Redis is loading the dataset in memory"
@@ -279,6 +279,9 @@ func (r *redis) exec(c *conn, argv []string) (string, string) {
 		to := sentinel.Addr{Host: argv[1], Port: port}
 		if r.role == roleReplica && r.master == to {
 			return "OK Already connected to specified master", ""
+		}
+		if w.opts.Mutate == MutateDeafReplica {
+			return "OK", ""
 		}
 		w.trace("%s replicaof %s by %s", r.name(), to, c.owner.name)
 		r.role, r.master = roleReplica, to

@@ -272,6 +272,17 @@ func TestMutationsAreCaught(t *testing.T) {
 		}
 		t.Logf("caught: %v", res.Err)
 	})
+	t.Run("deaf-replica", func(t *testing.T) {
+		o := calm(43, 3)
+		o.KillMaster, o.KillHost = true, 2
+		o.Mutate = MutateDeafReplica
+		o.Liveness = 40 * time.Second
+		_, res := scenario(t, o, nil)
+		if res.Err == nil || !strings.Contains(res.Err.Error(), "liveness") {
+			t.Fatalf("a Redis that ignores REPLICAOF was not caught by the liveness check: %v", res.Err)
+		}
+		t.Logf("caught: %v", res.Err)
+	})
 	t.Run("no-fence", func(t *testing.T) {
 		o := calm(21, 3)
 		o.Mutate = MutateNoFence

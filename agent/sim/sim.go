@@ -224,6 +224,7 @@ func (w *world) agentConfig(h int, timing sentinel.Timing) sentinel.Config {
 			ParallelSyncs:   1,
 			HasVIP:          true,
 			Fence:           o.Fence,
+			RenamedCommands: renamed(o),
 		}},
 	}
 }
@@ -485,4 +486,37 @@ func (w *world) masterHost() int {
 		}
 	}
 	return 0
+}
+
+// renames is the rename-command table of the monitored Redis instances.
+var renames = map[string]string{"config": "vs-config-7f3a", "slaveof": "vs-slaveof-7f3a"}
+
+// renamed is the rename-command table the agents are configured with.
+func renamed(o Options) map[string]string {
+	if !o.Rename {
+		return nil
+	}
+	out := make(map[string]string, len(renames))
+	for k, v := range renames {
+		out[k] = v
+	}
+	return out
+}
+
+// canonical maps a command name as sent to Redis back to the command it
+// is, through the rename-command table; a renamed-away original name maps
+// to "" (Redis no longer knows it).
+func (w *world) canonical(name string) string {
+	up := strings.ToUpper(name)
+	if w.opts.Rename {
+		for orig, to := range renames {
+			switch up {
+			case strings.ToUpper(to):
+				return strings.ToUpper(orig)
+			case strings.ToUpper(orig):
+				return ""
+			}
+		}
+	}
+	return up
 }

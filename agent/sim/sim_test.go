@@ -126,8 +126,8 @@ func (d dist) String() string {
 
 // summarize renders the figures the sweep measured.
 func summarize(rs []*Result) string {
-	var prom, vip, all, promCalm, vipCalm, allCalm, beyond, conv dist
-	var maxOverlap, maxStale time.Duration
+	var prom, vip, all, promCalm, vipCalm, allCalm, beyond, beyondCalm, conv dist
+	var maxOverlap, maxOverlapFence, maxStale time.Duration
 	var gaps dist
 	var overlapRuns, fenceOverlapRuns int
 	var acked, lost uint64
@@ -142,6 +142,7 @@ func summarize(rs []*Result) string {
 			beyond = append(beyond, r.Promoted-r.Options.DownAfter)
 			if calm {
 				promCalm = append(promCalm, r.Promoted)
+				beyondCalm = append(beyondCalm, r.Promoted-r.Options.DownAfter)
 			}
 		}
 		if r.VIPMoved > 0 {
@@ -161,6 +162,7 @@ func summarize(rs []*Result) string {
 			overlapRuns++
 			if r.Options.Fence {
 				fenceOverlapRuns++
+				maxOverlapFence = max(maxOverlapFence, r.MaxOverlap)
 			}
 		}
 		maxOverlap = max(maxOverlap, r.MaxOverlap)
@@ -182,11 +184,12 @@ func summarize(rs []*Result) string {
 	fmt.Fprintf(&b, "  t0 -> all agents switched:     %v\n", all)
 	fmt.Fprintf(&b, "failover, calm seeds (no fault but the kill):\n")
 	fmt.Fprintf(&b, "  t0 -> replica promoted:        %v\n", promCalm)
+	fmt.Fprintf(&b, "  promoted, minus down-after:    %v\n", beyondCalm)
 	fmt.Fprintf(&b, "  t0 -> VIP on new master only:  %v\n", vipCalm)
 	fmt.Fprintf(&b, "  t0 -> all agents switched:     %v\n", allCalm)
 	fmt.Fprintf(&b, "liveness: heal -> converged:     %v\n", conv)
-	fmt.Fprintf(&b, "VIP overlap: max %v; seeds with overlap %d (%d with fence yes); longest stale hold while able to act %v\n",
-		maxOverlap.Round(time.Millisecond), overlapRuns, fenceOverlapRuns, maxStale.Round(time.Millisecond))
+	fmt.Fprintf(&b, "VIP overlap: max %v (fence yes: %v); seeds with overlap %d (%d with fence yes); longest stale hold while able to act %v\n",
+		maxOverlap.Round(time.Millisecond), maxOverlapFence.Round(time.Millisecond), overlapRuns, fenceOverlapRuns, maxStale.Round(time.Millisecond))
 	fmt.Fprintf(&b, "VIP absent, calm seeds without a kill: %v\n", gaps)
 	fmt.Fprintf(&b, "writes: %d acknowledged, %d lost (%.3f%%) in %d seeds", acked, lost, 100*float64(lost)/float64(max(acked, 1)), lostRuns)
 	return b.String()
