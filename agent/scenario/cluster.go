@@ -52,8 +52,8 @@ type Options struct {
 	IPv6            bool          // the floating IP is an IPv6 address
 	Binary          string        // the vipsentinel executable (Vipsentinel stack)
 	Name            string        // lab name prefix
-	// Firewall turns on vipsentinel's nftables management (firewall yes)
-	// on every host, with a policy-drop input chain of the host's own in
+	// Firewall turns on vipsentinel's nftables management (firewall yes,
+	// with firewall-fence) on every host, with a policy-drop input chain of the host's own in
 	// front of it, as a locked-down host would have. The agents must open
 	// their ports in that chain (firewall-mode inject) for anything to work.
 	Firewall bool
@@ -212,7 +212,7 @@ func (c *Cluster) startAgent(i int, h *lab.Host) (*lab.Proc, error) {
 		fmt.Fprintf(&b, "sentinel vip %s %s %s\n", MasterName, c.Prefix, h.Iface)
 		fmt.Fprintf(&b, "sentinel fence %s yes\n", MasterName)
 		if c.Opts.Firewall {
-			fmt.Fprintf(&b, "firewall yes\nfirewall-mode inject\nfirewall-allow %s %s\n", c.Lab.Prefix4(), c.Lab.Prefix6())
+			fmt.Fprintf(&b, "firewall yes\nfirewall-mode inject\nfirewall-fence yes\nfirewall-allow %s %s\n", c.Lab.Prefix4(), c.Lab.Prefix6())
 			if err := lockDown(h); err != nil {
 				return nil, err
 			}

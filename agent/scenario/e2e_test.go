@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -149,10 +151,37 @@ func TestKillMasterMovesVIP(t *testing.T) {
 }
 
 func TestIsolatedMasterReleasesVIPFirst(t *testing.T) {
-	c := startCluster(t, Options{Name: "isol"})
+	c := startCluster(t, Options{Name: "isol", Firewall: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	res, err := c.RunFailover(ctx, IsolateMaster, nil)
+	// While the old master is fenced, the firewall refuses new client
+	// connections to it (firewall-fence): probe from the client, which the
+	// partition leaves connected to it.
+	var refusedAt time.Duration = -1
+	var mu sync.Mutex
+	progress := func(l Line) {
+		if l.Host == "h1" && strings.HasPrefix(l.What, "+fence") {
+			go func(fencedAt time.Duration) {
+				addr := net.JoinHostPort(c.Hosts[0].IP4.String(), "6379")
+				for i := 0; i < 100; i++ {
+					dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+					conn, err := c.Client.DialContext(dctx, "tcp", addr)
+					cancel()
+					if err != nil && strings.Contains(err.Error(), "refused") {
+						mu.Lock()
+						refusedAt = fencedAt
+						mu.Unlock()
+						return
+					}
+					if conn != nil {
+						conn.Close()
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}(l.At)
+		}
+	}
+	res, err := c.RunFailover(ctx, IsolateMaster, progress)
 	if res != nil {
 		logTimeline(t, res)
 	}
@@ -178,6 +207,11 @@ func TestIsolatedMasterReleasesVIPFirst(t *testing.T) {
 	if fenced >= promoted {
 		t.Errorf("isolated %s fenced at %v, after the promotion at %v", old, fenced, promoted)
 	}
+	mu.Lock()
+	if refusedAt < 0 {
+		t.Errorf("new client connections to the fenced old master were never refused by its firewall")
+	}
+	mu.Unlock()
 	checkMove(t, c, res)
 }
 
