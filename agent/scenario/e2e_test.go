@@ -3,9 +3,9 @@ package scenario
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
