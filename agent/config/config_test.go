@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,7 @@ func TestFull(t *testing.T) {
 			Fence:      true,
 		}},
 		{"metrics-addr", f.MetricsAddr, "127.0.0.1:9479"},
+		{"min-agents", f.MinAgents, 3},
 		{"state path", f.StatePath(), "/var/lib/vipsentinel/agent.state"},
 		{"monitor", cache.Addr, sentinel.Addr{Host: "198.18.0.1", Port: 6379}},
 		{"quorum", cache.Quorum, 2},
@@ -177,7 +179,7 @@ func TestSentinelConfig(t *testing.T) {
 	c := f.Sentinel([]string{"198.18.0.1"})
 	if c.Port != 26380 || c.AnnounceIP != "198.18.0.1" || c.AnnouncePort != 26390 || c.DenyScriptsReconfig ||
 		!c.ResolveHostnames || !c.AnnounceHostnames || c.SentinelUser != "peer" || c.SentinelPass != "peer!pass" ||
-		c.RequirePass != "it's" || !slices.Equal(c.LocalIPs, []string{"198.18.0.1"}) || c.Rand != nil {
+		c.RequirePass != "it's" || !slices.Equal(c.LocalIPs, []string{"198.18.0.1"}) || c.Rand != nil || c.MinAgents != 3 {
 		t.Errorf("globals: %+v", c)
 	}
 	if len(c.Masters) != 2 {
@@ -246,6 +248,11 @@ func TestGood(t *testing.T) {
 		{"metrics ipv6", "metrics-addr [::1]:9479\n", func(f *File) bool { return f.MetricsAddr == "[::1]:9479" }},
 		{"metrics any", "metrics-addr :9479\n", func(f *File) bool { return f.MetricsAddr == ":9479" }},
 		{"metrics off", `metrics-addr ""` + "\n", func(f *File) bool { return f.MetricsAddr == "" }},
+		{"min-agents off", "min-agents 0\n", func(f *File) bool { return f.MinAgents == 0 && f.Sentinel(nil).MinAgents == 0 }},
+		{"min-agents", "min-agents 5\n", func(f *File) bool { return f.MinAgents == 5 && f.Sentinel(nil).MinAgents == 5 }},
+		{"min-agents max", "min-agents 1000\n", func(f *File) bool { return f.MinAgents == 1000 }},
+		{"min-agents last wins", "min-agents 5\nmin-agents 3\n", func(f *File) bool { return f.MinAgents == 3 }},
+		{"min-agents case", "MIN-AGENTS 3\n", func(f *File) bool { return f.MinAgents == 3 }},
 		{"announce-ip empty", `sentinel announce-ip ""` + "\n", func(f *File) bool { return f.AnnounceIP == "" }},
 		{"announce-ip hostname", "sentinel announce-ip agent1.example.net\n", func(f *File) bool { return f.AnnounceIP == "agent1.example.net" }},
 		{"announce-port 0", "sentinel announce-port 0\n", func(f *File) bool { return f.AnnouncePort == 0 }},
@@ -285,6 +292,22 @@ func TestGood(t *testing.T) {
 				t.Errorf("unexpected result:\n%s", f.Effective())
 			}
 		})
+	}
+}
+
+// TestMinAgents: every accepted value is accepted by the core too, and a
+// quorum up to min-agents is fine.
+func TestMinAgents(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 5, sentinel.MaxMinAgents} {
+		f, w := mustParse(t, "sentinel monitor m 198.18.0.1 6379 2\nmin-agents "+strconv.Itoa(n)+"\n")
+		if n != 1 && len(w) != 0 || n == 1 && len(w) != 1 {
+			t.Errorf("min-agents %d: warnings %v", n, w)
+		}
+		c := f.Sentinel([]string{"198.18.0.1"})
+		c.Rand = rand.New(rand.NewSource(1))
+		if _, err := sentinel.New(c, nil); err != nil {
+			t.Errorf("min-agents %d: the core refuses it: %v", n, err)
+		}
 	}
 }
 
@@ -336,6 +359,14 @@ func TestErrors(t *testing.T) {
 		{"metrics-addr 9479\n", 1, "metrics-addr", "want host:port"},
 		{"metrics-addr :0\n", 1, "metrics-addr", "invalid port"},
 		{"metrics-addr bad_host!:1\n", 1, "metrics-addr", "invalid IP address or hostname"},
+		{"min-agents -1\n", 1, "min-agents", `invalid value "-1": want the number of agents in the group, 0..1000 (0 = off)`},
+		{"min-agents 1001\n", 1, "min-agents", "0..1000"},
+		{"min-agents three\n", 1, "min-agents", `invalid value "three"`},
+		{"min-agents 2.5\n", 1, "min-agents", "invalid value"},
+		{`min-agents ""` + "\n", 1, "min-agents", "invalid value"},
+		{"min-agents\n", 1, "min-agents", "wrong number of arguments (0): want min-agents <n>"},
+		{"min-agents 3 5\n", 1, "min-agents", "wrong number of arguments (2)"},
+		{"min-agents <n>\n", 1, "min-agents", "<n> is a placeholder"},
 		{"state-file a/b\n", 1, "state-file", "want a file name"},
 		{"state-file ..\n", 1, "state-file", "want a file name"},
 		{"sentinel announce-ip not/valid\n", 1, "sentinel announce-ip", "invalid IP address or hostname"},
@@ -477,6 +508,7 @@ func TestWarnings(t *testing.T) {
 		{"firewall-fence yes\nfirewall-keep-on-stop yes\nfirewall-keep-on-stop no\n", 1, "firewall-fence", "firewall is not enabled"},
 		{"firewall yes\nfirewall-allow 198.18.0.1/24\n", 2, "firewall-allow", "host bits set; using 198.18.0.0/24"},
 		{mon + "sentinel current-epoch 3\n", 0, "", "imported into the state file on first start only"},
+		{"min-agents 2\n" + "sentinel monitor m 198.18.0.1 6379 3\n", 2, "sentinel monitor", `quorum 3 of master "m" is more than the 2 agents of min-agents`},
 	}
 	for _, tt := range tests {
 		_, w := mustParse(t, tt.text)
@@ -607,6 +639,7 @@ sentinel announce-hostnames no
 sentinel deny-scripts-reconfig yes
 # sentinel sentinel-user: not set
 # sentinel sentinel-pass: not set
+min-agents 0
 
 firewall no
 # firewall-allow: not set

@@ -87,6 +87,7 @@ var (
 		"firewall-fence":        {pass: passGlobal, usage: "firewall-fence yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.Firewall.Fence) })},
 		"metrics-addr":          {pass: passGlobal, usage: "metrics-addr <host:port>", fn: setGlobal(doMetricsAddr)},
 		"state-file":            {pass: passGlobal, usage: "state-file <name>", fn: setGlobal(doStateFile)},
+		"min-agents":            {pass: passGlobal, usage: "min-agents <n>", fn: setGlobal(doMinAgents)},
 	}
 
 	sentinelSpecs = map[string]*spec{
@@ -259,6 +260,9 @@ func (p *parser) finish(f *File) {
 	for _, m := range f.Masters {
 		if !m.fenceSet {
 			m.Fence = len(m.VIPs) > 0
+		}
+		if f.MinAgents > 0 && m.Quorum > f.MinAgents {
+			p.warnf(m.monitorAt, "sentinel monitor", "quorum %d of master %q is more than the %d agents of min-agents: it can never be reached, so the master is never failed over", m.Quorum, m.Name, f.MinAgents)
 		}
 		// A setting without effect is worth a warning only if the operator
 		// changed it: the rendering of Effective lists every default and
@@ -557,6 +561,13 @@ func doStateFile(f *File, s string) error {
 		return fmt.Errorf("invalid name %q: want a file name (the file lives in dir)", s)
 	}
 	f.StateFile = s
+	return nil
+}
+
+func doMinAgents(f *File, v string) error {
+	if err := integer(v, 0, sentinel.MaxMinAgents, &f.MinAgents); err != nil {
+		return fmt.Errorf("invalid value %q: want the number of agents in the group, 0..%d (0 = off)", v, sentinel.MaxMinAgents)
+	}
 	return nil
 }
 

@@ -71,6 +71,18 @@
 //
 // File name of the state file inside dir.
 //
+//	min-agents <n>                    default 0 (off)
+//
+// The number of agents in the group: elections and fencing count their
+// majorities over at least n agents. Set it to the number of hosts running
+// an agent. Without it (0, Sentinel's rule) a majority is counted over the
+// agents discovered so far, so while agents are still discovering each
+// other (after a first start, or when some could not be reached yet) a
+// candidate that knows only two of five agents can be elected with two
+// votes, and an isolated master's agent can count itself as a majority of
+// the few peers it knows. 0 to 1000; a sentinel monitor quorum above n is a
+// warning (that master could never be failed over).
+//
 //	metrics-addr <host:port>          default: none (no metrics endpoint)
 //
 // Address of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9479 or :9479.

@@ -70,6 +70,7 @@ func (f *File) Effective() string {
 	w("sentinel", "deny-scripts-reconfig", yn(f.DenyScriptsReconfig))
 	str("sentinel sentinel-user", f.SentinelUser, false)
 	str("sentinel sentinel-pass", f.SentinelPass, true)
+	w("min-agents", strconv.Itoa(f.MinAgents))
 	b.WriteByte('\n')
 
 	w("firewall", yn(f.Firewall.Enabled))

@@ -68,6 +68,11 @@ type File struct {
 	MetricsAddr string // host:port of the Prometheus endpoint; empty disables it
 	StateFile   string // file name of the state file inside Dir
 
+	// MinAgents is the number of agents the group has (min-agents): the
+	// core counts majorities over at least this many voters. 0 leaves
+	// Sentinel's rule (the agents seen so far).
+	MinAgents int
+
 	// Runtime state written by Redis's CONFIG REWRITE (sentinel myid,
 	// sentinel current-epoch). Zero when absent.
 	MyID         string
@@ -235,6 +240,7 @@ func (f *File) Sentinel(localIPs []string) sentinel.Config {
 		SentinelUser:        f.SentinelUser,
 		SentinelPass:        f.SentinelPass,
 		RequirePass:         f.RequirePass,
+		MinAgents:           f.MinAgents,
 	}
 	for _, m := range f.Masters {
 		c.Masters = append(c.Masters, m.MasterConfig())

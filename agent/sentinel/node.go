@@ -128,7 +128,7 @@ func New(cfg Config, st *HardState) (*Node, error) {
 	if n.cfg.Port < 0 || n.cfg.Port > 65535 {
 		return nil, fmt.Errorf("%w: port %d out of range", ErrConfig, n.cfg.Port)
 	}
-	if cfg.MinAgents < 0 || cfg.MinAgents > 1000 {
+	if cfg.MinAgents < 0 || cfg.MinAgents > MaxMinAgents {
 		return nil, fmt.Errorf("%w: min-agents %d out of range", ErrConfig, cfg.MinAgents)
 	}
 	if n.announcePort < 0 || n.announcePort > 65535 {

@@ -287,6 +287,10 @@ type MasterConfig struct {
 	Fence                 bool              // sentinel fence <master> yes
 }
 
+// MaxMinAgents is the largest Config.MinAgents accepted: a larger value is
+// taken for a typo rather than a real group.
+const MaxMinAgents = 1000
+
 // Config configures a Node.
 type Config struct {
 	// LocalIPs are the addresses of this host; an instance listening on one of
@@ -308,6 +312,7 @@ type Config struct {
 	// counted over at least this many voters. Sentinel counts only the
 	// agents seen so far, so during discovery a candidate that knows two of
 	// five agents can be elected with two votes. 0 keeps Sentinel's rule.
+	// At most MaxMinAgents.
 	MinAgents int
 	// Rand is the only source of randomness (election desync, generated
 	// myid). It must not be shared with another goroutine.
