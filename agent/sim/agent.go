@@ -427,7 +427,7 @@ func (w *world) syn(c *conn, cmd sentinel.Command) {
 			c.sendRST("connection refused")
 			return
 		}
-		c.attached, c.serverInc = true, ag.inc
+		c.serverInc = ag.inc
 		ag.incoming = append(ag.incoming, c)
 		// The set-up commands (AUTH, CLIENT SETNAME, PING) need the process.
 		ag.serve(func() func() {

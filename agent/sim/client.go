@@ -50,7 +50,7 @@ func (c *client) tick() {
 			if err != "" || w.now-sent > clientTimeout {
 				return
 			}
-			w.ack(id, h)
+			w.ack(id)
 		})
 	})
 }

@@ -185,6 +185,6 @@ func (w *world) result(res *Result) *Result {
 }
 
 // ack records a write the client saw acknowledged.
-func (w *world) ack(id uint64, h int) {
+func (w *world) ack(id uint64) {
 	w.acked = append(w.acked, id)
 }

@@ -124,7 +124,6 @@ type conn struct {
 	up   bool // established, as the owner knows it
 	dead bool // closed or broken, as the owner knows it
 	// far-end state
-	attached   bool // the server accepted it
 	serverInc  int  // incarnation of the server process it is attached to
 	gone       bool // the server process closed it (crash, CLIENT KILL)
 	subscribed bool
@@ -156,7 +155,6 @@ func (c *conn) detach() {
 		c.w.redis[c.target].unsubscribe(c)
 	}
 	c.subscribed = false
-	c.attached = false
 }
 
 // reset is the server side dropping the connection: it sends a RST that the

@@ -126,7 +126,7 @@ func (r *redis) loading() bool { return r.w.now < r.loadingUntil }
 func (r *redis) offset() int64 { return int64(len(r.log)) * writeBytes }
 
 func (r *redis) attach(c *conn) {
-	c.attached, c.serverInc = true, r.inc
+	c.serverInc = r.inc
 	r.conns = append(r.conns, c)
 }
 
