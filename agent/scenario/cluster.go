@@ -97,7 +97,7 @@ type Cluster struct {
 
 // Start builds the lab and starts Redis and the agents. It returns once the
 // replicas are in sync and the floating IP answers on the first host.
-func Start(ctx context.Context, o Options) (c *Cluster, err error) {
+func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	o.defaults()
 	if o.Stack == Vipsentinel && o.Binary == "" {
 		return nil, errors.New("scenario: Options.Binary (the vipsentinel executable) is required")
@@ -106,11 +106,10 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("scenario: build lab: %w", err)
 	}
-	c = &Cluster{Opts: o, Lab: l, Hosts: l.Hosts(), Client: l.Clients()[0]}
+	c := &Cluster{Opts: o, Lab: l, Hosts: l.Hosts(), Client: l.Clients()[0]}
 	defer func() {
 		if err != nil {
 			c.Close()
-			c = nil
 		}
 	}()
 	if o.IPv6 {
