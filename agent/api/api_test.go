@@ -563,7 +563,13 @@ func TestRESP3Shapes(t *testing.T) {
 	r.roundTrip(cmd("ACL", "LIST"), "*1\r\n$34\r\nuser default on nopass ~* &* +@all\r\n")
 	r.roundTrip(cmd("ACL", "GETUSER", "default"), "%6\r\n$5\r\nflags\r\n~2\r\n$2\r\non\r\n$6\r\nnopass\r\n$9\r\npasswords\r\n*0\r\n$8\r\ncommands\r\n$5\r\n+@all\r\n$4\r\nkeys\r\n$2\r\n~*\r\n$8\r\nchannels\r\n$2\r\n&*\r\n$9\r\nselectors\r\n*0\r\n")
 	r.roundTrip(cmd("CLIENT", "TRACKINGINFO"), "%3\r\n$5\r\nflags\r\n~1\r\n$3\r\noff\r\n$8\r\nredirect\r\n:-1\r\n$8\r\nprefixes\r\n*0\r\n")
-	r.roundTrip(cmd("INFO", "vipsentinel"), "$61\r\n# VIPSentinel\r\nvip_mymaster:198.18.0.100/24,owned=1,epoch=3\r\n\r\n")
+	vip := "# VIPSentinel\r\nvip_mymaster:198.18.0.100/24,owned=1,epoch=3\r\n" +
+		"vipsentinel_client_output_limit_disconnections:0\r\nvipsentinel_auth_failures:0\r\n"
+	r.roundTrip(cmd("INFO", "vipsentinel"), fmt.Sprintf("$%d\r\n%s\r\n", len(vip), vip))
+	// INFO and the INFO texts of SENTINEL INFO-CACHE are bulk strings in
+	// RESP3 too.
+	r.roundTrip(cmd("SENTINEL", "info-cache", "mymaster"), "*2\r\n$8\r\nmymaster\r\n*2\r\n*2\r\n:5\r\n$11\r\nrole:master\r\n*2\r\n:0\r\n_\r\n")
+	r.roundTrip(cmd("COMMAND", "INFO", "nosuch"), "*1\r\n_\r\n")
 }
 
 // TestMatchesRedisSentinel sends the same requests to a real redis-sentinel

@@ -10,9 +10,10 @@ import (
 	"time"
 )
 
-// infoSections are the sections INFO knows, in output order. "default",
-// "all" and "everything" select all of them, as in Sentinel.
-var infoSections = []string{"server", "clients", "cpu", "stats", "sentinel", "vipsentinel"}
+// infoSections are the sections INFO knows, in redis-sentinel's output
+// order, vipsentinel's own last. "default", "all" and "everything" select
+// all of them, as in Sentinel.
+var infoSections = []string{"server", "clients", "stats", "cpu", "sentinel", "vipsentinel"}
 
 func (c *client) cmdInfo(args []string) {
 	want := map[string]bool{}
@@ -74,6 +75,10 @@ func (c *client) infoSection(sec string) ([]KV, string, error) {
 		ctx, cancel := s.call(c)
 		defer cancel()
 		kvs, err := s.cfg.Backend.InfoVIPSentinel(ctx)
+		// The API's own counters that Redis 7.0 has no INFO field for.
+		kvs = append(kvs,
+			kv("vipsentinel_client_output_limit_disconnections", s.stats.pubsubKills.Load()),
+			kv("vipsentinel_auth_failures", s.stats.authFail.Load()))
 		return kvs, "VIPSentinel", err
 	}
 	return nil, "", nil
@@ -117,10 +122,18 @@ func (s *Server) infoServer() []KV {
 		kv("uptime_in_days", int64(up.Hours()/24)),
 		kv("hz", 100),
 		kv("configured_hz", 100),
+		kv("lru_clock", lruClock(now)),
 		kv("executable", exe),
 		kv("config_file", cfgFile),
+		// Requests are served by one goroutine per client, not by I/O
+		// threads.
+		kv("io_threads_active", 0),
 	}
 }
+
+// lruClock is Redis's LRU clock: Unix time in seconds, modulo 2^24. A
+// sentinel has no keys to age, but tools read the field.
+func lruClock(now time.Time) int64 { return now.Unix() & (1<<24 - 1) }
 
 func supervised() string {
 	if os.Getenv("NOTIFY_SOCKET") != "" {
@@ -163,11 +176,16 @@ func infoCPU() []KV {
 	sec := func(tv syscall.Timeval) string {
 		return fmt.Sprintf("%d.%06d", tv.Sec, tv.Usec)
 	}
+	// Redis's main thread runs its event loop; a Go program has no such
+	// thread (the work moves between the runtime's threads), so the
+	// main-thread figures are the process's.
 	return []KV{
 		kv("used_cpu_sys", sec(self.Stime)),
 		kv("used_cpu_user", sec(self.Utime)),
 		kv("used_cpu_sys_children", sec(children.Stime)),
 		kv("used_cpu_user_children", sec(children.Utime)),
+		kv("used_cpu_sys_main_thread", sec(self.Stime)),
+		kv("used_cpu_user_main_thread", sec(self.Utime)),
 	}
 }
 
@@ -176,17 +194,63 @@ func (s *Server) infoStats() []KV {
 	channels, patterns := len(s.ps.channels), len(s.ps.patterns)
 	s.mu.Unlock()
 	st := &s.stats
+	ops, in, out := s.rates.get()
+	// Fields for what a sentinel does not have (keys, replication
+	// streams, forks, defragmentation, tracking, I/O threads) are 0, as
+	// in redis-sentinel.
 	return []KV{
 		kv("total_connections_received", st.connections.Load()),
 		kv("total_commands_processed", st.commands.Load()),
-		kv("instantaneous_ops_per_sec", 0),
+		kv("instantaneous_ops_per_sec", int64(ops)),
 		kv("total_net_input_bytes", st.netIn.Load()),
 		kv("total_net_output_bytes", st.netOut.Load()),
+		kv("total_net_repl_input_bytes", 0),
+		kv("total_net_repl_output_bytes", 0),
+		kv("instantaneous_input_kbps", kbps(in)),
+		kv("instantaneous_output_kbps", kbps(out)),
+		kv("instantaneous_input_repl_kbps", kbps(0)),
+		kv("instantaneous_output_repl_kbps", kbps(0)),
 		kv("rejected_connections", st.rejected.Load()),
-		kv("client_output_buffer_limit_disconnections", st.pubsubKills.Load()),
+		kv("sync_full", 0),
+		kv("sync_partial_ok", 0),
+		kv("sync_partial_err", 0),
+		kv("expired_keys", 0),
+		kv("expired_stale_perc", "0.00"),
+		kv("expired_time_cap_reached_count", 0),
+		kv("expire_cycle_cpu_milliseconds", 0),
+		kv("evicted_keys", 0),
+		kv("evicted_clients", 0),
+		kv("total_eviction_exceeded_time", 0),
+		kv("current_eviction_exceeded_time", 0),
+		kv("keyspace_hits", 0),
+		kv("keyspace_misses", 0),
 		kv("pubsub_channels", channels),
 		kv("pubsub_patterns", patterns),
+		kv("pubsubshard_channels", 0),
+		kv("latest_fork_usec", 0),
+		kv("total_forks", 0),
+		kv("migrate_cached_sockets", 0),
+		kv("slave_expires_tracked_keys", 0),
+		kv("active_defrag_hits", 0),
+		kv("active_defrag_misses", 0),
+		kv("active_defrag_key_hits", 0),
+		kv("active_defrag_key_misses", 0),
+		kv("total_active_defrag_time", 0),
+		kv("current_active_defrag_time", 0),
+		kv("tracking_total_keys", 0),
+		kv("tracking_total_items", 0),
+		kv("tracking_total_prefixes", 0),
+		kv("unexpected_error_replies", 0),
 		kv("total_error_replies", st.errors.Load()),
-		kv("acl_access_denied_auth", st.authFail.Load()),
+		kv("dump_payload_sanitizations", 0),
+		kv("total_reads_processed", st.reads.Load()),
+		kv("total_writes_processed", st.writes.Load()),
+		kv("io_threaded_reads_processed", 0),
+		kv("io_threaded_writes_processed", 0),
+		kv("reply_buffer_shrinks", 0),
+		kv("reply_buffer_expands", 0),
 	}
 }
+
+// kbps formats a byte rate in KiB/s with two decimals, as Redis does.
+func kbps(bytesPerSec float64) string { return fmt.Sprintf("%.2f", bytesPerSec/1024) }

@@ -155,7 +155,8 @@ func (c *client) cmdSentinel(args []string) {
 				c.w.Array(2)
 				c.w.Int(in.AgeMillis)
 				if in.Valid {
-					c.w.Verbatim("txt", in.Info)
+					// A bulk string in RESP3 too, as in redis-sentinel.
+					c.w.Bulk(in.Info)
 				} else {
 					c.w.NullBulk()
 				}

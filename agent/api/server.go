@@ -86,12 +86,16 @@ type Server struct {
 
 	nextID atomic.Int64
 	stats  stats
+	rates  rates
 
 	mu        sync.Mutex
 	clients   map[int64]*client
 	listeners map[net.Listener]struct{}
 	closed    bool
 	ps        pubsub
+	// sampling is set once the rate sampler runs; stopSampling ends it.
+	sampling     bool
+	stopSampling chan struct{}
 
 	wg sync.WaitGroup
 }
@@ -102,6 +106,8 @@ type stats struct {
 	rejected    atomic.Int64
 	netIn       atomic.Int64
 	netOut      atomic.Int64
+	reads       atomic.Int64 // reads from client sockets
+	writes      atomic.Int64 // writes to client sockets
 	errors      atomic.Int64
 	authFail    atomic.Int64
 	pubsubKills atomic.Int64
@@ -144,6 +150,8 @@ func New(cfg Config) (*Server, error) {
 		clients:   make(map[int64]*client),
 		listeners: make(map[net.Listener]struct{}),
 		ps:        newPubSub(),
+
+		stopSampling: make(chan struct{}),
 	}, nil
 }
 
@@ -210,6 +218,13 @@ func (s *Server) ServeConn(conn net.Conn) {
 	c := newClient(s, conn)
 	s.clients[c.id] = c
 	s.wg.Add(2)
+	if !s.sampling {
+		// Started with the first client rather than in New, so that a
+		// Server that never serves needs no Close.
+		s.sampling = true
+		s.wg.Add(1)
+		go s.sampleRates(s.stopSampling)
+	}
 	s.mu.Unlock()
 	s.stats.connections.Add(1)
 	go c.writeLoop()
@@ -225,6 +240,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	close(s.stopSampling)
 	for ln := range s.listeners {
 		_ = ln.Close()
 	}
@@ -318,7 +334,7 @@ func newClient(s *Server, conn net.Conn) *client {
 		created:    time.Now(),
 		ctx:        ctx,
 		cancel:     cancel,
-		rd:         resp.NewReader(countingReader{conn, &s.stats.netIn}),
+		rd:         resp.NewReader(countingReader{conn, &s.stats.netIn, &s.stats.reads}),
 		w:          resp.NewWriter(2),
 		proto:      2,
 		authed:     s.cfg.RequirePass == "",
@@ -331,14 +347,17 @@ func newClient(s *Server, conn net.Conn) *client {
 	return c
 }
 
+// countingReader counts the bytes read and the reads made.
 type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
+	r     io.Reader
+	n     *atomic.Int64
+	reads *atomic.Int64
 }
 
 func (c countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
+	c.reads.Add(1)
 	return n, err
 }
 
@@ -497,6 +516,7 @@ func (c *client) writeLoop() {
 		_ = c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 		n, err := c.conn.Write(buf)
 		c.srv.stats.netOut.Add(int64(n))
+		c.srv.stats.writes.Add(1)
 
 		c.mu.Lock()
 		c.inflight = 0

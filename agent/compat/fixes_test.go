@@ -69,78 +69,6 @@ func infoDeliberate(_ int, r, v *value) {
 	}
 }
 
-// infoMissing lists the INFO fields redis-sentinel 7.0 has and vipsentinel
-// lacks (known incompatibility "info-fields").
-var infoMissing = map[string][]string{
-	"# Server": {"lru_clock", "io_threads_active"},
-	"# CPU":    {"used_cpu_sys_main_thread", "used_cpu_user_main_thread"},
-	"# Stats": {
-		"total_net_repl_input_bytes", "total_net_repl_output_bytes",
-		"instantaneous_input_kbps", "instantaneous_output_kbps",
-		"instantaneous_input_repl_kbps", "instantaneous_output_repl_kbps",
-		"sync_full", "sync_partial_ok", "sync_partial_err",
-		"expired_keys", "expired_stale_perc", "expired_time_cap_reached_count", "expire_cycle_cpu_milliseconds",
-		"evicted_keys", "evicted_clients", "total_eviction_exceeded_time", "current_eviction_exceeded_time",
-		"keyspace_hits", "keyspace_misses", "pubsubshard_channels", "latest_fork_usec", "total_forks",
-		"migrate_cached_sockets", "slave_expires_tracked_keys",
-		"active_defrag_hits", "active_defrag_misses", "active_defrag_key_hits", "active_defrag_key_misses",
-		"total_active_defrag_time", "current_active_defrag_time",
-		"tracking_total_keys", "tracking_total_items", "tracking_total_prefixes",
-		"unexpected_error_replies", "dump_payload_sanitizations",
-		"total_reads_processed", "total_writes_processed",
-		"io_threaded_reads_processed", "io_threaded_writes_processed",
-		"reply_buffer_shrinks", "reply_buffer_expands",
-	},
-}
-
-// infoExtra lists INFO fields vipsentinel has and redis-sentinel 7.0 lacks,
-// in the same known incompatibility.
-var infoExtra = map[string][]string{
-	"# Stats": {"client_output_buffer_limit_disconnections", "acl_access_denied_auth"},
-}
-
-// infoTolerate hides the known INFO differences: the field sets above and
-// the section order ("info-section-order": redis-sentinel has Stats before
-// CPU).
-func infoTolerate(_ int, r, v *value) {
-	for sec, keys := range infoMissing {
-		if s := lookup(r, sec); s != nil {
-			deleteKeys(s, keys...)
-		}
-	}
-	for sec, keys := range infoExtra {
-		if s := lookup(v, sec); s != nil {
-			deleteKeys(s, keys...)
-		}
-	}
-	reorderLike(v, r)
-}
-
-// reorderLike sorts v's keys into the order they have in ref; keys ref
-// lacks go last, in their order.
-func reorderLike(v, ref *value) {
-	rank := map[string]int{}
-	for i := 0; i+1 < len(ref.elems); i += 2 {
-		rank[ref.elems[i].str] = i
-	}
-	type kv struct{ k, v value }
-	var kvs []kv
-	for i := 0; i+1 < len(v.elems); i += 2 {
-		kvs = append(kvs, kv{v.elems[i], v.elems[i+1]})
-	}
-	pos := func(k string) int {
-		if r, ok := rank[k]; ok {
-			return r
-		}
-		return len(ref.elems)
-	}
-	slices.SortStableFunc(kvs, func(a, b kv) int { return pos(a.k.str) - pos(b.k.str) })
-	v.elems = v.elems[:0]
-	for _, e := range kvs {
-		v.elems = append(v.elems, e.k, e.v)
-	}
-}
-
 // tolerateNullArray hides the known difference "null-array-for-null-bulk":
 // vipsentinel answers *-1 where Redis answers $-1 in RESP2.
 func tolerateNullArray(_ int, r, v *value) {
@@ -171,26 +99,6 @@ func countWithoutExtras(_ int, _, v *value) {
 	if n, err := strconv.Atoi(v.str); err == nil && v.kind == kInt {
 		v.str = strconv.Itoa(n - len(extraCommands))
 	}
-}
-
-// tolerateVerbatim hides known incompatibility "info-cache-verbatim": an
-// INFO text that Redis sends as a bulk string and vipsentinel as a RESP3
-// verbatim string.
-func tolerateVerbatim(_ int, r, v *value) {
-	var walk func(r, v *value)
-	walk = func(r, v *value) {
-		if r.kind == kMap && v.kind == kMap && len(r.elems) >= 2 && len(v.elems) >= 2 &&
-			r.elems[0].str == infoType && v.elems[0].str == infoType &&
-			r.elems[1].str == kBulk.String() && v.elems[1].str == kVerbatim.String() {
-			v.elems[1].str = r.elems[1].str
-		}
-		for i := range r.elems {
-			if i < len(v.elems) {
-				walk(&r.elems[i], &v.elems[i])
-			}
-		}
-	}
-	walk(r, v)
 }
 
 // sortElems sorts an array of strings that Redis gives in hash order.

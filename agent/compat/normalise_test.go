@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -64,7 +65,7 @@ var keyRules = map[string]rule{
 type normaliser struct {
 	keys map[string]rule // extra per-key rules, taking precedence over keyRules
 	// infoExact lists INFO fields whose values must match exactly; every
-	// other INFO value becomes "<v>".
+	// other INFO value becomes a placeholder for its form (infoShape).
 	infoExact map[string]bool
 }
 
@@ -85,6 +86,44 @@ var defaultInfoExact = map[string]bool{
 	"pubsub_channels":                 true,
 	"pubsub_patterns":                 true,
 	"sentinel_tilt_since_seconds":     true,
+	// Concepts a sentinel does not have (keys, replication streams, forks,
+	// defragmentation, key tracking, I/O threads): 0 in both.
+	"io_threads_active":              true,
+	"total_net_repl_input_bytes":     true,
+	"total_net_repl_output_bytes":    true,
+	"instantaneous_input_repl_kbps":  true,
+	"instantaneous_output_repl_kbps": true,
+	"sync_full":                      true,
+	"sync_partial_ok":                true,
+	"sync_partial_err":               true,
+	"expired_keys":                   true,
+	"expired_stale_perc":             true,
+	"expired_time_cap_reached_count": true,
+	"expire_cycle_cpu_milliseconds":  true,
+	"evicted_keys":                   true,
+	"evicted_clients":                true,
+	"total_eviction_exceeded_time":   true,
+	"current_eviction_exceeded_time": true,
+	"keyspace_hits":                  true,
+	"keyspace_misses":                true,
+	"pubsubshard_channels":           true,
+	"latest_fork_usec":               true,
+	"total_forks":                    true,
+	"migrate_cached_sockets":         true,
+	"slave_expires_tracked_keys":     true,
+	"active_defrag_hits":             true,
+	"active_defrag_misses":           true,
+	"active_defrag_key_hits":         true,
+	"active_defrag_key_misses":       true,
+	"total_active_defrag_time":       true,
+	"current_active_defrag_time":     true,
+	"tracking_total_keys":            true,
+	"tracking_total_items":           true,
+	"tracking_total_prefixes":        true,
+	"unexpected_error_replies":       true,
+	"dump_payload_sanitizations":     true,
+	"io_threaded_reads_processed":    true,
+	"io_threaded_writes_processed":   true,
 }
 
 func (n normaliser) apply(v *value) {
@@ -152,7 +191,7 @@ func (n normaliser) info(s string, k kind) value {
 			if !ok {
 				k, val = line, "<no colon>"
 			} else if !exact[k] {
-				val = "<v>"
+				val = infoShape(k, val)
 			}
 			if sec == nil {
 				out.elems = append(out.elems, value{kind: kBulk, str: "(no section)"}, value{kind: kMap})
@@ -162,6 +201,28 @@ func (n normaliser) info(s string, k kind) value {
 		}
 	}
 	return out
+}
+
+var (
+	decimalForm = regexp.MustCompile(`^-?\d+\.(\d+)$`)
+	integerForm = regexp.MustCompile(`^-?\d+$`)
+)
+
+// infoShape replaces an INFO value that may differ between the servers with
+// its form, so a counter that is not an integer, or a rate with the wrong
+// number of decimals, still shows: "<int>", "<decimal:N>" (N decimals) or
+// "<v>" for free text. redis_build_id is free text (a hash that may happen
+// to be all digits).
+func infoShape(key, val string) string {
+	switch {
+	case key == "redis_build_id":
+		return "<v>"
+	case integerForm.MatchString(val):
+		return "<int>"
+	case decimalForm.MatchString(val):
+		return fmt.Sprintf("<decimal:%d>", len(decimalForm.FindStringSubmatch(val)[1]))
+	}
+	return "<v>"
 }
 
 // clientFieldsExact are the CLIENT INFO/LIST fields whose values must match.
