@@ -127,7 +127,7 @@ func (d dist) String() string {
 // summarize renders the figures the sweep measured.
 func summarize(rs []*Result) string {
 	var prom, vip, all, promCalm, vipCalm, allCalm, beyond, beyondCalm, conv dist
-	var maxOverlap, maxOverlapFence, maxStale time.Duration
+	var maxOverlap, maxOverlapFence, maxStale, maxStaleFence time.Duration
 	var gaps dist
 	var overlapRuns, fenceOverlapRuns int
 	var acked, lost uint64
@@ -170,6 +170,9 @@ func summarize(rs []*Result) string {
 			gaps = append(gaps, r.VIPGap)
 		}
 		maxStale = max(maxStale, r.StaleHold)
+		if r.Options.Fence {
+			maxStaleFence = max(maxStaleFence, r.StaleHold)
+		}
 		acked += r.WritesAcked
 		lost += r.WritesLost
 		if r.WritesLost > 0 {
@@ -188,8 +191,10 @@ func summarize(rs []*Result) string {
 	fmt.Fprintf(&b, "  t0 -> VIP on new master only:  %v\n", vipCalm)
 	fmt.Fprintf(&b, "  t0 -> all agents switched:     %v\n", allCalm)
 	fmt.Fprintf(&b, "liveness: heal -> converged:     %v\n", conv)
-	fmt.Fprintf(&b, "VIP overlap: max %v (fence yes: %v); seeds with overlap %d (%d with fence yes); longest stale hold while able to act %v\n",
-		maxOverlap.Round(time.Millisecond), maxOverlapFence.Round(time.Millisecond), overlapRuns, fenceOverlapRuns, maxStale.Round(time.Millisecond))
+	fmt.Fprintf(&b, "VIP overlap: max %v (fence yes: %v); seeds with overlap %d (%d with fence yes)\n",
+		maxOverlap.Round(time.Millisecond), maxOverlapFence.Round(time.Millisecond), overlapRuns, fenceOverlapRuns)
+	fmt.Fprintf(&b, "longest a stale holder kept the VIP while its agent could act: %v (fence yes: %v; window down-after/2 + slack)\n",
+		maxStale.Round(time.Millisecond), maxStaleFence.Round(time.Millisecond))
 	fmt.Fprintf(&b, "VIP absent, calm seeds without a kill: %v\n", gaps)
 	fmt.Fprintf(&b, "writes: %d acknowledged, %d lost (%.3f%%) in %d seeds", acked, lost, 100*float64(lost)/float64(max(acked, 1)), lostRuns)
 	return b.String()
