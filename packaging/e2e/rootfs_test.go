@@ -210,11 +210,25 @@ func removeRootfs(t *testing.T, dir string) {
 // absent), so maintainer scripts take their offline paths.
 func nspawnPipe(t *testing.T, root string, binds []string, args ...string) (string, error) {
 	t.Helper()
-	full := []string{"systemd-nspawn", "-q", "--register=no", "--keep-unit", "--pipe", "-D", root}
+	pipeRuns++
+	full := inCgroups(containerCgroups(t, fmt.Sprintf("pipe-%d-%d", os.Getpid(), pipeRuns)),
+		"-q", "--register=no", "--keep-unit", "--pipe", "-D", root)
 	for _, b := range binds {
 		full = append(full, "--bind-ro="+b)
 	}
 	return hostCmd(nil, append(full, args...)...)
+}
+
+// pipeRuns numbers nspawnPipe's cgroups (tests in this package run one at
+// a time).
+var pipeRuns int
+
+// inCgroups returns the command line that moves itself into the cgroups
+// whose cgroup.procs files are given, then runs systemd-nspawn with args.
+func inCgroups(procs []string, args ...string) []string {
+	cmd := append([]string{"/bin/sh", "-c",
+		`while [ "$1" != -- ]; do echo $$ > "$1" || exit 1; shift; done; shift; exec systemd-nspawn "$@"`, "sh"}, procs...)
+	return append(append(cmd, "--"), args...)
 }
 
 // container is a booted systemd-nspawn container.
@@ -248,9 +262,13 @@ func startContainer(t *testing.T, root, name string, extra ...string) *container
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"-q", "--register=no", "--keep-unit", "-D", root, "-b",
-		"--machine=" + name, "--console=pipe"}, extra...)
-	c.nspawn = exec.Command("systemd-nspawn", args...)
+	// nspawn --keep-unit leaves the container in nspawn's own cgroup (it
+	// splits it into "supervisor" and "payload"): containers started from
+	// one cgroup would share and fight over the same tree ("Failed at step
+	// CGROUP"), so each nspawn starts in a cgroup of its own.
+	args := inCgroups(containerCgroups(t, name), append([]string{"-q", "--register=no", "--keep-unit", "-D", root, "-b",
+		"--machine=" + name, "--console=pipe"}, extra...)...)
+	c.nspawn = exec.Command(args[0], args[1:]...)
 	c.nspawn.Stdout, c.nspawn.Stderr = logf, logf
 	// If the test process dies (a -timeout panic skips cleanups), nspawn gets
 	// SIGTERM and shuts the container down.
@@ -304,6 +322,84 @@ func (c *container) waitRunning() {
 		t.Fatalf("container %s: system state %q, want running (%v); failed units:\n%s\nconsole:\n%s",
 			c.name, state, err, failed, c.console())
 	}
+}
+
+// containerCgroups creates a cgroup for one container in the hierarchies
+// systemd uses (cgroup v2, or on a hybrid host name=systemd and the unified
+// one), removed when the test ends, and returns their cgroup.procs files.
+func containerCgroups(t *testing.T, name string) []string {
+	t.Helper()
+	var parents []string
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		parents = []string{"/sys/fs/cgroup"}
+	} else {
+		for _, p := range []string{"/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified"} {
+			if _, err := os.Stat(filepath.Join(p, "cgroup.procs")); err == nil {
+				parents = append(parents, p)
+			}
+		}
+	}
+	if len(parents) == 0 {
+		t.Fatal("no cgroup hierarchy for systemd found under /sys/fs/cgroup")
+	}
+	var procs []string
+	for _, p := range parents {
+		dir := filepath.Join(p, "vipsentinel-e2e-"+name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatalf("create cgroup: %v", err)
+		}
+		t.Cleanup(func() {
+			if n, err := removeCgroup(dir); err != nil || n > 0 {
+				t.Errorf("container %s: killed %d leftover processes; remove cgroup: %v", name, n, err)
+			}
+		})
+		procs = append(procs, filepath.Join(dir, "cgroup.procs"))
+	}
+	return procs
+}
+
+// removeCgroup removes a container's cgroup and the ones its systemd left
+// below it, deepest first (cgroups are removed with rmdir, one level at a
+// time). Processes still in them belong to a container that did not shut
+// down: they are killed, so that no container outlives its test, and
+// counted.
+func removeCgroup(dir string) (killed int, err error) {
+	var dirs []string
+	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			dirs = append(dirs, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range dirs {
+		b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil && syscall.Kill(pid, syscall.SIGKILL) == nil {
+				killed++
+			}
+		}
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		var rmErr error
+		// A cgroup whose last process just exited can stay busy briefly.
+		for try := 0; try < 50; try++ {
+			if rmErr = syscall.Rmdir(dirs[i]); rmErr == nil || errors.Is(rmErr, syscall.ENOENT) {
+				rmErr = nil
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if rmErr != nil {
+			return killed, fmt.Errorf("rmdir %s: %w", dirs[i], rmErr)
+		}
+	}
+	return killed, nil
 }
 
 // initChild returns nspawn's child once it runs systemd, else 0.
