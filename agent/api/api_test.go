@@ -271,6 +271,15 @@ func TestReplyBytes(t *testing.T) {
 		{"command getkeys", cmd("COMMAND", "GETKEYS", "ping", "x"), "-ERR The command has no key arguments\r\n"},
 		{"vipsentinel status", cmd("VIPSENTINEL", "STATUS"), "$74\r\n{\"masters\":[\"mymaster\"],\"myid\":\"ffffffffffffffffffffffffffffffffffffffff\"}\r\n"},
 		{"unsubscribe none", cmd("UNSUBSCRIBE"), "*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n"},
+		// COMMAND replies as redis-sentinel 7.0.15 sends them.
+		{"command info ping", cmd("COMMAND", "INFO", "ping"), "*1\r\n*10\r\n$4\r\nping\r\n:-1\r\n*1\r\n+fast\r\n:0\r\n:0\r\n:0\r\n*2\r\n+@fast\r\n+@connection\r\n*2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n*0\r\n*0\r\n"},
+		{"command info unknown", cmd("COMMAND", "INFO", "get"), "*1\r\n$-1\r\n"},
+		{"command info subcommand", cmd("COMMAND", "INFO", "Sentinel|MyID"), "*1\r\n*10\r\n$13\r\nsentinel|myid\r\n:2\r\n*1\r\n+admin\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n"},
+		{"command docs role", cmd("COMMAND", "DOCS", "role"), "*2\r\n$4\r\nrole\r\n*8\r\n$7\r\nsummary\r\n$47\r\nThis server's role, and the masters it watches.\r\n$5\r\nsince\r\n$6\r\n2.8.12\r\n$5\r\ngroup\r\n$6\r\nserver\r\n$10\r\ncomplexity\r\n$4\r\nO(1)\r\n"},
+		{"command list pattern", cmd("COMMAND", "LIST", "FILTERBY", "PATTERN", "sentinel|m*"), "*4\r\n$15\r\nsentinel|master\r\n$16\r\nsentinel|masters\r\n$16\r\nsentinel|monitor\r\n$13\r\nsentinel|myid\r\n"},
+		{"command list syntax", cmd("COMMAND", "LIST", "FILTERBY", "ACLCAT"), "-ERR syntax error\r\n"},
+		{"acl cat fast", cmd("ACL", "CAT", "fast"), "*7\r\n$4\r\nauth\r\n$5\r\nhello\r\n$4\r\nping\r\n$7\r\npublish\r\n$4\r\nquit\r\n$5\r\nreset\r\n$4\r\nrole\r\n"},
+		{"acl dryrun arity", cmd("ACL", "DRYRUN", "default", "sentinel", "myid", "x"), "-ERR wrong number of arguments for 'sentinel|myid' command\r\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -137,9 +137,11 @@ func (c *client) cmdClient(args []string) {
 	}
 }
 
+// subArityOf returns the arity of subcommand sub (lower case) of cmd.
 func subArityOf(cmd, sub string) (int, bool) {
+	full := cmd + "|" + sub
 	for _, s := range commandTable[cmd].subs {
-		if s.name == sub {
+		if s.name == full {
 			return s.arity, true
 		}
 	}

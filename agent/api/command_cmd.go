@@ -30,47 +30,42 @@ func (c *client) cmdCommand(args []string) {
 	case "count":
 		c.w.Int(int64(len(commandOrder)))
 	case "list":
-		c.w.Array(len(commandOrder))
-		for _, n := range commandOrder {
-			c.w.Bulk(n)
-		}
+		c.commandList(args[2:])
 	case "info":
-		names := args[2:]
-		if len(names) == 0 {
-			names = commandOrder
+		if len(args) == 2 {
+			c.w.Array(len(commandOrder))
+			for _, n := range commandOrder {
+				c.commandInfo(commandTable[n])
+			}
+			return
 		}
-		c.w.Array(len(names))
-		for _, n := range names {
-			if cmd := commandTable[strings.ToLower(n)]; cmd != nil {
+		c.w.Array(len(args) - 2)
+		for _, n := range args[2:] {
+			if cmd := lookupName(n); cmd != nil {
 				c.commandInfo(cmd)
 			} else {
-				c.w.NullArray()
+				c.w.NullBulk()
 			}
 		}
 	case "docs":
-		names := args[2:]
-		if len(names) == 0 {
-			names = commandOrder
-		}
-		var known []*command
-		for _, n := range names {
-			if cmd := commandTable[strings.ToLower(n)]; cmd != nil {
-				known = append(known, cmd)
+		var found []*command
+		if len(args) == 2 {
+			for _, n := range commandOrder {
+				found = append(found, commandTable[n])
 			}
 		}
-		c.w.Map(len(known))
-		for _, cmd := range known {
+		for _, n := range args[2:] {
+			if cmd := lookupName(n); cmd != nil {
+				found = append(found, cmd)
+			}
+		}
+		c.w.Map(len(found))
+		for _, cmd := range found {
 			c.w.Bulk(cmd.name)
-			c.w.Map(3)
-			c.w.Bulk("summary")
-			c.w.Bulk(cmd.summary)
-			c.w.Bulk("since")
-			c.w.Bulk("1.0.0")
-			c.w.Bulk("group")
-			c.w.Bulk(cmd.category)
+			c.commandDocs(cmd)
 		}
 	case "getkeys", "getkeysandflags":
-		if commandTable[strings.ToLower(args[2])] == nil {
+		if lookupArgs(args[2:]) == nil {
 			c.w.Error("ERR Invalid command specified")
 			return
 		}
@@ -78,16 +73,109 @@ func (c *client) cmdCommand(args []string) {
 	case "help":
 		c.writeHelp("COMMAND", []string{
 			"(no subcommand) | INFO [<name> ...]", "    Details of the commands this agent serves.",
-			"COUNT | LIST", "    How many commands there are, or their names.",
+			"COUNT", "    How many top-level commands there are.",
+			"LIST [FILTERBY MODULE <m> | ACLCAT <category> | PATTERN <glob>]", "    Names of commands and subcommands.",
 			"DOCS [<name> ...]", "    Short documentation of the commands.",
 			"GETKEYS | GETKEYSANDFLAGS <command> ...", "    Key arguments of a command (none here).",
 		})
 	}
 }
 
+// lookupName finds a command by its name as COMMAND INFO and COMMAND DOCS
+// take it: "name", or "container|sub" for a subcommand. Case is ignored.
+func lookupName(name string) *command {
+	name = strings.ToLower(name)
+	top, _, isSub := strings.Cut(name, "|")
+	cmd := commandTable[top]
+	if cmd == nil || !isSub {
+		return cmd
+	}
+	for _, s := range cmd.subs {
+		if s.name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// lookupArgs finds the command a command line runs: the subcommand named by
+// the second argument when the first is a container, as COMMAND GETKEYS and
+// ACL DRYRUN resolve it.
+func lookupArgs(args []string) *command {
+	cmd := commandTable[strings.ToLower(args[0])]
+	if cmd == nil || len(cmd.subs) == 0 || len(args) == 1 {
+		return cmd
+	}
+	full := cmd.name + "|" + strings.ToLower(args[1])
+	for _, s := range cmd.subs {
+		if s.name == full {
+			return s
+		}
+	}
+	return nil
+}
+
+// allCommands returns every command and subcommand, each container
+// followed by its subcommands.
+func allCommands() []*command {
+	var out []*command
+	for _, n := range commandOrder {
+		cmd := commandTable[n]
+		out = append(out, cmd)
+		out = append(out, cmd.subs...)
+	}
+	return out
+}
+
+// inCategory returns the commands and subcommands of an ACL category.
+func inCategory(cat string) []string {
+	var names []string
+	for _, cmd := range allCommands() {
+		if contains(cmd.acl, cat) {
+			names = append(names, cmd.name)
+		}
+	}
+	return names
+}
+
+// commandList writes COMMAND LIST [FILTERBY MODULE|ACLCAT|PATTERN <v>].
+func (c *client) commandList(opts []string) {
+	all := allCommands()
+	if len(opts) == 0 {
+		c.w.Array(len(all))
+		for _, cmd := range all {
+			c.w.Bulk(cmd.name)
+		}
+		return
+	}
+	if len(opts) != 3 || !strings.EqualFold(opts[0], "filterby") {
+		c.w.Error("ERR syntax error")
+		return
+	}
+	var names []string
+	switch strings.ToLower(opts[1]) {
+	case "module":
+		// No modules are loaded.
+	case "aclcat":
+		names = inCategory(strings.ToLower(opts[2]))
+	case "pattern":
+		pat := strings.ToLower(opts[2])
+		for _, cmd := range all {
+			if globMatch(pat, cmd.name) {
+				names = append(names, cmd.name)
+			}
+		}
+	default:
+		c.w.Error("ERR syntax error")
+		return
+	}
+	c.w.Bulks(names...)
+}
+
 // commandInfo writes one COMMAND INFO entry (Redis 7 layout: name, arity,
 // flags, first key, last key, step, ACL categories, tips, key specs,
-// subcommands).
+// subcommands). Where RESP3 has sets, Redis uses them for every list but
+// the subcommands of a container.
 func (c *client) commandInfo(cmd *command) {
 	c.w.Array(10)
 	c.w.Bulk(cmd.name)
@@ -96,30 +184,124 @@ func (c *client) commandInfo(cmd *command) {
 	for _, f := range cmd.flags {
 		c.w.Status(f)
 	}
+	c.w.Int(0) // no key arguments
 	c.w.Int(0)
 	c.w.Int(0)
-	c.w.Int(0)
-	c.w.Set(1)
-	c.w.Status("@" + cmd.category)
-	c.w.Array(0)
-	c.w.Array(0)
+	c.w.Set(len(cmd.acl))
+	for _, a := range cmd.acl {
+		c.w.Status("@" + a)
+	}
+	c.w.Set(len(cmd.tips))
+	for _, t := range cmd.tips {
+		c.w.Bulk(t)
+	}
+	c.w.Set(0) // key specs
+	if len(cmd.subs) == 0 {
+		c.w.Set(0)
+		return
+	}
 	c.w.Array(len(cmd.subs))
 	for _, s := range cmd.subs {
-		c.w.Array(10)
-		c.w.Bulk(cmd.name + "|" + s.name)
-		c.w.Int(int64(s.arity))
-		c.w.Set(len(cmd.flags))
-		for _, f := range cmd.flags {
+		c.commandInfo(s)
+	}
+}
+
+// commandDocs writes one COMMAND DOCS entry, its fields in Redis's order.
+func (c *client) commandDocs(cmd *command) {
+	d := &cmd.doc
+	n := 3
+	for _, present := range []bool{d.complexity != "", len(d.docFlags) > 0, d.deprecatedSince != "",
+		d.replacedBy != "", len(d.history) > 0, len(d.args) > 0, len(cmd.subs) > 0} {
+		if present {
+			n++
+		}
+	}
+	c.w.Map(n)
+	c.w.Bulk("summary")
+	c.w.Bulk(d.summary)
+	c.w.Bulk("since")
+	c.w.Bulk(d.since)
+	c.w.Bulk("group")
+	c.w.Bulk(d.group)
+	if d.complexity != "" {
+		c.w.Bulk("complexity")
+		c.w.Bulk(d.complexity)
+	}
+	if len(d.docFlags) > 0 {
+		c.w.Bulk("doc_flags")
+		c.w.Set(len(d.docFlags))
+		for _, f := range d.docFlags {
 			c.w.Status(f)
 		}
-		c.w.Int(0)
-		c.w.Int(0)
-		c.w.Int(0)
-		c.w.Set(1)
-		c.w.Status("@" + cmd.category)
-		c.w.Array(0)
-		c.w.Array(0)
-		c.w.Array(0)
+	}
+	if d.deprecatedSince != "" {
+		c.w.Bulk("deprecated_since")
+		c.w.Bulk(d.deprecatedSince)
+	}
+	if d.replacedBy != "" {
+		c.w.Bulk("replaced_by")
+		c.w.Bulk(d.replacedBy)
+	}
+	if len(d.history) > 0 {
+		c.w.Bulk("history")
+		c.w.Set(len(d.history))
+		for _, h := range d.history {
+			c.w.Array(2)
+			c.w.Bulk(h.version)
+			c.w.Bulk(h.change)
+		}
+	}
+	if len(d.args) > 0 {
+		c.w.Bulk("arguments")
+		c.writeArgs(d.args)
+	}
+	if len(cmd.subs) > 0 {
+		c.w.Bulk("subcommands")
+		c.w.Map(len(cmd.subs))
+		for _, s := range cmd.subs {
+			c.w.Bulk(s.name)
+			c.commandDocs(s)
+		}
+	}
+}
+
+func (c *client) writeArgs(args []arg) {
+	c.w.Array(len(args))
+	for _, a := range args {
+		n := 2
+		for _, present := range []bool{a.token != "", a.since != "", a.deprecatedSince != "", len(a.flags) > 0, len(a.args) > 0} {
+			if present {
+				n++
+			}
+		}
+		c.w.Map(n)
+		c.w.Bulk("name")
+		c.w.Bulk(a.name)
+		c.w.Bulk("type")
+		c.w.Bulk(a.typ)
+		if a.token != "" {
+			c.w.Bulk("token")
+			c.w.Bulk(a.token)
+		}
+		if a.since != "" {
+			c.w.Bulk("since")
+			c.w.Bulk(a.since)
+		}
+		if a.deprecatedSince != "" {
+			c.w.Bulk("deprecated_since")
+			c.w.Bulk(a.deprecatedSince)
+		}
+		if len(a.flags) > 0 {
+			c.w.Bulk("flags")
+			c.w.Set(len(a.flags))
+			for _, f := range a.flags {
+				c.w.Status(f)
+			}
+		}
+		if len(a.args) > 0 {
+			c.w.Bulk("arguments")
+			c.writeArgs(a.args)
+		}
 	}
 }
 
@@ -185,17 +367,11 @@ func (c *client) cmdACL(args []string) {
 			return
 		}
 		cat := strings.ToLower(args[2])
-		var names []string
-		for _, n := range commandOrder {
-			if commandTable[n].category == cat {
-				names = append(names, n)
-			}
-		}
-		if names == nil && !contains(aclCategories, cat) && cat != "sentinel" && cat != "server" {
+		if !contains(aclCategories, cat) {
 			c.w.Error(fmt.Sprintf("ERR Unknown category '%s'", sanitize(truncate(args[2], 128))))
 			return
 		}
-		c.w.Bulks(names...)
+		c.w.Bulks(inCategory(cat)...)
 	case "genpass":
 		bits := 256
 		if len(args) == 3 {
@@ -224,8 +400,13 @@ func (c *client) cmdACL(args []string) {
 			c.w.Error(fmt.Sprintf("ERR User '%s' not found", sanitize(truncate(args[2], 128))))
 			return
 		}
-		if commandTable[strings.ToLower(args[3])] == nil {
+		cmd := lookupArgs(args[3:])
+		if cmd == nil {
 			c.w.Error(fmt.Sprintf("ERR Command '%s' not found", sanitize(truncate(args[3], 128))))
+			return
+		}
+		if !arityOK(cmd.arity, len(args)-3) {
+			c.w.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", cmd.name))
 			return
 		}
 		c.w.Status("OK")
@@ -236,7 +417,7 @@ func (c *client) cmdACL(args []string) {
 			"WHOAMI | USERS | LIST | GETUSER <user>", "    The only user is \"default\", protected by requirepass.",
 			"CAT [<category>] | DRYRUN <user> <command> ...", "    Command categories; whether a command would be allowed.",
 			"GENPASS [<bits>]", "    A random password.",
-			"LOG [<count> | RESET]", "    Always empty.",
+			"LOG [<count>|RESET]", "    Always empty.",
 		})
 	}
 }

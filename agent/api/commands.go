@@ -14,60 +14,88 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
-// command describes one top-level command: its arity (Redis convention:
-// positive = exact, negative = at least), whether it may run before AUTH,
-// and whether a RESP2 client in subscribed mode may run it.
+// command describes one command or subcommand: what COMMAND INFO and
+// COMMAND DOCS report about it (see commandSpecs) and, for top-level
+// commands, how it runs: whether it may run before AUTH (noAuth) and whether
+// a RESP2 client in subscribed mode may run it (inSub). Arity follows the
+// Redis convention: positive means exactly, negative means at least.
 type command struct {
-	name     string
-	arity    int
-	flags    []string
-	noAuth   bool
-	inSub    bool
-	summary  string
-	subs     []subcommand
-	category string
-	run      func(c *client, args []string)
-}
-
-type subcommand struct {
-	name  string
+	name  string // lower case; "container|sub" for a subcommand
 	arity int
+	flags []string // COMMAND INFO flags
+	acl   []string // ACL categories, without the "@"
+	tips  []string
+	doc   doc
+	subs  []*command
+
+	noAuth bool
+	inSub  bool
+	run    func(c *client, args []string)
 }
 
+// doc is a command's COMMAND DOCS entry.
+type doc struct {
+	summary, since, group, complexity string
+	docFlags                          []string
+	deprecatedSince, replacedBy       string
+	history                           []historyEntry
+	args                              []arg
+}
+
+// historyEntry is one change to a command: the version and what changed.
+type historyEntry struct{ version, change string }
+
+// arg is one argument in COMMAND DOCS.
+type arg struct {
+	name, typ, token       string
+	since, deprecatedSince string
+	flags                  []string
+	args                   []arg
+}
+
+// commandTable maps top-level command names to their description.
 var commandTable map[string]*command
 
 // commandOrder keeps COMMAND's output stable.
 var commandOrder []string
 
 func init() {
-	cmds := []*command{
-		{name: "ping", arity: -1, flags: []string{"fast", "sentinel"}, inSub: true, category: "connection", summary: "Returns the server's liveliness response.", run: (*client).cmdPing},
-		{name: "auth", arity: -2, flags: []string{"noscript", "loading", "stale", "fast", "no_auth", "sentinel", "allow_busy"}, noAuth: true, category: "connection", summary: "Authenticates the connection.", run: (*client).cmdAuth},
-		{name: "hello", arity: -1, flags: []string{"noscript", "loading", "stale", "fast", "no_auth", "sentinel", "allow_busy"}, noAuth: true, category: "connection", summary: "Handshakes with the Redis server.", run: (*client).cmdHello},
-		{name: "quit", arity: -1, flags: []string{"allow_busy", "noscript", "loading", "stale", "fast", "no_auth"}, noAuth: true, inSub: true, category: "connection", summary: "Closes the connection.", run: (*client).cmdQuit},
-		{name: "reset", arity: 1, flags: []string{"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}, noAuth: true, inSub: true, category: "connection", summary: "Resets the connection.", run: (*client).cmdReset},
-		{name: "info", arity: -1, flags: []string{"loading", "stale", "sentinel"}, category: "server", summary: "Returns information and statistics about the server.", run: (*client).cmdInfo},
-		{name: "role", arity: 1, flags: []string{"noscript", "loading", "stale", "fast", "sentinel"}, category: "server", summary: "Returns the replication role.", run: (*client).cmdRole},
-		{name: "client", arity: -2, flags: []string{"sentinel"}, category: "connection", summary: "A container for client connection commands.", run: (*client).cmdClient,
-			subs: []subcommand{{"caching", 3}, {"getname", 2}, {"getredir", 2}, {"help", 2}, {"id", 2}, {"info", 2}, {"kill", -3}, {"list", -2}, {"no-evict", 3}, {"pause", -3}, {"reply", 3}, {"setinfo", 4}, {"setname", 3}, {"tracking", -3}, {"trackinginfo", 2}, {"unblock", -3}, {"unpause", 2}}},
-		{name: "command", arity: -1, flags: []string{"loading", "stale", "sentinel"}, category: "server", summary: "Returns detailed information about all commands.", run: (*client).cmdCommand,
-			subs: []subcommand{{"count", 2}, {"docs", -2}, {"getkeys", -4}, {"getkeysandflags", -4}, {"help", 2}, {"info", -2}, {"list", -2}}},
-		{name: "acl", arity: -2, flags: []string{"sentinel"}, category: "server", summary: "A container for Access List Control commands.", run: (*client).cmdACL,
-			subs: []subcommand{{"cat", -2}, {"deluser", -3}, {"dryrun", -4}, {"genpass", -2}, {"getuser", 3}, {"help", 2}, {"list", 2}, {"load", 2}, {"log", -2}, {"save", 2}, {"setuser", -3}, {"users", 2}, {"whoami", 2}}},
-		{name: "subscribe", arity: -2, flags: []string{"pubsub", "noscript", "loading", "stale", "sentinel"}, inSub: true, category: "pubsub", summary: "Listens for messages published to channels.", run: (*client).cmdSubscribe},
-		{name: "psubscribe", arity: -2, flags: []string{"pubsub", "noscript", "loading", "stale", "sentinel"}, inSub: true, category: "pubsub", summary: "Listens for messages published to channels that match one or more patterns.", run: (*client).cmdPSubscribe},
-		{name: "unsubscribe", arity: -1, flags: []string{"pubsub", "noscript", "loading", "stale", "sentinel"}, inSub: true, category: "pubsub", summary: "Stops listening to messages posted to channels.", run: (*client).cmdUnsubscribe},
-		{name: "punsubscribe", arity: -1, flags: []string{"pubsub", "noscript", "loading", "stale", "sentinel"}, inSub: true, category: "pubsub", summary: "Stops listening to messages published to channels that match one or more patterns.", run: (*client).cmdPUnsubscribe},
-		{name: "publish", arity: 3, flags: []string{"pubsub", "loading", "stale", "fast", "may_replicate", "sentinel"}, category: "pubsub", summary: "Posts a message to a channel (Sentinel: hello messages only).", run: (*client).cmdPublish},
-		{name: "shutdown", arity: -1, flags: []string{"admin", "noscript", "loading", "stale", "no_multi", "sentinel", "allow_busy"}, category: "server", summary: "Stops the agent.", run: (*client).cmdShutdown},
-		{name: "sentinel", arity: -2, flags: []string{"admin", "sentinel", "only_sentinel"}, category: "sentinel", summary: "A container for Redis Sentinel commands.", run: (*client).cmdSentinel, subs: sentinelSubcommands},
-		{name: "vipsentinel", arity: -2, flags: []string{"admin", "sentinel", "only_sentinel"}, category: "sentinel", summary: "vipsentinel's own commands (STATUS, HELP).", run: (*client).cmdVIPSentinel,
-			subs: []subcommand{{"status", 2}, {"help", 2}}},
+	type behaviour struct {
+		noAuth, inSub bool
+		run           func(c *client, args []string)
 	}
-	commandTable = make(map[string]*command, len(cmds))
-	for _, c := range cmds {
+	run := map[string]behaviour{
+		"ping":         {inSub: true, run: (*client).cmdPing},
+		"auth":         {noAuth: true, run: (*client).cmdAuth},
+		"hello":        {noAuth: true, run: (*client).cmdHello},
+		"quit":         {noAuth: true, inSub: true, run: (*client).cmdQuit},
+		"reset":        {noAuth: true, inSub: true, run: (*client).cmdReset},
+		"info":         {run: (*client).cmdInfo},
+		"role":         {run: (*client).cmdRole},
+		"client":       {run: (*client).cmdClient},
+		"command":      {run: (*client).cmdCommand},
+		"acl":          {run: (*client).cmdACL},
+		"subscribe":    {inSub: true, run: (*client).cmdSubscribe},
+		"psubscribe":   {inSub: true, run: (*client).cmdPSubscribe},
+		"unsubscribe":  {inSub: true, run: (*client).cmdUnsubscribe},
+		"punsubscribe": {inSub: true, run: (*client).cmdPUnsubscribe},
+		"publish":      {run: (*client).cmdPublish},
+		"shutdown":     {run: (*client).cmdShutdown},
+		"sentinel":     {run: (*client).cmdSentinel},
+		"vipsentinel":  {run: (*client).cmdVIPSentinel},
+	}
+	commandTable = make(map[string]*command, len(commandSpecs))
+	for _, c := range commandSpecs {
+		b, ok := run[c.name]
+		if !ok {
+			panic("api: no implementation for command " + c.name)
+		}
+		c.noAuth, c.inSub, c.run = b.noAuth, b.inSub, b.run
 		commandTable[c.name] = c
 		commandOrder = append(commandOrder, c.name)
+	}
+	if len(run) != len(commandSpecs) {
+		panic("api: a command is implemented but not described in commandSpecs")
 	}
 }
 
@@ -524,12 +552,17 @@ func (c *client) cmdPublish(args []string) {
 
 func (c *client) cmdVIPSentinel(args []string) {
 	sub := strings.ToLower(args[1])
+	arity, known := subArityOf("vipsentinel", sub)
+	if !known {
+		c.w.Error(unknownSubcommand(args[1], "VIPSENTINEL"))
+		return
+	}
+	if !arityOK(arity, len(args)) {
+		c.w.Error(subArity("vipsentinel", sub))
+		return
+	}
 	switch sub {
 	case "status":
-		if len(args) != 2 {
-			c.w.Error(subArity("vipsentinel", sub))
-			return
-		}
 		ctx, cancel := c.srv.call(c)
 		defer cancel()
 		st, err := c.srv.cfg.Backend.Status(ctx)
@@ -547,8 +580,6 @@ func (c *client) cmdVIPSentinel(args []string) {
 		c.writeHelp("VIPSENTINEL", []string{
 			"STATUS", "    The agent's state (masters, epochs, VIP ownership, fencing, agents reached) as JSON.",
 		})
-	default:
-		c.w.Error(unknownSubcommand(args[1], "VIPSENTINEL"))
 	}
 }
 

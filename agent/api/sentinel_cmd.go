@@ -7,15 +7,6 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
-// sentinelSubcommands are SENTINEL's subcommands with Sentinel's arities.
-var sentinelSubcommands = []subcommand{
-	{"ckquorum", 3}, {"config", -4}, {"debug", -2}, {"failover", 3}, {"flushconfig", 2},
-	{"get-master-addr-by-name", 3}, {"help", 2}, {"info-cache", -3}, {"is-master-down-by-addr", 6},
-	{"master", 3}, {"masters", 2}, {"monitor", 6}, {"myid", 2}, {"pending-scripts", 2},
-	{"remove", 3}, {"replicas", 3}, {"reset", 3}, {"sentinels", 3}, {"set", -5},
-	{"simulate-failure", -3}, {"slaves", 3},
-}
-
 func (c *client) cmdSentinel(args []string) {
 	sub := strings.ToLower(args[1])
 	arity, known := subArityOf("sentinel", sub)
@@ -248,14 +239,14 @@ var sentinelHelp = []string{
 	"CKQUORUM <name>", "    Whether enough agents are reachable for the quorum and for a majority.",
 	"FAILOVER <name>", "    Start a failover now, without asking the other agents.",
 	"RESET <pattern>", "    Forget replicas, agents and failover state of the matching masters.",
-	"MONITOR <name> <ip> <port> <quorum>", "    Start monitoring a master (kept in the state file).",
+	"MONITOR <name> <host> <port> <quorum>", "    Start monitoring a master (kept in the state file).",
 	"REMOVE <name>", "    Stop monitoring a master.",
 	"SET <name> <option> <value> [...]", "    Change per-master options.",
 	"CONFIG GET <pattern> [...] | CONFIG SET <param> <value> [...]", "    Read or change global options.",
 	"FLUSHCONFIG", "    Write the state file now.",
 	"INFO-CACHE <name> [...]", "    Last INFO received from a master and its replicas.",
 	"PENDING-SCRIPTS", "    Scripts queued or running.",
-	"SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]", "    Arm crash points for testing.",
+	"SIMULATE-FAILURE <point> ... (CRASH-AFTER-ELECTION, CRASH-AFTER-PROMOTION) | SIMULATE-FAILURE HELP", "    Arm crash points for testing.",
 	"DEBUG [<param> <ms> ...]", "    Show or change the timers, in milliseconds.",
 	"MYID", "    This agent's run id.",
 }

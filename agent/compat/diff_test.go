@@ -2,7 +2,6 @@ package compat
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,13 +30,6 @@ type dcase struct {
 	// fix removes a deliberate difference from reply i (after
 	// normalisation); every use says why the difference is deliberate.
 	fix func(i int, redis, vip *value)
-	// known marks a difference vipsentinel must fix (see the package
-	// report): the case runs strictly in TestKnownIncompatibilities. If
-	// tolerate is set, TestDifferential still runs the case with tolerate
-	// hiding exactly that difference, so the rest of the reply stays
-	// checked; otherwise TestDifferential leaves the case out.
-	known    string
-	tolerate func(i int, redis, vip *value)
 }
 
 func cmd(args ...string) step { return step{args: args} }
@@ -169,9 +161,8 @@ func (c dcase) describe() string {
 	return strings.Join(parts, ", ")
 }
 
-// check runs c against both servers and reports differences. With strict,
-// known differences are not tolerated.
-func (c dcase) check(t *testing.T, redisAddr, vipAddr string, strict bool) {
+// check runs c against both servers and reports differences.
+func (c dcase) check(t *testing.T, redisAddr, vipAddr string) {
 	protos := c.protos
 	if protos == nil {
 		protos = []int{2, 3}
@@ -193,9 +184,6 @@ func (c dcase) check(t *testing.T, redisAddr, vipAddr string, strict bool) {
 			for i := 0; i < len(want) && i < len(got); i++ {
 				if c.fix != nil {
 					c.fix(i, &want[i], &got[i])
-				}
-				if c.tolerate != nil && !strict {
-					c.tolerate(i, &want[i], &got[i])
 				}
 				for _, m := range compare(fmt.Sprintf("reply%d", i), want[i], got[i]) {
 					diffs = append(diffs, fmt.Sprintf("%s: redis-sentinel %s, vipsentinel %s", m.path, m.want, m.got))
@@ -383,16 +371,35 @@ func diffCases(f *diffFixture) []dcase {
 		one("client-unknown", "CLIENT", "FROB"),
 		one("client-arity", "CLIENT"),
 		{name: "command-count", steps: []step{cmd("COMMAND", "COUNT")}, fix: countWithoutExtras},
-		{name: "command-info-ping", steps: []step{cmd("COMMAND", "INFO", "ping")}, known: "command-info"},
-		{name: "command-info-sentinel", steps: []step{cmd("COMMAND", "INFO", "sentinel")}, post: sortSubcommands, known: "command-info"},
-		{name: "command-info-get", steps: []step{cmd("COMMAND", "INFO", "get")}, known: "null-array-for-null-bulk", tolerate: tolerateNullArray},
-		{name: "command-info-several", steps: []step{cmd("COMMAND", "INFO", "ping", "nosuch", "role")}, known: "command-info"},
-		{name: "command-docs-ping", steps: []step{cmd("COMMAND", "DOCS", "ping")}, fix: ownSummaries, known: "command-docs"},
-		{name: "command-docs-unknown", steps: []step{cmd("COMMAND", "DOCS", "nosuch")}},
+		{name: "command", steps: []step{cmd("COMMAND")}, post: sortCommandInfo, fix: commandInfoDeliberate},
+		{name: "command-info-all", steps: []step{cmd("COMMAND", "INFO")}, post: sortCommandInfo, fix: commandInfoDeliberate},
+		{name: "command-info-several", steps: []step{cmd("COMMAND", "INFO", "ping", "nosuch", "role")}},
+		{name: "command-info-subcommands", steps: []step{cmd("COMMAND", "INFO", "SENTINEL|MASTERS", "client|id", "acl|", "ping|x", "sentinel|config")},
+			fix: commandInfoDeliberate},
+		one("command-info-unknown", "COMMAND", "INFO", "get"),
+		{name: "command-docs-all", steps: []step{cmd("COMMAND", "DOCS")}, post: sortDocs, fix: docsDeliberate},
+		{name: "command-docs-subcommands", steps: []step{cmd("COMMAND", "DOCS", "sentinel|slaves", "CLIENT|KILL", "ping|x")}, fix: docsDeliberate},
+		one("command-docs-unknown", "COMMAND", "DOCS", "nosuch"),
 		one("command-getkeys-ping", "COMMAND", "GETKEYS", "ping"),
 		one("command-getkeys-ping-arg", "COMMAND", "GETKEYS", "ping", "x"),
-		{name: "command-list", steps: []step{cmd("COMMAND", "LIST")}, post: sortElems, fix: withoutExtraCommands, known: "command-list"},
+		one("command-getkeys-container", "COMMAND", "GETKEYS", "sentinel", "x"),
+		one("command-getkeys-subcommand", "COMMAND", "GETKEYS", "sentinel", "masters", "x"),
+		one("command-getkeys-unknown", "COMMAND", "GETKEYSANDFLAGS", "nosuch", "x"),
+		{name: "command-list", steps: []step{cmd("COMMAND", "LIST")}, post: sortElems, fix: listWithoutExtras},
+		{name: "command-list-aclcat", steps: []step{cmd("COMMAND", "LIST", "filterby", "aclcat", "Connection")}, post: sortElems, fix: listWithoutExtras},
+		{name: "command-list-pattern", steps: []step{cmd("COMMAND", "LIST", "FILTERBY", "PATTERN", "*|HELP")}, post: sortElems, fix: listWithoutExtras},
+		one("command-list-module", "COMMAND", "LIST", "FILTERBY", "MODULE", "x"),
+		one("command-list-syntax", "COMMAND", "LIST", "FILTERBY", "ACLCAT"),
+		one("command-list-bad-filter", "COMMAND", "LIST", "FILTERBY", "FROB", "x"),
 		one("command-unknown", "COMMAND", "FROB"),
+		one("acl-cat", "ACL", "CAT"),
+		one("acl-cat-unknown", "ACL", "CAT", "nosuch"),
+		one("acl-dryrun-subcommand", "ACL", "DRYRUN", "default", "sentinel", "masters"),
+		one("acl-dryrun-subcommand-arity", "ACL", "DRYRUN", "default", "sentinel", "masters", "x"),
+		one("acl-dryrun-container-arity", "ACL", "DRYRUN", "default", "client"),
+		one("acl-dryrun-unknown-subcommand", "ACL", "DRYRUN", "default", "sentinel", "nosuch"),
+		one("acl-dryrun-unknown-user", "ACL", "DRYRUN", "nosuch", "ping"),
+		one("acl-dryrun-arity", "ACL", "DRYRUN", "default", "role", "x"),
 		one("acl-whoami", "ACL", "WHOAMI"),
 		one("acl-users", "ACL", "USERS"),
 		one("acl-list", "ACL", "LIST"),
@@ -453,9 +460,26 @@ func diffCases(f *diffFixture) []dcase {
 		{name: "reset", steps: []step{cmd("CLIENT", "SETNAME", "x"), cmd("RESET"), cmd("CLIENT", "GETNAME")},
 			fix: expectAll(simpleReply("OK"), simpleReply("RESET"), value{kind: kBulk, null: true})},
 	}
+	for _, name := range sentinelCommands {
+		cases = append(cases,
+			dcase{name: "command-info-" + name, steps: []step{cmd("COMMAND", "INFO", name)}, post: sortCommandInfo, fix: commandInfoDeliberate},
+			dcase{name: "command-docs-" + name, steps: []step{cmd("COMMAND", "DOCS", name)}, post: sortDocs, fix: docsDeliberate})
+	}
+	for _, cat := range aclCategories {
+		cases = append(cases, dcase{name: "acl-cat-" + cat, steps: []step{cmd("ACL", "CAT", cat)}, post: sortElems, fix: listWithoutExtras})
+	}
 	_ = rport
 	return cases
 }
+
+// sentinelCommands are the commands redis-sentinel 7.0 answers.
+var sentinelCommands = []string{"acl", "auth", "client", "command", "hello", "info", "ping", "psubscribe",
+	"publish", "punsubscribe", "role", "sentinel", "shutdown", "subscribe", "unsubscribe"}
+
+// aclCategories are Redis 7.0's ACL categories.
+var aclCategories = []string{"keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
+	"hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous", "connection",
+	"transaction", "scripting"}
 
 // info builds an INFO case.
 func info(name string, sections ...string) dcase {
@@ -469,22 +493,6 @@ var helloNorm = normaliser{keys: map[string]rule{"id": asInt, "version": asVersi
 // hello builds a HELLO case.
 func hello(name string, args ...string) dcase {
 	return dcase{name: name, steps: []step{cmd(append([]string{"HELLO"}, args...)...)}, norm: helloNorm}
-}
-
-// sortSubcommands sorts the subcommand lists (element 9) of COMMAND INFO's
-// entries, which Redis gives in hash order.
-func sortSubcommands(v *value) {
-	for i := range v.elems {
-		e := &v.elems[i]
-		if len(e.elems) == 10 {
-			slices.SortStableFunc(e.elems[9].elems, func(a, b value) int {
-				if len(a.elems) == 0 || len(b.elems) == 0 {
-					return 0
-				}
-				return strings.Compare(a.elems[0].str, b.elems[0].str)
-			})
-		}
-	}
 }
 
 // infoCacheNorm normalises INFO-CACHE: the cached INFO texts were taken at
@@ -508,47 +516,11 @@ func TestDifferential(t *testing.T) {
 	t.Parallel()
 	f := newDiffFixture(t)
 	for _, c := range diffCases(f) {
-		if c.known != "" && c.tolerate == nil {
-			continue
-		}
-		t.Run(c.name, func(t *testing.T) { c.check(t, f.redis, f.vip, false) })
+		t.Run(c.name, func(t *testing.T) { c.check(t, f.redis, f.vip) })
 	}
 	auth := newAuthFixture(t)
 	for _, c := range authCases() {
-		if c.known != "" && c.tolerate == nil {
-			continue
-		}
-		t.Run("auth/"+c.name, func(t *testing.T) { c.check(t, auth.redis, auth.vip, false) })
-	}
-}
-
-// TestKnownIncompatibilities holds the cases where vipsentinel still differs
-// from redis-sentinel in a way a client or an operator could notice, without
-// tolerating the difference. They fail until agent/api or agent/sentinel is
-// fixed, so they run only with -compat.strict.
-func TestKnownIncompatibilities(t *testing.T) {
-	if !*strict {
-		t.Skip("known incompatibilities run only with -compat.strict")
-	}
-	f := newDiffFixture(t)
-	for _, c := range diffCases(f) {
-		if c.known == "" {
-			continue
-		}
-		t.Run(c.name, func(t *testing.T) {
-			t.Log("known incompatibility:", c.known)
-			c.check(t, f.redis, f.vip, true)
-		})
-	}
-	auth := newAuthFixture(t)
-	for _, c := range authCases() {
-		if c.known == "" {
-			continue
-		}
-		t.Run("auth/"+c.name, func(t *testing.T) {
-			t.Log("known incompatibility:", c.known)
-			c.check(t, auth.redis, auth.vip, true)
-		})
+		t.Run("auth/"+c.name, func(t *testing.T) { c.check(t, auth.redis, auth.vip) })
 	}
 }
 

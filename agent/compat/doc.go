@@ -19,6 +19,7 @@
 // directory outside the repository). A missing one skips its test, except
 // under CI=true, where it fails.
 //
-// Known incompatibilities that others must fix are kept, failing, in
-// TestKnownIncompatibilities, which runs only with -compat.strict.
+// Every difference from redis-sentinel 7.0.15 that is left is deliberate
+// and listed, with its reason, in fixes_test.go; there is no list of known
+// incompatibilities waiting to be fixed.
 package compat

@@ -1,16 +1,15 @@
 package compat
 
 import (
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 )
 
-// This file holds the adjustments for differences between redis-sentinel
-// 7.0 and vipsentinel: deliberate ones (used as dcase.fix, each with its
-// reason) and known incompatibilities (used as dcase.tolerate, each also
-// listed in the package report and run strictly by
-// TestKnownIncompatibilities).
+// This file holds the adjustments for the deliberate differences between
+// redis-sentinel 7.0 and vipsentinel (used as dcase.fix), each with its
+// reason.
 
 // expect replaces redis-sentinel 7.0's reply with the one vipsentinel is
 // meant to give, where it deliberately follows Redis 7.2+ Sentinel (the
@@ -69,30 +68,21 @@ func infoDeliberate(_ int, r, v *value) {
 	}
 }
 
-// tolerateNullArray hides the known difference "null-array-for-null-bulk":
-// vipsentinel answers *-1 where Redis answers $-1 in RESP2.
-func tolerateNullArray(_ int, r, v *value) {
-	var walk func(r, v *value)
-	walk = func(r, v *value) {
-		if r.kind == kBulk && r.null && v.kind == kArray && v.null {
-			*v = *r
-			return
-		}
-		for i := range r.elems {
-			if i < len(v.elems) {
-				walk(&r.elems[i], &v.elems[i])
-			}
-		}
-	}
-	walk(r, v)
-}
-
 // extraCommands are the commands vipsentinel answers that redis-sentinel
 // 7.0 does not: VIPSENTINEL (the agent's own STATUS), and QUIT and RESET,
 // which Redis 7.0 leaves out of sentinel mode although clients send them
 // (redis-py and phpredis on close, go-redis when resetting a pooled
 // connection); answering them is harmless.
 var extraCommands = []string{"vipsentinel", "quit", "reset"}
+
+// extraSubcommands are the subcommands vipsentinel answers that
+// redis-sentinel 7.0 does not: CLIENT SETINFO (Redis 7.2; go-redis and
+// redis-py send it on every connection) and VIPSENTINEL's.
+var extraSubcommands = []string{"client|setinfo", "vipsentinel|help", "vipsentinel|status"}
+
+func isExtra(name string) bool {
+	return slices.Contains(extraCommands, name) || slices.Contains(extraSubcommands, name)
+}
 
 // countWithoutExtras takes extraCommands out of vipsentinel's COMMAND COUNT.
 func countWithoutExtras(_ int, _, v *value) {
@@ -106,52 +96,209 @@ func sortElems(v *value) {
 	slices.SortFunc(v.elems, func(a, b value) int { return strings.Compare(a.str, b.str) })
 }
 
-// withoutExtraCommands takes extraCommands out of vipsentinel's COMMAND
-// LIST.
-func withoutExtraCommands(_ int, _, v *value) {
-	v.elems = slices.DeleteFunc(v.elems, func(e value) bool { return slices.Contains(extraCommands, e.str) })
+// listWithoutExtras takes the extra commands and subcommands out of
+// vipsentinel's COMMAND LIST (or ACL CAT).
+func listWithoutExtras(_ int, _, v *value) {
+	v.elems = slices.DeleteFunc(v.elems, func(e value) bool { return isExtra(e.str) })
 }
 
-// ownSummaries accepts vipsentinel's own wording of COMMAND DOCS summaries:
-// the project writes its own text rather than copying Redis's.
-func ownSummaries(_ int, r, v *value) {
-	for _, doc := range [](*value){r, v} {
-		_, vals, ok := doc.pairs()
-		if !ok {
-			continue
+// isCommandInfo reports whether v is one COMMAND INFO entry.
+func isCommandInfo(v *value) bool {
+	return v.kind == kArray && len(v.elems) == 10 && v.elems[0].kind == kBulk
+}
+
+// sortCommandInfo sorts COMMAND INFO's entries, and the subcommands of each,
+// by name: Redis gives both in hash order.
+func sortCommandInfo(v *value) {
+	byName := func(a, b value) int {
+		if !isCommandInfo(&a) || !isCommandInfo(&b) {
+			return 0
 		}
-		for _, d := range vals {
-			if s := lookup(d, "summary"); s != nil {
-				s.str = "<summary>"
-			}
+		return strings.Compare(a.elems[0].str, b.elems[0].str)
+	}
+	slices.SortStableFunc(v.elems, byName)
+	for i := range v.elems {
+		if e := &v.elems[i]; isCommandInfo(e) {
+			slices.SortStableFunc(e.elems[9].elems, byName)
 		}
 	}
 }
 
-// helpShape reduces HELP replies to their shape: an array of status lines
-// whose first line names the command, the rest alternating between usage
-// lines and indented descriptions. The wording is deliberately the
-// project's own (it writes its own text rather than copying Redis's), and
-// no client parses it.
-func helpShape(_ int, r, v *value) {
-	shape := func(h *value) {
-		if h.kind != kArray || len(h.elems) < 2 {
+// commandInfoDeliberate removes the deliberate differences from COMMAND
+// INFO replies:
+//   - the extra commands and subcommands (see extraCommands and
+//     extraSubcommands);
+//   - SENTINEL CONFIG's arity, -4 as in Redis 7.2 (several parameters per
+//     call; see config-get-arity), where 7.0 has -3.
+func commandInfoDeliberate(_ int, r, v *value) {
+	var drop func(v *value)
+	drop = func(v *value) {
+		v.elems = slices.DeleteFunc(v.elems, func(e value) bool { return isCommandInfo(&e) && isExtra(e.elems[0].str) })
+		for i := range v.elems {
+			if e := &v.elems[i]; isCommandInfo(e) {
+				drop(&e.elems[9])
+			}
+		}
+	}
+	drop(v)
+	var arity func(v *value)
+	arity = func(v *value) {
+		for i := range v.elems {
+			e := &v.elems[i]
+			if !isCommandInfo(e) {
+				continue
+			}
+			if e.elems[0].str == "sentinel|config" && e.elems[1].str == "-3" {
+				e.elems[1].str = "-4"
+			}
+			arity(&e.elems[9])
+		}
+	}
+	arity(r)
+}
+
+// sortDocs sorts COMMAND DOCS's entries, and each container's subcommands,
+// by name: Redis gives both in hash order.
+func sortDocs(v *value) {
+	sortPairs(v)
+	_, docs, ok := v.pairs()
+	if !ok {
+		return
+	}
+	for _, d := range docs {
+		if subs := lookup(d, "subcommands"); subs != nil {
+			sortDocs(subs)
+		}
+	}
+}
+
+// sortPairs sorts a map's (or flat key/value array's) entries by key.
+func sortPairs(v *value) {
+	type kv struct{ k, v value }
+	var kvs []kv
+	for i := 0; i+1 < len(v.elems); i += 2 {
+		kvs = append(kvs, kv{v.elems[i], v.elems[i+1]})
+	}
+	slices.SortStableFunc(kvs, func(a, b kv) int { return strings.Compare(a.k.str, b.k.str) })
+	v.elems = v.elems[:0]
+	for _, e := range kvs {
+		v.elems = append(v.elems, e.k, e.v)
+	}
+}
+
+// bigO is the leading complexity class of a COMMAND DOCS complexity
+// ("O(N)", "O(log N)", "O(N+M)"), or "" when the text has none.
+var bigO = regexp.MustCompile(`^O\([^)]*\)`)
+
+// docsDeliberate compares COMMAND DOCS by structure and facts only. It
+// removes the extra commands and subcommands, and replaces the prose, which
+// vipsentinel writes in its own words rather than copying Redis's:
+// summaries, the explanation after a complexity's class (the class itself
+// is compared), and the description of each history entry (its version is
+// compared). Prose that is word for word Redis's is left in place, marked,
+// so that the comparison fails.
+func docsDeliberate(_ int, r, v *value) {
+	var walk func(r, v *value)
+	walk = func(r, v *value) {
+		if keys, _, ok := v.pairs(); ok {
+			var kept []value
+			for i, k := range keys {
+				if !isExtra(k) {
+					kept = append(kept, v.elems[2*i], v.elems[2*i+1])
+				}
+			}
+			v.elems = kept
+		}
+		rkeys, rdocs, ok := r.pairs()
+		if !ok {
 			return
+		}
+		for i, name := range rkeys {
+			vd := lookup(v, name)
+			if vd == nil {
+				continue
+			}
+			ownWords(rdocs[i], vd)
+			rs, vs := lookup(rdocs[i], "subcommands"), lookup(vd, "subcommands")
+			if rs != nil && vs != nil {
+				walk(rs, vs)
+			}
+		}
+	}
+	walk(r, v)
+}
+
+// ownWords replaces the prose of one pair of COMMAND DOCS entries (see
+// docsDeliberate).
+func ownWords(r, v *value) {
+	copied := func(what, s string) string { return "<" + what + " copied from Redis: " + s + ">" }
+	if rs, vs := lookup(r, "summary"), lookup(v, "summary"); rs != nil && vs != nil {
+		if vs.str == rs.str {
+			vs.str = copied("summary", vs.str)
+		} else {
+			rs.str, vs.str = "<summary>", "<summary>"
+		}
+	}
+	if rc, vc := lookup(r, "complexity"), lookup(v, "complexity"); rc != nil && vc != nil {
+		class := func(s string) string {
+			if c := bigO.FindString(s); c != "" {
+				return c
+			}
+			return "<no complexity class>"
+		}
+		if vc.str == rc.str && bigO.FindString(vc.str) != vc.str {
+			vc.str = copied("complexity", vc.str)
+		} else {
+			rc.str, vc.str = class(rc.str), class(vc.str)
+		}
+	}
+	rh, vh := lookup(r, "history"), lookup(v, "history")
+	if rh == nil || vh == nil {
+		return
+	}
+	for i := range rh.elems {
+		if i >= len(vh.elems) || len(rh.elems[i].elems) != 2 || len(vh.elems[i].elems) != 2 {
+			continue
+		}
+		rt, vt := &rh.elems[i].elems[1], &vh.elems[i].elems[1]
+		if vt.str == rt.str {
+			vt.str = copied("history", vt.str)
+		} else {
+			rt.str, vt.str = "<change>", "<change>"
+		}
+	}
+}
+
+// helpShape reduces HELP replies to their shape: an array of at least two
+// non-empty status lines, the first naming the command. The wording is
+// deliberately the project's own (it writes its own text rather than
+// copying Redis's), and no client parses it; a description line that is
+// word for word one of Redis's is kept, marked, so the comparison fails.
+func helpShape(_ int, r, v *value) {
+	theirs := map[string]bool{}
+	for _, e := range r.elems {
+		if strings.HasPrefix(e.str, " ") {
+			theirs[strings.TrimSpace(e.str)] = true
+		}
+	}
+	shape := func(h *value, mine bool) {
+		if h.kind != kArray || len(h.elems) < 2 {
+			return // shows up as a difference
 		}
 		first := strings.Fields(h.elems[0].str)
 		out := value{kind: kArray}
 		for i, e := range h.elems {
-			desc := e.kind
-			if i == 0 && len(first) > 0 {
-				out.elems = append(out.elems, value{kind: desc, str: first[0] + " <subcommand> ..."})
-				continue
-			}
-			if e.kind != kSimple || e.str == "" {
+			switch {
+			case e.kind != kSimple || e.str == "":
 				out.elems = append(out.elems, e) // shows up as a difference
+			case i == 0 && len(first) > 0:
+				out.elems = append(out.elems, value{kind: kSimple, str: first[0] + " <subcommand> ..."})
+			case mine && theirs[strings.TrimSpace(e.str)]:
+				out.elems = append(out.elems, value{kind: kSimple, str: "<copied from Redis: " + e.str + ">"})
 			}
 		}
 		*h = out
 	}
-	shape(r)
-	shape(v)
+	shape(r, false)
+	shape(v, true)
 }

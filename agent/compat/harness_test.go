@@ -17,8 +17,6 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
 )
 
-var strict = flag.Bool("compat.strict", false, "also run TestKnownIncompatibilities (cases that fail until agent/api or agent/sentinel is fixed)")
-
 var dump = flag.Bool("compat.dump", false, "log the replies of passing differential cases too")
 
 // agentBin is the vipsentinel binary built by TestMain.
