@@ -279,7 +279,10 @@ func TestReplyBytes(t *testing.T) {
 		{"command list pattern", cmd("COMMAND", "LIST", "FILTERBY", "PATTERN", "sentinel|m*"), "*4\r\n$15\r\nsentinel|master\r\n$16\r\nsentinel|masters\r\n$16\r\nsentinel|monitor\r\n$13\r\nsentinel|myid\r\n"},
 		{"command list syntax", cmd("COMMAND", "LIST", "FILTERBY", "ACLCAT"), "-ERR syntax error\r\n"},
 		{"acl cat fast", cmd("ACL", "CAT", "fast"), "*7\r\n$4\r\nauth\r\n$5\r\nhello\r\n$4\r\nping\r\n$7\r\npublish\r\n$4\r\nquit\r\n$5\r\nreset\r\n$4\r\nrole\r\n"},
+		{"acl cat arity", cmd("ACL", "cat", "a", "b"), "-ERR unknown subcommand or wrong number of arguments for 'cat'. Try ACL HELP.\r\n"},
 		{"acl dryrun arity", cmd("ACL", "DRYRUN", "default", "sentinel", "myid", "x"), "-ERR wrong number of arguments for 'sentinel|myid' command\r\n"},
+		{"client pause negative", cmd("CLIENT", "PAUSE", "-1"), "-ERR timeout is negative\r\n"},
+		{"client unblock reason", cmd("CLIENT", "UNBLOCK", "1", "x"), "-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -287,6 +290,32 @@ func TestReplyBytes(t *testing.T) {
 			r.roundTrip(tc.req, tc.want)
 		})
 	}
+}
+
+func TestACLLogReplies(t *testing.T) {
+	_, addr := startServer(t, Config{RequirePass: "pw"})
+	r := dialRaw(t, addr)
+	r.roundTrip(cmd("AUTH", "nobody", "x"), "-WRONGPASS invalid username-password pair or user is disabled.\r\n")
+	r.roundTrip(cmd("auth", "nobody", "y"), "-WRONGPASS invalid username-password pair or user is disabled.\r\n")
+	r.roundTrip(cmd("AUTH", "pw"), "+OK\r\n")
+	r.roundTrip(cmd("HELLO", "3"), "%6\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n"+RedisVersion+"\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:1\r\n$4\r\nmode\r\n$8\r\nsentinel\r\n$7\r\nmodules\r\n*0\r\n")
+	// Two entries: the object is the command as typed.
+	r.roundTrip(cmd("ACL", "LOG", "1"), "*1\r\n%7\r\n$5\r\ncount\r\n:1\r\n$6\r\nreason\r\n$4\r\nauth\r\n$7\r\ncontext\r\n$8\r\ntoplevel\r\n$6\r\nobject\r\n$4\r\nauth\r\n$8\r\nusername\r\n$6\r\nnobody\r\n$11\r\nage-seconds\r\n,")
+	_ = r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if line, err := r.br.ReadString('\n'); err != nil || !strings.HasSuffix(line, "\r\n") {
+		t.Fatalf("age-seconds: %q %v", line, err)
+	}
+	r.expect("$11\r\nclient-info\r\n")
+	_ = r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for _, want := range []string{"$", "id=1 "} {
+		line, err := r.br.ReadString('\n')
+		if err != nil || !strings.Contains(line, want) {
+			t.Fatalf("client-info: %q %v", line, err)
+		}
+	}
+	r.roundTrip(cmd("ACL", "LOG", "RESET"), "+OK\r\n")
+	r.roundTrip(cmd("ACL", "LOG"), "*0\r\n")
+	r.roundTrip(cmd("ACL", "LOG", "x"), "-ERR value is not an integer or out of range\r\n")
 }
 
 func TestRESP3(t *testing.T) {

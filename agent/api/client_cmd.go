@@ -97,8 +97,21 @@ func (c *client) cmdClient(args []string) {
 	case "pause":
 		// Nothing here writes to a dataset, so a pause has nothing to
 		// hold back; accept it for tools that pause every node.
-		if n, err := strconv.ParseInt(args[2], 10, 64); err != nil || n < 0 {
+		if len(args) > 4 {
+			c.w.Error(subSyntax(args[1], "CLIENT"))
+			return
+		}
+		n, err := strconv.ParseInt(args[2], 10, 64)
+		if err != nil {
 			c.w.Error("ERR timeout is not an integer or out of range")
+			return
+		}
+		if n < 0 {
+			c.w.Error("ERR timeout is negative")
+			return
+		}
+		if len(args) == 4 && !strings.EqualFold(args[3], "write") && !strings.EqualFold(args[3], "all") {
+			c.w.Error("ERR CLIENT PAUSE mode must be WRITE or ALL")
 			return
 		}
 		c.w.Status("OK")
@@ -125,13 +138,26 @@ func (c *client) cmdClient(args []string) {
 	case "caching":
 		c.w.Error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled")
 	case "unblock":
+		// No command here blocks, so there is never a client to wake.
+		if len(args) > 4 {
+			c.w.Error(subSyntax(args[1], "CLIENT"))
+			return
+		}
+		if _, err := strconv.ParseInt(args[2], 10, 64); err != nil {
+			c.w.Error(errNotInteger)
+			return
+		}
+		if len(args) == 4 && !strings.EqualFold(args[3], "timeout") && !strings.EqualFold(args[3], "error") {
+			c.w.Error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+			return
+		}
 		c.w.Int(0)
 	case "help":
 		c.writeHelp("CLIENT", []string{
 			"ID | GETNAME | SETNAME <name> | INFO", "    This connection's id, name, or details.",
 			"SETINFO LIB-NAME|LIB-VER <value>", "    Record the client library's name or version.",
 			"LIST [TYPE <type>] [ID <id> ...]", "    One line per connection.",
-			"KILL <ip:port> | KILL <filter> <value> ...", "    Close connections; filters: ID, TYPE, USER, ADDR, LADDR, SKIPME, MAXAGE.",
+			"KILL <ip:port> | KILL <filter> <value> ...", "    Close connections; filters: ID, TYPE, USER, ADDR, LADDR, SKIPME.",
 			"REPLY ON|OFF|SKIP", "    Turn replies to this connection on or off.",
 		})
 	}
@@ -215,7 +241,7 @@ func (c *client) clientList(opts []string) {
 			}
 			for i+1 < len(opts) {
 				id, err := strconv.ParseInt(opts[i+1], 10, 64)
-				if err != nil || id <= 0 {
+				if err != nil {
 					c.w.Error("ERR Invalid client ID")
 					return
 				}
@@ -261,9 +287,7 @@ func (c *client) clientKill(opts []string) {
 	var (
 		id            int64
 		typ, addr, la string
-		user          string
 		skipMe        = true
-		maxAge        int64
 	)
 	for i := 0; i < len(opts); i += 2 {
 		v := opts[i+1]
@@ -286,7 +310,11 @@ func (c *client) clientKill(opts []string) {
 		case "laddr":
 			la = v
 		case "user":
-			user = v
+			// Every connection is the default user's.
+			if v != "default" {
+				c.w.Error(fmt.Sprintf("ERR No such user '%s'", sanitize(truncate(v, 128))))
+				return
+			}
 		case "skipme":
 			switch strings.ToLower(v) {
 			case "yes":
@@ -297,13 +325,6 @@ func (c *client) clientKill(opts []string) {
 				c.w.Error("ERR syntax error")
 				return
 			}
-		case "maxage":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				c.w.Error("ERR syntax error")
-				return
-			}
-			maxAge = n
 		default:
 			c.w.Error("ERR syntax error")
 			return
@@ -317,8 +338,6 @@ func (c *client) clientKill(opts []string) {
 			typ != "" && o.clientType() != typ,
 			addr != "" && o.addr != addr,
 			la != "" && o.laddr != la,
-			user != "" && user != "default",
-			maxAge != 0 && time.Since(o.created) < time.Duration(maxAge)*time.Second,
 			skipMe && o == c:
 			continue
 		}

@@ -363,7 +363,7 @@ func (c *client) cmdACL(args []string) {
 			return
 		}
 		if len(args) > 3 {
-			c.w.Error(subArity("acl", sub))
+			c.w.Error(subSyntax(args[1], "ACL"))
 			return
 		}
 		cat := strings.ToLower(args[2])
@@ -373,28 +373,47 @@ func (c *client) cmdACL(args []string) {
 		}
 		c.w.Bulks(inCategory(cat)...)
 	case "genpass":
-		bits := 256
+		bits := int64(256)
+		if len(args) > 3 {
+			c.w.Error(subSyntax(args[1], "ACL"))
+			return
+		}
 		if len(args) == 3 {
-			n, err := strconv.Atoi(args[2])
-			if err != nil || n <= 0 || n > 4096 {
+			n, err := strconv.ParseInt(args[2], 10, 64)
+			if err != nil {
+				c.w.Error(errNotInteger)
+				return
+			}
+			if n <= 0 || n > 4096 {
 				c.w.Error("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096")
 				return
 			}
 			bits = n
-		} else if len(args) > 3 {
-			c.w.Error(subArity("acl", sub))
-			return
 		}
 		buf := make([]byte, (bits+7)/8)
 		_, _ = rand.Read(buf)
 		s := hex.EncodeToString(buf)
 		c.w.Bulk(s[:(bits+3)/4])
 	case "log":
-		if len(args) == 3 && strings.EqualFold(args[2], "reset") {
-			c.w.Status("OK")
+		count := int64(aclLogMax)
+		if len(args) > 3 {
+			c.w.Error(subSyntax(args[1], "ACL"))
 			return
 		}
-		c.w.Array(0)
+		if len(args) == 3 {
+			if strings.EqualFold(args[2], "reset") {
+				c.srv.aclLog.reset()
+				c.w.Status("OK")
+				return
+			}
+			n, err := strconv.ParseInt(args[2], 10, 64)
+			if err != nil {
+				c.w.Error(errNotInteger)
+				return
+			}
+			count = max(n, 0)
+		}
+		c.writeACLLog(c.srv.aclLog.list(int(min(count, aclLogMax))))
 	case "dryrun":
 		if args[2] != "default" {
 			c.w.Error(fmt.Sprintf("ERR User '%s' not found", sanitize(truncate(args[2], 128))))
@@ -417,7 +436,7 @@ func (c *client) cmdACL(args []string) {
 			"WHOAMI | USERS | LIST | GETUSER <user>", "    The only user is \"default\", protected by requirepass.",
 			"CAT [<category>] | DRYRUN <user> <command> ...", "    Command categories; whether a command would be allowed.",
 			"GENPASS [<bits>]", "    A random password.",
-			"LOG [<count>|RESET]", "    Always empty.",
+			"LOG [<count>|RESET]", "    Failed logins, most recent first, or clear them.",
 		})
 	}
 }

@@ -177,6 +177,15 @@ func unknownSubcommand(sub, cmd string) string {
 	return fmt.Sprintf("ERR unknown subcommand '%s'. Try %s HELP.", sanitize(truncate(sub, 128)), strings.ToUpper(cmd))
 }
 
+// subSyntax is the error for a subcommand given more arguments than it
+// takes, naming the subcommand as the client typed it.
+func subSyntax(sub, cmd string) string {
+	return fmt.Sprintf("ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP.", sanitize(truncate(sub, 128)), strings.ToUpper(cmd))
+}
+
+// errNotInteger is Redis's error for an argument that should be an integer.
+const errNotInteger = "ERR value is not an integer or out of range"
+
 func subArity(cmd, sub string) string {
 	return fmt.Sprintf("ERR wrong number of arguments for '%s|%s' command", cmd, strings.ToLower(sub))
 }
@@ -264,7 +273,10 @@ func (c *client) checkPassword(user, pass string) bool {
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
-func (c *client) authFailed() {
+// authFailed answers a failed AUTH or HELLO AUTH and records it in the ACL
+// log, as Redis does.
+func (c *client) authFailed(cmdName, user string) {
+	c.srv.aclLog.add(aclLogEntry{reason: "auth", context: "toplevel", object: cmdName, username: user}, c.infoLine(), time.Now())
 	c.srv.stats.authFail.Add(1)
 	c.srv.stats.errors.Add(1)
 	c.srv.log.Warn("client authentication failed", "client", c.addr)
@@ -287,7 +299,7 @@ func (c *client) cmdAuth(args []string) {
 		return
 	}
 	if !c.checkPassword(user, pass) {
-		c.authFailed()
+		c.authFailed(args[0], user)
 		return
 	}
 	c.mu.Lock()
@@ -336,7 +348,7 @@ func (c *client) cmdHello(args []string) {
 	}
 	if haveAuth {
 		if !c.checkPassword(user, pass) {
-			c.authFailed()
+			c.authFailed(args[0], user)
 			return
 		}
 	}

@@ -23,6 +23,7 @@ func FuzzRequest(f *testing.F) {
 		"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*1\r\n$1048577\r\n",
 		"\"unbalanced\r\n",
 		cmd("AUTH", "pw") + cmd("CLIENT", "KILL", "ID", "1", "SKIPME", "no"),
+		cmd("AUTH", "nobody", "x") + cmd("AUTH", "pw") + cmd("ACL", "LOG", "1") + cmd("ACL", "LOG", "RESET"),
 		cmd("AUTH", "pw") + cmd("HELLO", "3") + cmd("COMMAND", "DOCS") + cmd("COMMAND", "INFO", "sentinel|set", "x|") + cmd("COMMAND", "LIST", "FILTERBY", "PATTERN", "*"),
 		cmd("AUTH", "pw") + cmd("COMMAND", "GETKEYS", "sentinel", "masters") + cmd("ACL", "DRYRUN", "default", "client") + cmd("VIPSENTINEL", "STATUS"),
 	} {

@@ -87,6 +87,7 @@ type Server struct {
 	nextID atomic.Int64
 	stats  stats
 	rates  rates
+	aclLog aclLog
 
 	mu        sync.Mutex
 	clients   map[int64]*client

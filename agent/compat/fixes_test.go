@@ -68,6 +68,24 @@ func infoDeliberate(_ int, r, v *value) {
 	}
 }
 
+// withoutLibFields removes lib-name and lib-ver from vipsentinel's client
+// descriptions (CLIENT INFO, CLIENT LIST, ACL LOG's client-info): they come
+// with CLIENT SETINFO (Redis 7.2), which vipsentinel supports because
+// go-redis and redis-py send it.
+func withoutLibFields(_ int, _, v *value) {
+	var walk func(v *value)
+	walk = func(v *value) {
+		if v.kind == kMap && lookup(v, "id") != nil && lookup(v, "lib-name") != nil {
+			deleteKeys(v, "lib-name", "lib-ver")
+			return
+		}
+		for i := range v.elems {
+			walk(&v.elems[i])
+		}
+	}
+	walk(v)
+}
+
 // extraCommands are the commands vipsentinel answers that redis-sentinel
 // 7.0 does not: VIPSENTINEL (the agent's own STATUS), and QUIT and RESET,
 // which Redis 7.0 leaves out of sentinel mode although clients send them

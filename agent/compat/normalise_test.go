@@ -26,6 +26,17 @@ func asInt(v *value) {
 	}
 }
 
+// asDouble replaces a floating-point number (RESP3 double or bulk) with
+// "<double>".
+func asDouble(v *value) {
+	if v.null || (v.kind != kDouble && v.kind != kBulk) {
+		return
+	}
+	if _, err := strconv.ParseFloat(v.str, 64); err == nil {
+		v.str = "<double>"
+	}
+}
+
 var hexID = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // asID replaces a 40-hex-digit run id with "<id>".
@@ -59,6 +70,7 @@ var keyRules = map[string]rule{
 	"master-link-down-time": asInt,
 	"slave-repl-offset":     asInt,
 	"last-hello-message":    asInt,
+	"age-seconds":           asDouble, // ACL LOG
 }
 
 // normaliser holds the rules for one test case.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"strings"
 	"testing"
 )
@@ -87,6 +88,11 @@ func TestWriter(t *testing.T) {
 		{"push", func(w *Writer) { w.Push(1); w.Bulk("m") }, "*1\r\n$1\r\nm\r\n", ">1\r\n$1\r\nm\r\n"},
 		{"set", func(w *Writer) { w.Set(0) }, "*0\r\n", "~0\r\n"},
 		{"verbatim", func(w *Writer) { w.Verbatim("txt", "x:1") }, "$3\r\nx:1\r\n", "=7\r\ntxt:x:1\r\n"},
+		// Doubles as redis-sentinel 7.0 writes ACL LOG's age-seconds.
+		{"double", func(w *Writer) { w.Double(2.563) }, "$18\r\n2.5630000000000002\r\n", ",2.5630000000000002\r\n"},
+		{"double short", func(w *Writer) { w.Double(0.5) }, "$3\r\n0.5\r\n", ",0.5\r\n"},
+		{"double exponent", func(w *Writer) { w.Double(1e-5) }, "$22\r\n1.0000000000000001e-05\r\n", ",1.0000000000000001e-05\r\n"},
+		{"double inf", func(w *Writer) { w.Double(math.Inf(1)) }, "$3\r\ninf\r\n", ",inf\r\n"},
 	}
 	for _, tc := range cases {
 		for _, proto := range []int{2, 3} {

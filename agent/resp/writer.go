@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"math"
 	"strconv"
 	"strings"
 )
@@ -62,6 +63,29 @@ func (w *Writer) Bulk(s string) {
 	w.buf = append(w.buf, '$')
 	w.buf = strconv.AppendInt(w.buf, int64(len(s)), 10)
 	w.buf = append(w.buf, '\r', '\n')
+	w.buf = append(w.buf, s...)
+	w.buf = append(w.buf, '\r', '\n')
+}
+
+// Double writes a floating-point reply: a RESP3 double, or in RESP2 a bulk
+// string, both with 17 significant digits as Redis writes them.
+func (w *Writer) Double(f float64) {
+	var s string
+	switch {
+	case math.IsInf(f, 1):
+		s = "inf"
+	case math.IsInf(f, -1):
+		s = "-inf"
+	case math.IsNaN(f):
+		s = "nan"
+	default:
+		s = strconv.FormatFloat(f, 'g', 17, 64)
+	}
+	if w.Proto != 3 {
+		w.Bulk(s)
+		return
+	}
+	w.buf = append(w.buf, ',')
 	w.buf = append(w.buf, s...)
 	w.buf = append(w.buf, '\r', '\n')
 }
