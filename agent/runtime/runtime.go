@@ -515,6 +515,12 @@ func (r *Runtime) logEvents(events []sentinel.Event) {
 		if ev.Detail != "" {
 			attrs = append(attrs, slog.String("detail", ev.Detail))
 		}
+		if strings.HasPrefix(ev.Type, "+vip-") {
+			// "<master> <vip> <iface> epoch <n> ...": the journal gets a VIP field.
+			if f := strings.Fields(ev.Payload); len(f) > 1 {
+				attrs = append(attrs, slog.String("vip", f[1]))
+			}
+		}
 		r.log.LogAttrs(context.Background(), lvl, ev.Type+" "+ev.Payload, attrs...)
 		if r.opts.OnEvent != nil {
 			r.opts.OnEvent(ev)

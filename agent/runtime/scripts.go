@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
 	"strconv"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/api"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/systemd"
 )
 
 // Script limits, as Sentinel's SENTINEL_SCRIPT_MAX_QUEUE, _MAX_RUNNING and
@@ -114,6 +116,10 @@ func (s *scriptRunner) startLocked(j *scriptJob) {
 	// Own process group, so that SIGKILL on timeout also reaches what the
 	// script started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Scripts inherit the environment, as Sentinel's do, minus the agent's
+	// own systemd variables (NOTIFY_SOCKET, WATCHDOG_*), which would let a
+	// script speak for the agent to systemd.
+	cmd.Env = systemd.ChildEnv(os.Environ())
 	out := &limitedBuffer{max: 4096}
 	cmd.Stdout, cmd.Stderr = out, out
 	// A grandchild keeping the output pipe open must not hold Wait.
