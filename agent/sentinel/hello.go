@@ -168,12 +168,32 @@ func (n *Node) processHello(payload string) {
 	if m.configEpoch < h.ConfigEpoch {
 		m.configEpoch = h.ConfigEpoch
 		n.dirty = true
-		if !sameAddr(maddr, m.inst.addr) {
+		// The configuration we hold is the current address: the promoted
+		// replica once our own failover reached reconf_slaves (Sentinel
+		// compares with the old master's address there, and so keeps a
+		// newer epoch under the address its own failover produced: one
+		// epoch, two masters). A failover of ours that the newer
+		// configuration overtakes ends in its favour.
+		cur := n.currentAddr(m)
+		if over := n.overtaken(m, h.ConfigEpoch); over || !sameAddr(maddr, cur) {
+			if over {
+				n.instEventDetail(LevelWarning, "-failover-abort-newer-config", m.inst, "",
+					fmt.Sprintf("config epoch %d from %s overtakes our failover epoch %d", h.ConfigEpoch, runid, m.failoverEpoch))
+			}
+			// Clients last heard of the old master, or of our promoted
+			// replica when the newer configuration names the old master.
 			old := m.inst.addr
+			if sameAddr(old, maddr) {
+				old = cur
+			}
 			n.instEvent(LevelWarning, "+config-update-from", si, "")
-			n.masterEvent(LevelWarning, "+switch-master", m, switchPayload(m.cfg.Name, old, maddr))
+			if !sameAddr(old, maddr) {
+				n.masterEvent(LevelWarning, "+switch-master", m, switchPayload(m.cfg.Name, old, maddr))
+			}
 			n.resetMasterAndChangeAddress(m, maddr)
-			n.reconfScript(m, "observer", old, maddr)
+			if !sameAddr(old, maddr) {
+				n.reconfScript(m, "observer", old, maddr)
+			}
 		}
 	}
 	si.lastHello = n.now
@@ -196,6 +216,17 @@ func (n *Node) processHello(payload string) {
 			n.now-si.lastPub > n.t.PublishPeriod/2) {
 		n.sendHello(si)
 	}
+}
+
+// overtaken reports whether a configuration with config epoch e makes our
+// failover of m moot: once it is in reconf_slaves our configuration has the
+// failover epoch, so any newer one wins; before that, only one at least as
+// new as the failover epoch (a peer elected in our epoch or later).
+func (n *Node) overtaken(m *master, e uint64) bool {
+	if m.inst.flags&fFailoverInProgress == 0 {
+		return false
+	}
+	return m.failoverState >= stateReconfSlaves || e >= m.failoverEpoch
 }
 
 func switchPayload(name string, from, to Addr) string {
