@@ -31,8 +31,9 @@ func newFailoverTracker(window time.Duration) *failoverTracker {
 // the duration is what clients waited since this agent first tried. A
 // +switch-master or +failover-end stops it: the leader emits both, a loser
 // learns the new address through a +switch-master from hellos. An attempt
-// abandoned for good (no replica could be promoted, or the promotion timed
-// out), or older than the window, is dropped unmeasured: it did not end in a
+// abandoned for good (no replica could be promoted, the promotion timed
+// out, or a forced failover's replica could not catch up), or older than
+// the window, is dropped unmeasured: it did not end in a
 // failover that can be timed.
 func (t *failoverTracker) observe(at time.Time, e sentinel.Event) (time.Duration, bool) {
 	if e.Master == "" {
@@ -57,7 +58,8 @@ func (t *failoverTracker) observe(at time.Time, e sentinel.Event) (time.Duration
 			delete(t.start, e.Master)
 			return at.Sub(start), true
 		}
-	case "-failover-abort-no-good-slave", "-failover-abort-slave-timeout", "-monitor":
+	case "-failover-abort-no-good-slave", "-failover-abort-slave-timeout", "-monitor",
+		"-failover-abort-replica-lagging", "-failover-abort-pause-failed":
 		delete(t.start, e.Master)
 	}
 	return 0, false

@@ -263,7 +263,10 @@ func (n *Node) Reset(now Time, pattern string) int {
 }
 
 // Failover is SENTINEL FAILOVER <name>: a forced failover that skips the
-// election (the epoch is still bumped).
+// election (the epoch is still bumped). A master that answers is paused for
+// writes and the replica promoted only once it has every write the master
+// acknowledged; the failover is aborted if it cannot catch up in time
+// (sync.go).
 func (n *Node) Failover(now Time, name string) error {
 	n.setNow(now)
 	m := n.masters[name]

@@ -31,6 +31,24 @@ type fakeRedis struct {
 	authPass   string
 	pausedTill Time
 	cmds       []string // log of executed admin commands
+
+	// stuck holds, per connection (agent id and connKey), the commands
+	// queued behind a PUBLISH that CLIENT PAUSE WRITE blocks: Redis
+	// executes a connection's commands in order.
+	stuck map[string][]func()
+
+	// The write model (cluster.startWriter): written counts the writes
+	// this instance accepted as a master, on top of base, the offset it
+	// had when it became one; hist records its offset after each write,
+	// for its replicas to follow with the cluster's replication lag.
+	written int64
+	hist    []offsetAt
+	diedAt  Time
+}
+
+type offsetAt struct {
+	at  Time
+	off int64
 }
 
 type conn struct {
@@ -104,6 +122,26 @@ type cluster struct {
 	tick   Time
 	trace  bool
 	dual   []string // moments when more than one agent wanted the VIP
+
+	// Write model (startWriter): a client writing to one address, with
+	// replicas that apply the master's writes replLag late.
+	data       bool
+	replLag    Time
+	acked      []ack       // writes acknowledged to the client
+	promotions []promotion // SLAVEOF NO ONE executions
+	stalled    Time        // total time the writer was blocked by a pause
+}
+
+type ack struct {
+	at   Time
+	addr Addr
+	off  int64
+}
+
+type promotion struct {
+	at   Time
+	addr Addr
+	off  int64 // the data the new master has
 }
 
 type clusterOpts struct {
@@ -118,6 +156,7 @@ type clusterOpts struct {
 	authPass   string // configured in agents
 	redisPass  string // required by the Redis instances
 	timing     Timing
+	replLag    time.Duration // write model: how late replicas apply writes
 }
 
 func hostIP(i int) string { return fmt.Sprintf("198.18.0.%d", i+1) }
@@ -141,10 +180,10 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 		o.rtt = 500 * time.Microsecond
 	}
 	c := &cluster{t: t, rtt: o.rtt, redis: map[string]*fakeRedis{}, cut: map[[2]string]bool{},
-		rnd: rand.New(rand.NewSource(o.seed)), tick: 10 * ms1}
+		rnd: rand.New(rand.NewSource(o.seed)), tick: 10 * ms1, replLag: o.replLag}
 	for i := 0; i < o.agents; i++ {
 		r := &fakeRedis{addr: redisAddr(i), alive: true, runID: fmt.Sprintf("%040x", 1000+i), role: "master",
-			priority: 100, downSince: never, authPass: o.redisPass}
+			priority: 100, downSince: never, authPass: o.redisPass, stuck: map[string][]func(){}}
 		if i > 0 && !o.noReplicas {
 			r.role = "slave"
 			r.master = redisAddr(0)
@@ -273,6 +312,7 @@ func (c *cluster) agentAt(a Addr) *agent {
 func (c *cluster) killRedis(addr Addr) {
 	r := c.redis[addr.String()]
 	r.alive = false
+	r.diedAt = c.now
 	for _, a := range c.agents {
 		for _, k := range sortedKeys(a.conns) {
 			cn := a.conns[k]
@@ -456,6 +496,17 @@ func (c *cluster) execute(a *agent, gen int, cmd Command) {
 	if r == nil || !r.alive {
 		return
 	}
+	key := connKey(cmd.To, cmd.Link)
+	sk := strconv.Itoa(a.id) + "|" + key
+	later := func() {
+		if _, ok := a.conns[key]; ok && a.crashes == gen {
+			c.execute(a, gen, cmd)
+		}
+	}
+	if q, ok := r.stuck[sk]; ok {
+		r.stuck[sk] = append(q, later)
+		return
+	}
 	switch cmd.Kind {
 	case CmdPing:
 		back(PingReply{To: cmd.To, Status: "PONG"})
@@ -468,7 +519,11 @@ func (c *cluster) execute(a *agent, gen int, cmd Command) {
 		back(InfoReply{To: cmd.To, Info: info, Raw: text})
 	case CmdPublish:
 		if c.now < r.pausedTill {
-			return // blocked by CLIENT PAUSE WRITE
+			// Blocked by CLIENT PAUSE WRITE, and so is everything sent
+			// after it on this connection.
+			r.stuck[sk] = []func(){later}
+			c.after(r.pausedTill-c.now, func() { c.unblock(r) })
+			return
 		}
 		payload := cmd.Cmds[0][2]
 		for _, ag := range c.agents {
@@ -486,6 +541,11 @@ func (c *cluster) execute(a *agent, gen int, cmd Command) {
 			if strings.EqualFold(x[0], "SLAVEOF") || strings.EqualFold(x[0], "REPLICAOF") {
 				r.cmds = append(r.cmds, strings.Join(x, " "))
 				if strings.EqualFold(x[1], "NO") {
+					if c.data && r.role == "slave" {
+						c.replicate(r)
+						r.written, r.hist = r.offset, nil
+						c.promotions = append(c.promotions, promotion{at: c.now, addr: r.addr, off: r.offset})
+					}
 					r.role = "master"
 					r.master = Addr{}
 				} else {
@@ -506,9 +566,76 @@ func (c *cluster) execute(a *agent, gen int, cmd Command) {
 		}
 		if len(x) >= 2 && strings.EqualFold(x[0], "CLIENT") && strings.EqualFold(x[1], "UNPAUSE") {
 			r.pausedTill = 0
+			c.unblock(r)
 		}
 		back(CommandDone{ID: cmd.ID, To: cmd.To})
 	}
+}
+
+// unblock runs the commands queued behind blocked PUBLISHes once r's pause
+// is over.
+func (c *cluster) unblock(r *fakeRedis) {
+	if c.now < r.pausedTill {
+		c.after(r.pausedTill-c.now, func() { c.unblock(r) })
+		return
+	}
+	for _, k := range sortedKeys(r.stuck) {
+		q := r.stuck[k]
+		delete(r.stuck, k)
+		for i, fn := range q {
+			fn()
+			if _, again := r.stuck[k]; again {
+				r.stuck[k] = append(r.stuck[k], q[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// startWriter starts a client that writes to the Redis at addr every
+// period, as long as it is a master not paused for writes, and records every
+// acknowledged write. From then on offsets count writes, and replicas apply
+// them replLag late.
+func (c *cluster) startWriter(addr Addr, period Time) {
+	c.data = true
+	var write func()
+	write = func() {
+		r := c.redis[addr.String()]
+		switch {
+		case !r.alive || r.role != "master":
+		case c.now < r.pausedTill:
+			c.stalled += period
+		default:
+			r.written++
+			r.hist = append(r.hist, offsetAt{c.now, r.written})
+			c.acked = append(c.acked, ack{c.now, addr, r.written})
+		}
+		c.after(period, write)
+	}
+	c.after(period, write)
+}
+
+// replicate brings replica r up to date with the write model: it has what
+// its master had replLag ago; what a master wrote in the last replLag
+// before it died is lost with it. A replica cut off from its master, or
+// whose master is a replica, keeps what it has.
+func (c *cluster) replicate(r *fakeRedis) {
+	m := c.redis[r.master.String()]
+	if r.role != "slave" || m == nil || c.cutHosts(r.addr.Host, m.addr.Host) || m.alive && m.role != "master" {
+		return
+	}
+	cutoff := c.now - c.replLag
+	if !m.alive {
+		cutoff = min(cutoff, m.diedAt-c.replLag)
+	}
+	off := m.written - int64(len(m.hist)) // m's offset before its first recorded write
+	for _, h := range m.hist {
+		if h.at > cutoff {
+			break
+		}
+		off = h.off
+	}
+	r.offset = off
 }
 
 // linkUp reports whether replica r is connected to its master.
@@ -525,6 +652,9 @@ func (c *cluster) infoText(r *fakeRedis) string {
 	fmt.Fprintf(&b, "# Server\r\nredis_version:7.0.15\r\nrun_id:%s\r\ntcp_port:%d\r\n\r\n# Replication\r\n", r.runID, r.addr.Port)
 	if r.role == "master" {
 		r.offset = int64(c.now / ms1)
+		if c.data {
+			r.offset = r.written
+		}
 		b.WriteString("role:master\r\n")
 		var reps []*fakeRedis
 		for _, k := range sortedKeys(c.redis) {
@@ -543,6 +673,9 @@ func (c *cluster) infoText(r *fakeRedis) string {
 	up := c.linkUp(r)
 	if up {
 		r.offset = c.redis[r.master.String()].offset
+		if c.data {
+			c.replicate(r)
+		}
 		r.downSince = never
 	} else if r.downSince == never {
 		r.downSince = c.now

@@ -92,6 +92,7 @@ func (n *Node) startFailover(m *master) {
 // abortFailover is sentinelAbortFailover (legal up to wait_promotion).
 func (n *Node) abortFailover(m *master) {
 	m.inst.flags &^= fFailoverInProgress | fForceFailover
+	m.sync = failoverSync{}
 	m.failoverState = stateNone
 	m.stateChangeTime = n.now
 	if m.promoted != nil {
@@ -189,12 +190,21 @@ func (n *Node) failoverSelectSlave(m *master) {
 func (n *Node) failoverSendSlaveofNoone(m *master) {
 	r := m.promoted
 	if r.link.disconnected() {
+		if s := m.sync.phase; s != syncOff && s != syncDone {
+			n.syncReplica(m, r) // the catch-up's bound holds without the replica too
+			if m.inst.flags&fFailoverInProgress == 0 {
+				return
+			}
+		}
 		if n.now-m.stateChangeTime > m.cfg.FailoverTimeout {
 			n.instEvent(LevelWarning, "-failover-abort-slave-timeout", m.inst, "")
 			n.abortFailover(m)
 			m.attempts++
 			n.blockFor(m, n.backoff(m), "promoted replica unreachable")
 		}
+		return
+	}
+	if !n.syncReplica(m, r) {
 		return
 	}
 	if !n.sendSlaveOf(r, Addr{}, purposePromote) {
@@ -220,6 +230,14 @@ func (n *Node) promotionDone(m *master, r *instance) {
 	}
 	n.instEvent(LevelWarning, "+failover-state-reconf-slaves", m.inst, "")
 	n.reconfScript(m, "leader", m.inst.addr, r.addr)
+	if mi := m.inst; m.hold.active && sameAddr(m.hold.addr, mi.addr) {
+		// The old master we paused for a forced failover follows the new
+		// one now, so that its pause can be lifted without a write
+		// reaching it (the switch may be a failover-timeout away).
+		if n.sendSlaveOf(mi, r.addr, purposeDemote) {
+			n.instEventDetail(LevelNotice, "+convert-to-slave", mi, "", "old master, paused for a forced failover, follows the promoted replica")
+		}
+	}
 	n.forceHello(m)
 }
 
@@ -321,6 +339,7 @@ func (n *Node) resetMaster(m *master, addr Addr, keepSentinels, event bool) {
 	m.stateChangeTime = never
 	m.failoverStartTime = never
 	m.promoted = nil
+	m.sync = failoverSync{}
 	m.startAt = never
 	m.blockUntil = never
 	m.attempts = 0
@@ -340,8 +359,10 @@ func (n *Node) resetMasterAndChangeAddress(m *master, addr Addr) {
 		demote bool
 	}
 	var reps []rep
+	// So is an old master we keep paused after a forced failover.
 	claims := func(ri *instance) bool {
-		return n.isLocal(ri.addr) && ri.info != nil && ri.roleReported == KindMaster
+		return (n.isLocal(ri.addr) || m.hold.active && sameAddr(m.hold.addr, ri.addr)) &&
+			ri.info != nil && ri.roleReported == KindMaster
 	}
 	for _, r := range m.sortedReplicas() {
 		if !sameAddr(r.addr, addr) {

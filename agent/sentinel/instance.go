@@ -76,6 +76,7 @@ type link struct {
 	heardAt    Time // last PONG/LOADING/MASTERDOWN actually received (never at creation)
 
 	pending    int
+	cmdLosses  uint64 // command connections lost so far (linkCmdLost)
 	refcount   int
 	authFailed bool
 	localIP    string
@@ -195,9 +196,13 @@ type master struct {
 	// fenceHold keeps a fence up after the majority is heard again, until
 	// a majority of agents sent us their configuration (a hello) since:
 	// only then do we know whether the local master is still the master.
-	fenceHold  bool
-	holdEpoch  uint64 // epoch a hello must carry to count as fresh
-	pause      pauseState
+	fenceHold bool
+	holdEpoch uint64 // epoch a hello must carry to count as fresh
+	pause     pauseState
+	// sync and hold are the catch-up of a forced failover and the pause it
+	// keeps on the old master (sync.go).
+	sync       failoverSync
+	hold       pauseState
 	vip        VIPIntent
 	vipLocal   bool
 	reachable  int

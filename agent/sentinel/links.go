@@ -159,6 +159,7 @@ func (n *Node) closeLink(l *link, cc, pc bool) {
 // linkCmdLost forgets what was in flight on l's command link.
 func (n *Node) linkCmdLost(l *link) {
 	l.pending = 0
+	l.cmdLosses++
 	n.forEachInstance(func(ri *instance) {
 		if ri.link == l {
 			ri.infoSentAt = never
@@ -263,9 +264,9 @@ func (n *Node) helloPort() int {
 // sendHello publishes our hello about ri's master to ri.
 func (n *Node) sendHello(ri *instance) {
 	m := ri.m
-	if m.pause.active && sameAddr(m.pause.addr, ri.addr) && ri.kind != KindSentinel {
+	if ri.kind != KindSentinel && m.writesPaused(ri.addr) {
 		// PUBLISH is a write for CLIENT PAUSE WRITE: it would block the
-		// command link of the master we are fencing.
+		// command link of the master we keep paused.
 		return
 	}
 	ip := n.helloIP(ri)
@@ -333,14 +334,20 @@ func (n *Node) sendSlaveOf(ri *instance, to Addr, purpose cmdPurpose) bool {
 
 // sendOther sends a single command expecting a CommandDone.
 func (n *Node) sendOther(ri *instance, purpose cmdPurpose, args ...string) bool {
+	_, ok := n.sendOtherID(ri, purpose, args...)
+	return ok
+}
+
+// sendOtherID is sendOther, also returning the command's id.
+func (n *Node) sendOtherID(ri *instance, purpose cmdPurpose, args ...string) (uint64, bool) {
 	if ri.link.disconnected() {
-		return false
+		return 0, false
 	}
 	c := n.mapCmd(ri, args...)
 	if c == nil {
-		return false
+		return 0, false
 	}
 	id := n.send(ri, CmdOther, [][]string{c})
 	n.pending[id] = pendingCmd{purpose: purpose, ref: n.cmdRef(ri), lnk: ri.link}
-	return true
+	return id, true
 }

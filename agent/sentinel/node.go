@@ -83,6 +83,7 @@ const (
 	purposeDemote
 	purposePause
 	purposeUnpause
+	purposeHold // CLIENT PAUSE of a forced failover (sync.go)
 	purposeScriptKill
 )
 

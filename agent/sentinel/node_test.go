@@ -97,25 +97,30 @@ func findEvent(evs []Event, typ string) (Event, bool) {
 // answer replies to pending commands: PINGs with PONG, INFO with info(ref).
 func (h *harness) answer(info func(Ref) string) {
 	for _, c := range h.takeCmds() {
-		switch c.Kind {
-		case CmdConnect:
-			h.step(LinkUp{To: c.To, Link: c.Link, LocalIP: "198.18.0.1"})
-		case CmdPing:
-			h.step(PingReply{To: c.To, Status: "PONG"})
-		case CmdInfo:
-			if info != nil {
-				text := info(c.To)
-				in, err := ParseInfo(text)
-				if err != nil {
-					h.t.Fatal(err)
-				}
-				h.step(InfoReply{To: c.To, Info: in, Raw: text})
+		h.answerOne(c, info)
+	}
+}
+
+// answerOne replies to one command as answer does.
+func (h *harness) answerOne(c Command, info func(Ref) string) {
+	switch c.Kind {
+	case CmdConnect:
+		h.step(LinkUp{To: c.To, Link: c.Link, LocalIP: "198.18.0.1"})
+	case CmdPing:
+		h.step(PingReply{To: c.To, Status: "PONG"})
+	case CmdInfo:
+		if info != nil {
+			text := info(c.To)
+			in, err := ParseInfo(text)
+			if err != nil {
+				h.t.Fatal(err)
 			}
-		case CmdPublish:
-			h.step(PublishReply{To: c.To, OK: true})
-		case CmdTransaction, CmdOther:
-			h.step(CommandDone{ID: c.ID, To: c.To})
+			h.step(InfoReply{To: c.To, Info: in, Raw: text})
 		}
+	case CmdPublish:
+		h.step(PublishReply{To: c.To, OK: true})
+	case CmdTransaction, CmdOther:
+		h.step(CommandDone{ID: c.ID, To: c.To})
 	}
 }
 
@@ -805,6 +810,8 @@ func TestEventPayloadsOfFailover(t *testing.T) {
 	}
 	h.ready()
 	promoted := map[string]bool{}
+	follows := map[string]Addr{} // SLAVEOF targets; replicas start on tMaster
+	var others []string
 	scripts := []ScriptRun{}
 	for i := 0; i < 100; i++ {
 		rd := h.n.Ready()
@@ -815,15 +822,23 @@ func TestEventPayloadsOfFailover(t *testing.T) {
 			case CmdTransaction:
 				if c.Cmds[1][1] == "NO" {
 					promoted[c.To.Addr.String()] = true
+				} else {
+					follows[c.To.Addr.String()] = Addr{Host: c.Cmds[1][1], Port: 6379}
 				}
+				h.n.Step(h.now, CommandDone{ID: c.ID, To: c.To})
+			case CmdOther:
+				others = append(others, c.To.Addr.String()+" "+strings.Join(c.Cmds[0], " "))
 				h.n.Step(h.now, CommandDone{ID: c.ID, To: c.To})
 			case CmdInfo:
 				var text string
-				switch {
-				case promoted[c.To.Addr.String()]:
+				a := c.To.Addr.String()
+				switch to, ok := follows[a]; {
+				case promoted[a]:
 					text = masterInfo()
+				case ok:
+					text = replicaInfo(to, true, 100, 100, strings.Repeat("c", 40))
 				case c.To.Kind == KindReplica:
-					text = replicaInfo(tRep1, true, 100, 100, strings.Repeat("c", 40))
+					text = replicaInfo(tMaster, true, 100, 100, strings.Repeat("c", 40))
 				default:
 					text = masterInfo(tRep1, tRep2)
 				}
@@ -843,10 +858,18 @@ func TestEventPayloadsOfFailover(t *testing.T) {
 	h.ready()
 	got := types(h.events)
 	want := []string{"+new-epoch", "+try-failover", "+vote-for-leader", "+elected-leader", "+failover-state-select-slave",
-		"+selected-slave", "+failover-state-send-slaveof-noone", "+failover-state-wait-promotion", "+promoted-slave",
-		"+failover-state-reconf-slaves", "+slave-reconf-sent", "+slave-reconf-inprog", "+slave-reconf-done", "+failover-end", "+switch-master"}
+		"+selected-slave", "+failover-state-send-slaveof-noone",
+		"+failover-pause-master", "+failover-wait-replica-offset", "+failover-replica-caught-up",
+		"+failover-state-wait-promotion", "+promoted-slave",
+		"+failover-state-reconf-slaves", "+convert-to-slave", "+slave-reconf-sent", "-failover-pause-master",
+		"+slave-reconf-inprog", "+slave-reconf-done", "+failover-end", "+switch-master"}
 	if !isSubsequence(want, got) {
 		t.Fatalf("events %v", got)
+	}
+	// The old master is paused, then demoted, then unpaused, in that order.
+	m0 := tMaster.String()
+	if !slices.Equal(others, []string{m0 + " CLIENT PAUSE 1000 WRITE", m0 + " CLIENT UNPAUSE"}) {
+		t.Errorf("single commands: %v", others)
 	}
 	pay := map[string]string{}
 	for _, e := range h.events {
@@ -866,6 +889,11 @@ func TestEventPayloadsOfFailover(t *testing.T) {
 		"+slave-reconf-sent":            "slave 198.18.0.12:6379 198.18.0.12 6379 @ mymaster 198.18.0.10 6379",
 		"+failover-end":                 "master mymaster 198.18.0.10 6379",
 		"+switch-master":                "mymaster 198.18.0.10 6379 198.18.0.11 6379",
+		"+failover-pause-master":        "master mymaster 198.18.0.10 6379",
+		"+failover-wait-replica-offset": r1 + " 100 100",
+		"+failover-replica-caught-up":   r1 + " 100 100",
+		"+convert-to-slave":             "master mymaster 198.18.0.10 6379",
+		"-failover-pause-master":        "master mymaster 198.18.0.10 6379",
 	} {
 		if pay[typ] != want {
 			t.Errorf("%s payload %q want %q", typ, pay[typ], want)

@@ -13,6 +13,9 @@ func (n *Node) refreshInfo(ri *instance, info *Info, raw string) {
 	ri.infoRefresh = now
 	ri.info = info
 	ri.infoRaw = raw
+	if ri == m.inst {
+		n.onSyncInfo(m, info)
+	}
 
 	if info.RunID != "" && !strings.EqualFold(info.RunID, ri.runid) {
 		if ri.runid != "" {

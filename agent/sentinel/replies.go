@@ -258,5 +258,9 @@ func (n *Node) onCommandDone(v CommandDone) {
 		if m := n.masters[p.ref.Master]; m != nil && v.Err != "" && m.pause.active {
 			m.pause.sentAt = never // retry at once
 		}
+	case purposeHold:
+		if m := n.masters[p.ref.Master]; m != nil {
+			n.onSyncPauseDone(m, v)
+		}
 	}
 }

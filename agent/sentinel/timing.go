@@ -128,12 +128,16 @@ func (n *Node) voteBlock(m *master, runid string) time.Duration {
 
 // infoPeriod is the INFO refresh period of a master or replica.
 func (n *Node) infoPeriod(ri *instance) time.Duration {
+	m := ri.m
+	if ri.kind != KindSentinel && m.hold.active && sameAddr(m.hold.addr, ri.addr) {
+		return n.fastInfoPeriod(m) // paused for a forced failover: watch for the demotion
+	}
 	if ri.kind != KindReplica {
 		return n.t.InfoPeriod
 	}
-	m := ri.m
 	if ri.flags&(fReconfSent|fReconfInprog) != 0 ||
-		(ri.flags&fPromoted != 0 && m.failoverState == stateWaitPromotion) {
+		(ri.flags&fPromoted != 0 && (m.failoverState == stateWaitPromotion ||
+			m.failoverState == stateSendSlaveofNoone && m.sync.phase == syncWaiting)) {
 		return n.fastInfoPeriod(m)
 	}
 	if m.inst.flags&(fSDown|fODown|fFailoverInProgress) != 0 || ri.masterLinkDownTime != 0 {

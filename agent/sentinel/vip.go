@@ -131,6 +131,7 @@ func (n *Node) updateVIPs() {
 			n.instEventDetail(LevelWarning, typ, inst, "", "agents heard "+strconv.Itoa(reach)+"/"+strconv.Itoa(known))
 		}
 		n.managePause(m, inst, fence)
+		n.manageHold(m)
 	}
 }
 
@@ -167,6 +168,10 @@ func (n *Node) managePause(m *master, inst *instance, need bool) {
 	}
 	if target.demoteUntil != never && now < target.demoteUntil {
 		return // demote first, then let writes (now refused as READONLY) through
+	}
+	if m.hold.active && sameAddr(m.hold.addr, m.pause.addr) {
+		m.pause.active = false // a forced failover keeps it paused and will lift it
+		return
 	}
 	if target.link.disconnected() {
 		return
