@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
@@ -68,19 +67,8 @@ func CoreFromNode(now sentinel.Time, n *sentinel.Node) Core {
 			VIPWanted:       s.VIPWanted,
 			Fenced:          s.Fenced,
 			Local:           s.Local,
-		}
-		// The counts are only in SENTINEL MASTER's reply (num-slaves,
-		// num-other-sentinels), which counts every known replica, also
-		// those SENTINEL REPLICAS hides (replica-announced 0).
-		if kv, err := n.Master(now, s.Name); err == nil {
-			for _, f := range kv {
-				switch f.Key {
-				case "num-slaves":
-					m.KnownReplicas, _ = strconv.Atoi(f.Value)
-				case "num-other-sentinels":
-					m.KnownSentinels, _ = strconv.Atoi(f.Value)
-				}
-			}
+			KnownReplicas:   s.KnownReplicas,
+			KnownSentinels:  s.KnownSentinels,
 		}
 		c.Masters = append(c.Masters, m)
 	}

@@ -169,6 +169,15 @@ func TestCKQuorumAndViews(t *testing.T) {
 	if value(mm, "num-other-sentinels") != "3" || value(mm, "num-slaves") != "1" || value(mm, "flags") != "master,disconnected" {
 		t.Errorf("master map %v", mm)
 	}
+	// Status counts the same, a replica that is not announced included.
+	n.addReplica(m, tRep2).replicaAnnounced = false
+	if st := n.Status(h.now); len(st) != 1 || st[0].KnownReplicas != 2 || st[0].KnownSentinels != 3 {
+		t.Errorf("status %+v", st)
+	}
+	if mm, _ := n.Master(h.now, "mymaster"); value(mm, "num-slaves") != "2" {
+		t.Errorf("num-slaves %s", value(mm, "num-slaves"))
+	}
+	delete(m.replicas, tRep2.String())
 	m.inst.flags |= fSDown | fODown | fFailoverInProgress
 	m.failoverState = stateWaitStart
 	mm, _ = n.Master(h.now, "mymaster")

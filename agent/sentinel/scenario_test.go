@@ -204,7 +204,8 @@ func TestScenarioFenceIsolatedMaster(t *testing.T) {
 		t.Fatalf("old master not fenced before promotion: fence %v drop %v promoted %v", fenceAt, dropAt, promoted)
 	}
 	st := a0.node.Status(c.now)
-	if len(st) != 1 || !st[0].Fenced || st[0].VIPWanted || !st[0].Local || st[0].AgentsReachable != 1 || st[0].AgentsKnown != 3 {
+	if len(st) != 1 || !st[0].Fenced || st[0].VIPWanted || !st[0].Local || st[0].AgentsReachable != 1 || st[0].AgentsKnown != 3 ||
+		st[0].KnownReplicas != 2 || st[0].KnownSentinels != 2 {
 		t.Errorf("status of the isolated master's agent: %+v", st)
 	}
 	r0 := c.redis[redisAddr(0).String()]

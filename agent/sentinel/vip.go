@@ -208,8 +208,12 @@ type MasterStatus struct {
 	// AgentsReachable counts the agents (this one included) heard from
 	// within the lease; AgentsKnown all agents ever seen plus this one.
 	AgentsReachable, AgentsKnown int
-	Local                        bool   // the current master address is on this host
-	LocalRole                    string // role the local instance last reported, if Local
+	// KnownReplicas and KnownSentinels count every replica and peer agent
+	// known for this master, as SENTINEL MASTER's num-slaves and
+	// num-other-sentinels do (replicas with replica-announced 0 included).
+	KnownReplicas, KnownSentinels int
+	Local                         bool   // the current master address is on this host
+	LocalRole                     string // role the local instance last reported, if Local
 }
 
 // Status returns the status of every master, sorted by name.
@@ -231,6 +235,8 @@ func (n *Node) Status(now Time) []MasterStatus {
 			Fenced:          m.fenced,
 			AgentsReachable: m.reachable,
 			AgentsKnown:     m.knownAgent,
+			KnownReplicas:   len(m.replicas),
+			KnownSentinels:  len(m.sentinels),
 			Local:           m.vipLocal,
 		}
 		if st.Local && inst.info != nil {
