@@ -1,7 +1,6 @@
 package sentinel
 
 import (
-	"sort"
 	"strings"
 	"time"
 )
@@ -207,6 +206,7 @@ type master struct {
 	vipLocal   bool
 	reachable  int
 	knownAgent int
+	sorted     sortedCache // sorted.go
 }
 
 // pauseState tracks the CLIENT PAUSE we keep on a fenced local master.
@@ -214,24 +214,6 @@ type pauseState struct {
 	active bool
 	addr   Addr
 	sentAt Time
-}
-
-func (m *master) sortedReplicas() []*instance {
-	out := make([]*instance, 0, len(m.replicas))
-	for _, r := range m.replicas {
-		out = append(out, r)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
-	return out
-}
-
-func (m *master) sortedSentinels() []*instance {
-	out := make([]*instance, 0, len(m.sentinels))
-	for _, s := range m.sentinels {
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
-	return out
 }
 
 // flagsString renders ri's flags in Sentinel's fixed order.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sort"
 	"strings"
 	"time"
 )
@@ -20,8 +19,10 @@ type Node struct {
 
 	currentEpoch uint64
 	masters      map[string]*master
+	sortedMs     []*master        // cached order of masters (sorted.go)
 	peerLinks    map[string]*link // shared sentinel links, by Addr.String()
 	localIPs     map[string]bool
+	localAddrs   map[netip.Addr]bool // localIPs parsed, for isLocal without allocation
 
 	// time
 	origin    Time
@@ -112,6 +113,7 @@ func New(cfg Config, st *HardState) (*Node, error) {
 		masters:           map[string]*master{},
 		peerLinks:         map[string]*link{},
 		localIPs:          map[string]bool{},
+		localAddrs:        map[netip.Addr]bool{},
 		pending:           map[uint64]pendingCmd{},
 		announceIP:        cfg.AnnounceIP,
 		announcePort:      cfg.AnnouncePort,
@@ -141,6 +143,7 @@ func New(cfg Config, st *HardState) (*Node, error) {
 			return nil, fmt.Errorf("%w: local IP %q: %v", ErrConfig, ip, err)
 		}
 		n.localIPs[a.Unmap().String()] = true
+		n.localAddrs[a.Unmap()] = true
 	}
 	cfgMasters := map[string]MasterConfig{}
 	var order []string
@@ -432,15 +435,6 @@ func (n *Node) releaseInstanceLinks(ri *instance) {
 	n.closeLink(ri.link, true, true)
 }
 
-func (n *Node) sortedMasters() []*master {
-	out := make([]*master, 0, len(n.masters))
-	for _, m := range n.masters {
-		out = append(out, m)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].cfg.Name < out[j].cfg.Name })
-	return out
-}
-
 // internal converts a caller's Time into the Node's clock, whose origin is
 // the first Time the Node was given. Only differences of Time values matter,
 // so a Node created long after the caller's origin (a restart in a
@@ -654,7 +648,7 @@ func (n *Node) isLocal(a Addr) bool {
 	if err != nil {
 		return false
 	}
-	return n.localIPs[ip.Unmap().String()]
+	return n.localAddrs[ip.Unmap()]
 }
 
 // newID returns the next command id.

@@ -96,7 +96,7 @@ func (n *Node) updateVIPs() {
 		var reason string
 		switch {
 		case !local:
-			reason = "master " + inst.addr.String() + " is not on this host"
+			reason = notLocalReason(m.vip.Reason, inst.addr)
 		case !isMaster:
 			reason = "local instance does not report role:master"
 		case !linkOK:
