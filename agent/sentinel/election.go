@@ -58,6 +58,7 @@ func (n *Node) voteLeader(m *master, reqEpoch uint64, runid string) (string, uin
 		n.currentEpoch = reqEpoch
 		n.dirty = true
 		n.newEpochEvent(m)
+		n.settleHold()
 	}
 	if m.leaderEpoch < reqEpoch && n.currentEpoch <= reqEpoch {
 		m.leader = runid

@@ -164,6 +164,7 @@ func (n *Node) processHello(payload string) {
 		n.dirty = true
 		n.newEpochEvent(nil)
 		epochNews = true
+		n.settleHold()
 	}
 	if m.configEpoch < h.ConfigEpoch {
 		m.configEpoch = h.ConfigEpoch

@@ -197,7 +197,11 @@ type master struct {
 	// only then do we know whether the local master is still the master.
 	fenceHold bool
 	holdEpoch uint64 // epoch a hello must carry to count as fresh
-	pause     pauseState
+	// settling delays the confirmation until settleAt after an epoch we did
+	// not know was announced during the hold (vip.go: settleHold).
+	settling bool
+	settleAt Time
+	pause    pauseState
 	// sync and hold are the catch-up of a forced failover and the pause it
 	// keeps on the old master (sync.go).
 	sync       failoverSync

@@ -2,6 +2,7 @@ package sentinel
 
 import (
 	"strconv"
+	"time"
 )
 
 // heard counts the agents of m that answered us (PONG or is-master-down
@@ -37,6 +38,24 @@ func (n *Node) holdBump(m *master, above uint64) {
 	n.dirty = true
 	n.newEpochEvent(m)
 	n.forceHello(m)
+}
+
+// settleHold is called when an epoch we did not know is announced (a hello
+// or a vote request). While a fence is held it may be the epoch of a
+// failover of our master whose result the answering agents have not heard
+// yet: one that voted for the leader answers our confirmation with its old
+// configuration, fresh by its epoch but stale, and a majority of such answers
+// would hand the VIP back to the old master while the new one holds it with
+// a newer config epoch. So the confirmation waits until a vipsentinel leader
+// of that epoch has promoted and told everyone, or given up (voteBlock's
+// wait for agent leaders), and then asks again.
+func (n *Node) settleHold() {
+	for _, m := range n.sortedMasters() {
+		if m.fenceHold {
+			m.settling = true
+			m.settleAt = max(m.settleAt, n.now+min(2*m.cfg.FailoverTimeout, max(2*m.cfg.DownAfter, 2*time.Second)))
+		}
+	}
 }
 
 // freshHellos counts the agents (ourselves included) whose hello about m was
@@ -81,7 +100,15 @@ func (n *Node) updateVIPs() {
 			n.instEvent(LevelWarning, typ, m.inst, " #agents "+strconv.Itoa(reach)+"/"+strconv.Itoa(known))
 		}
 		m.reachable, m.knownAgent = reach, known
-		if m.fenceHold && ok && n.freshHellos(m) >= known/2+1 {
+		if m.fenceHold && m.settling && now >= m.settleAt {
+			// Whatever the new epoch's election produced has reached
+			// the agents by now: ask them again.
+			m.settling = false
+			if ok {
+				n.holdBump(m, n.currentEpoch)
+			}
+		}
+		if m.fenceHold && ok && !m.settling && n.freshHellos(m) >= known/2+1 {
 			m.fenceHold = false
 		}
 
@@ -121,6 +148,7 @@ func (n *Node) updateVIPs() {
 		}
 		if !fence {
 			m.fenceHold = false
+			m.settling = false
 		}
 		if fence != m.fenced {
 			m.fenced = fence
