@@ -53,7 +53,14 @@ async function main() {
   const watchers = sentinels.map((s) => new Redis({ ...common, host: s.host, port: s.port }));
   const switches = [];
   for (const w of watchers) {
+    w.on("error", (e) => out.errors.push(`watcher: ${e && e.message}`));
     w.on("message", (ch, msg) => switches.push(msg));
+    // ioredis sends SUBSCRIBE at once on a connection that is not ready
+    // yet (it may run during loading), so a SUBSCRIBE issued right after
+    // construction can overtake the ready check: the check's INFO is then
+    // refused in subscriber mode and ioredis reconnects, missing messages
+    // meanwhile. Subscribe once the connection is ready.
+    if (w.status !== "ready") await new Promise((resolve) => w.once("ready", resolve));
     await w.subscribe("+switch-master");
   }
 
