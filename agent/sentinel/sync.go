@@ -111,8 +111,7 @@ func (n *Node) syncReplica(m *master, r *instance) bool {
 	return false
 }
 
-// offsets renders " <slave_repl_offset> <target>" for event payloads; an
-// unknown target is -1.
+// offsets renders " <slave_repl_offset> <target>" for event payloads.
 func (n *Node) offsets(r *instance, target int64) string {
 	return " " + strconv.FormatInt(r.slaveReplOffset, 10) + " " + strconv.FormatInt(target, 10)
 }
