@@ -213,7 +213,9 @@ func interesting(t string) bool {
 		"+slave-reconf-sent", "+slave-reconf-done", "+failover-end", "+switch-master", "+convert-to-slave",
 		"+vip-acquired", "+vip-released", "+vip-conflict", "+garp-sent", "+fence", "-fence",
 		"+quorum-lost", "+quorum-regained", "+tilt", "-tilt", "-failover-abort-not-elected",
-		"-failover-abort-no-good-slave", "-failover-abort-slave-timeout", "+failover-end-for-timeout":
+		"-failover-abort-no-good-slave", "-failover-abort-slave-timeout", "+failover-end-for-timeout",
+		"-failover-abort-newer-config", "+failover-pause-master", "+failover-replica-caught-up",
+		"-failover-abort-replica-lagging", "-failover-abort-pause-failed", "+auth-error":
 		return true
 	}
 	return false

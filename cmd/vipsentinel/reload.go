@@ -67,6 +67,7 @@ func needsRestart(a, b *config.File) []string {
 	diff("sentinel-user/sentinel-pass", [2]string{a.SentinelUser, a.SentinelPass}, [2]string{b.SentinelUser, b.SentinelPass})
 	diff("firewall", a.Firewall, b.Firewall)
 	diff("metrics-addr", a.MetricsAddr, b.MetricsAddr)
+	diff("min-agents", a.MinAgents, b.MinAgents)
 	diff("sentinel vip", a.VIPs(), b.VIPs())
 	for _, m := range b.Masters {
 		o := a.Master(m.Name)
