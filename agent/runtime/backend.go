@@ -40,7 +40,14 @@ func (b backend) Sentinels(ctx context.Context, name string) (out [][]api.KV, er
 	return out, errors.Join(err, inner)
 }
 
+// MasterAddr answers from the snapshot the loop publishes after every
+// change (see Runtime.addrs): clients poll this, and a round trip through
+// the loop per query would halve the rate the API can serve.
 func (b backend) MasterAddr(ctx context.Context, name string) (addr sentinel.Addr, ok bool, err error) {
+	if m := b.r.addrs.Load(); m != nil {
+		addr, ok = (*m)[name]
+		return addr, ok, nil
+	}
 	err = b.r.do(ctx, func(now sentinel.Time) { addr, ok = b.r.node.MasterAddr(name) })
 	return addr, ok, err
 }

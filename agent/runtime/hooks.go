@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -133,4 +134,20 @@ func (r *Runtime) reload(now sentinel.Time, masters []sentinel.MasterConfig) (ap
 	}
 	slices.Sort(restart)
 	return applied, restart, nil
+}
+
+// publishAddrs publishes the current address of every master for
+// backend.MasterAddr. It runs on the loop goroutine (or before it starts).
+func (r *Runtime) publishAddrs() {
+	names := r.node.MasterNames()
+	m := make(map[string]sentinel.Addr, len(names))
+	for _, name := range names {
+		if a, ok := r.node.MasterAddr(name); ok {
+			m[name] = a
+		}
+	}
+	if old := r.addrs.Load(); old != nil && maps.Equal(*old, m) {
+		return
+	}
+	r.addrs.Store(&m)
 }

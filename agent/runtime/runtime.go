@@ -152,6 +152,12 @@ type Runtime struct {
 	ready     chan struct{}
 	readyOnce sync.Once
 
+	// addrs is the current address of every master, published by the loop
+	// once the state that holds it is persisted, so that the hottest
+	// client query (GET-MASTER-ADDR-BY-NAME) is answered without a round
+	// trip through the loop.
+	addrs atomic.Pointer[map[string]sentinel.Addr]
+
 	// loop-goroutine state
 	fenceKey     string
 	unsaved      *sentinel.HardState
@@ -231,6 +237,7 @@ func New(opts Options) (*Runtime, error) {
 	// Only later changes (SENTINEL CONFIG SET loglevel) are applied: the
 	// level main derived from the configuration file stands at start.
 	r.logLevel = strings.ToLower(node.LogLevel())
+	r.publishAddrs()
 	r.script = newScriptRunner(log.With("component", "scripts"), r.Publish)
 	r.status.Store("starting")
 	acfg := opts.API
@@ -455,6 +462,9 @@ func (r *Runtime) process() {
 		for _, c := range h.cmds {
 			r.tr.Do(c)
 		}
+	}
+	if len(held) > 0 || len(r.answered) > 0 {
+		r.publishAddrs()
 	}
 	for _, c := range r.answered {
 		close(c.done)
