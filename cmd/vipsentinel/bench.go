@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/vipsentinel/vipsentinel/agent/lab"
 	"github.com/vipsentinel/vipsentinel/agent/scenario"
 )
 
@@ -44,18 +41,12 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(stderr, "vipsentinel bench: needs root (it creates network namespaces)")
-		return exitFail
-	}
-	self, err := os.Executable()
+	ctx, stop, self, err := labSession("bench", stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "vipsentinel bench: %v\n", err)
 		return exitFail
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	_, _ = lab.Sweep("bench")
 	parts := strings.Split(*only, ",")
 	b := &bench{out: stdout, self: self, downAfter: *downAfter}
 	fmt.Fprintf(stdout, "vipsentinel bench %s: down-after %v, %d runs per case, %s\n\n", version(), *downAfter, *runs, time.Now().UTC().Format(time.RFC3339))

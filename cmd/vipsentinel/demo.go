@@ -45,22 +45,12 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "vipsentinel demo: -hosts must be between 2 and 9")
 		return exitUsage
 	}
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(stderr, "vipsentinel demo: needs root (it creates network namespaces); run it with sudo")
-		return exitFail
-	}
-	self, err := os.Executable()
+	ctx, stop, self, err := labSession("demo", stdout)
 	if err != nil {
-		fmt.Fprintf(stderr, "vipsentinel demo: find own executable: %v\n", err)
+		fmt.Fprintf(stderr, "vipsentinel demo: %v\n", err)
 		return exitFail
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	// A demo killed with SIGKILL cannot clean up; the next one does.
-	if gone, err := lab.Sweep("demo"); err == nil && len(gone) > 0 {
-		fmt.Fprintf(stdout, "removed %d namespaces left by an earlier demo\n", len(gone))
-	}
 	stack := scenario.Vipsentinel
 	if *classic {
 		stack = scenario.Classic
@@ -112,4 +102,23 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	say("  acknowledged writes             %d, lost %d", res.Acked, res.Lost)
 	say("  floating IP on two hosts        %v (most holders at once: %d)", res.Dual.Round(time.Millisecond), res.MaxHolders)
 	return exitOK
+}
+
+// labSession prepares a command that builds labs (demo, bench): it needs
+// root, runs copies of its own executable as agents, stops on SIGINT or
+// SIGTERM (cleaning up on the way out), and first removes what an earlier
+// run of the same command killed with SIGKILL left behind.
+func labSession(name string, stdout io.Writer) (ctx context.Context, stop func(), self string, err error) {
+	if os.Geteuid() != 0 {
+		return nil, nil, "", errors.New("needs root (it creates network namespaces); run it with sudo")
+	}
+	self, err = os.Executable()
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("find own executable: %w", err)
+	}
+	ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if gone, err := lab.Sweep(name); err == nil && len(gone) > 0 {
+		fmt.Fprintf(stdout, "removed %d namespaces left by an earlier %s\n", len(gone), name)
+	}
+	return ctx, stop, self, nil
 }
