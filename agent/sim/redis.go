@@ -171,7 +171,12 @@ func (r *redis) replTick() {
 	if !r.linkUp || r.syncedWith != m || r.syncedInc != m.inc || !isPrefix(r.log, m.log) {
 		full := !isPrefix(r.log, m.log)
 		if full {
+			// A full resync replaces the dataset with the master's RDB,
+			// which the replica has on disk once loaded: what was durable
+			// before is gone, and the new dataset is what survives a crash
+			// (a shorter one must not leave durable pointing past its end).
 			r.log = append([]uint64(nil), m.log...)
+			r.durable, r.lastFsync = len(r.log), w.now
 		} else {
 			r.log = append(r.log, m.log[len(r.log):]...)
 		}
