@@ -423,20 +423,6 @@ func TestFailoverKillMaster(t *testing.T) {
 	}
 }
 
-func mustSentinels(ctx context.Context, t *testing.T, c *redis.Client) []map[string]string {
-	t.Helper()
-	raw, err := c.Do(ctx, "SENTINEL", "sentinels", "mymaster").Slice()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []map[string]string
-	for _, r := range raw {
-		arr, _ := r.([]any)
-		out = append(out, flatMap(arr))
-	}
-	return out
-}
-
 // TestMixedWithRedisSentinel runs two vipsentinel agents and one real
 // redis-sentinel on the same master: they discover each other, and the
 // failover completes with all three agreeing.
