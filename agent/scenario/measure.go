@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,7 +30,6 @@ type Writer struct {
 
 	mu    sync.Mutex
 	acked []Ack
-	fails int
 }
 
 // Ack is one acknowledged write: key "w:<Seq>" was set at At (since the
@@ -99,8 +100,6 @@ func (c *Cluster) StartWriter() *Writer {
 			w.mu.Lock()
 			if err == nil {
 				w.acked = append(w.acked, Ack{Seq: seq, At: time.Since(w.start)})
-			} else {
-				w.fails++
 			}
 			w.mu.Unlock()
 			if err != nil && !errors.Is(err, errNotAcked) && conn != nil {
@@ -264,7 +263,6 @@ type VIPSampler struct {
 
 	mu      sync.Mutex
 	dual    time.Duration
-	samples int
 	maxHeld int
 	err     error
 	history []Holding
@@ -311,14 +309,13 @@ func (c *Cluster) SampleVIP(interval time.Duration, onChange func(Holding)) *VIP
 			if err != nil && s.err == nil {
 				s.err = err
 			}
-			s.samples++
 			if len(held) > s.maxHeld {
 				s.maxHeld = len(held)
 			}
 			if len(held) > 1 && len(prev) > 1 {
 				s.dual += now.Sub(last)
 			}
-			changed := !equalInts(held, prev)
+			changed := !slices.Equal(held, prev)
 			if changed {
 				s.history = append(s.history, Holding{At: now, Holders: held})
 			}
@@ -346,18 +343,6 @@ func (s *VIPSampler) Stop() (dual time.Duration, maxHeld int, history []Holding,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.dual, s.maxHeld, s.history, s.err
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Fault is what a run does to the master.
@@ -422,7 +407,7 @@ func (c *Cluster) WaitNewMaster(ctx context.Context, old string, agents []int) (
 			seen[a] = true
 		}
 		if len(seen) != 1 {
-			return fmt.Errorf("agents disagree: %v", keys(seen))
+			return fmt.Errorf("agents disagree: %v", slices.Sorted(maps.Keys(seen)))
 		}
 		for a := range seen {
 			if a == old {
@@ -433,15 +418,6 @@ func (c *Cluster) WaitNewMaster(ctx context.Context, old string, agents []int) (
 		return nil
 	})
 	return got, err
-}
-
-func keys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // WaitReplicaOf waits until the redis-server on host i replicates from

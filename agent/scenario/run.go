@@ -1,8 +1,10 @@
 package scenario
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -201,7 +203,8 @@ func (c *Cluster) RunFailover(ctx context.Context, fault Fault, progress func(Li
 	}
 	stopEvents()
 	evwg.Wait()
-	sortLines(res.Timeline)
+	// Stable: lines with equal times keep their arrival order.
+	slices.SortStableFunc(res.Timeline, func(a, b Line) int { return cmp.Compare(a.At, b.At) })
 	return res, nil
 }
 
@@ -226,13 +229,4 @@ func hostOf(addr string) string {
 		return strings.Trim(addr[:i], "[]")
 	}
 	return addr
-}
-
-func sortLines(ls []Line) {
-	// insertion sort keeps equal timestamps in arrival order
-	for i := 1; i < len(ls); i++ {
-		for j := i; j > 0 && ls[j].At < ls[j-1].At; j-- {
-			ls[j], ls[j-1] = ls[j-1], ls[j]
-		}
-	}
 }
