@@ -20,6 +20,7 @@ type link struct {
 	ref   sentinel.Ref // as given in the CmdConnect
 	which sentinel.Link
 	setup [][]string // set-up commands run by onConnect (pub/sub link)
+	sub   *sharedSub // the shared subscription this pub/sub link serves
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -162,7 +163,12 @@ func (l *link) finish(err error) {
 	l.queue = nil
 	l.stopLocked()
 	l.mu.Unlock()
-	l.t.forget(l)
+	refs := []sentinel.Ref{l.ref}
+	if l.sub != nil {
+		refs = l.t.subGone(l.sub)
+	} else {
+		l.t.forget(l)
+	}
 
 	if !closing {
 		if err == nil {
@@ -176,7 +182,10 @@ func (l *link) finish(err error) {
 		} else {
 			l.t.log.Debug("link down", "addr", l.ref.Addr.String(), "master", l.ref.Master, "link", int(l.which), "err", err)
 		}
-		l.t.report(down)
+		for _, r := range refs {
+			down.To = r
+			l.t.report(down)
+		}
 	}
 	for _, cmd := range queued {
 		l.t.failCommand(cmd, "link closed before the command was sent")
@@ -455,15 +464,29 @@ func (l *link) runPubSub(connect sentinel.Command) error {
 	if err != nil {
 		return classify(err)
 	}
-	l.t.report(l.linkUp())
+	if l.sub == nil {
+		l.t.report(l.linkUp())
+	} else {
+		for _, up := range l.t.subUp(l.sub, l.linkUp().LocalIP) {
+			l.t.report(up)
+		}
+	}
 	for {
 		msg, err := ps.ReceiveTimeout(l.ctx, 0)
 		if err != nil {
 			return classify(err)
 		}
-		if m, ok := msg.(*redis.Message); ok {
-			l.t.report(sentinel.Hello{Via: l.ref, Payload: m.Payload})
+		m, ok := msg.(*redis.Message)
+		if !ok {
+			continue
 		}
+		via := l.ref
+		if l.sub != nil {
+			if via, ok = l.t.subVia(l.sub, m.Payload); !ok {
+				continue
+			}
+		}
+		l.t.report(sentinel.Hello{Via: via, Payload: m.Payload})
 	}
 }
 

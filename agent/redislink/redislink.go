@@ -64,23 +64,33 @@ type Transport struct {
 	done chan struct{}
 
 	mu     sync.Mutex
-	links  map[linkKey]*link
+	links  map[linkKey]*link // command links
+	subs   map[string]*sharedSub
+	subOf  map[sentinel.Ref]*sharedSub
 	closed bool
 	wg     sync.WaitGroup
 }
 
-// linkKey identifies one connection. As the core's contract says, it is
-// (kind, address, link): the core shares one link to a peer agent between
-// all the masters it monitors, and names the master a command is about in
-// the command's Ref.
+// linkKey identifies one command connection. The core shares one link to a
+// peer agent between all the masters it monitors, and names the master a
+// command is about in the command's Ref, so a peer's key is (kind, address,
+// link). A master or replica link belongs to one monitored master, as in
+// Sentinel: two masters naming the same server have a connection each (and
+// each its own PINGs), so their key includes the master's name. Pub/sub
+// links are shared per server (sharedSub).
 type linkKey struct {
-	kind sentinel.Kind
-	addr sentinel.Addr
-	link sentinel.Link
+	kind   sentinel.Kind
+	master string
+	addr   sentinel.Addr
+	link   sentinel.Link
 }
 
 func keyOf(ref sentinel.Ref, l sentinel.Link) linkKey {
-	return linkKey{kind: ref.Kind, addr: ref.Addr, link: l}
+	k := linkKey{kind: ref.Kind, addr: ref.Addr, link: l}
+	if ref.Kind != sentinel.KindSentinel {
+		k.master = ref.Master
+	}
+	return k
 }
 
 // New returns a Transport with no connections.
@@ -111,6 +121,8 @@ func New(opts Options) *Transport {
 		out:   make(chan sentinel.Input, opts.OutBuffer),
 		done:  make(chan struct{}),
 		links: make(map[linkKey]*link),
+		subs:  make(map[string]*sharedSub),
+		subOf: make(map[sentinel.Ref]*sharedSub),
 	}
 }
 
@@ -130,6 +142,21 @@ func (t *Transport) Do(cmd sentinel.Command) {
 		return
 	}
 	key := keyOf(cmd.To, cmd.Link)
+	if cmd.Link == sentinel.LinkPubSub && cmd.To.Kind != sentinel.KindSentinel {
+		switch cmd.Kind {
+		case sentinel.CmdConnect:
+			l := t.connectSubLocked(cmd)
+			t.mu.Unlock()
+			if l != nil {
+				go l.run(cmd)
+			}
+			return
+		case sentinel.CmdClose:
+			t.closeSubLocked(cmd.To)
+			t.mu.Unlock()
+			return
+		}
+	}
 	switch cmd.Kind {
 	case sentinel.CmdConnect:
 		if old := t.links[key]; old != nil {
@@ -175,6 +202,10 @@ func (t *Transport) Close() error {
 	for k, l := range t.links {
 		l.close()
 		delete(t.links, k)
+	}
+	for k, s := range t.subs {
+		s.l.close()
+		delete(t.subs, k)
 	}
 	close(t.done)
 	t.mu.Unlock()
