@@ -376,17 +376,21 @@ func (r *Runtime) loop(ctx context.Context) error {
 			r.node.Step(r.now(), sentinel.Tick{})
 		case in := <-inputs:
 			now := r.now()
-			r.node.Step(now, in)
-			// Take what else is waiting, bounded, so one Ready covers a
-			// burst of replies.
+			urgent := r.node.Receive(now, in)
+			// Take what else is waiting, bounded, so that one timer pass
+			// and one Ready cover a burst of replies. Routine replies of
+			// a calm agent wait for the next tick's pass (Receive).
 		drain:
 			for i := 0; i < 256; i++ {
 				select {
 				case in := <-inputs:
-					r.node.Step(now, in)
+					urgent = r.node.Receive(now, in) || urgent
 				default:
 					break drain
 				}
+			}
+			if urgent {
+				r.node.Step(now, sentinel.Tick{})
 			}
 		case c := <-r.calls:
 			c.fn(r.now())
@@ -424,6 +428,7 @@ func (r *Runtime) process() {
 			r.dropped++
 		}
 	}
+	saved := false
 	if r.unsaved != nil {
 		var err error = errNotSaved
 		// While saving fails, retry at most every saveRetry, or at once
@@ -449,6 +454,7 @@ func (r *Runtime) process() {
 		}
 		r.saveFailing = false
 		r.unsaved = nil
+		saved = true
 	}
 	held := r.held
 	r.held = nil
@@ -463,7 +469,10 @@ func (r *Runtime) process() {
 			r.tr.Do(c)
 		}
 	}
-	if len(held) > 0 || len(r.answered) > 0 {
+	// A master's address only changes with the state (a failover, a reset,
+	// SENTINEL MONITOR/REMOVE); rebuilding the table on every Ready was a
+	// visible share of an idle agent's work with many masters.
+	if saved || len(r.answered) > 0 {
 		r.publishAddrs()
 	}
 	for _, c := range r.answered {

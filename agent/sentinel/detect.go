@@ -32,6 +32,7 @@ func (n *Node) pass() {
 		}
 	}
 	n.updateVIPs()
+	n.updateCalm()
 }
 
 // handleInstance is sentinelHandleRedisInstance.

@@ -35,6 +35,7 @@ type Node struct {
 
 	tilt      bool
 	tiltStart Time
+	calm      bool // as of the last pass (receive.go)
 
 	// run-time settings (SENTINEL CONFIG SET)
 	announceIP        string
