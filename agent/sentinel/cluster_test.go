@@ -761,7 +761,19 @@ func (c *cluster) converge() {
 				}
 			}
 		}
-		return len(c.owners()) == 1
+		own := c.owners()
+		if len(own) != 1 {
+			return false
+		}
+		// With fencing, the owner holds grants from every peer: the
+		// bootstrap claim made before the peers were known is over.
+		m := c.agents[own[0]].node.masters["mymaster"]
+		for _, s := range m.sentinels {
+			if m.cfg.Fence && s.grantAt == never {
+				return false
+			}
+		}
+		return !m.fenced
 	})
 	if !ok {
 		for _, a := range c.agents {
@@ -769,6 +781,11 @@ func (c *cluster) converge() {
 			c.t.Logf("agent %d: %d sentinels %d replicas vips %+v", a.id, len(m.sentinels), len(m.replicas), a.vips)
 		}
 		c.t.Fatalf("cluster did not converge")
+	}
+	// Scenarios judge the commands sent from here on (a fresh group's
+	// first fence, taken when the peers appear, is part of its start).
+	for _, r := range c.redis {
+		r.cmds = nil
 	}
 }
 

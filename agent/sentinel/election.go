@@ -11,7 +11,8 @@ import (
 // down is true when we are not in TILT and see the master at ip:port as
 // SDOWN. When runid is not "*" the peer asks for our vote in reqEpoch; the
 // reply is our vote for that master, which may be older (leader "*" and
-// epoch 0 when we never voted).
+// epoch 0 when we never voted). Epoch 0 with a lease token is a VIP lease
+// request from the master's host instead (grant.go).
 //
 // A vote changes persisted state: the caller must call Ready and persist its
 // State before writing the reply (Sentinel flushes its config before
@@ -29,6 +30,11 @@ func (n *Node) IsMasterDownByAddr(now Time, ip string, port int, reqEpoch uint64
 				break
 			}
 		}
+	}
+	if isLeaseRequest(reqEpoch, runid) {
+		// A grant never changes our own VIP decision: it is refused
+		// when it would conflict with it.
+		return n.answerLease(m, runid)
 	}
 	leader = "*"
 	if m == nil {
@@ -60,13 +66,18 @@ func (n *Node) voteLeader(m *master, reqEpoch uint64, runid string) (string, uin
 		n.newEpochEvent(m)
 		n.settleHold()
 	}
-	if m.leaderEpoch < reqEpoch && n.currentEpoch <= reqEpoch {
+	if m.leaderEpoch < reqEpoch && n.currentEpoch <= reqEpoch && n.mayVote(m) {
 		m.leader = runid
 		m.leaderEpoch = n.currentEpoch
 		n.dirty = true
 		n.masterEvent(LevelWarning, "+vote-for-leader", m, runid+" "+strconv.FormatUint(m.leaderEpoch, 10))
 		if runid != n.myid {
-			n.blockFor(m, n.voteBlock(m, runid), "voted for "+runid)
+			d := n.voteBlock(m, runid)
+			n.blockFor(m, d, "voted for "+runid)
+			// Until the new configuration is known, or the leader can no
+			// longer switch to it, back no VIP claim for the master we
+			// voted to depose (grant.go).
+			m.guard = grantState{addr: m.inst.addr, until: max(n.now+d, m.guard.until)}
 		}
 	}
 	return m.leader, m.leaderEpoch

@@ -139,6 +139,13 @@ type instance struct {
 	askSentAt     Time
 	leader        string
 	leaderEpoch   uint64
+	// VIP leases (grant.go): when we last asked this peer for a grant, the
+	// send time of the newest request it granted, and whether its run id
+	// is a vipsentinel agent's (cached for agentRunID).
+	leaseReqAt Time
+	grantAt    Time
+	agentOf    string
+	agent      bool
 
 	// demoteUntil, when in the future, makes a replica that reports
 	// role:master be demoted as soon as its INFO says so (see convert).
@@ -157,6 +164,7 @@ func (n *Node) newInstance(kind Kind, name string, addr Addr, m *master) *instan
 		lastPub: never, pubSentAt: never,
 		lastHello: now, helloAt: never, lastDownReply: now, askSentAt: never,
 		demoteUntil: never,
+		leaseReqAt:  never, grantAt: never,
 	}
 	if kind == KindSentinel {
 		ri.roleReported = KindSentinel
@@ -204,8 +212,14 @@ type master struct {
 	pause    pauseState
 	// sync and hold are the catch-up of a forced failover and the pause it
 	// keeps on the old master (sync.go).
-	sync       failoverSync
-	hold       pauseState
+	sync failoverSync
+	hold pauseState
+	// grant is the exclusive VIP lease this agent last gave (to a peer or
+	// to itself) for this master, and guard the address we voted to
+	// depose and until when we refuse to back its VIP (grant.go).
+	grant      grantState
+	guard      grantState
+	leaseAddr  Addr // persisted: the last address granted (grant.go)
 	vip        VIPIntent
 	vipLocal   bool
 	reachable  int

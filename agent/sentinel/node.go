@@ -49,6 +49,8 @@ type Node struct {
 	simFailure SimFailure
 	crashed    bool
 
+	leaseNonce string // this incarnation's tag in VIP lease requests (grant.go)
+
 	scriptsRunning, scriptsQueued int
 
 	nextID  uint64
@@ -340,6 +342,7 @@ func (n *Node) createMaster(mc MasterConfig, addr Addr) *master {
 // the operator changed the monitored address since the state was written.
 func (n *Node) restoreMaster(m *master, ms *MasterState, keepAddr bool) error {
 	m.configEpoch = ms.ConfigEpoch
+	n.restoreGrant(m, ms.LeaseAddr)
 	m.leader = ms.Leader
 	m.leaderEpoch = ms.LeaderEpoch
 	if !keepAddr {
@@ -531,6 +534,7 @@ func (n *Node) advance(now Time, tick bool) {
 }
 
 func (n *Node) enterTilt(delta time.Duration) {
+	n.rearmGrants()
 	n.tilt = true
 	n.tiltStart = n.now
 	if n.lastTick != never {
@@ -593,6 +597,7 @@ func (n *Node) snapshot() *HardState {
 			ConfigEpoch: m.configEpoch,
 			Leader:      m.leader,
 			LeaderEpoch: m.leaderEpoch,
+			LeaseAddr:   m.leaseAddr,
 			Monitored:   m.monitored,
 		}
 		cur := ms.CurrentAddr

@@ -222,6 +222,13 @@ func (n *Node) onIsDownReply(v IsDownReply) {
 	}
 	ri.lastDownReply = n.now
 	ri.link.heardAt = n.now
+	if at, ok := n.grantedAt(ri.m, v.Leader); ok && v.LeaderEpoch == 0 {
+		if ri.grantAt == never || at > ri.grantAt {
+			ri.grantAt = at
+		}
+		ri.flags &^= fMasterDown
+		return
+	}
 	if v.Down {
 		ri.flags |= fMasterDown
 	} else {

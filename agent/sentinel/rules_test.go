@@ -43,6 +43,9 @@ func std(info func(Ref) string) func(Command) Input {
 		case CmdTransaction, CmdOther:
 			return CommandDone{ID: c.ID, To: c.To}
 		case CmdAskMasterDown:
+			if a := c.Cmds[0]; len(a) == 6 && isLeaseRequest(0, a[5]) && a[4] == "0" {
+				return IsDownReply{To: c.To, Valid: true, Leader: a[5]} // a grant
+			}
 			return IsDownReply{To: c.To, Valid: true, Leader: "*"}
 		}
 		return nil

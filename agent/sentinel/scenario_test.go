@@ -235,6 +235,9 @@ func TestScenarioFenceIsolatedMaster(t *testing.T) {
 		t.Errorf("want SLAVEOF then CLIENT UNPAUSE, got %v", r0.cmds)
 	}
 	if got := c.owners(); len(got) != 1 || hostIP(got[0]) != newMaster.Host {
+		for _, a := range c.agents {
+			t.Logf("a%d %+v", a.id, a.node.Status(c.now))
+		}
 		t.Errorf("VIP owners after heal %v", got)
 	}
 	if len(c.dual) > 0 {

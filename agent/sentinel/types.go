@@ -328,11 +328,15 @@ type SentinelRecord struct {
 // MasterState is the persisted state of one master: its configuration as
 // changed at run time plus what the algorithm learnt.
 type MasterState struct {
-	Config         MasterConfig
-	CurrentAddr    Addr // the master's address in the latest config
-	ConfigEpoch    uint64
-	Leader         string // runid we voted for in LeaderEpoch
-	LeaderEpoch    uint64
+	Config      MasterConfig
+	CurrentAddr Addr // the master's address in the latest config
+	ConfigEpoch uint64
+	Leader      string // runid we voted for in LeaderEpoch
+	LeaderEpoch uint64
+	// LeaseAddr is the last address this agent granted the VIP lease of
+	// the master to (grant.go), zero if none: after a restart, grants for
+	// it cannot conflict with grants the previous run gave.
+	LeaseAddr      Addr
 	KnownReplicas  []Addr
 	KnownSentinels []SentinelRecord
 	// Monitored is set for masters added by SENTINEL MONITOR: they are

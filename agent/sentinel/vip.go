@@ -5,16 +5,21 @@ import (
 	"time"
 )
 
-// heard counts the agents of m that answered us (PONG or is-master-down
-// reply) within the lease, ourselves included, out of all known. Only
-// answers count: a hello arriving proves that the peer can reach us, not
-// that we can reach it, and in a one-way partition the isolated side keeps
-// receiving hellos while the others see it as down.
-func (n *Node) heard(m *master) (reach, known int) {
+// heard counts the agents of m that answered us within the lease, ourselves
+// included, out of all known. For the master on this host, with fencing,
+// only grants count for peer agents (grant.go), timed from our request;
+// otherwise (and for real redis-sentinel peers) any answer does: a PONG or
+// an is-master-down reply. A hello does not count: it proves that the peer
+// can reach us, not that we can reach it, and in a one-way partition the
+// isolated side keeps receiving hellos while the others see it as down.
+func (n *Node) heard(m *master, grants bool) (reach, known int) {
 	lease := n.lease(m)
 	reach, known = 1, n.voters(m)
 	for _, s := range m.sentinels {
 		t := s.link.heardAt
+		if grants && agentRunID(s) {
+			t = s.grantAt
+		}
 		if t != never && n.now-t <= lease {
 			reach++
 		}
@@ -85,8 +90,16 @@ func (n *Node) freshHellos(m *master) int {
 func (n *Node) updateVIPs() {
 	now := n.now
 	for _, m := range n.sortedMasters() {
-		reach, known := n.heard(m)
+		inst := n.currentInst(m)
+		l := inst.link
+		local := n.isLocal(inst.addr)
+		reach, known := n.heard(m, false)
 		ok := reach >= known/2+1
+		leaseOK := ok
+		if local && m.cfg.Fence {
+			granted, _ := n.heard(m, true)
+			leaseOK = granted >= known/2+1
+		}
 		if ok != m.quorumOK {
 			m.quorumOK = ok
 			typ := "+quorum-lost"
@@ -112,13 +125,17 @@ func (n *Node) updateVIPs() {
 			m.fenceHold = false
 		}
 
-		inst := n.currentInst(m)
-		l := inst.link
-		local := n.isLocal(inst.addr)
 		m.vipLocal = local
 		isMaster := inst.info != nil && inst.roleReported == KindMaster
 		linkOK := l.cc == connUp
 		pingOK := l.heardAt != never && now-l.heardAt <= n.lease(m)
+		if m.cfg.Fence && local && isMaster && linkOK && !n.tilt && l.heardAt != never && now-l.heardAt <= 2*n.pingPeriod(m) {
+			// Only while the local master answers promptly: grants hold
+			// the others' votes back, and must lapse well before they
+			// can see a dead master as down.
+			n.requestGrants(m, inst.addr, leaseOK)
+		}
+		mayClaim := !m.cfg.Fence || n.mayClaim(m, inst.addr)
 		var own bool
 		var reason string
 		switch {
@@ -136,13 +153,20 @@ func (n *Node) updateVIPs() {
 			reason = "fenced: no majority of agents heard within the lease"
 		case m.cfg.Fence && m.fenceHold:
 			reason = "fenced: waiting for the agents' configurations"
+		case m.cfg.Fence && !leaseOK:
+			reason = "fenced: no majority of agents granted the lease"
+		case !mayClaim:
+			reason = "fenced: bound by a lease or vote this agent gave"
 		default:
 			own = true
 			reason = "local instance is the master"
+			if m.cfg.Fence {
+				n.give(m, inst.addr)
+			}
 		}
 		m.vip = VIPIntent{Master: m.cfg.Name, Own: own, Epoch: m.configEpoch, Reason: reason}
 
-		fence := m.cfg.Fence && local && isMaster && linkOK && (!ok || m.fenceHold)
+		fence := m.cfg.Fence && local && isMaster && linkOK && (!ok || m.fenceHold || !leaseOK || !mayClaim)
 		if fence && !ok {
 			m.fenceHold = true
 		}

@@ -67,6 +67,7 @@ type masterJSON struct {
 	ConfigEpoch    uint64         `json:"config_epoch"`
 	Leader         text           `json:"leader"`
 	LeaderEpoch    uint64         `json:"leader_epoch"`
+	LeaseAddr      text           `json:"lease_addr,omitempty"`
 	KnownReplicas  []text         `json:"known_replicas"`
 	KnownSentinels []sentinelJSON `json:"known_sentinels"`
 	Monitored      bool           `json:"monitored"`
@@ -120,6 +121,9 @@ func Encode(s *Snapshot) ([]byte, error) {
 			KnownSentinels: []sentinelJSON{},
 			Monitored:      m.Monitored,
 			Config:         settingsOf(m.Config),
+		}
+		if !m.LeaseAddr.IsZero() {
+			mj.LeaseAddr = text(m.LeaseAddr.String())
 		}
 		for _, r := range m.KnownReplicas {
 			mj.KnownReplicas = append(mj.KnownReplicas, text(r.String()))
@@ -273,6 +277,11 @@ func (b *body) validate() error {
 		if _, err := parseAddr(string(m.CurrentAddr)); err != nil {
 			return fmt.Errorf("master %q: current_addr: %v", m.Name, err)
 		}
+		if m.LeaseAddr != "" {
+			if _, err := parseAddr(string(m.LeaseAddr)); err != nil {
+				return fmt.Errorf("master %q: lease_addr: %v", m.Name, err)
+			}
+		}
 		if m.Leader != "" && !isRunID(string(m.Leader)) {
 			return fmt.Errorf("master %q: leader %q is not 40 hex digits", m.Name, m.Leader)
 		}
@@ -345,6 +354,9 @@ func (b *body) snapshot() (*Snapshot, error) {
 			Leader:      string(m.Leader),
 			LeaderEpoch: m.LeaderEpoch,
 			Monitored:   m.Monitored,
+		}
+		if m.LeaseAddr != "" {
+			ms.LeaseAddr = mustAddr(string(m.LeaseAddr))
 		}
 		for _, r := range m.KnownReplicas {
 			ms.KnownReplicas = append(ms.KnownReplicas, mustAddr(string(r)))

@@ -1,0 +1,218 @@
+package sentinel
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// VIP leases.
+//
+// With fencing, the agent on the master's host keeps its VIP only while a
+// majority of the agents (itself included) grant it a lease. A grant is a
+// promise with two halves, kept by the agent that gives it for grantLen:
+//
+//   - exclusive: it grants no lease for another address of that master,
+//     and claims none itself;
+//   - no deposition: it votes for no failover of the granted address.
+//
+// The holder counts each grant from the moment it sent the request, so a
+// grant expires at the holder no later than at the agent that gave it. Two
+// majorities share an agent, so two hosts can never both hold a majority of
+// grants for different addresses, whatever the network does to hellos and
+// configurations in flight (the split brain the fence exists to prevent),
+// and no failover can be elected while the holder still counts a majority.
+//
+// The request is SENTINEL IS-MASTER-DOWN-BY-ADDR <ip> <port> 0 <token>. A
+// real redis-sentinel treats it as a vote request for epoch 0, which it
+// never grants, and answers with its state and its current vote, so the
+// request is harmless in mixed groups; their plain answers count as before
+// (see heard), with the weaker guarantee that implies. A vipsentinel agent
+// that grants answers 0, the token and epoch 0; the token carries the send
+// time, tagged with this incarnation, so a reply is credited exactly.
+
+// grantState is a lease given for a master address until a time.
+type grantState struct {
+	addr  Addr
+	until Time
+}
+
+func (g grantState) blocks(now Time, a Addr) bool {
+	return now < g.until && !sameAddr(g.addr, a)
+}
+
+func (g grantState) covers(now Time, a Addr) bool {
+	return now < g.until && sameAddr(g.addr, a)
+}
+
+const leaseTokenPrefix = "vipsentinel-lease-"
+
+// grantLen is how long a grant binds the agent that gives it: the lease plus
+// an eighth for clocks that run at different rates.
+func (n *Node) grantLen(m *master) time.Duration {
+	l := n.lease(m)
+	return l + l/8
+}
+
+// leaseRequestPeriod is how often the master's host asks each peer: five
+// chances per lease while it holds one, and as often as minPeriod while it
+// does not (a new master's host asks as soon as the peers learn of it).
+func (n *Node) leaseRequestPeriod(m *master, held bool) time.Duration {
+	if !held {
+		return minPeriod
+	}
+	return max(minPeriod, n.lease(m)/5)
+}
+
+// restoreGrant runs when m is restored from persisted state. Grants the
+// previous run gave are not remembered, but they were all for the address
+// it persisted before giving the first of them: for grantLen, we are bound
+// as if we had just granted that address.
+func (n *Node) restoreGrant(m *master, a Addr) {
+	m.leaseAddr = a
+	if !a.IsZero() {
+		m.grant = grantState{addr: a, until: n.now + n.grantLen(m)}
+	}
+}
+
+// give records a grant for a (to a peer or to ourselves). A new address is
+// persisted before the grant leaves the Node (see restoreGrant).
+func (n *Node) give(m *master, a Addr) {
+	if !sameAddr(m.leaseAddr, a) {
+		m.leaseAddr = a
+		n.dirty = true
+	}
+	m.grant = grantState{addr: a, until: max(m.grant.until, n.now+n.grantLen(m))}
+}
+
+// unsure reports whether a TILT-worthy gap since the last tick has not been
+// processed yet: a forward clock jump may have cut grants short.
+func (n *Node) unsure() bool {
+	return n.haveTick && n.now-n.lastTick > n.t.TiltTrigger
+}
+
+// rearmGrants runs when TILT is entered: a grant that was running at the
+// last tick is extended by a full grantLen, since the clock that timed it
+// can no longer be trusted.
+func (n *Node) rearmGrants() {
+	for _, m := range n.sortedMasters() {
+		if m.grant.until > n.lastTick {
+			m.grant.until = max(m.grant.until, n.now+n.grantLen(m))
+		}
+	}
+}
+
+func (n *Node) leaseToken(m *master) string {
+	if n.leaseNonce == "" {
+		n.leaseNonce = strconv.FormatInt(n.rnd.Int63n(1<<62), 36)
+	}
+	return leaseTokenPrefix + n.leaseNonce + "-" + strconv.FormatUint(m.configEpoch, 10) + "-" + strconv.FormatInt(int64(n.now), 10)
+}
+
+// isLeaseRequest tells a lease request from a vote request.
+func isLeaseRequest(epoch uint64, runid string) bool {
+	return epoch == 0 && strings.HasPrefix(runid, leaseTokenPrefix)
+}
+
+// grantedAt returns the send time carried by one of our own tokens for m's
+// current configuration.
+func (n *Node) grantedAt(m *master, token string) (Time, bool) {
+	rest, ok := strings.CutPrefix(token, leaseTokenPrefix)
+	if !ok || n.leaseNonce == "" {
+		return 0, false
+	}
+	rest, ok = strings.CutPrefix(rest, n.leaseNonce+"-")
+	if !ok {
+		return 0, false
+	}
+	ep, at, ok := strings.Cut(rest, "-")
+	if !ok || ep != strconv.FormatUint(m.configEpoch, 10) {
+		return 0, false
+	}
+	t, err := strconv.ParseInt(at, 10, 64)
+	if err != nil || Time(t) > n.now {
+		return 0, false
+	}
+	return Time(t), true
+}
+
+// agentRunID reports whether s is a vipsentinel agent, caching the answer.
+func agentRunID(s *instance) bool {
+	if s.agentOf != s.runid {
+		s.agentOf, s.agent = s.runid, IsAgentID(s.runid)
+	}
+	return s.agent
+}
+
+// answerLease answers a lease request for m (nil when the address is not a
+// master we know as current).
+func (n *Node) answerLease(m *master, token string) (down bool, leader string, epoch uint64) {
+	if m == nil {
+		return false, "*", 0
+	}
+	now := n.now
+	a := m.inst.addr
+	down = !n.tilt && m.inst.flags&fSDown != 0
+	switch {
+	case n.tilt, n.unsure(), down,
+		m.inst.flags&fSDown != 0,
+		m.failoverState != stateNone,
+		m.grant.blocks(now, a),
+		m.guard.covers(now, a),
+		n.silence(m.inst) > n.lease(m)/2:
+		return down, "*", 0
+	}
+	n.give(m, a)
+	return false, token, 0
+}
+
+// silence is how long ri has left us without an answer, as SDOWN measures
+// it. A peer that cannot reach the master stops granting at half the lease,
+// so its last grant lapses before it could see the master as down: grants
+// never delay a failover.
+func (n *Node) silence(ri *instance) Time {
+	l := ri.link
+	switch {
+	case l.actPing != never:
+		return n.now - l.actPing
+	case l.disconnected():
+		return n.now - l.lastAvail
+	}
+	return 0
+}
+
+// mayVote reports whether we may vote to depose m's current master: not
+// while a grant for it binds us.
+func (n *Node) mayVote(m *master) bool {
+	return !n.unsure() && !m.grant.covers(n.now, m.inst.addr)
+}
+
+// mayClaim reports whether our own grants allow us to claim m's VIP for
+// a: no grant for another address binds us and we did not vote to depose a
+// recently.
+func (n *Node) mayClaim(m *master, a Addr) bool {
+	return !m.grant.blocks(n.now, a) && !m.guard.covers(n.now, a)
+}
+
+// requestGrants asks every peer agent of m for a grant for a (the current
+// master address, which is the promoted replica's once we reconfigure the
+// others), each at most once per leaseRequestPeriod.
+func (n *Node) requestGrants(m *master, a Addr, held bool) {
+	now := n.now
+	period := n.leaseRequestPeriod(m, held)
+	var token string
+	for _, s := range m.sortedSentinels() {
+		if !agentRunID(s) || s.link.cc != connUp || s.link.pending >= maxPending {
+			continue
+		}
+		if s.leaseReqAt != never && now-s.leaseReqAt < period {
+			continue
+		}
+		if token == "" {
+			token = n.leaseToken(m)
+		}
+		c := []string{"SENTINEL", "is-master-down-by-addr", a.Host, strconv.Itoa(a.Port), "0", token}
+		n.send(s, CmdAskMasterDown, [][]string{c})
+		s.leaseReqAt = now
+	}
+}
