@@ -272,8 +272,10 @@ func (l *link) runCmd(connect sentinel.Command) error {
 // exec runs one command and reports its outcome. It returns an error only
 // when the connection is no longer usable.
 func (l *link) exec(conn *redis.Conn, cmd sentinel.Command) error {
-	ctx, cancel := context.WithTimeout(l.ctx, l.t.opts.CommandTimeout)
-	defer cancel()
+	// go-redis bounds each command with ReadTimeout and WriteTimeout
+	// (CommandTimeout); a context timer per command would only add a timer
+	// and an allocation to every PING.
+	ctx := l.ctx
 	if len(cmd.Cmds) == 0 {
 		l.t.failCommand(cmd, "no command to send")
 		return nil

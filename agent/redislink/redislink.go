@@ -37,6 +37,9 @@ const (
 	DefaultOutBuffer      = 1024
 )
 
+// linkBufferSize is the read and write buffer of each connection.
+const linkBufferSize = 8 << 10
+
 // Options configures a Transport. Zero values select the defaults above.
 type Options struct {
 	Logger *slog.Logger
@@ -271,12 +274,21 @@ func (t *Transport) clientOptions(addr string, l *link) *redis.Options {
 		ReadTimeout:           t.opts.CommandTimeout,
 		WriteTimeout:          t.opts.CommandTimeout,
 		ContextTimeoutEnabled: true,
-		PoolSize:              1,
-		MaxActiveConns:        1,
-		MinIdleConns:          0,
-		PoolTimeout:           t.opts.CommandTimeout,
-		ConnMaxIdleTime:       -1,
-		OnConnect:             l.onConnect,
+		// Small buffers: an agent keeps a connection per monitored
+		// instance (hundreds with many masters), and its traffic is PINGs,
+		// hellos and INFO replies of a few KiB. go-redis's 32 KiB
+		// defaults made them most of the agent's memory.
+		ReadBufferSize:  linkBufferSize,
+		WriteBufferSize: linkBufferSize,
+		// No separate pipeline pool: a link is one connection, and a
+		// transaction must stay on it, in order.
+		PipelinePoolSize: -1,
+		PoolSize:         1,
+		MaxActiveConns:   1,
+		MinIdleConns:     0,
+		PoolTimeout:      t.opts.CommandTimeout,
+		ConnMaxIdleTime:  -1,
+		OnConnect:        l.onConnect,
 	}
 }
 

@@ -201,7 +201,7 @@ func (n *Node) sendPeriodic(ri *instance) {
 	// period/2. With a reply in hand that drifts the period by an RTT plus
 	// a tick each time, so an answered link is pinged every period
 	// measured from the last PING instead.
-	pp := n.pingPeriod(ri.m)
+	pp := n.linkPingPeriod(ri)
 	if (l.actPing == never && now-l.lastPing >= pp) || (now-l.lastPong > pp && now-l.lastPing > pp/2) {
 		n.sendPing(ri)
 	}

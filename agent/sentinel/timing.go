@@ -67,6 +67,30 @@ func (n *Node) pingPeriod(m *master) time.Duration {
 	return min(n.t.PingPeriod, max(minPeriod, m.cfg.DownAfter/10))
 }
 
+// linkPingPeriod is how often ri itself is pinged. The master's period
+// bounds failover detection, so the master gets pingPeriod. A healthy
+// group's replicas are pinged every down-after/3: their liveness matters for
+// the replica selection, which limits it at 5 ping-periods of Sentinel's,
+// and a replica dead for down-after is still SDOWN within down-after +
+// down-after/3. While the master is SDOWN or failing over, and for a
+// replica being promoted or reconfigured, replicas go back to the master's
+// period. Peer agents keep the master's period: their PONGs renew the
+// majority the fence counts, and a peer link is shared by every master, so
+// these pings do not grow with the number of masters.
+func (n *Node) linkPingPeriod(ri *instance) time.Duration {
+	m := ri.m
+	pp := n.pingPeriod(m)
+	switch ri.kind {
+	case KindReplica:
+		if m.inst.flags&(fSDown|fODown|fFailoverInProgress) != 0 || m.failoverState != stateNone ||
+			ri.flags&(fPromoted|fReconfSent|fReconfInprog) != 0 {
+			return pp
+		}
+		return max(pp, min(n.t.PingPeriod, m.cfg.DownAfter/3))
+	}
+	return pp
+}
+
 // askPeriod is how often peers are asked about m while we see it SDOWN.
 func (n *Node) askPeriod(m *master) time.Duration {
 	return min(n.t.AskPeriod, max(minPeriod, m.cfg.DownAfter/20))
