@@ -115,10 +115,17 @@ func (n *Node) electionWindow(m *master) time.Duration {
 	return min(n.t.ElectionTimeout, m.cfg.FailoverTimeout, max(minElection, m.cfg.DownAfter/4))
 }
 
-// lease is how recently a majority of agents must have been heard for a fenced
-// master's host to keep its VIP, and how recently the local Redis must have
-// answered a PING.
-func (n *Node) lease(m *master) time.Duration { return m.cfg.DownAfter / 2 }
+// lease is how recently a majority of agents must have granted it for a
+// fenced master's host to keep its VIP, and how recently the local Redis
+// must have answered a PING.
+func (n *Node) lease(m *master) time.Duration { return FenceLease(m.cfg.DownAfter) }
+
+// FenceLease is the VIP lease of a fenced master with the given down-after:
+// a third of it. The writes an isolated master acknowledges before it is
+// fenced are lost at the failover, and they are the writes of one lease;
+// a third leaves the lease five grant requests and stops the grants well
+// before a dead master can be seen as down (grant.go).
+func FenceLease(downAfter time.Duration) time.Duration { return downAfter / 3 }
 
 // pauseDuration is the length of each CLIENT PAUSE sent to a fenced master.
 func (n *Node) pauseDuration(m *master) time.Duration {

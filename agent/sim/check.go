@@ -359,7 +359,7 @@ func (c *checker) staleAcquire(h int, e uint64, other vipHolder) {
 }
 
 // vipChanged checks the fence window. With fence yes, a VIP holder must let
-// go within the lease (down-after/2, the Node's lease, plus the runtime's
+// go within the lease (sentinel.FenceLease: down-after/3, plus the runtime's
 // slack) in two situations:
 //
 //   - it has not been able to reach a majority of the agents: the lease

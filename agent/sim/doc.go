@@ -64,7 +64,7 @@
 //   - an agent whose ticks are further apart than the TILT trigger is in
 //     TILT after that tick;
 //   - the fence window (fence yes): a VIP holder must let go within the lease
-//     (down-after/2, the Node's lease, plus the runtime's slack: two ticks,
+//     (sentinel.FenceLease: down-after/3, plus the runtime's slack: two ticks,
 //     the disk write, clock drift, 50 ms) counted from the moment it could
 //     no longer reach a majority of the agents in both directions, and from
 //     the moment another host holds the VIP with a newer config epoch; time

@@ -176,7 +176,7 @@ func newWorld(o Options) (*world, error) {
 		}
 	}
 	w.vip = &vips{w: w, overlapSince: -1, emptySince: -1}
-	lease := o.DownAfter/2 + fenceSlack(o)
+	lease := sentinel.FenceLease(o.DownAfter) + fenceSlack(o)
 	w.check = newChecker(w, o.Agents, o.Quorum, lease)
 	for h := 0; h < o.Agents; h++ {
 		prio := 100

@@ -193,7 +193,7 @@ func summarize(rs []*Result) string {
 	fmt.Fprintf(&b, "liveness: heal -> converged:     %v\n", conv)
 	fmt.Fprintf(&b, "VIP overlap: max %v (fence yes: %v); seeds with overlap %d (%d with fence yes)\n",
 		maxOverlap.Round(time.Millisecond), maxOverlapFence.Round(time.Millisecond), overlapRuns, fenceOverlapRuns)
-	fmt.Fprintf(&b, "longest a stale holder kept the VIP while its agent could act: %v (fence yes: %v; window down-after/2 + slack)\n",
+	fmt.Fprintf(&b, "longest a stale holder kept the VIP while its agent could act: %v (fence yes: %v; window down-after/3 + slack)\n",
 		maxStale.Round(time.Millisecond), maxStaleFence.Round(time.Millisecond))
 	fmt.Fprintf(&b, "VIP absent, calm seeds without a kill: %v\n", gaps)
 	fmt.Fprintf(&b, "writes: %d acknowledged, %d lost (%.3f%%) in %d seeds", acked, lost, 100*float64(lost)/float64(max(acked, 1)), lostRuns)
