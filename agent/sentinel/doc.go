@@ -65,8 +65,9 @@
 //
 // A master's VIP is wanted by the agent whose host the latest configuration
 // names, while the local instance reports role:master and answers PINGs,
-// outside TILT, and (with fencing) while a majority of agents was heard
-// within down-after/2. An isolated master's agent therefore drops the VIP
-// and pauses writes (CLIENT PAUSE WRITE) before the majority can even see
-// the master as SDOWN; design.md gives the argument.
+// outside TILT, and (with fencing) while a majority of agents grants it an
+// exclusive lease of down-after/3 (grant.go). An isolated master's agent
+// therefore drops the VIP and pauses writes (CLIENT PAUSE WRITE) before the
+// majority can even see the master as SDOWN, and two hosts never hold
+// grants from a majority at once; design.md gives the argument.
 package sentinel
