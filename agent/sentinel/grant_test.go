@@ -152,7 +152,8 @@ func TestGrantSurvivesRestart(t *testing.T) {
 
 // TestLeaseHolder: the master's host claims its VIP only with a majority of
 // grants, times each from its request, ignores tokens that are not its own
-// for the current configuration, and asks faster while it holds none.
+// for the current configuration, and asks faster while it holds none. Only
+// a lease that lapses fences the local master.
 func TestLeaseHolder(t *testing.T) {
 	cfg := testConfig()
 	cfg.LocalIPs = []string{tMaster.Host}
@@ -190,6 +191,9 @@ func TestLeaseHolder(t *testing.T) {
 	}
 	if !strings.Contains(m.vip.Reason, "lease") {
 		t.Errorf("reason %q does not name the lease", m.vip.Reason)
+	}
+	if m.fenced {
+		t.Error("a master that never held the lease is paused while it waits for grants")
 	}
 	// Refused: asked again at minPeriod, not the holder's period.
 	if per := len(reqs) / len(ps); per < 30 {

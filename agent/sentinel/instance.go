@@ -220,6 +220,7 @@ type master struct {
 	grant      grantState
 	guard      grantState
 	leaseAddr  Addr // persisted: the last address granted (grant.go)
+	held       Addr // the local address whose VIP we last claimed
 	vip        VIPIntent
 	vipLocal   bool
 	reachable  int

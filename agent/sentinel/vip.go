@@ -166,7 +166,16 @@ func (n *Node) updateVIPs() {
 		}
 		m.vip = VIPIntent{Master: m.cfg.Name, Own: own, Epoch: m.configEpoch, Reason: reason}
 
-		fence := m.cfg.Fence && local && isMaster && linkOK && (!ok || m.fenceHold || !leaseOK || !mayClaim)
+		if !local {
+			m.held = Addr{}
+		} else if own {
+			m.held = inst.addr
+		}
+		// A lease that lapses fences the master that held it; a master
+		// that has not held one yet (just promoted, waiting for its first
+		// grants) is not paused for that.
+		lapsed := sameAddr(m.held, inst.addr) && (!leaseOK || !mayClaim)
+		fence := m.cfg.Fence && local && isMaster && linkOK && (!ok || m.fenceHold || lapsed)
 		if fence && !ok {
 			m.fenceHold = true
 		}
