@@ -12,7 +12,7 @@ import (
 var netSplitHostPort = net.SplitHostPort
 
 func (c *client) cmdClient(args []string) {
-	sub := strings.ToLower(args[1])
+	sub := lowerSub("client", args[1])
 	arity, known := subArityOf("client", sub)
 	if !known {
 		c.w.Error(unknownSubcommand(args[1], "CLIENT"))
@@ -165,9 +165,8 @@ func (c *client) cmdClient(args []string) {
 
 // subArityOf returns the arity of subcommand sub (lower case) of cmd.
 func subArityOf(cmd, sub string) (int, bool) {
-	full := cmd + "|" + sub
 	for _, s := range commandTable[cmd].subs {
-		if s.name == full {
+		if s.name[len(cmd)+1:] == sub {
 			return s.arity, true
 		}
 	}

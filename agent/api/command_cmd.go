@@ -16,7 +16,7 @@ func (c *client) cmdCommand(args []string) {
 		}
 		return
 	}
-	sub := strings.ToLower(args[1])
+	sub := lowerSub("command", args[1])
 	arity, known := subArityOf("command", sub)
 	if !known {
 		c.w.Error(unknownSubcommand(args[1], "COMMAND"))
@@ -311,7 +311,7 @@ var aclCategories = []string{"keyspace", "read", "write", "set", "sortedset", "l
 	"transaction", "scripting"}
 
 func (c *client) cmdACL(args []string) {
-	sub := strings.ToLower(args[1])
+	sub := lowerSub("acl", args[1])
 	arity, known := subArityOf("acl", sub)
 	if !known {
 		c.w.Error(unknownSubcommand(args[1], "ACL"))

@@ -91,6 +91,11 @@ func init() {
 			panic("api: no implementation for command " + c.name)
 		}
 		c.noAuth, c.inSub, c.run = b.noAuth, b.inSub, b.run
+		for _, sub := range c.subs {
+			if !strings.HasPrefix(sub.name, c.name+"|") {
+				panic("api: subcommand " + sub.name + " not named after " + c.name)
+			}
+		}
 		commandTable[c.name] = c
 		commandOrder = append(commandOrder, c.name)
 	}
@@ -99,13 +104,96 @@ func init() {
 	}
 }
 
+// lookupCommand finds a top-level command by name, in any case. The common
+// case (an ASCII name) allocates nothing; anything else is lowered as
+// strings.ToLower does.
+func lookupCommand(name string) *command {
+	var b [16]byte
+	if len(name) <= len(b) {
+		for i := 0; i < len(name); i++ {
+			b[i] = lowerASCII(name[i])
+		}
+		if cmd := commandTable[string(b[:len(name)])]; cmd != nil {
+			return cmd
+		}
+	}
+	return commandTable[strings.ToLower(name)]
+}
+
+// lookupSub finds subcommand sub of cmd, in any case; nil if there is none.
+func (cmd *command) lookupSub(sub string) *command {
+	for _, s := range cmd.subs {
+		if n := s.name[len(cmd.name)+1:]; equalFoldASCII(n, sub) {
+			return s
+		}
+	}
+	if lower := strings.ToLower(sub); lower != sub {
+		for _, s := range cmd.subs {
+			if s.name[len(cmd.name)+1:] == lower {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
+// lowerSub returns subcommand name sub of command cmd in lower case: the
+// table's own string when sub names a known subcommand, so that clients
+// that send names in upper case cost no allocation.
+func lowerSub(cmd, sub string) string {
+	if s := commandTable[cmd].lookupSub(sub); s != nil {
+		return s.name[len(cmd)+1:]
+	}
+	return strings.ToLower(sub)
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// equalFoldASCII reports whether lower-case ASCII name equals s with ASCII
+// letters of any case.
+func equalFoldASCII(name, s string) bool {
+	if len(name) != len(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if lowerASCII(s[i]) != name[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// requestStrings converts a request's arguments to strings with a single
+// allocation for all their bytes (commands keep some of them, such as
+// channel names, beyond the request).
+func requestStrings(raw [][]byte) []string {
+	n := 0
+	for _, a := range raw {
+		n += len(a)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, a := range raw {
+		b.Write(a)
+	}
+	all := b.String()
+	args := make([]string, len(raw))
+	off := 0
+	for i, a := range raw {
+		args[i] = all[off : off+len(a)]
+		off += len(a)
+	}
+	return args
+}
+
 // dispatch runs one request and writes its reply into c.w.
 func (c *client) dispatch(raw [][]byte) {
-	args := make([]string, len(raw))
-	for i, a := range raw {
-		args[i] = string(a)
-	}
-	name := strings.ToLower(args[0])
+	args := requestStrings(raw)
 	c.mu.Lock()
 	c.lastActive = time.Now()
 	authed := c.authed
@@ -119,15 +207,20 @@ func (c *client) dispatch(raw [][]byte) {
 
 	// Redis checks existence and arity before authentication, so an
 	// unauthenticated client gets the same errors for those.
-	cmd := commandTable[name]
+	cmd := lookupCommand(args[0])
 	if cmd == nil {
 		c.srv.stats.errors.Add(1)
 		c.w.Error(unknownCommand(args))
 		return
 	}
+	name := cmd.name
 	full := name
 	if len(cmd.subs) > 0 && len(args) > 1 {
-		full = name + "|" + strings.ToLower(args[1])
+		if s := cmd.lookupSub(args[1]); s != nil {
+			full = s.name
+		} else {
+			full = name + "|" + strings.ToLower(args[1])
+		}
 	}
 	c.mu.Lock()
 	c.lastCmd = full
@@ -563,7 +656,7 @@ func (c *client) cmdPublish(args []string) {
 // VIPSENTINEL.
 
 func (c *client) cmdVIPSentinel(args []string) {
-	sub := strings.ToLower(args[1])
+	sub := lowerSub("vipsentinel", args[1])
 	arity, known := subArityOf("vipsentinel", sub)
 	if !known {
 		c.w.Error(unknownSubcommand(args[1], "VIPSENTINEL"))

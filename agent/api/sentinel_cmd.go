@@ -8,7 +8,7 @@ import (
 )
 
 func (c *client) cmdSentinel(args []string) {
-	sub := strings.ToLower(args[1])
+	sub := lowerSub("sentinel", args[1])
 	arity, known := subArityOf("sentinel", sub)
 	if !known {
 		c.w.Error(unknownSubcommand(args[1], "SENTINEL"))

@@ -15,6 +15,15 @@
 // server's memory without limit. Here requests are read by agent/resp with
 // limits checked before allocation, and every client has one bounded output
 // queue drained by its own writer goroutine.
+//
+// A reply is normally written by the goroutine that read the request, with
+// a non-blocking write, when nothing else is queued or being written for
+// that client: handing every reply to the writer goroutine costs a goroutine
+// switch per request, which limits the rate clients polling
+// SENTINEL GET-MASTER-ADDR-BY-NAME get. What does not fit in the socket at
+// once, replies to pipelined requests, and pub/sub messages (which arrive
+// from other goroutines) go through the queue and the writer goroutine, in
+// the order they were produced.
 package api
 
 import (
@@ -29,6 +38,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/resp"
@@ -277,7 +287,66 @@ func (s *Server) removeClient(c *client) {
 // call runs a Backend call with the per-call timeout, bound to the client's
 // life.
 func (s *Server) call(c *client) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(c.ctx, s.cfg.CallTimeout)
+	cc := &callContext{parent: c.ctx, deadline: time.Now().Add(s.cfg.CallTimeout)}
+	return cc, cc.release
+}
+
+// callContext is context.WithDeadline(parent, deadline), made only when
+// the Backend asks for its Done channel: most calls (the master address
+// above all, answered from a snapshot) never wait, and a real context costs
+// a timer and three allocations per request.
+type callContext struct {
+	parent   context.Context
+	deadline time.Time
+
+	mu       sync.Mutex
+	ctx      context.Context
+	cancel   context.CancelFunc
+	released bool
+}
+
+func (c *callContext) Deadline() (time.Time, bool) { return c.deadline, true }
+
+func (c *callContext) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil {
+		c.ctx, c.cancel = context.WithDeadline(c.parent, c.deadline)
+		if c.released {
+			c.cancel()
+		}
+	}
+	return c.ctx.Done()
+}
+
+func (c *callContext) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.ctx != nil:
+		return c.ctx.Err()
+	case c.released:
+		return context.Canceled
+	}
+	if err := c.parent.Err(); err != nil {
+		return err
+	}
+	if !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+func (c *callContext) Value(key any) any { return c.parent.Value(key) }
+
+// release is the context's CancelFunc.
+func (c *callContext) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.released = true
+	if c.cancel != nil {
+		c.cancel()
+	}
 }
 
 // ---------------------------------------------------------------------------
@@ -304,11 +373,19 @@ type client struct {
 	cancel  context.CancelFunc
 	rd      *resp.Reader
 	w       *resp.Writer // reply being built; reader goroutine only
+	// raw allows the reader goroutine's non-blocking writes; nil when the
+	// connection has no file descriptor (then every reply is queued).
+	raw     syscall.RawConn
+	nb      nonBlockingWrite // writeNow's state; holder of writing only
+	nbWrite func(fd uintptr) bool
 
-	mu         sync.Mutex
-	cond       *sync.Cond
-	out        []byte // queued output
-	inflight   int    // bytes handed to the writer, not yet written
+	mu       sync.Mutex
+	cond     *sync.Cond
+	out      []byte // queued output
+	inflight int    // bytes being written, not yet written
+	// writing is set while a goroutine (reader or writer) writes to conn:
+	// the other must not, so that output keeps its order.
+	writing    bool
 	closed     bool
 	quit       bool // close once the queue is written
 	softSince  time.Time
@@ -345,6 +422,12 @@ func newClient(s *Server, conn net.Conn) *client {
 		psubs:      map[string]struct{}{},
 	}
 	c.cond = sync.NewCond(&c.mu)
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+			c.nbWrite = c.nb.write
+		}
+	}
 	return c
 }
 
@@ -439,26 +522,104 @@ func (c *client) finish() {
 	c.mu.Unlock()
 }
 
-// flushReply moves the reply built by the current command into the output
-// queue, honouring CLIENT REPLY.
+// flushReply sends the reply built by the current command, honouring CLIENT
+// REPLY: at once, without blocking, when the client's output is idle and no
+// further request is already buffered; otherwise through the output queue.
 func (c *client) flushReply() {
 	if c.w.Len() == 0 {
 		return
 	}
+	defer c.w.Reset()
+	reply := c.w.Bytes()
 	c.mu.Lock()
 	switch c.reply {
 	case replyOff, replySkip:
 		if c.reply == replySkip {
 			c.reply = replyOn
 		}
-	default:
-		if !c.closed {
-			c.out = append(c.out, c.w.Bytes()...)
-			c.cond.Broadcast()
-		}
+		c.mu.Unlock()
+		return
+	}
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	// Replies to pipelined requests are left to the writer goroutine,
+	// which sends them together.
+	if c.writing || len(c.out) > 0 || c.raw == nil || c.rd.Buffered() > 0 {
+		c.out = append(c.out, reply...)
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
+	c.inflight = len(reply)
+	c.mu.Unlock()
+
+	n, err := c.writeNow(reply)
+
+	c.mu.Lock()
+	c.writing = false
+	c.inflight = 0
+	if err == nil && n < len(reply) && !c.closed {
+		// The socket is full: the rest goes before anything pushed
+		// meanwhile.
+		c.out = append(append(make([]byte, 0, len(reply)-n+len(c.out)), reply[n:]...), c.out...)
+	}
+	if len(c.out) > 0 || c.quit {
+		c.cond.Broadcast()
 	}
 	c.mu.Unlock()
-	c.w.Reset()
+	if err != nil {
+		c.close()
+	}
+}
+
+// writeNow writes as much of b as the socket takes without blocking and
+// returns how much that was. The caller holds the writing flag.
+func (c *client) writeNow(b []byte) (int, error) {
+	c.nb = nonBlockingWrite{buf: b}
+	err := c.raw.Write(c.nbWrite)
+	n := c.nb.n
+	if err == nil {
+		err = c.nb.err
+	}
+	c.nb = nonBlockingWrite{}
+	c.srv.stats.netOut.Add(int64(n))
+	c.srv.stats.writes.Add(1)
+	return n, err
+}
+
+// nonBlockingWrite is the state of one writeNow, kept in the client so that
+// the function handed to syscall.RawConn is made once per client rather
+// than once per reply.
+type nonBlockingWrite struct {
+	buf []byte
+	n   int
+	err error
+}
+
+// write is the syscall.RawConn write function: it never asks to wait for
+// the socket to become writable.
+func (w *nonBlockingWrite) write(fd uintptr) bool {
+	for w.n < len(w.buf) {
+		m, err := syscall.Write(int(fd), w.buf[w.n:])
+		if m > 0 {
+			w.n += m
+		}
+		switch {
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			return true
+		case err != nil:
+			w.err = err
+			return true
+		case m <= 0:
+			w.err = io.ErrShortWrite
+			return true
+		}
+	}
+	return true
 }
 
 // push queues an out-of-band message (pub/sub). Called with the server's
@@ -501,10 +662,11 @@ func (c *client) writeLoop() {
 	var spare []byte
 	for {
 		c.mu.Lock()
-		for len(c.out) == 0 && !c.closed && !c.quit {
+		for !c.closed && (c.writing || len(c.out) == 0 && !c.quit) {
 			c.cond.Wait()
 		}
-		if c.closed || (len(c.out) == 0 && c.quit) {
+		if c.closed || len(c.out) == 0 {
+			// Closed, or quitting with everything written.
 			c.mu.Unlock()
 			c.close()
 			return
@@ -512,15 +674,22 @@ func (c *client) writeLoop() {
 		buf := c.out
 		c.out = spare[:0]
 		c.inflight = len(buf)
+		c.writing = true
 		c.mu.Unlock()
 
 		_ = c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 		n, err := c.conn.Write(buf)
 		c.srv.stats.netOut.Add(int64(n))
 		c.srv.stats.writes.Add(1)
+		if err == nil {
+			// The reader goroutine's writes must not see a deadline
+			// that has passed by then.
+			_ = c.conn.SetWriteDeadline(time.Time{})
+		}
 
 		c.mu.Lock()
 		c.inflight = 0
+		c.writing = false
 		c.cond.Broadcast()
 		c.mu.Unlock()
 		if err != nil {

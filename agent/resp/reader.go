@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 )
 
@@ -50,9 +51,16 @@ func protoErr(msg string) error { return &ProtocolError{Msg: msg} }
 // Reader reads requests from a client connection.
 type Reader struct {
 	br      *bufio.Reader
-	line    []byte // reused for header and inline lines
-	maxSeen int    // largest request (bytes of arguments) read so far
+	line    []byte   // reused for header and inline lines
+	args    [][]byte // reused for the arguments of a multibulk request
+	data    []byte   // reused for their bytes
+	maxSeen int      // largest request (bytes of arguments) read so far
 }
+
+// keepMax is the most argument storage a Reader keeps between requests;
+// after a larger request it is given back, so that an idle connection does
+// not hold on to it.
+const keepMax = 64 << 10
 
 // NewReader returns a Reader on r. Its read buffer is small (4 KiB) because
 // every idle connection holds one; longer lines and arguments are assembled
@@ -71,8 +79,15 @@ func (r *Reader) Buffered() int { return r.br.Buffered() }
 
 // ReadRequest reads the next request, skipping empty ones. It returns the
 // arguments, a *ProtocolError for a malformed or over-limit request, or the
-// connection's error.
+// connection's error. The arguments are valid until the next call: their
+// storage is reused.
 func (r *Reader) ReadRequest(lim Limits) ([][]byte, error) {
+	if cap(r.data) > keepMax {
+		r.data = nil
+	}
+	if cap(r.args) > keepMax/8 {
+		r.args = nil
+	}
 	for {
 		b, err := r.br.Peek(1)
 		if err != nil {
@@ -139,7 +154,14 @@ func (r *Reader) readMultibulk(lim Limits) ([][]byte, error) {
 		}
 		return nil, protoErr("invalid multibulk length")
 	}
-	args := make([][]byte, 0, n)
+	// Arguments are appended to r.data; where it has to grow, earlier
+	// arguments stay in the array they were read into, which is never
+	// written again, so they remain valid.
+	args := r.args[:0]
+	if cap(args) < int(n) {
+		args = make([][]byte, 0, n)
+	}
+	r.data = r.data[:0]
 	total := 0
 	for i := int64(0); i < n; i++ {
 		line, err := r.readLine(countLineMax, "too big bulk count string")
@@ -173,33 +195,53 @@ func (r *Reader) readMultibulk(lim Limits) ([][]byte, error) {
 		}
 		args = append(args, arg)
 	}
+	r.args = args
 	if total > r.maxSeen {
 		r.maxSeen = total
 	}
 	return args, nil
 }
 
-// readBulk reads size bytes plus "\r\n". Memory grows with the bytes that
-// actually arrive, not with the declared size.
+// readBulk reads size bytes plus "\r\n" into r.data and returns them.
+// Memory grows with the bytes that actually arrive, not with the declared
+// size.
 func (r *Reader) readBulk(size int) ([]byte, error) {
 	const chunk = 64 << 10
-	buf := make([]byte, 0, min(size, chunk))
-	for len(buf) < size {
-		n := min(size-len(buf), chunk)
-		start := len(buf)
-		buf = append(buf, make([]byte, n)...)
-		if _, err := io.ReadFull(r.br, buf[start:]); err != nil {
+	start := len(r.data)
+	if cap(r.data)-start < size {
+		// Start the argument in a fresh array if the current one cannot
+		// hold it, so that growing copies only this argument; make it
+		// roomier than the last, so that requests soon fit in one.
+		r.data = make([]byte, 0, max(min(size, chunk), min(2*cap(r.data), chunk), 256))
+		start = 0
+	}
+	for len(r.data)-start < size {
+		n := min(size-(len(r.data)-start), chunk)
+		at := len(r.data)
+		r.data = slices.Grow(r.data, n)[:at+n]
+		if _, err := io.ReadFull(r.br, r.data[at:]); err != nil {
 			return nil, unexpectedEOF(err)
 		}
 	}
-	var crlf [2]byte
-	if _, err := io.ReadFull(r.br, crlf[:]); err != nil {
-		return nil, unexpectedEOF(err)
+	// Two more bytes for the terminator, checked in place.
+	crlf := r.br.Buffered() >= 2
+	var term []byte
+	if crlf {
+		term, _ = r.br.Peek(2)
+	} else {
+		var b [2]byte
+		if _, err := io.ReadFull(r.br, b[:]); err != nil {
+			return nil, unexpectedEOF(err)
+		}
+		term = b[:]
 	}
-	if crlf != [2]byte{'\r', '\n'} {
+	if term[0] != '\r' || term[1] != '\n' {
 		return nil, protoErr("invalid bulk length")
 	}
-	return buf, nil
+	if crlf {
+		_, _ = r.br.Discard(2)
+	}
+	return r.data[start : start+size : start+size], nil
 }
 
 func unexpectedEOF(err error) error {

@@ -3,6 +3,7 @@ package resp
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"strings"
@@ -70,6 +71,39 @@ func TestReadTruncated(t *testing.T) {
 	}
 }
 
+// TestReadRequestReuse reads requests of growing and shrinking sizes from
+// one Reader: arguments share reused storage, and none may be overwritten
+// by a later argument of the same request.
+func TestReadRequestReuse(t *testing.T) {
+	var in strings.Builder
+	var want [][]string
+	for i, sizes := range [][]int{{3, 8, 23}, {1}, {300, 5, 70 << 10, 2}, {8, 23, 8}, {0, 0}, {200 << 10}, {4, 4}} {
+		var req []string
+		fmt.Fprintf(&in, "*%d\r\n", len(sizes))
+		for j, n := range sizes {
+			a := strings.Repeat(string(rune('a'+(i+j)%26)), n)
+			fmt.Fprintf(&in, "$%d\r\n%s\r\n", n, a)
+			req = append(req, a)
+		}
+		want = append(want, req)
+	}
+	r := NewReader(strings.NewReader(in.String()))
+	for i, w := range want {
+		args, err := r.ReadRequest(Authenticated)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if len(args) != len(w) {
+			t.Fatalf("request %d: %d args, want %d", i, len(args), len(w))
+		}
+		for j := range w {
+			if string(args[j]) != w[j] {
+				t.Fatalf("request %d arg %d: %.20q (len %d), want %.20q (len %d)", i, j, args[j], len(args[j]), w[j], len(w[j]))
+			}
+		}
+	}
+}
+
 func TestWriter(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -82,6 +116,8 @@ func TestWriter(t *testing.T) {
 		{"int", func(w *Writer) { w.Int(-3) }, ":-3\r\n", ":-3\r\n"},
 		{"bulk", func(w *Writer) { w.Bulk("hey") }, "$3\r\nhey\r\n", "$3\r\nhey\r\n"},
 		{"bulkint", func(w *Writer) { w.BulkInt(26379) }, "$5\r\n26379\r\n", "$5\r\n26379\r\n"},
+		{"bulkint min", func(w *Writer) { w.BulkInt(math.MinInt64) }, "$20\r\n-9223372036854775808\r\n", "$20\r\n-9223372036854775808\r\n"},
+		{"bulkint zero", func(w *Writer) { w.BulkInt(0) }, "$1\r\n0\r\n", "$1\r\n0\r\n"},
 		{"null bulk", func(w *Writer) { w.NullBulk() }, "$-1\r\n", "_\r\n"},
 		{"null array", func(w *Writer) { w.NullArray() }, "*-1\r\n", "_\r\n"},
 		{"map", func(w *Writer) { w.Map(1); w.Bulk("a"); w.Bulk("b") }, "*2\r\n$1\r\na\r\n$1\r\nb\r\n", "%1\r\n$1\r\na\r\n$1\r\nb\r\n"},

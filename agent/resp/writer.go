@@ -91,7 +91,15 @@ func (w *Writer) Double(f float64) {
 }
 
 // BulkInt writes n as a bulk string, as Sentinel does for numeric fields.
-func (w *Writer) BulkInt(n int64) { w.Bulk(strconv.FormatInt(n, 10)) }
+func (w *Writer) BulkInt(n int64) {
+	var digits [20]byte
+	d := strconv.AppendInt(digits[:0], n, 10)
+	w.buf = append(w.buf, '$')
+	w.buf = strconv.AppendInt(w.buf, int64(len(d)), 10)
+	w.buf = append(w.buf, '\r', '\n')
+	w.buf = append(w.buf, d...)
+	w.buf = append(w.buf, '\r', '\n')
+}
 
 // NullBulk writes a null string ("$-1" in RESP2).
 func (w *Writer) NullBulk() {
