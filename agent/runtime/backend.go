@@ -152,8 +152,15 @@ func (b backend) Debug(ctx context.Context, args []string) (out []api.KV, err er
 }
 
 func (b backend) Hello(ctx context.Context, from sentinel.Addr, payload string) error {
+	// Peers publish a hello per master every 2 s: with many masters these
+	// are most of what reaches the loop, and a timer pass for each (Step)
+	// made the peer's command link, which carries them one at a time,
+	// queue its PINGs long enough to look down. Receive leaves the pass to
+	// the next tick unless the hello changed something.
 	return b.r.do(ctx, func(now sentinel.Time) {
-		b.r.node.Step(now, sentinel.Hello{Via: sentinel.Ref{Kind: sentinel.KindSentinel, Addr: from}, Payload: payload})
+		if b.r.node.Receive(now, sentinel.Hello{Via: sentinel.Ref{Kind: sentinel.KindSentinel, Addr: from}, Payload: payload}) {
+			b.r.node.Step(now, sentinel.Tick{})
+		}
 	})
 }
 

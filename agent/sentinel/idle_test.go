@@ -7,13 +7,16 @@ import (
 
 // pingCounts serves the harness for d, answering as a healthy group except
 // that the master does not answer when masterDead, and counts the PINGs
-// sent per instance kind.
+// sent per instance kind, and under Kind -1 the ticks they went out in.
 func pingCounts(h *harness, d time.Duration, masterDead bool) map[Kind]int {
 	counts := map[Kind]int{}
+	ticks := map[Time]bool{}
 	ok := std(defaultInfo)
+	defer func() { counts[-1] = len(ticks) }()
 	h.serve(d, func(c Command) Input {
 		if c.Kind == CmdPing {
 			counts[c.To.Kind]++
+			ticks[h.now] = true
 		}
 		if masterDead && c.To.Kind == KindMaster && c.Kind != CmdClose {
 			return nil
@@ -23,7 +26,7 @@ func pingCounts(h *harness, d time.Duration, masterDead bool) map[Kind]int {
 	return counts
 }
 
-// A healthy group's replicas are pinged every down-after/3, the master every
+// A healthy group's replicas are pinged every 3/10 down-after, the master every
 // down-after/10; once the master is SDOWN the replicas are back at the
 // master's period.
 func TestReplicaPingPeriod(t *testing.T) {
@@ -38,8 +41,11 @@ func TestReplicaPingPeriod(t *testing.T) {
 	if got[KindMaster] < 28 || got[KindMaster] > 31 {
 		t.Errorf("master pinged %d times in 3 s, want every 100 ms", got[KindMaster])
 	}
-	if got[KindReplica] < 2*8 || got[KindReplica] > 2*10 {
-		t.Errorf("2 replicas pinged %d times in 3 s, want every 333 ms", got[KindReplica])
+	if got[KindReplica] < 2*9 || got[KindReplica] > 2*11 {
+		t.Errorf("2 replicas pinged %d times in 3 s, want every 300 ms", got[KindReplica])
+	}
+	if got[-1] > 31 {
+		t.Errorf("PINGs went out in %d different ticks in 3 s, want all in the master's 30", got[-1])
 	}
 	if got[KindSentinel] < 2*28 {
 		t.Errorf("2 peers pinged %d times in 3 s, want every 100 ms (the fence lease)", got[KindSentinel])

@@ -199,10 +199,13 @@ func (n *Node) sendPeriodic(ri *instance) {
 	}
 	// Sentinel pings when now-last_pong > period and now-last_ping >
 	// period/2. With a reply in hand that drifts the period by an RTT plus
-	// a tick each time, so an answered link is pinged every period
-	// measured from the last PING instead.
+	// a tick each time, so an answered link is pinged once in every
+	// period-long slot of the Node's clock instead: at most a period and a
+	// tick apart, and every link with that period in the same tick, so
+	// that the agent wakes once per period for all of them (with many
+	// masters, one burst instead of a wake-up every few milliseconds).
 	pp := n.linkPingPeriod(ri)
-	if (l.actPing == never && now-l.lastPing >= pp) || (now-l.lastPong > pp && now-l.lastPing > pp/2) {
+	if (l.actPing == never && now/pp != l.lastPing/pp) || (now-l.lastPong > pp && now-l.lastPing > pp/2) {
 		n.sendPing(ri)
 	}
 	if now-ri.lastPub > n.t.PublishPeriod &&

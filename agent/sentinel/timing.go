@@ -69,10 +69,11 @@ func (n *Node) pingPeriod(m *master) time.Duration {
 
 // linkPingPeriod is how often ri itself is pinged. The master's period
 // bounds failover detection, so the master gets pingPeriod. A healthy
-// group's replicas are pinged every down-after/3: their liveness matters for
-// the replica selection, which limits it at 5 ping-periods of Sentinel's,
-// and a replica dead for down-after is still SDOWN within down-after +
-// down-after/3. While the master is SDOWN or failing over, and for a
+// group's replicas are pinged at three times that (down-after*3/10, at most
+// Sentinel's ping period; a multiple, so that their PINGs go out with the
+// master's): their liveness matters for the replica selection, which limits
+// it at 5 ping-periods of Sentinel's, and a replica dead for down-after is
+// still SDOWN within down-after*13/10. While the master is SDOWN or failing over, and for a
 // replica being promoted or reconfigured, replicas go back to the master's
 // period. Peer agents keep the master's period: their PONGs renew the
 // majority the fence counts, and a peer link is shared by every master, so
@@ -86,7 +87,7 @@ func (n *Node) linkPingPeriod(ri *instance) time.Duration {
 			ri.flags&(fPromoted|fReconfSent|fReconfInprog) != 0 {
 			return pp
 		}
-		return max(pp, min(n.t.PingPeriod, m.cfg.DownAfter/3))
+		return max(pp, min(n.t.PingPeriod, 3*pp))
 	}
 	return pp
 }
@@ -115,17 +116,10 @@ func (n *Node) electionWindow(m *master) time.Duration {
 	return min(n.t.ElectionTimeout, m.cfg.FailoverTimeout, max(minElection, m.cfg.DownAfter/4))
 }
 
-// lease is how recently a majority of agents must have granted it for a
-// fenced master's host to keep its VIP, and how recently the local Redis
-// must have answered a PING.
-func (n *Node) lease(m *master) time.Duration { return FenceLease(m.cfg.DownAfter) }
-
-// FenceLease is the VIP lease of a fenced master with the given down-after:
-// a third of it. The writes an isolated master acknowledges before it is
-// fenced are lost at the failover, and they are the writes of one lease;
-// a third leaves the lease five grant requests and stops the grants well
-// before a dead master can be seen as down (grant.go).
-func FenceLease(downAfter time.Duration) time.Duration { return downAfter / 3 }
+// lease is how recently a majority of agents must have been heard for a fenced
+// master's host to keep its VIP, and how recently the local Redis must have
+// answered a PING.
+func (n *Node) lease(m *master) time.Duration { return m.cfg.DownAfter / 2 }
 
 // pauseDuration is the length of each CLIENT PAUSE sent to a fenced master.
 func (n *Node) pauseDuration(m *master) time.Duration {
