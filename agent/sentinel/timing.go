@@ -73,11 +73,11 @@ func (n *Node) pingPeriod(m *master) time.Duration {
 // Sentinel's ping period; a multiple, so that their PINGs go out with the
 // master's): their liveness matters for the replica selection, which limits
 // it at 5 ping-periods of Sentinel's, and a replica dead for down-after is
-// still SDOWN within down-after*13/10. While the master is SDOWN or failing over, and for a
-// replica being promoted or reconfigured, replicas go back to the master's
-// period. Peer agents keep the master's period: their PONGs renew the
-// majority the fence counts, and a peer link is shared by every master, so
-// these pings do not grow with the number of masters.
+// still SDOWN within down-after*13/10. While the master is SDOWN or failing
+// over, and for a replica being promoted or reconfigured, replicas go back
+// to the master's period. Peer agents keep the master's period: a peer link
+// is shared by every master, so these pings do not grow with the number of
+// masters.
 func (n *Node) linkPingPeriod(ri *instance) time.Duration {
 	m := ri.m
 	pp := n.pingPeriod(m)
@@ -116,10 +116,17 @@ func (n *Node) electionWindow(m *master) time.Duration {
 	return min(n.t.ElectionTimeout, m.cfg.FailoverTimeout, max(minElection, m.cfg.DownAfter/4))
 }
 
-// lease is how recently a majority of agents must have been heard for a fenced
-// master's host to keep its VIP, and how recently the local Redis must have
-// answered a PING.
-func (n *Node) lease(m *master) time.Duration { return m.cfg.DownAfter / 2 }
+// lease is how recently a majority of agents must have granted it for a
+// fenced master's host to keep its VIP, and how recently the local Redis
+// must have answered a PING.
+func (n *Node) lease(m *master) time.Duration { return FenceLease(m.cfg.DownAfter) }
+
+// FenceLease is the VIP lease of a fenced master with the given down-after:
+// a third of it. The writes an isolated master acknowledges before it is
+// fenced are lost at the failover, and they are the writes of one lease;
+// a third leaves the lease five grant requests and stops the grants well
+// before a dead master can be seen as down (grant.go).
+func FenceLease(downAfter time.Duration) time.Duration { return downAfter / 3 }
 
 // pauseDuration is the length of each CLIENT PAUSE sent to a fenced master.
 func (n *Node) pauseDuration(m *master) time.Duration {
