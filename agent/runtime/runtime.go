@@ -57,26 +57,30 @@ type Transport interface {
 // Clock is the monotonic clock the loop reads. Tests substitute it.
 type Clock interface {
 	Now() time.Time
-	NewTicker(d time.Duration) Ticker
+	NewTimer(d time.Duration) Timer
 }
 
-// Ticker is the part of *time.Ticker the loop uses.
-type Ticker interface {
+// Timer is the part of *time.Timer the loop uses.
+type Timer interface {
 	C() <-chan time.Time
+	// Reset makes the timer fire d from now (and not for an earlier
+	// setting), as time.Timer.Reset does since Go 1.23.
+	Reset(d time.Duration)
 	Stop()
 }
 
 type realClock struct{}
 
 func (realClock) Now() time.Time { return time.Now() }
-func (realClock) NewTicker(d time.Duration) Ticker {
-	return realTicker{time.NewTicker(d)}
+func (realClock) NewTimer(d time.Duration) Timer {
+	return realTimer{time.NewTimer(d)}
 }
 
-type realTicker struct{ t *time.Ticker }
+type realTimer struct{ t *time.Timer }
 
-func (r realTicker) C() <-chan time.Time { return r.t.C }
-func (r realTicker) Stop()               { r.t.Stop() }
+func (r realTimer) C() <-chan time.Time   { return r.t.C }
+func (r realTimer) Reset(d time.Duration) { r.t.Reset(d) }
+func (r realTimer) Stop()                 { r.t.Stop() }
 
 // ErrSimulatedCrash is returned by Run when a SENTINEL SIMULATE-FAILURE
 // crash point was reached. Sentinel exits with status 99 then; main should
@@ -356,8 +360,20 @@ func (r *Runtime) Run(ctx context.Context) error {
 
 func (r *Runtime) loop(ctx context.Context) error {
 	t := r.node.Timing()
-	tick := r.clock.NewTicker(t.Tick)
+	// The core says how long it can wait for its next Tick (Node.Quiet):
+	// one Tick while anything is going on, up to a PING period when all
+	// is calm. The deadline only moves earlier between two ticks, so a
+	// stream of inputs can never hold a Tick back.
+	tick := r.clock.NewTimer(t.Tick)
 	defer tick.Stop()
+	deadline := r.clock.Now().Add(t.Tick)
+	schedule := func(fired bool) {
+		d := r.node.Quiet()
+		if at := r.clock.Now().Add(d); fired || at.Before(deadline) {
+			deadline = at
+			tick.Reset(d)
+		}
+	}
 	r.heartbeat.Store(r.clock.Now().UnixNano())
 	// The first Ready carries a fresh agent's generated myid and the
 	// initial VIP intents.
@@ -367,13 +383,16 @@ func (r *Runtime) loop(ctx context.Context) error {
 		r.readyOnce.Do(func() { close(r.ready) })
 	}
 	inputs := r.tr.Inputs()
+	schedule(true)
 	for {
+		fired := false
 		select {
 		case <-ctx.Done():
 			r.failCalls(errors.New("agent is stopping"))
 			return nil
 		case <-tick.C():
 			r.node.Step(r.now(), sentinel.Tick{})
+			fired = true
 		case in := <-inputs:
 			now := r.now()
 			urgent := r.node.Receive(now, in)
@@ -406,13 +425,15 @@ func (r *Runtime) loop(ctx context.Context) error {
 		}
 		r.heartbeat.Store(r.clock.Now().UnixNano())
 		r.refreshStatus()
+		schedule(fired)
 	}
 }
 
 // process takes the core's Ready and carries it out in contract order.
 func (r *Runtime) process() {
-	if r.node.HasReady() {
-		rd := r.node.Ready()
+	// Ready, not HasReady then Ready: both work out the VIP intents of
+	// every master, and this runs after every burst of inputs.
+	if rd := r.node.Ready(); !emptyReady(&rd) {
 		if rd.State != nil {
 			r.unsaved = rd.State
 		}
@@ -503,6 +524,12 @@ func (r *Runtime) process() {
 		r.lastStatus = time.Time{} // something happened: refresh STATUS=
 	}
 	r.followLogLevel()
+}
+
+// emptyReady reports whether rd carries nothing to do.
+func emptyReady(rd *sentinel.Ready) bool {
+	return rd.State == nil && len(rd.Commands) == 0 && len(rd.Events) == 0 && len(rd.Scripts) == 0 &&
+		rd.VIPs == nil && !rd.Crash
 }
 
 // failCalls answers the pending API calls with err.

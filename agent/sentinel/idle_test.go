@@ -89,3 +89,72 @@ func TestReceiveUrgency(t *testing.T) {
 		t.Error("a PONG is not urgent while the master is SDOWN")
 	}
 }
+
+// quietDriver runs h's Node as the runtime does: a Tick when Quiet says,
+// each reply at once through Receive (and a pass when it is urgent). It
+// returns the number of ticks and the events seen in d. Commands to the
+// master get no reply while dead(now) is true.
+func quietDriver(h *harness, d time.Duration, dead func(Time) bool) (ticks int, events []Event) {
+	ok := std(defaultInfo)
+	end := h.now + d
+	for h.now < end {
+		h.now += h.n.Quiet()
+		h.n.Step(h.now, Tick{})
+		ticks++
+		rd := h.n.Ready()
+		events = append(events, rd.Events...)
+		q := rd.Commands
+		for len(q) > 0 {
+			c := q[0]
+			q = q[1:]
+			if c.To.Kind == KindMaster && dead(h.now) && c.Kind != CmdClose {
+				continue
+			}
+			if in := ok(c); in != nil {
+				if h.n.Receive(h.now, in) {
+					h.n.Step(h.now, Tick{})
+				}
+				rd := h.n.Ready()
+				events = append(events, rd.Events...)
+				q = append(q, rd.Commands...)
+			}
+		}
+	}
+	return ticks, events
+}
+
+// A calm agent ticks once per PING period instead of every Tick, without
+// arming the stall guard, and still sees a silent master SDOWN as soon as
+// with a Tick every 10 ms.
+func TestQuietTicks(t *testing.T) {
+	h := newHarness(t, testConfig()) // down-after 1 s, master not local
+	h.peers(2)
+	h.serve(2*time.Second, std(defaultInfo))
+	h.takeCmds()
+	h.takeEvents()
+	if q := h.n.Quiet(); q <= h.n.t.Tick || q > 100*time.Millisecond {
+		t.Fatalf("Quiet() = %v in a calm group, want more than a tick, at most the 100 ms PING period", q)
+	}
+	ticks, events := quietDriver(h, 5*time.Second, func(Time) bool { return false })
+	t.Logf("%d ticks in 5 calm seconds", ticks)
+	if ticks > 75 {
+		t.Errorf("%d ticks in 5 calm seconds, want about one per PING period (50; 500 with a Tick every 10 ms)", ticks)
+	}
+	for _, ev := range events {
+		if ev.Type == "stall" || ev.Type == "+sdown" || ev.Type == "+quorum-lost" {
+			t.Errorf("calm group: event %s %s", ev.Type, ev.Detail)
+		}
+	}
+
+	// The master goes silent (a black hole): SDOWN comes at most a PING
+	// period and a tick after down-after.
+	t0 := h.now
+	quietDriver(h, 2*time.Second, func(now Time) bool { return now >= t0 })
+	m := h.n.masters["mymaster"]
+	if m.inst.flags&fSDown == 0 {
+		t.Fatal("no SDOWN for the silent master")
+	}
+	if got := m.inst.sdownSince - t0; got > time.Second+100*time.Millisecond+h.n.t.Tick {
+		t.Errorf("SDOWN %v after the master went silent, want at most down-after + PING period + tick", got)
+	}
+}

@@ -36,6 +36,10 @@ type Node struct {
 	tilt      bool
 	tiltStart Time
 	calm      bool // as of the last pass (receive.go)
+	// quietUntil is when the runtime was told to Tick next (Quiet): a
+	// gap up to then is not a stall.
+	quietUntil Time
+	quietAt    Time // the next timer of a calm Node, as of the last pass
 
 	// run-time settings (SENTINEL CONFIG SET)
 	announceIP        string
@@ -520,7 +524,7 @@ func (n *Node) advance(now Time, tick bool) {
 	}
 	t := max(raw, n.now)
 	if n.stepped {
-		gap := t - n.now
+		gap := t - max(n.now, n.quietUntil)
 		if gap > 5*n.t.Tick && gap > 50*time.Millisecond {
 			// After a stall of the whole process, replies that arrived
 			// meanwhile may still be queued behind this step: hold new

@@ -1,6 +1,9 @@
 package sentinel
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Receive applies in as Step does, without the timer pass that Step runs
 // after every input; the next Step runs it. A runtime that takes several
@@ -68,11 +71,107 @@ func (n *Node) updateCalm() {
 	n.calm = !n.tilt && n.now >= n.stallEnd
 	for _, m := range n.sortedMasters() {
 		if !n.calm {
-			return
+			break
 		}
 		n.calm = m.failoverState == stateNone &&
 			m.inst.flags&(fSDown|fODown|fFailoverInProgress) == 0 &&
 			m.quorumOK && !m.fenced && !m.fenceHold && !m.settling &&
 			!m.pause.active && !m.hold.active
 	}
+	// The timers only move through passes (the sends of a pass set them;
+	// replies push them later), so Quiet can use what this pass saw.
+	n.quietAt = n.now + n.quiet()
+}
+
+// Quiet returns how long the runtime may wait for its next Tick if no input
+// arrives first: one Tick while anything is going on, and for a calm Node
+// (see Receive) the time until the next timer that could act, as of the
+// last pass (replies without a pass only push timers later): the next PING
+// slot, an unanswered PING reaching down-after (or half of it), a peer's
+// answer leaving the lease, an INFO, hello or pub/sub check falling due. A master whose VIP this host may hold (its lease requests run on
+// their own period), a link not up, a reply or script awaited, a flag that
+// a timer clears: each keeps the Tick. The runtime must Step(now, Tick{})
+// no later than that (a later Tick is a stall, and arms the stall guard);
+// an earlier one is always fine.
+//
+// An idle agent thus wakes once per PING period (down-after/10) instead of
+// every Tick.
+func (n *Node) Quiet() time.Duration {
+	d := n.t.Tick
+	if n.calm && !n.crashed {
+		d = max(d, n.quietAt-n.now)
+	}
+	n.quietUntil = n.now + d
+	return d
+}
+
+func (n *Node) quiet() time.Duration {
+	tick := n.t.Tick
+	if !n.calm || n.crashed || len(n.pending) > 0 || n.scriptsRunning+n.scriptsQueued > 0 {
+		return tick
+	}
+	now := n.now
+	next := now + n.t.TiltTrigger/2
+	at := func(t Time) {
+		if t > now && t < next {
+			next = t
+		}
+	}
+	for _, m := range n.sortedMasters() {
+		if m.vipLocal || m.promoted != nil || m.inst.roleReported == KindReplica {
+			return tick
+		}
+		pp := n.pingPeriod(m)
+		at((now/pp + 1) * pp)
+		lease, da := n.lease(m), m.cfg.DownAfter
+		if !n.quietInstance(m.inst, da, at) {
+			return tick
+		}
+		for _, r := range m.sortedReplicas() {
+			if !n.quietInstance(r, da, at) {
+				return tick
+			}
+		}
+		for _, s := range m.sortedSentinels() {
+			if !n.quietInstance(s, da, at) {
+				return tick
+			}
+			if s.link.heardAt != never {
+				at(s.link.heardAt + lease + 1)
+			}
+		}
+	}
+	return max(tick, next-now)
+}
+
+// quietInstance adds ri's timers to at, or reports false when ri needs the
+// Tick.
+func (n *Node) quietInstance(ri *instance, da time.Duration, at func(Time)) bool {
+	l := ri.link
+	if l.disconnected() || ri.forceInfo || ri.flags&^fReconfDone != 0 || ri.demoteUntil != never {
+		return false
+	}
+	if l.actPing != never {
+		// SDOWN, and the forced close of a link silent for half of
+		// it. A PING repeated while one is unanswered waits for the next
+		// PING slot: the first unanswered PING is what SDOWN counts
+		// from.
+		at(l.actPing + da/2 + 1)
+		at(l.actPing + da + 1)
+	}
+	if l.pubsub {
+		at(l.pcActive + 3*n.t.PublishPeriod + 1)
+	}
+	if ri.kind != KindSentinel {
+		period := n.infoPeriod(ri)
+		if ri.infoRefresh == never {
+			return false
+		}
+		at(ri.infoRefresh + period + 1)
+		if ri.infoSentAt != never {
+			at(ri.infoSentAt + max(period, da))
+		}
+	}
+	at(max(ri.lastPub, ri.pubSentAt) + n.t.PublishPeriod + 1)
+	return true
 }
