@@ -152,13 +152,23 @@ func (b backend) Debug(ctx context.Context, args []string) (out []api.KV, err er
 }
 
 func (b backend) Hello(ctx context.Context, from sentinel.Addr, payload string) error {
-	// Peers publish a hello per master every 2 s: with many masters these
-	// are most of what reaches the loop, and a timer pass for each (Step)
-	// made the peer's command link, which carries them one at a time,
-	// queue its PINGs long enough to look down. Receive leaves the pass to
-	// the next tick unless the hello changed something.
+	// Peers publish a hello per master every 2 s, on the command link that
+	// also carries their PINGs to us, one command at a time: with many
+	// masters, a loop round trip per hello queued those PINGs long enough
+	// to make us look down. A hello reveals nothing to its sender (the
+	// reply is a count), so it is queued for the loop and answered at once;
+	// the loop applies queued hellos before any later request (takeHellos).
+	// Receive leaves the timer pass to the next tick unless the hello
+	// changed something.
+	h := sentinel.Hello{Via: sentinel.Ref{Kind: sentinel.KindSentinel, Addr: from}, Payload: payload}
+	select {
+	case b.r.hellos <- h:
+		return nil
+	default:
+	}
 	return b.r.do(ctx, func(now sentinel.Time) {
-		if b.r.node.Receive(now, sentinel.Hello{Via: sentinel.Ref{Kind: sentinel.KindSentinel, Addr: from}, Payload: payload}) {
+		urgent := b.r.takeHellos(now)
+		if b.r.node.Receive(now, h) || urgent {
 			b.r.node.Step(now, sentinel.Tick{})
 		}
 	})

@@ -149,6 +149,7 @@ type Runtime struct {
 	script *scriptRunner
 
 	calls   chan *call
+	hellos  chan sentinel.Hello // peers' hellos, taken without a round trip (backend.Hello)
 	stopped chan struct{}
 
 	heartbeat atomic.Int64 // unix nanoseconds of the last loop iteration
@@ -174,6 +175,7 @@ type Runtime struct {
 	lastSaveTry  time.Time
 	dropped      int
 	lastStatus   time.Time
+	statusStale  bool // an event happened since lastStatus
 	logLevel     string
 	crashed      bool
 }
@@ -192,6 +194,9 @@ type heldReady struct {
 // loop iteration at most). Older ones are dropped: their commands were
 // periodic probes whose loss the core handles like a lost connection.
 const maxHeld = 1024
+
+// statusDelay is how soon after an event the STATUS= line is refreshed.
+const statusDelay = 100 * time.Millisecond
 
 // saveRetry spaces the attempts to save the state while saving fails.
 const saveRetry = 250 * time.Millisecond
@@ -235,6 +240,7 @@ func New(opts Options) (*Runtime, error) {
 		node:    node,
 		tr:      tr,
 		calls:   make(chan *call),
+		hellos:  make(chan sentinel.Hello, maxHellos),
 		stopped: make(chan struct{}),
 		ready:   make(chan struct{}),
 	}
@@ -411,8 +417,20 @@ func (r *Runtime) loop(ctx context.Context) error {
 			if urgent {
 				r.node.Step(now, sentinel.Tick{})
 			}
+		case h := <-r.hellos:
+			now := r.now()
+			urgent := r.node.Receive(now, h)
+			if r.takeHellos(now) || urgent {
+				r.node.Step(now, sentinel.Tick{})
+			}
 		case c := <-r.calls:
-			c.fn(r.now())
+			now := r.now()
+			// A peer's hellos sent before this request are applied
+			// first, as they would be without the queue.
+			if r.takeHellos(now) {
+				r.node.Step(now, sentinel.Tick{})
+			}
+			c.fn(now)
 			r.answered = append(r.answered, c)
 		}
 		r.process()
@@ -426,6 +444,23 @@ func (r *Runtime) loop(ctx context.Context) error {
 		r.heartbeat.Store(r.clock.Now().UnixNano())
 		r.refreshStatus()
 		schedule(fired)
+	}
+}
+
+// maxHellos bounds the peers' hellos waiting for the loop; when it is full,
+// Hello waits for the loop as other calls do.
+const maxHellos = 4096
+
+// takeHellos receives the hellos waiting in the queue and reports whether
+// one of them asks for the timer pass now (Node.Receive).
+func (r *Runtime) takeHellos(now sentinel.Time) (urgent bool) {
+	for {
+		select {
+		case h := <-r.hellos:
+			urgent = r.node.Receive(now, h) || urgent
+		default:
+			return urgent
+		}
 	}
 }
 
@@ -521,7 +556,12 @@ func (r *Runtime) process() {
 	if len(held) > 0 {
 		running, queued := r.script.counts()
 		r.node.SetScriptCounts(running, queued)
-		r.lastStatus = time.Time{} // something happened: refresh STATUS=
+		for _, h := range held {
+			if len(h.events) > 0 {
+				r.statusStale = true // something happened: refresh STATUS= soon
+				break
+			}
+		}
 	}
 	r.followLogLevel()
 }
@@ -606,11 +646,16 @@ func (r *Runtime) followLogLevel() {
 	}
 }
 
-// refreshStatus recomputes the STATUS= line at most once a second.
+// refreshStatus recomputes the STATUS= line once a second, and within
+// statusDelay of an event. With many masters the line is long, and an event
+// in every loop iteration (a flapping peer) made it a visible share of the
+// agent's work.
 func (r *Runtime) refreshStatus() {
-	if time.Since(r.lastStatus) < time.Second {
+	since := time.Since(r.lastStatus)
+	if since < time.Second && !(r.statusStale && since >= statusDelay) {
 		return
 	}
+	r.statusStale = false
 	r.lastStatus = time.Now()
 	var parts []string
 	for _, m := range r.node.Status(r.now()) {

@@ -254,9 +254,10 @@ func TestFailoverWithRealRedis(t *testing.T) {
 		last := vips.sets[len(vips.sets)-1]
 		return len(last) == 1 && last[0].Own && last[0].Epoch == st.Masters[0].ConfigEpoch
 	})
-	if !strings.Contains(a.rt.Status(), fmt.Sprintf("mymaster 127.0.0.1:%d", replica.Port)) {
-		t.Fatalf("STATUS= line %q", a.rt.Status())
-	}
+	// STATUS= follows within statusDelay of the events.
+	waitFor(t, 5*time.Second, "STATUS= line with the new master", func() bool {
+		return strings.Contains(a.rt.Status(), fmt.Sprintf("mymaster 127.0.0.1:%d", replica.Port))
+	})
 }
 
 // TestPersistBeforeDispatchAndReply checks the Ready contract: commands are
@@ -497,5 +498,45 @@ func TestSimulatedCrash(t *testing.T) {
 	}
 	if got := replica.CLI(t, "ROLE"); !strings.HasPrefix(got, "slave") {
 		t.Fatalf("replica promoted although the agent crashed after the election: %s", got)
+	}
+}
+
+// TestPeerHelloBeforeLaterRequest: a peer's hello is answered without
+// waiting for the loop, yet the loop applies it before any request the peer
+// sends after it.
+func TestPeerHelloBeforeLaterRequest(t *testing.T) {
+	log := &eventLog{}
+	store := &memStore{log: log}
+	tr := &recTransport{log: log, in: make(chan sentinel.Input)}
+	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"},
+		Masters: []sentinel.MasterConfig{masterCfg("mymaster", 6999, 2)}}
+	a := startAgent(t, cfg, nil, store, Options{Transport: tr})
+	rc := redis.NewClient(&redis.Options{Addr: a.addr, Protocol: 2})
+	defer rc.Close()
+	ctx := context.Background()
+	for i := range 20 {
+		// Hold the loop, so that the hello waits in the queue while the
+		// next request arrives.
+		held, release := make(chan struct{}), make(chan struct{})
+		go a.rt.do(ctx, func(sentinel.Time) { close(held); <-release })
+		<-held
+		peer := strings.Repeat(strconv.Itoa(i%10), 40)
+		hello := fmt.Sprintf("127.0.0.%d,26379,%s,%d,mymaster,127.0.0.1,6999,0", 2+i, peer, 7+i)
+		if n, err := rc.Do(ctx, "PUBLISH", sentinel.HelloChannel, hello).Int(); err != nil || n != 1 {
+			t.Fatalf("PUBLISH of a hello while the loop is busy = %d, %v", n, err)
+		}
+		got := make(chan string, 1)
+		go func() {
+			res, err := rc.Do(ctx, "SENTINEL", "SENTINELS", "mymaster").Result()
+			got <- fmt.Sprint(res, err)
+		}()
+		time.Sleep(10 * time.Millisecond) // let the request reach the loop's queue
+		close(release)
+		if s := <-got; !strings.Contains(s, peer) {
+			t.Fatalf("hello %d not applied before the next request: SENTINEL SENTINELS = %s", i, s)
+		}
+	}
+	if st := store.last(); st == nil || st.CurrentEpoch < 7+19 {
+		t.Fatalf("the hellos' epoch was not persisted: %+v", st)
 	}
 }
