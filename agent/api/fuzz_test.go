@@ -34,6 +34,14 @@ func FuzzRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { _ = s.Close() })
+	// Over TCP the server reads and writes the socket itself (raw
+	// non-blocking syscalls); over a pipe, through net.Conn and its writer
+	// goroutine. Both paths get every input.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	go func() { _ = s.Serve(ln) }()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		client, server := net.Pipe()
 		s.ServeConn(server)
@@ -52,6 +60,25 @@ func FuzzRequest(f *testing.F) {
 		case <-done:
 		case <-time.After(10 * time.Second):
 			t.Fatal("server did not finish with the connection")
+		}
+
+		tc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tc.Close()
+		go func() {
+			n, _ := io.Copy(io.Discard, tc)
+			done <- n
+		}()
+		_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
+		_, _ = tc.Write(data)
+		// The server answers what it read, then closes.
+		_ = tc.(*net.TCPConn).CloseWrite()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("server did not finish with the TCP connection")
 		}
 		deadline := time.Now().Add(10 * time.Second)
 		for {

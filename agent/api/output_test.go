@@ -2,7 +2,6 @@ package api
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -150,7 +149,7 @@ func readBulkBody(t *testing.T, br *bufio.Reader, header string) string {
 		t.Fatal(err)
 	}
 	if string(buf[size:]) != "\r\n" {
-		t.Fatal(fmt.Sprintf("bulk not terminated: %q", buf[size:]))
+		t.Fatalf("bulk not terminated: %q", buf[size:])
 	}
 	return string(buf[:size])
 }
