@@ -25,6 +25,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	downAfter := fs.Duration("down-after", time.Second, "down-after-milliseconds")
 	only := fs.String("only", "failover,idle,api", "comma-separated parts to run: failover, idle, api")
 	idleWindow := fs.Duration("idle-window", 10*time.Second, "how long idle CPU is averaged over")
+	idleSettle := fs.Duration("idle-settle", 10*time.Second, "how long the deployment runs before the idle window (discovery, first INFO rounds)")
 	manyMasters := fs.Int("masters", 200, "monitored masters per agent for the second idle measurement")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: vipsentinel bench [flags]\n\n"+
@@ -55,7 +56,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		failed = b.failover(ctx, *runs) != nil || failed
 	}
 	if slices.Contains(parts, "idle") {
-		failed = b.idle(ctx, *idleWindow, *manyMasters) != nil || failed
+		failed = b.idle(ctx, *idleSettle, *idleWindow, *manyMasters) != nil || failed
 	}
 	if slices.Contains(parts, "api") {
 		failed = b.api(ctx) != nil || failed
@@ -140,8 +141,8 @@ func (b *bench) oneRun(ctx context.Context, stack scenario.Stack, fault scenario
 	return c.RunFailover(ctx, fault, nil)
 }
 
-func (b *bench) idle(ctx context.Context, window time.Duration, many int) error {
-	b.say("== idle cost of one agent (3 hosts, 1 master + 2 replicas), CPU averaged over %v", window)
+func (b *bench) idle(ctx context.Context, settle, window time.Duration, many int) error {
+	b.say("== idle cost of one agent (3 hosts, 1 master + 2 replicas), CPU averaged over %v after %v", window, settle)
 	b.say("%-22s %-10s %12s %10s", "stack", "masters", "CPU % core", "RSS MiB")
 	var firstErr error
 	for _, masters := range []int{1, many} {
@@ -152,8 +153,13 @@ func (b *bench) idle(ctx context.Context, window time.Duration, many int) error 
 				firstErr = cmpErr(firstErr, err)
 				continue
 			}
-			// Let discovery and the first INFO rounds finish.
-			time.Sleep(3 * time.Second)
+			// Let discovery and the first INFO rounds finish: with many
+			// masters, the agents' start-up (hundreds of links, replicas
+			// and peers discovered and persisted) lasts a few seconds.
+			select {
+			case <-ctx.Done():
+			case <-time.After(settle):
+			}
 			idle, err := c.MeasureIdle(ctx, 1, window)
 			c.Close()
 			if err != nil {
