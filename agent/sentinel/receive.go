@@ -111,7 +111,10 @@ func (n *Node) quiet() time.Duration {
 		return tick
 	}
 	now := n.now
-	next := now + n.t.TiltTrigger/2
+	// TILT is a gap of more than TiltTrigger between ticks: sleeping a
+	// quarter of it leaves the check nearly as sensitive to a stalled
+	// process as with a Tick every 10 ms.
+	next := now + n.t.TiltTrigger/4
 	at := func(t Time) {
 		if t > now && t < next {
 			next = t
