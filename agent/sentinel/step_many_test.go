@@ -9,13 +9,55 @@ import (
 
 // BenchmarkStepIdleMany is BenchmarkStepIdle with 200 masters (each with
 // two replicas and the same two peer agents), as the bench's idle
-// measurement monitors: one 10 ms tick and the replies to what it sends.
+// measurement monitors: one 10 ms tick and the replies to what it sends,
+// each with a pass (Step). %cpu is the core's share of one CPU in real time.
 func BenchmarkStepIdleMany(b *testing.B) {
-	step, _ := idleGroupMany(b, 200)
+	step, n := idleGroupMany(b, 200)
+	start := n.now
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		step()
+	}
+	b.ReportMetric(float64(b.Elapsed())/(n.now-start).Seconds()/1e7, "%cpu")
+}
+
+// BenchmarkReceiveIdleMany is BenchmarkStepIdleMany driven as the runtime
+// does: a Tick when Quiet says (one 100 ms PING period per op here), the
+// replies through Receive, a pass only when one is urgent.
+func BenchmarkReceiveIdleMany(b *testing.B) {
+	_, n := idleGroupMany(b, 200)
+	step := quietStep(n)
+	start := n.now
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		step()
+	}
+	b.ReportMetric(float64(b.Elapsed())/(n.now-start).Seconds()/1e7, "%cpu")
+}
+
+// quietStep returns a step that advances n to the next tick Quiet asks for
+// and answers what it sends, as a healthy group would, through Receive.
+func quietStep(n *Node) func() {
+	now := n.origin + n.now
+	reply := std(defaultInfo)
+	return func() {
+		now += n.Quiet()
+		n.Step(now, Tick{})
+		q := n.Ready().Commands
+		for len(q) > 0 {
+			var urgent bool
+			for _, c := range q {
+				if in := reply(c); in != nil {
+					urgent = n.Receive(now, in) || urgent
+				}
+			}
+			if urgent {
+				n.Step(now, Tick{})
+			}
+			q = n.Ready().Commands
+		}
 	}
 }
 
