@@ -48,8 +48,10 @@ type agent struct {
 	inbox        []item
 	tickQueued   bool
 	lastTick     time.Duration // local time of the last Tick, -1 before the first
+	timerAt      time.Duration // when the process's timer fires, -1 if not set
+	timerGen     int
+	tiltDue      bool // a timer pass inside a request found a TILT-worthy gap
 
-	tickF    func()
 	conns    []*conn // connections this agent opened
 	incoming []*conn // connections peers opened to this agent's API
 	runID    string
@@ -81,8 +83,8 @@ func (a *agent) start() error {
 	a.inc++
 	a.boot = w.now
 	a.jump = 0
-	a.lastTick = -1
-	a.busy, a.pumping, a.tickQueued = false, false, false
+	a.lastTick, a.timerAt = -1, -1
+	a.busy, a.pumping, a.tickQueued, a.tiltDue = false, false, false, false
 	a.inbox = nil
 	a.stalledUntil = 0
 	if st != nil {
@@ -93,6 +95,7 @@ func (a *agent) start() error {
 	w.trace("%s start epoch=%d", a.name, epochOf(st))
 	w.check.agentStart(a)
 	a.flush(nil, false)
+	a.tick()
 	return nil
 }
 
@@ -152,18 +155,33 @@ func (a *agent) stall(d time.Duration) {
 	w.check.agentDown(a)
 }
 
-func (a *agent) tick() {
+// tick starts the process's timer: the first Tick is due one tick from now.
+func (a *agent) tick() { a.arm(a.w.opts.Tick, true) }
+
+// arm sets the process's timer, as the runtime's loop does with Node.Quiet:
+// after a Tick it is set to d from now; after any other input it only moves
+// earlier, so that a stream of inputs never holds a Tick back.
+func (a *agent) arm(d time.Duration, fired bool) {
 	w := a.w
-	if a.tickF == nil {
-		a.tickF = a.tick
-	}
-	w.at(w.now+w.opts.Tick, a.tickF)
-	if !a.running || a.tickQueued {
+	at := w.now + d
+	if !fired && a.timerAt >= 0 && a.timerAt <= at {
 		return
 	}
-	a.tickQueued = true
-	a.inbox = append(a.inbox, item{in: sentinel.Tick{}})
-	a.pump()
+	a.timerAt = at
+	a.timerGen++
+	gen, inc := a.timerGen, a.inc
+	w.at(at, func() {
+		if gen != a.timerGen || inc != a.inc {
+			return
+		}
+		a.timerAt = -1
+		if !a.running || a.tickQueued {
+			return
+		}
+		a.tickQueued = true
+		a.inbox = append(a.inbox, item{in: sentinel.Tick{}})
+		a.pump()
+	})
 }
 
 // deliver queues an input for the incarnation inc of the process.
@@ -199,24 +217,43 @@ func (a *agent) pump() {
 		a.inbox = a.inbox[1:]
 		var answer func()
 		expectTilt := false
+		fired := false
 		if it.req != nil {
 			answer = it.req()
+			expectTilt = a.tiltDue
+			a.tiltDue = false
 		} else {
 			now := a.local()
-			if _, ok := it.in.(sentinel.Tick); ok {
-				a.tickQueued = false
-				if a.lastTick >= 0 && now-a.lastTick > w.tiltTrigger+w.opts.Tick {
-					expectTilt = true
-				}
-				a.lastTick = now
-			}
 			if w.tracing && !isQuiet(it.in) {
 				w.trace("%s <- %s", a.name, describeInput(it.in))
 			}
-			a.node.Step(now, it.in)
+			// As the runtime: a Tick runs the timer pass; any other
+			// input is received, and runs the pass only if it asks to.
+			if _, ok := it.in.(sentinel.Tick); ok {
+				a.tickQueued = false
+				fired = true
+				expectTilt = a.stepTick(now)
+			} else if a.node.Receive(now, it.in) {
+				expectTilt = a.stepTick(now)
+			}
 		}
 		a.flush(answer, expectTilt)
+		if a.running && a.node != nil {
+			a.arm(a.node.Quiet(), fired)
+		}
 	}
+}
+
+// stepTick runs the Node's timer pass and reports whether the gap since the
+// previous one must have put it in TILT.
+func (a *agent) stepTick(now sentinel.Time) (expectTilt bool) {
+	w := a.w
+	if a.lastTick >= 0 && now-a.lastTick > w.tiltTrigger+w.opts.Tick {
+		expectTilt = true
+	}
+	a.lastTick = now
+	a.node.Step(now, sentinel.Tick{})
+	return expectTilt
 }
 
 // flush takes the Node's Ready and hands it to the disk, then the network.
@@ -534,7 +571,10 @@ func (a *agent) answer(c *conn, cmd sentinel.Command) sentinel.Input {
 			return sentinel.PublishReply{To: cmd.To, OK: false}
 		}
 		from := c.owner.addr
-		a.node.Step(a.local(), sentinel.Hello{Via: sentinel.Ref{Master: cmd.To.Master, Kind: sentinel.KindSentinel, Addr: from}, Payload: argv[2]})
+		now := a.local()
+		if a.node.Receive(now, sentinel.Hello{Via: sentinel.Ref{Master: cmd.To.Master, Kind: sentinel.KindSentinel, Addr: from}, Payload: argv[2]}) {
+			a.tiltDue = a.stepTick(now) || a.tiltDue
+		}
 		return sentinel.PublishReply{To: cmd.To, OK: true}
 	case sentinel.CmdAskMasterDown:
 		// SENTINEL is-master-down-by-addr <ip> <port> <epoch> <runid>

@@ -8,8 +8,11 @@
 //
 // # What is modelled
 //
-// Runtime: the agent's single-threaded loop steps its Node with every input
-// and a Tick every 10 ms of the agent's own clock, persists Ready.State to
+// Runtime: the agent's single-threaded loop drives its Node as agent/runtime
+// does: every input goes through Node.Receive, which runs the timer pass only
+// when it asks to, and a Tick comes when the timer set from Node.Quiet fires
+// (10 ms while anything is going on, up to a PING period when all is calm;
+// an input only moves it earlier). It persists Ready.State to
 // the agent's disk (a write takes up to FsyncMax, during which the loop
 // blocks), and only then sends that Ready's commands and any answer (a vote)
 // obtained since the previous Ready. A crash loses the Ready being written,
