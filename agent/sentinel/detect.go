@@ -61,12 +61,7 @@ func (n *Node) checkSDown(ri *instance) {
 	now := n.now
 	m := ri.m
 	da := m.cfg.DownAfter
-	var elapsed Time
-	if l.actPing != never {
-		elapsed = now - l.actPing
-	} else if l.disconnected() {
-		elapsed = now - l.lastAvail
-	}
+	elapsed := n.silence(ri)
 	if l.cc == connUp && now-l.ccSince > n.t.MinLinkReconnectPeriod &&
 		l.actPing != never && now-l.actPing > da/2 && now-l.lastPong > da/2 {
 		n.closeConn(l, LinkCmd)

@@ -166,8 +166,9 @@ func (n *Node) answerLease(m *master, token string) (down bool, leader string, e
 	return false, token, 0
 }
 
-// silence is how long ri has left us without an answer, as SDOWN measures
-// it. A peer that cannot reach the master stops granting at half the lease,
+// silence is how long ri has left us without an answer: what SDOWN
+// compares with down-after. A peer that cannot reach the master stops
+// granting at half the lease,
 // so its last grant lapses before it could see the master as down: grants
 // never delay a failover.
 func (n *Node) silence(ri *instance) Time {
