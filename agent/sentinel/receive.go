@@ -88,9 +88,10 @@ func (n *Node) updateCalm() {
 // (see Receive) the time until the next timer that could act, as of the
 // last pass (replies without a pass only push timers later): the next PING
 // slot, an unanswered PING reaching down-after (or half of it), a peer's
-// answer leaving the lease, an INFO, hello or pub/sub check falling due. A master whose VIP this host may hold (its lease requests run on
-// their own period), a link not up, a reply or script awaited, a flag that
-// a timer clears: each keeps the Tick. The runtime must Step(now, Tick{})
+// answer leaving the lease, an INFO, hello or pub/sub check falling due,
+// and for a VIP held here its lease requests and grants (quietHolder). A
+// VIP this host may hold but does not, a link not up, a reply or script
+// awaited, a flag that a timer clears: each keeps the Tick. The runtime must Step(now, Tick{})
 // no later than that (a later Tick is a stall, and arms the stall guard);
 // an earlier one is always fine.
 //
@@ -121,7 +122,10 @@ func (n *Node) quiet() time.Duration {
 		}
 	}
 	for _, m := range n.sortedMasters() {
-		if m.vipLocal || m.promoted != nil || m.inst.roleReported == KindReplica {
+		if m.promoted != nil || m.inst.roleReported == KindReplica {
+			return tick
+		}
+		if m.vipLocal && !n.quietHolder(m, at) {
 			return tick
 		}
 		pp := n.pingPeriod(m)
@@ -145,6 +149,39 @@ func (n *Node) quiet() time.Duration {
 		}
 	}
 	return max(tick, next-now)
+}
+
+// quietHolder adds the timers of a master whose VIP this host holds to at:
+// the next lease request to each peer agent, each grant leaving the lease,
+// our own grant and guard ending, and the local master's last answer
+// leaving the lease. It reports false, and the Node keeps the Tick, while
+// the VIP is not held (the requests then run every tick).
+func (n *Node) quietHolder(m *master, at func(Time)) bool {
+	if !m.vip.Own {
+		return false
+	}
+	lease := n.lease(m)
+	if l := n.currentInst(m).link; l.heardAt != never {
+		at(l.heardAt + lease + 1)
+	}
+	if !m.cfg.Fence {
+		return true
+	}
+	period := n.leaseRequestPeriod(m, true)
+	for _, s := range m.sortedSentinels() {
+		if !agentRunID(s) {
+			continue
+		}
+		if s.leaseReqAt != never {
+			at(s.leaseReqAt + period)
+		}
+		if s.grantAt != never {
+			at(s.grantAt + lease + 1)
+		}
+	}
+	at(m.grant.until)
+	at(m.guard.until)
+	return true
 }
 
 // quietInstance adds ri's timers to at, or reports false when ri needs the
