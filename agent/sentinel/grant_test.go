@@ -229,3 +229,59 @@ func TestLeaseHolder(t *testing.T) {
 		t.Errorf("still own %v fenced %v a lease after the request", m.vip.Own, m.fenced)
 	}
 }
+
+// TestQuietHolder: a calm agent holding a VIP sleeps between its lease
+// requests instead of ticking every 10 ms, and wakes in time for the next.
+func TestQuietHolder(t *testing.T) {
+	cfg := testConfig()
+	cfg.LocalIPs = []string{tMaster.Host}
+	cfg.Masters[0].HasVIP = true
+	cfg.Masters[0].Fence = true
+	n, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, n: n, now: 100 * time.Second}
+	h.step(Tick{})
+	ps := h.peers(2)
+	m := n.masters["mymaster"]
+	h.serve(500*time.Millisecond, std(defaultInfo))
+	for _, p := range ps {
+		h.step(Hello{Via: m.inst.link.ref, Payload: FormatHello(HelloMsg{Addr: p.addr, RunID: p.runid,
+			CurrentEpoch: m.holdEpoch, Master: "mymaster", MasterAddr: tMaster})})
+	}
+	h.serve(2*time.Second, std(defaultInfo))
+	if !m.vip.Own {
+		t.Fatalf("VIP not held: %s", m.vip.Reason)
+	}
+	// Driven as the runtime does: sleep what Quiet allows, then Tick.
+	period := n.leaseRequestPeriod(m, true)
+	wakes, reqs := 0, 0
+	for end := h.now + 2*time.Second; h.now < end; {
+		d := n.Quiet()
+		if d > period {
+			t.Fatalf("Quiet %v beyond the request period %v", d, period)
+		}
+		h.now += d
+		h.step(Tick{})
+		wakes++
+		for _, c := range h.takeCmds() {
+			if c.Kind == CmdAskMasterDown && c.Cmds[0][4] == "0" {
+				reqs++
+			}
+			if in := std(defaultInfo)(c); in != nil {
+				h.step(in)
+			}
+		}
+		if !m.vip.Own {
+			t.Fatalf("VIP dropped while sleeping: %s", m.vip.Reason)
+		}
+	}
+	if wakes > 60 {
+		t.Errorf("%d wake-ups in 2 s, want a few per request period", wakes)
+	}
+	if want := int(2 * time.Second / period * 2); reqs < want*3/4 {
+		t.Errorf("%d lease requests to 2 peers in 2 s, want about %d", reqs, want)
+	}
+	t.Logf("%d wake-ups, %d lease requests in 2 s", wakes, reqs)
+}
