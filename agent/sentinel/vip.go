@@ -168,7 +168,10 @@ func (n *Node) updateVIPs() {
 
 		if !local {
 			m.held = Addr{}
-		} else if own {
+		} else if own && known > 1 {
+			// A claim made before any peer was known (a fresh group's
+			// start) held no lease: the peers' arrival does not pause
+			// the master while their first grants come in.
 			m.held = inst.addr
 		}
 		// A lease that lapses fences the master that held it; a master
