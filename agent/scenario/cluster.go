@@ -139,6 +139,9 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 			return nil, fmt.Errorf("scenario: replica %s: %w", r.Addr, err)
 		}
 	}
+	if err := c.waitStreaming(ctx); err != nil {
+		return nil, err
+	}
 
 	for i, h := range c.Hosts {
 		p, err := c.startAgent(i, h)
@@ -368,4 +371,43 @@ func tail(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
+}
+
+// waitStreaming waits until every replica receives the master's write
+// stream. A replica reports master_link_status:up as soon as its initial
+// sync is loaded, but the master may hold the stream back until the
+// replica's first REPLCONF ACK (up to a second later): a fault injected
+// before that finds no replica with the writes, and every failover, of
+// any stack, loses them.
+func (c *Cluster) waitStreaming(ctx context.Context) error {
+	m := c.Redis[0].Client()
+	defer m.Close()
+	if err := m.Set(ctx, "scenario:probe", "1", 0).Err(); err != nil {
+		return fmt.Errorf("scenario: probe write to %s: %w", c.Redis[0].Addr, err)
+	}
+	info, err := c.Redis[0].Info(ctx, "replication")
+	if err != nil {
+		return fmt.Errorf("scenario: master %s: %w", c.Redis[0].Addr, err)
+	}
+	want, err := strconv.ParseInt(info["master_repl_offset"], 10, 64)
+	if err != nil {
+		return fmt.Errorf("scenario: master %s: master_repl_offset %q", c.Redis[0].Addr, info["master_repl_offset"])
+	}
+	for _, r := range c.Redis[1:] {
+		err := lab.WaitFor(ctx, 10*time.Millisecond, func() error {
+			info, err := r.Info(ctx, "replication")
+			if err != nil {
+				return err
+			}
+			got, _ := strconv.ParseInt(info["slave_repl_offset"], 10, 64)
+			if got < want {
+				return fmt.Errorf("slave_repl_offset %d, master at %d", got, want)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("scenario: replica %s does not receive the write stream: %w", r.Addr, err)
+		}
+	}
+	return nil
 }
