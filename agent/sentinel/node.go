@@ -480,29 +480,7 @@ func (n *Node) Step(now Time, in Input) {
 	}
 	_, tick := in.(Tick)
 	n.advance(now, tick)
-	switch v := in.(type) {
-	case Tick:
-	case LinkUp:
-		n.onLinkUp(v)
-	case LinkDown:
-		n.onLinkDown(v)
-	case PingReply:
-		n.onPingReply(v)
-	case InfoReply:
-		n.onInfoReply(v)
-	case PublishReply:
-		n.onPublishReply(v)
-	case Hello:
-		n.onHello(v)
-	case IsDownReply:
-		n.onIsDownReply(v)
-	case CommandDone:
-		n.onCommandDone(v)
-	case nil:
-		n.debug("", "bad-input", "nil input")
-	default:
-		n.debug("", "bad-input", fmt.Sprintf("unknown input type %T", in))
-	}
+	n.apply(in)
 	if !n.crashed {
 		n.pass()
 	}
