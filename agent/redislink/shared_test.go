@@ -105,10 +105,17 @@ func TestSharedSubscriptionClosesWithLastMember(t *testing.T) {
 	linkUp(t, tr, sentinel.LinkPubSub)
 	tr.Do(sentinel.Command{Kind: sentinel.CmdClose, To: a, Link: sentinel.LinkPubSub})
 	tr.Do(sentinel.Command{Kind: sentinel.CmdClose, To: b, Link: sentinel.LinkPubSub})
+	waitClosedQuietly(t, tr, srv, "sentinel-test-pubsub", "shared pub/sub connection still open after every member closed")
+}
+
+// waitClosedQuietly waits until srv has no client called name (failing
+// with msg after 5 s), then checks that closing it reported nothing.
+func waitClosedQuietly(t *testing.T, tr *Transport, srv *redistest.Server, name, msg string) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for countClients(t, srv, "sentinel-test-pubsub") > 0 {
+	for countClients(t, srv, name) > 0 {
 		if time.Now().After(deadline) {
-			t.Fatal("shared pub/sub connection still open after every member closed")
+			t.Fatal(msg)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -20,15 +20,8 @@ func TestFenceHoldSettlesNewEpoch(t *testing.T) {
 		{"promotion: switch, never the VIP", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := testConfig()
-			cfg.LocalIPs = []string{tMaster.Host}
-			cfg.Masters[0].HasVIP = true
-			cfg.Masters[0].Fence = true
-			n, err := New(cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			h := &harness{t: t, n: n, now: 100 * time.Second}
+			h := newFencedHolder(t)
+			n, cfg := h.n, h.n.cfg
 			ps := h.peers(2)
 			m := n.masters["mymaster"]
 			hello := func(p *instance, epoch uint64, maddr Addr, cep uint64) {

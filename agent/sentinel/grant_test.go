@@ -155,15 +155,8 @@ func TestGrantSurvivesRestart(t *testing.T) {
 // for the current configuration, and asks faster while it holds none. Only
 // a lease that lapses fences the local master.
 func TestLeaseHolder(t *testing.T) {
-	cfg := testConfig()
-	cfg.LocalIPs = []string{tMaster.Host}
-	cfg.Masters[0].HasVIP = true
-	cfg.Masters[0].Fence = true
-	n, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, n: n, now: 100 * time.Second}
+	h := newFencedHolder(t)
+	n := h.n
 	h.step(Tick{})
 	ps := h.peers(2)
 	m := n.masters["mymaster"]
@@ -177,10 +170,7 @@ func TestLeaseHolder(t *testing.T) {
 	}
 	h.serve(500*time.Millisecond, refuse)
 	// The peers confirm our configuration (the start-up fence hold).
-	for _, p := range ps {
-		h.step(Hello{Via: m.inst.link.ref, Payload: FormatHello(HelloMsg{Addr: p.addr, RunID: p.runid,
-			CurrentEpoch: m.holdEpoch, Master: "mymaster", MasterAddr: tMaster})})
-	}
+	h.confirmHold(m, ps)
 	reqs = nil
 	h.serve(500*time.Millisecond, refuse)
 	if m.fenceHold {
@@ -233,23 +223,13 @@ func TestLeaseHolder(t *testing.T) {
 // TestQuietHolder: a calm agent holding a VIP sleeps between its lease
 // requests instead of ticking every 10 ms, and wakes in time for the next.
 func TestQuietHolder(t *testing.T) {
-	cfg := testConfig()
-	cfg.LocalIPs = []string{tMaster.Host}
-	cfg.Masters[0].HasVIP = true
-	cfg.Masters[0].Fence = true
-	n, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, n: n, now: 100 * time.Second}
+	h := newFencedHolder(t)
+	n := h.n
 	h.step(Tick{})
 	ps := h.peers(2)
 	m := n.masters["mymaster"]
 	h.serve(500*time.Millisecond, std(defaultInfo))
-	for _, p := range ps {
-		h.step(Hello{Via: m.inst.link.ref, Payload: FormatHello(HelloMsg{Addr: p.addr, RunID: p.runid,
-			CurrentEpoch: m.holdEpoch, Master: "mymaster", MasterAddr: tMaster})})
-	}
+	h.confirmHold(m, ps)
 	h.serve(2*time.Second, std(defaultInfo))
 	if !m.vip.Own {
 		t.Fatalf("VIP not held: %s", m.vip.Reason)
@@ -284,4 +264,28 @@ func TestQuietHolder(t *testing.T) {
 		t.Errorf("%d lease requests to 2 peers in 2 s, want about %d", reqs, want)
 	}
 	t.Logf("%d wake-ups, %d lease requests in 2 s", wakes, reqs)
+}
+
+// newFencedHolder returns a harness whose Node runs on the master's host,
+// with a VIP and fencing, not yet stepped.
+func newFencedHolder(t *testing.T) *harness {
+	t.Helper()
+	cfg := testConfig()
+	cfg.LocalIPs = []string{tMaster.Host}
+	cfg.Masters[0].HasVIP = true
+	cfg.Masters[0].Fence = true
+	n, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, n: n, now: 100 * time.Second}
+}
+
+// confirmHold has every peer in ps confirm our configuration of m with a
+// hello carrying our hold epoch (the start-up fence hold).
+func (h *harness) confirmHold(m *master, ps []*instance) {
+	for _, p := range ps {
+		h.step(Hello{Via: m.inst.link.ref, Payload: FormatHello(HelloMsg{Addr: p.addr, RunID: p.runid,
+			CurrentEpoch: m.holdEpoch, Master: "mymaster", MasterAddr: tMaster})})
+	}
 }
