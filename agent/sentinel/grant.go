@@ -155,7 +155,6 @@ func (n *Node) answerLease(m *master, token string) (down bool, leader string, e
 	down = !n.tilt && m.inst.flags&fSDown != 0
 	switch {
 	case n.tilt, n.unsure(), down,
-		m.inst.flags&fSDown != 0,
 		m.failoverState != stateNone,
 		m.grant.blocks(now, a),
 		m.guard.covers(now, a),

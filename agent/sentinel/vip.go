@@ -5,26 +5,27 @@ import (
 	"time"
 )
 
-// heard counts the agents of m that answered us within the lease, ourselves
-// included, out of all known. For the master on this host, with fencing,
-// only grants count for peer agents (grant.go), timed from our request;
-// otherwise (and for real redis-sentinel peers) any answer does: a PONG or
-// an is-master-down reply. A hello does not count: it proves that the peer
-// can reach us, not that we can reach it, and in a one-way partition the
-// isolated side keeps receiving hellos while the others see it as down.
-func (n *Node) heard(m *master, grants bool) (reach, known int) {
+// heard counts, out of all known agents of m, those that answered us within
+// the lease (reach) and those that granted us its VIP lease within it, timed
+// from our request (granted; grant.go), ourselves included in both. An
+// answer is a PONG or an is-master-down reply. A hello does not count: it
+// proves that the peer can reach us, not that we can reach it, and in a
+// one-way partition the isolated side keeps receiving hellos while the
+// others see it as down. Real redis-sentinel peers cannot grant: their
+// answers count as grants.
+func (n *Node) heard(m *master) (reach, granted, known int) {
 	lease := n.lease(m)
-	reach, known = 1, n.voters(m)
+	reach, granted, known = 1, 1, n.voters(m)
+	within := func(t Time) bool { return t != never && n.now-t <= lease }
 	for _, s := range m.sentinels {
-		t := s.link.heardAt
-		if grants && agentRunID(s) {
-			t = s.grantAt
-		}
-		if t != never && n.now-t <= lease {
+		if within(s.link.heardAt) {
 			reach++
 		}
+		if agentRunID(s) && within(s.grantAt) || !agentRunID(s) && within(s.link.heardAt) {
+			granted++
+		}
 	}
-	return reach, known
+	return reach, granted, known
 }
 
 // holdBump starts (or restarts) the confirmation of m's configuration
@@ -93,11 +94,10 @@ func (n *Node) updateVIPs() {
 		inst := n.currentInst(m)
 		l := inst.link
 		local := n.isLocal(inst.addr)
-		reach, known := n.heard(m, false)
+		reach, granted, known := n.heard(m)
 		ok := reach >= known/2+1
 		leaseOK := ok
 		if local && m.cfg.Fence {
-			granted, _ := n.heard(m, true)
 			leaseOK = granted >= known/2+1
 		}
 		if ok != m.quorumOK {
