@@ -253,9 +253,11 @@ func placeholderErr(ph []string) error {
 // finish applies defaults that depend on other directives and checks what
 // spans several lines.
 func (p *parser) finish(f *File) {
-	if !filepath.IsAbs(f.Dir) {
-		f.Dir = filepath.Join(filepath.Dir(absOr(f.Path)), f.Dir)
-	}
+	// Redis chdir()s to dir, so a relative dir names a folder under the
+	// working directory the process was started in, not under the config
+	// file's folder: a sentinel.conf with "dir ./sentinel_0" started from
+	// its parent folder must find the same folder here.
+	f.Dir = absOr(f.Dir)
 	vipOwner := map[netip.Addr]string{}
 	for _, m := range f.Masters {
 		if !m.fenceSet {

@@ -57,8 +57,9 @@
 //
 //	dir <path>                        default /var/lib/vipsentinel
 //
-// Working directory; the state file lives here. A relative path is relative
-// to the configuration file's directory.
+// Working directory; the state file lives here. As in Redis, which
+// chdir()s to it, a relative path is relative to the directory the agent
+// was started from (/ under systemd), not to the configuration file's.
 //
 //	requirepass <password>            default: none
 //
@@ -104,7 +105,8 @@
 //
 // Refuse SENTINEL SET of notification-script and client-reconfig-script:
 // otherwise anyone able to send SENTINEL SET can make the agent run a
-// program of their choice.
+// program of their choice. With no, as in Redis, any executable file can
+// be set.
 //
 //	sentinel sentinel-user <user>     default: none
 //	sentinel sentinel-pass <password> default: none (requirepass is used)

@@ -216,6 +216,9 @@ func New(opts Options) (*Runtime, error) {
 	if opts.Config.Rand == nil {
 		opts.Config.Rand = rand.New(rand.NewSource(time.Now().UnixNano()))
 	}
+	if opts.Config.ScriptExecutable == nil {
+		opts.Config.ScriptExecutable = scriptExecutable
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

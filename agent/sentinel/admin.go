@@ -91,10 +91,11 @@ func (n *Node) Remove(now Time, name string) error {
 
 // Set is SENTINEL SET <name> <option> <value> [<option> <value> ...].
 // Options apply in order; the first error stops processing but earlier
-// changes stay (and are persisted). With deny-scripts-reconfig, script
-// paths cannot be changed at all; without it they can only be set to a
-// path the configuration file already names, so that SET never makes the
-// agent execute something the operator did not configure.
+// changes stay (and are persisted). With deny-scripts-reconfig (the
+// default), script paths cannot be changed at all. With
+// "sentinel deny-scripts-reconfig no" the operator allowed it, and, as in
+// Redis, any path the runtime reports executable is accepted (a path the
+// configuration file names always is).
 func (n *Node) Set(now Time, name string, args []string) error {
 	n.setNow(now)
 	m := n.masters[name]
@@ -162,11 +163,11 @@ func (n *Node) Set(now Time, name string, args []string) error {
 			if n.cfg.DenyScriptsReconfig {
 				return &ReplyError{Msg: "ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration"}
 			}
-			if path != "" && !n.configuredScript(path) {
+			if path != "" && !n.configuredScript(path) && (n.cfg.ScriptExecutable == nil || !n.cfg.ScriptExecutable(path)) {
 				if lo == "notification-script" {
-					return replyErr("Notification script seems non existing or non executable (only scripts named in the configuration file can be set)")
+					return replyErr("Notification script seems non existing or non executable")
 				}
-				return replyErr("Client reconfiguration script seems non existing or non executable (only scripts named in the configuration file can be set)")
+				return replyErr("Client reconfiguration script seems non existing or non executable")
 			}
 			if lo == "notification-script" {
 				m.cfg.NotificationScript = path

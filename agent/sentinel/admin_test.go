@@ -290,3 +290,29 @@ func TestGlob(t *testing.T) {
 		}
 	}
 }
+
+// With deny-scripts-reconfig off, SENTINEL SET accepts any script path the
+// runtime reports executable, as Redis does, and still refuses the others.
+func TestSetScriptsAllowed(t *testing.T) {
+	executable := map[string]bool{"/opt/hooks/notify": true}
+	for _, tc := range []struct {
+		deny bool
+		path string
+		want string // error prefix, "" for OK
+	}{
+		{false, "/opt/hooks/notify", ""},
+		{false, "/usr/local/bin/notify", ""}, // named by the configuration
+		{false, "/tmp/missing", "ERR Notification script seems non existing or non executable"},
+		{true, "/opt/hooks/notify", "ERR Reconfiguration of scripts path is denied"},
+	} {
+		cfg := testConfig()
+		cfg.Masters = append(cfg.Masters, MasterConfig{Name: "other", Addr: tRep2, Quorum: 1, NotificationScript: "/usr/local/bin/notify"})
+		cfg.DenyScriptsReconfig = tc.deny
+		cfg.ScriptExecutable = func(p string) bool { return executable[p] }
+		h := newHarness(t, cfg)
+		err := h.n.Set(h.now, "mymaster", []string{"notification-script", tc.path})
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.want)) {
+			t.Errorf("deny %v, SET notification-script %s: %v, want %q", tc.deny, tc.path, err, tc.want)
+		}
+	}
+}

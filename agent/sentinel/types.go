@@ -314,6 +314,12 @@ type Config struct {
 	// five agents can be elected with two votes. 0 keeps Sentinel's rule.
 	// At most MaxMinAgents.
 	MinAgents int
+	// ScriptExecutable reports whether path names a file the agent may
+	// execute (Redis's access(X_OK) check), for SENTINEL SET of a script
+	// path with deny-scripts-reconfig off. The runtime supplies it so that
+	// the Node itself touches no file system; nil accepts only the paths
+	// the configuration names.
+	ScriptExecutable func(path string) bool
 	// Rand is the only source of randomness (election desync, generated
 	// myid). It must not be shared with another goroutine.
 	Rand *rand.Rand
