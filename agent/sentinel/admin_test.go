@@ -97,6 +97,11 @@ func TestSetCommand(t *testing.T) {
 func TestMonitorRemoveReset(t *testing.T) {
 	h := newHarness(t, testConfig())
 	n := h.n
+	// Every master of the configuration is announced at start, as
+	// Sentinel's initial +monitor events do.
+	if ev, ok := findEvent(h.takeEvents(), "+monitor"); !ok || ev.Payload != "master mymaster 198.18.0.10 6379 quorum 2" {
+		t.Errorf("+monitor at start %+v", ev)
+	}
 	for _, tc := range []struct{ name, host, port, quorum, want string }{
 		{"m2", "198.18.0.20", "6379", "x", "ERR Invalid quorum"},
 		{"m2", "198.18.0.20", "x", "2", "ERR Invalid port"},

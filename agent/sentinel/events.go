@@ -39,26 +39,43 @@ func (n *Node) instEvent(level Level, typ string, ri *instance, rest string) {
 }
 
 func (n *Node) instEventDetail(level Level, typ string, ri *instance, rest, detail string) {
-	payload := n.describe(ri) + rest
 	m := ri.m
+	n.masterEventDetail(level, typ, m, n.describe(ri)+rest, detail)
+}
+
+// masterEvent emits an event about m whose payload is not "%@"-formatted.
+func (n *Node) masterEvent(level Level, typ string, m *master, payload string) {
+	n.masterEventDetail(level, typ, m, payload, "")
+}
+
+// masterEventDetail emits an event about m. Every warning about a master or
+// one of its instances also runs the master's notification-script with the
+// event's type and payload, as Sentinel does (+switch-master, +new-epoch and
+// +vote-for-leader included).
+func (n *Node) masterEventDetail(level Level, typ string, m *master, payload, detail string) {
 	n.emit(Event{Type: typ, Level: level, Master: m.cfg.Name, Epoch: m.configEpoch, Payload: payload, Detail: detail})
 	if level == LevelWarning && m.cfg.NotificationScript != "" {
 		n.scripts = append(n.scripts, ScriptRun{Master: m.cfg.Name, Path: m.cfg.NotificationScript, Args: []string{typ, payload}})
 	}
 }
 
-// masterEvent emits an event about m whose payload is not "%@"-formatted.
-func (n *Node) masterEvent(level Level, typ string, m *master, payload string) {
-	n.emit(Event{Type: typ, Level: level, Master: m.cfg.Name, Epoch: m.configEpoch, Payload: payload})
+// newEpochEvent emits +new-epoch, about m when an event about a master
+// brought the epoch (which then also runs m's notification-script).
+func (n *Node) newEpochEvent(m *master) {
+	payload := strconv.FormatUint(n.currentEpoch, 10)
+	if m == nil {
+		n.emit(Event{Type: "+new-epoch", Level: LevelWarning, Epoch: n.currentEpoch, Payload: payload})
+		return
+	}
+	n.masterEventDetail(LevelWarning, "+new-epoch", m, payload, "")
+	n.events[len(n.events)-1].Epoch = n.currentEpoch
 }
 
-// newEpochEvent emits +new-epoch.
-func (n *Node) newEpochEvent(m *master) {
-	ev := Event{Type: "+new-epoch", Level: LevelWarning, Epoch: n.currentEpoch, Payload: strconv.FormatUint(n.currentEpoch, 10)}
-	if m != nil {
-		ev.Master = m.cfg.Name
-	}
-	n.emit(ev)
+// describeReplica renders "%@" for a as a replica of m's master at master:
+// the form Sentinel gives events about an instance that now follows another.
+func describeReplica(a Addr, m *master, master Addr) string {
+	return "slave " + a.String() + " " + a.Host + " " + strconv.Itoa(a.Port) +
+		" @ " + m.cfg.Name + " " + master.Host + " " + strconv.Itoa(master.Port)
 }
 
 // reconfScript queues the client-reconfig-script of m.

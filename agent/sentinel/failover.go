@@ -235,7 +235,7 @@ func (n *Node) promotionDone(m *master, r *instance) {
 		// one now, so that its pause can be lifted without a write
 		// reaching it (the switch may be a failover-timeout away).
 		if n.sendSlaveOf(mi, r.addr, purposeDemote) {
-			n.instEventDetail(LevelNotice, "+convert-to-slave", mi, "", "old master, paused for a forced failover, follows the promoted replica")
+			n.masterEventDetail(LevelNotice, "+convert-to-slave", m, describeReplica(mi.addr, m, r.addr), "old master, paused for a forced failover, follows the promoted replica")
 		}
 	}
 	n.forceHello(m)

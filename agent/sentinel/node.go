@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -221,6 +222,11 @@ func New(cfg Config, st *HardState) (*Node, error) {
 				return nil, fmt.Errorf("%w: master %q: %v", ErrState, ms.Config.Name, err)
 			}
 		}
+	}
+	// Sentinel announces every master it starts with, as SENTINEL MONITOR
+	// does (the first Ready carries them, and their notification scripts).
+	for _, m := range n.sortedMasters() {
+		n.instEvent(LevelWarning, "+monitor", m.inst, " quorum "+strconv.Itoa(m.cfg.Quorum))
 	}
 	return n, nil
 }

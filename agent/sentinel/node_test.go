@@ -10,13 +10,14 @@ import (
 
 // harness drives one Node by hand for rule tests.
 type harness struct {
-	t      *testing.T
-	n      *Node
-	now    Time
-	events []Event
-	cmds   []Command
-	states []*HardState
-	vips   [][]VIPIntent
+	t       *testing.T
+	n       *Node
+	now     Time
+	events  []Event
+	cmds    []Command
+	states  []*HardState
+	vips    [][]VIPIntent
+	scripts []ScriptRun
 }
 
 var (
@@ -50,6 +51,7 @@ func (h *harness) ready() {
 	rd := h.n.Ready()
 	h.events = append(h.events, rd.Events...)
 	h.cmds = append(h.cmds, rd.Commands...)
+	h.scripts = append(h.scripts, rd.Scripts...)
 	if rd.State != nil {
 		h.states = append(h.states, rd.State)
 	}
@@ -808,11 +810,12 @@ func TestEventPayloadsOfFailover(t *testing.T) {
 	if err := h.n.Failover(h.now, "mymaster"); err == nil || err.Error() != "INPROG Failover already in progress" {
 		t.Errorf("second failover: %v", err)
 	}
+	h.scripts = nil
 	h.ready()
 	promoted := map[string]bool{}
 	follows := map[string]Addr{} // SLAVEOF targets; replicas start on tMaster
 	var others []string
-	scripts := []ScriptRun{}
+	scripts := h.scripts
 	for i := 0; i < 100; i++ {
 		rd := h.n.Ready()
 		h.events = append(h.events, rd.Events...)
@@ -892,7 +895,7 @@ func TestEventPayloadsOfFailover(t *testing.T) {
 		"+failover-pause-master":        "master mymaster 198.18.0.10 6379",
 		"+failover-wait-replica-offset": r1 + " 100 100",
 		"+failover-replica-caught-up":   r1 + " 100 100",
-		"+convert-to-slave":             "master mymaster 198.18.0.10 6379",
+		"+convert-to-slave":             "slave 198.18.0.10:6379 198.18.0.10 6379 @ mymaster 198.18.0.11 6379",
 		"-failover-pause-master":        "master mymaster 198.18.0.10 6379",
 	} {
 		if pay[typ] != want {
@@ -900,6 +903,7 @@ func TestEventPayloadsOfFailover(t *testing.T) {
 		}
 	}
 	var reconf, notify int
+	notified := map[string]string{}
 	for _, s := range scripts {
 		switch s.Path {
 		case "/etc/vipsentinel/reconf.sh":
@@ -911,11 +915,20 @@ func TestEventPayloadsOfFailover(t *testing.T) {
 			notify++
 			if len(s.Args) != 2 {
 				t.Errorf("notify args %v", s.Args)
+				continue
 			}
+			notified[s.Args[0]] = s.Args[1]
 		}
 	}
 	if reconf != 1 || notify == 0 {
 		t.Errorf("scripts: reconf %d notify %d", reconf, notify)
+	}
+	// Sentinel runs the notification script for every warning about a
+	// master or its instances, not only those formatted with "%@".
+	for _, typ := range []string{"+new-epoch", "+vote-for-leader", "+switch-master", "+promoted-slave", "+failover-end"} {
+		if notified[typ] != pay[typ] {
+			t.Errorf("notification script for %s: args %q, want %q", typ, notified[typ], pay[typ])
+		}
 	}
 	if a, _ := h.n.MasterAddr("mymaster"); a != tRep1 {
 		t.Errorf("master %v", a)
