@@ -244,6 +244,9 @@ func TestGood(t *testing.T) {
 		{"password with <x> inside", mon + "sentinel auth-pass m a<b>c\n", func(f *File) bool { return f.Masters[0].AuthPass == "a<b>c" }},
 		{"loglevel case", "loglevel WARNING\n", func(f *File) bool { return f.LogLevel == "warning" }},
 		{"loglevel nothing", "loglevel nothing\n", func(f *File) bool { return f.LogLevel == "nothing" }},
+		{"logfile unset", "", func(f *File) bool { return !f.LogFileSet }},
+		{"logfile stdout", "logfile \"\"\n", func(f *File) bool { return f.LogFileSet && f.LogFile == "" }},
+		{"logfile path", "logfile /var/log/vipsentinel.log\n", func(f *File) bool { return f.LogFileSet && f.LogFile == "/var/log/vipsentinel.log" }},
 		{"yes/no case", "firewall YES\n", func(f *File) bool { return f.Firewall.Enabled }},
 		{"firewall-mode own-table alias", "firewall yes\nfirewall-mode own-table\n", func(f *File) bool { return f.Firewall.Mode == FirewallOwn }},
 		{"firewall-allow host bits", "firewall yes\nfirewall-allow 198.18.0.5/24 198.18.0.0/24\n", func(f *File) bool {
@@ -491,7 +494,6 @@ func TestWarnings(t *testing.T) {
 	}{
 		{"daemonize yes\n", 1, "daemonize", "systemd"},
 		{"pidfile /run/x.pid\n", 1, "pidfile", "systemd"},
-		{"logfile \"\"\n", 1, "logfile", "journal"},
 		{"protected-mode no\n", 1, "protected-mode", "firewall"},
 		{"supervised systemd\n", 1, "supervised", "Type=notify"},
 		{"syslog-enabled yes\n", 1, "syslog-enabled", "journal"},
@@ -636,6 +638,7 @@ port 26379
 dir /var/lib/vipsentinel
 requirepass ******
 loglevel notice
+# logfile: not set
 # sentinel announce-ip: not set
 sentinel announce-port 0
 sentinel resolve-hostnames no

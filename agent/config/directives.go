@@ -79,6 +79,7 @@ var (
 		"dir":         {pass: passGlobal, usage: "dir <path>", fn: setGlobal(doDir)},
 		"requirepass": {pass: passGlobal, usage: "requirepass <password>", secret: true, fn: setGlobal(func(f *File, v string) error { f.RequirePass = v; return nil })},
 		"loglevel":    {pass: passGlobal, usage: "loglevel debug|verbose|notice|warning|nothing", fn: setGlobal(doLogLevel)},
+		"logfile":     {pass: passGlobal, usage: "logfile <path>|\"\"", fn: setGlobal(doLogFile)},
 
 		"firewall":              {pass: passGlobal, usage: "firewall yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.Firewall.Enabled) })},
 		"firewall-allow":        {pass: passGlobal, usage: "firewall-allow <cidr>...", fn: doFirewallAllow},
@@ -490,6 +491,11 @@ func doDir(f *File, v string) error {
 		return errors.New("empty path")
 	}
 	f.Dir = filepath.Clean(v)
+	return nil
+}
+
+func doLogFile(f *File, v string) error {
+	f.LogFile, f.LogFileSet = v, true
 	return nil
 }
 

@@ -68,6 +68,14 @@
 //
 //	loglevel debug|verbose|notice|warning|nothing     default notice
 //
+//	logfile <path>                    default: the journal (or stderr)
+//
+// Where the log goes, as in Redis: "" is standard output, a path is a file
+// the agent appends to (reopened on SIGHUP, for log rotation). Without the
+// directive the log goes to the journal under systemd, otherwise to
+// standard error. Under the packaged unit a file must be in a directory the
+// service may write (see ReadWritePaths= in the unit).
+//
 //	state-file <name>                 default vipsentinel.state
 //
 // File name of the state file inside dir.
@@ -240,7 +248,7 @@
 // # Redis directives
 //
 // Redis server directives that have no meaning here (daemonize, pidfile,
-// logfile, protected-mode, supervised, syslog-*, tls-*, user, hz,
+// protected-mode, supervised, syslog-*, tls-*, user, hz,
 // maxclients, latency-tracking-info-percentiles, ...) are accepted with a
 // warning, so an existing sentinel.conf loads. TLS is not supported. Any
 // other unknown directive is an error, which catches typos.

@@ -63,6 +63,11 @@ func (f *File) Effective() string {
 	w("dir", f.Dir)
 	str("requirepass", f.RequirePass, true)
 	w("loglevel", f.LogLevel)
+	if f.LogFileSet {
+		w("logfile", f.LogFile)
+	} else {
+		unset("logfile")
+	}
 	str("sentinel announce-ip", f.AnnounceIP, false)
 	w("sentinel", "announce-port", strconv.Itoa(f.AnnouncePort))
 	w("sentinel", "resolve-hostnames", yn(f.ResolveHostnames))

@@ -53,6 +53,11 @@ type File struct {
 	Dir          string // absolute working directory (state file lives here)
 	RequirePass  string // password clients and peers need on our port
 	LogLevel     string // one of LogLevels
+	// LogFile is where logs go when LogFileSet: standard output for "",
+	// as in Redis, or a file appended to. Unset, logs go to the journal
+	// (or standard error).
+	LogFile    string
+	LogFileSet bool
 
 	AnnounceIP          string
 	AnnouncePort        int

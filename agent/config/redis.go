@@ -23,7 +23,6 @@ var redisSpecial = map[string]string{
 	"daemonize":       "vipsentinel runs in the foreground under systemd; ignored",
 	"supervised":      "vipsentinel always notifies systemd (Type=notify); ignored",
 	"pidfile":         "systemd tracks the process; ignored",
-	"logfile":         "logs go to the journal (or stderr); ignored",
 	"syslog-enabled":  "logs go to the journal (or stderr); ignored",
 	"syslog-ident":    "logs go to the journal (or stderr); ignored",
 	"syslog-facility": "logs go to the journal (or stderr); ignored",

@@ -47,6 +47,11 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if err := level.UnmarshalText([]byte(slogLevel(f.LogLevel))); err != nil {
 		level.Set(slog.LevelInfo)
 	}
+	log, logFile, err := configLogger(f, level, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "vipsentinel: %v\n", err)
+		return exitConfig
+	}
 	for _, w := range warnings {
 		log.Warn("configuration", "file", w.File, "line", w.Line, "directive", w.Directive, "msg", w.Msg)
 	}
@@ -54,7 +59,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	redis.SetLogger(redislink.GoRedisLogger(log.With("component", "go-redis")))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = runAgent(ctx, stop, path, f, level, log)
+	err = runAgent(ctx, stop, path, f, level, log, logFile)
 	switch {
 	case err == nil:
 		return exitOK
@@ -83,7 +88,7 @@ func isConfigError(err error) bool {
 	return errors.As(err, &ce)
 }
 
-func runAgent(ctx context.Context, stop func(), path string, f *config.File, level *slog.LevelVar, log *slog.Logger) error {
+func runAgent(ctx context.Context, stop func(), path string, f *config.File, level *slog.LevelVar, log *slog.Logger, logFile *logFile) error {
 	store, hs, changes, err := state.Open(f)
 	if err != nil {
 		return configError{fmt.Errorf("state: %w", err)}
@@ -217,6 +222,11 @@ loop:
 			runErr = <-done
 			break loop
 		case <-hup:
+			if logFile != nil {
+				if err := logFile.Reopen(); err != nil {
+					log.Error("reopen log file", "err", err)
+				}
+			}
 			reload(runCtx, path, f, localIPs, rt, level, log)
 		case <-tick.C:
 			line := rt.Status()
