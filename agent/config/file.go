@@ -245,6 +245,7 @@ func (f *File) Sentinel(localIPs []string) sentinel.Config {
 		SentinelUser:        f.SentinelUser,
 		SentinelPass:        f.SentinelPass,
 		RequirePass:         f.RequirePass,
+		LogLevel:            f.LogLevel,
 		MinAgents:           f.MinAgents,
 	}
 	for _, m := range f.Masters {

@@ -17,6 +17,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -247,9 +248,11 @@ func New(opts Options) (*Runtime, error) {
 		stopped: make(chan struct{}),
 		ready:   make(chan struct{}),
 	}
-	// Only later changes (SENTINEL CONFIG SET loglevel) are applied: the
-	// level main derived from the configuration file stands at start.
-	r.logLevel = strings.ToLower(node.LogLevel())
+	// main derived the level from the configuration file; a loglevel
+	// SENTINEL CONFIG SET gave in an earlier run (persisted) replaces it
+	// now, later ones as they come.
+	r.logLevel = cmp.Or(strings.ToLower(opts.Config.LogLevel), "notice")
+	r.followLogLevel()
 	r.publishAddrs()
 	r.script = newScriptRunner(log.With("component", "scripts"), r.Publish)
 	r.status.Store("starting")

@@ -464,6 +464,19 @@ func TestLogLevelFollowsConfigSet(t *testing.T) {
 	waitFor(t, 5*time.Second, "level warn", func() bool { return lv.Level() == slog.LevelWarn })
 }
 
+// A loglevel SENTINEL CONFIG SET gave before a restart (persisted in the
+// state) replaces the configuration file's at start.
+func TestLogLevelFromState(t *testing.T) {
+	lv := new(slog.LevelVar)
+	lv.Set(slog.LevelDebug) // what main derived from the config file
+	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"}, LogLevel: "debug"}
+	st := &sentinel.HardState{MyID: strings.Repeat("a", 40), Settings: []sentinel.Setting{{Name: "loglevel", Value: "warning"}}}
+	startAgent(t, cfg, st, &memStore{}, Options{LogLevel: lv, Transport: &recTransport{log: &eventLog{}, in: make(chan sentinel.Input)}})
+	if lv.Level() != slog.LevelWarn {
+		t.Errorf("level %v after a restart with loglevel warning persisted, want WARN", lv.Level())
+	}
+}
+
 // TestSimulatedCrash: SENTINEL SIMULATE-FAILURE crash-after-election makes
 // Run return ErrSimulatedCrash once elected, with the epoch persisted and
 // no promotion sent.

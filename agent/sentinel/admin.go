@@ -2,6 +2,7 @@ package sentinel
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -325,7 +326,8 @@ func (n *Node) CKQuorum(name string) (string, error) {
 // FlushConfig is SENTINEL FLUSHCONFIG: the next Ready carries the state.
 func (n *Node) FlushConfig() { n.dirty = true }
 
-var configParams = []string{"resolve-hostnames", "announce-hostnames", "announce-ip", "announce-port", "sentinel-user", "sentinel-pass", "loglevel"}
+// ConfigParams are the parameters SENTINEL CONFIG SET accepts.
+var ConfigParams = []string{"resolve-hostnames", "announce-hostnames", "announce-ip", "announce-port", "sentinel-user", "sentinel-pass", "loglevel"}
 
 func validLogLevel(s string) bool {
 	switch strings.ToLower(s) {
@@ -346,20 +348,27 @@ func parseYesNo(s string) (bool, bool) {
 }
 
 // ConfigSet is SENTINEL CONFIG SET <param> <value> [...]. Every argument is
-// validated before anything is applied.
+// validated before anything is applied. The values are persisted
+// (HardState.Settings), so that they survive a restart as Sentinel's
+// configuration rewrite makes them.
 func (n *Node) ConfigSet(now Time, args []string) error {
 	n.setNow(now)
+	if err := checkSettings(args); err != nil {
+		return err
+	}
+	n.applySettings(args)
+	return nil
+}
+
+// checkSettings validates CONFIG SET's <param> <value> pairs.
+func checkSettings(args []string) error {
 	if len(args) == 0 {
 		return replyErr("wrong number of arguments for 'sentinel|config' command")
 	}
 	seen := map[string]bool{}
 	for i := 0; i < len(args); i += 2 {
 		p := strings.ToLower(args[i])
-		known := false
-		for _, c := range configParams {
-			known = known || c == p
-		}
-		if !known {
+		if !slices.Contains(ConfigParams, p) {
 			return replyErr("Invalid argument '%s' to SENTINEL CONFIG SET", args[i])
 		}
 		if seen[p] {
@@ -386,10 +395,17 @@ func (n *Node) ConfigSet(now Time, args []string) error {
 			return replyErr("Invalid value '%s' to SENTINEL CONFIG SET '%s'", v, args[i])
 		}
 	}
+	return nil
+}
+
+// applySettings applies pairs checkSettings accepted and records them for
+// the state file.
+func (n *Node) applySettings(args []string) {
 	dropPeers := false
 	for i := 0; i < len(args); i += 2 {
-		v := args[i+1]
-		switch strings.ToLower(args[i]) {
+		p, v := strings.ToLower(args[i]), args[i+1]
+		n.settings[p] = v
+		switch p {
 		case "resolve-hostnames":
 			n.resolveHostnames, _ = parseYesNo(v)
 		case "announce-hostnames":
@@ -419,7 +435,6 @@ func (n *Node) ConfigSet(now Time, args []string) error {
 		}
 	}
 	n.dirty = true
-	return nil
 }
 
 // ConfigGet is SENTINEL CONFIG GET <pattern> [...]: matching parameters in
@@ -441,7 +456,7 @@ func (n *Node) ConfigGet(patterns []string) []KV {
 		"loglevel":           n.logLevel,
 	}
 	var out []KV
-	for _, p := range configParams {
+	for _, p := range ConfigParams {
 		for _, pat := range patterns {
 			if globMatch(pat, p, true) {
 				out = append(out, KV{p, vals[p]})

@@ -1,6 +1,7 @@
 package sentinel
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -319,5 +320,32 @@ func TestSetScriptsAllowed(t *testing.T) {
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.want)) {
 			t.Errorf("deny %v, SET notification-script %s: %v, want %q", tc.deny, tc.path, err, tc.want)
 		}
+	}
+}
+
+// SENTINEL CONFIG SET values go into the persisted state, and a Node
+// started from that state has them.
+func TestConfigSetPersisted(t *testing.T) {
+	h := newHarness(t, testConfig())
+	if err := h.n.ConfigSet(h.now, []string{"announce-ip", "198.18.0.9", "LogLevel", "debug"}); err != nil {
+		t.Fatal(err)
+	}
+	h.ready()
+	st := h.states[len(h.states)-1]
+	want := []Setting{{"announce-ip", "198.18.0.9"}, {"loglevel", "debug"}}
+	if !slices.Equal(st.Settings, want) {
+		t.Fatalf("persisted settings %v, want %v", st.Settings, want)
+	}
+	n2, err := New(testConfig(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := n2.ConfigGet([]string{"announce-ip", "loglevel"}); len(got) != 2 || got[0].Value != "198.18.0.9" || got[1].Value != "debug" {
+		t.Errorf("restarted node: %v", got)
+	}
+	bad := *st
+	bad.Settings = []Setting{{"announce-port", "99999"}}
+	if _, err := New(testConfig(), &bad); !errors.Is(err, ErrState) {
+		t.Errorf("invalid persisted setting: %v", err)
 	}
 }

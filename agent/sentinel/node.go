@@ -1,9 +1,12 @@
 package sentinel
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +53,7 @@ type Node struct {
 	sentinelUser      string
 	sentinelPass      string
 	logLevel          string
+	settings          map[string]string // every parameter CONFIG SET changed, for the state file
 
 	simFailure SimFailure
 	crashed    bool
@@ -123,13 +127,14 @@ func New(cfg Config, st *HardState) (*Node, error) {
 		localIPs:          map[string]bool{},
 		localAddrs:        map[netip.Addr]bool{},
 		pending:           map[uint64]pendingCmd{},
+		settings:          map[string]string{},
 		announceIP:        cfg.AnnounceIP,
 		announcePort:      cfg.AnnouncePort,
 		resolveHostnames:  cfg.ResolveHostnames,
 		announceHostnames: cfg.AnnounceHostnames,
 		sentinelUser:      cfg.SentinelUser,
 		sentinelPass:      cfg.SentinelPass,
-		logLevel:          "notice",
+		logLevel:          cmp.Or(strings.ToLower(cfg.LogLevel), "notice"),
 		lastTick:          never,
 		stallEnd:          never,
 	}
@@ -222,6 +227,18 @@ func New(cfg Config, st *HardState) (*Node, error) {
 				return nil, fmt.Errorf("%w: master %q: %v", ErrState, ms.Config.Name, err)
 			}
 		}
+	}
+	if st != nil && len(st.Settings) > 0 {
+		var args []string
+		for _, kv := range st.Settings {
+			args = append(args, kv.Name, kv.Value)
+		}
+		if err := checkSettings(args); err != nil {
+			return nil, fmt.Errorf("%w: settings: %v", ErrState, err)
+		}
+		dirty := n.dirty // restoring is not a change to persist
+		n.applySettings(args)
+		n.dirty = dirty
 	}
 	// Sentinel announces every master it starts with, as SENTINEL MONITOR
 	// does (the first Ready carries them, and their notification scripts).
@@ -578,6 +595,9 @@ func equalVIPs(a, b []VIPIntent) bool {
 // snapshot returns the state to persist.
 func (n *Node) snapshot() *HardState {
 	st := &HardState{MyID: n.myid, CurrentEpoch: n.currentEpoch}
+	for _, name := range slices.Sorted(maps.Keys(n.settings)) {
+		st.Settings = append(st.Settings, Setting{Name: name, Value: n.settings[name]})
+	}
 	for _, m := range n.sortedMasters() {
 		ms := MasterState{
 			Config:      cloneMasterConfig(m.cfg),

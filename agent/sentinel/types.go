@@ -304,6 +304,7 @@ type Config struct {
 	AnnounceHostnames   bool
 	SentinelUser        string
 	SentinelPass        string // also used when RequirePass is set and SentinelPass is empty
+	LogLevel            string // the configuration's loglevel; "" is notice
 	RequirePass         string
 	Timing              Timing
 	Masters             []MasterConfig
@@ -351,10 +352,18 @@ type MasterState struct {
 	Monitored bool
 }
 
+// Setting is a global parameter changed with SENTINEL CONFIG SET
+// (lower-case Name). Settings are persisted so that a change survives a
+// restart, as Sentinel's configuration rewrite makes it survive.
+type Setting struct {
+	Name, Value string
+}
+
 // HardState is everything that must survive a restart. Epochs and votes in it
 // never go backwards; see Ready for when it must be written.
 type HardState struct {
 	MyID         string
 	CurrentEpoch uint64
 	Masters      []MasterState
+	Settings     []Setting // sorted by Name
 }

@@ -43,6 +43,11 @@ var (
 type Snapshot struct {
 	State sentinel.HardState
 	Base  []sentinel.MasterConfig
+	// BaseSettings are the configuration file's values, when the state
+	// was written, of the parameters SENTINEL CONFIG SET changed
+	// (State.Settings): Merge tells an operator's edit of the file from
+	// a value the file always had.
+	BaseSettings []sentinel.Setting
 }
 
 // envelope is the outer JSON object. The checksum covers the exact bytes of
@@ -59,6 +64,45 @@ type body struct {
 	CurrentEpoch uint64       `json:"current_epoch"`
 	Masters      []masterJSON `json:"masters"`
 	ConfigBase   []baseJSON   `json:"config_base"`
+	// Settings and their file values are left out while CONFIG SET was
+	// never used, so such a file reads as before they existed.
+	Settings     []settingJSON `json:"settings,omitempty"`
+	BaseSettings []settingJSON `json:"config_base_settings,omitempty"`
+}
+
+type settingJSON struct {
+	Name  text `json:"name"`
+	Value text `json:"value"`
+}
+
+func settingsJSONOf(in []sentinel.Setting) []settingJSON {
+	var out []settingJSON
+	for _, kv := range in {
+		out = append(out, settingJSON{Name: text(kv.Name), Value: text(kv.Value)})
+	}
+	return out
+}
+
+func settingsFromJSON(in []settingJSON) []sentinel.Setting {
+	var out []sentinel.Setting
+	for _, kv := range in {
+		out = append(out, sentinel.Setting{Name: string(kv.Name), Value: string(kv.Value)})
+	}
+	return out
+}
+
+func validSettings(what string, in []settingJSON) error {
+	seen := map[text]bool{}
+	for _, kv := range in {
+		if !slices.Contains(sentinel.ConfigParams, string(kv.Name)) {
+			return fmt.Errorf("%s: %q is not a SENTINEL CONFIG SET parameter", what, kv.Name)
+		}
+		if seen[kv.Name] {
+			return fmt.Errorf("%s: %q appears twice", what, kv.Name)
+		}
+		seen[kv.Name] = true
+	}
+	return nil
 }
 
 type masterJSON struct {
@@ -136,6 +180,8 @@ func Encode(s *Snapshot) ([]byte, error) {
 	for _, c := range s.Base {
 		b.ConfigBase = append(b.ConfigBase, baseJSON{Name: text(c.Name), settingsJSON: settingsOf(c)})
 	}
+	b.Settings = settingsJSONOf(s.State.Settings)
+	b.BaseSettings = settingsJSONOf(s.BaseSettings)
 	if err := b.validate(); err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
@@ -315,7 +361,10 @@ func (b *body) validate() error {
 			return fmt.Errorf("config_base: master %q: %v", c.Name, err)
 		}
 	}
-	return nil
+	if err := validSettings("settings", b.Settings); err != nil {
+		return err
+	}
+	return validSettings("config_base_settings", b.BaseSettings)
 }
 
 const maxMillis = math.MaxInt64 / int64(time.Millisecond)
@@ -369,6 +418,8 @@ func (b *body) snapshot() (*Snapshot, error) {
 	for _, c := range b.ConfigBase {
 		s.Base = append(s.Base, c.config(string(c.Name)))
 	}
+	s.State.Settings = settingsFromJSON(b.Settings)
+	s.BaseSettings = settingsFromJSON(b.BaseSettings)
 	return s, nil
 }
 

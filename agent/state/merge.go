@@ -133,7 +133,56 @@ func Merge(cfg *config.File, prev *Snapshot) (*Snapshot, []Change) {
 			add(name, "master", "added at run time (SENTINEL MONITOR): still monitored")
 		}
 	}
+	out.State.Settings, changes = mergeSettings(cfg, prev, changes)
 	raiseEpoch(&out.State)
+	return out, changes
+}
+
+// fileSettings are cfg's values of the SENTINEL CONFIG SET parameters, in
+// the form CONFIG SET takes them.
+func fileSettings(cfg *config.File) map[string]string {
+	yn := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	return map[string]string{
+		"resolve-hostnames":  yn(cfg.ResolveHostnames),
+		"announce-hostnames": yn(cfg.AnnounceHostnames),
+		"announce-ip":        cfg.AnnounceIP,
+		"announce-port":      strconv.Itoa(cfg.AnnouncePort),
+		"sentinel-user":      cfg.SentinelUser,
+		"sentinel-pass":      cfg.SentinelPass,
+		"loglevel":           cfg.LogLevel,
+	}
+}
+
+// mergeSettings keeps the values SENTINEL CONFIG SET gave in the previous
+// run over cfg's, as Redis's configuration rewrite would have, except where
+// the operator edited that parameter in the file since (the file's value
+// then applies) or the file already says the same.
+func mergeSettings(cfg *config.File, prev *Snapshot, changes []Change) ([]sentinel.Setting, []Change) {
+	file := fileSettings(cfg)
+	base := map[string]string{}
+	for _, kv := range prev.BaseSettings {
+		base[kv.Name] = kv.Value
+	}
+	var out []sentinel.Setting
+	for _, kv := range prev.State.Settings {
+		shown := kv.Value
+		if kv.Name == "sentinel-pass" {
+			shown = config.Masked
+		}
+		switch b, ok := base[kv.Name]; {
+		case ok && b != file[kv.Name]:
+			changes = append(changes, Change{Setting: kv.Name, Msg: "edited in the configuration file since SENTINEL CONFIG SET: the file's value applies"})
+		case kv.Value == file[kv.Name]:
+		default:
+			out = append(out, kv)
+			changes = append(changes, Change{Setting: kv.Name, Msg: fmt.Sprintf("keeping %q from SENTINEL CONFIG SET over the configuration file's value", shown)})
+		}
+	}
 	return out, changes
 }
 

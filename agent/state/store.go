@@ -110,6 +110,9 @@ type Store struct {
 	mu    sync.Mutex
 	path  string
 	base  []sentinel.MasterConfig
+	// file holds the configuration file's value of every CONFIG SET
+	// parameter: the base of the settings a Save writes.
+	file  map[string]string
 	epoch uint64 // highest current epoch written
 	lock  *os.File
 }
@@ -134,7 +137,7 @@ func Open(cfg *config.File) (*Store, *sentinel.HardState, []Change, error) {
 		return nil, nil, nil, err
 	}
 	snap, changes := Merge(cfg, prev)
-	st := &Store{path: path, base: snap.Base, lock: lock}
+	st := &Store{path: path, base: snap.Base, file: fileSettings(cfg), lock: lock}
 	if err := st.Save(&snap.State); err != nil {
 		lock.Close()
 		return nil, nil, nil, err
@@ -189,7 +192,11 @@ func (s *Store) Save(hs *sentinel.HardState) error {
 	if hs.CurrentEpoch < s.epoch {
 		return &Error{Path: s.path, Err: fmt.Errorf("refusing to write current epoch %d after %d: epochs never go backwards", hs.CurrentEpoch, s.epoch)}
 	}
-	if err := Write(s.path, &Snapshot{State: *hs, Base: s.base}); err != nil {
+	snap := &Snapshot{State: *hs, Base: s.base}
+	for _, kv := range hs.Settings {
+		snap.BaseSettings = append(snap.BaseSettings, sentinel.Setting{Name: kv.Name, Value: s.file[kv.Name]})
+	}
+	if err := Write(s.path, snap); err != nil {
 		return err
 	}
 	s.epoch = hs.CurrentEpoch

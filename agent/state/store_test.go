@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +186,48 @@ func TestOpenMissingDir(t *testing.T) {
 	var se *Error
 	if !errors.As(err, &se) || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Open in a missing dir: %v", err)
+	}
+}
+
+// SENTINEL CONFIG SET values survive a restart, as Sentinel's configuration
+// rewrite makes them; an operator's later edit of the same parameter in the
+// file wins, and a value the file already has is no longer carried.
+func TestSettingsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	const mon = "sentinel monitor m 198.18.0.1 6379 2\n"
+	cfg := cfgIn(t, dir, "sentinel announce-ip 198.18.0.7\n"+mon)
+	st, hs, _, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Settings = []sentinel.Setting{{Name: "announce-ip", Value: "198.18.0.9"}, {Name: "loglevel", Value: "debug"}, {Name: "sentinel-pass", Value: "s3cret"}}
+	if err := st.Save(hs); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	reopen := func(cfg *config.File) ([]sentinel.Setting, []Change) {
+		t.Helper()
+		st, hs, changes, err := Open(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		return hs.Settings, changes
+	}
+	got, changes := reopen(cfg)
+	if want := hs.Settings; !slices.Equal(got, want) {
+		t.Fatalf("after restart: settings %v, want %v", got, want)
+	}
+	for _, c := range changes {
+		if strings.Contains(c.String(), "s3cret") {
+			t.Errorf("change log shows the password: %s", c)
+		}
+	}
+	// The operator edits announce-ip in the file; loglevel debug is now
+	// also the file's; sentinel-pass stays the run-time value.
+	got, _ = reopen(cfgIn(t, dir, "sentinel announce-ip 198.18.0.8\nloglevel debug\n"+mon))
+	if want := []sentinel.Setting{{Name: "sentinel-pass", Value: "s3cret"}}; !slices.Equal(got, want) {
+		t.Errorf("after editing the file: settings %v, want %v", got, want)
 	}
 }
