@@ -107,9 +107,9 @@ func syncDir(dir string) error {
 // exclusive lock on the file for its lifetime, so two agents cannot share a
 // state file (and vote twice with the same id).
 type Store struct {
-	mu    sync.Mutex
-	path  string
-	base  []sentinel.MasterConfig
+	mu   sync.Mutex
+	path string
+	base []sentinel.MasterConfig
 	// file holds the configuration file's value of every CONFIG SET
 	// parameter: the base of the settings a Save writes.
 	file  map[string]string
