@@ -52,13 +52,15 @@
 // the leader pauses writes on the master (CLIENT PAUSE WRITE), reads its
 // master_repl_offset once the pause is in force, and promotes the selected
 // replica only when the replica's slave_repl_offset has reached it. If it
-// does not within min(failover-timeout, 5 s, down-after/2), or the master
-// cannot be paused, the failover is aborted and the pause lifted. After the
+// does not within min(failover-timeout, 5 s, down-after/2), the failover is
+// aborted and the pause lifted. A master that cannot be paused (Redis
+// before 6.2, CLIENT disabled, the pause refused) is failed over as
+// Sentinel does, with the warning +failover-no-pause. After the
 // promotion the leader demotes the old master itself and keeps it paused
 // until it reports role:slave. A master that is down is failed over as
 // before. The events are +failover-pause-master, +failover-wait-replica-offset,
 // +failover-replica-caught-up, -failover-abort-replica-lagging,
-// -failover-abort-pause-failed and -failover-pause-master; design.md gives
+// -failover-abort-pause-failed, +failover-no-pause and -failover-pause-master; design.md gives
 // the details.
 //
 // # Floating IP and fencing

@@ -1,9 +1,15 @@
 package sentinel
 
+import (
+	"strconv"
+	"strings"
+)
+
 // Info is the part of a Redis INFO reply the algorithm uses.
 type Info struct {
-	RunID string
-	Role  string // "master", "slave", or "" when absent
+	RunID   string
+	Role    string // "master", "slave", or "" when absent
+	Version string // redis_version, "" when absent
 
 	// Master side: replicas listed as slaveN:ip=..,port=..,state=..,offset=..
 	Replicas []InfoReplica
@@ -25,4 +31,18 @@ type InfoReplica struct {
 	Addr   Addr
 	State  string
 	Offset int64
+}
+
+// pausesWrites reports whether the Redis that sent i knows CLIENT PAUSE
+// WRITE (6.2 and later). An INFO without redis_version is given the benefit
+// of the doubt: the CLIENT PAUSE reply settles it.
+func (i *Info) pausesWrites() bool {
+	major, rest, _ := strings.Cut(i.Version, ".")
+	minor, _, _ := strings.Cut(rest, ".")
+	ma, err1 := strconv.Atoi(major)
+	mi, err2 := strconv.Atoi(minor)
+	if i.Version == "" || err1 != nil || err2 != nil {
+		return true
+	}
+	return ma > 6 || ma == 6 && mi >= 2
 }

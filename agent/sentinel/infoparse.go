@@ -56,6 +56,8 @@ func ParseInfo(text string) (*Info, error) {
 		switch key {
 		case "run_id":
 			info.RunID = val
+		case "redis_version":
+			info.Version = val
 		case "role":
 			info.Role = strings.ToLower(val)
 		case "master_host":

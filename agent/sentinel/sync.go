@@ -72,6 +72,10 @@ func (n *Node) syncReplica(m *master, r *instance) bool {
 		return true
 	}
 	if s.phase == syncOff {
+		if why := n.cannotPause(m); why != "" {
+			n.unpausedFailover(m, why)
+			return true
+		}
 		s.start = n.now
 		if !n.sendSyncPause(m) {
 			n.syncAbort(m, "-failover-abort-pause-failed", mi, "", "CLIENT is disabled by rename-command: the master cannot be paused")
@@ -109,6 +113,29 @@ func (n *Node) syncReplica(m *master, r *instance) bool {
 		}
 	}
 	return false
+}
+
+// cannotPause says why m's master cannot be paused for a forced failover,
+// "" if it can as far as we know: CLIENT disabled by rename-command, or a
+// Redis older than 6.2, which has no CLIENT PAUSE WRITE.
+func (n *Node) cannotPause(m *master) string {
+	if name, renamed := m.cfg.RenamedCommands["client"]; renamed && name == "" {
+		return "CLIENT is disabled by rename-command"
+	}
+	if info := m.inst.info; info != nil && !info.pausesWrites() {
+		return "Redis " + info.Version + " has no CLIENT PAUSE WRITE (6.2 or later is needed)"
+	}
+	return ""
+}
+
+// unpausedFailover lets a forced failover whose master cannot be paused go
+// on as Sentinel's does, promoting without waiting for the replica to
+// catch up, rather than abort after SENTINEL FAILOVER was answered +OK. The
+// warning says that writes acknowledged meanwhile may be lost.
+func (n *Node) unpausedFailover(m *master, why string) {
+	m.sync.phase = syncDone
+	n.instEventDetail(LevelWarning, "+failover-no-pause", m.inst, "",
+		why+": promoting without pausing the master, as Sentinel does; writes it acknowledges meanwhile may be lost")
 }
 
 // offsets renders " <slave_repl_offset> <target>" for event payloads.
@@ -166,7 +193,7 @@ func (n *Node) onSyncPauseDone(m *master, v CommandDone) {
 	}
 	if v.Err != "" {
 		m.hold.active = false // never took effect
-		n.syncAbort(m, "-failover-abort-pause-failed", m.inst, "", "CLIENT PAUSE refused: "+v.Err+" (Redis 6.2 or later is needed)")
+		n.unpausedFailover(m, "CLIENT PAUSE refused: "+v.Err)
 		return
 	}
 	// The pause is in force: an INFO the master answers from now on shows

@@ -83,17 +83,33 @@ func TestForcedFailoverPause(t *testing.T) {
 			promoted: true,
 		},
 		{
-			name:    "CLIENT disabled: abort, the master cannot be paused",
-			renamed: map[string]string{"client": ""},
-			events:  []string{"+failover-state-send-slaveof-noone", "-failover-abort-pause-failed"},
-			absent:  []string{"+failover-pause-master", "+failover-state-wait-promotion"},
+			// SENTINEL FAILOVER answered +OK: the failover goes on as
+			// Sentinel's, with a warning, instead of aborting.
+			name:     "CLIENT disabled: promoted without a pause, as Sentinel does",
+			renamed:  map[string]string{"client": ""},
+			events:   []string{"+failover-state-send-slaveof-noone", "+failover-no-pause", "+failover-state-wait-promotion", "+promoted-slave"},
+			absent:   []string{"+failover-pause-master", "-failover-abort-pause-failed"},
+			promoted: true,
 		},
 		{
-			name:    "CLIENT PAUSE refused (Redis before 6.2): abort, nothing to unpause",
-			refuse:  "ERR syntax error",
-			events:  []string{"+failover-pause-master", "-failover-abort-pause-failed"},
-			absent:  []string{"+failover-wait-replica-offset", "+failover-state-wait-promotion", "-failover-pause-master"},
-			singles: []string{m0 + " CLIENT PAUSE 1000 WRITE"},
+			name: "Redis 6.0 master: no CLIENT PAUSE WRITE, promoted without a pause",
+			info: func(r Ref) string {
+				if r.Kind == KindMaster {
+					return "redis_version:6.0.16\r\n" + masterInfo(tRep1, tRep2)
+				}
+				return replicaInfo(tMaster, true, 100, 100, strings.Repeat(string(rune('b'+r.Addr.Port%5)), 40))
+			},
+			events:   []string{"+failover-no-pause", "+failover-state-wait-promotion", "+promoted-slave"},
+			absent:   []string{"+failover-pause-master", "-failover-abort-pause-failed"},
+			promoted: true,
+		},
+		{
+			name:     "CLIENT PAUSE refused: promoted without a pause, nothing to unpause",
+			refuse:   "ERR syntax error",
+			events:   []string{"+failover-pause-master", "+failover-no-pause", "+failover-state-wait-promotion", "+promoted-slave"},
+			absent:   []string{"+failover-wait-replica-offset", "-failover-abort-pause-failed", "-failover-pause-master"},
+			singles:  []string{m0 + " CLIENT PAUSE 1000 WRITE"},
+			promoted: true,
 		},
 		{
 			name: "replica of another master: its offset does not count",
