@@ -83,19 +83,33 @@ func (c *client) cmdCommand(args []string) {
 
 // lookupName finds a command by its name as COMMAND INFO and COMMAND DOCS
 // take it: "name", or "container|sub" for a subcommand. Case is ignored.
-func lookupName(name string) *command {
+func lookupName(name string) *command { // listed commands only
 	name = strings.ToLower(name)
 	top, _, isSub := strings.Cut(name, "|")
 	cmd := commandTable[top]
-	if cmd == nil || !isSub {
+	if cmd == nil || cmd.unlisted {
+		return nil
+	}
+	if !isSub {
 		return cmd
 	}
-	for _, s := range cmd.subs {
+	for _, s := range cmd.listedSubs() {
 		if s.name == name {
 			return s
 		}
 	}
 	return nil
+}
+
+// listedSubs returns cmd's subcommands that COMMAND shows.
+func (cmd *command) listedSubs() []*command {
+	out := make([]*command, 0, len(cmd.subs))
+	for _, s := range cmd.subs {
+		if !s.unlisted {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // lookupArgs finds the command a command line runs: the subcommand named by
@@ -122,7 +136,7 @@ func allCommands() []*command {
 	for _, n := range commandOrder {
 		cmd := commandTable[n]
 		out = append(out, cmd)
-		out = append(out, cmd.subs...)
+		out = append(out, cmd.listedSubs()...)
 	}
 	return out
 }
@@ -196,12 +210,13 @@ func (c *client) commandInfo(cmd *command) {
 		c.w.Bulk(t)
 	}
 	c.w.Set(0) // key specs
-	if len(cmd.subs) == 0 {
+	subs := cmd.listedSubs()
+	if len(subs) == 0 {
 		c.w.Set(0)
 		return
 	}
-	c.w.Array(len(cmd.subs))
-	for _, s := range cmd.subs {
+	c.w.Array(len(subs))
+	for _, s := range subs {
 		c.commandInfo(s)
 	}
 }
@@ -209,9 +224,10 @@ func (c *client) commandInfo(cmd *command) {
 // commandDocs writes one COMMAND DOCS entry, its fields in Redis's order.
 func (c *client) commandDocs(cmd *command) {
 	d := &cmd.doc
+	subs := cmd.listedSubs()
 	n := 3
 	for _, present := range []bool{d.complexity != "", len(d.docFlags) > 0, d.deprecatedSince != "",
-		d.replacedBy != "", len(d.history) > 0, len(d.args) > 0, len(cmd.subs) > 0} {
+		d.replacedBy != "", len(d.history) > 0, len(d.args) > 0, len(subs) > 0} {
 		if present {
 			n++
 		}
@@ -255,10 +271,10 @@ func (c *client) commandDocs(cmd *command) {
 		c.w.Bulk("arguments")
 		c.writeArgs(d.args)
 	}
-	if len(cmd.subs) > 0 {
+	if len(subs) > 0 {
 		c.w.Bulk("subcommands")
-		c.w.Map(len(cmd.subs))
-		for _, s := range cmd.subs {
+		c.w.Map(len(subs))
+		for _, s := range subs {
 			c.w.Bulk(s.name)
 			c.commandDocs(s)
 		}

@@ -27,6 +27,9 @@ type command struct {
 	tips  []string
 	doc   doc
 	subs  []*command
+	// unlisted commands are served but left out of COMMAND, its
+	// subcommands and ACL CAT (see commandSpecs).
+	unlisted bool
 
 	noAuth bool
 	inSub  bool
@@ -56,7 +59,8 @@ type arg struct {
 // commandTable maps top-level command names to their description.
 var commandTable map[string]*command
 
-// commandOrder keeps COMMAND's output stable.
+// commandOrder lists the listed commands (see command.unlisted) in a stable
+// order, for COMMAND's output.
 var commandOrder []string
 
 func init() {
@@ -97,7 +101,9 @@ func init() {
 			}
 		}
 		commandTable[c.name] = c
-		commandOrder = append(commandOrder, c.name)
+		if !c.unlisted {
+			commandOrder = append(commandOrder, c.name)
+		}
 	}
 	if len(run) != len(commandSpecs) {
 		panic("api: a command is implemented but not described in commandSpecs")

@@ -6,7 +6,9 @@ package api
 // identical to redis-sentinel 7.0.15 (agent/compat checks them against a
 // real one); summaries, complexity notes and history notes are vipsentinel's
 // own wording. QUIT, RESET, CLIENT SETINFO and VIPSENTINEL are served beyond
-// what redis-sentinel 7.0 has (see their run functions for why).
+// what redis-sentinel 7.0 has (see their run functions for why), unlisted:
+// COMMAND, COMMAND COUNT/LIST/INFO/DOCS and ACL CAT answer exactly as
+// redis-sentinel 7.0.15 does, since tools compare them.
 //
 // Behaviour (run, noAuth, inSub) is attached by name in commands.go.
 var commandSpecs = []*command{
@@ -345,7 +347,7 @@ var commandSpecs = []*command{
 				},
 			},
 			{
-				name: "client|setinfo", arity: 4,
+				name: "client|setinfo", arity: 4, unlisted: true,
 				flags: []string{"noscript", "loading", "stale"}, acl: []string{"slow", "connection"}, tips: []string{"request_policy:all_nodes", "response_policy:all_succeeded"},
 				doc: doc{
 					summary: "Record the client library's name or version for CLIENT LIST.",
@@ -587,7 +589,7 @@ var commandSpecs = []*command{
 		},
 	},
 	{
-		name: "quit", arity: -1,
+		name: "quit", arity: -1, unlisted: true,
 		flags: []string{"allow_busy", "noscript", "loading", "stale", "fast", "no_auth"}, acl: []string{"fast", "connection"},
 		doc: doc{
 			summary: "Close this connection once the reply is sent.",
@@ -595,7 +597,7 @@ var commandSpecs = []*command{
 		},
 	},
 	{
-		name: "reset", arity: 1,
+		name: "reset", arity: 1, unlisted: true,
 		flags: []string{"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}, acl: []string{"fast", "connection"},
 		doc: doc{
 			summary: "Return this connection to its initial state.",
@@ -630,7 +632,7 @@ var commandSpecs = []*command{
 				},
 			},
 			{
-				name: "sentinel|config", arity: -4,
+				name: "sentinel|config", arity: -3,
 				flags: []string{"admin"}, acl: []string{"admin", "slow", "dangerous"},
 				doc: doc{
 					summary: "Read or change the global sentinel settings.",
@@ -903,7 +905,7 @@ var commandSpecs = []*command{
 		},
 	},
 	{
-		name: "vipsentinel", arity: -2,
+		name: "vipsentinel", arity: -2, unlisted: true,
 		acl: []string{"slow"},
 		doc: doc{
 			summary: "vipsentinel's own subcommands.",

@@ -3,7 +3,6 @@ package compat
 import (
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -86,38 +85,17 @@ func withoutLibFields(_ int, _, v *value) {
 	walk(v)
 }
 
-// extraCommands are the commands vipsentinel answers that redis-sentinel
-// 7.0 does not: VIPSENTINEL (the agent's own STATUS), and QUIT and RESET,
-// which Redis 7.0 leaves out of sentinel mode although clients send them
-// (redis-py and phpredis on close, go-redis when resetting a pooled
-// connection); answering them is harmless.
-var extraCommands = []string{"vipsentinel", "quit", "reset"}
-
-// extraSubcommands are the subcommands vipsentinel answers that
-// redis-sentinel 7.0 does not: CLIENT SETINFO (Redis 7.2; go-redis and
-// redis-py send it on every connection) and VIPSENTINEL's.
-var extraSubcommands = []string{"client|setinfo", "vipsentinel|help", "vipsentinel|status"}
-
-func isExtra(name string) bool {
-	return slices.Contains(extraCommands, name) || slices.Contains(extraSubcommands, name)
-}
-
-// countWithoutExtras takes extraCommands out of vipsentinel's COMMAND COUNT.
-func countWithoutExtras(_ int, _, v *value) {
-	if n, err := strconv.Atoi(v.str); err == nil && v.kind == kInt {
-		v.str = strconv.Itoa(n - len(extraCommands))
-	}
-}
+// vipsentinel also serves commands redis-sentinel 7.0 does not: VIPSENTINEL
+// (the agent's own STATUS), QUIT and RESET, which Redis 7.0 leaves out of
+// sentinel mode although clients send them (redis-py and phpredis on close,
+// go-redis when resetting a pooled connection), and CLIENT SETINFO (Redis
+// 7.2; go-redis and redis-py send it on every connection). They are
+// unlisted: COMMAND and ACL CAT answer exactly as redis-sentinel's, and
+// the cases below compare them with no fix.
 
 // sortElems sorts an array of strings that Redis gives in hash order.
 func sortElems(v *value) {
 	slices.SortFunc(v.elems, func(a, b value) int { return strings.Compare(a.str, b.str) })
-}
-
-// listWithoutExtras takes the extra commands and subcommands out of
-// vipsentinel's COMMAND LIST (or ACL CAT).
-func listWithoutExtras(_ int, _, v *value) {
-	v.elems = slices.DeleteFunc(v.elems, func(e value) bool { return isExtra(e.str) })
 }
 
 // isCommandInfo reports whether v is one COMMAND INFO entry.
@@ -140,39 +118,6 @@ func sortCommandInfo(v *value) {
 			slices.SortStableFunc(e.elems[9].elems, byName)
 		}
 	}
-}
-
-// commandInfoDeliberate removes the deliberate differences from COMMAND
-// INFO replies:
-//   - the extra commands and subcommands (see extraCommands and
-//     extraSubcommands);
-//   - SENTINEL CONFIG's arity, -4 as in Redis 7.2 (several parameters per
-//     call; see config-get-arity), where 7.0 has -3.
-func commandInfoDeliberate(_ int, r, v *value) {
-	var drop func(v *value)
-	drop = func(v *value) {
-		v.elems = slices.DeleteFunc(v.elems, func(e value) bool { return isCommandInfo(&e) && isExtra(e.elems[0].str) })
-		for i := range v.elems {
-			if e := &v.elems[i]; isCommandInfo(e) {
-				drop(&e.elems[9])
-			}
-		}
-	}
-	drop(v)
-	var arity func(v *value)
-	arity = func(v *value) {
-		for i := range v.elems {
-			e := &v.elems[i]
-			if !isCommandInfo(e) {
-				continue
-			}
-			if e.elems[0].str == "sentinel|config" && e.elems[1].str == "-3" {
-				e.elems[1].str = "-4"
-			}
-			arity(&e.elems[9])
-		}
-	}
-	arity(r)
 }
 
 // sortDocs sorts COMMAND DOCS's entries, and each container's subcommands,
@@ -209,7 +154,7 @@ func sortPairs(v *value) {
 var bigO = regexp.MustCompile(`^O\([^)]*\)`)
 
 // docsDeliberate compares COMMAND DOCS by structure and facts only. It
-// removes the extra commands and subcommands, and replaces the prose, which
+// replaces the prose, which
 // vipsentinel writes in its own words rather than copying Redis's:
 // summaries, the explanation after a complexity's class (the class itself
 // is compared), and the description of each history entry (its version is
@@ -218,15 +163,6 @@ var bigO = regexp.MustCompile(`^O\([^)]*\)`)
 func docsDeliberate(_ int, r, v *value) {
 	var walk func(r, v *value)
 	walk = func(r, v *value) {
-		if keys, _, ok := v.pairs(); ok {
-			var kept []value
-			for i, k := range keys {
-				if !isExtra(k) {
-					kept = append(kept, v.elems[2*i], v.elems[2*i+1])
-				}
-			}
-			v.elems = kept
-		}
 		rkeys, rdocs, ok := r.pairs()
 		if !ok {
 			return
