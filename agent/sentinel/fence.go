@@ -5,62 +5,39 @@ import (
 	"time"
 )
 
-// Fencing as a state machine (design.md, "The fencing state machine").
-//
-// Every pass, for every master, fencePass reads what the Node knows into a
-// fenceView, applies the transitions of the fencing state in a fixed order,
-// and then takes three decisions from the view and the new state alone:
-// whether to ask the peers for grants (asks), whether to want the VIP
-// (vipDecision), and whether to pause the local master (mustFence). The
-// state is:
-//
-//   - quorumOK: whether a majority of the agents answered at the last pass
-//     (its edges are +quorum-lost and +quorum-regained);
-//   - fenceHold: holdOff, holdWait or holdSettle, the confirmation of our
-//     configuration after the majority was lost (or at a start);
-//   - held: the local address whose lease we held in this run: only that
-//     master is ever paused;
-//   - fenced: whether the local master is paused (+fence, -fence).
+// fencing is the fencing state of a master (design.md, "The fencing state
+// machine"). Every pass, fencePass reads what the Node knows into a
+// fenceView, applies the transitions in a fixed order, then decides from
+// the view and the new state alone whether to ask for grants (asks), to
+// want the VIP (vipDecision) and to pause the local master (mustFence).
 type fencing struct {
-	quorumOK bool
+	quorumOK bool // a majority answered at the last pass (+quorum-lost/-regained)
 	regainAt Time // when quorumOK last became true
-	// fenceHold keeps the VIP away after the majority is heard again,
-	// until a majority of agents sent us their configuration (a hello)
+	// fenceHold keeps the VIP away after the majority is heard again (or
+	// at a start) until a majority of agents sent us their configuration
 	// since: only then do we know whether the local master is still the
 	// master.
 	fenceHold holdState
 	holdEpoch uint64 // epoch a hello must carry to count as fresh
 	settleAt  Time   // end of holdSettle
 	held      Addr   // the local address whose lease we held in this run
-	fenced    bool   // the local master is paused by the fence
+	fenced    bool   // the local master is paused by the fence (+fence/-fence)
 }
 
 // holdState is the confirmation of our configuration.
 type holdState uint8
 
 const (
-	// holdOff: nothing to confirm.
-	holdOff holdState = iota
-	// holdWait: the majority was lost while the fence was armed (or not
-	// heard yet since the start): the VIP waits until a majority of
-	// agents sent a hello carrying our hold epoch (holdBump).
+	holdOff holdState = iota // nothing to confirm
+	// holdWait: the majority was lost while the fence was armed; the VIP
+	// waits for hellos carrying our hold epoch from a majority (holdBump).
 	holdWait
 	// holdSettle: holdWait, but an epoch we did not know was announced:
 	// ask again at settleAt (settleHold).
 	holdSettle
 )
 
-func (s holdState) String() string {
-	switch s {
-	case holdOff:
-		return "off"
-	case holdWait:
-		return "wait"
-	case holdSettle:
-		return "settle"
-	}
-	return "unknown"
-}
+func (s holdState) String() string { return [...]string{"off", "wait", "settle"}[s] }
 
 // fenceView is what one pass knows about a master, for the fencing
 // transitions and decisions.
