@@ -72,7 +72,11 @@ type link struct {
 	lastPing   Time // last PING sent
 	actPing    Time // oldest unanswered PING, never if none
 	lastReconn Time
-	heardAt    Time // last PONG/LOADING/MASTERDOWN actually received (never at creation)
+	// heardAt is the last round trip that proves the instance hears us: a
+	// PONG/LOADING/MASTERDOWN or an is-master-down reply (never at
+	// creation). Not lastAvail: an auth failure is available for SDOWN but
+	// proves nothing to the fence's majority.
+	heardAt Time
 
 	pending    int
 	cmdLosses  uint64 // command connections lost so far (linkCmdLost)
