@@ -157,6 +157,8 @@ type clusterOpts struct {
 	redisPass  string // required by the Redis instances
 	timing     Timing
 	replLag    time.Duration // write model: how late replicas apply writes
+	minAgents  int
+	waiting    []int // agents not started by newCluster (startAgent starts them)
 }
 
 func hostIP(i int) string { return fmt.Sprintf("198.18.0.%d", i+1) }
@@ -200,12 +202,17 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 				DownAfter: o.downAfter, FailoverTimeout: o.failover,
 				HasVIP: true, Fence: o.fence, AuthPass: o.authPass,
 			}},
-			Rand: rand.New(rand.NewSource(o.seed*100 + int64(i))),
+			Rand:      rand.New(rand.NewSource(o.seed*100 + int64(i))),
+			MinAgents: o.minAgents,
 		}
 		a := &agent{id: i, host: hostIP(i), cfg: cfg, alive: true}
 		c.agents = append(c.agents, a)
 	}
 	for _, a := range c.agents {
+		if slices.Contains(o.waiting, a.id) {
+			a.alive = false
+			continue
+		}
 		c.startAgent(a)
 	}
 	return c

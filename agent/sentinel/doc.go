@@ -71,5 +71,8 @@
 // exclusive lease of down-after/3 (grant.go). An isolated master's agent
 // therefore drops the VIP and pauses writes (CLIENT PAUSE WRITE) before the
 // majority can even see the master as SDOWN, and two hosts never hold
-// grants from a majority at once; design.md gives the argument.
+// grants from a majority at once. Only a master whose lease this agent held
+// in this run is ever paused: a start, a restart or a group built host by
+// host never touches writes. design.md gives the argument and the fencing
+// state machine (fence.go).
 package sentinel

@@ -31,7 +31,7 @@ func TestFenceHoldSettlesNewEpoch(t *testing.T) {
 			// Start (a restart): fenced until the peers answer and
 			// confirm our configuration.
 			h.serve(500*time.Millisecond, std(defaultInfo))
-			if !m.fenceHold || m.vip.Own {
+			if m.fenceHold == holdOff || m.vip.Own {
 				t.Fatalf("after start: hold %v, own %v (%s)", m.fenceHold, m.vip.Own, m.vip.Reason)
 			}
 			// A peer announces an epoch we did not know: the failover
@@ -43,7 +43,7 @@ func TestFenceHoldSettlesNewEpoch(t *testing.T) {
 				hello(p, m.holdEpoch, tMaster, 0)
 			}
 			h.serve(50*time.Millisecond, std(defaultInfo))
-			if m.vip.Own || !m.fenceHold {
+			if m.vip.Own || m.fenceHold == holdOff {
 				t.Fatalf("VIP claimed on stale confirmations (epoch %d announced): %s", elected, m.vip.Reason)
 			}
 			// The result reaches the peers within the settle time.
@@ -66,7 +66,7 @@ func TestFenceHoldSettlesNewEpoch(t *testing.T) {
 				return
 			}
 			if !m.vip.Own {
-				t.Errorf("a failed election keeps the VIP away: %s (hold %v settling %v)", m.vip.Reason, m.fenceHold, m.settling)
+				t.Errorf("a failed election keeps the VIP away: %s (hold %v)", m.vip.Reason, m.fenceHold)
 			}
 		})
 	}

@@ -173,7 +173,7 @@ func TestLeaseHolder(t *testing.T) {
 	h.confirmHold(m, ps)
 	reqs = nil
 	h.serve(500*time.Millisecond, refuse)
-	if m.fenceHold {
+	if m.fenceHold != holdOff {
 		t.Fatalf("hold not confirmed: %s", m.vip.Reason)
 	}
 	if m.vip.Own {

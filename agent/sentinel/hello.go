@@ -198,10 +198,9 @@ func (n *Node) processHello(payload string) {
 		}
 	}
 	si.lastHello = n.now
-	si.helloAt = n.now
 	si.helloEpoch = h.CurrentEpoch
 	for _, mm := range n.sortedMasters() {
-		if mm.fenceHold && mm.quorumOK && h.CurrentEpoch > mm.holdEpoch {
+		if mm.fenceHold != holdOff && mm.quorumOK && h.CurrentEpoch > mm.holdEpoch {
 			n.holdBump(mm, h.CurrentEpoch)
 		}
 	}

@@ -72,7 +72,11 @@ type link struct {
 	lastPing   Time // last PING sent
 	actPing    Time // oldest unanswered PING, never if none
 	lastReconn Time
-	heardAt    Time // last PONG/LOADING/MASTERDOWN actually received (never at creation)
+	// heardAt is the last round trip that proves the instance hears us: a
+	// PONG/LOADING/MASTERDOWN or an is-master-down reply (never at
+	// creation). Not lastAvail: an auth failure is available for SDOWN but
+	// proves nothing to the fence's majority.
+	heardAt Time
 
 	pending    int
 	cmdLosses  uint64 // command connections lost so far (linkCmdLost)
@@ -132,8 +136,7 @@ type instance struct {
 	pubSentAt Time
 
 	// sentinel
-	lastHello     Time
-	helloAt       Time   // last hello actually received (never at creation)
+	lastHello     Time   // last hello received (creation time until the first)
 	helloEpoch    uint64 // current epoch announced in that hello
 	lastDownReply Time
 	askSentAt     Time
@@ -162,7 +165,7 @@ func (n *Node) newInstance(kind Kind, name string, addr Addr, m *master) *instan
 		slavePriority: 100, replicaAnnounced: true,
 		reconfSentTime: never, rebootSince: never,
 		lastPub: never, pubSentAt: never,
-		lastHello: now, helloAt: never, lastDownReply: now, askSentAt: never,
+		lastHello: now, lastDownReply: now, askSentAt: never,
 		demoteUntil: never,
 		leaseReqAt:  never, grantAt: never,
 	}
@@ -197,19 +200,8 @@ type master struct {
 	attempts   int  // consecutive failed attempts
 
 	// fencing and VIP
-	quorumOK bool
-	regainAt Time // when quorumOK last became true
-	fenced   bool
-	// fenceHold keeps a fence up after the majority is heard again, until
-	// a majority of agents sent us their configuration (a hello) since:
-	// only then do we know whether the local master is still the master.
-	fenceHold bool
-	holdEpoch uint64 // epoch a hello must carry to count as fresh
-	// settling delays the confirmation until settleAt after an epoch we did
-	// not know was announced during the hold (vip.go: settleHold).
-	settling bool
-	settleAt Time
-	pause    pauseState
+	fencing // fence.go
+	pause   pauseState
 	// sync and hold are the catch-up of a forced failover and the pause it
 	// keeps on the old master (sync.go).
 	sync failoverSync
@@ -220,7 +212,6 @@ type master struct {
 	grant      grantState
 	guard      grantState
 	leaseAddr  Addr // persisted: the last address granted (grant.go)
-	held       Addr // the local address whose VIP we last claimed
 	vip        VIPIntent
 	vipLocal   bool
 	reachable  int

@@ -75,7 +75,7 @@ func (n *Node) updateCalm() {
 		}
 		n.calm = m.failoverState == stateNone &&
 			m.inst.flags&(fSDown|fODown|fFailoverInProgress) == 0 &&
-			m.quorumOK && !m.fenced && !m.fenceHold && !m.settling &&
+			m.quorumOK && !m.fenced && m.fenceHold == holdOff &&
 			!m.pause.active && !m.hold.active
 	}
 	// The timers only move through passes (the sends of a pass set them;
