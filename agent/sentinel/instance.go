@@ -146,6 +146,11 @@ type instance struct {
 	grantAt    Time
 	agentOf    string
 	agent      bool
+	// trust.go: where the peer was last verified (zero: only proposed by
+	// a hello), how, and when it was proposed.
+	verifiedAddr Addr
+	proof        PeerProof
+	proposedAt   Time
 
 	// demoteUntil, when in the future, makes a replica that reports
 	// role:master be demoted as soon as its INFO says so (see convert).

@@ -18,6 +18,9 @@ func (n *Node) heard(m *master) (reach, granted, known int) {
 	reach, granted, known = 1, 1, n.voters(m)
 	within := func(t Time) bool { return t != never && n.now-t <= lease }
 	for _, s := range m.sentinels {
+		if !s.verified() {
+			continue
+		}
 		if within(s.link.heardAt) {
 			reach++
 		}
@@ -25,7 +28,9 @@ func (n *Node) heard(m *master) (reach, granted, known int) {
 			granted++
 		}
 	}
-	return reach, granted, known
+	// With min-agents the group size is fixed: a misconfigured extra
+	// peer must not make a minority look like a majority.
+	return min(reach, known), min(granted, known), known
 }
 
 // holdBump starts (or restarts) the confirmation of m's configuration
@@ -39,7 +44,7 @@ func (n *Node) heard(m *master) (reach, granted, known int) {
 // apart). A hello announcing a higher epoch cannot be placed in time, and
 // restarts the confirmation above it.
 func (n *Node) holdBump(m *master, above uint64) {
-	n.currentEpoch = max(n.currentEpoch, above) + 1024 + uint64(n.rnd.Int63n(1024))
+	n.currentEpoch = satAdd(max(n.currentEpoch, above), 1024+uint64(n.rnd.Int63n(1024)))
 	m.holdEpoch = n.currentEpoch
 	n.dirty = true
 	n.newEpochEvent(m)
@@ -70,7 +75,7 @@ func (n *Node) settleHold() {
 func (n *Node) freshHellos(m *master) int {
 	count := 1
 	for _, s := range m.sentinels {
-		if s.helloAt != never && s.helloAt >= m.regainAt && s.helloEpoch == m.holdEpoch {
+		if s.verified() && s.helloAt != never && s.helloAt >= m.regainAt && s.helloEpoch == m.holdEpoch {
 			count++
 		}
 	}
