@@ -137,7 +137,12 @@ func (n *Node) processHello(v Hello) {
 		epochNews = true
 		n.settleHold()
 	}
-	evidence := trusted || si.verified() && n.promotedReplica(m, maddr)
+	// Without an authenticated path, a promotion is evidence only for an
+	// election we know of (the sender elected in that epoch, by our vote
+	// or a verified peer's): a forged epoch could otherwise pair a real
+	// replica that reports role:master (an old master rebooting) with a
+	// configuration nobody elected.
+	evidence := trusted || si.verified() && n.knownElection(m, runid, h.ConfigEpoch) && n.promotedReplica(m, maddr)
 	if m.configEpoch < h.ConfigEpoch && !evidence {
 		why := fmt.Sprintf("config epoch %d for %s not adopted: %s", h.ConfigEpoch, maddr, n.untrustedWhy(v, si))
 		if si.verified() && v.Via.Kind != KindSentinel {

@@ -270,6 +270,20 @@ func (n *Node) trustedHello(v Hello, si *instance) bool {
 	return err == nil && sameAddr(Addr{Host: h}, Addr{Host: si.addr.Host})
 }
 
+// knownElection reports whether we know of a vote for runid in epoch e of
+// m: ours, or one a verified peer reported.
+func (n *Node) knownElection(m *master, runid string, e uint64) bool {
+	if m.leader == runid && m.leaderEpoch == e {
+		return true
+	}
+	for _, s := range m.sentinels {
+		if s.verified() && s.leader == runid && s.leaderEpoch == e {
+			return true
+		}
+	}
+	return false
+}
+
 // promotedReplica reports whether a is a replica of m we know whose latest
 // INFO says role:master: evidence of a promotion that no hello can forge.
 func (n *Node) promotedReplica(m *master, a Addr) bool {

@@ -134,17 +134,19 @@ func TestHelloEvidence(t *testing.T) {
 		target      Addr
 		promoted    bool // target reports role:master
 		adopt       bool
+		current     uint64 // our epoch before the hello (7 is the hello's)
 	}{
-		{"pub/sub, verified sender", "", true, "pubsub", false, "", tRep1, false, false},
-		{"pub/sub, unverified sender", "", false, "pubsub", false, "", tRep1, false, false},
-		{"pub/sub, attacker's own address", "", true, "pubsub", false, "", Addr{Host: "198.18.9.9", Port: 6379}, false, false},
-		{"pub/sub, verified sender, promoted replica", "", true, "pubsub", false, "", tRep1, true, true},
-		{"pub/sub, unverified sender, promoted replica", "", false, "pubsub", false, "", tRep1, true, false},
-		{"api authenticated, verified", "secret", true, "api", true, "198.18.7.7", tRep1, false, true},
-		{"api authenticated, unverified", "secret", false, "api", true, peerIP, tRep1, false, false},
-		{"api unauthenticated with requirepass", "secret", true, "api", false, peerIP, tRep1, false, false},
-		{"open mode, from the peer's address", "", true, "api", false, peerIP, tRep1, false, true},
-		{"open mode, from another address", "", true, "api", false, "198.18.7.7", tRep1, false, false},
+		{"pub/sub, verified sender", "", true, "pubsub", false, "", tRep1, false, false, 0},
+		{"pub/sub, unverified sender", "", false, "pubsub", false, "", tRep1, false, false, 0},
+		{"pub/sub, attacker's own address", "", true, "pubsub", false, "", Addr{Host: "198.18.9.9", Port: 6379}, false, false, 0},
+		{"pub/sub, verified sender, promoted replica", "", true, "pubsub", false, "", tRep1, true, true, 7},
+		{"pub/sub, verified sender, promoted replica, no election known", "", true, "pubsub", false, "", tRep1, true, false, 6},
+		{"pub/sub, unverified sender, promoted replica", "", false, "pubsub", false, "", tRep1, true, false, 7},
+		{"api authenticated, verified", "secret", true, "api", true, "198.18.7.7", tRep1, false, true, 0},
+		{"api authenticated, unverified", "secret", false, "api", true, peerIP, tRep1, false, false, 0},
+		{"api unauthenticated with requirepass", "secret", true, "api", false, peerIP, tRep1, false, false, 0},
+		{"open mode, from the peer's address", "", true, "api", false, peerIP, tRep1, false, true, 0},
+		{"open mode, from another address", "", true, "api", false, "198.18.7.7", tRep1, false, false, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,6 +169,10 @@ func TestHelloEvidence(t *testing.T) {
 			if tc.verified {
 				s.verifiedAddr = s.addr
 			}
+			h.n.currentEpoch = tc.current
+			if tc.current == 7 {
+				m.leader, m.leaderEpoch = peer, 7 // we voted for it in 7
+			}
 			h.takeEvents()
 			msg := HelloMsg{Addr: Addr{Host: peerIP, Port: 26379}, RunID: peer, CurrentEpoch: 7,
 				Master: "mymaster", MasterAddr: tc.target, ConfigEpoch: 7}
@@ -181,7 +187,7 @@ func TestHelloEvidence(t *testing.T) {
 				t.Fatalf("config epoch %d, master %v; want adopted %v", m.configEpoch, got, tc.adopt)
 			}
 			if !tc.adopt {
-				if h.n.CurrentEpoch() != 0 {
+				if h.n.CurrentEpoch() != tc.current {
 					t.Errorf("current epoch %d adopted without evidence", h.n.CurrentEpoch())
 				}
 				if h.n.Trust().HellosRejected == 0 {
