@@ -34,11 +34,20 @@ type link struct {
 	failErr  error // failed locally (queue overflow): report this
 	localIP  string
 	finished bool
+	// Peer links (proof.go): the verifier's key, and how the peer was
+	// verified.
+	secret string
+	proof  sentinel.PeerProof
 }
 
 func newLink(t *Transport, key linkKey, connect sentinel.Command) *link {
 	ctx, cancel := context.WithCancel(context.Background())
+	var secret string
+	if connect.To.Kind == sentinel.KindSentinel {
+		secret = authSecret(connect.Cmds)
+	}
 	return &link{
+		secret: secret,
 		t:      t,
 		key:    key,
 		ref:    connect.To,
@@ -62,7 +71,13 @@ func (l *link) setLocal(a net.Addr) {
 func (l *link) linkUp() sentinel.LinkUp {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return sentinel.LinkUp{To: l.ref, Link: l.which, LocalIP: l.localIP}
+	return sentinel.LinkUp{To: l.ref, Link: l.which, LocalIP: l.localIP, Proof: l.proof}
+}
+
+func (l *link) setProof(p sentinel.PeerProof) {
+	l.mu.Lock()
+	l.proof = p
+	l.mu.Unlock()
 }
 
 // enqueue adds cmd to the queue. It returns false if the link cannot take it.
@@ -176,6 +191,9 @@ func (l *link) finish(err error) {
 		}
 		var ae *AuthError
 		down := sentinel.LinkDown{To: l.ref, Link: l.which, Err: err.Error()}
+		if errors.Is(err, ErrPeerProof) {
+			l.t.proofFailed(l.ref, err)
+		}
 		if errors.As(err, &ae) {
 			down.AuthFailed = true
 			l.t.log.Warn("authentication refused", "addr", l.ref.Addr.String(), "master", l.ref.Master, "kind", l.ref.Kind.String(), "err", ae.Msg)
@@ -245,6 +263,25 @@ func (l *link) runCmd(connect sentinel.Command) error {
 	for _, c := range connect.Cmds {
 		if err := l.setupCommand(l.ctx, conn, c); err != nil {
 			return err
+		}
+	}
+	if l.ref.Kind == sentinel.KindSentinel {
+		if len(connect.Cmds) == 0 {
+			// The proof runs when go-redis dials: make it dial.
+			ctx, cancel := context.WithTimeout(l.ctx, l.t.opts.CommandTimeout)
+			err := conn.Ping(ctx).Err()
+			cancel()
+			if err != nil && !isRedisError(err) {
+				return err
+			}
+		}
+		l.mu.Lock()
+		proof := l.proof
+		l.mu.Unlock()
+		if proof == sentinel.ProofListed {
+			if err := l.checkMyID(l.ctx, conn); err != nil {
+				return err
+			}
 		}
 	}
 	if len(connect.Cmds) == 0 {

@@ -56,6 +56,11 @@ type Options struct {
 	OutBuffer int
 	// Dial opens TCP connections; tests and network namespaces substitute it.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// PeerAllowed reports whether a peer at addr that does not know
+	// VIPSENTINEL PROVE (a real redis-sentinel) may be verified by AUTH
+	// and SENTINEL MYID instead: the addresses the operator listed. Nil
+	// allows none.
+	PeerAllowed func(sentinel.Addr) bool
 }
 
 // Transport runs commands for the core. Do is safe for concurrent use and
@@ -72,6 +77,9 @@ type Transport struct {
 	subOf  map[sentinel.Ref]*sharedSub
 	closed bool
 	wg     sync.WaitGroup
+
+	proofLogAt time.Time // last warning about a failed peer proof
+	proofFails uint64
 }
 
 // linkKey identifies one command connection. The core shares one link to a
@@ -259,10 +267,20 @@ func (t *Transport) clientOptions(addr string, l *link) *redis.Options {
 			ctx, cancel := context.WithTimeout(ctx, t.opts.DialTimeout)
 			defer cancel()
 			c, err := t.opts.Dial(ctx, network, addr)
-			if err == nil {
-				l.setLocal(c.LocalAddr())
+			if err != nil {
+				return nil, err
 			}
-			return c, err
+			l.setLocal(c.LocalAddr())
+			if l.which == sentinel.LinkCmd && l.ref.Kind == sentinel.KindSentinel {
+				// Before go-redis or the set-up send anything (AUTH).
+				proof, err := t.provePeer(c, l.ref, l.secret)
+				if err != nil {
+					_ = c.Close()
+					return nil, err
+				}
+				l.setProof(proof)
+			}
+			return c, nil
 		},
 		// RESP2: Sentinel speaks RESP2 to instances, and INFO comes back
 		// as a plain bulk string.

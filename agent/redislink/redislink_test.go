@@ -298,8 +298,10 @@ func TestAuth(t *testing.T) {
 func TestAskMasterDownAgainstRealSentinel(t *testing.T) {
 	master := redistest.Start(t)
 	sent := redistest.StartSentinel(t, fmt.Sprintf("sentinel monitor mymaster 127.0.0.1 %d 1", master.Port))
-	tr := newTransport(t)
-	ref := sentinel.Ref{Master: "mymaster", Kind: sentinel.KindSentinel, Addr: sentinel.Addr{Host: "127.0.0.1", Port: sent.Port}}
+	addr := sentinel.Addr{Host: "127.0.0.1", Port: sent.Port}
+	tr := New(Options{CommandTimeout: 2 * time.Second, PeerAllowed: func(a sentinel.Addr) bool { return a == addr }})
+	t.Cleanup(func() { _ = tr.Close() })
+	ref := sentinel.Ref{Master: "mymaster", Kind: sentinel.KindSentinel, Addr: addr, RunID: strings.TrimSpace(sent.CLI(t, "SENTINEL", "MYID"))}
 	connectCmd(tr, ref, nil)
 	linkUp(t, tr, sentinel.LinkCmd)
 	myid := strings.Repeat("b", 40)

@@ -301,7 +301,7 @@ func (n *Node) CKQuorum(name string) (string, error) {
 	voters := n.voters(m)
 	usable := 1
 	for _, s := range m.sentinels {
-		if s.flags&(fSDown|fODown) == 0 {
+		if s.verified() && s.flags&(fSDown|fODown) == 0 {
 			usable++
 		}
 	}

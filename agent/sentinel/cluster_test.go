@@ -424,7 +424,13 @@ func (c *cluster) deliver(a *agent, cmd Command) {
 				return
 			}
 			a.conns[key] = conn{cmd.To, cmd.Link}
-			reply(LinkUp{To: cmd.To, Link: cmd.Link, LocalIP: a.host})
+			// The agents run without a password: the proof is the
+			// open one (the peer at the address has the run id).
+			if peer.node.MyID() != cmd.To.RunID {
+				reply(LinkDown{To: cmd.To, Link: cmd.Link, Err: "peer proof failed: run id mismatch"})
+				return
+			}
+			reply(LinkUp{To: cmd.To, Link: cmd.Link, LocalIP: a.host, Proof: ProofOpen})
 			return
 		}
 		r := c.redis[cmd.To.Addr.String()]
@@ -485,7 +491,7 @@ func (c *cluster) execute(a *agent, gen int, cmd Command) {
 				back(PublishReply{To: cmd.To, OK: false})
 				return
 			}
-			c.step(peer, Hello{Via: Ref{}, Payload: cmd.Cmds[0][2]})
+			c.step(peer, Hello{Via: Ref{Kind: KindSentinel, Addr: Addr{Host: a.host, Port: 40000 + a.id}}, Payload: cmd.Cmds[0][2]})
 			back(PublishReply{To: cmd.To, OK: true})
 		case CmdAskMasterDown:
 			args := cmd.Cmds[0]

@@ -18,6 +18,7 @@ func (n *Node) pass() {
 		if n.crashed {
 			return
 		}
+		n.expireUnverified(m)
 		n.handleInstance(m.inst)
 		for _, r := range m.sortedReplicas() {
 			n.handleInstance(r)
@@ -115,7 +116,7 @@ func (n *Node) checkODown(m *master) {
 	if ri.flags&fSDown != 0 {
 		votes = 1
 		for _, s := range m.sentinels {
-			if s.flags&fMasterDown != 0 {
+			if s.verified() && s.flags&fMasterDown != 0 {
 				votes++
 			}
 		}
@@ -142,7 +143,7 @@ func (n *Node) askOthers(m *master, forced bool) {
 			s.flags &^= fMasterDown
 			s.leader = ""
 		}
-		if m.inst.flags&fSDown == 0 || s.link.disconnected() {
+		if m.inst.flags&fSDown == 0 || s.link.disconnected() || !s.verified() {
 			continue
 		}
 		if !forced {

@@ -42,10 +42,23 @@ func (n *Node) IsMasterDownByAddr(now Time, ip string, port int, reqEpoch uint64
 	}
 	down = !n.tilt && m.inst.flags&fSDown != 0
 	if runid != "*" {
-		if !validRunID(runid) {
+		lrunid := strings.ToLower(runid)
+		switch {
+		case !validRunID(runid):
 			n.debug(m.cfg.Name, "bad-vote-request", fmt.Sprintf("invalid run id %.64q", runid))
-		} else {
-			l, e := n.voteLeader(m, reqEpoch, strings.ToLower(runid))
+		case n.epochTooFar(reqEpoch):
+			n.trust.VotesRejected++
+			n.rejectEvent(m, "+vote-rejected", fmt.Sprintf("%s epoch %d more than %d above our epoch %d", lrunid, reqEpoch, MaxEpochJump, n.currentEpoch))
+			leader, leaderEpoch = voteOf(m)
+		case lrunid != n.myid && (m.sentinels[lrunid] == nil || !m.sentinels[lrunid].verified()):
+			// Only a verified peer can be a candidate: a vote (and the
+			// epoch it adopts) for anyone else is what a forged request
+			// would buy. The reply carries our current vote.
+			n.trust.VotesRejected++
+			n.rejectEvent(m, "+vote-rejected", lrunid+" is not a verified peer")
+			leader, leaderEpoch = voteOf(m)
+		default:
+			l, e := n.voteLeader(m, reqEpoch, lrunid)
 			if l != "" {
 				leader, leaderEpoch = l, e
 			}
@@ -53,6 +66,14 @@ func (n *Node) IsMasterDownByAddr(now Time, ip string, port int, reqEpoch uint64
 	}
 	n.updateVIPs()
 	return down, leader, leaderEpoch
+}
+
+// voteOf is our current vote for m, as a vote reply carries it.
+func voteOf(m *master) (string, uint64) {
+	if m.leader == "" {
+		return "*", 0
+	}
+	return m.leader, m.leaderEpoch
 }
 
 // voteLeader is sentinelVoteLeader: adopt a newer epoch, and vote for runid
@@ -99,7 +120,7 @@ func (n *Node) blockFor(m *master, d Time, why string) {
 func (n *Node) tally(m *master, epoch uint64) (counts map[string]int, order []string) {
 	counts = map[string]int{}
 	for _, s := range m.sortedSentinels() {
-		if s.leader != "" && s.leaderEpoch == epoch {
+		if s.verified() && s.leader != "" && s.leaderEpoch == epoch {
 			if counts[s.leader] == 0 {
 				order = append(order, s.leader)
 			}
@@ -109,16 +130,21 @@ func (n *Node) tally(m *master, epoch uint64) (counts map[string]int, order []st
 	return counts, order
 }
 
-// needed is the number of votes a leader needs: a majority of every
-// sentinel ever seen (plus us), and at least the quorum.
+// needed is the number of votes a leader needs: a majority of the voters,
+// and at least the quorum.
 func (n *Node) needed(m *master) int {
 	return max(n.voters(m)/2+1, m.cfg.Quorum)
 }
 
-// voters is the number of agents a majority of m is counted over: every
-// sentinel ever seen plus us, or Config.MinAgents if larger.
+// voters is the number of agents a majority of m is counted over:
+// Config.MinAgents when set (a ceiling as well as a floor, so that no
+// number of announced peers can inflate the group), otherwise every
+// verified peer ever seen plus us. Unverified peers never count.
 func (n *Node) voters(m *master) int {
-	return max(len(m.sentinels)+1, n.cfg.MinAgents)
+	if n.cfg.MinAgents > 0 {
+		return n.cfg.MinAgents
+	}
+	return n.verifiedPeers(m) + 1
 }
 
 // getLeader is sentinelGetLeader: the run id elected for m in epoch, or "".
@@ -173,7 +199,7 @@ func (n *Node) electionLost(m *master, epoch uint64) (lost bool, winner string) 
 	}
 	undecided := 0
 	for _, s := range m.sentinels {
-		if s.leader == "" || s.leaderEpoch < epoch {
+		if s.verified() && (s.leader == "" || s.leaderEpoch < epoch) {
 			undecided++
 		}
 	}

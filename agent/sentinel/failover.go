@@ -81,7 +81,10 @@ func (n *Node) startFailover(m *master) {
 	m.failoverState = stateWaitStart
 	m.stateChangeTime = n.now
 	ri.flags |= fFailoverInProgress
-	n.currentEpoch++
+	// Saturating: at the largest epoch no new election can be won (every
+	// vote in it is given), which is safe; MaxEpochJump keeps hostile
+	// hellos from getting there.
+	n.currentEpoch = satAdd(n.currentEpoch, 1)
 	m.failoverEpoch = n.currentEpoch
 	n.dirty = true
 	n.newEpochEvent(m)

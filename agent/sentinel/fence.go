@@ -226,7 +226,7 @@ func (n *Node) settleHold() {
 // announcing a higher epoch cannot be placed in time, and restarts the
 // confirmation above it.
 func (n *Node) holdBump(m *master, above uint64) {
-	n.currentEpoch = max(n.currentEpoch, above) + 1024 + uint64(n.rnd.Int63n(1024))
+	n.currentEpoch = satAdd(max(n.currentEpoch, above), 1024+uint64(n.rnd.Int63n(1024)))
 	m.holdEpoch = n.currentEpoch
 	n.dirty = true
 	n.newEpochEvent(m)
@@ -240,7 +240,7 @@ func (n *Node) holdBump(m *master, above uint64) {
 func (n *Node) freshHellos(m *master) int {
 	count := 1
 	for _, s := range m.sentinels {
-		if s.lastHello >= m.regainAt && s.helloEpoch == m.holdEpoch {
+		if s.verified() && s.helloAt != never && s.helloAt >= m.regainAt && s.helloEpoch == m.holdEpoch {
 			count++
 		}
 	}

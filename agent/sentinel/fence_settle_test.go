@@ -25,8 +25,8 @@ func TestFenceHoldSettlesNewEpoch(t *testing.T) {
 			ps := h.peers(2)
 			m := n.masters["mymaster"]
 			hello := func(p *instance, epoch uint64, maddr Addr, cep uint64) {
-				h.step(Hello{Via: m.inst.link.ref, Payload: FormatHello(HelloMsg{Addr: p.addr, RunID: p.runid,
-					CurrentEpoch: epoch, Master: "mymaster", MasterAddr: maddr, ConfigEpoch: cep})})
+				h.step(direct(p.addr.Host, HelloMsg{Addr: p.addr, RunID: p.runid,
+					CurrentEpoch: epoch, Master: "mymaster", MasterAddr: maddr, ConfigEpoch: cep}))
 			}
 			// Start (a restart): fenced until the peers answer and
 			// confirm our configuration.

@@ -275,12 +275,12 @@ func TestConfirmHold(t *testing.T) {
 			h.takeEvents()
 			m.regainAt = h.n.now
 			for i, p := range ps {
-				p.lastHello, p.helloEpoch = h.n.now, m.holdEpoch-1
+				p.helloAt, p.helloEpoch = h.n.now, m.holdEpoch-1
 				if i < tc.fresh {
 					p.helloEpoch = m.holdEpoch
 				}
 				if tc.stale {
-					p.lastHello = h.n.now - time.Millisecond
+					p.helloAt = h.n.now - time.Millisecond
 				}
 			}
 			h.n.confirmHold(m, with(func(v *fenceView) { v.majority = tc.majority }))

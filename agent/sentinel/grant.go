@@ -202,7 +202,7 @@ func (n *Node) requestGrants(m *master, a Addr, held bool) {
 	period := n.leaseRequestPeriod(m, held)
 	var token string
 	for _, s := range m.sortedSentinels() {
-		if !agentRunID(s) || s.link.cc != connUp || s.link.pending >= maxPending {
+		if !s.verified() || !agentRunID(s) || s.link.cc != connUp || s.link.pending >= maxPending {
 			continue
 		}
 		if s.leaseReqAt != never && now-s.leaseReqAt < period {

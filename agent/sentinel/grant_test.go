@@ -39,6 +39,7 @@ func TestGrantRules(t *testing.T) {
 			m.grant = grantState{addr: tRep1, until: h.n.now}
 		}, tMaster, true},
 		{"voted to depose it", func(h *harness, m *master) {
+			h.verifiedPeer("198.18.0.7", cand)
 			h.n.IsMasterDownByAddr(h.now, tMaster.Host, tMaster.Port, h.n.CurrentEpoch()+1, cand)
 		}, tMaster, false},
 		{"unprocessed clock jump", func(h *harness, m *master) { h.now += 3 * time.Second }, tMaster, false},
@@ -82,6 +83,7 @@ func TestGrantBlocksVotes(t *testing.T) {
 	cand := strings.Repeat("c", 40)
 	h := newHarness(t, testConfig())
 	h.healthy(300*time.Millisecond, defaultInfo)
+	h.verifiedPeer("198.18.0.7", cand)
 	m := h.n.masters["mymaster"]
 	if _, l, _ := h.n.IsMasterDownByAddr(h.now, tMaster.Host, tMaster.Port, 0, leaseReq); l != leaseReq {
 		t.Fatalf("no grant: %q", l)
@@ -285,7 +287,7 @@ func newFencedHolder(t *testing.T) *harness {
 // hello carrying our hold epoch (the start-up fence hold).
 func (h *harness) confirmHold(m *master, ps []*instance) {
 	for _, p := range ps {
-		h.step(Hello{Via: m.inst.link.ref, Payload: FormatHello(HelloMsg{Addr: p.addr, RunID: p.runid,
-			CurrentEpoch: m.holdEpoch, Master: "mymaster", MasterAddr: tMaster})})
+		h.step(direct(p.addr.Host, HelloMsg{Addr: p.addr, RunID: p.runid,
+			CurrentEpoch: m.holdEpoch, Master: "mymaster", MasterAddr: tMaster}))
 	}
 }

@@ -86,11 +86,14 @@ func (n *Node) onHello(v Hello) {
 			ri.link.pcActive = n.now // our own hellos count as activity too
 		}
 	}
-	n.processHello(v.Payload)
+	n.processHello(v)
 }
 
-// processHello is sentinelProcessHelloMessage.
-func (n *Node) processHello(payload string) {
+// processHello is sentinelProcessHelloMessage, with the trust rules of
+// trust.go: the hello proposes its sender, and changes our configuration
+// or epoch only with evidence.
+func (n *Node) processHello(v Hello) {
+	payload := v.Payload
 	if strings.Contains(strings.ToLower(payload), n.myid) {
 		return
 	}
@@ -114,60 +117,52 @@ func (n *Node) processHello(payload string) {
 		return
 	}
 	runid := strings.ToLower(h.RunID)
-
-	si := m.sentinels[runid]
-	if si != nil && !sameAddr(si.addr, saddr) {
-		si = nil
+	if n.epochTooFar(h.CurrentEpoch) || n.epochTooFar(h.ConfigEpoch) {
+		n.rejectHello(m, runid, fmt.Sprintf("epoch %d / config epoch %d more than %d above our epoch %d",
+			h.CurrentEpoch, h.ConfigEpoch, MaxEpochJump, n.currentEpoch))
+		return
 	}
+	si := n.proposePeer(m, saddr, runid)
 	if si == nil {
-		removed := false
-		if old := m.sentinels[runid]; old != nil {
-			n.releaseSentinel(old)
-			removed = true
-			n.instEvent(LevelNotice, "+sentinel-address-switch", m.inst,
-				fmt.Sprintf(" ip %s port %d for %s", saddr.Host, saddr.Port, runid))
-		} else {
-			var other *instance
-			for _, s := range m.sortedSentinels() {
-				if sameAddr(s.addr, saddr) {
-					other = s
-					break
-				}
-			}
-			if other != nil {
-				n.instEvent(LevelNotice, "+sentinel-invalid-addr", other, "")
-				stale := other.runid
-				for _, mm := range n.sortedMasters() {
-					if s := mm.sentinels[stale]; s != nil {
-						n.releaseSentinel(s)
-					}
-				}
-			}
-		}
-		si = n.addSentinel(m, saddr, runid)
-		if si.link.heardAt == never {
-			// A peer just discovered counts as answering for one lease,
-			// the time our first PING needs to confirm it, so that its
-			// discovery does not make the majority look lost.
-			si.link.heardAt = n.now
-		}
-		if !removed {
-			n.instEvent(LevelNotice, "+sentinel", si, "")
-		} else {
-			n.updateSentinelAddressInAllMasters(si)
-		}
-		n.dirty = true
+		return
 	}
+	trusted := n.trustedHello(v, si)
 	epochNews := false
-	if h.CurrentEpoch > n.currentEpoch {
+	// A higher current epoch from a hello without evidence is ignored
+	// silently: the peer's own hellos to us carry it too.
+	if h.CurrentEpoch > n.currentEpoch && trusted {
 		n.currentEpoch = h.CurrentEpoch
 		n.dirty = true
 		n.newEpochEvent(nil)
 		epochNews = true
 		n.settleHold()
 	}
-	if m.configEpoch < h.ConfigEpoch {
+	// Without an authenticated path, a promotion is evidence only for an
+	// election we know of (the sender elected in that epoch, by our vote
+	// or a verified peer's): a forged epoch could otherwise pair a real
+	// replica that reports role:master (an old master rebooting) with a
+	// configuration nobody elected.
+	evidence := trusted || si.verified() && n.knownElection(m, runid, h.ConfigEpoch) && n.promotedReplica(m, maddr)
+	if m.configEpoch < h.ConfigEpoch && !evidence {
+		why := fmt.Sprintf("config epoch %d for %s not adopted: %s", h.ConfigEpoch, maddr, n.untrustedWhy(v, si))
+		if si.verified() && v.Via.Kind != KindSentinel {
+			// The common race: a verified peer's hello through Redis
+			// before its own hello to us.
+			n.trust.HellosRejected++
+			n.debug(m.cfg.Name, "hello-rejected", runid+" "+why)
+		} else {
+			n.rejectHello(m, runid, why)
+		}
+	}
+	if m.configEpoch < h.ConfigEpoch && evidence {
 		m.configEpoch = h.ConfigEpoch
+		if h.ConfigEpoch > n.currentEpoch {
+			// A configuration is never newer than our epoch.
+			n.currentEpoch = h.ConfigEpoch
+			n.newEpochEvent(nil)
+			epochNews = true
+			n.settleHold()
+		}
 		n.dirty = true
 		// The configuration we hold is the current address: the promoted
 		// replica once our own failover reached reconf_slaves (Sentinel
@@ -198,23 +193,52 @@ func (n *Node) processHello(payload string) {
 		}
 	}
 	si.lastHello = n.now
-	si.helloEpoch = h.CurrentEpoch
-	for _, mm := range n.sortedMasters() {
-		if mm.fenceHold != holdOff && mm.quorumOK && h.CurrentEpoch > mm.holdEpoch {
-			n.holdBump(mm, h.CurrentEpoch)
+	if trusted {
+		// Only a hello that surely comes from the peer tells us its
+		// configuration as of now (freshHellos), or restarts a
+		// confirmation.
+		si.helloAt = n.now
+		si.helloEpoch = h.CurrentEpoch
+		for _, mm := range n.sortedMasters() {
+			if mm.fenceHold != holdOff && mm.quorumOK && h.CurrentEpoch > mm.holdEpoch {
+				n.holdBump(mm, h.CurrentEpoch)
+			}
 		}
 	}
 	// Answer with our own hello now rather than at the next publish period
-	// when the peer announces an older configuration (an agent back from a
-	// partition or a restart learns the newer one within a round trip), when
+	// when the peer announces an older configuration or epoch (an agent back
+	// from a partition or a restart, or one that verified us only after our
+	// last hello, learns ours within a round trip), when
 	// its hello raised our epoch (an agent confirming its configuration
 	// before taking a VIP back gets a recognisably fresh answer), or when we
 	// have not told it ours for half a period. Hellos that cross within
 	// half a period are not answered, so periodic hellos do not multiply.
+	behind := h.ConfigEpoch < m.configEpoch || h.CurrentEpoch < n.currentEpoch
 	if !si.link.disconnected() && si.pubSentAt == never &&
-		((h.ConfigEpoch < m.configEpoch || epochNews) && n.now-si.lastPub >= n.pingPeriod(m)/2 ||
+		((behind || epochNews) && n.now-si.lastPub >= n.pingPeriod(m)/2 ||
 			n.now-si.lastPub > n.t.PublishPeriod/2) {
 		n.sendHello(si)
+	} else if (behind || epochNews) && si.helloDue == never {
+		// Owed, not dropped: a peer that verified us only after our last
+		// hello ignored it, and a confirmation waits for an answer
+		// carrying its epoch.
+		si.helloDue = max(n.now, si.lastPub+n.pingPeriod(m)/2)
+	}
+}
+
+// untrustedWhy says why a hello from si carries no evidence.
+func (n *Node) untrustedWhy(v Hello, si *instance) string {
+	switch {
+	case !si.verified():
+		return "sender not verified"
+	case !si.provenHere():
+		return "sender not verified at " + si.addr.String()
+	case v.Via.Kind != KindSentinel:
+		return "received through pub/sub, not from the peer"
+	case n.cfg.RequirePass != "":
+		return "PUBLISHed without authentication"
+	default:
+		return "PUBLISHed from " + v.Via.Addr.Host + ", not the peer's address"
 	}
 }
 

@@ -64,9 +64,10 @@ func TestHelloNewerConfigOvertakesFailover(t *testing.T) {
 			h.states = nil
 
 			peer := NewID(rand.New(rand.NewSource(77)))
-			h.step(Hello{Via: m.inst.link.ref, Payload: FormatHello(HelloMsg{
+			h.verifiedPeer("198.18.0.3", peer)
+			h.step(direct("198.18.0.3", HelloMsg{
 				Addr: Addr{Host: "198.18.0.3", Port: 26379}, RunID: peer, CurrentEpoch: max(tt.helloCE, fe),
-				Master: "mymaster", MasterAddr: tt.helloAddr, ConfigEpoch: tt.helloCE})})
+				Master: "mymaster", MasterAddr: tt.helloAddr, ConfigEpoch: tt.helloCE}))
 
 			m = h.n.masters["mymaster"]
 			if got, _ := h.n.MasterAddr("mymaster"); got != tt.wantAddr || m.configEpoch != tt.wantCE {

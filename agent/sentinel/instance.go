@@ -132,11 +132,19 @@ type instance struct {
 	rebootSince        Time
 
 	// hello
-	lastPub   Time
+	lastPub Time
+	// helloDue is when a hello owed to a peer that announced an older
+	// epoch or configuration goes out, once the rate limit of answers
+	// allows (processHello); never if none is owed.
+	helloDue  Time
 	pubSentAt Time
 
 	// sentinel
-	lastHello     Time   // last hello received (creation time until the first)
+	lastHello Time // last hello received (creation time until the first)
+	// helloAt is when a trusted hello last came (one that surely comes
+	// from the verified peer: processHello), never until one did; only
+	// such a hello shows the peer's configuration as of then (freshHellos).
+	helloAt       Time
 	helloEpoch    uint64 // current epoch announced in that hello
 	lastDownReply Time
 	askSentAt     Time
@@ -149,6 +157,11 @@ type instance struct {
 	grantAt    Time
 	agentOf    string
 	agent      bool
+	// trust.go: where the peer was last verified (zero: only proposed by
+	// a hello), how, and when it was proposed.
+	verifiedAddr Addr
+	proof        PeerProof
+	proposedAt   Time
 
 	// demoteUntil, when in the future, makes a replica that reports
 	// role:master be demoted as soon as its INFO says so (see convert).
@@ -164,8 +177,8 @@ func (n *Node) newInstance(kind Kind, name string, addr Addr, m *master) *instan
 		roleReported: kind, roleReportedTime: now, slaveConfChange: now,
 		slavePriority: 100, replicaAnnounced: true,
 		reconfSentTime: never, rebootSince: never,
-		lastPub: never, pubSentAt: never,
-		lastHello: now, lastDownReply: now, askSentAt: never,
+		lastPub: never, pubSentAt: never, helloDue: never,
+		lastHello: now, helloAt: never, lastDownReply: now, askSentAt: never,
 		demoteUntil: never,
 		leaseReqAt:  never, grantAt: never,
 	}

@@ -209,7 +209,8 @@ func (n *Node) sendPeriodic(ri *instance) {
 		n.sendPing(ri)
 	}
 	if now-ri.lastPub > n.t.PublishPeriod &&
-		(ri.pubSentAt == never || now-ri.pubSentAt > n.t.PublishPeriod) {
+		(ri.pubSentAt == never || now-ri.pubSentAt > n.t.PublishPeriod) ||
+		ri.helloDue != never && now >= ri.helloDue && ri.pubSentAt == never {
 		n.sendHello(ri)
 	}
 }
@@ -291,6 +292,7 @@ func (n *Node) sendHello(ri *instance) {
 	}
 	n.send(ri, CmdPublish, [][]string{c})
 	ri.pubSentAt = n.now
+	ri.helloDue = never
 }
 
 // forceHello is sentinelForceHelloUpdateForMaster, made immediate: hellos

@@ -60,6 +60,10 @@ type Node struct {
 
 	leaseNonce string // this incarnation's tag in VIP lease requests (grant.go)
 
+	trust       TrustStats // trust.go
+	rejectLogAt Time       // last +hello-rejected event
+	rejectQuiet uint64     // rejections not logged since
+
 	scriptsRunning, scriptsQueued int
 
 	nextID  uint64
@@ -137,6 +141,7 @@ func New(cfg Config, st *HardState) (*Node, error) {
 		logLevel:          cmp.Or(strings.ToLower(cfg.LogLevel), "notice"),
 		lastTick:          never,
 		stallEnd:          never,
+		rejectLogAt:       never,
 	}
 	if n.cfg.Port == 0 {
 		n.cfg.Port = 26379
@@ -406,7 +411,10 @@ func (n *Node) restoreMaster(m *master, ms *MasterState, keepAddr bool) error {
 		if strings.EqualFold(sr.RunID, n.myid) {
 			continue
 		}
-		n.addSentinel(m, a, strings.ToLower(sr.RunID))
+		// Our own state holds only peers verified before (and the
+		// configuration file's known-sentinel lines, imported once).
+		s := n.addSentinel(m, a, strings.ToLower(sr.RunID))
+		s.verifiedAddr = a
 	}
 	return nil
 }
@@ -622,7 +630,10 @@ func (n *Node) snapshot() *HardState {
 			ms.KnownReplicas = append(ms.KnownReplicas, a)
 		}
 		for _, s := range m.sortedSentinels() {
-			ms.KnownSentinels = append(ms.KnownSentinels, SentinelRecord{Addr: s.addr, RunID: s.runid})
+			if !s.verified() {
+				continue // a hello only proposed it
+			}
+			ms.KnownSentinels = append(ms.KnownSentinels, SentinelRecord{Addr: s.verifiedAddr, RunID: s.runid})
 		}
 		st.Masters = append(st.Masters, ms)
 	}

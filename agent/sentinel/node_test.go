@@ -107,7 +107,7 @@ func (h *harness) answer(info func(Ref) string) {
 func (h *harness) answerOne(c Command, info func(Ref) string) {
 	switch c.Kind {
 	case CmdConnect:
-		h.step(LinkUp{To: c.To, Link: c.Link, LocalIP: "198.18.0.1"})
+		h.step(LinkUp{To: c.To, Link: c.Link, LocalIP: "198.18.0.1", Proof: ProofSecret})
 	case CmdPing:
 		h.step(PingReply{To: c.To, Status: "PONG"})
 	case CmdInfo:
@@ -353,7 +353,7 @@ func TestSDownTiming(t *testing.T) {
 					case CmdPing:
 						h.step(PingReply{To: c.To, Status: "PONG"})
 					case CmdConnect:
-						h.step(LinkUp{To: c.To, Link: c.Link})
+						h.step(LinkUp{To: c.To, Link: c.Link, Proof: ProofSecret})
 					}
 				}
 			}
@@ -530,6 +530,7 @@ func TestVoteRules(t *testing.T) {
 	for _, tc := range cases {
 		h := newHarness(t, testConfig())
 		h.healthy(100*time.Millisecond, defaultInfo)
+		h.verifiedPeer("198.18.0.7", cand)
 		h.states = nil
 		h.takeEvents()
 		m := h.n.masters["mymaster"]
@@ -595,7 +596,7 @@ func TestLeaderCounting(t *testing.T) {
 		m := h.n.masters["mymaster"]
 		h.n.currentEpoch = 4
 		for i, v := range tc.peers {
-			s := h.n.addSentinel(m, Addr{Host: "198.18.0." + itoa(50+i), Port: 26379}, strings.Repeat(string(rune('e'+i)), 40))
+			s := h.verifiedPeer("198.18.0."+itoa(50+i), strings.Repeat(string(rune('e'+i)), 40))
 			if v == "me" {
 				v = h.n.myid
 			}
@@ -619,7 +620,7 @@ func TestElectionLostAndBackoff(t *testing.T) {
 	m := h.n.masters["mymaster"]
 	peers := []*instance{}
 	for i := 0; i < 2; i++ {
-		peers = append(peers, h.n.addSentinel(m, Addr{Host: "198.18.0." + itoa(50+i), Port: 26379}, NewID(rand.New(rand.NewSource(int64(100+i))))))
+		peers = append(peers, h.verifiedPeer("198.18.0."+itoa(50+i), NewID(rand.New(rand.NewSource(int64(100+i))))))
 	}
 	h.n.currentEpoch = 5
 	h.n.voteLeader(m, 5, h.n.myid)
@@ -744,12 +745,18 @@ func TestHelloDiscoveryAndSwitch(t *testing.T) {
 		h.step(Hello{Via: m.inst.link.ref, Payload: FormatHello(HelloMsg{Addr: Addr{Host: ip, Port: 26379}, RunID: id,
 			CurrentEpoch: epoch, Master: "mymaster", MasterAddr: maddr, ConfigEpoch: cep})})
 	}
+	// A hello only proposes a peer: nothing is announced or persisted
+	// until its link proves it.
 	hello("198.18.0.2", p1, 0, tMaster, 0)
+	if _, ok := findEvent(h.events, "+sentinel"); ok || len(h.n.snapshot().Masters[0].KnownSentinels) != 0 {
+		t.Fatalf("unverified peer announced or persisted: %v", types(h.events))
+	}
+	h.verify()
 	if ev, ok := findEvent(h.events, "+sentinel"); !ok || ev.Payload != "sentinel "+p1+" 198.18.0.2 26379 @ mymaster 198.18.0.10 6379" {
 		t.Fatalf("+sentinel: %+v", h.events)
 	}
-	if len(h.states) == 0 {
-		t.Error("discovery not persisted")
+	if len(h.states) == 0 || len(h.states[len(h.states)-1].Masters[0].KnownSentinels) != 1 {
+		t.Error("verified peer not persisted")
 	}
 	h.takeEvents()
 	// Our own hello is ignored.
@@ -757,18 +764,47 @@ func TestHelloDiscoveryAndSwitch(t *testing.T) {
 	if len(types(h.takeEvents())) != 0 {
 		t.Error("own hello processed")
 	}
-	// Address switch of the same run id.
+	// The verified peer's link is up: a hello claiming its run id at
+	// another address is refused.
+	hello("198.18.0.3", p1, 0, tMaster, 0)
+	if _, ok := findEvent(h.events, "+hello-rejected"); !ok || m.sentinels[p1].addr.Host != "198.18.0.2" {
+		t.Fatalf("address switch of a live verified peer: %v", types(h.events))
+	}
+	// Once it is down, the address switch of the same run id happens.
+	h.step(LinkDown{To: m.sentinels[p1].link.ref, Link: LinkCmd, Err: "reset"})
+	h.now += 2 * time.Second // the rejection log's period
+	h.takeEvents()
 	hello("198.18.0.3", p1, 0, tMaster, 0)
 	if ev, ok := findEvent(h.events, "+sentinel-address-switch"); !ok ||
 		ev.Payload != "master mymaster 198.18.0.10 6379 ip 198.18.0.3 port 26379 for "+p1 {
 		t.Fatalf("address switch: %v", h.events)
 	}
+	h.verify()
 	h.takeEvents()
-	// Another run id at the same address: the old one is invalid.
+	// Another run id at the address of a live verified peer: refused.
 	p2 := NewID(rand.New(rand.NewSource(10)))
+	h.now += 2 * time.Second
 	hello("198.18.0.3", p2, 0, tMaster, 0)
+	if _, ok := findEvent(h.events, "+hello-rejected"); !ok || len(m.sentinels) != 1 || m.sentinels[p1] == nil {
+		t.Fatalf("run id switch at a live verified address: %v, %d sentinels", types(h.events), len(m.sentinels))
+	}
+	// Once its link is down, the new run id replaces it there.
+	h.step(LinkDown{To: m.sentinels[p1].link.ref, Link: LinkCmd, Err: "reset"})
+	h.takeEvents()
+	hello("198.18.0.3", p2, 0, tMaster, 0)
+	h.verify()
 	if !isSubsequence([]string{"+sentinel-invalid-addr", "+sentinel"}, types(h.events)) || len(m.sentinels) != 1 {
 		t.Fatalf("invalid addr: %v, %d sentinels", types(h.events), len(m.sentinels))
+	}
+	h.takeEvents()
+	// A newer epoch and config through pub/sub: not evidence.
+	hello("198.18.0.3", p2, 12, tRep1, 11)
+	if a, _ := h.n.MasterAddr("mymaster"); a != tMaster || h.n.CurrentEpoch() != 0 {
+		t.Fatalf("pub/sub hello adopted: addr %v epoch %d", a, h.n.CurrentEpoch())
+	}
+	hello = func(ip string, id string, epoch uint64, maddr Addr, cep uint64) {
+		h.step(direct(ip, HelloMsg{Addr: Addr{Host: ip, Port: 26379}, RunID: id,
+			CurrentEpoch: epoch, Master: "mymaster", MasterAddr: maddr, ConfigEpoch: cep}))
 	}
 	h.takeEvents()
 	// A newer epoch and config: adopt and switch.
@@ -850,7 +886,7 @@ func TestEventPayloadsOfFailover(t *testing.T) {
 			case CmdPing:
 				h.n.Step(h.now, PingReply{To: c.To, Status: "PONG"})
 			case CmdConnect:
-				h.n.Step(h.now, LinkUp{To: c.To, Link: c.Link})
+				h.n.Step(h.now, LinkUp{To: c.To, Link: c.Link, Proof: ProofSecret})
 			case CmdPublish:
 				h.n.Step(h.now, PublishReply{To: c.To, OK: true})
 			}

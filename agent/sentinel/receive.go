@@ -213,5 +213,8 @@ func (n *Node) quietInstance(ri *instance, da time.Duration, at func(Time)) bool
 		}
 	}
 	at(max(ri.lastPub, ri.pubSentAt) + n.t.PublishPeriod + 1)
+	if ri.helloDue != never {
+		at(ri.helloDue)
+	}
 	return true
 }

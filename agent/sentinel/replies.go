@@ -89,6 +89,9 @@ func (n *Node) onLinkUp(v LinkUp) {
 	l.ccSince = n.now
 	l.pending = 0
 	l.authFailed = false
+	if v.To.Kind == KindSentinel && v.Proof != ProofNone {
+		n.verifyLink(l, v.Proof)
+	}
 	if v.LocalIP != "" {
 		if h, err := n.checkHost(v.LocalIP); err == nil {
 			l.localIP = h

@@ -31,7 +31,7 @@ func std(info func(Ref) string) func(Command) Input {
 	return func(c Command) Input {
 		switch c.Kind {
 		case CmdConnect:
-			return LinkUp{To: c.To, Link: c.Link, LocalIP: "198.18.0.1"}
+			return LinkUp{To: c.To, Link: c.Link, LocalIP: "198.18.0.1", Proof: ProofSecret}
 		case CmdPing:
 			return PingReply{To: c.To, Status: "PONG"}
 		case CmdInfo:
@@ -163,9 +163,38 @@ func (h *harness) peers(n int) []*instance {
 	var out []*instance
 	for i := 0; i < n; i++ {
 		s := h.n.addSentinel(m, Addr{Host: "198.18.0." + itoa(2+i), Port: 26379}, NewID(rand.New(rand.NewSource(int64(1000+i)))))
+		s.verifiedAddr = s.addr
 		out = append(out, s)
 	}
 	return out
+}
+
+// verifiedPeer adds runid at host as a peer of mymaster verified over
+// its link.
+func (h *harness) verifiedPeer(host, runid string) *instance {
+	s := h.n.addSentinel(h.n.masters["mymaster"], Addr{Host: host, Port: 26379}, runid)
+	s.verifiedAddr = s.addr
+	return s
+}
+
+// verify answers the pending connects to peers with a proven LinkUp.
+func (h *harness) verify() {
+	h.step(Tick{})
+	var rest []Command
+	for _, c := range h.takeCmds() {
+		if c.Kind == CmdConnect && c.To.Kind == KindSentinel {
+			h.step(LinkUp{To: c.To, Link: c.Link, Proof: ProofSecret})
+			continue
+		}
+		rest = append(rest, c)
+	}
+	h.cmds = append(rest, h.cmds...)
+}
+
+// direct is a hello PUBLISHed to our API by the authenticated peer at
+// host: the path that carries evidence (trust.go).
+func direct(host string, h HelloMsg) Hello {
+	return Hello{Via: Ref{Kind: KindSentinel, Addr: Addr{Host: host, Port: 50000}}, Payload: FormatHello(h), Authenticated: true}
 }
 
 func TestSplitVoteRetriesQuickly(t *testing.T) {

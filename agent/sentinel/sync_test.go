@@ -247,7 +247,7 @@ func TestForcedFailoverPauseAfterReconnect(t *testing.T) {
 	for i := 0; i < 30 && pauses(again) == 0; i++ {
 		for _, c := range h.takeCmds() {
 			if c.Kind == CmdConnect {
-				h.step(LinkUp{To: c.To, Link: c.Link})
+				h.step(LinkUp{To: c.To, Link: c.Link, Proof: ProofSecret})
 				continue
 			}
 			again = append(again, c)

@@ -89,6 +89,12 @@ type LinkUp struct {
 	// LocalIP is our side's address of the connection; it is announced in
 	// hellos sent over a command link when announce-ip is not set.
 	LocalIP string
+	// Proof, for the command link to a peer (KindSentinel), is how the
+	// runtime verified that the endpoint is the agent To.RunID names
+	// (trust.go). The runtime must not report LinkUp for a peer that
+	// failed verification, nor send it any credential. ProofNone leaves
+	// the peer unverified: it counts for nothing.
+	Proof PeerProof
 }
 
 // LinkDown reports that a connection failed, could not be established, or
@@ -129,6 +135,10 @@ type PublishReply struct {
 type Hello struct {
 	Via     Ref
 	Payload string
+	// Authenticated is set by the runtime for a hello PUBLISHed to our
+	// API by a client that authenticated with requirepass: the sender
+	// holds the group's secret (trust.go).
+	Authenticated bool
 }
 
 // IsDownReply carries a peer's reply to a CmdAskMasterDown. A reply of any

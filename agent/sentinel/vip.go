@@ -13,6 +13,9 @@ func (n *Node) heard(m *master) (reach, granted, known int) {
 	reach, granted, known = 1, 1, n.voters(m)
 	within := func(t Time) bool { return t != never && n.now-t <= lease }
 	for _, s := range m.sentinels {
+		if !s.verified() {
+			continue
+		}
 		if within(s.link.heardAt) {
 			reach++
 		}
@@ -20,7 +23,9 @@ func (n *Node) heard(m *master) (reach, granted, known int) {
 			granted++
 		}
 	}
-	return reach, granted, known
+	// With min-agents the group size is fixed: a misconfigured extra
+	// peer must not make a minority look like a majority.
+	return min(reach, known), min(granted, known), known
 }
 
 // desiredVIPs is the VIP intent of every master that has a VIP.

@@ -437,10 +437,11 @@ func (w *world) syn(c *conn, cmd sentinel.Command) {
 	if c.dead {
 		return
 	}
+	proof := sentinel.ProofNone
 	established := func() {
 		if !c.dead && !c.gone {
 			c.up = true
-			c.owner.deliver(c.inc, sentinel.LinkUp{To: c.ref, Link: c.link, LocalIP: c.w.hosts[c.owner.host].ip})
+			c.owner.deliver(c.inc, sentinel.LinkUp{To: c.ref, Link: c.link, LocalIP: c.w.hosts[c.owner.host].ip, Proof: proof})
 		}
 	}
 	switch c.svc {
@@ -466,9 +467,21 @@ func (w *world) syn(c *conn, cmd sentinel.Command) {
 		}
 		c.serverInc = ag.inc
 		ag.incoming = append(ag.incoming, c)
-		// The set-up commands (AUTH, CLIENT SETNAME, PING) need the process.
+		// The set-up commands (VIPSENTINEL PROVE, then AUTH, CLIENT
+		// SETNAME, PING) need the process. The agents run without a
+		// password: the proof is the open one, the endpoint's run id
+		// (redislink's verifier); an endpoint with another run id fails
+		// it and nothing else is sent.
 		ag.serve(func() func() {
-			return func() { c.rep.send(established) }
+			ok := ag.node != nil && ag.node.MyID() == c.ref.RunID
+			return func() {
+				if !ok {
+					c.rep.send(func() { c.fail("peer proof failed: run id mismatch") })
+					return
+				}
+				proof = sentinel.ProofOpen
+				c.rep.send(established)
+			}
 		})
 	}
 }

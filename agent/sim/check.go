@@ -64,6 +64,9 @@ type checker struct {
 	configs  map[uint64]configSeen // config epoch -> the master address it names
 	votes    map[voteKey]string
 	ag       []track
+	// evidence: every configuration an agent persists was produced by an
+	// election, naming a real Redis (no forged hello moves the master).
+	evidence bool
 
 	maxStaleHold  time.Duration // longest a stale holder kept the VIP while able to act
 	staleAcquires int           // VIP claims made with an older config epoch than a current holder's
@@ -157,6 +160,14 @@ func (c *checker) persisted(a *agent, st *sentinel.HardState) {
 				c.configs[m.ConfigEpoch] = configSeen{m.CurrentAddr, a.id}
 			} else if prev.addr != m.CurrentAddr {
 				c.failf(a, "config epoch %d names two masters: %s (a%d) and %s", m.ConfigEpoch, prev.addr, prev.agent, m.CurrentAddr)
+			}
+		}
+		if c.evidence && m.ConfigEpoch > 0 {
+			if _, ok := c.leader[m.ConfigEpoch]; !ok {
+				c.failf(a, "config epoch %d (master %s) persisted, but nobody was elected in it: adopted from a forged hello", m.ConfigEpoch, m.CurrentAddr)
+			}
+			if c.w != nil && c.w.redisAt(m.CurrentAddr) == nil {
+				c.failf(a, "persisted master %s is no Redis: adopted from a forged hello", m.CurrentAddr)
 			}
 		}
 		if m.LeaderEpoch > st.CurrentEpoch {

@@ -88,6 +88,13 @@ func TestCheckerCatches(t *testing.T) {
 			c.event(a[1], ev("+try-failover", 0, ""))
 			c.command(a[1], slaveofNoOne)
 		}, "without being elected"},
+		{"configuration nobody elected (forged hello)", func(c *checker, a []*agent) {
+			c.evidence = true
+			elect0(c, a)
+			s := state(2, 5, 0, "")
+			s.Masters[0].ConfigEpoch, s.Masters[0].CurrentAddr = 5, sentinel.Addr{Host: "198.18.0.11", Port: 6379}
+			c.persisted(a[2], s)
+		}, "nobody was elected in it"},
 		{"promotion of a priority-0 replica", func(c *checker, a []*agent) {
 			elect0(c, a)
 			c.promoted(a[0], &redis{priority: 0, addr: sentinel.Addr{Host: "198.18.0.11", Port: 6379}})

@@ -41,6 +41,17 @@
 // writes are recorded, and a run reports the acknowledged writes the final
 // master does not have.
 //
+// Adversary (a third of the seeds, Options.Adversary): an ordinary client
+// of the Redis instances that PUBLISHes forged hellos on their hello
+// channel during the safety phase: a higher epoch naming its own address,
+// phantom agents, epoch 2^64-1, a real agent's run id at another address,
+// a real agent's run id at its real address naming a real replica, and
+// phantom run ids at real agents' addresses. Its announced agents live at
+// unroutable addresses, or are real agents with another run id: the
+// modelled peer endpoint proves its run id (the open-mode proof of
+// redislink) and one that cannot fails the connection, as the runtime
+// does.
+//
 // # Phases
 //
 // A run has a fault-free start (agents discover each other), then a safety
@@ -60,6 +71,9 @@
 //     after the vote was persisted;
 //   - persisted current, leader and config epochs never go backwards, the
 //     myid never changes, and one config epoch never names two masters;
+//   - every configuration an agent persists (config epoch > 0) was produced
+//     by an election the checker saw, and names a real Redis: forged hellos
+//     alone never move the master;
 //   - a failover (+try-failover) starts only in ODOWN and never in TILT;
 //     SLAVEOF NO ONE is sent only by the elected leader of its failover; no
 //     SLAVEOF/REPLICAOF is sent in TILT; a slave-priority 0 replica is never

@@ -158,6 +158,7 @@ func (w *world) result(res *Result) *Result {
 		}
 	}
 	res.Failovers = w.failovers
+	res.Forged = w.forged
 	if w.done {
 		res.Converged = w.convergeAt - w.healedAt
 	}

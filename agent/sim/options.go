@@ -77,6 +77,10 @@ type Options struct {
 	Clients    int
 	WriteEvery time.Duration
 
+	// Adversary publishes forged hellos on the monitored Redis instances
+	// during the safety phase (adversary.go).
+	Adversary bool
+
 	// Trace receives one line per event when non-nil.
 	Trace io.Writer
 	// TraceTail is how many trace lines a failure report keeps.
@@ -111,10 +115,10 @@ func (o *Options) Calm() bool {
 // String renders the swarm in one line, printed after SEED=.
 func (o *Options) String() string {
 	return fmt.Sprintf("agents=%d quorum=%d down-after=%v failover-timeout=%v fence=%v prio0=%v min-replicas=%d rename=%v "+
-		"loss=%.2f delay=%v+%v dup=%.2f partition=%v asym=%v/%.3f crash=%.3f/%.3f/%.3f wipe=%.2f stall=%.3f jump=%.3f drift=%dppm kill-master=%v",
+		"loss=%.2f delay=%v+%v dup=%.2f partition=%v asym=%v/%.3f crash=%.3f/%.3f/%.3f wipe=%.2f stall=%.3f jump=%.3f drift=%dppm kill-master=%v adversary=%v",
 		o.Agents, o.Quorum, o.DownAfter, o.FailoverTimeout, o.Fence, o.Priority0, o.MinReplicas, o.Rename,
 		o.Loss, o.DelayMin, o.DelayMean, o.Dup, o.Partition, o.Asymmetric, o.PartitionRate,
-		o.AgentCrash, o.RedisCrash, o.HostCrash, o.RedisWipe, o.StallRate, o.JumpRate, o.ClockDrift, o.KillMaster)
+		o.AgentCrash, o.RedisCrash, o.HostCrash, o.RedisWipe, o.StallRate, o.JumpRate, o.ClockDrift, o.KillMaster, o.Adversary)
 }
 
 // Swarm derives a run's options from its seed (swarm testing: every seed
@@ -163,6 +167,7 @@ func Swarm(seed uint64, agents int) Options {
 	// Drawn apart so that adding it did not change the other options a
 	// seed stands for.
 	o.Rename = newRand(seed, "swarm-rename", 0).Intn(4) == 0
+	o.Adversary = newRand(seed, "swarm-adversary", 0).Intn(3) == 0
 
 	o.DelayMin = time.Duration(50+r.Intn(950)) * time.Microsecond
 	o.DelayMean = time.Duration(r.Intn(20)+1) * time.Millisecond

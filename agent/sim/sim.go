@@ -25,6 +25,7 @@ type Result struct {
 	VIPMoved   time.Duration // kill -> only the new master's host holds the VIP
 	AllSwitch  time.Duration // kill -> every agent emitted +switch-master to it
 	Failovers  int           // promotions executed by Redis
+	Forged     int           // forged hellos the adversary published
 	Converged  time.Duration // heal -> converged (liveness phase)
 	MaxOverlap time.Duration // longest time two hosts held the VIP
 	Overlap    time.Duration // total time with two holders
@@ -47,6 +48,8 @@ type world struct {
 	err  error
 
 	rFault, rNet, rDisk, rMisc *rand.Rand
+	rAdv                       *rand.Rand // the adversary's choices (adversary.go)
+	forged                     int        // forged hellos published
 
 	hosts   []*host
 	agents  []*agent
@@ -153,6 +156,7 @@ func newWorld(o Options) (*world, error) {
 		rNet:   newRand(o.Seed, "net", 0),
 		rDisk:  newRand(o.Seed, "disk", 0),
 		rMisc:  newRand(o.Seed, "misc", 0),
+		rAdv:   newRand(o.Seed, "adversary", 0),
 		out:    o.Trace,
 		tailN:  o.TraceTail,
 	}
@@ -178,6 +182,7 @@ func newWorld(o Options) (*world, error) {
 	w.vip = &vips{w: w, overlapSince: -1, emptySince: -1}
 	lease := sentinel.FenceLease(o.DownAfter) + fenceSlack(o)
 	w.check = newChecker(w, o.Agents, o.Quorum, lease)
+	w.check.evidence = true
 	for h := 0; h < o.Agents; h++ {
 		prio := 100
 		if h < len(o.Priority) && o.Priority[h] > 0 {
@@ -294,6 +299,9 @@ func (w *world) startSafety() {
 		}
 	}
 	w.faultTick()
+	if o.Adversary {
+		w.adversaryTick()
+	}
 }
 
 const faultEvery = 100 * time.Millisecond

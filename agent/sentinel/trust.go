@@ -1,0 +1,298 @@
+package sentinel
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Trust.
+//
+// Anyone who can PUBLISH to a monitored Redis can send a hello, so a hello
+// only proposes a peer. A proposed peer counts for nothing (it is no voter,
+// grants nothing, is not a source of configurations and is not persisted)
+// until the runtime verified it on our own command link to it: LinkUp for
+// a KindSentinel command link says how (PeerProof). A peer that is not
+// verified within unverifiedTTL is forgotten (-sentinel-unverified), and at
+// most MaxUnverifiedPeers proposals per master are kept at once, so forged
+// run ids cannot grow memory or the group.
+//
+// A hello changes the configuration (a higher config epoch, a new master
+// address) or our current epoch only with evidence: it names a verified
+// peer and reached us over an authenticated path (a PUBLISH to our API by a
+// client that authenticated, or with no requirepass, from the verified
+// peer's own address), or the address it names is a replica we know whose
+// latest INFO says role:master. Anything else is refused with a
+// rate-limited +hello-rejected event and counted (TrustStats).
+
+// PeerProof says how the runtime verified the peer behind a sentinel
+// command link (LinkUp.Proof).
+type PeerProof int
+
+// Proof modes.
+const (
+	// ProofNone: not verified. A LinkUp for a sentinel command link
+	// without a proof leaves the peer unverified.
+	ProofNone PeerProof = iota
+	// ProofSecret: the peer answered VIPSENTINEL PROVE with an HMAC keyed
+	// with the secret we authenticate to peers with, over its run id and
+	// the address we dialled, before any credential was sent.
+	ProofSecret
+	// ProofOpen: no secret is configured on either side; the peer answered
+	// VIPSENTINEL PROVE with the announced run id over a connection we
+	// dialled to the announced address. Unauthenticated.
+	ProofOpen
+	// ProofListed: a real redis-sentinel at an address the operator
+	// listed (known-sentinel lines of the configuration file), whose
+	// SENTINEL MYID after AUTH matched the announced run id.
+	ProofListed
+)
+
+// String names the mode as logs and INFO show it.
+func (p PeerProof) String() string {
+	switch p {
+	case ProofSecret:
+		return "secret"
+	case ProofOpen:
+		return "open"
+	case ProofListed:
+		return "listed"
+	default:
+		return "none"
+	}
+}
+
+// MaxEpochJump is how far above our current epoch a hello's current or
+// config epoch, or a vote request's epoch, may be. A larger one is
+// rejected: no group runs 65536 elections we did not hear of, and a forged
+// epoch near 2^64 would otherwise stop every later election. The
+// post-partition jump of holdBump (1024..2047) stays well below it.
+const MaxEpochJump = 1 << 16
+
+// MaxUnverifiedPeers bounds the proposed, not yet verified peers of one
+// master. Beyond it new proposals are rejected (+hello-rejected) until the
+// verified ones are promoted or the others expire.
+const MaxUnverifiedPeers = 64
+
+// minUnverifiedTTL is the least time a proposed peer has to be verified.
+const minUnverifiedTTL = 2 * time.Second
+
+// rejectLogPeriod is the least time between two +hello-rejected events.
+const rejectLogPeriod = time.Second
+
+// TrustStats counts what the trust rules refused, for metrics.
+type TrustStats struct {
+	HellosRejected     uint64 // hellos that changed nothing for lack of evidence, or were refused
+	VotesRejected      uint64 // vote requests refused (epoch too far ahead, unverified candidate)
+	UnverifiedExpired  uint64 // proposed peers forgotten without verification
+	PeersVerified      uint64 // peers verified since start
+	UnverifiedRejected uint64 // proposals refused because MaxUnverifiedPeers were pending
+}
+
+// Trust returns the counters of the trust rules.
+func (n *Node) Trust() TrustStats { return n.trust }
+
+// satAdd is a+b, saturating at the largest epoch.
+func satAdd(a, b uint64) uint64 {
+	if a > math.MaxUint64-b {
+		return math.MaxUint64
+	}
+	return a + b
+}
+
+// epochTooFar reports whether e is more than MaxEpochJump above our epoch.
+func (n *Node) epochTooFar(e uint64) bool {
+	return e > satAdd(n.currentEpoch, MaxEpochJump)
+}
+
+// verified reports whether s is a verified peer: proven over a direct link
+// (at its current address or, after an address switch, at its previous
+// one), or restored from our own state.
+func (s *instance) verified() bool { return !s.verifiedAddr.IsZero() }
+
+// provenHere reports whether s was verified at the address we know it by.
+func (s *instance) provenHere() bool { return s.verified() && sameAddr(s.verifiedAddr, s.addr) }
+
+// unverifiedTTL is how long a proposed peer of m has to be verified.
+func (n *Node) unverifiedTTL(m *master) time.Duration {
+	return max(2*m.cfg.DownAfter, minUnverifiedTTL)
+}
+
+// verifiedPeers is the number of verified peers of m.
+func (n *Node) verifiedPeers(m *master) int {
+	c := 0
+	for _, s := range m.sentinels {
+		if s.verified() {
+			c++
+		}
+	}
+	return c
+}
+
+// rejectHello counts a refused hello (or proposal) and reports it, at most
+// once per rejectLogPeriod.
+func (n *Node) rejectHello(m *master, runid, why string) {
+	n.trust.HellosRejected++
+	n.rejectEvent(m, "+hello-rejected", runid+" "+why)
+}
+
+func (n *Node) rejectEvent(m *master, typ, payload string) {
+	if n.rejectLogAt != never && n.now-n.rejectLogAt < rejectLogPeriod {
+		n.rejectQuiet++
+		return
+	}
+	detail := ""
+	if n.rejectQuiet > 0 {
+		detail = strconv.FormatUint(n.rejectQuiet, 10) + " similar rejections not logged"
+	}
+	n.rejectLogAt, n.rejectQuiet = n.now, 0
+	n.emit(Event{Type: typ, Level: LevelNotice, Master: m.cfg.Name, Epoch: m.configEpoch, Payload: m.cfg.Name + " " + payload, Detail: detail})
+}
+
+// proposePeer handles the peer a hello announces: it returns the record
+// for (addr, runid), creating a proposed (unverified) one when needed, or
+// nil when the proposal is refused. A verified peer whose link is up is
+// never displaced by a hello: not by one claiming its run id at another
+// address, nor by another run id claiming its address.
+func (n *Node) proposePeer(m *master, addr Addr, runid string) *instance {
+	si := m.sentinels[runid]
+	if si != nil && sameAddr(si.addr, addr) {
+		return si
+	}
+	var moved *instance
+	if si != nil {
+		if si.verified() && !si.link.disconnected() {
+			n.rejectHello(m, runid, fmt.Sprintf("claims the address %s of verified peer at %s", addr, si.addr))
+			return nil
+		}
+		moved = si
+	} else {
+		var other *instance
+		for _, s := range m.sortedSentinels() {
+			if sameAddr(s.addr, addr) {
+				other = s
+				break
+			}
+		}
+		if other != nil && other.verified() && !other.link.disconnected() {
+			n.rejectHello(m, runid, fmt.Sprintf("address %s belongs to verified peer %s", addr, other.runid))
+			return nil
+		}
+		if len(m.sentinels)-n.verifiedPeers(m) >= MaxUnverifiedPeers {
+			n.trust.UnverifiedRejected++
+			n.rejectHello(m, runid, "too many unverified peers")
+			return nil
+		}
+		if other != nil {
+			n.instEvent(LevelNotice, "+sentinel-invalid-addr", other, "")
+			stale := other.runid
+			for _, mm := range n.sortedMasters() {
+				if s := mm.sentinels[stale]; s != nil {
+					n.releaseSentinel(s)
+				}
+			}
+		}
+	}
+	if moved != nil {
+		n.releaseSentinel(moved)
+		n.instEvent(LevelNotice, "+sentinel-address-switch", m.inst,
+			fmt.Sprintf(" ip %s port %d for %s", addr.Host, addr.Port, runid))
+	}
+	si = n.addSentinel(m, addr, runid)
+	si.proposedAt = n.now
+	if moved != nil {
+		// Still the agent it was (a voter), but not proven at the new
+		// address until its link there is.
+		si.verifiedAddr = moved.verifiedAddr
+		n.updateSentinelAddressInAllMasters(si)
+		n.dirty = true
+	} else {
+		n.debug(m.cfg.Name, "sentinel-proposed", n.describe(si))
+	}
+	return si
+}
+
+// verifyLink marks the peers behind l verified at its address (LinkUp with
+// a proof).
+func (n *Node) verifyLink(l *link, proof PeerProof) {
+	n.forEachInstance(func(s *instance) {
+		if s.kind != KindSentinel || s.link != l || s.runid != l.ref.RunID || s.provenHere() {
+			return
+		}
+		first := !s.verified()
+		s.verifiedAddr = s.addr
+		s.proof = proof
+		n.trust.PeersVerified++
+		n.dirty = true
+		if first {
+			if l.heardAt == never {
+				// A peer just verified counts as answering for one
+				// lease, the time our first PING needs to confirm it,
+				// so that its arrival does not make the majority look
+				// lost.
+				l.heardAt = n.now
+			}
+			n.instEventDetail(LevelNotice, "+sentinel", s, "", "verified: "+proof.String())
+		}
+		if s.pubSentAt == never {
+			// Our hellos only now reach it with evidence (trustedHello):
+			// tell it our epoch and configuration at once rather than at
+			// the next publish period, as a confirmation waits for them.
+			n.sendHello(s)
+		}
+	})
+}
+
+// expireUnverified forgets m's proposed peers that were not verified in
+// time.
+func (n *Node) expireUnverified(m *master) {
+	ttl := n.unverifiedTTL(m)
+	for _, s := range m.sortedSentinels() {
+		if s.verified() || n.now-s.proposedAt <= ttl {
+			continue
+		}
+		n.trust.UnverifiedExpired++
+		n.rejectEvent(m, "-sentinel-unverified", s.runid+" "+s.addr.String()+" not verified within "+ttl.String())
+		n.releaseSentinel(s)
+	}
+}
+
+// trustedHello reports whether hello v, announcing peer si, came from si
+// over an authenticated path: PUBLISHed to our API by a client that
+// authenticated, or, with no requirepass (open mode), from si's own
+// address. Hellos received on a pub/sub link can come from anyone.
+func (n *Node) trustedHello(v Hello, si *instance) bool {
+	if !si.provenHere() || v.Via.Kind != KindSentinel {
+		return false
+	}
+	if v.Authenticated {
+		return true
+	}
+	if n.cfg.RequirePass != "" {
+		return false
+	}
+	h, err := n.checkHost(v.Via.Addr.Host)
+	return err == nil && sameAddr(Addr{Host: h}, Addr{Host: si.addr.Host})
+}
+
+// knownElection reports whether we know of a vote for runid in epoch e of
+// m: ours, or one a verified peer reported.
+func (n *Node) knownElection(m *master, runid string, e uint64) bool {
+	if m.leader == runid && m.leaderEpoch == e {
+		return true
+	}
+	for _, s := range m.sentinels {
+		if s.verified() && s.leader == runid && s.leaderEpoch == e {
+			return true
+		}
+	}
+	return false
+}
+
+// promotedReplica reports whether a is a replica of m we know whose latest
+// INFO says role:master: evidence of a promotion that no hello can forge.
+func (n *Node) promotedReplica(m *master, a Addr) bool {
+	r := n.findReplica(m, a)
+	return r != nil && r.info != nil && r.roleReported == KindMaster
+}
