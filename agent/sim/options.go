@@ -85,6 +85,11 @@ type Options struct {
 	// Mutate, when set, deliberately breaks the runtime so that tests can
 	// check that the invariants catch it.
 	Mutate Mutation
+
+	// SharedPublishLink (tests only) sends hello PUBLISHes to Redis on the
+	// Node's command link, behind and ahead of its PINGs and INFOs, as the
+	// runtime did before issue 13, instead of on a connection of their own.
+	SharedPublishLink bool
 }
 
 // Mutation is a deliberate runtime bug used to prove the checker can fail.

@@ -49,7 +49,8 @@ type redis struct {
 	priority    int
 	minReplicas int
 	pausedUntil time.Duration
-	pauses      int // CLIENT PAUSE commands executed
+	pauses      int     // CLIENT PAUSE commands executed
+	held        []*conn // connections whose commands wait for the pause to end, in the order they blocked
 
 	subs  []*conn // pub/sub links subscribed to the hello channel
 	conns []*conn // every attached connection
@@ -105,6 +106,7 @@ func (r *redis) start(wipe bool) {
 	r.linkUp, r.syncedWith = false, nil
 	r.linkDownSince = -1
 	r.pausedUntil = 0
+	r.held = nil
 	w.trace("%s start role=%s master=%s log=%d wipe=%v run_id=%s", r.name(), r.role, r.master, len(r.log), wipe, r.runID[:8])
 }
 
@@ -222,7 +224,7 @@ func (r *redis) write(id uint64) string {
 		return "LOADING"
 	case r.role != roleMaster:
 		return "READONLY"
-	case w.now < r.pausedUntil:
+	case r.paused(): // whenWritable holds writes back while paused
 		return "PAUSED"
 	}
 	if r.minReplicas > 0 {
@@ -337,15 +339,87 @@ func (r *redis) client(c *conn, argv []string) (string, string) {
 		if err != nil || ms < 0 {
 			return "", "ERR timeout is not an integer or out of range"
 		}
-		r.pausedUntil = r.w.now + time.Duration(ms)*time.Millisecond
-		r.pauses++
-		r.w.trace("%s client pause %dms by %s", r.name(), ms, c.owner.name)
+		r.pause(time.Duration(ms)*time.Millisecond, c.owner.name)
 		return "OK", ""
 	case "UNPAUSE":
 		r.pausedUntil = 0
+		inc := r.inc
+		r.w.at(r.w.now, func() { // after the command that unpaused, as Redis does
+			if r.inc == inc {
+				r.release()
+			}
+		})
 		return "OK", ""
 	}
 	return "", "ERR unknown subcommand"
+}
+
+// pause is CLIENT PAUSE d WRITE.
+func (r *redis) pause(d time.Duration, by string) {
+	r.pausedUntil = r.w.now + d
+	r.pauses++
+	r.w.trace("%s client pause %v by %s", r.name(), d, by)
+	inc := r.inc
+	r.w.at(r.pausedUntil, func() {
+		if r.inc == inc {
+			r.release()
+		}
+	})
+}
+
+// paused reports whether a CLIENT PAUSE (WRITE, the only mode Sentinel
+// sends) is in force.
+func (r *redis) paused() bool { return r.w.now < r.pausedUntil }
+
+// blocks reports whether cmd, arriving now, must wait for the pause to end.
+// Redis 7 blocks the write commands and PUBLISH of a client while paused
+// (INFO, PING, reads and the admin commands are served), and a blocked
+// client reads nothing more until it is unblocked, so everything behind
+// the blocked command on that connection waits too (hold).
+func (r *redis) blocks(cmd sentinel.Command) bool {
+	return r.paused() && cmd.Kind == sentinel.CmdPublish
+}
+
+// hold queues cmd on c until the pause ends.
+func (r *redis) hold(c *conn, cmd sentinel.Command) {
+	if len(c.held) == 0 {
+		r.held = append(r.held, c)
+	}
+	c.held = append(c.held, cmd)
+}
+
+// release serves the held commands, connection by connection in the order
+// they blocked, each in its own order, unless a new pause is in force.
+func (r *redis) release() {
+	for len(r.held) > 0 && !r.paused() && r.up {
+		c := r.held[0]
+		for len(c.held) > 0 && !r.blocks(c.held[0]) {
+			cmd := c.held[0]
+			c.held = c.held[1:]
+			r.w.serveRedis(r, c, cmd)
+		}
+		if len(c.held) > 0 {
+			return // paused again by a command just served
+		}
+		r.held = r.held[1:]
+	}
+}
+
+// whenWritable runs fn once r is not paused (at once if it is not): a
+// client's write waits out a pause, as it does on a real server.
+func (r *redis) whenWritable(fn func()) {
+	if !r.up || !r.paused() {
+		fn()
+		return
+	}
+	inc := r.inc
+	r.w.at(r.pausedUntil, func() {
+		if r.inc != inc {
+			fn() // restarted meanwhile: the write fails as on any dead server
+			return
+		}
+		r.whenWritable(fn)
+	})
 }
 
 // transaction runs MULTI ... EXEC atomically.
