@@ -229,6 +229,9 @@ func (a *agent) pump() {
 			}
 			// As the runtime: a Tick runs the timer pass; any other
 			// input is received, and runs the pass only if it asks to.
+			if ir, ok := it.in.(sentinel.InfoReply); ok {
+				w.check.infoTaken(a, ir.Info)
+			}
 			if _, ok := it.in.(sentinel.Tick); ok {
 				a.tickQueued = false
 				fired = true
@@ -584,6 +587,9 @@ func (w *world) serveRedis(r *redis, c *conn, cmd sentinel.Command) {
 	in := w.redisReply(r, c, cmd)
 	if in == nil {
 		return
+	}
+	if ir, ok := in.(sentinel.InfoReply); ok {
+		w.check.infoRendered(r, ir.Info)
 	}
 	c.rep.send(func() {
 		if c.dead {
