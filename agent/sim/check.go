@@ -79,7 +79,8 @@ type checker struct {
 	maxStaleHold  time.Duration // longest a stale holder kept the VIP while able to act
 	staleAcquires int           // VIP claims made with an older config epoch than a current holder's
 
-	infos map[*sentinel.Info]infoTruth // INFO replies rendered and not yet taken in
+	infos           map[*sentinel.Info]infoTruth // INFO replies rendered and not yet taken in
+	unsyncedRefused int                          // selections that refused an unsynced replica
 }
 
 func newChecker(w *world, n, quorum int, lease time.Duration) *checker {
@@ -231,7 +232,10 @@ func (c *checker) event(a *agent, ev sentinel.Event) {
 		t.tryEpoch = t.curEpoch
 	case "+elected-leader":
 		c.elected(a, t.tryEpoch)
+	case "-failover-abort-no-good-slave":
+		c.countUnsynced(ev.Detail)
 	case "+selected-slave":
+		c.countUnsynced(ev.Detail)
 		// "slave <ip>:<port> <ip> <port> @ <master> <ip> <port>"
 		f := strings.Fields(ev.Payload)
 		if len(f) >= 4 && c.w != nil {
@@ -307,6 +311,17 @@ func (c *checker) command(a *agent, cmd sentinel.Command) {
 			if t.elected == 0 || t.elected != t.tryEpoch {
 				c.failf(a, "promotes %s without being elected (elected in %d, failover epoch %d)", cmd.To.Addr, t.elected, t.tryEpoch)
 			}
+		}
+	}
+}
+
+// countUnsynced counts a selection whose detail refused a replica for its
+// sync (the reasons of sentinel's unsyncedReason and the loading rule).
+func (c *checker) countUnsynced(detail string) {
+	for _, why := range []string{"rejected: sync from the master", "rejected: never synced", "rejected: loading", "rejected: replicating from"} {
+		if strings.Contains(detail, why) {
+			c.unsyncedRefused++
+			return
 		}
 	}
 }
