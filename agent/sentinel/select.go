@@ -2,6 +2,7 @@ package sentinel
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 )
@@ -77,6 +78,15 @@ func (n *Node) candidates(m *master) []Candidate {
 	return append(append(ok, unsynced...), bad...)
 }
 
+// bothIPs reports whether a and b are both IP literals: a host name and an
+// address may name the same instance (resolve-hostnames), so only two
+// different addresses prove a replica follows another instance.
+func bothIPs(a, b string) bool {
+	_, errA := netip.ParseAddr(a)
+	_, errB := netip.ParseAddr(b)
+	return errA == nil && errB == nil
+}
+
 // unsyncedReason says why replica r, by its latest INFO, holds no complete
 // copy of m's dataset, or "" when, as far as INFO tells, it does.
 // redis-sentinel does not ask: it promotes a replica still receiving its
@@ -99,7 +109,7 @@ func unsyncedReason(r *instance, m *master) string {
 	}
 	from := Addr{Host: r.slaveMasterHost, Port: r.slaveMasterPort}
 	switch {
-	case from.Host != "" && !sameAddr(from, m.inst.addr):
+	case from.Host != "" && !sameAddr(from, m.inst.addr) && (from.Port != m.inst.addr.Port || bothIPs(from.Host, m.inst.addr.Host)):
 		return fmt.Sprintf("replicating from %s, not from the master %s", from, m.inst.addr)
 	case info.MasterSyncInProgress:
 		return "sync from the master in progress (master_sync_in_progress:1)"

@@ -56,6 +56,9 @@ func TestUnsyncedRejection(t *testing.T) {
 			"replicating from 198.18.0.99:6379, not from the master 198.18.0.10:6379", true},
 		{"replica of another port", strings.Replace(infoSynced, "master_port:6379", "master_port:6380", 1),
 			"replicating from 198.18.0.10:6380", true},
+		{"master named by host name, same port", strings.Replace(infoSynced, "master_host:198.18.0.10", "master_host:redis-a.example", 1), "", false},
+		{"host name, another port", strings.Replace(strings.Replace(infoSynced, "master_host:198.18.0.10", "master_host:redis-a.example", 1), "master_port:6379", "master_port:6380", 1),
+			"replicating from redis-a.example:6380", true},
 		{"loading at start-up, in sync otherwise", strings.Replace(infoSynced, "loading:0", "loading:1", 1), "loading its dataset", false},
 	}
 	for _, tt := range tests {
