@@ -289,6 +289,10 @@ func TestGood(t *testing.T) {
 			return f.Masters[0].GARP == GARP{Count: 0, Interval: time.Second}
 		}},
 		{"fence yes without vip", mon + "sentinel fence m yes\n", func(f *File) bool { return f.Masters[0].Fence }},
+		{"unsynced promotion off by default", mon, func(f *File) bool { return !f.Masters[0].AllowUnsyncedPromotion }},
+		{"unsynced promotion allowed", mon + "sentinel allow-unsynced-promotion m yes\n", func(f *File) bool {
+			return f.Masters[0].AllowUnsyncedPromotion && f.Masters[0].MasterConfig().AllowUnsyncedPromotion
+		}},
 		{"fence no with vip", mon + "sentinel vip m 198.18.0.100/24 eth0\nsentinel fence m no\n", func(f *File) bool { return !f.Masters[0].Fence }},
 		{"tls is a warning", "tls-port 6380\n", func(f *File) bool { return true }},
 	}
@@ -428,6 +432,7 @@ func TestErrors(t *testing.T) {
 		{mon + "sentinel vip-garp m 5 5\n", 2, "sentinel vip-garp", "invalid interval"},
 		{mon + "sentinel vip-garp m 5 1000 -1\n", 2, "sentinel vip-garp", "invalid refresh"},
 		{mon + "sentinel fence m sure\n", 2, "sentinel fence", "want yes or no"},
+		{mon + "sentinel allow-unsynced-promotion m 1\n", 2, "sentinel allow-unsynced-promotion", "want yes or no"},
 		{mon + "sentinel vip-release-on-stop m 1\n", 2, "sentinel vip-release-on-stop", "want yes or no"},
 		{"sentinel monitor m <master-ip> 6379 2\n", 1, "sentinel monitor", "<master-ip> is a placeholder: replace it with the real value"},
 		{mon + "sentinel vip m <vip>/24 eth0\n", 2, "sentinel vip", "<vip> is a placeholder"},
@@ -669,6 +674,7 @@ sentinel auth-pass m ******
 sentinel vip m 198.18.0.100/24 eth0
 sentinel vip-garp m 5 1000 0
 sentinel fence m yes
+sentinel allow-unsynced-promotion m no
 sentinel vip-release-on-stop m yes
 `
 	if got := f.Effective(); got != want {

@@ -142,6 +142,21 @@
 // how many replicas are re-pointed at the new master at once; how long a
 // master that restarted (new run id) is still treated as down.
 //
+//	sentinel allow-unsynced-promotion <master> yes|no   default no
+//
+// A failover never promotes a replica that, by its latest INFO, has not
+// finished a sync with the master: one receiving or loading a full sync
+// (master_sync_in_progress:1, loading:1), one that never connected to the
+// master since it became its replica (master_link_status:down,
+// master_link_down_since_seconds:-1, slave_repl_offset 0 or 1), or one that
+// replicates from another instance. Its dataset is empty or partial, and
+// promoting it replaces the group's. With no other replica eligible the
+// failover is aborted (-failover-abort-no-good-slave, each replica's reason
+// in the event and in VIPSENTINEL STATUS). With yes, the best such replica
+// (not a loading one) is promoted as a last resort, for groups that prefer a
+// writable master with lost data to no master. redis-sentinel has no such
+// rule (README, Differences from redis-sentinel).
+//
 //	sentinel auth-pass <master> <password>      default: none
 //	sentinel auth-user <master> <user>          default: none
 //

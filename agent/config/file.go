@@ -97,6 +97,9 @@ type Master struct {
 	ClientReconfigScript  string
 	MasterRebootDownAfter time.Duration
 	RenamedCommands       map[string]string // lower-case command -> new name; "" disables it
+	// AllowUnsyncedPromotion lets a failover promote a replica that has not
+	// finished its sync with the master when no other replica qualifies.
+	AllowUnsyncedPromotion bool
 
 	VIPs          []VIP
 	GARP          GARP
@@ -211,20 +214,21 @@ func (f *File) HasImportedState() bool {
 // MasterConfig returns m as the core's per-master configuration.
 func (m *Master) MasterConfig() sentinel.MasterConfig {
 	return sentinel.MasterConfig{
-		Name:                  m.Name,
-		Addr:                  m.Addr,
-		Quorum:                m.Quorum,
-		DownAfter:             m.DownAfter,
-		FailoverTimeout:       m.FailoverTimeout,
-		ParallelSyncs:         m.ParallelSyncs,
-		AuthUser:              m.AuthUser,
-		AuthPass:              m.AuthPass,
-		NotificationScript:    m.NotificationScript,
-		ClientReconfigScript:  m.ClientReconfigScript,
-		MasterRebootDownAfter: m.MasterRebootDownAfter,
-		RenamedCommands:       maps.Clone(m.RenamedCommands),
-		HasVIP:                len(m.VIPs) > 0,
-		Fence:                 m.Fence,
+		Name:                   m.Name,
+		Addr:                   m.Addr,
+		Quorum:                 m.Quorum,
+		DownAfter:              m.DownAfter,
+		FailoverTimeout:        m.FailoverTimeout,
+		ParallelSyncs:          m.ParallelSyncs,
+		AuthUser:               m.AuthUser,
+		AuthPass:               m.AuthPass,
+		NotificationScript:     m.NotificationScript,
+		ClientReconfigScript:   m.ClientReconfigScript,
+		MasterRebootDownAfter:  m.MasterRebootDownAfter,
+		RenamedCommands:        maps.Clone(m.RenamedCommands),
+		HasVIP:                 len(m.VIPs) > 0,
+		Fence:                  m.Fence,
+		AllowUnsyncedPromotion: m.AllowUnsyncedPromotion,
 	}
 }
 

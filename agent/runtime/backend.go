@@ -240,6 +240,32 @@ type MasterStatus struct {
 	Fenced          bool   `json:"fenced"`
 	AgentsReachable int    `json:"agents_reachable"`
 	AgentsKnown     int    `json:"agents_known"`
+
+	// Replicas says how each replica would fare in a promotion now:
+	// eligible ones first, in promotion order.
+	Replicas []ReplicaStatus `json:"replicas"`
+}
+
+// ReplicaStatus is one replica in MasterStatus: whether a failover now
+// could promote it and, if not, why (sentinel.Candidate).
+type ReplicaStatus struct {
+	Address  string `json:"address"`
+	Priority int    `json:"priority"`
+	Offset   int64  `json:"offset"`
+	Eligible bool   `json:"eligible"`
+	Rejected string `json:"rejected,omitempty"`
+	// Unsynced: rejected only for not having finished its sync with the
+	// master (promoted as a last resort with allow-unsynced-promotion yes).
+	Unsynced bool `json:"unsynced,omitempty"`
+}
+
+func replicaStatus(cs []sentinel.Candidate) []ReplicaStatus {
+	out := []ReplicaStatus{}
+	for _, c := range cs {
+		out = append(out, ReplicaStatus{Address: c.Addr.String(), Priority: c.Priority, Offset: c.Offset,
+			Eligible: c.Rejected == "", Rejected: c.Rejected, Unsynced: c.Unsynced})
+	}
+	return out
 }
 
 func (b backend) Status(ctx context.Context) (any, error) {
@@ -250,8 +276,10 @@ func (b backend) Status(ctx context.Context) (any, error) {
 			Tilt: b.r.node.Tilt(), StateSaved: !b.r.saveFailing, Masters: []MasterStatus{},
 		}
 		for _, m := range b.r.node.Status(now) {
+			cs, _ := b.r.node.ReplicaCandidates(now, m.Name)
 			st.Masters = append(st.Masters, MasterStatus{
-				Name: m.Name, Address: m.Addr.String(), ConfigEpoch: m.ConfigEpoch, FailoverState: m.FailoverState,
+				Replicas: replicaStatus(cs),
+				Name:     m.Name, Address: m.Addr.String(), ConfigEpoch: m.ConfigEpoch, FailoverState: m.FailoverState,
 				SDown: m.SDown, ODown: m.ODown, Local: m.Local, LocalRole: m.LocalRole,
 				HasVIP: m.HasVIP, VIPHeld: m.HasVIP && m.VIPWanted, VIPReason: m.VIPReason,
 				Fence: m.Fence, Fenced: m.Fenced, AgentsReachable: m.AgentsReachable, AgentsKnown: m.AgentsKnown,

@@ -63,6 +63,17 @@
 // -failover-abort-pause-failed, +failover-no-pause and -failover-pause-master; design.md gives
 // the details.
 //
+// # Replica selection
+//
+// A failover promotes the best replica by Sentinel's rules and order, but
+// never one whose latest INFO shows it has not finished a sync with the
+// current master (loading, a full sync in progress, never connected since
+// it became a replica with no data, or replicating from another instance):
+// its dataset is empty or partial. Unless no other replica is eligible and
+// the master's AllowUnsyncedPromotion is set, the failover is aborted with
+// -failover-abort-no-good-slave, each replica's reason in the event's
+// Detail and in ReplicaCandidates. redis-sentinel has no such rule.
+//
 // # Floating IP and fencing
 //
 // A master's VIP is wanted by the agent whose host the latest configuration

@@ -68,6 +68,10 @@ func ParseInfo(text string) (*Info, error) {
 			info.MasterLinkUp = val == "up"
 		case "master_link_down_since_seconds":
 			info.MasterLinkDownSinceSecs, err = strconv.ParseInt(val, 10, 64)
+		case "master_sync_in_progress":
+			info.MasterSyncInProgress, err = infoFlag(val)
+		case "loading":
+			info.Loading, err = infoFlag(val)
 		case "slave_priority", "replica_priority":
 			info.SlavePriority, err = strconv.Atoi(val)
 		case "slave_repl_offset":
@@ -102,6 +106,17 @@ func infoPort(s string) (int, error) {
 		return 0, errors.New("bad port")
 	}
 	return p, nil
+}
+
+// infoFlag reads a 0/1 field.
+func infoFlag(s string) (bool, error) {
+	switch s {
+	case "0":
+		return false, nil
+	case "1":
+		return true, nil
+	}
+	return false, errors.New("want 0 or 1")
 }
 
 // isReplicaKey matches slave<digits>.

@@ -2,6 +2,7 @@ package sentinel
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 )
@@ -14,8 +15,14 @@ type Candidate struct {
 	Priority int
 	Offset   int64
 	// Rejected is empty for an eligible replica, otherwise the rule that
-	// excludes it (Sentinel's sentinelSelectSlave rules).
+	// excludes it: Sentinel's sentinelSelectSlave rules, then ours on the
+	// replica's sync with the master (unsyncedReason).
 	Rejected string
+	// Unsynced is set when the only rule that excludes the replica is that
+	// it has not finished a sync with the master. Such a replica is
+	// promoted, as a last resort, only when no replica is eligible and the
+	// master's AllowUnsyncedPromotion is set.
+	Unsynced bool
 }
 
 // candidates evaluates every replica of m: eligible ones first, in promotion
@@ -31,7 +38,7 @@ func (n *Node) candidates(m *master) []Candidate {
 	if mi.flags&fSDown != 0 {
 		infoValidity = 5 * n.t.PingPeriod
 	}
-	var ok, bad []Candidate
+	var ok, unsynced, bad []Candidate
 	for _, r := range m.sortedReplicas() {
 		c := Candidate{Addr: r.addr, RunID: r.runid, Priority: r.slavePriority, Offset: r.slaveReplOffset}
 		switch {
@@ -51,15 +58,65 @@ func (n *Node) candidates(m *master) []Candidate {
 			c.Rejected = fmt.Sprintf("INFO is %v old (limit %v)", now-r.infoRefresh, infoValidity)
 		case r.masterLinkDownTime > maxDown:
 			c.Rejected = fmt.Sprintf("link to master down for %v (limit %v)", r.masterLinkDownTime, maxDown)
+		case r.info != nil && r.info.Loading:
+			c.Rejected = "loading its dataset (loading:1)"
+		default:
+			c.Rejected = unsyncedReason(r, m)
+			c.Unsynced = c.Rejected != ""
 		}
-		if c.Rejected == "" {
+		switch {
+		case c.Rejected == "":
 			ok = append(ok, c)
-		} else {
+		case c.Unsynced:
+			unsynced = append(unsynced, c)
+		default:
 			bad = append(bad, c)
 		}
 	}
 	sort.SliceStable(ok, func(i, j int) bool { return betterCandidate(ok[i], ok[j]) })
-	return append(ok, bad...)
+	sort.SliceStable(unsynced, func(i, j int) bool { return betterCandidate(unsynced[i], unsynced[j]) })
+	return append(append(ok, unsynced...), bad...)
+}
+
+// bothIPs reports whether a and b are both IP literals: a host name and an
+// address may name the same instance (resolve-hostnames), so only two
+// different addresses prove a replica follows another instance.
+func bothIPs(a, b string) bool {
+	_, errA := netip.ParseAddr(a)
+	_, errB := netip.ParseAddr(b)
+	return errA == nil && errB == nil
+}
+
+// unsyncedReason says why replica r, by its latest INFO, holds no complete
+// copy of m's dataset, or "" when, as far as INFO tells, it does.
+// redis-sentinel does not ask: it promotes a replica still receiving its
+// first full sync, and the group's dataset is replaced by an empty or
+// partial one (issue 13: a cluster booted host by host failed its healthy
+// master over to a replica with 0 of its 200,000 keys). Redis 7.0 reports
+// a replica that has not finished its sync as master_sync_in_progress:1
+// while the RDB is transferred and loaded, and before that (connecting,
+// handshake) as master_link_status:down with master_link_down_since_seconds:-1
+// (never connected since it became a replica of that master) and
+// slave_repl_offset 0 or 1. A replica restarted with its data and not yet
+// reconnected reports its previous offset, so it is not rejected. A
+// replica of another instance holds that instance's data, whose offset
+// cannot be compared with the master's. Only a replica's own report
+// counts: role:master (a promotion that timed out) is not judged here.
+func unsyncedReason(r *instance, m *master) string {
+	info := r.info
+	if info == nil || r.roleReported != KindReplica {
+		return ""
+	}
+	from := Addr{Host: r.slaveMasterHost, Port: r.slaveMasterPort}
+	switch {
+	case from.Host != "" && !sameAddr(from, m.inst.addr) && (from.Port != m.inst.addr.Port || bothIPs(from.Host, m.inst.addr.Host)):
+		return fmt.Sprintf("replicating from %s, not from the master %s", from, m.inst.addr)
+	case info.MasterSyncInProgress:
+		return "sync from the master in progress (master_sync_in_progress:1)"
+	case !info.MasterLinkUp && info.MasterLinkDownSinceSecs < 0 && r.slaveReplOffset <= 1:
+		return fmt.Sprintf("never synced with the master (link down since it became a replica, slave_repl_offset:%d)", r.slaveReplOffset)
+	}
+	return ""
 }
 
 // betterCandidate is compareSlavesForPromotion: lower priority, then higher
@@ -97,10 +154,17 @@ func (n *Node) selectReplica(m *master) (*instance, string) {
 			fmt.Fprintf(&b, "%s rejected: %s", c.Addr, c.Rejected)
 		}
 	}
-	if len(cs) == 0 {
+	switch {
+	case len(cs) == 0:
 		b.WriteString("no known replicas")
-	}
-	if len(cs) == 0 || cs[0].Rejected != "" {
+		return nil, b.String()
+	case cs[0].Rejected == "":
+	case cs[0].Unsynced && m.cfg.AllowUnsyncedPromotion:
+		fmt.Fprintf(&b, "; no synced replica: promoting %s anyway (allow-unsynced-promotion yes)", cs[0].Addr)
+	case cs[0].Unsynced:
+		b.WriteString("; no synced replica, and allow-unsynced-promotion is no")
+		return nil, b.String()
+	default:
 		return nil, b.String()
 	}
 	return m.replicas[cs[0].Addr.String()], b.String()

@@ -295,6 +295,10 @@ type MasterConfig struct {
 	RenamedCommands       map[string]string // lower-case original -> new name ("" disables)
 	HasVIP                bool              // a sentinel vip directive exists for this master
 	Fence                 bool              // sentinel fence <master> yes
+	// AllowUnsyncedPromotion (sentinel allow-unsynced-promotion <master>
+	// yes) lets a failover promote a replica that has not completed its
+	// sync with the master when no synced replica is eligible (select.go).
+	AllowUnsyncedPromotion bool
 }
 
 // MaxMinAgents is the largest Config.MinAgents accepted: a larger value is

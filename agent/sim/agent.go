@@ -229,6 +229,9 @@ func (a *agent) pump() {
 			}
 			// As the runtime: a Tick runs the timer pass; any other
 			// input is received, and runs the pass only if it asks to.
+			if ir, ok := it.in.(sentinel.InfoReply); ok {
+				w.check.infoTaken(a, ir.Info)
+			}
 			if _, ok := it.in.(sentinel.Tick); ok {
 				a.tickQueued = false
 				fired = true
@@ -327,7 +330,7 @@ func (a *agent) commit(rd sentinel.Ready, answer func(), expectTilt bool) {
 
 func (a *agent) findConn(to sentinel.Ref, l sentinel.Link) *conn {
 	for _, c := range a.conns {
-		if c.link == l && c.ref.Kind == to.Kind && c.ref.Addr == to.Addr {
+		if !c.pub && c.link == l && c.ref.Kind == to.Kind && c.ref.Addr == to.Addr {
 			return c
 		}
 	}
@@ -368,6 +371,10 @@ func (a *agent) dispatch(cmd sentinel.Command) {
 		}
 		return
 	}
+	if cmd.Kind == sentinel.CmdPublish && cmd.To.Kind != sentinel.KindSentinel && !w.opts.SharedPublishLink {
+		a.publish(cmd)
+		return
+	}
 	c := a.findConn(cmd.To, cmd.Link)
 	if c == nil || c.dead {
 		inc := a.inc
@@ -379,9 +386,60 @@ func (a *agent) dispatch(cmd sentinel.Command) {
 	c.req.send(func() { w.request(c, cmd) })
 }
 
+// maxPubOut bounds the hellos queued on a publish connection: a paused
+// master holds them all, and one is enough to deliver once it unpauses.
+// The Node resends a hello left unanswered for a publish period; one that
+// finds the queue full is answered as failed when the connection next
+// answers or breaks (answering at once would have it resent at once).
+const maxPubOut = 2
+
+// publish sends a hello PUBLISH to a Redis instance on the runtime's own
+// publish connection to it (dialled on first use, redialled after it
+// breaks, unknown to the Node), as agent/redislink does: on the command
+// link, a PUBLISH blocked by CLIENT PAUSE WRITE held every PING and INFO
+// queued behind it, and peers saw a paused master as down (issue 13).
+// A failure is a PublishReply with OK false; the Node retries later.
+func (a *agent) publish(cmd sentinel.Command) {
+	w := a.w
+	c := a.findPub(cmd.To.Addr)
+	if c != nil && c.dead {
+		a.removeConn(c)
+		c = nil
+	}
+	if c == nil {
+		c = a.dial(sentinel.Command{Kind: sentinel.CmdConnect, To: cmd.To, Link: sentinel.LinkCmd})
+		c.pub = true
+	}
+	if len(c.pubOut) >= maxPubOut {
+		c.pubLate = append(c.pubLate, cmd.To)
+		return
+	}
+	c.pubOut = append(c.pubOut, cmd.To)
+	if target, _ := w.resolve(cmd.To); target >= 0 { // else it fails at the connect timeout
+		c.req.send(func() { w.request(c, cmd) })
+	}
+}
+
+func (a *agent) findPub(addr sentinel.Addr) *conn {
+	for _, c := range a.conns {
+		if c.pub && c.ref.Addr == addr {
+			return c
+		}
+	}
+	return nil
+}
+
+// pubFailed answers the PUBLISHes lost with a publish connection.
+func (c *conn) pubFailed() {
+	for _, to := range append(c.pubOut, c.pubLate...) {
+		c.owner.deliver(c.inc, sentinel.PublishReply{To: to, OK: false})
+	}
+	c.pubOut, c.pubLate = nil, nil
+}
+
 // dial opens a connection: SYN and the set-up commands, LinkUp once they are
 // answered, LinkDown on a reset or after the connect timeout.
-func (a *agent) dial(cmd sentinel.Command) {
+func (a *agent) dial(cmd sentinel.Command) *conn {
 	w := a.w
 	target, svc := w.resolve(cmd.To)
 	w.nextConn++
@@ -392,7 +450,7 @@ func (a *agent) dial(cmd sentinel.Command) {
 		c.rep = c.req
 		a.conns = append(a.conns, c)
 		w.at(w.now+w.opts.ConnectTimeout, func() { c.fail("connect timeout") })
-		return
+		return c
 	}
 	c.req = newStream(w, c, a.host, target)
 	c.rep = newStream(w, c, target, a.host)
@@ -403,6 +461,7 @@ func (a *agent) dial(cmd sentinel.Command) {
 			c.fail("connect timeout")
 		}
 	})
+	return c
 }
 
 // resolve maps an address to the host and service listening there.
@@ -441,6 +500,9 @@ func (w *world) syn(c *conn, cmd sentinel.Command) {
 	established := func() {
 		if !c.dead && !c.gone {
 			c.up = true
+			if c.pub {
+				return // the runtime's own: the Node does not know it
+			}
 			c.owner.deliver(c.inc, sentinel.LinkUp{To: c.ref, Link: c.link, LocalIP: c.w.hosts[c.owner.host].ip, Proof: proof})
 		}
 	}
@@ -499,14 +561,11 @@ func (w *world) request(c *conn, cmd sentinel.Command) {
 			c.sendRST("connection reset by peer")
 			return
 		}
-		in := w.redisReply(r, c, cmd)
-		if in != nil {
-			c.rep.send(func() {
-				if !c.dead {
-					c.owner.deliver(c.inc, in)
-				}
-			})
+		if len(c.held) > 0 || r.blocks(cmd) {
+			r.hold(c, cmd)
+			return
 		}
+		w.serveRedis(r, c, cmd)
 	case svcAgent:
 		ag := w.agents[c.target]
 		if c.gone || !ag.running || ag.inc != c.serverInc {
@@ -531,6 +590,33 @@ func (w *world) request(c *conn, cmd sentinel.Command) {
 			}
 		})
 	}
+}
+
+// serveRedis executes cmd on r and sends its reply back on c.
+func (w *world) serveRedis(r *redis, c *conn, cmd sentinel.Command) {
+	if c.dead || c.gone {
+		return
+	}
+	in := w.redisReply(r, c, cmd)
+	if in == nil {
+		return
+	}
+	if ir, ok := in.(sentinel.InfoReply); ok {
+		w.check.infoRendered(r, ir.Info)
+	}
+	c.rep.send(func() {
+		if c.dead {
+			return
+		}
+		c.owner.deliver(c.inc, in)
+		if c.pub && len(c.pubOut) > 0 {
+			c.pubOut = c.pubOut[1:]
+			for _, to := range c.pubLate {
+				c.owner.deliver(c.inc, sentinel.PublishReply{To: to, OK: false})
+			}
+			c.pubLate = nil
+		}
+	})
 }
 
 func first(cmds [][]string) []string {

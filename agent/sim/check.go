@@ -48,6 +48,17 @@ type track struct {
 	contact     bool          // can reach a majority of agents now
 	lastContact time.Duration // last time it could
 	switched    sentinel.Addr // target of its last +switch-master
+
+	// unsynced is, per Redis host, what that instance was when it rendered
+	// the latest INFO the agent's Node took in (redis.unsynced; "" when it
+	// held its master's data).
+	unsynced map[int]string
+}
+
+// infoTruth is the state of the instance that rendered an INFO reply.
+type infoTruth struct {
+	host     int
+	unsynced string
 }
 
 // checker holds the cluster-wide invariants, checked after every event. It
@@ -70,13 +81,19 @@ type checker struct {
 
 	maxStaleHold  time.Duration // longest a stale holder kept the VIP while able to act
 	staleAcquires int           // VIP claims made with an older config epoch than a current holder's
+
+	infos           map[*sentinel.Info]infoTruth // INFO replies rendered and not yet taken in
+	unsyncedRefused int                          // selections that refused an unsynced replica
 }
 
 func newChecker(w *world, n, quorum int, lease time.Duration) *checker {
 	c := &checker{
 		w: w, n: n, majority: n/2 + 1, quorum: quorum, lease: lease,
 		leader: make(map[uint64]int), votes: make(map[voteKey]string), configs: make(map[uint64]configSeen),
-		ag: make([]track, n),
+		ag: make([]track, n), infos: make(map[*sentinel.Info]infoTruth),
+	}
+	for i := range c.ag {
+		c.ag[i].unsynced = make(map[int]string)
 	}
 	return c
 }
@@ -226,6 +243,20 @@ func (c *checker) event(a *agent, ev sentinel.Event) {
 		t.tryEpoch = t.curEpoch
 	case "+elected-leader":
 		c.elected(a, t.tryEpoch)
+	case "-failover-abort-no-good-slave":
+		c.countUnsynced(ev.Detail)
+	case "+selected-slave":
+		c.countUnsynced(ev.Detail)
+		// "slave <ip>:<port> <ip> <port> @ <master> <ip> <port>"
+		f := strings.Fields(ev.Payload)
+		if len(f) >= 4 && c.w != nil {
+			p, _ := strconv.Atoi(f[3])
+			if r := c.w.redisAt(sentinel.Addr{Host: f[2], Port: p}); r != nil {
+				if why := t.unsynced[r.host]; why != "" {
+					c.failf(a, "selected %s for promotion while its latest INFO to this agent showed it %s (%s)", r.addr, why, ev.Detail)
+				}
+			}
+		}
 	case "+switch-master":
 		f := strings.Fields(ev.Payload)
 		if len(f) == 5 {
@@ -292,6 +323,31 @@ func (c *checker) command(a *agent, cmd sentinel.Command) {
 				c.failf(a, "promotes %s without being elected (elected in %d, failover epoch %d)", cmd.To.Addr, t.elected, t.tryEpoch)
 			}
 		}
+	}
+}
+
+// countUnsynced counts a selection whose detail refused a replica for its
+// sync (the reasons of sentinel's unsyncedReason and the loading rule).
+func (c *checker) countUnsynced(detail string) {
+	for _, why := range []string{"rejected: sync from the master", "rejected: never synced", "rejected: loading", "rejected: replicating from"} {
+		if strings.Contains(detail, why) {
+			c.unsyncedRefused++
+			return
+		}
+	}
+}
+
+// infoRendered notes the state of r as it renders the INFO reply info.
+func (c *checker) infoRendered(r *redis, info *sentinel.Info) {
+	c.infos[info] = infoTruth{host: r.host, unsynced: r.unsynced()}
+}
+
+// infoTaken is an agent's Node taking in an INFO reply: from now on it
+// knows what that reply said about the instance's sync.
+func (c *checker) infoTaken(a *agent, info *sentinel.Info) {
+	if tr, ok := c.infos[info]; ok {
+		delete(c.infos, info)
+		c.ag[a.id].unsynced[tr.host] = tr.unsynced
 	}
 }
 

@@ -41,16 +41,21 @@ func (c *client) tick() {
 			c.timeout(h) // the host drops packets for an address it lacks
 			return
 		}
-		err := w.redis[h].write(id)
-		if !w.passable(h, c.host) || w.lost(h, c.host) {
-			c.timeout(h)
-			return
-		}
-		w.at(w.now+w.delay(h, c.host), func() {
-			if err != "" || w.now-sent > clientTimeout {
+		w.redis[h].whenWritable(func() {
+			if w.now-sent > clientTimeout {
+				return // the client gave up and closed: Redis drops the blocked write
+			}
+			err := w.redis[h].write(id)
+			if !w.passable(h, c.host) || w.lost(h, c.host) {
+				c.timeout(h)
 				return
 			}
-			w.ack(id)
+			w.at(w.now+w.delay(h, c.host), func() {
+				if err != "" || w.now-sent > clientTimeout {
+					return
+				}
+				w.ack(id)
+			})
 		})
 	})
 }

@@ -25,16 +25,26 @@
 // the cut heals, broken after a TCP timeout. Partitions are symmetric or
 // one-way. A process that dies resets its connections (RST) when its host
 // is up; a host that dies answers nothing. Hellos may be delivered twice.
+// A server reads each connection in order: a command it blocks holds every
+// later one on that connection. The runtime sends hello PUBLISHes to Redis
+// on a connection of its own, as agent/redislink does, so that a PUBLISH a
+// paused master blocks never delays a PING or an INFO (Options.
+// SharedPublishLink restores the shared link, for the test that shows why).
 //
 // Redis: role, replicaof, run_id, an ordered write log standing for the
 // dataset (offsets derive from it), replicas pulling from their master while
 // the link is up, partial resync when their log is a prefix of the master's
-// and full resync (losing their tail) otherwise, appendfsync everysec
+// and full resync (losing their tail) otherwise; a full sync (also for a
+// replica with no data) takes time in proportion to the dataset, during
+// which INFO reports master_link_status:down and master_sync_in_progress:1
+// (and, before the first one, master_link_down_since_seconds:-1 and offset
+// 1) and the replica keeps its old data; appendfsync everysec
 // (a crash keeps the log as of the last second, or nothing when wiped),
 // slave-priority, min-replicas-to-write, pub/sub on the hello channel,
 // INFO rendered as redis-server 7.0 does, MULTI/EXEC with SLAVEOF,
 // CONFIG REWRITE (what a restart comes back as), CLIENT KILL, CLIENT PAUSE
-// WRITE and SCRIPT KILL.
+// WRITE (PUBLISH and client writes wait for the pause to end, as in Redis
+// 7; PING, INFO and admin commands are answered) and SCRIPT KILL.
 //
 // Clients write through the VIP: ARP resolution follows gratuitous ARPs of
 // new holders, a host only answers for an address it holds, acknowledged
@@ -78,6 +88,10 @@
 //     SLAVEOF NO ONE is sent only by the elected leader of its failover; no
 //     SLAVEOF/REPLICAOF is sent in TILT; a slave-priority 0 replica is never
 //     promoted;
+//   - no replica is selected for promotion (+selected-slave) while the
+//     latest INFO the agent took in from it was rendered while it was in a
+//     full sync, loading, or replicating with no data and no completed sync
+//     (issue 13: an empty replica promoted over a healthy dataset);
 //   - an agent whose ticks are further apart than the TILT trigger is in
 //     TILT after that tick;
 //   - the fence window (fence yes): a VIP holder must let go within the lease

@@ -167,6 +167,7 @@ func (w *world) result(res *Result) *Result {
 	res.StaleHold = w.check.maxStaleHold
 	res.StaleClaim = w.check.staleAcquires
 	res.VIPGap = w.vip.maxEmpty
+	res.UnsyncedRefused = w.check.unsyncedRefused
 	res.WritesSent = w.writes
 	res.WritesAcked = uint64(len(w.acked))
 	if w.done {

@@ -127,6 +127,15 @@ type conn struct {
 	serverInc  int  // incarnation of the server process it is attached to
 	gone       bool // the server process closed it (crash, CLIENT KILL)
 	subscribed bool
+	held       []sentinel.Command // commands the server has not read yet (a CLIENT PAUSE blocks the first)
+
+	// pub marks the runtime's own connection for hello PUBLISHes to a
+	// Redis instance, kept apart from the Node's command link so that a
+	// PUBLISH blocked by CLIENT PAUSE WRITE never delays a PING or an INFO
+	// (agent.publish). pubOut lists its PUBLISHes not yet answered.
+	pub     bool
+	pubOut  []sentinel.Ref
+	pubLate []sentinel.Ref // hellos that found pubOut full, answered later
 }
 
 // fail breaks the connection and tells the owner, unless the owner already
@@ -138,6 +147,10 @@ func (c *conn) fail(reason string) {
 	c.dead = true
 	c.detach()
 	c.w.trace("%s conn %d %s/%s %s down: %s", c.owner.name, c.id, c.ref.Kind, c.ref.Addr, linkName(c.link), reason)
+	if c.pub {
+		c.pubFailed()
+		return
+	}
 	c.owner.deliver(c.inc, sentinel.LinkDown{To: c.ref, Link: c.link, Err: reason})
 }
 
@@ -169,6 +182,7 @@ func (c *conn) reset(reason string) {
 		c.w.redis[c.target].unsubscribe(c)
 		c.subscribed = false
 	}
+	c.held = nil
 	c.sendRST(reason)
 }
 

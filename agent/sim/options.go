@@ -51,6 +51,10 @@ type Options struct {
 	ConnectTimeout time.Duration
 	TCPTimeout     time.Duration // a stream stuck this long breaks its connection
 	ReplPeriod     time.Duration // how often replicas pull from their master
+	// A full sync (a replica with no data, or whose data diverged) takes
+	// SyncBase plus SyncPerWrite per write in the master's dataset.
+	SyncBase     time.Duration
+	SyncPerWrite time.Duration
 
 	// Fault schedule (safety phase only). Rates are per second of virtual time.
 	Partition     PartitionMode
@@ -89,6 +93,11 @@ type Options struct {
 	// Mutate, when set, deliberately breaks the runtime so that tests can
 	// check that the invariants catch it.
 	Mutate Mutation
+
+	// SharedPublishLink (tests only) sends hello PUBLISHes to Redis on the
+	// Node's command link, behind and ahead of its PINGs and INFOs, as the
+	// runtime did before issue 13, instead of on a connection of their own.
+	SharedPublishLink bool
 }
 
 // Mutation is a deliberate runtime bug used to prove the checker can fail.
@@ -114,9 +123,9 @@ func (o *Options) Calm() bool {
 
 // String renders the swarm in one line, printed after SEED=.
 func (o *Options) String() string {
-	return fmt.Sprintf("agents=%d quorum=%d down-after=%v failover-timeout=%v fence=%v prio0=%v min-replicas=%d rename=%v "+
+	return fmt.Sprintf("agents=%d quorum=%d down-after=%v failover-timeout=%v fence=%v prio0=%v min-replicas=%d rename=%v sync=%v+%v/write "+
 		"loss=%.2f delay=%v+%v dup=%.2f partition=%v asym=%v/%.3f crash=%.3f/%.3f/%.3f wipe=%.2f stall=%.3f jump=%.3f drift=%dppm kill-master=%v adversary=%v",
-		o.Agents, o.Quorum, o.DownAfter, o.FailoverTimeout, o.Fence, o.Priority0, o.MinReplicas, o.Rename,
+		o.Agents, o.Quorum, o.DownAfter, o.FailoverTimeout, o.Fence, o.Priority0, o.MinReplicas, o.Rename, o.SyncBase, o.SyncPerWrite,
 		o.Loss, o.DelayMin, o.DelayMean, o.Dup, o.Partition, o.Asymmetric, o.PartitionRate,
 		o.AgentCrash, o.RedisCrash, o.HostCrash, o.RedisWipe, o.StallRate, o.JumpRate, o.ClockDrift, o.KillMaster, o.Adversary)
 }
@@ -168,6 +177,11 @@ func Swarm(seed uint64, agents int) Options {
 	// seed stands for.
 	o.Rename = newRand(seed, "swarm-rename", 0).Intn(4) == 0
 	o.Adversary = newRand(seed, "swarm-adversary", 0).Intn(3) == 0
+	// Full syncs from about 50 ms to several seconds for the datasets a
+	// run builds (a few hundred writes), so that masters die mid-sync.
+	rs := newRand(seed, "swarm-sync", 0)
+	o.SyncBase = time.Duration(50+rs.Intn(950)) * time.Millisecond
+	o.SyncPerWrite = time.Duration(rs.Intn(10000)) * time.Microsecond
 
 	o.DelayMin = time.Duration(50+r.Intn(950)) * time.Microsecond
 	o.DelayMean = time.Duration(r.Intn(20)+1) * time.Millisecond

@@ -41,6 +41,9 @@ type redis struct {
 
 	linkUp        bool
 	linkDownSince time.Duration // -1: never connected
+	syncFrom      *redis        // a full sync from this master is in progress
+	syncFromInc   int
+	syncUntil     time.Duration // when it completes
 	syncedWith    *redis
 	syncedInc     int
 	syncedAt      time.Duration
@@ -49,7 +52,8 @@ type redis struct {
 	priority    int
 	minReplicas int
 	pausedUntil time.Duration
-	pauses      int // CLIENT PAUSE commands executed
+	pauses      int     // CLIENT PAUSE commands executed
+	held        []*conn // connections whose commands wait for the pause to end, in the order they blocked
 
 	subs  []*conn // pub/sub links subscribed to the hello channel
 	conns []*conn // every attached connection
@@ -102,9 +106,10 @@ func (r *redis) start(wipe bool) {
 	r.durable = len(r.log)
 	r.lastFsync = w.now
 	r.loadingUntil = w.now + time.Duration(len(r.log))*time.Microsecond*50
-	r.linkUp, r.syncedWith = false, nil
+	r.linkUp, r.syncedWith, r.syncFrom = false, nil, nil
 	r.linkDownSince = -1
 	r.pausedUntil = 0
+	r.held = nil
 	w.trace("%s start role=%s master=%s log=%d wipe=%v run_id=%s", r.name(), r.role, r.master, len(r.log), wipe, r.runID[:8])
 }
 
@@ -161,6 +166,10 @@ func (r *redis) replTick() {
 	}
 	m := w.redisAt(r.master)
 	if m == nil || !m.up || m.loading() || !w.twoWay(r.host, m.host) {
+		if r.syncFrom != nil {
+			w.trace("%s full sync from %s aborted", r.name(), r.master)
+			r.syncFrom = nil
+		}
 		if r.linkUp {
 			r.linkUp = false
 			r.linkDownSince = w.now
@@ -169,7 +178,26 @@ func (r *redis) replTick() {
 		return
 	}
 	if !r.linkUp || r.syncedWith != m || r.syncedInc != m.inc || !isPrefix(r.log, m.log) {
-		full := !isPrefix(r.log, m.log)
+		// A replica with no data (a new or wiped one: no replication id
+		// to continue from) or whose data diverged needs a full sync: the
+		// master's RDB is transferred and loaded, which takes time in
+		// proportion to the dataset, while INFO reports the link down and
+		// master_sync_in_progress:1, and the replica keeps its old data
+		// until the new one is loaded.
+		full := len(r.log) == 0 || !isPrefix(r.log, m.log)
+		if full && r.linkUp {
+			r.linkUp = false
+			r.linkDownSince = w.now
+		}
+		if full && (r.syncFrom != m || r.syncFromInc != m.inc) {
+			r.syncFrom, r.syncFromInc = m, m.inc
+			r.syncUntil = w.now + w.opts.SyncBase + time.Duration(len(m.log))*w.opts.SyncPerWrite
+			w.trace("%s full sync from %s started (log=%d, until %.3fs)", r.name(), r.master, len(m.log), r.syncUntil.Seconds())
+		}
+		if full && w.now < r.syncUntil {
+			return
+		}
+		r.syncFrom = nil
 		if full {
 			// A full resync replaces the dataset with the master's RDB,
 			// which the replica has on disk once loaded: what was durable
@@ -212,6 +240,35 @@ func (r *redis) replicas() []*redis {
 	return out
 }
 
+// syncingReplicas lists the instances receiving a full sync from r.
+func (r *redis) syncingReplicas() []*redis {
+	var out []*redis
+	for _, o := range r.w.redis {
+		if o != r && o.up && o.role == roleReplica && o.syncFrom == r && o.syncFromInc == r.inc && o.master == r.addr {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// unsynced says why r, a replica, holds no complete copy of its master's
+// dataset (what issue 13's selection rule must not promote), or "".
+func (r *redis) unsynced() string {
+	switch {
+	case !r.up:
+		return ""
+	case r.loading():
+		return "loading its dataset"
+	case r.role != roleReplica:
+		return ""
+	case r.syncFrom != nil:
+		return fmt.Sprintf("in a full sync from %s", r.master)
+	case !r.linkUp && r.linkDownSince < 0 && len(r.log) == 0:
+		return fmt.Sprintf("never synced with %s, no data", r.master)
+	}
+	return ""
+}
+
 // write applies one client write; it is acknowledged only on a writable master.
 func (r *redis) write(id uint64) string {
 	w := r.w
@@ -222,7 +279,7 @@ func (r *redis) write(id uint64) string {
 		return "LOADING"
 	case r.role != roleMaster:
 		return "READONLY"
-	case w.now < r.pausedUntil:
+	case r.paused(): // whenWritable holds writes back while paused
 		return "PAUSED"
 	}
 	if r.minReplicas > 0 {
@@ -274,7 +331,7 @@ func (r *redis) exec(c *conn, argv []string) (string, string) {
 				w.trace("%s promoted by %s (log=%d)", r.name(), c.owner.name, len(r.log))
 			}
 			r.role, r.master = roleMaster, sentinel.Addr{}
-			r.linkUp, r.syncedWith = false, nil
+			r.linkUp, r.syncedWith, r.syncFrom = false, nil, nil
 			return "OK", ""
 		}
 		port, err := strconv.Atoi(argv[2])
@@ -290,7 +347,7 @@ func (r *redis) exec(c *conn, argv []string) (string, string) {
 		}
 		w.trace("%s replicaof %s by %s", r.name(), to, c.owner.name)
 		r.role, r.master = roleReplica, to
-		r.linkUp, r.syncedWith, r.linkDownSince = false, nil, w.now
+		r.linkUp, r.syncedWith, r.syncFrom, r.linkDownSince = false, nil, nil, w.now
 		return "OK", ""
 	case "CONFIG":
 		if len(argv) >= 2 && strings.EqualFold(argv[1], "rewrite") {
@@ -337,15 +394,87 @@ func (r *redis) client(c *conn, argv []string) (string, string) {
 		if err != nil || ms < 0 {
 			return "", "ERR timeout is not an integer or out of range"
 		}
-		r.pausedUntil = r.w.now + time.Duration(ms)*time.Millisecond
-		r.pauses++
-		r.w.trace("%s client pause %dms by %s", r.name(), ms, c.owner.name)
+		r.pause(time.Duration(ms)*time.Millisecond, c.owner.name)
 		return "OK", ""
 	case "UNPAUSE":
 		r.pausedUntil = 0
+		inc := r.inc
+		r.w.at(r.w.now, func() { // after the command that unpaused, as Redis does
+			if r.inc == inc {
+				r.release()
+			}
+		})
 		return "OK", ""
 	}
 	return "", "ERR unknown subcommand"
+}
+
+// pause is CLIENT PAUSE d WRITE.
+func (r *redis) pause(d time.Duration, by string) {
+	r.pausedUntil = r.w.now + d
+	r.pauses++
+	r.w.trace("%s client pause %v by %s", r.name(), d, by)
+	inc := r.inc
+	r.w.at(r.pausedUntil, func() {
+		if r.inc == inc {
+			r.release()
+		}
+	})
+}
+
+// paused reports whether a CLIENT PAUSE (WRITE, the only mode Sentinel
+// sends) is in force.
+func (r *redis) paused() bool { return r.w.now < r.pausedUntil }
+
+// blocks reports whether cmd, arriving now, must wait for the pause to end.
+// Redis 7 blocks the write commands and PUBLISH of a client while paused
+// (INFO, PING, reads and the admin commands are served), and a blocked
+// client reads nothing more until it is unblocked, so everything behind
+// the blocked command on that connection waits too (hold).
+func (r *redis) blocks(cmd sentinel.Command) bool {
+	return r.paused() && cmd.Kind == sentinel.CmdPublish
+}
+
+// hold queues cmd on c until the pause ends.
+func (r *redis) hold(c *conn, cmd sentinel.Command) {
+	if len(c.held) == 0 {
+		r.held = append(r.held, c)
+	}
+	c.held = append(c.held, cmd)
+}
+
+// release serves the held commands, connection by connection in the order
+// they blocked, each in its own order, unless a new pause is in force.
+func (r *redis) release() {
+	for len(r.held) > 0 && !r.paused() && r.up {
+		c := r.held[0]
+		for len(c.held) > 0 && !r.blocks(c.held[0]) {
+			cmd := c.held[0]
+			c.held = c.held[1:]
+			r.w.serveRedis(r, c, cmd)
+		}
+		if len(c.held) > 0 {
+			return // paused again by a command just served
+		}
+		r.held = r.held[1:]
+	}
+}
+
+// whenWritable runs fn once r is not paused (at once if it is not): a
+// client's write waits out a pause, as it does on a real server.
+func (r *redis) whenWritable(fn func()) {
+	if !r.up || !r.paused() {
+		fn()
+		return
+	}
+	inc := r.inc
+	r.w.at(r.pausedUntil, func() {
+		if r.inc != inc {
+			fn() // restarted meanwhile: the write fails as on any dead server
+			return
+		}
+		r.whenWritable(fn)
+	})
 }
 
 // transaction runs MULTI ... EXEC atomically.
@@ -413,12 +542,19 @@ func (r *redis) info() string {
 			status = "up"
 		}
 		fmt.Fprintf(&b, "master_host:%s\r\nmaster_port:%d\r\nmaster_link_status:%s\r\n", r.master.Host, r.master.Port, status)
-		if r.linkUp {
+		switch {
+		case r.linkUp:
 			fmt.Fprintf(&b, "master_last_io_seconds_ago:%d\r\nmaster_sync_in_progress:0\r\n", int64((w.now-r.syncedAt)/time.Second))
-		} else {
+		case r.syncFrom != nil:
+			fmt.Fprintf(&b, "master_last_io_seconds_ago:-1\r\nmaster_sync_in_progress:1\r\n")
+		default:
 			fmt.Fprintf(&b, "master_last_io_seconds_ago:-1\r\nmaster_sync_in_progress:0\r\n")
 		}
-		fmt.Fprintf(&b, "slave_read_repl_offset:%d\r\nslave_repl_offset:%d\r\n", r.offset(), r.offset())
+		off := r.offset()
+		if off == 0 && r.syncFrom == nil && !r.linkUp {
+			off = 1 // Redis 7.0 with neither a master nor a cached one
+		}
+		fmt.Fprintf(&b, "slave_read_repl_offset:%d\r\nslave_repl_offset:%d\r\n", off, off)
 		if !r.linkUp {
 			since := int64(-1)
 			if r.linkDownSince >= 0 {
@@ -428,10 +564,13 @@ func (r *redis) info() string {
 		}
 		fmt.Fprintf(&b, "slave_priority:%d\r\nslave_read_only:1\r\nreplica_announced:1\r\n", r.priority)
 	}
-	reps := r.replicas()
-	fmt.Fprintf(&b, "connected_slaves:%d\r\n", len(reps))
+	reps, syncing := r.replicas(), r.syncingReplicas()
+	fmt.Fprintf(&b, "connected_slaves:%d\r\n", len(reps)+len(syncing))
 	for i, o := range reps {
 		fmt.Fprintf(&b, "slave%d:ip=%s,port=%d,state=online,offset=%d,lag=%d\r\n", i, o.addr.Host, o.addr.Port, o.offset(), int64((w.now-o.syncedAt)/time.Second))
+	}
+	for i, o := range syncing {
+		fmt.Fprintf(&b, "slave%d:ip=%s,port=%d,state=send_bulk,offset=0,lag=0\r\n", len(reps)+i, o.addr.Host, o.addr.Port)
 	}
 	fmt.Fprintf(&b, "master_failover_state:no-failover\r\nmaster_replid:%040x\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n", r.inc)
 	fmt.Fprintf(&b, "master_repl_offset:%d\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:1\r\nrepl_backlog_size:1048576\r\n", r.offset())

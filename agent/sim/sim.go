@@ -37,6 +37,10 @@ type Result struct {
 	WritesAcked uint64
 	WritesLost  uint64 // acknowledged, then missing from the final master
 
+	// UnsyncedRefused counts replica selections (+selected-slave,
+	// -failover-abort-no-good-slave) that refused an unsynced replica.
+	UnsyncedRefused int
+
 	Tail []string // last trace lines (only when traced)
 }
 

@@ -131,7 +131,7 @@ func summarize(rs []*Result) string {
 	var gaps dist
 	var overlapRuns, fenceOverlapRuns int
 	var acked, lost uint64
-	var lostRuns int
+	var lostRuns, refused, refusedRuns int
 	for _, r := range rs {
 		if r == nil || r.Err != nil {
 			continue
@@ -178,6 +178,10 @@ func summarize(rs []*Result) string {
 		if r.WritesLost > 0 {
 			lostRuns++
 		}
+		refused += r.UnsyncedRefused
+		if r.UnsyncedRefused > 0 {
+			refusedRuns++
+		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "failover (master killed at t0), all seeds:\n")
@@ -196,6 +200,7 @@ func summarize(rs []*Result) string {
 	fmt.Fprintf(&b, "longest a stale holder kept the VIP while its agent could act: %v (fence yes: %v; window down-after/3 + slack)\n",
 		maxStale.Round(time.Millisecond), maxStaleFence.Round(time.Millisecond))
 	fmt.Fprintf(&b, "VIP absent, calm seeds without a kill: %v\n", gaps)
+	fmt.Fprintf(&b, "replica selections that refused an unsynced replica: %d in %d seeds\n", refused, refusedRuns)
 	fmt.Fprintf(&b, "writes: %d acknowledged, %d lost (%.3f%%) in %d seeds", acked, lost, 100*float64(lost)/float64(max(acked, 1)), lostRuns)
 	return b.String()
 }

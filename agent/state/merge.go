@@ -237,6 +237,7 @@ func mergeMaster(c sentinel.MasterConfig, ref *sentinel.MasterConfig, s *sentine
 	r := cloneMaster(*s)
 	r.Monitored = false // the file declares it now
 	r.Config.HasVIP, r.Config.Fence = c.HasVIP, c.Fence
+	r.Config.AllowUnsyncedPromotion = c.AllowUnsyncedPromotion
 
 	for _, f := range settings {
 		file, was, now := f.get(&c), f.get(ref), f.get(&r.Config)

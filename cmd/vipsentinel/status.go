@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"sort"
 	"strings"
 	"time"
@@ -71,6 +73,10 @@ func printStatus(ctx context.Context, cl *redis.Client, addr string, w io.Writer
 	}
 	fmt.Fprintf(w, "agent %s (%s), id %s, tilt %s\n", addr, strings.TrimSpace(mode), short(myid), tilt)
 
+	var promo map[string]map[string]promotion
+	if kv["vipsentinel_version"] != "" {
+		promo = promotions(ctx, cl)
+	}
 	masters, err := maps(ctx, cl, "SENTINEL", "MASTERS")
 	if err != nil {
 		return fmt.Errorf("SENTINEL MASTERS: %w", err)
@@ -91,6 +97,9 @@ func printStatus(ctx context.Context, cl *redis.Client, addr string, w io.Writer
 			for _, r := range reps {
 				fmt.Fprintf(w, "  replica %s:%s  [%s] link %s, offset %s, priority %s\n",
 					r["ip"], r["port"], r["flags"], r["master-link-status"], r["slave-repl-offset"], r["slave-priority"])
+				if p, ok := promo[name][net.JoinHostPort(r["ip"], r["port"])]; ok {
+					fmt.Fprintf(w, "    promotion: %s\n", p)
+				}
 			}
 		}
 		sents, err := maps(ctx, cl, "SENTINEL", "SENTINELS", name)
@@ -135,6 +144,51 @@ func printStatus(ctx context.Context, cl *redis.Client, addr string, w io.Writer
 		}
 	}
 	return nil
+}
+
+// promotion is how a replica would fare in a failover now, from
+// VIPSENTINEL STATUS.
+type promotion struct {
+	Address  string `json:"address"`
+	Eligible bool   `json:"eligible"`
+	Rejected string `json:"rejected"`
+	Unsynced bool   `json:"unsynced"`
+}
+
+func (p promotion) String() string {
+	switch {
+	case p.Eligible:
+		return "eligible"
+	case p.Unsynced:
+		return "NOT ELIGIBLE: " + p.Rejected + " (allow-unsynced-promotion yes would allow it as a last resort)"
+	}
+	return "NOT ELIGIBLE: " + p.Rejected
+}
+
+// promotions reads, per master and replica address, the promotion verdicts
+// VIPSENTINEL STATUS gives; nil if it cannot.
+func promotions(ctx context.Context, cl *redis.Client) map[string]map[string]promotion {
+	raw, err := cl.Do(ctx, "VIPSENTINEL", "STATUS").Text()
+	if err != nil {
+		return nil
+	}
+	var st struct {
+		Masters []struct {
+			Name     string      `json:"name"`
+			Replicas []promotion `json:"replicas"`
+		} `json:"masters"`
+	}
+	if json.Unmarshal([]byte(raw), &st) != nil {
+		return nil
+	}
+	out := map[string]map[string]promotion{}
+	for _, m := range st.Masters {
+		out[m.Name] = map[string]promotion{}
+		for _, r := range m.Replicas {
+			out[m.Name][r.Address] = r
+		}
+	}
+	return out
 }
 
 // vipsentinelMaster returns the fields of the vmasterN line of INFO's
