@@ -22,10 +22,12 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vipsentinel/vipsentinel/agent/internal/panics"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
@@ -72,6 +74,28 @@ type Transport struct {
 	subOf  map[sentinel.Ref]*sharedSub
 	closed bool
 	wg     sync.WaitGroup
+
+	badReplies atomic.Uint64
+	panics     panics.Counter
+
+	// beforeExec, when set by a test, runs before each command a link
+	// executes (to inject a panic into a link goroutine).
+	beforeExec func(sentinel.Command)
+}
+
+// Stats counts what the Transport's links refused or recovered from.
+type Stats struct {
+	// BadReplies counts replies refused as malformed or over a limit
+	// (see ReplyError); each closed its link.
+	BadReplies uint64
+	// Panics counts panics recovered in link goroutines; each closed its
+	// link.
+	Panics uint64
+}
+
+// Stats returns the counters so far.
+func (t *Transport) Stats() Stats {
+	return Stats{BadReplies: t.badReplies.Load(), Panics: t.panics.Load()}
 }
 
 // linkKey identifies one command connection. The core shares one link to a
@@ -259,10 +283,11 @@ func (t *Transport) clientOptions(addr string, l *link) *redis.Options {
 			ctx, cancel := context.WithTimeout(ctx, t.opts.DialTimeout)
 			defer cancel()
 			c, err := t.opts.Dial(ctx, network, addr)
-			if err == nil {
-				l.setLocal(c.LocalAddr())
+			if err != nil {
+				return nil, err
 			}
-			return c, err
+			l.setLocal(c.LocalAddr())
+			return boundReplies(c, l.badReply), nil
 		},
 		// RESP2: Sentinel speaks RESP2 to instances, and INFO comes back
 		// as a plain bulk string.
