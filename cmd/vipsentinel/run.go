@@ -157,7 +157,7 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 	if err != nil {
 		return configError{err}
 	}
-	met = metrics.New(metrics.Options{Core: rt, VIPs: vips, Firewall: fw, Heartbeat: rt.Heartbeat,
+	met = metrics.New(metrics.Options{Core: rt, VIPs: vips, Firewall: fw, Faults: rt, Heartbeat: rt.Heartbeat,
 		Version: version(), Logger: log.With("component", "metrics")})
 	if err := rt.Listen(); err != nil {
 		return fmt.Errorf("listen: %w", err)
