@@ -42,8 +42,8 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/vipsentinel/vipsentinel/agent/internal/panics"
 	"github.com/vipsentinel/vipsentinel/agent/resp"
+	"github.com/vipsentinel/vipsentinel/internal/panics"
 )
 
 // Defaults for Config.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vipsentinel/vipsentinel/agent/internal/panics"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/panics"
 )
 
 // link is one connection (command or pub/sub) to one instance, served by one
