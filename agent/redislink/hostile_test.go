@@ -225,3 +225,25 @@ func TestPanicInLinkGoroutineClosesOnlyThatLink(t *testing.T) {
 	connectCmd(tr, ref, nil)
 	linkUp(t, tr, sentinel.LinkCmd)
 }
+
+// TestHostileServerLogsOnce: a server that answers every reconnect with a
+// hostile reply is counted every time but logged once per interval, so it
+// cannot flood the journal.
+func TestHostileServerLogsOnce(t *testing.T) {
+	var logs syncBuffer
+	tr := New(Options{CommandTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	t.Cleanup(func() { _ = tr.Close() })
+	fake := startFake(t, map[string]string{"CLIENT": "*99999999999\r\n"})
+	for i := range 5 {
+		connectCmd(tr, fake.ref(), nil)
+		if d := linkDown(t, tr, sentinel.LinkCmd); !strings.Contains(d.Err, "aggregate over") {
+			t.Fatalf("connect %d: %+v", i, d)
+		}
+	}
+	if n := tr.Stats().BadReplies; n != 5 {
+		t.Fatalf("BadReplies = %d, want 5", n)
+	}
+	if got := strings.Count(logs.String(), "refused a reply"); got != 1 {
+		t.Fatalf("%d log lines for 5 refused replies from one server, want 1:\n%s", got, logs.String())
+	}
+}

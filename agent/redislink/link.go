@@ -88,7 +88,7 @@ func (l *link) name() string {
 // then closes the link (LinkDown carries the same error).
 func (l *link) badReply(err error) {
 	l.t.badReplies.Add(1)
-	l.t.log.Warn("refused a reply; closing the link", "addr", l.ref.Addr.String(), "master", l.ref.Master,
+	l.t.warnLimited("refused a reply; closing the link", "addr", l.ref.Addr.String(), "master", l.ref.Master,
 		"kind", l.ref.Kind.String(), "link", l.name(), "err", err)
 }
 
@@ -284,7 +284,7 @@ func (l *link) finish(err error) {
 		down := sentinel.LinkDown{To: l.ref, Link: l.which, Err: err.Error()}
 		if errors.As(err, &ae) {
 			down.AuthFailed = true
-			l.t.log.Warn("authentication refused", "addr", l.ref.Addr.String(), "master", l.ref.Master, "kind", l.ref.Kind.String(), "err", ae.Msg)
+			l.t.warnLimited("authentication refused", "addr", l.ref.Addr.String(), "master", l.ref.Master, "kind", l.ref.Kind.String(), "err", ae.Msg)
 		} else {
 			l.t.log.Debug("link down", "addr", l.ref.Addr.String(), "master", l.ref.Master, "link", int(l.which), "err", err)
 		}
@@ -326,7 +326,7 @@ func (l *link) setupCommand(ctx context.Context, cn *redis.Conn, c []string) err
 	case isAuthError(err.Error()):
 		return &AuthError{Msg: err.Error()}
 	case isHarmlessAuthError(err.Error()):
-		l.t.log.Warn("auth configured but the instance has no password", "addr", l.ref.Addr.String(), "master", l.ref.Master)
+		l.t.warnLimited("auth configured but the instance has no password", "addr", l.ref.Addr.String(), "master", l.ref.Master)
 		return nil
 	default:
 		l.t.log.Debug("set-up command refused", "addr", l.ref.Addr.String(), "cmd", describe(c), "err", err)
@@ -421,13 +421,13 @@ func (l *link) exec(conn *redis.Conn, cmd sentinel.Command) error {
 		}
 		raw, ok := res.(string)
 		if !ok {
-			l.t.log.Warn("info reply is not a string", "addr", cmd.To.Addr.String())
+			l.t.warnLimited("info reply is not a string", "addr", cmd.To.Addr.String())
 			l.t.report(sentinel.InfoReply{To: cmd.To})
 			return nil
 		}
 		info, perr := sentinel.ParseInfo(raw)
 		if perr != nil {
-			l.t.log.Warn("unusable INFO reply", "addr", cmd.To.Addr.String(), "master", cmd.To.Master, "err", perr)
+			l.t.warnLimited("unusable INFO reply", "addr", cmd.To.Addr.String(), "master", cmd.To.Master, "err", perr)
 		}
 		l.t.report(sentinel.InfoReply{To: cmd.To, Info: info, Raw: raw})
 	case sentinel.CmdPublish:

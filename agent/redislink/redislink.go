@@ -29,6 +29,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 	"github.com/vipsentinel/vipsentinel/internal/panics"
+	"github.com/vipsentinel/vipsentinel/internal/ratelog"
 )
 
 // Defaults for Options.
@@ -77,6 +78,7 @@ type Transport struct {
 
 	badReplies atomic.Uint64
 	panics     panics.Counter
+	logLimit   *ratelog.Limiter // warnLimited
 
 	// beforeExec, when set by a test, runs before each command a link
 	// executes (to inject a panic into a link goroutine).
@@ -143,13 +145,14 @@ func New(opts Options) *Transport {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Transport{
-		opts:  opts,
-		log:   log,
-		out:   make(chan sentinel.Input, opts.OutBuffer),
-		done:  make(chan struct{}),
-		links: make(map[linkKey]*link),
-		subs:  make(map[string]*sharedSub),
-		subOf: make(map[sentinel.Ref]*sharedSub),
+		opts:     opts,
+		log:      log,
+		logLimit: ratelog.New(warnInterval),
+		out:      make(chan sentinel.Input, opts.OutBuffer),
+		done:     make(chan struct{}),
+		links:    make(map[linkKey]*link),
+		subs:     make(map[string]*sharedSub),
+		subOf:    make(map[sentinel.Ref]*sharedSub),
 	}
 }
 
@@ -238,6 +241,29 @@ func (t *Transport) Close() error {
 	t.mu.Unlock()
 	t.wg.Wait()
 	return nil
+}
+
+// warnInterval is how often warnLimited repeats a warning.
+const warnInterval = time.Minute
+
+// warnLimited logs a warning about one instance (args start with "addr",
+// <address>) at most once per warnInterval for each message and address:
+// the conditions it reports (refused credentials, hostile replies) repeat
+// at every reconnect for as long as they last. The line after a pause says
+// how many were held back ("suppressed").
+func (t *Transport) warnLimited(msg string, args ...any) {
+	key := msg
+	if len(args) >= 2 {
+		key += "\x00" + fmt.Sprint(args[1])
+	}
+	ok, n := t.logLimit.Allow(key)
+	if !ok {
+		return
+	}
+	if n > 0 {
+		args = append(args, "suppressed", n)
+	}
+	t.log.Warn(msg, args...)
 }
 
 // report delivers in to the core unless the Transport is closing.
