@@ -1,6 +1,7 @@
 package redislink
 
 import (
+	"context"
 	"fmt"
 	"net"
 )
@@ -66,10 +67,17 @@ type boundedConn struct {
 	onFail func(error) // called once, from the reading goroutine
 }
 
-// boundReplies wraps c so that what the server sends is validated; onFail
-// (if not nil) hears about the first violation.
-func boundReplies(c net.Conn, onFail func(error)) net.Conn {
-	return &boundedConn{Conn: c, onFail: onFail}
+// boundedDialer returns a dialer whose connections are dial's, wrapped so
+// that what the server sends is validated; onFail (if not nil) hears about
+// each connection's first violation.
+func boundedDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error), onFail func(error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &boundedConn{Conn: c, onFail: onFail}, nil
+	}
 }
 
 // Read implements net.Conn.

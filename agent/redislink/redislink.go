@@ -12,6 +12,15 @@
 //
 // Every command runs with a deadline, so a hung instance costs one
 // CommandTimeout and then shows up as a LinkDown.
+//
+// Hello PUBLISHes to a master or replica travel on a second connection of
+// the command link, so that one held by CLIENT PAUSE WRITE never delays a
+// PING (see link.publishesApart).
+//
+// Replies are hostile until proven otherwise: every connection reads
+// through a RESP framing validator with caps on lengths, sizes and nesting
+// (bounded.go), and a goroutine that panics ends its own link only. Both
+// are counted (Transport.Stats).
 package redislink
 
 import (
@@ -303,17 +312,16 @@ func (t *Transport) failCommand(cmd sentinel.Command, reason string) {
 // order and a failed command is never silently re-sent (a re-sent SLAVEOF
 // NO ONE could land after the failover moved on).
 func (t *Transport) clientOptions(addr string, l *link) *redis.Options {
-	return &redis.Options{
+	o := &redis.Options{
 		Addr: addr,
 		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, t.opts.DialTimeout)
 			defer cancel()
 			c, err := t.opts.Dial(ctx, network, addr)
-			if err != nil {
-				return nil, err
+			if err == nil {
+				l.setLocal(c.LocalAddr())
 			}
-			l.setLocal(c.LocalAddr())
-			return boundReplies(c, l.badReply), nil
+			return c, err
 		},
 		// RESP2: Sentinel speaks RESP2 to instances, and INFO comes back
 		// as a plain bulk string.
@@ -341,6 +349,9 @@ func (t *Transport) clientOptions(addr string, l *link) *redis.Options {
 		ConnMaxIdleTime:  -1,
 		OnConnect:        l.onConnect,
 	}
+	// Everything go-redis reads, it reads through the reply validator.
+	o.Dialer = boundedDialer(o.Dialer, l.badReply)
+	return o
 }
 
 // ---------------------------------------------------------------------------
