@@ -15,9 +15,7 @@ import (
 type panickingBackend struct{ testBackend }
 
 func (b *panickingBackend) Master(ctx context.Context, name string) ([]KV, error) {
-	var m map[string]int
-	m[name]++
-	return nil, nil
+	panic("injected panic for " + name)
 }
 
 type lockedBuffer struct {

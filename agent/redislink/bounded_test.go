@@ -10,8 +10,8 @@ import (
 )
 
 // feedAll feeds in to a fresh validator whole, then byte by byte, and
-// returns the error (which both ways must agree on) and the final state.
-func feedAll(t testing.TB, in string) (error, replyValidator) {
+// returns the final state and the error (which both ways must agree on).
+func feedAll(t testing.TB, in string) (replyValidator, error) {
 	var whole replyValidator
 	errWhole := whole.feed([]byte(in))
 	var bytewise replyValidator
@@ -25,7 +25,7 @@ func feedAll(t testing.TB, in string) (error, replyValidator) {
 	if errWhole == nil && whole != bytewise {
 		t.Fatalf("%.60q: states differ: whole %+v, byte by byte %+v", in, whole, bytewise)
 	}
-	return errWhole, whole
+	return whole, errWhole
 }
 
 func TestReplyValidator(t *testing.T) {
@@ -88,7 +88,7 @@ func TestReplyValidator(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err, v := feedAll(t, tc.in)
+			v, err := feedAll(t, tc.in)
 			if tc.err == "" {
 				if err != nil {
 					t.Fatalf("valid stream refused: %v", err)
@@ -132,7 +132,7 @@ func TestReplyBulkCapIsInfoCap(t *testing.T) {
 	if _, err := sentinel.ParseInfo(text + "#"); err == nil {
 		t.Fatalf("ParseInfo accepts %d bytes, more than the reply bulk cap", len(text)+1)
 	}
-	if err, _ := feedAll(t, fmt.Sprintf("$%d\r\n%s\r\n", len(text), text)); err != nil {
+	if _, err := feedAll(t, fmt.Sprintf("$%d\r\n%s\r\n", len(text), text)); err != nil {
 		t.Fatalf("largest INFO refused on the link: %v", err)
 	}
 }
