@@ -15,6 +15,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/vipsentinel/vipsentinel/internal/panics"
 )
 
 // Announcer tells the link about addresses. The production implementation
@@ -53,6 +55,8 @@ type Packet struct {
 
 	// shapes selects the frames sent (tests of receiver behaviour).
 	shapes func(mac net.HardwareAddr, ip netip.Addr) ([][]byte, error)
+
+	panics panics.Counter
 }
 
 // writeTimeout bounds one send, so a wedged device cannot stall the
@@ -217,17 +221,29 @@ func (p *Packet) read(ctx context.Context, c *packet.Conn, l link, claim func(Cl
 			}
 			return fmt.Errorf("read: %w", err)
 		}
-		cl, err := parseClaim(buf[:n])
-		if err != nil {
-			if !errors.Is(err, errNotClaim) {
-				p.log.Debug("ignored malformed frame", "iface", l.name, "err", err)
-			}
-			continue
-		}
-		if sameMAC(cl.MAC, l.mac) {
-			continue
-		}
-		cl.Iface = l.name
-		claim(cl)
+		p.frame(buf[:n], l, claim)
 	}
 }
+
+// frame reports the claim frame b carries, if any. Frames come from
+// anyone on the link: a panic while handling one (a parser bug) drops that
+// frame, is logged and counted, and the watch goes on.
+func (p *Packet) frame(b []byte, l link, claim func(Claim)) {
+	defer panics.Recover(p.log, &p.panics, "panic while handling a received frame; frame dropped", nil, "iface", l.name)
+	cl, err := parseClaim(b)
+	if err != nil {
+		if !errors.Is(err, errNotClaim) {
+			p.log.Debug("ignored malformed frame", "iface", l.name, "err", err)
+		}
+		return
+	}
+	if sameMAC(cl.MAC, l.mac) {
+		return
+	}
+	cl.Iface = l.name
+	claim(cl)
+}
+
+// PanicsRecovered returns how many panics handling received frames were
+// recovered (each dropped its frame).
+func (p *Packet) PanicsRecovered() uint64 { return p.panics.Load() }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/mdlayher/arp"
@@ -281,5 +283,27 @@ func TestNAFilter(t *testing.T) {
 		if (n > 0) != tt.keep {
 			t.Errorf("%s: filter returned %d, want keep=%v", tt.name, n, tt.keep)
 		}
+	}
+}
+
+// TestFramePanicDropsOnlyThatFrame: a panic while handling a received frame
+// (injected here through the claim callback) is recovered, logged and
+// counted, and the next frame is handled.
+func TestFramePanicDropsOnlyThatFrame(t *testing.T) {
+	req, _, err := garpFrames(testMAC, testIP4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	p := &Packet{log: slog.New(slog.NewTextHandler(&logs, nil))}
+	l := link{name: "eth9", mac: net.HardwareAddr{2, 0, 0, 0, 0, 9}}
+	p.frame(req, l, func(Claim) { panic("injected") })
+	if p.PanicsRecovered() != 1 || !strings.Contains(logs.String(), "frame dropped") || !strings.Contains(logs.String(), "injected") {
+		t.Fatalf("panics %d, log:\n%s", p.PanicsRecovered(), logs.String())
+	}
+	var got []Claim
+	p.frame(req, l, func(c Claim) { got = append(got, c) })
+	if len(got) != 1 || got[0].IP != testIP4 || got[0].Iface != "eth9" {
+		t.Fatalf("after a panic: claims %+v", got)
 	}
 }

@@ -344,6 +344,15 @@ func (m *Manager) listen(ctx context.Context, iface string) {
 	}
 }
 
+// PanicsRecovered returns how many panics the Announcer recovered from
+// while handling received frames (0 if it does not count them).
+func (m *Manager) PanicsRecovered() uint64 {
+	if c, ok := m.ann.(interface{ PanicsRecovered() uint64 }); ok {
+		return c.PanicsRecovered()
+	}
+	return 0
+}
+
 // onClaim is called by listeners for every foreign claim on a watched
 // interface.
 func (m *Manager) onClaim(c Claim) {

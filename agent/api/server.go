@@ -43,6 +43,7 @@ import (
 	"unsafe"
 
 	"github.com/vipsentinel/vipsentinel/agent/resp"
+	"github.com/vipsentinel/vipsentinel/internal/panics"
 )
 
 // Defaults for Config.
@@ -124,7 +125,12 @@ type stats struct {
 	authFail    atomic.Int64
 	pubsubKills atomic.Int64
 	maxInput    atomic.Int64 // largest request read, in bytes of arguments
+	panics      panics.Counter
 }
+
+// PanicsRecovered returns how many panics in client goroutines were
+// recovered (each closed its client's connection).
+func (s *Server) PanicsRecovered() uint64 { return s.stats.panics.Load() }
 
 // New returns a Server. It does not listen; call Serve.
 func New(cfg Config) (*Server, error) {
@@ -525,6 +531,8 @@ func (c *client) close() {
 
 func (c *client) readLoop() {
 	defer c.srv.wg.Done()
+	defer panics.Recover(c.srv.log, &c.srv.stats.panics, "api client goroutine panicked; closing the connection",
+		func(*panics.Error) { c.close() }, "client", c.addr)
 	for {
 		if !c.waitOutput() {
 			return
@@ -723,6 +731,8 @@ func (c *client) push(msg []byte) bool {
 
 func (c *client) writeLoop() {
 	defer c.srv.wg.Done()
+	defer panics.Recover(c.srv.log, &c.srv.stats.panics, "api client goroutine panicked; closing the connection",
+		func(*panics.Error) { c.close() }, "client", c.addr)
 	var spare []byte
 	for {
 		c.mu.Lock()

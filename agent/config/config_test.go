@@ -294,7 +294,6 @@ func TestGood(t *testing.T) {
 			return f.Masters[0].AllowUnsyncedPromotion && f.Masters[0].MasterConfig().AllowUnsyncedPromotion
 		}},
 		{"fence no with vip", mon + "sentinel vip m 198.18.0.100/24 eth0\nsentinel fence m no\n", func(f *File) bool { return !f.Masters[0].Fence }},
-		{"tls is a warning", "tls-port 6380\n", func(f *File) bool { return true }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -365,6 +364,11 @@ func TestErrors(t *testing.T) {
 		{"firewall-allow 198.18.0.0/33\n", 1, "firewall-allow", "invalid network"},
 		{"firewall-allow fe80::1%eth0\n", 1, "firewall-allow", "invalid network"},
 		{"firewall-mode both\n", 1, "firewall-mode", "want own or inject"},
+		// Silently weaker than asked for.
+		{"port 1\ntls-port 26380\n", 2, "tls-port", "TLS is not supported yet"},
+		{"tls-cert-file /x\n", 1, "tls-cert-file", "TLS is not supported yet"},
+		{"tls-replication yes\n", 1, "tls-replication", "TLS is not supported yet"},
+		{"firewall yes\n\nfirewall-mode inject\n", 3, "firewall-mode", "inject without firewall-allow would accept every source"},
 		{"firewall-keep-on-stop 1\n", 1, "firewall-keep-on-stop", "want yes or no"},
 		{"firewall-fence 0\n", 1, "firewall-fence", "want yes or no"},
 		{"metrics-addr 9479\n", 1, "metrics-addr", "want host:port"},
@@ -502,8 +506,6 @@ func TestWarnings(t *testing.T) {
 		{"protected-mode no\n", 1, "protected-mode", "firewall"},
 		{"supervised systemd\n", 1, "supervised", "Type=notify"},
 		{"syslog-enabled yes\n", 1, "syslog-enabled", "journal"},
-		{"tls-port 26380\n", 1, "tls-port", "TLS is not supported"},
-		{"tls-cert-file /x\n", 1, "tls-cert-file", "TLS is not supported"},
 		{"user default on nopass ~* &* +@all\n", 1, "user", "ACL"},
 		{"latency-tracking-info-percentiles 50 99 99.9\n", 1, "latency-tracking-info-percentiles", "not used"},
 		{"hz 10\n", 1, "hz", "not used"},

@@ -177,6 +177,12 @@ func (p *parser) build(name string) *File {
 			jobs = append(jobs, job{l, s, l.args[1:]})
 			continue
 		}
+		if strings.HasPrefix(dir, "tls-") {
+			// An error, not a warning: ignoring the line would turn a
+			// TLS deployment into plaintext (passwords included) silently.
+			p.errorf(l.pos, dir, "TLS is not supported yet: vipsentinel would connect and listen in plain TCP; remove the tls-* lines")
+			continue
+		}
 		if msg, ok := redisOnly(dir); ok {
 			p.warnf(l.pos, dir, "%s", msg)
 			continue
@@ -286,6 +292,17 @@ func (p *parser) finish(f *File) {
 			}
 			vipOwner[v.Prefix.Addr()] = m.Name
 		}
+	}
+	if f.Firewall.Enabled && f.Firewall.Mode == FirewallInject && len(f.Firewall.Allow) == 0 {
+		// inject puts accept rules ahead of the host's own firewall: with
+		// no allow-list they would open both ports to every source.
+		at := pos{f.Path, 0}
+		for _, l := range p.lines {
+			if l.args[0] == "firewall-mode" {
+				at = l.pos
+			}
+		}
+		p.errorf(at, "firewall-mode", "inject without firewall-allow would accept every source on the agent and Redis ports ahead of the host's firewall: list the allowed sources with firewall-allow")
 	}
 	if !f.Firewall.Enabled {
 		changed := map[string]bool{

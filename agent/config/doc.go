@@ -33,7 +33,9 @@
 // the directory of the file containing the include. Shell patterns are
 // allowed (include /etc/vipsentinel/conf.d/*.conf, read in name order); a
 // pattern matching nothing is a warning, a missing plain path an error.
-// Include loops are errors.
+// Include loops are errors, and so is including anything but a regular
+// file (a directory, a FIFO, /dev/zero). A configuration may hold at most
+// 8 MiB, all its files together.
 //
 // Errors name the file, the line and the directive, for example
 //
@@ -245,7 +247,8 @@
 // own: vipsentinel keeps its rules in a table of its own and reports other
 // firewalls' chains that would still drop the traffic. inject: it also
 // inserts accept rules at the top of those chains (and removes exactly
-// those rules when it stops).
+// those rules when it stops); it requires firewall-allow, since without
+// one those rules would accept every source ahead of the host's firewall.
 //
 //	firewall-keep-on-stop yes|no    default no
 //
@@ -263,10 +266,12 @@
 // # Redis directives
 //
 // Redis server directives that have no meaning here (daemonize, pidfile,
-// protected-mode, supervised, syslog-*, tls-*, user, hz,
+// protected-mode, supervised, syslog-*, user, hz,
 // maxclients, latency-tracking-info-percentiles, ...) are accepted with a
-// warning, so an existing sentinel.conf loads. TLS is not supported. Any
-// other unknown directive is an error, which catches typos.
+// warning, so an existing sentinel.conf loads. TLS is not supported yet:
+// tls-* directives are errors, since ignoring them would silently turn a
+// TLS deployment into plaintext. Any other unknown directive is an error,
+// which catches typos.
 //
 // # Checking a configuration
 //

@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // tree writes files (name -> contents, names relative to a new temporary
@@ -72,7 +74,15 @@ func TestIncludeErrors(t *testing.T) {
 			"b.conf":    "port 1\ninclude a.conf\n",
 		}, "b.conf", 2, "include loop"},
 		{"glob loop", map[string]string{"main.conf": "include *.conf\n"}, "main.conf", 1, "include loop"},
-		{"directory", map[string]string{"main.conf": "include d\n", "d/x": ""}, "main.conf", 1, "is a directory"},
+		{"directory", map[string]string{"main.conf": "include d\n", "d/x": ""}, "main.conf", 1, "not a regular file (a directory)"},
+		{"device", map[string]string{"main.conf": "port 1\ninclude /dev/zero\n"}, "main.conf", 2, "/dev/zero: not a regular file (a character device)"},
+		{"too large", map[string]string{"main.conf": "include big.conf\n", "big.conf": "#" + strings.Repeat("x", maxConfigSize) + "\n"},
+			"main.conf", 1, "big.conf: larger than 8388608 bytes"},
+		{"too large together", map[string]string{
+			"main.conf": "include *.inc\n",
+			"a.inc":     "#" + strings.Repeat("x", maxConfigSize/2) + "\n",
+			"b.inc":     "#" + strings.Repeat("x", maxConfigSize/2) + "\n",
+		}, "main.conf", 1, "b.inc: larger than 8388608 bytes, the most a configuration (all its files together) may hold"},
 		{"arity", map[string]string{"main.conf": "include a b\n"}, "main.conf", 1, "want include <path>"},
 		{"empty", map[string]string{"main.conf": "include \"\"\n"}, "main.conf", 1, "empty path"},
 		{"bad pattern", map[string]string{"main.conf": "include [x\n"}, "main.conf", 1, "bad pattern"},
@@ -145,5 +155,42 @@ func TestIncludeDepth(t *testing.T) {
 	_, _, err := Load(filepath.Join(dir, "main.conf"))
 	if err == nil || !strings.Contains(err.Error(), "nested more than") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestIncludeSpecialFilesFailFast: includes of a FIFO (which would block
+// the open) and of devices fail at once, naming the problem.
+func TestIncludeSpecialFilesFailFast(t *testing.T) {
+	dir := tree(t, map[string]string{})
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{fifo, "not a regular file (a FIFO)"},
+		{"/dev/zero", "not a regular file (a character device)"},
+		{"/dev/urandom", "not a regular file (a character device)"},
+	} {
+		main := filepath.Join(dir, "main.conf")
+		if err := os.WriteFile(main, []byte("include "+tc.path+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { _, _, err := Load(main); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("include %s: err = %v, want %q", tc.path, err, tc.want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("include %s still loading after 10 s", tc.path)
+		}
+		// The main file itself is held to the same rule.
+		if _, _, err := Load(tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Load(%s): err = %v, want %q", tc.path, err, tc.want)
+		}
+	}
+	if _, _, err := Parse(testPath, make([]byte, maxConfigSize+1)); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("Parse of %d bytes: err = %v", maxConfigSize+1, err)
 	}
 }

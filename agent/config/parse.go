@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 )
 
 // maxIncludeDepth bounds include nesting. Loops are detected exactly; this
@@ -17,6 +19,12 @@ const maxIncludeDepth = 16
 
 // maxErrors bounds how many errors one Parse reports.
 const maxErrors = 50
+
+// maxConfigSize bounds the bytes of a configuration, all included files
+// together. Real ones are a few KiB (about 1 KiB per monitored master); the
+// bound makes a mistaken include of a log file, a device or a huge file an
+// error instead of a stall and an agent that eats memory.
+const maxConfigSize = 8 << 20
 
 // Option changes how Load and Parse read a configuration.
 type Option func(*options)
@@ -34,11 +42,67 @@ func NoInclude() Option { return func(o *options) { o.noInclude = true } }
 // A bad configuration is reported as one or more *Error values (see Error);
 // warnings found before the error are returned as well.
 func Load(path string, opts ...Option) (*File, []Warning, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfigFile(path, maxConfigSize)
 	if err != nil {
-		return nil, nil, &Error{File: path, Err: readErr(err)}
+		return nil, nil, &Error{File: path, Err: err}
 	}
 	return Parse(path, data, opts...)
+}
+
+// readConfigFile reads the configuration file at path, which must be a
+// regular file of at most limit bytes. Devices (include /dev/zero), FIFOs
+// and directories are refused before anything is read from them, so a
+// wrong path fails at once instead of blocking or growing without bound.
+func readConfigFile(path string, limit int64) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, readErr(err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s): only regular files can hold configuration", fileKind(st.Mode()))
+	}
+	if st.Size() > limit {
+		return nil, errTooLarge
+	}
+	// O_NONBLOCK: should path become a FIFO after the Stat, the open does
+	// not wait for a writer (the Stat below then refuses it).
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, readErr(err)
+	}
+	defer f.Close()
+	if st, err = f.Stat(); err != nil {
+		return nil, readErr(err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s): only regular files can hold configuration", fileKind(st.Mode()))
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, readErr(err)
+	}
+	if int64(len(data)) > limit {
+		return nil, errTooLarge
+	}
+	return data, nil
+}
+
+var errTooLarge = fmt.Errorf("larger than %d bytes, the most a configuration (all its files together) may hold", maxConfigSize)
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return m.Type().String()
 }
 
 // Parse parses data as the contents of the configuration file name. Includes
@@ -54,6 +118,11 @@ func Parse(name string, data []byte, opts ...Option) (*File, []Warning, error) {
 		abs = filepath.Clean(name)
 	}
 	p.files = []string{name}
+	if len(data) > maxConfigSize {
+		p.errorf(pos{name, 0}, "", "%v", errTooLarge)
+		return nil, p.warns, p.err()
+	}
+	p.size = int64(len(data))
 	p.read(name, abs, data, nil)
 	f := p.build(name)
 	if len(p.errs) > 0 {
@@ -84,6 +153,7 @@ type parser struct {
 	files []string
 	errs  []*Error
 	warns []Warning
+	size  int64 // bytes of configuration read so far (maxConfigSize)
 }
 
 func (p *parser) errorf(at pos, directive string, format string, a ...any) {
@@ -206,11 +276,12 @@ func (p *parser) include(at pos, args []string, dir string, chain []string) {
 			p.errorf(at, "include", "include loop: %s includes itself (via %s)", path, strings.Join(chain[i:], " -> "))
 			continue
 		}
-		data, err := os.ReadFile(path)
+		data, err := readConfigFile(path, maxConfigSize-p.size)
 		if err != nil {
-			p.errorf(at, "include", "%s: %v", path, readErr(err))
+			p.errorf(at, "include", "%s: %v", path, err)
 			continue
 		}
+		p.size += int64(len(data))
 		p.files = append(p.files, path)
 		p.read(path, real, data, chain)
 	}

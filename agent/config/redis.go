@@ -7,9 +7,6 @@ import "strings"
 // common in a sentinel.conf (Redis's CONFIG REWRITE adds some itself), so they
 // are accepted; anything else unknown is an error, which catches typos.
 func redisOnly(name string) (string, bool) {
-	if strings.HasPrefix(name, "tls-") {
-		return "TLS is not supported: vipsentinel connects and listens in plain TCP; ignored", true
-	}
 	if msg, ok := redisSpecial[name]; ok {
 		return msg, true
 	}

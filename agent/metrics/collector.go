@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +19,7 @@ type collector struct {
 	core      CoreSource
 	vips      VIPSource
 	fw        FirewallSource
+	faults    FaultSource
 	heartbeat func() time.Time
 	timeout   time.Duration
 	log       *slog.Logger
@@ -34,6 +37,7 @@ type collector struct {
 	vipLastConflict                           *prometheus.Desc
 	fwOpen, fwFenced, fwConflicts, fwRestores *prometheus.Desc
 	fwErr, fwLastApply                        *prometheus.Desc
+	badReplies, panicsRecovered               *prometheus.Desc
 	allDescs                                  []*prometheus.Desc
 }
 
@@ -42,6 +46,7 @@ func newCollector(opts Options, log *slog.Logger) *collector {
 		core:      opts.Core,
 		vips:      opts.VIPs,
 		fw:        opts.Firewall,
+		faults:    opts.Faults,
 		heartbeat: opts.Heartbeat,
 		timeout:   opts.CoreTimeout,
 		log:       log,
@@ -90,6 +95,10 @@ func newCollector(opts Options, log *slog.Logger) *collector {
 		"handled")
 	c.fwRestores = d("vipsentinel_firewall_restores_total", "Times vipsentinel's firewall rules were found changed by someone else and re-applied.")
 	c.fwErr = d("vipsentinel_firewall_error", "1 while the last firewall operation failed.")
+	c.badReplies = d("vipsentinel_bad_replies_total",
+		"Replies from Redis instances and peer agents refused as malformed or over a size limit; each closed its link.")
+	c.panicsRecovered = d("vipsentinel_panics_recovered_total",
+		"Panics recovered in goroutines serving one connection (a link, an API client); each closed that connection only.", "component")
 	c.fwLastApply = d("vipsentinel_firewall_last_apply_timestamp_seconds", "Unix time at which the firewall ruleset was last confirmed or written.")
 	return c
 }
@@ -119,6 +128,21 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.fw != nil {
 		c.collectFirewall(ch)
+	}
+	if c.faults != nil {
+		c.collectFaults(ch)
+	}
+}
+
+func (c *collector) collectFaults(ch chan<- prometheus.Metric) {
+	var f Faults
+	if err := guard(func() error { f = c.faults.Faults(); return nil }); err != nil {
+		c.log.Warn("metrics: fault counters failed", "err", err)
+		return
+	}
+	emit(ch, c.badReplies, prometheus.CounterValue, float64(f.BadReplies))
+	for _, comp := range slices.Sorted(maps.Keys(f.Panics)) {
+		emit(ch, c.panicsRecovered, prometheus.CounterValue, float64(f.Panics[comp]), comp)
 	}
 }
 

@@ -72,6 +72,7 @@ func TestCollect(t *testing.T) {
 	fwNames := []string{"vipsentinel_firewall_open", "vipsentinel_firewall_fenced", "vipsentinel_firewall_conflicts",
 		"vipsentinel_firewall_restores_total", "vipsentinel_firewall_error", "vipsentinel_firewall_last_apply_timestamp_seconds"}
 	all := append(append(append([]string{"vipsentinel_heartbeat_timestamp_seconds"}, coreNames...), vipNames...), fwNames...)
+	all = append(all, "vipsentinel_bad_replies_total", "vipsentinel_panics_recovered_total")
 
 	twoVIPs := fakeVIPs{
 		{Master: "mymaster", Prefix: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Held: true,
@@ -333,6 +334,19 @@ vipsentinel_firewall_error 0
 `,
 		},
 		{
+			name: "faults",
+			opts: Options{Faults: fakeFaults{BadReplies: 4, Panics: map[string]uint64{"redislink": 2, "api": 0}}},
+			want: `
+# HELP vipsentinel_bad_replies_total Replies from Redis instances and peer agents refused as malformed or over a size limit; each closed its link.
+# TYPE vipsentinel_bad_replies_total counter
+vipsentinel_bad_replies_total 4
+# HELP vipsentinel_panics_recovered_total Panics recovered in goroutines serving one connection (a link, an API client); each closed that connection only.
+# TYPE vipsentinel_panics_recovered_total counter
+vipsentinel_panics_recovered_total{component="api"} 0
+vipsentinel_panics_recovered_total{component="redislink"} 2
+`,
+		},
+		{
 			name: "heartbeat",
 			opts: Options{Heartbeat: func() time.Time { return t1 }},
 			want: `
@@ -420,3 +434,7 @@ func BenchmarkGather(b *testing.B) {
 		}
 	}
 }
+
+type fakeFaults Faults
+
+func (f fakeFaults) Faults() Faults { return Faults(f) }

@@ -59,6 +59,8 @@ type Options struct {
 	Core     CoreSource
 	VIPs     VIPSource
 	Firewall FirewallSource
+	// Faults counts refused replies and recovered panics.
+	Faults FaultSource
 	// Heartbeat returns when the main loop last completed an iteration
 	// (runtime.Runtime.Heartbeat). Without it /healthz always fails.
 	Heartbeat func() time.Time
@@ -107,6 +109,9 @@ func New(opts Options) *Metrics {
 	}
 	if isNil(opts.Firewall) {
 		opts.Firewall = nil
+	}
+	if isNil(opts.Faults) {
+		opts.Faults = nil
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

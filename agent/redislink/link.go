@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/panics"
 )
 
 // link is one connection (command or pub/sub) to one instance, served by one
@@ -21,6 +22,12 @@ type link struct {
 	which sentinel.Link
 	setup [][]string // set-up commands run by onConnect (pub/sub link)
 	sub   *sharedSub // the shared subscription this pub/sub link serves
+	// connect is the CmdConnect that opened the link; its set-up commands
+	// (AUTH, CLIENT SETNAME) also open the publish connection.
+	connect sentinel.Command
+	// parent is set on a publish connection: the command link whose hello
+	// PUBLISHes it carries (see enqueuePublish).
+	parent *link
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -38,6 +45,11 @@ type link struct {
 	// verified.
 	secret string
 	proof  sentinel.PeerProof
+	pub    *link // the publish connection, once opened
+
+	// current is the command being executed; only the link's goroutine
+	// uses it, so that a panic can still answer it.
+	current *sentinel.Command
 }
 
 func newLink(t *Transport, key linkKey, connect sentinel.Command) *link {
@@ -47,14 +59,15 @@ func newLink(t *Transport, key linkKey, connect sentinel.Command) *link {
 		secret = authSecret(connect.Cmds)
 	}
 	return &link{
-		secret: secret,
-		t:      t,
-		key:    key,
-		ref:    connect.To,
-		which:  connect.Link,
-		ctx:    ctx,
-		cancel: cancel,
-		wake:   make(chan struct{}, 1),
+		secret:  secret,
+		t:       t,
+		key:     key,
+		ref:     connect.To,
+		which:   connect.Link,
+		connect: connect,
+		ctx:     ctx,
+		cancel:  cancel,
+		wake:    make(chan struct{}, 1),
 	}
 }
 
@@ -66,6 +79,26 @@ func (l *link) setLocal(a net.Addr) {
 		l.localIP = tcp.IP.String()
 		l.mu.Unlock()
 	}
+}
+
+// name is how logs call the link.
+func (l *link) name() string {
+	switch {
+	case l.parent != nil:
+		return "publish"
+	case l.which == sentinel.LinkPubSub:
+		return "pubsub"
+	}
+	return "cmd"
+}
+
+// badReply hears that the server sent a reply the bounds refuse: it is
+// logged and counted here, where the link is known, and the read error
+// then closes the link (LinkDown carries the same error).
+func (l *link) badReply(err error) {
+	l.t.badReplies.Add(1)
+	l.t.warnLimited("refused a reply; closing the link", "addr", l.ref.Addr.String(), "master", l.ref.Master,
+		"kind", l.ref.Kind.String(), "link", l.name(), "err", err)
 }
 
 func (l *link) linkUp() sentinel.LinkUp {
@@ -82,6 +115,9 @@ func (l *link) setProof(p sentinel.PeerProof) {
 
 // enqueue adds cmd to the queue. It returns false if the link cannot take it.
 func (l *link) enqueue(cmd sentinel.Command) bool {
+	if cmd.Kind == sentinel.CmdPublish && l.publishesApart() {
+		return l.enqueuePublish(cmd)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closing || l.failErr != nil || l.finished {
@@ -103,6 +139,55 @@ func (l *link) enqueue(cmd sentinel.Command) bool {
 	return true
 }
 
+// publishesApart reports whether the link sends its hello PUBLISHes on a
+// connection of their own.
+//
+// Redis runs one client's commands in order, so a PUBLISH that blocks holds
+// up every command sent after it on the same connection. CLIENT PAUSE WRITE
+// (fencing) blocks PUBLISH: on a shared connection the PINGs behind it would
+// go unanswered, and every other agent would see a healthy paused master as
+// down and fail it over. Sentinel sends hellos on its command connection;
+// we give them one of their own, opened on the first PUBLISH with the same
+// set-up commands, so that PING and INFO never wait for one. Links to peer
+// agents keep a single connection: agents do not pause, and a second
+// connection per peer would cost the peer an API client slot.
+func (l *link) publishesApart() bool {
+	return l.parent == nil && l.which == sentinel.LinkCmd && l.ref.Kind != sentinel.KindSentinel
+}
+
+// enqueuePublish queues cmd on the publish connection, opening it if
+// needed. A publish connection that fails reports PublishReply{OK: false}
+// for its commands, never LinkDown: the command link stays up, and the next
+// PUBLISH opens a new connection.
+func (l *link) enqueuePublish(cmd sentinel.Command) bool {
+	l.mu.Lock()
+	if l.closing || l.failErr != nil || l.finished {
+		l.mu.Unlock()
+		return false
+	}
+	p := l.pub
+	if p == nil {
+		p = newLink(l.t, l.key, l.connect)
+		p.parent = l
+		l.pub = p
+		// Safe against Transport.Close's Wait: this link's own goroutine
+		// holds a count until it is finished, which it is not.
+		l.t.wg.Add(1)
+		go p.run(l.connect)
+	}
+	l.mu.Unlock()
+	return p.enqueue(cmd)
+}
+
+// pubGone forgets p as the publish connection if it still is.
+func (l *link) pubGone(p *link) {
+	l.mu.Lock()
+	if l.pub == p {
+		l.pub = nil
+	}
+	l.mu.Unlock()
+}
+
 // close shuts the link down on the core's request.
 func (l *link) close() {
 	l.mu.Lock()
@@ -122,6 +207,9 @@ func (l *link) failLocked(err error) {
 // unblocks a goroutine waiting for a reply.
 func (l *link) stopLocked() {
 	l.cancel()
+	if l.pub != nil {
+		l.pub.close()
+	}
 	if l.ps != nil {
 		_ = l.ps.Close()
 	}
@@ -156,13 +244,24 @@ func (l *link) next() (sentinel.Command, bool) {
 
 func (l *link) run(connect sentinel.Command) {
 	defer l.t.wg.Done()
-	var err error
+	l.finish(l.serve(connect))
+}
+
+// serve runs the link until it ends. A panic (a bug, likely triggered by
+// what the server sent) ends only this link, as a failure.
+func (l *link) serve(connect sentinel.Command) (err error) {
+	defer panics.Recover(l.t.log, &l.t.panics, "link goroutine panicked; closing the link",
+		func(e *panics.Error) {
+			err = e
+			if l.current != nil {
+				l.t.failCommand(*l.current, "link failed: "+e.Error())
+			}
+		},
+		"addr", l.ref.Addr.String(), "master", l.ref.Master, "kind", l.ref.Kind.String(), "link", l.name())
 	if l.which == sentinel.LinkPubSub {
-		err = l.runPubSub(connect)
-	} else {
-		err = l.runCmd(connect)
+		return l.runPubSub(connect)
 	}
-	l.finish(err)
+	return l.runCmd(connect)
 }
 
 // finish reports the end of the link (unless the core closed it) and fails
@@ -179,9 +278,16 @@ func (l *link) finish(err error) {
 	l.stopLocked()
 	l.mu.Unlock()
 	refs := []sentinel.Ref{l.ref}
-	if l.sub != nil {
+	switch {
+	case l.parent != nil:
+		l.parent.pubGone(l)
+		if !closing && err != nil {
+			l.t.log.Debug("publish connection closed", "addr", l.ref.Addr.String(), "master", l.ref.Master, "err", err)
+		}
+		closing = true // the command link reports for the instance
+	case l.sub != nil:
 		refs = l.t.subGone(l.sub)
-	} else {
+	default:
 		l.t.forget(l)
 	}
 
@@ -196,7 +302,7 @@ func (l *link) finish(err error) {
 		}
 		if errors.As(err, &ae) {
 			down.AuthFailed = true
-			l.t.log.Warn("authentication refused", "addr", l.ref.Addr.String(), "master", l.ref.Master, "kind", l.ref.Kind.String(), "err", ae.Msg)
+			l.t.warnLimited("authentication refused", "addr", l.ref.Addr.String(), "master", l.ref.Master, "kind", l.ref.Kind.String(), "err", ae.Msg)
 		} else {
 			l.t.log.Debug("link down", "addr", l.ref.Addr.String(), "master", l.ref.Master, "link", int(l.which), "err", err)
 		}
@@ -238,7 +344,7 @@ func (l *link) setupCommand(ctx context.Context, cn *redis.Conn, c []string) err
 	case isAuthError(err.Error()):
 		return &AuthError{Msg: err.Error()}
 	case isHarmlessAuthError(err.Error()):
-		l.t.log.Warn("auth configured but the instance has no password", "addr", l.ref.Addr.String(), "master", l.ref.Master)
+		l.t.warnLimited("auth configured but the instance has no password", "addr", l.ref.Addr.String(), "master", l.ref.Master)
 		return nil
 	default:
 		l.t.log.Debug("set-up command refused", "addr", l.ref.Addr.String(), "cmd", describe(c), "err", err)
@@ -293,14 +399,19 @@ func (l *link) runCmd(connect sentinel.Command) error {
 			return err
 		}
 	}
-	l.t.report(l.linkUp())
+	if l.parent == nil {
+		l.t.report(l.linkUp())
+	}
 
 	for {
 		cmd, ok := l.next()
 		if !ok {
 			return nil
 		}
-		if err := l.exec(conn, cmd); err != nil {
+		l.current = &cmd
+		err := l.exec(conn, cmd)
+		l.current = nil
+		if err != nil {
 			return err
 		}
 	}
@@ -313,6 +424,9 @@ func (l *link) exec(conn *redis.Conn, cmd sentinel.Command) error {
 	// (CommandTimeout); a context timer per command would only add a timer
 	// and an allocation to every PING.
 	ctx := l.ctx
+	if l.t.beforeExec != nil {
+		l.t.beforeExec(cmd)
+	}
 	if len(cmd.Cmds) == 0 {
 		l.t.failCommand(cmd, "no command to send")
 		return nil
@@ -344,13 +458,13 @@ func (l *link) exec(conn *redis.Conn, cmd sentinel.Command) error {
 		}
 		raw, ok := res.(string)
 		if !ok {
-			l.t.log.Warn("info reply is not a string", "addr", cmd.To.Addr.String())
+			l.t.warnLimited("info reply is not a string", "addr", cmd.To.Addr.String())
 			l.t.report(sentinel.InfoReply{To: cmd.To})
 			return nil
 		}
 		info, perr := sentinel.ParseInfo(raw)
 		if perr != nil {
-			l.t.log.Warn("unusable INFO reply", "addr", cmd.To.Addr.String(), "master", cmd.To.Master, "err", perr)
+			l.t.warnLimited("unusable INFO reply", "addr", cmd.To.Addr.String(), "master", cmd.To.Master, "err", perr)
 		}
 		l.t.report(sentinel.InfoReply{To: cmd.To, Info: info, Raw: raw})
 	case sentinel.CmdPublish:

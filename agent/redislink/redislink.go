@@ -12,6 +12,15 @@
 //
 // Every command runs with a deadline, so a hung instance costs one
 // CommandTimeout and then shows up as a LinkDown.
+//
+// Hello PUBLISHes to a master or replica travel on a second connection of
+// the command link, so that one held by CLIENT PAUSE WRITE never delays a
+// PING (see link.publishesApart).
+//
+// Replies are hostile until proven otherwise: every connection reads
+// through a RESP framing validator with caps on lengths, sizes and nesting
+// (bounded.go), and a goroutine that panics ends its own link only. Both
+// are counted (Transport.Stats).
 package redislink
 
 import (
@@ -22,11 +31,14 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/panics"
+	"github.com/vipsentinel/vipsentinel/internal/ratelog"
 )
 
 // Defaults for Options.
@@ -80,6 +92,29 @@ type Transport struct {
 
 	proofLogAt time.Time // last warning about a failed peer proof
 	proofFails uint64
+
+	badReplies atomic.Uint64
+	panics     panics.Counter
+	logLimit   *ratelog.Limiter // warnLimited
+
+	// beforeExec, when set by a test, runs before each command a link
+	// executes (to inject a panic into a link goroutine).
+	beforeExec func(sentinel.Command)
+}
+
+// Stats counts what the Transport's links refused or recovered from.
+type Stats struct {
+	// BadReplies counts replies refused as malformed or over a limit
+	// (see ReplyError); each closed its link.
+	BadReplies uint64
+	// Panics counts panics recovered in link goroutines; each closed its
+	// link.
+	Panics uint64
+}
+
+// Stats returns the counters so far.
+func (t *Transport) Stats() Stats {
+	return Stats{BadReplies: t.badReplies.Load(), Panics: t.panics.Load()}
 }
 
 // linkKey identifies one command connection. The core shares one link to a
@@ -127,13 +162,14 @@ func New(opts Options) *Transport {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Transport{
-		opts:  opts,
-		log:   log,
-		out:   make(chan sentinel.Input, opts.OutBuffer),
-		done:  make(chan struct{}),
-		links: make(map[linkKey]*link),
-		subs:  make(map[string]*sharedSub),
-		subOf: make(map[sentinel.Ref]*sharedSub),
+		opts:     opts,
+		log:      log,
+		logLimit: ratelog.New(warnInterval),
+		out:      make(chan sentinel.Input, opts.OutBuffer),
+		done:     make(chan struct{}),
+		links:    make(map[linkKey]*link),
+		subs:     make(map[string]*sharedSub),
+		subOf:    make(map[sentinel.Ref]*sharedSub),
 	}
 }
 
@@ -224,6 +260,29 @@ func (t *Transport) Close() error {
 	return nil
 }
 
+// warnInterval is how often warnLimited repeats a warning.
+const warnInterval = time.Minute
+
+// warnLimited logs a warning about one instance (args start with "addr",
+// <address>) at most once per warnInterval for each message and address:
+// the conditions it reports (refused credentials, hostile replies) repeat
+// at every reconnect for as long as they last. The line after a pause says
+// how many were held back ("suppressed").
+func (t *Transport) warnLimited(msg string, args ...any) {
+	key := msg
+	if len(args) >= 2 {
+		key += "\x00" + fmt.Sprint(args[1])
+	}
+	ok, n := t.logLimit.Allow(key)
+	if !ok {
+		return
+	}
+	if n > 0 {
+		args = append(args, "suppressed", n)
+	}
+	t.log.Warn(msg, args...)
+}
+
 // report delivers in to the core unless the Transport is closing.
 func (t *Transport) report(in sentinel.Input) {
 	select {
@@ -261,7 +320,7 @@ func (t *Transport) failCommand(cmd sentinel.Command, reason string) {
 // order and a failed command is never silently re-sent (a re-sent SLAVEOF
 // NO ONE could land after the failover moved on).
 func (t *Transport) clientOptions(addr string, l *link) *redis.Options {
-	return &redis.Options{
+	o := &redis.Options{
 		Addr: addr,
 		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, t.opts.DialTimeout)
@@ -308,6 +367,9 @@ func (t *Transport) clientOptions(addr string, l *link) *redis.Options {
 		ConnMaxIdleTime:  -1,
 		OnConnect:        l.onConnect,
 	}
+	// Everything go-redis reads, it reads through the reply validator.
+	o.Dialer = boundedDialer(o.Dialer, l.badReply)
+	return o
 }
 
 // ---------------------------------------------------------------------------

@@ -339,3 +339,113 @@ func TestQueueOverflowFailsLink(t *testing.T) {
 		t.Fatalf("link down = %+v", d)
 	}
 }
+
+// TestPingNotBehindPausedPublish: under CLIENT PAUSE WRITE (fencing) Redis
+// holds a PUBLISH until the pause ends. A hello PUBLISH outstanding to a
+// paused master must not delay the PINGs and INFOs that tell every agent
+// the master is healthy.
+func TestPingNotBehindPausedPublish(t *testing.T) {
+	srv := redistest.Start(t, "requirepass s3cret")
+	tr := New(Options{CommandTimeout: 20 * time.Second})
+	t.Cleanup(func() { _ = tr.Close() })
+	ref := refOf(srv, sentinel.KindMaster)
+	connectCmd(tr, ref, []string{"s3cret"})
+	linkUp(t, tr, sentinel.LinkCmd)
+
+	srv.CLI(t, "-a", "s3cret", "--no-auth-warning", "CLIENT", "PAUSE", "30000", "WRITE")
+	unpaused := false
+	unpause := func() {
+		if !unpaused {
+			unpaused = true
+			srv.CLI(t, "-a", "s3cret", "--no-auth-warning", "CLIENT", "UNPAUSE")
+		}
+	}
+	t.Cleanup(unpause)
+	payload := fmt.Sprintf("127.0.0.1,26379,%s,7,mymaster,127.0.0.1,%d,3", strings.Repeat("a", 40), srv.Port)
+	tr.Do(sentinel.Command{Kind: sentinel.CmdPublish, To: ref, Cmds: [][]string{{"PUBLISH", sentinel.HelloChannel, payload}}})
+	// Wait until Redis holds the PUBLISH, so the PINGs really come after it.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(srv.CLI(t, "-a", "s3cret", "--no-auth-warning", "CLIENT", "LIST"), "cmd=publish") {
+		if time.Now().After(deadline) {
+			t.Fatal("the PUBLISH never reached the paused server")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	var worst time.Duration
+	for i := range 20 {
+		kind, cmd := sentinel.CmdPing, []string{"PING"}
+		if i%5 == 4 {
+			kind, cmd = sentinel.CmdInfo, []string{"INFO"}
+		}
+		start := time.Now()
+		tr.Do(sentinel.Command{Kind: kind, To: ref, Cmds: [][]string{cmd}})
+		in := await(t, tr, "ping or info reply", func(in sentinel.Input) bool {
+			switch in := in.(type) {
+			case sentinel.PingReply, sentinel.InfoReply:
+				return true
+			case sentinel.PublishReply:
+				t.Fatalf("PUBLISH answered during the pause: %+v", in)
+			case sentinel.LinkDown:
+				t.Fatalf("link down during the pause: %+v", in)
+			}
+			return false
+		})
+		if pr, ok := in.(sentinel.PingReply); ok && pr.Status != "PONG" {
+			t.Fatalf("ping reply during the pause: %+v", pr)
+		}
+		worst = max(worst, time.Since(start))
+	}
+	t.Logf("20 PING/INFO answered behind a paused PUBLISH; slowest %v", worst)
+
+	// When the pause ends the hello goes out, on time for its own reply.
+	unpause()
+	p := await(t, tr, "publish reply", func(in sentinel.Input) bool { _, ok := in.(sentinel.PublishReply); return ok }).(sentinel.PublishReply)
+	if !p.OK {
+		t.Fatalf("publish after the pause: %+v", p)
+	}
+	// Both connections carry the set-up commands (authenticated, named).
+	if got := srv.CLI(t, "-a", "s3cret", "--no-auth-warning", "CLIENT", "LIST"); strings.Count(got, "name=sentinel-test-cmd") != 2 {
+		t.Fatalf("want the command and the publish connection, CLIENT LIST:\n%s", got)
+	}
+}
+
+// TestPublishConnectionFailureKeepsLinkUp: a publish connection that fails
+// answers its PUBLISH with OK false and is reopened by the next one; the
+// command link is not reported down.
+func TestPublishConnectionFailureKeepsLinkUp(t *testing.T) {
+	srv := redistest.Start(t)
+	tr := New(Options{CommandTimeout: 300 * time.Millisecond})
+	t.Cleanup(func() { _ = tr.Close() })
+	ref := refOf(srv, sentinel.KindMaster)
+	connectCmd(tr, ref, nil)
+	linkUp(t, tr, sentinel.LinkCmd)
+	srv.CLI(t, "CLIENT", "PAUSE", "2000", "WRITE")
+	publish := sentinel.Command{Kind: sentinel.CmdPublish, To: ref, Cmds: [][]string{{"PUBLISH", sentinel.HelloChannel, "x"}}}
+	tr.Do(publish)
+	// The PUBLISH times out (CommandTimeout) while the pause lasts.
+	p := await(t, tr, "publish reply", func(in sentinel.Input) bool {
+		if d, ok := in.(sentinel.LinkDown); ok {
+			t.Fatalf("link down: %+v", d)
+		}
+		_, ok := in.(sentinel.PublishReply)
+		return ok
+	}).(sentinel.PublishReply)
+	if p.OK {
+		t.Fatal("publish under a 2 s pause succeeded within 300 ms")
+	}
+	srv.CLI(t, "CLIENT", "UNPAUSE")
+	tr.Do(publish)
+	p = await(t, tr, "publish reply", func(in sentinel.Input) bool {
+		if d, ok := in.(sentinel.LinkDown); ok {
+			t.Fatalf("link down: %+v", d)
+		}
+		_, ok := in.(sentinel.PublishReply)
+		return ok
+	}).(sentinel.PublishReply)
+	if !p.OK {
+		t.Fatal("publish on a reopened connection failed")
+	}
+	tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: ref, Cmds: [][]string{{"PING"}}})
+	await(t, tr, "ping reply", func(in sentinel.Input) bool { _, ok := in.(sentinel.PingReply); return ok })
+}

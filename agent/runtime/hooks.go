@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/vipsentinel/vipsentinel/agent/metrics"
+	"github.com/vipsentinel/vipsentinel/agent/redislink"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
@@ -150,4 +151,16 @@ func (r *Runtime) publishAddrs() {
 		return
 	}
 	r.addrs.Store(&m)
+}
+
+// Faults reports what the links and the API refused or recovered from. It
+// satisfies metrics.FaultSource.
+func (r *Runtime) Faults() metrics.Faults {
+	f := metrics.Faults{Panics: map[string]uint64{"api": r.api.PanicsRecovered()}}
+	if s, ok := r.tr.(interface{ Stats() redislink.Stats }); ok {
+		st := s.Stats()
+		f.BadReplies = st.BadReplies
+		f.Panics["redislink"] = st.Panics
+	}
+	return f
 }

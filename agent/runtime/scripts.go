@@ -30,7 +30,8 @@ const (
 // as they are, never interpreted), the environment inherited, SIGKILL after
 // the maximum run time, a retry with a doubling delay when the script exits
 // with 1 or is killed by a signal (up to 10 times), and no retry for exit
-// codes >= 2. Its methods are safe for concurrent use.
+// codes >= 2. Unlike Sentinel's, scripts run without the agent's
+// capabilities (startWithoutCaps). Its methods are safe for concurrent use.
 type scriptRunner struct {
 	log  *slog.Logger
 	emit func(sentinel.Event)
@@ -124,7 +125,7 @@ func (s *scriptRunner) startLocked(j *scriptJob) {
 	cmd.Stdout, cmd.Stderr = out, out
 	// A grandchild keeping the output pipe open must not hold Wait.
 	cmd.WaitDelay = time.Second
-	if err := cmd.Start(); err != nil {
+	if err := startWithoutCaps(cmd); err != nil {
 		// Sentinel's child exits with 2 when execve fails: an error, no
 		// retry.
 		s.removeLocked(j)

@@ -162,7 +162,14 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 	if err != nil {
 		return configError{err}
 	}
-	met = metrics.New(metrics.Options{Core: rt, VIPs: vips, Firewall: fw, Heartbeat: rt.Heartbeat,
+	faults := metrics.FaultFunc(func() metrics.Faults {
+		f := rt.Faults()
+		if vips != nil {
+			f.Panics["vip"] = vips.PanicsRecovered()
+		}
+		return f
+	})
+	met = metrics.New(metrics.Options{Core: rt, VIPs: vips, Firewall: fw, Faults: faults, Heartbeat: rt.Heartbeat,
 		Version: version(), Logger: log.With("component", "metrics")})
 	if err := rt.Listen(); err != nil {
 		return fmt.Errorf("listen: %w", err)

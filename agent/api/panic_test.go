@@ -1,0 +1,64 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// panickingBackend panics on SENTINEL MASTER, as a bug triggered by a
+// client's request would.
+type panickingBackend struct{ testBackend }
+
+func (b *panickingBackend) Master(ctx context.Context, name string) ([]KV, error) {
+	panic("injected panic for " + name)
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestPanicClosesOnlyItsClient: a panic while serving one client closes
+// that client's connection, is logged with its stack and counted; the
+// server and its other clients carry on.
+func TestPanicClosesOnlyItsClient(t *testing.T) {
+	var logs lockedBuffer
+	s, addr := startServer(t, Config{Backend: &panickingBackend{}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	other := dialRaw(t, addr)
+	other.roundTrip("PING\r\n", "+PONG\r\n")
+
+	bad := dialRaw(t, addr)
+	if _, err := bad.c.Write([]byte("SENTINEL MASTER mymaster\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	bad.expectClosed()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.PanicsRecovered() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("PanicsRecovered = %d, want 1", s.PanicsRecovered())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := logs.String(); !strings.Contains(got, "api client goroutine panicked") || !strings.Contains(got, "panic_test.go") {
+		t.Fatalf("panic not logged with its stack:\n%.3000s", got)
+	}
+	other.roundTrip("PING\r\n", "+PONG\r\n")
+	dialRaw(t, addr).roundTrip("PING\r\n", "+PONG\r\n")
+}

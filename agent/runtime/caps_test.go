@@ -1,0 +1,160 @@
+package runtime
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+// capsScript writes its own capability sets (from /proc/self/status, read
+// by the shell itself) to out.
+const capsScript = `while read -r l; do case $l in Cap*) echo "$l";; esac; done < /proc/self/status > "$1.tmp" && mv "$1.tmp" "$1"`
+
+// readCaps parses "CapXxx:\t<hex>" lines.
+func readCaps(t *testing.T, path string) map[string]uint64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps := map[string]uint64{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok || !strings.HasPrefix(k, "Cap") {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		if err != nil {
+			t.Fatalf("%s: %q: %v", path, l, err)
+		}
+		caps[k] = n
+	}
+	return caps
+}
+
+// runCapsScript runs capsScript through a scriptRunner and returns the
+// capabilities it saw.
+func runCapsScript(t *testing.T, dir string) map[string]uint64 {
+	t.Helper()
+	script := filepath.Join(dir, "caps.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n"+capsScript+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "caps.out")
+	r := newScriptRunner(testLogger(t), func(sentinel.Event) {})
+	defer r.stop(time.Second)
+	r.run(sentinel.ScriptRun{Master: "m", Path: script, Args: []string{out}}, sentinel.Timing{ScriptMaxRuntime: 5 * time.Second})
+	waitFor(t, 10*time.Second, "capability script", func() bool { _, err := os.Stat(out); return err == nil })
+	return readCaps(t, out)
+}
+
+func assertNoCaps(t *testing.T, caps map[string]uint64) {
+	t.Helper()
+	for _, set := range []string{"CapInh", "CapPrm", "CapEff", "CapAmb"} {
+		v, ok := caps[set]
+		if !ok || v != 0 {
+			t.Errorf("script's %s = %#x (present %v), want 0; all: %v", set, v, ok, caps)
+		}
+	}
+}
+
+// TestScriptsRunWithoutCapsAsRoot: an agent running as root (every
+// capability) starts scripts with none.
+func TestScriptsRunWithoutCapsAsRoot(t *testing.T) {
+	requireRoot(t)
+	self := readCaps(t, "/proc/self/status")
+	if self["CapEff"] == 0 {
+		t.Fatalf("test process has no effective capabilities: %v", self)
+	}
+	assertNoCaps(t, runCapsScript(t, t.TempDir()))
+}
+
+// TestScriptsRunWithoutCapsAsServiceUser reproduces the packaged unit: a
+// non-root agent holding CAP_NET_ADMIN and CAP_NET_RAW as ambient
+// capabilities (setpriv does what systemd's AmbientCapabilities= does).
+// Ambient capabilities survive exec, so without care every script would
+// hold them too.
+func TestScriptsRunWithoutCapsAsServiceUser(t *testing.T) {
+	requireRoot(t)
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Fatalf("setpriv (util-linux) not installed: %v", err)
+	}
+	// A directory the unprivileged user can use, holding a copy of the test
+	// binary (go test's build directory is private to root).
+	dir, err := os.MkdirTemp("", "vipsentinel-caps-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "runtime.test")
+	copyFile(t, os.Args[0], bin, 0o755)
+
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+		"--inh-caps=-all,+net_admin,+net_raw", "--ambient-caps=+net_admin,+net_raw",
+		bin, "-test.run=^TestScriptCapsHelper$", "-test.v")
+	cmd.Env = append(os.Environ(), "VIPSENTINEL_CAPS_HELPER_DIR="+dir)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestScriptCapsHelper") {
+		t.Fatalf("helper as uid 65534 with ambient NET_ADMIN, NET_RAW: %v\n%s", err, out)
+	}
+	agent := readCaps(t, filepath.Join(dir, "agent.caps"))
+	const netCaps = 1<<12 | 1<<13 // CAP_NET_ADMIN, CAP_NET_RAW
+	if agent["CapAmb"] != netCaps || agent["CapEff"] != netCaps {
+		t.Fatalf("helper (the agent) did not hold the service's capabilities: %v", agent)
+	}
+	assertNoCaps(t, readCaps(t, filepath.Join(dir, "caps.out")))
+}
+
+// TestScriptCapsHelper runs inside TestScriptsRunWithoutCapsAsServiceUser's
+// child process only.
+func TestScriptCapsHelper(t *testing.T) {
+	dir := os.Getenv("VIPSENTINEL_CAPS_HELPER_DIR")
+	if dir == "" {
+		t.Skip("helper of TestScriptsRunWithoutCapsAsServiceUser")
+	}
+	copyFile(t, "/proc/self/status", filepath.Join(dir, "agent.caps"), 0o644)
+	runCapsScript(t, dir)
+}
+
+func copyFile(t *testing.T, from, to string, mode os.FileMode) {
+	t.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// requireRoot fails (CI=true) or skips a test that needs root.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("needs root (euid %d); CI=true: missing privileges are a failure, not a skip", os.Geteuid())
+	}
+	t.Skipf("needs root (euid %d)", os.Geteuid())
+}
