@@ -172,3 +172,26 @@ func FuzzReplyValidator(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReplyValidator measures the validator's cost on the replies the
+// agent reads most: an INFO reply (about 4 KiB) and a pub/sub hello.
+func BenchmarkReplyValidator(b *testing.B) {
+	info := strings.Repeat("some_field:some_value_1234\r\n", 150)
+	hello := "127.0.0.1,26379," + strings.Repeat("a", 40) + ",7,mymaster,127.0.0.1,6379,3"
+	for _, bc := range []struct{ name, reply string }{
+		{"info", fmt.Sprintf("$%d\r\n%s\r\n", len(info), info)},
+		{"hello", fmt.Sprintf("*3\r\n$7\r\nmessage\r\n$18\r\n__sentinel__:hello\r\n$%d\r\n%s\r\n", len(hello), hello)},
+		{"pong", "+PONG\r\n"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			in := []byte(bc.reply)
+			b.SetBytes(int64(len(in)))
+			var v replyValidator
+			for b.Loop() {
+				if err := v.feed(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
