@@ -51,8 +51,10 @@ func TestReplyValidator(t *testing.T) {
 		{name: "is-master-down", in: "*3\r\n:0\r\n$1\r\n*\r\n:0\r\n"},
 		{name: "resp3 scalars", in: "_\r\n,1.5\r\n#t\r\n#f\r\n(123456789012345678901234567890\r\n!3\r\nERR\r\n=7\r\ntxt:abc\r\n"},
 		{name: "resp3 aggregates", in: "%1\r\n+k\r\n~2\r\n:1\r\n:2\r\n>1\r\n+x\r\n"},
-		{name: "nesting at the limit", in: deep(maxReplyDepth - 1)},
+		{name: "nesting at the limit", in: deep(maxReplyDepth)},
 		{name: "bulk at the cap", in: fmt.Sprintf("$%d\r\n", maxReplyBulk), open: true},
+		{name: "array at the cap", in: fmt.Sprintf("*%d\r\n", maxReplyElements), open: true},
+		{name: "map at the cap", in: fmt.Sprintf("%%%d\r\n", maxReplyElements/2), open: true},
 		{name: "incomplete bulk", in: "$5\r\nhel", open: true},
 		{name: "incomplete line", in: "+PO", open: true},
 
@@ -60,6 +62,8 @@ func TestReplyValidator(t *testing.T) {
 		{name: "bulk over the cap", in: fmt.Sprintf("$%d\r\n", maxReplyBulk+1), err: "bulk length over"},
 		{name: "huge blob error", in: "!99999999999\r\n", err: "bulk length over"},
 		{name: "huge array", in: "*99999999999\r\n", err: "aggregate over the 65536 elements"},
+		{name: "array over the cap", in: fmt.Sprintf("*%d\r\n", maxReplyElements+1), err: "aggregate over"},
+		{name: "map over the cap", in: fmt.Sprintf("%%%d\r\n", maxReplyElements/2+1), err: "aggregate over"},
 		{name: "huge map", in: "%40000\r\n", err: "aggregate over"},
 		{name: "elements summed over a reply", in: "*2\r\n*40000\r\n" + strings.Repeat(":1\r\n", 40000) + "*40000\r\n", err: "aggregate over"},
 		{name: "too deep", in: deep(maxReplyDepth + 1), err: "nested deeper than 16"},
@@ -171,4 +175,27 @@ func FuzzReplyValidator(f *testing.F) {
 			t.Fatalf("error %T is not a ReplyError", errWhole)
 		}
 	})
+}
+
+// BenchmarkReplyValidator measures the validator's cost on the replies the
+// agent reads most: an INFO reply (about 4 KiB) and a pub/sub hello.
+func BenchmarkReplyValidator(b *testing.B) {
+	info := strings.Repeat("some_field:some_value_1234\r\n", 150)
+	hello := "127.0.0.1,26379," + strings.Repeat("a", 40) + ",7,mymaster,127.0.0.1,6379,3"
+	for _, bc := range []struct{ name, reply string }{
+		{"info", fmt.Sprintf("$%d\r\n%s\r\n", len(info), info)},
+		{"hello", fmt.Sprintf("*3\r\n$7\r\nmessage\r\n$18\r\n__sentinel__:hello\r\n$%d\r\n%s\r\n", len(hello), hello)},
+		{"pong", "+PONG\r\n"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			in := []byte(bc.reply)
+			b.SetBytes(int64(len(in)))
+			var v replyValidator
+			for b.Loop() {
+				if err := v.feed(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

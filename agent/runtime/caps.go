@@ -26,11 +26,13 @@ import (
 // the agent may (CAP_SETPCAP, as root has), the bounding set, which is
 // what keeps a root agent's scripts from getting every capability back at
 // exec. Then it starts cmd from that thread.
-func startWithoutCaps(cmd *exec.Cmd) error {
+//
+// capset is unix.Capset, or a stand-in for tests.
+func startWithoutCaps(cmd *exec.Cmd, capset func(*unix.CapUserHeader, *unix.CapUserData) error) error {
 	errc := make(chan error, 1)
 	go func() {
 		goruntime.LockOSThread()
-		if err := dropThreadCaps(); err != nil {
+		if err := dropThreadCaps(capset); err != nil {
 			errc <- fmt.Errorf("drop capabilities before running a script: %w", err)
 			return
 		}
@@ -41,7 +43,7 @@ func startWithoutCaps(cmd *exec.Cmd) error {
 
 // dropThreadCaps empties the calling thread's ambient, inheritable and (if
 // allowed) bounding capability sets.
-func dropThreadCaps() error {
+func dropThreadCaps(capset func(*unix.CapUserHeader, *unix.CapUserData) error) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
 		// EINVAL: a kernel before 4.3 has no ambient set.
 		return fmt.Errorf("clear the ambient set: %w", err)
@@ -66,7 +68,16 @@ func dropThreadCaps() error {
 		return errors.New("running as root without CAP_SETPCAP, a script would get every capability")
 	}
 	data[0].Inheritable, data[1].Inheritable = 0, 0
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
+	if err := capset(&hdr, &data[0]); err != nil {
+		if errors.Is(err, unix.EPERM) && os.Geteuid() != 0 {
+			// The packaged unit's seccomp filter (SystemCallFilter=
+			// ~@privileged) refuses capset. The script still gets no
+			// capability: with the ambient set empty, a non-root exec
+			// gains capabilities only from a file's own capability sets,
+			// which the unit's NoNewPrivileges=yes disables. Only the
+			// inheritable set stays as it was.
+			return nil
+		}
 		return fmt.Errorf("clear the inheritable set: %w", err)
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
@@ -41,7 +43,7 @@ func readCaps(t *testing.T, path string) map[string]uint64 {
 
 // runCapsScript runs capsScript through a scriptRunner and returns the
 // capabilities it saw.
-func runCapsScript(t *testing.T, dir string) map[string]uint64 {
+func runCapsScript(t *testing.T, dir string, capset func(*unix.CapUserHeader, *unix.CapUserData) error) map[string]uint64 {
 	t.Helper()
 	script := filepath.Join(dir, "caps.sh")
 	if err := os.WriteFile(script, []byte("#!/bin/sh\n"+capsScript+"\n"), 0o755); err != nil {
@@ -49,6 +51,7 @@ func runCapsScript(t *testing.T, dir string) map[string]uint64 {
 	}
 	out := filepath.Join(dir, "caps.out")
 	r := newScriptRunner(testLogger(t), func(sentinel.Event) {})
+	r.capset = capset
 	defer r.stop(time.Second)
 	r.run(sentinel.ScriptRun{Master: "m", Path: script, Args: []string{out}}, sentinel.Timing{ScriptMaxRuntime: 5 * time.Second})
 	waitFor(t, 10*time.Second, "capability script", func() bool { _, err := os.Stat(out); return err == nil })
@@ -73,7 +76,7 @@ func TestScriptsRunWithoutCapsAsRoot(t *testing.T) {
 	if self["CapEff"] == 0 {
 		t.Fatalf("test process has no effective capabilities: %v", self)
 	}
-	assertNoCaps(t, runCapsScript(t, t.TempDir()))
+	assertNoCaps(t, runCapsScript(t, t.TempDir(), nil))
 }
 
 // TestScriptsRunWithoutCapsAsServiceUser reproduces the packaged unit: a
@@ -100,21 +103,36 @@ func TestScriptsRunWithoutCapsAsServiceUser(t *testing.T) {
 	bin := filepath.Join(dir, "runtime.test")
 	copyFile(t, os.Args[0], bin, 0o755)
 
-	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
-		"--inh-caps=-all,+net_admin,+net_raw", "--ambient-caps=+net_admin,+net_raw",
-		bin, "-test.run=^TestScriptCapsHelper$", "-test.v")
-	cmd.Env = append(os.Environ(), "VIPSENTINEL_CAPS_HELPER_DIR="+dir)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestScriptCapsHelper") {
-		t.Fatalf("helper as uid 65534 with ambient NET_ADMIN, NET_RAW: %v\n%s", err, out)
-	}
-	agent := readCaps(t, filepath.Join(dir, "agent.caps"))
 	const netCaps = 1<<12 | 1<<13 // CAP_NET_ADMIN, CAP_NET_RAW
-	if agent["CapAmb"] != netCaps || agent["CapEff"] != netCaps {
-		t.Fatalf("helper (the agent) did not hold the service's capabilities: %v", agent)
+	for _, seccomp := range []bool{false, true} {
+		cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+			"--inh-caps=-all,+net_admin,+net_raw", "--ambient-caps=+net_admin,+net_raw",
+			bin, "-test.run=^TestScriptCapsHelper$", "-test.v")
+		cmd.Env = append(os.Environ(), "VIPSENTINEL_CAPS_HELPER_DIR="+dir)
+		if seccomp {
+			cmd.Env = append(cmd.Env, "VIPSENTINEL_CAPS_HELPER_NO_CAPSET=1")
+		}
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestScriptCapsHelper") {
+			t.Fatalf("helper as uid 65534 with ambient NET_ADMIN, NET_RAW (capset refused: %v): %v\n%s", seccomp, err, out)
+		}
+		agent := readCaps(t, filepath.Join(dir, "agent.caps"))
+		if agent["CapAmb"] != netCaps || agent["CapEff"] != netCaps {
+			t.Fatalf("helper (the agent) did not hold the service's capabilities: %v", agent)
+		}
+		caps := readCaps(t, filepath.Join(dir, "caps.out"))
+		if seccomp {
+			// As under the packaged unit's seccomp filter: only the
+			// inheritable set is left, which grants nothing.
+			if caps["CapInh"] != netCaps {
+				t.Errorf("capset refused, yet the inheritable set changed: %v", caps)
+			}
+			caps["CapInh"] = 0
+		}
+		assertNoCaps(t, caps)
+		_ = os.Remove(filepath.Join(dir, "caps.out"))
 	}
-	assertNoCaps(t, readCaps(t, filepath.Join(dir, "caps.out")))
 }
 
 // TestScriptCapsHelper runs inside TestScriptsRunWithoutCapsAsServiceUser's
@@ -125,7 +143,12 @@ func TestScriptCapsHelper(t *testing.T) {
 		t.Skip("helper of TestScriptsRunWithoutCapsAsServiceUser")
 	}
 	copyFile(t, "/proc/self/status", filepath.Join(dir, "agent.caps"), 0o644)
-	runCapsScript(t, dir)
+	var capset func(*unix.CapUserHeader, *unix.CapUserData) error
+	if os.Getenv("VIPSENTINEL_CAPS_HELPER_NO_CAPSET") != "" {
+		// What the unit's SystemCallFilter=~@privileged does to capset.
+		capset = func(*unix.CapUserHeader, *unix.CapUserData) error { return unix.EPERM }
+	}
+	runCapsScript(t, dir, capset)
 }
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {

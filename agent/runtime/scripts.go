@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vipsentinel/vipsentinel/agent/api"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 	"github.com/vipsentinel/vipsentinel/systemd"
@@ -35,6 +37,8 @@ const (
 type scriptRunner struct {
 	log  *slog.Logger
 	emit func(sentinel.Event)
+	// capset, when set by a test, stands in for unix.Capset.
+	capset func(*unix.CapUserHeader, *unix.CapUserData) error
 
 	mu       sync.Mutex
 	jobs     []*scriptJob
@@ -125,7 +129,11 @@ func (s *scriptRunner) startLocked(j *scriptJob) {
 	cmd.Stdout, cmd.Stderr = out, out
 	// A grandchild keeping the output pipe open must not hold Wait.
 	cmd.WaitDelay = time.Second
-	if err := startWithoutCaps(cmd); err != nil {
+	capset := s.capset
+	if capset == nil {
+		capset = unix.Capset
+	}
+	if err := startWithoutCaps(cmd, capset); err != nil {
 		// Sentinel's child exits with 2 when execve fails: an error, no
 		// retry.
 		s.removeLocked(j)

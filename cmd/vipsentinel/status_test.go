@@ -105,6 +105,8 @@ func TestRunAndStatus(t *testing.T) {
 	for _, want := range []struct{ path, text string }{
 		{"/metrics", "vipsentinel_current_epoch"},
 		{"/metrics", `vipsentinel_master_config_epoch{master="m1"}`},
+		{"/metrics", "vipsentinel_bad_replies_total 0"},
+		{"/metrics", `vipsentinel_panics_recovered_total{component="redislink"} 0`},
 		{"/healthz", "ok"},
 	} {
 		body := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d%s", mport, want.path))
