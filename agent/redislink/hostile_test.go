@@ -39,11 +39,13 @@ func startFake(t *testing.T, hostile map[string]string) *fakeServer {
 	return s
 }
 
-// ref names the fake as a replica: a peer agent's link first runs the
-// peer proof (proof.go, with its own bounded reader), which would refuse
-// the fake before any of these replies is read.
+// fakeRunID is the run id the fake announces and proves (open mode: the
+// Transport has no secret), so that its links get past the peer proof and
+// meet the hostile replies.
+var fakeRunID = strings.Repeat("f", 40)
+
 func (s *fakeServer) ref() sentinel.Ref {
-	return sentinel.Ref{Master: "mymaster", Kind: sentinel.KindReplica,
+	return sentinel.Ref{Master: "mymaster", Kind: sentinel.KindSentinel, RunID: fakeRunID,
 		Addr: sentinel.Addr{Host: "127.0.0.1", Port: s.ln.Addr().(*net.TCPAddr).Port}}
 }
 
@@ -68,6 +70,8 @@ func (s *fakeServer) serve() {
 				reply, ok := s.hostile[name]
 				switch {
 				case ok:
+				case name == "VIPSENTINEL":
+					reply = "*2\r\n$40\r\n" + fakeRunID + "\r\n$0\r\n\r\n"
 				case name == "HELLO":
 					// As a server older than Redis 6; go-redis then
 					// carries on in RESP2.
