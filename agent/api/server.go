@@ -27,6 +27,7 @@
 package api
 
 import (
+	"container/list"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -61,6 +62,9 @@ const (
 // before the server stops reading its requests.
 const outputBackpressure = 1 << 20
 
+// preAuthOutput is outputBackpressure before authentication.
+const preAuthOutput = 4 << 10
+
 // writeTimeout bounds one write to a client that does not read at all.
 const writeTimeout = 5 * time.Minute
 
@@ -79,6 +83,20 @@ type Config struct {
 	ConfigFile string
 	// MaxClients caps concurrent connections (Redis's maxclients).
 	MaxClients int
+	// MaxUnauthenticated caps the connections that have not authenticated
+	// (only when RequirePass is set): a new connection over it, or over
+	// MaxClients, takes the slot of the oldest unauthenticated one. Default:
+	// MaxClients/4, at most 1024.
+	MaxUnauthenticated int
+	// AuthTimeout is how long a client has to authenticate when RequirePass
+	// is set (DefaultAuthTimeout if 0).
+	AuthTimeout time.Duration
+	// IdleTimeout closes a client that sent nothing for this long (Redis's
+	// timeout; 0 never). Subscribed clients are exempt, as in Redis.
+	IdleTimeout time.Duration
+	// ProtectedMode, when RequirePass is empty, refuses clients that do not
+	// connect from a loopback address (Redis's protected-mode).
+	ProtectedMode bool
 	// PubSubHard and PubSubSoft/PubSubSoftTime are the output limits of a
 	// subscribed client: over Hard, or over Soft for SoftTime, it is
 	// disconnected, as Redis does.
@@ -99,9 +117,11 @@ type Server struct {
 	stats  stats
 	rates  rates
 	aclLog aclLog
+	logs   limitedLogs
 
 	mu        sync.Mutex
 	clients   map[int64]*client
+	unauth    unauthList // unauthenticated clients, oldest first
 	listeners map[net.Listener]struct{}
 	closed    bool
 	ps        pubsub
@@ -113,17 +133,21 @@ type Server struct {
 }
 
 type stats struct {
-	connections atomic.Int64
-	commands    atomic.Int64
-	rejected    atomic.Int64
-	netIn       atomic.Int64
-	netOut      atomic.Int64
-	reads       atomic.Int64 // reads from client sockets
-	writes      atomic.Int64 // writes to client sockets
-	errors      atomic.Int64
-	authFail    atomic.Int64
-	pubsubKills atomic.Int64
-	maxInput    atomic.Int64 // largest request read, in bytes of arguments
+	connections  atomic.Int64
+	commands     atomic.Int64
+	rejected     atomic.Int64
+	netIn        atomic.Int64
+	netOut       atomic.Int64
+	reads        atomic.Int64 // reads from client sockets
+	writes       atomic.Int64 // writes to client sockets
+	errors       atomic.Int64
+	authFail     atomic.Int64
+	pubsubKills  atomic.Int64
+	maxInput     atomic.Int64 // largest request read, in bytes of arguments
+	denied       atomic.Int64 // refused by protected mode
+	evicted      atomic.Int64 // unauthenticated clients closed to make room
+	authTimeouts atomic.Int64 // clients closed for not authenticating in time
+	panics       atomic.Int64 // panics recovered while serving a client
 }
 
 // New returns a Server. It does not listen; call Serve.
@@ -133,6 +157,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxClients <= 0 {
 		cfg.MaxClients = DefaultMaxClients
+	}
+	if cfg.MaxUnauthenticated <= 0 {
+		cfg.MaxUnauthenticated = max(1, min(cfg.MaxClients/4, 1024))
+	}
+	if cfg.AuthTimeout <= 0 {
+		cfg.AuthTimeout = DefaultAuthTimeout
 	}
 	if cfg.PubSubHard <= 0 {
 		cfg.PubSubHard = DefaultPubSubHard
@@ -219,16 +249,30 @@ func (s *Server) ServeConn(conn net.Conn) {
 		_ = conn.Close()
 		return
 	}
-	if len(s.clients) >= s.cfg.MaxClients {
+	if s.protected() && !isLoopback(conn.RemoteAddr()) {
+		s.mu.Unlock()
+		s.stats.denied.Add(1)
+		s.logLimited(&s.logs.denied, slog.LevelWarn, "refused non-loopback API client: protected mode (no requirepass)",
+			"client", conn.RemoteAddr().String())
+		refuse(conn, deniedMsg)
+		return
+	}
+	authed := s.cfg.RequirePass == ""
+	evict, ok := s.admit(authed)
+	if !ok {
 		s.mu.Unlock()
 		s.stats.rejected.Add(1)
-		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = io.WriteString(conn, "-ERR max number of clients reached\r\n")
-		_ = conn.Close()
+		s.logLimited(&s.logs.rejected, slog.LevelWarn, "refused API client: max number of clients reached",
+			"client", conn.RemoteAddr().String(), "maxclients", s.cfg.MaxClients)
+		refuse(conn, "-ERR max number of clients reached\r\n")
 		return
 	}
 	c := newClient(s, conn)
 	s.clients[c.id] = c
+	if !authed {
+		c.unauthElem = s.unauth.l.PushBack(c)
+		c.authTimer = time.AfterFunc(s.cfg.AuthTimeout, c.authExpired)
+	}
 	s.wg.Add(2)
 	if !s.sampling {
 		// Started with the first client rather than in New, so that a
@@ -238,6 +282,12 @@ func (s *Server) ServeConn(conn net.Conn) {
 		go s.sampleRates(s.stopSampling)
 	}
 	s.mu.Unlock()
+	for _, old := range evict {
+		s.stats.evicted.Add(1)
+		s.logLimited(&s.logs.evicted, slog.LevelWarn, "closed the oldest unauthenticated API client to make room",
+			"client", old.addr, "unauthenticated", s.cfg.MaxUnauthenticated, "maxclients", s.cfg.MaxClients)
+		old.close()
+	}
 	s.stats.connections.Add(1)
 	go c.writeLoop()
 	go c.readLoop()
@@ -280,8 +330,7 @@ func (s *Server) Publish(channel, message string) int {
 // removeClient forgets c (after it was closed).
 func (s *Server) removeClient(c *client) {
 	s.mu.Lock()
-	delete(s.clients, c.id)
-	s.ps.unsubscribeAll(c)
+	s.forgetLocked(c)
 	s.mu.Unlock()
 }
 
@@ -376,9 +425,12 @@ type client struct {
 	w       *resp.Writer // reply being built; reader goroutine only
 	// raw allows the reader goroutine's non-blocking writes; nil when the
 	// connection has no file descriptor (then every reply is queued).
-	raw     syscall.RawConn
-	nb      nonBlockingWrite // writeNow's state; holder of writing only
-	nbWrite func(fd uintptr) bool
+	raw syscall.RawConn
+	nb  nonBlockingWrite // writeNow's state; holder of writing only
+	// writeDeadline is the connection's write deadline; holder of writing
+	// only.
+	writeDeadline time.Time
+	nbWrite       func(fd uintptr) bool
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -400,6 +452,14 @@ type client struct {
 	subs       map[string]struct{}
 	psubs      map[string]struct{}
 	reply      replyMode
+	authTimer  *time.Timer // closes the client if it has not authenticated by then
+
+	// unauthElem is c's entry in the server's list of unauthenticated
+	// clients; guarded by the server's lock.
+	unauthElem *list.Element
+	// idleArmed is set while a read deadline for the idle timeout is set;
+	// reader goroutine only.
+	idleArmed bool
 }
 
 func newClient(s *Server, conn net.Conn) *client {
@@ -517,6 +577,10 @@ func (c *client) close() {
 	}
 	c.closed = true
 	c.cond.Broadcast()
+	if c.authTimer != nil {
+		c.authTimer.Stop()
+		c.authTimer = nil
+	}
 	c.mu.Unlock()
 	c.cancel()
 	_ = c.conn.Close()
@@ -525,24 +589,30 @@ func (c *client) close() {
 
 func (c *client) readLoop() {
 	defer c.srv.wg.Done()
+	defer c.recoverConn()
 	for {
 		if !c.waitOutput() {
 			return
 		}
 		c.mu.Lock()
 		authed := c.authed
+		subscribed := len(c.subs)+len(c.psubs) > 0
 		c.mu.Unlock()
 		lim := resp.Authenticated
-		if !authed {
-			lim = resp.Unauthenticated
+		if authed {
+			c.idleDeadline(subscribed)
+		} else {
+			lim = preAuthLimits
 		}
 		args, err := c.rd.ReadRequest(lim)
 		if err != nil {
 			var pe *resp.ProtocolError
 			if errors.As(err, &pe) {
-				c.srv.log.Info("protocol error from client", "client", c.addr, "err", pe.Msg)
+				c.srv.logLimited(&c.srv.logs.protocol, slog.LevelInfo, "protocol error from client", "client", c.addr, "err", pe.Msg)
 				c.w.Error("ERR " + pe.Error())
 				c.flushReply()
+			} else if errors.Is(err, os.ErrDeadlineExceeded) {
+				c.srv.log.Debug("closing idle client", "client", c.addr, "timeout", c.srv.cfg.IdleTimeout)
 			}
 			// Write what is queued (a reply to a last request sent just
 			// before the client half-closed, or the protocol error), then
@@ -571,10 +641,21 @@ func (c *client) readLoop() {
 func (c *client) waitOutput() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for !c.closed && len(c.out)+c.inflight > outputBackpressure {
+	for !c.closed && len(c.out)+c.inflight > c.outputLimit() {
 		c.cond.Wait()
 	}
 	return !c.closed
+}
+
+// outputLimit is how much output may wait before the client's requests are
+// no longer read: small before authentication, where every reply is a
+// short error, so that anonymous clients that never read cannot make the
+// server hold their replies. Called with c.mu held.
+func (c *client) outputLimit() int {
+	if !c.authed {
+		return preAuthOutput
+	}
+	return outputBackpressure
 }
 
 // finish closes the client after its queued output is written.
@@ -609,7 +690,7 @@ func (c *client) flushReply() {
 	}
 	// Replies to pipelined requests are left to the writer goroutine,
 	// which sends them together.
-	if c.writing || len(c.out) > 0 || c.raw == nil || c.rd.Buffered() > 0 {
+	if c.writing || len(c.out) > 0 || c.rd.Buffered() > 0 {
 		c.out = append(c.out, reply...)
 		c.cond.Broadcast()
 		c.mu.Unlock()
@@ -641,6 +722,14 @@ func (c *client) flushReply() {
 // writeNow writes as much of b as the socket takes without blocking and
 // returns how much that was. The caller holds the writing flag.
 func (c *client) writeNow(b []byte) (int, error) {
+	if c.raw == nil {
+		// No file descriptor: a plain, blocking write.
+		c.armWriteDeadline()
+		n, err := c.conn.Write(b)
+		c.srv.stats.netOut.Add(int64(n))
+		c.srv.stats.writes.Add(1)
+		return n, err
+	}
 	c.nb = nonBlockingWrite{buf: b}
 	err := c.raw.Write(c.nbWrite)
 	n := c.nb.n
@@ -651,6 +740,18 @@ func (c *client) writeNow(b []byte) (int, error) {
 	c.srv.stats.netOut.Add(int64(n))
 	c.srv.stats.writes.Add(1)
 	return n, err
+}
+
+// armWriteDeadline makes sure the next write fails if the client reads
+// nothing for between half of writeTimeout and writeTimeout. The deadline is moved only when half of it
+// is used up, so that most writes do not touch it. Called by the holder of
+// the writing flag.
+func (c *client) armWriteDeadline() {
+	now := time.Now()
+	if c.writeDeadline.Sub(now) < writeTimeout/2 {
+		c.writeDeadline = now.Add(writeTimeout)
+		_ = c.conn.SetWriteDeadline(c.writeDeadline)
+	}
 }
 
 // nonBlockingWrite is the state of one writeNow, kept in the client so that
@@ -723,6 +824,7 @@ func (c *client) push(msg []byte) bool {
 
 func (c *client) writeLoop() {
 	defer c.srv.wg.Done()
+	defer c.recoverConn()
 	var spare []byte
 	for {
 		c.mu.Lock()
@@ -741,15 +843,10 @@ func (c *client) writeLoop() {
 		c.writing = true
 		c.mu.Unlock()
 
-		_ = c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		c.armWriteDeadline()
 		n, err := c.conn.Write(buf)
 		c.srv.stats.netOut.Add(int64(n))
 		c.srv.stats.writes.Add(1)
-		if err == nil {
-			// The reader goroutine's writes must not see a deadline
-			// that has passed by then.
-			_ = c.conn.SetWriteDeadline(time.Time{})
-		}
 
 		c.mu.Lock()
 		c.inflight = 0
