@@ -16,14 +16,13 @@
 // limits checked before allocation, and every client has one bounded output
 // queue drained by its own writer goroutine.
 //
-// A reply is normally written by the goroutine that read the request, with
-// a non-blocking write, when nothing else is queued or being written for
-// that client: handing every reply to the writer goroutine costs a goroutine
-// switch per request, which limits the rate clients polling
-// SENTINEL GET-MASTER-ADDR-BY-NAME get. What does not fit in the socket at
-// once, replies to pipelined requests, and pub/sub messages (which arrive
-// from other goroutines) go through the queue and the writer goroutine, in
-// the order they were produced.
+// A reply is normally written by the goroutine that read the request, when
+// nothing else is queued or being written for that client: handing every
+// reply to the writer goroutine costs a goroutine switch per request, which
+// limits the rate clients polling SENTINEL GET-MASTER-ADDR-BY-NAME get.
+// Replies to pipelined requests and pub/sub messages (which arrive from
+// other goroutines) go through the queue and the writer goroutine, in the
+// order they were produced.
 package api
 
 import (
@@ -39,9 +38,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/vipsentinel/vipsentinel/agent/resp"
 )
@@ -423,14 +420,9 @@ type client struct {
 	cancel  context.CancelFunc
 	rd      *resp.Reader
 	w       *resp.Writer // reply being built; reader goroutine only
-	// raw allows the reader goroutine's non-blocking writes; nil when the
-	// connection has no file descriptor (then every reply is queued).
-	raw syscall.RawConn
-	nb  nonBlockingWrite // writeNow's state; holder of writing only
 	// writeDeadline is the connection's write deadline; holder of writing
 	// only.
 	writeDeadline time.Time
-	nbWrite       func(fd uintptr) bool
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -483,75 +475,8 @@ func newClient(s *Server, conn net.Conn) *client {
 	}
 	c.cond = sync.NewCond(&c.mu)
 	var r io.Reader = countingReader{conn, &s.stats.netIn, &s.stats.reads}
-	if sc, ok := conn.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			c.raw = raw
-			c.nbWrite = c.nb.write
-			rr := &rawReader{raw: raw, n: &s.stats.netIn, reads: &s.stats.reads}
-			rr.fn = rr.read
-			r = rr
-		}
-	}
 	c.rd = resp.NewReader(r)
 	return c
-}
-
-// The reads and writes of the request path are made with
-// syscall.RawSyscall on the non-blocking socket, so they never block: a
-// would-block read waits in the poller through syscall.RawConn, and a
-// would-block write leaves the rest to the writer goroutine. Unlike
-// syscall.Read and syscall.Write they skip the scheduler's syscall
-// bookkeeping, which under load made the runtime hand the goroutine's P to
-// another thread during a few-microsecond socket write (two context
-// switches) and kept its monitor thread waking every 20 µs.
-
-// rawReader reads a socket as described above, counting the bytes read and
-// the reads made.
-type rawReader struct {
-	raw   syscall.RawConn
-	fn    func(fd uintptr) bool // r.read, made once
-	n     *atomic.Int64
-	reads *atomic.Int64
-
-	buf []byte // the current Read's
-	got int
-	err error
-}
-
-func (r *rawReader) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	r.buf, r.got, r.err = p, 0, nil
-	err := r.raw.Read(r.fn)
-	got := r.got
-	if err == nil {
-		err = r.err
-	}
-	r.buf, r.err = nil, nil
-	r.n.Add(int64(got))
-	r.reads.Add(1)
-	return got, err
-}
-
-func (r *rawReader) read(fd uintptr) bool {
-	for {
-		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)))
-		switch errno {
-		case 0:
-			r.got = int(n)
-			if n == 0 {
-				r.err = io.EOF
-			}
-			return true
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			return false
-		default:
-			r.err = errno
-			return true
-		}
-	}
 }
 
 // countingReader counts the bytes read and the reads made.
@@ -667,8 +592,17 @@ func (c *client) finish() {
 }
 
 // flushReply sends the reply built by the current command, honouring CLIENT
-// REPLY: at once, without blocking, when the client's output is idle and no
+// REPLY: written by this goroutine when the client's output is idle and no
 // further request is already buffered; otherwise through the output queue.
+//
+// Writing here saves a goroutine switch per request, which limits the rate
+// of clients that poll SENTINEL GET-MASTER-ADDR-BY-NAME. The write may
+// block while the client does not read: then this goroutine stops reading
+// its requests, which is the backpressure wanted (pub/sub messages queue
+// meanwhile, within their limits). An earlier version wrote with raw
+// non-blocking syscalls through syscall.RawConn and unsafe; measured
+// against this path in one run (BenchmarkRequestPath) it saved nothing
+// that showed above the noise, so it was removed.
 func (c *client) flushReply() {
 	if c.w.Len() == 0 {
 		return
@@ -700,16 +634,14 @@ func (c *client) flushReply() {
 	c.inflight = len(reply)
 	c.mu.Unlock()
 
-	n, err := c.writeNow(reply)
+	c.armWriteDeadline()
+	n, err := c.conn.Write(reply)
+	c.srv.stats.netOut.Add(int64(n))
+	c.srv.stats.writes.Add(1)
 
 	c.mu.Lock()
 	c.writing = false
 	c.inflight = 0
-	if err == nil && n < len(reply) && !c.closed {
-		// The socket is full: the rest goes before anything pushed
-		// meanwhile.
-		c.out = append(append(make([]byte, 0, len(reply)-n+len(c.out)), reply[n:]...), c.out...)
-	}
 	if len(c.out) > 0 || c.quit {
 		c.cond.Broadcast()
 	}
@@ -719,72 +651,16 @@ func (c *client) flushReply() {
 	}
 }
 
-// writeNow writes as much of b as the socket takes without blocking and
-// returns how much that was. The caller holds the writing flag.
-func (c *client) writeNow(b []byte) (int, error) {
-	if c.raw == nil {
-		// No file descriptor: a plain, blocking write.
-		c.armWriteDeadline()
-		n, err := c.conn.Write(b)
-		c.srv.stats.netOut.Add(int64(n))
-		c.srv.stats.writes.Add(1)
-		return n, err
-	}
-	c.nb = nonBlockingWrite{buf: b}
-	err := c.raw.Write(c.nbWrite)
-	n := c.nb.n
-	if err == nil {
-		err = c.nb.err
-	}
-	c.nb = nonBlockingWrite{}
-	c.srv.stats.netOut.Add(int64(n))
-	c.srv.stats.writes.Add(1)
-	return n, err
-}
-
-// armWriteDeadline makes sure the next write fails if the client reads
-// nothing for between half of writeTimeout and writeTimeout. The deadline is moved only when half of it
-// is used up, so that most writes do not touch it. Called by the holder of
-// the writing flag.
+// armWriteDeadline makes a write fail once the client has read nothing for
+// between half of writeTimeout and writeTimeout. The deadline is moved only
+// when half of it is used up, so that most writes do not touch it. Called
+// by the holder of the writing flag.
 func (c *client) armWriteDeadline() {
 	now := time.Now()
 	if c.writeDeadline.Sub(now) < writeTimeout/2 {
 		c.writeDeadline = now.Add(writeTimeout)
 		_ = c.conn.SetWriteDeadline(c.writeDeadline)
 	}
-}
-
-// nonBlockingWrite is the state of one writeNow, kept in the client so that
-// the function handed to syscall.RawConn is made once per client rather
-// than once per reply.
-type nonBlockingWrite struct {
-	buf []byte
-	n   int
-	err error
-}
-
-// write is the syscall.RawConn write function: it never asks to wait for
-// the socket to become writable.
-func (w *nonBlockingWrite) write(fd uintptr) bool {
-	for w.n < len(w.buf) {
-		b := w.buf[w.n:]
-		m, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-		switch errno {
-		case 0:
-			if m == 0 {
-				w.err = io.ErrShortWrite
-				return true
-			}
-			w.n += int(m)
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			return true
-		default:
-			w.err = errno
-			return true
-		}
-	}
-	return true
 }
 
 // push queues an out-of-band message (pub/sub). Called with the server's

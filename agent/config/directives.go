@@ -80,6 +80,10 @@ var (
 		"requirepass": {pass: passGlobal, usage: "requirepass <password>", secret: true, fn: setGlobal(func(f *File, v string) error { f.RequirePass = v; return nil })},
 		"loglevel":    {pass: passGlobal, usage: "loglevel debug|verbose|notice|warning|nothing", fn: setGlobal(doLogLevel)},
 
+		"protected-mode": {pass: passGlobal, usage: "protected-mode yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.ProtectedMode) })},
+		"maxclients":     {pass: passGlobal, usage: "maxclients <n>", fn: setGlobal(func(f *File, v string) error { return integer(v, 1, 1<<20, &f.MaxClients) })},
+		"timeout":        {pass: passGlobal, usage: "timeout <seconds>", fn: setGlobal(doTimeout)},
+
 		"firewall":              {pass: passGlobal, usage: "firewall yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.Firewall.Enabled) })},
 		"firewall-allow":        {pass: passGlobal, usage: "firewall-allow <cidr>...", fn: doFirewallAllow},
 		"firewall-mode":         {pass: passGlobal, usage: "firewall-mode own|inject", fn: setGlobal(doFirewallMode)},
@@ -146,6 +150,8 @@ func (p *parser) build(name string) *File {
 		Dir:                 DefaultDir,
 		LogLevel:            DefaultLogLevel,
 		DenyScriptsReconfig: true,
+		ProtectedMode:       true,
+		MaxClients:          DefaultMaxClients,
 		Firewall:            Firewall{Mode: FirewallOwn},
 		StateFile:           DefaultStateFile,
 	}
@@ -293,6 +299,13 @@ func (p *parser) finish(f *File) {
 		for _, l := range p.lines {
 			if changed[l.args[0]] {
 				p.warnf(l.pos, l.args[0], "firewall is not enabled (firewall yes): no effect")
+			}
+		}
+	}
+	if !f.ProtectedMode && f.RequirePass == "" {
+		for _, l := range p.lines {
+			if l.args[0] == "protected-mode" {
+				p.warnf(l.pos, l.args[0], "no requirepass: any client that reaches the API port can reconfigure or fail over the masters; set requirepass, or make sure only trusted hosts reach the port")
 			}
 		}
 	}
@@ -561,6 +574,16 @@ func doStateFile(f *File, s string) error {
 		return fmt.Errorf("invalid name %q: want a file name (the file lives in dir)", s)
 	}
 	f.StateFile = s
+	return nil
+}
+
+// doTimeout reads Redis's timeout: whole seconds, 0 for never.
+func doTimeout(f *File, v string) error {
+	var n int
+	if err := integer(v, 0, math.MaxInt32, &n); err != nil {
+		return fmt.Errorf("invalid value %q: want a number of seconds, 0 = never", v)
+	}
+	f.Timeout = time.Duration(n) * time.Second
 	return nil
 }
 
