@@ -399,6 +399,7 @@ func TestErrors(t *testing.T) {
 		{mon + "sentinel client-reconfig-script m ./r.sh\n", 2, "sentinel client-reconfig-script", "is not absolute"},
 		{mon + "sentinel rename-command m \"\" x\n", 2, "sentinel rename-command", "empty command name"},
 		{mon + "sentinel rename-command m config \"a b\"\n", 2, "sentinel rename-command", "invalid new name"},
+		{mon + "sentinel rename-command m info FLUSHALL\n", 2, "sentinel rename-command", `invalid new name "FLUSHALL": it is the name of another Redis command`},
 		{mon + "sentinel known-replica m 198.18.0.2 99999\n", 2, "sentinel known-replica", "invalid port"},
 		{mon + "sentinel known-slave m host.example 6379\n", 2, "sentinel known-slave", "hostnames need"},
 		{mon + "sentinel known-sentinel m 198.18.0.2 26379 short\n", 2, "sentinel known-sentinel", "invalid run id"},

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vipsentinel/vipsentinel/agent/internal/rediscmd"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
@@ -658,6 +659,9 @@ func doRenameCommand(p *parser, _ *File, m *Master, at pos, a []string) error {
 	}
 	if strings.ContainsFunc(a[2], func(r rune) bool { return r <= ' ' }) {
 		return fmt.Errorf("invalid new name %q: white space and control characters are not allowed", a[2])
+	}
+	if !strings.EqualFold(cmd, a[2]) && rediscmd.IsCommand(a[2]) {
+		return fmt.Errorf("invalid new name %q: it is the name of another Redis command", a[2])
 	}
 	if !slices.Contains(sentCommands, cmd) {
 		p.warnf(at, "sentinel rename-command", "vipsentinel never sends %s to Redis: no effect", strings.ToUpper(cmd))
