@@ -121,7 +121,7 @@ func TestRunAndStatus(t *testing.T) {
 	deadline = time.Now().Add(10 * time.Second)
 	for {
 		var o, e bytes.Buffer
-		run([]string{"status", "--addr", addr, "--timeout", "500ms"}, &o, &e)
+		run([]string{"status", "--addr", addr, "--config", conf, "--timeout", "500ms"}, &o, &e)
 		if strings.Contains(o.String(), "down-after 2500ms") && strings.Contains(o.String(), "master m2 at") {
 			break
 		}
