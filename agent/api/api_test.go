@@ -605,7 +605,8 @@ func TestRESP3Shapes(t *testing.T) {
 	r.roundTrip(cmd("ACL", "GETUSER", "default"), "%6\r\n$5\r\nflags\r\n~2\r\n$2\r\non\r\n$6\r\nnopass\r\n$9\r\npasswords\r\n*0\r\n$8\r\ncommands\r\n$5\r\n+@all\r\n$4\r\nkeys\r\n$2\r\n~*\r\n$8\r\nchannels\r\n$2\r\n&*\r\n$9\r\nselectors\r\n*0\r\n")
 	r.roundTrip(cmd("CLIENT", "TRACKINGINFO"), "%3\r\n$5\r\nflags\r\n~1\r\n$3\r\noff\r\n$8\r\nredirect\r\n:-1\r\n$8\r\nprefixes\r\n*0\r\n")
 	vip := "# VIPSentinel\r\nvip_mymaster:198.18.0.100/24,owned=1,epoch=3\r\n" +
-		"vipsentinel_client_output_limit_disconnections:0\r\nvipsentinel_auth_failures:0\r\n"
+		"vipsentinel_client_output_limit_disconnections:0\r\nvipsentinel_auth_failures:0\r\n" +
+		"vipsentinel_auth_timeouts:0\r\nvipsentinel_protected_mode_denials:0\r\nvipsentinel_unauthenticated_evictions:0\r\nvipsentinel_client_panics:0\r\n"
 	r.roundTrip(cmd("INFO", "vipsentinel"), fmt.Sprintf("$%d\r\n%s\r\n", len(vip), vip))
 	// INFO and the INFO texts of SENTINEL INFO-CACHE are bulk strings in
 	// RESP3 too.
