@@ -325,10 +325,3 @@ func slogLevel(redisLevel string) string {
 	}
 	return "INFO"
 }
-
-func envOr(key, def string) string {
-	if v, ok := os.LookupEnv(key); ok {
-		return v
-	}
-	return def
-}
