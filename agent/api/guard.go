@@ -101,7 +101,8 @@ type unauthList struct{ l list.List }
 // operator) out, and can never hold more than MaxUnauthenticated slots.
 func (s *Server) admit(authed bool) (evict []*client, ok bool) {
 	for {
-		overTotal := len(s.clients)-len(evict) >= s.cfg.MaxClients
+		// forgetLocked has taken the evicted out of s.clients.
+		overTotal := len(s.clients) >= s.cfg.MaxClients
 		overUnauth := !authed && s.unauth.l.Len() >= s.cfg.MaxUnauthenticated
 		if !overTotal && !overUnauth {
 			return evict, true
@@ -129,20 +130,24 @@ func (s *Server) forgetLocked(c *client) {
 
 // setAuthenticated records whether c is authenticated. An unauthenticated
 // client is in the eviction list and is closed if it has not authenticated
-// within AuthTimeout of connecting (or of RESET), wherever its goroutines
-// are blocked: in a read, or waiting for its output to drain.
+// within AuthTimeout of connecting (or of the RESET that de-authenticated
+// it), wherever its goroutines are blocked: in a read, or waiting for its
+// output to drain. The clock is not restarted for a client that was not
+// authenticated, so repeating RESET does not keep a connection alive.
 func (c *client) setAuthenticated(authed bool) {
 	s := c.srv
 	s.mu.Lock()
 	c.mu.Lock()
 	was := c.authed
 	c.authed = authed
-	if c.authTimer != nil {
-		c.authTimer.Stop()
-		c.authTimer = nil
-	}
-	if !authed && !c.closed {
-		c.authTimer = time.AfterFunc(s.cfg.AuthTimeout, c.authExpired)
+	if was != authed {
+		if c.authTimer != nil {
+			c.authTimer.Stop()
+			c.authTimer = nil
+		}
+		if !authed && !c.closed {
+			c.authTimer = time.AfterFunc(s.cfg.AuthTimeout, c.authExpired)
+		}
 	}
 	c.mu.Unlock()
 	if was != authed {
@@ -192,7 +197,6 @@ func (c *client) idleDeadline(subscribed bool) {
 // messages).
 type logLimiter struct {
 	mu         sync.Mutex
-	interval   time.Duration
 	next       time.Time
 	suppressed int
 }
@@ -209,11 +213,7 @@ func (l *logLimiter) allow(now time.Time) (bool, int) {
 		l.suppressed++
 		return false, 0
 	}
-	iv := l.interval
-	if iv <= 0 {
-		iv = logInterval
-	}
-	l.next = now.Add(iv)
+	l.next = now.Add(logInterval)
 	n := l.suppressed
 	l.suppressed = 0
 	return true, n

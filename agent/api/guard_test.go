@@ -184,7 +184,14 @@ func TestAuthTimeout(t *testing.T) {
 	authed.roundTrip(cmd("AUTH", "pw"), "+OK\r\n")
 	reset := dialRaw(t, addr)
 	reset.roundTrip(cmd("AUTH", "pw"), "+OK\r\n")
+	// RESET before AUTH does not restart the clock.
+	resetter := dialRaw(t, addr)
 	start := time.Now()
+	for time.Since(start) < timeout*3/4 {
+		resetter.roundTrip(cmd("RESET"), "+RESET\r\n")
+		time.Sleep(timeout / 6)
+	}
+	resetter.expectClosed()
 	silent.expectClosed()
 	slow.expectClosed()
 	if d := time.Since(start); d < timeout/2 {
@@ -193,8 +200,8 @@ func TestAuthTimeout(t *testing.T) {
 	authed.roundTrip(cmd("PING"), "+PONG\r\n")
 	reset.roundTrip(cmd("RESET"), "+RESET\r\n")
 	reset.expectClosed()
-	if n := s.stats.authTimeouts.Load(); n != 3 {
-		t.Errorf("auth timeouts %d, want 3", n)
+	if n := s.stats.authTimeouts.Load(); n != 4 {
+		t.Errorf("auth timeouts %d, want 4", n)
 	}
 	authed.roundTrip(cmd("PING"), "+PONG\r\n")
 }
@@ -479,4 +486,25 @@ func raiseNoFile(t *testing.T, n uint64) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old) })
+}
+
+// TestLogLimiter: one line per interval, and the next one carries how many
+// were held back.
+func TestLogLimiter(t *testing.T) {
+	var l logLimiter
+	t0 := time.Unix(1000, 0)
+	steps := []struct {
+		at         time.Duration
+		ok         bool
+		suppressed int
+	}{
+		{0, true, 0}, {time.Millisecond, false, 0}, {500 * time.Millisecond, false, 0},
+		{logInterval, true, 2}, {logInterval + 1, false, 0}, {5 * logInterval, true, 1}, {6 * logInterval, true, 0},
+	}
+	for _, st := range steps {
+		ok, n := l.allow(t0.Add(st.at))
+		if ok != st.ok || n != st.suppressed {
+			t.Errorf("at %v: allow = %v, %d; want %v, %d", st.at, ok, n, st.ok, st.suppressed)
+		}
+	}
 }
