@@ -168,7 +168,9 @@
 //
 // Send new-name instead of command to this master's Redis instances (for
 // servers that renamed CONFIG, SLAVEOF, ...). "" disables the command.
-// Renaming a command vipsentinel never sends is a warning.
+// Renaming a command vipsentinel never sends is a warning. A new-name that
+// is another Redis command (INFO to FLUSHALL) is an error, here and in
+// SENTINEL SET.
 //
 // # Runtime state lines
 //
