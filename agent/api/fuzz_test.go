@@ -38,9 +38,9 @@ func FuzzRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { _ = s.Close() })
-	// Every input goes over a pipe (synchronous: each write waits for the
-	// server to read) and over TCP (buffered by the kernel, half-closed),
-	// which reach the server's reads and writes in different orders.
+	// Over TCP the server reads and writes the socket itself (raw
+	// non-blocking syscalls); over a pipe, through net.Conn (blocking
+	// writes). Both paths get every input.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		f.Fatal(err)

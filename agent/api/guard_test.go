@@ -82,8 +82,10 @@ func TestProtectedMode(t *testing.T) {
 		req, want string
 		closed    bool
 	}{
-		{"remote refused", Config{ProtectedMode: true}, remote, cmd("PING"), "-DENIED vipsentinel is running in protected mode", true},
-		{"remote IPv6 refused", Config{ProtectedMode: true}, tcpAddr("[fd00::5]:40000"), cmd("PING"), "-DENIED ", true},
+		// Refused at once, as Redis does, before any request (one sent
+		// and left unread would make the close a reset).
+		{"remote refused", Config{ProtectedMode: true}, remote, "", "-DENIED vipsentinel is running in protected mode", true},
+		{"remote IPv6 refused", Config{ProtectedMode: true}, tcpAddr("[fd00::5]:40000"), "", "-DENIED ", true},
 		{"loopback served", Config{ProtectedMode: true}, nil, cmd("PING"), "+PONG\r\n", false},
 		{"IPv6 loopback served", Config{ProtectedMode: true}, tcpAddr("[::1]:40000"), cmd("PING"), "+PONG\r\n", false},
 		{"mapped loopback served", Config{ProtectedMode: true}, tcpAddr("[::ffff:127.0.0.1]:40000"), cmd("PING"), "+PONG\r\n", false},
