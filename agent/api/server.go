@@ -740,8 +740,10 @@ func (c *client) flushReply() {
 // blocking (the caller queues the rest); otherwise a plain, blocking write.
 // The caller holds the writing flag.
 func (c *client) writeNow(b []byte) (int, error) {
+	// Also before a raw write: it fails at once once a deadline set long
+	// ago has passed.
+	c.armWriteDeadline()
 	if c.raw == nil {
-		c.armWriteDeadline()
 		n, err := c.conn.Write(b)
 		c.srv.stats.netOut.Add(int64(n))
 		c.srv.stats.writes.Add(1)
