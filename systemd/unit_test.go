@@ -55,6 +55,8 @@ func TestUnitContract(t *testing.T) {
 		"Service.Restart":                  "always",
 		"Service.RestartPreventExitStatus": "78",
 		"Service.WatchdogSec":              "10s",
+		"Service.MemoryMax":                "256M",
+		"Service.Environment":              "GOMEMLIMIT=192MiB",
 		"Service.User":                     "vipsentinel",
 		"Service.Group":                    "vipsentinel",
 		"Service.AmbientCapabilities":      "CAP_NET_ADMIN CAP_NET_RAW",

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -378,7 +379,7 @@ func (c *client) authFailed(cmdName, user string) {
 	c.srv.aclLog.add(aclLogEntry{reason: "auth", context: "toplevel", object: cmdName, username: user}, c.infoLine(), time.Now())
 	c.srv.stats.authFail.Add(1)
 	c.srv.stats.errors.Add(1)
-	c.srv.log.Warn("client authentication failed", "client", c.addr)
+	c.srv.logLimited(&c.srv.logs.authFail, slog.LevelWarn, "client authentication failed", "client", c.addr)
 	c.w.Error("WRONGPASS invalid username-password pair or user is disabled.")
 }
 
@@ -401,9 +402,7 @@ func (c *client) cmdAuth(args []string) {
 		c.authFailed(args[0], user)
 		return
 	}
-	c.mu.Lock()
-	c.authed = true
-	c.mu.Unlock()
+	c.setAuthenticated(true)
 	c.w.Status("OK")
 }
 
@@ -455,10 +454,10 @@ func (c *client) cmdHello(args []string) {
 		c.w.Error("ERR Client names cannot contain spaces, newlines or special characters.")
 		return
 	}
-	c.mu.Lock()
 	if haveAuth {
-		c.authed = true
+		c.setAuthenticated(true)
 	}
+	c.mu.Lock()
 	if haveName {
 		c.name = name
 	}
@@ -510,8 +509,8 @@ func (c *client) cmdReset(args []string) {
 	c.name = ""
 	c.proto = 2
 	c.reply = replyOn
-	c.authed = c.srv.cfg.RequirePass == ""
 	c.mu.Unlock()
+	c.setAuthenticated(c.srv.cfg.RequirePass == "")
 	c.w.Proto = 2
 	c.w.Status("RESET")
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +27,9 @@ func FuzzRequest(f *testing.F) {
 		cmd("AUTH", "nobody", "x") + cmd("AUTH", "pw") + cmd("ACL", "LOG", "1") + cmd("ACL", "LOG", "RESET"),
 		cmd("AUTH", "pw") + cmd("HELLO", "3") + cmd("COMMAND", "DOCS") + cmd("COMMAND", "INFO", "sentinel|set", "x|") + cmd("COMMAND", "LIST", "FILTERBY", "PATTERN", "*"),
 		cmd("AUTH", "pw") + cmd("COMMAND", "GETKEYS", "sentinel", "masters") + cmd("ACL", "DRYRUN", "default", "client") + cmd("VIPSENTINEL", "STATUS"),
+		"*2\r\n$4\r\nAUTH\r\n$4097\r\n",
+		"*3\r\n$4\r\nAUTH\r\n$3000\r\n" + strings.Repeat("x", 3000) + "\r\n$2000\r\n",
+		cmd("RESET") + cmd("AUTH", "pw") + cmd("RESET") + cmd("PING"),
 	} {
 		f.Add([]byte(seed))
 	}
@@ -35,8 +39,8 @@ func FuzzRequest(f *testing.F) {
 	}
 	f.Cleanup(func() { _ = s.Close() })
 	// Over TCP the server reads and writes the socket itself (raw
-	// non-blocking syscalls); over a pipe, through net.Conn and its writer
-	// goroutine. Both paths get every input.
+	// non-blocking syscalls); over a pipe, through net.Conn (blocking
+	// writes). Both paths get every input.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		f.Fatal(err)

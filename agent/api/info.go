@@ -78,7 +78,11 @@ func (c *client) infoSection(sec string) ([]KV, string, error) {
 		// The API's own counters that Redis 7.0 has no INFO field for.
 		kvs = append(kvs,
 			kv("vipsentinel_client_output_limit_disconnections", s.stats.pubsubKills.Load()),
-			kv("vipsentinel_auth_failures", s.stats.authFail.Load()))
+			kv("vipsentinel_auth_failures", s.stats.authFail.Load()),
+			kv("vipsentinel_auth_timeouts", s.stats.authTimeouts.Load()),
+			kv("vipsentinel_protected_mode_denials", s.stats.denied.Load()),
+			kv("vipsentinel_unauthenticated_evictions", s.stats.evicted.Load()),
+			kv("vipsentinel_client_panics", s.stats.panics.Load()))
 		return kvs, "VIPSentinel", err
 	}
 	return nil, "", nil

@@ -121,7 +121,7 @@ func (c *client) cmdSentinel(args []string) {
 				c.writeErr(err)
 				return
 			}
-			c.writeKVs(kvs)
+			c.writeKVs(c.srv.hideSecrets(kvs))
 		default:
 			c.w.Error("ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.")
 		}
@@ -250,3 +250,27 @@ var sentinelHelp = []string{
 	"DEBUG [<param> <ms> ...]", "    Show or change the timers, in milliseconds.",
 	"MYID", "    This agent's run id.",
 }
+
+// secretParams are the SENTINEL CONFIG parameters that hold a password.
+var secretParams = map[string]bool{"sentinel-pass": true}
+
+// hideSecrets masks passwords in SENTINEL CONFIG GET's answer unless the
+// client proved it knows requirepass. redis-sentinel returns sentinel-pass
+// to any client; here, without requirepass, nobody has authenticated, so
+// nobody gets it.
+func (s *Server) hideSecrets(kvs []KV) []KV {
+	if s.cfg.RequirePass != "" {
+		return kvs // only authenticated clients get this far
+	}
+	out := make([]KV, len(kvs))
+	for i, kv := range kvs {
+		if secretParams[kv.Key] && kv.Value != "" {
+			kv.Value = maskedSecret
+		}
+		out[i] = kv
+	}
+	return out
+}
+
+// maskedSecret stands for a password that is not shown.
+const maskedSecret = "******"

@@ -45,6 +45,8 @@ func TestDefaults(t *testing.T) {
 		Dir:                 "/var/lib/vipsentinel",
 		LogLevel:            "notice",
 		DenyScriptsReconfig: true,
+		ProtectedMode:       true,
+		MaxClients:          10000,
 		Firewall:            Firewall{Mode: FirewallOwn},
 		StateFile:           "vipsentinel.state",
 		Masters: []*Master{{
@@ -412,6 +414,7 @@ func TestErrors(t *testing.T) {
 		{mon + "sentinel client-reconfig-script m ./r.sh\n", 2, "sentinel client-reconfig-script", "is not absolute"},
 		{mon + "sentinel rename-command m \"\" x\n", 2, "sentinel rename-command", "empty command name"},
 		{mon + "sentinel rename-command m config \"a b\"\n", 2, "sentinel rename-command", "invalid new name"},
+		{mon + "sentinel rename-command m info FLUSHALL\n", 2, "sentinel rename-command", `invalid new name "FLUSHALL": it is the name of another Redis command`},
 		{mon + "sentinel known-replica m 198.18.0.2 99999\n", 2, "sentinel known-replica", "invalid port"},
 		{mon + "sentinel known-slave m host.example 6379\n", 2, "sentinel known-slave", "hostnames need"},
 		{mon + "sentinel known-sentinel m 198.18.0.2 26379 short\n", 2, "sentinel known-sentinel", "invalid run id"},
@@ -503,13 +506,12 @@ func TestWarnings(t *testing.T) {
 	}{
 		{"daemonize yes\n", 1, "daemonize", "systemd"},
 		{"pidfile /run/x.pid\n", 1, "pidfile", "systemd"},
-		{"protected-mode no\n", 1, "protected-mode", "firewall"},
+		{"protected-mode no\n", 1, "protected-mode", "no requirepass: any client that reaches the API port"},
 		{"supervised systemd\n", 1, "supervised", "Type=notify"},
 		{"syslog-enabled yes\n", 1, "syslog-enabled", "journal"},
 		{"user default on nopass ~* &* +@all\n", 1, "user", "ACL"},
 		{"latency-tracking-info-percentiles 50 99 99.9\n", 1, "latency-tracking-info-percentiles", "not used"},
 		{"hz 10\n", 1, "hz", "not used"},
-		{"maxclients 100\n", 1, "maxclients", "not used"},
 		{"rename-command CONFIG x\n", 1, "rename-command", "sentinel rename-command"},
 		{mon + "sentinel rename-command m FLUSHALL x\n", 2, "sentinel rename-command", "never sends FLUSHALL"},
 		{mon + "sentinel known-sentinel m 198.18.0.2 26379\n", 2, "sentinel known-sentinel", "no run id"},
@@ -605,7 +607,9 @@ func TestEffective(t *testing.T) {
 				t.Fatalf("effective config does not parse: %v\n%s", err, eff)
 			}
 			for _, x := range w {
-				if !strings.Contains(x.Msg, "imported into the state file") {
+				// The protected-mode warning is about the setting
+				// itself (no requirepass), which the rendering keeps.
+				if !strings.Contains(x.Msg, "imported into the state file") && x.Directive != "protected-mode" {
 					t.Errorf("effective config gives warning %v", x)
 				}
 			}
@@ -644,6 +648,9 @@ port 26379
 # bind: not set (all addresses)
 dir /var/lib/vipsentinel
 requirepass ******
+protected-mode yes
+maxclients 10000
+timeout 0
 loglevel notice
 # logfile: not set
 # sentinel announce-ip: not set
@@ -696,7 +703,7 @@ func TestRedisRewritten(t *testing.T) {
 	for _, x := range w {
 		dirs = append(dirs, x.Directive)
 	}
-	if !slices.Equal(dirs, []string{"protected-mode", "latency-tracking-info-percentiles", "user", ""}) {
+	if !slices.Equal(dirs, []string{"latency-tracking-info-percentiles", "user", "protected-mode", ""}) {
 		t.Errorf("warnings: %v", w)
 	}
 	mm, other := f.Master("mymaster"), f.Master("other")

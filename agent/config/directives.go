@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vipsentinel/vipsentinel/agent/internal/rediscmd"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
@@ -81,6 +82,10 @@ var (
 		"loglevel":    {pass: passGlobal, usage: "loglevel debug|verbose|notice|warning|nothing", fn: setGlobal(doLogLevel)},
 		"logfile":     {pass: passGlobal, usage: "logfile <path>|\"\"", fn: setGlobal(doLogFile)},
 
+		"protected-mode": {pass: passGlobal, usage: "protected-mode yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.ProtectedMode) })},
+		"maxclients":     {pass: passGlobal, usage: "maxclients <n>", fn: setGlobal(func(f *File, v string) error { return integer(v, 1, 1<<20, &f.MaxClients) })},
+		"timeout":        {pass: passGlobal, usage: "timeout <seconds>", fn: setGlobal(doTimeout)},
+
 		"firewall":              {pass: passGlobal, usage: "firewall yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.Firewall.Enabled) })},
 		"firewall-allow":        {pass: passGlobal, usage: "firewall-allow <cidr>...", fn: doFirewallAllow},
 		"firewall-mode":         {pass: passGlobal, usage: "firewall-mode own|inject", fn: setGlobal(doFirewallMode)},
@@ -148,6 +153,8 @@ func (p *parser) build(name string) *File {
 		Dir:                 DefaultDir,
 		LogLevel:            DefaultLogLevel,
 		DenyScriptsReconfig: true,
+		ProtectedMode:       true,
+		MaxClients:          DefaultMaxClients,
 		Firewall:            Firewall{Mode: FirewallOwn},
 		StateFile:           DefaultStateFile,
 	}
@@ -314,6 +321,13 @@ func (p *parser) finish(f *File) {
 		for _, l := range p.lines {
 			if changed[l.args[0]] {
 				p.warnf(l.pos, l.args[0], "firewall is not enabled (firewall yes): no effect")
+			}
+		}
+	}
+	if !f.ProtectedMode && f.RequirePass == "" {
+		for _, l := range p.lines {
+			if l.args[0] == "protected-mode" {
+				p.warnf(l.pos, l.args[0], "no requirepass: any client that reaches the API port can reconfigure or fail over the masters; set requirepass, or make sure only trusted hosts reach the port")
 			}
 		}
 	}
@@ -590,6 +604,16 @@ func doStateFile(f *File, s string) error {
 	return nil
 }
 
+// doTimeout reads Redis's timeout: whole seconds, 0 for never.
+func doTimeout(f *File, v string) error {
+	var n int
+	if err := integer(v, 0, math.MaxInt32, &n); err != nil {
+		return fmt.Errorf("invalid value %q: want a number of seconds, 0 = never", v)
+	}
+	f.Timeout = time.Duration(n) * time.Second
+	return nil
+}
+
 func doMinAgents(f *File, v string) error {
 	if err := integer(v, 0, sentinel.MaxMinAgents, &f.MinAgents); err != nil {
 		return fmt.Errorf("invalid value %q: want the number of agents in the group, 0..%d (0 = off)", v, sentinel.MaxMinAgents)
@@ -661,6 +685,9 @@ func doRenameCommand(p *parser, _ *File, m *Master, at pos, a []string) error {
 	}
 	if strings.ContainsFunc(a[2], func(r rune) bool { return r <= ' ' }) {
 		return fmt.Errorf("invalid new name %q: white space and control characters are not allowed", a[2])
+	}
+	if !strings.EqualFold(cmd, a[2]) && rediscmd.IsCommand(a[2]) {
+		return fmt.Errorf("invalid new name %q: it is the name of another Redis command", a[2])
 	}
 	if !slices.Contains(sentCommands, cmd) {
 		p.warnf(at, "sentinel rename-command", "vipsentinel never sends %s to Redis: no effect", strings.ToUpper(cmd))

@@ -68,6 +68,27 @@
 // Password clients must AUTH with on port. Peers use it too unless
 // sentinel sentinel-pass is set.
 //
+//	protected-mode yes|no             default yes
+//
+// Redis's protected mode: with no requirepass, the API accepts clients
+// from the loopback interface only and answers others with a -DENIED
+// error. redis-sentinel turns protected mode off; vipsentinel keeps it on
+// unless "protected-mode no" is written, because anonymous API clients can
+// change the monitored masters (SENTINEL SET, FAILOVER, SHUTDOWN).
+//
+//	maxclients <n>                    default 10000
+//
+// Concurrent API connections, as in Redis. When requirepass is set, at most
+// a quarter of them (1024 at most) may be unauthenticated: a new connection
+// over either limit closes the oldest unauthenticated one, so clients that
+// know the password (other agents, operators) always get a slot. An
+// unauthenticated client must authenticate within 10 s.
+//
+//	timeout <seconds>                 default 0 (never)
+//
+// Close API clients idle this long, as Redis does (subscribed clients are
+// exempt).
+//
 //	loglevel debug|verbose|notice|warning|nothing     default notice
 //
 //	logfile <path>                    default: the journal (or stderr)
@@ -174,7 +195,9 @@
 //
 // Send new-name instead of command to this master's Redis instances (for
 // servers that renamed CONFIG, SLAVEOF, ...). "" disables the command.
-// Renaming a command vipsentinel never sends is a warning.
+// Renaming a command vipsentinel never sends is a warning. A new-name that
+// is another Redis command (INFO to FLUSHALL) is an error, here and in
+// SENTINEL SET.
 //
 // # Runtime state lines
 //
@@ -266,8 +289,8 @@
 // # Redis directives
 //
 // Redis server directives that have no meaning here (daemonize, pidfile,
-// protected-mode, supervised, syslog-*, user, hz,
-// maxclients, latency-tracking-info-percentiles, ...) are accepted with a
+// supervised, syslog-*, user, hz,
+// latency-tracking-info-percentiles, ...) are accepted with a
 // warning, so an existing sentinel.conf loads. TLS is not supported yet:
 // tls-* directives are errors, since ignoring them would silently turn a
 // TLS deployment into plaintext. Any other unknown directive is an error,

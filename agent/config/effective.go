@@ -62,6 +62,9 @@ func (f *File) Effective() string {
 	}
 	w("dir", f.Dir)
 	str("requirepass", f.RequirePass, true)
+	w("protected-mode", yn(f.ProtectedMode))
+	w("maxclients", strconv.Itoa(f.MaxClients))
+	w("timeout", strconv.Itoa(int(f.Timeout/time.Second)))
 	w("loglevel", f.LogLevel)
 	if f.LogFileSet {
 		w("logfile", f.LogFile)

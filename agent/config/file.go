@@ -21,6 +21,8 @@ const (
 	DefaultParallelSyncs         = 1
 	DefaultMasterRebootDownAfter = 0
 	DefaultStateFile             = "vipsentinel.state"
+	// DefaultMaxClients is Redis's maxclients default.
+	DefaultMaxClients = 10000
 
 	// A burst of 5 announcements 1 s apart, the first at once. Linux ignores
 	// a neighbour update that arrives within locktime (1 s by default) of the
@@ -52,7 +54,13 @@ type File struct {
 	BindOptional []string
 	Dir          string // absolute working directory (state file lives here)
 	RequirePass  string // password clients and peers need on our port
-	LogLevel     string // one of LogLevels
+	// ProtectedMode (protected-mode, default yes): without RequirePass the
+	// API accepts loopback clients only. Unlike redis-sentinel, which turns
+	// protected mode off, vipsentinel keeps Redis's default.
+	ProtectedMode bool
+	MaxClients    int           // maxclients: concurrent API connections
+	Timeout       time.Duration // timeout: close API clients idle this long; 0 never
+	LogLevel      string        // one of LogLevels
 	// LogFile is where logs go when LogFileSet: standard output for "",
 	// as in Redis, or a file appended to. Unset, logs go to the journal
 	// (or standard error).
@@ -82,6 +90,22 @@ type File struct {
 	// sentinel current-epoch). Zero when absent.
 	MyID         string
 	CurrentEpoch uint64
+}
+
+// APIAccess describes who may use the agent's API when that deserves the
+// operator's attention: protected mode without a password (other agents
+// and remote clients are refused), or an API open to anyone. It returns ""
+// when clients must authenticate with requirepass.
+func (f *File) APIAccess() string {
+	switch {
+	case f.RequirePass != "":
+		return ""
+	case f.ProtectedMode:
+		return "protected mode: no requirepass is set, so the API accepts clients from the loopback interface only; " +
+			"other agents cannot reach this one (no votes, no failover) until requirepass is set on every agent"
+	default:
+		return "protected-mode no and no requirepass: any client that reaches the API port can reconfigure or fail over the masters"
+	}
 }
 
 // Master is the configuration of one monitored master.

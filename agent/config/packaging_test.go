@@ -22,17 +22,18 @@ var packagedValues = strings.NewReplacer(
 )
 
 // TestPackagedAsShipped: installed and started without editing, the agent
-// stops at the placeholders of the required lines and says so.
+// stops at the placeholders of the required lines, the agents' password
+// among them, and says so.
 func TestPackagedAsShipped(t *testing.T) {
 	_, _, err := Load(packaged)
 	if err == nil {
 		t.Fatal("the unedited packaged configuration loads")
 	}
 	lines := strings.Split(err.Error(), "\n")
-	if len(lines) != 2 {
+	if len(lines) != 3 {
 		t.Fatalf("errors:\n%v", err)
 	}
-	for i, want := range []string{"sentinel monitor: <master-ip> is a placeholder", "sentinel vip: <vip>, <interface> are placeholders: replace them with the real values"} {
+	for i, want := range []string{"sentinel monitor: <master-ip> is a placeholder", "sentinel vip: <vip>, <interface> are placeholders: replace them with the real values", "requirepass: <agent-password> is a placeholder"} {
 		if !strings.Contains(lines[i], want) {
 			t.Errorf("error %d = %q, want %q", i, lines[i], want)
 		}

@@ -23,7 +23,6 @@ var redisSpecial = map[string]string{
 	"syslog-enabled":  "logs go to the journal (or stderr); ignored",
 	"syslog-ident":    "logs go to the journal (or stderr); ignored",
 	"syslog-facility": "logs go to the journal (or stderr); ignored",
-	"protected-mode":  "use bind, requirepass and firewall instead; ignored",
 	"user":            "ACL users are not supported (use requirepass, or sentinel sentinel-user/sentinel-pass for peers); ignored",
 	"aclfile":         "ACL users are not supported (use requirepass); ignored",
 	"rename-command":  "Redis's own rename-command does not apply; use sentinel rename-command <master> <command> <new-name>; ignored",
@@ -59,7 +58,7 @@ func init() {
 		lazyfree-lazy-user-flush lfu-decay-time lfu-log-factor list-compress-depth
 		list-max-listpack-size list-max-ziplist-size locale-collate lua-replicate-commands
 		lua-time-limit masterauth masteruser max-new-connections-per-cycle
-		max-new-tls-connections-per-cycle maxclients maxmemory maxmemory-clients
+		max-new-tls-connections-per-cycle maxmemory maxmemory-clients
 		maxmemory-eviction-tenacity maxmemory-policy maxmemory-samples min-replicas-max-lag
 		min-replicas-to-write min-slaves-max-lag min-slaves-to-write no-appendfsync-on-rewrite
 		notify-keyspace-events oom-score-adj oom-score-adj-values proc-title-template
@@ -74,7 +73,7 @@ func init() {
 		shutdown-on-sigterm shutdown-timeout slave-announce-ip slave-announce-port slave-ignore-maxmemory
 		slave-lazy-flush slave-priority slave-read-only slave-serve-stale-data slaveof
 		slowlog-log-slower-than slowlog-max-len stop-writes-on-bgsave-error stream-node-max-bytes
-		stream-node-max-entries tcp-backlog tcp-keepalive timeout tracking-table-max-keys
+		stream-node-max-entries tcp-backlog tcp-keepalive tracking-table-max-keys
 		use-exit-on-panic watchdog-period zset-max-listpack-entries zset-max-listpack-value
 		zset-max-ziplist-entries zset-max-ziplist-value`) {
 		redisNames[n] = struct{}{}

@@ -189,6 +189,9 @@ func (c *Cluster) startAgent(i int, h *lab.Host) (*lab.Proc, error) {
 	ft := strconv.FormatInt(c.Opts.FailoverTimeout.Milliseconds(), 10)
 	var b strings.Builder
 	fmt.Fprintf(&b, "port %d\nbind %s 127.0.0.1\ndir %s\n", AgentPort, h.IP4, dir)
+	// The agents reach each other's API across namespaces without a
+	// password: protected mode would refuse them.
+	b.WriteString("protected-mode no\n")
 	fmt.Fprintf(&b, "sentinel monitor %s %s 6379 %d\n", MasterName, master, c.quorum())
 	fmt.Fprintf(&b, "sentinel down-after-milliseconds %s %s\n", MasterName, da)
 	fmt.Fprintf(&b, "sentinel failover-timeout %s %s\n", MasterName, ft)

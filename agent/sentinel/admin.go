@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/internal/rediscmd"
 )
 
 // ReplyError is the error reply of a SENTINEL command. Its text, sent after
@@ -196,6 +198,11 @@ func (n *Node) Set(now Time, name string, args []string) error {
 			}
 			if strings.ContainsAny(oldName+newName, " \t\r\n") {
 				return replyErr("Invalid argument '%s' for SENTINEL SET '%s'", newName, opt)
+			}
+			// A rename to another real command would make the agent
+			// send that command instead (INFO -> FLUSHALL).
+			if !strings.EqualFold(oldName, newName) && rediscmd.IsCommand(newName) {
+				return replyErr("Invalid argument '%s' for SENTINEL SET '%s': it is the name of another Redis command", newName, opt)
 			}
 			rc := make(map[string]string, len(m.cfg.RenamedCommands)+1)
 			for k, v := range m.cfg.RenamedCommands {

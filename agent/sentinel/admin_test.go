@@ -45,6 +45,9 @@ func TestSetCommand(t *testing.T) {
 		{[]string{"quorum"}, "ERR wrong number of arguments for 'sentinel|set' command"},
 		{[]string{"rename-command", "CONFIG"}, "ERR Unknown option or number of arguments for SENTINEL SET 'rename-command'"},
 		{[]string{"rename-command", "CONFIG", ""}, "ERR Invalid argument '' for SENTINEL SET 'rename-command'"},
+		{[]string{"rename-command", "INFO", "FLUSHALL"}, "ERR Invalid argument 'FLUSHALL' for SENTINEL SET 'rename-command': it is the name of another Redis command"},
+		{[]string{"rename-command", "config", "replicaof"}, "ERR Invalid argument 'replicaof' for SENTINEL SET 'rename-command': it is the name of another Redis command"},
+		{[]string{"rename-command", "info", "INFO"}, ""},
 		{[]string{"rename-command", "CONFIG", "GUESSME", "auth-pass", "pw"}, ""},
 		{[]string{"notification-script", "/usr/local/bin/notify"}, ""},
 		{[]string{"client-reconfig-script", "/tmp/evil"}, "ERR Client reconfiguration script seems non existing or non executable"},
@@ -72,7 +75,7 @@ func TestSetCommand(t *testing.T) {
 		}
 	}
 	want := []string{"down-after-milliseconds 5000", "quorum 3", "parallel-syncs 2", "failover-timeout 60000",
-		"master-reboot-down-after-period 0", "rename-command CONFIG GUESSME", "auth-pass ******",
+		"master-reboot-down-after-period 0", "rename-command info INFO", "rename-command CONFIG GUESSME", "auth-pass ******",
 		"notification-script /usr/local/bin/notify", "quorum 2"}
 	if !slices.Equal(sets, want) {
 		t.Errorf("+set events\n got %q\nwant %q", sets, want)

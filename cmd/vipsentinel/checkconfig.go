@@ -25,6 +25,9 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	fmt.Fprint(stdout, f.Effective())
+	if msg := f.APIAccess(); msg != "" {
+		fmt.Fprintf(stderr, "warning: %s\n", msg)
+	}
 	fmt.Fprintf(stderr, "%s: configuration OK (%d masters, %d files read)\n", args[0], len(f.Masters), len(f.Files))
 	return exitOK
 }

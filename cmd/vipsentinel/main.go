@@ -32,9 +32,10 @@ Usage:
   vipsentinel run <config>               the same
   vipsentinel check-config <config>      validate <config> and print the effective configuration;
                                          exit 0 when valid, 78 when not
-  vipsentinel status [--addr host:port] [--password pw]
+  vipsentinel status [--addr host:port] [--config file]
                                          show masters, roles, epochs, VIP and firewall state and
-                                         peers of a running agent (default 127.0.0.1:26379)
+                                         peers of a running agent (default 127.0.0.1:26379); the
+                                         password comes from REDISCLI_AUTH or the config file
   vipsentinel demo [flags]               build a three-host lab in network namespaces and fail
                                          over a real Redis master live (root; see demo -h)
   vipsentinel bench [flags]              measure failover, idle cost and API rate against

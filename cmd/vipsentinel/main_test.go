@@ -36,6 +36,8 @@ func TestCommandLine(t *testing.T) {
 		{"demo help", []string{"demo", "-h"}, exitOK, "", "network namespaces", ""},
 		{"bench help", []string{"bench", "-h"}, exitOK, "", "redis-sentinel", ""},
 		{"status unreachable", []string{"status", "--addr", "127.0.0.1:1", "--timeout", "200ms"}, exitFail, "", "127.0.0.1:1", ""},
+		{"status deprecated password", []string{"status", "--addr", "127.0.0.1:1", "--timeout", "200ms", "--password", "pw"}, exitFail, "", "--password is deprecated", ""},
+		{"check-config protected mode", []string{"check-config", good}, exitOK, "protected-mode yes", "protected mode: no requirepass is set", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

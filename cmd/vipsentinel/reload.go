@@ -63,6 +63,7 @@ func needsRestart(a, b *config.File) []string {
 	diff("port", a.Port, b.Port)
 	diff("bind", a.Bind, b.Bind)
 	diff("requirepass", a.RequirePass, b.RequirePass)
+	diff("protected-mode/maxclients/timeout", [3]any{a.ProtectedMode, a.MaxClients, a.Timeout}, [3]any{b.ProtectedMode, b.MaxClients, b.Timeout})
 	diff("announce-ip/announce-port", [2]any{a.AnnounceIP, a.AnnouncePort}, [2]any{b.AnnounceIP, b.AnnouncePort})
 	diff("sentinel-user/sentinel-pass", [2]string{a.SentinelUser, a.SentinelPass}, [2]string{b.SentinelUser, b.SentinelPass})
 	diff("firewall", a.Firewall, b.Firewall)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vipsentinel/vipsentinel/agent/api"
 	"github.com/vipsentinel/vipsentinel/agent/config"
 	"github.com/vipsentinel/vipsentinel/agent/metrics"
 	"github.com/vipsentinel/vipsentinel/agent/redislink"
@@ -150,6 +151,14 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 		Shutdown:   stop,
 		OnEvent:    func(ev sentinelEvent) { met.ObserveEvent(time.Now(), ev) },
 		Fence:      fence.set,
+		API: api.Config{
+			ProtectedMode: f.ProtectedMode,
+			MaxClients:    f.MaxClients,
+			IdleTimeout:   f.Timeout,
+		},
+	}
+	if msg := f.APIAccess(); msg != "" {
+		log.Warn("API access", "msg", msg)
 	}
 	opts.Listeners, err = listen(f, log)
 	if err != nil {
@@ -332,11 +341,4 @@ func slogLevel(redisLevel string) string {
 		return "ERROR"
 	}
 	return "INFO"
-}
-
-func envOr(key, def string) string {
-	if v, ok := os.LookupEnv(key); ok {
-		return v
-	}
-	return def
 }

@@ -8,11 +8,15 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
+	"os"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/vipsentinel/vipsentinel/agent/config"
 )
 
 // cmdStatus asks a running agent (or any Sentinel) for its view and prints
@@ -22,12 +26,14 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:26379", "address of the agent's API")
-	password := fs.String("password", "", "the agent's requirepass, if set (or REDISCLI_AUTH)")
+	confPath := fs.String("config", defaultConfigPath, "configuration file to read the password from (requirepass; sentinel-pass for another agent's --addr)")
+	password := fs.String("password", "", "deprecated: visible to every user in the process list; use REDISCLI_AUTH or the configuration file")
 	timeout := fs.Duration("timeout", 2*time.Second, "give up after this long")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vipsentinel status [--addr host:port] [--password pw]\n\n"+
+		fmt.Fprintf(stderr, "Usage: vipsentinel status [--addr host:port] [--config file]\n\n"+
 			"Prints the masters a running agent monitors, with their address, epoch, replicas, the\n"+
-			"agents it knows and reaches, and its floating-IP, fencing and firewall state.\n\nFlags:\n")
+			"agents it knows and reaches, and its floating-IP, fencing and firewall state.\n"+
+			"The password is REDISCLI_AUTH from the environment, or else read from the configuration file.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -36,9 +42,17 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	if *password == "" {
-		*password = envOr("REDISCLI_AUTH", "")
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if explicit["password"] {
+		fmt.Fprintln(stderr, "vipsentinel status: warning: --password is deprecated (other users can read it in the process list); use REDISCLI_AUTH or the configuration file")
 	}
+	pass, err := statusPassword(*password, *addr, *confPath, explicit["config"], os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(stderr, "vipsentinel status: %v\n", err)
+		return exitUsage
+	}
+	*password = pass
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	cl := redis.NewClient(&redis.Options{
@@ -51,6 +65,49 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// defaultConfigPath is where the packages install the configuration.
+const defaultConfigPath = "/etc/vipsentinel/vipsentinel.conf"
+
+// statusPassword picks the password status authenticates with, never
+// requiring it on the command line: the deprecated --password flag if
+// given, else REDISCLI_AUTH (as redis-cli), else the configuration file's
+// requirepass, or its sentinel-pass when addr is another host's agent. The
+// default configuration file may be missing or unreadable (then no
+// password); one named with --config must load.
+func statusPassword(flagPass, addr, path string, explicitPath bool, env func(string) (string, bool)) (string, error) {
+	if flagPass != "" {
+		return flagPass, nil
+	}
+	if v, ok := env("REDISCLI_AUTH"); ok {
+		return v, nil
+	}
+	f, _, err := config.Load(path)
+	if err != nil {
+		if explicitPath {
+			return "", fmt.Errorf("read the password from %s: %w", path, err)
+		}
+		return "", nil
+	}
+	if f.SentinelPass != "" && !loopbackHost(addr) {
+		return f.SentinelPass, nil
+	}
+	return f.RequirePass, nil
+}
+
+// loopbackHost reports whether addr's host is a loopback address or
+// "localhost".
+func loopbackHost(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func printStatus(ctx context.Context, cl *redis.Client, addr string, w io.Writer) error {

@@ -78,7 +78,7 @@ func TestRunAndStatus(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var o, e bytes.Buffer
-		code := run([]string{"status", "--addr", addr, "--timeout", "500ms"}, &o, &e)
+		code := run([]string{"status", "--addr", addr, "--config", conf, "--timeout", "500ms"}, &o, &e)
 		out = o.String()
 		// The VIPSentinel line appears once the agent has heard from its master.
 		if code == exitOK && strings.Contains(out, "this host") {
@@ -123,7 +123,7 @@ func TestRunAndStatus(t *testing.T) {
 	deadline = time.Now().Add(10 * time.Second)
 	for {
 		var o, e bytes.Buffer
-		run([]string{"status", "--addr", addr, "--timeout", "500ms"}, &o, &e)
+		run([]string{"status", "--addr", addr, "--config", conf, "--timeout", "500ms"}, &o, &e)
 		if strings.Contains(o.String(), "down-after 2500ms") && strings.Contains(o.String(), "master m2 at") {
 			break
 		}
@@ -149,5 +149,50 @@ func TestRunAndStatus(t *testing.T) {
 		t.Logf("agent stopped %v after SIGINT", time.Since(start))
 	case <-ctx.Done():
 		t.Errorf("agent still running 5s after SIGINT")
+	}
+}
+
+// TestStatusPassword: status takes the password from the environment or the
+// configuration file, never needing it on the command line.
+func TestStatusPassword(t *testing.T) {
+	dir := t.TempDir()
+	both := filepath.Join(dir, "both.conf")
+	writeFile(t, both, "dir "+dir+"\nrequirepass local-pw\nsentinel sentinel-pass peer-pw\nsentinel monitor m 198.18.0.1 6379 2\n")
+	local := filepath.Join(dir, "local.conf")
+	writeFile(t, local, "dir "+dir+"\nrequirepass local-pw\nsentinel monitor m 198.18.0.1 6379 2\n")
+	broken := filepath.Join(dir, "broken.conf")
+	writeFile(t, broken, "requirepass\n")
+	missing := filepath.Join(dir, "missing.conf")
+	noEnv := func(string) (string, bool) { return "", false }
+	env := func(k string) (string, bool) { return "env-pw", k == "REDISCLI_AUTH" }
+	tests := []struct {
+		name, flag, addr, path string
+		explicit               bool
+		env                    func(string) (string, bool)
+		want, err              string
+	}{
+		{"requirepass for the local agent", "", "127.0.0.1:26379", both, false, noEnv, "local-pw", ""},
+		{"localhost", "", "localhost:26379", both, false, noEnv, "local-pw", ""},
+		{"sentinel-pass for another agent", "", "198.18.0.2:26379", both, false, noEnv, "peer-pw", ""},
+		{"requirepass when no sentinel-pass", "", "198.18.0.2:26379", local, false, noEnv, "local-pw", ""},
+		{"environment first", "", "127.0.0.1:26379", both, false, env, "env-pw", ""},
+		{"deprecated flag first", "flag-pw", "127.0.0.1:26379", both, false, env, "flag-pw", ""},
+		{"default file missing: none", "", "127.0.0.1:26379", missing, false, noEnv, "", ""},
+		{"named file missing: error", "", "127.0.0.1:26379", missing, true, noEnv, "", "missing.conf"},
+		{"named file broken: error", "", "127.0.0.1:26379", broken, true, noEnv, "", "broken.conf"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := statusPassword(tt.flag, tt.addr, tt.path, tt.explicit, tt.env)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want one naming %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
 	}
 }

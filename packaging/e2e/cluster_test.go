@@ -13,9 +13,13 @@ import (
 )
 
 const (
-	clusterVIP    = "198.18.0.100"
+	clusterVIP = "198.18.0.100"
+	// clusterPass is the agents' requirepass: without one, protected mode
+	// keeps the agents from reaching each other.
+	clusterPass   = "e2e-agent-pw"
 	clusterConfig = `# vipsentinel e2e: three hosts, identical configuration
 port 26379
+requirepass ` + clusterPass + `
 dir /var/lib/vipsentinel
 sentinel monitor mymaster 198.18.0.11 6379 2
 sentinel down-after-milliseconds mymaster 1000
@@ -155,7 +159,7 @@ func TestClusterFailoverBooted(t *testing.T) {
 		return len(h) == 1 && h[0] == 0, fmt.Sprintf("holders %v", h)
 	})
 	waitFor(t, "the agents to discover each other", 30*time.Second, func() (bool, string) {
-		out, _ := nodes[0].exec("redis-cli", "-p", "26379", "sentinel", "sentinels", "mymaster")
+		out, _ := nodes[0].exec("redis-cli", "-p", "26379", "-a", clusterPass, "--no-auth-warning", "sentinel", "sentinels", "mymaster")
 		return countLines(out, "name") == 2, out
 	})
 	// The replicas talk to the VIP once, so that their neighbour caches hold
@@ -172,7 +176,7 @@ func TestClusterFailoverBooted(t *testing.T) {
 	nodes[0].must("systemctl", "stop", "redis-server")
 	var promoted int
 	waitFor(t, "the agents to promote a replica", 60*time.Second, func() (bool, string) {
-		out, _ := nodes[1].exec("redis-cli", "-p", "26379", "sentinel", "get-master-addr-by-name", "mymaster")
+		out, _ := nodes[1].exec("redis-cli", "-p", "26379", "-a", clusterPass, "--no-auth-warning", "sentinel", "get-master-addr-by-name", "mymaster")
 		addr := strings.Fields(out)
 		for i := 1; i < 3; i++ {
 			if len(addr) == 2 && addr[0] == ips[i] {
