@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/api"
+	"github.com/vipsentinel/vipsentinel/agent/peerproof"
 	"github.com/vipsentinel/vipsentinel/agent/redislink"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
@@ -118,6 +119,11 @@ type Options struct {
 	VIPs VIPSetter
 	// Transport defaults to a redislink.Transport.
 	Transport Transport
+	// ListedPeers are the addresses of real redis-sentinel peers the
+	// operator listed (known-sentinel lines of the configuration file):
+	// the default Transport verifies a peer there that does not know
+	// VIPSENTINEL PROVE by SENTINEL MYID instead (package peerproof).
+	ListedPeers []sentinel.Addr
 	// Clock defaults to the system clock.
 	Clock Clock
 	// Version and ConfigFile are reported in INFO.
@@ -230,7 +236,12 @@ func New(opts Options) (*Runtime, error) {
 	}
 	tr := opts.Transport
 	if tr == nil {
-		tr = redislink.New(redislink.Options{Logger: log.With("component", "redislink")})
+		listed := map[sentinel.Addr]bool{}
+		for _, a := range opts.ListedPeers {
+			listed[a] = true
+		}
+		tr = redislink.New(redislink.Options{Logger: log.With("component", "redislink"),
+			PeerAllowed: func(a sentinel.Addr) bool { return listed[a] }})
 	}
 	r := &Runtime{
 		opts:    opts,
@@ -254,6 +265,7 @@ func New(opts Options) (*Runtime, error) {
 	acfg.Backend = backend{r}
 	acfg.Logger = log.With("component", "api")
 	acfg.RequirePass = opts.Config.RequirePass
+	acfg.PeerProof = peerProver(opts.Config, node.MyID())
 	if acfg.Port == 0 {
 		acfg.Port = opts.Config.Port
 	}
@@ -710,4 +722,25 @@ func (r *Runtime) do(ctx context.Context, fn func(now sentinel.Time)) error {
 	// when it stops), so waiting here cannot leak.
 	<-c.done
 	return c.err
+}
+
+// peerProver answers VIPSENTINEL PROVE (package peerproof) for the API: the
+// MAC is keyed with requirepass, the secret peers present to us, over the
+// address the challenge arrived at, or the announced one (behind NAT, what
+// peers dial is announce-ip/announce-port).
+func peerProver(cfg sentinel.Config, myid string) func(nonce string, local net.Addr) (string, string) {
+	return func(nonce string, local net.Addr) (string, string) {
+		var host string
+		var port int
+		if tcp, ok := local.(*net.TCPAddr); ok {
+			host, port = tcp.IP.String(), tcp.Port
+		}
+		if cfg.AnnounceIP != "" {
+			host = cfg.AnnounceIP
+		}
+		if cfg.AnnouncePort != 0 {
+			port = cfg.AnnouncePort
+		}
+		return myid, peerproof.MAC(cfg.RequirePass, nonce, myid, peerproof.Addr(host, port))
+	}
 }

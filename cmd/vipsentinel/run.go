@@ -145,6 +145,9 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 		Shutdown:   stop,
 		OnEvent:    func(ev sentinelEvent) { met.ObserveEvent(time.Now(), ev) },
 		Fence:      fence.set,
+		// Listed redis-sentinel peers are admitted on every start, not
+		// only when the state is first imported.
+		ListedPeers: f.ListedPeers(),
 	}
 	opts.Listeners, err = listen(f, log)
 	if err != nil {
