@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/redislink"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/agent/state"
 )
 
 // A real agent proves itself to redislink's verifier before any AUTH, and
@@ -66,5 +69,43 @@ func TestAgentProvesItself(t *testing.T) {
 			t.Errorf("%s: %+v, want proof %v", tc.name, got, tc.want)
 		}
 		_ = tr.Close()
+	}
+}
+
+// A state that cannot be saved stops the agent (Run returns
+// ErrStateNotSaved) instead of leaving it stuck under the watchdog: at
+// once when the epoch would go backwards, after MaxSaveFailure otherwise.
+func TestUnsavableStateStops(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"disk full", errors.New("disk full")},
+		{"epoch backwards", fmt.Errorf("state file x: refusing: %w", state.ErrEpochBackwards)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &memStore{}
+			cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"},
+				Masters: []sentinel.MasterConfig{masterCfg("mymaster", 6999, 2)}}
+			tr := &recTransport{log: &eventLog{}, in: make(chan sentinel.Input)}
+			a := startAgent(t, cfg, nil, store, Options{Transport: tr, MaxSaveFailure: 500 * time.Millisecond})
+			store.setFail(tc.err)
+			rc := redis.NewClient(&redis.Options{Addr: a.addr, Protocol: 2})
+			defer rc.Close()
+			// A vote changes the state.
+			start := time.Now()
+			_ = rc.Do(context.Background(), "SENTINEL", "is-master-down-by-addr", "127.0.0.1", "6999", "3", "*").Err()
+			_ = rc.Do(context.Background(), "SENTINEL", "SET", "mymaster", "quorum", "1").Err()
+			select {
+			case err := <-a.done:
+				a.done <- err
+				if !errors.Is(err, ErrStateNotSaved) || !errors.Is(err, tc.err) && !errors.Is(err, state.ErrEpochBackwards) {
+					t.Fatalf("Run returned %v", err)
+				}
+				t.Logf("stopped after %v: %v", time.Since(start).Round(time.Millisecond), err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("agent still running with an unsavable state")
+			}
+		})
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/peerproof"
 	"github.com/vipsentinel/vipsentinel/agent/redislink"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/agent/state"
 )
 
 // Persister durably stores the core's HardState. *state.Store implements it.
@@ -88,6 +89,13 @@ func (r realTimer) Stop()                 { r.t.Stop() }
 // do the same.
 var ErrSimulatedCrash = errors.New("runtime: simulated crash (SENTINEL SIMULATE-FAILURE)")
 
+// DefaultMaxSaveFailure is Options.MaxSaveFailure's default.
+const DefaultMaxSaveFailure = 30 * time.Second
+
+// ErrStateNotSaved is returned by Run when the state could not be saved
+// (Options.MaxSaveFailure).
+var ErrStateNotSaved = errors.New("runtime: the state cannot be saved")
+
 // errNotSaved is Sentinel's reply when its config cannot be written.
 var errNotSaved = &sentinel.ReplyError{Msg: "ERR Failed to save config file. Check server logs."}
 
@@ -117,6 +125,14 @@ type Options struct {
 
 	// VIPs receives VIP intents; nil when no VIP is managed.
 	VIPs VIPSetter
+	// MaxSaveFailure is how long saving the state may keep failing
+	// before Run stops with ErrStateNotSaved (default
+	// DefaultMaxSaveFailure). An agent that cannot persist its votes and
+	// epochs cannot take part in elections or answer its peers, and the
+	// watchdog would keep it alive forever; a restart by the service
+	// manager is the better outcome. An epoch that would go backwards
+	// (state.ErrEpochBackwards) stops it at once.
+	MaxSaveFailure time.Duration
 	// Transport defaults to a redislink.Transport.
 	Transport Transport
 	// ListedPeers are the addresses of real redis-sentinel peers the
@@ -177,6 +193,8 @@ type Runtime struct {
 	hasVIPs      bool
 	answered     []*call
 	saveFailing  bool
+	saveFailFrom time.Time // when saving started to fail
+	fatal        error     // stops the loop (ErrStateNotSaved)
 	lastSaveWarn time.Time
 	lastSaveTry  time.Time
 	dropped      int
@@ -450,6 +468,11 @@ func (r *Runtime) loop(ctx context.Context) error {
 			r.failCalls(ErrSimulatedCrash)
 			return ErrSimulatedCrash
 		}
+		if r.fatal != nil {
+			r.log.Error("stopping: the state cannot be saved", "err", r.fatal)
+			r.failCalls(errNotSaved)
+			return r.fatal
+		}
 		if r.unsaved == nil {
 			r.readyOnce.Do(func() { close(r.ready) })
 		}
@@ -506,6 +529,16 @@ func (r *Runtime) process() {
 			err = r.opts.Store.Save(r.unsaved)
 		}
 		if err != nil {
+			if !r.saveFailing {
+				r.saveFailFrom = time.Now()
+			}
+			limit := r.opts.MaxSaveFailure
+			if limit <= 0 {
+				limit = DefaultMaxSaveFailure
+			}
+			if errors.Is(err, state.ErrEpochBackwards) || time.Since(r.saveFailFrom) > limit {
+				r.fatal = fmt.Errorf("%w for %v (limit %v): %w", ErrStateNotSaved, time.Since(r.saveFailFrom).Round(time.Millisecond), limit, err)
+			}
 			if !r.saveFailing || time.Since(r.lastSaveWarn) > 10*time.Second {
 				r.log.Error("cannot persist state; holding commands, replies and VIP changes until it is saved", "err", err)
 				r.lastSaveWarn = time.Now()
