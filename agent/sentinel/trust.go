@@ -204,6 +204,21 @@ func (n *Node) proposePeer(m *master, addr Addr, runid string) *instance {
 	}
 	si = n.addSentinel(m, addr, runid)
 	si.proposedAt = n.now
+	if moved == nil {
+		// The link is shared by every master that knows the peer: a
+		// peer already proven on it for another master is proven for
+		// this one too (no new LinkUp will come).
+		n.forEachInstance(func(s *instance) {
+			if s != si && s.kind == KindSentinel && s.link == si.link && s.runid == runid && s.provenHere() && !si.verified() {
+				si.verifiedAddr, si.proof = s.verifiedAddr, s.proof
+				n.dirty = true
+				n.instEventDetail(LevelNotice, "+sentinel", si, "", "verified: "+s.proof.String())
+			}
+		})
+		if si.verified() {
+			return si
+		}
+	}
 	if moved != nil {
 		// Still the agent it was (a voter), but not proven at the new
 		// address until its link there is.
