@@ -96,7 +96,7 @@ var extraCommands = []string{"vipsentinel", "quit", "reset"}
 // extraSubcommands are the subcommands vipsentinel answers that
 // redis-sentinel 7.0 does not: CLIENT SETINFO (Redis 7.2; go-redis and
 // redis-py send it on every connection) and VIPSENTINEL's.
-var extraSubcommands = []string{"client|setinfo", "vipsentinel|help", "vipsentinel|status"}
+var extraSubcommands = []string{"client|setinfo", "vipsentinel|help", "vipsentinel|prove", "vipsentinel|status"}
 
 func isExtra(name string) bool {
 	return slices.Contains(extraCommands, name) || slices.Contains(extraSubcommands, name)
