@@ -119,7 +119,7 @@ func (b *testBackend) SimulateFailure(ctx context.Context, flags []string) error
 func (b *testBackend) Debug(ctx context.Context, args []string) ([]KV, error) {
 	return kvs("INFO-PERIOD", "10000"), nil
 }
-func (b *testBackend) Hello(ctx context.Context, from sentinel.Addr, payload string) error {
+func (b *testBackend) Hello(ctx context.Context, from sentinel.Addr, authenticated bool, payload string) error {
 	b.mu.Lock()
 	b.hellos = append(b.hellos, payload)
 	b.mu.Unlock()

@@ -99,8 +99,10 @@ type Backend interface {
 	// Debug with no arguments returns the timers; with name/value pairs it
 	// sets them.
 	Debug(ctx context.Context, args []string) ([]KV, error)
-	// Hello delivers a hello message PUBLISHed to the API by a peer at from.
-	Hello(ctx context.Context, from sentinel.Addr, payload string) error
+	// Hello delivers a hello message PUBLISHed to the API by a peer at
+	// from; authenticated is set when the client authenticated with
+	// requirepass (it holds the group's secret).
+	Hello(ctx context.Context, from sentinel.Addr, authenticated bool, payload string) error
 	// InfoSentinel returns the fields of INFO's "# Sentinel" section (the
 	// masterN lines included, in order).
 	InfoSentinel(ctx context.Context) ([]KV, error)

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/vipsentinel/vipsentinel/agent/peerproof"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
@@ -237,7 +238,10 @@ func (c *client) dispatch(raw [][]byte) {
 		c.w.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", name))
 		return
 	}
-	if !authed && !cmd.noAuth {
+	// VIPSENTINEL PROVE is how a peer proves who it is before we
+	// authenticate to it (package peerproof): it reveals nothing but a
+	// MAC over a nonce of the caller's choice and our own address.
+	if !authed && !cmd.noAuth && full != "vipsentinel|prove" {
 		c.srv.stats.errors.Add(1)
 		c.w.Error("NOAUTH Authentication required.")
 		return
@@ -648,9 +652,12 @@ func (c *client) cmdPublish(args []string) {
 	if host, port, err := splitHostPort(c.addr); err == nil {
 		from = sentinel.Addr{Host: host, Port: port}
 	}
+	c.mu.Lock()
+	authenticated := c.authed && c.srv.cfg.RequirePass != ""
+	c.mu.Unlock()
 	ctx, cancel := c.srv.call(c)
 	defer cancel()
-	if err := c.srv.cfg.Backend.Hello(ctx, from, args[2]); err != nil {
+	if err := c.srv.cfg.Backend.Hello(ctx, from, authenticated, args[2]); err != nil {
 		c.writeErr(err)
 		return
 	}
@@ -686,9 +693,23 @@ func (c *client) cmdVIPSentinel(args []string) {
 			return
 		}
 		c.w.Bulk(string(b))
+	case "prove":
+		if c.srv.cfg.PeerProof == nil {
+			c.w.Error("ERR peer proofs are not served by this agent")
+			return
+		}
+		if !peerproof.ValidNonce(args[2]) {
+			c.w.Error(fmt.Sprintf("ERR invalid nonce: want %d hex digits", 2*peerproof.NonceLen))
+			return
+		}
+		runid, mac := c.srv.cfg.PeerProof(strings.ToLower(args[2]), c.conn.LocalAddr())
+		c.w.Array(2)
+		c.w.Bulk(runid)
+		c.w.Bulk(mac)
 	case "help":
 		c.writeHelp("VIPSENTINEL", []string{
 			"STATUS", "    The agent's state (masters, epochs, VIP ownership, fencing, agents reached) as JSON.",
+			"PROVE <nonce>", "    Our run id and the proof of the group's secret a peer checks before it authenticates (accepted before AUTH).",
 		})
 	}
 }

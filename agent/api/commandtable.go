@@ -921,6 +921,14 @@ var commandSpecs = []*command{
 				},
 			},
 			{
+				name: "vipsentinel|prove", arity: 3,
+				flags: []string{"loading", "stale"}, acl: []string{"slow"},
+				doc: doc{
+					summary: "Proves this agent's run id and its knowledge of the group's secret to a peer, before AUTH.",
+					since:   "1.0.0", group: "sentinel", complexity: "O(1)",
+				},
+			},
+			{
 				name: "vipsentinel|status", arity: 2,
 				flags: []string{"admin"}, acl: []string{"admin", "slow", "dangerous"}, tips: []string{"nondeterministic_output"},
 				doc: doc{

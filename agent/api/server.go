@@ -105,6 +105,11 @@ type Config struct {
 	PubSubSoftTime         time.Duration
 	// CallTimeout bounds one Backend call.
 	CallTimeout time.Duration
+	// PeerProof answers VIPSENTINEL PROVE <nonce> (package peerproof),
+	// which is accepted before AUTH: our run id and the MAC over the
+	// nonce, the run id and local, the address the challenge arrived at.
+	// Nil refuses the command.
+	PeerProof func(nonce string, local net.Addr) (runid, mac string)
 }
 
 // Server is the RESP API server. Its methods are safe for concurrent use.

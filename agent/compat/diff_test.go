@@ -2,6 +2,7 @@ package compat
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,8 +53,11 @@ func newDiffFixture(t *testing.T) *diffFixture {
 	master := redistest.Start(t)
 	replica := redistest.Start(t, fmt.Sprintf("replicaof 127.0.0.1 %d", master.Port))
 	lines := sentinelLines("mymaster", master, 2)
-	rs := redistest.StartSentinel(t, lines...)
-	a := startAgent(t, lines...)
+	// vipsentinel admits a redis-sentinel peer only at an address its
+	// configuration lists, by SENTINEL MYID: a fixed run id, listed.
+	rsID := strings.Repeat("5", 39) + "f"
+	rs := redistest.StartSentinel(t, append(slices.Clone(lines), "sentinel myid "+rsID)...)
+	a := startAgent(t, append(slices.Clone(lines), fmt.Sprintf("sentinel known-sentinel mymaster 127.0.0.1 %d %s", rs.Port, rsID))...)
 	f := &diffFixture{master: master, replica: replica, redis: rs.Addr(), vip: a.Addr()}
 	for _, addr := range []string{f.redis, f.vip} {
 		waitFor(t, addr+" to see the replica and the other sentinel", 20*time.Second, func() error {

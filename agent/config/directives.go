@@ -278,6 +278,12 @@ func (p *parser) finish(f *File) {
 		if !m.fenceSet {
 			m.Fence = len(m.VIPs) > 0
 		}
+		if m.Fence && f.MinAgents == 0 {
+			// A warning, not an error: fencing is on by default for every
+			// master with a VIP, and refusing those configurations would
+			// leave an upgraded group with no agent at all.
+			p.warnf(m.monitorAt, "min-agents", "master %q is fenced but min-agents is not set: fencing majorities are counted over the agents discovered so far, not the group; set min-agents to the number of agents", m.Name)
+		}
 		if f.MinAgents > 0 && m.Quorum > f.MinAgents {
 			p.warnf(m.monitorAt, "sentinel monitor", "quorum %d of master %q is more than the %d agents of min-agents: it can never be reached, so the master is never failed over", m.Quorum, m.Name, f.MinAgents)
 		}
@@ -332,7 +338,7 @@ func (p *parser) finish(f *File) {
 		}
 	}
 	if f.HasImportedState() {
-		p.warnf(pos{f.Path, 0}, "", "runtime state written by Redis (myid, epochs, known-replica, known-sentinel) is imported into the state file on first start only; vipsentinel never rewrites this file")
+		p.warnf(pos{f.Path, 0}, "", "runtime state written by Redis (myid, epochs, known-replica, known-sentinel) is imported into the state file on first start only (known-sentinel addresses also list the redis-sentinel peers admitted on every start); vipsentinel never rewrites this file")
 	}
 }
 

@@ -106,14 +106,18 @@
 //	min-agents <n>                    default 0 (off)
 //
 // The number of agents in the group: elections and fencing count their
-// majorities over at least n agents. Set it to the number of hosts running
-// an agent. Without it (0, Sentinel's rule) a majority is counted over the
-// agents discovered so far, so while agents are still discovering each
-// other (after a first start, or when some could not be reached yet) a
-// candidate that knows only two of five agents can be elected with two
-// votes, and an isolated master's agent can count itself as a majority of
-// the few peers it knows. 0 to 1000; a sentinel monitor quorum above n is a
-// warning (that master could never be failed over).
+// majorities over exactly n agents (a floor and a ceiling: no announced or
+// missing peer changes the group size). Set it to the number of hosts
+// running an agent. Without it (0, Sentinel's rule) a majority is counted
+// over the verified agents discovered so far, so while agents are still
+// discovering each other (after a first start, or when some could not be
+// reached yet) a candidate that knows only two of five agents can be
+// elected with two votes, and an isolated master's agent can count itself
+// as a majority of the few peers it knows. Required for fencing: a fenced
+// master (sentinel fence, on by default with a VIP) without min-agents is a
+// warning (not an error, so that configurations written before it keep
+// starting). 0 to 1000; a sentinel monitor quorum above n is a warning (that
+// master could never be failed over).
 //
 //	metrics-addr <host:port>          default: none (no metrics endpoint)
 //
@@ -213,6 +217,15 @@
 // discovered instances of a redis-sentinel; afterwards the state file is
 // authoritative and these lines are ignored (a warning says so). A
 // known-sentinel without a run id is ignored, as Sentinel does.
+//
+// known-sentinel addresses are also, on every start, the allow-list of
+// real redis-sentinel peers: a peer is counted only once verified on the
+// agent's own connection to it, before any password is sent there
+// (VIPSENTINEL PROVE, package peerproof). A redis-sentinel cannot answer
+// that; at a known-sentinel address it is verified instead by AUTH and
+// SENTINEL MYID matching the run id it announces (the weaker "listed"
+// mode). A redis-sentinel anywhere else is never counted. To admit one,
+// add its line with the run id of its own sentinel.conf (sentinel myid).
 //
 // # Floating addresses (per master)
 //

@@ -281,3 +281,19 @@ func (f *File) Sentinel(localIPs []string) sentinel.Config {
 	}
 	return c
 }
+
+// ListedPeers returns the addresses of the known-sentinel lines of every
+// master: the redis-sentinel peers the operator admits (a redis-sentinel
+// cannot prove a secret; at these addresses it is verified by SENTINEL
+// MYID after AUTH instead).
+func (f *File) ListedPeers() []sentinel.Addr {
+	var out []sentinel.Addr
+	for _, m := range f.Masters {
+		for _, s := range m.Imported.KnownSentinels {
+			if !slices.Contains(out, s.Addr) {
+				out = append(out, s.Addr)
+			}
+		}
+	}
+	return out
+}

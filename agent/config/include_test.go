@@ -30,7 +30,7 @@ func tree(t *testing.T, files map[string]string) string {
 
 func TestInclude(t *testing.T) {
 	dir := tree(t, map[string]string{
-		"main.conf":          "port 1\ninclude conf.d/*.conf\ninclude sub/masters.conf\nsentinel vip m 198.18.0.100/24 eth0\n",
+		"main.conf":          "port 1\nmin-agents 3\ninclude conf.d/*.conf\ninclude sub/masters.conf\nsentinel vip m 198.18.0.100/24 eth0\n",
 		"conf.d/10-a.conf":   "port 2\n",
 		"conf.d/20-b.conf":   "port 3\n# later file wins\n",
 		"conf.d/ignored.txt": "bogus\n",

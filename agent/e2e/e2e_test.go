@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -206,11 +207,30 @@ func newCluster(t *testing.T, c agentConf, redisOpts lab.RedisOptions, realSenti
 		}
 	}
 	c.master = cl.hosts[0].IP4.String()
+	// A redis-sentinel cannot prove the group's secret: vipsentinel admits
+	// it only at an address its configuration lists (known-sentinel), by
+	// SENTINEL MYID, so each gets a fixed run id.
+	var listed []string
 	for i, h := range cl.hosts {
-		cl.agents = append(cl.agents, startAgent(t, l, h, c, realSentinel[i]))
+		if realSentinel[i] {
+			listed = append(listed, fmt.Sprintf("sentinel known-sentinel mymaster %s %d %s", h.IP4, agentPort, realSentinelID(i)))
+		}
+	}
+	for i, h := range cl.hosts {
+		hc := c
+		hc.extra = slices.Clone(c.extra)
+		if realSentinel[i] {
+			hc.extra = append(hc.extra, "sentinel myid "+realSentinelID(i))
+		} else {
+			hc.extra = append(hc.extra, listed...)
+		}
+		cl.agents = append(cl.agents, startAgent(t, l, h, hc, realSentinel[i]))
 	}
 	return cl
 }
+
+// realSentinelID is the run id of the redis-sentinel on host i.
+func realSentinelID(i int) string { return strings.Repeat(strconv.Itoa(i%10), 39) + "f" }
 
 // waitDiscovered waits until every agent knows both replicas and the two
 // other agents.

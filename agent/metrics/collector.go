@@ -27,6 +27,7 @@ type collector struct {
 	heartbeatTS *prometheus.Desc
 
 	coreUp, currentEpoch, tilt                *prometheus.Desc
+	hellosRejected, votesRejected, unverified *prometheus.Desc
 	configEpoch, sdown, odown                 *prometheus.Desc
 	failoverRunning, failoverState            *prometheus.Desc
 	knownReplicas, knownSentinels             *prometheus.Desc
@@ -62,6 +63,12 @@ func newCollector(opts Options, log *slog.Logger) *collector {
 	c.coreUp = d("vipsentinel_core_up",
 		"1 if the Sentinel core answered this scrape's status request in time, 0 if its loop did not (the core metrics are then missing).")
 	c.currentEpoch = d("vipsentinel_current_epoch", "The agent's current epoch (Sentinel's current-epoch).")
+	c.hellosRejected = d("vipsentinel_hellos_rejected_total",
+		"Hellos that changed nothing for lack of evidence (unverified sender, unauthenticated path, epoch too far ahead) or proposed a peer beyond the bound.")
+	c.votesRejected = d("vipsentinel_votes_rejected_total",
+		"Vote requests refused: epoch too far ahead, or a candidate that is not a verified peer.")
+	c.unverified = d("vipsentinel_peers_unverified_expired_total",
+		"Peers proposed by hellos and forgotten because they were not verified in time.")
 	c.tilt = d("vipsentinel_tilt", "1 while the agent is in TILT mode (it acts on nothing, VIPs included), 0 otherwise.")
 	c.configEpoch = d("vipsentinel_master_config_epoch", "Config epoch of the master's latest configuration.", "master")
 	c.sdown = d("vipsentinel_master_sdown", "1 while this agent sees the master subjectively down (SDOWN).", "master")
@@ -163,6 +170,9 @@ func (c *collector) collectCore(ch chan<- prometheus.Metric) {
 	emit(ch, c.coreUp, prometheus.GaugeValue, 1)
 	emit(ch, c.currentEpoch, prometheus.GaugeValue, float64(core.CurrentEpoch))
 	emit(ch, c.tilt, prometheus.GaugeValue, b2f(core.Tilt))
+	emit(ch, c.hellosRejected, prometheus.CounterValue, float64(core.Trust.HellosRejected))
+	emit(ch, c.votesRejected, prometheus.CounterValue, float64(core.Trust.VotesRejected))
+	emit(ch, c.unverified, prometheus.CounterValue, float64(core.Trust.UnverifiedExpired))
 	seen := map[string]bool{}
 	for _, m := range core.Masters {
 		if seen[m.Name] {

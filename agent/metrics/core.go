@@ -12,6 +12,9 @@ type Core struct {
 	CurrentEpoch uint64
 	Tilt         bool
 	Masters      []Master
+	// Trust counts what the core refused from the network (forged or
+	// unproven hellos, vote requests, unverified peers).
+	Trust sentinel.TrustStats
 }
 
 // Master is the part of one monitored master's state that is exported.
@@ -53,7 +56,7 @@ func CoreFromNode(now sentinel.Time, n *sentinel.Node) Core {
 	if n == nil {
 		return Core{}
 	}
-	c := Core{CurrentEpoch: n.CurrentEpoch(), Tilt: n.Tilt()}
+	c := Core{CurrentEpoch: n.CurrentEpoch(), Tilt: n.Tilt(), Trust: n.Trust()}
 	for _, s := range n.Status(now) {
 		m := Master{
 			Name:            s.Name,

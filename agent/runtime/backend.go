@@ -151,7 +151,7 @@ func (b backend) Debug(ctx context.Context, args []string) (out []api.KV, err er
 	return out, errors.Join(err, inner)
 }
 
-func (b backend) Hello(ctx context.Context, from sentinel.Addr, payload string) error {
+func (b backend) Hello(ctx context.Context, from sentinel.Addr, authenticated bool, payload string) error {
 	// Peers publish a hello per master every 2 s, on the command link that
 	// also carries their PINGs to us, one command at a time: with many
 	// masters, a loop round trip per hello queued those PINGs long enough
@@ -160,7 +160,7 @@ func (b backend) Hello(ctx context.Context, from sentinel.Addr, payload string) 
 	// the loop applies queued hellos before any later request (takeHellos).
 	// Receive leaves the timer pass to the next tick unless the hello
 	// changed something.
-	h := sentinel.Hello{Via: sentinel.Ref{Kind: sentinel.KindSentinel, Addr: from}, Payload: payload}
+	h := sentinel.Hello{Via: sentinel.Ref{Kind: sentinel.KindSentinel, Addr: from}, Payload: payload, Authenticated: authenticated}
 	select {
 	case b.r.hellos <- h:
 		return nil

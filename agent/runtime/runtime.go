@@ -31,8 +31,10 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/api"
+	"github.com/vipsentinel/vipsentinel/agent/peerproof"
 	"github.com/vipsentinel/vipsentinel/agent/redislink"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/agent/state"
 )
 
 // Persister durably stores the core's HardState. *state.Store implements it.
@@ -88,6 +90,13 @@ func (r realTimer) Stop()                 { r.t.Stop() }
 // do the same.
 var ErrSimulatedCrash = errors.New("runtime: simulated crash (SENTINEL SIMULATE-FAILURE)")
 
+// DefaultMaxSaveFailure is Options.MaxSaveFailure's default.
+const DefaultMaxSaveFailure = 30 * time.Second
+
+// ErrStateNotSaved is returned by Run when the state could not be saved
+// (Options.MaxSaveFailure).
+var ErrStateNotSaved = errors.New("runtime: the state cannot be saved")
+
 // errNotSaved is Sentinel's reply when its config cannot be written.
 var errNotSaved = &sentinel.ReplyError{Msg: "ERR Failed to save config file. Check server logs."}
 
@@ -117,8 +126,21 @@ type Options struct {
 
 	// VIPs receives VIP intents; nil when no VIP is managed.
 	VIPs VIPSetter
+	// MaxSaveFailure is how long saving the state may keep failing
+	// before Run stops with ErrStateNotSaved (default
+	// DefaultMaxSaveFailure). An agent that cannot persist its votes and
+	// epochs cannot take part in elections or answer its peers, and the
+	// watchdog would keep it alive forever; a restart by the service
+	// manager is the better outcome. An epoch that would go backwards
+	// (state.ErrEpochBackwards) stops it at once.
+	MaxSaveFailure time.Duration
 	// Transport defaults to a redislink.Transport.
 	Transport Transport
+	// ListedPeers are the addresses of real redis-sentinel peers the
+	// operator listed (known-sentinel lines of the configuration file):
+	// the default Transport verifies a peer there that does not know
+	// VIPSENTINEL PROVE by SENTINEL MYID instead (package peerproof).
+	ListedPeers []sentinel.Addr
 	// Clock defaults to the system clock.
 	Clock Clock
 	// Version and ConfigFile are reported in INFO.
@@ -172,6 +194,8 @@ type Runtime struct {
 	hasVIPs      bool
 	answered     []*call
 	saveFailing  bool
+	saveFailFrom time.Time // when saving started to fail
+	fatal        error     // stops the loop (ErrStateNotSaved)
 	lastSaveWarn time.Time
 	lastSaveTry  time.Time
 	dropped      int
@@ -234,7 +258,12 @@ func New(opts Options) (*Runtime, error) {
 	}
 	tr := opts.Transport
 	if tr == nil {
-		tr = redislink.New(redislink.Options{Logger: log.With("component", "redislink")})
+		listed := map[sentinel.Addr]bool{}
+		for _, a := range opts.ListedPeers {
+			listed[a] = true
+		}
+		tr = redislink.New(redislink.Options{Logger: log.With("component", "redislink"),
+			PeerAllowed: func(a sentinel.Addr) bool { return listed[a] }})
 	}
 	r := &Runtime{
 		opts:    opts,
@@ -260,6 +289,7 @@ func New(opts Options) (*Runtime, error) {
 	acfg.Backend = backend{r}
 	acfg.Logger = log.With("component", "api")
 	acfg.RequirePass = opts.Config.RequirePass
+	acfg.PeerProof = peerProver(opts.Config, node.MyID())
 	if acfg.Port == 0 {
 		acfg.Port = opts.Config.Port
 	}
@@ -444,6 +474,11 @@ func (r *Runtime) loop(ctx context.Context) error {
 			r.failCalls(ErrSimulatedCrash)
 			return ErrSimulatedCrash
 		}
+		if r.fatal != nil {
+			r.log.Error("stopping: the state cannot be saved", "err", r.fatal)
+			r.failCalls(errNotSaved)
+			return r.fatal
+		}
 		if r.unsaved == nil {
 			r.readyOnce.Do(func() { close(r.ready) })
 		}
@@ -500,6 +535,16 @@ func (r *Runtime) process() {
 			err = r.opts.Store.Save(r.unsaved)
 		}
 		if err != nil {
+			if !r.saveFailing {
+				r.saveFailFrom = time.Now()
+			}
+			limit := r.opts.MaxSaveFailure
+			if limit <= 0 {
+				limit = DefaultMaxSaveFailure
+			}
+			if errors.Is(err, state.ErrEpochBackwards) || time.Since(r.saveFailFrom) > limit {
+				r.fatal = fmt.Errorf("%w for %v (limit %v): %w", ErrStateNotSaved, time.Since(r.saveFailFrom).Round(time.Millisecond), limit, err)
+			}
 			if !r.saveFailing || time.Since(r.lastSaveWarn) > 10*time.Second {
 				r.log.Error("cannot persist state; holding commands, replies and VIP changes until it is saved", "err", err)
 				r.lastSaveWarn = time.Now()
@@ -716,4 +761,25 @@ func (r *Runtime) do(ctx context.Context, fn func(now sentinel.Time)) error {
 	// when it stops), so waiting here cannot leak.
 	<-c.done
 	return c.err
+}
+
+// peerProver answers VIPSENTINEL PROVE (package peerproof) for the API: the
+// MAC is keyed with requirepass, the secret peers present to us, over the
+// address the challenge arrived at, or the announced one (behind NAT, what
+// peers dial is announce-ip/announce-port).
+func peerProver(cfg sentinel.Config, myid string) func(nonce string, local net.Addr) (string, string) {
+	return func(nonce string, local net.Addr) (string, string) {
+		var host string
+		var port int
+		if tcp, ok := local.(*net.TCPAddr); ok {
+			host, port = tcp.IP.String(), tcp.Port
+		}
+		if cfg.AnnounceIP != "" {
+			host = cfg.AnnounceIP
+		}
+		if cfg.AnnouncePort != 0 {
+			port = cfg.AnnouncePort
+		}
+		return myid, peerproof.MAC(cfg.RequirePass, nonce, myid, peerproof.Addr(host, port))
+	}
 }

@@ -269,7 +269,7 @@ func TestPersistBeforeDispatchAndReply(t *testing.T) {
 	tr := &recTransport{log: log, in: make(chan sentinel.Input)}
 	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"},
 		Masters: []sentinel.MasterConfig{masterCfg("mymaster", 6999, 2)}}
-	a := startAgent(t, cfg, nil, store, Options{Transport: tr})
+	a := startAgent(t, cfg, knownPeers(strings.Repeat("c", 40)), store, Options{Transport: tr})
 	waitFor(t, 5*time.Second, "first connect", func() bool {
 		for _, l := range log.snapshot() {
 			if strings.HasPrefix(l, "do ") {
@@ -307,6 +307,16 @@ func TestPersistBeforeDispatchAndReply(t *testing.T) {
 	}
 }
 
+// knownPeers is a state in which ids are verified peers of mymaster (a
+// vote goes only to a verified peer), at 127.0.0.1:26380 and up.
+func knownPeers(ids ...string) *sentinel.HardState {
+	ms := sentinel.MasterState{Config: masterCfg("mymaster", 6999, 2)}
+	for i, id := range ids {
+		ms.KnownSentinels = append(ms.KnownSentinels, sentinel.SentinelRecord{Addr: sentinel.Addr{Host: "127.0.0.1", Port: 26380 + i}, RunID: id})
+	}
+	return &sentinel.HardState{Masters: []sentinel.MasterState{ms}}
+}
+
 // TestRestartKeepsEpochAndVote restarts an agent from its saved state: a
 // second vote request in the same epoch must get the old vote back.
 func TestRestartKeepsEpochAndVote(t *testing.T) {
@@ -314,7 +324,7 @@ func TestRestartKeepsEpochAndVote(t *testing.T) {
 	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"},
 		Masters: []sentinel.MasterConfig{masterCfg("mymaster", 6999, 2)}}
 	tr := &recTransport{log: &eventLog{}, in: make(chan sentinel.Input)}
-	a := startAgent(t, cfg, nil, store, Options{Transport: tr})
+	a := startAgent(t, cfg, knownPeers(strings.Repeat("a", 40), strings.Repeat("b", 40)), store, Options{Transport: tr})
 	ctx := context.Background()
 	rc := redis.NewClient(&redis.Options{Addr: a.addr, Protocol: 2})
 	first, second := strings.Repeat("a", 40), strings.Repeat("b", 40)
@@ -523,7 +533,13 @@ func TestPeerHelloBeforeLaterRequest(t *testing.T) {
 	tr := &recTransport{log: log, in: make(chan sentinel.Input)}
 	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"},
 		Masters: []sentinel.MasterConfig{masterCfg("mymaster", 6999, 2)}}
-	a := startAgent(t, cfg, nil, store, Options{Transport: tr})
+	// Verified peers (from the state) at 127.0.0.1, PUBLISHing from
+	// there: with no requirepass that is the path that carries evidence.
+	var peerIDs []string
+	for i := range 20 {
+		peerIDs = append(peerIDs, fmt.Sprintf("%040x", i+1))
+	}
+	a := startAgent(t, cfg, knownPeers(peerIDs...), store, Options{Transport: tr})
 	rc := redis.NewClient(&redis.Options{Addr: a.addr, Protocol: 2})
 	defer rc.Close()
 	ctx := context.Background()
@@ -533,8 +549,8 @@ func TestPeerHelloBeforeLaterRequest(t *testing.T) {
 		held, release := make(chan struct{}), make(chan struct{})
 		go a.rt.do(ctx, func(sentinel.Time) { close(held); <-release })
 		<-held
-		peer := strings.Repeat(strconv.Itoa(i%10), 40)
-		hello := fmt.Sprintf("127.0.0.%d,26379,%s,%d,mymaster,127.0.0.1,6999,0", 2+i, peer, 7+i)
+		peer := peerIDs[i]
+		hello := fmt.Sprintf("127.0.0.1,%d,%s,%d,mymaster,127.0.0.1,6999,0", 26380+i, peer, 7+i)
 		if n, err := rc.Do(ctx, "PUBLISH", sentinel.HelloChannel, hello).Int(); err != nil || n != 1 {
 			t.Fatalf("PUBLISH of a hello while the loop is busy = %d, %v", n, err)
 		}

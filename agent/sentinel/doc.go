@@ -74,6 +74,20 @@
 // -failover-abort-no-good-slave, each replica's reason in the event's
 // Detail and in ReplicaCandidates. redis-sentinel has no such rule.
 //
+// # Trust
+//
+// A hello only proposes a peer: it counts (voter, VIP-lease granter,
+// source of configurations, persisted) once the runtime verified it on our
+// own command link to it (LinkUp.Proof; package peerproof). Proposed peers
+// are bounded in number and forgotten when not verified in time. A higher
+// config epoch or a new master address is adopted only with evidence: a
+// verified peer's hello over an authenticated path (Hello.Authenticated,
+// or its own address with no requirepass), or a known replica reporting
+// role:master after an election we know of. Epochs more than MaxEpochJump
+// ahead are refused, arithmetic on epochs saturates, votes go only to
+// verified peers, and Config.MinAgents, when set, is the group size for
+// every majority. trust.go has the rules.
+//
 // # Floating IP and fencing
 //
 // A master's VIP is wanted by the agent whose host the latest configuration

@@ -152,9 +152,9 @@ func (n *Node) rejectEvent(m *master, typ, payload string) {
 
 // proposePeer handles the peer a hello announces: it returns the record
 // for (addr, runid), creating a proposed (unverified) one when needed, or
-// nil when the proposal is refused. A verified peer whose link is up is
-// never displaced by a hello: not by one claiming its run id at another
-// address, nor by another run id claiming its address.
+// nil when the proposal is refused. A verified peer is never displaced by
+// a hello (one claiming its run id at another address, or another run id
+// claiming its address) unless it has been unreachable for down-after.
 func (n *Node) proposePeer(m *master, addr Addr, runid string) *instance {
 	si := m.sentinels[runid]
 	if si != nil && sameAddr(si.addr, addr) {
@@ -162,7 +162,10 @@ func (n *Node) proposePeer(m *master, addr Addr, runid string) *instance {
 	}
 	var moved *instance
 	if si != nil {
-		if si.verified() && !si.link.disconnected() {
+		// Back to the address it was verified at: always; elsewhere only
+		// once the peer has been gone for down-after (a live peer, or
+		// one just reconnecting, is not moved by anyone's hello).
+		if si.verified() && !sameAddr(addr, si.verifiedAddr) && !n.gone(si) {
 			n.rejectHello(m, runid, fmt.Sprintf("claims the address %s of verified peer at %s", addr, si.addr))
 			return nil
 		}
@@ -175,7 +178,7 @@ func (n *Node) proposePeer(m *master, addr Addr, runid string) *instance {
 				break
 			}
 		}
-		if other != nil && other.verified() && !other.link.disconnected() {
+		if other != nil && other.verified() && !n.gone(other) {
 			n.rejectHello(m, runid, fmt.Sprintf("address %s belongs to verified peer %s", addr, other.runid))
 			return nil
 		}
@@ -201,6 +204,21 @@ func (n *Node) proposePeer(m *master, addr Addr, runid string) *instance {
 	}
 	si = n.addSentinel(m, addr, runid)
 	si.proposedAt = n.now
+	if moved == nil {
+		// The link is shared by every master that knows the peer: a
+		// peer already proven on it for another master is proven for
+		// this one too (no new LinkUp will come).
+		n.forEachInstance(func(s *instance) {
+			if s != si && s.kind == KindSentinel && s.link == si.link && s.runid == runid && s.provenHere() && !si.verified() {
+				si.verifiedAddr, si.proof = s.verifiedAddr, s.proof
+				n.dirty = true
+				n.instEventDetail(LevelNotice, "+sentinel", si, "", "verified: "+s.proof.String())
+			}
+		})
+		if si.verified() {
+			return si
+		}
+	}
 	if moved != nil {
 		// Still the agent it was (a voter), but not proven at the new
 		// address until its link there is.
@@ -211,6 +229,12 @@ func (n *Node) proposePeer(m *master, addr Addr, runid string) *instance {
 		n.debug(m.cfg.Name, "sentinel-proposed", n.describe(si))
 	}
 	return si
+}
+
+// gone reports whether the verified peer s has been unreachable for more
+// than down-after: only then may a hello displace it.
+func (n *Node) gone(s *instance) bool {
+	return s.link.disconnected() && n.now-s.link.lastAvail > s.m.cfg.DownAfter
 }
 
 // verifyLink marks the peers behind l verified at its address (LinkUp with

@@ -299,3 +299,26 @@ func TestLinkUpProofVerifies(t *testing.T) {
 		t.Fatalf("proven LinkUp did not verify the peer")
 	}
 }
+
+// A peer verified on its (shared) link for one master is verified for
+// every master that learns of it later.
+func TestSharedLinkVerifiesEveryMaster(t *testing.T) {
+	cfg := testConfig()
+	cfg.Masters = append(cfg.Masters, MasterConfig{Name: "second", Addr: Addr{Host: "198.18.0.20", Port: 6379}, Quorum: 2})
+	h := newHarness(t, cfg)
+	h.serve(100*time.Millisecond, std(defaultInfo))
+	id := strings.Repeat("d", 40)
+	hello := func(master string, maddr Addr) {
+		h.step(Hello{Via: h.n.masters[master].inst.link.ref, Payload: FormatHello(HelloMsg{Addr: Addr{Host: "198.18.0.2", Port: 26379}, RunID: id, Master: master, MasterAddr: maddr})})
+	}
+	hello("mymaster", tMaster)
+	h.verify()
+	if !h.n.masters["mymaster"].sentinels[id].verified() {
+		t.Fatal("not verified for the first master")
+	}
+	hello("second", Addr{Host: "198.18.0.20", Port: 6379})
+	s := h.n.masters["second"].sentinels[id]
+	if s == nil || !s.verified() || h.n.voters(h.n.masters["second"]) != 2 {
+		t.Fatalf("peer on a verified shared link not verified for the second master")
+	}
+}

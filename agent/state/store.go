@@ -179,6 +179,10 @@ func removeTemps(path string) {
 // Path returns the state file's path.
 func (s *Store) Path() string { return s.path }
 
+// ErrEpochBackwards is wrapped by a Save whose current epoch is lower than
+// one already written: no retry can fix it.
+var ErrEpochBackwards = errors.New("epochs never go backwards")
+
 // Save durably writes hs (see Write) before returning. It refuses a
 // HardState whose current epoch is lower than one already written: epochs
 // never go backwards, and writing one that did would be a bug worth
@@ -190,7 +194,7 @@ func (s *Store) Save(hs *sentinel.HardState) error {
 		return &Error{Path: s.path, Err: errors.New("store is closed")}
 	}
 	if hs.CurrentEpoch < s.epoch {
-		return &Error{Path: s.path, Err: fmt.Errorf("refusing to write current epoch %d after %d: epochs never go backwards", hs.CurrentEpoch, s.epoch)}
+		return &Error{Path: s.path, Err: fmt.Errorf("refusing to write current epoch %d after %d: %w", hs.CurrentEpoch, s.epoch, ErrEpochBackwards)}
 	}
 	snap := &Snapshot{State: *hs, Base: s.base}
 	for _, kv := range hs.Settings {

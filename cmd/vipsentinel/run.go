@@ -156,6 +156,9 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 			MaxClients:    f.MaxClients,
 			IdleTimeout:   f.Timeout,
 		},
+		// Listed redis-sentinel peers are admitted on every start, not
+		// only when the state is first imported.
+		ListedPeers: f.ListedPeers(),
 	}
 	if msg := f.APIAccess(); msg != "" {
 		log.Warn("API access", "msg", msg)
