@@ -71,6 +71,10 @@ type Config struct {
 	// RequirePass, when set, is the password of the default user; clients
 	// must AUTH before anything but AUTH, HELLO and QUIT.
 	RequirePass string
+	// Users are the config file's user lines (name, then rules), applied
+	// after RequirePass; ACLFile is the aclfile instead (see acl.go).
+	Users   [][]string
+	ACLFile string
 	// Port is reported in INFO (tcp_port).
 	Port int
 	// Version is vipsentinel's version, reported in INFO.
@@ -99,6 +103,7 @@ type Server struct {
 	stats  stats
 	rates  rates
 	aclLog aclLog
+	acl    *acl
 
 	mu        sync.Mutex
 	clients   map[int64]*client
@@ -150,6 +155,10 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	users, err := newACL(cfg.RequirePass, cfg.Users, cfg.ACLFile)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	var id [20]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, fmt.Errorf("api: run id: %w", err)
@@ -159,6 +168,7 @@ func New(cfg Config) (*Server, error) {
 		log:       log,
 		started:   time.Now(),
 		runID:     hex.EncodeToString(id[:]),
+		acl:       users,
 		clients:   make(map[int64]*client),
 		listeners: make(map[net.Listener]struct{}),
 		ps:        newPubSub(),
@@ -395,6 +405,7 @@ type client struct {
 	libVer     string
 	proto      int
 	authed     bool
+	user       *aclUser // guarded by mu; its fields by Server.acl
 	lastCmd    string
 	lastActive time.Time
 	subs       map[string]struct{}
@@ -415,7 +426,8 @@ func newClient(s *Server, conn net.Conn) *client {
 		cancel:     cancel,
 		w:          resp.NewWriter(2),
 		proto:      2,
-		authed:     s.cfg.RequirePass == "",
+		authed:     s.acl.anonymousOK(),
+		user:       s.acl.def,
 		lastCmd:    "NULL",
 		lastActive: time.Now(),
 		subs:       map[string]struct{}{},
