@@ -207,10 +207,17 @@ func CheckUserRules(words []string) error {
 		return errors.New(strings.TrimPrefix(errUsernameInvalid, "ERR "))
 	}
 	u := newUser(words[0])
-	for _, op := range words[1:] {
-		if err := u.apply(op); err != nil {
-			return err
+	for i, op := range words[1:] {
+		err := u.apply(op)
+		var re *ruleError
+		if err == nil || !errors.As(err, &re) {
+			continue
 		}
+		// Only an unknown name is quoted: other rules may hold a password.
+		if re.msg == errRuleUnknown {
+			return fmt.Errorf("rule %q: %s", op, re.msg)
+		}
+		return fmt.Errorf("rule %d (of user %q): %s", i+1, words[0], re.msg)
 	}
 	return nil
 }

@@ -346,4 +346,3 @@ func TestACLLoadMatchesRedisSentinel(t *testing.T) {
 		}
 	}
 }
-

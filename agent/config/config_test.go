@@ -499,7 +499,6 @@ func TestWarnings(t *testing.T) {
 		{"syslog-enabled yes\n", 1, "syslog-enabled", "journal"},
 		{"tls-port 26380\n", 1, "tls-port", "TLS is not supported"},
 		{"tls-cert-file /x\n", 1, "tls-cert-file", "TLS is not supported"},
-		{"user default on nopass ~* &* +@all\n", 1, "user", "ACL"},
 		{"latency-tracking-info-percentiles 50 99 99.9\n", 1, "latency-tracking-info-percentiles", "not used"},
 		{"hz 10\n", 1, "hz", "not used"},
 		{"maxclients 100\n", 1, "maxclients", "not used"},
@@ -607,6 +606,10 @@ func TestEffective(t *testing.T) {
 			}
 			mask := func(f *File) {
 				f.Path, f.Files = "", nil
+				f.userAt, f.aclFileAt = nil, pos{}
+				for i, u := range f.Users {
+					f.Users[i] = maskedRules(u)
+				}
 				if f.RequirePass != "" {
 					f.RequirePass = Masked
 				}
@@ -637,6 +640,7 @@ port 26379
 # bind: not set (all addresses)
 dir /var/lib/vipsentinel
 requirepass ******
+# aclfile: not set
 loglevel notice
 # logfile: not set
 # sentinel announce-ip: not set
@@ -688,7 +692,7 @@ func TestRedisRewritten(t *testing.T) {
 	for _, x := range w {
 		dirs = append(dirs, x.Directive)
 	}
-	if !slices.Equal(dirs, []string{"protected-mode", "latency-tracking-info-percentiles", "user", ""}) {
+	if !slices.Equal(dirs, []string{"protected-mode", "latency-tracking-info-percentiles", ""}) {
 		t.Errorf("warnings: %v", w)
 	}
 	mm, other := f.Master("mymaster"), f.Master("other")

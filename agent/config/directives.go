@@ -80,6 +80,8 @@ var (
 		"requirepass": {pass: passGlobal, usage: "requirepass <password>", secret: true, fn: setGlobal(func(f *File, v string) error { f.RequirePass = v; return nil })},
 		"loglevel":    {pass: passGlobal, usage: "loglevel debug|verbose|notice|warning|nothing", fn: setGlobal(doLogLevel)},
 		"logfile":     {pass: passGlobal, usage: "logfile <path>|\"\"", fn: setGlobal(doLogFile)},
+		"user":        {pass: passGlobal, usage: "user <name> <rule>...", secret: true, fn: doUser},
+		"aclfile":     {pass: passGlobal, usage: "aclfile <path>", fn: doACLFile},
 
 		"firewall":              {pass: passGlobal, usage: "firewall yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.Firewall.Enabled) })},
 		"firewall-allow":        {pass: passGlobal, usage: "firewall-allow <cidr>...", fn: doFirewallAllow},
@@ -259,6 +261,7 @@ func (p *parser) finish(f *File) {
 	// file's folder: a sentinel.conf with "dir ./sentinel_0" started from
 	// its parent folder must find the same folder here.
 	f.Dir = absOr(f.Dir)
+	p.finishACL(f)
 	vipOwner := map[netip.Addr]string{}
 	for _, m := range f.Masters {
 		if !m.fenceSet {

@@ -62,6 +62,10 @@ func (f *File) Effective() string {
 	}
 	w("dir", f.Dir)
 	str("requirepass", f.RequirePass, true)
+	str("aclfile", f.ACLFile, false)
+	for _, u := range f.Users {
+		w(append([]string{"user"}, maskedRules(u)...)...)
+	}
 	w("loglevel", f.LogLevel)
 	if f.LogFileSet {
 		w("logfile", f.LogFile)

@@ -52,7 +52,13 @@ type File struct {
 	BindOptional []string
 	Dir          string // absolute working directory (state file lives here)
 	RequirePass  string // password clients and peers need on our port
-	LogLevel     string // one of LogLevels
+	// Users are the user lines: name, then ACL rules, in file order.
+	// ACLFile is the aclfile (absolute), which excludes user lines.
+	Users     [][]string
+	ACLFile   string
+	userAt    []pos
+	aclFileAt pos
+	LogLevel  string // one of LogLevels
 	// LogFile is where logs go when LogFileSet: standard output for "",
 	// as in Redis, or a file appended to. Unset, logs go to the journal
 	// (or standard error).

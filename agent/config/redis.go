@@ -27,8 +27,6 @@ var redisSpecial = map[string]string{
 	"syslog-ident":    "logs go to the journal (or stderr); ignored",
 	"syslog-facility": "logs go to the journal (or stderr); ignored",
 	"protected-mode":  "use bind, requirepass and firewall instead; ignored",
-	"user":            "ACL users are not supported (use requirepass, or sentinel sentinel-user/sentinel-pass for peers); ignored",
-	"aclfile":         "ACL users are not supported (use requirepass); ignored",
 	"rename-command":  "Redis's own rename-command does not apply; use sentinel rename-command <master> <command> <new-name>; ignored",
 	"unixsocket":      "vipsentinel listens on TCP only; ignored",
 	"unixsocketperm":  "vipsentinel listens on TCP only; ignored",
