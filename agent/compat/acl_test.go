@@ -1,0 +1,116 @@
+package compat
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
+)
+
+// aclUserLines configure the same users on redis-sentinel and on the agent:
+// no anonymous access, an administrator, a client limited to discovery, a
+// subscriber limited to some channels, and the peers' sentinel-user.
+var aclUserLines = []string{
+	"user default off",
+	"user admin on >adminpw +@all allchannels",
+	"user app on >apppw -@all +sentinel|get-master-addr-by-name +sentinel|masters +ping +hello +client|setname",
+	"user events on >evpw -@all +subscribe +psubscribe +unsubscribe +punsubscribe +ping &+switch-master &+sdown",
+	"user peer on >peerpw +@all allchannels",
+	"sentinel sentinel-user peer",
+	"sentinel sentinel-pass peerpw",
+}
+
+func authStep(conn int, user, pass string) step {
+	return step{conn: conn, args: []string{"AUTH", user, pass}}
+}
+
+// aclCases compare authentication, denials and user management between
+// redis-sentinel and an agent configured with aclUserLines. RESP2 only:
+// with the default user off, HELLO 3 needs AUTH, which the cases do.
+func aclCases() []dcase {
+	cases := []dcase{
+		one("anonymous-ping", "PING"),
+		one("anonymous-sentinel", "SENTINEL", "MASTERS"),
+		one("anonymous-subscribe", "SUBSCRIBE", "x"),
+		one("auth-default-off", "AUTH", "default", ""),
+		one("auth-password-only", "AUTH", "adminpw"),
+		one("auth-unknown-user", "AUTH", "nobody", "x"),
+		one("auth-wrong", "AUTH", "app", "nope"),
+		hello("hello-auth-app", "3", "AUTH", "app", "apppw"),
+		{name: "app", steps: []step{authStep(0, "app", "apppw"), cmd("ACL", "WHOAMI"), cmd("PING"),
+			cmd("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "nosuch"), cmd("INFO"), cmd("ROLE"),
+			cmd("SENTINEL", "FAILOVER", "mymaster"), cmd("SENTINEL", "SET", "mymaster", "quorum", "1"),
+			cmd("SENTINEL", "MASTERS", "extra"), cmd("SENTINEL", "NOSUCH"), cmd("PUBLISH", "__sentinel__:hello", "x"),
+			cmd("SUBSCRIBE", "+switch-master"), cmd("CLIENT", "SETNAME", "app1"), cmd("ACL", "LIST")}},
+		{name: "events", steps: []step{authStep(0, "events", "evpw"),
+			cmd("SUBSCRIBE", "+sdown", "+odown"), cmd("PSUBSCRIBE", "+s*"),
+			{args: []string{"SUBSCRIBE", "+switch-master", "+sdown"}, replies: 2}, cmd("UNSUBSCRIBE", "+sdown"),
+			cmd("UNSUBSCRIBE", "+switch-master")}},
+		{name: "admin-users", steps: []step{authStep(0, "admin", "adminpw"), cmd("ACL", "WHOAMI"), cmd("ACL", "USERS"),
+			cmd("ACL", "SETUSER", "compat-user", "on", ">pw", "+@all", "-@dangerous", "&chan*"),
+			cmd("ACL", "GETUSER", "compat-user"), cmd("ACL", "DRYRUN", "compat-user", "sentinel", "failover", "mymaster"),
+			cmd("ACL", "DRYRUN", "compat-user", "sentinel", "masters"), cmd("ACL", "DRYRUN", "compat-user", "publish", "x", "y"),
+			cmd("ACL", "DRYRUN", "app", "info"), authStep(1, "compat-user", "pw"), {conn: 1, args: []string{"SENTINEL", "RESET", "*"}},
+			{conn: 1, args: []string{"ACL", "WHOAMI"}},
+			cmd("ACL", "SETUSER", "compat-user", "off"), cmd("ACL", "DELUSER", "compat-user", "nosuch"),
+			cmd("ACL", "SETUSER", "compat-user", "bogus"), cmd("ACL", "GETUSER", "compat-user"),
+			cmd("CLIENT", "KILL", "USER", "nosuch"), cmd("ACL", "DELUSER", "default"), cmd("ACL", "SAVE"), cmd("ACL", "LOAD")}},
+	}
+	for i := range cases {
+		cases[i].protos = []int{2}
+	}
+	return cases
+}
+
+// TestACL runs aclCases against redis-sentinel and an agent with the same
+// users, then checks the peers authenticate to each other as the
+// sentinel-user: each sees the other, over connections whose user is peer.
+func TestACL(t *testing.T) {
+	t.Parallel()
+	master := redistest.Start(t)
+	lines := append(sentinelLines("mymaster", master, 2), aclUserLines...)
+	rs := redistest.StartSentinel(t, lines...)
+	a := startAgent(t, lines...)
+	for _, c := range aclCases() {
+		t.Run(c.name, func(t *testing.T) { c.check(t, rs.Addr(), a.Addr()) })
+	}
+
+	for _, addr := range []string{rs.Addr(), a.Addr()} {
+		waitFor(t, addr+" to see the other sentinel, authenticated as peer", 30*time.Second, func() error {
+			n, err := adminDo(addr, "SENTINEL", "MASTER", "mymaster")
+			if err != nil {
+				return err
+			}
+			if v := lookup(&n, "num-other-sentinels"); v == nil || v.str != "1" {
+				return fmt.Errorf("num-other-sentinels %v", v)
+			}
+			cl, err := adminDo(addr, "CLIENT", "LIST")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(cl.str, "user=peer") {
+				return fmt.Errorf("no client authenticated as peer:\n%s", cl.str)
+			}
+			return nil
+		})
+	}
+}
+
+// adminDo runs one command as the admin user.
+func adminDo(addr string, args ...string) (value, error) {
+	c, err := dial(addr)
+	if err != nil {
+		return value{}, err
+	}
+	defer c.Close()
+	if v, err := c.do("AUTH", "admin", "adminpw"); err != nil || v.kind == kError {
+		return value{}, fmt.Errorf("AUTH admin: %v %s", err, v.str)
+	}
+	v, err := c.do(args...)
+	if err == nil && v.kind == kError {
+		err = fmt.Errorf("%v: %s", args, v.str)
+	}
+	return v, err
+}
