@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -344,5 +345,56 @@ func TestACLLoadMatchesRedisSentinel(t *testing.T) {
 				t.Errorf("%q after loading %q:\n ours   %q\n redis  %q", req, content, got, want)
 			}
 		}
+	}
+}
+
+// TestACLRevokedSubscriber: as in redis-sentinel, ACL SETUSER disconnects
+// the user's subscribers whose channels it no longer allows, and leaves
+// the user's other clients (even when the user is turned off).
+func TestACLRevokedSubscriber(t *testing.T) {
+	_, addr := startServer(t, Config{Users: [][]string{{"u", "on", "nopass", "+@all", "&a*"}}})
+	admin, sub, other := dialRaw(t, addr), dialRaw(t, addr), dialRaw(t, addr)
+	sub.roundTrip(cmd("AUTH", "u", "x"), "+OK\r\n")
+	sub.roundTrip(cmd("SUBSCRIBE", "ab"), "*3\r\n$9\r\nsubscribe\r\n$2\r\nab\r\n:1\r\n")
+	other.roundTrip(cmd("AUTH", "u", "x"), "+OK\r\n")
+	admin.roundTrip(cmd("ACL", "SETUSER", "u", "off"), "+OK\r\n")
+	other.roundTrip(cmd("PING"), "+PONG\r\n")
+	admin.roundTrip(cmd("ACL", "SETUSER", "u", "on", "resetchannels", "&b"), "+OK\r\n")
+	sub.expectClosed()
+	other.roundTrip(cmd("PING"), "+PONG\r\n")
+	admin.roundTrip(cmd("ACL", "DELUSER", "u"), ":1\r\n")
+	other.expectClosed()
+}
+
+// TestACLUnlisted: QUIT, RESET and CLIENT SETINFO are allowed to every
+// user; VIPSENTINEL, which no Redis category holds, needs +@all or
+// +vipsentinel.
+func TestACLUnlisted(t *testing.T) {
+	_, addr := startServer(t, Config{Users: [][]string{
+		{"none", "on", "nopass", "-@all"},
+		{"admin", "on", "nopass", "-@all", "+@admin"},
+		{"status", "on", "nopass", "-@all", "+vipsentinel"},
+	}})
+	r := dialRaw(t, addr)
+	r.roundTrip(cmd("ACL", "LIST"), "*4\r\n$48\r\nuser admin on nopass resetchannels -@all +@admin\r\n$34\r\nuser default on nopass ~* &* +@all\r\n"+
+		"$39\r\nuser none on nopass resetchannels -@all\r\n$54\r\nuser status on nopass resetchannels -@all +vipsentinel\r\n")
+	for _, tt := range []struct{ user, want string }{
+		{"none", "-NOPERM this user has no permissions to run the 'vipsentinel|status' command\r\n"},
+		{"admin", "-NOPERM this user has no permissions to run the 'vipsentinel|status' command\r\n"},
+	} {
+		c := dialRaw(t, addr)
+		c.roundTrip(cmd("AUTH", tt.user, "x"), "+OK\r\n")
+		c.roundTrip(cmd("CLIENT", "SETINFO", "LIB-NAME", "x"), "+OK\r\n")
+		c.roundTrip(cmd("VIPSENTINEL", "STATUS"), tt.want)
+		c.roundTrip(cmd("RESET"), "+RESET\r\n")
+	}
+	c := dialRaw(t, addr)
+	c.roundTrip(cmd("AUTH", "status", "x"), "+OK\r\n")
+	if _, err := io.WriteString(c.c, cmd("VIPSENTINEL", "STATUS")); err != nil {
+		t.Fatal(err)
+	}
+	line, err := c.br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "$") {
+		t.Fatalf("VIPSENTINEL STATUS as +vipsentinel: %q, %v", line, err)
 	}
 }
