@@ -2,6 +2,8 @@ package compat
 
 import (
 	"fmt"
+	"os/exec"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +17,7 @@ import (
 var aclUserLines = []string{
 	"user default off",
 	"user admin on >adminpw +@all allchannels",
-	"user app on >apppw -@all +sentinel|get-master-addr-by-name +sentinel|masters +ping +hello +client|setname",
+	"user app on >apppw -@all +sentinel|get-master-addr-by-name +sentinel|masters +ping +hello +client|setname +acl|whoami",
 	"user events on >evpw -@all +subscribe +psubscribe +unsubscribe +punsubscribe +ping &+switch-master &+sdown",
 	"user peer on >peerpw +@all allchannels",
 	"sentinel sentinel-user peer",
@@ -75,6 +77,16 @@ func TestACL(t *testing.T) {
 	a := startAgent(t, lines...)
 	for _, c := range aclCases() {
 		t.Run(c.name, func(t *testing.T) { c.check(t, rs.Addr(), a.Addr()) })
+	}
+
+	py := "/usr/bin/python3" // Debian's, where python3-redis installs
+	if exec.Command(py, "-c", "import redis.sentinel").Run() != nil {
+		need(t, false, "redis-py (Debian package python3-redis)")
+	}
+	want := runScript(t, 30*time.Second, nil, py, "testdata/redispy_acl.py", rs.Addr(), "mymaster")
+	got := runScript(t, 30*time.Second, nil, py, "testdata/redispy_acl.py", a.Addr(), "mymaster")
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("redis-py logged in as app:\n vipsentinel    %v\n redis-sentinel %v", got, want)
 	}
 
 	for _, addr := range []string{rs.Addr(), a.Addr()} {
