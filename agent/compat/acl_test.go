@@ -67,8 +67,9 @@ func aclCases() []dcase {
 }
 
 // TestACL runs aclCases against redis-sentinel and an agent with the same
-// users, then checks the peers authenticate to each other as the
-// sentinel-user: each sees the other, over connections whose user is peer.
+// users, then checks the peers (redis-sentinel and two agents) authenticate
+// to each other as the sentinel-user: each sees the others, over
+// connections whose user is peer.
 func TestACL(t *testing.T) {
 	t.Parallel()
 	master := redistest.Start(t)
@@ -89,21 +90,23 @@ func TestACL(t *testing.T) {
 		t.Errorf("redis-py logged in as app:\n vipsentinel    %v\n redis-sentinel %v", got, want)
 	}
 
-	for _, addr := range []string{rs.Addr(), a.Addr()} {
-		waitFor(t, addr+" to see the other sentinel, authenticated as peer", 30*time.Second, func() error {
+	// A second agent: agents authenticate to each other as peer too.
+	b := startAgent(t, lines...)
+	for _, addr := range []string{rs.Addr(), a.Addr(), b.Addr()} {
+		waitFor(t, addr+" to see the other sentinels, authenticated as peer", 30*time.Second, func() error {
 			n, err := adminDo(addr, "SENTINEL", "MASTER", "mymaster")
 			if err != nil {
 				return err
 			}
-			if v := lookup(&n, "num-other-sentinels"); v == nil || v.str != "1" {
+			if v := lookup(&n, "num-other-sentinels"); v == nil || v.str != "2" {
 				return fmt.Errorf("num-other-sentinels %v", v)
 			}
 			cl, err := adminDo(addr, "CLIENT", "LIST")
 			if err != nil {
 				return err
 			}
-			if !strings.Contains(cl.str, "user=peer") {
-				return fmt.Errorf("no client authenticated as peer:\n%s", cl.str)
+			if n := strings.Count(cl.str, "user=peer"); n < 2 {
+				return fmt.Errorf("%d clients authenticated as peer, want one from each other sentinel at least:\n%s", n, cl.str)
 			}
 			return nil
 		})
