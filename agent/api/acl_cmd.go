@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/internal/argsplit"
 )
 
 // aclDenied checks the client's user may run cmd with args (as resolved by
@@ -342,7 +344,11 @@ func (a *acl) loadLocked() ([]*aclUser, error) {
 		if l == "" {
 			continue
 		}
-		words := strings.Fields(l)
+		words, err := argsplit.Split(l)
+		if err != nil {
+			fmt.Fprintf(&errs, "%s:%d: unbalanced quotes in acl line. ", a.file, n)
+			continue
+		}
 		if len(words) < 2 || words[0] != "user" {
 			fmt.Fprintf(&errs, "%s:%d should start with user keyword followed by the username. ", a.file, n)
 			continue

@@ -329,11 +329,24 @@ func TestACLLoadMatchesRedisSentinel(t *testing.T) {
 		t.Fatal(err)
 	}
 	real := redistest.StartSentinel(t, "aclfile "+file)
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(real.Dir, "redis.log"))
+			t.Logf("redis-sentinel log:\n%s", log)
+		}
+	})
 	_, addr := startServer(t, Config{ACLFile: file})
 	ours, theirs := dialRaw(t, addr), dialRaw(t, real.Addr())
+	// redis-sentinel accepts connections before it has read its aclfile:
+	// a reply shows it has.
+	if got := exchange(t, theirs, cmd("PING")); got != "+PONG\r\n" {
+		t.Fatalf("redis-sentinel PING: %q", got)
+	}
 	for _, content := range []string{
 		"user admin on nopass +@all\nuser x +nosuch &a ~b\nfoo bar\nuser admin\n\nuser\nuser y %Q~x\n",
 		"user admin on nopass +@all\nuser default off\n",
+		"user admin on nopass +@all\nuser q on \">a b\" '>c\\'d' +@all\n",
+		"user admin on nopass +@all\nuser q on \">a b\n",
 	} {
 		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
