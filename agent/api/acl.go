@@ -135,19 +135,22 @@ type aclUser struct {
 	// firstArgs are the first arguments allowed for a command whose bit is
 	// clear (+select|0 style rules on commands without subcommands).
 	firstArgs map[int][]string
+	// channelsDefault is acl-pubsub-default allchannels: new users and
+	// reset get every channel.
+	channelsDefault bool
 }
 
 // newUser returns a user as ACL SETUSER creates it: off, no password,
-// no commands, keys or channels (7.0's acl-pubsub-default is
-// resetchannels).
-func newUser(name string) *aclUser {
+// no commands or keys, and no channels unless allChannels
+// (acl-pubsub-default allchannels; 7.0's default is resetchannels).
+func newUser(name string, allChannels bool) *aclUser {
 	cmds, _ := aclTable()
-	return &aclUser{name: name, cmds: make([]bool, len(cmds))}
+	return &aclUser{name: name, cmds: make([]bool, len(cmds)), allChannels: allChannels, channelsDefault: allChannels}
 }
 
 // newDefaultUser returns the default user as Redis starts with it.
 func newDefaultUser() *aclUser {
-	u := newUser("default")
+	u := newUser("default", false)
 	for _, op := range []string{"on", "nopass", "~*", "&*", "+@all"} {
 		if err := u.apply(op); err != nil {
 			panic("api: default user: " + err.Error())
@@ -206,7 +209,7 @@ func CheckUserRules(words []string) error {
 	if !validUsername(words[0]) {
 		return errors.New(strings.TrimPrefix(errUsernameInvalid, "ERR "))
 	}
-	u := newUser(words[0])
+	u := newUser(words[0], false)
 	for i, op := range words[1:] {
 		err := u.apply(op)
 		var re *ruleError
@@ -271,6 +274,9 @@ func (u *aclUser) apply(op string) error {
 	case "reset":
 		for _, o := range []string{"resetpass", "resetkeys", "resetchannels", "off", "sanitize-payload", "-@all"} {
 			_ = u.apply(o)
+		}
+		if u.channelsDefault {
+			_ = u.apply("allchannels")
 		}
 		return nil
 	}
@@ -503,7 +509,7 @@ func (u *aclUser) countCategory(cat string) (on, off int) {
 // runs; here they are in command order.
 func (u *aclUser) describeCommands() string {
 	var b strings.Builder
-	fake := newUser("")
+	fake := newUser("", false)
 	additive := !u.future
 	if additive {
 		b.WriteString("-@all ")
@@ -744,12 +750,14 @@ type acl struct {
 	def   *aclUser
 	// file is the aclfile: ACL LOAD reads it, ACL SAVE writes it.
 	file string
+	// allChannels is acl-pubsub-default allchannels.
+	allChannels bool
 }
 
 // newACL returns the users a server starts with: the default user (with
 // requirepass as its password), then the user lines, or the aclfile.
-func newACL(requirePass string, lines [][]string, file string) (*acl, error) {
-	a := &acl{def: newDefaultUser(), file: file}
+func newACL(requirePass string, lines [][]string, file string, allChannels bool) (*acl, error) {
+	a := &acl{def: newDefaultUser(), file: file, allChannels: allChannels}
 	if requirePass != "" {
 		_ = a.def.apply("resetpass")
 		_ = a.def.apply(">" + requirePass)
@@ -779,7 +787,7 @@ func newACL(requirePass string, lines [][]string, file string) (*acl, error) {
 		}
 		u := a.users[name]
 		if u == nil {
-			u = newUser(name)
+			u = newUser(name, allChannels)
 			a.users[name] = u
 		} else {
 			// The default user's line replaces it, requirepass included.
@@ -857,7 +865,7 @@ func (a *acl) setUser(name string, rules []string) error {
 	u := a.users[name]
 	var work *aclUser
 	if u == nil {
-		work = newUser(name)
+		work = newUser(name, a.allChannels)
 	} else {
 		work = u.clone()
 	}

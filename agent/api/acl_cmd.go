@@ -358,7 +358,7 @@ func (a *acl) loadLocked() ([]*aclUser, error) {
 			fmt.Fprintf(&errs, "WARNING: Duplicate user '%s' found on line %d. ", name, n)
 			continue
 		}
-		u := newUser(name)
+		u := newUser(name, a.allChannels)
 		bad, reported := false, false
 		for _, op := range words[2:] {
 			err := u.apply(op)

@@ -411,3 +411,18 @@ func TestACLUnlisted(t *testing.T) {
 		t.Fatalf("VIPSENTINEL STATUS as +vipsentinel: %q, %v", line, err)
 	}
 }
+
+// TestACLPubsubDefault: with acl-pubsub-default allchannels, users start
+// with every channel, as in redis-sentinel.
+func TestACLPubsubDefault(t *testing.T) {
+	users := [][]string{{"a", "on", "nopass", "+@all"}, {"b", "on", "resetchannels", "&x", "reset"}, {"e", "on", "resetchannels", "&x"}}
+	real := redistest.StartSentinel(t, append([]string{"acl-pubsub-default allchannels"}, userLines(users)...)...)
+	_, addr := startServer(t, Config{Users: users, ACLPubsubAllChannels: true})
+	ours, theirs := dialRaw(t, addr), dialRaw(t, real.Addr())
+	for _, req := range [][]string{{"ACL", "SETUSER", "c"}, {"ACL", "SETUSER", "d", "resetchannels", "&y", "reset"}, {"ACL", "LIST"}} {
+		want, got := exchange(t, theirs, cmd(req...)), exchange(t, ours, cmd(req...))
+		if got != want {
+			t.Errorf("%q:\n ours   %q\n redis  %q", req, got, want)
+		}
+	}
+}

@@ -75,6 +75,9 @@ type Config struct {
 	// after RequirePass; ACLFile is the aclfile instead (see acl.go).
 	Users   [][]string
 	ACLFile string
+	// ACLPubsubAllChannels is acl-pubsub-default allchannels: new users
+	// get every channel (Redis 6.2's default) instead of none.
+	ACLPubsubAllChannels bool
 	// Port is reported in INFO (tcp_port).
 	Port int
 	// Version is vipsentinel's version, reported in INFO.
@@ -155,7 +158,7 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	users, err := newACL(cfg.RequirePass, cfg.Users, cfg.ACLFile)
+	users, err := newACL(cfg.RequirePass, cfg.Users, cfg.ACLFile, cfg.ACLPubsubAllChannels)
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}

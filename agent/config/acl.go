@@ -37,6 +37,18 @@ func doACLFile(p *parser, f *File, _ *Master, at pos, args []string) error {
 	return nil
 }
 
+func doACLPubsubDefault(f *File, v string) error {
+	switch strings.ToLower(v) {
+	case "allchannels":
+		f.ACLPubsubAllChannels = true
+	case "resetchannels":
+		f.ACLPubsubAllChannels = false
+	default:
+		return fmt.Errorf("invalid value %q: want allchannels or resetchannels", v)
+	}
+	return nil
+}
+
 // finishACL resolves the aclfile against dir (Redis reads it after
 // chdir()ing there) and refuses user lines next to an aclfile.
 func (p *parser) finishACL(f *File) {

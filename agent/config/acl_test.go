@@ -16,7 +16,13 @@ func TestUsers(t *testing.T) {
 		t.Errorf("effective config shows a password or drops the user:\n%s", eff)
 	}
 
-	f, _ = mustParse(t, "dir /var/lib/x\naclfile users.acl\n")
+	if f.ACLPubsubAllChannels {
+		t.Error("acl-pubsub-default is allchannels by default; 7.0's is resetchannels")
+	}
+	f, _ = mustParse(t, "dir /var/lib/x\naclfile users.acl\nacl-pubsub-default allchannels\n")
+	if !f.ACLPubsubAllChannels {
+		t.Error("acl-pubsub-default allchannels not set")
+	}
 	if f.ACLFile != "/var/lib/x/users.acl" {
 		t.Errorf("aclfile %q, want it under dir", f.ACLFile)
 	}

@@ -641,6 +641,7 @@ port 26379
 dir /var/lib/vipsentinel
 requirepass ******
 # aclfile: not set
+acl-pubsub-default resetchannels
 loglevel notice
 # logfile: not set
 # sentinel announce-ip: not set

@@ -74,14 +74,15 @@ func setMaster(fn func(m *Master, v string) error) handler {
 
 var (
 	globalSpecs = map[string]*spec{
-		"port":        {pass: passGlobal, usage: "port <port>", fn: setGlobal(func(f *File, v string) error { return port(v, 1, &f.Port) })},
-		"bind":        {pass: passGlobal, usage: "bind <address>...", fn: doBind},
-		"dir":         {pass: passGlobal, usage: "dir <path>", fn: setGlobal(doDir)},
-		"requirepass": {pass: passGlobal, usage: "requirepass <password>", secret: true, fn: setGlobal(func(f *File, v string) error { f.RequirePass = v; return nil })},
-		"loglevel":    {pass: passGlobal, usage: "loglevel debug|verbose|notice|warning|nothing", fn: setGlobal(doLogLevel)},
-		"logfile":     {pass: passGlobal, usage: "logfile <path>|\"\"", fn: setGlobal(doLogFile)},
-		"user":        {pass: passGlobal, usage: "user <name> <rule>...", secret: true, fn: doUser},
-		"aclfile":     {pass: passGlobal, usage: "aclfile <path>", fn: doACLFile},
+		"port":               {pass: passGlobal, usage: "port <port>", fn: setGlobal(func(f *File, v string) error { return port(v, 1, &f.Port) })},
+		"bind":               {pass: passGlobal, usage: "bind <address>...", fn: doBind},
+		"dir":                {pass: passGlobal, usage: "dir <path>", fn: setGlobal(doDir)},
+		"requirepass":        {pass: passGlobal, usage: "requirepass <password>", secret: true, fn: setGlobal(func(f *File, v string) error { f.RequirePass = v; return nil })},
+		"loglevel":           {pass: passGlobal, usage: "loglevel debug|verbose|notice|warning|nothing", fn: setGlobal(doLogLevel)},
+		"logfile":            {pass: passGlobal, usage: "logfile <path>|\"\"", fn: setGlobal(doLogFile)},
+		"user":               {pass: passGlobal, usage: "user <name> <rule>...", secret: true, fn: doUser},
+		"aclfile":            {pass: passGlobal, usage: "aclfile <path>", fn: doACLFile},
+		"acl-pubsub-default": {pass: passGlobal, usage: "acl-pubsub-default allchannels|resetchannels", fn: setGlobal(doACLPubsubDefault)},
 
 		"firewall":              {pass: passGlobal, usage: "firewall yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.Firewall.Enabled) })},
 		"firewall-allow":        {pass: passGlobal, usage: "firewall-allow <cidr>...", fn: doFirewallAllow},

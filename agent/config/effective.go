@@ -63,6 +63,11 @@ func (f *File) Effective() string {
 	w("dir", f.Dir)
 	str("requirepass", f.RequirePass, true)
 	str("aclfile", f.ACLFile, false)
+	if f.ACLPubsubAllChannels {
+		w("acl-pubsub-default", "allchannels")
+	} else {
+		w("acl-pubsub-default", "resetchannels")
+	}
 	for _, u := range f.Users {
 		w(append([]string{"user"}, maskedRules(u)...)...)
 	}

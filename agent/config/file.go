@@ -54,11 +54,14 @@ type File struct {
 	RequirePass  string // password clients and peers need on our port
 	// Users are the user lines: name, then ACL rules, in file order.
 	// ACLFile is the aclfile (absolute), which excludes user lines.
-	Users     [][]string
-	ACLFile   string
-	userAt    []pos
-	aclFileAt pos
-	LogLevel  string // one of LogLevels
+	Users   [][]string
+	ACLFile string
+	// ACLPubsubAllChannels is acl-pubsub-default allchannels: users start
+	// with every channel instead of none.
+	ACLPubsubAllChannels bool
+	userAt               []pos
+	aclFileAt            pos
+	LogLevel             string // one of LogLevels
 	// LogFile is where logs go when LogFileSet: standard output for "",
 	// as in Redis, or a file appended to. Unset, logs go to the journal
 	// (or standard error).

@@ -37,7 +37,7 @@ var redisNames = map[string]struct{}{}
 
 func init() {
 	for _, n := range strings.Fields(`
-		acl-pubsub-default acllog-max-len active-defrag-cycle-max active-defrag-cycle-min
+		acllog-max-len active-defrag-cycle-max active-defrag-cycle-min
 		active-defrag-ignore-bytes active-defrag-max-scan-fields active-defrag-threshold-lower
 		active-defrag-threshold-upper active-expire-effort activedefrag activerehashing
 		always-show-logo aof-load-truncated aof-rewrite-cpulist aof-rewrite-incremental-fsync

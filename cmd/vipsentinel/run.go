@@ -151,7 +151,7 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 		OnEvent:    func(ev sentinelEvent) { met.ObserveEvent(time.Now(), ev) },
 		Fence:      fence.set,
 	}
-	opts.API.Users, opts.API.ACLFile = f.Users, f.ACLFile
+	opts.API.Users, opts.API.ACLFile, opts.API.ACLPubsubAllChannels = f.Users, f.ACLFile, f.ACLPubsubAllChannels
 	opts.Listeners, err = listen(f, log)
 	if err != nil {
 		return err
