@@ -69,6 +69,7 @@
 //
 //	user <name> <rule>...             default: none
 //	aclfile <path>                    default: none
+//	acl-pubsub-default allchannels|resetchannels   default resetchannels
 //
 // ACL users of the API, with Redis's rules (on/off, >password, #sha256,
 // nopass, +command, -command|subcommand, +@category, &channel, ~keys...).
@@ -76,6 +77,7 @@
 // not authenticated. An aclfile (relative to dir) holds "user" lines
 // instead; ACL LOAD reads it and ACL SAVE rewrites it. The two are
 // exclusive. Users changed with ACL SETUSER are kept only by ACL SAVE.
+// acl-pubsub-default is the channels a new (or reset) user starts with.
 //
 //	loglevel debug|verbose|notice|warning|nothing     default notice
 //
