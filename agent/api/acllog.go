@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// ACL LOG keeps the failed logins, as Redis does: newest first, at most
+// ACL LOG keeps the failed logins and the denials, as Redis does: newest first, at most
 // aclLogMax entries, and a failure like one of the few most recent (same
 // reason, context, command and user, within aclLogGroup of its last
 // occurrence) counts into that entry instead of adding one.
@@ -17,9 +17,9 @@ const (
 
 // aclLogEntry is one ACL LOG entry.
 type aclLogEntry struct {
-	reason   string // "auth": the only denial a single-user agent has
+	reason   string // "auth", "command" or "channel"
 	context  string // "toplevel"
-	object   string // the command, as the client sent it
+	object   string // AUTH as the client sent it, the command (sub|command) or the channel denied
 	username string
 	count    int64
 	last     time.Time

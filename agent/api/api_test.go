@@ -267,7 +267,7 @@ func TestReplyBytes(t *testing.T) {
 		{"hello bad opt", cmd("HELLO", "3", "foo"), "-ERR Syntax error in HELLO option 'foo'\r\n"},
 		{"acl whoami", cmd("ACL", "WHOAMI"), "$7\r\ndefault\r\n"},
 		{"acl users", cmd("ACL", "USERS"), "*1\r\n$7\r\ndefault\r\n"},
-		{"acl setuser", cmd("ACL", "SETUSER", "bob"), "-ERR ACL SETUSER is not supported by vipsentinel: the agent has only the default user; set requirepass in the config file\r\n"},
+		{"acl setuser", cmd("ACL", "SETUSER", "bob"), "+OK\r\n"},
 		{"command getkeys", cmd("COMMAND", "GETKEYS", "ping", "x"), "-ERR The command has no key arguments\r\n"},
 		{"vipsentinel status", cmd("VIPSENTINEL", "STATUS"), "$74\r\n{\"masters\":[\"mymaster\"],\"myid\":\"ffffffffffffffffffffffffffffffffffffffff\"}\r\n"},
 		{"unsubscribe none", cmd("UNSUBSCRIBE"), "*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n"},

@@ -182,7 +182,7 @@ func (c *client) infoLine() string {
 	if len(c.subs)+len(c.psubs) > 0 {
 		flags = "P"
 	}
-	user := "default"
+	user := c.user.name
 	pending := len(c.out) + c.inflight
 	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=%s db=0 sub=%d psub=%d ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=%d tot-mem=%d events=r cmd=%s user=%s redir=-1 resp=%d lib-name=%s lib-ver=%s",
 		c.id, c.addr, c.laddr, c.name, int(now.Sub(c.created).Seconds()), int(now.Sub(c.lastActive).Seconds()),
@@ -287,6 +287,7 @@ func (c *client) clientKill(opts []string) {
 		id            int64
 		typ, addr, la string
 		skipMe        = true
+		user          *aclUser
 	)
 	for i := 0; i < len(opts); i += 2 {
 		v := opts[i+1]
@@ -309,8 +310,7 @@ func (c *client) clientKill(opts []string) {
 		case "laddr":
 			la = v
 		case "user":
-			// Every connection is the default user's.
-			if v != "default" {
+			if user = c.srv.acl.user(v); user == nil {
 				c.w.Error(fmt.Sprintf("ERR No such user '%s'", sanitize(truncate(v, 128))))
 				return
 			}
@@ -337,6 +337,7 @@ func (c *client) clientKill(opts []string) {
 			typ != "" && o.clientType() != typ,
 			addr != "" && o.addr != addr,
 			la != "" && o.laddr != la,
+			user != nil && o.aclUser() != user,
 			skipMe && o == c:
 			continue
 		}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -241,9 +240,12 @@ func (c *client) dispatch(raw [][]byte) {
 	// VIPSENTINEL PROVE is how a peer proves who it is before we
 	// authenticate to it (package peerproof): it reveals nothing but a
 	// MAC over a nonce of the caller's choice and our own address.
-	if !authed && !cmd.noAuth && full != "vipsentinel|prove" {
+	if !authed && !cmd.noAuth && full != "vipsentinel|prove" && !c.srv.acl.anonymousOK() {
 		c.srv.stats.errors.Add(1)
 		c.w.Error("NOAUTH Authentication required.")
+		return
+	}
+	if c.aclDenied(cmd, args) {
 		return
 	}
 	if subscribed && proto == 2 && !cmd.inSub {
@@ -362,19 +364,17 @@ func (c *client) cmdPing(args []string) {
 	c.w.Status("PONG")
 }
 
-// checkPassword checks credentials of the default user. It runs in
-// constant time with respect to the password.
+// checkPassword authenticates the client as user if pass is one of its
+// passwords and the user is enabled. Like Redis, a successful HELLO AUTH
+// stays authenticated even if the rest of HELLO fails.
 func (c *client) checkPassword(user, pass string) bool {
-	want := c.srv.cfg.RequirePass
-	if user != "default" {
-		return false
+	u, ok := c.srv.acl.authenticate(user, pass)
+	if ok {
+		c.mu.Lock()
+		c.user, c.authed = u, true
+		c.mu.Unlock()
 	}
-	if want == "" {
-		return true // default user is "nopass"
-	}
-	a := sha256.Sum256([]byte(pass))
-	b := sha256.Sum256([]byte(want))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+	return ok
 }
 
 // authFailed answers a failed AUTH or HELLO AUTH and records it in the ACL
@@ -391,7 +391,7 @@ func (c *client) cmdAuth(args []string) {
 	var user, pass string
 	switch len(args) {
 	case 2:
-		if c.srv.cfg.RequirePass == "" {
+		if c.srv.acl.defaultNoPass() {
 			c.w.Error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 			return
 		}
@@ -513,8 +513,9 @@ func (c *client) cmdReset(args []string) {
 	c.name = ""
 	c.proto = 2
 	c.reply = replyOn
+	c.user = c.srv.acl.def
 	c.mu.Unlock()
-	c.setAuthenticated(c.srv.cfg.RequirePass == "")
+	c.setAuthenticated(c.srv.acl.anonymousOK())
 	c.w.Proto = 2
 	c.w.Status("RESET")
 }
@@ -653,7 +654,7 @@ func (c *client) cmdPublish(args []string) {
 		from = sentinel.Addr{Host: host, Port: port}
 	}
 	c.mu.Lock()
-	authenticated := c.authed && c.srv.cfg.RequirePass != ""
+	authenticated := c.authed && !c.srv.acl.anonymousOK()
 	c.mu.Unlock()
 	ctx, cancel := c.srv.call(c)
 	defer cancel()

@@ -68,9 +68,11 @@ func isLoopback(addr net.Addr) bool {
 }
 
 // protected reports whether the server refuses non-loopback clients:
-// protected mode is on and there is no password to authenticate them.
+// protected mode is on and the default user needs no password, as in
+// Redis (with ACL users, "user default on nopass" is what leaves the API
+// open).
 func (s *Server) protected() bool {
-	return s.cfg.ProtectedMode && s.cfg.RequirePass == ""
+	return s.cfg.ProtectedMode && s.acl.anonymousOK()
 }
 
 // refuse writes a one-line error to a connection that is not admitted and

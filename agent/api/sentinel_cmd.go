@@ -259,7 +259,7 @@ var secretParams = map[string]bool{"sentinel-pass": true}
 // to any client; here, without requirepass, nobody has authenticated, so
 // nobody gets it.
 func (s *Server) hideSecrets(kvs []KV) []KV {
-	if s.cfg.RequirePass != "" {
+	if !s.acl.anonymousOK() {
 		return kvs // only authenticated clients get this far
 	}
 	out := make([]KV, len(kvs))

@@ -76,6 +76,13 @@ type Config struct {
 	// RequirePass, when set, is the password of the default user; clients
 	// must AUTH before anything but AUTH, HELLO and QUIT.
 	RequirePass string
+	// Users are the config file's user lines (name, then rules), applied
+	// after RequirePass; ACLFile is the aclfile instead (see acl.go).
+	Users   [][]string
+	ACLFile string
+	// ACLPubsubAllChannels is acl-pubsub-default allchannels: new users
+	// get every channel (Redis 6.2's default) instead of none.
+	ACLPubsubAllChannels bool
 	// Port is reported in INFO (tcp_port).
 	Port int
 	// Version is vipsentinel's version, reported in INFO.
@@ -124,6 +131,7 @@ type Server struct {
 	rates  rates
 	aclLog aclLog
 	logs   limitedLogs
+	acl    *acl
 
 	mu        sync.Mutex
 	clients   map[int64]*client
@@ -190,6 +198,10 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	users, err := newACL(cfg.RequirePass, cfg.Users, cfg.ACLFile, cfg.ACLPubsubAllChannels)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	var id [20]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, fmt.Errorf("api: run id: %w", err)
@@ -199,6 +211,7 @@ func New(cfg Config) (*Server, error) {
 		log:       log,
 		started:   time.Now(),
 		runID:     hex.EncodeToString(id[:]),
+		acl:       users,
 		clients:   make(map[int64]*client),
 		listeners: make(map[net.Listener]struct{}),
 		ps:        newPubSub(),
@@ -267,7 +280,7 @@ func (s *Server) ServeConn(conn net.Conn) {
 		refuse(conn, deniedMsg)
 		return
 	}
-	authed := s.cfg.RequirePass == ""
+	authed := s.acl.anonymousOK()
 	evict, ok := s.admit(authed)
 	if !ok {
 		s.mu.Unlock()
@@ -458,6 +471,7 @@ type client struct {
 	libVer     string
 	proto      int
 	authed     bool
+	user       *aclUser // guarded by mu; its fields by Server.acl
 	lastCmd    string
 	lastActive time.Time
 	subs       map[string]struct{}
@@ -486,7 +500,8 @@ func newClient(s *Server, conn net.Conn) *client {
 		cancel:     cancel,
 		w:          resp.NewWriter(2),
 		proto:      2,
-		authed:     s.cfg.RequirePass == "",
+		authed:     s.acl.anonymousOK(),
+		user:       s.acl.def,
 		lastCmd:    "NULL",
 		lastActive: time.Now(),
 		subs:       map[string]struct{}{},

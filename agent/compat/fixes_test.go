@@ -29,19 +29,6 @@ func expectAll(want ...value) func(int, *value, *value) {
 	}
 }
 
-// refusedACL accepts vipsentinel's refusal of an ACL command that changes
-// users: the agent has only the default user, whose password is the
-// configuration file's requirepass, so a user database that a restart would
-// silently drop is worse than a clear error.
-func refusedACL(sub string) func(int, *value, *value) {
-	return func(_ int, r, v *value) {
-		prefix := "ERR ACL " + sub + " is not supported by vipsentinel"
-		if v.kind == kError && strings.HasPrefix(v.str, prefix) {
-			*r = *v
-		}
-	}
-}
-
 // withLoglevel adds the loglevel parameter, which Redis 7.2 added to
 // SENTINEL CONFIG (and §1.14 lists last), to redis-sentinel 7.0's reply.
 func withLoglevel(_ int, r, _ *value) {

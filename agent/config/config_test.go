@@ -509,7 +509,6 @@ func TestWarnings(t *testing.T) {
 		{"protected-mode no\n", 1, "protected-mode", "no requirepass: any client that reaches the API port"},
 		{"supervised systemd\n", 1, "supervised", "Type=notify"},
 		{"syslog-enabled yes\n", 1, "syslog-enabled", "journal"},
-		{"user default on nopass ~* &* +@all\n", 1, "user", "ACL"},
 		{"latency-tracking-info-percentiles 50 99 99.9\n", 1, "latency-tracking-info-percentiles", "not used"},
 		{"hz 10\n", 1, "hz", "not used"},
 		{"rename-command CONFIG x\n", 1, "rename-command", "sentinel rename-command"},
@@ -619,6 +618,10 @@ func TestEffective(t *testing.T) {
 			}
 			mask := func(f *File) {
 				f.Path, f.Files = "", nil
+				f.userAt, f.aclFileAt = nil, pos{}
+				for i, u := range f.Users {
+					f.Users[i] = maskedRules(u)
+				}
 				if f.RequirePass != "" {
 					f.RequirePass = Masked
 				}
@@ -652,6 +655,8 @@ requirepass ******
 protected-mode yes
 maxclients 10000
 timeout 0
+# aclfile: not set
+acl-pubsub-default resetchannels
 loglevel notice
 # logfile: not set
 # sentinel announce-ip: not set
@@ -704,7 +709,7 @@ func TestRedisRewritten(t *testing.T) {
 	for _, x := range w {
 		dirs = append(dirs, x.Directive)
 	}
-	if !slices.Equal(dirs, []string{"latency-tracking-info-percentiles", "user", "protected-mode", ""}) {
+	if !slices.Equal(dirs, []string{"latency-tracking-info-percentiles", "protected-mode", ""}) {
 		t.Errorf("warnings: %v", w)
 	}
 	mm, other := f.Master("mymaster"), f.Master("other")

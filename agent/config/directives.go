@@ -75,12 +75,15 @@ func setMaster(fn func(m *Master, v string) error) handler {
 
 var (
 	globalSpecs = map[string]*spec{
-		"port":        {pass: passGlobal, usage: "port <port>", fn: setGlobal(func(f *File, v string) error { return port(v, 1, &f.Port) })},
-		"bind":        {pass: passGlobal, usage: "bind <address>...", fn: doBind},
-		"dir":         {pass: passGlobal, usage: "dir <path>", fn: setGlobal(doDir)},
-		"requirepass": {pass: passGlobal, usage: "requirepass <password>", secret: true, fn: setGlobal(func(f *File, v string) error { f.RequirePass = v; return nil })},
-		"loglevel":    {pass: passGlobal, usage: "loglevel debug|verbose|notice|warning|nothing", fn: setGlobal(doLogLevel)},
-		"logfile":     {pass: passGlobal, usage: "logfile <path>|\"\"", fn: setGlobal(doLogFile)},
+		"port":               {pass: passGlobal, usage: "port <port>", fn: setGlobal(func(f *File, v string) error { return port(v, 1, &f.Port) })},
+		"bind":               {pass: passGlobal, usage: "bind <address>...", fn: doBind},
+		"dir":                {pass: passGlobal, usage: "dir <path>", fn: setGlobal(doDir)},
+		"requirepass":        {pass: passGlobal, usage: "requirepass <password>", secret: true, fn: setGlobal(func(f *File, v string) error { f.RequirePass = v; return nil })},
+		"loglevel":           {pass: passGlobal, usage: "loglevel debug|verbose|notice|warning|nothing", fn: setGlobal(doLogLevel)},
+		"logfile":            {pass: passGlobal, usage: "logfile <path>|\"\"", fn: setGlobal(doLogFile)},
+		"user":               {pass: passGlobal, usage: "user <name> <rule>...", secret: true, fn: doUser},
+		"aclfile":            {pass: passGlobal, usage: "aclfile <path>", fn: doACLFile},
+		"acl-pubsub-default": {pass: passGlobal, usage: "acl-pubsub-default allchannels|resetchannels", fn: setGlobal(doACLPubsubDefault)},
 
 		"protected-mode": {pass: passGlobal, usage: "protected-mode yes|no", fn: setGlobal(func(f *File, v string) error { return yesNo(v, &f.ProtectedMode) })},
 		"maxclients":     {pass: passGlobal, usage: "maxclients <n>", fn: setGlobal(func(f *File, v string) error { return integer(v, 1, 1<<20, &f.MaxClients) })},
@@ -273,6 +276,7 @@ func (p *parser) finish(f *File) {
 	// file's folder: a sentinel.conf with "dir ./sentinel_0" started from
 	// its parent folder must find the same folder here.
 	f.Dir = absOr(f.Dir)
+	p.finishACL(f)
 	vipOwner := map[netip.Addr]string{}
 	for _, m := range f.Masters {
 		if !m.fenceSet {

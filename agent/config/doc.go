@@ -66,7 +66,20 @@
 //	requirepass <password>            default: none
 //
 // Password clients must AUTH with on port. Peers use it too unless
-// sentinel sentinel-pass is set.
+// sentinel sentinel-pass is set. As in Redis, it is the default user's
+// password; a "user default ..." line or an aclfile replaces it.
+//
+//	user <name> <rule>...             default: none
+//	aclfile <path>                    default: none
+//	acl-pubsub-default allchannels|resetchannels   default resetchannels
+//
+// ACL users of the API, with Redis's rules (on/off, >password, #sha256,
+// nopass, +command, -command|subcommand, +@category, &channel, ~keys...).
+// "user default off" with named users leaves nothing to clients that have
+// not authenticated. An aclfile (relative to dir) holds "user" lines
+// instead; ACL LOAD reads it and ACL SAVE rewrites it. The two are
+// exclusive. Users changed with ACL SETUSER are kept only by ACL SAVE.
+// acl-pubsub-default is the channels a new (or reset) user starts with.
 //
 //	protected-mode yes|no             default yes
 //
@@ -146,7 +159,8 @@
 //	sentinel sentinel-user <user>     default: none
 //	sentinel sentinel-pass <password> default: none (requirepass is used)
 //
-// Credentials used to authenticate to peer agents.
+// Credentials used to authenticate to peer agents (AUTH <user> <password>
+// with a user, the password alone otherwise).
 //
 // # Sentinel directives (per master)
 //

@@ -65,6 +65,15 @@ func (f *File) Effective() string {
 	w("protected-mode", yn(f.ProtectedMode))
 	w("maxclients", strconv.Itoa(f.MaxClients))
 	w("timeout", strconv.Itoa(int(f.Timeout/time.Second)))
+	str("aclfile", f.ACLFile, false)
+	if f.ACLPubsubAllChannels {
+		w("acl-pubsub-default", "allchannels")
+	} else {
+		w("acl-pubsub-default", "resetchannels")
+	}
+	for _, u := range f.Users {
+		w(append([]string{"user"}, maskedRules(u)...)...)
+	}
 	w("loglevel", f.LogLevel)
 	if f.LogFileSet {
 		w("logfile", f.LogFile)

@@ -60,7 +60,16 @@ type File struct {
 	ProtectedMode bool
 	MaxClients    int           // maxclients: concurrent API connections
 	Timeout       time.Duration // timeout: close API clients idle this long; 0 never
-	LogLevel      string        // one of LogLevels
+	// Users are the user lines: name, then ACL rules, in file order.
+	// ACLFile is the aclfile (absolute), which excludes user lines.
+	Users   [][]string
+	ACLFile string
+	// ACLPubsubAllChannels is acl-pubsub-default allchannels: users start
+	// with every channel instead of none.
+	ACLPubsubAllChannels bool
+	userAt               []pos
+	aclFileAt            pos
+	LogLevel             string // one of LogLevels
 	// LogFile is where logs go when LogFileSet: standard output for "",
 	// as in Redis, or a file appended to. Unset, logs go to the journal
 	// (or standard error).
@@ -98,7 +107,9 @@ type File struct {
 // when clients must authenticate with requirepass.
 func (f *File) APIAccess() string {
 	switch {
-	case f.RequirePass != "":
+	case f.RequirePass != "", f.ACLFile != "", f.definesDefaultUser():
+		// With ACL users the default user's rules decide; the API applies
+		// protected mode while it is on and nopass.
 		return ""
 	case f.ProtectedMode:
 		return "protected mode: no requirepass is set, so the API accepts clients from the loopback interface only; " +
@@ -106,6 +117,17 @@ func (f *File) APIAccess() string {
 	default:
 		return "protected-mode no and no requirepass: any client that reaches the API port can reconfigure or fail over the masters"
 	}
+}
+
+// definesDefaultUser reports whether a user line configures the default
+// user.
+func (f *File) definesDefaultUser() bool {
+	for _, u := range f.Users {
+		if len(u) > 0 && u[0] == "default" {
+			return true
+		}
+	}
+	return false
 }
 
 // Master is the configuration of one monitored master.

@@ -23,8 +23,6 @@ var redisSpecial = map[string]string{
 	"syslog-enabled":  "logs go to the journal (or stderr); ignored",
 	"syslog-ident":    "logs go to the journal (or stderr); ignored",
 	"syslog-facility": "logs go to the journal (or stderr); ignored",
-	"user":            "ACL users are not supported (use requirepass, or sentinel sentinel-user/sentinel-pass for peers); ignored",
-	"aclfile":         "ACL users are not supported (use requirepass); ignored",
 	"rename-command":  "Redis's own rename-command does not apply; use sentinel rename-command <master> <command> <new-name>; ignored",
 	"unixsocket":      "vipsentinel listens on TCP only; ignored",
 	"unixsocketperm":  "vipsentinel listens on TCP only; ignored",
@@ -35,7 +33,7 @@ var redisNames = map[string]struct{}{}
 
 func init() {
 	for _, n := range strings.Fields(`
-		acl-pubsub-default acllog-max-len active-defrag-cycle-max active-defrag-cycle-min
+		acllog-max-len active-defrag-cycle-max active-defrag-cycle-min
 		active-defrag-ignore-bytes active-defrag-max-scan-fields active-defrag-threshold-lower
 		active-defrag-threshold-upper active-expire-effort activedefrag activerehashing
 		always-show-logo aof-load-truncated aof-rewrite-cpulist aof-rewrite-incremental-fsync

@@ -163,6 +163,7 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 	if msg := f.APIAccess(); msg != "" {
 		log.Warn("API access", "msg", msg)
 	}
+	opts.API.Users, opts.API.ACLFile, opts.API.ACLPubsubAllChannels = f.Users, f.ACLFile, f.ACLPubsubAllChannels
 	opts.Listeners, err = listen(f, log)
 	if err != nil {
 		return err
