@@ -233,9 +233,10 @@ func (r *Redis) WaitLinkUp(ctx context.Context) error {
 // same directory and configuration file, as a reboot would: whatever Redis
 // rewrote into the file (CONFIG REWRITE after REPLICAOF) and its data files
 // (with Persist) are kept. It returns the new server once it answers PING.
+// The old process must be exiting: Restart waits for it to be reaped.
 func (r *Redis) Restart() (*Redis, error) {
-	if r.Proc.Running() {
-		return nil, fmt.Errorf("%s: restart redis %s: still running", r.Host.Name, r.Addr)
+	if err := r.Proc.waitExit(killWait); err != nil {
+		return nil, fmt.Errorf("%s: restart redis %s: %w", r.Host.Name, r.Addr, err)
 	}
 	p, err := r.Host.Start("redis-server", filepath.Join(r.Dir, "redis.conf"))
 	if err != nil {

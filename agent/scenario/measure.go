@@ -79,6 +79,9 @@ func (c *Cluster) StartWriter() *Writer {
 						return err
 					}
 					conn, rd = nc, bufio.NewReader(nc)
+					if err := auth(conn, rd, c.Opts.Password); err != nil {
+						return err
+					}
 				}
 				key, val := "w:"+strconv.Itoa(seq), strconv.Itoa(seq)
 				req := fmt.Sprintf("*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(key), key, len(val), val)
@@ -119,6 +122,26 @@ func (c *Cluster) StartWriter() *Writer {
 }
 
 var errNotAcked = errors.New("write refused")
+
+// auth sends AUTH on a fresh writer connection when the deployment has a
+// Redis password.
+func auth(conn net.Conn, rd *bufio.Reader, password string) error {
+	if password == "" {
+		return nil
+	}
+	_ = conn.SetDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := fmt.Fprintf(conn, "*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(password), password); err != nil {
+		return err
+	}
+	line, err := rd.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line != "+OK\r\n" {
+		return fmt.Errorf("AUTH: %q", strings.TrimSpace(line))
+	}
+	return nil
+}
 
 // Since returns the writer's clock reading for t.
 func (w *Writer) Since(t time.Time) time.Duration { return t.Sub(w.start) }
@@ -185,7 +208,7 @@ func Outage(acks []Ack, fault time.Duration) (gap, resumed time.Duration) {
 // LostWrites counts the acknowledged writes that the current master no
 // longer has. master is "ip:port" as the agents report it.
 func (c *Cluster) LostWrites(ctx context.Context, master string, acks []Ack) (int, error) {
-	cl := c.Client.RedisClient(&redis.Options{Addr: master, DialTimeout: time.Second, ReadTimeout: 5 * time.Second, Protocol: 2})
+	cl := c.Client.RedisClient(&redis.Options{Addr: master, DialTimeout: time.Second, ReadTimeout: 5 * time.Second, Protocol: 2, Password: c.Opts.Password})
 	defer cl.Close()
 	lost := 0
 	for i := 0; i < len(acks); i += 500 {
@@ -381,12 +404,7 @@ func (c *Cluster) Inject(f Fault, i int) error {
 func (c *Cluster) Repair(f Fault, i int) error {
 	switch f {
 	case KillMaster:
-		r, err := c.Hosts[i].StartRedis(lab.RedisOptions{Bind: []string{"*", "-::*"}})
-		if err != nil {
-			return err
-		}
-		c.Redis[i] = r
-		return nil
+		return c.RestartRedis(i)
 	case IsolateMaster:
 		return c.Lab.HealAll()
 	}
