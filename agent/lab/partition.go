@@ -113,19 +113,14 @@ func (l *Lab) Heal(a, b *Host) error {
 	})
 }
 
-// HealHost removes every cut to or from h, and its packet loss, leaving
-// the cuts between other hosts in place.
-func (l *Lab) HealHost(h *Host) error {
-	return l.editCuts(fmt.Sprintf("heal %s", h), func() error {
-		if err := l.checkMember(h); err != nil {
+// HealOneWay removes the cut from `from` to `to`, leaving the reverse
+// direction as it is.
+func (l *Lab) HealOneWay(from, to *Host) error {
+	return l.editCuts(fmt.Sprintf("heal %s->%s", from, to), func() error {
+		if err := l.checkPair(from, to); err != nil {
 			return err
 		}
-		for c := range l.cuts {
-			if c[0] == h.Port || c[1] == h.Port {
-				delete(l.cuts, c)
-			}
-		}
-		delete(l.loss, h.Port)
+		delete(l.cuts, [2]string{from.Port, to.Port})
 		return nil
 	})
 }
