@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vipsentinel/vipsentinel/agent/lab"
 	"github.com/vipsentinel/vipsentinel/agent/scenario"
 )
@@ -22,8 +24,15 @@ var (
 // binary is the vipsentinel executable built once for the package's tests.
 var binary string
 
+// quiet drops go-redis's own log lines (a failed dial per fault): the
+// campaign's timeline says what happened.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
 func TestMain(m *testing.M) {
 	flag.Parse()
+	redis.SetLogger(quiet{})
 	dir, err := os.MkdirTemp("", "vipsentinel-campaign-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

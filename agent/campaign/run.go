@@ -125,10 +125,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.defaults()
 	const hosts = 3
 	rep := &Report{Seed: cfg.Seed, Duration: cfg.Duration, Steps: Schedule(cfg.Seed, cfg.Duration, hosts, cfg.DownAfter)}
-	c, err := scenario.Start(ctx, scenario.Options{
-		Name: cfg.Name, Binary: cfg.Binary, Hosts: hosts, DownAfter: cfg.DownAfter, FailoverTimeout: cfg.FailoverTimeout,
-		Password: "campaign redis s3cret", AgentPassword: "campaign agent s3cret", MinAgents: hosts, Persist: true,
-	})
+	o := scenario.Recommended(cfg.Name, cfg.Binary)
+	o.Hosts, o.MinAgents, o.DownAfter, o.FailoverTimeout, o.Persist = hosts, hosts, cfg.DownAfter, cfg.FailoverTimeout, true
+	c, err := scenario.Start(ctx, o)
 	if err != nil {
 		return rep, err
 	}

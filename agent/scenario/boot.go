@@ -16,6 +16,14 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/lab"
 )
 
+// Recommended is the deployment the README recommends, as the boot
+// scenario and the fault campaign run it: passwords on Redis and on the
+// agents (requirepass, sentinel-pass, auth-pass), min-agents set to the
+// number of agents, one floating IP, fence yes.
+func Recommended(name, binary string) Options {
+	return Options{Name: name, Binary: binary, Password: "redis s3cret", AgentPassword: "agent s3cret", MinAgents: 3}
+}
+
 // BootOptions describes a host-by-host boot of a deployment.
 type BootOptions struct {
 	// Keys is how many keys the master holds before anything else starts
@@ -124,7 +132,7 @@ func RunBoot(ctx context.Context, o Options, b BootOptions) (res *BootResult, er
 			w = c.StartWriter()
 		}
 	}
-	settle, cancel := context.WithTimeout(ctx, 60*time.Second+2*c.Opts.FailoverTimeout)
+	settle, cancel := context.WithTimeout(ctx, 30*time.Second+c.Opts.FailoverTimeout)
 	defer cancel()
 	var master string
 	err = lab.WaitFor(settle, 50*time.Millisecond, func() error {

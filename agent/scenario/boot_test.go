@@ -12,13 +12,6 @@ import (
 
 var bootDelay = flag.Duration("boot.delay", 2*time.Second, "TestBootHostByHost: delay between one host's boot and the next")
 
-// RecommendedOptions is the deployment the README recommends, for tests
-// that boot it: passwords on Redis and on the agents, min-agents set to the
-// number of agents.
-func recommendedOptions(name string) Options {
-	return Options{Name: name, Binary: binary, Password: "redis s3cret", AgentPassword: "agent s3cret", MinAgents: 3}
-}
-
 // TestBootHostByHost boots three hosts one after another, each its
 // redis-server and then its agent, the master holding 200,000 keys and the
 // replicas syncing while the agents start (issue 13): the boot must not fail
@@ -27,7 +20,7 @@ func TestBootHostByHost(t *testing.T) {
 	lab.RequireRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	res, err := RunBoot(ctx, recommendedOptions("boot"), BootOptions{Delay: *bootDelay})
+	res, err := RunBoot(ctx, Recommended("boot", binary), BootOptions{Delay: *bootDelay})
 	if res != nil {
 		var b strings.Builder
 		for _, l := range res.Timeline {
