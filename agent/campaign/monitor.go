@@ -90,11 +90,17 @@ func (m *monitors) stop() (dual time.Duration, maxHeld int, err error) {
 func (m *monitors) sampleViews(ctx context.Context) {
 	r := m.r
 	for h := range r.c.Hosts {
+		if !r.agent(h).Running() {
+			r.mu.Lock()
+			r.views[h] = "" // a dead agent names nothing to anyone
+			r.mu.Unlock()
+			continue
+		}
 		qctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		a, err := r.askMaster(qctx, h)
 		cancel()
 		if err != nil {
-			continue // a dead or cut-off agent keeps its last view
+			continue // a frozen or cut-off agent keeps its last view
 		}
 		r.mu.Lock()
 		old := r.views[h]

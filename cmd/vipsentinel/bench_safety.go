@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/campaign"
@@ -20,7 +21,7 @@ func (b *bench) boot(ctx context.Context, runs int, delay time.Duration) error {
 		res, err := scenario.RunBoot(ctx, scenario.Recommended("benchboot", b.self), scenario.BootOptions{Delay: delay})
 		msg := ""
 		if err != nil {
-			msg = err.Error()
+			msg = strings.ReplaceAll(err.Error(), "\n", "; ")
 			firstErr = cmpErr(firstErr, err)
 		}
 		if res == nil {
