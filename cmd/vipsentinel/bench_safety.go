@@ -6,13 +6,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vipsentinel/vipsentinel/agent/campaign"
 	"github.com/vipsentinel/vipsentinel/agent/scenario"
 )
 
+// quietRedis drops go-redis's own log lines (a failed dial per injected
+// fault): the timelines say what happened.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
 // boot runs the host-by-host boot scenario (issue 13) runs times and
 // prints, per run, what the boot did to the master and the data.
 func (b *bench) boot(ctx context.Context, runs int, delay time.Duration) error {
+	redis.SetLogger(quietRedis{})
 	b.say("== host-by-host boot: 3 hosts, redis-server then agent on each, %v apart; master with 200000 keys; README config", delay)
 	b.say("%-4s %10s %12s %8s %8s %10s %14s %10s  %s", "run", "failovers", "config-epoch", "pauses", "fences", "keys lost", "writes lost", "settled", "error")
 	var firstErr error
@@ -42,6 +51,7 @@ func (b *bench) boot(ctx context.Context, runs int, delay time.Duration) error {
 // campaign runs one randomized fault campaign for dur and prints its live
 // timeline and its figures.
 func (b *bench) campaign(ctx context.Context, seed uint64, dur time.Duration) error {
+	redis.SetLogger(quietRedis{})
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
