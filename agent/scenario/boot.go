@@ -59,9 +59,11 @@ type BootResult struct {
 	FirstMaster string // the master every agent was configured with
 	FinalMaster string // the master the agents agree on once settled
 	// Failovers counts the distinct epochs in which some agent logged
-	// +switch-master; ConfigEpoch is the master's config epoch at the end
-	// (0 when no failover ever happened).
+	// +switch-master, Attempts the +try-failover events (failovers begun,
+	// completed or not); ConfigEpoch is the master's highest config epoch
+	// any agent reports at the end (0 when no failover ever happened).
 	Failovers   int
+	Attempts    int
 	ConfigEpoch int64
 	// Pauses is the number of CLIENT PAUSE commands the redis-servers
 	// executed (their INFO commandstats), Fences the +fence events logged.
@@ -161,6 +163,8 @@ func RunBoot(ctx context.Context, o Options, b BootOptions) (res *BootResult, er
 				epochs[e.Epoch] = true
 			case "+fence":
 				res.Fences++
+			case "+try-failover":
+				res.Attempts++
 			}
 			if interesting(e.Type) {
 				res.Timeline = append(res.Timeline, Line{At: e.At.Sub(start), Host: e.Host, What: e.String()})

@@ -23,7 +23,7 @@ func (quietRedis) Printf(context.Context, string, ...any) {}
 func (b *bench) boot(ctx context.Context, runs int, delay time.Duration) error {
 	redis.SetLogger(quietRedis{})
 	b.say("== host-by-host boot: 3 hosts, redis-server then agent on each, %v apart; master with 200000 keys; README config", delay)
-	b.say("%-4s %10s %12s %8s %8s %10s %14s %10s  %s", "run", "failovers", "config-epoch", "pauses", "fences", "keys lost", "writes lost", "settled", "error")
+	b.say("%-4s %10s %9s %12s %8s %8s %10s %14s %10s  %s", "run", "failovers", "attempts", "config-epoch", "pauses", "fences", "keys lost", "writes lost", "settled", "error")
 	var firstErr error
 	bad := 0
 	for r := 1; r <= runs && ctx.Err() == nil; r++ {
@@ -38,13 +38,13 @@ func (b *bench) boot(ctx context.Context, runs int, delay time.Duration) error {
 			bad++
 			continue
 		}
-		if err != nil || res.Failovers > 0 || res.Pauses > 0 || res.Fences > 0 || res.KeysLost > 0 || res.WritesLost > 0 {
+		if err != nil || res.Failovers > 0 || res.Attempts > 0 || res.Pauses > 0 || res.Fences > 0 || res.KeysLost > 0 || res.WritesLost > 0 {
 			bad++
 		}
-		b.say("%-4d %10d %12d %8d %8d %10d %14s %10s  %s", r, res.Failovers, res.ConfigEpoch, res.Pauses, res.Fences,
+		b.say("%-4d %10d %9d %12d %8d %8d %10d %14s %10s  %s", r, res.Failovers, res.Attempts, res.ConfigEpoch, res.Pauses, res.Fences,
 			res.KeysLost, fmt.Sprintf("%d/%d", res.WritesLost, res.Acked), ms(res.Settled), msg)
 	}
-	b.say("runs with a failover, a pause, a fence, a lost key or write, or no settling: %d of %d\n", bad, runs)
+	b.say("runs with a failover or attempt, a pause, a fence, a lost key or write, or no settling: %d of %d\n", bad, runs)
 	return firstErr
 }
 
