@@ -78,6 +78,17 @@ func (rep *Report) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "seed %d, %v: %d faults applied (%d steps), %d failovers, %d spurious\n",
 		rep.Seed, rep.Duration, len(rep.Incidents), len(rep.Steps), len(rep.Failovers), rep.Spurious)
+	perKind := map[Kind]int{}
+	for _, in := range rep.Incidents {
+		perKind[in.Step.Kind]++
+	}
+	b.WriteString("faults:")
+	for k := Kind(0); k < numKinds; k++ {
+		if perKind[k] > 0 {
+			fmt.Fprintf(&b, " %s %d", k, perKind[k])
+		}
+	}
+	b.WriteByte('\n')
 	fmt.Fprintf(&b, "writes: %d acknowledged, %d lost (%d outside any fence window)\n", rep.Acked, rep.Lost, rep.Unexplained)
 	for _, f := range rep.Failovers {
 		cause := "none"
