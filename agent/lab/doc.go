@@ -13,7 +13,8 @@
 //     disabled in it. Partitions are nftables rules in a bridge-family table
 //     "lab" here, matched on bridge ports, so they cut every frame of a host
 //     (ARP, neighbour discovery and any VIP the host holds), not just the
-//     addresses it started with.
+//     addresses it started with. Random packet loss on a host's port
+//     (SetLoss) is a rule of the same chain.
 //   - "h1".."hN" (servers) and "c1".."cN" (clients): interface eth0 with a
 //     fixed, locally administered MAC 02:00:<IPv4 address>, the address
 //     <prefix>.i/24 (servers .1-.99, clients .101-.199) and, with IPv6,

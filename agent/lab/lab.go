@@ -67,6 +67,7 @@ type Lab struct {
 	procs   []*Proc
 	closers []io.Closer
 	cuts    map[[2]string]bool // (from port, to port) pairs dropped at the switch
+	loss    map[string]int     // port -> percent of its frames dropped at random
 	nextV4  int
 	nextV6  int
 	nseq    int // numbers log files
@@ -88,7 +89,7 @@ func New(cfg Config) (l *Lab, err error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("lab: root is required to create network namespaces")
 	}
-	l = &Lab{cfg: cfg, cuts: map[[2]string]bool{}, nextV4: firstVIP, nextV6: firstVIP}
+	l = &Lab{cfg: cfg, cuts: map[[2]string]bool{}, loss: map[string]int{}, nextV4: firstVIP, nextV6: firstVIP}
 	l.id = fmt.Sprintf("%d-%04x", os.Getpid(), rand.IntN(1<<16))
 	if cfg.Name != "" {
 		l.id = cfg.Name + "-" + l.id

@@ -4,11 +4,14 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Partitions are drop rules in the switch namespace: a bridge-family table
@@ -110,21 +113,58 @@ func (l *Lab) Heal(a, b *Host) error {
 	})
 }
 
-// HealAll removes every cut.
-func (l *Lab) HealAll() error {
-	return l.editCuts("heal all", func() error {
-		clear(l.cuts)
+// HealOneWay removes the cut from `from` to `to`, leaving the reverse
+// direction as it is.
+func (l *Lab) HealOneWay(from, to *Host) error {
+	return l.editCuts(fmt.Sprintf("heal %s->%s", from, to), func() error {
+		if err := l.checkPair(from, to); err != nil {
+			return err
+		}
+		delete(l.cuts, [2]string{from.Port, to.Port})
 		return nil
 	})
 }
 
-// Cuts lists the dropped directions as "from->to" pairs, sorted.
+// HealAll removes every cut and all packet loss.
+func (l *Lab) HealAll() error {
+	return l.editCuts("heal all", func() error {
+		clear(l.cuts)
+		clear(l.loss)
+		return nil
+	})
+}
+
+// SetLoss makes the switch drop each frame to or from h at random with the
+// given probability in percent (an nftables "numgen random mod 100" rule on
+// h's port), as a bad cable or an overloaded switch would; 0 removes it.
+func (l *Lab) SetLoss(h *Host, percent int) error {
+	return l.editCuts(fmt.Sprintf("loss %d%% on %s", percent, h), func() error {
+		if err := l.checkMember(h); err != nil {
+			return err
+		}
+		if percent < 0 || percent > 100 {
+			return fmt.Errorf("loss %d%%: want 0..100", percent)
+		}
+		if percent == 0 {
+			delete(l.loss, h.Port)
+		} else {
+			l.loss[h.Port] = percent
+		}
+		return nil
+	})
+}
+
+// Cuts lists the dropped directions as "from->to" pairs, and the ports
+// with packet loss as "port~<percent>%", sorted.
 func (l *Lab) Cuts() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []string
 	for c := range l.cuts {
 		out = append(out, c[0]+"->"+c[1])
+	}
+	for p, pct := range l.loss {
+		out = append(out, fmt.Sprintf("%s~%d%%", p, pct))
 	}
 	slices.Sort(out)
 	return out
@@ -159,16 +199,13 @@ func (l *Lab) editCuts(what string, edit func() error) error {
 	if l.closed {
 		return fmt.Errorf("lab: %s: %w", what, errors.New("closed"))
 	}
-	saved := make(map[[2]string]bool, len(l.cuts))
-	for k, v := range l.cuts {
-		saved[k] = v
-	}
+	saved, savedLoss := maps.Clone(l.cuts), maps.Clone(l.loss)
 	if err := edit(); err != nil {
-		l.cuts = saved
+		l.cuts, l.loss = saved, savedLoss
 		return fmt.Errorf("lab: %s: %w", what, err)
 	}
 	if err := l.applyCuts(); err != nil {
-		l.cuts = saved
+		l.cuts, l.loss = saved, savedLoss
 		return fmt.Errorf("lab: %s: %w", what, err)
 	}
 	return nil
@@ -209,6 +246,23 @@ func (l *Lab) applyCuts() error {
 			&expr.Counter{},
 			&expr.Verdict{Kind: expr.VerdictDrop},
 		}})
+	}
+	ports := slices.Sorted(maps.Keys(l.loss))
+	for _, p := range ports {
+		// numgen writes a host-order number; cmp compares bytes, so the
+		// number is turned into network order first, as nft(8) does.
+		threshold := binaryutil.BigEndian.PutUint32(uint32(l.loss[p]))
+		for _, dir := range []expr.MetaKey{expr.MetaKeyIIFNAME, expr.MetaKeyOIFNAME} {
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+				&expr.Meta{Key: dir, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(p)},
+				&expr.Numgen{Register: 1, Modulus: 100, Type: unix.NFT_NG_RANDOM},
+				&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4},
+				&expr.Cmp{Op: expr.CmpOpLt, Register: 1, Data: threshold},
+				&expr.Counter{},
+				&expr.Verdict{Kind: expr.VerdictDrop},
+			}})
+		}
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables in %s: %w", l.sw.NS, err)

@@ -283,3 +283,87 @@ func TestParallelLabs(t *testing.T) {
 		t.Errorf("labs collide: %+v", got)
 	}
 }
+
+// udpDelivered sends n datagrams from one host to another and counts how
+// many arrive within a short grace period after the last one.
+func udpDelivered(t *testing.T, from, to *lab.Host, n int) int {
+	t.Helper()
+	pc, err := to.ListenPacket("udp", netip.AddrPortFrom(to.IP4, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	ctx := ctxT(t, 5*time.Second)
+	c, err := from.DialContext(ctx, "udp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < n; i++ {
+		c.Write([]byte("x")) // errors (ICMP feedback) are irrelevant: only arrivals count
+	}
+	got := 0
+	buf := make([]byte, 16)
+	for {
+		pc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if _, _, err := pc.ReadFrom(buf); err != nil {
+			return got
+		}
+		got++
+	}
+}
+
+func TestLossAndHealOneWay(t *testing.T) {
+	t.Parallel()
+	l := lab.NewT(t, lab.Config{Hosts: 3, Name: "loss"})
+	h1, h2, h3 := l.Host("h1"), l.Host("h2"), l.Host("h3")
+	mustReach(t, h1, h2) // neighbour entries in place: ARP is subject to loss too
+
+	if err := l.SetLoss(h2, 100); err != nil {
+		t.Fatal(err)
+	}
+	if got := udpDelivered(t, h1, h2, 50); got != 0 {
+		t.Errorf("100%% loss on h2: %d of 50 datagrams arrived", got)
+	}
+	if err := l.SetLoss(h2, 50); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := l.Cuts(), []string{"h2~50%"}; !slices.Equal(got, want) {
+		t.Errorf("Cuts() = %v, want %v", got, want)
+	}
+	// 400 frames at 50 %: the count is binomial (sd 10); 100..300 is ten
+	// standard deviations wide, so the test fails only if the rule is wrong.
+	if got := udpDelivered(t, h1, h2, 400); got < 100 || got > 300 {
+		t.Errorf("50%% loss on h2: %d of 400 datagrams arrived", got)
+	}
+	if got := udpDelivered(t, h1, h3, 100); got != 100 {
+		t.Errorf("h3 has no loss, but %d of 100 datagrams arrived", got)
+	}
+	if err := l.SetLoss(h2, 101); err == nil {
+		t.Error("loss of 101% accepted")
+	}
+
+	if err := l.SetLoss(h2, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := udpDelivered(t, h1, h2, 100); got != 100 {
+		t.Errorf("loss removed: %d of 100 datagrams arrived", got)
+	}
+
+	// HealOneWay lifts one direction of a cut only.
+	if err := l.Cut(h1, h3); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.HealOneWay(h3, h1); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := l.Cuts(), []string{"h1->h3"}; !slices.Equal(got, want) {
+		t.Errorf("after HealOneWay(h3, h1): Cuts() = %v, want %v", got, want)
+	}
+	if got := udpDelivered(t, h3, h1, 20); got != 20 {
+		t.Errorf("h3 -> h1 healed, but %d of 20 datagrams arrived", got)
+	}
+	if got := udpDelivered(t, h1, h3, 20); got != 0 {
+		t.Errorf("h1 -> h3 still cut, but %d of 20 datagrams arrived", got)
+	}
+}

@@ -117,11 +117,7 @@ func (h *Host) StartRedis(o RedisOptions) (*Redis, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), DefaultWait)
 	defer cancel()
 	if err := r.WaitReady(ctx); err != nil {
-		log := p.Log()
-		if len(log) > 2000 {
-			log = log[len(log)-2000:]
-		}
-		return r, fmt.Errorf("%w; log:\n%s", err, log)
+		return r, fmt.Errorf("%w; log:\n%s", err, tailString(p.Log(), 2000))
 	}
 	return r, nil
 }
@@ -231,4 +227,33 @@ func (r *Redis) WaitLinkUp(ctx context.Context) error {
 		return fmt.Errorf("%s: redis %s: replication link: %w", r.Host.Name, r.Addr, err)
 	}
 	return nil
+}
+
+// Restart starts the server again, after it exited or was killed, from the
+// same directory and configuration file, as a reboot would: whatever Redis
+// rewrote into the file (CONFIG REWRITE after REPLICAOF) and its data files
+// (with Persist) are kept. It returns the new server once it answers PING.
+// The old process must be exiting: Restart waits for it to be reaped.
+func (r *Redis) Restart() (*Redis, error) {
+	if err := r.Proc.waitExit(killWait); err != nil {
+		return nil, fmt.Errorf("%s: restart redis %s: %w", r.Host.Name, r.Addr, err)
+	}
+	p, err := r.Host.Start("redis-server", filepath.Join(r.Dir, "redis.conf"))
+	if err != nil {
+		return nil, err
+	}
+	n := &Redis{Host: r.Host, Addr: r.Addr, Port: r.Port, Proc: p, Dir: r.Dir, password: r.password, ctl: r.ctl}
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultWait)
+	defer cancel()
+	if err := n.WaitReady(ctx); err != nil {
+		return n, fmt.Errorf("%w; log:\n%s", err, tailString(p.Log(), 2000))
+	}
+	return n, nil
+}
+
+func tailString(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }

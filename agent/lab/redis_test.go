@@ -132,3 +132,39 @@ func TestStopCont(t *testing.T) {
 		t.Error("Wait returned before the process exited")
 	}
 }
+
+// TestRedisRestart kills a persistent server and restarts it from its own
+// directory: the data and the configuration it rewrote survive.
+func TestRedisRestart(t *testing.T) {
+	t.Parallel()
+	l := lab.NewT(t, lab.Config{Hosts: 1, Name: "rst"})
+	ctx := ctxT(t, 15*time.Second)
+	r, err := l.Hosts()[0].StartRedis(lab.RedisOptions{Persist: true, RequirePass: "pw", Extra: []string{"appendfsync always"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := r.Client()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConfigRewrite(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	n, err := r.Restart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = n.Client()
+	if got := c.Get(ctx, "k").Val(); got != "v" {
+		t.Errorf("after restart k = %q, want v", got)
+	}
+	if n.Proc == r.Proc || !n.Proc.Running() {
+		t.Errorf("restart did not start a new process")
+	}
+}

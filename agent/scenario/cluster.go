@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,6 +18,17 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
 )
+
+// BuildAgent builds the vipsentinel executable into dir, for tests that run
+// deployments of it, and returns its path.
+func BuildAgent(dir string) (string, error) {
+	bin := filepath.Join(dir, "vipsentinel")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/vipsentinel/vipsentinel/cmd/vipsentinel").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build vipsentinel: %w\n%s", err, out)
+	}
+	return bin, nil
+}
 
 // Stack selects what moves the floating IP.
 type Stack int
@@ -57,6 +69,20 @@ type Options struct {
 	// front of it, as a locked-down host would have. The agents must open
 	// their ports in that chain (firewall-mode inject) for anything to work.
 	Firewall bool
+	// Password is Redis's requirepass and masterauth on every server, and
+	// the agents' auth-pass for them.
+	Password string
+	// AgentPassword is the agents' requirepass, which they also use to
+	// authenticate to each other (sentinel-pass); API clients use it too.
+	AgentPassword string
+	// MinAgents is the agents' min-agents (0: not set).
+	MinAgents int
+	// Persist gives every redis-server RDB and AOF persistence (fsync at
+	// every write), so a killed or restarted server keeps what it
+	// acknowledged.
+	Persist bool
+	// RedisExtra is appended to every redis-server's configuration.
+	RedisExtra []string
 	// ExtraMasters adds this many extra monitored masters (without a
 	// floating IP) to every agent, for idle-cost measurements. They all name
 	// the first host's redis-server: the agents' work per master is the same
@@ -91,6 +117,8 @@ type Cluster struct {
 	VIP    netip.Addr
 	Prefix netip.Prefix // the floating IP with the lab subnet's prefix length
 
+	agentCmd [][]string // per host: the agent's command line
+
 	mu      sync.Mutex
 	clients []*redis.Client
 }
@@ -98,41 +126,19 @@ type Cluster struct {
 // Start builds the lab and starts Redis and the agents. It returns once the
 // replicas are in sync and the floating IP answers on the first host.
 func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
-	o.defaults()
-	if o.Stack == Vipsentinel && o.Binary == "" {
-		return nil, errors.New("scenario: Options.Binary (the vipsentinel executable) is required")
-	}
-	l, err := lab.New(lab.Config{Hosts: o.Hosts, Clients: 1, IPv6: o.IPv6, Name: o.Name})
+	c, err := newCluster(o)
 	if err != nil {
-		return nil, fmt.Errorf("scenario: build lab: %w", err)
+		return nil, err
 	}
-	c := &Cluster{Opts: o, Lab: l, Hosts: l.Hosts(), Client: l.Clients()[0]}
 	defer func() {
 		if err != nil {
 			c.Close()
 		}
 	}()
-	if o.IPv6 {
-		c.VIP = l.FreeIP6()
-		c.Prefix = netip.PrefixFrom(c.VIP, l.Prefix6().Bits())
-	} else {
-		c.VIP = l.FreeIP4()
-		c.Prefix = netip.PrefixFrom(c.VIP, l.Prefix4().Bits())
-	}
-
-	// Redis binds every address so that it answers on the floating IP
-	// wherever that lands (it binds only at start).
-	bind := []string{"*", "-::*"}
-	for i, h := range c.Hosts {
-		ro := lab.RedisOptions{Bind: bind, Extra: []string{"repl-diskless-sync yes", "repl-diskless-sync-delay 0"}}
-		if i > 0 {
-			ro.ReplicaOf = netip.AddrPortFrom(c.Hosts[0].IP4, 6379)
+	for i := range c.Hosts {
+		if err := c.startRedis(i); err != nil {
+			return nil, err
 		}
-		r, err := h.StartRedis(ro)
-		if err != nil {
-			return nil, fmt.Errorf("scenario: start redis on %s: %w", h, err)
-		}
-		c.Redis = append(c.Redis, r)
 	}
 	for _, r := range c.Redis[1:] {
 		if err := r.WaitLinkUp(ctx); err != nil {
@@ -143,14 +149,12 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 
-	for i, h := range c.Hosts {
-		p, err := c.startAgent(i, h)
-		if err != nil {
+	for i := range c.Hosts {
+		if err := c.startAgent(i); err != nil {
 			return nil, err
 		}
-		c.Agents = append(c.Agents, p)
 	}
-	if o.Stack == Classic {
+	if c.Opts.Stack == Classic {
 		// The classic stack has nobody to place the address at start: the
 		// operator does it by hand once.
 		if err := classicTakeVIP(ctx, c.Hosts[0], c.Prefix); err != nil {
@@ -177,12 +181,88 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	return c, nil
 }
 
+// newCluster builds the lab and picks the floating IP; nothing runs yet.
+func newCluster(o Options) (*Cluster, error) {
+	o.defaults()
+	if o.Stack == Vipsentinel && o.Binary == "" {
+		return nil, errors.New("scenario: Options.Binary (the vipsentinel executable) is required")
+	}
+	l, err := lab.New(lab.Config{Hosts: o.Hosts, Clients: 1, IPv6: o.IPv6, Name: o.Name})
+	if err != nil {
+		return nil, fmt.Errorf("scenario: build lab: %w", err)
+	}
+	c := &Cluster{Opts: o, Lab: l, Hosts: l.Hosts(), Client: l.Clients()[0],
+		Redis: make([]*lab.Redis, o.Hosts), Agents: make([]*lab.Proc, o.Hosts), agentCmd: make([][]string, o.Hosts)}
+	if o.IPv6 {
+		c.VIP = l.FreeIP6()
+		c.Prefix = netip.PrefixFrom(c.VIP, l.Prefix6().Bits())
+	} else {
+		c.VIP = l.FreeIP4()
+		c.Prefix = netip.PrefixFrom(c.VIP, l.Prefix4().Bits())
+	}
+	return c, nil
+}
+
+// startRedis starts the first redis-server on host i: a master on the
+// first host, a replica of it elsewhere. It waits until the server answers
+// PING, not for replication.
+func (c *Cluster) startRedis(i int) error {
+	// Redis binds every address so that it answers on the floating IP
+	// wherever that lands (it binds only at start).
+	ro := lab.RedisOptions{
+		Bind:        []string{"*", "-::*"},
+		RequirePass: c.Opts.Password,
+		MasterAuth:  c.Opts.Password,
+		Persist:     c.Opts.Persist,
+		Extra:       []string{"repl-diskless-sync yes", "repl-diskless-sync-delay 0"},
+	}
+	if c.Opts.Persist {
+		ro.Extra = append(ro.Extra, "appendfsync always")
+	}
+	ro.Extra = append(ro.Extra, c.Opts.RedisExtra...)
+	if i > 0 {
+		ro.ReplicaOf = netip.AddrPortFrom(c.Hosts[0].IP4, 6379)
+	}
+	r, err := c.Hosts[i].StartRedis(ro)
+	if err != nil {
+		return fmt.Errorf("scenario: start redis on %s: %w", c.Hosts[i], err)
+	}
+	c.Redis[i] = r
+	return nil
+}
+
+// RestartRedis starts host i's redis-server again after it exited or was
+// killed, from its own directory: with Options.Persist it keeps its data,
+// and it keeps the replication settings the agents rewrote into its
+// configuration file.
+func (c *Cluster) RestartRedis(i int) error {
+	r, err := c.Redis[i].Restart()
+	if err != nil {
+		return fmt.Errorf("scenario: restart redis on %s: %w", c.Hosts[i], err)
+	}
+	c.Redis[i] = r
+	return nil
+}
+
+// StartAgent starts host i's agent again after it exited or was killed,
+// with its configuration and state file as they are.
+func (c *Cluster) StartAgent(i int) error {
+	p, err := c.Hosts[i].Start(c.agentCmd[i][0], c.agentCmd[i][1:]...)
+	if err != nil {
+		return fmt.Errorf("scenario: start agent on %s: %w", c.Hosts[i], err)
+	}
+	c.Agents[i] = p
+	return nil
+}
+
 func (c *Cluster) quorum() int { return len(c.Hosts)/2 + 1 }
 
-func (c *Cluster) startAgent(i int, h *lab.Host) (*lab.Proc, error) {
+// startAgent writes host i's agent configuration and starts the agent.
+func (c *Cluster) startAgent(i int) error {
+	h := c.Hosts[i]
 	dir := filepath.Join(c.Lab.Dir(), "agent-"+h.Name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+		return err
 	}
 	master := c.Hosts[0].IP4.String()
 	da := strconv.FormatInt(c.Opts.DownAfter.Milliseconds(), 10)
@@ -195,6 +275,15 @@ func (c *Cluster) startAgent(i int, h *lab.Host) (*lab.Proc, error) {
 	fmt.Fprintf(&b, "sentinel monitor %s %s 6379 %d\n", MasterName, master, c.quorum())
 	fmt.Fprintf(&b, "sentinel down-after-milliseconds %s %s\n", MasterName, da)
 	fmt.Fprintf(&b, "sentinel failover-timeout %s %s\n", MasterName, ft)
+	if c.Opts.Password != "" {
+		fmt.Fprintf(&b, "sentinel auth-pass %s %s\n", MasterName, strconv.Quote(c.Opts.Password))
+	}
+	if c.Opts.AgentPassword != "" {
+		fmt.Fprintf(&b, "requirepass %s\nsentinel sentinel-pass %s\n", strconv.Quote(c.Opts.AgentPassword), strconv.Quote(c.Opts.AgentPassword))
+	}
+	if c.Opts.MinAgents > 0 {
+		fmt.Fprintf(&b, "min-agents %d\n", c.Opts.MinAgents)
+	}
 	for k := 0; k < c.Opts.ExtraMasters; k++ {
 		name := fmt.Sprintf("extra%d", k)
 		fmt.Fprintf(&b, "sentinel monitor %s %s 6379 %d\n", name, master, c.quorum())
@@ -206,11 +295,11 @@ func (c *Cluster) startAgent(i int, h *lab.Host) (*lab.Proc, error) {
 	case Classic:
 		script := filepath.Join(dir, "reconfig.sh")
 		if err := os.WriteFile(script, []byte(classicScript(h, c.Prefix)), 0o755); err != nil {
-			return nil, err
+			return err
 		}
 		fmt.Fprintf(&b, "sentinel client-reconfig-script %s %s\n", MasterName, script)
 		if err := os.WriteFile(conf, []byte(b.String()), 0o600); err != nil {
-			return nil, err
+			return err
 		}
 		args = []string{"redis-sentinel", conf}
 	default:
@@ -219,19 +308,16 @@ func (c *Cluster) startAgent(i int, h *lab.Host) (*lab.Proc, error) {
 		if c.Opts.Firewall {
 			fmt.Fprintf(&b, "firewall yes\nfirewall-mode inject\nfirewall-fence yes\nfirewall-allow %s %s\n", c.Lab.Prefix4(), c.Lab.Prefix6())
 			if err := lockDown(h); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if err := os.WriteFile(conf, []byte(b.String()), 0o600); err != nil {
-			return nil, err
+			return err
 		}
 		args = []string{c.Opts.Binary, conf}
 	}
-	p, err := h.Start(args[0], args[1:]...)
-	if err != nil {
-		return nil, fmt.Errorf("scenario: start agent on %s: %w", h, err)
-	}
-	return p, nil
+	c.agentCmd[i] = args
+	return c.StartAgent(i)
 }
 
 // lockDown gives h a host firewall that drops every new inbound connection
@@ -290,6 +376,7 @@ func (c *Cluster) AgentClient(i int) *redis.Client {
 		WriteTimeout: time.Second,
 		MaxRetries:   -1,
 		Protocol:     2,
+		Password:     c.Opts.AgentPassword,
 	})
 	return cl
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -24,10 +22,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "vipsentinel")
-	out, err := exec.Command("go", "build", "-o", binary, "github.com/vipsentinel/vipsentinel/cmd/vipsentinel").CombinedOutput()
+	binary, err = BuildAgent(dir)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "build vipsentinel: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}

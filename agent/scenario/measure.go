@@ -32,10 +32,11 @@ type Writer struct {
 	acked []Ack
 }
 
-// Ack is one acknowledged write: key "w:<Seq>" was set at At (since the
-// writer started).
+// Ack is one acknowledged write: Key ("<prefix><Seq>") was set to Seq at At
+// (since the writer started).
 type Ack struct {
 	Seq int
+	Key string
 	At  time.Duration
 }
 
@@ -53,9 +54,21 @@ const WriteInterval = 2 * time.Millisecond
 // back-off instead of the failover. Timeouts are short so that a connection
 // to the floating IP's old holder is abandoned quickly.
 func (c *Cluster) StartWriter() *Writer {
+	addr := net.JoinHostPort(c.VIP.String(), "6379")
+	return c.startWriter("w:", func(context.Context) (string, error) { return addr, nil }, false)
+}
+
+// StartFollower starts a client that writes keys "<prefix><seq>" where
+// resolve says the master is, asking again after every error or refused
+// write, as a client that follows Sentinel does (resolve typically asks
+// the agents with SENTINEL GET-MASTER-ADDR-BY-NAME).
+func (c *Cluster) StartFollower(prefix string, resolve func(context.Context) (string, error)) *Writer {
+	return c.startWriter(prefix, resolve, true)
+}
+
+func (c *Cluster) startWriter(prefix string, resolve func(context.Context) (string, error), redialOnRefusal bool) *Writer {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Writer{c: c, start: time.Now(), cancel: cancel, done: make(chan struct{})}
-	addr := net.JoinHostPort(c.VIP.String(), "6379")
 	go func() {
 		defer close(w.done)
 		var conn net.Conn
@@ -72,6 +85,10 @@ func (c *Cluster) StartWriter() *Writer {
 			}
 			err := func() error {
 				if conn == nil {
+					addr, err := resolve(ctx)
+					if err != nil {
+						return err
+					}
 					dctx, dcancel := context.WithTimeout(ctx, 50*time.Millisecond)
 					defer dcancel()
 					nc, err := c.Client.DialContext(dctx, "tcp", addr)
@@ -79,8 +96,11 @@ func (c *Cluster) StartWriter() *Writer {
 						return err
 					}
 					conn, rd = nc, bufio.NewReader(nc)
+					if err := auth(conn, rd, c.Opts.Password); err != nil {
+						return err
+					}
 				}
-				key, val := "w:"+strconv.Itoa(seq), strconv.Itoa(seq)
+				key, val := prefix+strconv.Itoa(seq), strconv.Itoa(seq)
 				req := fmt.Sprintf("*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(key), key, len(val), val)
 				_ = conn.SetDeadline(time.Now().Add(100 * time.Millisecond))
 				if _, err := io.WriteString(conn, req); err != nil {
@@ -99,10 +119,10 @@ func (c *Cluster) StartWriter() *Writer {
 			}()
 			w.mu.Lock()
 			if err == nil {
-				w.acked = append(w.acked, Ack{Seq: seq, At: time.Since(w.start)})
+				w.acked = append(w.acked, Ack{Seq: seq, Key: prefix + strconv.Itoa(seq), At: time.Since(w.start)})
 			}
 			w.mu.Unlock()
-			if err != nil && !errors.Is(err, errNotAcked) && conn != nil {
+			if err != nil && (redialOnRefusal || !errors.Is(err, errNotAcked)) && conn != nil {
 				conn.Close()
 				conn = nil
 			}
@@ -119,6 +139,26 @@ func (c *Cluster) StartWriter() *Writer {
 }
 
 var errNotAcked = errors.New("write refused")
+
+// auth sends AUTH on a fresh writer connection when the deployment has a
+// Redis password.
+func auth(conn net.Conn, rd *bufio.Reader, password string) error {
+	if password == "" {
+		return nil
+	}
+	_ = conn.SetDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := fmt.Fprintf(conn, "*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(password), password); err != nil {
+		return err
+	}
+	line, err := rd.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line != "+OK\r\n" {
+		return fmt.Errorf("AUTH: %q", strings.TrimSpace(line))
+	}
+	return nil
+}
 
 // Since returns the writer's clock reading for t.
 func (w *Writer) Since(t time.Time) time.Duration { return t.Sub(w.start) }
@@ -185,26 +225,33 @@ func Outage(acks []Ack, fault time.Duration) (gap, resumed time.Duration) {
 // LostWrites counts the acknowledged writes that the current master no
 // longer has. master is "ip:port" as the agents report it.
 func (c *Cluster) LostWrites(ctx context.Context, master string, acks []Ack) (int, error) {
-	cl := c.Client.RedisClient(&redis.Options{Addr: master, DialTimeout: time.Second, ReadTimeout: 5 * time.Second, Protocol: 2})
+	missing, err := c.MissingWrites(ctx, master, acks)
+	return len(missing), err
+}
+
+// MissingWrites returns the acknowledged writes whose value master ("ip:port")
+// does not hold.
+func (c *Cluster) MissingWrites(ctx context.Context, master string, acks []Ack) ([]Ack, error) {
+	cl := c.Client.RedisClient(&redis.Options{Addr: master, DialTimeout: time.Second, ReadTimeout: 5 * time.Second, Protocol: 2, Password: c.Opts.Password})
 	defer cl.Close()
-	lost := 0
+	var missing []Ack
 	for i := 0; i < len(acks); i += 500 {
 		end := min(i+500, len(acks))
 		keys := make([]string, 0, end-i)
 		for _, a := range acks[i:end] {
-			keys = append(keys, "w:"+strconv.Itoa(a.Seq))
+			keys = append(keys, a.Key)
 		}
 		vals, err := cl.MGet(ctx, keys...).Result()
 		if err != nil {
-			return 0, fmt.Errorf("read back writes from %s: %w", master, err)
+			return nil, fmt.Errorf("read back writes from %s: %w", master, err)
 		}
-		for _, v := range vals {
-			if v == nil {
-				lost++
+		for k, v := range vals {
+			if v != strconv.Itoa(acks[i+k].Seq) {
+				missing = append(missing, acks[i+k])
 			}
 		}
 	}
-	return lost, nil
+	return missing, nil
 }
 
 // Event is one pub/sub event published by an agent.
@@ -381,12 +428,7 @@ func (c *Cluster) Inject(f Fault, i int) error {
 func (c *Cluster) Repair(f Fault, i int) error {
 	switch f {
 	case KillMaster:
-		r, err := c.Hosts[i].StartRedis(lab.RedisOptions{Bind: []string{"*", "-::*"}})
-		if err != nil {
-			return err
-		}
-		c.Redis[i] = r
-		return nil
+		return c.RestartRedis(i)
 	case IsolateMaster:
 		return c.Lab.HealAll()
 	}

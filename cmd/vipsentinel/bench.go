@@ -27,6 +27,10 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	idleWindow := fs.Duration("idle-window", 10*time.Second, "how long idle CPU is averaged over")
 	idleSettle := fs.Duration("idle-settle", 10*time.Second, "how long the deployment runs before the idle window (discovery, first INFO rounds)")
 	manyMasters := fs.Int("masters", 200, "monitored masters per agent for the second idle measurement")
+	caseName := fs.String("case", "", "run one safety case instead of the parts: boot (host-by-host boot, -runs times) or campaign (randomized faults for -for)")
+	campaignFor := fs.Duration("for", 10*time.Minute, "campaign: how long faults are injected")
+	seed := fs.Uint64("seed", 0, "campaign: fault schedule seed (0: a new one, printed)")
+	bootDelay := fs.Duration("boot-delay", 2*time.Second, "boot: delay between one host's boot and the next")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: vipsentinel bench [flags]\n\n"+
 			"Runs, side by side in the same lab, vipsentinel and the classic redis-sentinel +\n"+
@@ -52,6 +56,18 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	b := &bench{out: stdout, self: self, downAfter: *downAfter}
 	fmt.Fprintf(stdout, "vipsentinel bench %s: down-after %v, %d runs per case, %s\n\n", version(), *downAfter, *runs, time.Now().UTC().Format(time.RFC3339))
 	failed := false
+	switch *caseName {
+	case "":
+	case "boot":
+		parts = nil
+		failed = b.boot(ctx, *runs, *bootDelay) != nil
+	case "campaign":
+		parts = nil
+		failed = b.campaign(ctx, *seed, *campaignFor) != nil
+	default:
+		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want boot or campaign)\n", *caseName)
+		return exitUsage
+	}
 	if slices.Contains(parts, "failover") {
 		failed = b.failover(ctx, *runs) != nil || failed
 	}

@@ -1,0 +1,145 @@
+package campaign
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vipsentinel/vipsentinel/agent/lab"
+	"github.com/vipsentinel/vipsentinel/agent/scenario"
+)
+
+var (
+	seedFlag = flag.Uint64("campaign.seed", 0, "fault schedule seed (0: a new one, printed)")
+	forFlag  = flag.Duration("campaign.for", 2*time.Minute, "how long faults are injected")
+)
+
+// binary is the vipsentinel executable built once for the package's tests.
+var binary string
+
+// quiet drops go-redis's own log lines (a failed dial per fault): the
+// campaign's timeline says what happened.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	redis.SetLogger(quiet{})
+	dir, err := os.MkdirTemp("", "vipsentinel-campaign-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary, err = scenario.BuildAgent(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func TestScheduleDeterministic(t *testing.T) {
+	const D = time.Second
+	for seed := uint64(1); seed <= 200; seed++ {
+		a := Schedule(seed, 10*time.Minute, 3, D)
+		b := Schedule(seed, 10*time.Minute, 3, D)
+		if !slices.Equal(a, b) {
+			t.Fatalf("seed %d: two schedules differ", seed)
+		}
+		if len(a) == 0 {
+			t.Fatalf("seed %d: empty schedule", seed)
+		}
+		for i, s := range a {
+			if s.At < 0 || s.At >= 10*time.Minute {
+				t.Errorf("seed %d step %d starts at %v", seed, i, s.At)
+			}
+			if i > 0 && s.At < a[i-1].At {
+				t.Errorf("seed %d: step %d starts before step %d", seed, i, i-1)
+			}
+			if s.Kind == Flap && (s.FlapDown <= 0 || s.FlapDown >= D) {
+				t.Errorf("seed %d: flap down for %v, want shorter than down-after", seed, s.FlapDown)
+			}
+			if s.Kind == Loss && (s.Percent < 5 || s.Percent > 40) {
+				t.Errorf("seed %d: loss %d%%", seed, s.Percent)
+			}
+		}
+	}
+	if slices.Equal(Schedule(1, time.Hour, 3, D), Schedule(2, time.Hour, 3, D)) {
+		t.Error("seeds 1 and 2 give the same schedule")
+	}
+	// Over many seeds every kind of fault is drawn.
+	seen := map[Kind]bool{}
+	for seed := uint64(1); seed <= 50; seed++ {
+		for _, s := range Schedule(seed, 5*time.Minute, 3, D) {
+			seen[s.Kind] = true
+		}
+	}
+	for k := Kind(0); k < numKinds; k++ {
+		if !seen[k] {
+			t.Errorf("no %s in 50 schedules", k)
+		}
+	}
+}
+
+func TestOverlaps(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	in := Incident{Start: at(10), End: at(12)}
+	tests := []struct {
+		from, to float64
+		want     bool
+	}{
+		{5, 9.9, false},  // window ends before the fault
+		{5, 10, true},    // touches its start
+		{11, 11.5, true}, // inside
+		{12.5, 13, true}, // within the grace after the heal
+		{13.1, 14, false},
+	}
+	for _, tt := range tests {
+		if got := overlaps(in, at(tt.from), at(tt.to), time.Second); got != tt.want {
+			t.Errorf("overlaps([10,12]+1s, [%v,%v]) = %v, want %v", tt.from, tt.to, got, tt.want)
+		}
+	}
+}
+
+// TestCampaign runs a short randomized fault campaign against the real
+// lab. A failure prints the seed and the command that replays its
+// schedule.
+func TestCampaign(t *testing.T) {
+	lab.RequireRoot(t)
+	seed := *seedFlag
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	replay := fmt.Sprintf("go test ./agent/campaign/ -run 'TestCampaign$' -v -campaign.seed=%d -campaign.for=%v", seed, *forFlag)
+	t.Logf("seed %d (replay: %s)", seed, replay)
+	ctx, cancel := context.WithTimeout(context.Background(), *forFlag+5*time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, Config{Seed: seed, Duration: *forFlag, Binary: binary})
+	if rep != nil && len(rep.Timeline) > 0 {
+		var b strings.Builder
+		for _, l := range rep.Timeline {
+			b.WriteString(l.String())
+			b.WriteByte('\n')
+		}
+		t.Logf("timeline:\n%s", b.String())
+	}
+	if err != nil {
+		t.Fatalf("seed %d: %v\nreplay: %s", seed, err, replay)
+	}
+	t.Logf("%s", rep.Summary())
+	if rep.Failed() {
+		t.Errorf("seed %d: %d violations:\n%s\nreplay: %s", seed, len(rep.Violations), strings.Join(rep.Violations, "\n"), replay)
+	}
+}
