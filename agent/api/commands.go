@@ -371,8 +371,10 @@ func (c *client) checkPassword(user, pass string) bool {
 	u, ok := c.srv.acl.authenticate(user, pass)
 	if ok {
 		c.mu.Lock()
-		c.user, c.authed = u, true
+		c.user = u
 		c.mu.Unlock()
+		// Leaves the unauthenticated budget and stops the auth deadline.
+		c.setAuthenticated(true)
 	}
 	return ok
 }

@@ -194,6 +194,7 @@ type Runtime struct {
 	hasVIPs      bool
 	answered     []*call
 	saveFailing  bool
+	saveErr      error     // the last Store.Save error, while saveFailing
 	saveFailFrom time.Time // when saving started to fail
 	fatal        error     // stops the loop (ErrStateNotSaved)
 	lastSaveWarn time.Time
@@ -527,12 +528,14 @@ func (r *Runtime) process() {
 	}
 	saved := false
 	if r.unsaved != nil {
-		var err error = errNotSaved
 		// While saving fails, retry at most every saveRetry, or at once
-		// when a client waits for its answer.
+		// when a client waits for its answer; between tries the last
+		// failure stands (and is the one a stop reports).
+		err := r.saveErr
 		if !r.saveFailing || len(r.answered) > 0 || time.Since(r.lastSaveTry) >= saveRetry {
 			r.lastSaveTry = time.Now()
 			err = r.opts.Store.Save(r.unsaved)
+			r.saveErr = err
 		}
 		if err != nil {
 			if !r.saveFailing {
