@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
@@ -79,7 +80,7 @@ func (b *testBackend) IsMasterDownByAddr(ctx context.Context, addr sentinel.Addr
 	return IsDown{Down: true, Leader: runID, LeaderEpoch: epoch}, nil
 }
 func (b *testBackend) Reset(ctx context.Context, pattern string) (int, error) {
-	if globMatch(pattern, "mymaster") {
+	if redisrule.Match(pattern, "mymaster") {
 		return 1, nil
 	}
 	return 0, nil

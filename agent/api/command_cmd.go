@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 func (c *client) cmdCommand(args []string) {
@@ -159,9 +161,8 @@ func (c *client) commandList(opts []string) {
 	case "aclcat":
 		names = inCategory(strings.ToLower(opts[2]))
 	case "pattern":
-		pat := strings.ToLower(opts[2])
 		for _, cmd := range all {
-			if globMatch(pat, cmd.name) {
+			if redisrule.MatchFold(opts[2], cmd.name) {
 				names = append(names, cmd.name)
 			}
 		}

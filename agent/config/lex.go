@@ -5,128 +5,15 @@ import (
 	"strings"
 )
 
-var (
-	errUnbalanced = errors.New("unbalanced quotes")
-	errAfterQuote = errors.New("closing quote must be followed by a space or the end of the line")
-	errNUL        = errors.New("NUL byte in line")
-)
+var errNUL = errors.New("NUL byte in line")
 
-// isSpace reports whether c separates arguments. It is C's isspace, as used by
-// Redis's argument splitter.
+// isSpace is C's isspace: the white space trimmed around a configuration
+// line.
 func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
-func isHex(c byte) bool {
-	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	default:
-		return c - 'a' + 10
-	}
-}
-
-// splitArgs splits one line into arguments with the quoting rules of Redis
-// configuration files, so that a sentinel.conf means the same thing to both:
-//
-//   - arguments are separated by white space;
-//   - "..." understands \n \r \t \b \a, \xHH (two hex digits) and \<c> for any
-//     other c (so \\ and \" are a backslash and a quote);
-//   - '...' is literal except for \', which is a single quote;
-//   - a quote may start in the middle of an unquoted argument (a"b c" is the
-//     one argument "ab c"), but a closing quote must be followed by white space
-//     or the end of the line.
-func splitArgs(s string) ([]string, error) {
-	var args []string
-	i := 0
-	for {
-		for i < len(s) && isSpace(s[i]) {
-			i++
-		}
-		if i >= len(s) {
-			return args, nil
-		}
-		var cur strings.Builder
-		inDouble, inSingle := false, false
-	token:
-		for {
-			if i >= len(s) {
-				if inDouble || inSingle {
-					return nil, errUnbalanced
-				}
-				break
-			}
-			c := s[i]
-			switch {
-			case inDouble:
-				switch {
-				case c == '\\' && i+3 < len(s) && s[i+1] == 'x' && isHex(s[i+2]) && isHex(s[i+3]):
-					cur.WriteByte(unhex(s[i+2])<<4 | unhex(s[i+3]))
-					i += 3
-				case c == '\\' && i+1 < len(s):
-					i++
-					switch s[i] {
-					case 'n':
-						cur.WriteByte('\n')
-					case 'r':
-						cur.WriteByte('\r')
-					case 't':
-						cur.WriteByte('\t')
-					case 'b':
-						cur.WriteByte('\b')
-					case 'a':
-						cur.WriteByte('\a')
-					default:
-						cur.WriteByte(s[i])
-					}
-				case c == '"':
-					if i+1 < len(s) && !isSpace(s[i+1]) {
-						return nil, errAfterQuote
-					}
-					i++
-					break token
-				default:
-					cur.WriteByte(c)
-				}
-			case inSingle:
-				switch {
-				case c == '\\' && i+1 < len(s) && s[i+1] == '\'':
-					i++
-					cur.WriteByte('\'')
-				case c == '\'':
-					if i+1 < len(s) && !isSpace(s[i+1]) {
-						return nil, errAfterQuote
-					}
-					i++
-					break token
-				default:
-					cur.WriteByte(c)
-				}
-			default:
-				switch {
-				case isSpace(c):
-					break token
-				case c == '"':
-					inDouble = true
-				case c == '\'':
-					inSingle = true
-				default:
-					cur.WriteByte(c)
-				}
-			}
-			i++
-		}
-		args = append(args, cur.String())
-	}
-}
-
-// quote renders s as one argument that splitArgs reads back as s: bare when
+// quote renders s as one argument that redisrule.SplitArgs reads back as s: bare when
 // that is unambiguous, otherwise double-quoted with escapes.
 func quote(s string) string {
 	bare := s != ""

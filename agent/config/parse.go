@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 // maxIncludeDepth bounds include nesting. Loops are detected exactly; this
@@ -140,7 +142,7 @@ func (p *parser) read(name, abs string, data []byte, chain []string) {
 			p.errorf(at, "", "%v", errNUL)
 			continue
 		}
-		args, err := splitArgs(s)
+		args, err := redisrule.SplitArgs(s)
 		if err != nil {
 			p.errorf(at, "", "%v", err)
 			continue

@@ -264,29 +264,3 @@ func TestConfigSetGetDebug(t *testing.T) {
 		t.Error("bad simfailure accepted")
 	}
 }
-
-func TestGlob(t *testing.T) {
-	for _, tc := range []struct {
-		pat, s string
-		nocase bool
-		want   bool
-	}{
-		{"*", "anything/with/slashes", false, true},
-		{"m?", "m1", false, true},
-		{"m?", "m12", false, false},
-		{"m[0-9]*", "m1x", false, true},
-		{"m[^0-9]", "m1", false, false},
-		{"M*", "mymaster", false, false},
-		{"M*", "mymaster", true, true},
-		{"a\\*", "a*", false, true},
-		{"a\\*", "ab", false, false},
-		{"[abc", "[abc", false, true},
-		{"*master", "mymaster", false, true},
-		{"*a*b*c", "xaybzc", false, true},
-		{"*a*b*c", "xaybz", false, false},
-	} {
-		if got := globMatch(tc.pat, tc.s, tc.nocase); got != tc.want {
-			t.Errorf("glob %q %q = %v", tc.pat, tc.s, got)
-		}
-	}
-}

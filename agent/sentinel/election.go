@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 // IsMasterDownByAddr answers SENTINEL IS-MASTER-DOWN-BY-ADDR from a peer.
@@ -42,7 +44,7 @@ func (n *Node) IsMasterDownByAddr(now Time, ip string, port int, reqEpoch uint64
 	}
 	down = !n.tilt && m.inst.flags&fSDown != 0
 	if runid != "*" {
-		if !validRunID(runid) {
+		if !redisrule.IsRunID(runid) {
 			n.debug(m.cfg.Name, "bad-vote-request", fmt.Sprintf("invalid run id %.64q", runid))
 		} else {
 			l, e := n.voteLeader(m, reqEpoch, strings.ToLower(runid))

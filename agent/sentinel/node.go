@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 // Node is one agent's Sentinel state machine. It is not safe for concurrent
@@ -172,7 +174,7 @@ func New(cfg Config, st *HardState) (*Node, error) {
 			n.myid = NewID(cfg.Rand)
 			n.dirty = true
 		} else {
-			if !validRunID(st.MyID) {
+			if !redisrule.IsRunID(st.MyID) {
 				return nil, fmt.Errorf("%w: myid %q is not 40 hex characters", ErrState, st.MyID)
 			}
 			n.myid = strings.ToLower(st.MyID)
@@ -376,7 +378,7 @@ func (n *Node) restoreMaster(m *master, ms *MasterState, keepAddr bool) error {
 	}
 	for _, sr := range ms.KnownSentinels {
 		a, err := n.checkAddr(sr.Addr)
-		if err != nil || !validRunID(sr.RunID) {
+		if err != nil || !redisrule.IsRunID(sr.RunID) {
 			n.debug(m.cfg.Name, "known-sentinel-ignored", fmt.Sprintf("known sentinel %s %s: invalid", sr.Addr, sr.RunID))
 			continue
 		}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 // harness drives one Node by hand for rule tests.
@@ -220,7 +222,7 @@ func TestNewFreshStateAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	rd := n.Ready()
-	if rd.State == nil || !validRunID(rd.State.MyID) || !IsAgentID(rd.State.MyID) {
+	if rd.State == nil || !redisrule.IsRunID(rd.State.MyID) || !IsAgentID(rd.State.MyID) {
 		t.Fatalf("fresh node must persist a tagged 40-hex myid, got %+v", rd.State)
 	}
 	if rd2 := n.Ready(); rd2.State != nil {
