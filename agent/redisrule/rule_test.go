@@ -83,11 +83,7 @@ func TestSplitArgs(t *testing.T) {
 // TestSplitArgsRedis sends each line of splitTests to redis-server as an
 // inline "RPUSH key <line>" and reads the list back.
 func TestSplitArgsRedis(t *testing.T) {
-	srv := redistest.Start(t)
-	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	defer rc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	srv, rc, ctx := startRedis(t)
 	for _, tt := range splitTests {
 		if strings.ContainsAny(tt.in, "\n\x00") || strings.HasSuffix(tt.in, "\r") {
 			continue // not expressible as one inline request line
@@ -218,11 +214,7 @@ func TestMatchManyStars(t *testing.T) {
 }
 
 func TestMatchRedis(t *testing.T) {
-	srv := redistest.Start(t)
-	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	defer rc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	_, rc, ctx := startRedis(t)
 	for _, tt := range globTests {
 		var got bool
 		if tt.fold {
@@ -296,10 +288,8 @@ func TestAddrRedis(t *testing.T) {
 }
 
 func TestIsRunID(t *testing.T) {
-	srv := redistest.Start(t)
-	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	defer rc.Close()
-	info, err := rc.Info(context.Background(), "server").Result()
+	_, rc, ctx := startRedis(t)
+	info, err := rc.Info(ctx, "server").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,4 +311,14 @@ func TestIsRunID(t *testing.T) {
 			t.Errorf("IsRunID(%q) = %v, want %v", tt.s, got, tt.want)
 		}
 	}
+}
+
+// startRedis starts a redis-server for one test and connects a client to it.
+func startRedis(t *testing.T) (*redistest.Server, *redis.Client, context.Context) {
+	srv := redistest.Start(t)
+	rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { rc.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return srv, rc, ctx
 }

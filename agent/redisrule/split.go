@@ -43,54 +43,37 @@ func SplitArgs[S ~string | ~[]byte](line S) ([]S, error) {
 			return args, nil
 		}
 		cur := []byte{}
-		inDouble, inSingle := false, false
+		var quote byte // the open quote, or 0
 		for done := false; !done; {
 			c := at(i)
 			switch {
-			case inDouble:
-				switch {
-				case c == '\\' && at(i+1) == 'x' && isHex(at(i+2)) && isHex(at(i+3)):
-					cur = append(cur, unhex(at(i+2))<<4|unhex(at(i+3)))
-					i += 3
-				case c == '\\' && at(i+1) != 0:
-					i++
-					cur = append(cur, unescape(at(i)))
-				case c == '"':
-					if at(i+1) != 0 && !isSpace(at(i+1)) {
-						return nil, ErrAfterQuote
-					}
-					done = true
-				case c == 0:
-					return nil, ErrUnbalanced
-				default:
-					cur = append(cur, c)
-				}
-			case inSingle:
-				switch {
-				case c == '\\' && at(i+1) == '\'':
-					i++
-					cur = append(cur, '\'')
-				case c == '\'':
-					if at(i+1) != 0 && !isSpace(at(i+1)) {
-						return nil, ErrAfterQuote
-					}
-					done = true
-				case c == 0:
-					return nil, ErrUnbalanced
-				default:
-					cur = append(cur, c)
-				}
-			default:
+			case quote == 0:
 				switch c {
 				case ' ', '\n', '\r', '\t', 0:
 					done = true
-				case '"':
-					inDouble = true
-				case '\'':
-					inSingle = true
+				case '"', '\'':
+					quote = c
 				default:
 					cur = append(cur, c)
 				}
+			case c == 0:
+				return nil, ErrUnbalanced
+			case c == quote:
+				if at(i+1) != 0 && !isSpace(at(i+1)) {
+					return nil, ErrAfterQuote
+				}
+				done = true
+			case quote == '\'' && c == '\\' && at(i+1) == '\'':
+				i++
+				cur = append(cur, '\'')
+			case quote == '"' && c == '\\' && at(i+1) == 'x' && isHex(at(i+2)) && isHex(at(i+3)):
+				cur = append(cur, unhex(at(i+2))<<4|unhex(at(i+3)))
+				i += 3
+			case quote == '"' && c == '\\' && at(i+1) != 0:
+				i++
+				cur = append(cur, unescape(at(i)))
+			default:
+				cur = append(cur, c)
 			}
 			if c != 0 {
 				i++
