@@ -17,20 +17,16 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
 	"github.com/vipsentinel/vipsentinel/agent/metrics"
+	"github.com/vipsentinel/vipsentinel/agent/metrics/source"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 	"github.com/vipsentinel/vipsentinel/firewall"
 	"github.com/vipsentinel/vipsentinel/vip"
 )
 
-// Compile-time proof that the production managers are sources.
-var (
-	_ metrics.VIPSource      = (*vip.Manager)(nil)
-	_ metrics.FirewallSource = (*firewall.Manager)(nil)
-)
-
-// TestSystem exports a real vip.Manager and firewall.Manager working in a
-// lab namespace, and checks that what other processes do to them (remove
-// the VIP, add a dropping chain, delete our table) shows in the metrics.
+// TestSystem exports a real vip.Manager and firewall.Manager (through package
+// source) working in a lab namespace, and checks that what other processes do
+// to them (remove the VIP, add a dropping chain, delete our table) shows in
+// the metrics.
 func TestSystem(t *testing.T) {
 	l := lab.NewT(t, lab.Config{Hosts: 1, Name: "metrics"})
 	h := l.Hosts()[0]
@@ -55,7 +51,9 @@ func TestSystem(t *testing.T) {
 		GARP: &vip.GARPConfig{Count: 2, Interval: 100 * time.Millisecond}}},
 		vip.Options{Addrs: nl, Announcer: pk, Logger: log.With("component", "vip"),
 			ReconcileInterval: 200 * time.Millisecond,
-			OnEvent:           func(e sentinel.Event) { met.ObserveEvent(time.Now(), e) }})
+			OnEvent: func(e vip.Event) {
+				met.ObserveEvent(time.Now(), sentinel.Event{Type: e.Type, Master: e.Master, Epoch: e.Epoch, Payload: e.Payload})
+			}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +70,7 @@ func TestSystem(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	met = metrics.New(metrics.Options{VIPs: vm, Firewall: fw, Heartbeat: time.Now, Logger: log, Version: "test"})
+	met = metrics.New(metrics.Options{VIPs: source.VIPs(vm), Firewall: source.Firewall(fw), Heartbeat: time.Now, Logger: log, Version: "test"})
 	run(t, "vip", func(ctx context.Context) error { return vm.Run(ctx) }, func(ctx context.Context) error { return vm.Close(ctx) })
 	if err := fw.Open(ctx); err != nil {
 		t.Fatalf("firewall open: %v", err)
@@ -86,7 +84,7 @@ func TestSystem(t *testing.T) {
 		return ok && v == 0
 	})
 
-	vm.Set([]sentinel.VIPIntent{{Master: "mymaster", Own: true, Epoch: 4, Reason: "test"}})
+	vm.Set([]vip.Intent{{Master: "mymaster", Own: true, Epoch: 4, Reason: "test"}})
 	eventually(t, met.Registry(), "held VIP with announcements and +vip-acquired", func(g getter) bool {
 		held, _ := g("vipsentinel_vip_held", labels)
 		epoch, _ := g("vipsentinel_vip_epoch", labels)

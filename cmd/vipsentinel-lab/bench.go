@@ -28,7 +28,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	idleSettle := fs.Duration("idle-settle", 10*time.Second, "how long the deployment runs before the idle window (discovery, first INFO rounds)")
 	manyMasters := fs.Int("masters", 200, "monitored masters per agent for the second idle measurement")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vipsentinel bench [flags]\n\n"+
+		fmt.Fprintf(stderr, "Usage: vipsentinel-lab bench [flags]\n\n"+
 			"Runs, side by side in the same lab, vipsentinel and the classic redis-sentinel +\n"+
 			"client-reconfig-script (ip addr + arping) stack, and prints: client-observed write outage\n"+
 			"through the floating IP, acknowledged writes lost and time with the IP on two hosts, for a\n"+
@@ -50,7 +50,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	parts := strings.Split(*only, ",")
 	b := &bench{out: stdout, self: self, downAfter: *downAfter}
-	fmt.Fprintf(stdout, "vipsentinel bench %s: down-after %v, %d runs per case, %s\n\n", version(), *downAfter, *runs, time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(stdout, "vipsentinel bench %s: down-after %v, %d runs per case, %s\n\n", agentVersion(self), *downAfter, *runs, time.Now().UTC().Format(time.RFC3339))
 	failed := false
 	if slices.Contains(parts, "failover") {
 		failed = b.failover(ctx, *runs) != nil || failed

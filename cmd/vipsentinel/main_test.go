@@ -33,8 +33,8 @@ func TestCommandLine(t *testing.T) {
 		{"check-config no file", []string{"check-config"}, exitUsage, "", "Usage", ""},
 		{"run bad config", []string{bad}, exitConfig, "", "bad.conf:2", ""},
 		{"run too many args", []string{"run", good, good}, exitUsage, "", "Usage", ""},
-		{"demo help", []string{"demo", "-h"}, exitOK, "", "network namespaces", ""},
-		{"bench help", []string{"bench", "-h"}, exitOK, "", "redis-sentinel", ""},
+		{"demo moved", []string{"demo", "-h"}, exitUsage, "", "vipsentinel-lab demo", ""},
+		{"bench moved", []string{"bench"}, exitUsage, "", "vipsentinel-lab bench", ""},
 		{"status unreachable", []string{"status", "--addr", "127.0.0.1:1", "--timeout", "200ms"}, exitFail, "", "127.0.0.1:1", ""},
 	}
 	for _, tt := range tests {
