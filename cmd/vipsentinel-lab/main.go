@@ -44,20 +44,23 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return exitUsage
+	cmd := ""
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
 	}
-	switch args[0] {
+	switch cmd {
+	case "demo":
+		return cmdDemo(args, stdout, stderr)
+	case "bench":
+		return cmdBench(args, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
-	case "demo":
-		return cmdDemo(args[1:], stdout, stderr)
-	case "bench":
-		return cmdBench(args[1:], stdout, stderr)
+	case "":
+		fmt.Fprint(stderr, usage)
+	default:
+		fmt.Fprintf(stderr, "vipsentinel-lab: unknown command %q\n\n%s", cmd, usage)
 	}
-	fmt.Fprintf(stderr, "vipsentinel-lab: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage
 }
 

@@ -7,21 +7,20 @@ import (
 )
 
 func TestCommandLine(t *testing.T) {
+	// args, exit status, and what stdout or stderr must contain.
 	tests := []struct {
-		name   string
-		args   []string
-		code   int
-		stdout string // substring
-		stderr string // substring
+		args           []string
+		code           int
+		stdout, stderr string
 	}{
-		{"no arguments", nil, exitUsage, "", "Usage:"},
-		{"help", []string{"--help"}, exitOK, "demo", ""},
-		{"unknown", []string{"frob"}, exitUsage, "", "unknown command"},
-		{"demo help", []string{"demo", "-h"}, exitOK, "", "network namespaces"},
-		{"bench help", []string{"bench", "-h"}, exitOK, "", "redis-sentinel"},
+		{nil, exitUsage, "", "Usage:"},
+		{[]string{"--help"}, exitOK, "demo", ""},
+		{[]string{"frob"}, exitUsage, "", "unknown command"},
+		{[]string{"demo", "-h"}, exitOK, "", "network namespaces"},
+		{[]string{"bench", "-h"}, exitOK, "", "redis-sentinel"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var out, errb bytes.Buffer
 			if code := run(tt.args, &out, &errb); code != tt.code {
 				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out.String(), errb.String())
