@@ -18,6 +18,7 @@ import (
 	"github.com/mdlayher/packet"
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
 // These tests run the production Netlink and Packet implementations inside
@@ -88,7 +89,7 @@ func (n *node) set(master string, own bool, epoch uint64) {
 // wait returns the next event of type typ, skipping others.
 func (n *node) wait(t *testing.T, typ string) Event {
 	t.Helper()
-	timeout := time.After(lab.DefaultWait)
+	timeout := time.After(wait.Default)
 	for {
 		select {
 		case ev := <-n.events:
@@ -96,7 +97,7 @@ func (n *node) wait(t *testing.T, typ string) Event {
 				return ev
 			}
 		case <-timeout:
-			t.Fatalf("%s: no %s event within %v; status %+v", n.h.Name, typ, lab.DefaultWait, n.m.Status())
+			t.Fatalf("%s: no %s event within %v; status %+v", n.h.Name, typ, wait.Default, n.m.Status())
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // harness drives a Manager over a fakeNet with explicit time.
@@ -425,18 +427,6 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // TestRunWiring exercises the real loop: Set, address events, conflict
 // listeners and Close, over the fake.
 func TestRunWiring(t *testing.T) {
@@ -474,9 +464,9 @@ func TestRunWiring(t *testing.T) {
 
 	// An address event (the fake calls the Watch callback) triggers repair.
 	n.extDel("eth0", "198.18.0.10/32")
-	waitFor(t, 10*time.Second, "repair", func() bool { return m.Status()[0].Repairs == 1 && strings.Contains(n.state(), "198.18.0.10/32") })
+	testenv.Until(t, 10*time.Second, "repair", func() bool { return m.Status()[0].Repairs == 1 && strings.Contains(n.state(), "198.18.0.10/32") })
 
-	waitFor(t, 10*time.Second, "conflict listener", func() bool {
+	testenv.Until(t, 10*time.Second, "conflict listener", func() bool {
 		return n.claim(Claim{Iface: "eth0", IP: netip.MustParseAddr("198.18.0.10"), MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, Kind: "na"})
 	})
 	if ev := next(EventConflict); !strings.Contains(ev.Payload, "from 02:00:00:00:00:02") || !ev.Warning {

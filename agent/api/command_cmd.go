@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -133,7 +134,7 @@ func allCommands() []*command {
 func inCategory(cat string) []string {
 	var names []string
 	for _, cmd := range allCommands() {
-		if contains(cmd.acl, cat) {
+		if slices.Contains(cmd.acl, cat) {
 			names = append(names, cmd.name)
 		}
 	}
@@ -368,7 +369,7 @@ func (c *client) cmdACL(args []string) {
 			return
 		}
 		cat := strings.ToLower(args[2])
-		if !contains(aclCategories, cat) {
+		if !slices.Contains(aclCategories, cat) {
 			c.w.Error(fmt.Sprintf("ERR Unknown category '%s'", sanitize(truncate(args[2], 128))))
 			return
 		}
@@ -447,13 +448,4 @@ func (c *client) aclRule() string {
 		return "user default on nopass ~* &* +@all"
 	}
 	return "user default on #" + passwordHash(c.srv.cfg.RequirePass) + " ~* &* +@all"
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/metrics/source"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 	"github.com/vipsentinel/vipsentinel/firewall"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 	"github.com/vipsentinel/vipsentinel/vip"
 )
 
@@ -184,14 +186,14 @@ func serveHTTP(t *testing.T, m *metrics.Metrics) string {
 // getter looks a sample up by metric name and exact label set.
 type getter func(name string, labels map[string]string) (float64, bool)
 
-// eventually gathers reg until cond holds, failing after lab.DefaultWait.
+// eventually gathers reg until cond holds, failing after wait.Default with
+// the agent's metrics as they were last.
 func eventually(t *testing.T, reg prometheus.Gatherer, what string, cond func(getter) bool) {
 	t.Helper()
-	deadline := time.Now().Add(lab.DefaultWait)
-	for {
+	testenv.Eventually(t, wait.Default, what, func() error {
 		mfs, err := reg.Gather()
 		if err != nil {
-			t.Fatalf("gather: %v", err)
+			return wait.Permanent(fmt.Errorf("gather: %w", err))
 		}
 		g := func(name string, labels map[string]string) (float64, bool) {
 			for _, mf := range mfs {
@@ -218,18 +220,12 @@ func eventually(t *testing.T, reg prometheus.Gatherer, what string, cond func(ge
 			}
 			return 0, false
 		}
-		if cond(g) {
-			return
-		}
-		if time.Now().After(deadline) {
-			var b strings.Builder
-			for _, mf := range mfs {
-				if strings.HasPrefix(mf.GetName(), "vipsentinel_") {
-					fmt.Fprintf(&b, "%s\n", mf.String())
-				}
+		var b strings.Builder
+		for _, mf := range mfs {
+			if strings.HasPrefix(mf.GetName(), "vipsentinel_") {
+				fmt.Fprintf(&b, "%s\n", mf.String())
 			}
-			t.Fatalf("no %s within %v; metrics:\n%s", what, lab.DefaultWait, b.String())
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return testenv.Pending(cond(g), "metrics:\n"+b.String())
+	})
 }

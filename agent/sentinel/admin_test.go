@@ -2,6 +2,7 @@ package sentinel
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -145,7 +146,7 @@ func TestCKQuorumAndViews(t *testing.T) {
 		t.Errorf("ckquorum alone: %q %v", s, err)
 	}
 	for i := 0; i < 3; i++ {
-		n.addSentinel(m, Addr{Host: "198.18.0." + itoa(2+i), Port: 26379}, strings.Repeat(string(rune('a'+i)), 40))
+		n.addSentinel(m, Addr{Host: "198.18.0." + strconv.Itoa(2+i), Port: 26379}, strings.Repeat(string(rune('a'+i)), 40))
 	}
 	if s, err := n.CKQuorum("mymaster"); err != nil || s != "OK 4 usable Sentinels. Quorum and failover authorization can be reached" {
 		t.Errorf("ckquorum: %q %v", s, err)

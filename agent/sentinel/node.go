@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -539,7 +540,7 @@ func (n *Node) Ready() Ready {
 	rd.Commands, n.cmds = n.cmds, nil
 	rd.Events, n.events = n.events, nil
 	rd.Scripts, n.scripts = n.scripts, nil
-	if vips := n.desiredVIPs(); !n.vipValid || !equalVIPs(vips, n.vipSent) {
+	if vips := n.desiredVIPs(); !n.vipValid || !slices.Equal(vips, n.vipSent) {
 		if vips == nil {
 			vips = []VIPIntent{}
 		}
@@ -556,19 +557,7 @@ func (n *Node) HasReady() bool {
 	if n.dirty || len(n.cmds) > 0 || len(n.events) > 0 || len(n.scripts) > 0 || n.crash {
 		return true
 	}
-	return !n.vipValid || !equalVIPs(n.desiredVIPs(), n.vipSent)
-}
-
-func equalVIPs(a, b []VIPIntent) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return !n.vipValid || !slices.Equal(n.desiredVIPs(), n.vipSent)
 }
 
 // snapshot returns the state to persist.

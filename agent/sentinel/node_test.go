@@ -3,6 +3,7 @@ package sentinel
 import (
 	"math/rand"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -140,28 +141,7 @@ func replicaInfo(master Addr, up bool, prio int, offset int64, runid string) str
 		st = "up"
 	}
 	return "role:slave\r\nrun_id:" + runid + "\r\nmaster_host:" + master.Host + "\r\nmaster_port:6379\r\nmaster_link_status:" + st +
-		"\r\nslave_priority:" + itoa(prio) + "\r\nslave_repl_offset:" + itoa(int(offset)) + "\r\n"
-}
-
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(i)) }
-
-func fmtInt(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	neg := i < 0
-	if neg {
-		i = -i
-	}
-	var b []byte
-	for i > 0 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-		i /= 10
-	}
-	if neg {
-		b = append([]byte{'-'}, b...)
-	}
-	return string(b)
+		"\r\nslave_priority:" + strconv.Itoa(prio) + "\r\nslave_repl_offset:" + strconv.Itoa(int(offset)) + "\r\n"
 }
 
 // healthy brings the master's links up and answers everything for d.
@@ -541,7 +521,7 @@ func TestVoteRules(t *testing.T) {
 			t.Errorf("%s: got %s %d current %d", tc.name, leader, ep, h.n.CurrentEpoch())
 		}
 		ev, voted := findEvent(h.events, "+vote-for-leader")
-		if voted != tc.wantVoteEvent || voted && ev.Payload != cand+" "+itoa(int(tc.wantEpoch)) {
+		if voted != tc.wantVoteEvent || voted && ev.Payload != cand+" "+strconv.Itoa(int(tc.wantEpoch)) {
 			t.Errorf("%s: vote event %v %+v", tc.name, voted, ev)
 		}
 		if (len(h.states) > 0) != tc.wantPersist {
@@ -595,7 +575,7 @@ func TestLeaderCounting(t *testing.T) {
 		m := h.n.masters["mymaster"]
 		h.n.currentEpoch = 4
 		for i, v := range tc.peers {
-			s := h.n.addSentinel(m, Addr{Host: "198.18.0." + itoa(50+i), Port: 26379}, strings.Repeat(string(rune('e'+i)), 40))
+			s := h.n.addSentinel(m, Addr{Host: "198.18.0." + strconv.Itoa(50+i), Port: 26379}, strings.Repeat(string(rune('e'+i)), 40))
 			if v == "me" {
 				v = h.n.myid
 			}
@@ -619,7 +599,7 @@ func TestElectionLostAndBackoff(t *testing.T) {
 	m := h.n.masters["mymaster"]
 	peers := []*instance{}
 	for i := 0; i < 2; i++ {
-		peers = append(peers, h.n.addSentinel(m, Addr{Host: "198.18.0." + itoa(50+i), Port: 26379}, NewID(rand.New(rand.NewSource(int64(100+i))))))
+		peers = append(peers, h.n.addSentinel(m, Addr{Host: "198.18.0." + strconv.Itoa(50+i), Port: 26379}, NewID(rand.New(rand.NewSource(int64(100+i))))))
 	}
 	h.n.currentEpoch = 5
 	h.n.voteLeader(m, 5, h.n.myid)
