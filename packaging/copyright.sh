@@ -9,7 +9,7 @@
 #   bash packaging/copyright.sh --check  exit 1 if packaging/copyright is not what it would write
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH=/usr/local/go/bin:$PATH GOOS=linux GOFLAGS=-mod=mod
+export PATH=/usr/local/go/bin:$PATH GOOS=linux
 
 # indent prints a file as a field continuation: one leading space, blank lines as " .".
 indent() { sed -e 's/[[:space:]]*$//' -e 's/^$/./' -e 's/^/ /' "$1"; }
