@@ -66,8 +66,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "status":
 		return cmdStatus(args[1:], stdout, stderr)
 	case "demo", "bench":
-		fmt.Fprintf(stderr, "vipsentinel: %s is in the developers' tool vipsentinel-lab, which the package does not ship:\n"+
-			"  make build && sudo ./bin/vipsentinel-lab %s -h   (from a source checkout)\n", args[0], args[0])
+		// No path in this text: lintian reads a bin/ path naming this
+		// program as a wrong location (bin-sbin-mismatch).
+		fmt.Fprintf(stderr, "vipsentinel: %s is in vipsentinel-lab, the developers' tool that the package does not ship;\n"+
+			"in a source checkout, make build puts it beside vipsentinel: run vipsentinel-lab %s -h as root\n", args[0], args[0])
 		return exitUsage
 	case "run":
 		return cmdRun(args[1:], stderr)
