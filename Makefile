@@ -1,8 +1,11 @@
 # Convenience targets; the README's two set-up commands are `bash .ci/demo` and `bash .ci/test`.
 .PHONY: build test demo packages bench clean
 
+# bin/vipsentinel is the daemon; bin/vipsentinel-lab the developers' demo and benchmarks
+# (not packaged), which run the vipsentinel beside them.
 build:
 	go build -o bin/vipsentinel ./cmd/vipsentinel
+	go build -o bin/vipsentinel-lab ./cmd/vipsentinel-lab
 
 test:
 	bash .ci/test
@@ -11,7 +14,7 @@ demo:
 	bash .ci/demo
 
 bench: build
-	./bin/vipsentinel bench
+	./bin/vipsentinel-lab bench
 
 packages:
 	bash packaging/build.sh

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
 	"github.com/vipsentinel/vipsentinel/firewall"
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
 const (
@@ -398,7 +399,7 @@ func runManager(t *testing.T, m *firewall.Manager) {
 func (e *env) waitRuleset(m *firewall.Manager, want, what string) time.Duration {
 	e.t.Helper()
 	start := time.Now()
-	err := lab.WaitFor(e.ctx, time.Millisecond, func() error {
+	err := wait.For(e.ctx, time.Millisecond, func() error {
 		got, err := m.Ruleset()
 		if err != nil {
 			return err

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 func TestTextHandlerRedactsSecrets(t *testing.T) {
@@ -144,19 +146,6 @@ func TestNewLoggerTextWhenNotJournal(t *testing.T) {
 	}
 }
 
-// needRoot skips tests that need root, except under CI where missing
-// privileges are a failure.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("test needs root (CI=true: not skipping)")
-	}
-	t.Skip("test needs root")
-}
-
 // journalRecord is one entry as journald would receive it: field -> values.
 type journalRecord map[string][]string
 
@@ -165,7 +154,7 @@ type journalRecord map[string][]string
 // and a unixgram socket at /run/systemd/journal/socket (slog-journal's fixed
 // address). The host's /run is not touched.
 func TestJournalHandlerNativeProtocol(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t)
 	out := filepath.Join(t.TempDir(), "records.json")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestJournalChild$", "-test.v")
 	cmd.Env = append(os.Environ(), "VIPSENTINEL_JOURNAL_CHILD="+out)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 const unitFile = "vipsentinel.service"
@@ -79,23 +81,10 @@ func TestUnitContract(t *testing.T) {
 	}
 }
 
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not installed (CI=true: not skipping): %v", name, err)
-	}
-	t.Skipf("%s not installed", name)
-	return ""
-}
-
 // TestUnitSecurityExposure holds the sandbox to `systemd-analyze security`
 // exposure 2.5 or better (the threshold is exposure x 10).
 func TestUnitSecurityExposure(t *testing.T) {
-	sa := needTool(t, "systemd-analyze")
+	sa := testenv.NeedTool(t, "systemd-analyze")
 	out, err := exec.Command(sa, "security", "--offline=yes", "--threshold=25", "--no-pager", "./"+unitFile).CombinedOutput()
 	m := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`).FindSubmatch(out)
 	if m == nil {
@@ -117,7 +106,7 @@ func TestUnitSecurityExposure(t *testing.T) {
 // fails. The packaging e2e test verifies it again inside a booted system
 // with the package installed, where it must be fully clean.
 func TestUnitVerifies(t *testing.T) {
-	sa := needTool(t, "systemd-analyze")
+	sa := testenv.NeedTool(t, "systemd-analyze")
 	out, _ := exec.Command(sa, "verify", "--no-pager", "./"+unitFile).CombinedOutput()
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		if line == "" || strings.Contains(line, "Command /usr/bin/vipsentinel is not executable") {

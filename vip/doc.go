@@ -2,8 +2,8 @@
 // the host where this agent's Sentinel core says they belong, and nowhere
 // else.
 //
-// A Manager is driven by the core's desired state ([sentinel.VIPIntent],
-// passed to Set). One goroutine (Run) reconciles desired against actual
+// A Manager is driven by the desired state ([Intent], passed to Set), which
+// the caller derives from the Sentinel core's decisions. One goroutine (Run) reconciles desired against actual
 // addresses on every Set, on every netlink address event and every few
 // seconds:
 //   - it installs owned VIPs, tagged with IFA_PROTO DefaultProto (and, for

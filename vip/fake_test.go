@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-
-	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
 // fakeNet is an in-memory Addrs and Announcer that records what it is asked
@@ -177,7 +175,7 @@ func (n *fakeNet) claim(c Claim) bool {
 	return true
 }
 
-func (n *fakeNet) event(ev sentinel.Event) {
+func (n *fakeNet) event(ev Event) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.log = append(n.log, fmt.Sprintf("event %s %s", ev.Type, ev.Payload))

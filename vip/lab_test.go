@@ -18,7 +18,7 @@ import (
 	"github.com/mdlayher/packet"
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
-	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
 // These tests run the production Netlink and Packet implementations inside
@@ -31,7 +31,7 @@ type node struct {
 	m      *Manager
 	nl     *Netlink
 	pk     *Packet
-	events chan sentinel.Event
+	events chan Event
 }
 
 func startNode(t *testing.T, h *lab.Host, cfgs []Config, shapes func(net.HardwareAddr, netip.Addr) ([][]byte, error)) *node {
@@ -48,10 +48,10 @@ func startNode(t *testing.T, h *lab.Host, cfgs []Config, shapes func(net.Hardwar
 	if shapes != nil {
 		pk.shapes = shapes
 	}
-	n := &node{h: h, nl: nl, pk: pk, events: make(chan sentinel.Event, 256)}
+	n := &node{h: h, nl: nl, pk: pk, events: make(chan Event, 256)}
 	n.m, err = New(cfgs, Options{
 		Addrs: nl, Announcer: pk, Logger: log,
-		OnEvent: func(ev sentinel.Event) {
+		OnEvent: func(ev Event) {
 			t.Logf("%s: event %s %s", h.Name, ev.Type, ev.Payload)
 			select {
 			case n.events <- ev:
@@ -83,13 +83,13 @@ func startNode(t *testing.T, h *lab.Host, cfgs []Config, shapes func(net.Hardwar
 }
 
 func (n *node) set(master string, own bool, epoch uint64) {
-	n.m.Set([]sentinel.VIPIntent{{Master: master, Own: own, Epoch: epoch, Reason: "test"}})
+	n.m.Set([]Intent{{Master: master, Own: own, Epoch: epoch, Reason: "test"}})
 }
 
 // wait returns the next event of type typ, skipping others.
-func (n *node) wait(t *testing.T, typ string) sentinel.Event {
+func (n *node) wait(t *testing.T, typ string) Event {
 	t.Helper()
-	timeout := time.After(lab.DefaultWait)
+	timeout := time.After(wait.Default)
 	for {
 		select {
 		case ev := <-n.events:
@@ -97,7 +97,7 @@ func (n *node) wait(t *testing.T, typ string) sentinel.Event {
 				return ev
 			}
 		case <-timeout:
-			t.Fatalf("%s: no %s event within %v; status %+v", n.h.Name, typ, lab.DefaultWait, n.m.Status())
+			t.Fatalf("%s: no %s event within %v; status %+v", n.h.Name, typ, wait.Default, n.m.Status())
 		}
 	}
 }

@@ -10,9 +10,30 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
+
+// Intent says whether this host should hold the VIPs of a master, and which
+// config epoch justifies it. The caller translates its own decisions (the
+// Sentinel core's VIP intents) into Intents: this package knows nothing of
+// the core.
+type Intent struct {
+	Master string
+	Own    bool
+	Epoch  uint64
+	Reason string // why owned or not, for logs and Status
+}
+
+// Event is something a Manager did or saw, for the caller to log, count and
+// publish: Type is one of the Event* constants, Payload the text published
+// with it ("<master> <vip> <iface> epoch <n>", conflicts adding
+// "from <mac> <kind>"). Warning marks events an operator must look at.
+type Event struct {
+	Type    string
+	Master  string
+	Epoch   uint64
+	Payload string
+	Warning bool
+}
 
 // Event types emitted through Options.OnEvent.
 const (
@@ -39,7 +60,7 @@ type Options struct {
 	// OnEvent receives +vip-acquired, +vip-released and +vip-conflict
 	// events, from one goroutine at a time, never with a Manager lock held.
 	// It must not block for long. Nil drops events.
-	OnEvent func(sentinel.Event)
+	OnEvent func(Event)
 	// ReconcileInterval defaults to DefaultReconcileInterval.
 	ReconcileInterval time.Duration
 }
@@ -74,18 +95,18 @@ type Manager struct {
 	addrs    Addrs
 	ann      Announcer
 	log      *slog.Logger
-	onEvent  func(sentinel.Event)
+	onEvent  func(Event)
 	interval time.Duration
 
 	vips   []*vipState
 	byAddr map[ifaceIP]*vipState // immutable after New
 
 	mu          sync.Mutex // guards intents, haveIntents and the vipState fields marked so
-	intents     map[string]sentinel.VIPIntent
+	intents     map[string]Intent
 	haveIntents bool
 
 	kick      chan struct{}
-	conflicts chan sentinel.Event
+	conflicts chan Event
 	stop      chan struct{}
 	stopOnce  sync.Once
 	started   atomic.Bool
@@ -93,7 +114,7 @@ type Manager struct {
 
 	// pending events of the current loop iteration, emitted after
 	// announcements went out.
-	pending []sentinel.Event
+	pending []Event
 }
 
 type ifaceIP struct {
@@ -145,7 +166,7 @@ func New(cfgs []Config, opts Options) (*Manager, error) {
 		interval:  opts.ReconcileInterval,
 		byAddr:    map[ifaceIP]*vipState{},
 		kick:      make(chan struct{}, 1),
-		conflicts: make(chan sentinel.Event, 16),
+		conflicts: make(chan Event, 16),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -173,13 +194,12 @@ func New(cfgs []Config, opts Options) (*Manager, error) {
 	return m, nil
 }
 
-// Set replaces the desired state with intents (the core's full VIPIntent
-// set; masters absent from it are not owned). It never blocks; the latest
+// Set replaces the desired state with intents (the full set; masters absent from it are not owned). It never blocks; the latest
 // call wins. Until the first Set, the Manager owns nothing: Run removes
 // configured VIPs found at start, except those with KeepOnStop, which are
 // left untouched until the first Set.
-func (m *Manager) Set(intents []sentinel.VIPIntent) {
-	next := make(map[string]sentinel.VIPIntent, len(intents))
+func (m *Manager) Set(intents []Intent) {
+	next := make(map[string]Intent, len(intents))
 	for _, in := range intents {
 		next[in.Master] = in
 	}
@@ -361,7 +381,7 @@ func (m *Manager) onClaim(c Claim) {
 		return
 	}
 	now := time.Now()
-	var ev *sentinel.Event
+	var ev *Event
 	m.mu.Lock()
 	held := v.held
 	if held {
@@ -370,11 +390,11 @@ func (m *Manager) onClaim(c Claim) {
 		v.lastConflictMAC = c.MAC.String()
 		if now.Sub(v.lastConflictEv) >= conflictEventInterval {
 			v.lastConflictEv = now
-			ev = &sentinel.Event{
-				Type:   EventConflict,
-				Level:  sentinel.LevelWarning,
-				Master: v.cfg.Master,
-				Epoch:  v.epoch,
+			ev = &Event{
+				Type:    EventConflict,
+				Warning: true,
+				Master:  v.cfg.Master,
+				Epoch:   v.epoch,
 				Payload: fmt.Sprintf("%s %s %s epoch %d from %s %s",
 					v.cfg.Master, c.IP, c.Iface, v.epoch, c.MAC, c.Kind),
 			}
@@ -392,7 +412,7 @@ func (m *Manager) onClaim(c Claim) {
 	}
 }
 
-func (m *Manager) intentsSnapshot() (map[string]sentinel.VIPIntent, bool) {
+func (m *Manager) intentsSnapshot() (map[string]Intent, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.intents, m.haveIntents // the map is replaced, never modified
@@ -476,7 +496,7 @@ func (m *Manager) effectivePrefix(v *vipState, actual []Addr, vipIPs map[netip.A
 
 // ensureHeld installs v's VIP; it reports the installed prefix and whether
 // the VIP is now held.
-func (m *Manager) ensureHeld(now time.Time, v *vipState, in sentinel.VIPIntent, actual, mine []Addr, vipIPs map[netip.Addr]bool) (netip.Prefix, bool) {
+func (m *Manager) ensureHeld(now time.Time, v *vipState, in Intent, actual, mine []Addr, vipIPs map[netip.Addr]bool) (netip.Prefix, bool) {
 	c := v.cfg
 	want := m.effectivePrefix(v, actual, vipIPs)
 	log := m.log.With("master", c.Master, "vip", want, "iface", c.Interface, "epoch", in.Epoch)
@@ -569,7 +589,7 @@ func (m *Manager) ensureHeld(now time.Time, v *vipState, in sentinel.VIPIntent, 
 }
 
 // ensureReleased removes v's VIP (every prefix of it on its interface).
-func (m *Manager) ensureReleased(now time.Time, v *vipState, in sentinel.VIPIntent, haveIntent bool, mine []Addr) {
+func (m *Manager) ensureReleased(now time.Time, v *vipState, in Intent, haveIntent bool, mine []Addr) {
 	c := v.cfg
 	epoch, reason := v.epoch, "no intent for this master"
 	if haveIntent {
@@ -615,10 +635,9 @@ func (m *Manager) fail(v *vipState, what string, err error) {
 	}
 }
 
-func (m *Manager) event(typ string, v *vipState, epoch uint64) sentinel.Event {
-	return sentinel.Event{
+func (m *Manager) event(typ string, v *vipState, epoch uint64) Event {
+	return Event{
 		Type:    typ,
-		Level:   sentinel.LevelNotice,
 		Master:  v.cfg.Master,
 		Epoch:   epoch,
 		Payload: fmt.Sprintf("%s %s %s epoch %d", v.cfg.Master, v.cfg.VIP(), v.cfg.Interface, epoch),

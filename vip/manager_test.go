@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // harness drives a Manager over a fakeNet with explicit time.
@@ -57,7 +57,7 @@ func (h *harness) state(want string) {
 }
 
 func (h *harness) own(master string, own bool, epoch uint64) {
-	h.m.Set([]sentinel.VIPIntent{{Master: master, Own: own, Epoch: epoch, Reason: "test"}})
+	h.m.Set([]Intent{{Master: master, Own: own, Epoch: epoch, Reason: "test"}})
 }
 
 func (h *harness) status(i int) Status { return h.m.Status()[i] }
@@ -173,7 +173,7 @@ event +vip-released m1 198.18.0.10 eth0 epoch 8`)
 
 func TestMissingIntentReleases(t *testing.T) {
 	h := newHarness(t, []Config{cfg("m1", "198.18.0.10/32", "eth0"), cfg("m2", "198.18.0.20/32", "eth0")})
-	h.m.Set([]sentinel.VIPIntent{{Master: "m1", Own: true, Epoch: 3}, {Master: "m2", Own: true, Epoch: 4}})
+	h.m.Set([]Intent{{Master: "m1", Own: true, Epoch: 3}, {Master: "m2", Own: true, Epoch: 4}})
 	h.at(0, `
 add eth0 198.18.0.10/32
 add eth0 198.18.0.20/32
@@ -181,7 +181,7 @@ announce eth0 198.18.0.10
 announce eth0 198.18.0.20
 event +vip-acquired m1 198.18.0.10 eth0 epoch 3
 event +vip-acquired m2 198.18.0.20 eth0 epoch 4`)
-	h.m.Set([]sentinel.VIPIntent{{Master: "m2", Own: true, Epoch: 4}})
+	h.m.Set([]Intent{{Master: "m2", Own: true, Epoch: 4}})
 	h.at(500*ms, `
 del eth0 198.18.0.10/32
 event +vip-released m1 198.18.0.10 eth0 epoch 3`)
@@ -378,7 +378,7 @@ func TestCloseReleasesPerPolicy(t *testing.T) {
 	keep := cfg("m2", "198.18.0.20/32", "eth0")
 	keep.KeepOnStop = true
 	h := newHarness(t, []Config{cfg("m1", "198.18.0.10/32", "eth0"), keep})
-	h.m.Set([]sentinel.VIPIntent{{Master: "m1", Own: true, Epoch: 3}, {Master: "m2", Own: true, Epoch: 3}})
+	h.m.Set([]Intent{{Master: "m1", Own: true, Epoch: 3}, {Master: "m2", Own: true, Epoch: 3}})
 	h.at(0, `
 add eth0 198.18.0.10/32
 add eth0 198.18.0.20/32
@@ -427,26 +427,14 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // TestRunWiring exercises the real loop: Set, address events, conflict
 // listeners and Close, over the fake.
 func TestRunWiring(t *testing.T) {
 	n := newFakeNet()
-	events := make(chan sentinel.Event, 16)
+	events := make(chan Event, 16)
 	m, err := New([]Config{cfg("m1", "198.18.0.10/32", "eth0")}, Options{
 		Addrs: n, Announcer: n, Logger: testLogger(t),
-		OnEvent:           func(ev sentinel.Event) { events <- ev },
+		OnEvent:           func(ev Event) { events <- ev },
 		ReconcileInterval: time.Hour, // only events and Set drive it here
 	})
 	if err != nil {
@@ -456,7 +444,7 @@ func TestRunWiring(t *testing.T) {
 	go func() { runErr <- m.Run(context.Background()) }()
 	t.Cleanup(func() { _ = m.Close(context.Background()) })
 
-	next := func(typ string) sentinel.Event {
+	next := func(typ string) Event {
 		t.Helper()
 		select {
 		case ev := <-events:
@@ -467,21 +455,21 @@ func TestRunWiring(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("no %s event", typ)
 		}
-		return sentinel.Event{}
+		return Event{}
 	}
-	m.Set([]sentinel.VIPIntent{{Master: "m1", Own: true, Epoch: 11}})
+	m.Set([]Intent{{Master: "m1", Own: true, Epoch: 11}})
 	if ev := next(EventAcquired); ev.Epoch != 11 || ev.Master != "m1" || ev.Payload != "m1 198.18.0.10 eth0 epoch 11" {
 		t.Fatalf("acquired event %+v", ev)
 	}
 
 	// An address event (the fake calls the Watch callback) triggers repair.
 	n.extDel("eth0", "198.18.0.10/32")
-	waitFor(t, 10*time.Second, "repair", func() bool { return m.Status()[0].Repairs == 1 && strings.Contains(n.state(), "198.18.0.10/32") })
+	testenv.Until(t, 10*time.Second, "repair", func() bool { return m.Status()[0].Repairs == 1 && strings.Contains(n.state(), "198.18.0.10/32") })
 
-	waitFor(t, 10*time.Second, "conflict listener", func() bool {
+	testenv.Until(t, 10*time.Second, "conflict listener", func() bool {
 		return n.claim(Claim{Iface: "eth0", IP: netip.MustParseAddr("198.18.0.10"), MAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, Kind: "na"})
 	})
-	if ev := next(EventConflict); !strings.Contains(ev.Payload, "from 02:00:00:00:00:02") || ev.Level != sentinel.LevelWarning {
+	if ev := next(EventConflict); !strings.Contains(ev.Payload, "from 02:00:00:00:00:02") || !ev.Warning {
 		t.Fatalf("conflict event %+v", ev)
 	}
 

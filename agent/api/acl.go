@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -326,7 +328,7 @@ func (u *aclUser) apply(op string) error {
 		allow := op[0] == '+'
 		if len(op) > 1 && op[1] == '@' {
 			cat := strings.ToLower(op[2:])
-			if !contains(aclCategories, cat) {
+			if !slices.Contains(aclCategories, cat) {
 				return fail(errRuleUnknown)
 			}
 			u.setCategory(cat, allow)
@@ -480,7 +482,7 @@ func (u *aclUser) setAll(allow bool) {
 // subcommand in it.
 func (u *aclUser) setCategory(cat string, allow bool) {
 	for id, c := range aclCmds {
-		if c.listed && contains(c.cmd.acl, cat) {
+		if c.listed && slices.Contains(c.cmd.acl, cat) {
 			u.setCommand(id, allow)
 		}
 	}
@@ -490,7 +492,7 @@ func (u *aclUser) setCategory(cat string, allow bool) {
 // not allow.
 func (u *aclUser) countCategory(cat string) (on, off int) {
 	for id, c := range aclCmds {
-		if c.listed && contains(c.cmd.acl, cat) {
+		if c.listed && slices.Contains(c.cmd.acl, cat) {
 			if u.cmds[id] {
 				on++
 			} else {
@@ -717,7 +719,7 @@ func (u *aclUser) channelAllowed(channel string, pattern bool) bool {
 		return true
 	}
 	for _, p := range u.channels {
-		if pattern && p == channel || !pattern && globMatch(p, channel) {
+		if pattern && p == channel || !pattern && redisrule.Match(p, channel) {
 			return true
 		}
 	}

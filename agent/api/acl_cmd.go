@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/vipsentinel/vipsentinel/agent/internal/argsplit"
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 // aclDenied checks the client's user may run cmd with args (as resolved by
@@ -173,7 +174,7 @@ func (c *client) cmdACL(args []string) {
 			return
 		}
 		cat := strings.ToLower(args[2])
-		if !contains(aclCategories, cat) {
+		if !slices.Contains(aclCategories, cat) {
 			c.w.Error(fmt.Sprintf("ERR Unknown category '%s'", sanitize(truncate(args[2], 128))))
 			return
 		}
@@ -344,7 +345,7 @@ func (a *acl) loadLocked() ([]*aclUser, error) {
 		if l == "" {
 			continue
 		}
-		words, err := argsplit.Split(l)
+		words, err := redisrule.SplitArgs(l)
 		if err != nil {
 			fmt.Fprintf(&errs, "%s:%d: unbalanced quotes in acl line. ", a.file, n)
 			continue

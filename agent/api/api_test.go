@@ -17,7 +17,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 func kvs(pairs ...string) []KV {
@@ -79,7 +81,7 @@ func (b *testBackend) IsMasterDownByAddr(ctx context.Context, addr sentinel.Addr
 	return IsDown{Down: true, Leader: runID, LeaderEpoch: epoch}, nil
 }
 func (b *testBackend) Reset(ctx context.Context, pattern string) (int, error) {
-	if globMatch(pattern, "mymaster") {
+	if redisrule.Match(pattern, "mymaster") {
 		return 1, nil
 	}
 	return 0, nil
@@ -418,22 +420,11 @@ func TestSlowSubscriberDisconnected(t *testing.T) {
 			t.Fatal("slow subscriber never disconnected")
 		}
 	}
-	waitFor(t, "subscriber removed", func() bool {
+	testenv.Until(t, 10*time.Second, "subscriber removed", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return len(s.ps.channels) == 0
 	})
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestMaxClients(t *testing.T) {
@@ -551,7 +542,7 @@ func TestGoRedisSentinelClient(t *testing.T) {
 				t.Fatal(err)
 			}
 			ch := ps.Channel()
-			waitFor(t, "subscription registered", func() bool { return s.Publish("+switch-master", "mymaster 1.1.1.1 1 2.2.2.2 2") > 0 })
+			testenv.Until(t, 10*time.Second, "subscription registered", func() bool { return s.Publish("+switch-master", "mymaster 1.1.1.1 1 2.2.2.2 2") > 0 })
 			select {
 			case msg := <-ch:
 				if msg.Payload != "mymaster 1.1.1.1 1 2.2.2.2 2" {

@@ -23,7 +23,7 @@ import (
 // redis-benchmark -c 50 does: many clients, one request in flight each.
 func BenchmarkGetMasterAddr(b *testing.B) {
 	for _, clients := range []int{1, 50} {
-		b.Run("clients="+itoa(clients), func(b *testing.B) {
+		b.Run("clients="+strconv.Itoa(clients), func(b *testing.B) {
 			benchRoundTrips(b, clients, false, cmd("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"),
 				"*2\r\n$10\r\n198.18.0.1\r\n$4\r\n6379\r\n")
 		})
@@ -34,13 +34,6 @@ func BenchmarkGetMasterAddr(b *testing.B) {
 // server's per-request cost from the command's.
 func BenchmarkPing(b *testing.B) {
 	benchRoundTrips(b, 50, false, cmd("PING"), "+PONG\r\n")
-}
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
 }
 
 // BenchmarkRequestPath compares, in one run, the raw-syscall request path
@@ -64,7 +57,7 @@ func BenchmarkRequestPath(b *testing.B) {
 		plain bool
 	}{{"raw", false}, {"plain", true}} {
 		for _, clients := range []int{1, 50} {
-			b.Run(path.name+"/clients="+itoa(clients), func(b *testing.B) {
+			b.Run(path.name+"/clients="+strconv.Itoa(clients), func(b *testing.B) {
 				var before, after syscall.Rusage
 				_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
 				s := benchRoundTrips(b, clients, path.plain, cmd("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"),

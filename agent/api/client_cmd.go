@@ -2,14 +2,11 @@ package api
 
 import (
 	"fmt"
-	"net"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
-
-var netSplitHostPort = net.SplitHostPort
 
 func (c *client) cmdClient(args []string) {
 	sub := lowerSub("client", args[1])

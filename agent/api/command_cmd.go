@@ -1,7 +1,10 @@
 package api
 
 import (
+	"slices"
 	"strings"
+
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 func (c *client) cmdCommand(args []string) {
@@ -141,7 +144,7 @@ func allCommands() []*command {
 func inCategory(cat string) []string {
 	var names []string
 	for _, cmd := range allCommands() {
-		if contains(cmd.acl, cat) {
+		if slices.Contains(cmd.acl, cat) {
 			names = append(names, cmd.name)
 		}
 	}
@@ -169,9 +172,8 @@ func (c *client) commandList(opts []string) {
 	case "aclcat":
 		names = inCategory(strings.ToLower(opts[2]))
 	case "pattern":
-		pat := strings.ToLower(opts[2])
 		for _, cmd := range all {
-			if globMatch(pat, cmd.name) {
+			if redisrule.MatchFold(opts[2], cmd.name) {
 				names = append(names, cmd.name)
 			}
 		}
@@ -321,12 +323,3 @@ func (c *client) writeArgs(args []arg) {
 var aclCategories = []string{"keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
 	"hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous", "connection",
 	"transaction", "scripting"}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}

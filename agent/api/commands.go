@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/vipsentinel/vipsentinel/agent/peerproof"
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
@@ -652,7 +653,7 @@ func (c *client) cmdPublish(args []string) {
 		return
 	}
 	from := sentinel.Addr{}
-	if host, port, err := splitHostPort(c.addr); err == nil {
+	if host, port, err := redisrule.SplitAddr(c.addr); err == nil {
 		from = sentinel.Addr{Host: host, Port: port}
 	}
 	c.mu.Lock()
@@ -730,18 +731,6 @@ func (c *client) writeHelp(cmd string, lines []string) {
 
 // ---------------------------------------------------------------------------
 // Helpers shared by command files.
-
-func splitHostPort(addr string) (string, int, error) {
-	host, p, err := netSplitHostPort(addr)
-	if err != nil {
-		return "", 0, err
-	}
-	port, err := strconv.Atoi(p)
-	if err != nil {
-		return "", 0, err
-	}
-	return host, port, nil
-}
 
 func passwordHash(pass string) string {
 	h := sha256.Sum256([]byte(pass))

@@ -3,10 +3,12 @@ package api
 import (
 	"bufio"
 	"context"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"io"
 	"log/slog"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -361,7 +363,7 @@ func TestConfigGetHidesSecrets(t *testing.T) {
 			r.roundTrip(cmd("AUTH", tt.pass), "+OK\r\n")
 		}
 		r.roundTrip(cmd("SENTINEL", "CONFIG", "GET", "*"),
-			"*4\r\n$17\r\nresolve-hostnames\r\n$2\r\nno\r\n$13\r\nsentinel-pass\r\n$"+itoa(len(tt.want))+"\r\n"+tt.want+"\r\n")
+			"*4\r\n$17\r\nresolve-hostnames\r\n$2\r\nno\r\n$13\r\nsentinel-pass\r\n$"+strconv.Itoa(len(tt.want))+"\r\n"+tt.want+"\r\n")
 	}
 }
 
@@ -405,7 +407,7 @@ func TestHalfSentRequestsBounded(t *testing.T) {
 				// The server may close before reading it all.
 				go func() { _, _ = io.WriteString(c, tt.half) }()
 			}
-			waitFor(t, "the requests to be read or refused", func() bool {
+			testenv.Until(t, 10*time.Second, "the requests to be read or refused", func() bool {
 				s.mu.Lock()
 				k := len(s.clients)
 				s.mu.Unlock()
@@ -451,7 +453,7 @@ func TestManyIdleUnauthenticated(t *testing.T) {
 		}
 		conns = append(conns, c)
 	}
-	waitFor(t, "all connections accepted", func() bool { return s.stats.connections.Load() == n })
+	testenv.Until(t, 10*time.Second, "all connections accepted", func() bool { return s.stats.connections.Load() == n })
 	s.mu.Lock()
 	held, unauth := len(s.clients), s.unauth.l.Len()
 	s.mu.Unlock()

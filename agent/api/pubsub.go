@@ -3,6 +3,7 @@ package api
 import (
 	"sort"
 
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 	"github.com/vipsentinel/vipsentinel/agent/resp"
 )
 
@@ -70,7 +71,7 @@ func (p *pubsub) publish(channel, message string) int {
 		}
 	}
 	for pat, set := range p.patterns {
-		if !globMatch(pat, channel) {
+		if !redisrule.Match(pat, channel) {
 			continue
 		}
 		var penc [4][]byte
@@ -109,85 +110,4 @@ func sortedKeys(m map[string]struct{}) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// globMatch reports whether s matches the Redis glob pattern: * ? [abc]
-// [^a] [a-z] and \ escapes, as PSUBSCRIBE, SENTINEL RESET and CONFIG GET
-// use them. It backtracks only to the last '*', so its cost is
-// O(len(pattern)*len(s)) whatever the pattern.
-func globMatch(p, s string) bool {
-	pi, si := 0, 0
-	star, mark := -1, 0
-	for si < len(s) {
-		if pi < len(p) && p[pi] == '*' {
-			for pi < len(p) && p[pi] == '*' {
-				pi++
-			}
-			if pi == len(p) {
-				return true
-			}
-			star, mark = pi, si
-			continue
-		}
-		if pi < len(p) {
-			if n, ok := matchOne(p[pi:], s[si]); ok {
-				pi += n
-				si++
-				continue
-			}
-		}
-		if star < 0 {
-			return false
-		}
-		mark++
-		pi, si = star, mark
-	}
-	for pi < len(p) && p[pi] == '*' {
-		pi++
-	}
-	return pi == len(p)
-}
-
-// matchOne matches one pattern element (not '*') at the start of p against
-// c, returning the element's length.
-func matchOne(p string, c byte) (int, bool) {
-	switch p[0] {
-	case '?':
-		return 1, true
-	case '\\':
-		if len(p) >= 2 {
-			return 2, p[1] == c
-		}
-		return 1, c == '\\'
-	case '[':
-		i := 1
-		not := i < len(p) && p[i] == '^'
-		if not {
-			i++
-		}
-		match := false
-		for i < len(p) && p[i] != ']' {
-			switch {
-			case p[i] == '\\' && i+1 < len(p):
-				match = match || p[i+1] == c
-				i += 2
-			case i+2 < len(p) && p[i+1] == '-' && p[i+2] != ']':
-				lo, hi := p[i], p[i+2]
-				if lo > hi {
-					lo, hi = hi, lo
-				}
-				match = match || (c >= lo && c <= hi)
-				i += 3
-			default:
-				match = match || p[i] == c
-				i++
-			}
-		}
-		if i < len(p) {
-			i++ // the ']'
-		}
-		return i, match != not
-	default:
-		return 1, p[0] == c
-	}
 }

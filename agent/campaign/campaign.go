@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 	"net"
 	"net/netip"
 	"slices"
@@ -182,7 +183,7 @@ func (r *run) restartAgent(ctx context.Context, h int) error {
 	if err := r.startAgent(h); err != nil {
 		return err
 	}
-	return lab.WaitFor(wctx, 20*time.Millisecond, func() error {
+	return wait.For(wctx, 20*time.Millisecond, func() error {
 		_, err := r.agentCl[h].Do(wctx, "SENTINEL", "get-master-addr-by-name", scenario.MasterName).StringSlice()
 		return err
 	})

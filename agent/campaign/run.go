@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 	"net"
 	"slices"
 	"strconv"
@@ -177,7 +178,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	cctx, cancel := context.WithTimeout(ctx, cfg.Converge)
 	defer cancel()
-	err = lab.WaitFor(cctx, 50*time.Millisecond, func() error {
+	err = wait.For(cctx, 50*time.Millisecond, func() error {
 		var err error
 		rep.FinalMaster, err = c.Converged(cctx)
 		return err
@@ -190,7 +191,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		r.note("check", fmt.Sprintf("converged on %s after %v", rep.FinalMaster, rep.Converge.Round(time.Millisecond)))
 		// Both clients write to the converged group before they stop.
 		mark := vipW.Acked() + folW.Acked()
-		lab.WaitFor(ctx, 10*time.Millisecond, func() error {
+		wait.For(ctx, 10*time.Millisecond, func() error {
 			if vipW.Acked()+folW.Acked() < mark+20 {
 				return fmt.Errorf("no writes since convergence")
 			}

@@ -2,6 +2,7 @@ package compat
 
 import (
 	"fmt"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"os/exec"
 	"reflect"
 	"strings"
@@ -93,7 +94,7 @@ func TestACL(t *testing.T) {
 	// A second agent: agents authenticate to each other as peer too.
 	b := startAgent(t, lines...)
 	for _, addr := range []string{rs.Addr(), a.Addr(), b.Addr()} {
-		waitFor(t, addr+" to see the other sentinels, authenticated as peer", 30*time.Second, func() error {
+		testenv.Eventually(t, 30*time.Second, addr+" to see the other sentinels, authenticated as peer", func() error {
 			n, err := adminDo(addr, "SENTINEL", "MASTER", "mymaster")
 			if err != nil {
 				return err

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // cluster is a master, its replica and n vipsentinel agents monitoring it.
@@ -35,7 +36,7 @@ func newCluster(t *testing.T, n int) *cluster {
 		c.agents = append(c.agents, startAgent(t, sentinelLines(c.name, c.master, quorum)...))
 	}
 	for _, a := range c.agents {
-		waitFor(t, a.Addr()+" to see the replica and the other agents", 20*time.Second, func() error {
+		testenv.Eventually(t, 20*time.Second, a.Addr()+" to see the replica and the other agents", func() error {
 			return settled(a.Addr(), c.name, 1, n-1)
 		})
 	}
@@ -54,7 +55,7 @@ func (c *cluster) agentAddrs() []string {
 // now the master and that every agent says so.
 func (c *cluster) checkFailedOver(t *testing.T) {
 	t.Helper()
-	waitFor(t, "every agent to report the promoted replica", 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, "every agent to report the promoted replica", func() error {
 		for _, a := range c.agents {
 			got, err := masterAddr(a.Addr(), c.name)
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // step is one request of a differential case.
@@ -60,7 +61,7 @@ func newDiffFixture(t *testing.T) *diffFixture {
 	a := startAgent(t, append(slices.Clone(lines), fmt.Sprintf("sentinel known-sentinel mymaster 127.0.0.1 %d %s", rs.Port, rsID))...)
 	f := &diffFixture{master: master, replica: replica, redis: rs.Addr(), vip: a.Addr()}
 	for _, addr := range []string{f.redis, f.vip} {
-		waitFor(t, addr+" to see the replica and the other sentinel", 20*time.Second, func() error {
+		testenv.Eventually(t, 20*time.Second, addr+" to see the replica and the other sentinel", func() error {
 			return settled(addr, "mymaster", 1, 1)
 		})
 	}

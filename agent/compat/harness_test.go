@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 var dump = flag.Bool("compat.dump", false, "log the replies of passing differential cases too")
@@ -47,20 +48,12 @@ func goTool() string {
 	return "/usr/local/go/bin/go"
 }
 
-// inCI reports whether a missing tool must fail the test instead of
-// skipping it.
-func inCI() bool { return os.Getenv("CI") == "true" }
-
 // need skips (or, under CI, fails) the test when a prerequisite is missing.
 func need(t *testing.T, ok bool, what string) {
 	t.Helper()
-	if ok {
-		return
+	if !ok {
+		testenv.Missing(t, "%s is missing; install it with .ci/deps", what)
 	}
-	if inCI() {
-		t.Fatalf("%s is missing (CI=true: install it with .ci/deps)", what)
-	}
-	t.Skipf("%s is missing; install it with .ci/deps", what)
 }
 
 // agent is a running vipsentinel process.
@@ -181,20 +174,6 @@ func sentinelLines(name string, master *redistest.Server, quorum int) []string {
 		fmt.Sprintf("sentinel down-after-milliseconds %s 2000", name),
 		fmt.Sprintf("sentinel failover-timeout %s 10000", name),
 	}
-}
-
-// waitFor polls cond until it returns nil or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s: %v", d, what, err)
 }
 
 // fields runs a command that returns one instance map (RESP2) and returns

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
@@ -716,7 +717,7 @@ func TestRedisRewritten(t *testing.T) {
 	if mm == nil || other == nil {
 		t.Fatal("masters missing")
 	}
-	if !isRunID(f.MyID) || f.CurrentEpoch != 1 || f.AnnounceIP != "127.0.0.1" || !f.ResolveHostnames || f.SentinelUser != "sentuser" {
+	if !redisrule.IsRunID(f.MyID) || f.CurrentEpoch != 1 || f.AnnounceIP != "127.0.0.1" || !f.ResolveHostnames || f.SentinelUser != "sentuser" {
 		t.Errorf("globals: myid %q epoch %d announce-ip %q resolve %v user %q", f.MyID, f.CurrentEpoch, f.AnnounceIP, f.ResolveHostnames, f.SentinelUser)
 	}
 	if mm.DownAfter != 5*time.Second || mm.FailoverTimeout != time.Minute || mm.ParallelSyncs != 2 || mm.AuthPass != "s3cret" ||

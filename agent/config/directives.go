@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/internal/rediscmd"
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
@@ -408,19 +409,6 @@ func epoch(s string, dst *uint64) error {
 	return nil
 }
 
-// isRunID reports whether s looks like a Sentinel run id: 40 hex digits.
-func isRunID(s string) bool {
-	if len(s) != 40 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isHex(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // host validates an instance address: an IP address, or a DNS name when
 // names are allowed. IP addresses are returned in canonical form, since
 // Sentinel compares addresses as strings.
@@ -645,7 +633,7 @@ func doAnnounceIP(f *File, v string) error {
 }
 
 func doMyID(f *File, v string) error {
-	if !isRunID(v) {
+	if !redisrule.IsRunID(v) {
 		return fmt.Errorf("invalid id %q: want 40 hex digits", v)
 	}
 	f.MyID = strings.ToLower(v)
@@ -740,7 +728,7 @@ func doKnownSentinel(p *parser, f *File, m *Master, at pos, a []string) error {
 		p.warnf(at, "sentinel known-sentinel", "no run id: ignored (the peer is rediscovered through its hello messages)")
 		return nil
 	}
-	if !isRunID(a[3]) {
+	if !redisrule.IsRunID(a[3]) {
 		return fmt.Errorf("invalid run id %q: want 40 hex digits", a[3])
 	}
 	rec := sentinel.SentinelRecord{Addr: addr, RunID: strings.ToLower(a[3])}

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 // maxIncludeDepth bounds include nesting. Loops are detected exactly; this
@@ -210,7 +212,7 @@ func (p *parser) read(name, abs string, data []byte, chain []string) {
 			p.errorf(at, "", "%v", errNUL)
 			continue
 		}
-		args, err := splitArgs(s)
+		args, err := redisrule.SplitArgs(s)
 		if err != nil {
 			p.errorf(at, "", "%v", err)
 			continue

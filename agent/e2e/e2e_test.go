@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
 // binary is the vipsentinel binary built once by TestMain.
@@ -302,7 +303,7 @@ func (cl *cluster) waitAllReport(t *testing.T, want string, timeout time.Duratio
 	for i, a := range cl.agents {
 		clients[i] = a.client(cl.cl, cl.pass)
 	}
-	err := lab.WaitFor(ctx, 20*time.Millisecond, func() error {
+	err := wait.For(ctx, 20*time.Millisecond, func() error {
 		for i, c := range clients {
 			got, err := masterAddr(ctx, c)
 			if err != nil {
@@ -642,7 +643,7 @@ func TestWrongAuthPassNeverFailsOver(t *testing.T) {
 				return fmt.Errorf("no +auth-error for the master in %s's log yet", a.host.Name)
 			}
 			if strings.Contains(log, "not-the-password") {
-				return lab.Permanent(fmt.Errorf("%s logged the password", a.host.Name))
+				return wait.Permanent(fmt.Errorf("%s logged the password", a.host.Name))
 			}
 			return nil
 		}, "auth error reported by "+a.host.Name)

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -154,7 +155,7 @@ func (l *Lab) waitLinks() error {
 			return nil
 		})
 	}
-	err := WaitFor(ctx, 5*time.Millisecond, func() error {
+	err := wait.For(ctx, 5*time.Millisecond, func() error {
 		var ports []string
 		for _, h := range l.members() {
 			if err := check(h, hostIface); err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -25,7 +26,7 @@ const pingInterval = 200 * time.Millisecond
 func (h *Host) Ping(ctx context.Context, ip netip.Addr) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultWait)
+		ctx, cancel = context.WithTimeout(ctx, wait.Default)
 		defer cancel()
 	}
 	ip = ip.Unmap()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
 // RedisOptions configures a redis-server started by Host.StartRedis.
@@ -27,7 +28,7 @@ type RedisOptions struct {
 	Bind  []string
 	Extra []string // raw config lines appended last, so they override the defaults
 	// NoWait makes StartRedis return as soon as the process is started
-	// instead of waiting (up to DefaultWait) until it answers PING.
+	// instead of waiting (up to wait.Default) until it answers PING.
 	NoWait bool
 }
 
@@ -114,7 +115,7 @@ func (h *Host) StartRedis(o RedisOptions) (*Redis, error) {
 	if o.NoWait {
 		return r, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), DefaultWait)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Default)
 	defer cancel()
 	if err := r.WaitReady(ctx); err != nil {
 		return r, fmt.Errorf("%w; log:\n%s", err, tailString(p.Log(), 2000))
@@ -159,9 +160,9 @@ func (h *Host) RedisClient(o *redis.Options) *redis.Client {
 // WaitReady waits until the server answers PING (so it is listening and
 // done loading), or ctx ends.
 func (r *Redis) WaitReady(ctx context.Context) error {
-	err := WaitFor(ctx, 20*time.Millisecond, func() error {
+	err := wait.For(ctx, 20*time.Millisecond, func() error {
 		if !r.Proc.Running() {
-			return Permanent(fmt.Errorf("exited: %w", r.Proc.Wait(ctx)))
+			return wait.Permanent(fmt.Errorf("exited: %w", r.Proc.Wait(ctx)))
 		}
 		// Probe with a plain connect first: go-redis stops dialling for a
 		// second once PoolSize dials in a row have failed, and logs each one.
@@ -213,7 +214,7 @@ func ParseInfo(s string) map[string]string {
 // WaitLinkUp waits until this replica reports master_link_status:up, that is
 // the initial sync with its master is done.
 func (r *Redis) WaitLinkUp(ctx context.Context) error {
-	err := WaitFor(ctx, 20*time.Millisecond, func() error {
+	err := wait.For(ctx, 20*time.Millisecond, func() error {
 		info, err := r.Info(ctx, "replication")
 		if err != nil {
 			return err
@@ -243,7 +244,7 @@ func (r *Redis) Restart() (*Redis, error) {
 		return nil, err
 	}
 	n := &Redis{Host: r.Host, Addr: r.Addr, Port: r.Port, Proc: p, Dir: r.Dir, password: r.password, ctl: r.ctl}
-	ctx, cancel := context.WithTimeout(context.Background(), DefaultWait)
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Default)
 	defer cancel()
 	if err := n.WaitReady(ctx); err != nil {
 		return n, fmt.Errorf("%w; log:\n%s", err, tailString(p.Log(), 2000))

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/vipsentinel/vipsentinel/vip"
 )
 
 // collector reads the sources at scrape time. It keeps no state of its own,
@@ -202,14 +200,14 @@ func (c *collector) collectCore(ch chan<- prometheus.Metric) {
 }
 
 func (c *collector) collectVIPs(ch chan<- prometheus.Metric) {
-	var vips []vip.Status
-	if err := guard(func() error { vips = c.vips.Status(); return nil }); err != nil {
+	var vips []VIP
+	if err := guard(func() error { vips = c.vips.VIPs(); return nil }); err != nil {
 		c.log.Warn("metrics: VIP status failed", "err", err)
 		return
 	}
 	seen := map[[3]string]bool{}
 	for _, v := range vips {
-		key := [3]string{v.Master, v.Prefix.Addr().String(), v.Interface}
+		key := [3]string{v.Master, v.Addr, v.Interface}
 		if seen[key] {
 			continue
 		}
@@ -220,7 +218,7 @@ func (c *collector) collectVIPs(ch chan<- prometheus.Metric) {
 		if !v.Since.IsZero() {
 			emit(ch, c.vipChanged, prometheus.GaugeValue, unixSeconds(v.Since), lv...)
 		}
-		emit(ch, c.vipErr, prometheus.GaugeValue, b2f(v.Err != ""), lv...)
+		emit(ch, c.vipErr, prometheus.GaugeValue, b2f(v.Failing), lv...)
 		emit(ch, c.vipAnnounce, prometheus.CounterValue, float64(v.Announcements), lv...)
 		emit(ch, c.vipRepairs, prometheus.CounterValue, float64(v.Repairs), lv...)
 		emit(ch, c.vipConflicts, prometheus.CounterValue, float64(v.Conflicts), lv...)
@@ -231,33 +229,19 @@ func (c *collector) collectVIPs(ch chan<- prometheus.Metric) {
 }
 
 func (c *collector) collectFirewall(ch chan<- prometheus.Metric) {
-	var open, fenced, failing bool
-	var handled, unhandled, restores int
-	var lastApply time.Time
-	err := guard(func() error {
-		s := c.fw.Status()
-		open, fenced, failing, restores, lastApply = s.Open, s.Fenced, s.Err != nil, s.Restores, s.LastApply
-		for _, cf := range s.Conflicts {
-			if cf.Handled() {
-				handled++
-			} else {
-				unhandled++
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	var s Firewall
+	if err := guard(func() error { s = c.fw.Firewall(); return nil }); err != nil {
 		c.log.Warn("metrics: firewall status failed", "err", err)
 		return
 	}
-	emit(ch, c.fwOpen, prometheus.GaugeValue, b2f(open))
-	emit(ch, c.fwFenced, prometheus.GaugeValue, b2f(fenced))
-	emit(ch, c.fwConflicts, prometheus.GaugeValue, float64(unhandled), "false")
-	emit(ch, c.fwConflicts, prometheus.GaugeValue, float64(handled), "true")
-	emit(ch, c.fwRestores, prometheus.CounterValue, float64(restores))
-	emit(ch, c.fwErr, prometheus.GaugeValue, b2f(failing))
-	if !lastApply.IsZero() {
-		emit(ch, c.fwLastApply, prometheus.GaugeValue, unixSeconds(lastApply))
+	emit(ch, c.fwOpen, prometheus.GaugeValue, b2f(s.Open))
+	emit(ch, c.fwFenced, prometheus.GaugeValue, b2f(s.Fenced))
+	emit(ch, c.fwConflicts, prometheus.GaugeValue, float64(s.Conflicts-s.Handled), "false")
+	emit(ch, c.fwConflicts, prometheus.GaugeValue, float64(s.Handled), "true")
+	emit(ch, c.fwRestores, prometheus.CounterValue, float64(s.Restores))
+	emit(ch, c.fwErr, prometheus.GaugeValue, b2f(s.Failing))
+	if !s.LastApply.IsZero() {
+		emit(ch, c.fwLastApply, prometheus.GaugeValue, unixSeconds(s.LastApply))
 	}
 }
 

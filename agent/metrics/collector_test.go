@@ -10,9 +10,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/vipsentinel/vipsentinel/firewall"
-	"github.com/vipsentinel/vipsentinel/vip"
 )
 
 // fakeCore is a CoreSource returning c or err, or blocking until its context
@@ -35,17 +32,17 @@ func (f *fakeCore) CoreSnapshot(ctx context.Context) (Core, error) {
 	return f.c, f.err
 }
 
-type fakeVIPs []vip.Status
+type fakeVIPs []VIP
 
-func (f fakeVIPs) Status() []vip.Status { return f }
+func (f fakeVIPs) VIPs() []VIP { return f }
 
-type fakeFirewall firewall.Status
+type fakeFirewall Firewall
 
-func (f *fakeFirewall) Status() firewall.Status { return firewall.Status(*f) }
+func (f *fakeFirewall) Firewall() Firewall { return Firewall(*f) }
 
 type panickingVIPs struct{}
 
-func (panickingVIPs) Status() []vip.Status { panic("vip source exploded") }
+func (panickingVIPs) VIPs() []VIP { panic("vip source exploded") }
 
 var (
 	t0 = time.Unix(1700000000, 500_000_000)
@@ -75,10 +72,10 @@ func TestCollect(t *testing.T) {
 	all = append(all, "vipsentinel_bad_replies_total", "vipsentinel_panics_recovered_total")
 
 	twoVIPs := fakeVIPs{
-		{Master: "mymaster", Prefix: netip.MustParsePrefix("198.18.0.100/24"), Interface: "eth0", Held: true,
+		{Master: "mymaster", Addr: "198.18.0.100", Interface: "eth0", Held: true,
 			Since: t0, Epoch: 9, Announcements: 10, Repairs: 1, Conflicts: 2, LastConflict: t1},
-		{Master: "mymaster", Prefix: netip.MustParsePrefix("fd00::100/64"), Interface: "eth0", Held: false,
-			Err: "add VIP: operation not permitted"},
+		{Master: "mymaster", Addr: "fd00::100", Interface: "eth0", Held: false,
+			Failing: true},
 	}
 
 	tests := []struct {
@@ -94,7 +91,7 @@ func TestCollect(t *testing.T) {
 		},
 		{
 			name: "typed nil sources",
-			opts: Options{Core: (*fakeCore)(nil), VIPs: (*vip.Manager)(nil), Firewall: (*firewall.Manager)(nil)},
+			opts: Options{Core: (*fakeCore)(nil), VIPs: fakeVIPs(nil), Firewall: (*fakeFirewall)(nil)},
 			want: "",
 		},
 		{
@@ -264,8 +261,8 @@ vipsentinel_vip_last_conflict_timestamp_seconds{iface="eth0",master="mymaster",v
 		{
 			name: "duplicate vip",
 			opts: Options{VIPs: fakeVIPs{
-				{Master: "m", Prefix: netip.MustParsePrefix("198.18.0.1/32"), Interface: "br0", Held: true},
-				{Master: "m", Prefix: netip.MustParsePrefix("198.18.0.1/24"), Interface: "br0", Held: false},
+				{Master: "m", Addr: "198.18.0.1", Interface: "br0", Held: true},
+				{Master: "m", Addr: "198.18.0.1", Interface: "br0", Held: false},
 			}},
 			want: `
 # HELP vipsentinel_vip_held 1 while this host holds the floating IP.
@@ -282,12 +279,8 @@ vipsentinel_vip_held{iface="br0",master="m",vip="198.18.0.1"} 1
 		{
 			name: "firewall",
 			opts: Options{Firewall: &fakeFirewall{
-				Open: true, Fenced: true, Restores: 3, LastApply: t1, Err: errors.New("netlink: EPERM"),
-				Conflicts: []firewall.Conflict{
-					{Table: "filter", Chain: "INPUT", Injected: true},
-					{Table: "ufw", Chain: "input"},
-					{Table: "firewalld", Chain: "filter_INPUT"},
-				},
+				Open: true, Fenced: true, Restores: 3, LastApply: t1, Failing: true,
+				Conflicts: 3, Handled: 1,
 			}},
 			want: `
 # HELP vipsentinel_firewall_open 1 while vipsentinel's nftables table opening the agent and Redis ports is installed.
@@ -424,7 +417,7 @@ func BenchmarkGather(b *testing.B) {
 	for i := range 3 {
 		name := fmt.Sprintf("m%d", i)
 		core.Masters = append(core.Masters, Master{Name: name, FailoverState: "none", HasVIP: true})
-		vips = append(vips, vip.Status{Master: name, Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(i)}), 24), Interface: "eth0"})
+		vips = append(vips, VIP{Master: name, Addr: netip.AddrFrom4([4]byte{198, 18, 0, byte(i)}).String(), Interface: "eth0"})
 	}
 	m := New(Options{Core: &fakeCore{c: core}, VIPs: vips, Firewall: &fakeFirewall{Open: true}, Heartbeat: time.Now})
 	b.ReportAllocs()

@@ -61,7 +61,7 @@ func get(t *testing.T, method, url string) (int, string) {
 func TestHTTPMetrics(t *testing.T) {
 	m := New(Options{
 		Core:      &fakeCore{c: Core{CurrentEpoch: 5, Masters: []Master{{Name: "mymaster", ConfigEpoch: 5}}}},
-		VIPs:      fakeVIPs{{Master: "mymaster", Interface: "eth0", Held: true}},
+		VIPs:      fakeVIPs{{Master: "mymaster", Addr: "198.18.0.100", Interface: "eth0", Held: true}},
 		Firewall:  &fakeFirewall{Open: true},
 		Heartbeat: time.Now,
 		Version:   "1.2.3-test",
@@ -77,7 +77,7 @@ func TestHTTPMetrics(t *testing.T) {
 		"\nvipsentinel_core_up 1\n",
 		"\nvipsentinel_current_epoch 5\n",
 		`vipsentinel_master_config_epoch{master="mymaster"} 5`,
-		`vipsentinel_vip_held{iface="eth0",master="mymaster",vip="invalid IP"} 1`,
+		`vipsentinel_vip_held{iface="eth0",master="mymaster",vip="198.18.0.100"} 1`,
 		"\nvipsentinel_firewall_open 1\n",
 		`vipsentinel_events_total{type="+switch-master"} 1`,
 		`vipsentinel_build_info{version="1.2.3-test"} 1`,

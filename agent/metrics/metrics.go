@@ -28,8 +28,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
-	"github.com/vipsentinel/vipsentinel/firewall"
-	"github.com/vipsentinel/vipsentinel/vip"
 )
 
 // Defaults for Options.
@@ -43,14 +41,45 @@ const (
 // caller putting something variable there.
 const maxEventTypes = 256
 
-// VIPSource reports the floating addresses. *vip.Manager implements it.
+// VIPSource reports the floating addresses. The metrics package takes plain
+// values so that it does not depend on the VIP manager (netlink, packet
+// sockets); package source adapts a *vip.Manager.
 type VIPSource interface {
-	Status() []vip.Status
+	VIPs() []VIP
 }
 
-// FirewallSource reports the firewall. *firewall.Manager implements it.
+// VIP is one configured floating address at scrape time.
+type VIP struct {
+	Master    string
+	Addr      string // the address, without prefix length
+	Interface string
+	Held      bool
+	Epoch     uint64    // config epoch of the intent last acted on
+	Since     time.Time // when Held last changed; zero if never
+	Failing   bool      // the last action on the address failed
+	// Announcements counts announcement packets sent, Repairs re-adds after
+	// someone else removed the address, Conflicts claims of it by another
+	// hardware address while held (the last at LastConflict).
+	Announcements, Repairs, Conflicts uint64
+	LastConflict                      time.Time
+}
+
+// FirewallSource reports the firewall; package source adapts a
+// *firewall.Manager.
 type FirewallSource interface {
-	Status() firewall.Status
+	Firewall() Firewall
+}
+
+// Firewall is the state of the agent's firewall at scrape time.
+type Firewall struct {
+	Open    bool // the agent's table is installed
+	Fenced  bool // the Redis ports are restricted to the fencing allow-list
+	Failing bool // the last firewall operation failed
+	// Conflicts counts foreign input chains that drop the opened ports,
+	// Handled those an injected accept rule overrides.
+	Conflicts, Handled int
+	Restores           int       // re-applications after someone else changed the rules
+	LastApply          time.Time // when the ruleset was last confirmed or written
 }
 
 // Options configures a Metrics. Every field is optional: a nil source only
@@ -192,7 +221,7 @@ func New(opts Options) *Metrics {
 }
 
 // isNil reports whether v is nil or an interface holding a nil pointer, such
-// as a (*vip.Manager)(nil) passed when no VIP is configured.
+// such as a nil *vip.Manager behind an adapter.
 func isNil(v any) bool {
 	if v == nil {
 		return true

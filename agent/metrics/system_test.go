@@ -17,20 +17,18 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
 	"github.com/vipsentinel/vipsentinel/agent/metrics"
+	"github.com/vipsentinel/vipsentinel/agent/metrics/source"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 	"github.com/vipsentinel/vipsentinel/firewall"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 	"github.com/vipsentinel/vipsentinel/vip"
 )
 
-// Compile-time proof that the production managers are sources.
-var (
-	_ metrics.VIPSource      = (*vip.Manager)(nil)
-	_ metrics.FirewallSource = (*firewall.Manager)(nil)
-)
-
-// TestSystem exports a real vip.Manager and firewall.Manager working in a
-// lab namespace, and checks that what other processes do to them (remove
-// the VIP, add a dropping chain, delete our table) shows in the metrics.
+// TestSystem exports a real vip.Manager and firewall.Manager (through package
+// source) working in a lab namespace, and checks that what other processes do
+// to them (remove the VIP, add a dropping chain, delete our table) shows in
+// the metrics.
 func TestSystem(t *testing.T) {
 	l := lab.NewT(t, lab.Config{Hosts: 1, Name: "metrics"})
 	h := l.Hosts()[0]
@@ -55,7 +53,9 @@ func TestSystem(t *testing.T) {
 		GARP: &vip.GARPConfig{Count: 2, Interval: 100 * time.Millisecond}}},
 		vip.Options{Addrs: nl, Announcer: pk, Logger: log.With("component", "vip"),
 			ReconcileInterval: 200 * time.Millisecond,
-			OnEvent:           func(e sentinel.Event) { met.ObserveEvent(time.Now(), e) }})
+			OnEvent: func(e vip.Event) {
+				met.ObserveEvent(time.Now(), sentinel.Event{Type: e.Type, Master: e.Master, Epoch: e.Epoch, Payload: e.Payload})
+			}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestSystem(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	met = metrics.New(metrics.Options{VIPs: vm, Firewall: fw, Heartbeat: time.Now, Logger: log, Version: "test"})
+	met = metrics.New(metrics.Options{VIPs: source.VIPs(vm), Firewall: source.Firewall(fw), Heartbeat: time.Now, Logger: log, Version: "test"})
 	run(t, "vip", func(ctx context.Context) error { return vm.Run(ctx) }, func(ctx context.Context) error { return vm.Close(ctx) })
 	if err := fw.Open(ctx); err != nil {
 		t.Fatalf("firewall open: %v", err)
@@ -86,7 +86,7 @@ func TestSystem(t *testing.T) {
 		return ok && v == 0
 	})
 
-	vm.Set([]sentinel.VIPIntent{{Master: "mymaster", Own: true, Epoch: 4, Reason: "test"}})
+	vm.Set([]vip.Intent{{Master: "mymaster", Own: true, Epoch: 4, Reason: "test"}})
 	eventually(t, met.Registry(), "held VIP with announcements and +vip-acquired", func(g getter) bool {
 		held, _ := g("vipsentinel_vip_held", labels)
 		epoch, _ := g("vipsentinel_vip_epoch", labels)
@@ -186,14 +186,14 @@ func serveHTTP(t *testing.T, m *metrics.Metrics) string {
 // getter looks a sample up by metric name and exact label set.
 type getter func(name string, labels map[string]string) (float64, bool)
 
-// eventually gathers reg until cond holds, failing after lab.DefaultWait.
+// eventually gathers reg until cond holds, failing after wait.Default with
+// the agent's metrics as they were last.
 func eventually(t *testing.T, reg prometheus.Gatherer, what string, cond func(getter) bool) {
 	t.Helper()
-	deadline := time.Now().Add(lab.DefaultWait)
-	for {
+	testenv.Eventually(t, wait.Default, what, func() error {
 		mfs, err := reg.Gather()
 		if err != nil {
-			t.Fatalf("gather: %v", err)
+			return wait.Permanent(fmt.Errorf("gather: %w", err))
 		}
 		g := func(name string, labels map[string]string) (float64, bool) {
 			for _, mf := range mfs {
@@ -220,18 +220,12 @@ func eventually(t *testing.T, reg prometheus.Gatherer, what string, cond func(ge
 			}
 			return 0, false
 		}
-		if cond(g) {
-			return
-		}
-		if time.Now().After(deadline) {
-			var b strings.Builder
-			for _, mf := range mfs {
-				if strings.HasPrefix(mf.GetName(), "vipsentinel_") {
-					fmt.Fprintf(&b, "%s\n", mf.String())
-				}
+		var b strings.Builder
+		for _, mf := range mfs {
+			if strings.HasPrefix(mf.GetName(), "vipsentinel_") {
+				fmt.Fprintf(&b, "%s\n", mf.String())
 			}
-			t.Fatalf("no %s within %v; metrics:\n%s", what, lab.DefaultWait, b.String())
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return testenv.Pending(cond(g), "metrics:\n"+b.String())
+	})
 }

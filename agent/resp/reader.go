@@ -10,11 +10,12 @@ package resp
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"slices"
 	"strconv"
+
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 // Limits bounds what one request may make the server buffer.
@@ -256,8 +257,8 @@ func (r *Reader) readInline(lim Limits) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	args, ok := SplitArgs(line)
-	if !ok {
+	args, err := redisrule.SplitArgs(line)
+	if err != nil {
 		return nil, protoErr("unbalanced quotes in request")
 	}
 	if len(args) > lim.MaxArgs {
@@ -270,117 +271,4 @@ func (r *Reader) readInline(lim Limits) ([][]byte, error) {
 		r.maxSeen = len(line)
 	}
 	return args, nil
-}
-
-// SplitArgs splits an inline request line as redis-cli and Redis do:
-// arguments are separated by blanks; "double quotes" support \n \r \t \b \a
-// \\ \" and \xHH escapes; 'single quotes' support \'. A closing quote must be
-// followed by a blank or the end of the line. ok is false on unbalanced
-// quotes.
-func SplitArgs(line []byte) (args [][]byte, ok bool) {
-	i := 0
-	for {
-		for i < len(line) && isBlank(line[i]) {
-			i++
-		}
-		if i >= len(line) {
-			return args, true
-		}
-		var cur []byte
-		switch line[i] {
-		case '"':
-			i++
-			for {
-				if i >= len(line) {
-					return nil, false
-				}
-				c := line[i]
-				if c == '\\' && i+3 < len(line) && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]) {
-					cur = append(cur, unhex(line[i+2])<<4|unhex(line[i+3]))
-					i += 4
-					continue
-				}
-				if c == '\\' && i+1 < len(line) {
-					i++
-					switch line[i] {
-					case 'n':
-						cur = append(cur, '\n')
-					case 'r':
-						cur = append(cur, '\r')
-					case 't':
-						cur = append(cur, '\t')
-					case 'b':
-						cur = append(cur, '\b')
-					case 'a':
-						cur = append(cur, '\a')
-					default:
-						cur = append(cur, line[i])
-					}
-					i++
-					continue
-				}
-				if c == '"' {
-					i++
-					if i < len(line) && !isBlank(line[i]) {
-						return nil, false
-					}
-					break
-				}
-				cur = append(cur, c)
-				i++
-			}
-		case '\'':
-			i++
-			for {
-				if i >= len(line) {
-					return nil, false
-				}
-				c := line[i]
-				if c == '\\' && i+1 < len(line) && line[i+1] == '\'' {
-					cur = append(cur, '\'')
-					i += 2
-					continue
-				}
-				if c == '\'' {
-					i++
-					if i < len(line) && !isBlank(line[i]) {
-						return nil, false
-					}
-					break
-				}
-				cur = append(cur, c)
-				i++
-			}
-		default:
-			j := i
-			for j < len(line) && !isBlank(line[j]) {
-				j++
-			}
-			cur = bytes.Clone(line[i:j])
-			i = j
-		}
-		if cur == nil {
-			cur = []byte{}
-		}
-		args = append(args, cur)
-	}
-}
-
-func isBlank(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
-}
-
-func isHex(c byte) bool {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"io"
 	"os"
 	"os/exec"
@@ -54,7 +55,7 @@ func runCapsScript(t *testing.T, dir string, capset func(*unix.CapUserHeader, *u
 	r.capset = capset
 	defer r.stop(time.Second)
 	r.run(sentinel.ScriptRun{Master: "m", Path: script, Args: []string{out}}, sentinel.Timing{ScriptMaxRuntime: 5 * time.Second})
-	waitFor(t, 10*time.Second, "capability script", func() bool { _, err := os.Stat(out); return err == nil })
+	testenv.Until(t, 10*time.Second, "capability script", func() bool { _, err := os.Stat(out); return err == nil })
 	return readCaps(t, out)
 }
 

@@ -42,7 +42,8 @@ type Persister interface {
 	Save(*sentinel.HardState) error
 }
 
-// VIPSetter receives the desired VIP ownership. *vip.Manager implements it.
+// VIPSetter receives the desired VIP ownership (cmd/vipsentinel adapts a
+// *vip.Manager, which knows nothing of the core).
 // Set is called on the runtime's goroutine and must not block on the
 // network.
 type VIPSetter interface {

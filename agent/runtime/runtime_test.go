@@ -19,6 +19,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // memStore records saved states in memory, and can be made to fail.
@@ -162,17 +163,6 @@ func (a *agent) stop(t *testing.T) error {
 	}
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestFailoverWithRealRedis runs one agent (quorum 1) against a real master
 // and replica: killing the master must promote the replica, announce
 // +switch-master on the API, and persist the new configuration.
@@ -203,7 +193,7 @@ func TestFailoverWithRealRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The agent discovers the replica through the master's INFO.
-	waitFor(t, 15*time.Second, "replica discovered", func() bool {
+	testenv.Until(t, 15*time.Second, "replica discovered", func() bool {
 		rs, err := sc.Replicas(ctx, "mymaster").Result()
 		return err == nil && len(rs) == 1 && rs[0]["port"] == strconv.Itoa(replica.Port) && rs[0]["master-link-status"] == "ok"
 	})
@@ -242,20 +232,20 @@ func TestFailoverWithRealRedis(t *testing.T) {
 	}
 	// The client-reconfig-script ran with Sentinel's arguments.
 	wantArgs := fmt.Sprintf("mymaster leader start 127.0.0.1 %d 127.0.0.1 %d", master.Port, replica.Port)
-	waitFor(t, 5*time.Second, "client-reconfig-script", func() bool {
+	testenv.Until(t, 5*time.Second, "client-reconfig-script", func() bool {
 		b, _ := os.ReadFile(reconfOut)
 		return strings.TrimSpace(string(b)) == wantArgs
 	})
 	// Both instances are on this host: the VIP stays here, justified by
 	// the new config epoch.
-	waitFor(t, 5*time.Second, "VIP intent for the new epoch", func() bool {
+	testenv.Until(t, 5*time.Second, "VIP intent for the new epoch", func() bool {
 		vips.mu.Lock()
 		defer vips.mu.Unlock()
 		last := vips.sets[len(vips.sets)-1]
 		return len(last) == 1 && last[0].Own && last[0].Epoch == st.Masters[0].ConfigEpoch
 	})
 	// STATUS= follows within statusDelay of the events.
-	waitFor(t, 5*time.Second, "STATUS= line with the new master", func() bool {
+	testenv.Until(t, 5*time.Second, "STATUS= line with the new master", func() bool {
 		return strings.Contains(a.rt.Status(), fmt.Sprintf("mymaster 127.0.0.1:%d", replica.Port))
 	})
 }
@@ -270,7 +260,7 @@ func TestPersistBeforeDispatchAndReply(t *testing.T) {
 	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"},
 		Masters: []sentinel.MasterConfig{masterCfg("mymaster", 6999, 2)}}
 	a := startAgent(t, cfg, knownPeers(strings.Repeat("c", 40)), store, Options{Transport: tr})
-	waitFor(t, 5*time.Second, "first connect", func() bool {
+	testenv.Until(t, 5*time.Second, "first connect", func() bool {
 		for _, l := range log.snapshot() {
 			if strings.HasPrefix(l, "do ") {
 				return true
@@ -294,7 +284,7 @@ func TestPersistBeforeDispatchAndReply(t *testing.T) {
 		t.Fatalf("vote answered while the state could not be saved: %v", err)
 	}
 	if st := a.rt.Status(); !strings.Contains(st, "STATE NOT SAVED") {
-		waitFor(t, 3*time.Second, "status shows unsaved state", func() bool { return strings.Contains(a.rt.Status(), "STATE NOT SAVED") })
+		testenv.Until(t, 3*time.Second, "status shows unsaved state", func() bool { return strings.Contains(a.rt.Status(), "STATE NOT SAVED") })
 	}
 	store.setFail(nil)
 	res, err := rc.Do(ctx, "SENTINEL", "is-master-down-by-addr", "127.0.0.1", "6999", "5", peer).Slice()
@@ -356,7 +346,7 @@ func TestGracefulStop(t *testing.T) {
 	a := startAgent(t, cfg, nil, &memStore{}, Options{})
 	rc := redis.NewClient(&redis.Options{Addr: a.addr})
 	defer rc.Close()
-	waitFor(t, 5*time.Second, "heartbeat", func() bool { return time.Since(a.rt.Heartbeat()) < time.Second })
+	testenv.Until(t, 5*time.Second, "heartbeat", func() bool { return time.Since(a.rt.Heartbeat()) < time.Second })
 	ps := rc.Subscribe(context.Background(), "+sdown")
 	defer ps.Close()
 	start := time.Now()
@@ -411,7 +401,7 @@ func TestScripts(t *testing.T) {
 	out := filepath.Join(dir, "args")
 	ok := script("ok.sh", `printf '%s\n' "$@" > `+out)
 	r.run(sentinel.ScriptRun{Master: "m", Path: ok, Args: []string{"mymaster", "leader", "start", "$(touch " + dir + "/pwned)", "a b"}}, timing)
-	waitFor(t, 5*time.Second, "ok script", func() bool { b, _ := os.ReadFile(out); return len(b) > 0 })
+	testenv.Until(t, 5*time.Second, "ok script", func() bool { b, _ := os.ReadFile(out); return len(b) > 0 })
 	if b, _ := os.ReadFile(out); string(b) != "mymaster\nleader\nstart\n$(touch "+dir+"/pwned)\na b\n" {
 		t.Fatalf("script args = %q", b)
 	}
@@ -422,7 +412,7 @@ func TestScripts(t *testing.T) {
 	// Exit 2: an error, no retry.
 	bad := script("bad.sh", "exit 2")
 	r.run(sentinel.ScriptRun{Master: "m", Path: bad}, timing)
-	waitFor(t, 5*time.Second, "-script-error", func() bool {
+	testenv.Until(t, 5*time.Second, "-script-error", func() bool {
 		for _, e := range got() {
 			if e == "-script-error "+bad+" 0 2" {
 				return true
@@ -435,7 +425,7 @@ func TestScripts(t *testing.T) {
 	counter := filepath.Join(dir, "count")
 	flaky := script("flaky.sh", `n=$(cat `+counter+` 2>/dev/null || echo 0); n=$((n+1)); echo $n > `+counter+`; [ $n -ge 3 ] || exit 1`)
 	r.run(sentinel.ScriptRun{Master: "m", Path: flaky}, timing)
-	waitFor(t, 5*time.Second, "flaky script to succeed on the third run", func() bool {
+	testenv.Until(t, 5*time.Second, "flaky script to succeed on the third run", func() bool {
 		b, _ := os.ReadFile(counter)
 		running, queued := r.counts()
 		return strings.TrimSpace(string(b)) == "3" && running == 0 && queued == 0
@@ -444,7 +434,7 @@ func TestScripts(t *testing.T) {
 	// Too slow: SIGKILL after the run-time limit, -script-timeout, retried.
 	slow := script("slow.sh", "sleep 30")
 	r.run(sentinel.ScriptRun{Master: "m", Path: slow}, timing)
-	waitFor(t, 5*time.Second, "-script-timeout", func() bool {
+	testenv.Until(t, 5*time.Second, "-script-timeout", func() bool {
 		for _, e := range got() {
 			if strings.HasPrefix(e, "-script-timeout "+slow+" ") {
 				return true
@@ -452,7 +442,7 @@ func TestScripts(t *testing.T) {
 		}
 		return false
 	})
-	waitFor(t, 5*time.Second, "slow script rescheduled", func() bool {
+	testenv.Until(t, 5*time.Second, "slow script rescheduled", func() bool {
 		p := r.pending()
 		return len(p) == 1 && p[0].RetryNum >= 1
 	})
@@ -471,7 +461,7 @@ func TestLogLevelFollowsConfigSet(t *testing.T) {
 	if err := rc.Do(context.Background(), "SENTINEL", "CONFIG", "SET", "loglevel", "warning").Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "level warn", func() bool { return lv.Level() == slog.LevelWarn })
+	testenv.Until(t, 5*time.Second, "level warn", func() bool { return lv.Level() == slog.LevelWarn })
 }
 
 // A loglevel SENTINEL CONFIG SET gave before a restart (persisted in the
@@ -499,7 +489,7 @@ func TestSimulatedCrash(t *testing.T) {
 	rc := redis.NewClient(&redis.Options{Addr: a.addr})
 	defer rc.Close()
 	ctx := context.Background()
-	waitFor(t, 15*time.Second, "replica discovered", func() bool {
+	testenv.Until(t, 15*time.Second, "replica discovered", func() bool {
 		rs, err := rc.Do(ctx, "SENTINEL", "replicas", "mymaster").Slice()
 		return err == nil && len(rs) == 1
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func TestUnsyncedReplicaNotPromotedRealRedis(t *testing.T) {
 	}
 	want := fmt.Sprintf("127.0.0.1:%d", replica.Port)
 	var rs ReplicaStatus
-	waitFor(t, 10*time.Second, "the replica's sync in VIPSENTINEL STATUS", func() bool {
+	testenv.Until(t, 10*time.Second, "the replica's sync in VIPSENTINEL STATUS", func() bool {
 		rs = replicaStatus()
 		return rs.Address == want && (strings.Contains(rs.Rejected, "loading:1") || strings.Contains(rs.Rejected, "master_sync_in_progress:1"))
 	})

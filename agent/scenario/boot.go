@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 	"net"
 	"slices"
 	"strconv"
@@ -137,7 +138,7 @@ func RunBoot(ctx context.Context, o Options, b BootOptions) (res *BootResult, er
 	settle, cancel := context.WithTimeout(ctx, 30*time.Second+c.Opts.FailoverTimeout)
 	defer cancel()
 	var master string
-	err = lab.WaitFor(settle, 50*time.Millisecond, func() error {
+	err = wait.For(settle, 50*time.Millisecond, func() error {
 		var err error
 		if master, err = c.Converged(settle); err != nil {
 			return err

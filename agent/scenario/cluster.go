@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
 // BuildAgent builds the vipsentinel executable into dir, for tests that run
@@ -166,7 +167,7 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 			return nil, err
 		}
 	}
-	if err := lab.WaitFor(ctx, 10*time.Millisecond, func() error {
+	if err := wait.For(ctx, 10*time.Millisecond, func() error {
 		holders, err := c.VIPHolders()
 		if err != nil {
 			return err
@@ -384,9 +385,9 @@ func (c *Cluster) AgentClient(i int) *redis.Client {
 func (c *Cluster) waitAgent(ctx context.Context, i int) error {
 	cl := c.AgentClient(i)
 	defer cl.Close()
-	return lab.WaitFor(ctx, 20*time.Millisecond, func() error {
+	return wait.For(ctx, 20*time.Millisecond, func() error {
 		if !c.Agents[i].Running() {
-			return lab.Permanent(fmt.Errorf("agent on %s exited: %s", c.Hosts[i], tail(c.Agents[i].Log(), 2000)))
+			return wait.Permanent(fmt.Errorf("agent on %s exited: %s", c.Hosts[i], tail(c.Agents[i].Log(), 2000)))
 		}
 		addr, err := cl.Do(ctx, "SENTINEL", "get-master-addr-by-name", MasterName).StringSlice()
 		if err != nil {
@@ -484,7 +485,7 @@ func (c *Cluster) waitStreaming(ctx context.Context) error {
 		return fmt.Errorf("scenario: master %s: master_repl_offset %q", c.Redis[0].Addr, info["master_repl_offset"])
 	}
 	for _, r := range c.Redis[1:] {
-		err := lab.WaitFor(ctx, 10*time.Millisecond, func() error {
+		err := wait.For(ctx, 10*time.Millisecond, func() error {
 			info, err := r.Info(ctx, "replication")
 			if err != nil {
 				return err

@@ -17,7 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vipsentinel/vipsentinel/agent/lab"
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
 // Writer is a client that writes through the floating IP, one write at a
@@ -439,7 +439,7 @@ func (c *Cluster) Repair(f Fault, i int) error {
 // than old ("ip:port") and returns it.
 func (c *Cluster) WaitNewMaster(ctx context.Context, old string, agents []int) (string, error) {
 	var got string
-	err := lab.WaitFor(ctx, 5*time.Millisecond, func() error {
+	err := wait.For(ctx, 5*time.Millisecond, func() error {
 		seen := map[string]bool{}
 		for _, i := range agents {
 			a, err := c.MasterAddr(ctx, i)
@@ -466,7 +466,7 @@ func (c *Cluster) WaitNewMaster(ctx context.Context, old string, agents []int) (
 // master ("ip:port") with its link up.
 func (c *Cluster) WaitReplicaOf(ctx context.Context, i int, master string) error {
 	host, port, _ := net.SplitHostPort(master)
-	return lab.WaitFor(ctx, 20*time.Millisecond, func() error {
+	return wait.For(ctx, 20*time.Millisecond, func() error {
 		info, err := c.Redis[i].Info(ctx, "replication")
 		if err != nil {
 			return err

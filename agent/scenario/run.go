@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vipsentinel/vipsentinel/agent/lab"
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
 // Line is one entry of a failover timeline. At is relative to the moment the
@@ -97,7 +97,7 @@ func (c *Cluster) RunFailover(ctx context.Context, fault Fault, progress func(Li
 	}
 
 	w := c.StartWriter()
-	if err := lab.WaitFor(ctx, 5*time.Millisecond, func() error {
+	if err := wait.For(ctx, 5*time.Millisecond, func() error {
 		if w.Acked() < 50 {
 			return fmt.Errorf("only %d writes acknowledged through %s", w.Acked(), c.VIP)
 		}
@@ -160,7 +160,7 @@ func (c *Cluster) RunFailover(ctx context.Context, fault Fault, progress func(Li
 	// The first acknowledged write after the fault. When the fault does not
 	// stop writes at all (an isolated master the client still reaches),
 	// that is the next write.
-	if lab.WaitFor(wctx, 2*time.Millisecond, func() error {
+	if wait.For(wctx, 2*time.Millisecond, func() error {
 		if w.LastAck() < faultW {
 			return fmt.Errorf("no write acknowledged since the fault")
 		}

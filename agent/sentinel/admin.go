@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/internal/rediscmd"
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 // ReplyError is the error reply of a SENTINEL command. Its text, sent after
@@ -259,7 +260,7 @@ func (n *Node) Reset(now Time, pattern string) int {
 	n.setNow(now)
 	count := 0
 	for _, m := range n.sortedMasters() {
-		if globMatch(pattern, m.cfg.Name, false) {
+		if redisrule.Match(pattern, m.cfg.Name) {
 			n.resetMaster(m, m.inst.addr, false, true)
 			count++
 		}
@@ -465,7 +466,7 @@ func (n *Node) ConfigGet(patterns []string) []KV {
 	var out []KV
 	for _, p := range ConfigParams {
 		for _, pat := range patterns {
-			if globMatch(pat, p, true) {
+			if redisrule.MatchFold(pat, p) {
 				out = append(out, KV{p, vals[p]})
 				break
 			}

@@ -3,6 +3,7 @@ package sentinel
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,7 +155,7 @@ func TestCKQuorumAndViews(t *testing.T) {
 		t.Errorf("ckquorum alone: %q %v", s, err)
 	}
 	for i := 0; i < 3; i++ {
-		h.verifiedPeer("198.18.0."+itoa(2+i), strings.Repeat(string(rune('a'+i)), 40))
+		h.verifiedPeer("198.18.0."+strconv.Itoa(2+i), strings.Repeat(string(rune('a'+i)), 40))
 	}
 	if s, err := n.CKQuorum("mymaster"); err != nil || s != "OK 4 usable Sentinels. Quorum and failover authorization can be reached" {
 		t.Errorf("ckquorum: %q %v", s, err)
@@ -271,32 +272,6 @@ func TestConfigSetGetDebug(t *testing.T) {
 	}
 	if _, err := ParseSimFailure([]string{"x"}); err == nil {
 		t.Error("bad simfailure accepted")
-	}
-}
-
-func TestGlob(t *testing.T) {
-	for _, tc := range []struct {
-		pat, s string
-		nocase bool
-		want   bool
-	}{
-		{"*", "anything/with/slashes", false, true},
-		{"m?", "m1", false, true},
-		{"m?", "m12", false, false},
-		{"m[0-9]*", "m1x", false, true},
-		{"m[^0-9]", "m1", false, false},
-		{"M*", "mymaster", false, false},
-		{"M*", "mymaster", true, true},
-		{"a\\*", "a*", false, true},
-		{"a\\*", "ab", false, false},
-		{"[abc", "[abc", false, true},
-		{"*master", "mymaster", false, true},
-		{"*a*b*c", "xaybzc", false, true},
-		{"*a*b*c", "xaybz", false, false},
-	} {
-		if got := globMatch(tc.pat, tc.s, tc.nocase); got != tc.want {
-			t.Errorf("glob %q %q = %v", tc.pat, tc.s, got)
-		}
 	}
 }
 

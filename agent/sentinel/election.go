@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 // IsMasterDownByAddr answers SENTINEL IS-MASTER-DOWN-BY-ADDR from a peer.
@@ -44,7 +46,7 @@ func (n *Node) IsMasterDownByAddr(now Time, ip string, port int, reqEpoch uint64
 	if runid != "*" {
 		lrunid := strings.ToLower(runid)
 		switch {
-		case !validRunID(runid):
+		case !redisrule.IsRunID(runid):
 			n.debug(m.cfg.Name, "bad-vote-request", fmt.Sprintf("invalid run id %.64q", runid))
 		case n.epochTooFar(reqEpoch):
 			n.trust.VotesRejected++

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 // HelloMsg is the content of a hello message, the 8 comma-separated tokens
@@ -107,7 +109,7 @@ func (n *Node) processHello(v Hello) {
 		return
 	}
 	saddr, err := n.checkAddr(h.Addr)
-	if err != nil || !validRunID(h.RunID) {
+	if err != nil || !redisrule.IsRunID(h.RunID) {
 		n.debug(m.cfg.Name, "bad-hello", fmt.Sprintf("invalid sentinel address or run id: %.200q", payload))
 		return
 	}

@@ -5,6 +5,8 @@ import (
 	"hash/fnv"
 	"math/rand"
 	"strings"
+
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 // A run id is 40 hex characters, like Sentinel's. vipsentinel agents derive
@@ -39,22 +41,8 @@ func NewID(r *rand.Rand) string {
 
 // IsAgentID reports whether id carries the vipsentinel agent tag.
 func IsAgentID(id string) bool {
-	if !validRunID(id) {
+	if !redisrule.IsRunID(id) {
 		return false
 	}
 	return strings.EqualFold(id[32:], agentSuffix(id[:32]))
-}
-
-// validRunID reports whether s is 40 hex characters.
-func validRunID(s string) bool {
-	if len(s) != 40 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return true
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 // Node is one agent's Sentinel state machine. It is not safe for concurrent
@@ -183,7 +185,7 @@ func New(cfg Config, st *HardState) (*Node, error) {
 			n.myid = NewID(cfg.Rand)
 			n.dirty = true
 		} else {
-			if !validRunID(st.MyID) {
+			if !redisrule.IsRunID(st.MyID) {
 				return nil, fmt.Errorf("%w: myid %q is not 40 hex characters", ErrState, st.MyID)
 			}
 			n.myid = strings.ToLower(st.MyID)
@@ -404,7 +406,7 @@ func (n *Node) restoreMaster(m *master, ms *MasterState, keepAddr bool) error {
 	}
 	for _, sr := range ms.KnownSentinels {
 		a, err := n.checkAddr(sr.Addr)
-		if err != nil || !validRunID(sr.RunID) {
+		if err != nil || !redisrule.IsRunID(sr.RunID) {
 			n.debug(m.cfg.Name, "known-sentinel-ignored", fmt.Sprintf("known sentinel %s %s: invalid", sr.Addr, sr.RunID))
 			continue
 		}
@@ -568,7 +570,7 @@ func (n *Node) Ready() Ready {
 	rd.Commands, n.cmds = n.cmds, nil
 	rd.Events, n.events = n.events, nil
 	rd.Scripts, n.scripts = n.scripts, nil
-	if vips := n.desiredVIPs(); !n.vipValid || !equalVIPs(vips, n.vipSent) {
+	if vips := n.desiredVIPs(); !n.vipValid || !slices.Equal(vips, n.vipSent) {
 		if vips == nil {
 			vips = []VIPIntent{}
 		}
@@ -585,19 +587,7 @@ func (n *Node) HasReady() bool {
 	if n.dirty || len(n.cmds) > 0 || len(n.events) > 0 || len(n.scripts) > 0 || n.crash {
 		return true
 	}
-	return !n.vipValid || !equalVIPs(n.desiredVIPs(), n.vipSent)
-}
-
-func equalVIPs(a, b []VIPIntent) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return !n.vipValid || !slices.Equal(n.desiredVIPs(), n.vipSent)
 }
 
 // snapshot returns the state to persist.

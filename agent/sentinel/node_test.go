@@ -3,9 +3,12 @@ package sentinel
 import (
 	"math/rand"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 // harness drives one Node by hand for rule tests.
@@ -140,28 +143,7 @@ func replicaInfo(master Addr, up bool, prio int, offset int64, runid string) str
 		st = "up"
 	}
 	return "role:slave\r\nrun_id:" + runid + "\r\nmaster_host:" + master.Host + "\r\nmaster_port:6379\r\nmaster_link_status:" + st +
-		"\r\nslave_priority:" + itoa(prio) + "\r\nslave_repl_offset:" + itoa(int(offset)) + "\r\n"
-}
-
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(i)) }
-
-func fmtInt(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	neg := i < 0
-	if neg {
-		i = -i
-	}
-	var b []byte
-	for i > 0 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-		i /= 10
-	}
-	if neg {
-		b = append([]byte{'-'}, b...)
-	}
-	return string(b)
+		"\r\nslave_priority:" + strconv.Itoa(prio) + "\r\nslave_repl_offset:" + strconv.Itoa(int(offset)) + "\r\n"
 }
 
 // healthy brings the master's links up and answers everything for d.
@@ -222,7 +204,7 @@ func TestNewFreshStateAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	rd := n.Ready()
-	if rd.State == nil || !validRunID(rd.State.MyID) || !IsAgentID(rd.State.MyID) {
+	if rd.State == nil || !redisrule.IsRunID(rd.State.MyID) || !IsAgentID(rd.State.MyID) {
 		t.Fatalf("fresh node must persist a tagged 40-hex myid, got %+v", rd.State)
 	}
 	if rd2 := n.Ready(); rd2.State != nil {
@@ -542,7 +524,7 @@ func TestVoteRules(t *testing.T) {
 			t.Errorf("%s: got %s %d current %d", tc.name, leader, ep, h.n.CurrentEpoch())
 		}
 		ev, voted := findEvent(h.events, "+vote-for-leader")
-		if voted != tc.wantVoteEvent || voted && ev.Payload != cand+" "+itoa(int(tc.wantEpoch)) {
+		if voted != tc.wantVoteEvent || voted && ev.Payload != cand+" "+strconv.Itoa(int(tc.wantEpoch)) {
 			t.Errorf("%s: vote event %v %+v", tc.name, voted, ev)
 		}
 		if (len(h.states) > 0) != tc.wantPersist {
@@ -596,7 +578,7 @@ func TestLeaderCounting(t *testing.T) {
 		m := h.n.masters["mymaster"]
 		h.n.currentEpoch = 4
 		for i, v := range tc.peers {
-			s := h.verifiedPeer("198.18.0."+itoa(50+i), strings.Repeat(string(rune('e'+i)), 40))
+			s := h.verifiedPeer("198.18.0."+strconv.Itoa(50+i), strings.Repeat(string(rune('e'+i)), 40))
 			if v == "me" {
 				v = h.n.myid
 			}
@@ -620,7 +602,7 @@ func TestElectionLostAndBackoff(t *testing.T) {
 	m := h.n.masters["mymaster"]
 	peers := []*instance{}
 	for i := 0; i < 2; i++ {
-		peers = append(peers, h.verifiedPeer("198.18.0."+itoa(50+i), NewID(rand.New(rand.NewSource(int64(100+i))))))
+		peers = append(peers, h.verifiedPeer("198.18.0."+strconv.Itoa(50+i), NewID(rand.New(rand.NewSource(int64(100+i))))))
 	}
 	h.n.currentEpoch = 5
 	h.n.voteLeader(m, 5, h.n.myid)

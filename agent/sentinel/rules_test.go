@@ -2,6 +2,7 @@ package sentinel
 
 import (
 	"math/rand"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,7 +163,7 @@ func (h *harness) peers(n int) []*instance {
 	m := h.n.masters["mymaster"]
 	var out []*instance
 	for i := 0; i < n; i++ {
-		s := h.n.addSentinel(m, Addr{Host: "198.18.0." + itoa(2+i), Port: 26379}, NewID(rand.New(rand.NewSource(int64(1000+i)))))
+		s := h.n.addSentinel(m, Addr{Host: "198.18.0." + strconv.Itoa(2+i), Port: 26379}, NewID(rand.New(rand.NewSource(int64(1000+i)))))
 		s.verifiedAddr = s.addr
 		out = append(out, s)
 	}

@@ -152,6 +152,10 @@ func TestScenarioBlipNoFailover(t *testing.T) {
 	}
 }
 
+// TestScenarioDump logs the events of a failover after the master's Redis is
+// killed, as a readable timeline, and checks that it is the timeline of one
+// failover: every agent saw the master down before it switched, all switched
+// away from the old master to the same new one, and exactly one led.
 func TestScenarioDump(t *testing.T) {
 	if testing.Short() {
 		t.Skip()
@@ -161,14 +165,40 @@ func TestScenarioDump(t *testing.T) {
 	t0 := c.now
 	c.killRedis(redisAddr(0))
 	c.run(3 * time.Second)
-	var b strings.Builder
+	switches := map[string]int{}
+	leaders := 0
 	for _, a := range c.agents {
+		sdown, switched := false, false
 		for _, e := range a.events {
-			if e.at >= t0 && e.ev.Level != LevelDebug {
-				b.WriteString(strings.Repeat(" ", 0))
-				t.Logf("%7.1fms a%d %s %s", float64(e.at-t0)/1e6, a.id, e.ev.Type, e.ev.Payload)
+			if e.at < t0 || e.ev.Level == LevelDebug {
+				continue
+			}
+			t.Logf("%7.1fms a%d %s %s", float64(e.at-t0)/1e6, a.id, e.ev.Type, e.ev.Payload)
+			switch e.ev.Type {
+			case "+sdown":
+				sdown = sdown || strings.HasPrefix(e.ev.Payload, "master ")
+			case "+switch-master":
+				if !sdown {
+					t.Errorf("agent %d switched before it saw the master down", a.id)
+				}
+				if !switched {
+					switches[e.ev.Payload]++
+				}
+				switched = true
+			case "+failover-end":
+				leaders++
 			}
 		}
+	}
+	old := redisAddr(0)
+	for p, n := range switches {
+		if n != len(c.agents) || !strings.HasPrefix(p, "mymaster "+old.Host+" "+strconv.Itoa(old.Port)+" ") {
+			t.Errorf("agents switched %v, want all %d to switch from %v to one new master", switches, len(c.agents), old)
+			break
+		}
+	}
+	if len(switches) != 1 || leaders != 1 {
+		t.Errorf("%d distinct switches and %d failover leaders, want 1 and 1", len(switches), leaders)
 	}
 }
 

@@ -1,6 +1,7 @@
 package sentinel
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -145,7 +146,7 @@ func TestSelectUnsynced(t *testing.T) {
 				r.link.cc, r.link.pc = connUp, connUp
 				r.link.lastAvail = h.n.now
 				if p, ok := tt.prio[a]; ok {
-					text = strings.Replace(text, "slave_priority:100", "slave_priority:"+itoa(p), 1)
+					text = strings.Replace(text, "slave_priority:100", "slave_priority:"+strconv.Itoa(p), 1)
 				}
 				info, err := ParseInfo(text)
 				if err != nil {

@@ -3,6 +3,7 @@ package sentinel
 import (
 	"fmt"
 	"math/rand"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -75,7 +76,7 @@ func idleGroupMany(tb testing.TB, masters int) (func(), *Node) {
 	h := &harness{n: n, now: 100 * time.Second}
 	for _, m := range n.masters {
 		for i := 0; i < 2; i++ {
-			n.addSentinel(m, Addr{Host: "198.18.0." + itoa(2+i), Port: 26379}, NewID(rand.New(rand.NewSource(int64(1000+i)))))
+			n.addSentinel(m, Addr{Host: "198.18.0." + strconv.Itoa(2+i), Port: 26379}, NewID(rand.New(rand.NewSource(int64(1000+i)))))
 		}
 	}
 	infos := map[Addr]Input{}

@@ -3,6 +3,7 @@ package sentinel
 import (
 	"math"
 	"math/rand"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,7 +56,7 @@ func TestPhantomPeersDoNotFence(t *testing.T) {
 		real := map[string]bool{ps[0].runid: true, ps[1].runid: true}
 		for i := 0; i < 10; i++ {
 			id := NewID(rand.New(rand.NewSource(int64(5000 + i))))
-			h.step(forged(m, HelloMsg{Addr: Addr{Host: "198.18.1." + itoa(i+1), Port: 26379}, RunID: id,
+			h.step(forged(m, HelloMsg{Addr: Addr{Host: "198.18.1." + strconv.Itoa(i+1), Port: 26379}, RunID: id,
 				Master: "mymaster", MasterAddr: tMaster}))
 		}
 		h.serve(2*time.Second, proving(real))
@@ -93,7 +94,7 @@ func TestUnverifiedPeersBounded(t *testing.T) {
 	m := h.n.masters["mymaster"]
 	r := rand.New(rand.NewSource(3))
 	for i := 0; i < 10000; i++ {
-		h.n.Step(h.now, forged(m, HelloMsg{Addr: Addr{Host: "198.18.2." + itoa(1+i%250), Port: 1000 + i}, RunID: NewID(r),
+		h.n.Step(h.now, forged(m, HelloMsg{Addr: Addr{Host: "198.18.2." + strconv.Itoa(1+i%250), Port: 1000 + i}, RunID: NewID(r),
 			Master: "mymaster", MasterAddr: tMaster}))
 	}
 	h.ready()
@@ -262,10 +263,10 @@ func TestMinAgentsIsTheGroupSize(t *testing.T) {
 		h.n.cfg.MinAgents = tc.minAgents
 		m := h.n.masters["mymaster"]
 		for i := 0; i < tc.verified; i++ {
-			h.verifiedPeer("198.18.3."+itoa(i+1), NewID(rand.New(rand.NewSource(int64(i)))))
+			h.verifiedPeer("198.18.3."+strconv.Itoa(i+1), NewID(rand.New(rand.NewSource(int64(i)))))
 		}
 		for i := 0; i < tc.unverified; i++ {
-			h.n.addSentinel(m, Addr{Host: "198.18.4." + itoa(i+1), Port: 26379}, NewID(rand.New(rand.NewSource(int64(100+i)))))
+			h.n.addSentinel(m, Addr{Host: "198.18.4." + strconv.Itoa(i+1), Port: 26379}, NewID(rand.New(rand.NewSource(int64(100+i)))))
 		}
 		if got := h.n.voters(m); got != tc.want {
 			t.Errorf("%+v: voters %d", tc, got)

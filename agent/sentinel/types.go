@@ -2,9 +2,9 @@ package sentinel
 
 import (
 	"math/rand"
-	"net"
-	"strconv"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 // Time is a reading of the caller's monotonic clock: the time elapsed since an
@@ -21,7 +21,7 @@ type Addr struct {
 
 // String renders a as Sentinel does for instance names: ip:port, or [ip]:port
 // for IPv6.
-func (a Addr) String() string { return net.JoinHostPort(a.Host, strconv.Itoa(a.Port)) }
+func (a Addr) String() string { return redisrule.FormatAddr(a.Host, a.Port) }
 
 // IsZero reports whether a is unset.
 func (a Addr) IsZero() bool { return a.Host == "" && a.Port == 0 }

@@ -1,9 +1,9 @@
 package sentinel
 
 import (
-	"net"
-	"strconv"
 	"strings"
+
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 const (
@@ -17,10 +17,8 @@ const (
 func notLocalReason(prev string, a Addr) string {
 	if mid, ok := strings.CutPrefix(prev, notLocalPrefix); ok {
 		if mid, ok = strings.CutSuffix(mid, notLocalSuffix); ok {
-			if h, p, err := net.SplitHostPort(mid); err == nil && h == a.Host {
-				if port, err := strconv.Atoi(p); err == nil && port == a.Port {
-					return prev
-				}
+			if h, p, err := redisrule.SplitAddr(mid); err == nil && h == a.Host && p == a.Port {
+				return prev
 			}
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
@@ -308,7 +309,7 @@ func jsonErr(err error, data []byte) error {
 }
 
 func (b *body) validate() error {
-	if b.MyID != "" && !isRunID(string(b.MyID)) {
+	if b.MyID != "" && !redisrule.IsRunID(string(b.MyID)) {
 		return fmt.Errorf("myid %q is not 40 hex digits", b.MyID)
 	}
 	seen := map[string]bool{}
@@ -328,7 +329,7 @@ func (b *body) validate() error {
 				return fmt.Errorf("master %q: lease_addr: %v", m.Name, err)
 			}
 		}
-		if m.Leader != "" && !isRunID(string(m.Leader)) {
+		if m.Leader != "" && !redisrule.IsRunID(string(m.Leader)) {
 			return fmt.Errorf("master %q: leader %q is not 40 hex digits", m.Name, m.Leader)
 		}
 		for _, r := range m.KnownReplicas {
@@ -340,7 +341,7 @@ func (b *body) validate() error {
 			if _, err := parseAddr(string(s.Addr)); err != nil {
 				return fmt.Errorf("master %q: known_sentinels: %v", m.Name, err)
 			}
-			if !isRunID(string(s.RunID)) {
+			if !redisrule.IsRunID(string(s.RunID)) {
 				return fmt.Errorf("master %q: known_sentinels: runid %q is not 40 hex digits", m.Name, s.RunID)
 			}
 		}
@@ -476,15 +477,6 @@ func name(s string) error {
 		return fmt.Errorf("invalid master name %q", s)
 	}
 	return nil
-}
-
-func isRunID(s string) bool {
-	if len(s) != 40 {
-		return false
-	}
-	return !slices.ContainsFunc([]byte(s), func(c byte) bool {
-		return !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F')
-	})
 }
 
 // isCommand reports whether s can be a rename-command key: a lower-case

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/config"
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
@@ -26,7 +27,7 @@ func TestImportRewritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs := Import(cfg)
-	if hs.MyID != cfg.MyID || !isRunID(hs.MyID) || hs.CurrentEpoch != 1 || len(hs.Masters) != 2 {
+	if hs.MyID != cfg.MyID || !redisrule.IsRunID(hs.MyID) || hs.CurrentEpoch != 1 || len(hs.Masters) != 2 {
 		t.Fatalf("imported %+v", hs)
 	}
 	byName := map[string]sentinel.MasterState{}
@@ -35,7 +36,7 @@ func TestImportRewritten(t *testing.T) {
 	}
 	mm, other := byName["mymaster"], byName["other"]
 	if mm.ConfigEpoch != 1 || mm.LeaderEpoch != 1 || mm.Leader != "" || mm.CurrentAddr != mm.Config.Addr ||
-		len(mm.KnownReplicas) != 1 || len(mm.KnownSentinels) != 1 || !isRunID(mm.KnownSentinels[0].RunID) {
+		len(mm.KnownReplicas) != 1 || len(mm.KnownSentinels) != 1 || !redisrule.IsRunID(mm.KnownSentinels[0].RunID) {
 		t.Errorf("mymaster: %+v", mm)
 	}
 	if mm.Config.DownAfter != 5*time.Second || mm.Config.FailoverTimeout != time.Minute || mm.Config.ParallelSyncs != 2 ||

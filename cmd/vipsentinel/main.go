@@ -6,9 +6,11 @@
 //	vipsentinel <config>                 run the agent in the foreground
 //	vipsentinel check-config <config>    validate and print the effective configuration
 //	vipsentinel status [--addr host:port] ask a running agent for its state
-//	vipsentinel demo [flags]             fail over a three-host lab live (needs root)
-//	vipsentinel bench [flags]            measure failover against the classic setup (needs root)
 //	vipsentinel version
+//
+// The live demo and the benchmarks are in the developers' tool
+// cmd/vipsentinel-lab, so that this daemon links neither the test lab nor
+// package testing.
 package main
 
 import (
@@ -36,10 +38,6 @@ Usage:
                                          show masters, roles, epochs, VIP and firewall state and
                                          peers of a running agent (default 127.0.0.1:26379); the
                                          password comes from REDISCLI_AUTH or the config file
-  vipsentinel demo [flags]               build a three-host lab in network namespaces and fail
-                                         over a real Redis master live (root; see demo -h)
-  vipsentinel bench [flags]              measure failover, idle cost and API rate against
-                                         redis-sentinel with a reconfig script (root; see bench -h)
   vipsentinel version                    print the version
 
 The configuration file uses redis-sentinel's syntax; an existing sentinel.conf works as is.
@@ -68,10 +66,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheckConfig(args[1:], stdout, stderr)
 	case "status":
 		return cmdStatus(args[1:], stdout, stderr)
-	case "demo":
-		return cmdDemo(args[1:], stdout, stderr)
-	case "bench":
-		return cmdBench(args[1:], stdout, stderr)
+	case "demo", "bench":
+		// No path in this text: lintian reads a bin/ path naming this
+		// program as a wrong location (bin-sbin-mismatch).
+		fmt.Fprintf(stderr, "vipsentinel: %s is in vipsentinel-lab, the developers' tool that the package does not ship;\n"+
+			"in a source checkout, make build puts it beside vipsentinel: run vipsentinel-lab %s -h as root\n", args[0], args[0])
+		return exitUsage
 	case "run":
 		return cmdRun(args[1:], stderr)
 	}

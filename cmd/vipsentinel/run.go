@@ -18,6 +18,7 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/api"
 	"github.com/vipsentinel/vipsentinel/agent/config"
 	"github.com/vipsentinel/vipsentinel/agent/metrics"
+	"github.com/vipsentinel/vipsentinel/agent/metrics/source"
 	"github.com/vipsentinel/vipsentinel/agent/redislink"
 	"github.com/vipsentinel/vipsentinel/agent/runtime"
 	"github.com/vipsentinel/vipsentinel/agent/state"
@@ -169,7 +170,7 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 		return err
 	}
 	if vips != nil {
-		opts.VIPs = vips
+		opts.VIPs = vipSetter{vips}
 	}
 	rt, err = runtime.New(opts)
 	if err != nil {
@@ -182,7 +183,7 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 		}
 		return f
 	})
-	met = metrics.New(metrics.Options{Core: rt, VIPs: vips, Firewall: fw, Faults: faults, Heartbeat: rt.Heartbeat,
+	met = metrics.New(metrics.Options{Core: rt, VIPs: source.VIPs(vips), Firewall: source.Firewall(fw), Faults: faults, Heartbeat: rt.Heartbeat,
 		Version: version(), Logger: log.With("component", "metrics")})
 	if err := rt.Listen(); err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 func httpGet(t *testing.T, url string) string {
@@ -40,12 +42,7 @@ func freePort(t *testing.T) int {
 // TestRunAndStatus runs the real binary against a real redis-server on
 // loopback and reads it back with `vipsentinel status`.
 func TestRunAndStatus(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server not installed")
-		}
-		t.Skip("redis-server not installed")
-	}
+	testenv.NeedTool(t, "redis-server")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "vipsentinel")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

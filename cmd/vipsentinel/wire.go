@@ -57,7 +57,8 @@ func vipConfigs(f *config.File, monitored []sentinel.MasterConfig) []vip.Config 
 	return out
 }
 
-// newVIPs builds the VIP manager on this host's network namespace.
+// newVIPs builds the VIP manager on this host's network namespace. Its events
+// reach onEvent as the core's events.
 func newVIPs(cfgs []vip.Config, log *slog.Logger, onEvent func(sentinel.Event)) (*vip.Manager, error) {
 	nl, err := vip.NewNetlink(vip.NetlinkOptions{})
 	if err != nil {
@@ -67,5 +68,27 @@ func newVIPs(cfgs []vip.Config, log *slog.Logger, onEvent func(sentinel.Event)) 
 	if err != nil {
 		return nil, fmt.Errorf("packet sockets: %w", err)
 	}
-	return vip.New(cfgs, vip.Options{Addrs: nl, Announcer: pk, Logger: log.With("component", "vip"), OnEvent: onEvent})
+	return vip.New(cfgs, vip.Options{Addrs: nl, Announcer: pk, Logger: log.With("component", "vip"),
+		OnEvent: func(e vip.Event) { onEvent(vipEvent(e)) }})
+}
+
+// vipEvent is e as an event of the core, for the runtime to log and publish.
+func vipEvent(e vip.Event) sentinel.Event {
+	level := sentinel.LevelNotice
+	if e.Warning {
+		level = sentinel.LevelWarning
+	}
+	return sentinel.Event{Type: e.Type, Level: level, Master: e.Master, Epoch: e.Epoch, Payload: e.Payload}
+}
+
+// vipSetter hands the core's VIP intents to a vip.Manager, which knows
+// nothing of the core.
+type vipSetter struct{ m *vip.Manager }
+
+func (s vipSetter) Set(intents []sentinel.VIPIntent) {
+	out := make([]vip.Intent, len(intents))
+	for i, in := range intents {
+		out[i] = vip.Intent{Master: in.Master, Own: in.Own, Epoch: in.Epoch, Reason: in.Reason}
+	}
+	s.m.Set(out)
 }

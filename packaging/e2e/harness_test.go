@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // repoRoot is the repository's top directory (this package is packaging/e2e).
@@ -26,29 +28,11 @@ func repoRoot(t *testing.T) string {
 	return dir
 }
 
-// missing fails under CI (where every privilege and tool must be present)
-// and skips otherwise.
-func missing(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: not skipping)", msg)
-	}
-	t.Skip(msg)
-}
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		missing(t, "test needs root")
-	}
-}
-
 func needTools(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			missing(t, "%s not installed (.ci/deps installs it): %v", tool, err)
+			testenv.Missing(t, "%s not installed (.ci/deps installs it): %v", tool, err)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // TestDebInstallWithoutSystemd installs, upgrades and purges the deb in a
@@ -13,7 +15,7 @@ import (
 // unit is enabled for the next boot, nothing is started, and purge removes
 // user, state and the enablement.
 func TestDebInstallWithoutSystemd(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t)
 	needTools(t, "systemd-nspawn")
 	v1 := build(t, defaultVersion(t))
 	v2 := upgradePackages(t, v1)
@@ -83,7 +85,7 @@ func appendFile(t *testing.T, path, s string) {
 // user and applies the preset, upgrade keeps the edited %config(noreplace),
 // erase disables the unit and keeps the user, as Fedora/RHEL packages do.
 func TestRPMScriptlets(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t)
 	needTools(t, "rpm")
 	v1 := build(t, defaultVersion(t))
 	v2 := upgradePackages(t, v1)

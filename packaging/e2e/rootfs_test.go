@@ -490,22 +490,6 @@ func (c *container) show(unit string, props ...string) map[string]string {
 	return m
 }
 
-// waitFor polls cond until it returns true or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s; last state: %s", timeout, what, state)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // stop shuts the container down: SIGTERM makes systemd-nspawn ask the
 // container's systemd for an orderly shutdown (SIGRTMIN+3). systemd ignores
 // that while it is still starting, so the request is repeated. As a last

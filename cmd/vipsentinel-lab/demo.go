@@ -28,7 +28,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	classic := fs.Bool("classic", false, "run redis-sentinel with an ip-addr/arping client-reconfig-script instead, for comparison")
 	showLogs := fs.Bool("logs", false, "print every agent's log at the end")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vipsentinel demo [flags]\n\n"+
+		fmt.Fprintf(stderr, "Usage: vipsentinel-lab demo [flags]\n\n"+
 			"Builds a throw-away lab of hosts in network namespaces (198.18.0.0/15), starts a real\n"+
 			"redis-server master and replicas and one agent per host holding a floating IP, writes through\n"+
 			"that IP from a client namespace, kills the master and prints what happens, live. Needs root.\n"+
@@ -42,7 +42,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if *hosts < 2 || *hosts > 9 {
-		fmt.Fprintln(stderr, "vipsentinel demo: -hosts must be between 2 and 9")
+		fmt.Fprintln(stderr, "vipsentinel-lab demo: -hosts must be between 2 and 9")
 		return exitUsage
 	}
 	ctx, stop, self, err := labSession("demo", stdout)
@@ -105,20 +105,20 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 }
 
 // labSession prepares a command that builds labs (demo, bench): it needs
-// root, runs copies of its own executable as agents, stops on SIGINT or
-// SIGTERM (cleaning up on the way out), and first removes what an earlier
-// run of the same command killed with SIGKILL left behind.
-func labSession(name string, stdout io.Writer) (ctx context.Context, stop func(), self string, err error) {
+// root, finds the agent binary the lab runs (agentBinary), stops on SIGINT or
+// SIGTERM (cleaning up on the way out), and first removes what an earlier run
+// of the same command killed with SIGKILL left behind.
+func labSession(name string, stdout io.Writer) (ctx context.Context, stop func(), agent string, err error) {
 	if os.Geteuid() != 0 {
 		return nil, nil, "", errors.New("needs root (it creates network namespaces); run it with sudo")
 	}
-	self, err = os.Executable()
+	agent, err = agentBinary()
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("find own executable: %w", err)
+		return nil, nil, "", err
 	}
 	ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	if gone, err := lab.Sweep(name); err == nil && len(gone) > 0 {
 		fmt.Fprintf(stdout, "removed %d namespaces left by an earlier %s\n", len(gone), name)
 	}
-	return ctx, stop, self, nil
+	return ctx, stop, agent, nil
 }

@@ -32,7 +32,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 0, "campaign: fault schedule seed (0: a new one, printed)")
 	bootDelay := fs.Duration("boot-delay", 2*time.Second, "boot: delay between one host's boot and the next")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vipsentinel bench [flags]\n\n"+
+		fmt.Fprintf(stderr, "Usage: vipsentinel-lab bench [flags]\n\n"+
 			"Runs, side by side in the same lab, vipsentinel and the classic redis-sentinel +\n"+
 			"client-reconfig-script (ip addr + arping) stack, and prints: client-observed write outage\n"+
 			"through the floating IP, acknowledged writes lost and time with the IP on two hosts, for a\n"+
@@ -54,7 +54,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	parts := strings.Split(*only, ",")
 	b := &bench{out: stdout, self: self, downAfter: *downAfter}
-	fmt.Fprintf(stdout, "vipsentinel bench %s: down-after %v, %d runs per case, %s\n\n", version(), *downAfter, *runs, time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(stdout, "vipsentinel bench %s: down-after %v, %d runs per case, %s\n\n", agentVersion(self), *downAfter, *runs, time.Now().UTC().Format(time.RFC3339))
 	failed := false
 	switch *caseName {
 	case "":

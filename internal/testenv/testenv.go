@@ -1,0 +1,93 @@
+// Package testenv holds what every test package needs around its tests:
+// waiting for a condition with a deadline (Eventually, Until, Wait), the rule
+// that a missing prerequisite fails under CI instead of skipping (Missing,
+// NeedRoot, NeedTool) and a manual clock (Clock). It is for tests only.
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/wait"
+)
+
+// CI reports whether the tests run under CI (CI=true), where every privilege
+// and tool must be present: a missing one is a failure, not a skip, so that
+// a green run never hides tests that did not run.
+func CI() bool { return os.Getenv("CI") == "true" }
+
+// Missing skips t because a prerequisite is missing, or fails it under CI.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if CI() {
+		t.Fatalf("%s (CI=true: missing prerequisites are a failure, not a skip)", msg)
+	}
+	t.Skip(msg)
+}
+
+// NeedRoot calls Missing unless the test runs as root.
+func NeedRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Missing(t, "test needs root (euid %d)", os.Geteuid())
+	}
+}
+
+// NeedTool returns the path of the program name, or calls Missing.
+func NeedTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, "%s not installed: %v", name, err)
+	}
+	return p
+}
+
+// Eventually polls cond until it returns nil, and fails t, naming what it
+// waited for and cond's last error, if cond has not returned nil within
+// timeout. It polls about a thousand times over timeout (every 1 ms to
+// 200 ms), so a short wait notices the condition at once and a long one,
+// typically running a program per poll, stays cheap. Call it from the test
+// goroutine.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	poll(ctx, t, min(max(timeout/1000, time.Millisecond), 200*time.Millisecond), what, cond)
+}
+
+// Until is Eventually for a condition with no error to tell.
+func Until(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	Eventually(t, timeout, what, func() error { return Pending(cond(), "condition false") })
+}
+
+// Wait is Eventually bounded by ctx instead (wait.Default when ctx has no
+// deadline), polling every 10 ms; a cond error made with wait.Permanent ends
+// it at once.
+func Wait(ctx context.Context, t testing.TB, what string, cond func() error) {
+	t.Helper()
+	poll(ctx, t, 10*time.Millisecond, what, cond)
+}
+
+func poll(ctx context.Context, t testing.TB, interval time.Duration, what string, cond func() error) {
+	t.Helper()
+	start := time.Now()
+	if err := wait.For(ctx, interval, cond); err != nil {
+		t.Fatalf("waiting for %s (%v): %v", what, time.Since(start).Round(time.Millisecond), err)
+	}
+}
+
+// Pending is the error of a condition that does not hold yet: nil when ok,
+// else an error carrying state, the observation that shows why.
+func Pending(ok bool, state string) error {
+	if ok {
+		return nil
+	}
+	return fmt.Errorf("not yet: %s", state)
+}

@@ -1,0 +1,62 @@
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// recorder is a testing.TB that records how a helper ended the test
+// instead of ending it.
+type recorder struct {
+	testing.TB
+	ended string // "fatal: ..." or "skip: ...", the first only
+}
+
+func (r *recorder) Helper() {}
+func (r *recorder) end(kind, msg string) {
+	if r.ended == "" {
+		r.ended = kind + ": " + msg
+	}
+}
+func (r *recorder) Fatalf(format string, args ...any) { r.end("fatal", fmt.Sprintf(format, args...)) }
+func (r *recorder) Skip(args ...any)                  { r.end("skip", fmt.Sprint(args...)) }
+
+func TestMissing(t *testing.T) {
+	for _, tt := range []struct {
+		ci   string
+		want string
+	}{
+		{"true", "fatal: redis-server not installed (CI=true"},
+		{"", "skip: redis-server not installed"},
+		{"1", "skip: redis-server not installed"}, // only CI=true counts
+	} {
+		t.Setenv("CI", tt.ci)
+		r := &recorder{TB: t}
+		Missing(r, "%s not installed", "redis-server")
+		if !strings.HasPrefix(r.ended, tt.want) {
+			t.Errorf("CI=%q: Missing ended the test with %q, want %q...", tt.ci, r.ended, tt.want)
+		}
+	}
+}
+
+func TestEventually(t *testing.T) {
+	r := &recorder{TB: t}
+	n := 0
+	Until(r, time.Second, "three calls", func() bool { n++; return n == 3 })
+	if r.ended != "" || n != 3 {
+		t.Errorf("Until ended the test with %q after %d calls, want no end after 3", r.ended, n)
+	}
+	Eventually(r, 20*time.Millisecond, "the impossible", func() error { return errors.New("still down") })
+	if !strings.Contains(r.ended, "waiting for the impossible") || !strings.Contains(r.ended, "still down") {
+		t.Errorf("Eventually past its timeout ended the test with %q, want what it waited for and the last error", r.ended)
+	}
+	if err := Pending(false, "2 of 3 replicas"); err == nil || !strings.Contains(err.Error(), "2 of 3 replicas") {
+		t.Errorf("Pending(false) = %v", err)
+	}
+	if err := Pending(true, "x"); err != nil {
+		t.Errorf("Pending(true) = %v", err)
+	}
+}
