@@ -386,7 +386,7 @@ func (c *client) authFailed(cmdName, user string) {
 	c.srv.aclLog.add(aclLogEntry{reason: "auth", context: "toplevel", object: cmdName, username: user}, c.infoLine(), time.Now())
 	c.srv.stats.authFail.Add(1)
 	c.srv.stats.errors.Add(1)
-	c.srv.logLimited(&c.srv.logs.authFail, slog.LevelWarn, "client authentication failed", "client", c.addr)
+	c.srv.logLimited("auth-failed", slog.LevelWarn, "client authentication failed", "client", c.addr)
 	c.w.Error("WRONGPASS invalid username-password pair or user is disabled.")
 }
 

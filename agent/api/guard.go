@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/resp"
@@ -168,7 +167,7 @@ func (c *client) authExpired() {
 	c.mu.Unlock()
 	if expired {
 		c.srv.stats.authTimeouts.Add(1)
-		c.srv.logLimited(&c.srv.logs.timeout, slog.LevelInfo, "closing client that did not authenticate in time",
+		c.srv.logLimited("auth-timeout", slog.LevelInfo, "closing client that did not authenticate in time",
 			"client", c.addr, "timeout", c.srv.cfg.AuthTimeout)
 		c.close()
 	}
@@ -191,43 +190,16 @@ func (c *client) idleDeadline(subscribed bool) {
 	_ = c.conn.SetReadDeadline(time.Now().Add(idle))
 }
 
-// logLimiter lets one line of a kind through per interval and counts the
-// others, so that a flood of failed AUTHs or bad requests makes a bounded
-// number of log lines (the journal would otherwise drop the agent's own
-// messages).
-type logLimiter struct {
-	mu         sync.Mutex
-	next       time.Time
-	suppressed int
-}
-
-// logInterval is how often each kind of client failure may be logged.
+// logInterval is how often each kind of client failure may be logged: a
+// flood of failed AUTHs or bad requests makes a bounded number of lines
+// (the journal would otherwise drop the agent's own messages).
 const logInterval = time.Second
 
-// allow reports whether a line may be logged now, and how many were
-// suppressed since the last one that was.
-func (l *logLimiter) allow(now time.Time) (bool, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Before(l.next) {
-		l.suppressed++
-		return false, 0
-	}
-	l.next = now.Add(logInterval)
-	n := l.suppressed
-	l.suppressed = 0
-	return true, n
-}
-
-// limitedLogs are the rate-limited kinds of client failure.
-type limitedLogs struct {
-	authFail, protocol, denied, evicted, rejected, timeout, panics logLimiter
-}
-
-// logLimited logs msg at level through l, adding how many lines of the kind
-// were suppressed since the last one.
-func (s *Server) logLimited(l *logLimiter, level slog.Level, msg string, args ...any) {
-	ok, n := l.allow(time.Now())
+// logLimited logs msg at level unless a line of the same kind (failed
+// AUTH, protocol error, ...) was logged within logInterval, adding how many
+// lines of the kind were suppressed since the last one.
+func (s *Server) logLimited(kind string, level slog.Level, msg string, args ...any) {
+	ok, n := s.logLimit.Allow(kind)
 	if !ok {
 		return
 	}

@@ -491,24 +491,3 @@ func raiseNoFile(t *testing.T, n uint64) {
 	}
 	t.Cleanup(func() { _ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old) })
 }
-
-// TestLogLimiter: one line per interval, and the next one carries how many
-// were held back.
-func TestLogLimiter(t *testing.T) {
-	var l logLimiter
-	t0 := time.Unix(1000, 0)
-	steps := []struct {
-		at         time.Duration
-		ok         bool
-		suppressed int
-	}{
-		{0, true, 0}, {time.Millisecond, false, 0}, {500 * time.Millisecond, false, 0},
-		{logInterval, true, 2}, {logInterval + 1, false, 0}, {5 * logInterval, true, 1}, {6 * logInterval, true, 0},
-	}
-	for _, st := range steps {
-		ok, n := l.allow(t0.Add(st.at))
-		if ok != st.ok || n != st.suppressed {
-			t.Errorf("at %v: allow = %v, %d; want %v, %d", st.at, ok, n, st.ok, st.suppressed)
-		}
-	}
-}

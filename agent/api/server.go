@@ -33,6 +33,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/vipsentinel/vipsentinel/internal/ratelog"
 	"io"
 	"log/slog"
 	"net"
@@ -126,12 +127,12 @@ type Server struct {
 	started time.Time
 	runID   string
 
-	nextID atomic.Int64
-	stats  stats
-	rates  rates
-	aclLog aclLog
-	logs   limitedLogs
-	acl    *acl
+	nextID   atomic.Int64
+	stats    stats
+	rates    rates
+	aclLog   aclLog
+	logLimit *ratelog.Limiter // logLimited
+	acl      *acl
 
 	mu        sync.Mutex
 	clients   map[int64]*client
@@ -212,6 +213,7 @@ func New(cfg Config) (*Server, error) {
 		started:   time.Now(),
 		runID:     hex.EncodeToString(id[:]),
 		acl:       users,
+		logLimit:  ratelog.New(logInterval),
 		clients:   make(map[int64]*client),
 		listeners: make(map[net.Listener]struct{}),
 		ps:        newPubSub(),
@@ -275,7 +277,7 @@ func (s *Server) ServeConn(conn net.Conn) {
 	if s.protected() && !isLoopback(conn.RemoteAddr()) {
 		s.mu.Unlock()
 		s.stats.denied.Add(1)
-		s.logLimited(&s.logs.denied, slog.LevelWarn, "refused non-loopback API client: protected mode (no requirepass)",
+		s.logLimited("denied", slog.LevelWarn, "refused non-loopback API client: protected mode (no requirepass)",
 			"client", conn.RemoteAddr().String())
 		refuse(conn, deniedMsg)
 		return
@@ -285,7 +287,7 @@ func (s *Server) ServeConn(conn net.Conn) {
 	if !ok {
 		s.mu.Unlock()
 		s.stats.rejected.Add(1)
-		s.logLimited(&s.logs.rejected, slog.LevelWarn, "refused API client: max number of clients reached",
+		s.logLimited("rejected", slog.LevelWarn, "refused API client: max number of clients reached",
 			"client", conn.RemoteAddr().String(), "maxclients", s.cfg.MaxClients)
 		refuse(conn, "-ERR max number of clients reached\r\n")
 		return
@@ -307,7 +309,7 @@ func (s *Server) ServeConn(conn net.Conn) {
 	s.mu.Unlock()
 	for _, old := range evict {
 		s.stats.evicted.Add(1)
-		s.logLimited(&s.logs.evicted, slog.LevelWarn, "closed the oldest unauthenticated API client to make room",
+		s.logLimited("evicted", slog.LevelWarn, "closed the oldest unauthenticated API client to make room",
 			"client", old.addr, "unauthenticated", s.cfg.MaxUnauthenticated, "maxclients", s.cfg.MaxClients)
 		old.close()
 	}
@@ -645,7 +647,7 @@ func (c *client) readLoop() {
 		if err != nil {
 			var pe *resp.ProtocolError
 			if errors.As(err, &pe) {
-				c.srv.logLimited(&c.srv.logs.protocol, slog.LevelInfo, "protocol error from client", "client", c.addr, "err", pe.Msg)
+				c.srv.logLimited("protocol", slog.LevelInfo, "protocol error from client", "client", c.addr, "err", pe.Msg)
 				c.w.Error("ERR " + pe.Error())
 				c.flushReply()
 			} else if errors.Is(err, os.ErrDeadlineExceeded) {
