@@ -65,6 +65,12 @@ func (b *bench) campaign(ctx context.Context, seed uint64, dur time.Duration) er
 		return err
 	}
 	if rep.Failed() {
+		// The live lines lack the agents' events (read from their logs at
+		// the end): print the whole merged timeline for the diagnosis.
+		b.say("== timeline of seed %d with the agents' events", seed)
+		for _, l := range rep.Timeline {
+			b.say("%s", l)
+		}
 		return fmt.Errorf("campaign seed %d: %d violations", seed, len(rep.Violations))
 	}
 	return nil
