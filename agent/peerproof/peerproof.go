@@ -8,8 +8,9 @@
 //
 // with a fresh random nonce (NonceLen random bytes, hex). The peer answers
 // a two-element array: its run id and MAC(nonce, run id, address) in hex,
-// keyed with the secret peers present to it (its requirepass), or an empty
-// string when it has none. The address is the one the challenge arrived
+// keyed with the group's peer secret (the password agents AUTH to each
+// other with: sentinel-pass, else requirepass), or an empty string when it
+// has none. The address is the one the challenge arrived
 // at, as the peer sees it (its side of the connection, or its announced
 // address): an attacker who announces itself and relays the challenge to a
 // real peer gets a MAC over the real peer's address, not its own.

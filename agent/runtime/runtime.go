@@ -768,9 +768,12 @@ func (r *Runtime) do(ctx context.Context, fn func(now sentinel.Time)) error {
 }
 
 // peerProver answers VIPSENTINEL PROVE (package peerproof) for the API: the
-// MAC is keyed with requirepass, the secret peers present to us, over the
-// address the challenge arrived at, or the announced one (behind NAT, what
-// peers dial is announce-ip/announce-port).
+// MAC is keyed with the group's peer secret, the password agents AUTH to
+// each other with (sentinel-pass, else requirepass: the verifier's key, see
+// redislink's authSecret; with ACL users, sentinel-pass is the password of
+// sentinel-user, and requirepass may be unset), over the address the
+// challenge arrived at, or the announced one (behind NAT, what peers dial
+// is announce-ip/announce-port).
 func peerProver(cfg sentinel.Config, myid string) func(nonce string, local net.Addr) (string, string) {
 	return func(nonce string, local net.Addr) (string, string) {
 		var host string
@@ -784,6 +787,6 @@ func peerProver(cfg sentinel.Config, myid string) func(nonce string, local net.A
 		if cfg.AnnouncePort != 0 {
 			port = cfg.AnnouncePort
 		}
-		return myid, peerproof.MAC(cfg.RequirePass, nonce, myid, peerproof.Addr(host, port))
+		return myid, peerproof.MAC(cmp.Or(cfg.SentinelPass, cfg.RequirePass), nonce, myid, peerproof.Addr(host, port))
 	}
 }
