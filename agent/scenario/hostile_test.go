@@ -22,6 +22,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
 // The hostile-network scenario (issue 12): an attacker host on the lab's
@@ -259,20 +260,39 @@ func TestHostileNetwork(t *testing.T) {
 
 	master := net.JoinHostPort(c.Hosts[0].IP4.String(), "6379")
 	pids := make([]int, len(c.Agents))
-	var before []agentEpochs
-	var maxCur, maxCfg uint64
 	for i, p := range c.Agents {
 		pids[i] = p.Pid()
 		if got, err := c.MasterAddr(ctx, i); err != nil || got != master {
 			t.Fatalf("before the attack the agent on %s reports master %q (%v), want %s", c.Hosts[i], got, err, master)
 		}
-		e, err := readEpochs(ctx, c, i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		before = append(before, e)
-		maxCur, maxCfg = max(maxCur, e.current), max(maxCfg, e.config)
 	}
+	// Start returns once every agent answers, which can be before the
+	// group settled its epoch (an agent that booted last adopts its peers'
+	// epoch a moment later): wait until they agree on the same epochs on
+	// two reads in a row, so that any later change is the attack's.
+	var before []agentEpochs
+	if err := wait.For(ctx, 250*time.Millisecond, func() error {
+		var now []agentEpochs
+		for i := range c.Hosts {
+			e, err := readEpochs(ctx, c, i)
+			if err != nil {
+				return err
+			}
+			if len(now) > 0 && e != now[0] {
+				return fmt.Errorf("agents disagree on epochs: %v and %v", now[0], e)
+			}
+			now = append(now, e)
+		}
+		prev := before
+		before = now
+		if !slices.Equal(prev, now) {
+			return fmt.Errorf("epochs still changing: %v -> %v", prev, now)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("the agents' epochs never settled before the attack: %v", err)
+	}
+	maxCur, maxCfg := before[0].current, before[0].config
 	t.Logf("before the attack: epochs (current, config) %v, master %s", before, master)
 
 	// The fake Redis/peer listens wherever the forged hellos point.
@@ -388,10 +408,33 @@ func TestHostileNetwork(t *testing.T) {
 			Addr: r.Addr, Username: appUser, Password: appPass, Protocol: 2, MaxRetries: -1,
 		}))
 	}
+	// The same hellos PUBLISHed to the agents' own API, without the
+	// password the attacker does not have: refused.
+	var apiClients []*redis.Client
+	for _, h := range c.Hosts {
+		apiClients = append(apiClients, attacker.RedisClient(&redis.Options{
+			Addr: net.JoinHostPort(h.IP4.String(), strconv.Itoa(AgentPort)), Protocol: 2, MaxRetries: -1,
+		}))
+	}
 	var published, delivered int64
 	var pubErr error
+	apiRefusals := map[string]int{}
 	attackStart := time.Now()
 	for time.Since(attackStart) < attackFor {
+		for i, ac := range apiClients {
+			for _, h := range forged {
+				n, err := ac.Publish(ctx, sentinel.HelloChannel, sentinel.FormatHello(h)).Result()
+				if err == nil {
+					t.Errorf("the agent on %s accepted an unauthenticated PUBLISH of a forged hello from the attacker (%d receivers)", c.Hosts[i], n)
+					continue
+				}
+				msg := err.Error()
+				if j := strings.IndexAny(msg, " :"); j > 0 {
+					msg = msg[:j]
+				}
+				apiRefusals[msg]++
+			}
+		}
 		for _, pc := range pubClients {
 			for _, h := range forged {
 				n, err := pc.Publish(ctx, sentinel.HelloChannel, sentinel.FormatHello(h)).Result()
@@ -407,7 +450,7 @@ func TestHostileNetwork(t *testing.T) {
 		}
 		time.Sleep(helloEvery)
 	}
-	for _, pc := range pubClients {
+	for _, pc := range append(pubClients, apiClients...) {
 		pc.Close()
 	}
 	time.Sleep(attackSettle)
@@ -419,6 +462,7 @@ func TestHostileNetwork(t *testing.T) {
 	// nothing.
 	t.Logf("attack: %d forged hellos published for %v, delivered to %d subscribers (first error: %v)",
 		published, attackFor, delivered, pubErr)
+	t.Logf("forged hellos PUBLISHed to the agents' API without a password: refused with %v", apiRefusals)
 	if published == 0 || delivered == 0 {
 		t.Fatalf("attack never reached the agents: %d hellos published, %d delivered (first error: %v)", published, delivered, pubErr)
 	}
