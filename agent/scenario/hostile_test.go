@@ -10,6 +10,7 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -250,7 +251,7 @@ func TestHostileNetwork(t *testing.T) {
 	// The application's account: the attacker may PUBLISH and read, like
 	// any client, but has neither the agents' Redis password (the default
 	// user's) nor their API password.
-	o.RedisExtra = []string{fmt.Sprintf("user %s on >%s ~* &* +@all", appUser, appPass)}
+	o.RedisExtra = []string{fmt.Sprintf("user %s on >%s ~* &* +@all -@dangerous", appUser, appPass)}
 	c := startCluster(t, o)
 	attacker := c.Lab.Clients()[1]
 	secrets := []string{o.Password, o.AgentPassword}
@@ -490,6 +491,11 @@ func TestHostileNetwork(t *testing.T) {
 		if !p.Running() || p.Pid() != pids[i] {
 			t.Errorf("agent on %s exited or restarted (pid %d, was %d, running %v)", c.Hosts[i], p.Pid(), pids[i], p.Running())
 		}
+		if hwm, err := peakRSS(p.Pid()); err != nil {
+			t.Errorf("agent on %s: %v", c.Hosts[i], err)
+		} else if t.Logf("agent on %s: peak resident memory %d MiB", c.Hosts[i], hwm>>20); hwm > maxAgentRSS {
+			t.Errorf("agent on %s reached %d MiB of resident memory: a hostile length was allocated", c.Hosts[i], hwm>>20)
+		}
 		if strings.Contains(p.Log(), "panic") {
 			t.Errorf("agent on %s logged a panic:\n%s", c.Hosts[i], tail(p.Log(), 4000))
 		}
@@ -565,6 +571,9 @@ func TestHostileNetwork(t *testing.T) {
 		i := bytes.Index(upper, []byte("AUTH"))
 		t.Errorf("the fake endpoint received AUTH: %.200q", got[max(0, i-40):])
 	}
+	if n := accepted[attackerRedisPort]; n > 0 {
+		t.Errorf("the agents connected %d times to the forged master %s:%d", n, atk, attackerRedisPort)
+	}
 	if received == 0 {
 		t.Errorf("the agents never connected to the announced addresses: the hostile replies were never exercised")
 	}
@@ -574,6 +583,29 @@ func TestHostileNetwork(t *testing.T) {
 	if err := ctx.Err(); err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("scenario ran out of time: %v", err)
 	}
+}
+
+// maxAgentRSS bounds an agent's peak resident memory. An agent needs a few
+// tens of MiB; one that believed a hostile bulk or array length would
+// need gigabytes (or die).
+const maxAgentRSS = 256 << 20
+
+// peakRSS returns the peak resident memory (VmHWM) of process pid in bytes.
+func peakRSS(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, fmt.Errorf("peak memory: %w", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("peak memory: VmHWM %q", v)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("peak memory: no VmHWM in /proc/%d/status", pid)
 }
 
 func sum(m map[int]int) int {
