@@ -549,6 +549,18 @@ func TestHostileNetwork(t *testing.T) {
 	target := c.Opts.DownAfter + 400*time.Millisecond
 	t.Logf("failover after the attack: kill -9 of %s to every agent reporting %s: %v (issue 12 target down-after + 400ms = %v: %s)",
 		res.OldMaster, res.NewMaster, res.Switch.Round(time.Millisecond), target, map[bool]string{true: "met", false: "MISSED"}[res.Switch <= target])
+	// Known flap (reported, not yet fixed): the new master's agent can
+	// drop the floating IP for a few ms at its own +switch-master, until
+	// the fresh master instance's first INFO. Shown here, not failed on.
+	newHost := c.Hosts[c.HostIndex(hostOf(res.NewMaster))].Name
+	if acq, ok := first(res, newHost, "+vip-acquired"); ok {
+		for _, l := range res.Timeline {
+			if l.Host == newHost && l.At > acq && strings.HasPrefix(l.What, "+vip-released") {
+				t.Logf("note: %s released the floating IP at %v, %v after acquiring it as the new master", newHost, l.At, l.At-acq)
+				break
+			}
+		}
+	}
 	if bound := c.Opts.DownAfter + 5*time.Second; res.Switch > bound {
 		t.Errorf("failover after the attack took %v, more than down-after + 5s = %v", res.Switch, bound)
 	}
