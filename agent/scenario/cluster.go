@@ -84,6 +84,10 @@ type Options struct {
 	Persist bool
 	// RedisExtra is appended to every redis-server's configuration.
 	RedisExtra []string
+	// Clients is the number of client namespaces (default 1). Cluster.Client
+	// is the first; the others (Lab.Clients) are for tests that need a
+	// second party on the network, such as an attacker.
+	Clients int
 	// ExtraMasters adds this many extra monitored masters (without a
 	// floating IP) to every agent, for idle-cost measurements. They all name
 	// the first host's redis-server: the agents' work per master is the same
@@ -103,6 +107,9 @@ func (o *Options) defaults() {
 	}
 	if o.Name == "" {
 		o.Name = "scen"
+	}
+	if o.Clients == 0 {
+		o.Clients = 1
 	}
 }
 
@@ -188,7 +195,7 @@ func newCluster(o Options) (*Cluster, error) {
 	if o.Stack == Vipsentinel && o.Binary == "" {
 		return nil, errors.New("scenario: Options.Binary (the vipsentinel executable) is required")
 	}
-	l, err := lab.New(lab.Config{Hosts: o.Hosts, Clients: 1, IPv6: o.IPv6, Name: o.Name})
+	l, err := lab.New(lab.Config{Hosts: o.Hosts, Clients: o.Clients, IPv6: o.IPv6, Name: o.Name})
 	if err != nil {
 		return nil, fmt.Errorf("scenario: build lab: %w", err)
 	}
