@@ -240,13 +240,16 @@ func (c *client) dispatch(raw [][]byte) {
 	}
 	// VIPSENTINEL PROVE is how a peer proves who it is before we
 	// authenticate to it (package peerproof): it reveals nothing but a
-	// MAC over a nonce of the caller's choice and our own address.
-	if !authed && !cmd.noAuth && full != "vipsentinel|prove" && !c.srv.acl.anonymousOK() {
+	// MAC over a nonce of the caller's choice and our own address, so it
+	// needs neither authentication nor an ACL permission (the caller has
+	// no user yet; with "user default off" it would be refused).
+	prove := full == "vipsentinel|prove"
+	if !authed && !cmd.noAuth && !prove && !c.srv.acl.anonymousOK() {
 		c.srv.stats.errors.Add(1)
 		c.w.Error("NOAUTH Authentication required.")
 		return
 	}
-	if c.aclDenied(cmd, args) {
+	if !prove && c.aclDenied(cmd, args) {
 		return
 	}
 	if subscribed && proto == 2 && !cmd.inSub {

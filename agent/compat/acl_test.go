@@ -5,6 +5,7 @@ import (
 	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -75,7 +76,11 @@ func TestACL(t *testing.T) {
 	t.Parallel()
 	master := redistest.Start(t)
 	lines := append(sentinelLines("mymaster", master, 2), aclUserLines...)
-	rs := redistest.StartSentinel(t, lines...)
+	// The agents admit the redis-sentinel peer at its listed address, by
+	// its SENTINEL MYID (Security model in the README).
+	rsID := strings.Repeat("6", 39) + "e"
+	rs := redistest.StartSentinel(t, append(slices.Clone(lines), "sentinel myid "+rsID)...)
+	lines = append(lines, fmt.Sprintf("sentinel known-sentinel mymaster 127.0.0.1 %d %s", rs.Port, rsID))
 	a := startAgent(t, lines...)
 	for _, c := range aclCases() {
 		t.Run(c.name, func(t *testing.T) { c.check(t, rs.Addr(), a.Addr()) })
