@@ -67,9 +67,16 @@ func (c *client) killUsers(users []*aclUser) {
 	for _, u := range users {
 		gone[u] = true
 	}
+	c.killClients(func(o *client) bool { return gone[o.aclUser()] })
+}
+
+// killClients disconnects every client match selects, this one (if
+// selected) once its reply is written, as Redis does when ACL changes
+// revoke a connected user.
+func (c *client) killClients(match func(o *client) bool) {
 	self := false
 	for _, o := range c.srv.allClients() {
-		if !gone[o.aclUser()] {
+		if !match(o) {
 			continue
 		}
 		if o == c {
@@ -87,36 +94,27 @@ func (c *client) killUsers(users []*aclUser) {
 // killRevokedSubscribers disconnects the clients of u subscribed to a
 // channel or pattern u may no longer use, as Redis does after ACL SETUSER.
 func (c *client) killRevokedSubscribers(u *aclUser) {
-	self := false
-	for _, o := range c.srv.allClients() {
+	c.killClients(func(o *client) bool {
 		if o.aclUser() != u {
-			continue
+			return false
 		}
 		o.mu.Lock()
 		subs, psubs := sortedKeys(o.subs), sortedKeys(o.psubs)
 		o.mu.Unlock()
 		c.srv.acl.mu.RLock()
-		ok := true
+		defer c.srv.acl.mu.RUnlock()
 		for _, ch := range subs {
-			ok = ok && u.channelAllowed(ch, false)
+			if !u.channelAllowed(ch, false) {
+				return true
+			}
 		}
 		for _, p := range psubs {
-			ok = ok && u.channelAllowed(p, true)
+			if !u.channelAllowed(p, true) {
+				return true
+			}
 		}
-		c.srv.acl.mu.RUnlock()
-		if ok {
-			continue
-		}
-		if o == c {
-			self = true
-			continue
-		}
-		c.killOther(o)
-	}
-	if self {
-		c.flushReply()
-		c.finish()
-	}
+		return false
+	})
 }
 
 func (c *client) cmdACL(args []string) {

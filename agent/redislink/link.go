@@ -371,16 +371,17 @@ func (l *link) runCmd(connect sentinel.Command) error {
 			return err
 		}
 	}
-	if l.ref.Kind == sentinel.KindSentinel {
-		if len(connect.Cmds) == 0 {
-			// The proof runs when go-redis dials: make it dial.
-			ctx, cancel := context.WithTimeout(l.ctx, l.t.opts.CommandTimeout)
-			err := conn.Ping(ctx).Err()
-			cancel()
-			if err != nil && !isRedisError(err) {
-				return err
-			}
+	if len(connect.Cmds) == 0 {
+		// Make sure the connection really exists before LinkUp (and, for
+		// a peer, that go-redis dialled it, which runs the proof).
+		ctx, cancel := context.WithTimeout(l.ctx, l.t.opts.CommandTimeout)
+		err := conn.Ping(ctx).Err()
+		cancel()
+		if err != nil && !isRedisError(err) {
+			return err
 		}
+	}
+	if l.ref.Kind == sentinel.KindSentinel {
 		l.mu.Lock()
 		proof := l.proof
 		l.mu.Unlock()
@@ -388,15 +389,6 @@ func (l *link) runCmd(connect sentinel.Command) error {
 			if err := l.checkMyID(l.ctx, conn); err != nil {
 				return err
 			}
-		}
-	}
-	if len(connect.Cmds) == 0 {
-		// Make sure the connection really exists before LinkUp.
-		ctx, cancel := context.WithTimeout(l.ctx, l.t.opts.CommandTimeout)
-		err := conn.Ping(ctx).Err()
-		cancel()
-		if err != nil && !isRedisError(err) {
-			return err
 		}
 	}
 	if l.parent == nil {
