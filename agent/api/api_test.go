@@ -146,6 +146,14 @@ func (b *testBackend) Shutdown(ctx context.Context) error {
 // startServer runs a Server on a random loopback port.
 func startServer(t testing.TB, cfg Config) (*Server, string) {
 	t.Helper()
+	return serveOn(t, cfg, nil)
+}
+
+// serveOn runs a Server on a random loopback port, its listener wrapped by
+// wrap (if not nil) to change how clients appear to it, and returns the
+// port's address.
+func serveOn(t testing.TB, cfg Config, wrap func(net.Listener) net.Listener) (*Server, string) {
+	t.Helper()
 	if cfg.Backend == nil {
 		cfg.Backend = &testBackend{}
 	}
@@ -157,9 +165,13 @@ func startServer(t testing.TB, cfg Config) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := ln.Addr().String()
+	if wrap != nil {
+		ln = wrap(ln)
+	}
 	go func() { _ = s.Serve(ln) }()
 	t.Cleanup(func() { _ = s.Close() })
-	return s, ln.Addr().String()
+	return s, addr
 }
 
 type rawConn struct {

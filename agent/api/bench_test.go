@@ -91,21 +91,10 @@ func (l plainListener) Accept() (net.Conn, error) {
 // startBenchServer runs a Server on a loopback port, on the plain net.Conn
 // path if plain.
 func startBenchServer(b *testing.B, plain bool) (*Server, string) {
-	s, err := New(Config{Backend: &testBackend{}})
-	if err != nil {
-		b.Fatal(err)
+	if !plain {
+		return serveOn(b, Config{}, nil)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if plain {
-		ln = plainListener{ln}
-	}
-	go func() { _ = s.Serve(ln) }()
-	b.Cleanup(func() { _ = s.Close() })
-	return s, addr
+	return serveOn(b, Config{}, func(ln net.Listener) net.Listener { return plainListener{ln} })
 }
 
 func benchRoundTrips(b *testing.B, clients int, plain bool, request, want string) *Server {

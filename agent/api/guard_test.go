@@ -44,24 +44,10 @@ func (l remoteListener) Accept() (net.Conn, error) {
 // remote (nil: their real loopback address).
 func startServerFrom(t testing.TB, cfg Config, remote net.Addr) (*Server, string) {
 	t.Helper()
-	if cfg.Backend == nil {
-		cfg.Backend = &testBackend{}
+	if remote == nil {
+		return serveOn(t, cfg, nil)
 	}
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if remote != nil {
-		ln = remoteListener{ln, remote}
-	}
-	go func() { _ = s.Serve(ln) }()
-	t.Cleanup(func() { _ = s.Close() })
-	return s, addr
+	return serveOn(t, cfg, func(ln net.Listener) net.Listener { return remoteListener{ln, remote} })
 }
 
 func tcpAddr(s string) net.Addr {
