@@ -34,20 +34,7 @@ func (quiet) Printf(context.Context, string, ...any) {}
 func TestMain(m *testing.M) {
 	flag.Parse()
 	redis.SetLogger(quiet{})
-	dir, err := os.MkdirTemp("", "vipsentinel-campaign-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary, err = scenario.BuildAgent(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(scenario.RunWithAgent(m, &binary))
 }
 
 func TestScheduleDeterministic(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/vipsentinel/vipsentinel/agent/scenario"
 	"net"
 	"os"
 	"os/exec"
@@ -25,27 +26,7 @@ var agentBin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	dir, err := os.MkdirTemp("", "vipsentinel-compat-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "compat: temp dir:", err)
-		os.Exit(1)
-	}
-	agentBin = filepath.Join(dir, "vipsentinel")
-	if out, err := exec.Command(goTool(), "build", "-o", agentBin, "github.com/vipsentinel/vipsentinel/cmd/vipsentinel").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "compat: build vipsentinel: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return "/usr/local/go/bin/go"
+	os.Exit(scenario.RunWithAgent(m, &agentBin))
 }
 
 // need skips (or, under CI, fails) the test when a prerequisite is missing.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vipsentinel/vipsentinel/agent/scenario"
 	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"net"
 	"net/netip"
@@ -29,27 +30,7 @@ import (
 // binary is the vipsentinel binary built once by TestMain.
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "vipsentinel-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "vipsentinel")
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = "/usr/local/go/bin/go"
-	}
-	cmd := exec.Command(gobin, "build", "-o", binary, "github.com/vipsentinel/vipsentinel/cmd/vipsentinel")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: build vipsentinel: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(scenario.RunWithAgent(m, &binary)) }
 
 const (
 	downAfter       = 2000

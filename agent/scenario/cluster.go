@@ -24,11 +24,32 @@ import (
 // deployments of it, and returns its path.
 func BuildAgent(dir string) (string, error) {
 	bin := filepath.Join(dir, "vipsentinel")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/vipsentinel/vipsentinel/cmd/vipsentinel").CombinedOutput()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = "/usr/local/go/bin/go" // where .ci/deps expects Go
+	}
+	out, err := exec.Command(gobin, "build", "-o", bin, "github.com/vipsentinel/vipsentinel/cmd/vipsentinel").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("build vipsentinel: %w\n%s", err, out)
 	}
 	return bin, nil
+}
+
+// RunWithAgent is a test package's TestMain body: it builds the agent once
+// into a temporary folder, sets *bin to it, runs the tests (m is the
+// *testing.M) and removes the folder, returning the exit code.
+func RunWithAgent(m interface{ Run() int }, bin *string) int {
+	dir, err := os.MkdirTemp("", "vipsentinel-agent-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *bin, err = BuildAgent(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
 }
 
 // Stack selects what moves the floating IP.
