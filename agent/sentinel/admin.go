@@ -286,7 +286,7 @@ func (n *Node) Failover(now Time, name string) error {
 	if m.inst.flags&fFailoverInProgress != 0 {
 		return &ReplyError{Msg: "INPROG Failover already in progress"}
 	}
-	if r, _ := n.selectReplica(m); r == nil {
+	if r, _, _ := n.selectReplica(m); r == nil {
 		return &ReplyError{Msg: "NOGOODSLAVE No suitable replica to promote"}
 	}
 	n.debug(name, "user-failover", "Executing user requested FAILOVER of '"+name+"'")

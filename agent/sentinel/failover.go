@@ -170,11 +170,33 @@ func (n *Node) failoverWaitStart(m *master) {
 	}
 	m.failoverState = stateSelectSlave
 	m.stateChangeTime = n.now
+	m.selectWaitLogged = false
 	n.instEvent(LevelWarning, "+failover-state-select-slave", ri, "")
 }
 
 func (n *Node) failoverSelectSlave(m *master) {
-	r, detail := n.selectReplica(m)
+	r, detail, cs := n.selectReplica(m)
+	if r != nil {
+		if aw := awaitedReplicas(cs, r); len(aw) > 0 {
+			var names []string
+			for _, c := range aw {
+				names = append(names, c.Addr.String())
+			}
+			waited := n.now - m.stateChangeTime
+			if waited < n.selectWait(m) {
+				if !m.selectWaitLogged {
+					m.selectWaitLogged = true
+					n.debug(m.cfg.Name, "failover-wait-replicas", fmt.Sprintf(
+						"not promoting %s yet: waiting up to %v for %s, unheard of lately, which may hold writes it lacks",
+						r.addr, n.selectWait(m), strings.Join(names, ", ")))
+				}
+				return
+			}
+			detail += fmt.Sprintf("; waited %v for %s", waited, strings.Join(names, ", "))
+		} else if waited := n.now - m.stateChangeTime; waited > 0 {
+			detail += fmt.Sprintf("; waited %v for the replicas to answer", waited)
+		}
+	}
 	if r == nil {
 		n.instEventDetail(LevelWarning, "-failover-abort-no-good-slave", m.inst, "", detail)
 		n.abortFailover(m)
@@ -379,7 +401,7 @@ func (n *Node) resetMasterAndChangeAddress(m *master, addr Addr) {
 	for _, r := range reps {
 		ri := n.addReplica(m, r.a)
 		if r.demote {
-			ri.demoteUntil = n.now + m.cfg.FailoverTimeout
+			ri.demoteUntil, ri.demoteSentAt = n.now+m.cfg.FailoverTimeout, never
 		}
 		n.instEvent(LevelNotice, "+slave", ri, "")
 	}

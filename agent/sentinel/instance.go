@@ -164,8 +164,11 @@ type instance struct {
 	proposedAt   Time
 
 	// demoteUntil, when in the future, makes a replica that reports
-	// role:master be demoted as soon as its INFO says so (see convert).
-	demoteUntil Time
+	// role:master be demoted as soon as its INFO says so, until it
+	// reports role:slave (refresh.go); demoteSentAt is the last SLAVEOF
+	// sent for it.
+	demoteUntil  Time
+	demoteSentAt Time
 }
 
 func (n *Node) newInstance(kind Kind, name string, addr Addr, m *master) *instance {
@@ -179,8 +182,8 @@ func (n *Node) newInstance(kind Kind, name string, addr Addr, m *master) *instan
 		reconfSentTime: never, rebootSince: never,
 		lastPub: never, pubSentAt: never, helloDue: never,
 		lastHello: now, helloAt: never, lastDownReply: now, askSentAt: never,
-		demoteUntil: never,
-		leaseReqAt:  never, grantAt: never,
+		demoteUntil: never, demoteSentAt: never,
+		leaseReqAt: never, grantAt: never,
 	}
 	if kind == KindSentinel {
 		ri.roleReported = KindSentinel
@@ -205,6 +208,9 @@ type master struct {
 	failoverStartTime Time
 	stateChangeTime   Time
 	promoted          *instance
+	// selectWaitLogged: this select_slave's wait for unheard replicas
+	// was logged (select.go, awaitedReplicas).
+	selectWaitLogged bool
 
 	// vipsentinel scheduling of failover attempts (see timing.go).
 	startAt    Time // when the jittered start is due, never if not scheduled

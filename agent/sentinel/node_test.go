@@ -681,7 +681,7 @@ func TestReplicaSelection(t *testing.T) {
 			t.Errorf("%s rejected %q, want %q", ip, rejected[ip], want)
 		}
 	}
-	r, detail := h.n.selectReplica(m)
+	r, detail, _ := h.n.selectReplica(m)
 	if r == nil || r.addr.Host != "198.18.0.23" || !strings.Contains(detail, "198.18.0.25:6379 rejected: replica-priority is 0") {
 		t.Errorf("selected %v detail %s", r, detail)
 	}

@@ -188,7 +188,7 @@ func (n *Node) quietHolder(m *master, at func(Time)) bool {
 // Tick.
 func (n *Node) quietInstance(ri *instance, da time.Duration, at func(Time)) bool {
 	l := ri.link
-	if l.disconnected() || ri.forceInfo || ri.flags&^fReconfDone != 0 || ri.demoteUntil != never {
+	if l.disconnected() || ri.forceInfo || ri.flags&^fReconfDone != 0 || ri.demoteUntil != never && n.now < ri.demoteUntil {
 		return false
 	}
 	if l.actPing != never {

@@ -87,21 +87,31 @@ func (n *Node) refreshInfo(ri *instance, info *Info, raw string) {
 		}
 		wait := 4 * n.t.PublishPeriod
 		fast := ri.demoteUntil != never && now < ri.demoteUntil
-		if ri.flags&fPromoted == 0 &&
+		// The fast demotion stays armed until the instance reports
+		// role:slave (below) or the window ends: a SLAVEOF can fail
+		// (issue 13: the old master, restarted from its data, answered
+		// INFO while loading and refused the SLAVEOF with -LOADING; once
+		// loaded it stayed a writable master for 1.9 s, until Sentinel's
+		// slow path). A loading instance refuses it, so it is sent once
+		// the load ends, and repeated at most once per ping period.
+		retry := fast && (info.Loading || ri.demoteSentAt != never && now-ri.demoteSentAt < n.pingPeriod(m))
+		if ri.flags&fPromoted == 0 && !retry &&
 			(fast || n.masterLooksSane(m) && n.noDownFor(ri, wait) && now-ri.roleReportedTime > wait) {
 			if n.sendSlaveOf(ri, m.inst.addr, purposeDemote) {
 				detail := "replica claims role:master while the master looks sane"
 				if fast {
 					detail = "local instance still claims role:master under a newer configuration"
 				}
-				n.instEventDetail(LevelNotice, "+convert-to-slave", ri, "", detail)
-				ri.demoteUntil = never
+				if !fast || ri.demoteSentAt == never {
+					n.instEventDetail(LevelNotice, "+convert-to-slave", ri, "", detail)
+				}
+				ri.demoteSentAt = now
 			}
 		}
 	}
 
 	if ri.kind == KindReplica && role == KindReplica {
-		ri.demoteUntil = never
+		ri.demoteUntil, ri.demoteSentAt = never, never
 		if ri.slaveMasterPort != m.inst.addr.Port || !strings.EqualFold(ri.slaveMasterHost, m.inst.addr.Host) {
 			wait := m.cfg.FailoverTimeout
 			if n.masterLooksSane(m) && n.noDownFor(ri, wait) && now-ri.slaveConfChange > wait {

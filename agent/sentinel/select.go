@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Candidate is one replica as seen by the promotion logic: its ordering keys
@@ -23,6 +24,12 @@ type Candidate struct {
 	// promoted, as a last resort, only when no replica is eligible and the
 	// master's AllowUnsyncedPromotion is set.
 	Unsynced bool
+	// Unheard is set when the only rules that exclude the replica are
+	// about how recently we heard from it (SDOWN, link down, no recent
+	// PING reply or INFO) and we did hear from it within the window
+	// Sentinel allows a replica's master link to be down: it may be up,
+	// with writes the eligible replicas lack (see awaitedReplicas).
+	Unheard bool
 }
 
 // candidates evaluates every replica of m: eligible ones first, in promotion
@@ -41,6 +48,7 @@ func (n *Node) candidates(m *master) []Candidate {
 	var ok, unsynced, bad []Candidate
 	for _, r := range m.sortedReplicas() {
 		c := Candidate{Addr: r.addr, RunID: r.runid, Priority: r.slavePriority, Offset: r.slaveReplOffset}
+		unheard := true
 		switch {
 		case r.flags&fSDown != 0:
 			c.Rejected = "s_down"
@@ -51,19 +59,25 @@ func (n *Node) candidates(m *master) []Candidate {
 		case now-r.link.lastAvail > 5*n.t.PingPeriod:
 			c.Rejected = fmt.Sprintf("no valid PING reply for %v (limit %v)", now-r.link.lastAvail, 5*n.t.PingPeriod)
 		case r.slavePriority == 0:
+			unheard = false
 			c.Rejected = "replica-priority is 0"
 		case r.infoRefresh == never:
 			c.Rejected = "no INFO received yet"
 		case now-r.infoRefresh > infoValidity:
 			c.Rejected = fmt.Sprintf("INFO is %v old (limit %v)", now-r.infoRefresh, infoValidity)
 		case r.masterLinkDownTime > maxDown:
+			unheard = false
 			c.Rejected = fmt.Sprintf("link to master down for %v (limit %v)", r.masterLinkDownTime, maxDown)
 		case r.info != nil && r.info.Loading:
+			unheard = false
 			c.Rejected = "loading its dataset (loading:1)"
 		default:
+			unheard = false
 			c.Rejected = unsyncedReason(r, m)
 			c.Unsynced = c.Rejected != ""
 		}
+		c.Unheard = unheard && c.Rejected != "" && r.link.lastAvail != never && now-r.link.lastAvail <= maxDown &&
+			unsyncedReason(r, m) == ""
 		switch {
 		case c.Rejected == "":
 			ok = append(ok, c)
@@ -141,7 +155,7 @@ func betterCandidate(a, b Candidate) bool {
 }
 
 // selectReplica is sentinelSelectSlave. detail explains every replica's fate.
-func (n *Node) selectReplica(m *master) (*instance, string) {
+func (n *Node) selectReplica(m *master) (*instance, string, []Candidate) {
 	cs := n.candidates(m)
 	var b strings.Builder
 	for i, c := range cs {
@@ -157,17 +171,46 @@ func (n *Node) selectReplica(m *master) (*instance, string) {
 	switch {
 	case len(cs) == 0:
 		b.WriteString("no known replicas")
-		return nil, b.String()
+		return nil, b.String(), cs
 	case cs[0].Rejected == "":
 	case cs[0].Unsynced && m.cfg.AllowUnsyncedPromotion:
 		fmt.Fprintf(&b, "; no synced replica: promoting %s anyway (allow-unsynced-promotion yes)", cs[0].Addr)
 	case cs[0].Unsynced:
 		b.WriteString("; no synced replica, and allow-unsynced-promotion is no")
-		return nil, b.String()
+		return nil, b.String(), cs
 	default:
-		return nil, b.String()
+		return nil, b.String(), cs
 	}
-	return m.replicas[cs[0].Addr.String()], b.String()
+	return m.replicas[cs[0].Addr.String()], b.String(), cs
+}
+
+// awaitedReplicas lists the replicas worth waiting for before best is
+// promoted: those we have not heard from lately (Unheard), with a priority
+// that could beat best's. We cannot know their offset: a replica cut off
+// from us may have kept replicating while best had lost its link to the
+// master, and promoting best then drops every write the master
+// acknowledged in between (issue 13: a replica cut one way for 4 s was
+// promoted, by its own agent back from the same cut, over one that was
+// reachable again 80 ms later and held 2 s of writes more). Sentinel
+// promotes at once; the leader waits selectWait for them instead.
+func awaitedReplicas(cs []Candidate, best *instance) []Candidate {
+	var out []Candidate
+	for _, c := range cs {
+		if c.Unheard && c.Priority <= best.slavePriority && !sameAddr(c.Addr, best.addr) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// selectWait bounds how long SELECT_SLAVE waits for awaited replicas: a
+// replica that is up answers the reconnect, PING and INFO the pass sends
+// every ping period within a few of them. Half of down-after keeps the
+// worst case well inside the time peers that voted for us refrain from
+// their own attempts (voteBlock), and a plain master death, where every
+// replica answers, never waits.
+func (n *Node) selectWait(m *master) time.Duration {
+	return max(minPeriod, m.cfg.DownAfter/2)
 }
 
 // ReplicaCandidates returns, for SENTINEL-style diagnostics, how each replica

@@ -154,7 +154,7 @@ func TestSelectUnsynced(t *testing.T) {
 				}
 				h.n.refreshInfo(r, info, text)
 			}
-			r, detail := h.n.selectReplica(m)
+			r, detail, _ := h.n.selectReplica(m)
 			switch {
 			case tt.want == (Addr{}) && r != nil:
 				t.Errorf("selected %s, want none", r.addr)

@@ -167,6 +167,11 @@ func (n *Node) infoPeriod(ri *instance) time.Duration {
 	if ri.kind != KindReplica {
 		return n.t.InfoPeriod
 	}
+	if ri.demoteUntil != never && n.now < ri.demoteUntil {
+		// A local instance to demote at once: watch for the end of its
+		// load and for the demotion itself.
+		return n.fastInfoPeriod(m)
+	}
 	if ri.flags&(fReconfSent|fReconfInprog) != 0 ||
 		(ri.flags&fPromoted != 0 && (m.failoverState == stateWaitPromotion ||
 			m.failoverState == stateSendSlaveofNoone && m.sync.phase == syncWaiting)) {

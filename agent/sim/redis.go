@@ -307,7 +307,7 @@ func (r *redis) exec(c *conn, argv []string) (string, string) {
 	switch w.canonical(argv[0]) {
 	case "PING":
 		if r.loading() {
-			return "", "LOADING Redis is loading the dataset in memory"
+			return "", loadingErr
 		}
 		return "PONG", ""
 	case "AUTH", "SUBSCRIBE":
@@ -322,6 +322,9 @@ func (r *redis) exec(c *conn, argv []string) (string, string) {
 	case "SLAVEOF", "REPLICAOF":
 		if len(argv) != 3 {
 			return "", "ERR wrong number of arguments"
+		}
+		if r.loading() {
+			return "", loadingErr // not a command Redis runs while loading
 		}
 		if strings.EqualFold(argv[1], "no") && strings.EqualFold(argv[2], "one") {
 			if r.role == roleReplica {
@@ -489,11 +492,23 @@ func (r *redis) transaction(c *conn, cmds [][]string) string {
 		}
 		return errs
 	}
-	for _, argv := range cmds[1 : len(cmds)-1] {
+	queued := cmds[1 : len(cmds)-1]
+	if r.loading() {
+		// Redis refuses SLAVEOF with -LOADING as it is queued, and
+		// EXEC then discards the whole transaction.
+		for _, argv := range queued {
+			if n := r.w.canonical(argv[0]); n == "SLAVEOF" || n == "REPLICAOF" {
+				return "EXECABORT Transaction discarded because of previous errors."
+			}
+		}
+	}
+	for _, argv := range queued {
 		r.exec(c, argv)
 	}
 	return ""
 }
+
+const loadingErr = "LOADING Redis is loading the dataset in memory"
 
 // publish fans a message out to the subscribed pub/sub links.
 func (r *redis) publish(ch, msg string) int {
