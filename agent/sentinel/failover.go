@@ -373,6 +373,43 @@ func (n *Node) resetMaster(m *master, addr Addr, keepSentinels, event bool) {
 	}
 }
 
+// carried is what a switch keeps of the promoted replica for the new master
+// instance: its INFO (role:master) and its last round trip. Without them the
+// agent on the new master's host dropped the VIP at its own +switch-master
+// ("does not report role:master") and took it back ~15 ms later, once the
+// new link had answered PING and INFO. Only a promoted replica whose link
+// was up and that reported role:master is carried; the fence and VIP rules
+// still need an answer within the lease, and the new link counts as up
+// until its first connection is lost (linkCmdLost).
+type carried struct {
+	info             *Info
+	infoRaw, runid   string
+	infoRefresh      Time
+	roleReportedTime Time
+	heardAt          Time
+}
+
+// carryOf snapshots prom for carryTo, before the reset closes its link.
+func carryOf(prom *instance) *carried {
+	if prom == nil || prom.info == nil || prom.roleReported != KindMaster ||
+		prom.link.cc != connUp || prom.link.heardAt == never {
+		return nil
+	}
+	return &carried{info: prom.info, infoRaw: prom.infoRaw, runid: prom.runid,
+		infoRefresh: prom.infoRefresh, roleReportedTime: prom.roleReportedTime, heardAt: prom.link.heardAt}
+}
+
+// carryTo gives the master instance a reset just created what c kept.
+func (c *carried) carryTo(mi *instance) {
+	if c == nil {
+		return
+	}
+	mi.info, mi.infoRaw, mi.infoRefresh, mi.runid = c.info, c.infoRaw, c.infoRefresh, c.runid
+	mi.roleReported, mi.roleReportedTime = KindMaster, c.roleReportedTime
+	mi.link.heardAt = c.heardAt
+	mi.link.carried = true
+}
+
 // resetMasterAndChangeAddress is sentinelResetMasterAndChangeAddress: the
 // new master at addr, every other known address (the old master included)
 // as its replicas. A local instance that last claimed role:master under the
@@ -397,7 +434,9 @@ func (n *Node) resetMasterAndChangeAddress(m *master, addr Addr) {
 	if !sameAddr(m.inst.addr, addr) {
 		reps = append(reps, rep{m.inst.addr, claims(m.inst)})
 	}
+	keep := carryOf(n.findReplica(m, addr))
 	n.resetMaster(m, addr, true, false)
+	keep.carryTo(m.inst)
 	for _, r := range reps {
 		ri := n.addReplica(m, r.a)
 		if r.demote {

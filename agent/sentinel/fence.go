@@ -78,7 +78,7 @@ func (n *Node) view(m *master, inst *instance) fenceView {
 		fence:    m.cfg.Fence,
 		local:    n.isLocal(inst.addr),
 		master:   inst.info != nil && inst.roleReported == KindMaster,
-		linkUp:   l.cc == connUp,
+		linkUp:   l.cc == connUp || l.carried,
 		answered: l.heardAt != never && n.now-l.heardAt <= n.lease(m),
 		prompt:   l.heardAt != never && n.now-l.heardAt <= 2*n.pingPeriod(m),
 		tilt:     n.tilt,

@@ -83,6 +83,10 @@ type link struct {
 	refcount   int
 	authFailed bool
 	localIP    string
+	// carried: the link of a new master instance that took over the
+	// promoted replica's INFO and last round trip at the switch
+	// (carryOf): it counts as up until its first connection is lost.
+	carried bool
 }
 
 func newLink(now Time, ref Ref, pubsub bool) *link {

@@ -159,6 +159,7 @@ func (n *Node) closeLink(l *link, cc, pc bool) {
 // linkCmdLost forgets what was in flight on l's command link.
 func (n *Node) linkCmdLost(l *link) {
 	l.pending = 0
+	l.carried = false
 	l.cmdLosses++
 	n.forEachInstance(func(ri *instance) {
 		if ri.link == l {

@@ -1,6 +1,7 @@
 package sentinel
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,9 +77,35 @@ func TestScenarioKillMaster(t *testing.T) {
 	if got := c.owners(); len(got) != 1 || hostIP(got[0]) != newMaster.Host {
 		t.Errorf("VIP owners after failover = %v, new master %v", got, newMaster)
 	}
+	for _, d := range vipDrops(c, newMaster, t0) {
+		t.Error(d)
+	}
 	promoted := leader.firstEvent("+promoted-slave", t0) - t0
 	switched := leader.firstEvent("+switch-master", t0) - t0
 	t.Logf("kill -> +promoted-slave %v, -> +switch-master (leader) %v", promoted, switched)
+}
+
+// vipDrops lists the times the agent on newMaster's host released the VIP
+// after first taking it since t0: it must keep it through its own
+// +switch-master (the reset carries the promoted replica's state).
+func vipDrops(c *cluster, newMaster Addr, t0 Time) []string {
+	var out []string
+	for _, a := range c.agents {
+		if hostIP(a.id) != newMaster.Host {
+			continue
+		}
+		owned := false
+		for _, v := range a.vipLog {
+			if v.at < t0 {
+				continue
+			}
+			if owned && !v.vip.Own {
+				out = append(out, fmt.Sprintf("agent %d released the VIP %v after the failure: %s", a.id, v.at-t0, v.vip.Reason))
+			}
+			owned = v.vip.Own
+		}
+	}
+	return out
 }
 
 // TestScenarioFailoverTime measures the virtual time from a master's death
@@ -120,7 +147,12 @@ func TestScenarioFailoverTime(t *testing.T) {
 				}
 				t.Fatalf("%s seed %d: failover did not complete", mode, seed)
 			}
+			c.run(200 * time.Millisecond)
 			l := c.leaderOf(t0)
+			newMaster, _ := l.node.MasterAddr("mymaster")
+			for _, d := range vipDrops(c, newMaster, t0) {
+				t.Errorf("%s seed %d: %s", mode, seed, d)
+			}
 			p := l.firstEvent("+promoted-slave", t0) - t0
 			s := l.firstEvent("+switch-master", t0) - t0
 			v := vipAt - t0
