@@ -46,6 +46,12 @@ type Failover struct {
 	// to that start.
 	Lost                int
 	LostFirst, LostLast time.Duration
+	// Outside counts lost writes outside every fence window that were
+	// acknowledged after the previous switch and before this one: the
+	// failover that dropped them. OutFirst and OutLast place them
+	// relative to this switch (negative: before it).
+	Outside           int
+	OutFirst, OutLast time.Duration
 }
 
 // Report is what a campaign found.
@@ -103,6 +109,9 @@ func (rep *Report) Summary() string {
 		fmt.Fprintf(&b, "  failover epoch %d %s -> %s: cause %s; %d writes lost in the fence window", f.Epoch, f.Old, f.New, cause, f.Lost)
 		if f.Lost > 0 {
 			fmt.Fprintf(&b, " (acked %v..%v after the fault)", f.LostFirst.Round(time.Millisecond), f.LostLast.Round(time.Millisecond))
+		}
+		if f.Outside > 0 {
+			fmt.Fprintf(&b, "; %d OUTSIDE it (acked %v..%v from the switch)", f.Outside, f.OutFirst.Round(time.Millisecond), f.OutLast.Round(time.Millisecond))
 		}
 		if f.Spurious {
 			fmt.Fprintf(&b, " SPURIOUS: %s", f.Why)
@@ -369,6 +378,23 @@ func (r *run) analyseWrites(ctx context.Context, rep *Report, vipW *scenario.Wri
 				}
 			}
 			if !explained {
+				// Charge it to the failover that dropped it: the first
+				// switch after its acknowledgement.
+				for i := range rep.Failovers {
+					f := &rep.Failovers[i]
+					if f.Switch.Before(at) {
+						continue
+					}
+					d := at.Sub(f.Switch)
+					if f.Outside == 0 || d < f.OutFirst {
+						f.OutFirst = d
+					}
+					if f.Outside == 0 || d > f.OutLast {
+						f.OutLast = d
+					}
+					f.Outside++
+					break
+				}
 				rep.Unexplained++
 				if len(unexplained) < 10 {
 					unexplained = append(unexplained, fmt.Sprintf("%s acked at %.3fs", a.Key, at.Sub(r.start).Seconds()))
