@@ -26,9 +26,10 @@ type Candidate struct {
 	Unsynced bool
 	// Unheard is set when the only rules that exclude the replica are
 	// about how recently we heard from it (SDOWN, link down, no recent
-	// PING reply or INFO) and we did hear from it within the window
-	// Sentinel allows a replica's master link to be down: it may be up,
-	// with writes the eligible replicas lack (see awaitedReplicas).
+	// PING reply or INFO) and it did answer a PING (a round trip, not a
+	// link just created) within the window Sentinel allows a replica's
+	// master link to be down: it may be up, with writes the eligible
+	// replicas lack (see awaitedReplicas).
 	Unheard bool
 }
 
@@ -76,7 +77,7 @@ func (n *Node) candidates(m *master) []Candidate {
 			c.Rejected = unsyncedReason(r, m)
 			c.Unsynced = c.Rejected != ""
 		}
-		c.Unheard = unheard && c.Rejected != "" && r.link.lastAvail != never && now-r.link.lastAvail <= maxDown &&
+		c.Unheard = unheard && c.Rejected != "" && r.link.heardAt != never && now-r.link.heardAt <= maxDown &&
 			unsyncedReason(r, m) == ""
 		switch {
 		case c.Rejected == "":
