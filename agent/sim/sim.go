@@ -200,7 +200,7 @@ func newWorld(o Options) (*world, error) {
 	for h := 0; h < o.Agents; h++ {
 		a := &agent{w: w, id: h, name: fmt.Sprintf("a%d", h), host: h,
 			addr: sentinel.Addr{Host: w.hosts[h].ip, Port: agentPort},
-			rnd:  newRand(o.Seed, "agent", h), lastTick: -1}
+			rnd:  newRand(o.Seed, "agent", h)}
 		if o.ClockDrift > 0 {
 			a.ppm = a.rnd.Intn(2*o.ClockDrift+1) - o.ClockDrift
 		}
