@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/api"
+	"github.com/vipsentinel/vipsentinel/agent/driver"
 	"github.com/vipsentinel/vipsentinel/agent/peerproof"
 	"github.com/vipsentinel/vipsentinel/agent/redislink"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
@@ -167,6 +168,8 @@ type Runtime struct {
 	clock  Clock
 	start  time.Time
 	node   *sentinel.Node
+	drv    *driver.Driver // feeds node; its timer is tick
+	tick   Timer
 	tr     Transport
 	api    *api.Server
 	lns    []net.Listener
@@ -279,6 +282,7 @@ func New(opts Options) (*Runtime, error) {
 		stopped: make(chan struct{}),
 		ready:   make(chan struct{}),
 	}
+	r.drv = driver.New(node, loopIO{r})
 	// main derived the level from the configuration file; a loglevel
 	// SENTINEL CONFIG SET gave in an earlier run (persisted) replaces it
 	// now, later ones as they come.
@@ -402,32 +406,29 @@ func (r *Runtime) Run(ctx context.Context) error {
 	return err
 }
 
+// loopIO is the driver's IO: the Ready goes to process, the timer is the
+// loop's.
+type loopIO struct{ r *Runtime }
+
+func (l loopIO) Ready(rd sentinel.Ready)  { l.r.process(rd) }
+func (l loopIO) SetTimer(d time.Duration) { l.r.tick.Reset(d) }
+
+// loop owns the Node: it feeds it through the driver (agent/driver) from the
+// timer, the transport's replies, peers' hellos and API calls.
 func (r *Runtime) loop(ctx context.Context) error {
-	t := r.node.Timing()
-	// The core says how long it can wait for its next Tick (Node.Quiet):
-	// one Tick while anything is going on, up to a PING period when all
-	// is calm. The deadline only moves earlier between two ticks, so a
-	// stream of inputs can never hold a Tick back.
-	tick := r.clock.NewTimer(t.Tick)
+	tick := r.clock.NewTimer(r.node.Timing().Tick)
 	defer tick.Stop()
-	deadline := r.clock.Now().Add(t.Tick)
-	schedule := func(fired bool) {
-		d := r.node.Quiet()
-		if at := r.clock.Now().Add(d); fired || at.Before(deadline) {
-			deadline = at
-			tick.Reset(d)
-		}
-	}
+	r.tick = tick
 	r.heartbeat.Store(r.clock.Now().UnixNano())
 	// The first Ready carries a fresh agent's generated myid and the
 	// initial VIP intents.
-	r.node.Step(r.now(), sentinel.Tick{})
-	r.process()
+	r.drv.Pass(r.now())
+	r.drv.Flush()
 	if r.unsaved == nil {
 		r.readyOnce.Do(func() { close(r.ready) })
 	}
 	inputs := r.tr.Inputs()
-	schedule(true)
+	r.drv.Schedule(r.now(), true)
 	for {
 		fired := false
 		select {
@@ -435,11 +436,12 @@ func (r *Runtime) loop(ctx context.Context) error {
 			r.failCalls(errors.New("agent is stopping"))
 			return nil
 		case <-tick.C():
-			r.node.Step(r.now(), sentinel.Tick{})
+			r.drv.Fired()
+			r.drv.Pass(r.now())
 			fired = true
 		case in := <-inputs:
 			now := r.now()
-			urgent := r.node.Receive(now, in)
+			urgent := r.drv.Receive(now, in)
 			// Take what else is waiting, bounded, so that one timer pass
 			// and one Ready cover a burst of replies. Routine replies of
 			// a calm agent wait for the next tick's pass (Receive).
@@ -447,31 +449,31 @@ func (r *Runtime) loop(ctx context.Context) error {
 			for i := 0; i < 256; i++ {
 				select {
 				case in := <-inputs:
-					urgent = r.node.Receive(now, in) || urgent
+					urgent = r.drv.Receive(now, in) || urgent
 				default:
 					break drain
 				}
 			}
 			if urgent {
-				r.node.Step(now, sentinel.Tick{})
+				r.drv.Pass(now)
 			}
 		case h := <-r.hellos:
 			now := r.now()
-			urgent := r.node.Receive(now, h)
+			urgent := r.drv.Receive(now, h)
 			if r.takeHellos(now) || urgent {
-				r.node.Step(now, sentinel.Tick{})
+				r.drv.Pass(now)
 			}
 		case c := <-r.calls:
 			now := r.now()
 			// A peer's hellos sent before this request are applied
 			// first, as they would be without the queue.
 			if r.takeHellos(now) {
-				r.node.Step(now, sentinel.Tick{})
+				r.drv.Pass(now)
 			}
 			c.fn(now)
 			r.answered = append(r.answered, c)
 		}
-		r.process()
+		r.drv.Flush()
 		if r.crashed {
 			r.failCalls(ErrSimulatedCrash)
 			return ErrSimulatedCrash
@@ -486,7 +488,7 @@ func (r *Runtime) loop(ctx context.Context) error {
 		}
 		r.heartbeat.Store(r.clock.Now().UnixNano())
 		r.refreshStatus()
-		schedule(fired)
+		r.drv.Schedule(r.now(), fired)
 	}
 }
 
@@ -500,18 +502,17 @@ func (r *Runtime) takeHellos(now sentinel.Time) (urgent bool) {
 	for {
 		select {
 		case h := <-r.hellos:
-			urgent = r.node.Receive(now, h) || urgent
+			urgent = r.drv.Receive(now, h) || urgent
 		default:
 			return urgent
 		}
 	}
 }
 
-// process takes the core's Ready and carries it out in contract order.
-func (r *Runtime) process() {
-	// Ready, not HasReady then Ready: both work out the VIP intents of
-	// every master, and this runs after every burst of inputs.
-	if rd := r.node.Ready(); !emptyReady(&rd) {
+// process carries out the core's Ready in contract order, and retries
+// saving the state while that fails (rd may be empty then).
+func (r *Runtime) process(rd sentinel.Ready) {
+	if !emptyReady(&rd) {
 		if rd.State != nil {
 			r.unsaved = rd.State
 		}
