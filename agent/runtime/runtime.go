@@ -59,7 +59,9 @@ type Transport interface {
 	Close() error
 }
 
-// Clock is the monotonic clock the loop reads. Tests substitute it.
+// Clock is the clock the runtime reads: the loop's ticks and timestamps,
+// the save-failure limit, the STATUS= refresh, the graceful stop's bound
+// and the script runner's timeouts and retries. Tests substitute it.
 type Clock interface {
 	Now() time.Time
 	NewTimer(d time.Duration) Timer
@@ -86,6 +88,27 @@ type realTimer struct{ t *time.Timer }
 func (r realTimer) C() <-chan time.Time   { return r.t.C }
 func (r realTimer) Reset(d time.Duration) { r.t.Reset(d) }
 func (r realTimer) Stop()                 { r.t.Stop() }
+
+// afterFunc calls f on its own goroutine once d has passed on c, unless
+// the returned stop is called first: time.AfterFunc on a Clock.
+func afterFunc(c Clock, d time.Duration, f func()) (stop func()) {
+	t := c.NewTimer(d)
+	cancel := make(chan struct{})
+	go func() {
+		select {
+		case <-t.C():
+			f()
+		case <-cancel:
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			t.Stop()
+			close(cancel)
+		})
+	}
+}
 
 // ErrSimulatedCrash is returned by Run when a SENTINEL SIMULATE-FAILURE
 // crash point was reached. Sentinel exits with status 99 then; main should
@@ -243,8 +266,12 @@ func New(opts Options) (*Runtime, error) {
 	if opts.Store == nil {
 		return nil, errors.New("runtime: no state store")
 	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = realClock{}
+	}
 	if opts.Config.Rand == nil {
-		opts.Config.Rand = rand.New(rand.NewSource(time.Now().UnixNano()))
+		opts.Config.Rand = rand.New(rand.NewSource(clock.Now().UnixNano()))
 	}
 	if opts.Config.ScriptExecutable == nil {
 		opts.Config.ScriptExecutable = scriptExecutable
@@ -256,10 +283,6 @@ func New(opts Options) (*Runtime, error) {
 	node, err := sentinel.New(opts.Config, opts.State)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: start core: %w", err)
-	}
-	clock := opts.Clock
-	if clock == nil {
-		clock = realClock{}
 	}
 	tr := opts.Transport
 	if tr == nil {
@@ -289,7 +312,7 @@ func New(opts Options) (*Runtime, error) {
 	r.logLevel = cmp.Or(strings.ToLower(opts.Config.LogLevel), "notice")
 	r.followLogLevel()
 	r.publishAddrs()
-	r.script = newScriptRunner(log.With("component", "scripts"), r.Publish)
+	r.script = newScriptRunner(log.With("component", "scripts"), r.Publish, clock)
 	r.status.Store("starting")
 	acfg := opts.API
 	acfg.Backend = backend{r}
@@ -317,6 +340,9 @@ func New(opts Options) (*Runtime, error) {
 // from the monotonic clock, so wall-clock jumps cannot cause TILT or early
 // timeouts.
 func (r *Runtime) now() sentinel.Time { return r.clock.Now().Sub(r.start) }
+
+// since is time.Since on the runtime's clock.
+func (r *Runtime) since(t time.Time) time.Duration { return r.clock.Now().Sub(t) }
 
 // Heartbeat returns when the loop last completed an iteration (the Unix
 // epoch before Run started the loop). A watchdog should stop being fed when
@@ -397,9 +423,11 @@ func (r *Runtime) Run(ctx context.Context) error {
 		wg.Wait()
 		close(done)
 	}()
+	bound := r.clock.NewTimer(stopTimeout)
+	defer bound.Stop()
 	select {
 	case <-done:
-	case <-time.After(stopTimeout):
+	case <-bound.C():
 		r.log.Warn("graceful stop timed out")
 	}
 	r.log.Info("agent stopped")
@@ -534,25 +562,25 @@ func (r *Runtime) process(rd sentinel.Ready) {
 		// when a client waits for its answer; between tries the last
 		// failure stands (and is the one a stop reports).
 		err := r.saveErr
-		if !r.saveFailing || len(r.answered) > 0 || time.Since(r.lastSaveTry) >= saveRetry {
-			r.lastSaveTry = time.Now()
+		if !r.saveFailing || len(r.answered) > 0 || r.since(r.lastSaveTry) >= saveRetry {
+			r.lastSaveTry = r.clock.Now()
 			err = r.opts.Store.Save(r.unsaved)
 			r.saveErr = err
 		}
 		if err != nil {
 			if !r.saveFailing {
-				r.saveFailFrom = time.Now()
+				r.saveFailFrom = r.clock.Now()
 			}
 			limit := r.opts.MaxSaveFailure
 			if limit <= 0 {
 				limit = DefaultMaxSaveFailure
 			}
-			if errors.Is(err, state.ErrEpochBackwards) || time.Since(r.saveFailFrom) > limit {
-				r.fatal = fmt.Errorf("%w for %v (limit %v): %w", ErrStateNotSaved, time.Since(r.saveFailFrom).Round(time.Millisecond), limit, err)
+			if errors.Is(err, state.ErrEpochBackwards) || r.since(r.saveFailFrom) > limit {
+				r.fatal = fmt.Errorf("%w for %v (limit %v): %w", ErrStateNotSaved, r.since(r.saveFailFrom).Round(time.Millisecond), limit, err)
 			}
-			if !r.saveFailing || time.Since(r.lastSaveWarn) > 10*time.Second {
+			if !r.saveFailing || r.since(r.lastSaveWarn) > 10*time.Second {
 				r.log.Error("cannot persist state; holding commands, replies and VIP changes until it is saved", "err", err)
-				r.lastSaveWarn = time.Now()
+				r.lastSaveWarn = r.clock.Now()
 			}
 			r.saveFailing = true
 			// Calls answered since the state changed must not be
@@ -707,12 +735,12 @@ func (r *Runtime) followLogLevel() {
 // in every loop iteration (a flapping peer) made it a visible share of the
 // agent's work.
 func (r *Runtime) refreshStatus() {
-	since := time.Since(r.lastStatus)
+	since := r.since(r.lastStatus)
 	if since < time.Second && !(r.statusStale && since >= statusDelay) {
 		return
 	}
 	r.statusStale = false
-	r.lastStatus = time.Now()
+	r.lastStatus = r.clock.Now()
 	var parts []string
 	for _, m := range r.node.Status(r.now()) {
 		s := fmt.Sprintf("%s %s epoch %d", m.Name, m.Addr, m.ConfigEpoch)
