@@ -304,6 +304,9 @@ func (r *redis) exec(c *conn, argv []string) (string, string) {
 		return "", "ERR empty command"
 	}
 	w := r.w
+	if w.onExec != nil {
+		w.onExec(r, argv)
+	}
 	switch w.canonical(argv[0]) {
 	case "PING":
 		if r.loading() {

@@ -93,6 +93,7 @@ type world struct {
 	// test hooks
 	onEvent func(a *agent, ev sentinel.Event)
 	onVIP   func(h int, own bool)
+	onExec  func(r *redis, argv []string) // a command an agent sent, as Redis executes it
 
 	healedAt   time.Duration
 	stableFrom time.Duration

@@ -1,0 +1,453 @@
+package sim
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+// The core's scenario tests: fixed scripts (steps_test.go) that check the
+// event sequences, timings and VIP ownership of agent/sentinel's Node as
+// the runtime's driver runs it.
+
+func TestScenarioKillMaster(t *testing.T) {
+	c := newSteps(t, stepOpts{seed: 1})
+	c.converge()
+	if got := c.owners(); len(got) != 1 || got[0] != 0 {
+		t.Fatalf("VIP owners before failure = %v, want [0]", got)
+	}
+	t0 := c.now()
+	c.killRedis(0)
+	ok := c.runUntil(t0+20*time.Second, func() bool {
+		for _, a := range c.agents {
+			if !a.hasEvent("+switch-master", t0) {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		for _, a := range c.agents {
+			t.Logf("agent %d: %v", a.id, a.eventTypes(t0))
+		}
+		t.Fatal("no +switch-master on every agent")
+	}
+	leader := c.leaderOf(t0)
+	if leader == nil {
+		t.Fatal("no leader")
+	}
+	want := []string{"+sdown", "+odown", "+new-epoch", "+try-failover", "+vote-for-leader", "+elected-leader",
+		"+failover-state-select-slave", "+selected-slave", "+failover-state-send-slaveof-noone",
+		"+failover-state-wait-promotion", "+promoted-slave", "+failover-state-reconf-slaves",
+		"+slave-reconf-sent", "+slave-reconf-inprog", "+slave-reconf-done", "+failover-end", "+switch-master"}
+	if got := leader.eventTypes(t0); !isSubsequence(want, got) {
+		t.Errorf("leader %d events:\n got %v\nwant subsequence %v", leader.id, got, want)
+	}
+	for _, a := range c.agents {
+		if a == leader {
+			continue
+		}
+		got := a.eventTypes(t0)
+		if !isSubsequence([]string{"+sdown", "+vote-for-leader", "+config-update-from", "+switch-master"}, got) {
+			t.Errorf("agent %d events: %v", a.id, got)
+		}
+	}
+	newMaster, _ := leader.node.MasterAddr(masterName)
+	if newMaster == c.redisAddr(0) {
+		t.Fatalf("master not moved")
+	}
+	// Every agent agrees on the new master and config epoch.
+	for _, a := range c.agents {
+		addr, _ := a.node.MasterAddr(masterName)
+		if addr != newMaster {
+			t.Errorf("agent %d thinks master is %v, want %v", a.id, addr, newMaster)
+		}
+	}
+	// The VIP moves to the new master's host, and only there.
+	c.runUntil(c.now()+time.Second, func() bool { return len(c.owners()) == 1 })
+	if got := c.owners(); len(got) != 1 || c.hostIP(got[0]) != newMaster.Host {
+		t.Errorf("VIP owners after failover = %v, new master %v", got, newMaster)
+	}
+	promoted := leader.firstEvent("+promoted-slave", t0) - t0
+	switched := leader.firstEvent("+switch-master", t0) - t0
+	t.Logf("kill -> +promoted-slave %v, -> +switch-master (leader) %v", promoted, switched)
+}
+
+// TestScenarioFailoverTime measures the virtual time from a master's death
+// to the new configuration, with down-after 1 s, RTT 0.5 ms and 10 ms ticks,
+// over many seeds (the death falls anywhere in the ping cycle).
+func TestScenarioFailoverTime(t *testing.T) {
+	for _, mode := range []string{"kill", "blackhole"} {
+		var worstPromote, worstSwitch, worstVIP, sumPromote, sumVIP time.Duration
+		runs := 20
+		for seed := 1; seed <= runs; seed++ {
+			c := newSteps(t, stepOpts{seed: uint64(seed)})
+			c.converge()
+			c.run(time.Duration(seed) * 7 * time.Millisecond) // vary the phase
+			t0 := c.now()
+			if mode == "kill" {
+				c.killRedis(0)
+			} else {
+				c.isolate(0, true)
+			}
+			var vipAt time.Duration = -1
+			ok := c.runUntil(t0+10*time.Second, func() bool {
+				if vipAt < 0 {
+					for _, a := range c.agents {
+						if a.id != 0 && a.ownsVIP() {
+							vipAt = c.now()
+						}
+					}
+				}
+				for _, a := range c.agents[1:] {
+					if !a.hasEvent("+switch-master", t0) {
+						return false
+					}
+				}
+				return vipAt >= 0
+			})
+			if !ok {
+				for _, a := range c.agents {
+					t.Logf("agent %d: %v", a.id, a.eventTypes(t0))
+				}
+				t.Fatalf("%s seed %d: failover did not complete", mode, seed)
+			}
+			l := c.leaderOf(t0)
+			p := l.firstEvent("+promoted-slave", t0) - t0
+			s := l.firstEvent("+switch-master", t0) - t0
+			v := vipAt - t0
+			worstPromote, worstSwitch, worstVIP = max(worstPromote, p), max(worstSwitch, s), max(worstVIP, v)
+			sumPromote += p
+			sumVIP += v
+		}
+		t.Logf("%s: death -> +promoted-slave avg %v worst %v; -> VIP wanted on new host avg %v worst %v; -> +switch-master worst %v",
+			mode, sumPromote/time.Duration(runs), worstPromote, sumVIP/time.Duration(runs), worstVIP, worstSwitch)
+		if worstVIP > time.Second+150*time.Millisecond {
+			t.Errorf("%s: master moved %v after its death, want <= down-after + 150ms", mode, worstVIP)
+		}
+	}
+}
+
+func TestScenarioBlipNoFailover(t *testing.T) {
+	c := newSteps(t, stepOpts{seed: 3})
+	c.converge()
+	t0 := c.now()
+	// A partition of the master's host shorter than down-after, by
+	// enough that the probes held by it are retransmitted before then
+	// (the simulator's TCP backs off 200 ms, 400 ms, ...: a 900 ms cut
+	// silences a link for 1.4 s).
+	c.isolate(0, true)
+	c.run(500 * time.Millisecond)
+	c.isolate(0, false)
+	c.run(5 * time.Second)
+	for _, a := range c.agents {
+		if a.hasEvent("+sdown", t0) || a.hasEvent("+try-failover", t0) {
+			t.Errorf("agent %d: %v", a.id, a.eventTypes(t0))
+		}
+	}
+}
+
+// TestScenarioDump logs the events of a failover after the master's Redis is
+// killed, as a readable timeline, and checks that it is the timeline of one
+// failover: every agent saw the master down before it switched, all switched
+// away from the old master to the same new one, and exactly one led.
+func TestScenarioDump(t *testing.T) {
+	if testing.Short() {
+		t.Skip()
+	}
+	c := newSteps(t, stepOpts{seed: 1})
+	c.converge()
+	t0 := c.now()
+	c.killRedis(0)
+	c.run(3 * time.Second)
+	switches := map[string]int{}
+	leaders := 0
+	for _, a := range c.agents {
+		sdown, switched := false, false
+		for _, e := range a.events {
+			if e.at < t0 || e.ev.Level == sentinel.LevelDebug {
+				continue
+			}
+			t.Logf("%7.1fms a%d %s %s", float64(e.at-t0)/1e6, a.id, e.ev.Type, e.ev.Payload)
+			switch e.ev.Type {
+			case "+sdown":
+				sdown = sdown || strings.HasPrefix(e.ev.Payload, "master ")
+			case "+switch-master":
+				if !sdown {
+					t.Errorf("agent %d switched before it saw the master down", a.id)
+				}
+				if !switched {
+					switches[e.ev.Payload]++
+				}
+				switched = true
+			case "+failover-end":
+				leaders++
+			}
+		}
+	}
+	old := c.redisAddr(0)
+	for p, n := range switches {
+		if n != len(c.agents) || !strings.HasPrefix(p, masterName+" "+old.Host+" "+strconv.Itoa(old.Port)+" ") {
+			t.Errorf("agents switched %v, want all %d to switch from %v to one new master", switches, len(c.agents), old)
+			break
+		}
+	}
+	if len(switches) != 1 || leaders != 1 {
+		t.Errorf("%d distinct switches and %d failover leaders, want 1 and 1", len(switches), leaders)
+	}
+}
+
+// TestScenarioFenceIsolatedMaster isolates the master's host: its agent
+// must drop the VIP and pause writes before the majority promotes a
+// replica; when the partition heals, the old master is demoted at once and
+// the pause lifted.
+func TestScenarioFenceIsolatedMaster(t *testing.T) {
+	c := newSteps(t, stepOpts{seed: 5, fence: true})
+	c.converge()
+	t0 := c.now()
+	c.isolate(0, true)
+	a0 := c.agents[0]
+	ok := c.runUntil(t0+5*time.Second, func() bool {
+		return c.agents[1].hasEvent("+switch-master", t0) && c.agents[2].hasEvent("+switch-master", t0)
+	})
+	if !ok {
+		t.Fatal("no failover on the majority side")
+	}
+	fenceAt := a0.firstEvent("+fence", t0)
+	lostAt := a0.firstEvent("+quorum-lost", t0)
+	var dropAt time.Duration = -1
+	for _, v := range a0.vipLog {
+		if v.at >= t0 && !v.own {
+			dropAt = v.at
+			break
+		}
+	}
+	promoted := c.leaderOf(t0).firstEvent("+promoted-slave", t0)
+	t.Logf("isolation -> quorum lost %v, VIP dropped %v, +fence %v; majority promoted at %v",
+		lostAt-t0, dropAt-t0, fenceAt-t0, promoted-t0)
+	if fenceAt < 0 || dropAt < 0 || dropAt >= promoted || fenceAt >= promoted {
+		t.Fatalf("old master not fenced before promotion: fence %v drop %v promoted %v", fenceAt, dropAt, promoted)
+	}
+	st := a0.node.Status(a0.local())
+	if len(st) != 1 || !st[0].Fenced || st[0].VIPWanted || !st[0].Local || st[0].AgentsReachable != 1 || st[0].AgentsKnown != 3 ||
+		st[0].KnownReplicas != 2 || st[0].KnownSentinels != 2 {
+		t.Errorf("status of the isolated master's agent: %+v", st)
+	}
+	r0 := c.w.redis[0]
+	cmds0 := func() []string { return c.cmds[0] }
+	if !slices.ContainsFunc(cmds0(), func(s string) bool { return strings.HasPrefix(s, "CLIENT PAUSE") }) {
+		t.Fatalf("no CLIENT PAUSE sent to the old master: %v", cmds0())
+	}
+	// Both sides want the VIP at no point.
+	newMaster, _ := c.agents[1].node.MasterAddr(masterName)
+	t1 := c.now()
+	c.isolate(0, false)
+	ok = c.runUntil(t1+5*time.Second, func() bool {
+		return r0.role == roleReplica && a0.hasEvent("-fence", t1) && slices.Contains(cmds0(), "CLIENT UNPAUSE")
+	})
+	if !ok {
+		t.Fatalf("old master not demoted after heal: role %s cmds %v events %v", r0.role, cmds0(), a0.eventTypes(t1))
+	}
+	if r0.master != newMaster {
+		t.Fatalf("old master replicates from %v, want %v", r0.master, newMaster)
+	}
+	conv := a0.firstEvent("+convert-to-slave", t1)
+	t.Logf("heal -> +convert-to-slave after %v; commands to old master: %v", conv-t1, cmds0())
+	if conv < 0 || conv-t1 > time.Second {
+		t.Errorf("demotion took %v, want at once (not Sentinel's 8 s)", conv-t1)
+	}
+	if i, j := slices.IndexFunc(cmds0(), func(s string) bool { return strings.HasPrefix(s, "SLAVEOF") }),
+		slices.IndexFunc(cmds0(), func(s string) bool { return s == "CLIENT UNPAUSE" }); i < 0 || j < 0 || j < i {
+		t.Errorf("want SLAVEOF then CLIENT UNPAUSE, got %v", cmds0())
+	}
+	if got := c.owners(); len(got) != 1 || c.hostIP(got[0]) != newMaster.Host {
+		for _, a := range c.agents {
+			t.Logf("a%d %+v", a.id, a.node.Status(a.local()))
+		}
+		t.Errorf("VIP owners after heal %v", got)
+	}
+	if len(c.dual) > 0 {
+		t.Errorf("VIP wanted by two agents: %v", c.dual)
+	}
+}
+
+func TestScenarioDeterministic(t *testing.T) {
+	run := func() string {
+		c := newSteps(t, stepOpts{seed: 21})
+		c.converge()
+		c.killRedis(0)
+		c.run(3 * time.Second)
+		var b strings.Builder
+		for _, a := range c.agents {
+			for _, e := range a.events {
+				b.WriteString(e.at.String() + " " + e.ev.Type + " " + e.ev.Payload + "\n")
+			}
+		}
+		return b.String()
+	}
+	if a, b := run(), run(); a != b {
+		t.Fatal("same seed, different event streams")
+	}
+}
+
+// TestScenarioManualFailover runs SENTINEL FAILOVER on a healthy group.
+func TestScenarioManualFailover(t *testing.T) {
+	c := newSteps(t, stepOpts{seed: 13})
+	c.converge()
+	a := c.agents[2]
+	t0 := c.now()
+	c.w.check.failoverRequested(a.agent)
+	c.call(a, func(now time.Duration) {
+		if err := a.node.Failover(now, masterName); err != nil {
+			cs, _ := a.node.ReplicaCandidates(now, masterName)
+			t.Fatal(err, cs)
+		}
+	})
+	ok := c.runUntil(t0+5*time.Second, func() bool {
+		for _, x := range c.agents {
+			if !x.hasEvent("+switch-master", t0) {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		t.Fatalf("manual failover did not complete: %v", a.eventTypes(t0))
+	}
+	if a.hasEvent("+sdown", t0) || !isSubsequence([]string{"+new-epoch", "+try-failover", "+elected-leader", "+promoted-slave", "+switch-master"}, a.eventTypes(t0)) {
+		t.Errorf("events %v", a.eventTypes(t0))
+	}
+	// The old master is alive: it is converted to a replica of the new one.
+	r0 := c.w.redis[0]
+	newMaster, _ := a.node.MasterAddr(masterName)
+	ok = c.runUntil(c.now()+15*time.Second, func() bool { return r0.role == roleReplica && r0.master == newMaster })
+	if !ok {
+		t.Fatalf("old master not converted: role %s master %v", r0.role, r0.master)
+	}
+	c.run(time.Second)
+	if got := c.owners(); len(got) != 1 || c.hostIP(got[0]) != newMaster.Host {
+		t.Errorf("VIP owners %v", got)
+	}
+}
+
+// TestScenarioHostRebootReturningOldMaster takes the master's whole host
+// down (agent and Redis); the others fail over; the host comes back with
+// its Redis still configured as a master and its agent's stale state. The
+// agent must never want the VIP and must demote its Redis at once.
+func TestScenarioHostRebootReturningOldMaster(t *testing.T) {
+	c := newSteps(t, stepOpts{seed: 17, fence: true})
+	c.converge()
+	a0 := c.agents[0]
+	t0 := c.now()
+	c.w.crashHost(0, time.Hour)
+	ok := c.runUntil(t0+5*time.Second, func() bool {
+		return c.agents[1].hasEvent("+switch-master", t0) && c.agents[2].hasEvent("+switch-master", t0)
+	})
+	if !ok {
+		t.Fatal("no failover")
+	}
+	newMaster, _ := c.agents[1].node.MasterAddr(masterName)
+	c.run(2 * time.Second)
+	c.dual = nil
+	t1 := c.now()
+	r0 := c.w.redis[0]
+	c.w.bootHost(0, false) // Redis comes back as a master with the old data
+	a0.tick()
+	ok = c.runUntil(t1+5*time.Second, func() bool { return r0.role == roleReplica })
+	if !ok {
+		t.Fatalf("returning old master not demoted: %v", a0.eventTypes(t1))
+	}
+	demoted := c.now() - t1
+	c.run(time.Second)
+	if len(c.dual) > 0 {
+		t.Errorf("VIP wanted by two agents: %v", c.dual)
+	}
+	for _, v := range a0.vipLog {
+		if v.at >= t1 && v.own {
+			t.Errorf("restarted agent took the VIP at %v", v.at-t1)
+		}
+	}
+	if r0.master != newMaster {
+		t.Errorf("old master follows %v, want %v", r0.master, newMaster)
+	}
+	t.Logf("host back -> old master demoted after %v (commands %v)", demoted, c.cmds[0])
+}
+
+// TestScenarioMasterAgentRestart restarts the master host's agent while
+// everything is healthy: the VIP and the writes come back within a few
+// round trips, not after a publish period.
+func TestScenarioMasterAgentRestart(t *testing.T) {
+	c := newSteps(t, stepOpts{seed: 19, fence: true})
+	c.converge()
+	c.run(3 * time.Second)
+	a0 := c.agents[0]
+	a0.crash("test")
+	c.run(100 * time.Millisecond)
+	t1 := c.now()
+	c.startAgent(a0)
+	ok := c.runUntil(t1+5*time.Second, func() bool {
+		st, _ := a0.status()
+		return a0.ownsVIP() && !st.Fenced
+	})
+	if !ok {
+		st, _ := a0.status()
+		t.Fatalf("VIP not back: %+v %v", st, a0.eventTypes(t1))
+	}
+	back := c.now() - t1
+	t.Logf("agent restart -> VIP wanted again after %v (events %v)", back, a0.eventTypes(t1))
+	if back > 100*time.Millisecond {
+		t.Errorf("VIP back after %v", back)
+	}
+	if a0.hasEvent("+try-failover", t1) || c.agents[1].hasEvent("+sdown", t1) {
+		t.Error("restart caused a failover attempt")
+	}
+}
+
+// TestScenarioBootHostByHost is issue 13's boot: three hosts with
+// min-agents 3 and fencing, the master's agent starts alone and its peers
+// join one by one seconds later. An agent that never held the lease has
+// nothing to fence: the master must never be paused (a paused master
+// blocks the peers' hello PUBLISH, and with it their PINGs, which is how a
+// healthy master was failed over to an unsynced replica), no +fence is
+// emitted, nothing goes SDOWN, and the VIP is taken once a majority of
+// min-agents granted it.
+func TestScenarioBootHostByHost(t *testing.T) {
+	for _, seed := range []uint64{23, 24, 25} {
+		c := newSteps(t, stepOpts{seed: seed, fence: true, minAgents: 3, waiting: []int{1, 2}})
+		a0 := c.agents[0]
+		c.run(3 * time.Second)
+		if a0.ownsVIP() {
+			t.Fatalf("seed %d: VIP wanted alone, without a majority of min-agents 3", seed)
+		}
+		t1 := c.now()
+		c.startAgent(c.agents[1])
+		if !c.runUntil(t1+time.Second, a0.ownsVIP) {
+			st, _ := a0.status()
+			t.Fatalf("seed %d: VIP not taken once the second agent granted it: %+v", seed, st)
+		}
+		t.Logf("seed %d: VIP taken %v after the second agent started", seed, c.now()-t1)
+		c.run(3 * time.Second)
+		c.startAgent(c.agents[2])
+		c.run(5 * time.Second)
+		if !a0.ownsVIP() {
+			st, _ := a0.status()
+			t.Errorf("seed %d: VIP lost: %+v", seed, st)
+		}
+		for _, a := range c.agents {
+			for _, typ := range []string{"+fence", "+sdown", "+odown", "+try-failover", "+switch-master"} {
+				if a.hasEvent(typ, 0) {
+					t.Errorf("seed %d: agent %d emitted %s during the boot: %v", seed, a.id, typ, a.eventTypes(0))
+				}
+			}
+		}
+		for h, cmds := range c.cmds {
+			if i := slices.IndexFunc(cmds, func(s string) bool { return strings.HasPrefix(s, "CLIENT PAUSE") }); i >= 0 {
+				t.Errorf("seed %d: %v was paused during the boot: %v", seed, c.redisAddr(h), cmds)
+			}
+		}
+	}
+}
