@@ -516,6 +516,17 @@ func (w *world) syn(c *conn, cmd sentinel.Command) {
 			c.sendRST("connection refused")
 			return
 		}
+		setup := cmd.Cmds
+		if c.pub { // the runtime's own: it authenticates with the agents' auth-pass
+			setup = [][]string{{"AUTH", w.opts.AuthPass}}
+		}
+		if p := w.opts.RedisPass; p != "" && !authenticates(setup, p) {
+			// The set-up's AUTH is refused: the server is alive, only
+			// unusable to us (redislink reports it so).
+			c.gone = true
+			c.rep.send(func() { c.authFailed() })
+			return
+		}
 		r.attach(c)
 		if c.link == sentinel.LinkPubSub {
 			c.subscribed = true
@@ -548,6 +559,17 @@ func (w *world) syn(c *conn, cmd sentinel.Command) {
 			}
 		})
 	}
+}
+
+// authenticates reports whether the set-up commands hold an AUTH with
+// password p.
+func authenticates(setup [][]string, p string) bool {
+	for _, argv := range setup {
+		if len(argv) >= 2 && strings.EqualFold(argv[0], "AUTH") && argv[len(argv)-1] == p {
+			return true
+		}
+	}
+	return false
 }
 
 // request is a command arriving at the far end of c.

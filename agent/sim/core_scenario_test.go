@@ -451,3 +451,88 @@ func TestScenarioBootHostByHost(t *testing.T) {
 		}
 	}
 }
+
+func TestScenarioWrongAuthNeverFailsOver(t *testing.T) {
+	c := newSteps(t, stepOpts{seed: 7, redisPass: "secret", authPass: "wrong"})
+	c.run(10 * time.Second)
+	for _, a := range c.agents {
+		if a.hasEvent("+sdown", 0) || a.hasEvent("+try-failover", 0) || !a.hasEvent("+auth-error", 0) {
+			t.Errorf("agent %d: %v", a.id, a.eventTypes(0))
+		}
+		if a.ownsVIP() {
+			t.Errorf("agent %d wants the VIP of a master it cannot authenticate to", a.id)
+		}
+	}
+	// With the right password the group works.
+	c = newSteps(t, stepOpts{seed: 7, redisPass: "secret", authPass: "secret"})
+	c.converge()
+}
+
+// TestScenarioLeaderCrashAfterElection crashes the elected leader (SENTINEL
+// SIMULATE-FAILURE crash-after-election): the voters, blocked only briefly
+// because the leader is an agent, elect another leader in a new epoch.
+func TestScenarioLeaderCrashAfterElection(t *testing.T) {
+	c := newSteps(t, stepOpts{seed: 11})
+	c.converge()
+	for _, a := range c.agents {
+		a.node.SimulateFailure(sentinel.SimCrashAfterElection)
+	}
+	t0 := c.now()
+	c.killRedis(0)
+	var crashed *stepAgent
+	c.runUntil(t0+5*time.Second, func() bool {
+		for _, a := range c.agents {
+			if !a.running {
+				crashed = a
+			}
+		}
+		return crashed != nil
+	})
+	if crashed == nil {
+		t.Fatal("no leader crashed")
+	}
+	for _, a := range c.agents {
+		if a.running {
+			a.node.SimulateFailure(0)
+		}
+	}
+	tc := c.now()
+	ok := c.runUntil(tc+10*time.Second, func() bool {
+		for _, a := range c.agents {
+			if a.running && !a.hasEvent("+switch-master", t0) {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		for _, a := range c.agents {
+			t.Logf("agent %d: %v", a.id, a.eventTypes(t0))
+		}
+		t.Fatal("no failover after the leader crashed")
+	}
+	var leader *stepAgent
+	for _, a := range c.agents {
+		if a.running && a.hasEvent("+elected-leader", tc) {
+			leader = a
+		}
+	}
+	if leader == nil || leader.node.CurrentEpoch() < 2 {
+		t.Fatalf("second election: leader %v", leader)
+	}
+	t.Logf("leader a%d crashed at %v; a%d promoted at %v (epoch %d)", crashed.id, tc-t0, leader.id,
+		leader.firstEvent("+promoted-slave", tc)-t0, leader.node.CurrentEpoch())
+	// The crashed agent comes back with its persisted state and follows.
+	c.startAgent(crashed)
+	want, _ := leader.node.MasterAddr(masterName)
+	ok = c.runUntil(c.now()+5*time.Second, func() bool {
+		a, _ := crashed.node.MasterAddr(masterName)
+		return a == want
+	})
+	if !ok {
+		t.Fatalf("restarted agent did not learn the new master")
+	}
+	if crashed.node.CurrentEpoch() < leader.node.CurrentEpoch() {
+		t.Errorf("restarted agent epoch %d", crashed.node.CurrentEpoch())
+	}
+}

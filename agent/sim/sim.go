@@ -235,6 +235,7 @@ func (w *world) agentConfig(h int, timing sentinel.Timing) sentinel.Config {
 			HasVIP:          true,
 			Fence:           o.Fence,
 			RenamedCommands: renamed(o),
+			AuthPass:        o.AuthPass,
 		}},
 	}
 }

@@ -42,8 +42,10 @@ type timedVIP struct {
 type stepOpts struct {
 	seed      uint64
 	fence     bool
-	minAgents int   // 0: none (the agents' own default), not the sweep's static membership
-	waiting   []int // agents not started by newSteps (startAgent starts them)
+	minAgents int    // 0: none (the agents' own default), not the sweep's static membership
+	waiting   []int  // agents not started by newSteps (startAgent starts them)
+	redisPass string // requirepass of the Redis instances
+	authPass  string // the agents' auth-pass
 }
 
 // rtt is the steps' network round trip.
@@ -55,13 +57,16 @@ func newSteps(t *testing.T, so stepOpts) *steps {
 		Seed: so.seed, Agents: 3, Quorum: 2, DownAfter: time.Second, FailoverTimeout: 10 * time.Second,
 		Fence: so.fence, Tick: 10 * time.Millisecond, DelayMin: rtt / 2,
 		ConnectTimeout: time.Second, TCPTimeout: 10 * time.Second, ReplPeriod: 10 * time.Millisecond,
-		SyncBase: 5 * time.Millisecond, TraceTail: 60,
+		SyncBase: 5 * time.Millisecond, TraceTail: 60, RedisPass: so.redisPass, AuthPass: so.authPass,
 	}
 	w, err := newWorld(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &steps{t: t, w: w, cmds: make([][]string, o.Agents)}
+	// What went down stays down until the test brings it back: the world
+	// restarts nothing by itself while it heals.
+	w.healedAt = 1
 	for _, a := range w.agents {
 		a.cfg.MinAgents = so.minAgents
 		s.agents = append(s.agents, &stepAgent{agent: a, s: s})
