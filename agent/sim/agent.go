@@ -652,6 +652,9 @@ func first(cmds [][]string) []string {
 
 // redisReply executes cmd on r and builds the input its reply becomes.
 func (w *world) redisReply(r *redis, c *conn, cmd sentinel.Command) sentinel.Input {
+	if w.onRedis != nil {
+		w.onRedis(r, cmd)
+	}
 	switch cmd.Kind {
 	case sentinel.CmdPing:
 		_, err := r.exec(c, first(cmd.Cmds))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // The core's scenario tests: fixed scripts (steps_test.go) that check the
@@ -44,7 +45,7 @@ func TestScenarioKillMaster(t *testing.T) {
 		"+failover-state-select-slave", "+selected-slave", "+failover-state-send-slaveof-noone",
 		"+failover-state-wait-promotion", "+promoted-slave", "+failover-state-reconf-slaves",
 		"+slave-reconf-sent", "+slave-reconf-inprog", "+slave-reconf-done", "+failover-end", "+switch-master"}
-	if got := leader.eventTypes(t0); !isSubsequence(want, got) {
+	if got := leader.eventTypes(t0); !testenv.IsSubsequence(want, got) {
 		t.Errorf("leader %d events:\n got %v\nwant subsequence %v", leader.id, got, want)
 	}
 	for _, a := range c.agents {
@@ -52,7 +53,7 @@ func TestScenarioKillMaster(t *testing.T) {
 			continue
 		}
 		got := a.eventTypes(t0)
-		if !isSubsequence([]string{"+sdown", "+vote-for-leader", "+config-update-from", "+switch-master"}, got) {
+		if !testenv.IsSubsequence([]string{"+sdown", "+vote-for-leader", "+config-update-from", "+switch-master"}, got) {
 			t.Errorf("agent %d events: %v", a.id, got)
 		}
 	}
@@ -318,7 +319,7 @@ func TestScenarioManualFailover(t *testing.T) {
 	if !ok {
 		t.Fatalf("manual failover did not complete: %v", a.eventTypes(t0))
 	}
-	if a.hasEvent("+sdown", t0) || !isSubsequence([]string{"+new-epoch", "+try-failover", "+elected-leader", "+promoted-slave", "+switch-master"}, a.eventTypes(t0)) {
+	if a.hasEvent("+sdown", t0) || !testenv.IsSubsequence([]string{"+new-epoch", "+try-failover", "+elected-leader", "+promoted-slave", "+switch-master"}, a.eventTypes(t0)) {
 		t.Errorf("events %v", a.eventTypes(t0))
 	}
 	// The old master is alive: it is converted to a replica of the new one.
@@ -534,5 +535,273 @@ func TestScenarioLeaderCrashAfterElection(t *testing.T) {
 	}
 	if crashed.node.CurrentEpoch() < leader.node.CurrentEpoch() {
 		t.Errorf("restarted agent epoch %d", crashed.node.CurrentEpoch())
+	}
+}
+
+// syncEvents are the events of a forced failover's write pause and catch-up.
+var syncEvents = []string{"+failover-pause-master", "+failover-wait-replica-offset", "+failover-replica-caught-up",
+	"-failover-abort-replica-lagging", "-failover-abort-pause-failed", "-failover-pause-master"}
+
+// TestScenarioForcedFailoverKeepsWrites: a client writes to the master
+// every millisecond right up to SENTINEL FAILOVER, with replicas applying
+// writes late; the promoted replica must hold every acknowledged write, and
+// the old master must accept none after the promotion.
+func TestScenarioForcedFailoverKeepsWrites(t *testing.T) {
+	tests := []struct {
+		name   string
+		issuer int // agent receiving SENTINEL FAILOVER
+		lag    time.Duration
+		fence  bool
+	}{
+		{"on the master's host, lag 20ms", 0, 20 * time.Millisecond, false},
+		{"on a replica's host, lag 200ms, fencing", 2, 200 * time.Millisecond, true},
+		{"on a replica's host, lag 1ms", 1, time.Millisecond, false},
+		{"no lag", 2, 0, true},
+		{"on a replica's host, lag 1ms, fencing", 1, time.Millisecond, true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newSteps(t, stepOpts{seed: 31 + uint64(i), fence: tt.fence, writes: true, replLag: tt.lag})
+			c.converge()
+			r0 := c.w.redis[0]
+			c.startWriter(0, time.Millisecond)
+			c.run(500 * time.Millisecond)
+			a := c.agents[tt.issuer]
+			t0 := c.now()
+			c.w.check.failoverRequested(a.agent)
+			c.call(a, func(now time.Duration) {
+				if err := a.node.Failover(now, masterName); err != nil {
+					t.Fatal(err)
+				}
+			})
+			ok := c.runUntil(t0+10*time.Second, func() bool {
+				for _, x := range c.agents {
+					if !x.hasEvent("+switch-master", t0) {
+						return false
+					}
+				}
+				return r0.role == roleReplica && !r0.paused() && a.hasEvent("-failover-pause-master", t0)
+			})
+			if !ok {
+				t.Fatalf("forced failover did not complete: events %v, old master %s paused till %v, cmds %v",
+					a.eventTypes(t0), r0.role, r0.pausedUntil-c.now(), c.cmds[0])
+			}
+			if len(c.promotions) != 1 {
+				t.Fatalf("promotions %+v", c.promotions)
+			}
+			p := c.promotions[0]
+			if l := c.lost(0, p); len(l) > 0 {
+				t.Errorf("%d acknowledged writes missing on the new master %v (offset %d), first %+v",
+					len(l), p.addr, p.off, l[0])
+			}
+			// Writes were acknowledged right up to the failover, and
+			// without the pause some of them would have been lost.
+			last, _ := c.lastAck(0, t0+time.Millisecond)
+			if last.at < t0-time.Millisecond {
+				t.Errorf("last write acknowledged %v before the failover", t0-last.at)
+			}
+			behind := last.off - c.offsetBefore(0, t0-tt.lag)
+			if tt.lag >= 20*time.Millisecond && behind <= 0 {
+				t.Errorf("replicas were not behind at the failover: the test proves nothing")
+			}
+			want := []string{"+try-failover", "+elected-leader", "+selected-slave", "+failover-state-send-slaveof-noone",
+				"+failover-pause-master", "+failover-wait-replica-offset", "+failover-replica-caught-up",
+				"+failover-state-wait-promotion", "+promoted-slave", "-failover-pause-master", "+switch-master"}
+			if got := a.eventTypes(t0); !testenv.IsSubsequence(want, got) {
+				t.Errorf("events:\n got %v\nwant subsequence %v", got, want)
+			}
+			// Paused, demoted, then unpaused: writes never resumed on a master.
+			cmds := c.cmds[0]
+			pause := slices.IndexFunc(cmds, func(s string) bool { return strings.HasPrefix(s, "CLIENT PAUSE") })
+			demote := slices.IndexFunc(cmds, func(s string) bool { return strings.HasPrefix(s, "SLAVEOF "+p.addr.Host) })
+			unpause := slices.Index(cmds, "CLIENT UNPAUSE")
+			if pause < 0 || demote < pause || unpause < demote {
+				t.Errorf("commands to the old master %v: want CLIENT PAUSE, SLAVEOF, CLIENT UNPAUSE", cmds)
+			}
+			if r0.master != p.addr {
+				t.Errorf("old master follows %v, want %v", r0.master, p.addr)
+			}
+			c.run(2 * time.Second)
+			if got := c.owners(); len(got) != 1 || c.hostIP(got[0]) != p.addr.Host {
+				t.Errorf("VIP owners %v, new master %v", got, p.addr)
+			}
+			// Without fencing, a leader on the promoted replica's host
+			// wants the VIP at the promotion, about one RTT before the old
+			// master's agent hears of it (the old master is paused then,
+			// so no write is lost). With fencing the VIP moves only under
+			// a lease the old holder's grants no longer bind: never two.
+			if len(c.dual) > 0 && (tt.fence || tt.issuer != p.host) {
+				t.Errorf("VIP wanted by two agents: %v", c.dual)
+			}
+			for _, x := range c.agents {
+				if x.hasEvent("+sdown", t0) && x.firstEvent("+sdown", t0) < p.at {
+					t.Errorf("agent %d saw the paused master down", x.id)
+				}
+			}
+			t.Logf("replicas %d writes behind at the failover; writes blocked for %v; promoted %v after the command; new master offset %d, last write acknowledged %d; leader on the promoted host %v",
+				behind, c.stalled, p.at-t0, p.off, last.off, tt.issuer == p.host)
+		})
+	}
+}
+
+// TestScenarioForcedFailoverReplicaLagging: a replica that does not catch up
+// within the bound aborts the forced failover; the master is unpaused and
+// keeps its role, the VIP stays. Once the lag is gone a new attempt works.
+func TestScenarioForcedFailoverReplicaLagging(t *testing.T) {
+	c := newSteps(t, stepOpts{seed: 41, fence: true, writes: true, replLag: 2 * time.Second})
+	c.converge()
+	old := c.redisAddr(0)
+	r0 := c.w.redis[0]
+	c.startWriter(0, time.Millisecond)
+	c.run(3 * time.Second)
+	a := c.agents[1]
+	t0 := c.now()
+	c.w.check.failoverRequested(a.agent)
+	c.call(a, func(now time.Duration) {
+		if err := a.node.Failover(now, masterName); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ok := c.runUntil(t0+3*time.Second, func() bool { return a.hasEvent("-failover-pause-master", t0) })
+	if !ok {
+		t.Fatalf("no abort: %v", a.eventTypes(t0))
+	}
+	abort := a.firstEvent("-failover-abort-replica-lagging", t0)
+	want := []string{"+failover-state-send-slaveof-noone", "+failover-pause-master", "+failover-wait-replica-offset",
+		"-failover-abort-replica-lagging", "-failover-pause-master"}
+	if got := a.eventTypes(t0); !testenv.IsSubsequence(want, got) || a.hasEvent("+failover-state-wait-promotion", t0) {
+		t.Fatalf("events %v", got)
+	}
+	timeout := syncTimeout(t, a, t0)
+	if d := abort - t0; d < timeout || d > timeout+50*time.Millisecond {
+		t.Errorf("aborted %v after the command, want just after %v", d, timeout)
+	}
+	for _, e := range a.events {
+		if e.ev.Type == "-failover-abort-replica-lagging" {
+			f := strings.Fields(e.ev.Payload)
+			if len(f) != 10 || f[0] != "slave" || f[4] != "@" {
+				t.Errorf("payload %q: want %%@ of the replica, its offset and the target", e.ev.Payload)
+				continue
+			}
+			if off, _ := strconv.Atoi(f[8]); off >= atoi(f[9]) {
+				t.Errorf("payload %q: the replica was not behind", e.ev.Payload)
+			}
+		}
+	}
+	c.run(time.Second)
+	if len(c.promotions) != 0 || r0.role != roleMaster || r0.paused() {
+		t.Errorf("after the abort: promotions %v, old master %s paused till %v", c.promotions, r0.role, r0.pausedUntil)
+	}
+	if !slices.Contains(c.cmds[0], "CLIENT UNPAUSE") {
+		t.Errorf("pause not lifted: %v", c.cmds[0])
+	}
+	if last, _ := c.lastAck(0, c.now()); last.at < c.now()-2*time.Millisecond {
+		t.Errorf("writes did not resume: last acknowledged %v ago", c.now()-last.at)
+	}
+	if c.stalled > timeout+20*time.Millisecond {
+		t.Errorf("writes blocked for %v", c.stalled)
+	}
+	for _, x := range c.agents {
+		if m, _ := x.node.MasterAddr(masterName); m != old || x.hasEvent("+sdown", t0) {
+			t.Errorf("agent %d: master %v events %v", x.id, m, x.eventTypes(t0))
+		}
+	}
+	if got := c.owners(); len(got) != 1 || got[0] != 0 {
+		t.Errorf("VIP owners %v", got)
+	}
+	t.Logf("aborted after %v; writes blocked for %v", abort-t0, c.stalled)
+
+	// The replicas catch up: a new attempt succeeds without losing a write.
+	c.w.opts.ReplLag = 5 * time.Millisecond
+	c.run(time.Second)
+	t1 := c.now()
+	c.w.check.failoverRequested(a.agent)
+	c.call(a, func(now time.Duration) {
+		if err := a.node.Failover(now, masterName); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ok = c.runUntil(t1+5*time.Second, func() bool { return len(c.promotions) == 1 && r0.role == roleReplica && !r0.paused() })
+	if !ok {
+		t.Fatalf("second attempt: %v", a.eventTypes(t1))
+	}
+	if l := c.lost(0, c.promotions[0]); len(l) > 0 {
+		t.Errorf("%d writes lost", len(l))
+	}
+}
+
+// syncTimeout is the bound of the forced failover's wait for the replica
+// that a announced (+failover-pause-master "... (at most <d>)") since t0.
+func syncTimeout(t *testing.T, a *stepAgent, since time.Duration) time.Duration {
+	t.Helper()
+	for _, e := range a.events {
+		if e.at >= since && e.ev.Type == "+failover-pause-master" {
+			i := strings.LastIndex(e.ev.Detail, "(at most ")
+			if i >= 0 {
+				if d, err := time.ParseDuration(strings.TrimSuffix(e.ev.Detail[i+len("(at most "):], ")")); err == nil {
+					return d
+				}
+			}
+			t.Fatalf("+failover-pause-master detail %q names no bound", e.ev.Detail)
+		}
+	}
+	t.Fatal("no +failover-pause-master")
+	return 0
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// TestScenarioAutomaticFailoverUnchanged: a failover after the master's
+// death neither pauses anything nor emits the forced failover's events, and
+// (the master being gone) the write model shows the writes that the
+// replicas had not received yet as lost, which is what the checks above
+// would catch.
+func TestScenarioAutomaticFailoverUnchanged(t *testing.T) {
+	c := newSteps(t, stepOpts{seed: 1, writes: true, replLag: 20 * time.Millisecond})
+	c.converge()
+	c.startWriter(0, time.Millisecond)
+	c.run(500 * time.Millisecond)
+	t0 := c.now()
+	c.killRedis(0)
+	ok := c.runUntil(t0+10*time.Second, func() bool {
+		for _, a := range c.agents[1:] {
+			if !a.hasEvent("+switch-master", t0) {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		t.Fatal("no failover")
+	}
+	leader := c.leaderOf(t0)
+	want := []string{"+sdown", "+odown", "+new-epoch", "+try-failover", "+vote-for-leader", "+elected-leader",
+		"+failover-state-select-slave", "+selected-slave", "+failover-state-send-slaveof-noone",
+		"+failover-state-wait-promotion", "+promoted-slave", "+failover-state-reconf-slaves",
+		"+slave-reconf-sent", "+slave-reconf-inprog", "+slave-reconf-done", "+failover-end", "+switch-master"}
+	if got := leader.eventTypes(t0); !testenv.IsSubsequence(want, got) {
+		t.Errorf("leader events %v", got)
+	}
+	for _, a := range c.agents {
+		for _, e := range a.events {
+			if slices.Contains(syncEvents, e.ev.Type) {
+				t.Errorf("agent %d: %s in an automatic failover", a.id, e.ev.Type)
+			}
+		}
+	}
+	for h, cmds := range c.cmds {
+		for _, cmd := range cmds {
+			if strings.HasPrefix(cmd, "CLIENT") {
+				t.Errorf("%v got %q", c.redisAddr(h), cmd)
+			}
+		}
+	}
+	if len(c.promotions) != 1 || len(c.lost(0, c.promotions[0])) == 0 {
+		t.Errorf("the write model shows no loss when a master with lagging replicas dies: %+v", c.promotions)
+	} else {
+		t.Logf("master killed: %d acknowledged writes lost with it (replication lag %v)", len(c.lost(0, c.promotions[0])), c.w.opts.ReplLag)
 	}
 }

@@ -53,6 +53,7 @@ type Options struct {
 	ConnectTimeout time.Duration
 	TCPTimeout     time.Duration // a stream stuck this long breaks its connection
 	ReplPeriod     time.Duration // how often replicas pull from their master
+	ReplLag        time.Duration // replicas stream only the writes at least this old (0: all)
 	// A full sync (a replica with no data, or whose data diverged) takes
 	// SyncBase plus SyncPerWrite per write in the master's dataset.
 	SyncBase     time.Duration

@@ -77,6 +77,7 @@ type world struct {
 	nextWrite  uint64
 	writes     uint64
 	acked      []uint64
+	writeAt    map[uint64]time.Duration // when each write was taken, with Options.ReplLag
 	stopWrites bool
 
 	// failover measurement
@@ -93,7 +94,7 @@ type world struct {
 	// test hooks
 	onEvent func(a *agent, ev sentinel.Event)
 	onVIP   func(h int, own bool)
-	onExec  func(r *redis, argv []string) // a command an agent sent, as Redis executes it
+	onRedis func(r *redis, cmd sentinel.Command) // a command an agent sent, as Redis starts to execute it
 
 	healedAt   time.Duration
 	stableFrom time.Duration

@@ -17,8 +17,87 @@ type steps struct {
 	t      *testing.T
 	w      *world
 	agents []*stepAgent
-	cmds   [][]string // per host: what its Redis executed, but the probes
+	cmds   [][]string // per host: the SLAVEOFs and single commands its Redis executed
 	dual   []string   // moments when more than one agent wanted the VIP
+
+	// Write model (startWriter): a client writing to one Redis.
+	writing    bool
+	acked      []ack         // writes acknowledged to the client
+	promotions []promotion   // SLAVEOF NO ONE executions
+	stalled    time.Duration // total time the writer was blocked by a pause
+}
+
+type ack struct {
+	at   time.Duration
+	host int
+	off  int // the master's log length after the write
+}
+
+type promotion struct {
+	at   time.Duration
+	host int
+	addr sentinel.Addr
+	off  int // the data the new master has
+}
+
+// startWriter starts a client that writes to the Redis on host h every
+// period, as long as it is a master not paused for writes, and records every
+// acknowledged write (the master's log length after it). Replicas stream
+// the writes Options.ReplLag late.
+func (s *steps) startWriter(h int, period time.Duration) {
+	w := s.w
+	s.writing = true
+	var write func()
+	write = func() {
+		r := w.redis[h]
+		switch {
+		case !r.up || r.role != roleMaster:
+		case r.paused():
+			s.stalled += period
+		default:
+			w.nextWrite++
+			if r.write(w.nextWrite) == "" {
+				s.acked = append(s.acked, ack{w.now, h, len(r.log)})
+			}
+		}
+		w.at(w.now+period, write)
+	}
+	w.at(w.now+period, write)
+}
+
+// lost returns the writes acknowledged by the Redis on host h that the
+// promotion p lacks.
+func (s *steps) lost(h int, p promotion) []ack {
+	var out []ack
+	for _, a := range s.acked {
+		if a.host == h && a.off > p.off {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// lastAck returns the last write acknowledged by host h before t.
+func (s *steps) lastAck(h int, t time.Duration) (ack, bool) {
+	var last ack
+	found := false
+	for _, a := range s.acked {
+		if a.host == h && a.at < t {
+			last, found = a, true
+		}
+	}
+	return last, found
+}
+
+// offsetBefore is the write offset host h had as a master at t.
+func (s *steps) offsetBefore(h int, t time.Duration) int {
+	off := 0
+	for _, a := range s.acked {
+		if a.host == h && a.at <= t {
+			off = a.off
+		}
+	}
+	return off
 }
 
 // stepAgent is an agent with the events it emitted.
@@ -46,6 +125,10 @@ type stepOpts struct {
 	waiting   []int  // agents not started by newSteps (startAgent starts them)
 	redisPass string // requirepass of the Redis instances
 	authPass  string // the agents' auth-pass
+	// writes: the test runs a writer (startWriter); with replLag,
+	// replicas pull every millisecond, replLag late.
+	writes  bool
+	replLag time.Duration
 }
 
 // rtt is the steps' network round trip.
@@ -58,6 +141,9 @@ func newSteps(t *testing.T, so stepOpts) *steps {
 		Fence: so.fence, Tick: 10 * time.Millisecond, DelayMin: rtt / 2,
 		ConnectTimeout: time.Second, TCPTimeout: 10 * time.Second, ReplPeriod: 10 * time.Millisecond,
 		SyncBase: 5 * time.Millisecond, TraceTail: 60, RedisPass: so.redisPass, AuthPass: so.authPass,
+	}
+	if so.writes && so.replLag > 0 {
+		o.ReplPeriod, o.ReplLag = time.Millisecond, so.replLag
 	}
 	w, err := newWorld(o)
 	if err != nil {
@@ -79,16 +165,21 @@ func newSteps(t *testing.T, so stepOpts) *steps {
 		sa := s.agents[h]
 		sa.vipLog = append(sa.vipLog, timedVIP{w.now, own})
 	}
-	w.onExec = func(r *redis, argv []string) {
-		switch strings.ToUpper(argv[0]) {
-		case "PING", "INFO", "PUBLISH", "AUTH", "SUBSCRIBE":
-			return
-		case "CLIENT":
-			if len(argv) > 1 && strings.EqualFold(argv[1], "SETNAME") {
-				return
+	w.onRedis = func(r *redis, cmd sentinel.Command) {
+		switch cmd.Kind {
+		case sentinel.CmdTransaction: // the reconfigurations
+			for _, argv := range cmd.Cmds {
+				if !strings.EqualFold(argv[0], "SLAVEOF") && !strings.EqualFold(argv[0], "REPLICAOF") {
+					continue
+				}
+				s.cmds[r.host] = append(s.cmds[r.host], strings.Join(argv, " "))
+				if strings.EqualFold(argv[1], "NO") && r.role == roleReplica && s.writing {
+					s.promotions = append(s.promotions, promotion{at: w.now, host: r.host, addr: r.addr, off: len(r.log)})
+				}
 			}
+		case sentinel.CmdOther: // CLIENT PAUSE, CLIENT UNPAUSE, SCRIPT KILL
+			s.cmds[r.host] = append(s.cmds[r.host], strings.Join(first(cmd.Cmds), " "))
 		}
-		s.cmds[r.host] = append(s.cmds[r.host], strings.Join(argv, " "))
 	}
 	// As Run: the first master's VIP is in place, and the agents start
 	// once the replicas are linked.
@@ -300,15 +391,4 @@ func kv(kvs []sentinel.KV, key string) string {
 		}
 	}
 	return ""
-}
-
-// isSubsequence reports whether want appears in got in order.
-func isSubsequence(want, got []string) bool {
-	i := 0
-	for _, g := range got {
-		if i < len(want) && g == want[i] {
-			i++
-		}
-	}
-	return i == len(want)
 }
