@@ -168,8 +168,8 @@ func (b backend) Hello(ctx context.Context, from sentinel.Addr, authenticated bo
 	}
 	return b.r.do(ctx, func(now sentinel.Time) {
 		urgent := b.r.takeHellos(now)
-		if b.r.node.Receive(now, h) || urgent {
-			b.r.node.Step(now, sentinel.Tick{})
+		if b.r.drv.Receive(now, h) || urgent {
+			b.r.drv.Pass(now)
 		}
 	})
 }

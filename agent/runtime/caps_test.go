@@ -51,7 +51,7 @@ func runCapsScript(t *testing.T, dir string, capset func(*unix.CapUserHeader, *u
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "caps.out")
-	r := newScriptRunner(testLogger(t), func(sentinel.Event) {})
+	r := newScriptRunner(testLogger(t), func(sentinel.Event) {}, realClock{})
 	r.capset = capset
 	defer r.stop(time.Second)
 	r.run(sentinel.ScriptRun{Master: "m", Path: script, Args: []string{out}}, sentinel.Timing{ScriptMaxRuntime: 5 * time.Second})

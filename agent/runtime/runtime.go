@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/api"
+	"github.com/vipsentinel/vipsentinel/agent/driver"
 	"github.com/vipsentinel/vipsentinel/agent/peerproof"
 	"github.com/vipsentinel/vipsentinel/agent/redislink"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
@@ -58,7 +59,9 @@ type Transport interface {
 	Close() error
 }
 
-// Clock is the monotonic clock the loop reads. Tests substitute it.
+// Clock is the clock the runtime reads: the loop's ticks and timestamps,
+// the save-failure limit, the STATUS= refresh, the graceful stop's bound
+// and the script runner's timeouts and retries. Tests substitute it.
 type Clock interface {
 	Now() time.Time
 	NewTimer(d time.Duration) Timer
@@ -85,6 +88,27 @@ type realTimer struct{ t *time.Timer }
 func (r realTimer) C() <-chan time.Time   { return r.t.C }
 func (r realTimer) Reset(d time.Duration) { r.t.Reset(d) }
 func (r realTimer) Stop()                 { r.t.Stop() }
+
+// afterFunc calls f on its own goroutine once d has passed on c, unless
+// the returned stop is called first: time.AfterFunc on a Clock.
+func afterFunc(c Clock, d time.Duration, f func()) (stop func()) {
+	t := c.NewTimer(d)
+	cancel := make(chan struct{})
+	go func() {
+		select {
+		case <-t.C():
+			f()
+		case <-cancel:
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			t.Stop()
+			close(cancel)
+		})
+	}
+}
 
 // ErrSimulatedCrash is returned by Run when a SENTINEL SIMULATE-FAILURE
 // crash point was reached. Sentinel exits with status 99 then; main should
@@ -167,6 +191,8 @@ type Runtime struct {
 	clock  Clock
 	start  time.Time
 	node   *sentinel.Node
+	drv    *driver.Driver // feeds node; its timer is tick
+	tick   Timer
 	tr     Transport
 	api    *api.Server
 	lns    []net.Listener
@@ -240,8 +266,12 @@ func New(opts Options) (*Runtime, error) {
 	if opts.Store == nil {
 		return nil, errors.New("runtime: no state store")
 	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = realClock{}
+	}
 	if opts.Config.Rand == nil {
-		opts.Config.Rand = rand.New(rand.NewSource(time.Now().UnixNano()))
+		opts.Config.Rand = rand.New(rand.NewSource(clock.Now().UnixNano()))
 	}
 	if opts.Config.ScriptExecutable == nil {
 		opts.Config.ScriptExecutable = scriptExecutable
@@ -253,10 +283,6 @@ func New(opts Options) (*Runtime, error) {
 	node, err := sentinel.New(opts.Config, opts.State)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: start core: %w", err)
-	}
-	clock := opts.Clock
-	if clock == nil {
-		clock = realClock{}
 	}
 	tr := opts.Transport
 	if tr == nil {
@@ -279,13 +305,14 @@ func New(opts Options) (*Runtime, error) {
 		stopped: make(chan struct{}),
 		ready:   make(chan struct{}),
 	}
+	r.drv = driver.New(node, loopIO{r})
 	// main derived the level from the configuration file; a loglevel
 	// SENTINEL CONFIG SET gave in an earlier run (persisted) replaces it
 	// now, later ones as they come.
 	r.logLevel = cmp.Or(strings.ToLower(opts.Config.LogLevel), "notice")
 	r.followLogLevel()
 	r.publishAddrs()
-	r.script = newScriptRunner(log.With("component", "scripts"), r.Publish)
+	r.script = newScriptRunner(log.With("component", "scripts"), r.Publish, clock)
 	r.status.Store("starting")
 	acfg := opts.API
 	acfg.Backend = backend{r}
@@ -313,6 +340,9 @@ func New(opts Options) (*Runtime, error) {
 // from the monotonic clock, so wall-clock jumps cannot cause TILT or early
 // timeouts.
 func (r *Runtime) now() sentinel.Time { return r.clock.Now().Sub(r.start) }
+
+// since is time.Since on the runtime's clock.
+func (r *Runtime) since(t time.Time) time.Duration { return r.clock.Now().Sub(t) }
 
 // Heartbeat returns when the loop last completed an iteration (the Unix
 // epoch before Run started the loop). A watchdog should stop being fed when
@@ -393,41 +423,40 @@ func (r *Runtime) Run(ctx context.Context) error {
 		wg.Wait()
 		close(done)
 	}()
+	bound := r.clock.NewTimer(stopTimeout)
+	defer bound.Stop()
 	select {
 	case <-done:
-	case <-time.After(stopTimeout):
+	case <-bound.C():
 		r.log.Warn("graceful stop timed out")
 	}
 	r.log.Info("agent stopped")
 	return err
 }
 
+// loopIO is the driver's IO: the Ready goes to process, the timer is the
+// loop's.
+type loopIO struct{ r *Runtime }
+
+func (l loopIO) Ready(rd sentinel.Ready)  { l.r.process(rd) }
+func (l loopIO) SetTimer(d time.Duration) { l.r.tick.Reset(d) }
+
+// loop owns the Node: it feeds it through the driver (agent/driver) from the
+// timer, the transport's replies, peers' hellos and API calls.
 func (r *Runtime) loop(ctx context.Context) error {
-	t := r.node.Timing()
-	// The core says how long it can wait for its next Tick (Node.Quiet):
-	// one Tick while anything is going on, up to a PING period when all
-	// is calm. The deadline only moves earlier between two ticks, so a
-	// stream of inputs can never hold a Tick back.
-	tick := r.clock.NewTimer(t.Tick)
+	tick := r.clock.NewTimer(r.node.Timing().Tick)
 	defer tick.Stop()
-	deadline := r.clock.Now().Add(t.Tick)
-	schedule := func(fired bool) {
-		d := r.node.Quiet()
-		if at := r.clock.Now().Add(d); fired || at.Before(deadline) {
-			deadline = at
-			tick.Reset(d)
-		}
-	}
+	r.tick = tick
 	r.heartbeat.Store(r.clock.Now().UnixNano())
 	// The first Ready carries a fresh agent's generated myid and the
 	// initial VIP intents.
-	r.node.Step(r.now(), sentinel.Tick{})
-	r.process()
+	r.drv.Pass(r.now())
+	r.drv.Flush()
 	if r.unsaved == nil {
 		r.readyOnce.Do(func() { close(r.ready) })
 	}
 	inputs := r.tr.Inputs()
-	schedule(true)
+	r.drv.Schedule(r.now(), true)
 	for {
 		fired := false
 		select {
@@ -435,11 +464,12 @@ func (r *Runtime) loop(ctx context.Context) error {
 			r.failCalls(errors.New("agent is stopping"))
 			return nil
 		case <-tick.C():
-			r.node.Step(r.now(), sentinel.Tick{})
+			r.drv.Fired()
+			r.drv.Pass(r.now())
 			fired = true
 		case in := <-inputs:
 			now := r.now()
-			urgent := r.node.Receive(now, in)
+			urgent := r.drv.Receive(now, in)
 			// Take what else is waiting, bounded, so that one timer pass
 			// and one Ready cover a burst of replies. Routine replies of
 			// a calm agent wait for the next tick's pass (Receive).
@@ -447,31 +477,31 @@ func (r *Runtime) loop(ctx context.Context) error {
 			for i := 0; i < 256; i++ {
 				select {
 				case in := <-inputs:
-					urgent = r.node.Receive(now, in) || urgent
+					urgent = r.drv.Receive(now, in) || urgent
 				default:
 					break drain
 				}
 			}
 			if urgent {
-				r.node.Step(now, sentinel.Tick{})
+				r.drv.Pass(now)
 			}
 		case h := <-r.hellos:
 			now := r.now()
-			urgent := r.node.Receive(now, h)
+			urgent := r.drv.Receive(now, h)
 			if r.takeHellos(now) || urgent {
-				r.node.Step(now, sentinel.Tick{})
+				r.drv.Pass(now)
 			}
 		case c := <-r.calls:
 			now := r.now()
 			// A peer's hellos sent before this request are applied
 			// first, as they would be without the queue.
 			if r.takeHellos(now) {
-				r.node.Step(now, sentinel.Tick{})
+				r.drv.Pass(now)
 			}
 			c.fn(now)
 			r.answered = append(r.answered, c)
 		}
-		r.process()
+		r.drv.Flush()
 		if r.crashed {
 			r.failCalls(ErrSimulatedCrash)
 			return ErrSimulatedCrash
@@ -486,7 +516,7 @@ func (r *Runtime) loop(ctx context.Context) error {
 		}
 		r.heartbeat.Store(r.clock.Now().UnixNano())
 		r.refreshStatus()
-		schedule(fired)
+		r.drv.Schedule(r.now(), fired)
 	}
 }
 
@@ -500,18 +530,17 @@ func (r *Runtime) takeHellos(now sentinel.Time) (urgent bool) {
 	for {
 		select {
 		case h := <-r.hellos:
-			urgent = r.node.Receive(now, h) || urgent
+			urgent = r.drv.Receive(now, h) || urgent
 		default:
 			return urgent
 		}
 	}
 }
 
-// process takes the core's Ready and carries it out in contract order.
-func (r *Runtime) process() {
-	// Ready, not HasReady then Ready: both work out the VIP intents of
-	// every master, and this runs after every burst of inputs.
-	if rd := r.node.Ready(); !emptyReady(&rd) {
+// process carries out the core's Ready in contract order, and retries
+// saving the state while that fails (rd may be empty then).
+func (r *Runtime) process(rd sentinel.Ready) {
+	if !emptyReady(&rd) {
 		if rd.State != nil {
 			r.unsaved = rd.State
 		}
@@ -533,25 +562,25 @@ func (r *Runtime) process() {
 		// when a client waits for its answer; between tries the last
 		// failure stands (and is the one a stop reports).
 		err := r.saveErr
-		if !r.saveFailing || len(r.answered) > 0 || time.Since(r.lastSaveTry) >= saveRetry {
-			r.lastSaveTry = time.Now()
+		if !r.saveFailing || len(r.answered) > 0 || r.since(r.lastSaveTry) >= saveRetry {
+			r.lastSaveTry = r.clock.Now()
 			err = r.opts.Store.Save(r.unsaved)
 			r.saveErr = err
 		}
 		if err != nil {
 			if !r.saveFailing {
-				r.saveFailFrom = time.Now()
+				r.saveFailFrom = r.clock.Now()
 			}
 			limit := r.opts.MaxSaveFailure
 			if limit <= 0 {
 				limit = DefaultMaxSaveFailure
 			}
-			if errors.Is(err, state.ErrEpochBackwards) || time.Since(r.saveFailFrom) > limit {
-				r.fatal = fmt.Errorf("%w for %v (limit %v): %w", ErrStateNotSaved, time.Since(r.saveFailFrom).Round(time.Millisecond), limit, err)
+			if errors.Is(err, state.ErrEpochBackwards) || r.since(r.saveFailFrom) > limit {
+				r.fatal = fmt.Errorf("%w for %v (limit %v): %w", ErrStateNotSaved, r.since(r.saveFailFrom).Round(time.Millisecond), limit, err)
 			}
-			if !r.saveFailing || time.Since(r.lastSaveWarn) > 10*time.Second {
+			if !r.saveFailing || r.since(r.lastSaveWarn) > 10*time.Second {
 				r.log.Error("cannot persist state; holding commands, replies and VIP changes until it is saved", "err", err)
-				r.lastSaveWarn = time.Now()
+				r.lastSaveWarn = r.clock.Now()
 			}
 			r.saveFailing = true
 			// Calls answered since the state changed must not be
@@ -706,12 +735,12 @@ func (r *Runtime) followLogLevel() {
 // in every loop iteration (a flapping peer) made it a visible share of the
 // agent's work.
 func (r *Runtime) refreshStatus() {
-	since := time.Since(r.lastStatus)
+	since := r.since(r.lastStatus)
 	if since < time.Second && !(r.statusStale && since >= statusDelay) {
 		return
 	}
 	r.statusStale = false
-	r.lastStatus = time.Now()
+	r.lastStatus = r.clock.Now()
 	var parts []string
 	for _, m := range r.node.Status(r.now()) {
 		s := fmt.Sprintf("%s %s epoch %d", m.Name, m.Addr, m.ConfigEpoch)

@@ -392,7 +392,7 @@ func TestScripts(t *testing.T) {
 		mu.Lock()
 		events = append(events, ev.Type+" "+ev.Payload)
 		mu.Unlock()
-	})
+	}, realClock{})
 	defer r.stop(time.Second)
 	got := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), events...) }
 	timing := sentinel.Timing{ScriptMaxRuntime: 500 * time.Millisecond, ScriptRetryDelay: 50 * time.Millisecond}

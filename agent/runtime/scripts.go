@@ -35,8 +35,9 @@ const (
 // codes >= 2. Unlike Sentinel's, scripts run without the agent's
 // capabilities (startWithoutCaps). Its methods are safe for concurrent use.
 type scriptRunner struct {
-	log  *slog.Logger
-	emit func(sentinel.Event)
+	log   *slog.Logger
+	emit  func(sentinel.Event)
+	clock Clock
 	// capset, when set by a test, stands in for unix.Capset.
 	capset func(*unix.CapUserHeader, *unix.CapUserData) error
 
@@ -56,12 +57,12 @@ type scriptJob struct {
 	pid        int
 	started    time.Time
 	next       time.Time
-	timer      *time.Timer
+	stopRetry  func() // cancels the retry's timer
 	cmd        *exec.Cmd
 }
 
-func newScriptRunner(log *slog.Logger, emit func(sentinel.Event)) *scriptRunner {
-	return &scriptRunner{log: log, emit: emit}
+func newScriptRunner(log *slog.Logger, emit func(sentinel.Event), clock Clock) *scriptRunner {
+	return &scriptRunner{log: log, emit: emit, clock: clock}
 }
 
 // run queues a script. t supplies the run-time limit and retry delay.
@@ -76,8 +77,8 @@ func (s *scriptRunner) run(sr sentinel.ScriptRun, t sentinel.Timing) {
 		for i, j := range s.jobs {
 			if !j.running {
 				s.log.Warn("script queue full, dropping the oldest queued script", "path", j.run.Path, "master", j.run.Master)
-				if j.timer != nil {
-					j.timer.Stop()
+				if j.stopRetry != nil {
+					j.stopRetry()
 				}
 				s.jobs = append(s.jobs[:i], s.jobs[i+1:]...)
 				break
@@ -95,7 +96,7 @@ func (s *scriptRunner) run(sr sentinel.ScriptRun, t sentinel.Timing) {
 	if delay <= 0 {
 		delay = 30 * time.Second
 	}
-	s.jobs = append(s.jobs, &scriptJob{run: sr, maxRuntime: maxRT, retryDelay: delay, next: time.Now()})
+	s.jobs = append(s.jobs, &scriptJob{run: sr, maxRuntime: maxRT, retryDelay: delay, next: s.clock.Now()})
 	s.scheduleLocked()
 }
 
@@ -104,7 +105,7 @@ func (s *scriptRunner) scheduleLocked() {
 	if s.stopping {
 		return
 	}
-	now := time.Now()
+	now := s.clock.Now()
 	for _, j := range s.jobs {
 		if s.running >= scriptMaxRunning {
 			return
@@ -141,7 +142,7 @@ func (s *scriptRunner) startLocked(j *scriptJob) {
 		s.emitAsync(j.run, "-script-error", fmt.Sprintf("%s %d %d", j.run.Path, 0, 2))
 		return
 	}
-	j.running, j.pid, j.started, j.cmd = true, cmd.Process.Pid, time.Now(), cmd
+	j.running, j.pid, j.started, j.cmd = true, cmd.Process.Pid, s.clock.Now(), cmd
 	s.running++
 	s.wg.Add(1)
 	go s.wait(j, out)
@@ -151,13 +152,13 @@ func (s *scriptRunner) wait(j *scriptJob, out *limitedBuffer) {
 	defer s.wg.Done()
 	pid := j.pid
 	timedOut := make(chan struct{})
-	killer := time.AfterFunc(j.maxRuntime, func() {
+	stopKiller := afterFunc(s.clock, j.maxRuntime, func() {
 		close(timedOut)
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		s.emitEvent(j.run, "-script-timeout", fmt.Sprintf("%s %d", j.run.Path, pid))
 	})
 	err := j.cmd.Wait()
-	killer.Stop()
+	stopKiller()
 
 	sig, code := 0, 0
 	var ee *exec.ExitError
@@ -182,10 +183,10 @@ func (s *scriptRunner) wait(j *scriptJob, out *limitedBuffer) {
 	case retryable && j.retry < scriptMaxRetry && !s.stopping:
 		j.retry++
 		delay := j.retryDelay << (j.retry - 1)
-		j.next = time.Now().Add(delay)
+		j.next = s.clock.Now().Add(delay)
 		s.log.Warn("script failed, will retry", "path", j.run.Path, "master", j.run.Master, "signal", sig, "exit_code", code,
 			"retry", j.retry, "delay", delay.String(), "output", out.String())
-		j.timer = time.AfterFunc(delay, func() {
+		j.stopRetry = afterFunc(s.clock, delay, func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.scheduleLocked()
@@ -229,7 +230,7 @@ func (s *scriptRunner) counts() (running, queued int) {
 func (s *scriptRunner) pending() []api.Script {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now()
+	now := s.clock.Now()
 	out := make([]api.Script, 0, len(s.jobs))
 	for _, j := range s.jobs {
 		sc := api.Script{Argv: append([]string{j.run.Path}, j.run.Args...), Running: j.running, RetryNum: j.retry}
@@ -251,8 +252,8 @@ func (s *scriptRunner) stop(grace time.Duration) {
 	s.stopping = true
 	var pids []int
 	for _, j := range s.jobs {
-		if j.timer != nil {
-			j.timer.Stop()
+		if j.stopRetry != nil {
+			j.stopRetry()
 		}
 		if j.running {
 			pids = append(pids, j.pid)
@@ -261,9 +262,11 @@ func (s *scriptRunner) stop(grace time.Duration) {
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
+	bound := s.clock.NewTimer(grace)
+	defer bound.Stop()
 	select {
 	case <-done:
-	case <-time.After(grace):
+	case <-bound.C():
 		for _, pid := range pids {
 			s.log.Warn("killing script still running at stop", "pid", pid)
 			_ = syscall.Kill(-pid, syscall.SIGKILL)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 func keys(kv []KV) []string {
@@ -141,7 +143,7 @@ func TestMonitorRemoveReset(t *testing.T) {
 		t.Error("double remove")
 	}
 	h.ready()
-	if !isSubsequence([]string{"+reset-master", "+reset-master", "-monitor"}, types(h.events)) {
+	if !testenv.IsSubsequence([]string{"+reset-master", "+reset-master", "-monitor"}, types(h.events)) {
 		t.Errorf("events %v", types(h.events))
 	}
 }

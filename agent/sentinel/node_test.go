@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/redisrule"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // harness drives one Node by hand for rule tests.
@@ -385,12 +387,12 @@ func TestSDownRoleSlaveAndReboot(t *testing.T) {
 		return defaultInfo(r)
 	})
 	evs := h.takeEvents()
-	if !isSubsequence([]string{"-role-change", "+sdown"}, types(evs)) {
+	if !testenv.IsSubsequence([]string{"-role-change", "+sdown"}, types(evs)) {
 		t.Fatalf("role:slave master: %v", types(evs))
 	}
 	h.healthy(11*time.Second, defaultInfo)
 	evs = h.takeEvents()
-	if !isSubsequence([]string{"+role-change", "-sdown"}, types(evs)) {
+	if !testenv.IsSubsequence([]string{"+role-change", "-sdown"}, types(evs)) {
 		t.Fatalf("back to master: %v", types(evs))
 	}
 	// The master reboots (new run id) and then answers only LOADING.
@@ -775,7 +777,7 @@ func TestHelloDiscoveryAndSwitch(t *testing.T) {
 	h.takeEvents()
 	hello("198.18.0.3", p2, 0, tMaster, 0)
 	h.verify()
-	if !isSubsequence([]string{"+sentinel-invalid-addr", "+sentinel"}, types(h.events)) || len(m.sentinels) != 1 {
+	if !testenv.IsSubsequence([]string{"+sentinel-invalid-addr", "+sentinel"}, types(h.events)) || len(m.sentinels) != 1 {
 		t.Fatalf("invalid addr: %v, %d sentinels", types(h.events), len(m.sentinels))
 	}
 	h.takeEvents()
@@ -792,7 +794,7 @@ func TestHelloDiscoveryAndSwitch(t *testing.T) {
 	// A newer epoch and config: adopt and switch.
 	hello("198.18.0.3", p2, 12, tRep1, 11)
 	want := []string{"+new-epoch", "+config-update-from", "+switch-master", "+slave", "+slave"}
-	if !isSubsequence(want, types(h.events)) {
+	if !testenv.IsSubsequence(want, types(h.events)) {
 		t.Fatalf("switch: %v", types(h.events))
 	}
 	ev, _ := findEvent(h.events, "+switch-master")
@@ -884,7 +886,7 @@ func TestEventPayloadsOfFailover(t *testing.T) {
 		"+failover-state-wait-promotion", "+promoted-slave",
 		"+failover-state-reconf-slaves", "+convert-to-slave", "+slave-reconf-sent", "-failover-pause-master",
 		"+slave-reconf-inprog", "+slave-reconf-done", "+failover-end", "+switch-master"}
-	if !isSubsequence(want, got) {
+	if !testenv.IsSubsequence(want, got) {
 		t.Fatalf("events %v", got)
 	}
 	// The old master is paused, then demoted, then unpaused, in that order.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // serve runs the Node for d, answering each command with reply(c) (nil: no
@@ -336,7 +338,7 @@ func TestPromotionTimeoutAndReconf(t *testing.T) {
 	}
 	got := types(h.events)
 	for _, want := range []string{"+promoted-slave", "+slave-reconf-sent", "+slave-reconf-done", "-slave-reconf-sent-timeout", "+failover-end-for-timeout", "+slave-reconf-sent-be", "+failover-end", "+switch-master"} {
-		if !isSubsequence([]string{want}, got) {
+		if !testenv.IsSubsequence([]string{want}, got) {
 			t.Errorf("missing %s in %v", want, got)
 		}
 	}
@@ -432,7 +434,7 @@ func TestSharedPeerLinks(t *testing.T) {
 	// The peer moves: the switch on one master updates the other.
 	h.takeEvents()
 	hello("mymaster", "198.18.0.3")
-	if !isSubsequence([]string{"+sentinel-address-switch", "+sentinel-address-update"}, types(h.events)) {
+	if !testenv.IsSubsequence([]string{"+sentinel-address-switch", "+sentinel-address-update"}, types(h.events)) {
 		t.Fatalf("events %v", types(h.events))
 	}
 	if ev, _ := findEvent(h.events, "+sentinel-address-update"); !strings.HasSuffix(ev.Payload, " 1 additional matching instances") {

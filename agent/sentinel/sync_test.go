@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // drive answers the Node's commands like answer, except those drop selects,
@@ -203,7 +205,7 @@ func TestForcedFailoverPause(t *testing.T) {
 				h.step(Tick{})
 			}
 			got := types(h.events)
-			if !isSubsequence(tt.events, got) {
+			if !testenv.IsSubsequence(tt.events, got) {
 				t.Errorf("events %v, want subsequence %v", got, tt.events)
 			}
 			for _, a := range tt.absent {
@@ -330,7 +332,7 @@ func TestForcedFailoverReplicaLinkLost(t *testing.T) {
 	}
 	h.drive(time.Second, lagging, keep)
 	got := types(h.events)
-	if !isSubsequence([]string{"+failover-wait-replica-offset", "-failover-abort-replica-lagging", "-failover-pause-master"}, got) {
+	if !testenv.IsSubsequence([]string{"+failover-wait-replica-offset", "-failover-abort-replica-lagging", "-failover-pause-master"}, got) {
 		t.Errorf("events %v", got)
 	}
 	if promotions(sent) != 0 || m.inst.flags&fFailoverInProgress != 0 || m.hold.active {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vipsentinel/vipsentinel/agent/driver"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
@@ -20,11 +21,11 @@ type item struct {
 	req func() func()
 }
 
-// agent is the simulated runtime around one sentinel.Node. It does what the
-// real runtime does: steps the Node with inputs and ticks, persists Ready.State
-// to its disk (which takes time) before sending that Ready's commands and any
-// answer obtained since the previous Ready, executes commands over the
-// network, and feeds replies back.
+// agent is the simulated runtime around one sentinel.Node. It drives the
+// Node with the runtime's driver (agent/driver) and is the driver's IO:
+// persists Ready.State to its disk (which takes time) before sending that
+// Ready's commands and any answer obtained since the previous Ready,
+// executes commands over the network, and feeds replies back.
 type agent struct {
 	w    *world
 	id   int
@@ -34,6 +35,7 @@ type agent struct {
 	cfg  sentinel.Config
 
 	node    *sentinel.Node
+	drv     *driver.Driver
 	disk    *sentinel.HardState // last durably persisted state (nil: never)
 	running bool
 	inc     int // incarnation: bumped on every crash, fences stale callbacks
@@ -47,10 +49,12 @@ type agent struct {
 	pumping      bool
 	inbox        []item
 	tickQueued   bool
-	lastTick     time.Duration // local time of the last Tick, -1 before the first
-	timerAt      time.Duration // when the process's timer fires, -1 if not set
 	timerGen     int
 	tiltDue      bool // a timer pass inside a request found a TILT-worthy gap
+
+	// What the Ready being flushed comes with (see flush).
+	rdAnswer func()
+	rdTilt   bool
 
 	conns    []*conn // connections this agent opened
 	incoming []*conn // connections peers opened to this agent's API
@@ -79,11 +83,11 @@ func (a *agent) start() error {
 		return fmt.Errorf("start %s: %w", a.name, err)
 	}
 	a.node = n
+	a.drv = driver.New(n, a)
 	a.running = true
 	a.inc++
 	a.boot = w.now
 	a.jump = 0
-	a.lastTick, a.timerAt = -1, -1
 	a.busy, a.pumping, a.tickQueued, a.tiltDue = false, false, false, false
 	a.inbox = nil
 	a.stalledUntil = 0
@@ -158,23 +162,19 @@ func (a *agent) stall(d time.Duration) {
 // tick starts the process's timer: the first Tick is due one tick from now.
 func (a *agent) tick() { a.arm(a.w.opts.Tick, true) }
 
-// arm sets the process's timer, as the runtime's loop does with Node.Quiet:
-// after a Tick it is set to d from now; after any other input it only moves
-// earlier, so that a stream of inputs never holds a Tick back.
-func (a *agent) arm(d time.Duration, fired bool) {
+// arm sets the process's timer (driver.Driver.Arm).
+func (a *agent) arm(d time.Duration, fired bool) { a.drv.Arm(a.w.now, d, fired) }
+
+// SetTimer is the driver's timer: when it fires, a Tick is queued.
+func (a *agent) SetTimer(d time.Duration) {
 	w := a.w
-	at := w.now + d
-	if !fired && a.timerAt >= 0 && a.timerAt <= at {
-		return
-	}
-	a.timerAt = at
 	a.timerGen++
 	gen, inc := a.timerGen, a.inc
-	w.at(at, func() {
+	w.at(w.now+d, func() {
 		if gen != a.timerGen || inc != a.inc {
 			return
 		}
-		a.timerAt = -1
+		a.drv.Fired()
 		if !a.running || a.tickQueued {
 			return
 		}
@@ -235,34 +235,36 @@ func (a *agent) pump() {
 			if _, ok := it.in.(sentinel.Tick); ok {
 				a.tickQueued = false
 				fired = true
-				expectTilt = a.stepTick(now)
-			} else if a.node.Receive(now, it.in) {
-				expectTilt = a.stepTick(now)
+				expectTilt = a.tilts(a.drv.Pass(now))
+			} else if gap, passed := a.drv.Input(now, it.in); passed {
+				expectTilt = a.tilts(gap)
 			}
 		}
 		a.flush(answer, expectTilt)
 		if a.running && a.node != nil {
-			a.arm(a.node.Quiet(), fired)
+			a.drv.Schedule(w.now, fired)
 		}
 	}
 }
 
-// stepTick runs the Node's timer pass and reports whether the gap since the
-// previous one must have put it in TILT.
-func (a *agent) stepTick(now sentinel.Time) (expectTilt bool) {
-	w := a.w
-	if a.lastTick >= 0 && now-a.lastTick > w.tiltTrigger+w.opts.Tick {
-		expectTilt = true
-	}
-	a.lastTick = now
-	a.node.Step(now, sentinel.Tick{})
-	return expectTilt
+// tilts reports whether a gap between two timer passes (driver.Driver.Pass)
+// must have put the Node in TILT.
+func (a *agent) tilts(gap sentinel.Time) bool {
+	return gap > a.w.tiltTrigger+a.w.opts.Tick
 }
 
-// flush takes the Node's Ready and hands it to the disk, then the network.
+// flush takes the Node's Ready and hands it to the disk, then the network;
+// answer and expectTilt go with it (see Ready).
 func (a *agent) flush(answer func(), expectTilt bool) {
+	a.rdAnswer, a.rdTilt = answer, expectTilt
+	a.drv.Flush()
+}
+
+// Ready is the driver's IO: it persists rd.State, then acts on rd.
+func (a *agent) Ready(rd sentinel.Ready) {
 	w := a.w
-	rd := a.node.Ready()
+	answer, expectTilt := a.rdAnswer, a.rdTilt
+	a.rdAnswer, a.rdTilt = nil, false
 	if rd.State == nil {
 		a.commit(rd, answer, expectTilt)
 		return
@@ -514,6 +516,17 @@ func (w *world) syn(c *conn, cmd sentinel.Command) {
 			c.sendRST("connection refused")
 			return
 		}
+		setup := cmd.Cmds
+		if c.pub { // the runtime's own: it authenticates with the agents' auth-pass
+			setup = [][]string{{"AUTH", w.opts.AuthPass}}
+		}
+		if p := w.opts.RedisPass; p != "" && !authenticates(setup, p) {
+			// The set-up's AUTH is refused: the server is alive, only
+			// unusable to us (redislink reports it so).
+			c.gone = true
+			c.rep.send(func() { c.authFailed() })
+			return
+		}
 		r.attach(c)
 		if c.link == sentinel.LinkPubSub {
 			c.subscribed = true
@@ -546,6 +559,17 @@ func (w *world) syn(c *conn, cmd sentinel.Command) {
 			}
 		})
 	}
+}
+
+// authenticates reports whether the set-up commands hold an AUTH with
+// password p.
+func authenticates(setup [][]string, p string) bool {
+	for _, argv := range setup {
+		if len(argv) >= 2 && strings.EqualFold(argv[0], "AUTH") && argv[len(argv)-1] == p {
+			return true
+		}
+	}
+	return false
 }
 
 // request is a command arriving at the far end of c.
@@ -628,6 +652,9 @@ func first(cmds [][]string) []string {
 
 // redisReply executes cmd on r and builds the input its reply becomes.
 func (w *world) redisReply(r *redis, c *conn, cmd sentinel.Command) sentinel.Input {
+	if w.onRedis != nil {
+		w.onRedis(r, cmd)
+	}
 	switch cmd.Kind {
 	case sentinel.CmdPing:
 		_, err := r.exec(c, first(cmd.Cmds))
@@ -671,8 +698,8 @@ func (a *agent) answer(c *conn, cmd sentinel.Command) sentinel.Input {
 		}
 		from := c.owner.addr
 		now := a.local()
-		if a.node.Receive(now, sentinel.Hello{Via: sentinel.Ref{Master: cmd.To.Master, Kind: sentinel.KindSentinel, Addr: from}, Payload: argv[2]}) {
-			a.tiltDue = a.stepTick(now) || a.tiltDue
+		if gap, passed := a.drv.Input(now, sentinel.Hello{Via: sentinel.Ref{Master: cmd.To.Master, Kind: sentinel.KindSentinel, Addr: from}, Payload: argv[2]}); passed {
+			a.tiltDue = a.tilts(gap) || a.tiltDue
 		}
 		return sentinel.PublishReply{To: cmd.To, OK: true}
 	case sentinel.CmdAskMasterDown:

@@ -39,6 +39,8 @@ type track struct {
 	runningSince time.Duration
 	tilt         bool
 	odown        bool
+	forced       bool   // SENTINEL FAILOVER was requested: the next attempt needs no ODOWN
+	forcedEpoch  uint64 // epoch of the last forced attempt: its leader needs no votes, as Sentinel's
 	curEpoch     uint64 // highest current epoch seen (events, persisted state)
 	tryEpoch     uint64 // epoch of the failover this agent last started
 	elected      uint64 // epoch this agent was last elected in
@@ -235,12 +237,16 @@ func (c *checker) event(a *agent, ev sentinel.Event) {
 		if t.tilt {
 			c.failf(a, "failover started in TILT")
 		}
-		if !t.odown {
+		if !t.odown && !t.forced {
 			c.failf(a, "failover started without ODOWN")
 		}
 		// Event.Epoch is the master's config epoch; the failover's epoch is
 		// the current epoch the attempt just bumped (+new-epoch before it).
 		t.tryEpoch = t.curEpoch
+		if t.forced {
+			t.forcedEpoch = t.tryEpoch
+		}
+		t.forced = false
 	case "+elected-leader":
 		c.elected(a, t.tryEpoch)
 	case "-failover-abort-no-good-slave":
@@ -269,6 +275,9 @@ func (c *checker) event(a *agent, ev sentinel.Event) {
 	}
 }
 
+// failoverRequested records a SENTINEL FAILOVER given to a.
+func (c *checker) failoverRequested(a *agent) { c.ag[a.id].forced = true }
+
 // elected checks a leader election: one leader per epoch, won with a
 // majority of all agents (and the quorum), none in TILT.
 func (c *checker) elected(a *agent, e uint64) {
@@ -292,7 +301,7 @@ func (c *checker) elected(a *agent, e uint64) {
 			votes++
 		}
 	}
-	if votes < c.majority || votes < c.quorum {
+	if e != t.forcedEpoch && (votes < c.majority || votes < c.quorum) {
 		c.failf(a, "elected in epoch %d with %d votes (majority %d, quorum %d)", e, votes, c.majority, c.quorum)
 	}
 }

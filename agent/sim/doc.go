@@ -8,13 +8,13 @@
 //
 // # What is modelled
 //
-// Runtime: the agent's single-threaded loop drives its Node as agent/runtime
-// does: every input goes through Node.Receive, which runs the timer pass only
-// when it asks to, and a Tick comes when the timer set from Node.Quiet fires
-// (10 ms while anything is going on, up to a PING period when all is calm;
-// an input only moves it earlier). It persists Ready.State to
-// the agent's disk (a write takes up to FsyncMax, during which the loop
-// blocks), and only then sends that Ready's commands and any answer (a vote)
+// Runtime: the agent's single-threaded loop drives its Node with the driver
+// agent/runtime uses (agent/driver): every input goes through Node.Receive,
+// which runs the timer pass only when it asks to, and a Tick comes when the
+// timer set from Node.Quiet fires (10 ms while anything is going on, up to a
+// PING period when all is calm; an input only moves it earlier). It persists
+// Ready.State to the agent's disk (a write takes up to FsyncMax, during
+// which the loop blocks), and only then sends that Ready's commands and any answer (a vote)
 // obtained since the previous Ready. A crash loses the Ready being written,
 // never a persisted one. A crashed agent leaves the VIP configured until it
 // starts again (its start-up reconcile removes it); a crashed host loses it.
@@ -44,7 +44,10 @@
 // INFO rendered as redis-server 7.0 does, MULTI/EXEC with SLAVEOF,
 // CONFIG REWRITE (what a restart comes back as), CLIENT KILL, CLIENT PAUSE
 // WRITE (PUBLISH and client writes wait for the pause to end, as in Redis
-// 7; PING, INFO and admin commands are answered) and SCRIPT KILL.
+// 7; PING, INFO and admin commands are answered) and SCRIPT KILL; for the
+// scripted scenarios, requirepass (Options.RedisPass: a connection whose
+// AUTH is refused is reported as AuthFailed) and replicas streaming writes
+// a fixed time late (Options.ReplLag).
 //
 // Clients write through the VIP: ARP resolution follows gratuitous ARPs of
 // new holders, a host only answers for an address it holds, acknowledged

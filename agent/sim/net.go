@@ -154,6 +154,21 @@ func (c *conn) fail(reason string) {
 	c.owner.deliver(c.inc, sentinel.LinkDown{To: c.ref, Link: c.link, Err: reason})
 }
 
+// authFailed is the server refusing the connection's AUTH.
+func (c *conn) authFailed() {
+	if c.dead {
+		return
+	}
+	c.dead = true
+	c.detach()
+	c.w.trace("%s conn %d %s/%s %s auth failed", c.owner.name, c.id, c.ref.Kind, c.ref.Addr, linkName(c.link))
+	if c.pub {
+		c.pubFailed()
+		return
+	}
+	c.owner.deliver(c.inc, sentinel.LinkDown{To: c.ref, Link: c.link, Err: "WRONGPASS invalid username-password pair or user is disabled.", AuthFailed: true})
+}
+
 // close is the owner closing the connection: no report.
 func (c *conn) close() {
 	if c.dead {

@@ -34,10 +34,12 @@ type Options struct {
 	FailoverTimeout time.Duration
 	TiltPeriod      time.Duration
 	Fence           bool
-	Priority        []int // slave-priority per host (0 or missing: 100)
-	Priority0       []int // hosts whose Redis has slave-priority 0
-	MinReplicas     int   // min-replicas-to-write on every Redis (0 = off)
-	Rename          bool  // Redis renames CONFIG and SLAVEOF (rename-command)
+	Priority        []int  // slave-priority per host (0 or missing: 100)
+	Priority0       []int  // hosts whose Redis has slave-priority 0
+	MinReplicas     int    // min-replicas-to-write on every Redis (0 = off)
+	Rename          bool   // Redis renames CONFIG and SLAVEOF (rename-command)
+	RedisPass       string // requirepass of every Redis ("" = none)
+	AuthPass        string // the agents' auth-pass
 
 	Tick       time.Duration // how often the runtime ticks each agent
 	FsyncMax   time.Duration // persisting HardState takes up to this long
@@ -51,6 +53,7 @@ type Options struct {
 	ConnectTimeout time.Duration
 	TCPTimeout     time.Duration // a stream stuck this long breaks its connection
 	ReplPeriod     time.Duration // how often replicas pull from their master
+	ReplLag        time.Duration // replicas stream only the writes at least this old (0: all)
 	// A full sync (a replica with no data, or whose data diverged) takes
 	// SyncBase plus SyncPerWrite per write in the master's dataset.
 	SyncBase     time.Duration

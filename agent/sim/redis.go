@@ -206,12 +206,12 @@ func (r *redis) replTick() {
 			r.log = append([]uint64(nil), m.log...)
 			r.durable, r.lastFsync = len(r.log), w.now
 		} else {
-			r.log = append(r.log, m.log[len(r.log):]...)
+			r.log = append(r.log, m.log[len(r.log):max(len(r.log), m.streamable())]...)
 		}
 		r.linkUp, r.syncedWith, r.syncedInc = true, m, m.inc
 		w.trace("%s master link up (%s) full=%v log=%d", r.name(), r.master, full, len(r.log))
-	} else if len(m.log) > len(r.log) {
-		r.log = append(r.log, m.log[len(r.log):]...)
+	} else if n := m.streamable(); n > len(r.log) {
+		r.log = append(r.log, m.log[len(r.log):n]...)
 	}
 	r.syncedAt = w.now
 	m.replSeen[r.host] = w.now
@@ -294,7 +294,30 @@ func (r *redis) write(id uint64) string {
 		}
 	}
 	r.log = append(r.log, id)
+	if w.opts.ReplLag > 0 {
+		if w.writeAt == nil {
+			w.writeAt = make(map[uint64]time.Duration)
+		}
+		w.writeAt[id] = w.now
+	}
 	return ""
+}
+
+// streamable is how much of its log r, a master, streams to a replica now:
+// all of it, or with Options.ReplLag the writes at least that old.
+func (r *redis) streamable() int {
+	w := r.w
+	n := len(r.log)
+	if w.opts.ReplLag > 0 {
+		for n > 0 {
+			at, ok := w.writeAt[r.log[n-1]]
+			if !ok || w.now-at >= w.opts.ReplLag {
+				break
+			}
+			n--
+		}
+	}
+	return n
 }
 
 // exec runs one command sent by an agent on connection c; it returns the

@@ -77,6 +77,7 @@ type world struct {
 	nextWrite  uint64
 	writes     uint64
 	acked      []uint64
+	writeAt    map[uint64]time.Duration // when each write was taken, with Options.ReplLag
 	stopWrites bool
 
 	// failover measurement
@@ -93,6 +94,7 @@ type world struct {
 	// test hooks
 	onEvent func(a *agent, ev sentinel.Event)
 	onVIP   func(h int, own bool)
+	onRedis func(r *redis, cmd sentinel.Command) // a command an agent sent, as Redis starts to execute it
 
 	healedAt   time.Duration
 	stableFrom time.Duration
@@ -200,7 +202,7 @@ func newWorld(o Options) (*world, error) {
 	for h := 0; h < o.Agents; h++ {
 		a := &agent{w: w, id: h, name: fmt.Sprintf("a%d", h), host: h,
 			addr: sentinel.Addr{Host: w.hosts[h].ip, Port: agentPort},
-			rnd:  newRand(o.Seed, "agent", h), lastTick: -1}
+			rnd:  newRand(o.Seed, "agent", h)}
 		if o.ClockDrift > 0 {
 			a.ppm = a.rnd.Intn(2*o.ClockDrift+1) - o.ClockDrift
 		}
@@ -234,6 +236,7 @@ func (w *world) agentConfig(h int, timing sentinel.Timing) sentinel.Config {
 			HasVIP:          true,
 			Fence:           o.Fence,
 			RenamedCommands: renamed(o),
+			AuthPass:        o.AuthPass,
 		}},
 	}
 }

@@ -91,3 +91,15 @@ func Pending(ok bool, state string) error {
 	}
 	return fmt.Errorf("not yet: %s", state)
 }
+
+// IsSubsequence reports whether want appears in got in order, other
+// elements allowed in between: how event sequences are checked.
+func IsSubsequence(want, got []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}

@@ -60,3 +60,22 @@ func TestEventually(t *testing.T) {
 		t.Errorf("Pending(true) = %v", err)
 	}
 }
+
+func TestIsSubsequence(t *testing.T) {
+	for _, tt := range []struct {
+		want, got []string
+		ok        bool
+	}{
+		{nil, nil, true},
+		{nil, []string{"a"}, true},
+		{[]string{"a", "c"}, []string{"a", "b", "c"}, true},
+		{[]string{"a", "a"}, []string{"a", "b", "a"}, true},
+		{[]string{"c", "a"}, []string{"a", "b", "c"}, false},
+		{[]string{"a", "a"}, []string{"a"}, false},
+		{[]string{"a"}, nil, false},
+	} {
+		if got := IsSubsequence(tt.want, tt.got); got != tt.ok {
+			t.Errorf("IsSubsequence(%q, %q) = %v, want %v", tt.want, tt.got, got, tt.ok)
+		}
+	}
+}
