@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,11 +41,23 @@ func cmdRun(args []string, stderr io.Writer) int {
 	path := args[0]
 	level := new(slog.LevelVar)
 	log := systemd.NewLogger(level)
+	// A re-executed agent takes its predecessor's handover first: whatever
+	// happens next, the VIPs in it are either adopted or removed.
+	handoverPath := os.Getenv(envHandover)
+	_ = os.Unsetenv(envHandover)
+	succ := takeHandover(handoverPath, log)
+	defer succ.releaseOrphans(log)
 
 	f, warnings, err := config.Load(path)
 	if err != nil {
 		log.Error("bad configuration", "err", err)
 		return configFailed(stderr, err)
+	}
+	if handoverPath == "" {
+		// A handover left by a process that could not re-execute itself
+		// and then died: adopted as well while its lease runs.
+		succ = takeHandover(runtime.HandoverPath(f.Dir), log)
+		defer succ.releaseOrphans(log)
 	}
 	if err := level.UnmarshalText([]byte(slogLevel(f.LogLevel))); err != nil {
 		level.Set(slog.LevelInfo)
@@ -61,7 +74,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	redis.SetLogger(redislink.GoRedisLogger(log.With("component", "go-redis")))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = runAgent(ctx, stop, path, f, level, log, logFile)
+	err = runAgent(ctx, stop, path, f, level, log, logFile, succ)
 	switch {
 	case err == nil:
 		return exitOK
@@ -90,7 +103,7 @@ func isConfigError(err error) bool {
 	return errors.As(err, &ce)
 }
 
-func runAgent(ctx context.Context, stop func(), path string, f *config.File, level *slog.LevelVar, log *slog.Logger, logFile *logFile) error {
+func runAgent(ctx context.Context, stop func(), path string, f *config.File, level *slog.LevelVar, log *slog.Logger, logFile *logFile, succ *successor) error {
 	store, hs, changes, err := state.Open(f)
 	if err != nil {
 		return configError{fmt.Errorf("state: %w", err)}
@@ -169,8 +182,15 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 	if err != nil {
 		return err
 	}
+	var adopter *runtime.Adopter
 	if vips != nil {
 		opts.VIPs = vipSetter{vips}
+		if len(succ.leases) > 0 {
+			adopter = runtime.NewAdopter(vipSetter{vips}, succ.leases, log.With("component", "handover"))
+			opts.VIPs = adopter
+		}
+	} else {
+		succ.releaseOrphans(log) // no VIP configured any more
 	}
 	rt, err = runtime.New(opts)
 	if err != nil {
@@ -192,14 +212,26 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 4)
+	vipsDone := make(chan struct{})
+	if adopter != nil {
+		// Before the manager's first pass, which would remove VIPs it
+		// was not told to hold.
+		adopter.Set(nil)
+		go adopter.Run(runCtx)
+		log.Info("handover: holding the VIPs on the inherited lease until the core claims them", "masters", strings.Join(adopter.Adopted(), " "))
+	}
 	go func() { done <- rt.Run(runCtx) }()
 	if vips != nil {
 		go func() {
+			defer close(vipsDone)
 			if err := vips.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
 				log.Error("VIP manager stopped", "err", err)
 			}
 		}()
+	} else {
+		close(vipsDone)
 	}
+	succ.adopted = true // the VIP manager keeps or removes them from now on
 	if fw != nil {
 		go func() {
 			if err := fw.Run(runCtx); err != nil {
@@ -231,6 +263,22 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 	}
 	log.Info("agent ready", "addrs", fmt.Sprint(rt.Addrs()), "masters", len(cfg.Masters), "version", version())
 
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, handoverSignal)
+	defer signal.Stop(usr2)
+	handoverTo := ""
+	tryHandover := func(why string) bool {
+		p := runtime.HandoverPath(f.Dir)
+		if err := handOver(runCtx, p, rt, vips, log); err != nil {
+			log.Error("handover failed; the agent keeps running", "why", why, "err", err)
+			dropHandover(p)
+			return false
+		}
+		log.Info("handing over to a new process", "why", why)
+		handoverTo = p
+		return true
+	}
+
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var runErr error
@@ -242,13 +290,31 @@ loop:
 		case <-ctx.Done():
 			runErr = <-done
 			break loop
+		case <-usr2:
+			if tryHandover("SIGUSR2") {
+				cancel()
+				runErr = <-done
+				break loop
+			}
 		case <-hup:
 			if logFile != nil {
 				if err := logFile.Reopen(); err != nil {
 					log.Error("reopen log file", "err", err)
 				}
 			}
-			reload(runCtx, path, f, localIPs, rt, level, log)
+			restart := reload(runCtx, path, f, localIPs, rt, level, log)
+			why := ""
+			switch {
+			case executableReplaced():
+				why = "the executable was replaced (upgrade)"
+			case len(restart) > 0:
+				why = "the configuration changes " + strings.Join(restart, ", ")
+			}
+			if why != "" && tryHandover(why) {
+				cancel()
+				runErr = <-done
+				break loop
+			}
 		case <-tick.C:
 			line := rt.Status()
 			if fw != nil {
@@ -256,6 +322,21 @@ loop:
 			}
 			status.Set(line)
 		}
+	}
+	if handoverTo != "" {
+		// The VIPs and the firewall table stay as they are for the
+		// successor: the managers stop without Close.
+		cancel()
+		<-vipsDone
+		if errors.Is(runErr, context.Canceled) {
+			runErr = nil
+		}
+		if runErr == nil {
+			store.Close()
+			err := reexec(handoverTo, log)
+			log.Error("re-exec failed; releasing the VIPs", "err", err)
+		}
+		dropHandover(handoverTo)
 	}
 	_ = systemd.Stopping()
 	// Release the VIPs before the ports close (the reverse of start-up).
