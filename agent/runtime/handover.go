@@ -84,10 +84,12 @@ func (r *Runtime) Handover(ctx context.Context) (Handover, error) {
 		return Handover{}, err
 	}
 	h := Handover{BootID: id, PID: os.Getpid()}
-	err = r.do(ctx, func(now sentinel.Time) {
-		// Read the boot clock on the loop, right after now: the
-		// remaining time is measured from a moment no later than now.
+	err = r.do(ctx, func(sentinel.Time) {
+		// The boot clock is read first, then the core's clock: the time
+		// left is counted from a boot time no later than the moment it
+		// was measured, so the deadline can only come out early.
 		boot := BootTime()
+		now := r.now()
 		for _, l := range r.node.Leases() {
 			h.Leases = append(h.Leases, HandoverLease{Master: l.Master, Addr: l.Addr.String(), Epoch: l.Epoch,
 				Until: boot + int64(l.Until-now)})
@@ -174,13 +176,17 @@ type Adopter struct {
 // Start before the VIP manager runs: until it hears otherwise, the manager
 // removes configured VIPs it finds.
 func NewAdopter(next VIPSetter, leases []HandoverLease, log *slog.Logger) *Adopter {
+	return newAdopter(next, leases, log, BootTime)
+}
+
+func newAdopter(next VIPSetter, leases []HandoverLease, log *slog.Logger, now func() int64) *Adopter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &Adopter{next: next, log: log, now: BootTime, adopted: map[string]HandoverLease{}, changed: make(chan struct{}, 1)}
-	now := a.now()
+	a := &Adopter{next: next, log: log, now: now, adopted: map[string]HandoverLease{}, changed: make(chan struct{}, 1)}
+	t := a.now()
 	for _, l := range leases {
-		if l.Remaining(now) > 0 {
+		if l.Remaining(t) > 0 {
 			a.adopted[l.Master] = l
 		}
 	}
