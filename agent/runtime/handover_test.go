@@ -31,7 +31,9 @@ func TestHandoverFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := TakeHandover(path)
-	if err != nil || !slices.EqualFunc(got, h.Leases, func(a, b HandoverLease) bool { return a.Master == b.Master && a.Until == b.Until && slices.Equal(a.VIPs, b.VIPs) }) {
+	if err != nil || !slices.EqualFunc(got, h.Leases, func(a, b HandoverLease) bool {
+		return a.Master == b.Master && a.Until == b.Until && slices.Equal(a.VIPs, b.VIPs)
+	}) {
 		t.Fatalf("took %+v, %v; want %+v", got, err, h.Leases)
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
