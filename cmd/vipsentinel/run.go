@@ -39,6 +39,10 @@ func cmdRun(args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 	path := args[0]
+	// First of all: until then SIGHUP and SIGUSR2 would end the process, and
+	// a reload may come while a re-executed agent starts.
+	sig := notifySignals()
+	defer sig.stop()
 	level := new(slog.LevelVar)
 	log := systemd.NewLogger(level)
 	// A re-executed agent takes its predecessor's handover first: whatever
@@ -74,7 +78,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	redis.SetLogger(redislink.GoRedisLogger(log.With("component", "go-redis")))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = runAgent(ctx, stop, path, f, level, log, logFile, succ)
+	err = runAgent(ctx, stop, path, f, level, log, logFile, succ, sig)
 	switch {
 	case err == nil:
 		return exitOK
@@ -103,7 +107,7 @@ func isConfigError(err error) bool {
 	return errors.As(err, &ce)
 }
 
-func runAgent(ctx context.Context, stop func(), path string, f *config.File, level *slog.LevelVar, log *slog.Logger, logFile *logFile, succ *successor) error {
+func runAgent(ctx context.Context, stop func(), path string, f *config.File, level *slog.LevelVar, log *slog.Logger, logFile *logFile, succ *successor, sig signals) error {
 	store, hs, changes, err := state.Open(f)
 	if err != nil {
 		return configError{fmt.Errorf("state: %w", err)}
@@ -245,9 +249,6 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 			log.Error("metrics endpoint stopped", "err", err)
 		}
 	}()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	wd := systemd.NewWatchdog(rt.Heartbeat, log)
 	go func() { _ = wd.Run(runCtx) }()
 	status := systemd.NewStatusUpdater(systemd.DefaultStatusInterval, log)
@@ -263,9 +264,6 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 	}
 	log.Info("agent ready", "addrs", fmt.Sprint(rt.Addrs()), "masters", len(cfg.Masters), "version", version())
 
-	usr2 := make(chan os.Signal, 1)
-	signal.Notify(usr2, handoverSignal)
-	defer signal.Stop(usr2)
 	handoverTo := ""
 	tryHandover := func(why string) bool {
 		p := runtime.HandoverPath(f.Dir)
@@ -290,13 +288,13 @@ loop:
 		case <-ctx.Done():
 			runErr = <-done
 			break loop
-		case <-usr2:
+		case <-sig.usr2:
 			if tryHandover("SIGUSR2") {
 				cancel()
 				runErr = <-done
 				break loop
 			}
-		case <-hup:
+		case <-sig.hup:
 			if logFile != nil {
 				if err := logFile.Reopen(); err != nil {
 					log.Error("reopen log file", "err", err)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"os/signal"
 	"strings"
 	"syscall"
 
@@ -26,6 +27,24 @@ import (
 // handoverSignal asks the agent to re-execute itself unconditionally
 // (`systemctl kill -s USR2 --kill-whom=main vipsentinel`).
 const handoverSignal = syscall.SIGUSR2
+
+// signals are the reload (SIGHUP) and handover (SIGUSR2) requests.
+type signals struct{ hup, usr2 chan os.Signal }
+
+// notifySignals starts receiving SIGHUP and SIGUSR2, whose default action
+// would end the process. A request that arrives before the agent is ready
+// waits for it.
+func notifySignals() signals {
+	s := signals{hup: make(chan os.Signal, 1), usr2: make(chan os.Signal, 1)}
+	signal.Notify(s.hup, syscall.SIGHUP)
+	signal.Notify(s.usr2, handoverSignal)
+	return s
+}
+
+func (s signals) stop() {
+	signal.Stop(s.hup)
+	signal.Stop(s.usr2)
+}
 
 // envHandover names the handover file for the re-executed process. It is
 // removed from the environment at once, so scripts never see it.
