@@ -22,13 +22,14 @@ import (
 // addresses, floating IPs, firewall, credentials, scripts, removed masters)
 // is returned, rather than half-applied: the caller applies those by a
 // handover to a re-executed process (upgrade.go), which keeps the VIPs.
-func reload(ctx context.Context, path string, old *config.File, localIPs []string, rt *runtime.Runtime, level *slog.LevelVar, log *slog.Logger) []string {
+// It returns the configuration loaded, nil when the file did not load.
+func reload(ctx context.Context, path string, old *config.File, localIPs []string, rt *runtime.Runtime, level *slog.LevelVar, log *slog.Logger) (*config.File, []string) {
 	_ = systemd.Reloading()
 	defer func() { _ = systemd.Ready() }()
 	f, warnings, err := config.Load(path)
 	if err != nil {
 		log.Error("reload: configuration not loaded; keeping the running one", "err", err)
-		return nil
+		return nil, nil
 	}
 	for _, w := range warnings {
 		log.Warn("configuration", "file", w.File, "line", w.Line, "directive", w.Directive, "msg", w.Msg)
@@ -43,7 +44,7 @@ func reload(ctx context.Context, path string, old *config.File, localIPs []strin
 	applied, restart, err := rt.Reload(ctx, masters)
 	if err != nil {
 		log.Error("reload: not applied", "err", err)
-		return nil
+		return f, nil
 	}
 	restart = append(restart, restartChanges(old, f)...)
 	log.Info("configuration reloaded", "applied", strings.Join(applied, "; "), "needs_restart", strings.Join(restart, "; "))
@@ -52,7 +53,7 @@ func reload(ctx context.Context, path string, old *config.File, localIPs []strin
 			log.Info("reload: sentinel monitor address changed; not applied: the agents track the master themselves", "master", m.Name)
 		}
 	}
-	return restart
+	return f, restart
 }
 
 // restartChanges lists the differences between two configurations that a

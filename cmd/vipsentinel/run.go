@@ -264,7 +264,7 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 	}
 	log.Info("agent ready", "addrs", fmt.Sprint(rt.Addrs()), "masters", len(cfg.Masters), "version", version())
 
-	handoverTo := ""
+	handoverTo, fwOff := "", false
 	tryHandover := func(why string) bool {
 		p := runtime.HandoverPath(f.Dir)
 		if err := handOver(runCtx, p, rt, vips, log); err != nil {
@@ -300,15 +300,18 @@ loop:
 					log.Error("reopen log file", "err", err)
 				}
 			}
-			restart := reload(runCtx, path, f, localIPs, rt, level, log)
+			nf, restart := reload(runCtx, path, f, localIPs, rt, level, log)
 			why := ""
 			switch {
+			case nf == nil:
+				// A successor would not start either: keep running.
 			case executableReplaced():
 				why = "the executable was replaced (upgrade)"
 			case len(restart) > 0:
 				why = "the configuration changes " + strings.Join(restart, ", ")
 			}
 			if why != "" && tryHandover(why) {
+				fwOff = fw != nil && !nf.Firewall.Enabled
 				cancel()
 				runErr = <-done
 				break loop
@@ -323,9 +326,18 @@ loop:
 	}
 	if handoverTo != "" {
 		// The VIPs and the firewall table stay as they are for the
-		// successor: the managers stop without Close.
+		// successor (the managers stop without Close), unless the new
+		// configuration turns the firewall off: its table goes now.
 		cancel()
 		<-vipsDone
+		if fwOff {
+			fwCtx, fwCancel := context.WithTimeout(context.Background(), 3*time.Second)
+			if err := fw.Close(fwCtx); err != nil {
+				log.Error("close firewall", "err", err)
+			}
+			fwCancel()
+			fw = nil
+		}
 		if errors.Is(runErr, context.Canceled) {
 			runErr = nil
 		}

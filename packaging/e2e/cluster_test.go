@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -243,16 +244,7 @@ func bootCluster(t *testing.T, pkg packages, extra ...string) (nodes []*node, ip
 			t.Fatalf("n%d: %v\n%s", i+1, err, nodes[i].journal("vipsentinel"))
 		}
 	}
-	holders = func() []int {
-		var h []int
-		for i, n := range nodes {
-			out, _ := n.exec("ip", "-o", "-4", "addr", "show", "dev", "eth0")
-			if strings.Contains(out, " "+clusterVIP+"/") {
-				h = append(h, i)
-			}
-		}
-		return h
-	}
+	holders = func() []int { return vipHolders(nodes, netip.MustParseAddr(clusterVIP)) }
 	testenv.Eventually(t, 30*time.Second, "the VIP on n1 only", func() error {
 		h := holders()
 		return testenv.Pending(len(h) == 1 && h[0] == 0, fmt.Sprintf("holders %v", h))

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +24,8 @@ import (
 // while a client on another host writes through the VIP, and samples the
 // hosts holding the VIP every 5 ms. The agent re-executes the new version
 // in place and keeps the VIP: no write fails and the VIP is never on two
-// hosts.
+// hosts. Then the VIP is changed in every host's configuration and
+// reloaded: the new address comes up on the master's host, never on two.
 func TestClusterUpgradeBooted(t *testing.T) {
 	testenv.NeedRoot(t)
 	needTools(t, "ip")
@@ -74,6 +76,51 @@ func TestClusterUpgradeBooted(t *testing.T) {
 	if exe := strings.TrimSpace(nodes[0].must("readlink", "/proc/"+after["MainPID"]+"/exe")); exe != "/usr/bin/vipsentinel" {
 		t.Errorf("the agent runs %q after the upgrade, want the new /usr/bin/vipsentinel", exe)
 	}
+
+	// A VIP change, reloaded on every host, the master's last: its agent
+	// hands its lease over to a re-executed copy that installs the new
+	// address at once.
+	newVIP := netip.MustParseAddr("198.18.0.101")
+	s = sampleVIPHolders(t, nodes, vip, newVIP)
+	for _, n := range nodes {
+		n.must("sed", "-i", "s|^sentinel vip mymaster "+clusterVIP+"/|sentinel vip mymaster "+newVIP.String()+"/|", "/etc/vipsentinel/vipsentinel.conf")
+	}
+	for _, n := range []*node{nodes[2], nodes[1]} {
+		n.must("systemctl", "reload", "vipsentinel")
+	}
+	reloadAt := time.Now()
+	nodes[0].must("systemctl", "reload", "vipsentinel")
+	var up time.Duration
+	testenv.Eventually(t, 30*time.Second, "the new VIP on n1 only, the old one gone", func() error {
+		h := vipHolders(nodes, newVIP)
+		if up == 0 && len(h) > 0 {
+			up = time.Since(reloadAt)
+		}
+		old := vipHolders(nodes, vip)
+		return testenv.Pending(len(h) == 1 && h[0] == 0 && len(old) == 0, fmt.Sprint("new VIP on ", h, ", old on ", old))
+	})
+	time.Sleep(500 * time.Millisecond)
+	dual, maxHeld = s.stop()
+	t.Logf("reload with a VIP change on the VIP host: new VIP up %v after systemctl reload, two holders %v (max %d)",
+		up.Round(time.Millisecond), dual, maxHeld)
+	if dual > 0 || maxHeld > 1 {
+		t.Errorf("a VIP on %d hosts at once for %v", maxHeld, dual)
+	}
+	if p := nodes[0].show(unit, "MainPID", "NRestarts"); p["MainPID"] != before["MainPID"] || p["NRestarts"] != before["NRestarts"] {
+		t.Errorf("after the reload: %v, want the same MainPID and NRestarts as %v", p, before)
+	}
+}
+
+// vipHolders lists the nodes with ip on eth0.
+func vipHolders(nodes []*node, ip netip.Addr) []int {
+	var h []int
+	for i, n := range nodes {
+		out, _ := n.exec("ip", "-o", "addr", "show", "dev", "eth0")
+		if strings.Contains(out, " "+ip.String()+"/") {
+			h = append(h, i)
+		}
+	}
+	return h
 }
 
 // vipWriter writes through an address from inside a network namespace, one
@@ -181,8 +228,8 @@ func (w *vipWriter) stop() (acked, failed int, gap time.Duration) {
 	return w.counts()
 }
 
-// vipSampler looks every 5 ms at which hosts hold the VIP, through netlink
-// handles in their namespaces (no process per sample).
+// vipSampler looks every 5 ms at which hosts hold each VIP, through
+// netlink handles in their namespaces (no process per sample).
 type vipSampler struct {
 	stopc   chan struct{}
 	done    chan struct{}
@@ -190,7 +237,7 @@ type vipSampler struct {
 	maxHeld int
 }
 
-func sampleVIPHolders(t *testing.T, nodes []*node, vip netip.Addr) *vipSampler {
+func sampleVIPHolders(t *testing.T, nodes []*node, vips ...netip.Addr) *vipSampler {
 	t.Helper()
 	var handles []*netlink.Handle
 	for _, n := range nodes {
@@ -211,18 +258,22 @@ func sampleVIPHolders(t *testing.T, nodes []*node, vip netip.Addr) *vipSampler {
 		defer close(s.done)
 		last, prevDual := time.Now(), false
 		for {
-			held := 0
+			// The most hosts holding one of the VIPs.
+			holders := map[netip.Addr]int{}
 			for _, h := range handles {
 				addrs, err := h.AddrList(nil, netlink.FAMILY_ALL)
 				if err != nil {
 					continue
 				}
 				for _, a := range addrs {
-					if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == vip {
-						held++
-						break
+					if ip, ok := netip.AddrFromSlice(a.IP); ok && slices.Contains(vips, ip.Unmap()) {
+						holders[ip.Unmap()]++
 					}
 				}
+			}
+			held := 0
+			for _, n := range holders {
+				held = max(held, n)
 			}
 			now := time.Now()
 			s.maxHeld = max(s.maxHeld, held)
