@@ -76,6 +76,13 @@ func TestClusterUpgradeBooted(t *testing.T) {
 	if exe := strings.TrimSpace(nodes[0].must("readlink", "/proc/"+after["MainPID"]+"/exe")); exe != "/usr/bin/vipsentinel" {
 		t.Errorf("the agent runs %q after the upgrade, want the new /usr/bin/vipsentinel", exe)
 	}
+	// The watchdog carries on: the re-executed process pings it (systemd
+	// moves WatchdogTimestamp at each WATCHDOG=1).
+	wd := nodes[0].show(unit, "WatchdogTimestampMonotonic")["WatchdogTimestampMonotonic"]
+	testenv.Eventually(t, 30*time.Second, "a watchdog ping from the re-executed agent", func() error {
+		p := nodes[0].show(unit, "WatchdogTimestampMonotonic", "MainPID")
+		return testenv.Pending(p["WatchdogTimestampMonotonic"] != wd && p["MainPID"] == before["MainPID"], fmt.Sprint(p, " was ", wd))
+	})
 
 	// A VIP change, reloaded on every host, the master's last: its agent
 	// hands its lease over to a re-executed copy that installs the new
