@@ -20,7 +20,9 @@ func TestMain(m *testing.M) { os.Exit(RunWithAgent(m, &binary)) }
 func startCluster(t *testing.T, o Options) *Cluster {
 	t.Helper()
 	lab.RequireRoot(t)
-	o.Binary = binary
+	if o.Binary == "" {
+		o.Binary = binary
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c, err := Start(ctx, o)

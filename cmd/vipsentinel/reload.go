@@ -20,14 +20,16 @@ import (
 // per-master settings the runtime can change safely are applied, masters new
 // in the file are monitored, and everything that needs a restart (listening
 // addresses, floating IPs, firewall, credentials, scripts, removed masters)
-// is logged as such rather than half-applied.
-func reload(ctx context.Context, path string, old *config.File, localIPs []string, rt *runtime.Runtime, level *slog.LevelVar, log *slog.Logger) {
+// is returned, rather than half-applied: the caller applies those by a
+// handover to a re-executed process (upgrade.go), which keeps the VIPs.
+// It returns the configuration loaded, nil when the file did not load.
+func reload(ctx context.Context, path string, old *config.File, localIPs []string, rt *runtime.Runtime, level *slog.LevelVar, log *slog.Logger) (*config.File, []string) {
 	_ = systemd.Reloading()
 	defer func() { _ = systemd.Ready() }()
 	f, warnings, err := config.Load(path)
 	if err != nil {
 		log.Error("reload: configuration not loaded; keeping the running one", "err", err)
-		return
+		return nil, nil
 	}
 	for _, w := range warnings {
 		log.Warn("configuration", "file", w.File, "line", w.Line, "directive", w.Directive, "msg", w.Msg)
@@ -42,18 +44,21 @@ func reload(ctx context.Context, path string, old *config.File, localIPs []strin
 	applied, restart, err := rt.Reload(ctx, masters)
 	if err != nil {
 		log.Error("reload: not applied", "err", err)
-		return
+		return f, nil
 	}
-	restart = append(restart, needsRestart(old, f)...)
+	restart = append(restart, restartChanges(old, f)...)
 	log.Info("configuration reloaded", "applied", strings.Join(applied, "; "), "needs_restart", strings.Join(restart, "; "))
-	if len(restart) > 0 {
-		log.Warn("some configuration changes take effect only after a restart (systemctl restart vipsentinel)", "changes", strings.Join(restart, "; "))
+	for _, m := range f.Masters {
+		if o := old.Master(m.Name); o != nil && o.Addr != m.Addr {
+			log.Info("reload: sentinel monitor address changed; not applied: the agents track the master themselves", "master", m.Name)
+		}
 	}
+	return f, restart
 }
 
-// needsRestart lists the differences between two configurations that a
-// running agent does not apply.
-func needsRestart(a, b *config.File) []string {
+// restartChanges lists the differences between two configurations that a
+// running agent applies only at a start.
+func restartChanges(a, b *config.File) []string {
 	var out []string
 	diff := func(what string, x, y any) {
 		if !reflect.DeepEqual(x, y) {
@@ -79,9 +84,6 @@ func needsRestart(a, b *config.File) []string {
 		diff("scripts of "+m.Name, [2]string{o.NotificationScript, o.ClientReconfigScript}, [2]string{m.NotificationScript, m.ClientReconfigScript})
 		diff("rename-command of "+m.Name, o.RenamedCommands, m.RenamedCommands)
 		diff("sentinel vip-garp/fence/vip-release-on-stop "+m.Name, [3]any{o.GARP, o.Fence, o.ReleaseOnStop}, [3]any{m.GARP, m.Fence, m.ReleaseOnStop})
-		if o.Addr != m.Addr {
-			out = append(out, "sentinel monitor address of "+m.Name+" (the agents track the master themselves)")
-		}
 	}
 	return out
 }

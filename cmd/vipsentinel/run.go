@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,13 +39,29 @@ func cmdRun(args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 	path := args[0]
+	// First of all: until then SIGHUP and SIGUSR2 would end the process, and
+	// a reload may come while a re-executed agent starts.
+	sig := notifySignals()
+	defer sig.stop()
 	level := new(slog.LevelVar)
 	log := systemd.NewLogger(level)
+	// A re-executed agent takes its predecessor's handover first: whatever
+	// happens next, the VIPs in it are either adopted or removed.
+	handoverPath := os.Getenv(envHandover)
+	_ = os.Unsetenv(envHandover)
+	succ := takeHandover(handoverPath, log)
+	defer succ.releaseOrphans(log)
 
 	f, warnings, err := config.Load(path)
 	if err != nil {
 		log.Error("bad configuration", "err", err)
 		return configFailed(stderr, err)
+	}
+	if handoverPath == "" {
+		// A handover left by a process that could not re-execute itself
+		// and then died: adopted as well while its lease runs.
+		succ = takeHandover(runtime.HandoverPath(f.Dir), log)
+		defer succ.releaseOrphans(log)
 	}
 	if err := level.UnmarshalText([]byte(slogLevel(f.LogLevel))); err != nil {
 		level.Set(slog.LevelInfo)
@@ -61,7 +78,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	redis.SetLogger(redislink.GoRedisLogger(log.With("component", "go-redis")))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = runAgent(ctx, stop, path, f, level, log, logFile)
+	err = runAgent(ctx, stop, path, f, level, log, logFile, succ, sig)
 	switch {
 	case err == nil:
 		return exitOK
@@ -90,7 +107,7 @@ func isConfigError(err error) bool {
 	return errors.As(err, &ce)
 }
 
-func runAgent(ctx context.Context, stop func(), path string, f *config.File, level *slog.LevelVar, log *slog.Logger, logFile *logFile) error {
+func runAgent(ctx context.Context, stop func(), path string, f *config.File, level *slog.LevelVar, log *slog.Logger, logFile *logFile, succ *successor, sig signals) error {
 	store, hs, changes, err := state.Open(f)
 	if err != nil {
 		return configError{fmt.Errorf("state: %w", err)}
@@ -169,8 +186,15 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 	if err != nil {
 		return err
 	}
+	var adopter *runtime.Adopter
 	if vips != nil {
 		opts.VIPs = vipSetter{vips}
+		if len(succ.leases) > 0 {
+			adopter = runtime.NewAdopter(vipSetter{vips}, succ.leases, log.With("component", "handover"))
+			opts.VIPs = adopter
+		}
+	} else {
+		succ.releaseOrphans(log) // no VIP configured any more
 	}
 	rt, err = runtime.New(opts)
 	if err != nil {
@@ -192,14 +216,26 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 4)
+	vipsDone := make(chan struct{})
+	if adopter != nil {
+		// Before the manager's first pass, which would remove VIPs it
+		// was not told to hold.
+		adopter.Set(nil)
+		go adopter.Run(runCtx)
+		log.Info("handover: holding the VIPs on the inherited lease until the core claims them", "masters", strings.Join(adopter.Adopted(), " "))
+	}
 	go func() { done <- rt.Run(runCtx) }()
 	if vips != nil {
 		go func() {
+			defer close(vipsDone)
 			if err := vips.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
 				log.Error("VIP manager stopped", "err", err)
 			}
 		}()
+	} else {
+		close(vipsDone)
 	}
+	succ.adopted = true // the VIP manager keeps or removes them from now on
 	if fw != nil {
 		go func() {
 			if err := fw.Run(runCtx); err != nil {
@@ -213,9 +249,6 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 			log.Error("metrics endpoint stopped", "err", err)
 		}
 	}()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	wd := systemd.NewWatchdog(rt.Heartbeat, log)
 	go func() { _ = wd.Run(runCtx) }()
 	status := systemd.NewStatusUpdater(systemd.DefaultStatusInterval, log)
@@ -231,6 +264,19 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 	}
 	log.Info("agent ready", "addrs", fmt.Sprint(rt.Addrs()), "masters", len(cfg.Masters), "version", version())
 
+	handoverTo, fwOff := "", false
+	tryHandover := func(why string) bool {
+		p := runtime.HandoverPath(f.Dir)
+		if err := handOver(runCtx, p, rt, vips, log); err != nil {
+			log.Error("handover failed; the agent keeps running", "why", why, "err", err)
+			dropHandover(p)
+			return false
+		}
+		log.Info("handing over to a new process", "why", why)
+		handoverTo = p
+		return true
+	}
+
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var runErr error
@@ -242,13 +288,34 @@ loop:
 		case <-ctx.Done():
 			runErr = <-done
 			break loop
-		case <-hup:
+		case <-sig.usr2:
+			if tryHandover("SIGUSR2") {
+				cancel()
+				runErr = <-done
+				break loop
+			}
+		case <-sig.hup:
 			if logFile != nil {
 				if err := logFile.Reopen(); err != nil {
 					log.Error("reopen log file", "err", err)
 				}
 			}
-			reload(runCtx, path, f, localIPs, rt, level, log)
+			nf, restart := reload(runCtx, path, f, localIPs, rt, level, log)
+			why := ""
+			switch {
+			case nf == nil:
+				// A successor would not start either: keep running.
+			case executableReplaced():
+				why = "the executable was replaced (upgrade)"
+			case len(restart) > 0:
+				why = "the configuration changes " + strings.Join(restart, ", ")
+			}
+			if why != "" && tryHandover(why) {
+				fwOff = fw != nil && !nf.Firewall.Enabled
+				cancel()
+				runErr = <-done
+				break loop
+			}
 		case <-tick.C:
 			line := rt.Status()
 			if fw != nil {
@@ -256,6 +323,30 @@ loop:
 			}
 			status.Set(line)
 		}
+	}
+	if handoverTo != "" {
+		// The VIPs and the firewall table stay as they are for the
+		// successor (the managers stop without Close), unless the new
+		// configuration turns the firewall off: its table goes now.
+		cancel()
+		<-vipsDone
+		if fwOff {
+			fwCtx, fwCancel := context.WithTimeout(context.Background(), 3*time.Second)
+			if err := fw.Close(fwCtx); err != nil {
+				log.Error("close firewall", "err", err)
+			}
+			fwCancel()
+			fw = nil
+		}
+		if errors.Is(runErr, context.Canceled) {
+			runErr = nil
+		}
+		if runErr == nil {
+			store.Close()
+			err := reexec(handoverTo, log)
+			log.Error("re-exec failed; releasing the VIPs", "err", err)
+		}
+		dropHandover(handoverTo)
 	}
 	_ = systemd.Stopping()
 	// Release the VIPs before the ports close (the reverse of start-up).

@@ -158,8 +158,9 @@ func TestDebLifecycleBooted(t *testing.T) {
 		}
 	}
 
-	// Upgrade: the edited configuration stays, the running agent is restarted.
-	pid = c.show(unit, "MainPID")["MainPID"]
+	// Upgrade: the edited configuration stays, the running agent is replaced.
+	p = c.show(unit, "MainPID", "NRestarts")
+	pid, restarts = p["MainPID"], p["NRestarts"]
 	c.writeFile(conf, singleNodeConfig+"# edited by the operator\n")
 	c.must("dpkg", "-i", "/srv/v2/"+filepath.Base(v2.Deb))
 	if !strings.Contains(c.must("cat", conf), "# edited by the operator") {
@@ -172,10 +173,17 @@ func TestDebLifecycleBooted(t *testing.T) {
 	if got := c.must("dpkg-query", "-W", "-f=${Version}", "vipsentinel"); got != wantV {
 		t.Errorf("installed version %q, want %q", got, wantV)
 	}
-	testenv.Eventually(t, 30*time.Second, "try-restart after the upgrade", func() error {
-		p := c.show(unit, "MainPID", "ActiveState")
-		return testenv.Pending(p["MainPID"] != pid && p["MainPID"] != "0" && p["ActiveState"] == "active", fmt.Sprint(p))
+	// The running agent re-executes the new version in place (a handover,
+	// not a restart): same PID, no restart counted, the new executable.
+	testenv.Eventually(t, 30*time.Second, "the agent to re-execute the new version after the upgrade", func() error {
+		p := c.show(unit, "MainPID", "ActiveState", "NRestarts")
+		exe, _ := c.exec("readlink", "/proc/"+pid+"/exe")
+		return testenv.Pending(p["MainPID"] == pid && p["ActiveState"] == "active" && p["NRestarts"] == restarts &&
+			strings.TrimSpace(exe) == "/usr/bin/vipsentinel", fmt.Sprint(p, " exe ", exe))
 	})
+	if j := c.journal(unit); !strings.Contains(j, "re-executing") {
+		t.Errorf("journal lacks the re-exec after the upgrade:\n%s", j)
+	}
 
 	// Remove stops the agent and keeps configuration and user; purge removes them.
 	c.must("dpkg", "-r", "vipsentinel")

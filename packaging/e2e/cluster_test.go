@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,8 +34,9 @@ firewall yes
 // node is one booted host of the cluster test.
 type node struct {
 	*container
-	ip  string
-	mac string
+	ip    string
+	mac   string
+	netns string // the network namespace (under /run/netns) the host runs in
 }
 
 // labNetwork creates the cluster's network without touching the host's
@@ -78,91 +80,7 @@ func TestClusterFailoverBooted(t *testing.T) {
 	needTools(t, "ip")
 	start := time.Now()
 	pkg := build(t, defaultVersion(t))
-	base := newRootfs(t)
-	netns, ips := labNetwork(t, 3)
-
-	nodes := make([]*node, 3)
-	for i := range nodes {
-		// nspawn grants CAP_NET_ADMIN only with --private-network; in a
-		// namespace of our own the agent needs it too (netlink, nftables).
-		c := startContainer(t, base, fmt.Sprintf("vse2e%dn%d", os.Getpid(), i+1),
-			"--volatile=overlay", "--network-namespace-path=/run/netns/"+netns[i], "--capability=CAP_NET_ADMIN",
-			"--bind-ro="+filepath.Dir(pkg.Deb)+":/srv/pkg")
-		nodes[i] = &node{container: c, ip: ips[i]}
-	}
-	for _, n := range nodes {
-		n.waitRunning()
-		// Not /sys/class/net: nspawn's /sys shows the host's network namespace.
-		link := strings.Fields(n.must("ip", "-o", "link", "show", "dev", "eth0"))
-		for j := 0; j+1 < len(link); j++ {
-			if link[j] == "link/ether" {
-				n.mac = link[j+1]
-			}
-		}
-		if n.mac == "" {
-			t.Fatalf("%s: no MAC address in %q", n.name, link)
-		}
-	}
-	t.Logf("3 hosts booted in %v", time.Since(start).Round(time.Millisecond))
-
-	// Redis: n1 master, n2 and n3 replicas, reachable on the lab network.
-	for i, n := range nodes {
-		extra := "bind 0.0.0.0\nprotected-mode no\n"
-		if i > 0 {
-			extra += "replicaof " + ips[0] + " 6379\n"
-		}
-		if _, err := n.execCtxStdin(extra, "sh", "-c", "cat >> /etc/redis/redis.conf"); err != nil {
-			t.Fatal(err)
-		}
-		n.must("systemctl", "restart", "redis-server")
-	}
-	testenv.Eventually(t, 30*time.Second, "both replicas to sync", func() error {
-		out, _ := nodes[0].exec("redis-cli", "info", "replication")
-		return testenv.Pending(strings.Contains(out, "connected_slaves:2") && strings.Count(out, "state=online") == 2, out)
-	})
-
-	// The package, as an operator installs it on each host.
-	var wg sync.WaitGroup
-	errs := make([]error, len(nodes))
-	for i, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := n.exec("dpkg", "-i", "/srv/pkg/"+filepath.Base(pkg.Deb)); err != nil {
-				errs[i] = err
-				return
-			}
-			if _, err := n.execCtxStdin(clusterConfig, "sh", "-c", "cat > /etc/vipsentinel/vipsentinel.conf"); err != nil {
-				errs[i] = err
-				return
-			}
-			_, errs[i] = n.exec("systemctl", "start", "vipsentinel")
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("n%d: %v\n%s", i+1, err, nodes[i].journal("vipsentinel"))
-		}
-	}
-	holders := func() []int {
-		var h []int
-		for i, n := range nodes {
-			out, _ := n.exec("ip", "-o", "-4", "addr", "show", "dev", "eth0")
-			if strings.Contains(out, " "+clusterVIP+"/") {
-				h = append(h, i)
-			}
-		}
-		return h
-	}
-	testenv.Eventually(t, 30*time.Second, "the VIP on n1 only", func() error {
-		h := holders()
-		return testenv.Pending(len(h) == 1 && h[0] == 0, fmt.Sprintf("holders %v", h))
-	})
-	testenv.Eventually(t, 30*time.Second, "the agents to discover each other", func() error {
-		out, _ := nodes[0].exec("redis-cli", "-p", "26379", "-a", clusterPass, "--no-auth-warning", "sentinel", "sentinels", "mymaster")
-		return testenv.Pending(countLines(out, "name") == 2, out)
-	})
+	nodes, ips, holders := bootCluster(t, pkg)
 	// The replicas talk to the VIP once, so that their neighbour caches hold
 	// n1's MAC: after the failover only a gratuitous ARP can change that.
 	for _, n := range nodes[1:] {
@@ -248,6 +166,94 @@ func TestClusterFailoverBooted(t *testing.T) {
 		}
 	}
 	t.Logf("cluster journey took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// bootCluster boots three Debian hosts on a lab network, with redis-server
+// (n1 the master, n2 and n3 replicas) and the package pkg installed,
+// configured identically (clusterConfig) and started on each; it returns
+// once the VIP is on n1 only and the agents know each other, with a
+// function listing the hosts holding the VIP. extra are more nspawn
+// arguments for every host (--bind-ro of other packages).
+func bootCluster(t *testing.T, pkg packages, extra ...string) (nodes []*node, ips []string, holders func() []int) {
+	t.Helper()
+	start := time.Now()
+	base := newRootfs(t)
+	netns, ips := labNetwork(t, 3)
+	args := append([]string{"--volatile=overlay", "--capability=CAP_NET_ADMIN", "--bind-ro=" + filepath.Dir(pkg.Deb) + ":/srv/pkg"}, extra...)
+
+	nodes = make([]*node, 3)
+	for i := range nodes {
+		// nspawn grants CAP_NET_ADMIN only with --private-network; in a
+		// namespace of our own the agent needs it too (netlink, nftables).
+		c := startContainer(t, base, fmt.Sprintf("vse2e%dn%d", os.Getpid(), i+1),
+			append([]string{"--network-namespace-path=/run/netns/" + netns[i]}, args...)...)
+		nodes[i] = &node{container: c, ip: ips[i], netns: netns[i]}
+	}
+	for _, n := range nodes {
+		n.waitRunning()
+		// Not /sys/class/net: nspawn's /sys shows the host's network namespace.
+		link := strings.Fields(n.must("ip", "-o", "link", "show", "dev", "eth0"))
+		for j := 0; j+1 < len(link); j++ {
+			if link[j] == "link/ether" {
+				n.mac = link[j+1]
+			}
+		}
+		if n.mac == "" {
+			t.Fatalf("%s: no MAC address in %q", n.name, link)
+		}
+	}
+	t.Logf("3 hosts booted in %v", time.Since(start).Round(time.Millisecond))
+
+	// Redis: n1 master, n2 and n3 replicas, reachable on the lab network.
+	for i, n := range nodes {
+		extra := "bind 0.0.0.0\nprotected-mode no\n"
+		if i > 0 {
+			extra += "replicaof " + ips[0] + " 6379\n"
+		}
+		if _, err := n.execCtxStdin(extra, "sh", "-c", "cat >> /etc/redis/redis.conf"); err != nil {
+			t.Fatal(err)
+		}
+		n.must("systemctl", "restart", "redis-server")
+	}
+	testenv.Eventually(t, 30*time.Second, "both replicas to sync", func() error {
+		out, _ := nodes[0].exec("redis-cli", "info", "replication")
+		return testenv.Pending(strings.Contains(out, "connected_slaves:2") && strings.Count(out, "state=online") == 2, out)
+	})
+
+	// The package, as an operator installs it on each host.
+	var wg sync.WaitGroup
+	errs := make([]error, len(nodes))
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := n.exec("dpkg", "-i", "/srv/pkg/"+filepath.Base(pkg.Deb)); err != nil {
+				errs[i] = err
+				return
+			}
+			if _, err := n.execCtxStdin(clusterConfig, "sh", "-c", "cat > /etc/vipsentinel/vipsentinel.conf"); err != nil {
+				errs[i] = err
+				return
+			}
+			_, errs[i] = n.exec("systemctl", "start", "vipsentinel")
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("n%d: %v\n%s", i+1, err, nodes[i].journal("vipsentinel"))
+		}
+	}
+	holders = func() []int { return vipHolders(nodes, netip.MustParseAddr(clusterVIP)) }
+	testenv.Eventually(t, 30*time.Second, "the VIP on n1 only", func() error {
+		h := holders()
+		return testenv.Pending(len(h) == 1 && h[0] == 0, fmt.Sprintf("holders %v", h))
+	})
+	testenv.Eventually(t, 30*time.Second, "the agents to discover each other", func() error {
+		out, _ := nodes[0].exec("redis-cli", "-p", "26379", "-a", clusterPass, "--no-auth-warning", "sentinel", "sentinels", "mymaster")
+		return testenv.Pending(countLines(out, "name") == 2, out)
+	})
+	return nodes, ips, holders
 }
 
 // countLines counts the lines of s equal to line (redis-cli prints a

@@ -124,7 +124,7 @@ func TestRPMContents(t *testing.T) {
 		"preinstall scriptlet", "systemd-sysusers --replace=/usr/lib/sysusers.d/vipsentinel.conf",
 		"postinstall scriptlet", "systemctl --no-reload preset vipsentinel.service",
 		"preuninstall scriptlet", "systemctl --no-reload disable --now vipsentinel.service",
-		"postuninstall scriptlet", "systemctl try-restart vipsentinel.service",
+		"postuninstall scriptlet", "systemctl try-reload-or-restart vipsentinel.service", "systemctl try-restart vipsentinel.service",
 	} {
 		if !strings.Contains(scripts, want) {
 			t.Errorf("rpm scriptlets lack %q:\n%s", want, scripts)

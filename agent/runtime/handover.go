@@ -1,0 +1,290 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+// A handover passes the VIP leases of a stopping agent process to its
+// successor on the same host (a re-exec for an upgrade or a reload), so that
+// the VIP stays on the interface across the restart instead of being
+// dropped and claimed again. See agent/sentinel/design.md, "Restarts without
+// an outage", for why this never puts the VIP on two hosts.
+//
+// The deadlines are kept on CLOCK_BOOTTIME: the same clock in every process
+// of one boot, which keeps counting while the host is suspended, so a
+// deadline read after a suspend is never later than the peers' grants. The
+// boot ID ties the file to the boot it was written in.
+
+// HandoverFile is the name of the handover file in the state directory.
+const HandoverFile = "vipsentinel.handover"
+
+// Handover is what a stopping agent leaves for its successor.
+type Handover struct {
+	BootID string          `json:"boot_id"`
+	PID    int             `json:"pid"`
+	Leases []HandoverLease `json:"leases"`
+}
+
+// HandoverLease is one VIP lease handed over: the master's VIPs may stay
+// on this host until Until (CLOCK_BOOTTIME nanoseconds).
+type HandoverLease struct {
+	Master string `json:"master"`
+	Addr   string `json:"addr"` // the master's address (host:port) the lease was granted for
+	Epoch  uint64 `json:"epoch"`
+	Until  int64  `json:"until_boottime_ns"`
+	// VIPs are the floating addresses installed for the master when the
+	// lease was handed over: a successor that fails before it adopts them
+	// removes them (cmd/vipsentinel).
+	VIPs []string `json:"vips,omitempty"`
+}
+
+// Remaining is how long the lease still runs at boottime now (≤ 0: over).
+func (l HandoverLease) Remaining(now int64) time.Duration { return time.Duration(l.Until - now) }
+
+// BootTime reads CLOCK_BOOTTIME in nanoseconds.
+func BootTime() int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		// Linux has had CLOCK_BOOTTIME since 2.6.39; without it no lease
+		// can be handed over (a zero deadline is always over).
+		return 0
+	}
+	return ts.Nano()
+}
+
+// BootID returns the kernel's ID of the current boot.
+func BootID() (string, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return "", fmt.Errorf("boot id: %w", err)
+	}
+	return string(bytes.TrimSpace(b)), nil
+}
+
+// Handover returns the leases this agent holds right now, with deadlines on
+// CLOCK_BOOTTIME, for a successor process. The deadlines are fixed when it
+// returns: grants the loop receives later only bind the peers longer.
+func (r *Runtime) Handover(ctx context.Context) (Handover, error) {
+	id, err := BootID()
+	if err != nil {
+		return Handover{}, err
+	}
+	h := Handover{BootID: id, PID: os.Getpid()}
+	err = r.do(ctx, func(sentinel.Time) {
+		// The boot clock is read first, then the core's clock: the time
+		// left is counted from a boot time no later than the moment it
+		// was measured, so the deadline can only come out early.
+		boot := BootTime()
+		now := r.now()
+		for _, l := range r.node.Leases() {
+			h.Leases = append(h.Leases, HandoverLease{Master: l.Master, Addr: l.Addr.String(), Epoch: l.Epoch,
+				Until: boot + int64(l.Until-now)})
+		}
+	})
+	if err != nil {
+		return Handover{}, fmt.Errorf("runtime: handover: %w", err)
+	}
+	return h, nil
+}
+
+// SaveHandover writes h to path (atomically: a successor reads all of it
+// or nothing).
+func SaveHandover(path string, h Handover) error {
+	b, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write handover: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write handover: %w", err)
+	}
+	return nil
+}
+
+// HandoverPath is where an agent whose state directory is dir writes its
+// handover.
+func HandoverPath(dir string) string { return filepath.Join(dir, HandoverFile) }
+
+// TakeHandover reads and removes the handover file at path, and returns the
+// leases of this boot (Adopter ignores those already over). A missing file is no handover; a file
+// from another boot, or one that does not parse, is removed and ignored:
+// the VIPs are then claimed as at any start.
+func TakeHandover(path string) ([]HandoverLease, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read handover: %w", err)
+	}
+	// Taken once: a handover is never read by a second start.
+	if err := os.Remove(path); err != nil {
+		return nil, fmt.Errorf("remove handover: %w", err)
+	}
+	var h Handover
+	if err := json.Unmarshal(b, &h); err != nil {
+		return nil, fmt.Errorf("handover file %s: %w", path, err)
+	}
+	id, err := BootID()
+	if err != nil {
+		return nil, err
+	}
+	if h.BootID != id {
+		return nil, fmt.Errorf("handover file %s is from another boot", path)
+	}
+	// Leases already over are returned too: their VIPs may still be on
+	// the interface, and the caller must remove them if it cannot start.
+	return h.Leases, nil
+}
+
+// Adopter keeps the VIPs of handed-over leases while the core of the new
+// process builds its own lease. It passes the core's intents to the next
+// VIPSetter, except that a master with a running inherited lease is owned
+// until the lease ends or the core claims the VIP itself, whichever comes
+// first. From then on the core's intents apply unchanged, so a VIP the core
+// does not want is released at the inherited deadline at the latest.
+type Adopter struct {
+	next VIPSetter
+	log  *slog.Logger
+	now  func() int64 // CLOCK_BOOTTIME
+
+	mu      sync.Mutex
+	adopted map[string]HandoverLease // masters still held on an inherited lease
+	last    []sentinel.VIPIntent     // the core's latest intents
+	changed chan struct{}
+}
+
+// NewAdopter returns an Adopter for leases in front of next. Call Set or
+// Start before the VIP manager runs: until it hears otherwise, the manager
+// removes configured VIPs it finds.
+func NewAdopter(next VIPSetter, leases []HandoverLease, log *slog.Logger) *Adopter {
+	return newAdopter(next, leases, log, BootTime)
+}
+
+func newAdopter(next VIPSetter, leases []HandoverLease, log *slog.Logger, now func() int64) *Adopter {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &Adopter{next: next, log: log, now: now, adopted: map[string]HandoverLease{}, changed: make(chan struct{}, 1)}
+	t := a.now()
+	for _, l := range leases {
+		if l.Remaining(t) > 0 {
+			a.adopted[l.Master] = l
+		}
+	}
+	return a
+}
+
+// Adopted returns the masters still held on an inherited lease.
+func (a *Adopter) Adopted() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for m := range a.adopted {
+		out = append(out, m)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Set implements VIPSetter.
+func (a *Adopter) Set(intents []sentinel.VIPIntent) {
+	a.mu.Lock()
+	a.last = slices.Clone(intents)
+	// next.Set under mu: Run's re-application must not overtake newer
+	// intents (VIPSetter.Set never blocks).
+	a.next.Set(a.merge())
+	a.mu.Unlock()
+	select {
+	case a.changed <- struct{}{}:
+	default:
+	}
+}
+
+// merge applies the inherited leases to the core's latest intents, and
+// forgets those that ended or that the core took over. Called with mu held.
+func (a *Adopter) merge() []sentinel.VIPIntent {
+	now := a.now()
+	out := slices.Clone(a.last)
+	seen := map[string]bool{}
+	for i, in := range out {
+		seen[in.Master] = true
+		l, ok := a.adopted[in.Master]
+		if !ok {
+			continue
+		}
+		switch {
+		case in.Own:
+			delete(a.adopted, in.Master)
+			a.log.Info("handover: the core holds the lease again", "master", in.Master, "left", l.Remaining(now).Round(time.Millisecond).String())
+		case l.Remaining(now) <= 0:
+			delete(a.adopted, in.Master)
+			a.log.Warn("handover: inherited lease ended before the core claimed the VIP", "master", in.Master, "reason", in.Reason)
+		default:
+			out[i] = sentinel.VIPIntent{Master: in.Master, Own: true, Epoch: max(in.Epoch, l.Epoch),
+				Reason: "lease handed over by the previous process (" + in.Reason + ")"}
+		}
+	}
+	// Before the core's first intents (or for a master they do not name
+	// yet), the inherited lease alone decides.
+	for m, l := range a.adopted {
+		if seen[m] {
+			continue
+		}
+		if l.Remaining(now) <= 0 {
+			delete(a.adopted, m)
+			continue
+		}
+		out = append(out, sentinel.VIPIntent{Master: m, Own: true, Epoch: l.Epoch, Reason: "lease handed over by the previous process"})
+	}
+	return out
+}
+
+// Run re-applies the intents when an inherited lease ends, until ctx is
+// done or no inherited lease is left.
+func (a *Adopter) Run(ctx context.Context) {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		a.mu.Lock()
+		var next time.Duration = -1
+		now := a.now()
+		for _, l := range a.adopted {
+			if r := l.Remaining(now); next < 0 || r < next {
+				next = r
+			}
+		}
+		a.mu.Unlock()
+		if next < 0 {
+			return
+		}
+		t.Reset(max(next, 0) + time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.changed:
+		case <-t.C:
+			a.mu.Lock()
+			a.next.Set(a.merge())
+			a.mu.Unlock()
+		}
+	}
+}

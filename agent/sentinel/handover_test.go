@@ -1,0 +1,75 @@
+package sentinel
+
+import (
+	"testing"
+	"time"
+)
+
+// TestLeases: the lease a holder hands over ends when its majority of
+// grants, counted from the requests' send times, stops being one; nothing
+// is handed over before the VIP is held or once the grants lapsed.
+func TestLeases(t *testing.T) {
+	h := newFencedHolder(t)
+	n := h.n
+	h.step(Tick{})
+	ps := h.peers(4) // five agents: a majority is us and two peers
+	m := n.masters["mymaster"]
+	refuse := func(c Command) Input {
+		if c.Kind == CmdAskMasterDown && c.Cmds[0][4] == "0" {
+			return IsDownReply{To: c.To, Valid: true, Leader: "*"}
+		}
+		return std(defaultInfo)(c)
+	}
+	h.serve(500*time.Millisecond, refuse)
+	h.confirmHold(m, ps)
+	h.serve(100*time.Millisecond, refuse)
+	if got := n.Leases(); len(got) != 0 {
+		t.Fatalf("leases %+v before any grant", got)
+	}
+	// Grants sent at t0 (peer 0), t0+30ms (peer 1) and t0+60ms (peer 2):
+	// the second freshest (peer 1) bounds the majority.
+	lease := n.lease(m)
+	var sent []Time
+	for i := 0; i < 3; i++ {
+		sent = append(sent, n.now)
+		tok := n.leaseToken(m)
+		h.now += 30 * time.Millisecond
+		h.step(IsDownReply{To: n.cmdRef(ps[i]), Valid: true, Leader: tok})
+	}
+	if !m.vip.Own {
+		t.Fatalf("VIP not held with three grants: %s", m.vip.Reason)
+	}
+	got := n.Leases()
+	if len(got) != 1 {
+		t.Fatalf("leases %+v, want one", got)
+	}
+	if l := got[0]; l.Master != "mymaster" || !sameAddr(l.Addr, tMaster) || l.Until != sent[1]+lease || l.Epoch != m.configEpoch {
+		t.Errorf("lease %+v, want mymaster %v until %v", l, tMaster, sent[1]+lease)
+	}
+	// Every grant binds its giver for at least that long.
+	if until := got[0].Until; until > sent[1]+n.grantLen(m) {
+		t.Errorf("lease until %v outlives the grants (%v)", until, sent[1]+n.grantLen(m))
+	}
+	// Once the second freshest grant lapses, no lease is left to hand over.
+	h.now = sent[1] + lease + time.Millisecond
+	h.step(Tick{})
+	if got := n.Leases(); len(got) != 0 {
+		t.Errorf("leases %+v after the majority of grants lapsed (own %v: %s)", got, m.vip.Own, m.vip.Reason)
+	}
+}
+
+// TestLeasesUnfenced: a VIP held without fencing has no lease to hand over.
+func TestLeasesUnfenced(t *testing.T) {
+	h := newFencedHolder(t)
+	h.n.masters["mymaster"].cfg.Fence = false
+	h.step(Tick{})
+	h.peers(2)
+	h.serve(time.Second, std(defaultInfo))
+	m := h.n.masters["mymaster"]
+	if !m.vip.Own {
+		t.Fatalf("unfenced VIP not held: %s", m.vip.Reason)
+	}
+	if got := h.n.Leases(); len(got) != 0 {
+		t.Errorf("leases %+v without fencing", got)
+	}
+}
