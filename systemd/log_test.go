@@ -88,26 +88,51 @@ func TestFieldName(t *testing.T) {
 }
 
 func TestMessageIDs(t *testing.T) {
-	events := []string{EventFailoverStart, EventFailoverEnd, EventFailoverTimeout, EventSwitchMaster,
-		EventTiltEnter, EventTiltExit, EventVIPAcquired, EventVIPReleased, EventQuorumLost, EventQuorumRegained,
-		EventVIPConflict, EventFenceStart, EventFenceEnd}
-	seen := map[string]string{}
-	for _, ev := range events {
-		id, ok := MessageID(ev)
-		if !ok {
-			t.Fatalf("no MESSAGE_ID for %q", ev)
+	seenID, seenName := map[string]string{}, map[string]bool{}
+	for _, e := range Events() {
+		if seenName[e.Name] {
+			t.Errorf("%q listed twice", e.Name)
+		}
+		seenName[e.Name] = true
+		id, ok := MessageID(e.Name)
+		if !ok || id != e.MessageID {
+			t.Errorf("MessageID(%q) = %q, %v; want %q", e.Name, id, ok, e.MessageID)
 		}
 		// sd-id128 form: 32 lower-case hex digits.
 		if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
-			t.Errorf("%q: malformed id %q", ev, id)
+			t.Errorf("%q: malformed id %q", e.Name, id)
 		}
-		if other, dup := seen[id]; dup {
-			t.Errorf("%q and %q share MESSAGE_ID %s", ev, other, id)
+		if other, dup := seenID[id]; dup {
+			t.Errorf("%q and %q share MESSAGE_ID %s", e.Name, other, id)
 		}
-		seen[id] = ev
+		seenID[id] = e.Name
+		if e.Summary == "" || e.Help == "" || strings.HasSuffix(e.Summary, ".") || !strings.HasSuffix(e.Help, ".") {
+			t.Errorf("%q: summary %q and help %q: want a summary without a period and sentences", e.Name, e.Summary, e.Help)
+		}
+		if e.Name[0] != '+' && e.Name[0] != '-' {
+			t.Errorf("%q: event names start with + or -", e.Name)
+		}
 	}
-	if _, ok := MessageID("+sdown"); ok {
-		t.Error("+sdown has a MESSAGE_ID; only the listed events should")
+	// The constants name the same IDs.
+	for name, id := range map[string]string{
+		EventFailoverStart: MessageIDFailoverStart, EventFailoverEnd: MessageIDFailoverEnd,
+		EventFailoverTimeout: MessageIDFailoverTimeout, EventSwitchMaster: MessageIDSwitchMaster,
+		EventTiltEnter: MessageIDTiltEnter, EventTiltExit: MessageIDTiltExit,
+		EventVIPAcquired: MessageIDVIPAcquired, EventVIPReleased: MessageIDVIPReleased,
+		EventQuorumLost: MessageIDQuorumLost, EventQuorumRegained: MessageIDQuorumRegained,
+		EventVIPConflict: MessageIDVIPConflict, EventFenceStart: MessageIDFenceStart, EventFenceEnd: MessageIDFenceEnd,
+	} {
+		if got, _ := MessageID(name); got != id {
+			t.Errorf("MessageID(%q) = %q, want the constant %q", name, got, id)
+		}
+	}
+	for _, ev := range []string{"+sdown", "+odown", "-script-error"} {
+		if _, ok := MessageID(ev); !ok {
+			t.Errorf("%s has no MESSAGE_ID", ev)
+		}
+	}
+	if _, ok := MessageID("+no-such-event"); ok {
+		t.Error("an unknown event has a MESSAGE_ID")
 	}
 }
 

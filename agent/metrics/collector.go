@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +38,8 @@ type collector struct {
 	fwOpen, fwFenced, fwConflicts, fwRestores *prometheus.Desc
 	fwErr, fwLastApply                        *prometheus.Desc
 	badReplies, panicsRecovered               *prometheus.Desc
+	masterAddr, replicaLag, replicaOnline     *prometheus.Desc
+	peerHelloAge, saveFailures                *prometheus.Desc
 	allDescs                                  []*prometheus.Desc
 }
 
@@ -104,6 +107,20 @@ func newCollector(opts Options, log *slog.Logger) *collector {
 		"Replies from Redis instances and peer agents refused as malformed or over a size limit; each closed its link.")
 	c.panicsRecovered = d("vipsentinel_panics_recovered_total",
 		"Panics recovered in goroutines serving one connection (a link, an API client); each closed that connection only.", "component")
+	c.masterAddr = d("vipsentinel_master_address_info",
+		"Always 1; the ip and port labels are the master's current address (the promoted replica's once a failover reaches reconf_slaves).",
+		"master", "ip", "port")
+	c.replicaLag = d("vipsentinel_replica_lag_bytes",
+		"Bytes of replication stream the replica has not acknowledged: the master's master_repl_offset minus the replica's offset, both from the master's latest INFO (missing while that INFO is unknown).",
+		"master", "replica")
+	c.replicaOnline = d("vipsentinel_replica_online",
+		"1 while the master's latest INFO shows the replica online (state=online), 0 while it syncs or waits.",
+		"master", "replica")
+	c.peerHelloAge = d("vipsentinel_peer_hello_age_seconds",
+		"Seconds since the last hello from another agent known for the master (SENTINEL SENTINELS' last-hello-message).",
+		"master", "peer")
+	c.saveFailures = d("vipsentinel_state_save_failures_total",
+		"Failed writes of the state file; while writes fail the agent holds commands, replies and VIP changes, and stops once they have failed for too long.")
 	c.fwLastApply = d("vipsentinel_firewall_last_apply_timestamp_seconds", "Unix time at which the firewall ruleset was last confirmed or written.")
 	return c
 }
@@ -146,6 +163,7 @@ func (c *collector) collectFaults(ch chan<- prometheus.Metric) {
 		return
 	}
 	emit(ch, c.badReplies, prometheus.CounterValue, float64(f.BadReplies))
+	emit(ch, c.saveFailures, prometheus.CounterValue, float64(f.StateSaveFailures))
 	for _, comp := range slices.Sorted(maps.Keys(f.Panics)) {
 		emit(ch, c.panicsRecovered, prometheus.CounterValue, float64(f.Panics[comp]), comp)
 	}
@@ -196,6 +214,26 @@ func (c *collector) collectCore(ch chan<- prometheus.Metric) {
 		}
 		g(c.fenced, b2f(m.Fenced))
 		g(c.local, b2f(m.Local))
+		if m.Host != "" {
+			emit(ch, c.masterAddr, prometheus.GaugeValue, 1, m.Name, m.Host, strconv.Itoa(m.Port))
+		}
+		seenReplica := map[string]bool{}
+		for _, r := range m.Replicas {
+			if seenReplica[r.Addr] {
+				continue
+			}
+			seenReplica[r.Addr] = true
+			emit(ch, c.replicaLag, prometheus.GaugeValue, float64(r.LagBytes), m.Name, r.Addr)
+			emit(ch, c.replicaOnline, prometheus.GaugeValue, b2f(r.State == "online"), m.Name, r.Addr)
+		}
+		seenPeer := map[string]bool{}
+		for _, p := range m.Peers {
+			if seenPeer[p.Addr] {
+				continue
+			}
+			seenPeer[p.Addr] = true
+			emit(ch, c.peerHelloAge, prometheus.GaugeValue, p.HelloAge.Seconds(), m.Name, p.Addr)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"math/rand"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -71,10 +72,19 @@ func TestCoreFromNode(t *testing.T) {
 		t.Fatalf("core %+v", c)
 	}
 	got := c.Masters[0]
+	// The master never answered INFO: no replica lag is known. Both peers
+	// are known from the state, never heard from.
+	if got.Replicas != nil {
+		t.Errorf("replicas without a master INFO: %+v", got.Replicas)
+	}
+	if len(got.Peers) != 2 || got.Peers[0].Addr != "198.18.0.2:26379" || got.Peers[1].Addr != "198.18.0.3:26379" {
+		t.Errorf("peers %+v", got.Peers)
+	}
+	got.Peers = nil
 	want := Master{Name: "mymaster", ConfigEpoch: 3, FailoverState: "none", SDown: true,
 		KnownReplicas: 2, KnownSentinels: 2, AgentsReachable: got.AgentsReachable, AgentsKnown: 3,
-		HasVIP: true, VIPWanted: false, Fenced: got.Fenced, Local: true}
-	if got != want {
+		HasVIP: true, VIPWanted: false, Fenced: got.Fenced, Local: true, Host: "198.18.0.1", Port: 6379}
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("mymaster:\n got  %+v\n want %+v", got, want)
 	}
 	if o := c.Masters[1]; o.Name != "other" || o.SDown || o.HasVIP || o.Local || o.KnownReplicas != 0 {

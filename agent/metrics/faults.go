@@ -21,4 +21,7 @@ type Faults struct {
 	// connection, by component ("redislink", "api"; "vip" counts received
 	// frames dropped); each closed its connection.
 	Panics map[string]uint64
+	// StateSaveFailures counts failed writes of the state file; while
+	// they fail the agent holds its commands, replies and VIP changes.
+	StateSaveFailures uint64
 }

@@ -1,6 +1,8 @@
 // Package metrics exports the agent's state to Prometheus and answers health
 // checks, over HTTP on the metrics-addr directive's address: /metrics in the
-// Prometheus text format and /healthz.
+// Prometheus text format, /healthz, and /master and /replica for load
+// balancers' health checks (HAProxy, cloud load balancers): 200 on the host
+// whose Redis has that role, 503 elsewhere.
 //
 // Nothing is booked twice and nothing is global: the state of the Sentinel
 // core, the VIP manager and the firewall is read from them at scrape time
@@ -121,6 +123,7 @@ type Metrics struct {
 	coll     *collector
 	events   *prometheus.CounterVec
 	failover *prometheus.HistogramVec
+	scripts  *prometheus.CounterVec
 	tracker  *failoverTracker
 	handler  http.Handler
 
@@ -175,7 +178,13 @@ func New(opts Options) *Metrics {
 			// timeouts of minutes.
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 180, 600},
 		}, []string{"master"}),
+		scripts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vipsentinel_script_failures_total",
+			Help: "notification-script and client-reconfig-script runs that failed: reason=\"error\" (could not start, or exited non-zero or on a signal; -script-error) or \"timeout\" (killed after 60 s; -script-timeout).",
+		}, []string{"reason"}),
 	}
+	m.scripts.WithLabelValues("error")
+	m.scripts.WithLabelValues("timeout")
 	// Counters that alerts watch exist from the start, so that the first
 	// occurrence is an increase rather than a new series.
 	for _, t := range []string{"+sdown", "+odown", "+try-failover", "+switch-master", "+failover-end",
@@ -203,6 +212,7 @@ func New(opts Options) *Metrics {
 		build,
 		m.events,
 		m.failover,
+		m.scripts,
 		m.coll,
 	)
 
@@ -216,6 +226,8 @@ func New(opts Options) *Metrics {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metricsHandler)
 	mux.HandleFunc("GET /healthz", m.healthz)
+	mux.HandleFunc("GET /master", m.roleCheck(roleMaster))
+	mux.HandleFunc("GET /replica", m.roleCheck(roleReplica))
 	m.handler = mux
 	return m
 }
@@ -245,6 +257,12 @@ func (m *Metrics) ObserveEvent(at time.Time, e sentinel.Event) {
 	typ := m.eventType(e.Type)
 	if c, err := m.events.GetMetricWithLabelValues(typ); err == nil {
 		c.Inc()
+	}
+	switch e.Type {
+	case "-script-error":
+		m.scripts.WithLabelValues("error").Inc()
+	case "-script-timeout":
+		m.scripts.WithLabelValues("timeout").Inc()
 	}
 	if d, ok := m.tracker.observe(at, e); ok {
 		if h, err := m.failover.GetMetricWithLabelValues(e.Master); err == nil {

@@ -156,7 +156,7 @@ func (r *Runtime) publishAddrs() {
 // Faults reports what the links and the API refused or recovered from. It
 // satisfies metrics.FaultSource.
 func (r *Runtime) Faults() metrics.Faults {
-	f := metrics.Faults{Panics: map[string]uint64{"api": r.api.PanicsRecovered()}}
+	f := metrics.Faults{Panics: map[string]uint64{"api": r.api.PanicsRecovered()}, StateSaveFailures: r.saveFailures.Load()}
 	if s, ok := r.tr.(interface{ Stats() redislink.Stats }); ok {
 		st := s.Stats()
 		f.BadReplies = st.BadReplies

@@ -213,6 +213,10 @@ type Runtime struct {
 	// trip through the loop.
 	addrs atomic.Pointer[map[string]sentinel.Addr]
 
+	// saveFailures counts failed Store.Save calls, for metrics (read off
+	// the loop goroutine).
+	saveFailures atomic.Uint64
+
 	// loop-goroutine state
 	fenceKey     string
 	unsaved      *sentinel.HardState
@@ -566,6 +570,9 @@ func (r *Runtime) process(rd sentinel.Ready) {
 			r.lastSaveTry = r.clock.Now()
 			err = r.opts.Store.Save(r.unsaved)
 			r.saveErr = err
+			if err != nil {
+				r.saveFailures.Add(1)
+			}
 		}
 		if err != nil {
 			if !r.saveFailing {

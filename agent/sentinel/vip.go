@@ -61,6 +61,10 @@ type MasterStatus struct {
 	KnownReplicas, KnownSentinels int
 	Local                         bool   // the current master address is on this host
 	LocalRole                     string // role the local instance last reported, if Local
+	// LocalReplica is set when a replica of this master runs on this host
+	// and reports its link to the master up (for load balancers' role
+	// checks: package metrics serves it as /replica).
+	LocalReplica bool
 }
 
 // Status returns the status of every master, sorted by name.
@@ -88,6 +92,11 @@ func (n *Node) Status(now Time) []MasterStatus {
 		}
 		if st.Local && inst.info != nil {
 			st.LocalRole = inst.roleReported.String()
+		}
+		for _, r := range m.replicas {
+			if r.slaveMasterLinkUp && r.flags&fSDown == 0 && n.isLocal(r.addr) {
+				st.LocalReplica = true
+			}
 		}
 		out = append(out, st)
 	}

@@ -55,6 +55,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
+	if len(args) == 2 && isHelp(args[1]) && args[0] != "demo" && args[0] != "bench" {
+		// A command's help was asked for: it is the answer, so it goes to
+		// standard output (vipsentinel status --help | less), as --help
+		// does.
+		if args[0] == "run" {
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		}
+		stderr = stdout
+	}
 	switch args[0] {
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -80,4 +90,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return cmdRun(args, stderr)
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help"
 }
