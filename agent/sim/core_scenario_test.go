@@ -85,10 +85,10 @@ func TestScenarioKillMaster(t *testing.T) {
 // vipDrops lists the times the agent on newMaster's host released the VIP
 // after first taking it since t0: it must keep it through its own
 // +switch-master (the reset carries the promoted replica's state).
-func vipDrops(c *cluster, newMaster Addr, t0 Time) []string {
+func vipDrops(c *steps, newMaster sentinel.Addr, t0 time.Duration) []string {
 	var out []string
 	for _, a := range c.agents {
-		if hostIP(a.id) != newMaster.Host {
+		if c.hostIP(a.id) != newMaster.Host {
 			continue
 		}
 		owned := false
@@ -96,10 +96,10 @@ func vipDrops(c *cluster, newMaster Addr, t0 Time) []string {
 			if v.at < t0 {
 				continue
 			}
-			if owned && !v.vip.Own {
-				out = append(out, fmt.Sprintf("agent %d released the VIP %v after the failure: %s", a.id, v.at-t0, v.vip.Reason))
+			if owned && !v.own {
+				out = append(out, fmt.Sprintf("agent %d released the VIP %v after the failure", a.id, v.at-t0))
 			}
-			owned = v.vip.Own
+			owned = v.own
 		}
 	}
 	return out
