@@ -55,6 +55,10 @@ func (n *Node) startFailoverIfNeeded(m *master) bool {
 	if ri.flags&fFailoverInProgress != 0 {
 		return false
 	}
+	if n.maintenanceBlocks(m) {
+		m.startAt = never
+		return false
+	}
 	if n.now < m.blockUntil {
 		if m.blockLog != m.blockUntil {
 			m.blockLog = m.blockUntil
@@ -96,6 +100,7 @@ func (n *Node) startFailover(m *master) {
 func (n *Node) abortFailover(m *master) {
 	m.inst.flags &^= fFailoverInProgress | fForceFailover
 	m.sync = failoverSync{}
+	m.target = Addr{}
 	m.failoverState = stateNone
 	m.stateChangeTime = n.now
 	if m.promoted != nil {
@@ -175,6 +180,9 @@ func (n *Node) failoverWaitStart(m *master) {
 
 func (n *Node) failoverSelectSlave(m *master) {
 	r, detail := n.selectReplica(m)
+	if !m.target.IsZero() {
+		r, detail = n.selectTarget(m)
+	}
 	if r == nil {
 		n.instEventDetail(LevelWarning, "-failover-abort-no-good-slave", m.inst, "", detail)
 		n.abortFailover(m)
@@ -343,6 +351,7 @@ func (n *Node) resetMaster(m *master, addr Addr, keepSentinels, event bool) {
 	m.failoverStartTime = never
 	m.promoted = nil
 	m.sync = failoverSync{}
+	m.target = Addr{}
 	m.startAt = never
 	m.blockUntil = never
 	m.attempts = 0

@@ -61,6 +61,7 @@ type MasterStatus struct {
 	KnownReplicas, KnownSentinels int
 	Local                         bool   // the current master address is on this host
 	LocalRole                     string // role the local instance last reported, if Local
+	Maintenance                   Maintenance
 }
 
 // Status returns the status of every master, sorted by name.
@@ -85,6 +86,7 @@ func (n *Node) Status(now Time) []MasterStatus {
 			KnownReplicas:   len(m.replicas),
 			KnownSentinels:  len(m.sentinels),
 			Local:           m.vipLocal,
+			Maintenance:     m.maint,
 		}
 		if st.Local && inst.info != nil {
 			st.LocalRole = inst.roleReported.String()
