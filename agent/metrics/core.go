@@ -33,6 +33,7 @@ type Master struct {
 	VIPWanted                    bool // the core wants this agent to hold the VIP
 	Fenced                       bool // the local master is paused for writes
 	Local                        bool // the current master address is on this host
+	Paused                       bool // in maintenance (sentinel.Maintenance)
 }
 
 // CoreSource hands out Core snapshots. It is called once per scrape, from
@@ -70,6 +71,7 @@ func CoreFromNode(now sentinel.Time, n *sentinel.Node) Core {
 			VIPWanted:       s.VIPWanted,
 			Fenced:          s.Fenced,
 			Local:           s.Local,
+			Paused:          s.Maintenance.On,
 			KnownReplicas:   s.KnownReplicas,
 			KnownSentinels:  s.KnownSentinels,
 		}

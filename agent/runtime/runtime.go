@@ -158,6 +158,10 @@ type Options struct {
 	// changes: the firewall's fencing mode. Called on the loop goroutine; it
 	// must not block for long.
 	Fence func(fenced bool, allowed []netip.Addr)
+	// HostStatus, if set, reports this host's floating addresses and
+	// firewall for VIPSENTINEL STATUS. It is called from API goroutines,
+	// not the loop, and must be safe for that.
+	HostStatus func() HostStatus
 }
 
 // Runtime runs one agent. Create it with New, then call Run once.
@@ -314,6 +318,10 @@ func New(opts Options) (*Runtime, error) {
 // timeouts.
 func (r *Runtime) now() sentinel.Time { return r.clock.Now().Sub(r.start) }
 
+// tick is a timer Tick, with the wall clock that ends timed maintenance
+// (sentinel.Maintenance).
+func (r *Runtime) tick() sentinel.Tick { return sentinel.Tick{Wall: r.clock.Now().UnixMilli()} }
+
 // Heartbeat returns when the loop last completed an iteration (the Unix
 // epoch before Run started the loop). A watchdog should stop being fed when
 // this stalls.
@@ -421,7 +429,7 @@ func (r *Runtime) loop(ctx context.Context) error {
 	r.heartbeat.Store(r.clock.Now().UnixNano())
 	// The first Ready carries a fresh agent's generated myid and the
 	// initial VIP intents.
-	r.node.Step(r.now(), sentinel.Tick{})
+	r.node.Step(r.now(), r.tick())
 	r.process()
 	if r.unsaved == nil {
 		r.readyOnce.Do(func() { close(r.ready) })
@@ -435,7 +443,7 @@ func (r *Runtime) loop(ctx context.Context) error {
 			r.failCalls(errors.New("agent is stopping"))
 			return nil
 		case <-tick.C():
-			r.node.Step(r.now(), sentinel.Tick{})
+			r.node.Step(r.now(), r.tick())
 			fired = true
 		case in := <-inputs:
 			now := r.now()

@@ -62,6 +62,9 @@ type MasterStatus struct {
 	Local                         bool   // the current master address is on this host
 	LocalRole                     string // role the local instance last reported, if Local
 	Maintenance                   Maintenance
+	// MasterOffset is master_repl_offset from the master's latest INFO,
+	// 0 if none: with each replica's offset, its lag.
+	MasterOffset int64
 }
 
 // Status returns the status of every master, sorted by name.
@@ -87,6 +90,9 @@ func (n *Node) Status(now Time) []MasterStatus {
 			KnownSentinels:  len(m.sentinels),
 			Local:           m.vipLocal,
 			Maintenance:     m.maint,
+		}
+		if inst.info != nil {
+			st.MasterOffset = inst.info.MasterReplOffset
 		}
 		if st.Local && inst.info != nil {
 			st.LocalRole = inst.roleReported.String()
