@@ -331,7 +331,7 @@ func (b backend) Status(ctx context.Context) (any, error) {
 			st.Masters = append(st.Masters, MasterStatus{
 				Replicas: replicaStatus(cs, m.MasterOffset),
 				Paused:   m.Maintenance.On, PausedUntil: untilRFC3339(m.Maintenance),
-				Name:     m.Name, Address: m.Addr.String(), ConfigEpoch: m.ConfigEpoch, FailoverState: m.FailoverState,
+				Name: m.Name, Address: m.Addr.String(), ConfigEpoch: m.ConfigEpoch, FailoverState: m.FailoverState,
 				SDown: m.SDown, ODown: m.ODown, Local: m.Local, LocalRole: m.LocalRole,
 				HasVIP: m.HasVIP, VIPHeld: m.HasVIP && m.VIPWanted, VIPReason: m.VIPReason,
 				Fence: m.Fence, Fenced: m.Fenced, AgentsReachable: m.AgentsReachable, AgentsKnown: m.AgentsKnown,

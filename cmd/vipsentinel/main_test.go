@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"slices"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
