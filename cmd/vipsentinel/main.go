@@ -87,6 +87,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdFailover(args[1:], stdout, stderr)
 	case "import":
 		return cmdImport(args[1:], stdout, stderr)
+	case "configured":
+		return cmdConfigured(args[1:], stdout, stderr)
 	case "demo", "bench":
 		// No path in this text: lintian reads a bin/ path naming this
 		// program as a wrong location (bin-sbin-mismatch).

@@ -70,6 +70,10 @@ func TestCommandLine(t *testing.T) {
 		{"failover bad port", []string{"failover", "m1", "--to", "198.18.0.2:x"}, exitUsage, "", "bad port", ""},
 		{"failover unreachable", []string{"failover", "m1", "--to", "198.18.0.2:6379", "--addr", "127.0.0.1:1", "--timeout", "200ms", "--config", good}, exitFail, "", "127.0.0.1:1", ""},
 		{"import no file", []string{"import"}, exitUsage, "", "Usage: vipsentinel import", ""},
+		{"configured: the packaged template is not", []string{"configured", "../../packaging/vipsentinel.conf"}, exitFail, "", "<master-ip> is a placeholder", ""},
+		{"configured: an edited file is", []string{"configured", good}, exitOK, "", "", ""},
+		{"configured: a broken file is (the agent reports it)", []string{"configured", bad}, exitOK, "", "", ""},
+		{"configured: no file", []string{"configured"}, exitUsage, "", "Usage", ""},
 		{"import bad file", []string{"import", "--dry-run", bad}, exitConfig, "", "bad.conf:2", ""},
 		{"check-config protected mode", []string{"check-config", good}, exitOK, "protected-mode yes", "protected mode: no requirepass is set", ""},
 	}
