@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"os"
 	"time"
@@ -60,3 +61,12 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = rest[1:]
 	}
 }
+
+// quietRedis silences go-redis's own log lines ("connection pool: failed
+// to dial after 5 attempts") in the commands that talk to agents: they
+// report the error themselves, once, on standard error.
+func quietRedis() { redis.SetLogger(discardLogger{}) }
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(context.Context, string, ...any) {}

@@ -78,12 +78,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "check-config":
 		return cmdCheckConfig(args[1:], stdout, stderr)
 	case "status":
+		quietRedis()
 		return cmdStatus(args[1:], stdout, stderr)
 	case "pause":
+		quietRedis()
 		return cmdPause(args[1:], stdout, stderr, false)
 	case "resume":
+		quietRedis()
 		return cmdPause(args[1:], stdout, stderr, true)
 	case "failover":
+		quietRedis()
 		return cmdFailover(args[1:], stdout, stderr)
 	case "import":
 		return cmdImport(args[1:], stdout, stderr)
