@@ -29,11 +29,28 @@ func cmdConfigured(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	f, err := os.Open(args[0])
+	if n, p := firstPlaceholder(args[0]); p != "" {
+		fmt.Fprintf(stderr, "%s:%d: %s is a placeholder: vipsentinel is not configured yet (edit the file, or run vipsentinel import /etc/redis/sentinel.conf), so it is not started\n", args[0], n, p)
+		return exitFail
+	}
+	return exitOK
+}
+
+// isTemplate reports whether path is still the packages' unedited
+// template (it holds a placeholder).
+func isTemplate(path string) bool {
+	_, p := firstPlaceholder(path)
+	return p != ""
+}
+
+// firstPlaceholder returns the line number and text of the first
+// placeholder outside a comment in path, or "" (also when path cannot be
+// read: the agent reports that itself; ConditionFileNotEmpty= already
+// skips a missing file).
+func firstPlaceholder(path string) (int, string) {
+	f, err := os.Open(path)
 	if err != nil {
-		// Let the agent report it (ConditionFileNotEmpty= already skips a
-		// missing file).
-		return exitOK
+		return 0, ""
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -44,9 +61,8 @@ func cmdConfigured(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		if p := placeholder.FindString(line); p != "" {
-			fmt.Fprintf(stderr, "%s:%d: %s is a placeholder: vipsentinel is not configured yet (edit the file, or run vipsentinel import /etc/redis/sentinel.conf), so it is not started\n", args[0], n, p)
-			return exitFail
+			return n, p
 		}
 	}
-	return exitOK
+	return 0, ""
 }

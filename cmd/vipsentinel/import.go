@@ -39,7 +39,7 @@ func cmdImport(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	out := fs.String("out", defaultConfigPath, "configuration file to write")
 	dir := fs.String("dir", config.DefaultDir, "state directory to set as dir (the package's StateDirectory)")
-	force := fs.Bool("force", false, "replace an existing non-empty output file")
+	force := fs.Bool("force", false, "replace an output file that is configured (the package's unedited template is always replaced)")
 	dry := fs.Bool("dry-run", false, "show the differences only; write nothing")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: vipsentinel import [--out file] [--dir dir] [--force] [--dry-run] /etc/redis/sentinel.conf\n\n"+
@@ -76,8 +76,8 @@ func cmdImport(args []string, stdout, stderr io.Writer) int {
 	if *dry {
 		return exitOK
 	}
-	if fi, err := os.Stat(*out); err == nil && fi.Size() > 0 && !*force {
-		fmt.Fprintf(stderr, "vipsentinel import: %s exists and is not empty: use --force to replace it\n", *out)
+	if fi, err := os.Stat(*out); err == nil && fi.Size() > 0 && !*force && !isTemplate(*out) {
+		fmt.Fprintf(stderr, "vipsentinel import: %s exists and is configured: use --force to replace it\n", *out)
 		return exitFail
 	}
 	if err := writeChecked(*out, text); err != nil {

@@ -69,7 +69,7 @@ func TestImport(t *testing.T) {
 	// A second import does not overwrite the configuration unless forced.
 	o.Reset()
 	e.Reset()
-	if code := run([]string{"import", "--out", out, "--dir", stateDir, src}, &o, &e); code != exitFail || !strings.Contains(e.String(), "--force") {
+	if code := run([]string{"import", "--out", out, "--dir", stateDir, src}, &o, &e); code != exitFail || !strings.Contains(e.String(), "is configured: use --force") {
 		t.Errorf("second import: exit %d\n%s", code, e.String())
 	}
 	if code := run([]string{"import", "--force", "--out", out, "--dir", stateDir, src}, &o, &e); code != exitOK || !strings.Contains(o.String(), "kept the existing state file") {
@@ -87,6 +87,12 @@ func TestImportDebianStock(t *testing.T) {
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "vipsentinel.conf")
+	// The packages' unedited template is replaced without --force.
+	tmpl, err := os.ReadFile("../../packaging/vipsentinel.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, out, string(tmpl))
 	var o, e bytes.Buffer
 	if code := run([]string{"import", "--out", out, "--dir", dir, stock}, &o, &e); code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, o.String(), e.String())
