@@ -53,6 +53,8 @@ func TestUnitContract(t *testing.T) {
 		"Service.Type":                     "notify",
 		"Service.NotifyAccess":             "main",
 		"Service.ExecStart":                "/usr/bin/vipsentinel /etc/vipsentinel/vipsentinel.conf",
+		"Service.ExecCondition":            "/usr/bin/vipsentinel configured /etc/vipsentinel/vipsentinel.conf",
+		"Unit.ConditionFileNotEmpty":       "/etc/vipsentinel/vipsentinel.conf",
 		"Service.ExecReload":               "/bin/kill -HUP $MAINPID",
 		"Service.Restart":                  "always",
 		"Service.RestartPreventExitStatus": "78",

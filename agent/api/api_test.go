@@ -36,6 +36,7 @@ type testBackend struct {
 	hellos   []string
 	votes    []string
 	shutdown bool
+	admin    []string // PAUSE, RESUME and FAILOVER calls
 }
 
 var (
@@ -132,6 +133,24 @@ func (b *testBackend) InfoSentinel(ctx context.Context) ([]KV, error) {
 }
 func (b *testBackend) InfoVIPSentinel(ctx context.Context) ([]KV, error) {
 	return kvs("vip_mymaster", "198.18.0.100/24,owned=1,epoch=3"), nil
+}
+func (b *testBackend) Pause(ctx context.Context, name string, d time.Duration) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.admin = append(b.admin, fmt.Sprintf("pause %q %v", name, d))
+	return nil
+}
+func (b *testBackend) Resume(ctx context.Context, name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.admin = append(b.admin, fmt.Sprintf("resume %q", name))
+	return nil
+}
+func (b *testBackend) FailoverTo(ctx context.Context, name string, to sentinel.Addr) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.admin = append(b.admin, fmt.Sprintf("failover %q %s", name, to))
+	return nil
 }
 func (b *testBackend) Status(ctx context.Context) (any, error) {
 	return map[string]any{"myid": strings.Repeat("f", 40), "masters": []string{"mymaster"}}, nil

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
@@ -108,6 +109,15 @@ type Backend interface {
 	InfoSentinel(ctx context.Context) ([]KV, error)
 	// InfoVIPSentinel returns the fields of INFO's "# VIPSentinel" section.
 	InfoVIPSentinel(ctx context.Context) ([]KV, error)
+	// Pause puts the named master (every master when name is empty) in
+	// maintenance for d, or until Resume when d is 0 (VIPSENTINEL PAUSE).
+	Pause(ctx context.Context, name string, d time.Duration) error
+	// Resume ends the maintenance of the named master (every master when
+	// name is empty).
+	Resume(ctx context.Context, name string) error
+	// FailoverTo switches the named master over to the replica at to
+	// (VIPSENTINEL FAILOVER).
+	FailoverTo(ctx context.Context, name string, to sentinel.Addr) error
 	// Status returns a JSON-encodable snapshot for VIPSENTINEL STATUS.
 	Status(ctx context.Context) (any, error)
 	// Shutdown asks the agent to stop gracefully.

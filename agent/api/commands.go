@@ -686,6 +686,8 @@ func (c *client) cmdVIPSentinel(args []string) {
 		return
 	}
 	switch sub {
+	case "pause", "resume", "failover":
+		c.cmdVIPSentinelAdmin(sub, args)
 	case "status":
 		ctx, cancel := c.srv.call(c)
 		defer cancel()
@@ -717,6 +719,9 @@ func (c *client) cmdVIPSentinel(args []string) {
 		c.writeHelp("VIPSENTINEL", []string{
 			"STATUS", "    The agent's state (masters, epochs, VIP ownership, fencing, agents reached) as JSON.",
 			"PROVE <nonce>", "    Our run id and the proof of the group's secret a peer checks before it authenticates (accepted before AUTH).",
+			"PAUSE <master|*> [<milliseconds>]", "    Maintenance: start no failover of the master (every master with *) and vote for none, for the given time or until RESUME.",
+			"RESUME <master|*>", "    End the maintenance of the master (every master with *).",
+			"FAILOVER <master> <ip> <port>", "    Switch over to the replica at ip:port, as SENTINEL FAILOVER does to the best replica.",
 		})
 	}
 }

@@ -929,6 +929,30 @@ var commandSpecs = []*command{
 				},
 			},
 			{
+				name: "vipsentinel|pause", arity: -3,
+				flags: []string{"admin"}, acl: []string{"admin", "slow", "dangerous"},
+				doc: doc{
+					summary: "Puts a master (or every master) in maintenance: no failover is started or voted for, for a time or until RESUME.",
+					since:   "1.0.0", group: "sentinel", complexity: "O(N), N being the number of masters",
+				},
+			},
+			{
+				name: "vipsentinel|resume", arity: 3,
+				flags: []string{"admin"}, acl: []string{"admin", "slow", "dangerous"},
+				doc: doc{
+					summary: "Ends the maintenance of a master (or of every master).",
+					since:   "1.0.0", group: "sentinel", complexity: "O(N), N being the number of masters",
+				},
+			},
+			{
+				name: "vipsentinel|failover", arity: 5,
+				flags: []string{"admin"}, acl: []string{"admin", "slow", "dangerous"},
+				doc: doc{
+					summary: "Switches a master over to the named replica, pausing writes until it has caught up.",
+					since:   "1.0.0", group: "sentinel", complexity: "O(N), N being the number of replicas",
+				},
+			},
+			{
 				name: "vipsentinel|status", arity: 2,
 				flags: []string{"admin"}, acl: []string{"admin", "slow", "dangerous"}, tips: []string{"nondeterministic_output"},
 				doc: doc{

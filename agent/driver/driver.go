@@ -33,6 +33,10 @@ type IO interface {
 	// SetTimer makes the timer fire d from now, replacing any earlier
 	// setting. When it fires, the caller calls Fired, then Pass.
 	SetTimer(d time.Duration)
+	// Wall is the wall clock in Unix milliseconds (0: none), given to the
+	// Node with every timer pass: only a timed maintenance's end, which
+	// must hold across restarts, reads it (sentinel.Tick).
+	Wall() int64
 }
 
 // Driver feeds one Node. It is not safe for concurrent use: one goroutine
@@ -62,7 +66,7 @@ func (d *Driver) Pass(now sentinel.Time) (gap sentinel.Time) {
 		gap = now - d.lastPass
 	}
 	d.lastPass = now
-	d.node.Step(now, sentinel.Tick{})
+	d.node.Step(now, sentinel.Tick{Wall: d.io.Wall()})
 	return gap
 }
 

@@ -15,6 +15,7 @@ type recIO struct {
 
 func (r *recIO) Ready(rd sentinel.Ready)  { r.readys = append(r.readys, rd) }
 func (r *recIO) SetTimer(d time.Duration) { r.timers = append(r.timers, d) }
+func (r *recIO) Wall() int64              { return 0 }
 
 func newDriver(t *testing.T) (*Driver, *recIO) {
 	t.Helper()

@@ -57,6 +57,7 @@ type agentConf struct {
 	requirepass string
 	authPass    string
 	extra       []string
+	labName     string // lab.Config.Name, optional
 }
 
 func (c agentConf) lines(dir string) []string {
@@ -166,7 +167,7 @@ type cluster struct {
 // redis-sentinel instead of vipsentinel.
 func newCluster(t *testing.T, c agentConf, redisOpts lab.RedisOptions, realSentinel map[int]bool) *cluster {
 	t.Helper()
-	l := lab.NewT(t, lab.Config{Hosts: 3, Clients: 1})
+	l := lab.NewT(t, lab.Config{Hosts: 3, Clients: 1, Name: c.labName})
 	cl := &cluster{lab: l, hosts: l.Hosts(), cl: l.Clients()[0], pass: c.requirepass}
 	ctx := ctxT(t, 60*time.Second)
 	for i, h := range cl.hosts {

@@ -32,6 +32,7 @@ type collector struct {
 	knownReplicas, knownSentinels             *prometheus.Desc
 	agentsReachable, agentsKnown              *prometheus.Desc
 	vipWanted, fenced, local                  *prometheus.Desc
+	paused                                    *prometheus.Desc
 	vipHeld, vipEpoch, vipChanged, vipErr     *prometheus.Desc
 	vipAnnounce, vipRepairs, vipConflicts     *prometheus.Desc
 	vipLastConflict                           *prometheus.Desc
@@ -85,6 +86,7 @@ func newCollector(opts Options, log *slog.Logger) *collector {
 	c.vipWanted = d("vipsentinel_master_vip_wanted", "1 while the core wants this agent to hold the master's floating IP (masters with a vip directive only).", "master")
 	c.fenced = d("vipsentinel_master_fenced", "1 while fencing pauses writes on the local master because no majority of agents is reachable.", "master")
 	c.local = d("vipsentinel_master_local", "1 if the master's current address is on this host.", "master")
+	c.paused = d("vipsentinel_master_paused", "1 while the master is in maintenance (vipsentinel pause): this agent starts and votes for no failover of it.", "master")
 
 	vl := []string{"master", "vip", "iface"}
 	c.vipHeld = d("vipsentinel_vip_held", "1 while this host holds the floating IP.", vl...)
@@ -214,6 +216,7 @@ func (c *collector) collectCore(ch chan<- prometheus.Metric) {
 		}
 		g(c.fenced, b2f(m.Fenced))
 		g(c.local, b2f(m.Local))
+		g(c.paused, b2f(m.Paused))
 		if m.Host != "" {
 			emit(ch, c.masterAddr, prometheus.GaugeValue, 1, m.Name, m.Host, strconv.Itoa(m.Port))
 		}

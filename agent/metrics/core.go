@@ -35,6 +35,7 @@ type Master struct {
 	VIPWanted                    bool // the core wants this agent to hold the VIP
 	Fenced                       bool // the local master is paused for writes
 	Local                        bool // the current master address is on this host
+	Paused                       bool // in maintenance (sentinel.Maintenance)
 	// Host and Port are the master's current address (the promoted
 	// replica's once a failover reached reconf_slaves).
 	Host string
@@ -99,6 +100,7 @@ func CoreFromNode(now sentinel.Time, n *sentinel.Node) Core {
 			VIPWanted:       s.VIPWanted,
 			Fenced:          s.Fenced,
 			Local:           s.Local,
+			Paused:          s.Maintenance.On,
 			KnownReplicas:   s.KnownReplicas,
 			KnownSentinels:  s.KnownSentinels,
 			Host:            s.Addr.Host,

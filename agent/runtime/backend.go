@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/api"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
@@ -67,6 +68,34 @@ func (b backend) Reset(ctx context.Context, pattern string) (n int, err error) {
 func (b backend) Failover(ctx context.Context, name string) error {
 	var inner error
 	err := b.r.do(ctx, func(now sentinel.Time) { inner = b.r.node.Failover(now, name) })
+	return errors.Join(err, inner)
+}
+
+// Pause and Resume read the wall clock here, on the loop goroutine, so
+// the core's maintenance end is wall time that survives a restart
+// (sentinel.Maintenance).
+func (b backend) Pause(ctx context.Context, name string, d time.Duration) error {
+	var inner error
+	err := b.r.do(ctx, func(now sentinel.Time) {
+		wall := b.r.clock.Now().UnixMilli()
+		var until int64
+		if d > 0 {
+			until = wall + d.Milliseconds()
+		}
+		inner = b.r.node.Pause(now, name, until, wall)
+	})
+	return errors.Join(err, inner)
+}
+
+func (b backend) Resume(ctx context.Context, name string) error {
+	var inner error
+	err := b.r.do(ctx, func(now sentinel.Time) { inner = b.r.node.Resume(now, name) })
+	return errors.Join(err, inner)
+}
+
+func (b backend) FailoverTo(ctx context.Context, name string, to sentinel.Addr) error {
+	var inner error
+	err := b.r.do(ctx, func(now sentinel.Time) { inner = b.r.node.FailoverTo(now, name, to) })
 	return errors.Join(err, inner)
 }
 
@@ -199,6 +228,7 @@ func (b backend) InfoVIPSentinel(ctx context.Context) (out []api.KV, err error) 
 				"fenced=" + boolStr(m.Fenced),
 				"agents_reachable=" + strconv.Itoa(m.AgentsReachable),
 				"agents_known=" + strconv.Itoa(m.AgentsKnown),
+				"paused=" + boolStr(m.Maintenance.On),
 			}
 			out = append(out, api.KV{Key: "vmaster" + strconv.Itoa(i), Value: strings.Join(fields, ",")})
 		}
@@ -213,7 +243,9 @@ func boolStr(b bool) string {
 	return "0"
 }
 
-// Status is the JSON document VIPSENTINEL STATUS returns.
+// Status is the JSON document VIPSENTINEL STATUS returns; `vipsentinel
+// status --json` prints it and doc/status-json.md documents it. Fields are
+// only ever added.
 type Status struct {
 	MyID         string         `json:"myid"`
 	Version      string         `json:"version"`
@@ -221,6 +253,7 @@ type Status struct {
 	Tilt         bool           `json:"tilt"`
 	StateSaved   bool           `json:"state_saved"`
 	Masters      []MasterStatus `json:"masters"`
+	HostStatus
 }
 
 // MasterStatus is one master in Status.
@@ -240,6 +273,10 @@ type MasterStatus struct {
 	Fenced          bool   `json:"fenced"`
 	AgentsReachable int    `json:"agents_reachable"`
 	AgentsKnown     int    `json:"agents_known"`
+	// Paused is the maintenance mode (vipsentinel pause); PausedUntil its
+	// end (RFC 3339), empty when it lasts until resumed.
+	Paused      bool   `json:"paused"`
+	PausedUntil string `json:"paused_until,omitempty"`
 
 	// Replicas says how each replica would fare in a promotion now:
 	// eligible ones first, in promotion order.
@@ -252,6 +289,9 @@ type ReplicaStatus struct {
 	Address  string `json:"address"`
 	Priority int    `json:"priority"`
 	Offset   int64  `json:"offset"`
+	// LagBytes is how far the replica's offset is behind the master's
+	// master_repl_offset, both from their latest INFO (0 when unknown).
+	LagBytes int64  `json:"lag_bytes"`
 	Eligible bool   `json:"eligible"`
 	Rejected string `json:"rejected,omitempty"`
 	// Unsynced: rejected only for not having finished its sync with the
@@ -259,13 +299,24 @@ type ReplicaStatus struct {
 	Unsynced bool `json:"unsynced,omitempty"`
 }
 
-func replicaStatus(cs []sentinel.Candidate) []ReplicaStatus {
+func replicaStatus(cs []sentinel.Candidate, masterOffset int64) []ReplicaStatus {
 	out := []ReplicaStatus{}
 	for _, c := range cs {
-		out = append(out, ReplicaStatus{Address: c.Addr.String(), Priority: c.Priority, Offset: c.Offset,
+		var lag int64
+		if masterOffset > 0 && c.Offset > 0 && masterOffset > c.Offset {
+			lag = masterOffset - c.Offset
+		}
+		out = append(out, ReplicaStatus{Address: c.Addr.String(), Priority: c.Priority, Offset: c.Offset, LagBytes: lag,
 			Eligible: c.Rejected == "", Rejected: c.Rejected, Unsynced: c.Unsynced})
 	}
 	return out
+}
+
+func untilRFC3339(mt sentinel.Maintenance) string {
+	if !mt.On || mt.Until == 0 {
+		return ""
+	}
+	return time.UnixMilli(mt.Until).UTC().Format(time.RFC3339)
 }
 
 func (b backend) Status(ctx context.Context) (any, error) {
@@ -278,14 +329,21 @@ func (b backend) Status(ctx context.Context) (any, error) {
 		for _, m := range b.r.node.Status(now) {
 			cs, _ := b.r.node.ReplicaCandidates(now, m.Name)
 			st.Masters = append(st.Masters, MasterStatus{
-				Replicas: replicaStatus(cs),
-				Name:     m.Name, Address: m.Addr.String(), ConfigEpoch: m.ConfigEpoch, FailoverState: m.FailoverState,
+				Replicas: replicaStatus(cs, m.MasterOffset),
+				Paused:   m.Maintenance.On, PausedUntil: untilRFC3339(m.Maintenance),
+				Name: m.Name, Address: m.Addr.String(), ConfigEpoch: m.ConfigEpoch, FailoverState: m.FailoverState,
 				SDown: m.SDown, ODown: m.ODown, Local: m.Local, LocalRole: m.LocalRole,
 				HasVIP: m.HasVIP, VIPHeld: m.HasVIP && m.VIPWanted, VIPReason: m.VIPReason,
 				Fence: m.Fence, Fenced: m.Fenced, AgentsReachable: m.AgentsReachable, AgentsKnown: m.AgentsKnown,
 			})
 		}
 	})
+	if err == nil && b.r.opts.HostStatus != nil {
+		st.HostStatus = b.r.opts.HostStatus()
+	}
+	if st.VIPs == nil {
+		st.VIPs = []VIPStatus{}
+	}
 	return st, err
 }
 

@@ -182,6 +182,10 @@ type Options struct {
 	// changes: the firewall's fencing mode. Called on the loop goroutine; it
 	// must not block for long.
 	Fence func(fenced bool, allowed []netip.Addr)
+	// HostStatus, if set, reports this host's floating addresses and
+	// firewall for VIPSENTINEL STATUS. It is called from API goroutines,
+	// not the loop, and must be safe for that.
+	HostStatus func() HostStatus
 }
 
 // Runtime runs one agent. Create it with New, then call Run once.
@@ -444,6 +448,9 @@ type loopIO struct{ r *Runtime }
 
 func (l loopIO) Ready(rd sentinel.Ready)  { l.r.process(rd) }
 func (l loopIO) SetTimer(d time.Duration) { l.r.tick.Reset(d) }
+
+// Wall is the runtime's clock: timed maintenance ends by it (sentinel.Tick).
+func (l loopIO) Wall() int64 { return l.r.clock.Now().UnixMilli() }
 
 // loop owns the Node: it feeds it through the driver (agent/driver) from the
 // timer, the transport's replies, peers' hellos and API calls.

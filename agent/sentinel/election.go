@@ -89,7 +89,9 @@ func (n *Node) voteLeader(m *master, reqEpoch uint64, runid string) (string, uin
 		n.newEpochEvent(m)
 		n.settleHold()
 	}
-	if m.leaderEpoch < reqEpoch && n.currentEpoch <= reqEpoch && n.mayVote(m) {
+	// A paused master gets no vote: with a majority paused, an agent that
+	// missed the pause cannot be elected to fail it over (maintenance.go).
+	if m.leaderEpoch < reqEpoch && n.currentEpoch <= reqEpoch && n.mayVote(m) && !m.maint.On {
 		m.leader = runid
 		m.leaderEpoch = n.currentEpoch
 		n.dirty = true

@@ -55,6 +55,10 @@ func (n *Node) startFailoverIfNeeded(m *master) bool {
 	if ri.flags&fFailoverInProgress != 0 {
 		return false
 	}
+	if n.maintenanceBlocks(m) {
+		m.startAt = never
+		return false
+	}
 	if n.now < m.blockUntil {
 		if m.blockLog != m.blockUntil {
 			m.blockLog = m.blockUntil
@@ -96,6 +100,7 @@ func (n *Node) startFailover(m *master) {
 func (n *Node) abortFailover(m *master) {
 	m.inst.flags &^= fFailoverInProgress | fForceFailover
 	m.sync = failoverSync{}
+	m.target = Addr{}
 	m.failoverState = stateNone
 	m.stateChangeTime = n.now
 	if m.promoted != nil {
@@ -176,7 +181,11 @@ func (n *Node) failoverWaitStart(m *master) {
 
 func (n *Node) failoverSelectSlave(m *master) {
 	r, detail, cs := n.selectReplica(m)
-	if r != nil {
+	if !m.target.IsZero() {
+		// The operator named the replica (vipsentinel failover --to):
+		// it qualifies now or the switchover aborts; nothing is waited for.
+		r, detail = n.selectTarget(m)
+	} else if r != nil {
 		if aw := awaitedReplicas(cs, r); len(aw) > 0 {
 			var names []string
 			for _, c := range aw {
@@ -365,6 +374,7 @@ func (n *Node) resetMaster(m *master, addr Addr, keepSentinels, event bool) {
 	m.failoverStartTime = never
 	m.promoted = nil
 	m.sync = failoverSync{}
+	m.target = Addr{}
 	m.startAt = never
 	m.blockUntil = never
 	m.attempts = 0

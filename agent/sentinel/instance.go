@@ -225,6 +225,12 @@ type master struct {
 	// fencing and VIP
 	fencing // fence.go
 	pause   pauseState
+	// maint is the operator's maintenance mode, maintLogged set once its
+	// first suppressed failover was reported (maintenance.go); target is
+	// the replica an operator's switchover must promote (switchover.go).
+	maint       Maintenance
+	maintLogged bool
+	target      Addr
 	// sync and hold are the catch-up of a forced failover and the pause it
 	// keeps on the old master (sync.go).
 	sync failoverSync

@@ -377,6 +377,7 @@ func (n *Node) createMaster(mc MasterConfig, addr Addr) *master {
 func (n *Node) restoreMaster(m *master, ms *MasterState, keepAddr bool) error {
 	m.configEpoch = ms.ConfigEpoch
 	n.restoreGrant(m, ms.LeaseAddr)
+	restoreMaintenance(m, ms.Maintenance)
 	m.leader = ms.Leader
 	m.leaderEpoch = ms.LeaderEpoch
 	if !keepAddr {
@@ -605,6 +606,7 @@ func (n *Node) snapshot() *HardState {
 			LeaderEpoch: m.leaderEpoch,
 			LeaseAddr:   m.leaseAddr,
 			Monitored:   m.monitored,
+			Maintenance: m.maint,
 		}
 		cur := ms.CurrentAddr
 		for _, r := range m.sortedReplicas() {

@@ -42,6 +42,7 @@ func (n *Node) Receive(now Time, in Input) (urgent bool) {
 func (n *Node) apply(in Input) {
 	switch v := in.(type) {
 	case Tick:
+		n.expireMaintenance(v.Wall)
 	case LinkUp:
 		n.onLinkUp(v)
 	case LinkDown:

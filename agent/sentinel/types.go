@@ -79,7 +79,12 @@ type Input interface{ isInput() }
 
 // Tick lets time pass. The runtime calls Step(now, Tick{}) at least every
 // Timing.Tick; the Node derives all timers and TILT from the now values.
-type Tick struct{}
+type Tick struct {
+	// Wall is the runtime's wall clock in Unix milliseconds, 0 if not
+	// given. Only the end of a timed maintenance (Maintenance.Until) uses
+	// it: that end must hold across restarts, which now cannot measure.
+	Wall int64
+}
 
 // LinkUp reports that a connection requested by a CmdConnect completed,
 // including its set-up commands (AUTH, CLIENT SETNAME, SUBSCRIBE).
@@ -364,6 +369,8 @@ type MasterState struct {
 	// restored from the state even though the configuration file does not
 	// declare them.
 	Monitored bool
+	// Maintenance is the master's maintenance mode (maintenance.go).
+	Maintenance Maintenance
 }
 
 // Setting is a global parameter changed with SENTINEL CONFIG SET

@@ -65,6 +65,10 @@ type MasterStatus struct {
 	// and reports its link to the master up (for load balancers' role
 	// checks: package metrics serves it as /replica).
 	LocalReplica bool
+	Maintenance  Maintenance
+	// MasterOffset is master_repl_offset from the master's latest INFO,
+	// 0 if none: with each replica's offset, its lag.
+	MasterOffset int64
 }
 
 // Status returns the status of every master, sorted by name.
@@ -89,6 +93,10 @@ func (n *Node) Status(now Time) []MasterStatus {
 			KnownReplicas:   len(m.replicas),
 			KnownSentinels:  len(m.sentinels),
 			Local:           m.vipLocal,
+			Maintenance:     m.maint,
+		}
+		if inst.info != nil {
+			st.MasterOffset = inst.info.MasterReplOffset
 		}
 		if st.Local && inst.info != nil {
 			st.LocalRole = inst.roleReported.String()

@@ -184,6 +184,14 @@ func (a *agent) SetTimer(d time.Duration) {
 	})
 }
 
+// simWallBase is the simulated wall clock at virtual time 0 (Unix
+// milliseconds, 2026-01-01): timed maintenance ends by the wall clock.
+const simWallBase = 1767225600000
+
+// Wall is the driver's wall clock: virtual time from a fixed date, so runs
+// replay exactly.
+func (a *agent) Wall() int64 { return simWallBase + a.w.now.Milliseconds() }
+
 // deliver queues an input for the incarnation inc of the process.
 func (a *agent) deliver(inc int, in sentinel.Input) {
 	if !a.running || inc != a.inc {

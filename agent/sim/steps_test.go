@@ -120,6 +120,7 @@ type timedVIP struct {
 
 type stepOpts struct {
 	seed      uint64
+	agents    int // 0: 3
 	fence     bool
 	minAgents int    // 0: none (the agents' own default), not the sweep's static membership
 	waiting   []int  // agents not started by newSteps (startAgent starts them)
@@ -136,8 +137,11 @@ const rtt = 500 * time.Microsecond
 
 func newSteps(t *testing.T, so stepOpts) *steps {
 	t.Helper()
+	if so.agents == 0 {
+		so.agents = 3
+	}
 	o := Options{
-		Seed: so.seed, Agents: 3, Quorum: 2, DownAfter: time.Second, FailoverTimeout: 10 * time.Second,
+		Seed: so.seed, Agents: so.agents, Quorum: 2, DownAfter: time.Second, FailoverTimeout: 10 * time.Second,
 		Fence: so.fence, Tick: 10 * time.Millisecond, DelayMin: rtt / 2,
 		ConnectTimeout: time.Second, TCPTimeout: 10 * time.Second, ReplPeriod: 10 * time.Millisecond,
 		SyncBase: 5 * time.Millisecond, TraceTail: 60, RedisPass: so.redisPass, AuthPass: so.authPass,

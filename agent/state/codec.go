@@ -117,6 +117,15 @@ type masterJSON struct {
 	KnownSentinels []sentinelJSON `json:"known_sentinels"`
 	Monitored      bool           `json:"monitored"`
 	Config         settingsJSON   `json:"config"`
+	// Maintenance is present while the master is paused (vipsentinel
+	// pause), so a file of a master never paused reads as before.
+	Maintenance *maintenanceJSON `json:"maintenance,omitempty"`
+}
+
+// maintenanceJSON is a sentinel.Maintenance that is on. The end is wall
+// clock (Unix milliseconds, 0 for none) so that it holds across restarts.
+type maintenanceJSON struct {
+	UntilUnixMS int64 `json:"until_unix_ms"`
 }
 
 type sentinelJSON struct {
@@ -169,6 +178,9 @@ func Encode(s *Snapshot) ([]byte, error) {
 		}
 		if !m.LeaseAddr.IsZero() {
 			mj.LeaseAddr = text(m.LeaseAddr.String())
+		}
+		if m.Maintenance.On {
+			mj.Maintenance = &maintenanceJSON{UntilUnixMS: m.Maintenance.Until}
 		}
 		for _, r := range m.KnownReplicas {
 			mj.KnownReplicas = append(mj.KnownReplicas, text(r.String()))
@@ -329,6 +341,9 @@ func (b *body) validate() error {
 				return fmt.Errorf("master %q: lease_addr: %v", m.Name, err)
 			}
 		}
+		if m.Maintenance != nil && m.Maintenance.UntilUnixMS < 0 {
+			return fmt.Errorf("master %q: maintenance: until_unix_ms %d is negative", m.Name, m.Maintenance.UntilUnixMS)
+		}
 		if m.Leader != "" && !redisrule.IsRunID(string(m.Leader)) {
 			return fmt.Errorf("master %q: leader %q is not 40 hex digits", m.Name, m.Leader)
 		}
@@ -407,6 +422,9 @@ func (b *body) snapshot() (*Snapshot, error) {
 		}
 		if m.LeaseAddr != "" {
 			ms.LeaseAddr = mustAddr(string(m.LeaseAddr))
+		}
+		if m.Maintenance != nil {
+			ms.Maintenance = sentinel.Maintenance{On: true, Until: m.Maintenance.UntilUnixMS}
 		}
 		for _, r := range m.KnownReplicas {
 			ms.KnownReplicas = append(ms.KnownReplicas, mustAddr(string(r)))

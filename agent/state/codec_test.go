@@ -57,8 +57,8 @@ func sample() *Snapshot {
 					KnownReplicas:  []sentinel.Addr{addr("198.18.0.1", 6379), addr("198.18.0.3", 6380)},
 					KnownSentinels: []sentinel.SentinelRecord{{Addr: addr("198.18.0.2", 26379), RunID: id2}, {Addr: addr("fd00::3", 26379), RunID: id3}},
 				},
-				{Config: v6, CurrentAddr: addr("fd00::1", 6379)},
-				{Config: dyn, CurrentAddr: addr("redis-3.example.net", 6379), Monitored: true},
+				{Config: v6, CurrentAddr: addr("fd00::1", 6379), Maintenance: sentinel.Maintenance{On: true, Until: 1_800_000_000_000}},
+				{Config: dyn, CurrentAddr: addr("redis-3.example.net", 6379), Monitored: true, Maintenance: sentinel.Maintenance{On: true}},
 			},
 		},
 		Base: []sentinel.MasterConfig{masterConfig("cache", "198.18.0.1"), v6},
@@ -98,6 +98,7 @@ func TestEncodeReadable(t *testing.T) {
 		`"down_after_ms": 1500,`,
 		`"leader": "` + id2 + `",`,
 		`"monitored": true,`,
+		"\"maintenance\": {\n          \"until_unix_ms\": 1800000000000\n        }",
 		`"base64": "cCJzcwoBd29yZP8="`,
 		"    \"masters\": [\n",
 	} {
@@ -205,6 +206,7 @@ func TestCorrupt(t *testing.T) {
 		{"myid not a string", reseal(t, good, replace(`"myid": "`+id1+`"`, `"myid": 5`)), ErrCorrupt, "myid"},
 		{"bad base64", reseal(t, good, replace(`"base64": "`, `"base64": "!`)), ErrCorrupt, "bad base64"},
 		{"base64 extra field", reseal(t, good, replace(`"base64": "`, `"x": 1, "base64": "`)), ErrCorrupt, `unknown field "x"`},
+		{"negative pause end", reseal(t, good, replace(`"until_unix_ms": 1800000000000`, `"until_unix_ms": -5`)), ErrCorrupt, `master "sessions": maintenance: until_unix_ms -5 is negative`},
 		{"bad base", reseal(t, good, replace(`"failover_timeout_ms": 180000`, `"failover_timeout_ms": 0`)), ErrCorrupt, "failover_timeout_ms 0"},
 	}
 	for _, tt := range tests {

@@ -22,7 +22,8 @@
 //	    "myid": "...", "current_epoch": 7,
 //	    "masters": [{"name": ..., "current_addr": "10.0.0.2:6379", "config_epoch": 7,
 //	                 "leader": ..., "leader_epoch": 7, "known_replicas": [...],
-//	                 "known_sentinels": [...], "monitored": false, "config": {...}}],
+//	                 "known_sentinels": [...], "monitored": false, "config": {...},
+//	                 "maintenance": {"until_unix_ms": 0}}],   (only while paused)
 //	    "config_base": [{"name": ..., ...}]
 //	  }
 //	}

@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/vipsentinel/vipsentinel/agent/config"
 )
 
 // cmdCheckConfig validates a configuration file and prints the effective
-// configuration (every default explicit, secrets masked).
+// configuration (every default explicit, secrets masked), then checks it
+// against this host (hostProblems).
 func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	if len(args) != 1 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(stderr, "Usage: vipsentinel check-config <config>\n\nValidates <config> and prints the effective configuration; exit status 0 when valid, 78 when not.")
@@ -27,6 +29,17 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprint(stdout, f.Effective())
 	if msg := f.APIAccess(); msg != "" {
 		fmt.Fprintf(stderr, "warning: %s\n", msg)
+	}
+	errs, warns := hostProblems(f, filepath.Clean(args[0]) == defaultConfigPath)
+	for _, w := range warns {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	if len(errs) > 0 {
+		for _, e := range errs {
+			fmt.Fprintf(stderr, "vipsentinel: %s: %s\n", args[0], e)
+		}
+		fmt.Fprintf(stderr, "%s: NOT OK on this host (%d problems)\n", args[0], len(errs))
+		return exitConfig
 	}
 	fmt.Fprintf(stderr, "%s: configuration OK (%d masters, %d files read)\n", args[0], len(f.Masters), len(f.Files))
 	return exitOK

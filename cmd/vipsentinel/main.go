@@ -5,7 +5,10 @@
 //
 //	vipsentinel <config>                 run the agent in the foreground
 //	vipsentinel check-config <config>    validate and print the effective configuration
-//	vipsentinel status [--addr host:port] ask a running agent for its state
+//	vipsentinel status [--json]           ask a running agent for its state
+//	vipsentinel pause|resume [master]     group-wide maintenance mode
+//	vipsentinel failover <master> [--to]  safe switchover
+//	vipsentinel import <sentinel.conf>    migrate from redis-sentinel
 //	vipsentinel version
 //
 // The live demo and the benchmarks are in the developers' tool
@@ -34,10 +37,20 @@ Usage:
   vipsentinel run <config>               the same
   vipsentinel check-config <config>      validate <config> and print the effective configuration;
                                          exit 0 when valid, 78 when not
-  vipsentinel status [--addr host:port] [--config file]
+  vipsentinel status [--json] [--addr host:port] [--config file]
                                          show masters, roles, epochs, VIP and firewall state and
                                          peers of a running agent (default 127.0.0.1:26379); the
-                                         password comes from REDISCLI_AUTH or the config file
+                                         password comes from REDISCLI_AUTH or the config file;
+                                         exit 0 healthy, 1 degraded, 2 unreachable
+  vipsentinel pause [master] [--for 1h]  maintenance: no agent of the group fails master (every
+                                         master) over until resume or the time has passed
+  vipsentinel resume [master]            end the maintenance
+  vipsentinel failover <master> [--to host:port]
+                                         switch over without losing acknowledged writes, to the
+                                         best replica or the one named
+  vipsentinel import [--out file] /etc/redis/sentinel.conf
+                                         write a vipsentinel configuration (and state) from a
+                                         redis-sentinel one, showing the differences
   vipsentinel version                    print the version
 
 The configuration file uses redis-sentinel's syntax; an existing sentinel.conf works as is.
@@ -75,7 +88,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "check-config":
 		return cmdCheckConfig(args[1:], stdout, stderr)
 	case "status":
+		quietRedis()
 		return cmdStatus(args[1:], stdout, stderr)
+	case "pause":
+		quietRedis()
+		return cmdPause(args[1:], stdout, stderr, false)
+	case "resume":
+		quietRedis()
+		return cmdPause(args[1:], stdout, stderr, true)
+	case "failover":
+		quietRedis()
+		return cmdFailover(args[1:], stdout, stderr)
+	case "import":
+		return cmdImport(args[1:], stdout, stderr)
+	case "configured":
+		return cmdConfigured(args[1:], stdout, stderr)
 	case "demo", "bench":
 		// No path in this text: lintian reads a bin/ path naming this
 		// program as a wrong location (bin-sbin-mismatch).

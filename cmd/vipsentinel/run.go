@@ -169,6 +169,7 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 		Shutdown:   stop,
 		OnEvent:    func(ev sentinelEvent) { met.ObserveEvent(time.Now(), ev) },
 		Fence:      fence.set,
+		HostStatus: hostStatus(vips, fw),
 		API: api.Config{
 			ProtectedMode: f.ProtectedMode,
 			MaxClients:    f.MaxClients,

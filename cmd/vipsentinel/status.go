@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vipsentinel/vipsentinel/agent/config"
+	"github.com/vipsentinel/vipsentinel/agent/runtime"
 )
 
 // cmdStatus asks a running agent (or any Sentinel) for its view and prints
@@ -29,11 +30,14 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	confPath := fs.String("config", defaultConfigPath, "configuration file to read the password from (requirepass; sentinel-pass for another agent's --addr)")
 	password := fs.String("password", "", "deprecated: visible to every user in the process list; use REDISCLI_AUTH or the configuration file")
 	timeout := fs.Duration("timeout", 2*time.Second, "give up after this long")
+	asJSON := fs.Bool("json", false, "print the status document as JSON (schema: doc/status-json.md)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vipsentinel status [--addr host:port] [--config file]\n\n"+
+		fmt.Fprintf(stderr, "Usage: vipsentinel status [--json] [--addr host:port] [--config file]\n\n"+
 			"Prints the masters a running agent monitors, with their address, epoch, replicas, the\n"+
 			"agents it knows and reaches, and its floating-IP, fencing and firewall state.\n"+
-			"The password is REDISCLI_AUTH from the environment, or else read from the configuration file.\n\nFlags:\n")
+			"The password is REDISCLI_AUTH from the environment, or else read from the configuration file.\n"+
+			"Exit status: 0 healthy, 1 degraded (TILT, paused, fenced, down, no quorum, no promotable\n"+
+			"replica, VIP or firewall trouble; the reasons are printed), 2 unreachable.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -60,11 +64,64 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		DialTimeout: *timeout, ReadTimeout: *timeout, DisableIdentity: true,
 	})
 	defer cl.Close()
-	if err := printStatus(ctx, cl, *addr, stdout); err != nil {
-		fmt.Fprintf(stderr, "vipsentinel status: %s: %v\n", *addr, err)
-		return exitFail
+	if *asJSON {
+		return printStatusJSON(ctx, cl, *addr, stdout, stderr)
 	}
-	return exitOK
+	h, err := printStatus(ctx, cl, *addr, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "vipsentinel status: %s: %v\n", *addr, err)
+		return exitUnreachable
+	}
+	fmt.Fprintf(stdout, "\nhealth: %s\n", h.State)
+	for _, r := range h.Reasons {
+		fmt.Fprintf(stdout, "  - %s\n", r)
+	}
+	return h.exitCode()
+}
+
+// StatusDocument is what `vipsentinel status --json` prints: the agent's
+// VIPSENTINEL STATUS document with the command's verdict added as health.
+type StatusDocument struct {
+	runtime.Status
+	Health Health `json:"health"`
+}
+
+// printStatusJSON prints the status document; when the agent cannot be
+// asked, a document with only health (state unreachable) and exit 2.
+func printStatusJSON(ctx context.Context, cl *redis.Client, addr string, stdout, stderr io.Writer) int {
+	st, err := fetchStatus(ctx, cl)
+	var doc any
+	var h Health
+	if err != nil {
+		fmt.Fprintf(stderr, "vipsentinel status: %s: %v\n", addr, err)
+		h = Health{State: "unreachable", Reasons: []string{fmt.Sprintf("%s: %v", addr, err)}}
+		doc = struct {
+			Health Health `json:"health"`
+		}{h}
+	} else {
+		h = assess(st)
+		doc = StatusDocument{Status: *st, Health: h}
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		fmt.Fprintf(stderr, "vipsentinel status: %v\n", err)
+		return exitUnreachable
+	}
+	return h.exitCode()
+}
+
+// fetchStatus asks a vipsentinel agent for VIPSENTINEL STATUS.
+func fetchStatus(ctx context.Context, cl *redis.Client) (*runtime.Status, error) {
+	raw, err := cl.Do(ctx, "VIPSENTINEL", "STATUS").Text()
+	if err != nil {
+		return nil, fmt.Errorf("VIPSENTINEL STATUS: %w", err)
+	}
+	var st runtime.Status
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		return nil, fmt.Errorf("VIPSENTINEL STATUS: %w", err)
+	}
+	return &st, nil
 }
 
 // defaultConfigPath is where the packages install the configuration.
@@ -110,10 +167,12 @@ func loopbackHost(addr string) bool {
 	return err == nil && ip.Unmap().IsLoopback()
 }
 
-func printStatus(ctx context.Context, cl *redis.Client, addr string, w io.Writer) error {
+// printStatus prints an agent's status for a person and judges its health
+// (for a redis-sentinel, from TILT alone).
+func printStatus(ctx context.Context, cl *redis.Client, addr string, w io.Writer) (Health, error) {
 	info, err := cl.Info(ctx, "server", "sentinel", "vipsentinel").Result()
 	if err != nil {
-		return err
+		return Health{}, err
 	}
 	kv := parseInfo(info)
 	myid, err := cl.Do(ctx, "SENTINEL", "MYID").Text()
@@ -130,13 +189,21 @@ func printStatus(ctx context.Context, cl *redis.Client, addr string, w io.Writer
 	}
 	fmt.Fprintf(w, "agent %s (%s), id %s, tilt %s\n", addr, strings.TrimSpace(mode), short(myid), tilt)
 
-	var promo map[string]map[string]promotion
-	if kv["vipsentinel_version"] != "" {
-		promo = promotions(ctx, cl)
+	h := Health{State: "healthy"}
+	if kv["sentinel_tilt"] == "1" {
+		h = Health{State: "degraded", Reasons: []string{"TILT mode: no failover until it ends"}}
 	}
+	var st *runtime.Status
+	if kv["vipsentinel_version"] != "" {
+		if st, err = fetchStatus(ctx, cl); err != nil {
+			return Health{}, err
+		}
+		h = assess(st)
+	}
+	promo := promotions(st)
 	masters, err := maps(ctx, cl, "SENTINEL", "MASTERS")
 	if err != nil {
-		return fmt.Errorf("SENTINEL MASTERS: %w", err)
+		return Health{}, fmt.Errorf("SENTINEL MASTERS: %w", err)
 	}
 	if len(masters) == 0 {
 		fmt.Fprintln(w, "no masters monitored")
@@ -155,7 +222,7 @@ func printStatus(ctx context.Context, cl *redis.Client, addr string, w io.Writer
 				fmt.Fprintf(w, "  replica %s:%s  [%s] link %s, offset %s, priority %s\n",
 					r["ip"], r["port"], r["flags"], r["master-link-status"], r["slave-repl-offset"], r["slave-priority"])
 				if p, ok := promo[name][net.JoinHostPort(r["ip"], r["port"])]; ok {
-					fmt.Fprintf(w, "    promotion: %s\n", p)
+					fmt.Fprintf(w, "    lag %d bytes; promotion: %s\n", p.LagBytes, p)
 				}
 			}
 		}
@@ -187,6 +254,31 @@ func printStatus(ctx context.Context, cl *redis.Client, addr string, w io.Writer
 				fmt.Fprintf(w, "  fencing: on, %s\n", yesNo(v["fenced"] == "1", "ACTIVE (local writes paused, VIP released)", "not active"))
 			}
 		}
+		if ms := statusOf(st, name); ms != nil && ms.Paused {
+			until := "until resumed (vipsentinel resume)"
+			if ms.PausedUntil != "" {
+				until = "until " + ms.PausedUntil
+			}
+			fmt.Fprintf(w, "  MAINTENANCE: paused %s; no failover is started or voted for\n", until)
+		}
+	}
+	if st != nil {
+		for _, v := range st.VIPs {
+			fmt.Fprintf(w, "\nfloating IP %s on %s (master %s): %s", v.Address, v.Interface, v.Master, yesNo(v.Held, "HELD by this host", "not held by this host"))
+			if v.Error != "" {
+				fmt.Fprintf(w, ", ERROR: %s", v.Error)
+			}
+			fmt.Fprintln(w)
+		}
+		if fw := st.Firewall; fw != nil {
+			fmt.Fprintf(w, "\nfirewall (%s): %s%s\n", fw.Mode, yesNo(fw.Open, "open", "NOT open"), yesNo(fw.Fenced, ", fenced", ""))
+			for _, c := range fw.Conflicts {
+				fmt.Fprintf(w, "  conflict%s: %s\n", yesNo(c.Handled, " (handled)", ""), c.Description)
+				if !c.Handled && c.Fix != "" {
+					fmt.Fprintf(w, "    fix: %s\n", c.Fix)
+				}
+			}
+		}
 	}
 	var other []string
 	for _, k := range sortedKeys(kv) {
@@ -200,17 +292,24 @@ func printStatus(ctx context.Context, cl *redis.Client, addr string, w io.Writer
 			fmt.Fprintln(w, l)
 		}
 	}
+	return h, nil
+}
+
+func statusOf(st *runtime.Status, name string) *runtime.MasterStatus {
+	if st == nil {
+		return nil
+	}
+	for i := range st.Masters {
+		if st.Masters[i].Name == name {
+			return &st.Masters[i]
+		}
+	}
 	return nil
 }
 
 // promotion is how a replica would fare in a failover now, from
 // VIPSENTINEL STATUS.
-type promotion struct {
-	Address  string `json:"address"`
-	Eligible bool   `json:"eligible"`
-	Rejected string `json:"rejected"`
-	Unsynced bool   `json:"unsynced"`
-}
+type promotion runtime.ReplicaStatus
 
 func (p promotion) String() string {
 	switch {
@@ -222,27 +321,17 @@ func (p promotion) String() string {
 	return "NOT ELIGIBLE: " + p.Rejected
 }
 
-// promotions reads, per master and replica address, the promotion verdicts
-// VIPSENTINEL STATUS gives; nil if it cannot.
-func promotions(ctx context.Context, cl *redis.Client) map[string]map[string]promotion {
-	raw, err := cl.Do(ctx, "VIPSENTINEL", "STATUS").Text()
-	if err != nil {
-		return nil
-	}
-	var st struct {
-		Masters []struct {
-			Name     string      `json:"name"`
-			Replicas []promotion `json:"replicas"`
-		} `json:"masters"`
-	}
-	if json.Unmarshal([]byte(raw), &st) != nil {
+// promotions indexes st's promotion verdicts by master and replica
+// address; nil without st.
+func promotions(st *runtime.Status) map[string]map[string]promotion {
+	if st == nil {
 		return nil
 	}
 	out := map[string]map[string]promotion{}
 	for _, m := range st.Masters {
 		out[m.Name] = map[string]promotion{}
 		for _, r := range m.Replicas {
-			out[m.Name][r.Address] = r
+			out[m.Name][r.Address] = promotion(r)
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -77,8 +78,10 @@ func TestRunAndStatus(t *testing.T) {
 		var o, e bytes.Buffer
 		code := run([]string{"status", "--addr", addr, "--config", conf, "--timeout", "500ms"}, &o, &e)
 		out = o.String()
-		// The VIPSentinel line appears once the agent has heard from its master.
-		if code == exitOK && strings.Contains(out, "this host") {
+		// The VIPSentinel line appears once the agent has heard from its
+		// master. Without a replica, nothing could be failed over to:
+		// degraded.
+		if code == exitDegraded && strings.Contains(out, "this host") {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -92,10 +95,21 @@ func TestRunAndStatus(t *testing.T) {
 		"quorum 1, down-after 1000ms",
 		"this host: the master is on this host",
 		"floating IP: none configured",
+		"health: degraded\n  - master m1: no replica could be promoted (0 known)\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}
+	}
+
+	// --json: the same verdict in the document, the same exit status.
+	var o, e bytes.Buffer
+	if code := run([]string{"status", "--json", "--addr", addr, "--config", conf}, &o, &e); code != exitDegraded {
+		t.Errorf("status --json: exit %d\n%s%s", code, o.String(), e.String())
+	}
+	var doc StatusDocument
+	if err := json.Unmarshal(o.Bytes(), &doc); err != nil || doc.Health.State != "degraded" || len(doc.Masters) != 1 || doc.Masters[0].Name != "m1" || doc.VIPs == nil {
+		t.Errorf("status --json: %v %+v\n%s", err, doc, o.String())
 	}
 
 	// Metrics and health are served on metrics-addr.
