@@ -323,7 +323,7 @@ func (c *cluster) killRedis(addr Addr) {
 	for _, a := range c.agents {
 		for _, k := range sortedKeys(a.conns) {
 			cn := a.conns[k]
-			if sameAddr(cn.ref.Addr, addr) && cn.ref.Kind != KindSentinel && !c.cutHosts(a.host, addr.Host) {
+			if (cn.ref.Addr == addr) && cn.ref.Kind != KindSentinel && !c.cutHosts(a.host, addr.Host) {
 				delete(a.conns, k)
 				a.dead[k] = true
 				ag, cn := a, cn
@@ -342,7 +342,7 @@ func (c *cluster) killAgent(a *agent) {
 	for _, o := range c.agents {
 		for _, k := range sortedKeys(o.conns) {
 			cn := o.conns[k]
-			if cn.ref.Kind == KindSentinel && sameAddr(cn.ref.Addr, self) && !c.cutHosts(o.host, a.host) {
+			if cn.ref.Kind == KindSentinel && (cn.ref.Addr == self) && !c.cutHosts(o.host, a.host) {
 				delete(o.conns, k)
 				o.dead[k] = true
 				o2, cn := o, cn
@@ -542,7 +542,7 @@ func (c *cluster) execute(a *agent, gen int, cmd Command) {
 		for _, ag := range c.agents {
 			for _, k := range sortedKeys(ag.conns) {
 				cn := ag.conns[k]
-				if cn.link == LinkPubSub && sameAddr(cn.ref.Addr, r.addr) && c.reachable(ag.host, r.addr) {
+				if cn.link == LinkPubSub && (cn.ref.Addr == r.addr) && c.reachable(ag.host, r.addr) {
 					ag2, ref := ag, cn.ref
 					c.after(c.rtt/2, func() { c.step(ag2, Hello{Via: ref, Payload: payload}) })
 				}
@@ -672,7 +672,7 @@ func (c *cluster) infoText(r *fakeRedis) string {
 		var reps []*fakeRedis
 		for _, k := range sortedKeys(c.redis) {
 			o := c.redis[k]
-			if o.alive && o.role == "slave" && sameAddr(o.master, r.addr) && c.linkUp(o) {
+			if o.alive && o.role == "slave" && (o.master == r.addr) && c.linkUp(o) {
 				reps = append(reps, o)
 			}
 		}

@@ -233,12 +233,12 @@ func (n *Node) promotionDone(m *master, r *instance) {
 	}
 	n.instEvent(LevelWarning, "+failover-state-reconf-slaves", m.inst, "")
 	n.reconfScript(m, "leader", m.inst.addr, r.addr)
-	if mi := m.inst; m.hold.active && sameAddr(m.hold.addr, mi.addr) {
+	if mi := m.inst; m.hold.active && n.sameAddr(m.hold.addr, mi.addr) {
 		// The old master we paused for a forced failover follows the new
 		// one now, so that its pause can be lifted without a write
 		// reaching it (the switch may be a failover-timeout away).
 		if n.sendSlaveOf(mi, r.addr, purposeDemote) {
-			n.masterEventDetail(LevelNotice, "+convert-to-slave", m, describeReplica(mi.addr, m, r.addr), "old master, paused for a forced failover, follows the promoted replica")
+			n.masterEventDetail(LevelNotice, "+convert-to-slave", m, n.describeReplica(mi.addr, m, r.addr), "old master, paused for a forced failover, follows the promoted replica")
 		}
 	}
 	n.forceHello(m)
@@ -318,7 +318,7 @@ func (n *Node) switchToPromoted(m *master) {
 	if ref == nil {
 		ref = m.inst
 	}
-	n.masterEvent(LevelWarning, "+switch-master", m, switchPayload(m.cfg.Name, m.inst.addr, ref.addr))
+	n.masterEvent(LevelWarning, "+switch-master", m, n.switchPayload(m.cfg.Name, m.inst.addr, ref.addr))
 	n.resetMasterAndChangeAddress(m, ref.addr)
 }
 
@@ -364,15 +364,15 @@ func (n *Node) resetMasterAndChangeAddress(m *master, addr Addr) {
 	var reps []rep
 	// So is an old master we keep paused after a forced failover.
 	claims := func(ri *instance) bool {
-		return (n.isLocal(ri.addr) || m.hold.active && sameAddr(m.hold.addr, ri.addr)) &&
+		return (n.isLocal(ri.addr) || m.hold.active && n.sameAddr(m.hold.addr, ri.addr)) &&
 			ri.info != nil && ri.roleReported == KindMaster
 	}
 	for _, r := range m.sortedReplicas() {
-		if !sameAddr(r.addr, addr) {
+		if !n.sameAddr(r.addr, addr) {
 			reps = append(reps, rep{r.addr, claims(r)})
 		}
 	}
-	if !sameAddr(m.inst.addr, addr) {
+	if !n.sameAddr(m.inst.addr, addr) {
 		reps = append(reps, rep{m.inst.addr, claims(m.inst)})
 	}
 	n.resetMaster(m, addr, true, false)

@@ -268,7 +268,7 @@ func (n *Node) helloPort() int {
 // sendHello publishes our hello about ri's master to ri.
 func (n *Node) sendHello(ri *instance) {
 	m := ri.m
-	if ri.kind != KindSentinel && m.writesPaused(ri.addr) {
+	if ri.kind != KindSentinel && n.writesPaused(m, ri.addr) {
 		// PUBLISH is a write for CLIENT PAUSE WRITE: it would block the
 		// command link of the master we keep paused.
 		return
@@ -283,7 +283,7 @@ func (n *Node) sendHello(ri *instance) {
 		RunID:        n.myid,
 		CurrentEpoch: n.currentEpoch,
 		Master:       m.cfg.Name,
-		MasterAddr:   n.currentAddr(m),
+		MasterAddr:   n.announce(n.currentAddr(m)),
 		ConfigEpoch:  m.configEpoch,
 	}
 	c := n.mapCmd(ri, "PUBLISH", HelloChannel, FormatHello(h))
@@ -318,7 +318,7 @@ func (n *Node) sendSlaveOf(ri *instance, to Addr, purpose cmdPurpose) bool {
 	}
 	host, port := "NO", "ONE"
 	if !to.IsZero() {
-		host, port = to.Host, strconv.Itoa(to.Port)
+		host, port = n.announceHost(to.Host), strconv.Itoa(to.Port)
 	}
 	cmds := cmdList(
 		n.mapCmd(ri, "MULTI"),

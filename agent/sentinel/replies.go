@@ -13,17 +13,17 @@ func (n *Node) lookup(ref Ref) *instance {
 	}
 	switch ref.Kind {
 	case KindMaster:
-		if sameAddr(m.inst.addr, ref.Addr) {
+		if n.sameAddr(m.inst.addr, ref.Addr) {
 			return m.inst
 		}
 	case KindReplica:
 		for _, r := range m.replicas {
-			if sameAddr(r.addr, ref.Addr) {
+			if n.sameAddr(r.addr, ref.Addr) {
 				return r
 			}
 		}
 	case KindSentinel:
-		if s := m.sentinels[strings.ToLower(ref.RunID)]; s != nil && sameAddr(s.addr, ref.Addr) {
+		if s := m.sentinels[strings.ToLower(ref.RunID)]; s != nil && n.sameAddr(s.addr, ref.Addr) {
 			return s
 		}
 	}

@@ -61,13 +61,13 @@ func TestScenarioKillMaster(t *testing.T) {
 		}
 	}
 	newMaster, _ := leader.node.MasterAddr("mymaster")
-	if sameAddr(newMaster, redisAddr(0)) {
+	if newMaster == redisAddr(0) {
 		t.Fatalf("master not moved")
 	}
 	// Every agent agrees on the new master and config epoch.
 	for _, a := range c.agents {
 		addr, _ := a.node.MasterAddr("mymaster")
-		if !sameAddr(addr, newMaster) {
+		if !(addr == newMaster) {
 			t.Errorf("agent %d thinks master is %v, want %v", a.id, addr, newMaster)
 		}
 	}
@@ -252,7 +252,7 @@ func TestScenarioFenceIsolatedMaster(t *testing.T) {
 	if !ok {
 		t.Fatalf("old master not demoted after heal: role %s cmds %v events %v", r0.role, r0.cmds, a0.eventTypes(t1))
 	}
-	if !sameAddr(r0.master, newMaster) {
+	if !(r0.master == newMaster) {
 		t.Fatalf("old master replicates from %v, want %v", r0.master, newMaster)
 	}
 	conv := a0.firstEvent("+convert-to-slave", t1)
@@ -348,7 +348,7 @@ func TestScenarioLeaderCrashAfterElection(t *testing.T) {
 	want, _ := leader.node.MasterAddr("mymaster")
 	ok = c.runUntil(c.now+5*time.Second, func() bool {
 		a, _ := crashed.node.MasterAddr("mymaster")
-		return sameAddr(a, want)
+		return (a == want)
 	})
 	if !ok {
 		t.Fatalf("restarted agent did not learn the new master")
@@ -405,7 +405,7 @@ func TestScenarioManualFailover(t *testing.T) {
 	// The old master is alive: it is converted to a replica of the new one.
 	r0 := c.redis[redisAddr(0).String()]
 	newMaster, _ := a.node.MasterAddr("mymaster")
-	ok = c.runUntil(c.now+15*time.Second, func() bool { return r0.role == "slave" && sameAddr(r0.master, newMaster) })
+	ok = c.runUntil(c.now+15*time.Second, func() bool { return r0.role == "slave" && (r0.master == newMaster) })
 	if !ok {
 		t.Fatalf("old master not converted: %+v", r0)
 	}
@@ -453,7 +453,7 @@ func TestScenarioHostRebootReturningOldMaster(t *testing.T) {
 			t.Errorf("restarted agent wanted the VIP at %v: %+v", v.at-t1, v.vip)
 		}
 	}
-	if !sameAddr(r0.master, newMaster) {
+	if !(r0.master == newMaster) {
 		t.Errorf("old master follows %v, want %v", r0.master, newMaster)
 	}
 	t.Logf("host back -> old master demoted after %v (commands %v)", demoted, r0.cmds)
@@ -494,7 +494,7 @@ var syncEvents = []string{"+failover-pause-master", "+failover-wait-replica-offs
 func (c *cluster) lost(addr Addr, p promotion) []ack {
 	var out []ack
 	for _, w := range c.acked {
-		if sameAddr(w.addr, addr) && w.off > p.off {
+		if (w.addr == addr) && w.off > p.off {
 			out = append(out, w)
 		}
 	}
@@ -506,7 +506,7 @@ func (c *cluster) lastAck(addr Addr, t Time) (ack, bool) {
 	var last ack
 	found := false
 	for _, w := range c.acked {
-		if sameAddr(w.addr, addr) && w.at < t {
+		if (w.addr == addr) && w.at < t {
 			last, found = w, true
 		}
 	}
@@ -587,7 +587,7 @@ func TestScenarioForcedFailoverKeepsWrites(t *testing.T) {
 			if pause < 0 || demote < pause || unpause < demote {
 				t.Errorf("commands to the old master %v: want CLIENT PAUSE, SLAVEOF, CLIENT UNPAUSE", r0.cmds)
 			}
-			if !sameAddr(r0.master, p.addr) {
+			if !(r0.master == p.addr) {
 				t.Errorf("old master follows %v, want %v", r0.master, p.addr)
 			}
 			c.run(2 * time.Second)
@@ -686,7 +686,7 @@ func TestScenarioForcedFailoverReplicaLagging(t *testing.T) {
 		t.Errorf("writes blocked for %v", c.stalled)
 	}
 	for _, x := range c.agents {
-		if m, _ := x.node.MasterAddr("mymaster"); !sameAddr(m, old) || x.hasEvent("+sdown", t0) {
+		if m, _ := x.node.MasterAddr("mymaster"); !(m == old) || x.hasEvent("+sdown", t0) {
 			t.Errorf("agent %d: master %v events %v", x.id, m, x.eventTypes(t0))
 		}
 	}

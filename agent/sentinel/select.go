@@ -2,7 +2,6 @@ package sentinel
 
 import (
 	"fmt"
-	"net/netip"
 	"sort"
 	"strings"
 )
@@ -61,7 +60,7 @@ func (n *Node) candidates(m *master) []Candidate {
 		case r.info != nil && r.info.Loading:
 			c.Rejected = "loading its dataset (loading:1)"
 		default:
-			c.Rejected = unsyncedReason(r, m)
+			c.Rejected = n.unsyncedReason(r, m)
 			c.Unsynced = c.Rejected != ""
 		}
 		switch {
@@ -76,15 +75,6 @@ func (n *Node) candidates(m *master) []Candidate {
 	sort.SliceStable(ok, func(i, j int) bool { return betterCandidate(ok[i], ok[j]) })
 	sort.SliceStable(unsynced, func(i, j int) bool { return betterCandidate(unsynced[i], unsynced[j]) })
 	return append(append(ok, unsynced...), bad...)
-}
-
-// bothIPs reports whether a and b are both IP literals: a host name and an
-// address may name the same instance (resolve-hostnames), so only two
-// different addresses prove a replica follows another instance.
-func bothIPs(a, b string) bool {
-	_, errA := netip.ParseAddr(a)
-	_, errB := netip.ParseAddr(b)
-	return errA == nil && errB == nil
 }
 
 // unsyncedReason says why replica r, by its latest INFO, holds no complete
@@ -102,14 +92,14 @@ func bothIPs(a, b string) bool {
 // replica of another instance holds that instance's data, whose offset
 // cannot be compared with the master's. Only a replica's own report
 // counts: role:master (a promotion that timed out) is not judged here.
-func unsyncedReason(r *instance, m *master) string {
+func (n *Node) unsyncedReason(r *instance, m *master) string {
 	info := r.info
 	if info == nil || r.roleReported != KindReplica {
 		return ""
 	}
 	from := Addr{Host: r.slaveMasterHost, Port: r.slaveMasterPort}
 	switch {
-	case from.Host != "" && !sameAddr(from, m.inst.addr) && (from.Port != m.inst.addr.Port || bothIPs(from.Host, m.inst.addr.Host)):
+	case from.Host != "" && !n.sameAddr(from, m.inst.addr) && (from.Port != m.inst.addr.Port || n.knownIPs(from.Host, m.inst.addr.Host)):
 		return fmt.Sprintf("replicating from %s, not from the master %s", from, m.inst.addr)
 	case info.MasterSyncInProgress:
 		return "sync from the master in progress (master_sync_in_progress:1)"
