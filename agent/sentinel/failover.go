@@ -237,8 +237,17 @@ func (n *Node) promotionDone(m *master, r *instance) {
 		// The old master we paused for a forced failover follows the new
 		// one now, so that its pause can be lifted without a write
 		// reaching it (the switch may be a failover-timeout away).
-		if n.sendSlaveOf(mi, r.addr, purposeDemote) {
-			n.masterEventDetail(LevelNotice, "+convert-to-slave", m, n.describeReplica(mi.addr, m, r.addr), "old master, paused for a forced failover, follows the promoted replica")
+		//
+		// +convert-to-slave waits for the transaction's success: when
+		// nothing else delays the switch, the reset in this same pass
+		// closes the link the transaction went out on, and the new
+		// replica instance then demotes it (with its own event) as
+		// Sentinel would.
+		if id, ok := n.sendSlaveOfID(mi, r.addr, purposeDemote); ok {
+			p := n.pending[id]
+			p.done = &Event{Type: "+convert-to-slave", Level: LevelNotice, Master: m.cfg.Name,
+				Payload: n.describeReplica(mi.addr, m, r.addr), Detail: "old master, paused for a forced failover, follows the promoted replica"}
+			n.pending[id] = p
 		}
 	}
 	n.forceHello(m)
@@ -351,6 +360,29 @@ func (n *Node) resetMaster(m *master, addr Addr, keepSentinels, event bool) {
 	}
 }
 
+// takeConvertEvent takes the +convert-to-slave waiting for the success of
+// a demotion of a (m's old master) still in flight, if any: the reset
+// closes the link its completion would come back on.
+func (n *Node) takeConvertEvent(m *master, a Addr) *Event {
+	// The lowest id, so that the walk of the map decides nothing (there
+	// is one such demotion per failover).
+	var found uint64
+	for id, p := range n.pending {
+		if p.done != nil && p.purpose == purposeDemote && p.ref.Master == m.cfg.Name && n.sameAddr(p.ref.Addr, a) &&
+			(found == 0 || id < found) {
+			found = id
+		}
+	}
+	if found == 0 {
+		return nil
+	}
+	p := n.pending[found]
+	ev := p.done
+	p.done = nil
+	n.pending[found] = p
+	return ev
+}
+
 // resetMasterAndChangeAddress is sentinelResetMasterAndChangeAddress: the
 // new master at addr, every other known address (the old master included)
 // as its replicas. A local instance that last claimed role:master under the
@@ -358,8 +390,9 @@ func (n *Node) resetMaster(m *master, addr Addr, keepSentinels, event bool) {
 // that names another master is newer than whatever made it master.
 func (n *Node) resetMasterAndChangeAddress(m *master, addr Addr) {
 	type rep struct {
-		a      Addr
-		demote bool
+		a         Addr
+		demote    bool
+		converted *Event
 	}
 	var reps []rep
 	// So is an old master we keep paused after a forced failover.
@@ -369,11 +402,11 @@ func (n *Node) resetMasterAndChangeAddress(m *master, addr Addr) {
 	}
 	for _, r := range m.sortedReplicas() {
 		if !n.sameAddr(r.addr, addr) {
-			reps = append(reps, rep{r.addr, claims(r)})
+			reps = append(reps, rep{r.addr, claims(r), nil})
 		}
 	}
 	if !n.sameAddr(m.inst.addr, addr) {
-		reps = append(reps, rep{m.inst.addr, claims(m.inst)})
+		reps = append(reps, rep{m.inst.addr, claims(m.inst), n.takeConvertEvent(m, m.inst.addr)})
 	}
 	n.resetMaster(m, addr, true, false)
 	for _, r := range reps {
@@ -381,6 +414,7 @@ func (n *Node) resetMasterAndChangeAddress(m *master, addr Addr) {
 		if r.demote {
 			ri.demoteUntil = n.now + m.cfg.FailoverTimeout
 		}
+		ri.converted = r.converted
 		n.instEvent(LevelNotice, "+slave", ri, "")
 	}
 	n.dirty = true

@@ -313,8 +313,14 @@ func (n *Node) forceHello(m *master) {
 // to (NO ONE when to is zero), CONFIG REWRITE, and the client kills, in
 // MULTI/EXEC. It reports false when ri's link is not usable.
 func (n *Node) sendSlaveOf(ri *instance, to Addr, purpose cmdPurpose) bool {
+	_, ok := n.sendSlaveOfID(ri, to, purpose)
+	return ok
+}
+
+// sendSlaveOfID is sendSlaveOf, also returning the transaction's id.
+func (n *Node) sendSlaveOfID(ri *instance, to Addr, purpose cmdPurpose) (uint64, bool) {
 	if ri.link.disconnected() {
-		return false
+		return 0, false
 	}
 	host, port := "NO", "ONE"
 	if !to.IsZero() {
@@ -334,7 +340,7 @@ func (n *Node) sendSlaveOf(ri *instance, to Addr, purpose cmdPurpose) bool {
 	// its reply already shows the new role, saving a round trip.
 	ri.infoSentAt = never
 	n.sendInfo(ri)
-	return true
+	return id, true
 }
 
 // sendOther sends a single command expecting a CommandDone.

@@ -92,6 +92,9 @@ type pendingCmd struct {
 	purpose cmdPurpose
 	ref     Ref
 	lnk     *link
+	// done, if set, is a notice event about the master emitted when the
+	// command succeeds: an event that must not claim what did not happen.
+	done *Event
 }
 
 type cmdPurpose int

@@ -51,6 +51,15 @@ func (n *Node) refreshInfo(ri *instance, info *Info, raw string) {
 	case "slave", "replica":
 		role = KindReplica
 	}
+	if ev := ri.converted; ev != nil && role >= 0 {
+		// A demotion in flight across the switch (takeConvertEvent):
+		// role:slave says it landed; role:master is converted below,
+		// with its own event.
+		ri.converted = nil
+		if role == KindReplica {
+			n.masterEventDetail(ev.Level, ev.Type, m, ev.Payload, ev.Detail)
+		}
+	}
 	if role == KindReplica {
 		host := strings.ToLower(info.MasterHost)
 		if host != ri.slaveMasterHost || info.MasterPort != ri.slaveMasterPort {

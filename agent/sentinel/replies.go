@@ -264,6 +264,9 @@ func (n *Node) onCommandDone(v CommandDone) {
 		if ri != nil {
 			ri.forceInfo = true
 		}
+		if m := n.masters[p.ref.Master]; m != nil && p.done != nil && v.Err == "" {
+			n.masterEventDetail(p.done.Level, p.done.Type, m, p.done.Payload, p.done.Detail)
+		}
 	case purposePause:
 		if m := n.masters[p.ref.Master]; m != nil && v.Err != "" && m.pause.active {
 			m.pause.sentAt = never // retry at once
