@@ -278,6 +278,12 @@ func (p *parser) finish(f *File) {
 	// its parent folder must find the same folder here.
 	f.Dir = absOr(f.Dir)
 	p.finishACL(f)
+	// Redis writes its log after that chdir(), so a relative logfile is
+	// under dir as well (checked against redis-sentinel by
+	// compat.TestDebianSentinelConf).
+	if f.LogFile != "" && !filepath.IsAbs(f.LogFile) {
+		f.LogFile = filepath.Join(f.Dir, f.LogFile)
+	}
 	vipOwner := map[netip.Addr]string{}
 	for _, m := range f.Masters {
 		if !m.fenceSet {

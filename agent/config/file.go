@@ -71,8 +71,9 @@ type File struct {
 	aclFileAt            pos
 	LogLevel             string // one of LogLevels
 	// LogFile is where logs go when LogFileSet: standard output for "",
-	// as in Redis, or a file appended to. Unset, logs go to the journal
-	// (or standard error).
+	// as in Redis, or a file appended to (absolute: a relative path is
+	// resolved against Dir, as Redis opens it after chdir()ing there).
+	// Unset, logs go to the journal (or standard error).
 	LogFile    string
 	LogFileSet bool
 

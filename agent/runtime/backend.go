@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,10 @@ func (b backend) MasterAddr(ctx context.Context, name string) (addr sentinel.Add
 
 func (b backend) IsMasterDownByAddr(ctx context.Context, addr sentinel.Addr, epoch uint64, runID string) (res api.IsDown, err error) {
 	err = b.r.do(ctx, func(now sentinel.Time) {
+		// A peer with announce-hostnames names the master by hostname.
+		if b.r.node.ResolvesHostnames() && net.ParseIP(addr.Host) == nil {
+			b.r.feedNew(now, []string{addr.Host})
+		}
 		res.Down, res.Leader, res.LeaderEpoch = b.r.node.IsMasterDownByAddr(now, addr.Host, addr.Port, epoch, runID)
 	})
 	return res, err
@@ -197,7 +202,7 @@ func (b backend) Hello(ctx context.Context, from sentinel.Addr, authenticated bo
 	}
 	return b.r.do(ctx, func(now sentinel.Time) {
 		urgent := b.r.takeHellos(now)
-		if b.r.drv.Receive(now, h) || urgent {
+		if b.r.receive(now, h) || urgent {
 			b.r.drv.Pass(now)
 		}
 	})

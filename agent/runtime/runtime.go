@@ -201,6 +201,7 @@ type Runtime struct {
 	api    *api.Server
 	lns    []net.Listener
 	script *scriptRunner
+	names  *hostnames // resolve-hostnames answers fed to node (resolve.go)
 
 	calls   chan *call
 	hellos  chan sentinel.Hello // peers' hellos, taken without a round trip (backend.Hello)
@@ -312,6 +313,7 @@ func New(opts Options) (*Runtime, error) {
 		hellos:  make(chan sentinel.Hello, maxHellos),
 		stopped: make(chan struct{}),
 		ready:   make(chan struct{}),
+		names:   newHostnames(),
 	}
 	r.drv = driver.New(node, loopIO{r})
 	// main derived the level from the configuration file; a loglevel
@@ -461,6 +463,7 @@ func (r *Runtime) loop(ctx context.Context) error {
 	r.heartbeat.Store(r.clock.Now().UnixNano())
 	// The first Ready carries a fresh agent's generated myid and the
 	// initial VIP intents.
+	r.startResolving(ctx, r.now())
 	r.drv.Pass(r.now())
 	r.drv.Flush()
 	if r.unsaved == nil {
@@ -480,7 +483,7 @@ func (r *Runtime) loop(ctx context.Context) error {
 			fired = true
 		case in := <-inputs:
 			now := r.now()
-			urgent := r.drv.Receive(now, in)
+			urgent := r.receive(now, in)
 			// Take what else is waiting, bounded, so that one timer pass
 			// and one Ready cover a burst of replies. Routine replies of
 			// a calm agent wait for the next tick's pass (Receive).
@@ -488,7 +491,7 @@ func (r *Runtime) loop(ctx context.Context) error {
 			for i := 0; i < 256; i++ {
 				select {
 				case in := <-inputs:
-					urgent = r.drv.Receive(now, in) || urgent
+					urgent = r.receive(now, in) || urgent
 				default:
 					break drain
 				}
@@ -498,7 +501,7 @@ func (r *Runtime) loop(ctx context.Context) error {
 			}
 		case h := <-r.hellos:
 			now := r.now()
-			urgent := r.drv.Receive(now, h)
+			urgent := r.receive(now, h)
 			if r.takeHellos(now) || urgent {
 				r.drv.Pass(now)
 			}
@@ -541,7 +544,7 @@ func (r *Runtime) takeHellos(now sentinel.Time) (urgent bool) {
 	for {
 		select {
 		case h := <-r.hellos:
-			urgent = r.drv.Receive(now, h) || urgent
+			urgent = r.receive(now, h) || urgent
 		default:
 			return urgent
 		}

@@ -158,7 +158,7 @@ func (n *Node) askOthers(m *master, forced bool) {
 		if m.failoverState > stateNone {
 			runid = n.myid
 		}
-		c := n.mapCmd(s, "SENTINEL", "is-master-down-by-addr", m.inst.addr.Host,
+		c := n.mapCmd(s, "SENTINEL", "is-master-down-by-addr", n.announceHost(m.inst.addr.Host),
 			strconv.Itoa(m.inst.addr.Port), strconv.FormatUint(n.currentEpoch, 10), runid)
 		n.send(s, CmdAskMasterDown, [][]string{c})
 		s.askSentAt = now

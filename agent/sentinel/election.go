@@ -27,7 +27,7 @@ func (n *Node) IsMasterDownByAddr(now Time, ip string, port int, reqEpoch uint64
 	var m *master
 	if h, err := n.checkHost(ip); err == nil {
 		for _, mm := range n.sortedMasters() {
-			if sameAddr(mm.inst.addr, Addr{Host: h, Port: port}) {
+			if n.sameAddr(mm.inst.addr, Addr{Host: h, Port: port}) {
 				m = mm
 				break
 			}

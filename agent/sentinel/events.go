@@ -23,10 +23,10 @@ func (n *Node) debug(masterName, typ, detail string) {
 // describe renders Sentinel's %@: "<type> <name> <ip> <port>", followed for
 // replicas and sentinels by " @ <master-name> <master-ip> <master-port>".
 func (n *Node) describe(ri *instance) string {
-	s := ri.kind.String() + " " + ri.name + " " + ri.addr.Host + " " + strconv.Itoa(ri.addr.Port)
+	s := ri.kind.String() + " " + ri.name + " " + n.announceHost(ri.addr.Host) + " " + strconv.Itoa(ri.addr.Port)
 	if ri.kind != KindMaster {
 		mi := ri.m.inst
-		s += " @ " + mi.name + " " + mi.addr.Host + " " + strconv.Itoa(mi.addr.Port)
+		s += " @ " + mi.name + " " + n.announceHost(mi.addr.Host) + " " + strconv.Itoa(mi.addr.Port)
 	}
 	return s
 }
@@ -73,7 +73,8 @@ func (n *Node) newEpochEvent(m *master) {
 
 // describeReplica renders "%@" for a as a replica of m's master at master:
 // the form Sentinel gives events about an instance that now follows another.
-func describeReplica(a Addr, m *master, master Addr) string {
+func (n *Node) describeReplica(a Addr, m *master, master Addr) string {
+	a, master = n.announce(a), n.announce(master)
 	return "slave " + a.String() + " " + a.Host + " " + strconv.Itoa(a.Port) +
 		" @ " + m.cfg.Name + " " + master.Host + " " + strconv.Itoa(master.Port)
 }
@@ -83,6 +84,7 @@ func (n *Node) reconfScript(m *master, role string, from, to Addr) {
 	if m.cfg.ClientReconfigScript == "" {
 		return
 	}
+	from, to = n.announce(from), n.announce(to)
 	n.scripts = append(n.scripts, ScriptRun{
 		Master: m.cfg.Name,
 		Path:   m.cfg.ClientReconfigScript,

@@ -186,7 +186,7 @@ func (n *Node) failoverSelectSlave(m *master) {
 		// it qualifies now or the switchover aborts; nothing is waited for.
 		r, detail = n.selectTarget(m)
 	} else if r != nil {
-		if aw := awaitedReplicas(cs, r); len(aw) > 0 {
+		if aw := n.awaitedReplicas(cs, r); len(aw) > 0 {
 			var names []string
 			for _, c := range aw {
 				names = append(names, c.Addr.String())
@@ -264,12 +264,21 @@ func (n *Node) promotionDone(m *master, r *instance) {
 	}
 	n.instEvent(LevelWarning, "+failover-state-reconf-slaves", m.inst, "")
 	n.reconfScript(m, "leader", m.inst.addr, r.addr)
-	if mi := m.inst; m.hold.active && sameAddr(m.hold.addr, mi.addr) {
+	if mi := m.inst; m.hold.active && n.sameAddr(m.hold.addr, mi.addr) {
 		// The old master we paused for a forced failover follows the new
 		// one now, so that its pause can be lifted without a write
 		// reaching it (the switch may be a failover-timeout away).
-		if n.sendSlaveOf(mi, r.addr, purposeDemote) {
-			n.masterEventDetail(LevelNotice, "+convert-to-slave", m, describeReplica(mi.addr, m, r.addr), "old master, paused for a forced failover, follows the promoted replica")
+		//
+		// +convert-to-slave waits for the transaction's success: when
+		// nothing else delays the switch, the reset in this same pass
+		// closes the link the transaction went out on, and the new
+		// replica instance then demotes it (with its own event) as
+		// Sentinel would.
+		if id, ok := n.sendSlaveOfID(mi, r.addr, purposeDemote); ok {
+			p := n.pending[id]
+			p.done = &Event{Type: "+convert-to-slave", Level: LevelNotice, Master: m.cfg.Name,
+				Payload: n.describeReplica(mi.addr, m, r.addr), Detail: "old master, paused for a forced failover, follows the promoted replica"}
+			n.pending[id] = p
 		}
 	}
 	n.forceHello(m)
@@ -349,7 +358,7 @@ func (n *Node) switchToPromoted(m *master) {
 	if ref == nil {
 		ref = m.inst
 	}
-	n.masterEvent(LevelWarning, "+switch-master", m, switchPayload(m.cfg.Name, m.inst.addr, ref.addr))
+	n.masterEvent(LevelWarning, "+switch-master", m, n.switchPayload(m.cfg.Name, m.inst.addr, ref.addr))
 	n.resetMasterAndChangeAddress(m, ref.addr)
 }
 
@@ -420,6 +429,29 @@ func (c *carried) carryTo(mi *instance) {
 	mi.link.carried = true
 }
 
+// takeConvertEvent takes the +convert-to-slave waiting for the success of
+// a demotion of a (m's old master) still in flight, if any: the reset
+// closes the link its completion would come back on.
+func (n *Node) takeConvertEvent(m *master, a Addr) *Event {
+	// The lowest id, so that the walk of the map decides nothing (there
+	// is one such demotion per failover).
+	var found uint64
+	for id, p := range n.pending {
+		if p.done != nil && p.purpose == purposeDemote && p.ref.Master == m.cfg.Name && n.sameAddr(p.ref.Addr, a) &&
+			(found == 0 || id < found) {
+			found = id
+		}
+	}
+	if found == 0 {
+		return nil
+	}
+	p := n.pending[found]
+	ev := p.done
+	p.done = nil
+	n.pending[found] = p
+	return ev
+}
+
 // resetMasterAndChangeAddress is sentinelResetMasterAndChangeAddress: the
 // new master at addr, every other known address (the old master included)
 // as its replicas. A local instance that last claimed role:master under the
@@ -427,22 +459,23 @@ func (c *carried) carryTo(mi *instance) {
 // that names another master is newer than whatever made it master.
 func (n *Node) resetMasterAndChangeAddress(m *master, addr Addr) {
 	type rep struct {
-		a      Addr
-		demote bool
+		a         Addr
+		demote    bool
+		converted *Event
 	}
 	var reps []rep
 	// So is an old master we keep paused after a forced failover.
 	claims := func(ri *instance) bool {
-		return (n.isLocal(ri.addr) || m.hold.active && sameAddr(m.hold.addr, ri.addr)) &&
+		return (n.isLocal(ri.addr) || m.hold.active && n.sameAddr(m.hold.addr, ri.addr)) &&
 			ri.info != nil && ri.roleReported == KindMaster
 	}
 	for _, r := range m.sortedReplicas() {
-		if !sameAddr(r.addr, addr) {
-			reps = append(reps, rep{r.addr, claims(r)})
+		if !n.sameAddr(r.addr, addr) {
+			reps = append(reps, rep{r.addr, claims(r), nil})
 		}
 	}
-	if !sameAddr(m.inst.addr, addr) {
-		reps = append(reps, rep{m.inst.addr, claims(m.inst)})
+	if !n.sameAddr(m.inst.addr, addr) {
+		reps = append(reps, rep{m.inst.addr, claims(m.inst), n.takeConvertEvent(m, m.inst.addr)})
 	}
 	keep := carryOf(n.findReplica(m, addr))
 	n.resetMaster(m, addr, true, false)
@@ -452,6 +485,7 @@ func (n *Node) resetMasterAndChangeAddress(m *master, addr Addr) {
 		if r.demote {
 			ri.demoteUntil, ri.demoteSentAt = n.now+m.cfg.FailoverTimeout, never
 		}
+		ri.converted = r.converted
 		n.instEvent(LevelNotice, "+slave", ri, "")
 	}
 	n.dirty = true

@@ -83,7 +83,7 @@ func (n *Node) view(m *master, inst *instance) fenceView {
 		prompt:   l.heardAt != never && n.now-l.heardAt <= 2*n.pingPeriod(m),
 		tilt:     n.tilt,
 		majority: reach >= majority,
-		held:     sameAddr(m.held, inst.addr),
+		held:     n.sameAddr(m.held, inst.addr),
 		peers:    known > 1,
 		reach:    reach,
 		known:    known,
@@ -127,7 +127,7 @@ func (n *Node) fencePass(m *master) {
 	}
 	m.vip = VIPIntent{Master: m.cfg.Name, Own: own, Epoch: m.configEpoch, Reason: reason}
 	m.held = heldNext(m.held, v, own, inst.addr)
-	v.held = sameAddr(m.held, inst.addr)
+	v.held = n.sameAddr(m.held, inst.addr)
 
 	fence := mustFence(v, m.fenceHold)
 	if fence != m.fenced {
@@ -308,7 +308,7 @@ func (n *Node) managePause(m *master, inst *instance, need bool) {
 	now := n.now
 	pd := n.pauseDuration(m)
 	if need {
-		if !m.pause.active || !sameAddr(m.pause.addr, inst.addr) || now-m.pause.sentAt >= pd/3 {
+		if !m.pause.active || !n.sameAddr(m.pause.addr, inst.addr) || now-m.pause.sentAt >= pd/3 {
 			if n.sendOther(inst, purposePause, "CLIENT", "PAUSE", strconv.FormatInt(pd.Milliseconds(), 10), "WRITE") {
 				m.pause = pauseState{active: true, addr: inst.addr, sentAt: now}
 			}
@@ -323,7 +323,7 @@ func (n *Node) managePause(m *master, inst *instance, need bool) {
 		return
 	}
 	var target *instance
-	if sameAddr(m.inst.addr, m.pause.addr) {
+	if n.sameAddr(m.inst.addr, m.pause.addr) {
 		target = m.inst
 	} else {
 		target = n.findReplica(m, m.pause.addr)
@@ -335,7 +335,7 @@ func (n *Node) managePause(m *master, inst *instance, need bool) {
 	if target.demoteUntil != never && now < target.demoteUntil {
 		return // demote first, then let writes (now refused as READONLY) through
 	}
-	if m.hold.active && sameAddr(m.hold.addr, m.pause.addr) {
+	if m.hold.active && n.sameAddr(m.hold.addr, m.pause.addr) {
 		m.pause.active = false // a forced failover keeps it paused and will lift it
 		return
 	}

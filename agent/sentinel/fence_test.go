@@ -309,7 +309,7 @@ func TestFenceRestartNoPause(t *testing.T) {
 	}
 	h.confirmHold(m, ps)
 	h.serve(300*time.Millisecond, reply)
-	if !m.vip.Own || !sameAddr(m.held, tMaster) {
+	if !m.vip.Own || !(m.held == tMaster) {
 		t.Fatalf("VIP not taken after the confirmation: %s", m.vip.Reason)
 	}
 	if len(client) > 0 || slices.ContainsFunc(h.events, func(e Event) bool { return e.Type == "+fence" }) {

@@ -37,12 +37,14 @@ type grantState struct {
 	until Time
 }
 
-func (g grantState) blocks(now Time, a Addr) bool {
-	return now < g.until && !sameAddr(g.addr, a)
+// grantBlocks reports whether g binds us to an address other than a.
+func (n *Node) grantBlocks(g grantState, a Addr) bool {
+	return n.now < g.until && !n.sameAddr(g.addr, a)
 }
 
-func (g grantState) covers(now Time, a Addr) bool {
-	return now < g.until && sameAddr(g.addr, a)
+// grantCovers reports whether g binds us to a.
+func (n *Node) grantCovers(g grantState, a Addr) bool {
+	return n.now < g.until && n.sameAddr(g.addr, a)
 }
 
 const leaseTokenPrefix = "vipsentinel-lease-"
@@ -78,7 +80,7 @@ func (n *Node) restoreGrant(m *master, a Addr) {
 // give records a grant for a (to a peer or to ourselves). A new address is
 // persisted before the grant leaves the Node (see restoreGrant).
 func (n *Node) give(m *master, a Addr) {
-	if !sameAddr(m.leaseAddr, a) {
+	if !n.sameAddr(m.leaseAddr, a) {
 		m.leaseAddr = a
 		n.dirty = true
 	}
@@ -150,14 +152,13 @@ func (n *Node) answerLease(m *master, token string) (down bool, leader string, e
 	if m == nil {
 		return false, "*", 0
 	}
-	now := n.now
 	a := m.inst.addr
 	down = !n.tilt && m.inst.flags&fSDown != 0
 	switch {
 	case n.tilt, n.unsure(), down,
 		m.failoverState != stateNone,
-		m.grant.blocks(now, a),
-		m.guard.covers(now, a),
+		n.grantBlocks(m.grant, a),
+		n.grantCovers(m.guard, a),
 		n.silence(m.inst) > n.lease(m)/2:
 		return down, "*", 0
 	}
@@ -184,14 +185,14 @@ func (n *Node) silence(ri *instance) Time {
 // mayVote reports whether we may vote to depose m's current master: not
 // while a grant for it binds us.
 func (n *Node) mayVote(m *master) bool {
-	return !n.unsure() && !m.grant.covers(n.now, m.inst.addr)
+	return !n.unsure() && !n.grantCovers(m.grant, m.inst.addr)
 }
 
 // mayClaim reports whether our own grants allow us to claim m's VIP for
 // a: no grant for another address binds us and we did not vote to depose a
 // recently.
 func (n *Node) mayClaim(m *master, a Addr) bool {
-	return !m.grant.blocks(n.now, a) && !m.guard.covers(n.now, a)
+	return !n.grantBlocks(m.grant, a) && !n.grantCovers(m.guard, a)
 }
 
 // requestGrants asks every peer agent of m for a grant for a (the current
@@ -211,7 +212,7 @@ func (n *Node) requestGrants(m *master, a Addr, held bool) {
 		if token == "" {
 			token = n.leaseToken(m)
 		}
-		c := []string{"SENTINEL", "is-master-down-by-addr", a.Host, strconv.Itoa(a.Port), "0", token}
+		c := []string{"SENTINEL", "is-master-down-by-addr", n.announceHost(a.Host), strconv.Itoa(a.Port), "0", token}
 		n.send(s, CmdAskMasterDown, [][]string{c})
 		s.leaseReqAt = now
 	}

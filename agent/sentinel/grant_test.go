@@ -65,10 +65,10 @@ func TestGrantRules(t *testing.T) {
 				}
 				return
 			}
-			if !m.grant.covers(h.n.now, tc.addr) || m.grant.until != h.n.now+h.n.grantLen(m) {
+			if !h.n.grantCovers(m.grant, tc.addr) || m.grant.until != h.n.now+h.n.grantLen(m) {
 				t.Errorf("grant %+v, want %v until now+%v", m.grant, tc.addr, h.n.grantLen(m))
 			}
-			if len(h.states) == 0 || !sameAddr(h.states[0].Masters[0].LeaseAddr, tc.addr) {
+			if len(h.states) == 0 || !(h.states[0].Masters[0].LeaseAddr == tc.addr) {
 				t.Errorf("a first grant for %v is not persisted: %+v", tc.addr, h.states)
 			}
 		})
@@ -128,7 +128,7 @@ func TestGrantSurvivesRestart(t *testing.T) {
 	h := &harness{t: t, n: n, now: 100 * time.Second}
 	h.step(Tick{})
 	h.healthy(100*time.Millisecond, func(r Ref) string {
-		if sameAddr(r.Addr, tRep1) {
+		if r.Addr == tRep1 {
 			return masterInfo(tRep2)
 		}
 		return defaultInfo(r)
@@ -212,7 +212,7 @@ func TestLeaseHolder(t *testing.T) {
 	if ps[0].grantAt != sent || !m.vip.Own {
 		t.Fatalf("grant at %v (sent %v), own %v: %s", ps[0].grantAt, sent, m.vip.Own, m.vip.Reason)
 	}
-	if !m.grant.covers(n.now, tMaster) {
+	if !n.grantCovers(m.grant, tMaster) {
 		t.Errorf("claiming without binding ourselves: %+v", m.grant)
 	}
 	h.now += sent + n.lease(m) + time.Millisecond - n.now

@@ -43,7 +43,7 @@ func TestLeases(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("leases %+v, want one", got)
 	}
-	if l := got[0]; l.Master != "mymaster" || !sameAddr(l.Addr, tMaster) || l.Until != sent[1]+lease || l.Epoch != m.configEpoch {
+	if l := got[0]; l.Master != "mymaster" || !n.sameAddr(l.Addr, tMaster) || l.Until != sent[1]+lease || l.Epoch != m.configEpoch {
 		t.Errorf("lease %+v, want mymaster %v until %v", l, tMaster, sent[1]+lease)
 	}
 	// Every grant binds its giver for at least that long.

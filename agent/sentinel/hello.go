@@ -173,7 +173,7 @@ func (n *Node) processHello(v Hello) {
 		// epoch, two masters). A failover of ours that the newer
 		// configuration overtakes ends in its favour.
 		cur := n.currentAddr(m)
-		if over := n.overtaken(m, h.ConfigEpoch); over || !sameAddr(maddr, cur) {
+		if over := n.overtaken(m, h.ConfigEpoch); over || !n.sameAddr(maddr, cur) {
 			if over {
 				n.instEventDetail(LevelWarning, "-failover-abort-newer-config", m.inst, "",
 					fmt.Sprintf("config epoch %d from %s overtakes our failover epoch %d", h.ConfigEpoch, runid, m.failoverEpoch))
@@ -181,15 +181,15 @@ func (n *Node) processHello(v Hello) {
 			// Clients last heard of the old master, or of our promoted
 			// replica when the newer configuration names the old master.
 			old := m.inst.addr
-			if sameAddr(old, maddr) {
+			if n.sameAddr(old, maddr) {
 				old = cur
 			}
 			n.instEvent(LevelWarning, "+config-update-from", si, "")
-			if !sameAddr(old, maddr) {
-				n.masterEvent(LevelWarning, "+switch-master", m, switchPayload(m.cfg.Name, old, maddr))
+			if !n.sameAddr(old, maddr) {
+				n.masterEvent(LevelWarning, "+switch-master", m, n.switchPayload(m.cfg.Name, old, maddr))
 			}
 			n.resetMasterAndChangeAddress(m, maddr)
-			if !sameAddr(old, maddr) {
+			if !n.sameAddr(old, maddr) {
 				n.reconfScript(m, "observer", old, maddr)
 			}
 		}
@@ -233,7 +233,7 @@ func (n *Node) untrustedWhy(v Hello, si *instance) string {
 	switch {
 	case !si.verified():
 		return "sender not verified"
-	case !si.provenHere():
+	case !n.provenHere(si):
 		return "sender not verified at " + si.addr.String()
 	case v.Via.Kind != KindSentinel:
 		return "received through pub/sub, not from the peer"
@@ -255,7 +255,8 @@ func (n *Node) overtaken(m *master, e uint64) bool {
 	return m.failoverState >= stateReconfSlaves || e >= m.failoverEpoch
 }
 
-func switchPayload(name string, from, to Addr) string {
+func (n *Node) switchPayload(name string, from, to Addr) string {
+	from, to = n.announce(from), n.announce(to)
 	return name + " " + from.Host + " " + strconv.Itoa(from.Port) + " " + to.Host + " " + strconv.Itoa(to.Port)
 }
 
@@ -265,7 +266,7 @@ func (n *Node) updateSentinelAddressInAllMasters(si *instance) {
 	count := 0
 	for _, mm := range n.sortedMasters() {
 		s := mm.sentinels[si.runid]
-		if s == nil || s == si || sameAddr(s.addr, si.addr) && s.link == si.link {
+		if s == nil || s == si || n.sameAddr(s.addr, si.addr) && s.link == si.link {
 			continue
 		}
 		old := s.link

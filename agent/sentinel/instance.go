@@ -173,6 +173,12 @@ type instance struct {
 	// sent for it.
 	demoteUntil  Time
 	demoteSentAt Time
+	// converted is the +convert-to-slave of a forced failover's old
+	// master whose demotion was in flight when the switch reset the
+	// master (failover.go): published when this replica's INFO shows the
+	// demotion landed, or replaced by the conversion's own event when it
+	// shows role:master.
+	converted *Event
 }
 
 func (n *Node) newInstance(kind Kind, name string, addr Addr, m *master) *instance {

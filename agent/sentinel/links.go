@@ -269,7 +269,7 @@ func (n *Node) helloPort() int {
 // sendHello publishes our hello about ri's master to ri.
 func (n *Node) sendHello(ri *instance) {
 	m := ri.m
-	if ri.kind != KindSentinel && m.writesPaused(ri.addr) {
+	if ri.kind != KindSentinel && n.writesPaused(m, ri.addr) {
 		// PUBLISH is a write for CLIENT PAUSE WRITE: it would block the
 		// command link of the master we keep paused.
 		return
@@ -284,7 +284,7 @@ func (n *Node) sendHello(ri *instance) {
 		RunID:        n.myid,
 		CurrentEpoch: n.currentEpoch,
 		Master:       m.cfg.Name,
-		MasterAddr:   n.currentAddr(m),
+		MasterAddr:   n.announce(n.currentAddr(m)),
 		ConfigEpoch:  m.configEpoch,
 	}
 	c := n.mapCmd(ri, "PUBLISH", HelloChannel, FormatHello(h))
@@ -314,12 +314,18 @@ func (n *Node) forceHello(m *master) {
 // to (NO ONE when to is zero), CONFIG REWRITE, and the client kills, in
 // MULTI/EXEC. It reports false when ri's link is not usable.
 func (n *Node) sendSlaveOf(ri *instance, to Addr, purpose cmdPurpose) bool {
+	_, ok := n.sendSlaveOfID(ri, to, purpose)
+	return ok
+}
+
+// sendSlaveOfID is sendSlaveOf, also returning the transaction's id.
+func (n *Node) sendSlaveOfID(ri *instance, to Addr, purpose cmdPurpose) (uint64, bool) {
 	if ri.link.disconnected() {
-		return false
+		return 0, false
 	}
 	host, port := "NO", "ONE"
 	if !to.IsZero() {
-		host, port = to.Host, strconv.Itoa(to.Port)
+		host, port = n.announceHost(to.Host), strconv.Itoa(to.Port)
 	}
 	cmds := cmdList(
 		n.mapCmd(ri, "MULTI"),
@@ -335,7 +341,7 @@ func (n *Node) sendSlaveOf(ri *instance, to Addr, purpose cmdPurpose) bool {
 	// its reply already shows the new role, saving a round trip.
 	ri.infoSentAt = never
 	n.sendInfo(ri)
-	return true
+	return id, true
 }
 
 // sendOther sends a single command expecting a CommandDone.

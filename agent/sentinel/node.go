@@ -52,6 +52,7 @@ type Node struct {
 	announcePort      int
 	resolveHostnames  bool
 	announceHostnames bool
+	hostIPs           map[string]netip.Addr // lower-case hostname -> IP (Resolved)
 	sentinelUser      string
 	sentinelPass      string
 	logLevel          string
@@ -91,6 +92,9 @@ type pendingCmd struct {
 	purpose cmdPurpose
 	ref     Ref
 	lnk     *link
+	// done, if set, is a notice event about the master emitted when the
+	// command succeeds: an event that must not claim what did not happen.
+	done *Event
 }
 
 type cmdPurpose int
@@ -213,7 +217,7 @@ func New(cfg Config, st *HardState) (*Node, error) {
 		mc := cfgMasters[name]
 		m := n.createMaster(mc, mc.Addr)
 		if ms := stMasters[name]; ms != nil {
-			if err := n.restoreMaster(m, ms, sameAddr(ms.Config.Addr, mc.Addr)); err != nil {
+			if err := n.restoreMaster(m, ms, n.sameAddr(ms.Config.Addr, mc.Addr)); err != nil {
 				return nil, fmt.Errorf("%w: master %q: %v", ErrState, name, err)
 			}
 		}
@@ -350,10 +354,6 @@ func validHostname(h string) bool {
 	return true
 }
 
-func sameAddr(a, b Addr) bool {
-	return a.Port == b.Port && strings.EqualFold(a.Host, b.Host)
-}
-
 // createMaster adds a master at addr with no replicas or sentinels.
 func (n *Node) createMaster(mc MasterConfig, addr Addr) *master {
 	m := &master{
@@ -388,7 +388,7 @@ func (n *Node) restoreMaster(m *master, ms *MasterState, keepAddr bool) error {
 			if err != nil {
 				return fmt.Errorf("current address %s: %v", ms.CurrentAddr, err)
 			}
-			if !sameAddr(a, m.inst.addr) {
+			if !n.sameAddr(a, m.inst.addr) {
 				m.inst = n.newInstance(KindMaster, m.cfg.Name, a, m)
 				m.inst.link = newLink(n.now, Ref{Master: m.cfg.Name, Kind: KindMaster, Addr: a}, true)
 			}
@@ -399,7 +399,7 @@ func (n *Node) restoreMaster(m *master, ms *MasterState, keepAddr bool) error {
 				n.debug(m.cfg.Name, "known-replica-ignored", fmt.Sprintf("known replica %s: %v", ra, err))
 				continue
 			}
-			if sameAddr(a, m.inst.addr) {
+			if n.sameAddr(a, m.inst.addr) {
 				continue
 			}
 			n.addReplica(m, a)
@@ -423,6 +423,9 @@ func (n *Node) restoreMaster(m *master, ms *MasterState, keepAddr bool) error {
 }
 
 func (n *Node) addReplica(m *master, a Addr) *instance {
+	// Sentinel names a replica by the address it announces: its IP
+	// unless announce-hostnames is on.
+	a = n.announce(a)
 	key := a.String()
 	if r := m.replicas[key]; r != nil {
 		return r
@@ -611,11 +614,11 @@ func (n *Node) snapshot() *HardState {
 		cur := ms.CurrentAddr
 		for _, r := range m.sortedReplicas() {
 			a := r.addr
-			if sameAddr(a, cur) {
+			if n.sameAddr(a, cur) {
 				// The promoted replica is written as the old master,
 				// which becomes a replica once the failover ends.
 				a = m.inst.addr
-				if sameAddr(a, cur) {
+				if n.sameAddr(a, cur) {
 					continue
 				}
 			}
@@ -661,8 +664,8 @@ func (n *Node) currentInst(m *master) *instance {
 }
 
 func (n *Node) isLocal(a Addr) bool {
-	ip, err := netip.ParseAddr(a.Host)
-	if err != nil {
+	ip, ok := n.ipOf(a.Host)
+	if !ok {
 		return false
 	}
 	return n.localAddrs[ip.Unmap()]

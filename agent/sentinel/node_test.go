@@ -884,7 +884,7 @@ func TestEventPayloadsOfFailover(t *testing.T) {
 		"+selected-slave", "+failover-state-send-slaveof-noone",
 		"+failover-pause-master", "+failover-wait-replica-offset", "+failover-replica-caught-up",
 		"+failover-state-wait-promotion", "+promoted-slave",
-		"+failover-state-reconf-slaves", "+convert-to-slave", "+slave-reconf-sent", "-failover-pause-master",
+		"+failover-state-reconf-slaves", "+slave-reconf-sent", "+convert-to-slave", "-failover-pause-master",
 		"+slave-reconf-inprog", "+slave-reconf-done", "+failover-end", "+switch-master"}
 	if !testenv.IsSubsequence(want, got) {
 		t.Fatalf("events %v", got)

@@ -59,6 +59,8 @@ func (n *Node) apply(in Input) {
 		n.onIsDownReply(v)
 	case CommandDone:
 		n.onCommandDone(v)
+	case Resolved:
+		n.onResolved(v)
 	case nil:
 		n.debug("", "bad-input", "nil input")
 	default:

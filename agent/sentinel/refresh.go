@@ -31,7 +31,7 @@ func (n *Node) refreshInfo(ri *instance, info *Info, raw string) {
 	if ri.kind == KindMaster {
 		for _, rep := range info.Replicas {
 			a, err := n.checkAddr(rep.Addr)
-			if err != nil || sameAddr(a, ri.addr) {
+			if err != nil || n.sameAddr(a, ri.addr) {
 				continue
 			}
 			if n.findReplica(m, a) == nil {
@@ -50,6 +50,15 @@ func (n *Node) refreshInfo(ri *instance, info *Info, raw string) {
 		role = KindMaster
 	case "slave", "replica":
 		role = KindReplica
+	}
+	if ev := ri.converted; ev != nil && role >= 0 {
+		// A demotion in flight across the switch (takeConvertEvent):
+		// role:slave says it landed; role:master is converted below,
+		// with its own event.
+		ri.converted = nil
+		if role == KindReplica {
+			n.masterEventDetail(ev.Level, ev.Type, m, ev.Payload, ev.Detail)
+		}
 	}
 	if role == KindReplica {
 		host := strings.ToLower(info.MasterHost)
@@ -112,7 +121,7 @@ func (n *Node) refreshInfo(ri *instance, info *Info, raw string) {
 
 	if ri.kind == KindReplica && role == KindReplica {
 		ri.demoteUntil, ri.demoteSentAt = never, never
-		if ri.slaveMasterPort != m.inst.addr.Port || !strings.EqualFold(ri.slaveMasterHost, m.inst.addr.Host) {
+		if ri.slaveMasterPort != m.inst.addr.Port || !n.sameHost(ri.slaveMasterHost, m.inst.addr.Host) {
 			wait := m.cfg.FailoverTimeout
 			if n.masterLooksSane(m) && n.noDownFor(ri, wait) && now-ri.slaveConfChange > wait {
 				if n.sendSlaveOf(ri, m.inst.addr, purposeDemote) {
@@ -122,7 +131,7 @@ func (n *Node) refreshInfo(ri *instance, info *Info, raw string) {
 		}
 		if p := m.promoted; p != nil && ri.flags&(fReconfSent|fReconfInprog) != 0 {
 			if ri.flags&fReconfSent != 0 && ri.slaveMasterPort == p.addr.Port &&
-				strings.EqualFold(ri.slaveMasterHost, p.addr.Host) {
+				n.sameHost(ri.slaveMasterHost, p.addr.Host) {
 				ri.flags &^= fReconfSent
 				ri.flags |= fReconfInprog
 				n.instEvent(LevelNotice, "+slave-reconf-inprog", ri, "")
@@ -141,7 +150,7 @@ func (n *Node) findReplica(m *master, a Addr) *instance {
 		return r
 	}
 	for _, r := range m.replicas {
-		if sameAddr(r.addr, a) {
+		if n.sameAddr(r.addr, a) {
 			return r
 		}
 	}

@@ -13,17 +13,17 @@ func (n *Node) lookup(ref Ref) *instance {
 	}
 	switch ref.Kind {
 	case KindMaster:
-		if sameAddr(m.inst.addr, ref.Addr) {
+		if n.sameAddr(m.inst.addr, ref.Addr) {
 			return m.inst
 		}
 	case KindReplica:
 		for _, r := range m.replicas {
-			if sameAddr(r.addr, ref.Addr) {
+			if n.sameAddr(r.addr, ref.Addr) {
 				return r
 			}
 		}
 	case KindSentinel:
-		if s := m.sentinels[strings.ToLower(ref.RunID)]; s != nil && sameAddr(s.addr, ref.Addr) {
+		if s := m.sentinels[strings.ToLower(ref.RunID)]; s != nil && n.sameAddr(s.addr, ref.Addr) {
 			return s
 		}
 	}
@@ -263,6 +263,9 @@ func (n *Node) onCommandDone(v CommandDone) {
 	case purposePromote, purposeReconf, purposeDemote:
 		if ri != nil {
 			ri.forceInfo = true
+		}
+		if m := n.masters[p.ref.Master]; m != nil && p.done != nil && v.Err == "" {
+			n.masterEventDetail(p.done.Level, p.done.Type, m, p.done.Payload, p.done.Detail)
 		}
 	case purposePause:
 		if m := n.masters[p.ref.Master]; m != nil && v.Err != "" && m.pause.active {

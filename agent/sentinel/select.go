@@ -2,7 +2,6 @@ package sentinel
 
 import (
 	"fmt"
-	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -74,11 +73,11 @@ func (n *Node) candidates(m *master) []Candidate {
 			c.Rejected = "loading its dataset (loading:1)"
 		default:
 			unheard = false
-			c.Rejected = unsyncedReason(r, m)
+			c.Rejected = n.unsyncedReason(r, m)
 			c.Unsynced = c.Rejected != ""
 		}
 		c.Unheard = unheard && c.Rejected != "" && r.link.heardAt != never && now-r.link.heardAt <= maxDown &&
-			unsyncedReason(r, m) == ""
+			n.unsyncedReason(r, m) == ""
 		switch {
 		case c.Rejected == "":
 			ok = append(ok, c)
@@ -91,15 +90,6 @@ func (n *Node) candidates(m *master) []Candidate {
 	sort.SliceStable(ok, func(i, j int) bool { return betterCandidate(ok[i], ok[j]) })
 	sort.SliceStable(unsynced, func(i, j int) bool { return betterCandidate(unsynced[i], unsynced[j]) })
 	return append(append(ok, unsynced...), bad...)
-}
-
-// bothIPs reports whether a and b are both IP literals: a host name and an
-// address may name the same instance (resolve-hostnames), so only two
-// different addresses prove a replica follows another instance.
-func bothIPs(a, b string) bool {
-	_, errA := netip.ParseAddr(a)
-	_, errB := netip.ParseAddr(b)
-	return errA == nil && errB == nil
 }
 
 // unsyncedReason says why replica r, by its latest INFO, holds no complete
@@ -117,14 +107,14 @@ func bothIPs(a, b string) bool {
 // replica of another instance holds that instance's data, whose offset
 // cannot be compared with the master's. Only a replica's own report
 // counts: role:master (a promotion that timed out) is not judged here.
-func unsyncedReason(r *instance, m *master) string {
+func (n *Node) unsyncedReason(r *instance, m *master) string {
 	info := r.info
 	if info == nil || r.roleReported != KindReplica {
 		return ""
 	}
 	from := Addr{Host: r.slaveMasterHost, Port: r.slaveMasterPort}
 	switch {
-	case from.Host != "" && !sameAddr(from, m.inst.addr) && (from.Port != m.inst.addr.Port || bothIPs(from.Host, m.inst.addr.Host)):
+	case from.Host != "" && !n.sameAddr(from, m.inst.addr) && (from.Port != m.inst.addr.Port || n.knownIPs(from.Host, m.inst.addr.Host)):
 		return fmt.Sprintf("replicating from %s, not from the master %s", from, m.inst.addr)
 	case info.MasterSyncInProgress:
 		return "sync from the master in progress (master_sync_in_progress:1)"
@@ -194,10 +184,10 @@ func (n *Node) selectReplica(m *master) (*instance, string, []Candidate) {
 // promoted, by its own agent back from the same cut, over one that was
 // reachable again 80 ms later and held 2 s of writes more). Sentinel
 // promotes at once; the leader waits selectWait for them instead.
-func awaitedReplicas(cs []Candidate, best *instance) []Candidate {
+func (n *Node) awaitedReplicas(cs []Candidate, best *instance) []Candidate {
 	var out []Candidate
 	for _, c := range cs {
-		if c.Unheard && c.Priority <= best.slavePriority && !sameAddr(c.Addr, best.addr) {
+		if c.Unheard && c.Priority <= best.slavePriority && !n.sameAddr(c.Addr, best.addr) {
 			out = append(out, c)
 		}
 	}

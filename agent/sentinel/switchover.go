@@ -44,7 +44,7 @@ func (n *Node) FailoverTo(now Time, name string, to Addr) error {
 // candidate returns how the replica of m at a fares in a promotion now.
 func (n *Node) candidate(m *master, a Addr) (Candidate, bool) {
 	for _, c := range n.candidates(m) {
-		if sameAddr(c.Addr, a) {
+		if n.sameAddr(c.Addr, a) {
 			return c, true
 		}
 	}

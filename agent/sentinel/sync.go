@@ -148,7 +148,7 @@ func (n *Node) offsets(r *instance, target int64) string {
 // not comparable.
 func (n *Node) caughtUp(m *master, r *instance) bool {
 	return r.info != nil && r.roleReported == KindReplica &&
-		sameAddr(Addr{Host: r.slaveMasterHost, Port: r.slaveMasterPort}, m.inst.addr) &&
+		n.sameAddr(Addr{Host: r.slaveMasterHost, Port: r.slaveMasterPort}, m.inst.addr) &&
 		r.slaveReplOffset >= m.sync.target
 }
 
@@ -219,7 +219,7 @@ func (n *Node) onSyncInfo(m *master, info *Info) {
 
 // heldInst returns the instance m.hold pauses, or nil.
 func (n *Node) heldInst(m *master) *instance {
-	if sameAddr(m.inst.addr, m.hold.addr) {
+	if n.sameAddr(m.inst.addr, m.hold.addr) {
 		return m.inst
 	}
 	return n.findReplica(m, m.hold.addr)
@@ -248,9 +248,9 @@ func (n *Node) manageHold(m *master) {
 	// The catch-up is over at its timeout even when the failover state
 	// machine does not run (TILT): the failover can no longer promote.
 	s := &m.sync
-	syncing := m.inst.flags&fFailoverInProgress != 0 && sameAddr(m.inst.addr, h.addr) &&
+	syncing := m.inst.flags&fFailoverInProgress != 0 && n.sameAddr(m.inst.addr, h.addr) &&
 		(s.phase == syncDone || s.phase != syncOff && now-s.start <= n.syncTimeout(m))
-	moved := !sameAddr(n.currentAddr(m), h.addr)
+	moved := !n.sameAddr(n.currentAddr(m), h.addr)
 	demoted := target.info != nil && target.roleReported == KindReplica
 	if !demoted && (syncing || moved) {
 		if target.link.cc == connUp && (h.sentAt == never || now-h.sentAt >= pd/3) {
@@ -260,7 +260,7 @@ func (n *Node) manageHold(m *master) {
 		}
 		return
 	}
-	if m.pause.active && sameAddr(m.pause.addr, h.addr) {
+	if m.pause.active && n.sameAddr(m.pause.addr, h.addr) {
 		h.active = false // the fence keeps it paused and will lift it
 		return
 	}
@@ -279,6 +279,6 @@ func (n *Node) manageHold(m *master) {
 
 // writesPaused reports whether we keep the Redis at a paused for writes:
 // PUBLISH, a write for CLIENT PAUSE WRITE, would block our command link.
-func (m *master) writesPaused(a Addr) bool {
-	return (m.pause.active && sameAddr(m.pause.addr, a)) || (m.hold.active && sameAddr(m.hold.addr, a))
+func (n *Node) writesPaused(m *master, a Addr) bool {
+	return (m.pause.active && n.sameAddr(m.pause.addr, a)) || (m.hold.active && n.sameAddr(m.hold.addr, a))
 }

@@ -328,7 +328,7 @@ func TestForcedFailoverReplicaLinkLost(t *testing.T) {
 	var sent []Command
 	keep := func(c Command) bool {
 		sent = append(sent, c)
-		return c.To.Kind == KindReplica && sameAddr(c.To.Addr, r.addr) // stays unreachable
+		return c.To.Kind == KindReplica && c.To.Addr == r.addr // stays unreachable
 	}
 	h.drive(time.Second, lagging, keep)
 	got := types(h.events)

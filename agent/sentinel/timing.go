@@ -161,7 +161,7 @@ func (n *Node) voteBlock(m *master, runid string) time.Duration {
 // infoPeriod is the INFO refresh period of a master or replica.
 func (n *Node) infoPeriod(ri *instance) time.Duration {
 	m := ri.m
-	if ri.kind != KindSentinel && m.hold.active && sameAddr(m.hold.addr, ri.addr) {
+	if ri.kind != KindSentinel && m.hold.active && n.sameAddr(m.hold.addr, ri.addr) {
 		return n.fastInfoPeriod(m) // paused for a forced failover: watch for the demotion
 	}
 	if ri.kind != KindReplica {

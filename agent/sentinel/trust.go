@@ -112,7 +112,9 @@ func (n *Node) epochTooFar(e uint64) bool {
 func (s *instance) verified() bool { return !s.verifiedAddr.IsZero() }
 
 // provenHere reports whether s was verified at the address we know it by.
-func (s *instance) provenHere() bool { return s.verified() && sameAddr(s.verifiedAddr, s.addr) }
+func (n *Node) provenHere(s *instance) bool {
+	return s.verified() && n.sameAddr(s.verifiedAddr, s.addr)
+}
 
 // unverifiedTTL is how long a proposed peer of m has to be verified.
 func (n *Node) unverifiedTTL(m *master) time.Duration {
@@ -157,7 +159,7 @@ func (n *Node) rejectEvent(m *master, typ, payload string) {
 // claiming its address) unless it has been unreachable for down-after.
 func (n *Node) proposePeer(m *master, addr Addr, runid string) *instance {
 	si := m.sentinels[runid]
-	if si != nil && sameAddr(si.addr, addr) {
+	if si != nil && n.sameAddr(si.addr, addr) {
 		return si
 	}
 	var moved *instance
@@ -165,7 +167,7 @@ func (n *Node) proposePeer(m *master, addr Addr, runid string) *instance {
 		// Back to the address it was verified at: always; elsewhere only
 		// once the peer has been gone for down-after (a live peer, or
 		// one just reconnecting, is not moved by anyone's hello).
-		if si.verified() && !sameAddr(addr, si.verifiedAddr) && !n.gone(si) {
+		if si.verified() && !n.sameAddr(addr, si.verifiedAddr) && !n.gone(si) {
 			n.rejectHello(m, runid, fmt.Sprintf("claims the address %s of verified peer at %s", addr, si.addr))
 			return nil
 		}
@@ -173,7 +175,7 @@ func (n *Node) proposePeer(m *master, addr Addr, runid string) *instance {
 	} else {
 		var other *instance
 		for _, s := range m.sortedSentinels() {
-			if sameAddr(s.addr, addr) {
+			if n.sameAddr(s.addr, addr) {
 				other = s
 				break
 			}
@@ -209,7 +211,7 @@ func (n *Node) proposePeer(m *master, addr Addr, runid string) *instance {
 		// peer already proven on it for another master is proven for
 		// this one too (no new LinkUp will come).
 		n.forEachInstance(func(s *instance) {
-			if s != si && s.kind == KindSentinel && s.link == si.link && s.runid == runid && s.provenHere() && !si.verified() {
+			if s != si && s.kind == KindSentinel && s.link == si.link && s.runid == runid && n.provenHere(s) && !si.verified() {
 				si.verifiedAddr, si.proof = s.verifiedAddr, s.proof
 				n.dirty = true
 				n.instEventDetail(LevelNotice, "+sentinel", si, "", "verified: "+s.proof.String())
@@ -241,7 +243,7 @@ func (n *Node) gone(s *instance) bool {
 // a proof).
 func (n *Node) verifyLink(l *link, proof PeerProof) {
 	n.forEachInstance(func(s *instance) {
-		if s.kind != KindSentinel || s.link != l || s.runid != l.ref.RunID || s.provenHere() {
+		if s.kind != KindSentinel || s.link != l || s.runid != l.ref.RunID || n.provenHere(s) {
 			return
 		}
 		first := !s.verified()
@@ -287,7 +289,7 @@ func (n *Node) expireUnverified(m *master) {
 // authenticated, or, with no requirepass (open mode), from si's own
 // address. Hellos received on a pub/sub link can come from anyone.
 func (n *Node) trustedHello(v Hello, si *instance) bool {
-	if !si.provenHere() || v.Via.Kind != KindSentinel {
+	if !n.provenHere(si) || v.Via.Kind != KindSentinel {
 		return false
 	}
 	if v.Authenticated {
@@ -297,7 +299,7 @@ func (n *Node) trustedHello(v Hello, si *instance) bool {
 		return false
 	}
 	h, err := n.checkHost(v.Via.Addr.Host)
-	return err == nil && sameAddr(Addr{Host: h}, Addr{Host: si.addr.Host})
+	return err == nil && n.sameAddr(Addr{Host: h}, Addr{Host: si.addr.Host})
 }
 
 // knownElection reports whether we know of a vote for runid in epoch e of

@@ -157,7 +157,7 @@ func TestHelloEvidence(t *testing.T) {
 			info := defaultInfo
 			if tc.promoted {
 				info = func(r Ref) string {
-					if r.Kind == KindReplica && sameAddr(r.Addr, tRep1) {
+					if r.Kind == KindReplica && r.Addr == tRep1 {
 						return masterInfo()
 					}
 					return defaultInfo(r)

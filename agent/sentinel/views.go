@@ -15,7 +15,7 @@ func (n *Node) instanceMap(now Time, ri *instance) []KV {
 	l := ri.link
 	kv := []KV{
 		{"name", ri.name},
-		{"ip", ri.addr.Host},
+		{"ip", n.announceHost(ri.addr.Host)},
 		{"port", strconv.Itoa(ri.addr.Port)},
 		{"runid", ri.runid},
 		{"flags", ri.flagsString()},
@@ -162,7 +162,7 @@ func (n *Node) MasterAddr(name string) (Addr, bool) {
 	if m == nil {
 		return Addr{}, false
 	}
-	return n.currentAddr(m), true
+	return n.announce(n.currentAddr(m)), true
 }
 
 // MasterNames returns the monitored master names, sorted (for ROLE).
@@ -247,7 +247,7 @@ func (n *Node) InfoSection(now Time) []KV {
 			status = "sdown"
 		}
 		kv = append(kv, KV{"master" + strconv.Itoa(i),
-			"name=" + m.cfg.Name + ",status=" + status + ",address=" + m.inst.addr.Host + ":" + strconv.Itoa(m.inst.addr.Port) +
+			"name=" + m.cfg.Name + ",status=" + status + ",address=" + n.announceHost(m.inst.addr.Host) + ":" + strconv.Itoa(m.inst.addr.Port) +
 				",slaves=" + strconv.Itoa(len(m.replicas)) + ",sentinels=" + strconv.Itoa(len(m.sentinels)+1)})
 	}
 	return kv

@@ -1,0 +1,226 @@
+package compat
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
+)
+
+// Config compatibility: the same configuration file, started by
+// redis-sentinel and by vipsentinel from the same working directory (each
+// its own copy of the file, which redis-sentinel rewrites, and its own
+// port: two servers cannot share one), must start both and make them
+// answer the same.
+
+// debianConfMD5 is the dpkg checksum of Debian 12's packaged
+// /etc/redis/sentinel.conf (redis-sentinel 5:7.0.15-1~deb12u10).
+const debianConfMD5 = "315c78fec56cac6cf016cfd0db31a697"
+
+// debianSentinelConf returns Debian's packaged sentinel.conf: the installed
+// file when it is the unmodified packaged one, else the copy in testdata.
+func debianSentinelConf(t *testing.T) (text, origin string) {
+	t.Helper()
+	if b, err := os.ReadFile("/etc/redis/sentinel.conf"); err == nil {
+		sum := md5.Sum(b)
+		if hex.EncodeToString(sum[:]) == debianConfMD5 {
+			return string(b), "/etc/redis/sentinel.conf"
+		}
+	}
+	b, err := os.ReadFile("testdata/debian-sentinel.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), "testdata/debian-sentinel.conf"
+}
+
+// edit replaces the whole line matching each pattern (multi-line mode) by
+// its replacement, failing the test when a pattern matches nothing: the
+// edits are the only differences from the file as shipped.
+func edit(t *testing.T, text string, subs ...[2]string) string {
+	t.Helper()
+	for _, s := range subs {
+		re := regexp.MustCompile(`(?m)^` + s[0] + `$`)
+		if !re.MatchString(text) {
+			t.Fatalf("no line matches %q", s[0])
+		}
+		text = re.ReplaceAllLiteralString(text, s[1])
+	}
+	return text
+}
+
+// pair is redis-sentinel and vipsentinel started from one working
+// directory.
+type pair struct {
+	dir       string
+	rs, vs    string // addresses
+	rsP, vsP  *exec.Cmd
+	rsConf    string
+	vsConf    string
+	rsPort    int
+	vsPort    int
+	waitReply string // the reply to PING that says a server is up (PONG, or NOAUTH with users)
+}
+
+// startPair writes conf (with "PORT" standing for each server's port) into
+// dir as rs.conf and vs.conf and starts both with dir as the working
+// directory, as "redis-sentinel rs.conf" and "vipsentinel vs.conf".
+func startPair(t *testing.T, dir, conf string) *pair {
+	t.Helper()
+	p := &pair{dir: dir, rsPort: redistest.FreePort(t), vsPort: redistest.FreePort(t)}
+	p.rsConf, p.vsConf = filepath.Join(dir, "rs.conf"), filepath.Join(dir, "vs.conf")
+	p.rs, p.vs = "127.0.0.1:"+strconv.Itoa(p.rsPort), "127.0.0.1:"+strconv.Itoa(p.vsPort)
+	for _, s := range []struct {
+		path, bin, addr string
+		port            int
+		cmd             **exec.Cmd
+	}{{p.rsConf, "redis-sentinel", p.rs, p.rsPort, &p.rsP}, {p.vsConf, agentBin, p.vs, p.vsPort, &p.vsP}} {
+		text := strings.ReplaceAll(conf, "PORT", strconv.Itoa(s.port))
+		if err := os.WriteFile(s.path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := os.Create(s.path + ".out")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(s.bin, filepath.Base(s.path))
+		cmd.Dir, cmd.Stdout, cmd.Stderr = dir, out, out
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		out.Close()
+		*s.cmd = cmd
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+			if t.Failed() {
+				t.Logf("%s output:\n%s", s.bin, tail(s.path+".out", 30))
+			}
+		})
+		bin, addr := s.bin, s.addr
+		testenv.Eventually(t, 15*time.Second, filepath.Base(bin)+" to start from "+filepath.Base(s.path), func() error {
+			select {
+			case <-done:
+				return fmt.Errorf("exited: %s", tail(s.path+".out", 10))
+			default:
+			}
+			c, err := dial(addr)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			v, err := c.do("PING")
+			if err != nil {
+				return err
+			}
+			if v.str != "PONG" && !strings.HasPrefix(v.str, "NOAUTH") {
+				return fmt.Errorf("PING: %s", v.str)
+			}
+			return nil
+		})
+	}
+	return p
+}
+
+// TestDebianSentinelConf starts both binaries with Debian's packaged
+// sentinel.conf, changed only where a test must (its own ports and master,
+// no daemonizing, pid, log and data files in the working directory), and
+// compares their answers.
+func TestDebianSentinelConf(t *testing.T) {
+	t.Parallel()
+	text, origin := debianSentinelConf(t)
+	t.Logf("using %s", origin)
+	master := redistest.Start(t)
+	replica := redistest.Start(t, fmt.Sprintf("replicaof 127.0.0.1 %d", master.Port))
+	_ = replica
+	conf := edit(t, text,
+		[2]string{`port 26379`, `port PORT`},
+		[2]string{`daemonize yes`, `daemonize no`},
+		[2]string{`pidfile /run/sentinel/redis-sentinel\.pid`, `pidfile sentinel-PORT.pid`},
+		[2]string{`logfile /var/log/redis/redis-sentinel\.log`, `logfile sentinel-PORT.log`},
+		[2]string{`dir /var/lib/redis`, `dir ./data`},
+		[2]string{`sentinel monitor mymaster 127\.0\.0\.1 6379 2`, fmt.Sprintf("sentinel monitor mymaster 127.0.0.1 %d 2", master.Port)},
+	)
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	p := startPair(t, dir, conf)
+	for _, addr := range []string{p.rs, p.vs} {
+		testenv.Eventually(t, 20*time.Second, addr+" to see the replica", func() error {
+			m, err := fields(addr, "SENTINEL", "MASTER", "mymaster")
+			if err != nil {
+				return err
+			}
+			if m["num-slaves"] != "1" {
+				return fmt.Errorf("num-slaves %s", m["num-slaves"])
+			}
+			return nil
+		})
+	}
+	// Both sentinels monitor the same master: redis-sentinel sees the
+	// agent's hellos, the agent admits a redis-sentinel peer only when
+	// its configuration lists it (README, Security model).
+	peers := normaliser{keys: map[string]rule{"num-other-sentinels": asInt}}
+	cases := []dcase{
+		{name: "config-get-all", steps: []step{cmd("SENTINEL", "CONFIG", "GET", "*")}, fix: withLoglevel},
+		{name: "master", steps: []step{cmd("SENTINEL", "MASTER", "mymaster")}, norm: peers},
+		one("replicas", "SENTINEL", "REPLICAS", "mymaster"),
+		one("get-master-addr", "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"),
+		one("acl-list", "ACL", "LIST"),
+		one("acl-users", "ACL", "USERS"),
+		one("acl-whoami", "ACL", "WHOAMI"),
+		one("config-get", "CONFIG", "GET", "port"),
+	}
+	for _, c := range cases {
+		c.protos = []int{2}
+		t.Run(c.name, func(t *testing.T) { c.check(t, p.rs, p.vs) })
+	}
+	// Both log to the file the configuration names, relative to the
+	// working directory... or to dir, as Redis opens it after chdir.
+	for _, port := range []int{p.rsPort, p.vsPort} {
+		name := fmt.Sprintf("sentinel-%d.log", port)
+		if !exists(filepath.Join(dir, name)) && !exists(filepath.Join(dir, "data", name)) {
+			t.Errorf("no log file %s in %s or its data directory", name, dir)
+		}
+	}
+	if a, b := logFileDir(dir, p.rsPort), logFileDir(dir, p.vsPort); a != b {
+		t.Errorf("logfile sentinel-PORT.log: redis-sentinel writes it in %q, vipsentinel in %q", a, b)
+	}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// logFileDir says where the relative logfile of the server on port went.
+func logFileDir(dir string, port int) string {
+	name := fmt.Sprintf("sentinel-%d.log", port)
+	switch {
+	case exists(filepath.Join(dir, "data", name)):
+		return "dir"
+	case exists(filepath.Join(dir, name)):
+		return "working directory"
+	}
+	return "nowhere"
+}

@@ -1,0 +1,140 @@
+package runtime
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+// Hostname resolution for resolve-hostnames. The core resolves nothing
+// (package sentinel, hostnames.go): the runtime resolves the names it
+// meets and feeds the answers in as sentinel.Resolved inputs.
+//
+// A name first seen in an input (a hello, an INFO reply) is resolved at
+// once, on the loop, before the input is handed over: the core must compare
+// it by address when it first meets it, or it would record a second
+// instance. That blocks the loop for at most resolveTimeout, once per new
+// name, as Sentinel blocks its event loop on getaddrinfo. Known names are
+// re-resolved every resolvePeriod off the loop, and only a changed answer
+// is fed in: Sentinel re-resolves before every reconnection, which with
+// its 1 s reconnection period is about as often.
+
+const (
+	resolveTimeout = 500 * time.Millisecond
+	resolvePeriod  = time.Second
+)
+
+// hostnames caches the answers fed to the core.
+type hostnames struct {
+	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+
+	mu  sync.Mutex
+	ips map[string]string // lower-case name -> IP fed to the core ("" none)
+}
+
+func newHostnames() *hostnames {
+	return &hostnames{
+		lookup: func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		},
+		ips: map[string]string{},
+	}
+}
+
+// resolve asks the resolver for host's address: the first answer, as
+// Sentinel takes the first getaddrinfo result; "" when there is none.
+func (h *hostnames) resolve(host string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	defer cancel()
+	addrs, err := h.lookup(ctx, host)
+	if err != nil || len(addrs) == 0 {
+		return ""
+	}
+	return addrs[0].Unmap().String()
+}
+
+// changed records ip as host's answer and reports whether it is new.
+func (h *hostnames) changed(host, ip string) bool {
+	k := strings.ToLower(host)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old, ok := h.ips[k]
+	h.ips[k] = ip
+	return !ok || old != ip
+}
+
+// known reports whether host was resolved before.
+func (h *hostnames) known(host string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.ips[strings.ToLower(host)]
+	return ok
+}
+
+// feed resolves each of hosts not resolved before and hands the answers to
+// the core. Loop goroutine only.
+func (r *Runtime) feedNew(now sentinel.Time, hosts []string) {
+	for _, host := range hosts {
+		if r.names.known(host) {
+			continue
+		}
+		ip := r.names.resolve(host)
+		if r.names.changed(host, ip) {
+			r.node.Receive(now, sentinel.Resolved{Host: host, IP: ip})
+		}
+	}
+}
+
+// receive is Node.Receive, the hostnames in the input resolved first.
+func (r *Runtime) receive(now sentinel.Time, in sentinel.Input) bool {
+	if r.node.ResolvesHostnames() {
+		r.feedNew(now, sentinel.Hostnames(in))
+	}
+	return r.drv.Receive(now, in)
+}
+
+// startResolving resolves the names the core knows (from the configuration
+// and the state) and keeps re-resolving them until ctx ends. Loop
+// goroutine, before the first Step.
+func (r *Runtime) startResolving(ctx context.Context, now sentinel.Time) {
+	r.feedNew(now, r.node.KnownHostnames())
+	go func() {
+		t := r.clock.NewTimer(resolvePeriod)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C():
+				t.Reset(resolvePeriod)
+			}
+			var hosts []string
+			if r.do(ctx, func(sentinel.Time) {
+				if r.node.ResolvesHostnames() {
+					hosts = r.node.KnownHostnames()
+				}
+			}) != nil {
+				continue
+			}
+			var updates []sentinel.Resolved
+			for _, host := range hosts {
+				ip := r.names.resolve(host)
+				if r.names.changed(host, ip) {
+					updates = append(updates, sentinel.Resolved{Host: host, IP: ip})
+				}
+			}
+			if len(updates) > 0 {
+				_ = r.do(ctx, func(now sentinel.Time) {
+					for _, u := range updates {
+						r.node.Receive(now, u)
+					}
+				})
+			}
+		}
+	}()
+}
