@@ -140,7 +140,9 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	closed    bool
 	ps        pubsub
+
 	handshakes tlsHandshakes // TLS handshakes in progress (tls.go)
+
 	// sampling is set once the rate sampler runs; stopSampling ends it.
 	sampling     bool
 	stopSampling chan struct{}
