@@ -151,7 +151,7 @@ func (h *Host) RedisClient(o *redis.Options) *redis.Client {
 	opt.Dialer = h.DialContext
 	if opt.TLSConfig != nil {
 		// go-redis applies TLSConfig only with its own dialer.
-		opt.Dialer = h.tlsDialer(opt.TLSConfig)
+		opt.Dialer = h.TLSDialer(opt.TLSConfig)
 	}
 	opt.DisableIdentity = true
 	for _, d := range []*time.Duration{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout} {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"strconv"
+	"syscall"
 )
 
 // RedisTLS makes a redis-server TLS-only, as production deployments that
@@ -41,9 +42,9 @@ func (t *RedisTLS) client() *tls.Config {
 	return t.Client
 }
 
-// tlsDialer dials inside h's namespace and completes a TLS handshake with
+// TLSDialer dials inside h's namespace and completes a TLS handshake with
 // cfg; the server must present a certificate for the address dialled.
-func (h *Host) tlsDialer(cfg *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+func (h *Host) TLSDialer(cfg *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := h.DialContext(ctx, network, addr)
 		if err != nil {
@@ -61,3 +62,6 @@ func (h *Host) tlsDialer(cfg *tls.Config) func(ctx context.Context, network, add
 		return tc, nil
 	}
 }
+
+// Hup sends SIGHUP (a reload, as systemctl reload does).
+func (p *Proc) Hup() error { return p.signal(syscall.SIGHUP) }
