@@ -303,6 +303,7 @@ func TestTLSFailover(t *testing.T) {
 			g.waitReady(t)
 			if on {
 				g.checkRotation(t)
+				g.checkStatus(t)
 			}
 			reported, moved := g.failover(t)
 			times[k] = [2]time.Duration{reported, moved}
@@ -515,4 +516,19 @@ func TestTLSMixedWithRedisSentinel(t *testing.T) {
 		}
 		return nil
 	}, "agreement between vipsentinel and redis-sentinel over TLS")
+}
+
+// checkStatus: vipsentinel status on h1, given only the configuration,
+// reaches the TLS-only agent over TLS and lists the certificates' expiry.
+func (g *tlsGroup) checkStatus(t *testing.T) {
+	t.Helper()
+	out, err := g.hosts[0].Exec(ctxT(t, 20*time.Second), binary, "status", "--config", g.agents[0].conf)
+	if err != nil {
+		t.Fatalf("vipsentinel status: %v\n%s", err, out)
+	}
+	for _, want := range []string{"127.0.0.1:" + strconv.Itoa(agentPort), "mymaster", "TLS certificates", "notAfter", "CN=h1"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("vipsentinel status lacks %q:\n%s", want, out)
+		}
+	}
 }

@@ -285,3 +285,53 @@ func (src *Source) Expiring(now time.Time, d time.Duration) []CertInfo {
 	}
 	return out
 }
+
+// ReadCertificates describes the certificates s names (CAs, server and
+// client certificates) without reading any key: what a status command
+// run by an operator who may not read the keys can show.
+func ReadCertificates(s Settings) ([]CertInfo, error) {
+	m := &material{roots: x509.NewCertPool()}
+	var files []string
+	if s.CACertFile != "" {
+		files = append(files, s.CACertFile)
+	}
+	if s.CACertDir != "" {
+		ents, err := os.ReadDir(s.CACertDir)
+		if err != nil {
+			return nil, fmt.Errorf("tls-ca-cert-dir: %w", err)
+		}
+		for _, e := range ents {
+			if !e.IsDir() {
+				files = append(files, filepath.Join(s.CACertDir, e.Name()))
+			}
+		}
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := addCAs(m, f, b); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+	}
+	for _, l := range []struct{ role, file string }{{"server", s.CertFile}, {"client", s.ClientCertFile}} {
+		if l.file == "" {
+			continue
+		}
+		b, err := os.ReadFile(l.file)
+		if err != nil {
+			return nil, err
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			return nil, fmt.Errorf("%s: no PEM certificate", l.file)
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", l.file, err)
+		}
+		m.certs = append(m.certs, info(l.role, l.file, c))
+	}
+	return m.certs, nil
+}

@@ -211,6 +211,7 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 		}()
 	}
 	go fence.run(runCtx)
+	go watchTLS(runCtx, opts.TLS, met, rt.Publish)
 	go func() {
 		if err := met.Serve(runCtx, f.MetricsAddr); err != nil {
 			log.Error("metrics endpoint stopped", "err", err)
