@@ -186,6 +186,19 @@ func TestTLSCertProof(t *testing.T) {
 			t.Fatalf("got %+v, want LinkUp with ProofCert", up)
 		}
 	})
+	t.Run("agent peer with a wrong MAC", func(t *testing.T) {
+		// A verified certificate does not excuse a proof that fails.
+		peer := startFakePeerOn(t, func(ln net.Listener) net.Listener { return tls.NewListener(ln, serverCfg(p.group)) }, "other", id, "wrong-secret")
+		tr := tlsTransport(t, p.group, p.group.CA, true)
+		ref := sentinel.Ref{Master: "mymaster", Kind: sentinel.KindSentinel, Addr: peer.addr(), RunID: id}
+		connectCmd(tr, ref, []string{"our-secret"})
+		if _, ok := awaitLink(t, tr, ref).(sentinel.LinkDown); !ok {
+			t.Fatal("verified despite a wrong MAC")
+		}
+		if got := peer.auths(); len(got) != 0 {
+			t.Fatalf("AUTH %q sent", got)
+		}
+	})
 	t.Run("agent peer, certificate proof off", func(t *testing.T) {
 		peer := tlsPeer("no-mac", p.group)
 		tr := tlsTransport(t, p.group, p.group.CA, false)
