@@ -140,6 +140,9 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	closed    bool
 	ps        pubsub
+
+	handshakes tlsHandshakes // TLS handshakes in progress (tls.go)
+
 	// sampling is set once the rate sampler runs; stopSampling ends it.
 	sampling     bool
 	stopSampling chan struct{}
@@ -163,6 +166,7 @@ type stats struct {
 	evicted      atomic.Int64   // unauthenticated clients closed to make room
 	authTimeouts atomic.Int64   // clients closed for not authenticating in time
 	panics       panics.Counter // panics recovered while serving a client
+	tlsFailures  atomic.Int64   // failed TLS handshakes
 }
 
 // PanicsRecovered returns how many panics in client goroutines were
@@ -268,13 +272,16 @@ func isTemporary(err error) bool {
 
 // ServeConn serves one already-accepted connection in the background.
 func (s *Server) ServeConn(conn net.Conn) {
+	if s.startHandshake(conn) {
+		return // back here once the TLS handshake completed
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		_ = conn.Close()
 		return
 	}
-	if s.protected() && !isLoopback(conn.RemoteAddr()) {
+	if s.protected() && !isLoopback(conn.RemoteAddr()) && !verifiedClient(conn) {
 		s.mu.Unlock()
 		s.stats.denied.Add(1)
 		s.logLimited("denied", slog.LevelWarn, "refused non-loopback API client: protected mode (no requirepass)",
@@ -339,6 +346,7 @@ func (s *Server) Close() error {
 	for _, c := range clients {
 		c.close()
 	}
+	s.closeHandshakes()
 	s.wg.Wait()
 	return nil
 }

@@ -67,11 +67,17 @@ func startAgent(t *testing.T, lines ...string) *agent {
 func tryStartAgent(t *testing.T, lines []string) (*agent, error) {
 	dir := t.TempDir()
 	port := redistest.FreePort(t)
-	conf := append([]string{
+	conf := []string{
 		"port " + strconv.Itoa(port),
 		"bind 127.0.0.1",
 		"dir " + dir,
-	}, lines...)
+	}
+	for _, l := range lines {
+		// {port} is the port chosen here: "port 0" and "tls-port
+		// {port}" make a TLS-only agent (tls_test.go).
+		conf = append(conf, strings.ReplaceAll(l, "{port}", strconv.Itoa(port)))
+	}
+	registerTLS(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), lines)
 	path := filepath.Join(dir, "vipsentinel.conf")
 	if err := os.WriteFile(path, []byte(strings.Join(conf, "\n")+"\n"), 0o600); err != nil {
 		return nil, err

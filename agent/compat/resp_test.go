@@ -147,6 +147,9 @@ func dial(addr string) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c, err = secure(c, addr); err != nil {
+		return nil, err
+	}
 	raw := new(bytes.Buffer)
 	return &conn{c: c, r: bufio.NewReader(io.TeeReader(c, raw)), raw: raw}, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/agent/tlsconf"
 )
 
 const testPath = "/etc/vipsentinel/vipsentinel.conf"
@@ -50,6 +51,7 @@ func TestDefaults(t *testing.T) {
 		MaxClients:          10000,
 		Firewall:            Firewall{Mode: FirewallOwn},
 		StateFile:           "vipsentinel.state",
+		TLS:                 tlsconf.Defaults(),
 		Masters: []*Master{{
 			Name:            "m",
 			Addr:            sentinel.Addr{Host: "198.18.0.1", Port: 6379},
@@ -354,7 +356,7 @@ func TestErrors(t *testing.T) {
 		{mon + "sentinel down-after-milliseconds foo 10\n", 2, "sentinel down-after-milliseconds", `unknown master "foo"`},
 		{"sentinel vip foo 198.18.0.100/24 eth0\n", 1, "sentinel vip", `unknown master "foo"`},
 		// Values.
-		{"port 0\n", 1, "port", `invalid port "0"`},
+		{"port 0\n", 1, "port", "no tls-port is set"},
 		{"port 65536\n", 1, "port", "invalid port"},
 		{"port -1\n", 1, "port", "invalid port"},
 		{"port 12ab\n", 1, "port", "invalid port"},
@@ -368,9 +370,15 @@ func TestErrors(t *testing.T) {
 		{"firewall-allow fe80::1%eth0\n", 1, "firewall-allow", "invalid network"},
 		{"firewall-mode both\n", 1, "firewall-mode", "want own or inject"},
 		// Silently weaker than asked for.
-		{"port 1\ntls-port 26380\n", 2, "tls-port", "TLS is not supported yet"},
-		{"tls-cert-file /x\n", 1, "tls-cert-file", "TLS is not supported yet"},
-		{"tls-replication yes\n", 1, "tls-replication", "TLS is not supported yet"},
+		{"port 1\ntls-port 26380\n", 2, "tls-port", "tls-port needs tls-cert-file and tls-key-file"},
+		{"port 1\ntls-port 26380\ntls-cert-file /x\ntls-key-file /y\n", 2, "tls-ca-cert-file", "tls-ca-cert-file or tls-ca-cert-dir"},
+		{"tls-replication yes\ntls-ca-cert-file /ca\n", 1, "tls-replication", "needs a client certificate"},
+		{"tls-port 26379\n", 1, "tls-port", "also port"},
+		{"tls-auth-clients maybe\n", 1, "tls-auth-clients", "want yes, no or optional"},
+		{"tls-bogus yes\n", 1, "tls-bogus", "unknown TLS directive"},
+		{"tls-protocols SSLv3\n", 1, "tls-protocols", "unknown protocol"},
+		{"tls-ciphers HIGH:!aNULL\n", 1, "tls-ciphers", "keyword"},
+		{"tls-port 26380\ntls-cert-file /nonexistent.crt\ntls-key-file /nonexistent.key\ntls-ca-cert-file /nonexistent-ca.crt\n", 2, "tls", "no such file"},
 		{"firewall yes\n\nfirewall-mode inject\n", 3, "firewall-mode", "inject without firewall-allow would accept every source"},
 		{"firewall-keep-on-stop 1\n", 1, "firewall-keep-on-stop", "want yes or no"},
 		{"firewall-fence 0\n", 1, "firewall-fence", "want yes or no"},

@@ -16,6 +16,7 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/internal/rediscmd"
 	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/agent/tlsconf"
 )
 
 // Passes. Sentinel loads its file in this order so that directive order does
@@ -76,7 +77,7 @@ func setMaster(fn func(m *Master, v string) error) handler {
 
 var (
 	globalSpecs = map[string]*spec{
-		"port":               {pass: passGlobal, usage: "port <port>", fn: setGlobal(func(f *File, v string) error { return port(v, 1, &f.Port) })},
+		"port":               {pass: passGlobal, usage: "port <port>", fn: setGlobal(func(f *File, v string) error { return port(v, 0, &f.Port) })}, // 0: TLS only (tls-port)
 		"bind":               {pass: passGlobal, usage: "bind <address>...", fn: doBind},
 		"dir":                {pass: passGlobal, usage: "dir <path>", fn: setGlobal(doDir)},
 		"requirepass":        {pass: passGlobal, usage: "requirepass <password>", secret: true, fn: setGlobal(func(f *File, v string) error { f.RequirePass = v; return nil })},
@@ -161,6 +162,7 @@ func (p *parser) build(name string) *File {
 		MaxClients:          DefaultMaxClients,
 		Firewall:            Firewall{Mode: FirewallOwn},
 		StateFile:           DefaultStateFile,
+		TLS:                 tlsconf.Defaults(),
 	}
 	type job struct {
 		l    line
@@ -189,9 +191,9 @@ func (p *parser) build(name string) *File {
 			continue
 		}
 		if strings.HasPrefix(dir, "tls-") {
-			// An error, not a warning: ignoring the line would turn a
-			// TLS deployment into plaintext (passwords included) silently.
-			p.errorf(l.pos, dir, "TLS is not supported yet: vipsentinel would connect and listen in plain TCP; remove the tls-* lines")
+			// An error, not a warning: ignoring an unknown tls-* line
+			// could leave part of a TLS deployment in plaintext.
+			p.errorf(l.pos, dir, "unknown TLS directive")
 			continue
 		}
 		if msg, ok := redisOnly(dir); ok {
@@ -284,6 +286,7 @@ func (p *parser) finish(f *File) {
 	if f.LogFile != "" && !filepath.IsAbs(f.LogFile) {
 		f.LogFile = filepath.Join(f.Dir, f.LogFile)
 	}
+	p.finishTLS(f)
 	vipOwner := map[netip.Addr]string{}
 	for _, m := range f.Masters {
 		if !m.fenceSet {

@@ -50,7 +50,8 @@
 //
 //	port <port>                       default 26379
 //
-// TCP port of the Sentinel-compatible API (clients and peer agents).
+// TCP port of the Sentinel-compatible API (clients and peer agents), in
+// plain TCP. 0 disables it (a TLS-only agent): tls-port is then required.
 //
 //	bind <address>...                 default: all addresses
 //
@@ -313,14 +314,83 @@
 //
 // Firewall settings without firewall yes are warnings.
 //
+// # TLS (global)
+//
+// Redis's tls-* directives, with Redis's meaning, implemented with Go's
+// crypto/tls (package tlsconf). Certificates, keys and CAs are read at
+// start and again on reload (SIGHUP): a rotated certificate is used by the
+// next handshake, and neither the VIP nor open links are dropped.
+//
+//	tls-port <port>                   default 0 (no TLS API)
+//
+// Port of the API over TLS, beside port (or alone, with port 0).
+//
+//	tls-cert-file <path>  tls-key-file <path>  tls-key-file-pass <password>
+//
+// The API's certificate and key; also the client certificate of outgoing
+// links unless tls-client-cert-file is set. A passphrase opens keys in the
+// legacy encrypted PEM format ("openssl rsa -aes256"); PKCS#8-encrypted
+// keys are refused (the standard library cannot read them).
+//
+//	tls-client-cert-file <path>  tls-client-key-file <path>  tls-client-key-file-pass <password>
+//
+// Certificate for outgoing links (Redis instances and peer agents).
+//
+//	tls-ca-cert-file <path>  tls-ca-cert-dir <path>
+//
+// The CA(s) certificates are verified against, both ways. One is required
+// when TLS is used: the system's public CAs are never trusted.
+//
+//	tls-auth-clients yes|no|optional  default yes
+//
+// API clients must present a certificate signed by the CA (yes), are not
+// asked for one (no), or are verified when they present one (optional).
+// With yes the CA is the group's membership authority: a peer agent whose
+// certificate verifies needs no shared secret to be verified (peer proof
+// mode "tls"), and clients with a verified certificate pass protected mode.
+//
+//	tls-replication yes|no            default no
+//
+// Sentinel's switch for TLS on its outgoing links to masters, replicas and
+// other sentinels; the hello then announces tls-port. Servers must present
+// a certificate naming the address dialled: a DNS SAN for a hostname, an
+// IP SAN for an IP address.
+//
+//	tls-protocols <protocol>...       default "TLSv1.2 TLSv1.3"
+//
+// TLSv1, TLSv1.1, TLSv1.2, TLSv1.3; Go enables a contiguous range, so a
+// set with a gap is an error.
+//
+//	tls-ciphers <list>                default: Go's
+//
+// TLS 1.2 suites, ':'-separated, by OpenSSL (ECDHE-RSA-AES128-GCM-SHA256)
+// or IANA name, or DEFAULT. OpenSSL's cipher-string keywords and operators
+// (HIGH, !aNULL) and finite-field DHE suites are errors.
+//
+//	tls-ciphersuites <list>           names checked; no effect
+//	tls-prefer-server-ciphers yes|no  no effect
+//	tls-dh-params-file <path>         no effect
+//
+// Accepted with a check-config warning: Go does not let TLS 1.3 suites be
+// chosen, always prefers its own suite order, and has no finite-field
+// Diffie-Hellman (key exchange is always ECDHE).
+//
+//	tls-session-caching yes|no        default yes
+//	tls-session-cache-size <n>        default 20480
+//	tls-session-cache-timeout <s>     default 300
+//
+// Session resumption: session tickets on the API (no disables them) and a
+// client session cache of size entries on outgoing links. Go fixes the
+// ticket lifetime, so a changed timeout is a warning.
+//
 // # Redis directives
 //
 // Redis server directives that have no meaning here (daemonize, pidfile,
 // supervised, syslog-*, user, hz,
 // latency-tracking-info-percentiles, ...) are accepted with a
-// warning, so an existing sentinel.conf loads. TLS is not supported yet:
-// tls-* directives are errors, since ignoring them would silently turn a
-// TLS deployment into plaintext. Any other unknown directive is an error,
+// warning, so an existing sentinel.conf loads. An unknown tls-*
+// directive is an error, since ignoring it could leave part of a TLS
+// deployment in plaintext. Any other unknown directive is an error,
 // which catches typos.
 //
 // # Checking a configuration

@@ -60,6 +60,7 @@ func (f *File) Effective() string {
 		}
 		w(args...)
 	}
+	f.effectiveTLS(w)
 	w("dir", f.Dir)
 	str("requirepass", f.RequirePass, true)
 	w("protected-mode", yn(f.ProtectedMode))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/agent/tlsconf"
 )
 
 // Defaults. Sentinel's own defaults are Redis Sentinel's, so that an existing
@@ -86,6 +87,9 @@ type File struct {
 	SentinelPass        string
 
 	Masters []*Master // in the order of their sentinel monitor lines
+
+	// TLS holds the tls-* directives (Redis's meaning; see tls.go).
+	TLS tlsconf.Settings
 
 	Firewall    Firewall
 	MetricsAddr string // host:port of the Prometheus endpoint; empty disables it
@@ -287,7 +291,7 @@ func (m *Master) MasterConfig() sentinel.MasterConfig {
 func (f *File) Sentinel(localIPs []string) sentinel.Config {
 	c := sentinel.Config{
 		LocalIPs:            slices.Clone(localIPs),
-		Port:                f.Port,
+		Port:                f.AnnouncedPort(),
 		AnnounceIP:          f.AnnounceIP,
 		AnnouncePort:        f.AnnouncePort,
 		DenyScriptsReconfig: f.DenyScriptsReconfig,

@@ -30,6 +30,8 @@ type RedisOptions struct {
 	// NoWait makes StartRedis return as soon as the process is started
 	// instead of waiting (up to wait.Default) until it answers PING.
 	NoWait bool
+	// TLS, when set, makes the server TLS-only on Port (see RedisTLS).
+	TLS *RedisTLS
 }
 
 // Redis is a redis-server running in a lab host.
@@ -41,6 +43,7 @@ type Redis struct {
 	Dir  string // working directory with redis.conf and any data files
 
 	password string
+	tls      *RedisTLS
 	ctl      *redis.Client // for WaitReady, Info and WaitLinkUp
 }
 
@@ -92,6 +95,7 @@ func (h *Host) StartRedis(o RedisOptions) (*Redis, error) {
 	if o.MasterAuth != "" {
 		conf = append(conf, "masterauth "+quote(o.MasterAuth))
 	}
+	conf = append(conf, o.TLS.lines(o.Port)...)
 	conf = append(conf, o.Extra...)
 	path := filepath.Join(dir, "redis.conf")
 	if err := os.WriteFile(path, []byte(strings.Join(conf, "\n")+"\n"), 0o600); err != nil {
@@ -108,10 +112,11 @@ func (h *Host) StartRedis(o RedisOptions) (*Redis, error) {
 		Proc:     p,
 		Dir:      dir,
 		password: o.RequirePass,
+		tls:      o.TLS,
 	}
 	// The control client must not retry on its own: WaitReady and WaitLinkUp
 	// poll, and their callers want each poll to be one attempt.
-	r.ctl = h.RedisClient(&redis.Options{Addr: r.Addr, Password: r.password, MaxRetries: -1, DialerRetries: 1})
+	r.ctl = h.RedisClient(&redis.Options{Addr: r.Addr, Password: r.password, MaxRetries: -1, DialerRetries: 1, TLSConfig: o.TLS.client()})
 	if o.NoWait {
 		return r, nil
 	}
@@ -134,7 +139,7 @@ func (r *Redis) AddrPort() netip.AddrPort { return netip.MustParseAddrPort(r.Add
 // 2 s. The lab closes it on Close. To connect across the lab's network (from
 // a client namespace, to a VIP) use Host.RedisClient.
 func (r *Redis) Client() *redis.Client {
-	return r.Host.RedisClient(&redis.Options{Addr: r.Addr, Password: r.password})
+	return r.Host.RedisClient(&redis.Options{Addr: r.Addr, Password: r.password, TLSConfig: r.tls.client()})
 }
 
 // RedisClient returns a go-redis client whose sockets are opened inside h's
@@ -144,6 +149,10 @@ func (r *Redis) Client() *redis.Client {
 func (h *Host) RedisClient(o *redis.Options) *redis.Client {
 	opt := *o
 	opt.Dialer = h.DialContext
+	if opt.TLSConfig != nil {
+		// go-redis applies TLSConfig only with its own dialer.
+		opt.Dialer = h.TLSDialer(opt.TLSConfig)
+	}
 	opt.DisableIdentity = true
 	for _, d := range []*time.Duration{&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout} {
 		if *d == 0 {
@@ -243,7 +252,7 @@ func (r *Redis) Restart() (*Redis, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Redis{Host: r.Host, Addr: r.Addr, Port: r.Port, Proc: p, Dir: r.Dir, password: r.password, ctl: r.ctl}
+	n := &Redis{Host: r.Host, Addr: r.Addr, Port: r.Port, Proc: p, Dir: r.Dir, password: r.password, tls: r.tls, ctl: r.ctl}
 	ctx, cancel := context.WithTimeout(context.Background(), wait.Default)
 	defer cancel()
 	if err := n.WaitReady(ctx); err != nil {

@@ -385,7 +385,7 @@ func (l *link) runCmd(connect sentinel.Command) error {
 		l.mu.Lock()
 		proof := l.proof
 		l.mu.Unlock()
-		if proof == sentinel.ProofListed {
+		if proof == sentinel.ProofListed || proof == sentinel.ProofCert {
 			if err := l.checkMyID(l.ctx, conn); err != nil {
 				return err
 			}

@@ -71,19 +71,30 @@ func (t *Transport) provePeer(c net.Conn, ref sentinel.Ref, secret string) (sent
 	if err := c.SetDeadline(time.Time{}); err != nil {
 		return sentinel.ProofNone, err
 	}
+	cert := t.certVerified(c)
 	if errReply != "" {
 		// A real redis-sentinel does not know the command.
 		if t.opts.PeerAllowed != nil && t.opts.PeerAllowed(ref.Addr) {
 			return sentinel.ProofListed, nil
 		}
+		if cert {
+			// Its certificate makes it a member; SENTINEL MYID after
+			// the set-up checks the run id (runCmd).
+			return sentinel.ProofCert, nil
+		}
 		return sentinel.ProofNone, fmt.Errorf("%w: %s answered %.80q and is not listed (sentinel known-sentinel) as a redis-sentinel peer", ErrPeerProof, ref.Addr, errReply)
 	}
 	secretProof, err := peerproof.Check(secret, nonce, ref.RunID, peerproof.Addr(ref.Addr.Host, ref.Addr.Port), fields[0], fields[1])
-	if err != nil {
+	switch {
+	case err != nil && cert && fields[0] == ref.RunID && fields[1] == "":
+		// We have a secret, the peer none: its certificate suffices.
+		return sentinel.ProofCert, nil
+	case err != nil:
 		return sentinel.ProofNone, fmt.Errorf("%w: %s: %v", ErrPeerProof, ref.Addr, err)
-	}
-	if secretProof {
+	case secretProof:
 		return sentinel.ProofSecret, nil
+	case cert:
+		return sentinel.ProofCert, nil
 	}
 	return sentinel.ProofOpen, nil
 }

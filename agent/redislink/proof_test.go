@@ -30,9 +30,18 @@ type fakePeer struct {
 
 func startFakePeer(t *testing.T, secret, runid, behave string) *fakePeer {
 	t.Helper()
+	return startFakePeerOn(t, nil, secret, runid, behave)
+}
+
+// startFakePeerOn is startFakePeer on a listener wrapped by wrap (TLS).
+func startFakePeerOn(t *testing.T, wrap func(net.Listener) net.Listener, secret, runid, behave string) *fakePeer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		ln = wrap(ln)
 	}
 	p := &fakePeer{ln: ln, secret: secret, runid: runid, behave: behave}
 	t.Cleanup(func() { ln.Close() })

@@ -25,6 +25,7 @@ package redislink
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,6 +74,14 @@ type Options struct {
 	// and SENTINEL MYID instead: the addresses the operator listed. Nil
 	// allows none.
 	PeerAllowed func(sentinel.Addr) bool
+	// TLS, when set (tls-replication yes), returns the TLS configuration
+	// of a link to host: every link is TLS, and the server must present a
+	// certificate for host that verifies (tls.go).
+	TLS func(host string) *tls.Config
+	// CertProof makes a peer's verified certificate proof of membership
+	// (sentinel.ProofCert): tls-auth-clients yes, so the CA admits the
+	// group's agents only.
+	CertProof bool
 }
 
 // Transport runs commands for the core. Do is safe for concurrent use and
@@ -330,6 +339,9 @@ func (t *Transport) clientOptions(addr string, l *link) *redis.Options {
 				return nil, err
 			}
 			l.setLocal(c.LocalAddr())
+			if c, err = t.secure(ctx, c, l); err != nil {
+				return nil, err
+			}
 			if l.which == sentinel.LinkCmd && l.ref.Kind == sentinel.KindSentinel {
 				// Before go-redis or the set-up send anything (AUTH).
 				proof, err := t.provePeer(c, l.ref, l.secret)

@@ -36,6 +36,7 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/redislink"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 	"github.com/vipsentinel/vipsentinel/agent/state"
+	"github.com/vipsentinel/vipsentinel/agent/tlsconf"
 )
 
 // Persister durably stores the core's HardState. *state.Store implements it.
@@ -145,6 +146,11 @@ type Options struct {
 	// ListenAddrs (host:port each; default ":<Config.Port>").
 	Listeners   []net.Listener
 	ListenAddrs []string
+	// TLS, when set, is the agent's TLS material (tls-* directives):
+	// TLSListeners serve the API over TLS, and with tls-replication the
+	// links to Redis and peers use TLS (see tls.go).
+	TLS          *tlsconf.Source
+	TLSListeners []net.Listener
 	// API tweaks limits of the API server; Backend, Logger and RequirePass
 	// are filled in by the runtime.
 	API api.Config
@@ -299,8 +305,10 @@ func New(opts Options) (*Runtime, error) {
 		for _, a := range opts.ListedPeers {
 			listed[a] = true
 		}
-		tr = redislink.New(redislink.Options{Logger: log.With("component", "redislink"),
-			PeerAllowed: func(a sentinel.Addr) bool { return listed[a] }})
+		lopts := redislink.Options{Logger: log.With("component", "redislink"),
+			PeerAllowed: func(a sentinel.Addr) bool { return listed[a] }}
+		linkTLS(&lopts, opts.TLS)
+		tr = redislink.New(lopts)
 	}
 	r := &Runtime{
 		opts:    opts,
@@ -372,6 +380,9 @@ func (r *Runtime) Addrs() []net.Addr {
 	for _, ln := range r.lns {
 		out = append(out, ln.Addr())
 	}
+	for _, ln := range r.opts.TLSListeners {
+		out = append(out, ln.Addr())
+	}
 	return out
 }
 
@@ -381,7 +392,7 @@ func (r *Runtime) Listen() error {
 	if len(r.lns) > 0 {
 		return nil
 	}
-	if len(r.opts.Listeners) > 0 {
+	if len(r.opts.Listeners) > 0 || len(r.opts.TLSListeners) > 0 {
 		r.lns = r.opts.Listeners
 		return nil
 	}
@@ -419,6 +430,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 			}
 		}(ln)
 	}
+	r.serveTLS(&wg)
 	r.log.Info("agent started", "myid", r.node.MyID(), "epoch", r.node.CurrentEpoch(), "listen", fmt.Sprint(r.Addrs()))
 	err := r.loop(ctx)
 

@@ -248,7 +248,7 @@ func (c *Cluster) preload(ctx context.Context, n, size int) error {
 
 // countKeys counts the keys matching pattern on the server at addr.
 func (c *Cluster) countKeys(ctx context.Context, addr, pattern string) (int, error) {
-	cl := c.Client.RedisClient(&redis.Options{Addr: addr, ReadTimeout: 5 * time.Second, Protocol: 2, Password: c.Opts.Password})
+	cl := c.Client.RedisClient(&redis.Options{Addr: addr, ReadTimeout: 5 * time.Second, Protocol: 2, Password: c.Opts.Password, TLSConfig: c.clientTLS()})
 	defer cl.Close()
 	n := 0
 	it := cl.Scan(ctx, 0, pattern, 10000).Iterator()

@@ -114,6 +114,10 @@ type Options struct {
 	// the first host's redis-server: the agents' work per master is the same
 	// whether or not the instances are distinct processes.
 	ExtraMasters int
+	// TLS runs everything TLS-only (vipsentinel stack): redis-server and
+	// the agents with port 0 and client certificates required, replication
+	// and agent links over TLS, certificates from a throw-away CA (tls.go).
+	TLS bool
 }
 
 func (o *Options) defaults() {
@@ -147,6 +151,7 @@ type Cluster struct {
 	Prefix netip.Prefix // the floating IP with the lab subnet's prefix length
 
 	agentCmd [][]string // per host: the agent's command line
+	pki      *pki       // Options.TLS
 
 	mu      sync.Mutex
 	clients []*redis.Client
@@ -229,6 +234,12 @@ func newCluster(o Options) (*Cluster, error) {
 		c.VIP = l.FreeIP4()
 		c.Prefix = netip.PrefixFrom(c.VIP, l.Prefix4().Bits())
 	}
+	if o.TLS {
+		if err := c.setupTLS(); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -252,6 +263,7 @@ func (c *Cluster) startRedis(i int) error {
 	if i > 0 {
 		ro.ReplicaOf = netip.AddrPortFrom(c.Hosts[0].IP4, 6379)
 	}
+	ro.TLS = c.redisTLS(i)
 	r, err := c.Hosts[i].StartRedis(ro)
 	if err != nil {
 		return fmt.Errorf("scenario: start redis on %s: %w", c.Hosts[i], err)
@@ -301,6 +313,7 @@ func (c *Cluster) startAgent(i int) error {
 	// The agents reach each other's API across namespaces without a
 	// password: protected mode would refuse them.
 	b.WriteString("protected-mode no\n")
+	b.WriteString(c.agentTLS(i))
 	fmt.Fprintf(&b, "sentinel monitor %s %s 6379 %d\n", MasterName, master, c.quorum())
 	fmt.Fprintf(&b, "sentinel down-after-milliseconds %s %s\n", MasterName, da)
 	fmt.Fprintf(&b, "sentinel failover-timeout %s %s\n", MasterName, ft)
@@ -406,6 +419,7 @@ func (c *Cluster) AgentClient(i int) *redis.Client {
 		MaxRetries:   -1,
 		Protocol:     2,
 		Password:     c.Opts.AgentPassword,
+		TLSConfig:    c.clientTLS(),
 	})
 	return cl
 }

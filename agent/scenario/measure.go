@@ -91,7 +91,7 @@ func (c *Cluster) startWriter(prefix string, resolve func(context.Context) (stri
 					}
 					dctx, dcancel := context.WithTimeout(ctx, 50*time.Millisecond)
 					defer dcancel()
-					nc, err := c.Client.DialContext(dctx, "tcp", addr)
+					nc, err := c.dial(dctx, addr)
 					if err != nil {
 						return err
 					}
@@ -232,7 +232,7 @@ func (c *Cluster) LostWrites(ctx context.Context, master string, acks []Ack) (in
 // MissingWrites returns the acknowledged writes whose value master ("ip:port")
 // does not hold.
 func (c *Cluster) MissingWrites(ctx context.Context, master string, acks []Ack) ([]Ack, error) {
-	cl := c.Client.RedisClient(&redis.Options{Addr: master, DialTimeout: time.Second, ReadTimeout: 5 * time.Second, Protocol: 2, Password: c.Opts.Password})
+	cl := c.Client.RedisClient(&redis.Options{Addr: master, DialTimeout: time.Second, ReadTimeout: 5 * time.Second, Protocol: 2, Password: c.Opts.Password, TLSConfig: c.clientTLS()})
 	defer cl.Close()
 	var missing []Ack
 	for i := 0; i < len(acks); i += 500 {

@@ -47,6 +47,13 @@ const (
 	// listed (known-sentinel lines of the configuration file), whose
 	// SENTINEL MYID after AUTH matched the announced run id.
 	ProofListed
+	// ProofCert: with tls-auth-clients yes the CA is the group's
+	// membership authority. Our TLS link to the announced address
+	// verified the peer's certificate against it (and the peer ours)
+	// before anything else was sent, and the peer gave the announced run
+	// id: in answer to VIPSENTINEL PROVE, or, for a redis-sentinel, by
+	// SENTINEL MYID. No shared secret is needed.
+	ProofCert
 )
 
 // String names the mode as logs and INFO show it.
@@ -58,6 +65,8 @@ func (p PeerProof) String() string {
 		return "open"
 	case ProofListed:
 		return "listed"
+	case ProofCert:
+		return "certificate"
 	default:
 		return "none"
 	}

@@ -22,6 +22,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	runs := fs.Int("runs", 5, "failover runs per stack and scenario")
+	useTLS := fs.Bool("tls", false, "run the vipsentinel stack TLS-only (Redis and agents, client certificates from a throw-away CA)")
 	downAfter := fs.Duration("down-after", time.Second, "down-after-milliseconds")
 	only := fs.String("only", "failover,idle,api", "comma-separated parts to run: failover, idle, api")
 	idleWindow := fs.Duration("idle-window", 10*time.Second, "how long idle CPU is averaged over")
@@ -53,7 +54,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	}
 	defer stop()
 	parts := strings.Split(*only, ",")
-	b := &bench{out: stdout, self: self, downAfter: *downAfter}
+	b := &bench{out: stdout, self: self, downAfter: *downAfter, tls: *useTLS}
 	fmt.Fprintf(stdout, "vipsentinel bench %s: down-after %v, %d runs per case, %s\n\n", agentVersion(self), *downAfter, *runs, time.Now().UTC().Format(time.RFC3339))
 	failed := false
 	switch *caseName {
@@ -87,6 +88,7 @@ type bench struct {
 	out       io.Writer
 	self      string
 	downAfter time.Duration
+	tls       bool // Options.TLS for the vipsentinel stack
 }
 
 func (b *bench) say(format string, a ...any) { fmt.Fprintf(b.out, format+"\n", a...) }
@@ -94,6 +96,7 @@ func (b *bench) say(format string, a ...any) { fmt.Fprintf(b.out, format+"\n", a
 func (b *bench) start(ctx context.Context, stack scenario.Stack, masters int) (*scenario.Cluster, error) {
 	return scenario.Start(ctx, scenario.Options{
 		Stack: stack, DownAfter: b.downAfter, Binary: b.self, Name: "bench", ExtraMasters: masters,
+		TLS: b.tls && stack == scenario.Vipsentinel,
 	})
 }
 

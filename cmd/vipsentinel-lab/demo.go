@@ -27,6 +27,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	ipv6 := fs.Bool("ipv6", false, "use an IPv6 floating address (unsolicited neighbour advertisements)")
 	classic := fs.Bool("classic", false, "run redis-sentinel with an ip-addr/arping client-reconfig-script instead, for comparison")
 	showLogs := fs.Bool("logs", false, "print every agent's log at the end")
+	useTLS := fs.Bool("tls", false, "run TLS-only: redis-server and the agents with port 0 and client certificates required, replication and agent links over TLS, certificates from a throw-away CA")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: vipsentinel-lab demo [flags]\n\n"+
 			"Builds a throw-away lab of hosts in network namespaces (198.18.0.0/15), starts a real\n"+
@@ -64,7 +65,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	say("building the lab (network namespaces, bridge, redis-server x%d, agents x%d)...", *hosts, *hosts)
 	started := time.Now()
 	c, err := scenario.Start(ctx, scenario.Options{
-		Stack: stack, Hosts: *hosts, DownAfter: *downAfter, IPv6: *ipv6, Binary: self, Name: "demo",
+		Stack: stack, Hosts: *hosts, DownAfter: *downAfter, IPv6: *ipv6, Binary: self, Name: "demo", TLS: *useTLS,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "vipsentinel demo: %v\n", err)
@@ -83,6 +84,10 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	}()
 	say("ready in %v: master %s on %s, replicas on the other hosts, floating IP %s on h1",
 		time.Since(started).Round(time.Millisecond), c.Redis[0].Addr, c.Hosts[0].Name, c.VIP)
+	if f, ok := c.TLSFiles(); ok {
+		say("TLS only: throw-away CA %s, client certificate %s (key %s); try: ip netns exec %s redis-cli --tls --cacert %s --cert %s --key %s -h %s -p %d SENTINEL get-master-addr-by-name %s",
+			f.CA, f.Cert, f.Key, c.Client.NS, f.CA, f.Cert, f.Key, c.Hosts[0].IP4, scenario.AgentPort, scenario.MasterName)
+	}
 	say("a client in %s writes through %s every %v; now: %s on h1\n", c.Client.Name, c.VIP, scenario.WriteInterval, fault)
 	say("   time from fault  host   what")
 	res, err := c.RunFailover(ctx, fault, func(l scenario.Line) { say("%s", l) })

@@ -74,6 +74,7 @@ func restartChanges(a, b *config.File) []string {
 	diff("firewall", a.Firewall, b.Firewall)
 	diff("metrics-addr", a.MetricsAddr, b.MetricsAddr)
 	diff("min-agents", a.MinAgents, b.MinAgents)
+	diff("tls-* settings (certificate files are re-read on reload)", a.TLS, b.TLS)
 	diff("sentinel vip", a.VIPs(), b.VIPs())
 	for _, m := range b.Masters {
 		o := a.Master(m.Name)

@@ -187,6 +187,9 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 	if err != nil {
 		return err
 	}
+	if opts.TLS, opts.TLSListeners, err = startTLS(f, log); err != nil {
+		return err
+	}
 	var adopter *runtime.Adopter
 	if vips != nil {
 		opts.VIPs = vipSetter{vips}
@@ -245,6 +248,7 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 		}()
 	}
 	go fence.run(runCtx)
+	go watchTLS(runCtx, opts.TLS, met, rt.Publish)
 	go func() {
 		if err := met.Serve(runCtx, f.MetricsAddr); err != nil {
 			log.Error("metrics endpoint stopped", "err", err)
@@ -301,6 +305,7 @@ loop:
 					log.Error("reopen log file", "err", err)
 				}
 			}
+			reloadTLS(opts.TLS, log)
 			nf, restart := reload(runCtx, path, f, localIPs, rt, level, log)
 			why := ""
 			switch {
@@ -374,6 +379,14 @@ loop:
 // optional: failing to bind it is logged, not fatal. "::" listens on IPv6
 // only, so that "bind * -::*" holds both 0.0.0.0 and :: on one port.
 func listen(f *config.File, log *slog.Logger) ([]net.Listener, error) {
+	if f.Port == 0 {
+		return nil, nil // TLS only (port 0): listenTLS opens tls-port
+	}
+	return listenOn(f, f.Port, log)
+}
+
+// listenOn is listen on port.
+func listenOn(f *config.File, port int, log *slog.Logger) ([]net.Listener, error) {
 	binds := f.Bind
 	if len(binds) == 0 {
 		binds = []string{""}
@@ -392,7 +405,7 @@ func listen(f *config.File, log *slog.Logger) ([]net.Listener, error) {
 		} else if ip != nil {
 			network = "tcp6"
 		}
-		addr := net.JoinHostPort(b, fmt.Sprint(f.Port))
+		addr := net.JoinHostPort(b, fmt.Sprint(port))
 		l, err := net.Listen(network, addr)
 		if err != nil {
 			if optional[b] {

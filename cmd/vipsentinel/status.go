@@ -57,11 +57,16 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	*password = pass
+	tlsCfg, certs, err := statusTLS(*confPath, addr, explicit["addr"], explicit["config"])
+	if err != nil {
+		fmt.Fprintf(stderr, "vipsentinel status: %v\n", err)
+		return exitUsage
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	cl := redis.NewClient(&redis.Options{
 		Addr: *addr, Password: *password, Protocol: 2, MaxRetries: -1,
-		DialTimeout: *timeout, ReadTimeout: *timeout, DisableIdentity: true,
+		DialTimeout: *timeout, ReadTimeout: *timeout, DisableIdentity: true, TLSConfig: tlsCfg,
 	})
 	defer cl.Close()
 	if *asJSON {
@@ -72,6 +77,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vipsentinel status: %s: %v\n", *addr, err)
 		return exitUnreachable
 	}
+	printCertificates(stdout, certs, time.Now())
 	fmt.Fprintf(stdout, "\nhealth: %s\n", h.State)
 	for _, r := range h.Reasons {
 		fmt.Fprintf(stdout, "  - %s\n", r)

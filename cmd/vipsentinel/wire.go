@@ -24,8 +24,12 @@ func newFirewall(f *config.File, log *slog.Logger) (*firewall.Manager, error) {
 	if len(f.Masters) > 0 {
 		redisPort = f.Masters[0].Addr.Port
 	}
+	agentPort := f.Port
+	if agentPort == 0 {
+		agentPort = f.TLS.Port // TLS only
+	}
 	return firewall.New(firewall.Config{
-		AgentPort:  f.Port,
+		AgentPort:  agentPort,
 		RedisPort:  redisPort,
 		Allow:      f.Firewall.Allow,
 		Mode:       mode,

@@ -82,7 +82,11 @@ func tryStart(t testing.TB, bin string, conf []string) (*Server, error) {
 		"protected-mode no",
 		"logfile " + filepath.Join(dir, "redis.log"),
 	}
-	lines = append(lines, conf...)
+	for _, l := range conf {
+		// {port} stands for the port chosen here: "port 0" and
+		// "tls-port {port}" make a TLS-only server (tls.go).
+		lines = append(lines, strings.ReplaceAll(l, "{port}", strconv.Itoa(port)))
+	}
 	cfg := filepath.Join(dir, "redis.conf")
 	if err := os.WriteFile(cfg, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		return nil, err

@@ -1,0 +1,31 @@
+package scenario
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestKillMasterMovesVIPTLS is TestKillMasterMovesVIP on a TLS-only
+// deployment (what vipsentinel-lab demo -tls and bench -tls run): the
+// client writes through the floating IP over TLS, and the failover loses
+// none of its acknowledged writes.
+func TestKillMasterMovesVIPTLS(t *testing.T) {
+	c := startCluster(t, Options{Name: "tlskill", TLS: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	res, err := c.RunFailover(ctx, KillMaster, nil)
+	if res != nil {
+		logTimeline(t, res)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMove(t, c, res)
+	if res.Acked == 0 {
+		t.Fatal("no write acknowledged over TLS")
+	}
+	if res.Lost != 0 {
+		t.Errorf("%d acknowledged writes lost", res.Lost)
+	}
+}
