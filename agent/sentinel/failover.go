@@ -280,6 +280,18 @@ func (n *Node) promotionDone(m *master, r *instance) {
 				Payload: n.describeReplica(mi.addr, m, r.addr), Detail: "old master, paused for a forced failover, follows the promoted replica"}
 			n.pending[id] = p
 		}
+	} else if mi.link.cc == connUp && mi.roleReported == KindMaster {
+		// An old master we still have a connection to (declared down
+		// through loss or a one-way cut, or back just now) would stay a
+		// writable master until its own agent hears of the switch, or
+		// Sentinel's convert-to-slave 8 s later; clients still following
+		// it write into data the group discards (issue 13: 610 ms of two
+		// writable masters in the campaign). The new configuration is
+		// born, so demote it now; a dead one never gets the command.
+		if n.sendSlaveOf(mi, r.addr, purposeDemote) {
+			n.debug(m.cfg.Name, "old-master-demote", fmt.Sprintf(
+				"old master %s still connected: SLAVEOF %s sent at the promotion", mi.addr, r.addr))
+		}
 	}
 	n.forceHello(m)
 }

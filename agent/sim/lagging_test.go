@@ -16,7 +16,7 @@ import (
 // vote, but its last contact with r2 is 4.4 s old, so r2 is not a candidate
 // yet: promoting r1 at once drops the 2.4 s of writes h0 acknowledged
 // after h1 was cut, which r2 holds. The leader must wait (a bounded time)
-// for r2 and promote it.
+// for r2 and promote it, and demote r0 at once (it still receives).
 func TestLaggingReplicaNotPromotedOverBetterOne(t *testing.T) {
 	o := calm(7, 3)
 	o.DownAfter = time.Second
@@ -43,10 +43,19 @@ func TestLaggingReplicaNotPromotedOverBetterOne(t *testing.T) {
 		w.at(w.now+d, func() { set(false) })
 	}
 	var promoted []string
+	var oldMaster []time.Duration
 	w, res := scenario(t, o, func(w *world) {
 		w.onEvent = func(a *agent, ev sentinel.Event) {
 			if ev.Type == "+promoted-slave" {
 				promoted = append(promoted, ev.Payload)
+				// The leader demotes the old master, which it can
+				// still reach (r0 only cannot send): it must not stay
+				// a writable master until its own agent hears.
+				w.at(w.now+300*time.Millisecond, func() {
+					if r0 := w.redis[0]; r0.role == roleMaster {
+						oldMaster = append(oldMaster, w.now)
+					}
+				})
 			}
 		}
 		t0 := o.Warmup
@@ -61,6 +70,9 @@ func TestLaggingReplicaNotPromotedOverBetterOne(t *testing.T) {
 	t.Logf("failovers %d, promoted %q, writes acked %d lost %d", res.Failovers, promoted, res.WritesAcked, res.WritesLost)
 	if res.Failovers != 1 || len(promoted) != 1 || !strings.Contains(promoted[0], w.redis[2].addr.String()) {
 		failWithTail(t, res, "failovers %d promoted %q, want r2 (the replica that kept up)", res.Failovers, promoted)
+	}
+	if len(oldMaster) > 0 {
+		failWithTail(t, res, "old master r0 still a master 300 ms after the promotion (at %v)", oldMaster)
 	}
 	if res.WritesLost != 0 {
 		failWithTail(t, res, "%d acknowledged writes lost", res.WritesLost)
