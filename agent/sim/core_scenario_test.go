@@ -24,18 +24,9 @@ func TestScenarioKillMaster(t *testing.T) {
 	}
 	t0 := c.now()
 	c.killRedis(0)
-	ok := c.runUntil(t0+20*time.Second, func() bool {
-		for _, a := range c.agents {
-			if !a.hasEvent("+switch-master", t0) {
-				return false
-			}
-		}
-		return true
-	})
+	ok := c.runUntil(t0+20*time.Second, func() bool { return allSwitched(c.agents, t0) })
 	if !ok {
-		for _, a := range c.agents {
-			t.Logf("agent %d: %v", a.id, a.eventTypes(t0))
-		}
+		c.logEvents(t0)
 		t.Fatal("no +switch-master on every agent")
 	}
 	leader := c.leaderOf(t0)
@@ -131,17 +122,13 @@ func TestScenarioFailoverTime(t *testing.T) {
 						}
 					}
 				}
-				for _, a := range c.agents[1:] {
-					if !a.hasEvent("+switch-master", t0) {
-						return false
-					}
+				if !allSwitched(c.agents[1:], t0) {
+					return false
 				}
 				return vipAt >= 0
 			})
 			if !ok {
-				for _, a := range c.agents {
-					t.Logf("agent %d: %v", a.id, a.eventTypes(t0))
-				}
+				c.logEvents(t0)
 				t.Fatalf("%s seed %d: failover did not complete", mode, seed)
 			}
 			c.run(200 * time.Millisecond)
@@ -340,14 +327,7 @@ func TestScenarioManualFailover(t *testing.T) {
 			t.Fatal(err, cs)
 		}
 	})
-	ok := c.runUntil(t0+5*time.Second, func() bool {
-		for _, x := range c.agents {
-			if !x.hasEvent("+switch-master", t0) {
-				return false
-			}
-		}
-		return true
-	})
+	ok := c.runUntil(t0+5*time.Second, func() bool { return allSwitched(c.agents, t0) })
 	if !ok {
 		t.Fatalf("manual failover did not complete: %v", a.eventTypes(t0))
 	}
@@ -539,9 +519,7 @@ func TestScenarioLeaderCrashAfterElection(t *testing.T) {
 		return true
 	})
 	if !ok {
-		for _, a := range c.agents {
-			t.Logf("agent %d: %v", a.id, a.eventTypes(t0))
-		}
+		c.logEvents(t0)
 		t.Fatal("no failover after the leader crashed")
 	}
 	var leader *stepAgent
@@ -607,10 +585,8 @@ func TestScenarioForcedFailoverKeepsWrites(t *testing.T) {
 				}
 			})
 			ok := c.runUntil(t0+10*time.Second, func() bool {
-				for _, x := range c.agents {
-					if !x.hasEvent("+switch-master", t0) {
-						return false
-					}
+				if !allSwitched(c.agents, t0) {
+					return false
 				}
 				return r0.role == roleReplica && !r0.paused() && a.hasEvent("-failover-pause-master", t0)
 			})
@@ -798,14 +774,7 @@ func TestScenarioAutomaticFailoverUnchanged(t *testing.T) {
 	c.run(500 * time.Millisecond)
 	t0 := c.now()
 	c.killRedis(0)
-	ok := c.runUntil(t0+10*time.Second, func() bool {
-		for _, a := range c.agents[1:] {
-			if !a.hasEvent("+switch-master", t0) {
-				return false
-			}
-		}
-		return true
-	})
+	ok := c.runUntil(t0+10*time.Second, func() bool { return allSwitched(c.agents[1:], t0) })
 	if !ok {
 		t.Fatal("no failover")
 	}

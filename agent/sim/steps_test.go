@@ -334,6 +334,25 @@ func (a *stepAgent) eventTypes(since time.Duration) []string {
 	return out
 }
 
+// allSwitched reports whether every one of agents emitted +switch-master
+// since a time.
+func allSwitched(agents []*stepAgent, since time.Duration) bool {
+	for _, a := range agents {
+		if !a.hasEvent("+switch-master", since) {
+			return false
+		}
+	}
+	return true
+}
+
+// logEvents logs every agent's event types since a time.
+func (s *steps) logEvents(since time.Duration) {
+	s.t.Helper()
+	for _, a := range s.agents {
+		s.t.Logf("agent %d: %v", a.id, a.eventTypes(since))
+	}
+}
+
 // leaderOf returns the agent that logged +elected-leader since t.
 func (s *steps) leaderOf(since time.Duration) *stepAgent {
 	for _, a := range s.agents {
