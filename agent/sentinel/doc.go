@@ -63,6 +63,21 @@
 // -failover-abort-pause-failed, +failover-no-pause and -failover-pause-master; design.md gives
 // the details.
 //
+// # Maintenance and switchover
+//
+// Pause puts a master in maintenance (Maintenance, persisted in
+// MasterState): the Node starts no failover of it (reporting the first
+// suppressed one as -failover-suppressed-maintenance) and gives no vote for
+// one, so a group whose majority is paused cannot fail it over even if an
+// agent that missed the pause tries. Detection, the VIP and fencing are
+// unchanged, and the operator's own SENTINEL FAILOVER and FailoverTo still
+// run. A timed pause ends on the first Tick whose Wall (the runtime's wall
+// clock) reaches its end, so the end holds across restarts; the Node reads
+// no clock. Events: +maintenance, -maintenance. FailoverTo is SENTINEL
+// FAILOVER's safe switchover to a named replica, refused with the rule
+// that excludes it when that replica does not qualify, and aborted rather
+// than redirected if it stops qualifying before it is selected.
+//
 // # Replica selection
 //
 // A failover promotes the best replica by Sentinel's rules and order, but
