@@ -43,7 +43,8 @@ type Handover struct {
 // on this host until Until (CLOCK_BOOTTIME nanoseconds).
 type HandoverLease struct {
 	Master string `json:"master"`
-	Addr   string `json:"addr"` // the master's address (host:port) the lease was granted for
+	Host   string `json:"host"` // the master's address the lease was granted for
+	Port   int    `json:"port"`
 	Epoch  uint64 `json:"epoch"`
 	Until  int64  `json:"until_boottime_ns"`
 	// VIPs are the floating addresses installed for the master when the
@@ -51,6 +52,9 @@ type HandoverLease struct {
 	// removes them (cmd/vipsentinel).
 	VIPs []string `json:"vips,omitempty"`
 }
+
+// Addr is the master's address the lease was granted for.
+func (l HandoverLease) Addr() sentinel.Addr { return sentinel.Addr{Host: l.Host, Port: l.Port} }
 
 // Remaining is how long the lease still runs at boottime now (≤ 0: over).
 func (l HandoverLease) Remaining(now int64) time.Duration { return time.Duration(l.Until - now) }
@@ -75,30 +79,70 @@ func BootID() (string, error) {
 	return string(bytes.TrimSpace(b)), nil
 }
 
-// Handover returns the leases this agent holds right now, with deadlines on
-// CLOCK_BOOTTIME, for a successor process. The deadlines are fixed when it
-// returns: grants the loop receives later only bind the peers longer.
+// Handover returns the leases this agent holds, with deadlines on
+// CLOCK_BOOTTIME, for a successor process. It waits (at most a quarter of
+// the longest lease, longer than the holder's renewal period) for the
+// moment right after a renewal, when every lease has at least nine tenths
+// of its length left: the successor then has the most time to claim its
+// own. The deadlines are fixed when it returns: grants the loop receives
+// later only bind the peers longer.
 func (r *Runtime) Handover(ctx context.Context) (Handover, error) {
 	id, err := BootID()
 	if err != nil {
 		return Handover{}, err
 	}
-	h := Handover{BootID: id, PID: os.Getpid()}
-	err = r.do(ctx, func(sentinel.Time) {
-		// The boot clock is read first, then the core's clock: the time
-		// left is counted from a boot time no later than the moment it
-		// was measured, so the deadline can only come out early.
-		boot := BootTime()
-		now := r.now()
-		for _, l := range r.node.Leases() {
-			h.Leases = append(h.Leases, HandoverLease{Master: l.Master, Addr: l.Addr.String(), Epoch: l.Epoch,
-				Until: boot + int64(l.Until-now)})
+	var h Handover
+	var giveUp time.Time
+	for {
+		h = Handover{BootID: id, PID: os.Getpid()}
+		fresh, longest := true, time.Duration(0)
+		err = r.do(ctx, func(sentinel.Time) {
+			// The boot clock is read first, then the core's clock: the
+			// time left is counted from a boot time no later than the
+			// moment it was measured, so the deadline can only come out
+			// early.
+			boot := BootTime()
+			now := r.now()
+			for _, l := range r.node.Leases() {
+				h.Leases = append(h.Leases, HandoverLease{Master: l.Master, Host: l.Addr.Host, Port: l.Addr.Port, Epoch: l.Epoch,
+					Until: boot + int64(l.Until-now)})
+				fresh = fresh && l.Until-now >= l.Length*9/10
+				longest = max(longest, l.Length)
+			}
+		})
+		if err != nil {
+			return Handover{}, fmt.Errorf("runtime: handover: %w", err)
 		}
-	})
-	if err != nil {
-		return Handover{}, fmt.Errorf("runtime: handover: %w", err)
+		if giveUp.IsZero() {
+			giveUp = time.Now().Add(longest / 4)
+		}
+		if fresh || !time.Now().Before(giveUp) {
+			return h, nil
+		}
+		select {
+		case <-ctx.Done():
+			return Handover{}, fmt.Errorf("runtime: handover: %w", ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
 	}
-	return h, nil
+}
+
+// inherit gives the core the leases handed over (sentinel.Node.InheritLease),
+// on its clock. The core's clock is read first, then the boot clock: the
+// time left is counted from a moment no earlier than the core's reading,
+// so the deadline can only come out early.
+func (r *Runtime) inherit(leases []HandoverLease) {
+	now := r.now()
+	boot := BootTime()
+	for _, l := range leases {
+		left := l.Remaining(boot)
+		if left <= 0 {
+			continue
+		}
+		if r.node.InheritLease(now, l.Master, l.Addr(), now+left) {
+			r.log.Info("handover: the core counts the inherited lease", "master", l.Master, "addr", l.Addr().String(), "left", left.String())
+		}
+	}
 }
 
 // SaveHandover writes h to path (atomically: a successor reads all of it

@@ -24,8 +24,8 @@ func TestHandoverFile(t *testing.T) {
 	}
 	now := BootTime()
 	h := Handover{BootID: id, PID: 1, Leases: []HandoverLease{
-		{Master: "a", Addr: "198.18.0.1:6379", Epoch: 3, Until: now + int64(time.Second), VIPs: []string{"198.18.0.100"}},
-		{Master: "b", Addr: "198.18.0.2:6379", Until: now - 1},
+		{Master: "a", Host: "198.18.0.1", Port: 6379, Epoch: 3, Until: now + int64(time.Second), VIPs: []string{"198.18.0.100"}},
+		{Master: "b", Host: "198.18.0.2", Port: 6379, Until: now - 1},
 	}}
 	if err := SaveHandover(path, h); err != nil {
 		t.Fatal(err)

@@ -183,6 +183,10 @@ type Options struct {
 	// OnEvent, if set, sees every event (the core's and those given to
 	// Publish) after it is logged, e.g. for metrics. It must not block.
 	OnEvent func(sentinel.Event)
+	// Handover are the VIP leases this agent's previous process handed
+	// over (a re-exec for an upgrade or reload): the core counts them
+	// until they end (sentinel.Node.InheritLease).
+	Handover []HandoverLease
 	// Fence, if set, is told whether a local master is fenced (its writes
 	// must stop) and which addresses must still reach it, whenever that
 	// changes: the firewall's fencing mode. Called on the loop goroutine; it
@@ -330,6 +334,7 @@ func New(opts Options) (*Runtime, error) {
 	r.logLevel = cmp.Or(strings.ToLower(opts.Config.LogLevel), "notice")
 	r.followLogLevel()
 	r.publishAddrs()
+	r.inherit(opts.Handover)
 	r.script = newScriptRunner(log.With("component", "scripts"), r.Publish, clock)
 	r.status.Store("starting")
 	acfg := opts.API

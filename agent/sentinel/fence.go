@@ -88,9 +88,13 @@ func (n *Node) view(m *master, inst *instance) fenceView {
 		reach:    reach,
 		known:    known,
 	}
+	// A lease this agent's previous process held and handed over counts
+	// as the majority it was (handover.go).
+	inherited := v.fence && n.grantCovers(m.inherited, inst.addr)
+	v.majority = v.majority || inherited
 	v.leased = v.majority
 	if v.local && v.fence {
-		v.leased = granted >= majority
+		v.leased = granted >= majority || inherited
 	}
 	v.bound = v.fence && !n.mayClaim(m, inst.addr)
 	if !v.local {

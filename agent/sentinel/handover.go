@@ -3,18 +3,22 @@ package sentinel
 import (
 	"cmp"
 	"slices"
+	"time"
 )
 
 // Lease is a VIP lease this agent holds: a majority of the agents, this one
 // included, granted it Addr, the master's address on this host, and the
 // grants keep that majority bound (no other address granted, no failover of
-// Addr voted) until Until at the earliest, as measured by this Node's
-// clock.
+// Addr voted) until Until at the earliest, on the caller's clock (the now
+// given to Step).
 type Lease struct {
 	Master string
 	Addr   Addr
 	Epoch  uint64 // the master's config epoch
 	Until  Time
+	// Length is the lease's full length: Until is at most this far from
+	// the moment the lease was last renewed.
+	Length time.Duration
 }
 
 // Leases returns the leases this agent holds now: the masters whose VIP it
@@ -37,7 +41,7 @@ func (n *Node) Leases() []Lease {
 			continue
 		}
 		if until, ok := n.leaseUntil(m); ok {
-			out = append(out, Lease{Master: m.cfg.Name, Addr: inst.addr, Epoch: m.configEpoch, Until: until})
+			out = append(out, Lease{Master: m.cfg.Name, Addr: inst.addr, Epoch: m.configEpoch, Until: until + n.origin, Length: n.lease(m)})
 		}
 	}
 	return out
@@ -68,4 +72,25 @@ func (n *Node) leaseUntil(m *master) (Time, bool) {
 	}
 	slices.SortFunc(ends, func(a, b Time) int { return cmp.Compare(b, a) }) // freshest first
 	return ends[need-1], true
+}
+
+// InheritLease gives the Node a lease its previous process on this host
+// held and handed over (Leases), for master's address addr until until
+// (the caller's clock, as now, the caller's current time). Until then it counts as a majority heard and a
+// majority of grants for addr: the agents that granted it are bound to
+// addr until then whatever happens to the process that asked, so nothing a
+// confirmation of our configuration could reveal (a failover, another
+// address granted) can have happened. The successor thus keeps the VIP
+// without the confirmation a start otherwise needs, while it asks for its
+// own grants; once those lapse the rules of a start apply. Call it before
+// the first Step. It reports false (and does nothing) for an unknown
+// master or one that is not fenced.
+func (n *Node) InheritLease(now Time, master string, addr Addr, until Time) bool {
+	m := n.masters[master]
+	if m == nil || !m.cfg.Fence {
+		return false
+	}
+	n.setNow(now) // fixes the clock's origin if no Step did yet
+	m.inherited = grantState{addr: addr, until: until - n.origin}
+	return true
 }

@@ -246,7 +246,8 @@ type master struct {
 	// depose and until when we refuse to back its VIP (grant.go).
 	grant      grantState
 	guard      grantState
-	leaseAddr  Addr // persisted: the last address granted (grant.go)
+	inherited  grantState // a lease handed over by this agent's previous process (handover.go)
+	leaseAddr  Addr       // persisted: the last address granted (grant.go)
 	vip        VIPIntent
 	vipLocal   bool
 	reachable  int

@@ -184,6 +184,7 @@ func (n *Node) quietHolder(m *master, at func(Time)) bool {
 	}
 	at(m.grant.until)
 	at(m.guard.until)
+	at(m.inherited.until)
 	return true
 }
 

@@ -170,6 +170,7 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 		OnEvent:    func(ev sentinelEvent) { met.ObserveEvent(time.Now(), ev) },
 		Fence:      fence.set,
 		HostStatus: hostStatus(vips, fw),
+		Handover:   succ.leases,
 		API: api.Config{
 			ProtectedMode: f.ProtectedMode,
 			MaxClients:    f.MaxClients,
@@ -226,7 +227,11 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 		// was not told to hold.
 		adopter.Set(nil)
 		go adopter.Run(runCtx)
-		log.Info("handover: holding the VIPs on the inherited lease until the core claims them", "masters", strings.Join(adopter.Adopted(), " "))
+		if held := adopter.Adopted(); len(held) > 0 {
+			log.Info("handover: holding the VIPs on the inherited lease until the core claims them", "masters", strings.Join(held, " "))
+		} else {
+			log.Warn("handover: the inherited leases ended before this process could adopt them; the VIPs are claimed as at a start")
+		}
 	}
 	go func() { done <- rt.Run(runCtx) }()
 	if vips != nil {

@@ -89,7 +89,7 @@ func handOver(ctx context.Context, path string, rt *runtime.Runtime, vips *vip.M
 		return err
 	}
 	for _, l := range h.Leases {
-		log.Info("handover: lease passed to the successor", "master", l.Master, "addr", l.Addr, "epoch", l.Epoch,
+		log.Info("handover: lease passed to the successor", "master", l.Master, "addr", l.Addr().String(), "epoch", l.Epoch,
 			"left", l.Remaining(runtime.BootTime()).String(), "vips", strings.Join(l.VIPs, " "))
 	}
 	if len(h.Leases) == 0 {
@@ -135,7 +135,7 @@ func takeHandover(path string, log *slog.Logger) *successor {
 	s.leases = leases
 	now := runtime.BootTime()
 	for _, l := range leases {
-		log.Info("handover: lease received", "master", l.Master, "addr", l.Addr, "epoch", l.Epoch,
+		log.Info("handover: lease received", "master", l.Master, "addr", l.Addr().String(), "epoch", l.Epoch,
 			"left", l.Remaining(now).String(), "vips", strings.Join(l.VIPs, " "))
 	}
 	return s
