@@ -63,14 +63,13 @@ func edit(t *testing.T, text string, subs ...[2]string) string {
 // pair is redis-sentinel and vipsentinel started from one working
 // directory.
 type pair struct {
-	dir       string
-	rs, vs    string // addresses
-	rsP, vsP  *exec.Cmd
-	rsConf    string
-	vsConf    string
-	rsPort    int
-	vsPort    int
-	waitReply string // the reply to PING that says a server is up (PONG, or NOAUTH with users)
+	dir      string
+	rs, vs   string // addresses
+	rsP, vsP func() // stop each
+	rsConf   string
+	vsConf   string
+	rsPort   int
+	vsPort   int
 }
 
 // startPair writes conf (with "PORT" standing for each server's port) into
@@ -81,64 +80,67 @@ func startPair(t *testing.T, dir, conf string) *pair {
 	p := &pair{dir: dir, rsPort: redistest.FreePort(t), vsPort: redistest.FreePort(t)}
 	p.rsConf, p.vsConf = filepath.Join(dir, "rs.conf"), filepath.Join(dir, "vs.conf")
 	p.rs, p.vs = "127.0.0.1:"+strconv.Itoa(p.rsPort), "127.0.0.1:"+strconv.Itoa(p.vsPort)
-	for _, s := range []struct {
-		path, bin, addr string
-		port            int
-		cmd             **exec.Cmd
-	}{{p.rsConf, "redis-sentinel", p.rs, p.rsPort, &p.rsP}, {p.vsConf, agentBin, p.vs, p.vsPort, &p.vsP}} {
-		text := strings.ReplaceAll(conf, "PORT", strconv.Itoa(s.port))
-		if err := os.WriteFile(s.path, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		out, err := os.Create(s.path + ".out")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(s.bin, filepath.Base(s.path))
-		cmd.Dir, cmd.Stdout, cmd.Stderr = dir, out, out
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		out.Close()
-		*s.cmd = cmd
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
-			if t.Failed() {
-				t.Logf("%s output:\n%s", s.bin, tail(s.path+".out", 30))
-			}
-		})
-		bin, addr := s.bin, s.addr
-		testenv.Eventually(t, 15*time.Second, filepath.Base(bin)+" to start from "+filepath.Base(s.path), func() error {
-			select {
-			case <-done:
-				return fmt.Errorf("exited: %s", tail(s.path+".out", 10))
-			default:
-			}
-			c, err := dial(addr)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			v, err := c.do("PING")
-			if err != nil {
-				return err
-			}
-			if v.str != "PONG" && !strings.HasPrefix(v.str, "NOAUTH") {
-				return fmt.Errorf("PING: %s", v.str)
-			}
-			return nil
-		})
-	}
+	p.rsP = startIn(t, dir, "redis-sentinel", p.rsConf, strings.ReplaceAll(conf, "PORT", strconv.Itoa(p.rsPort)), p.rs)
+	p.vsP = startIn(t, dir, agentBin, p.vsConf, strings.ReplaceAll(conf, "PORT", strconv.Itoa(p.vsPort)), p.vs)
 	return p
+}
+
+// startIn writes text to path and runs "bin <path's name>" in dir until the
+// test ends (or stop is called), once it answers PING at addr.
+func startIn(t *testing.T, dir, bin, path, text, addr string) (stop func()) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.OpenFile(path+".out", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, filepath.Base(path))
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	stop = func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", bin, tail(path+".out", 30))
+		}
+	})
+	testenv.Eventually(t, 15*time.Second, filepath.Base(bin)+" to start from "+filepath.Base(path), func() error {
+		select {
+		case <-done:
+			return fmt.Errorf("exited: %s", tail(path+".out", 10))
+		default:
+		}
+		c, err := dial(addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		v, err := c.do("PING")
+		if err != nil {
+			return err
+		}
+		if v.str != "PONG" && !strings.HasPrefix(v.str, "NOAUTH") {
+			return fmt.Errorf("PING: %s", v.str)
+		}
+		return nil
+	})
+	return stop
 }
 
 // TestDebianSentinelConf starts both binaries with Debian's packaged
