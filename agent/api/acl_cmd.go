@@ -150,6 +150,7 @@ func (c *client) cmdACL(args []string) {
 			c.w.Error("ERR " + err.Error())
 			return
 		}
+		c.usersChanged()
 		c.w.Status("OK")
 		if u := a.user(args[2]); u != nil {
 			c.killRevokedSubscribers(u)
@@ -159,6 +160,9 @@ func (c *client) cmdACL(args []string) {
 		if err != nil {
 			c.w.Error(err.Error())
 			return
+		}
+		if len(gone) > 0 {
+			c.usersChanged()
 		}
 		c.w.Int(int64(len(gone)))
 		c.killUsers(gone)
@@ -448,4 +452,18 @@ func errorText(err error) string {
 		s = strings.ToUpper(s[:1]) + s[1:]
 	}
 	return s
+}
+
+// usersChanged hands the users to Config.UsersChanged, when no aclfile
+// holds them.
+func (c *client) usersChanged() {
+	cfg := &c.srv.cfg
+	if cfg.UsersChanged == nil || cfg.ACLFile != "" {
+		return
+	}
+	ctx, cancel := c.srv.call(c)
+	defer cancel()
+	if err := cfg.UsersChanged(ctx, c.srv.acl.list()); err != nil {
+		c.srv.log.Warn("ACL users changed but not persisted", "err", err)
+	}
 }

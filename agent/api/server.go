@@ -81,6 +81,12 @@ type Config struct {
 	// after RequirePass; ACLFile is the aclfile instead (see acl.go).
 	Users   [][]string
 	ACLFile string
+	// UsersChanged, if set, is given the users as ACL LIST renders them
+	// after an ACL SETUSER or DELUSER changed them while no ACLFile holds
+	// them, before the reply: the runtime persists them (Sentinel's
+	// configuration rewrite keeps them in sentinel.conf). An error is
+	// logged; the change stays in force.
+	UsersChanged func(ctx context.Context, users []string) error
 	// ACLPubsubAllChannels is acl-pubsub-default allchannels: new users
 	// get every channel (Redis 6.2's default) instead of none.
 	ACLPubsubAllChannels bool

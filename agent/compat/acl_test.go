@@ -96,6 +96,8 @@ func TestACL(t *testing.T) {
 		t.Errorf("redis-py logged in as app:\n vipsentinel    %v\n redis-sentinel %v", got, want)
 	}
 
+	checkUsernameClients(t, rs.Addr(), a.Addr())
+
 	// A second agent: agents authenticate to each other as peer too.
 	b := startAgent(t, lines...)
 	for _, addr := range []string{rs.Addr(), a.Addr(), b.Addr()} {

@@ -63,14 +63,13 @@ func edit(t *testing.T, text string, subs ...[2]string) string {
 // pair is redis-sentinel and vipsentinel started from one working
 // directory.
 type pair struct {
-	dir       string
-	rs, vs    string // addresses
-	rsP, vsP  *exec.Cmd
-	rsConf    string
-	vsConf    string
-	rsPort    int
-	vsPort    int
-	waitReply string // the reply to PING that says a server is up (PONG, or NOAUTH with users)
+	dir      string
+	rs, vs   string // addresses
+	rsP, vsP func() // stop each
+	rsConf   string
+	vsConf   string
+	rsPort   int
+	vsPort   int
 }
 
 // startPair writes conf (with "PORT" standing for each server's port) into
@@ -81,64 +80,67 @@ func startPair(t *testing.T, dir, conf string) *pair {
 	p := &pair{dir: dir, rsPort: redistest.FreePort(t), vsPort: redistest.FreePort(t)}
 	p.rsConf, p.vsConf = filepath.Join(dir, "rs.conf"), filepath.Join(dir, "vs.conf")
 	p.rs, p.vs = "127.0.0.1:"+strconv.Itoa(p.rsPort), "127.0.0.1:"+strconv.Itoa(p.vsPort)
-	for _, s := range []struct {
-		path, bin, addr string
-		port            int
-		cmd             **exec.Cmd
-	}{{p.rsConf, "redis-sentinel", p.rs, p.rsPort, &p.rsP}, {p.vsConf, agentBin, p.vs, p.vsPort, &p.vsP}} {
-		text := strings.ReplaceAll(conf, "PORT", strconv.Itoa(s.port))
-		if err := os.WriteFile(s.path, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		out, err := os.Create(s.path + ".out")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(s.bin, filepath.Base(s.path))
-		cmd.Dir, cmd.Stdout, cmd.Stderr = dir, out, out
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		out.Close()
-		*s.cmd = cmd
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
-			if t.Failed() {
-				t.Logf("%s output:\n%s", s.bin, tail(s.path+".out", 30))
-			}
-		})
-		bin, addr := s.bin, s.addr
-		testenv.Eventually(t, 15*time.Second, filepath.Base(bin)+" to start from "+filepath.Base(s.path), func() error {
-			select {
-			case <-done:
-				return fmt.Errorf("exited: %s", tail(s.path+".out", 10))
-			default:
-			}
-			c, err := dial(addr)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			v, err := c.do("PING")
-			if err != nil {
-				return err
-			}
-			if v.str != "PONG" && !strings.HasPrefix(v.str, "NOAUTH") {
-				return fmt.Errorf("PING: %s", v.str)
-			}
-			return nil
-		})
-	}
+	p.rsP = startIn(t, dir, "redis-sentinel", p.rsConf, strings.ReplaceAll(conf, "PORT", strconv.Itoa(p.rsPort)), p.rs)
+	p.vsP = startIn(t, dir, agentBin, p.vsConf, strings.ReplaceAll(conf, "PORT", strconv.Itoa(p.vsPort)), p.vs)
 	return p
+}
+
+// startIn writes text to path and runs "bin <path's name>" in dir until the
+// test ends (or stop is called), once it answers PING at addr.
+func startIn(t *testing.T, dir, bin, path, text, addr string) (stop func()) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.OpenFile(path+".out", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, filepath.Base(path))
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	stop = func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", bin, tail(path+".out", 30))
+		}
+	})
+	testenv.Eventually(t, 15*time.Second, filepath.Base(bin)+" to start from "+filepath.Base(path), func() error {
+		select {
+		case <-done:
+			return fmt.Errorf("exited: %s", tail(path+".out", 10))
+		default:
+		}
+		c, err := dial(addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		v, err := c.do("PING")
+		if err != nil {
+			return err
+		}
+		if v.str != "PONG" && !strings.HasPrefix(v.str, "NOAUTH") {
+			return fmt.Errorf("PING: %s", v.str)
+		}
+		return nil
+	})
+	return stop
 }
 
 // TestDebianSentinelConf starts both binaries with Debian's packaged
@@ -195,32 +197,103 @@ func TestDebianSentinelConf(t *testing.T) {
 		c.protos = []int{2}
 		t.Run(c.name, func(t *testing.T) { c.check(t, p.rs, p.vs) })
 	}
-	// Both log to the file the configuration names, relative to the
-	// working directory... or to dir, as Redis opens it after chdir.
-	for _, port := range []int{p.rsPort, p.vsPort} {
-		name := fmt.Sprintf("sentinel-%d.log", port)
-		if !exists(filepath.Join(dir, name)) && !exists(filepath.Join(dir, "data", name)) {
-			t.Errorf("no log file %s in %s or its data directory", name, dir)
-		}
-	}
-	if a, b := logFileDir(dir, p.rsPort), logFileDir(dir, p.vsPort); a != b {
-		t.Errorf("logfile sentinel-PORT.log: redis-sentinel writes it in %q, vipsentinel in %q", a, b)
+	// Both log into the relative logfile under dir: Redis opens it after
+	// chdir()ing there.
+	if a, b := logFileDirIn(dir, "data", p.rsPort), logFileDirIn(dir, "data", p.vsPort); a != b || a == "nowhere" {
+		t.Errorf("logfile sentinel-PORT.log: redis-sentinel writes it in the %s, vipsentinel in the %s", a, b)
 	}
 }
 
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
-// logFileDir says where the relative logfile of the server on port went.
-func logFileDir(dir string, port int) string {
+// logFileDir says where the relative logfile of the server on port went:
+// into its data directory sub (dir), or the working directory.
+func logFileDirIn(work, sub string, port int) string {
 	name := fmt.Sprintf("sentinel-%d.log", port)
 	switch {
-	case exists(filepath.Join(dir, "data", name)):
+	case nonEmpty(filepath.Join(work, sub, name)):
 		return "dir"
-	case exists(filepath.Join(dir, name)):
+	case nonEmpty(filepath.Join(work, name)):
 		return "working directory"
 	}
 	return "nowhere"
+}
+
+func nonEmpty(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Size() > 0
+}
+
+// TestMigratedConfCompat starts both binaries with the configuration of a
+// deployment that uses what issue 14 listed: a relative dir and logfile,
+// users in a relative aclfile with the default user off, deny-scripts-reconfig
+// no, and hostnames (the master named "localhost", resolve-hostnames and
+// announce-hostnames on), and compares their answers as a client sees them.
+func TestMigratedConfCompat(t *testing.T) {
+	t.Parallel()
+	master := redistest.Start(t)
+	redistest.Start(t, fmt.Sprintf("replicaof 127.0.0.1 %d", master.Port))
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "sentinel_0"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	users := strings.Join([]string{
+		"user default off",
+		"user admin on >adminpw ~* &* +@all",
+		"user app on >apppw resetchannels -@all +sentinel|get-master-addr-by-name +ping",
+	}, "\n") + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "sentinel_0", "users.acl"), []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(dir, "notify.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.Join([]string{
+		"port PORT",
+		"bind 127.0.0.1",
+		"dir ./sentinel_0",
+		"logfile sentinel-PORT.log",
+		"aclfile users.acl",
+		"sentinel deny-scripts-reconfig no",
+		"sentinel resolve-hostnames yes",
+		"sentinel announce-hostnames yes",
+		fmt.Sprintf("sentinel monitor mymaster localhost %d 2", master.Port),
+		"sentinel down-after-milliseconds mymaster 2000",
+	}, "\n") + "\n"
+	p := startPair(t, dir, conf)
+	for _, addr := range []string{p.rs, p.vs} {
+		testenv.Eventually(t, 20*time.Second, addr+" to see the replica", func() error {
+			m, err := adminDo(addr, "SENTINEL", "MASTER", "mymaster")
+			if err != nil {
+				return err
+			}
+			if v := lookup(&m, "num-slaves"); v == nil || v.str != "1" {
+				return fmt.Errorf("num-slaves %v", v)
+			}
+			return nil
+		})
+	}
+	admin := authStep(0, "admin", "adminpw")
+	peers := normaliser{keys: map[string]rule{"num-other-sentinels": asInt}}
+	cases := []dcase{
+		{name: "anonymous", steps: []step{cmd("PING"), cmd("SENTINEL", "MASTERS")}},
+		{name: "config-get-all", steps: []step{admin, cmd("SENTINEL", "CONFIG", "GET", "*")}, fix: func(i int, r, v *value) {
+			if i == 1 {
+				withLoglevel(i, r, v)
+			}
+		}},
+		{name: "master", steps: []step{admin, cmd("SENTINEL", "MASTER", "mymaster")}, norm: peers},
+		{name: "get-master-addr", steps: []step{admin, cmd("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")}},
+		{name: "acl", steps: []step{admin, cmd("ACL", "LIST"), cmd("ACL", "USERS"), cmd("ACL", "WHOAMI"), cmd("ACL", "GETUSER", "app")}, fix: aclRuleOrder},
+		{name: "app", steps: []step{authStep(0, "app", "apppw"), cmd("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"),
+			cmd("SENTINEL", "MASTERS"), cmd("SENTINEL", "SET", "mymaster", "quorum", "1")}},
+		{name: "set-script", steps: []step{admin, cmd("SENTINEL", "SET", "mymaster", "notification-script", script),
+			cmd("SENTINEL", "MASTER", "mymaster")}, norm: peers},
+	}
+	for _, c := range cases {
+		c.protos = []int{2}
+		t.Run(c.name, func(t *testing.T) { c.check(t, p.rs, p.vs) })
+	}
+	if a, b := logFileDirIn(dir, "sentinel_0", p.rsPort), logFileDirIn(dir, "sentinel_0", p.vsPort); a != b || a == "nowhere" {
+		t.Errorf("logfile sentinel-PORT.log: redis-sentinel writes it in the %s, vipsentinel in the %s", a, b)
+	}
 }

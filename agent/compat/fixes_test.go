@@ -243,3 +243,36 @@ func helpShape(_ int, r, v *value) {
 	shape(r, false)
 	shape(v, true)
 }
+
+// aclRuleOrder sorts each run of single-command rules (+ping,
+// +sentinel|get-master-addr-by-name; category rules such as -@all end a run)
+// in every string of both replies: redis-sentinel renders them in its hash
+// table's order, vipsentinel in command order (README, Differences from
+// redis-sentinel: a stable rendering; the rules mean the same).
+func aclRuleOrder(_ int, r, v *value) {
+	var walk func(v *value)
+	walk = func(v *value) {
+		if v.kind == kBulk || v.kind == kSimple {
+			v.str = sortCommandRules(v.str)
+		}
+		for i := range v.elems {
+			walk(&v.elems[i])
+		}
+	}
+	walk(r)
+	walk(v)
+}
+
+func sortCommandRules(s string) string {
+	words := strings.Split(s, " ")
+	single := func(w string) bool { return len(w) > 1 && (w[0] == '+' || w[0] == '-') && !strings.Contains(w, "@") }
+	for i := 0; i < len(words); {
+		j := i
+		for j < len(words) && single(words[j]) {
+			j++
+		}
+		slices.Sort(words[i:j])
+		i = max(j, i+1)
+	}
+	return strings.Join(words, " ")
+}

@@ -108,7 +108,8 @@
 //	logfile <path>                    default: the journal (or stderr)
 //
 // Where the log goes, as in Redis: "" is standard output, a path is a file
-// the agent appends to (reopened on SIGHUP, for log rotation). Without the
+// the agent appends to (reopened on SIGHUP, for log rotation; a relative
+// path is under dir, where Redis opens it after chdir()ing). Without the
 // directive the log goes to the journal under systemd, otherwise to
 // standard error. Under the packaged unit a file must be in a directory the
 // service may write (see ReadWritePaths= in the unit).
@@ -147,8 +148,10 @@
 //	sentinel resolve-hostnames yes|no     default no
 //	sentinel announce-hostnames yes|no    default no
 //
-// Accept host names where Sentinel expects addresses; announce host names
-// instead of addresses.
+// Accept host names where Sentinel expects addresses, comparing instances
+// by the address a name resolves to (re-resolved every second); announce
+// host names instead of the addresses they resolve to (replies, events,
+// hellos, the SLAVEOF sent to replicas, scripts' arguments).
 //
 //	sentinel deny-scripts-reconfig yes|no     default yes
 //

@@ -342,6 +342,8 @@ func New(opts Options) (*Runtime, error) {
 	acfg.Logger = log.With("component", "api")
 	acfg.RequirePass = opts.Config.RequirePass
 	acfg.PeerProof = peerProver(opts.Config, node.MyID())
+	restoreUsers(&acfg, opts.State)
+	acfg.UsersChanged = r.persistUsers
 	if acfg.Port == 0 {
 		acfg.Port = opts.Config.Port
 	}

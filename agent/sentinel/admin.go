@@ -537,3 +537,16 @@ func (n *Node) DebugSet(args []string) error {
 // Timing returns the current timing parameters (the runtime uses the script
 // limits).
 func (n *Node) Timing() Timing { return n.t }
+
+// SetACLUsers records the API's users after an ACL SETUSER or DELUSER
+// (HardState.ACLUsers), to be persisted with the next Ready's State.
+func (n *Node) SetACLUsers(lines []string) {
+	if n.crashed || slices.Equal(lines, n.aclUsers) && n.aclUsers != nil {
+		return
+	}
+	n.aclUsers = slices.Clone(lines)
+	if n.aclUsers == nil {
+		n.aclUsers = []string{}
+	}
+	n.dirty = true
+}

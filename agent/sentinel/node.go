@@ -57,6 +57,7 @@ type Node struct {
 	sentinelPass      string
 	logLevel          string
 	settings          map[string]string // every parameter CONFIG SET changed, for the state file
+	aclUsers          []string          // HardState.ACLUsers
 
 	simFailure SimFailure
 	crashed    bool
@@ -250,6 +251,9 @@ func New(cfg Config, st *HardState) (*Node, error) {
 		dirty := n.dirty // restoring is not a change to persist
 		n.applySettings(args)
 		n.dirty = dirty
+	}
+	if st != nil {
+		n.aclUsers = slices.Clone(st.ACLUsers)
 	}
 	// Sentinel announces every master it starts with, as SENTINEL MONITOR
 	// does (the first Ready carries them, and their notification scripts).
@@ -596,7 +600,7 @@ func (n *Node) HasReady() bool {
 
 // snapshot returns the state to persist.
 func (n *Node) snapshot() *HardState {
-	st := &HardState{MyID: n.myid, CurrentEpoch: n.currentEpoch}
+	st := &HardState{MyID: n.myid, CurrentEpoch: n.currentEpoch, ACLUsers: slices.Clone(n.aclUsers)}
 	for _, name := range slices.Sorted(maps.Keys(n.settings)) {
 		st.Settings = append(st.Settings, Setting{Name: name, Value: n.settings[name]})
 	}

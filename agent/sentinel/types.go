@@ -387,4 +387,10 @@ type HardState struct {
 	CurrentEpoch uint64
 	Masters      []MasterState
 	Settings     []Setting // sorted by Name
+	// ACLUsers are the API's users as ACL LIST renders them ("user <name>
+	// <rules>..."), once ACL SETUSER or DELUSER changed them and no
+	// aclfile holds them: Sentinel's configuration rewrite writes them
+	// into sentinel.conf. Nil when never changed at run time. The Node
+	// only keeps them (SetACLUsers); the API owns the users.
+	ACLUsers []string
 }

@@ -49,6 +49,9 @@ type Snapshot struct {
 	// (State.Settings): Merge tells an operator's edit of the file from
 	// a value the file always had.
 	BaseSettings []sentinel.Setting
+	// BaseUsers are the configuration file's user lines when
+	// State.ACLUsers was written (users.go).
+	BaseUsers []string
 }
 
 // envelope is the outer JSON object. The checksum covers the exact bytes of
@@ -69,6 +72,9 @@ type body struct {
 	// never used, so such a file reads as before they existed.
 	Settings     []settingJSON `json:"settings,omitempty"`
 	BaseSettings []settingJSON `json:"config_base_settings,omitempty"`
+	// Users, likewise, only once ACL SETUSER/DELUSER was used.
+	ACLUsers  []text `json:"acl_users,omitempty"`
+	BaseUsers []text `json:"config_base_users,omitempty"`
 }
 
 type settingJSON struct {
@@ -195,6 +201,7 @@ func Encode(s *Snapshot) ([]byte, error) {
 	}
 	b.Settings = settingsJSONOf(s.State.Settings)
 	b.BaseSettings = settingsJSONOf(s.BaseSettings)
+	b.ACLUsers, b.BaseUsers = textsOf(s.State.ACLUsers), textsOf(s.BaseUsers)
 	if err := b.validate(); err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
@@ -380,6 +387,12 @@ func (b *body) validate() error {
 	if err := validSettings("settings", b.Settings); err != nil {
 		return err
 	}
+	if err := validUsers("acl_users", b.ACLUsers); err != nil {
+		return err
+	}
+	if err := validUsers("config_base_users", b.BaseUsers); err != nil {
+		return err
+	}
 	return validSettings("config_base_settings", b.BaseSettings)
 }
 
@@ -439,6 +452,10 @@ func (b *body) snapshot() (*Snapshot, error) {
 	}
 	s.State.Settings = settingsFromJSON(b.Settings)
 	s.BaseSettings = settingsFromJSON(b.BaseSettings)
+	s.State.ACLUsers, s.BaseUsers = stringsOf(b.ACLUsers), stringsOf(b.BaseUsers)
+	if s.State.ACLUsers != nil && s.BaseUsers == nil {
+		s.BaseUsers = []string{} // the file had no user lines
+	}
 	return s, nil
 }
 

@@ -134,6 +134,7 @@ func Merge(cfg *config.File, prev *Snapshot) (*Snapshot, []Change) {
 		}
 	}
 	out.State.Settings, changes = mergeSettings(cfg, prev, changes)
+	out.State.ACLUsers, changes = mergeUsers(cfg, prev, changes)
 	raiseEpoch(&out.State)
 	return out, changes
 }

@@ -113,7 +113,8 @@ type Store struct {
 	// file holds the configuration file's value of every CONFIG SET
 	// parameter: the base of the settings a Save writes.
 	file  map[string]string
-	epoch uint64 // highest current epoch written
+	users []string // the file's user lines, the base of HardState.ACLUsers
+	epoch uint64   // highest current epoch written
 	lock  *os.File
 }
 
@@ -137,7 +138,7 @@ func Open(cfg *config.File) (*Store, *sentinel.HardState, []Change, error) {
 		return nil, nil, nil, err
 	}
 	snap, changes := Merge(cfg, prev)
-	st := &Store{path: path, base: snap.Base, file: fileSettings(cfg), lock: lock}
+	st := &Store{path: path, base: snap.Base, file: fileSettings(cfg), users: fileUsers(cfg), lock: lock}
 	if err := st.Save(&snap.State); err != nil {
 		lock.Close()
 		return nil, nil, nil, err
@@ -199,6 +200,9 @@ func (s *Store) Save(hs *sentinel.HardState) error {
 	snap := &Snapshot{State: *hs, Base: s.base}
 	for _, kv := range hs.Settings {
 		snap.BaseSettings = append(snap.BaseSettings, sentinel.Setting{Name: kv.Name, Value: s.file[kv.Name]})
+	}
+	if hs.ACLUsers != nil {
+		snap.BaseUsers = s.users
 	}
 	if err := Write(s.path, snap); err != nil {
 		return err
