@@ -166,3 +166,24 @@ _vipsentinel; printf '%s\n' "${COMPREPLY[@]}"`
 		}
 	}
 }
+
+// TestDocsCiteExistingFiles checks that the design notes and the shipped
+// documents cite only files that are in the repository: a `name.go` or
+// `dir/name.md` in backticks must exist, relative to the document or to
+// the repository's root.
+func TestDocsCiteExistingFiles(t *testing.T) {
+	cite := regexp.MustCompile("`([A-Za-z0-9_./-]+\\.(?:go|md|sh|yml|json|txt))`")
+	for _, doc := range []string{"agent/sentinel/design.md", "docs/troubleshooting.md", "docs/metrics.md", "CHANGELOG.md"} {
+		b, err := os.ReadFile(filepath.Join(root, doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range cite.FindAllStringSubmatch(string(b), -1) {
+			_, errDoc := os.Stat(filepath.Join(root, filepath.Dir(doc), m[1]))
+			_, errRoot := os.Stat(filepath.Join(root, m[1]))
+			if errDoc != nil && errRoot != nil {
+				t.Errorf("%s cites %s, which is not in the repository", doc, m[1])
+			}
+		}
+	}
+}
