@@ -95,12 +95,14 @@ func check(r io.Reader, accepted map[string]string, w io.Writer) (failed bool, e
 		} else if err != nil {
 			return false, fmt.Errorf("reading govulncheck's output: %w", err)
 		}
-		if f := msg.Finding; f != nil {
-			if f.called() {
-				called[f.OSV] = *f
-			} else {
-				imported[f.OSV] = true
-			}
+		f := msg.Finding
+		switch {
+		case f == nil:
+		case !f.called():
+			imported[f.OSV] = true
+		case called[f.OSV].OSV == "":
+			// The first trace govulncheck reports stands for the others.
+			called[f.OSV] = *f
 		}
 	}
 	ids := slices.Sorted(maps.Keys(called))
