@@ -187,3 +187,37 @@ func TestDocsCiteExistingFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestZshCompletion checks the zsh completion's syntax, then runs it with
+// zsh's completion functions stubbed to print what they are given.
+func TestZshCompletion(t *testing.T) {
+	zsh := testenv.NeedTool(t, "zsh")
+	file := "docs/completion/_vipsentinel"
+	cmd := exec.Command(zsh, "-n", file)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("zsh -n %s: %v\n%s", file, err, out)
+	}
+	for _, tc := range []struct {
+		words   string
+		current int
+		want    string
+	}{
+		{"vipsentinel st", 2, "status:show masters"},
+		{"vipsentinel check-config", 2, "check-config:validate"},
+		{"vipsentinel status --a", 3, `--addr[addr]:host\:port:`},
+		{"vipsentinel status --c", 3, "--config[config]:file:_files"},
+	} {
+		script := `_describe() { print -rl -- "${(@P)${@[-1]}}" }
+_arguments() { print -rl -- "$@" }
+_files() { :; }
+words=(` + tc.words + `); CURRENT=` + strconv.Itoa(tc.current) + `
+source ` + file
+		cmd := exec.Command(zsh, "-f", "-c", script)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%q: %v\n%s\nwant a line with %q", tc.words, err, out, tc.want)
+		}
+	}
+}
