@@ -1,5 +1,5 @@
 # Convenience targets; the README's two set-up commands are `bash .ci/demo` and `bash .ci/test`.
-.PHONY: build test demo packages bench clean
+.PHONY: build test demo packages bench docs clean
 
 # bin/vipsentinel is the daemon; bin/vipsentinel-lab the developers' demo and benchmarks
 # (not packaged), which run the vipsentinel beside them.
@@ -18,6 +18,11 @@ bench: build
 
 packages:
 	bash packaging/build.sh
+
+# Regenerates the man pages, completions, journal catalog and metrics reference (internal/docgen)
+# after a change to their sources; CI fails while they are out of date.
+docs:
+	go run ./internal/docgen
 
 clean:
 	rm -rf bin dist

@@ -38,7 +38,8 @@ esac
 : "${SOURCE_DATE_EPOCH:=$(git log -1 --format=%ct 2>/dev/null || date +%s)}"
 export GOARCH VERSION VIPSENTINEL_MAINTAINER SOURCE_DATE_EPOCH
 
-for f in packaging/vipsentinel.conf README.md LICENSE systemd/vipsentinel.service; do
+for f in packaging/vipsentinel.conf README.md LICENSE systemd/vipsentinel.service CHANGELOG.md \
+	docs/man/vipsentinel.8 docs/man/vipsentinel.conf.5 systemd/vipsentinel.catalog; do
 	[ -f "$f" ] || die "missing $f"
 done
 
@@ -55,7 +56,15 @@ stage=$(mktemp -d "${TMPDIR:-/tmp}/vipsentinel-pkg.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/dist" "$stage/systemd" "$stage/packaging"
 cp nfpm.yaml README.md LICENSE "$stage/"
-cp systemd/vipsentinel.service "$stage/systemd/"
+cp systemd/vipsentinel.service systemd/vipsentinel.catalog "$stage/systemd/"
+cp CHANGELOG.md "$stage/"
+cp -r docs monitoring "$stage/"
+# Man pages and the upstream changelog are shipped gzipped (-n: no name or time, reproducible).
+mkdir -p "$stage/dist/man"
+for page in vipsentinel.8 vipsentinel.conf.5; do
+	gzip -9n <"docs/man/$page" >"$stage/dist/man/$page.gz"
+done
+gzip -9n <CHANGELOG.md >"$stage/dist/changelog.gz"
 cp -r packaging/deb packaging/rpm packaging/vipsentinel.sysusers packaging/vipsentinel.conf \
 	packaging/copyright packaging/lintian-overrides "$stage/packaging/"
 

@@ -106,6 +106,10 @@ func TestUnsavableStateStops(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("agent still running with an unsavable state")
 			}
+			// Metrics count the failed writes (vipsentinel_state_save_failures_total).
+			if n := a.rt.Faults().StateSaveFailures; n == 0 {
+				t.Error("no state-save failure counted")
+			}
 		})
 	}
 }

@@ -166,3 +166,58 @@ _vipsentinel; printf '%s\n' "${COMPREPLY[@]}"`
 		}
 	}
 }
+
+// TestDocsCiteExistingFiles checks that the design notes and the shipped
+// documents cite only files that are in the repository: a `name.go` or
+// `dir/name.md` in backticks must exist, relative to the document or to
+// the repository's root.
+func TestDocsCiteExistingFiles(t *testing.T) {
+	cite := regexp.MustCompile("`([A-Za-z0-9_./-]+\\.(?:go|md|sh|yml|json|txt))`")
+	for _, doc := range []string{"agent/sentinel/design.md", "docs/troubleshooting.md", "docs/metrics.md", "CHANGELOG.md"} {
+		b, err := os.ReadFile(filepath.Join(root, doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range cite.FindAllStringSubmatch(string(b), -1) {
+			_, errDoc := os.Stat(filepath.Join(root, filepath.Dir(doc), m[1]))
+			_, errRoot := os.Stat(filepath.Join(root, m[1]))
+			if errDoc != nil && errRoot != nil {
+				t.Errorf("%s cites %s, which is not in the repository", doc, m[1])
+			}
+		}
+	}
+}
+
+// TestZshCompletion checks the zsh completion's syntax, then runs it with
+// zsh's completion functions stubbed to print what they are given.
+func TestZshCompletion(t *testing.T) {
+	zsh := testenv.NeedTool(t, "zsh")
+	file := "docs/completion/_vipsentinel"
+	cmd := exec.Command(zsh, "-n", file)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("zsh -n %s: %v\n%s", file, err, out)
+	}
+	for _, tc := range []struct {
+		words   string
+		current int
+		want    string
+	}{
+		{"vipsentinel st", 2, "status:show masters"},
+		{"vipsentinel check-config", 2, "check-config:validate"},
+		{"vipsentinel status --a", 3, `--addr[addr]:host\:port:`},
+		{"vipsentinel status --c", 3, "--config[config]:file:_files"},
+	} {
+		script := `_describe() { print -rl -- "${(@P)${@[-1]}}" }
+_arguments() { print -rl -- "$@" }
+_files() { :; }
+words=(` + tc.words + `); CURRENT=` + strconv.Itoa(tc.current) + `
+source ` + file
+		cmd := exec.Command(zsh, "-f", "-c", script)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%q: %v\n%s\nwant a line with %q", tc.words, err, out, tc.want)
+		}
+	}
+}

@@ -40,7 +40,7 @@ selects one (404 for an unknown name); without it any master counts. Every check
 mode or when the agent's core does not answer within 2 s. The body says why, one line per master.
 
 Alert rules and a Grafana dashboard built on these metrics are installed in
-/usr/share/vipsentinel/ (` + "`vipsentinel-alerts.yml`, `vipsentinel-dashboard.json`" + `).
+/usr/share/vipsentinel/vipsentinel-alerts.yml and /usr/share/vipsentinel/vipsentinel-dashboard.json.
 
 The agent also exports the Go runtime's (` + "`go_*`" + `) and the process's (` + "`process_*`" + `) standard metrics.
 

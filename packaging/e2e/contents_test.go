@@ -30,6 +30,19 @@ func TestDebContents(t *testing.T) {
 	}
 
 	listing := host(t, nil, "dpkg-deb", "-c", p.Deb)
+	// The shipped documentation (internal/docgen, docs/, monitoring/).
+	docs := map[string]string{
+		"./usr/share/man/man8/vipsentinel.8.gz":               "-rw-r--r-- root/root",
+		"./usr/share/man/man5/vipsentinel.conf.5.gz":          "-rw-r--r-- root/root",
+		"./usr/share/doc/vipsentinel/metrics.md":              "-rw-r--r-- root/root",
+		"./usr/share/doc/vipsentinel/troubleshooting.md":      "-rw-r--r-- root/root",
+		"./usr/share/doc/vipsentinel/changelog.gz":            "-rw-r--r-- root/root",
+		"./usr/share/bash-completion/completions/vipsentinel": "-rw-r--r-- root/root",
+		"./usr/share/zsh/vendor-completions/_vipsentinel":     "-rw-r--r-- root/root",
+		"./usr/lib/systemd/catalog/vipsentinel.catalog":       "-rw-r--r-- root/root",
+		"./usr/share/vipsentinel/vipsentinel-alerts.yml":      "-rw-r--r-- root/root",
+		"./usr/share/vipsentinel/vipsentinel-dashboard.json":  "-rw-r--r-- root/root",
+	}
 	for path, wantPerm := range map[string]string{
 		"./usr/bin/vipsentinel":                           "-rwxr-xr-x root/root",
 		"./usr/lib/systemd/system/vipsentinel.service":    "-rw-r--r-- root/root",
@@ -40,6 +53,9 @@ func TestDebContents(t *testing.T) {
 		"./usr/share/doc/vipsentinel/README.md":           "-rw-r--r-- root/root",
 		"./usr/share/lintian/overrides/vipsentinel":       "-rw-r--r-- root/root",
 	} {
+		docs[path] = wantPerm
+	}
+	for path, wantPerm := range docs {
 		line := grepLine(listing, path)
 		if line == "" {
 			t.Errorf("deb lacks %s:\n%s", path, listing)
@@ -100,13 +116,24 @@ func TestRPMContents(t *testing.T) {
 	}
 	files := q("--qf", `[%{FILEMODES:perms} %{FILEUSERNAME} %{FILEGROUPNAME} %{FILEFLAGS:fflags} %{FILENAMES}\n]`)
 	for path, want := range map[string]string{
-		"/usr/bin/vipsentinel":                        "-rwxr-xr-x root root ",
-		"/usr/lib/systemd/system/vipsentinel.service": "-rw-r--r-- root root ",
-		"/usr/lib/sysusers.d/vipsentinel.conf":        "-rw-r--r-- root root ",
-		"/etc/vipsentinel/vipsentinel.conf":           "-rw-r----- root vipsentinel cn ", // %config(noreplace)
-		"/etc/vipsentinel":                            "drwxr-xr-x root root ",
-		"/usr/share/licenses/vipsentinel/LICENSE":     "-rw-r--r-- root root l ",
-		"/usr/share/doc/vipsentinel/README.md":        "-rw-r--r-- root root d ",
+		"/usr/bin/vipsentinel":                               "-rwxr-xr-x root root ",
+		"/usr/lib/systemd/system/vipsentinel.service":        "-rw-r--r-- root root ",
+		"/usr/lib/sysusers.d/vipsentinel.conf":               "-rw-r--r-- root root ",
+		"/etc/vipsentinel/vipsentinel.conf":                  "-rw-r----- root vipsentinel cn ", // %config(noreplace)
+		"/etc/vipsentinel":                                   "drwxr-xr-x root root ",
+		"/usr/share/licenses/vipsentinel/LICENSE":            "-rw-r--r-- root root l ",
+		"/usr/share/doc/vipsentinel/README.md":               "-rw-r--r-- root root d ",
+		"/usr/share/doc/vipsentinel/CHANGELOG.md":            "-rw-r--r-- root root d ",
+		"/usr/share/doc/vipsentinel/metrics.md":              "-rw-r--r-- root root d ",
+		"/usr/share/doc/vipsentinel/troubleshooting.md":      "-rw-r--r-- root root d ",
+		"/usr/share/man/man8/vipsentinel.8.gz":               "-rw-r--r-- root root ",
+		"/usr/share/man/man5/vipsentinel.conf.5.gz":          "-rw-r--r-- root root ",
+		"/usr/share/bash-completion/completions/vipsentinel": "-rw-r--r-- root root ",
+		"/usr/share/zsh/site-functions/_vipsentinel":         "-rw-r--r-- root root ",
+		"/usr/lib/systemd/catalog/vipsentinel.catalog":       "-rw-r--r-- root root ",
+		"/usr/share/vipsentinel/vipsentinel-alerts.yml":      "-rw-r--r-- root root ",
+		"/usr/share/vipsentinel/vipsentinel-dashboard.json":  "-rw-r--r-- root root ",
+		"/usr/share/vipsentinel":                             "drwxr-xr-x root root ",
 	} {
 		line := grepLine(files, path)
 		if !strings.HasPrefix(line, want) {
@@ -114,7 +141,8 @@ func TestRPMContents(t *testing.T) {
 		}
 	}
 	// The distribution's directories are not claimed.
-	for _, dir := range []string{"/usr/lib/systemd/system", "/usr/lib/sysusers.d", "/usr/bin", "/etc"} {
+	for _, dir := range []string{"/usr/lib/systemd/system", "/usr/lib/sysusers.d", "/usr/bin", "/etc",
+		"/usr/share/man/man8", "/usr/lib/systemd/catalog", "/usr/share/bash-completion/completions"} {
 		if grepLine(files, dir) != "" {
 			t.Errorf("rpm owns the distribution directory %s", dir)
 		}
