@@ -414,6 +414,17 @@ func (g *tlsGroup) checkRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An expired certificate from the group's own CA.
+	expiredLeaf, err := g.ca.Issue(tlsca.Spec{Name: "expired", NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiredCert, err := tls.X509KeyPair(expiredLeaf.CertPEM, expiredLeaf.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := g.clientC.Clone()
+	expired.Certificates = []tls.Certificate{expiredCert}
 	forged := g.clientC.Clone()
 	// Sent whatever CAs the server asks for (a Go client otherwise keeps
 	// a certificate the server's CA list does not match to itself).
@@ -424,21 +435,25 @@ func (g *tlsGroup) checkRefusals(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		cfg  *tls.Config
-	}{{"certificate from another CA", forged}, {"no certificate", none}, {"plaintext", nil}} {
-		cl := g.cl.RedisClient(&redis.Options{Addr: g.agents[0].addr(), Protocol: 2, MaxRetries: -1, TLSConfig: c.cfg})
-		if err := cl.Ping(ctx).Err(); err == nil {
-			t.Errorf("%s: PING answered", c.name)
-		} else {
-			t.Logf("%s: refused: %v", c.name, err)
-		}
-		cl.Close()
+		log  string // what the agent's log must say (failures are logged once a second)
+	}{
+		{"certificate from another CA", forged, "certificate signed by unknown authority"},
+		{"expired certificate", expired, "certificate has expired"},
+		{"no certificate", none, "didn't provide a certificate"},
+		{"plaintext", nil, ""},
+	} {
+		lab.Eventually(ctx, t, func() error {
+			cl := g.cl.RedisClient(&redis.Options{Addr: g.agents[0].addr(), Protocol: 2, MaxRetries: -1, TLSConfig: c.cfg})
+			defer cl.Close()
+			if err := cl.Ping(ctx).Err(); err == nil {
+				t.Fatalf("%s: PING answered", c.name)
+			}
+			if c.log != "" && !strings.Contains(g.agents[0].proc.Log(), c.log) {
+				return fmt.Errorf("no log line saying %q", c.log)
+			}
+			return nil
+		}, c.name+": refused, and the agent logs why")
 	}
-	lab.Eventually(ctx, t, func() error {
-		if log := g.agents[0].proc.Log(); !strings.Contains(log, "certificate signed by unknown authority") {
-			return fmt.Errorf("no log line naming the unknown authority")
-		}
-		return nil
-	}, "the agent logs why the certificate was refused")
 }
 
 // checkRotation replaces h1's certificate on disk, sends SIGHUP, and
