@@ -3,7 +3,7 @@
 _vipsentinel() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	if [ "$COMP_CWORD" -eq 1 ]; then
-		COMPREPLY=($(compgen -W "run check-config status version help --help --version" -- "$cur") $(compgen -f -- "$cur"))
+		COMPREPLY=($(compgen -W "run check-config status pause resume failover import version help --help --version" -- "$cur") $(compgen -f -- "$cur"))
 		return
 	fi
 	case ${COMP_WORDS[1]} in
@@ -18,7 +18,28 @@ _vipsentinel() {
 		--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 		--addr) return ;;
 		esac
-		COMPREPLY=($(compgen -W "--addr --config --help" -- "$cur"))
+		COMPREPLY=($(compgen -W "--json --addr --config --help" -- "$cur"))
+		;;
+	pause)
+		case $prev in
+		--for) return ;;
+		esac
+		COMPREPLY=($(compgen -W "--for --help" -- "$cur"))
+		;;
+	resume)
+		COMPREPLY=($(compgen -W "--help" -- "$cur"))
+		;;
+	failover)
+		case $prev in
+		--to) return ;;
+		esac
+		COMPREPLY=($(compgen -W "--to --help" -- "$cur"))
+		;;
+	import)
+		case $prev in
+		--out) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+		esac
+		COMPREPLY=($(compgen -W "--out --help" -- "$cur"))
 		;;
 	version)
 		COMPREPLY=($(compgen -W "--help" -- "$cur"))
