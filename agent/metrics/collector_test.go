@@ -55,14 +55,14 @@ func TestCollect(t *testing.T) {
 			AgentsReachable: 3, AgentsKnown: 3},
 		{Name: "mymaster", ConfigEpoch: 9, FailoverState: "wait_promotion", SDown: true, ODown: true,
 			KnownReplicas: 2, KnownSentinels: 1, AgentsReachable: 2, AgentsKnown: 3,
-			HasVIP: true, VIPWanted: true, Fenced: false, Local: true},
+			HasVIP: true, VIPWanted: true, Fenced: false, Local: true, Paused: true},
 	}}
 	coreNames := []string{"vipsentinel_core_up", "vipsentinel_current_epoch", "vipsentinel_tilt",
 		"vipsentinel_master_config_epoch", "vipsentinel_master_sdown", "vipsentinel_master_odown",
 		"vipsentinel_master_failover_in_progress", "vipsentinel_master_failover_state",
 		"vipsentinel_master_known_replicas", "vipsentinel_master_known_sentinels",
 		"vipsentinel_master_agents_reachable", "vipsentinel_master_agents_known",
-		"vipsentinel_master_vip_wanted", "vipsentinel_master_fenced", "vipsentinel_master_local"}
+		"vipsentinel_master_vip_wanted", "vipsentinel_master_fenced", "vipsentinel_master_local", "vipsentinel_master_paused"}
 	vipNames := []string{"vipsentinel_vip_held", "vipsentinel_vip_epoch", "vipsentinel_vip_held_change_timestamp_seconds",
 		"vipsentinel_vip_error", "vipsentinel_vip_announcements_total", "vipsentinel_vip_repairs_total",
 		"vipsentinel_vip_conflicts_total", "vipsentinel_vip_last_conflict_timestamp_seconds"}
@@ -154,6 +154,10 @@ vipsentinel_master_fenced{master="mymaster"} 0
 # TYPE vipsentinel_master_local gauge
 vipsentinel_master_local{master="cache"} 0
 vipsentinel_master_local{master="mymaster"} 1
+# HELP vipsentinel_master_paused 1 while the master is in maintenance (vipsentinel pause): this agent starts and votes for no failover of it.
+# TYPE vipsentinel_master_paused gauge
+vipsentinel_master_paused{master="cache"} 0
+vipsentinel_master_paused{master="mymaster"} 1
 `,
 		},
 		{
@@ -205,6 +209,9 @@ vipsentinel_master_fenced{master="m"} 1
 # HELP vipsentinel_master_local 1 if the master's current address is on this host.
 # TYPE vipsentinel_master_local gauge
 vipsentinel_master_local{master="m"} 0
+# HELP vipsentinel_master_paused 1 while the master is in maintenance (vipsentinel pause): this agent starts and votes for no failover of it.
+# TYPE vipsentinel_master_paused gauge
+vipsentinel_master_paused{master="m"} 0
 `,
 		},
 		{

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -165,6 +166,7 @@ func TestClusterFailoverBooted(t *testing.T) {
 			t.Errorf("%s: agent %v", n.name, p)
 		}
 	}
+	clusterOperations(t, nodes, ips, promoted, holders)
 	t.Logf("cluster journey took %v", time.Since(start).Round(time.Millisecond))
 }
 
@@ -254,6 +256,74 @@ func bootCluster(t *testing.T, pkg packages, extra ...string) (nodes []*node, ip
 		return testenv.Pending(countLines(out, "name") == 2, out)
 	})
 	return nodes, ips, holders
+}
+
+// clusterOperations runs the operator's group commands on the booted
+// cluster, from the current master's host (its configuration holds the
+// agents' password): pause and resume reach all three agents, and
+// `vipsentinel failover --to` moves the master and its VIP back to n1, the
+// replica Sentinel's order would not pick over the other.
+func clusterOperations(t *testing.T, nodes []*node, ips []string, promoted int, holders func() []int) {
+	t.Helper()
+	n := nodes[promoted]
+	if out := n.must("vipsentinel", "pause", "--for", "10m"); !strings.Contains(out, "* paused on 3 of 3 agents") {
+		t.Errorf("pause: %s", out)
+	}
+	if out := n.must("vipsentinel", "resume"); !strings.Contains(out, "* resumed on 3 of 3 agents") {
+		t.Errorf("resume: %s", out)
+	}
+	target := ips[0] + ":6379"
+	// Eligible and caught up in the agent's view: a forced failover waits
+	// at most down-after/2 (500 ms here) for the replica to reach the
+	// paused master's offset, and n1 has just rejoined.
+	testenv.Eventually(t, 60*time.Second, "n1 eligible and caught up", func() error {
+		out, _ := n.exec("vipsentinel", "status", "--json")
+		var st struct {
+			Masters []struct {
+				Replicas []struct {
+					Address  string `json:"address"`
+					Eligible bool   `json:"eligible"`
+					Offset   int64  `json:"offset"`
+					LagBytes int64  `json:"lag_bytes"`
+				} `json:"replicas"`
+			} `json:"masters"`
+		}
+		_ = json.Unmarshal([]byte(out), &st)
+		for _, m := range st.Masters {
+			for _, r := range m.Replicas {
+				if r.Address == target && r.Eligible && r.Offset > 0 && r.LagBytes == 0 {
+					return nil
+				}
+			}
+		}
+		return testenv.Pending(false, out)
+	})
+	switchAt := time.Now()
+	out, err := n.exec("vipsentinel", "failover", "mymaster", "--to", target)
+	if err != nil || !strings.Contains(out, "mymaster is now at "+target) {
+		st, _ := n.exec("vipsentinel", "status")
+		t.Fatalf("failover --to %s: %v\n%s\n%s\n%s", target, err, out, st, n.journal("vipsentinel"))
+	}
+	var samples [][]int
+	testenv.Eventually(t, 30*time.Second, "the VIP back on n1", func() error {
+		h := holders()
+		samples = append(samples, h)
+		return testenv.Pending(len(h) == 1 && h[0] == 0, fmt.Sprintf("holders %v", h))
+	})
+	for _, h := range samples {
+		if len(h) > 1 {
+			t.Errorf("VIP on several hosts at once during the switchover: %v", samples)
+		}
+	}
+	testenv.Eventually(t, 30*time.Second, "a write through the VIP after the switchover", func() error {
+		out, err := nodes[1].exec("redis-cli", "-h", clusterVIP, "set", "e2e-key", "after-switchover")
+		return testenv.Pending(err == nil && strings.TrimSpace(out) == "OK", fmt.Sprint(out, err))
+	})
+	t.Logf("switchover --to n1: VIP moved and a write through it OK %v after the command", time.Since(switchAt).Round(time.Millisecond))
+	// The write went to n1, the new master.
+	if out := strings.TrimSpace(nodes[0].must("redis-cli", "get", "e2e-key")); out != "after-switchover" {
+		t.Errorf("e2e-key on n1 = %q", out)
+	}
 }
 
 // countLines counts the lines of s equal to line (redis-cli prints a
