@@ -168,6 +168,14 @@ var events = []EventType{
 		"A notification-script or client-reconfig-script could not be started, or exited non-zero or on a signal (the payload gives the path, signal and exit code). A script that exits with 1 or is killed by a signal is retried with a doubling delay, up to 10 times; other exit codes are not retried. Scripts run inside the service's sandbox: read-only file system, no new privileges (no sudo)."},
 	{"-script-timeout", "482cb1d21ab54783a7ea5ce159fee40e", "a hook script was killed after 60 s",
 		"A notification-script or client-reconfig-script ran for 60 s and was killed."},
+	{"+maintenance", "64d430a41652400e8c45d54009eaee8c", "a master was put in maintenance",
+		"An operator paused failovers of the master (vipsentinel pause, VIPSENTINEL PAUSE); the payload says until when. The agent still detects failures, keeps the VIP and fences, but starts no failover of this master and votes for none. It ends with vipsentinel resume or when its time runs out, also across restarts."},
+	{"-maintenance", "58580c9a9dbe40789943c3f52b0ac032", "a master's maintenance ended",
+		"The pause of failovers for the master ended: resumed by an operator, or expired (the payload says which). Failures are handled again as usual."},
+	{"-failover-suppressed-maintenance", "f03c73b57f7e4ecbab6f35ed14067347", "a failover was not started because the master is in maintenance",
+		"The master is objectively down but paused for maintenance, so this agent starts no failover and votes for none. Resume (vipsentinel resume) if the outage is not planned."},
+	{"+tls-certificate-expiring", "fcb7da46675e450797ef750eef38c8ed", "a TLS certificate expires within 14 days",
+		"A certificate the agent uses (server, client or CA) expires within 14 days; the payload names the file and its notAfter. Replace it on disk and run systemctl reload vipsentinel: certificates are re-read without dropping the VIP or links. The warning repeats daily."},
 }
 
 // Events returns every event type, in the order of a failover's life (detection,

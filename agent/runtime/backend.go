@@ -249,7 +249,7 @@ func boolStr(b bool) string {
 }
 
 // Status is the JSON document VIPSENTINEL STATUS returns; `vipsentinel
-// status --json` prints it and doc/status-json.md documents it. Fields are
+// status --json` prints it and docs/status-json.md documents it. Fields are
 // only ever added.
 type Status struct {
 	MyID         string         `json:"myid"`

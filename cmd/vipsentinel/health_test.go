@@ -80,7 +80,7 @@ func TestAssess(t *testing.T) {
 }
 
 // TestStatusJSONSchema pins the field names of `status --json` to the ones
-// doc/status-json.md documents: a rename breaks operators' scripts.
+// docs/status-json.md documents: a rename breaks operators' scripts.
 func TestStatusJSONSchema(t *testing.T) {
 	st := healthyStatus()
 	st.Masters[0].Paused, st.Masters[0].PausedUntil = true, "2027-01-15T09:00:00Z"

@@ -30,7 +30,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	confPath := fs.String("config", defaultConfigPath, "configuration file to read the password from (requirepass; sentinel-pass for another agent's --addr)")
 	password := fs.String("password", "", "deprecated: visible to every user in the process list; use REDISCLI_AUTH or the configuration file")
 	timeout := fs.Duration("timeout", 2*time.Second, "give up after this long")
-	asJSON := fs.Bool("json", false, "print the status document as JSON (schema: doc/status-json.md)")
+	asJSON := fs.Bool("json", false, "print the status document as JSON (schema: docs/status-json.md)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: vipsentinel status [--json] [--addr host:port] [--config file]\n\n"+
 			"Prints the masters a running agent monitors, with their address, epoch, replicas, the\n"+
