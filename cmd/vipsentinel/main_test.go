@@ -63,7 +63,7 @@ func TestCommandLine(t *testing.T) {
 		{"pause negative", []string{"pause", "--for", "-1h"}, exitUsage, "", "want from 1ms to 720h0m0s", ""},
 		{"pause too long", []string{"pause", "m1", "--for", "721h"}, exitUsage, "", "want from 1ms to 720h0m0s", ""},
 		{"pause bad flag", []string{"pause", "--frob"}, exitUsage, "", "flag provided but not defined", ""},
-		{"pause help", []string{"pause", "-h"}, exitOK, "", "Maintenance mode", ""},
+		{"pause help", []string{"pause", "-h"}, exitOK, "Maintenance mode", "", ""},
 		{"resume has no --for", []string{"resume", "--for", "1h"}, exitUsage, "", "flag provided but not defined: -for", ""},
 		{"failover no master", []string{"failover"}, exitUsage, "", "want one master name", ""},
 		{"failover bad --to", []string{"failover", "m1", "--to", "198.18.0.2"}, exitUsage, "", "want host:port", ""},
