@@ -288,6 +288,9 @@ func diffCases(f *diffFixture) []dcase {
 		one("monitor-zero-quorum", "SENTINEL", "MONITOR", "other", "127.0.0.1", mport, "0"),
 		one("monitor-bad-port", "SENTINEL", "MONITOR", "other", "127.0.0.1", "x", "2"),
 		one("monitor-bad-ip", "SENTINEL", "MONITOR", "other", "no.such.host.invalid", mport, "2"),
+		// With resolve-hostnames no (the default), a hostname that does
+		// resolve is refused too.
+		one("monitor-hostname-refused", "SENTINEL", "MONITOR", "other", "localhost", mport, "2"),
 		// Bad arity, unknown subcommand, unknown master.
 		one("arity-sentinel", "SENTINEL"),
 		one("arity-master", "SENTINEL", "MASTER"),

@@ -99,9 +99,14 @@ func (r *Runtime) receive(now sentinel.Time, in sentinel.Input) bool {
 }
 
 // startResolving resolves the names the core knows (from the configuration
-// and the state) and keeps re-resolving them until ctx ends. Loop
-// goroutine, before the first Step.
+// and the state) and, with resolve-hostnames on at start, keeps
+// re-resolving them until ctx ends (an agent without hostnames is not woken
+// for it; one that turns the option on with SENTINEL CONFIG SET resolves
+// each name when it first meets it). Loop goroutine, before the first Step.
 func (r *Runtime) startResolving(ctx context.Context, now sentinel.Time) {
+	if !r.node.ResolvesHostnames() {
+		return
+	}
 	r.feedNew(now, r.node.KnownHostnames())
 	go func() {
 		t := r.clock.NewTimer(resolvePeriod)
