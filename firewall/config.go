@@ -49,8 +49,13 @@ func ParseMode(s string) (Mode, error) {
 // Config is what the firewall is asked to do. It comes from the agent's
 // configuration file (firewall-* directives).
 type Config struct {
-	// AgentPort is the TCP port of the agent's Sentinel-compatible API (26379).
+	// AgentPort is the TCP port of the agent's Sentinel-compatible API
+	// (26379): its plain port, or its TLS port when it serves only TLS.
 	AgentPort int
+	// AgentTLSPort is the agent's TLS port when it serves its API on both
+	// a plain and a TLS port (port and tls-port); 0 means none. It is opened
+	// and analysed exactly like AgentPort.
+	AgentTLSPort int
 	// RedisPort is the TCP port of the local Redis server (6379).
 	RedisPort int
 	// Allow restricts the opened ports to these sources (firewall-allow).
@@ -69,16 +74,16 @@ type Config struct {
 
 // Validate reports the first problem with c, naming the directive.
 func (c Config) Validate() error {
-	for _, p := range []struct {
-		name string
-		v    int
-	}{{"agent port", c.AgentPort}, {"redis port", c.RedisPort}} {
-		if p.v < 1 || p.v > 65535 {
-			return fmt.Errorf("firewall: %s %d out of range 1-65535", p.name, p.v)
+	ps := c.namedPorts()
+	for i, p := range ps {
+		if p.port < 1 || p.port > 65535 {
+			return fmt.Errorf("firewall: %s %d out of range 1-65535", p.name, p.port)
 		}
-	}
-	if c.AgentPort == c.RedisPort {
-		return fmt.Errorf("firewall: agent port and redis port are both %d", c.AgentPort)
+		for _, q := range ps[:i] {
+			if q.port == p.port {
+				return fmt.Errorf("firewall: %s and %s are both %d", q.name, p.name, p.port)
+			}
+		}
 	}
 	if c.Mode != ModeOwn && c.Mode != ModeInject {
 		return fmt.Errorf("firewall: unknown %v", c.Mode)
@@ -97,16 +102,37 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// ports returns the opened ports, agent port first.
-func (c Config) ports() [2]uint16 {
-	return [2]uint16{uint16(c.AgentPort), uint16(c.RedisPort)}
+// namedPort is an opened port with the name errors give it.
+type namedPort struct {
+	name string
+	port int
 }
 
-// allowFamilies reports which address families the opened ports are
-// reachable over: both without firewall-allow, else those present in it.
-func (c Config) allowFamilies() flows {
+// namedPorts returns the opened ports in the order of ports.
+func (c Config) namedPorts() []namedPort {
+	ps := []namedPort{{"agent port", c.AgentPort}}
+	if c.AgentTLSPort != 0 {
+		ps = append(ps, namedPort{"agent TLS port", c.AgentTLSPort})
+	}
+	return append(ps, namedPort{"redis port", c.RedisPort})
+}
+
+// ports returns the opened ports: the agent's (plain, then TLS), then
+// Redis's. The conflict analysis indexes its flows by this order.
+func (c Config) ports() []uint16 {
+	var out []uint16
+	for _, p := range c.namedPorts() {
+		out = append(out, uint16(p.port))
+	}
+	return out
+}
+
+// openFlows returns the traffic the opened ports receive: every port over
+// both address families without firewall-allow, else over the families
+// present in it.
+func (c Config) openFlows() flows {
 	if len(c.Allow) == 0 {
-		return allFlows
+		return portsFlows(len(c.ports()))
 	}
 	var f flows
 	for _, p := range c.Allow {
@@ -116,7 +142,7 @@ func (c Config) allowFamilies() flows {
 			f |= v6Flows
 		}
 	}
-	return f
+	return f & portsFlows(len(c.ports()))
 }
 
 // allowOf returns the firewall-allow prefixes of one family, masked.

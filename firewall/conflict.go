@@ -38,7 +38,8 @@ type Conflict struct {
 	Priority int32
 	Policy   string // "accept" or "drop"
 	Tool     Tool
-	// Ports are the opened ports the chain may drop, agent port first.
+	// Ports are the opened ports the chain may drop: agent port, agent TLS
+	// port, redis port, in that order.
 	Ports []int
 	// IPv4 and IPv6 say which address families are affected.
 	IPv4, IPv6 bool
@@ -110,12 +111,13 @@ const tableOwnedFlag = 0x2
 // describes the foreign firewall as if vipsentinel had injected nothing.
 func findConflicts(rs ruleset, tables []*nftables.Table, chains []*nftables.Chain, cfg Config) []Conflict {
 	var out []Conflict
+	ports := cfg.ports()
 	for _, ch := range chains {
-		fl := chainFlows(ch) & cfg.allowFamilies()
+		fl := chainFlows(ch) & cfg.openFlows()
 		if !isInputBase(ch) || isOwn(ch.Table) || fl == 0 {
 			continue
 		}
-		a := &analyzer{rs: rs, ports: cfg.ports()}
+		a := &analyzer{rs: rs, ports: ports}
 		a.walk(ch, fl, 0)
 		if a.risk == 0 {
 			continue
@@ -128,7 +130,7 @@ func findConflicts(rs ruleset, tables []*nftables.Table, chains []*nftables.Chai
 			Hook:       hookName(ch.Hooknum),
 			Policy:     policyName(ch.Policy),
 			Tool:       toolOf(ch.Table, chains),
-			Ports:      a.risk.ports(cfg.ports()),
+			Ports:      a.risk.ports(ports),
 			IPv4:       a.risk&v4Flows != 0,
 			IPv6:       a.risk&v6Flows != 0,
 			Certain:    a.certain,
@@ -281,8 +283,8 @@ func joinEach(v []int, format string) string {
 	return strings.Join(s, " ")
 }
 
-// The analysis is a small abstract interpretation of a chain over the four
-// flows vipsentinel opens ({IPv4, IPv6} x {agent port, redis port}). For
+// The analysis is a small abstract interpretation of a chain over the flows
+// vipsentinel opens ({IPv4, IPv6} x every opened port, see flows). For
 // each rule it computes which flows the rule can match. Conditions it
 // understands (meta l4proto/nfproto, tcp dport, ct state, daddr loopback,
 // lookups in readable sets) narrow that set exactly; anything else makes the
@@ -330,7 +332,7 @@ const maxJumpDepth = 16
 
 type analyzer struct {
 	rs      ruleset
-	ports   [2]uint16
+	ports   []uint16 // Config.ports
 	risk    flows
 	certain bool
 	reasons []string
@@ -531,9 +533,9 @@ func (a *analyzer) cmp(m *ruleMatch, st regState, op expr.CmpOp, data []byte) {
 		}
 		v := binary.BigEndian.Uint16(data)
 		var holds flows
-		for _, p := range a.ports {
+		for i, p := range a.ports {
 			if cmpHolds(op, p, v) {
-				holds |= portFlows(a.ports, p)
+				holds |= portFlow(i)
 			}
 		}
 		m.scope &= holds
@@ -644,9 +646,9 @@ func (a *analyzer) rangeCmp(m *ruleMatch, st regState, r *expr.Range) {
 	}
 	from, to := binary.BigEndian.Uint16(r.FromData), binary.BigEndian.Uint16(r.ToData)
 	var in flows
-	for _, p := range a.ports {
+	for i, p := range a.ports {
 		if from <= p && p <= to {
-			in |= portFlows(a.ports, p)
+			in |= portFlow(i)
 		}
 	}
 	narrow(m, r.Op, in)
@@ -688,7 +690,9 @@ func (a *analyzer) lookup(m *ruleMatch, t *nftables.Table, regs map[uint32]regSt
 	case regNFProto:
 		values = [][]byte{{unix.NFPROTO_IPV4}, {unix.NFPROTO_IPV6}}
 	case regDport:
-		values = [][]byte{be16(a.ports[0]), be16(a.ports[1])}
+		for _, p := range a.ports {
+			values = append(values, be16(p))
+		}
 	}
 	var in flows
 	for _, v := range values {

@@ -1,10 +1,11 @@
-// Package firewall opens the agent's TCP ports (Sentinel API and local Redis)
-// in nftables, replacing hand edits of /etc/sysconfig/iptables.
+// Package firewall opens the agent's TCP ports (Sentinel API, on its plain
+// and TLS ports when it serves both, and local Redis) in nftables, replacing
+// hand edits of /etc/sysconfig/iptables.
 //
 // # What it installs
 //
 // One table, inet vipsentinel, with one base chain (filter, hook input,
-// priority -10, policy accept) that accepts TCP to the agent port and the
+// priority -10, policy accept) that accepts TCP to the agent port(s) and the
 // Redis port and nothing else, optionally only from the firewall-allow
 // prefixes (interval sets allow4/allow6). The table is always replaced as a
 // whole in one netlink batch (add, delete, add, then its content), which the
@@ -24,7 +25,7 @@
 // chain, keeps them at the top, and removes exactly those rules on Close.
 // A table owned by its creator (firewalld >= 2.2) cannot be changed; the
 // conflict then stays unhandled and its Fix names the firewall-cmd command.
-// Injected rules come first in the chain, so for the two ports they bypass
+// Injected rules come first in the chain, so for the opened ports they bypass
 // the chain's later rules, block lists included; firewall-allow is the way
 // to limit the sources. iptables-save cannot print nft-native rules and
 // reports a chain holding them as incompatible while they are there.

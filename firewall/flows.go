@@ -7,42 +7,53 @@ import (
 	"github.com/google/nftables"
 )
 
+// maxPorts is the most ports a Config opens: the agent's plain and TLS
+// ports and Redis's.
+const maxPorts = 3
+
 // flows is a set of the traffic classes vipsentinel opens: {IPv4, IPv6} x
-// {agent port, redis port}. Conflict analysis tracks which of them a foreign
-// rule can match.
+// the opened ports, indexed as in Config.ports. Conflict analysis tracks
+// which of them a foreign rule can match. Bit i is IPv4 to port i, bit
+// maxPorts+i IPv6 to port i.
 type flows uint8
 
 const (
-	flowV4Agent flows = 1 << iota
-	flowV4Redis
-	flowV6Agent
-	flowV6Redis
-
-	v4Flows  = flowV4Agent | flowV4Redis
-	v6Flows  = flowV6Agent | flowV6Redis
-	allFlows = v4Flows | v6Flows
+	v4Flows  flows = 1<<maxPorts - 1
+	v6Flows        = v4Flows << maxPorts
+	allFlows       = v4Flows | v6Flows
 )
 
-// portFlows returns the flows whose destination port is p.
-func portFlows(ports [2]uint16, p uint16) flows {
+// portFlow returns the flows (both families) to the port at index i of
+// Config.ports.
+func portFlow(i int) flows { return (1 | 1<<maxPorts) << i }
+
+// portsFlows returns the flows to the first n ports, over both families.
+func portsFlows(n int) flows {
 	var f flows
-	if ports[0] == p {
-		f |= flowV4Agent | flowV6Agent
-	}
-	if ports[1] == p {
-		f |= flowV4Redis | flowV6Redis
+	for i := range n {
+		f |= portFlow(i)
 	}
 	return f
 }
 
-// ports lists the destination ports of f, agent port first.
-func (f flows) ports(ports [2]uint16) []int {
-	var out []int
-	if f&(flowV4Agent|flowV6Agent) != 0 {
-		out = append(out, int(ports[0]))
+// portFlows returns the flows whose destination port is p.
+func portFlows(ports []uint16, p uint16) flows {
+	var f flows
+	for i, q := range ports {
+		if q == p {
+			f |= portFlow(i)
+		}
 	}
-	if f&(flowV4Redis|flowV6Redis) != 0 {
-		out = append(out, int(ports[1]))
+	return f
+}
+
+// ports lists the destination ports of f, in the order of ports.
+func (f flows) ports(ports []uint16) []int {
+	var out []int
+	for i, p := range ports {
+		if f&portFlow(i) != 0 {
+			out = append(out, int(p))
+		}
 	}
 	return out
 }

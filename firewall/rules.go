@@ -52,7 +52,7 @@ func (a *idAlloc) next() uint32 { *a++; return uint32(*a) }
 
 // buildTable computes the table for cfg in the given fence state.
 //
-//	set ports  { inet_service: agent, redis }
+//	set ports  { inet_service: agent, [agent TLS,] redis }
 //	set allow4 { ipv4_addr, interval }   only with firewall-allow
 //	set allow6 { ipv6_addr, interval }   only with firewall-allow
 //	set fence4 / fence6 { addresses }    only while fenced
@@ -89,10 +89,7 @@ func buildTable(cfg Config, fenced bool, fenceAllow []netip.Addr) tableSpec {
 		spec.rules = append(spec.rules, &nftables.Rule{Table: t, Chain: spec.chain, Exprs: all, UserData: tag})
 	}
 
-	ports := cfg.ports()
-	portSet := addSet("ports", nftables.TypeInetService, false, []nftables.SetElement{
-		{Key: be16(ports[0])}, {Key: be16(ports[1])},
-	})
+	portSet := addSet("ports", nftables.TypeInetService, false, portElements(cfg))
 	var allow [2]*nftables.Set // by family: 0 IPv4, 1 IPv6
 	for i, v6 := range []bool{false, true} {
 		if pre := cfg.allowOf(v6); len(pre) > 0 {
@@ -109,7 +106,7 @@ func buildTable(cfg Config, fenced bool, fenceAllow []netip.Addr) tableSpec {
 				}
 			}
 			s := addSet("fence"+famSuffix(v6), addrType(v6), false, elems)
-			addRule(matchNFProto(v6), matchTCP(), matchDport(ports[1]), matchSYN(), matchNotLoopback(),
+			addRule(matchNFProto(v6), matchTCP(), matchDport(uint16(cfg.RedisPort)), matchSYN(), matchNotLoopback(),
 				matchSaddrSet(v6, s, true),
 				[]expr.Any{&expr.Counter{}, &expr.Reject{Type: unix.NFT_REJECT_TCP_RST}})
 		}
@@ -141,8 +138,7 @@ func injectSpec(cfg Config, ch *nftables.Chain, fl flows, ids *idAlloc) ([]setSp
 		sets = append(sets, setSpec{s, elems})
 		return s
 	}
-	ports := cfg.ports()
-	portElems := []nftables.SetElement{{Key: be16(ports[0])}, {Key: be16(ports[1])}}
+	portElems := portElements(cfg)
 	tag := userdata.AppendString(nil, userdata.TypeComment, injectComment)
 	accept := []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictAccept}}
 	var rules []*nftables.Rule
@@ -175,6 +171,15 @@ func injectSpec(cfg Config, ch *nftables.Chain, fl flows, ids *idAlloc) ([]setSp
 			matchDportSet(anon(nftables.TypeInetService, false, portElems)), accept)
 	}
 	return sets, rules
+}
+
+// portElements returns the elements of a set of every opened port.
+func portElements(cfg Config) []nftables.SetElement {
+	var out []nftables.SetElement
+	for _, p := range cfg.ports() {
+		out = append(out, nftables.SetElement{Key: be16(p)})
+	}
+	return out
 }
 
 func famSuffix(v6 bool) string {

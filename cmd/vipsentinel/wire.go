@@ -24,17 +24,19 @@ func newFirewall(f *config.File, log *slog.Logger) (*firewall.Manager, error) {
 	if len(f.Masters) > 0 {
 		redisPort = f.Masters[0].Addr.Port
 	}
-	agentPort := f.Port
+	// The API listens on port, tls-port or both: open each one it listens on.
+	agentPort, agentTLSPort := f.Port, f.TLS.Port
 	if agentPort == 0 {
-		agentPort = f.TLS.Port // TLS only
+		agentPort, agentTLSPort = f.TLS.Port, 0 // TLS only
 	}
 	return firewall.New(firewall.Config{
-		AgentPort:  agentPort,
-		RedisPort:  redisPort,
-		Allow:      f.Firewall.Allow,
-		Mode:       mode,
-		KeepOnStop: f.Firewall.KeepOnStop,
-		Fence:      f.Firewall.Fence,
+		AgentPort:    agentPort,
+		AgentTLSPort: agentTLSPort,
+		RedisPort:    redisPort,
+		Allow:        f.Firewall.Allow,
+		Mode:         mode,
+		KeepOnStop:   f.Firewall.KeepOnStop,
+		Fence:        f.Firewall.Fence,
 	}, firewall.Options{Logger: log.With("component", "firewall")})
 }
 
