@@ -153,6 +153,10 @@ func TestFindConflicts(t *testing.T) {
 			[]nftables.SetElement{{Key: be16(6379)}, {Key: be16(26379)}}},
 		{inet, "filter", "web"}: {&nftables.Set{Name: "web", KeyType: nftables.TypeInetService, Interval: true},
 			[]nftables.SetElement{{Key: be16(80)}, {Key: be16(81), IntervalEnd: true}, {Key: be16(6000)}, {Key: be16(6379), IntervalEnd: true}}},
+		{inet, "filter", "all3"}: {&nftables.Set{Name: "all3", KeyType: nftables.TypeInetService},
+			[]nftables.SetElement{{Key: be16(6379)}, {Key: be16(26379)}, {Key: be16(26380)}}},
+		{inet, "filter", "tlsonly"}: {&nftables.Set{Name: "tlsonly", KeyType: nftables.TypeInetService},
+			[]nftables.SetElement{{Key: be16(26380)}}},
 	}
 	ours := userdata.AppendString(nil, userdata.TypeComment, injectComment)
 	injected := rule(xTCP(), accept)
@@ -172,6 +176,7 @@ func TestFindConflicts(t *testing.T) {
 		name  string
 		specs []chainSpec
 		allow []netip.Prefix
+		tls   int // Config.AgentTLSPort
 		owned bool
 		want  []want
 	}{
@@ -299,6 +304,120 @@ func TestFindConflicts(t *testing.T) {
 			want: []want{{chain: "input", ports: []int{26379, 6379}, v4: true, v6: true, certain: false,
 				reason: "rule handle 2 may drop (verdict map or queue)"}},
 		},
+		{
+			name: "no TLS port: its port is not analysed",
+			specs: []chainSpec{{inet, "filter", "input", true, false, 0, []*nftables.Rule{
+				rule(xTCP(), xDport(expr.CmpOpEq, 26380), drop),
+				rule(xTCP(), xDportSet("tlsonly"), drop),
+			}}},
+		},
+		// The agent's TLS port is one more opened port: every row below is
+		// a row above with it added.
+		{
+			name:  "TLS port: policy drop",
+			specs: []chainSpec{{inet, "filter", "input", true, true, 0, nil}},
+			tls:   26380,
+			want: []want{{chain: "input", ports: []int{26379, 26380, 6379}, v4: true, v6: true, certain: true,
+				reason: "policy drop", tool: ToolNftables,
+				fix: `add "tcp dport { 26379, 26380, 6379 } accept" before the drop in chain input of table inet filter`}},
+		},
+		{
+			name: "TLS port: policy drop, admin opened the plain ports only",
+			specs: []chainSpec{{inet, "filter", "input", true, true, 0, []*nftables.Rule{
+				rule(xCtState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), accept),
+				rule(xTCP(), xDportSet("__set0"), accept),
+			}}},
+			tls: 26380,
+			want: []want{{chain: "input", ports: []int{26380}, v4: true, v6: true, certain: true, reason: "policy drop",
+				fix: `add "tcp dport { 26380 } accept"`}},
+		},
+		{
+			name: "TLS port: policy drop, all three opened by a set",
+			specs: []chainSpec{{inet, "filter", "input", true, true, 0, []*nftables.Rule{
+				rule(xTCP(), xDportSet("all3"), accept),
+			}}},
+			tls: 26380,
+		},
+		{
+			name: "TLS port: policy drop, opened one by one",
+			specs: []chainSpec{{inet, "filter", "input", true, true, 0, []*nftables.Rule{
+				rule(xTCP(), xDport(expr.CmpOpEq, 6379), accept),
+				rule(xTCP(), xDport(expr.CmpOpEq, 26380), accept),
+			}}},
+			tls:  26380,
+			want: []want{{chain: "input", ports: []int{26379}, v4: true, v6: true, certain: true, reason: "policy drop"}},
+		},
+		{
+			name: "TLS port: dropped by value",
+			specs: []chainSpec{{inet, "filter", "input", true, false, 0, []*nftables.Rule{
+				rule(xTCP(), xDport(expr.CmpOpEq, 26380), drop),
+			}}},
+			tls:  26380,
+			want: []want{{chain: "input", ports: []int{26380}, v4: true, v6: true, certain: true, reason: "rule handle 2 drops"}},
+		},
+		{
+			name: "TLS port: dropped by set",
+			specs: []chainSpec{{inet, "filter", "input", true, false, 0, []*nftables.Rule{
+				rule(xTCP(), xDportSet("tlsonly"), drop),
+			}}},
+			tls:  26380,
+			want: []want{{chain: "input", ports: []int{26380}, v4: true, v6: true, certain: true, reason: "rule handle 2 drops"}},
+		},
+		{
+			name: "TLS port: negated port",
+			specs: []chainSpec{{inet, "filter", "input", true, false, 0, []*nftables.Rule{
+				rule(xTCP(), xDport(expr.CmpOpNeq, 26380), drop),
+			}}},
+			tls: 26380,
+			want: []want{{chain: "input", ports: []int{26379, 6379}, v4: true, v6: true, certain: true,
+				reason: "rule handle 2 drops"}},
+		},
+		{
+			name: "TLS port: port ranges",
+			specs: []chainSpec{{inet, "filter", "input", true, false, 0, []*nftables.Rule{
+				rule(xTCP(), xDportBetween(26380, 26400), reject),
+				rule(xTCP(), xDportRange(26000, 26379), reject),
+				rule(xTCP(), xDportRange(6379, 6379), accept),
+				rule(xTCP(), drop), // never reached: all three decided
+			}}},
+			tls: 26380,
+			want: []want{{chain: "input", ports: []int{26379, 26380}, v4: true, v6: true, certain: true,
+				reason: "rule handle 2 rejects; rule handle 3 rejects"}},
+		},
+		{
+			name: "TLS port: firewalld zone opens the plain ports",
+			specs: []chainSpec{
+				{inet, "firewalld", "filter_INPUT", true, false, 10, []*nftables.Rule{
+					rule(xVerdict(expr.VerdictJump, "filter_IN_public")),
+					rule(reject),
+				}},
+				{inet, "firewalld", "filter_IN_public", false, false, 0, []*nftables.Rule{
+					rule(xTCP(), xDport(expr.CmpOpEq, 6379), accept),
+					rule(xTCP(), xDport(expr.CmpOpEq, 26379), accept),
+				}},
+			},
+			tls: 26380,
+			want: []want{{chain: "filter_INPUT", ports: []int{26380}, v4: true, v6: true, certain: true,
+				reason: "rule handle 3 rejects", tool: ToolFirewalld,
+				fix: "firewall-cmd --permanent --add-port=26380/tcp && firewall-cmd --reload, or set"}},
+		},
+		{
+			name:  "TLS port: iptables-nft policy drop with firewall-allow",
+			specs: []chainSpec{{ip6, "filter", "INPUT", true, true, 0, nil}, {ip, "filter", "INPUT", true, true, 0, nil}},
+			allow: v4only,
+			tls:   26380,
+			want: []want{{chain: "INPUT", ports: []int{26379, 26380, 6379}, v4: true, certain: true, reason: "policy drop",
+				fix: "iptables -I INPUT -p tcp -m multiport --dports 26379,26380,6379 -s 198.18.0.0/24 -j ACCEPT"}},
+		},
+		{
+			name: "TLS port: verdict map on ports",
+			specs: []chainSpec{{inet, "filter", "input", true, false, 0, []*nftables.Rule{
+				rule(xTCP(), loadDportVmap()),
+			}}},
+			tls: 26380,
+			want: []want{{chain: "input", ports: []int{26379, 26380, 6379}, v4: true, v6: true, certain: false,
+				reason: "rule handle 2 may drop (verdict map or queue)"}},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rs, chains := build(tc.specs, portsSet)
@@ -310,7 +429,7 @@ func TestFindConflicts(t *testing.T) {
 				}
 				tables = append(tables, &tb)
 			}
-			cfg := Config{AgentPort: 26379, RedisPort: 6379, Allow: tc.allow}
+			cfg := Config{AgentPort: 26379, AgentTLSPort: tc.tls, RedisPort: 6379, Allow: tc.allow}
 			got := findConflicts(rs, tables, chains, cfg)
 			if len(got) != len(tc.want) {
 				t.Fatalf("got %d conflicts, want %d: %v", len(got), len(tc.want), got)
@@ -400,5 +519,14 @@ func TestBuildTableRender(t *testing.T) {
 `
 	if got != want {
 		t.Errorf("render =\n%s\nwant\n%s", got, want)
+	}
+
+	// The agent's TLS port joins the opened set; the fence stays on the
+	// Redis port (0x18eb) alone.
+	cfg.AgentTLSPort = 26380
+	got = buildTable(cfg, true, []netip.Addr{netip.MustParseAddr("198.18.0.9")}).render()
+	want = strings.Replace(want, "elements = { 6379, 26379 }", "elements = { 6379, 26379, 26380 }", 1)
+	if got != want {
+		t.Errorf("render with a TLS port =\n%s\nwant\n%s", got, want)
 	}
 }
