@@ -24,11 +24,18 @@ import (
 )
 
 const (
-	agentPort = 26379
-	redisPort = 6379
+	agentPort    = 26379
+	agentTLSPort = 26380 // opened only by configs that set AgentTLSPort
+	redisPort    = 6379
 )
 
-// env is one server namespace (the agent's host, listening on both ports)
+// allPorts is a config opening the agent's plain and TLS ports and Redis's.
+func allPorts(cfg firewall.Config) firewall.Config {
+	cfg.AgentPort, cfg.AgentTLSPort, cfg.RedisPort = agentPort, agentTLSPort, redisPort
+	return cfg
+}
+
+// env is one server namespace (the agent's host, listening on every port)
 // and two client namespaces.
 type env struct {
 	t      *testing.T
@@ -51,7 +58,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { f.Close() })
 	e.fd = int(f.Fd())
-	for _, port := range []int{agentPort, redisPort} {
+	for _, port := range []int{agentPort, agentTLSPort, redisPort} {
 		ln, err := e.srv.Listen("tcp", fmt.Sprintf(":%d", port))
 		if err != nil {
 			t.Fatal(err)
@@ -284,70 +291,100 @@ func TestOpenInstallsExactRules(t *testing.T) {
 
 func TestConflictReportedThenInjected(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.nftScript(policyDrop)
-	before := e.listRuleset()
+	for _, tc := range []struct {
+		name  string
+		cfg   firewall.Config // ports and mode are set by the test
+		ports []int           // opened, in Conflict.Ports order
+		set   string          // the opened ports as nft lists a set
+	}{
+		{"agent and redis port", firewall.Config{}, []int{agentPort, redisPort}, "6379, 26379"},
+		{"agent, agent TLS and redis port", allPorts(firewall.Config{}), []int{agentPort, agentTLSPort, redisPort},
+			"6379, 26379, 26380"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.nftScript(policyDrop)
+			before := e.listRuleset()
 
-	own := e.manager(firewall.Config{})
-	e.open(own)
-	cs := own.Conflicts()
-	if len(cs) != 1 {
-		t.Fatalf("Conflicts = %v, want one", cs)
-	}
-	c := cs[0]
-	if c.Family != "inet" || c.Table != "filter" || c.Chain != "input" || c.Hook != "input" || c.Priority != 0 ||
-		c.Policy != "drop" || c.Reason != "policy drop" || !c.Certain || c.Injected || !c.Injectable ||
-		!c.IPv4 || !c.IPv6 || fmt.Sprint(c.Ports) != "[26379 6379]" || c.Tool != firewall.ToolNftables {
-		t.Errorf("conflict = %+v", c)
-	}
-	wantMsg := `table inet filter chain input (nftables, hook input, priority 0, policy drop) drops TCP to port 26379, 6379 (IPv4, IPv6): policy drop; ` +
-		`an accept in table inet vipsentinel cannot override it. Fix: add "tcp dport { 26379, 6379 } accept" before the drop in chain input ` +
-		`of table inet filter (e.g. in /etc/nftables.conf), or set "firewall-mode inject"`
-	if c.String() != wantMsg {
-		t.Errorf("message =\n%s\nwant\n%s", c, wantMsg)
-	}
-	if st := own.Status(); !strings.Contains(st.String(), "1 conflict(s): "+wantMsg) {
-		t.Errorf("Status().String() = %s", st)
-	}
-	// The conflict is real: our accept does not get the traffic through.
-	e.mustBeDropped(e.c1, e.srv.IP4, redisPort)
-	e.mustBeDropped(e.c1, e.srv.IP6, agentPort)
-	e.close(own)
-	if got := e.listRuleset(); got != before {
-		t.Errorf("own mode Close left\n%s\nwant\n%s", got, before)
-	}
+			own := e.manager(tc.cfg)
+			e.open(own)
+			cs := own.Conflicts()
+			if len(cs) != 1 {
+				t.Fatalf("Conflicts = %v, want one", cs)
+			}
+			c := cs[0]
+			if c.Family != "inet" || c.Table != "filter" || c.Chain != "input" || c.Hook != "input" || c.Priority != 0 ||
+				c.Policy != "drop" || c.Reason != "policy drop" || !c.Certain || c.Injected || !c.Injectable ||
+				!c.IPv4 || !c.IPv6 || fmt.Sprint(c.Ports) != fmt.Sprint(tc.ports) || c.Tool != firewall.ToolNftables {
+				t.Errorf("conflict = %+v", c)
+			}
+			list := strings.Trim(strings.ReplaceAll(fmt.Sprint(tc.ports), " ", ", "), "[]")
+			wantMsg := `table inet filter chain input (nftables, hook input, priority 0, policy drop) drops TCP to port ` + list +
+				` (IPv4, IPv6): policy drop; an accept in table inet vipsentinel cannot override it. Fix: add "tcp dport { ` +
+				list + ` } accept" before the drop in chain input of table inet filter (e.g. in /etc/nftables.conf), ` +
+				`or set "firewall-mode inject"`
+			if c.String() != wantMsg {
+				t.Errorf("message =\n%s\nwant\n%s", c, wantMsg)
+			}
+			if st := own.Status(); !strings.Contains(st.String(), "1 conflict(s): "+wantMsg) {
+				t.Errorf("Status().String() = %s", st)
+			}
+			// The conflict is real: our accept does not get the traffic through.
+			for _, port := range tc.ports {
+				e.mustBeDropped(e.c1, e.srv.IP4, port)
+			}
+			e.mustBeDropped(e.c1, e.srv.IP6, agentPort)
+			e.close(own)
+			if got := e.listRuleset(); got != before {
+				t.Errorf("own mode Close left\n%s\nwant\n%s", got, before)
+			}
 
-	inj := e.manager(firewall.Config{Mode: firewall.ModeInject})
-	e.open(inj)
-	cs = inj.Conflicts()
-	if len(cs) != 1 || !cs[0].Injected {
-		t.Fatalf("inject mode conflicts = %v", cs)
-	}
-	e.mustConnect(e.c1, e.srv.IP4, redisPort)
-	e.mustConnect(e.c2, e.srv.IP6, agentPort)
-	e.mustBeDropped(e.c1, e.srv.IP4, 23) // nothing else is opened
+			cfg := tc.cfg
+			cfg.Mode = firewall.ModeInject
+			inj := e.manager(cfg)
+			e.open(inj)
+			cs = inj.Conflicts()
+			if len(cs) != 1 || !cs[0].Injected {
+				t.Fatalf("inject mode conflicts = %v", cs)
+			}
+			for _, ip := range []netip.Addr{e.srv.IP4, e.srv.IP6} {
+				for _, port := range tc.ports {
+					e.mustConnect(e.c1, ip, port)
+					e.mustConnect(e.c2, ip, port)
+				}
+			}
+			e.mustBeDropped(e.c1, e.srv.IP4, 23) // nothing else is opened
+			if len(tc.ports) == 2 {
+				e.mustBeDropped(e.c1, e.srv.IP4, agentTLSPort) // listening, but not configured
+			}
 
-	got := e.listRuleset()
-	wantChain := "\t\ttype filter hook input priority filter; policy drop;\n" +
-		"\t\ttcp dport { 6379, 26379 } counter accept comment \"vipsentinel (auto, removed on stop)\"\n" +
-		"\t\tct state established,related accept\n"
-	if !strings.Contains(got, wantChain) {
-		t.Errorf("foreign chain does not start with the injected rule:\n%s", got)
-	}
-	dump, err := inj.Ruleset()
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantInj := "injected into table inet filter chain input\n" +
-		"\t\tmeta load l4proto => reg 1; cmp eq reg 1 0x06; payload load 2b @ transport + 2 => reg 1; " +
-		"lookup reg 1 set __set; counter; accept comment \"vipsentinel (auto, removed on stop)\"\n"
-	if !strings.HasSuffix(dump, wantInj) {
-		t.Errorf("Ruleset() =\n%s\nwant it to end with\n%s", dump, wantInj)
-	}
+			got := e.listRuleset()
+			wantChain := "\t\ttype filter hook input priority filter; policy drop;\n" +
+				"\t\ttcp dport { " + tc.set + " } counter accept comment \"vipsentinel (auto, removed on stop)\"\n" +
+				"\t\tct state established,related accept\n"
+			if !strings.Contains(got, wantChain) {
+				t.Errorf("foreign chain does not start with the injected rule:\n%s", got)
+			}
+			if want := "set ports {\n\t\ttype inet_service\n\t\tcomment \"vipsentinel\"\n\t\telements = { " + tc.set + " }"; !strings.Contains(got, want) {
+				t.Errorf("ruleset lacks %q:\n%s", want, got)
+			}
+			dump, err := inj.Ruleset()
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantInj := "injected into table inet filter chain input\n" +
+				"\t\tmeta load l4proto => reg 1; cmp eq reg 1 0x06; payload load 2b @ transport + 2 => reg 1; " +
+				"lookup reg 1 set __set; counter; accept comment \"vipsentinel (auto, removed on stop)\"\n"
+			if !strings.HasSuffix(dump, wantInj) {
+				t.Errorf("Ruleset() =\n%s\nwant it to end with\n%s", dump, wantInj)
+			}
 
-	e.close(inj)
-	if got := e.listRuleset(); got != before {
-		t.Errorf("inject mode Close left\n%s\nwant exactly the ruleset from before\n%s", got, before)
+			e.close(inj)
+			if got := e.listRuleset(); got != before {
+				t.Errorf("inject mode Close left\n%s\nwant exactly the ruleset from before\n%s", got, before)
+			}
+		})
 	}
 }
 
@@ -490,7 +527,7 @@ func TestRestoredAfterFlush(t *testing.T) {
 func TestFence(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	m := e.manager(firewall.Config{Fence: true})
+	m := e.manager(allPorts(firewall.Config{Fence: true}))
 	e.open(m)
 	unfenced, err := m.Ruleset()
 	if err != nil {
@@ -527,7 +564,8 @@ func TestFence(t *testing.T) {
 	e.mustConnect(e.c1, e.srv.IP6, redisPort)
 	e.mustBeRefused(e.c2, e.srv.IP4, redisPort)
 	e.mustBeRefused(e.c2, e.srv.IP6, redisPort)
-	e.mustConnect(e.c2, e.srv.IP4, agentPort)  // only the Redis port is fenced
+	e.mustConnect(e.c2, e.srv.IP4, agentPort) // only the Redis port is fenced
+	e.mustConnect(e.c2, e.srv.IP6, agentTLSPort)
 	e.mustConnect(e.srv, e.srv.IP4, redisPort) // the local agent still reaches its Redis
 	if err := roundTrip(old, okWait); err != nil {
 		t.Errorf("connection established before the fence: %v", err)
@@ -692,6 +730,10 @@ func TestNoRestoreLoop(t *testing.T) {
 				netip.MustParsePrefix("198.19.0.0/16"), netip.MustParsePrefix("fd00::/8")}}
 		}, false},
 		{"fenced", func(*env) firewall.Config { return firewall.Config{Mode: firewall.ModeInject, Fence: true} }, true},
+		{"agent TLS port", func(e *env) firewall.Config {
+			return allPorts(firewall.Config{Mode: firewall.ModeInject, Fence: true,
+				Allow: []netip.Prefix{netip.PrefixFrom(e.c1.IP4, 32), netip.PrefixFrom(e.c1.IP6, 128)}})
+		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -721,6 +763,10 @@ func TestNoRestoreLoop(t *testing.T) {
 			if cfg.Mode == firewall.ModeInject {
 				e.mustConnect(e.c1, e.srv.IP4, redisPort)
 				e.mustConnect(e.c1, e.srv.IP6, agentPort)
+				if cfg.AgentTLSPort != 0 {
+					e.mustConnect(e.c1, e.srv.IP4, cfg.AgentTLSPort)
+					e.mustConnect(e.c1, e.srv.IP6, cfg.AgentTLSPort)
+				}
 			} else {
 				e.mustBeDropped(e.c1, e.srv.IP4, redisPort)
 			}
