@@ -13,12 +13,21 @@ import (
 type sentinelEvent = sentinel.Event
 
 // newFirewall builds the nftables manager from the firewall-* directives.
-// The Redis port opened is the port of the first monitored master: every
-// host runs its Redis on the port the master uses, as Sentinel deployments do.
 func newFirewall(f *config.File, log *slog.Logger) (*firewall.Manager, error) {
+	cfg, err := firewallConfig(f)
+	if err != nil {
+		return nil, err
+	}
+	return firewall.New(cfg, firewall.Options{Logger: log.With("component", "firewall")})
+}
+
+// firewallConfig is what the firewall opens for f. The Redis port opened is
+// the port of the first monitored master: every host runs its Redis on the
+// port the master uses, as Sentinel deployments do.
+func firewallConfig(f *config.File) (firewall.Config, error) {
 	mode, err := firewall.ParseMode(string(f.Firewall.Mode))
 	if err != nil {
-		return nil, fmt.Errorf("firewall-mode: %w", err)
+		return firewall.Config{}, fmt.Errorf("firewall-mode: %w", err)
 	}
 	redisPort := 6379
 	if len(f.Masters) > 0 {
@@ -29,7 +38,7 @@ func newFirewall(f *config.File, log *slog.Logger) (*firewall.Manager, error) {
 	if agentPort == 0 {
 		agentPort, agentTLSPort = f.TLS.Port, 0 // TLS only
 	}
-	return firewall.New(firewall.Config{
+	return firewall.Config{
 		AgentPort:    agentPort,
 		AgentTLSPort: agentTLSPort,
 		RedisPort:    redisPort,
@@ -37,7 +46,7 @@ func newFirewall(f *config.File, log *slog.Logger) (*firewall.Manager, error) {
 		Mode:         mode,
 		KeepOnStop:   f.Firewall.KeepOnStop,
 		Fence:        f.Firewall.Fence,
-	}, firewall.Options{Logger: log.With("component", "firewall")})
+	}, nil
 }
 
 // vipConfigs returns the floating addresses of the masters the core will
