@@ -123,7 +123,12 @@ func TestTLSRedis(t *testing.T) {
 			if !ok {
 				t.Fatal("link up")
 			}
-			if !strings.Contains(down.Err, tc.want) {
+			// With TLS 1.3 the server judges our certificate after our
+			// side of the handshake is done: its alert may arrive as
+			// the answer to our first write, or, when the write races
+			// the server's close, only as a reset.
+			if !strings.Contains(down.Err, tc.want) &&
+				!(tc.want == "unknown certificate authority" && strings.Contains(down.Err, "connection reset by peer")) {
 				t.Errorf("error %q does not contain %q", down.Err, tc.want)
 			}
 		})

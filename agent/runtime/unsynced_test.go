@@ -17,7 +17,7 @@ import (
 
 // TestUnsyncedReplicaNotPromotedRealRedis runs one agent (quorum 1) against
 // a real master holding 200,000 keys and a real replica in its initial full
-// sync (loaded from the socket at key-load-delay, about 10 s, answering
+// sync (loaded from the socket at key-load-delay, about 20 s, answering
 // PING and INFO between small chunks as a loading replica does): while the
 // sync runs, VIPSENTINEL STATUS says why the replica cannot be promoted and
 // SENTINEL FAILOVER is refused; when the master is killed mid-sync the
@@ -28,7 +28,7 @@ func TestUnsyncedReplicaNotPromotedRealRedis(t *testing.T) {
 	if got := master.CLI(t, "DEBUG", "POPULATE", "200000", "key", "16"); got != "OK" {
 		t.Fatalf("DEBUG POPULATE: %s", got)
 	}
-	replica := redistest.Start(t, "repl-diskless-load on-empty-db", "key-load-delay 50", "loading-process-events-interval-bytes 1024",
+	replica := redistest.Start(t, "repl-diskless-load on-empty-db", "key-load-delay 100", "loading-process-events-interval-bytes 1024",
 		fmt.Sprintf("replicaof 127.0.0.1 %d", master.Port))
 
 	mc := masterCfg("mymaster", master.Port, 1)
@@ -53,7 +53,7 @@ func TestUnsyncedReplicaNotPromotedRealRedis(t *testing.T) {
 	}
 	want := fmt.Sprintf("127.0.0.1:%d", replica.Port)
 	var rs ReplicaStatus
-	testenv.Until(t, 10*time.Second, "the replica's sync in VIPSENTINEL STATUS", func() bool {
+	testenv.Until(t, 15*time.Second, "the replica's sync in VIPSENTINEL STATUS", func() bool {
 		rs = replicaStatus()
 		return rs.Address == want && (strings.Contains(rs.Rejected, "loading:1") || strings.Contains(rs.Rejected, "master_sync_in_progress:1"))
 	})
@@ -81,7 +81,7 @@ func TestUnsyncedReplicaNotPromotedRealRedis(t *testing.T) {
 		if msg.Channel != "-failover-abort-no-good-slave" {
 			t.Fatalf("%s %s", msg.Channel, msg.Payload)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("no -failover-abort-no-good-slave")
 	}
 	rs = replicaStatus()

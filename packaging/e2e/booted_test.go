@@ -299,12 +299,8 @@ var journalField = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
 func checkJournal(t *testing.T, c *container, unit string) {
 	t.Helper()
 	known := map[string]bool{}
-	for _, ev := range []string{systemd.EventFailoverStart, systemd.EventFailoverEnd, systemd.EventFailoverTimeout,
-		systemd.EventSwitchMaster, systemd.EventTiltEnter, systemd.EventTiltExit, systemd.EventVIPAcquired,
-		systemd.EventVIPReleased, systemd.EventVIPConflict, systemd.EventQuorumLost, systemd.EventQuorumRegained,
-		systemd.EventFenceStart, systemd.EventFenceEnd} {
-		id, _ := systemd.MessageID(ev)
-		known[id] = true
+	for _, ev := range systemd.Events() {
+		known[ev.MessageID] = true
 	}
 	var native, withIDs int
 	var sample map[string]any

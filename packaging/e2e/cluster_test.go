@@ -276,33 +276,50 @@ func clusterOperations(t *testing.T, nodes []*node, ips []string, promoted int, 
 	// Eligible and caught up in the agent's view: a forced failover waits
 	// at most down-after/2 (500 ms here) for the replica to reach the
 	// paused master's offset, and n1 has just rejoined.
-	testenv.Eventually(t, 60*time.Second, "n1 eligible and caught up", func() error {
-		out, _ := n.exec("vipsentinel", "status", "--json")
-		var st struct {
-			Masters []struct {
-				Replicas []struct {
-					Address  string `json:"address"`
-					Eligible bool   `json:"eligible"`
-					Offset   int64  `json:"offset"`
-					LagBytes int64  `json:"lag_bytes"`
-				} `json:"replicas"`
-			} `json:"masters"`
-		}
-		_ = json.Unmarshal([]byte(out), &st)
-		for _, m := range st.Masters {
-			for _, r := range m.Replicas {
-				if r.Address == target && r.Eligible && r.Offset > 0 && r.LagBytes == 0 {
-					return nil
+	waitEligible := func() {
+		testenv.Eventually(t, 60*time.Second, "n1 eligible and caught up", func() error {
+			out, _ := n.exec("vipsentinel", "status", "--json")
+			var st struct {
+				Masters []struct {
+					Replicas []struct {
+						Address  string `json:"address"`
+						Eligible bool   `json:"eligible"`
+						Offset   int64  `json:"offset"`
+						LagBytes int64  `json:"lag_bytes"`
+					} `json:"replicas"`
+				} `json:"masters"`
+			}
+			_ = json.Unmarshal([]byte(out), &st)
+			for _, m := range st.Masters {
+				for _, r := range m.Replicas {
+					if r.Address == target && r.Eligible && r.Offset > 0 && r.LagBytes == 0 {
+						return nil
+					}
 				}
 			}
+			return testenv.Pending(false, out)
+		})
+	}
+	// A switchover aborted because n1 did not reach the paused master's
+	// offset within down-after/2 (-failover-abort-replica-lagging; seen
+	// here once in several runs, not in the lab's TestSwitchoverTo) is
+	// the safe outcome, and the operator's answer is to run it again:
+	// so does the test, at most three times.
+	var switchAt time.Time
+	for attempt := 1; ; attempt++ {
+		waitEligible()
+		switchAt = time.Now()
+		out, err := n.exec("vipsentinel", "failover", "mymaster", "--to", target)
+		if err == nil && strings.Contains(out, "mymaster is now at "+target) {
+			break
 		}
-		return testenv.Pending(false, out)
-	})
-	switchAt := time.Now()
-	out, err := n.exec("vipsentinel", "failover", "mymaster", "--to", target)
-	if err != nil || !strings.Contains(out, "mymaster is now at "+target) {
+		j := n.journal("vipsentinel")
+		if attempt < 3 && strings.Contains(j, "-failover-abort-replica-lagging") {
+			t.Logf("failover --to %s attempt %d aborted (replica lagging); again", target, attempt)
+			continue
+		}
 		st, _ := n.exec("vipsentinel", "status")
-		t.Fatalf("failover --to %s: %v\n%s\n%s\n%s", target, err, out, st, n.journal("vipsentinel"))
+		t.Fatalf("failover --to %s: %v\n%s\n%s\n%s", target, err, out, st, j)
 	}
 	var samples [][]int
 	testenv.Eventually(t, 30*time.Second, "the VIP back on n1", func() error {
