@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -30,12 +29,9 @@ func cmdFailover(args []string, stdout, stderr io.Writer) int {
 			"or nothing: a replica that does not qualify is refused with the reason.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := parseCommand(fs, args)
+	if !ok {
+		return code
 	}
 	if len(pos) != 1 {
 		fmt.Fprintf(stderr, "vipsentinel failover: want one master name, got %q\n", pos)
@@ -45,6 +41,7 @@ func cmdFailover(args []string, stdout, stderr io.Writer) int {
 	cmd := []any{"SENTINEL", "FAILOVER", name}
 	var host, port string
 	if *to != "" {
+		var err error
 		if host, port, err = net.SplitHostPort(*to); err != nil || host == "" {
 			fmt.Fprintf(stderr, "vipsentinel failover: --to %q: want host:port\n", *to)
 			return exitUsage

@@ -48,12 +48,9 @@ func cmdImport(args []string, stdout, stderr io.Writer) int {
 			"replicas and sentinels) into the state file there; shows the differences. Run it as root.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := parseCommand(fs, args)
+	if !ok {
+		return code
 	}
 	if len(pos) != 1 {
 		fs.Usage()
