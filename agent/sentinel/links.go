@@ -1,6 +1,7 @@
 package sentinel
 
 import (
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -247,15 +248,37 @@ func (n *Node) helloIP(ri *instance) string {
 	if ri.link.localIP != "" {
 		return ri.link.localIP
 	}
-	ips := make([]string, 0, len(n.localIPs))
-	for ip := range n.localIPs {
+	return fallbackHelloIP(n.localIPs)
+}
+
+// fallbackHelloIP picks the address to announce before a link has told us
+// which of ours reaches the instance: the lowest that is not a loopback
+// address, since peers on other hosts cannot reach us there (127.0.0.1
+// sorts before most addresses, and an agent announcing it had peers
+// dialling themselves and rejecting its hellos as an address clash). A
+// host with nothing but loopback addresses announces the lowest of them.
+func fallbackHelloIP(local map[string]bool) string {
+	ips := make([]string, 0, len(local))
+	for ip := range local {
 		ips = append(ips, ip)
 	}
-	sort.Strings(ips)
+	sort.Slice(ips, func(i, j int) bool {
+		li, lj := isLoopback(ips[i]), isLoopback(ips[j])
+		if li != lj {
+			return lj
+		}
+		return ips[i] < ips[j]
+	})
 	if len(ips) > 0 {
 		return ips[0]
 	}
 	return ""
+}
+
+// isLoopback reports whether ip is a loopback address (127.0.0.0/8, ::1).
+func isLoopback(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // helloPort is the port we announce.

@@ -1,0 +1,28 @@
+package sentinel
+
+import "testing"
+
+// TestFallbackHelloIP: before a link reports our side's address, the hello
+// announces a routable local address, never loopback while another exists.
+func TestFallbackHelloIP(t *testing.T) {
+	tests := []struct {
+		local []string
+		want  string
+	}{
+		{nil, ""},
+		{[]string{"127.0.0.1", "198.18.0.3"}, "198.18.0.3"},
+		{[]string{"::1", "127.0.0.1", "fd00::3", "198.18.0.3"}, "198.18.0.3"},
+		{[]string{"127.0.0.1", "fd00::3"}, "fd00::3"},
+		{[]string{"127.0.0.1", "::1"}, "127.0.0.1"},
+		{[]string{"198.18.0.9", "198.18.0.3"}, "198.18.0.3"},
+	}
+	for _, tt := range tests {
+		m := map[string]bool{}
+		for _, ip := range tt.local {
+			m[ip] = true
+		}
+		if got := fallbackHelloIP(m); got != tt.want {
+			t.Errorf("fallbackHelloIP(%v) = %q, want %q", tt.local, got, tt.want)
+		}
+	}
+}
