@@ -418,6 +418,7 @@ type carried struct {
 	infoRefresh      Time
 	roleReportedTime Time
 	heardAt          Time
+	localIP          string // our side's address toward it: hellos announce it
 }
 
 // carryOf snapshots prom for carryTo, before the reset closes its link.
@@ -427,7 +428,8 @@ func carryOf(prom *instance) *carried {
 		return nil
 	}
 	return &carried{info: prom.info, infoRaw: prom.infoRaw, runid: prom.runid,
-		infoRefresh: prom.infoRefresh, roleReportedTime: prom.roleReportedTime, heardAt: prom.link.heardAt}
+		infoRefresh: prom.infoRefresh, roleReportedTime: prom.roleReportedTime, heardAt: prom.link.heardAt,
+		localIP: prom.link.localIP}
 }
 
 // carryTo gives the master instance a reset just created what c kept.
@@ -438,6 +440,7 @@ func (c *carried) carryTo(mi *instance) {
 	mi.info, mi.infoRaw, mi.infoRefresh, mi.runid = c.info, c.infoRaw, c.infoRefresh, c.runid
 	mi.roleReported, mi.roleReportedTime = KindMaster, c.roleReportedTime
 	mi.link.heardAt = c.heardAt
+	mi.link.localIP = c.localIP
 	mi.link.carried = true
 }
 

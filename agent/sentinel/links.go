@@ -248,24 +248,38 @@ func (n *Node) helloIP(ri *instance) string {
 	if ri.link.localIP != "" {
 		return ri.link.localIP
 	}
-	return fallbackHelloIP(n.localIPs)
+	return fallbackHelloIP(n.localIPs, ri.addr.Host)
 }
 
-// fallbackHelloIP picks the address to announce before a link has told us
-// which of ours reaches the instance: the lowest that is not a loopback
-// address, since peers on other hosts cannot reach us there (127.0.0.1
-// sorts before most addresses, and an agent announcing it had peers
-// dialling themselves and rejecting its hellos as an address clash). A
-// host with nothing but loopback addresses announces the lowest of them.
-func fallbackHelloIP(local map[string]bool) string {
+// fallbackHelloIP picks the address to announce to an instance at host
+// before a link has told us which of ours reaches it (a link the switch
+// carried over to the new master has not): the lowest of the instance's
+// address family that is not loopback, since peers on other hosts cannot
+// reach us there and announcing an address another peer's link verified
+// gets the hello rejected as an address clash. Failing that, the lowest
+// address not loopback, then the lowest.
+func fallbackHelloIP(local map[string]bool, host string) string {
+	v4 := true
+	if a, err := netip.ParseAddr(host); err == nil {
+		v4 = a.Unmap().Is4()
+	}
+	rank := func(ip string) int {
+		a, err := netip.ParseAddr(ip)
+		switch {
+		case err != nil || a.Unmap().IsLoopback():
+			return 2
+		case a.Unmap().Is4() != v4:
+			return 1
+		}
+		return 0
+	}
 	ips := make([]string, 0, len(local))
 	for ip := range local {
 		ips = append(ips, ip)
 	}
 	sort.Slice(ips, func(i, j int) bool {
-		li, lj := isLoopback(ips[i]), isLoopback(ips[j])
-		if li != lj {
-			return lj
+		if ri, rj := rank(ips[i]), rank(ips[j]); ri != rj {
+			return ri < rj
 		}
 		return ips[i] < ips[j]
 	})
@@ -273,12 +287,6 @@ func fallbackHelloIP(local map[string]bool) string {
 		return ips[0]
 	}
 	return ""
-}
-
-// isLoopback reports whether ip is a loopback address (127.0.0.0/8, ::1).
-func isLoopback(ip string) bool {
-	a, err := netip.ParseAddr(ip)
-	return err == nil && a.Unmap().IsLoopback()
 }
 
 // helloPort is the port we announce.
