@@ -278,25 +278,43 @@ func (n *Node) Reset(now Time, pattern string) int {
 // acknowledged; the failover is aborted if it cannot catch up in time
 // (sync.go).
 func (n *Node) Failover(now Time, name string) error {
-	n.setNow(now)
-	m := n.masters[name]
-	if m == nil {
-		return ErrNoSuchMaster
-	}
-	if m.inst.flags&fFailoverInProgress != 0 {
-		return &ReplyError{Msg: "INPROG Failover already in progress"}
+	m, err := n.userFailoverMaster(now, name)
+	if err != nil {
+		return err
 	}
 	if r, _, _ := n.selectReplica(m); r == nil {
 		return &ReplyError{Msg: "NOGOODSLAVE No suitable replica to promote"}
 	}
-	n.debug(name, "user-failover", "Executing user requested FAILOVER of '"+name+"'")
+	n.forceFailover(m, Addr{}, "Executing user requested FAILOVER of '"+name+"'")
+	return nil
+}
+
+// userFailoverMaster is the master an operator's failover request names,
+// or the error it is refused with: unknown, or already failing over.
+func (n *Node) userFailoverMaster(now Time, name string) (*master, error) {
+	n.setNow(now)
+	m := n.masters[name]
+	if m == nil {
+		return nil, ErrNoSuchMaster
+	}
+	if m.inst.flags&fFailoverInProgress != 0 {
+		return nil, &ReplyError{Msg: "INPROG Failover already in progress"}
+	}
+	return m, nil
+}
+
+// forceFailover starts an operator's failover of m: no election, the safe
+// switchover of sync.go, to target when it is set (else to the replica
+// selection picks).
+func (n *Node) forceFailover(m *master, target Addr, why string) {
+	n.debug(m.cfg.Name, "user-failover", why)
 	n.startFailover(m)
 	m.inst.flags |= fForceFailover
+	m.target = target
 	if !n.tilt {
 		n.failoverStateMachine(m)
 	}
 	n.updateVIPs()
-	return nil
 }
 
 // CKQuorum is SENTINEL CKQUORUM <name>. On success it returns the status

@@ -15,13 +15,9 @@ import (
 // selected: the operator asked for that replica, and promoting another
 // would surprise them.
 func (n *Node) FailoverTo(now Time, name string, to Addr) error {
-	n.setNow(now)
-	m := n.masters[name]
-	if m == nil {
-		return ErrNoSuchMaster
-	}
-	if m.inst.flags&fFailoverInProgress != 0 {
-		return &ReplyError{Msg: "INPROG Failover already in progress"}
+	m, err := n.userFailoverMaster(now, name)
+	if err != nil {
+		return err
 	}
 	c, ok := n.candidate(m, to)
 	if !ok {
@@ -30,14 +26,7 @@ func (n *Node) FailoverTo(now Time, name string, to Addr) error {
 	if c.Rejected != "" {
 		return &ReplyError{Msg: fmt.Sprintf("NOGOODSLAVE %s cannot be promoted: %s", to, c.Rejected)}
 	}
-	n.debug(name, "user-failover", fmt.Sprintf("Executing user requested FAILOVER of '%s' to %s", name, c.Addr))
-	n.startFailover(m)
-	m.inst.flags |= fForceFailover
-	m.target = c.Addr
-	if !n.tilt {
-		n.failoverStateMachine(m)
-	}
-	n.updateVIPs()
+	n.forceFailover(m, c.Addr, fmt.Sprintf("Executing user requested FAILOVER of '%s' to %s", name, c.Addr))
 	return nil
 }
 
