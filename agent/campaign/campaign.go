@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/vipsentinel/vipsentinel/internal/wait"
 	"net"
 	"net/netip"
 	"slices"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
 	"github.com/vipsentinel/vipsentinel/agent/scenario"
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
 // Config describes a campaign.
