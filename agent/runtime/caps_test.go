@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"io"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // capsScript writes its own capability sets (from /proc/self/status, read
@@ -72,7 +72,7 @@ func assertNoCaps(t *testing.T, caps map[string]uint64) {
 // TestScriptsRunWithoutCapsAsRoot: an agent running as root (every
 // capability) starts scripts with none.
 func TestScriptsRunWithoutCapsAsRoot(t *testing.T) {
-	requireRoot(t)
+	testenv.NeedRoot(t)
 	self := readCaps(t, "/proc/self/status")
 	if self["CapEff"] == 0 {
 		t.Fatalf("test process has no effective capabilities: %v", self)
@@ -86,7 +86,7 @@ func TestScriptsRunWithoutCapsAsRoot(t *testing.T) {
 // Ambient capabilities survive exec, so without care every script would
 // hold them too.
 func TestScriptsRunWithoutCapsAsServiceUser(t *testing.T) {
-	requireRoot(t)
+	testenv.NeedRoot(t)
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
 		t.Fatalf("setpriv (util-linux) not installed: %v", err)
@@ -169,16 +169,4 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 	if err := dst.Close(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// requireRoot fails (CI=true) or skips a test that needs root.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("needs root (euid %d); CI=true: missing privileges are a failure, not a skip", os.Geteuid())
-	}
-	t.Skipf("needs root (euid %d)", os.Geteuid())
 }
