@@ -6,11 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/vipsentinel/vipsentinel/agent/redisrule"
 )
 
 // The ACL of the API: users with passwords, flags, command permissions by

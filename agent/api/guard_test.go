@@ -3,7 +3,6 @@ package api
 import (
 	"bufio"
 	"context"
-	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // remoteListener makes every accepted connection appear to come from

@@ -33,7 +33,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/vipsentinel/vipsentinel/internal/ratelog"
 	"io"
 	"log/slog"
 	"net"
@@ -46,6 +45,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/resp"
 	"github.com/vipsentinel/vipsentinel/internal/panics"
+	"github.com/vipsentinel/vipsentinel/internal/ratelog"
 )
 
 // Defaults for Config.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"os"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
 	"github.com/vipsentinel/vipsentinel/agent/scenario"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 var (

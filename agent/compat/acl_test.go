@@ -2,7 +2,6 @@ package compat
 
 import (
 	"fmt"
-	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"os/exec"
 	"reflect"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // aclUserLines configure the same users on redis-sentinel and on the agent:

@@ -7,8 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/vipsentinel/vipsentinel/agent/scenario"
-	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"net"
 	"net/netip"
 	"os"
@@ -24,6 +22,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
+	"github.com/vipsentinel/vipsentinel/agent/scenario"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // TestUnsyncedReplicaNotPromotedRealRedis runs one agent (quorum 1) against
