@@ -58,7 +58,7 @@ func (b backend) IsMasterDownByAddr(ctx context.Context, addr sentinel.Addr, epo
 	err = b.r.do(ctx, func(now sentinel.Time) {
 		// A peer with announce-hostnames names the master by hostname.
 		if b.r.node.ResolvesHostnames() && net.ParseIP(addr.Host) == nil {
-			b.r.feedNew(now, []string{addr.Host})
+			b.r.feedNew(now, []string{addr.Host}, true)
 		}
 		res.Down, res.Leader, res.LeaderEpoch = b.r.node.IsMasterDownByAddr(now, addr.Host, addr.Port, epoch, runID)
 	})

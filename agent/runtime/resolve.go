@@ -23,10 +23,22 @@ import (
 // re-resolved every resolvePeriod off the loop, and only a changed answer
 // is fed in: Sentinel re-resolves before every reconnection, which with
 // its 1 s reconnection period is about as often.
+//
+// Unlike Sentinel, the loop's waits are bounded: anyone who can PUBLISH to
+// a monitored Redis can send hellos naming new hosts, and a resolver that
+// does not answer would otherwise hold the loop resolveTimeout per name.
+// Names met in inputs are resolved on the loop only while the loop has
+// waited less than blockBudget in the current blockWindow; the others are
+// handed over unresolved, and those the core keeps (KnownHostnames) are
+// resolved by the next background pass. That pass also forgets the names
+// the core no longer knows, here and in the core, so that neither cache
+// grows with the names hostile hellos carried.
 
 const (
 	resolveTimeout = 500 * time.Millisecond
 	resolvePeriod  = time.Second
+	blockBudget    = resolveTimeout
+	blockWindow    = 10 * time.Second
 )
 
 // hostnames caches the answers fed to the core.
@@ -35,6 +47,11 @@ type hostnames struct {
 
 	mu  sync.Mutex
 	ips map[string]string // lower-case name -> IP fed to the core ("" none)
+
+	// Loop goroutine only: the loop time resolving may still take in the
+	// window that ends at windowEnd.
+	budget    time.Duration
+	windowEnd time.Time
 }
 
 func newHostnames() *hostnames {
@@ -76,14 +93,49 @@ func (h *hostnames) known(host string) bool {
 	return ok
 }
 
-// feed resolves each of hosts not resolved before and hands the answers to
-// the core. Loop goroutine only.
-func (r *Runtime) feedNew(now sentinel.Time, hosts []string) {
+// mayBlock reports whether the loop may wait for a resolution at now
+// (blockBudget per blockWindow).
+func (h *hostnames) mayBlock(now time.Time) bool {
+	if !now.Before(h.windowEnd) {
+		h.budget, h.windowEnd = blockBudget, now.Add(blockWindow)
+	}
+	return h.budget > 0
+}
+
+// blocked charges d of loop time to the current window.
+func (h *hostnames) blocked(d time.Duration) { h.budget -= d }
+
+// retain forgets every cached name not in hosts and returns them.
+func (h *hostnames) retain(hosts []string) (dropped []string) {
+	keep := make(map[string]bool, len(hosts))
+	for _, host := range hosts {
+		keep[strings.ToLower(host)] = true
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k := range h.ips {
+		if !keep[k] {
+			delete(h.ips, k)
+			dropped = append(dropped, k)
+		}
+	}
+	return dropped
+}
+
+// feedNew resolves each of hosts not resolved before and hands the answers
+// to the core. With budgeted (names met in inputs) it waits only within
+// the loop's budget (mayBlock). Loop goroutine only.
+func (r *Runtime) feedNew(now sentinel.Time, hosts []string, budgeted bool) {
 	for _, host := range hosts {
 		if r.names.known(host) {
 			continue
 		}
+		start := r.clock.Now()
+		if budgeted && !r.names.mayBlock(start) {
+			continue
+		}
 		ip := r.names.resolve(host)
+		r.names.blocked(r.clock.Now().Sub(start))
 		if r.names.changed(host, ip) {
 			r.node.Receive(now, sentinel.Resolved{Host: host, IP: ip})
 		}
@@ -93,7 +145,7 @@ func (r *Runtime) feedNew(now sentinel.Time, hosts []string) {
 // receive is Node.Receive, the hostnames in the input resolved first.
 func (r *Runtime) receive(now sentinel.Time, in sentinel.Input) bool {
 	if r.node.ResolvesHostnames() {
-		r.feedNew(now, sentinel.Hostnames(in))
+		r.feedNew(now, sentinel.Hostnames(in), true)
 	}
 	return r.drv.Receive(now, in)
 }
@@ -107,7 +159,7 @@ func (r *Runtime) startResolving(ctx context.Context, now sentinel.Time) {
 	if !r.node.ResolvesHostnames() {
 		return
 	}
-	r.feedNew(now, r.node.KnownHostnames())
+	r.feedNew(now, r.node.KnownHostnames(), false) // the configuration's and the state's
 	go func() {
 		t := r.clock.NewTimer(resolvePeriod)
 		defer t.Stop()
@@ -127,6 +179,9 @@ func (r *Runtime) startResolving(ctx context.Context, now sentinel.Time) {
 				continue
 			}
 			var updates []sentinel.Resolved
+			for _, host := range r.names.retain(hosts) {
+				updates = append(updates, sentinel.Resolved{Host: host}) // no IP: forgotten
+			}
 			for _, host := range hosts {
 				ip := r.names.resolve(host)
 				if r.names.changed(host, ip) {

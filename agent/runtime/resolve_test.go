@@ -3,9 +3,11 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestHostnamesCache checks what the runtime feeds the core for a name:
@@ -41,5 +43,43 @@ func TestHostnamesCache(t *testing.T) {
 	answers["a.test"] = []netip.Addr{netip.MustParseAddr("198.18.0.9")}
 	if ip := h.resolve("a.test"); !h.changed("a.test", ip) || ip != "198.18.0.9" {
 		t.Errorf("a new answer for a.test (%q) is not a change", ip)
+	}
+}
+
+// TestHostnamesBounded: names carried by inputs (hellos anyone may publish)
+// hold the loop at most blockBudget per blockWindow, however many there
+// are and however slow the resolver; and the background pass forgets the
+// names the core does not keep, so the cache does not grow with them.
+func TestHostnamesBounded(t *testing.T) {
+	clock := newFakeClock()
+	h := newHostnames()
+	lookups := 0
+	h.lookup = func(context.Context, string) ([]netip.Addr, error) {
+		lookups++
+		clock.Advance(resolveTimeout) // a resolver that never answers
+		return nil, context.DeadlineExceeded
+	}
+	var blocked time.Duration
+	for i := range 1000 {
+		start := clock.Now()
+		if !h.mayBlock(start) {
+			continue
+		}
+		h.changed(fmt.Sprintf("hostile-%d.test", i), h.resolve(fmt.Sprintf("hostile-%d.test", i)))
+		h.blocked(clock.Now().Sub(start))
+		blocked += clock.Now().Sub(start)
+	}
+	if want := blockBudget; blocked > want || lookups != int(blockBudget/resolveTimeout) {
+		t.Errorf("1000 names: %d lookups blocked the loop %v in one window, want at most %v", lookups, blocked, want)
+	}
+	clock.Advance(blockWindow)
+	if !h.mayBlock(clock.Now()) {
+		t.Error("no budget in the next window")
+	}
+	h.changed("kept.test", "198.18.0.1")
+	dropped := h.retain([]string{"KEPT.test"})
+	if len(dropped) != lookups || !h.known("kept.test") || h.known("hostile-0.test") {
+		t.Errorf("retain dropped %d names (want %d), kept.test known %v, hostile-0.test known %v",
+			len(dropped), lookups, h.known("kept.test"), h.known("hostile-0.test"))
 	}
 }
