@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/vipsentinel/vipsentinel/internal/clock"
 )
 
 // notifyFunc sends one sd_notify datagram. It reports (false, nil) when the
@@ -107,7 +109,7 @@ type StatusUpdater struct {
 	interval time.Duration
 	notify   notifyFunc
 	log      *slog.Logger
-	clock    clock
+	clock    clock.Clock
 	wake     chan struct{}
 
 	mu      sync.Mutex
@@ -119,10 +121,10 @@ type StatusUpdater struct {
 // interval (DefaultStatusInterval when interval <= 0). Send failures are
 // logged to log (nil: discarded); they never stop the updater.
 func NewStatusUpdater(interval time.Duration, log *slog.Logger) *StatusUpdater {
-	return newStatusUpdater(interval, log, sdNotify, realClock{})
+	return newStatusUpdater(interval, log, sdNotify, clock.Real{})
 }
 
-func newStatusUpdater(interval time.Duration, log *slog.Logger, notify notifyFunc, c clock) *StatusUpdater {
+func newStatusUpdater(interval time.Duration, log *slog.Logger, notify notifyFunc, c clock.Clock) *StatusUpdater {
 	if interval <= 0 {
 		interval = DefaultStatusInterval
 	}
@@ -170,12 +172,12 @@ func (u *StatusUpdater) Run(ctx context.Context) {
 		}
 		if sentOnce {
 			if wait := lastSend.Add(u.interval).Sub(u.clock.Now()); wait > 0 {
-				tc, stop := u.clock.After(wait)
+				t := u.clock.NewTimer(wait)
 				select {
 				case <-ctx.Done():
-					stop()
+					t.Stop()
 					return
-				case <-tc:
+				case <-t.C():
 				}
 			}
 		}
@@ -196,21 +198,4 @@ func (u *StatusUpdater) Run(ctx context.Context) {
 		failing = false
 		sent, sentOnce = line, true
 	}
-}
-
-// clock is the updater's and watchdog's view of time, replaced in tests.
-type clock interface {
-	Now() time.Time
-	// After returns a channel that receives once d has passed, and a stop
-	// function that releases the timer early.
-	After(d time.Duration) (<-chan time.Time, func())
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) After(d time.Duration) (<-chan time.Time, func()) {
-	t := time.NewTimer(d)
-	return t.C, func() { t.Stop() }
 }

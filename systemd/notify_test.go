@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // notifySocket listens on a unixgram socket and points NOTIFY_SOCKET at it,
@@ -141,7 +143,7 @@ func expect(t *testing.T, ch <-chan string, want string) {
 
 func TestStatusUpdaterRateLimitsAndSendsNewest(t *testing.T) {
 	const interval = time.Second
-	clk := newFakeClock()
+	clk := testenv.NewClock()
 	sent := make(chan string, 16)
 	u := newStatusUpdater(interval, nil, chanNotify(sent), clk)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -156,14 +158,14 @@ func TestStatusUpdaterRateLimitsAndSendsNewest(t *testing.T) {
 	// when the interval has passed.
 	u.Set("waiting for quorum (1/3)")
 	u.Set("role=master\nquorum=2/3")
-	clk.waitTimers(t, 1)
+	clk.WaitTimers(t, 1)
 	expectNothing(t, sent)
 	clk.Advance(interval)
 	expect(t, sent, "STATUS=role=master quorum=2/3")
 
 	// An unchanged line is not sent again.
 	u.Set("role=master quorum=2/3")
-	clk.waitTimers(t, 1)
+	clk.WaitTimers(t, 1)
 	clk.Advance(interval)
 	clk.Advance(interval)
 	u.Set("role=replica")
@@ -173,7 +175,7 @@ func TestStatusUpdaterRateLimitsAndSendsNewest(t *testing.T) {
 
 func TestStatusUpdaterSendsLineSetBeforeRun(t *testing.T) {
 	sent := make(chan string, 4)
-	u := newStatusUpdater(0, nil, chanNotify(sent), newFakeClock())
+	u := newStatusUpdater(0, nil, chanNotify(sent), testenv.NewClock())
 	u.Set("early")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/vipsentinel/vipsentinel/internal/clock"
 )
 
 // Heartbeat records when the agent's main loop last made progress. The main
@@ -38,7 +40,7 @@ type Watchdog struct {
 	heartbeat func() time.Time
 	log       *slog.Logger
 	notify    notifyFunc
-	clock     clock
+	clock     clock.Clock
 	timeout   time.Duration
 	envErr    error
 }
@@ -54,10 +56,10 @@ func NewWatchdog(heartbeat func() time.Time, log *slog.Logger) *Watchdog {
 	if err != nil {
 		err = fmt.Errorf("systemd watchdog settings: %w", err)
 	}
-	return newWatchdog(heartbeat, log, timeout, err, sdNotify, realClock{})
+	return newWatchdog(heartbeat, log, timeout, err, sdNotify, clock.Real{})
 }
 
-func newWatchdog(heartbeat func() time.Time, log *slog.Logger, timeout time.Duration, envErr error, notify notifyFunc, c clock) *Watchdog {
+func newWatchdog(heartbeat func() time.Time, log *slog.Logger, timeout time.Duration, envErr error, notify notifyFunc, c clock.Clock) *Watchdog {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -126,12 +128,12 @@ func (w *Watchdog) Run(ctx context.Context) error {
 					"last_beat_age", age, "watchdog_timeout", w.timeout)
 			}
 		}
-		tc, stop := w.clock.After(w.Interval())
+		t := w.clock.NewTimer(w.Interval())
 		select {
 		case <-ctx.Done():
-			stop()
+			t.Stop()
 			return nil
-		case <-tc:
+		case <-t.C():
 		}
 	}
 }

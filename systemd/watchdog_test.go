@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 func TestHeartbeat(t *testing.T) {
@@ -135,7 +137,7 @@ func TestWatchdogSilentOverSocketWhenStalled(t *testing.T) {
 // recovery report) once the loop beats again.
 func TestWatchdogStallAndRecovery(t *testing.T) {
 	const timeout = 10 * time.Second
-	clk := newFakeClock()
+	clk := testenv.NewClock()
 	var beat atomic.Int64
 	beat.Store(clk.Now().UnixNano())
 	hb := func() time.Time { return time.Unix(0, beat.Load()) }
@@ -147,7 +149,7 @@ func TestWatchdogStallAndRecovery(t *testing.T) {
 	go func() { done <- w.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	step := func() { clk.waitTimers(t, 1); clk.Advance(timeout / 2) }
+	step := func() { clk.WaitTimers(t, 1); clk.Advance(timeout / 2) }
 
 	expect(t, sent, "WATCHDOG=1") // t=0, beat age 0
 	beat.Store(clk.Now().Add(timeout / 4).UnixNano())
@@ -155,20 +157,20 @@ func TestWatchdogStallAndRecovery(t *testing.T) {
 	expect(t, sent, "WATCHDOG=1") // t=5s, beat age 2.5s
 	step()                        // t=10s, beat age 7.5s: stalled
 	step()                        // t=15s: still stalled
-	clk.waitTimers(t, 1)
+	clk.WaitTimers(t, 1)
 	expectNothing(t, sent)
 	if n := strings.Count(logs.String(), "main loop stalled"); n != 1 {
 		t.Fatalf("stall reported %d times, want once:\n%s", n, logs.String())
 	}
 	beat.Store(clk.Now().UnixNano())
 	clk.Advance(timeout / 2) // t=20s, beat age 5s = interval: still stale
-	clk.waitTimers(t, 1)
+	clk.WaitTimers(t, 1)
 	expectNothing(t, sent)
 	clk.Advance(time.Second)
 	beat.Store(clk.Now().UnixNano()) // t=21s; the next check is due at t=25s
 	clk.Advance(timeout/2 - time.Second)
 	expect(t, sent, "WATCHDOG=1")
-	clk.waitTimers(t, 1)
+	clk.WaitTimers(t, 1)
 	if !strings.Contains(logs.String(), "main loop recovered") {
 		t.Fatalf("no recovery report:\n%s", logs.String())
 	}
@@ -188,7 +190,7 @@ func TestWatchdogNotYetBeating(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const timeout = 4 * time.Second
-			clk := newFakeClock()
+			clk := testenv.NewClock()
 			var beat atomic.Int64
 			beat.Store(tc.last.UnixNano())
 			if tc.last.IsZero() {
@@ -208,9 +210,9 @@ func TestWatchdogNotYetBeating(t *testing.T) {
 			go func() { done <- w.Run(ctx) }()
 			defer func() { cancel(); <-done }()
 			expect(t, sent, "WATCHDOG=1") // grace
-			clk.waitTimers(t, 1)
+			clk.WaitTimers(t, 1)
 			clk.Advance(timeout / 2)
-			clk.waitTimers(t, 1)
+			clk.WaitTimers(t, 1)
 			expectNothing(t, sent)
 			if !strings.Contains(logs.String(), "main loop has made no progress") {
 				t.Fatalf("no report:\n%s", logs.String())

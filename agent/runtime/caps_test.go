@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/clock"
 	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
@@ -51,7 +52,7 @@ func runCapsScript(t *testing.T, dir string, capset func(*unix.CapUserHeader, *u
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "caps.out")
-	r := newScriptRunner(testLogger(t), func(sentinel.Event) {}, realClock{})
+	r := newScriptRunner(testLogger(t), func(sentinel.Event) {}, clock.Real{})
 	r.capset = capset
 	defer r.stop(time.Second)
 	r.run(sentinel.ScriptRun{Master: "m", Path: script, Args: []string{out}}, sentinel.Timing{ScriptMaxRuntime: 5 * time.Second})

@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,78 +12,12 @@ import (
 	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
-// fakeClock is a manual Clock: time moves, and timers fire, only when the
-// test calls Advance.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	c     *fakeClock
-	ch    chan time.Time
-	at    time.Time
-	armed bool
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTimer(d time.Duration) Timer {
-	t := &fakeTimer{c: c, ch: make(chan time.Time, 1)}
-	c.mu.Lock()
-	c.timers = append(c.timers, t)
-	c.mu.Unlock()
-	t.Reset(d)
-	return t
-}
-
-// Advance moves the clock by d and fires the timers that are due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	for _, t := range c.timers {
-		if t.armed && !t.at.After(c.now) {
-			t.armed = false
-			select {
-			case t.ch <- c.now:
-			default:
-			}
-		}
-	}
-}
-
-func (t *fakeTimer) C() <-chan time.Time { return t.ch }
-
-func (t *fakeTimer) Reset(d time.Duration) {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	select { // as time.Timer since Go 1.23: no stale value after Reset
-	case <-t.ch:
-	default:
-	}
-	t.at, t.armed = t.c.now.Add(d), true
-}
-
-func (t *fakeTimer) Stop() {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	t.armed = false
-}
-
 // TestInjectedClock runs the runtime on a clock only the test moves:
 // the loop's heartbeat is stamped with it, and the save-failure limit is
 // measured on it (an hour-long limit is reached in no real time once the
 // clock is advanced past it, and not before).
 func TestInjectedClock(t *testing.T) {
-	clk := newFakeClock()
+	clk := testenv.NewClock()
 	store := &memStore{}
 	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"},
 		Masters: []sentinel.MasterConfig{masterCfg("mymaster", 6999, 2)}}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // TestHostnamesCache checks what the runtime feeds the core for a name:
@@ -51,7 +53,7 @@ func TestHostnamesCache(t *testing.T) {
 // are and however slow the resolver; and the background pass forgets the
 // names the core does not keep, so the cache does not grow with them.
 func TestHostnamesBounded(t *testing.T) {
-	clock := newFakeClock()
+	clock := testenv.NewClock()
 	h := newHostnames()
 	lookups := 0
 	h.lookup = func(context.Context, string) ([]netip.Addr, error) {

@@ -37,6 +37,7 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 	"github.com/vipsentinel/vipsentinel/agent/state"
 	"github.com/vipsentinel/vipsentinel/agent/tlsconf"
+	"github.com/vipsentinel/vipsentinel/internal/clock"
 )
 
 // Persister durably stores the core's HardState. *state.Store implements it.
@@ -60,39 +61,9 @@ type Transport interface {
 	Close() error
 }
 
-// Clock is the clock the runtime reads: the loop's ticks and timestamps,
-// the save-failure limit, the STATUS= refresh, the graceful stop's bound
-// and the script runner's timeouts and retries. Tests substitute it.
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) Timer
-}
-
-// Timer is the part of *time.Timer the loop uses.
-type Timer interface {
-	C() <-chan time.Time
-	// Reset makes the timer fire d from now (and not for an earlier
-	// setting), as time.Timer.Reset does since Go 1.23.
-	Reset(d time.Duration)
-	Stop()
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-func (realClock) NewTimer(d time.Duration) Timer {
-	return realTimer{time.NewTimer(d)}
-}
-
-type realTimer struct{ t *time.Timer }
-
-func (r realTimer) C() <-chan time.Time   { return r.t.C }
-func (r realTimer) Reset(d time.Duration) { r.t.Reset(d) }
-func (r realTimer) Stop()                 { r.t.Stop() }
-
 // afterFunc calls f on its own goroutine once d has passed on c, unless
 // the returned stop is called first: time.AfterFunc on a Clock.
-func afterFunc(c Clock, d time.Duration, f func()) (stop func()) {
+func afterFunc(c clock.Clock, d time.Duration, f func()) (stop func()) {
 	t := c.NewTimer(d)
 	cancel := make(chan struct{})
 	go func() {
@@ -172,8 +143,12 @@ type Options struct {
 	// the default Transport verifies a peer there that does not know
 	// VIPSENTINEL PROVE by SENTINEL MYID instead (package peerproof).
 	ListedPeers []sentinel.Addr
-	// Clock defaults to the system clock.
-	Clock Clock
+	// Clock is the clock the runtime reads: the loop's ticks and
+	// timestamps, the save-failure limit, the STATUS= refresh, the graceful
+	// stop's bound, hostname re-resolution and the script runner's timeouts
+	// and retries. It defaults to the system clock; tests substitute
+	// testenv.Clock.
+	Clock clock.Clock
 	// Version and ConfigFile are reported in INFO.
 	Version    string
 	ConfigFile string
@@ -202,11 +177,11 @@ type Options struct {
 type Runtime struct {
 	opts   Options
 	log    *slog.Logger
-	clock  Clock
+	clock  clock.Clock
 	start  time.Time
 	node   *sentinel.Node
 	drv    *driver.Driver // feeds node; its timer is tick
-	tick   Timer
+	tick   clock.Timer
 	tr     Transport
 	api    *api.Server
 	lns    []net.Listener
@@ -285,12 +260,12 @@ func New(opts Options) (*Runtime, error) {
 	if opts.Store == nil {
 		return nil, errors.New("runtime: no state store")
 	}
-	clock := opts.Clock
-	if clock == nil {
-		clock = realClock{}
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.Real{}
 	}
 	if opts.Config.Rand == nil {
-		opts.Config.Rand = rand.New(rand.NewSource(clock.Now().UnixNano()))
+		opts.Config.Rand = rand.New(rand.NewSource(clk.Now().UnixNano()))
 	}
 	if opts.Config.ScriptExecutable == nil {
 		opts.Config.ScriptExecutable = scriptExecutable
@@ -317,8 +292,8 @@ func New(opts Options) (*Runtime, error) {
 	r := &Runtime{
 		opts:    opts,
 		log:     log,
-		clock:   clock,
-		start:   clock.Now(),
+		clock:   clk,
+		start:   clk.Now(),
 		node:    node,
 		tr:      tr,
 		calls:   make(chan *call),
@@ -335,7 +310,7 @@ func New(opts Options) (*Runtime, error) {
 	r.followLogLevel()
 	r.publishAddrs()
 	r.inherit(opts.Handover)
-	r.script = newScriptRunner(log.With("component", "scripts"), r.Publish, clock)
+	r.script = newScriptRunner(log.With("component", "scripts"), r.Publish, clk)
 	r.status.Store("starting")
 	acfg := opts.API
 	acfg.Backend = backend{r}

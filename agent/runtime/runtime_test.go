@@ -19,6 +19,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/clock"
 	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
@@ -392,7 +393,7 @@ func TestScripts(t *testing.T) {
 		mu.Lock()
 		events = append(events, ev.Type+" "+ev.Payload)
 		mu.Unlock()
-	}, realClock{})
+	}, clock.Real{})
 	defer r.stop(time.Second)
 	got := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), events...) }
 	timing := sentinel.Timing{ScriptMaxRuntime: 500 * time.Millisecond, ScriptRetryDelay: 50 * time.Millisecond}

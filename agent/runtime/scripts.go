@@ -16,6 +16,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/api"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/clock"
 	"github.com/vipsentinel/vipsentinel/systemd"
 )
 
@@ -37,7 +38,7 @@ const (
 type scriptRunner struct {
 	log   *slog.Logger
 	emit  func(sentinel.Event)
-	clock Clock
+	clock clock.Clock
 	// capset, when set by a test, stands in for unix.Capset.
 	capset func(*unix.CapUserHeader, *unix.CapUserData) error
 
@@ -61,8 +62,8 @@ type scriptJob struct {
 	cmd        *exec.Cmd
 }
 
-func newScriptRunner(log *slog.Logger, emit func(sentinel.Event), clock Clock) *scriptRunner {
-	return &scriptRunner{log: log, emit: emit, clock: clock}
+func newScriptRunner(log *slog.Logger, emit func(sentinel.Event), clk clock.Clock) *scriptRunner {
+	return &scriptRunner{log: log, emit: emit, clock: clk}
 }
 
 // run queues a script. t supplies the run-time limit and retry delay.

@@ -79,3 +79,42 @@ func TestIsSubsequence(t *testing.T) {
 		}
 	}
 }
+
+// TestClock checks the manual clock: a timer fires only once the clock has
+// been advanced to it, Reset drops a value not yet received, and Stop
+// disarms.
+func TestClock(t *testing.T) {
+	c := NewClock()
+	start := c.Now()
+	tm := c.NewTimer(time.Second)
+	fired := func() bool {
+		select {
+		case <-tm.C():
+			return true
+		default:
+			return false
+		}
+	}
+	c.WaitTimers(t, 1)
+	if c.Advance(999 * time.Millisecond); fired() {
+		t.Fatal("timer fired before its time")
+	}
+	if c.Advance(time.Millisecond); !fired() {
+		t.Fatal("timer did not fire at its time")
+	}
+	if got := c.Now().Sub(start); got != time.Second {
+		t.Fatalf("clock moved %v, want 1s", got)
+	}
+	c.WaitTimers(t, 0)
+	tm.Reset(time.Second)
+	c.Advance(time.Second)
+	tm.Reset(time.Second)
+	if fired() {
+		t.Fatal("Reset kept the value of the earlier setting")
+	}
+	tm.Stop()
+	c.WaitTimers(t, 0)
+	if c.Advance(time.Hour); fired() {
+		t.Fatal("stopped timer fired")
+	}
+}
