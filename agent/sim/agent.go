@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math/rand"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -131,12 +132,7 @@ func (a *agent) crash(reason string) {
 }
 
 func (a *agent) dropIncoming(c *conn) {
-	for i, x := range a.incoming {
-		if x == c {
-			a.incoming = append(a.incoming[:i], a.incoming[i+1:]...)
-			return
-		}
-	}
+	a.incoming = slices.DeleteFunc(a.incoming, func(x *conn) bool { return x == c })
 }
 
 // stall freezes the process (SIGSTOP, VM pause): nothing is processed, its
@@ -348,12 +344,7 @@ func (a *agent) findConn(to sentinel.Ref, l sentinel.Link) *conn {
 }
 
 func (a *agent) removeConn(c *conn) {
-	for i, x := range a.conns {
-		if x == c {
-			a.conns = append(a.conns[:i], a.conns[i+1:]...)
-			return
-		}
-	}
+	a.conns = slices.DeleteFunc(a.conns, func(x *conn) bool { return x == c })
 }
 
 // dispatch executes one command.

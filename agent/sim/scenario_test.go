@@ -104,6 +104,28 @@ func isolateAt(w *world, h int, from time.Duration) {
 	})
 }
 
+// failoverTimes are when h0 released the VIP and when a replica was
+// promoted, -1 for never.
+type failoverTimes struct{ released, promoted time.Duration }
+
+// watchFailover records on w when h0 first releases the VIP at or after
+// from, and when the first replica is promoted. The result is read after
+// the run.
+func watchFailover(w *world, from time.Duration) *failoverTimes {
+	ft := &failoverTimes{released: -1, promoted: -1}
+	w.onVIP = func(h int, own bool) {
+		if h == 0 && !own && ft.released < 0 && w.now >= from {
+			ft.released = w.now
+		}
+	}
+	w.onEvent = func(a *agent, ev sentinel.Event) {
+		if ev.Type == "+promoted-slave" && ft.promoted < 0 {
+			ft.promoted = w.now
+		}
+	}
+	return ft
+}
+
 // With fence yes, the isolated master's host drops the VIP before the
 // majority promotes a replica, so the VIP is never on two hosts. Without
 // fencing the isolated host keeps it (Sentinel's behaviour), which the
@@ -117,20 +139,12 @@ func TestFenceIsolatedMaster(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			o := calm(21, 3)
 			o.Fence = fence
-			var released, promoted time.Duration = -1, -1
+			var ft *failoverTimes
 			w, res := scenario(t, o, func(w *world) {
 				isolateAt(w, 0, o.Warmup)
-				w.onVIP = func(h int, own bool) {
-					if h == 0 && !own && released < 0 && w.now >= o.Warmup {
-						released = w.now
-					}
-				}
-				w.onEvent = func(a *agent, ev sentinel.Event) {
-					if ev.Type == "+promoted-slave" && promoted < 0 {
-						promoted = w.now
-					}
-				}
+				ft = watchFailover(w, o.Warmup)
 			})
+			released, promoted := ft.released, ft.promoted
 			if res.Err != nil {
 				failWithTail(t, res, "violation: %v", res.Err)
 				return
@@ -354,7 +368,7 @@ func TestFenceOneWayPartition(t *testing.T) {
 	for _, dir := range []string{"outbound", "inbound"} {
 		t.Run(dir, func(t *testing.T) {
 			o := calm(61, 5)
-			var released, promoted time.Duration = -1, -1
+			var ft *failoverTimes
 			_, res := scenario(t, o, func(w *world) {
 				w.at(o.Warmup, func() {
 					for h := range w.hosts {
@@ -371,17 +385,9 @@ func TestFenceOneWayPartition(t *testing.T) {
 					w.trace("cut h0 %s", dir)
 					w.check.topology()
 				})
-				w.onVIP = func(h int, own bool) {
-					if h == 0 && !own && released < 0 && w.now >= o.Warmup {
-						released = w.now
-					}
-				}
-				w.onEvent = func(a *agent, ev sentinel.Event) {
-					if ev.Type == "+promoted-slave" && promoted < 0 {
-						promoted = w.now
-					}
-				}
+				ft = watchFailover(w, o.Warmup)
 			})
+			released, promoted := ft.released, ft.promoted
 			if res.Err != nil {
 				failWithTail(t, res, "violation: %v", res.Err)
 				return
