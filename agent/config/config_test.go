@@ -53,14 +53,16 @@ func TestDefaults(t *testing.T) {
 		StateFile:           "vipsentinel.state",
 		TLS:                 tlsconf.Defaults(),
 		Masters: []*Master{{
-			Name:            "m",
-			Addr:            sentinel.Addr{Host: "198.18.0.1", Port: 6379},
-			Quorum:          2,
-			DownAfter:       30 * time.Second,
-			FailoverTimeout: 180 * time.Second,
-			ParallelSyncs:   1,
-			GARP:            GARP{Count: 5, Interval: time.Second},
-			ReleaseOnStop:   true,
+			masterConfig: masterConfig{
+				Name:            "m",
+				Addr:            sentinel.Addr{Host: "198.18.0.1", Port: 6379},
+				Quorum:          2,
+				DownAfter:       30 * time.Second,
+				FailoverTimeout: 180 * time.Second,
+				ParallelSyncs:   1,
+			},
+			GARP:          GARP{Count: 5, Interval: time.Second},
+			ReleaseOnStop: true,
 		}},
 	}
 	if !equalFiles(f, want) {

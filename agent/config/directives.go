@@ -661,15 +661,17 @@ func doMonitor(_ *parser, f *File, _ *Master, at pos, a []string) error {
 		return err
 	}
 	m := &Master{
-		Name:                  a[0],
-		Addr:                  sentinel.Addr{Host: h},
-		DownAfter:             DefaultDownAfter,
-		FailoverTimeout:       DefaultFailoverTimeout,
-		ParallelSyncs:         DefaultParallelSyncs,
-		MasterRebootDownAfter: DefaultMasterRebootDownAfter,
-		GARP:                  GARP{Count: DefaultGARPCount, Interval: DefaultGARPInterval, Refresh: DefaultGARPRefresh},
-		ReleaseOnStop:         true,
-		monitorAt:             at,
+		masterConfig: masterConfig{
+			Name:                  a[0],
+			Addr:                  sentinel.Addr{Host: h},
+			DownAfter:             DefaultDownAfter,
+			FailoverTimeout:       DefaultFailoverTimeout,
+			ParallelSyncs:         DefaultParallelSyncs,
+			MasterRebootDownAfter: DefaultMasterRebootDownAfter,
+		},
+		GARP:          GARP{Count: DefaultGARPCount, Interval: DefaultGARPInterval, Refresh: DefaultGARPRefresh},
+		ReleaseOnStop: true,
+		monitorAt:     at,
 	}
 	if err := port(a[2], 1, &m.Addr.Port); err != nil {
 		return err

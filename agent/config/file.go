@@ -137,24 +137,13 @@ func (f *File) definesDefaultUser() bool {
 
 // Master is the configuration of one monitored master.
 type Master struct {
-	Name                  string
-	Addr                  sentinel.Addr
-	Quorum                int
-	DownAfter             time.Duration
-	FailoverTimeout       time.Duration
-	ParallelSyncs         int
-	AuthUser, AuthPass    string
-	NotificationScript    string
-	ClientReconfigScript  string
-	MasterRebootDownAfter time.Duration
-	RenamedCommands       map[string]string // lower-case command -> new name; "" disables it
-	// AllowUnsyncedPromotion lets a failover promote a replica that has not
-	// finished its sync with the master when no other replica qualifies.
-	AllowUnsyncedPromotion bool
+	// The core's settings (sentinel monitor and the per-master sentinel
+	// directives, fence included); HasVIP stays false here: MasterConfig
+	// derives it from VIPs.
+	masterConfig
 
 	VIPs          []VIP
 	GARP          GARP
-	Fence         bool // fence the old master before a VIP moves
 	ReleaseOnStop bool // drop the VIPs when the agent stops
 
 	// Imported is the runtime state Redis's CONFIG REWRITE left in the file
@@ -264,24 +253,15 @@ func (f *File) HasImportedState() bool {
 
 // MasterConfig returns m as the core's per-master configuration.
 func (m *Master) MasterConfig() sentinel.MasterConfig {
-	return sentinel.MasterConfig{
-		Name:                   m.Name,
-		Addr:                   m.Addr,
-		Quorum:                 m.Quorum,
-		DownAfter:              m.DownAfter,
-		FailoverTimeout:        m.FailoverTimeout,
-		ParallelSyncs:          m.ParallelSyncs,
-		AuthUser:               m.AuthUser,
-		AuthPass:               m.AuthPass,
-		NotificationScript:     m.NotificationScript,
-		ClientReconfigScript:   m.ClientReconfigScript,
-		MasterRebootDownAfter:  m.MasterRebootDownAfter,
-		RenamedCommands:        maps.Clone(m.RenamedCommands),
-		HasVIP:                 len(m.VIPs) > 0,
-		Fence:                  m.Fence,
-		AllowUnsyncedPromotion: m.AllowUnsyncedPromotion,
-	}
+	c := m.masterConfig
+	c.RenamedCommands = maps.Clone(c.RenamedCommands)
+	c.HasVIP = len(m.VIPs) > 0
+	return c
 }
+
+// masterConfig is embedded in Master under a name that leaves Master's
+// MasterConfig method free; its fields are promoted.
+type masterConfig = sentinel.MasterConfig
 
 // Sentinel returns the core's configuration for this file. localIPs are the
 // addresses of this host. Timing is left zero (the core's defaults) and Rand

@@ -14,11 +14,7 @@ func TestTLSOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := ca.Issue(tlsca.Spec{Name: "agent", Hosts: []string{"198.18.0.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := ca.WriteFiles(dir, "agent", leaf)
+	files, err := ca.IssueFiles(dir, tlsca.Spec{Name: "agent", Hosts: []string{"198.18.0.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,9 +21,11 @@ func TestFirewallConfigPorts(t *testing.T) {
 		{"plain and TLS", 26379, 26380, 26379, 26380, 6380},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			m := &config.Master{}
+			m.Name, m.Addr = "m", sentinel.Addr{Host: "198.18.0.1", Port: 6380}
 			f := &config.File{Port: tc.port, TLS: tlsconf.Settings{Port: tc.tlsPort},
 				Firewall: config.Firewall{Enabled: true, Mode: config.FirewallOwn},
-				Masters:  []*config.Master{{Name: "m", Addr: sentinel.Addr{Host: "198.18.0.1", Port: 6380}}}}
+				Masters:  []*config.Master{m}}
 			cfg, err := firewallConfig(f)
 			if err != nil {
 				t.Fatal(err)
