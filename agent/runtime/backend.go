@@ -19,27 +19,32 @@ type backend struct{ r *Runtime }
 
 var _ api.Backend = backend{}
 
+// doErr is Runtime.do for a core access that can fail: fn's error joined
+// to do's.
+func (b backend) doErr(ctx context.Context, fn func(now sentinel.Time) error) error {
+	var inner error
+	err := b.r.do(ctx, func(now sentinel.Time) { inner = fn(now) })
+	return errors.Join(err, inner)
+}
+
 func (b backend) Masters(ctx context.Context) (out [][]api.KV, err error) {
 	err = b.r.do(ctx, func(now sentinel.Time) { out = b.r.node.Masters(now) })
 	return out, err
 }
 
 func (b backend) Master(ctx context.Context, name string) (out []api.KV, err error) {
-	var inner error
-	err = b.r.do(ctx, func(now sentinel.Time) { out, inner = b.r.node.Master(now, name) })
-	return out, errors.Join(err, inner)
+	err = b.doErr(ctx, func(now sentinel.Time) (e error) { out, e = b.r.node.Master(now, name); return e })
+	return out, err
 }
 
 func (b backend) Replicas(ctx context.Context, name string) (out [][]api.KV, err error) {
-	var inner error
-	err = b.r.do(ctx, func(now sentinel.Time) { out, inner = b.r.node.Replicas(now, name) })
-	return out, errors.Join(err, inner)
+	err = b.doErr(ctx, func(now sentinel.Time) (e error) { out, e = b.r.node.Replicas(now, name); return e })
+	return out, err
 }
 
 func (b backend) Sentinels(ctx context.Context, name string) (out [][]api.KV, err error) {
-	var inner error
-	err = b.r.do(ctx, func(now sentinel.Time) { out, inner = b.r.node.Sentinels(now, name) })
-	return out, errors.Join(err, inner)
+	err = b.doErr(ctx, func(now sentinel.Time) (e error) { out, e = b.r.node.Sentinels(now, name); return e })
+	return out, err
 }
 
 // MasterAddr answers from the snapshot the loop publishes after every
@@ -71,43 +76,34 @@ func (b backend) Reset(ctx context.Context, pattern string) (n int, err error) {
 }
 
 func (b backend) Failover(ctx context.Context, name string) error {
-	var inner error
-	err := b.r.do(ctx, func(now sentinel.Time) { inner = b.r.node.Failover(now, name) })
-	return errors.Join(err, inner)
+	return b.doErr(ctx, func(now sentinel.Time) error { return b.r.node.Failover(now, name) })
 }
 
 // Pause and Resume read the wall clock here, on the loop goroutine, so
 // the core's maintenance end is wall time that survives a restart
 // (sentinel.Maintenance).
 func (b backend) Pause(ctx context.Context, name string, d time.Duration) error {
-	var inner error
-	err := b.r.do(ctx, func(now sentinel.Time) {
+	return b.doErr(ctx, func(now sentinel.Time) error {
 		wall := b.r.clock.Now().UnixMilli()
 		var until int64
 		if d > 0 {
 			until = wall + d.Milliseconds()
 		}
-		inner = b.r.node.Pause(now, name, until, wall)
+		return b.r.node.Pause(now, name, until, wall)
 	})
-	return errors.Join(err, inner)
 }
 
 func (b backend) Resume(ctx context.Context, name string) error {
-	var inner error
-	err := b.r.do(ctx, func(now sentinel.Time) { inner = b.r.node.Resume(now, name) })
-	return errors.Join(err, inner)
+	return b.doErr(ctx, func(now sentinel.Time) error { return b.r.node.Resume(now, name) })
 }
 
 func (b backend) FailoverTo(ctx context.Context, name string, to sentinel.Addr) error {
-	var inner error
-	err := b.r.do(ctx, func(now sentinel.Time) { inner = b.r.node.FailoverTo(now, name, to) })
-	return errors.Join(err, inner)
+	return b.doErr(ctx, func(now sentinel.Time) error { return b.r.node.FailoverTo(now, name, to) })
 }
 
 func (b backend) CKQuorum(ctx context.Context, name string) (msg string, err error) {
-	var inner error
-	err = b.r.do(ctx, func(now sentinel.Time) { msg, inner = b.r.node.CKQuorum(name) })
-	return msg, errors.Join(err, inner)
+	err = b.doErr(ctx, func(now sentinel.Time) (e error) { msg, e = b.r.node.CKQuorum(name); return e })
+	return msg, err
 }
 
 func (b backend) FlushConfig(ctx context.Context) error {
@@ -115,27 +111,19 @@ func (b backend) FlushConfig(ctx context.Context) error {
 }
 
 func (b backend) Monitor(ctx context.Context, name, host, port, quorum string) error {
-	var inner error
-	err := b.r.do(ctx, func(now sentinel.Time) { inner = b.r.node.Monitor(now, name, host, port, quorum) })
-	return errors.Join(err, inner)
+	return b.doErr(ctx, func(now sentinel.Time) error { return b.r.node.Monitor(now, name, host, port, quorum) })
 }
 
 func (b backend) Remove(ctx context.Context, name string) error {
-	var inner error
-	err := b.r.do(ctx, func(now sentinel.Time) { inner = b.r.node.Remove(now, name) })
-	return errors.Join(err, inner)
+	return b.doErr(ctx, func(now sentinel.Time) error { return b.r.node.Remove(now, name) })
 }
 
 func (b backend) Set(ctx context.Context, name string, args []string) error {
-	var inner error
-	err := b.r.do(ctx, func(now sentinel.Time) { inner = b.r.node.Set(now, name, args) })
-	return errors.Join(err, inner)
+	return b.doErr(ctx, func(now sentinel.Time) error { return b.r.node.Set(now, name, args) })
 }
 
 func (b backend) ConfigSet(ctx context.Context, args []string) error {
-	var inner error
-	err := b.r.do(ctx, func(now sentinel.Time) { inner = b.r.node.ConfigSet(now, args) })
-	return errors.Join(err, inner)
+	return b.doErr(ctx, func(now sentinel.Time) error { return b.r.node.ConfigSet(now, args) })
 }
 
 func (b backend) ConfigGet(ctx context.Context, patterns []string) (out []api.KV, err error) {
@@ -174,15 +162,14 @@ func (b backend) SimulateFailure(ctx context.Context, flags []string) error {
 }
 
 func (b backend) Debug(ctx context.Context, args []string) (out []api.KV, err error) {
-	var inner error
-	err = b.r.do(ctx, func(now sentinel.Time) {
+	err = b.doErr(ctx, func(now sentinel.Time) error {
 		if len(args) == 0 {
 			out = b.r.node.Debug()
-			return
+			return nil
 		}
-		inner = b.r.node.DebugSet(args)
+		return b.r.node.DebugSet(args)
 	})
-	return out, errors.Join(err, inner)
+	return out, err
 }
 
 func (b backend) Hello(ctx context.Context, from sentinel.Addr, authenticated bool, payload string) error {
