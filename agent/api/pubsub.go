@@ -51,44 +51,43 @@ func (p *pubsub) unsubscribeAll(c *client) {
 	}
 }
 
-// publish delivers a message; encodings are shared between clients of the
-// same protocol version.
+// publish delivers a message to the channel's subscribers and to those of
+// the patterns that match it.
 func (p *pubsub) publish(channel, message string) int {
-	var enc [4][]byte
-	n := 0
-	for c := range p.channels[channel] {
-		proto := c.protoVersion()
-		if enc[proto] == nil {
-			w := resp.NewWriter(proto)
-			w.Push(3)
-			w.Bulk("message")
-			w.Bulk(channel)
-			w.Bulk(message)
-			enc[proto] = append([]byte(nil), w.Bytes()...)
-		}
-		if c.push(enc[proto]) {
-			n++
-		}
-	}
+	n := pushAll(p.channels[channel], func(w *resp.Writer) {
+		w.Push(3)
+		w.Bulk("message")
+		w.Bulk(channel)
+		w.Bulk(message)
+	})
 	for pat, set := range p.patterns {
-		if !redisrule.Match(pat, channel) {
-			continue
-		}
-		var penc [4][]byte
-		for c := range set {
-			proto := c.protoVersion()
-			if penc[proto] == nil {
-				w := resp.NewWriter(proto)
+		if redisrule.Match(pat, channel) {
+			n += pushAll(set, func(w *resp.Writer) {
 				w.Push(4)
 				w.Bulk("pmessage")
 				w.Bulk(pat)
 				w.Bulk(channel)
 				w.Bulk(message)
-				penc[proto] = append([]byte(nil), w.Bytes()...)
-			}
-			if c.push(penc[proto]) {
-				n++
-			}
+			})
+		}
+	}
+	return n
+}
+
+// pushAll pushes the message enc writes to every client in set, encoded
+// once per protocol version, and returns how many clients took it.
+func pushAll(set map[*client]struct{}, enc func(*resp.Writer)) int {
+	var encoded [4][]byte
+	n := 0
+	for c := range set {
+		proto := c.protoVersion()
+		if encoded[proto] == nil {
+			w := resp.NewWriter(proto)
+			enc(w)
+			encoded[proto] = append([]byte(nil), w.Bytes()...)
+		}
+		if c.push(encoded[proto]) {
+			n++
 		}
 	}
 	return n
