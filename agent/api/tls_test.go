@@ -2,36 +2,18 @@ package api
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/tls"
 	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/tlsca"
 	"github.com/vipsentinel/vipsentinel/agent/tlsconf"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // tlsFixture is a CA, a server certificate for 127.0.0.1, a client
 // certificate from the CA, and one from another CA.
@@ -45,11 +27,7 @@ func newTLSFixture(t *testing.T) *tlsFixture {
 	t.Helper()
 	dir := t.TempDir()
 	issue := func(ca *tlsca.CA, sub, name string, hosts ...string) tlsca.Files {
-		l, err := ca.Issue(tlsca.Spec{Name: name, Hosts: hosts})
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := ca.WriteFiles(filepath.Join(dir, sub), name, l)
+		f, err := ca.IssueFiles(filepath.Join(dir, sub), tlsca.Spec{Name: name, Hosts: hosts})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +80,7 @@ func TestTLSClients(t *testing.T) {
 		{tlsconf.AuthNo, "-DENIED", "-DENIED", "-DENIED"},
 	} {
 		t.Run(string(tc.auth), func(t *testing.T) {
-			var logs syncBuffer
+			var logs testenv.Buffer
 			srvSrc := fx.source(t, tc.auth, fx.client)
 			s, addr := serveOn(t, Config{ProtectedMode: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, func(ln net.Listener) net.Listener {
 				return tls.NewListener(remoteListener{ln, remote}, srvSrc.ServerConfig())

@@ -36,11 +36,7 @@ func newPKI(t *testing.T) *pki {
 		t.Fatal(err)
 	}
 	issue := func(ca *tlsca.CA, sub, name string, hosts ...string) tlsca.Files {
-		l, err := ca.Issue(tlsca.Spec{Name: name, Hosts: hosts})
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := ca.WriteFiles(filepath.Join(dir, sub), name, l)
+		f, err := ca.IssueFiles(filepath.Join(dir, sub), tlsca.Spec{Name: name, Hosts: hosts})
 		if err != nil {
 			t.Fatal(err)
 		}

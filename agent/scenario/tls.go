@@ -33,11 +33,7 @@ func (c *Cluster) setupTLS() error {
 	}
 	dir := filepath.Join(c.Lab.Dir(), "pki")
 	issue := func(name string, hosts ...string) (tlsca.Files, error) {
-		l, err := ca.Issue(tlsca.Spec{Name: name, Hosts: hosts})
-		if err != nil {
-			return tlsca.Files{}, err
-		}
-		return ca.WriteFiles(dir, name, l)
+		return ca.IssueFiles(dir, tlsca.Spec{Name: name, Hosts: hosts})
 	}
 	p := &pki{}
 	for _, h := range c.Hosts {

@@ -137,6 +137,16 @@ func (ca *CA) WriteFiles(dir, name string, l *Leaf) (Files, error) {
 	return f, nil
 }
 
+// IssueFiles issues a leaf for s and writes it in dir as WriteFiles does,
+// named s.Name.
+func (ca *CA) IssueFiles(dir string, s Spec) (Files, error) {
+	l, err := ca.Issue(s)
+	if err != nil {
+		return Files{}, err
+	}
+	return ca.WriteFiles(dir, s.Name, l)
+}
+
 // writeAtomic replaces path by rename, as a certificate rotation should:
 // a reader never sees half a file.
 func writeAtomic(path string, b []byte, mode os.FileMode) error {

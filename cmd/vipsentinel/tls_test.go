@@ -25,11 +25,7 @@ func tlsOnlyConf(t *testing.T, validFor time.Duration) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ca.Issue(tlsca.Spec{Name: "agent", Hosts: []string{"127.0.0.1"}, NotAfter: time.Now().Add(validFor)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := ca.WriteFiles(dir, "agent", l)
+	f, err := ca.IssueFiles(dir, tlsca.Spec{Name: "agent", Hosts: []string{"127.0.0.1"}, NotAfter: time.Now().Add(validFor)})
 	if err != nil {
 		t.Fatal(err)
 	}
