@@ -1,13 +1,11 @@
 package systemd
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -112,7 +110,7 @@ func TestWatchdogSilentOverSocketWhenStalled(t *testing.T) {
 	t.Setenv("WATCHDOG_USEC", "100000")
 	t.Setenv("WATCHDOG_PID", "")
 	stale := time.Now().Add(-time.Hour)
-	var logs syncBuffer
+	var logs testenv.Buffer
 	w := NewWatchdog(func() time.Time { return stale }, slog.New(slog.NewTextHandler(&logs, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -142,7 +140,7 @@ func TestWatchdogStallAndRecovery(t *testing.T) {
 	beat.Store(clk.Now().UnixNano())
 	hb := func() time.Time { return time.Unix(0, beat.Load()) }
 	sent := make(chan string, 16)
-	var logs syncBuffer
+	var logs testenv.Buffer
 	w := newWatchdog(hb, slog.New(slog.NewTextHandler(&logs, nil)), timeout, nil, chanNotify(sent), clk)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -203,7 +201,7 @@ func TestWatchdogNotYetBeating(t *testing.T) {
 				return time.Time{}
 			}
 			sent := make(chan string, 16)
-			var logs syncBuffer
+			var logs testenv.Buffer
 			w := newWatchdog(hb, slog.New(slog.NewTextHandler(&logs, nil)), timeout, nil, chanNotify(sent), clk)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
@@ -222,22 +220,4 @@ func TestWatchdogNotYetBeating(t *testing.T) {
 			expect(t, sent, "WATCHDOG=1")
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger goroutine and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,13 +1,13 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // panickingBackend panics on SENTINEL MASTER, as a bug triggered by a
@@ -18,28 +18,11 @@ func (b *panickingBackend) Master(ctx context.Context, name string) ([]KV, error
 	panic("injected panic for " + name)
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestPanicClosesOnlyItsClient: a panic while serving one client closes
 // that client's connection, is logged with its stack and counted; the
 // server and its other clients carry on.
 func TestPanicClosesOnlyItsClient(t *testing.T) {
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	s, addr := startServer(t, Config{Backend: &panickingBackend{}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	other := dialRaw(t, addr)
 	other.roundTrip("PING\r\n", "+PONG\r\n")

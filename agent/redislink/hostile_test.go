@@ -1,8 +1,6 @@
 package redislink
 
 import (
-	"bytes"
-
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +12,7 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
 	"github.com/vipsentinel/vipsentinel/agent/resp"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // fakeServer is a TCP server on 127.0.0.1 that answers "+OK" to every
@@ -87,24 +86,6 @@ func (s *fakeServer) serve() {
 	}
 }
 
-// syncBuffer is a log destination tests read while links write.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func linkDown(t *testing.T, tr *Transport, l sentinel.Link) sentinel.LinkDown {
 	t.Helper()
 	return await(t, tr, "link down", func(in sentinel.Input) bool {
@@ -130,7 +111,7 @@ func TestHostileRepliesCloseOnlyTheirLink(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs syncBuffer
+			var logs testenv.Buffer
 			tr := New(Options{CommandTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			t.Cleanup(func() { _ = tr.Close() })
 
@@ -192,7 +173,7 @@ func TestHostileRepliesCloseOnlyTheirLink(t *testing.T) {
 func TestPanicInLinkGoroutineClosesOnlyThatLink(t *testing.T) {
 	srv := redistest.Start(t)
 	other := redistest.Start(t)
-	var logs syncBuffer
+	var logs testenv.Buffer
 	tr := New(Options{CommandTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	t.Cleanup(func() { _ = tr.Close() })
 	ref, oref := refOf(srv, sentinel.KindMaster), refOf(other, sentinel.KindMaster)
@@ -236,7 +217,7 @@ func TestPanicInLinkGoroutineClosesOnlyThatLink(t *testing.T) {
 // hostile reply is counted every time but logged once per interval, so it
 // cannot flood the journal.
 func TestHostileServerLogsOnce(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.Buffer
 	tr := New(Options{CommandTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	t.Cleanup(func() { _ = tr.Close() })
 	fake := startFake(t, map[string]string{"CLIENT": "*99999999999\r\n"})

@@ -1,14 +1,17 @@
 // Package testenv holds what every test package needs around its tests:
 // waiting for a condition with a deadline (Eventually, Until, Wait), the rule
 // that a missing prerequisite fails under CI instead of skipping (Missing,
-// NeedRoot, NeedTool) and a manual clock (Clock). It is for tests only.
+// NeedRoot, NeedTool), a manual clock (Clock) and a log buffer safe for
+// concurrent use (Buffer). It is for tests only.
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,4 +105,23 @@ func IsSubsequence(want, got []string) bool {
 		}
 	}
 	return i == len(want)
+}
+
+// Buffer is a bytes.Buffer safe for concurrent use: a log destination that
+// the code under test writes from its goroutines while the test reads it.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
