@@ -65,6 +65,10 @@ type Report struct {
 	Acked         int // acknowledged writes of both clients
 	Lost          int // of those, missing on the final master
 	Unexplained   int // lost writes outside every failover's fence window
+	Guard         Guard
+	Refused       Refusals     // writes the servers refused (not acknowledged)
+	Lag           LagHistogram // the masters' best replica lag, sampled
+	Fences        int          // +fence events (the agents paused a master's writes)
 	DualVIP       time.Duration
 	MaxVIPHolders int
 	DualWritable  []time.Duration // episodes of two writable masters clients can reach
@@ -96,7 +100,9 @@ func (rep *Report) Summary() string {
 		}
 	}
 	b.WriteByte('\n')
+	fmt.Fprintf(&b, "redis-servers: %s\n", rep.Guard)
 	fmt.Fprintf(&b, "writes: %d acknowledged, %d lost (%d outside any fence window)\n", rep.Acked, rep.Lost, rep.Unexplained)
+	fmt.Fprintf(&b, "%s\n%s\nagents' +fence (write pauses): %d\n", rep.Refused, rep.Lag, rep.Fences)
 	for _, f := range rep.Failovers {
 		cause := "none"
 		if len(f.Causes) > 0 {
@@ -145,9 +151,13 @@ func (rep *Report) Summary() string {
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.defaults()
 	const hosts = 3
-	rep := &Report{Seed: cfg.Seed, Duration: cfg.Duration, Steps: Schedule(cfg.Seed, cfg.Duration, hosts, cfg.DownAfter)}
+	rep := &Report{Seed: cfg.Seed, Duration: cfg.Duration, Steps: cfg.Steps, Guard: cfg.Guard}
+	if rep.Steps == nil {
+		rep.Steps = Schedule(cfg.Seed, cfg.Duration, hosts, cfg.DownAfter)
+	}
 	o := scenario.Recommended(cfg.Name, cfg.Binary)
 	o.Hosts, o.MinAgents, o.DownAfter, o.FailoverTimeout, o.Persist = hosts, hosts, cfg.DownAfter, cfg.FailoverTimeout, true
+	o.RedisExtra = append(o.RedisExtra, cfg.Guard.redisLines()...)
 	c, err := scenario.Start(ctx, o)
 	if err != nil {
 		return rep, err
@@ -208,6 +218,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		})
 	}
 	vipAcks, folAcks := stopAll()
+	rep.Refused = refusals(r.start, vipW, vipAcks, folW)
+	for _, e := range rep.Refused.Episodes {
+		r.note("check", fmt.Sprintf("NOREPLICAS episode at %.3fs for %v", e.At.Seconds(), e.Len.Round(time.Millisecond)))
+	}
+	rep.Lag = mon.lagHistogram()
 	r.mu.Lock()
 	rep.Incidents = slices.Clone(r.incidents)
 	rep.MaxRSSKB, rep.Exits = r.maxRSS, r.exits
@@ -289,6 +304,8 @@ func (r *run) analyseFailovers(rep *Report) {
 					}
 				case "+try-failover":
 					tries = append(tries, e.At)
+				case "+fence":
+					rep.Fences++
 				}
 			}
 		}

@@ -151,6 +151,10 @@ type Master struct {
 	// AllowUnsyncedPromotion lets a failover promote a replica that has not
 	// finished its sync with the master when no other replica qualifies.
 	AllowUnsyncedPromotion bool
+	// AllowUnreplicatedWrites records that the operator accepts a master
+	// acknowledging writes no replica receives (min-replicas-to-write 0 on
+	// the redis-servers): check-config and status then do not warn.
+	AllowUnreplicatedWrites bool
 
 	VIPs          []VIP
 	GARP          GARP

@@ -78,9 +78,18 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		return exitUnreachable
 	}
 	printCertificates(stdout, certs, time.Now())
+	var guardWarns []string
+	if f, _, err := config.Load(*confPath); err == nil {
+		var refusing []string
+		guardWarns, refusing = checkGuards(f, agentAddrs(cl), guardBudget)
+		h = h.degradedBy(refusing)
+	}
 	fmt.Fprintf(stdout, "\nhealth: %s\n", h.State)
 	for _, r := range h.Reasons {
 		fmt.Fprintf(stdout, "  - %s\n", r)
+	}
+	for _, w := range guardWarns {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	return h.exitCode()
 }
