@@ -216,10 +216,12 @@
 //
 // make a master with no replica that acknowledged its stream within 2 s
 // refuse writes (-NOREPLICAS: not acknowledged, so never lost) until one
-// is back; lag has 1 s granularity and replicas acknowledge once a second,
-// so 2 rides out one late acknowledgement (1 refused writes under packet
-// loss). The price is availability: a group whose every replica is down
-// takes no writes. The agent does not refuse or pause writes itself; it
+// is back, about 2-4 s after the last replica is lost. Replicas acknowledge
+// once a second and the lag is counted in whole seconds, so a healthy
+// replica's lag reads 0 or 1; 2 rides out one late acknowledgement (a
+// retransmission under packet loss). The price is availability: a group
+// whose every replica is down or still loading takes no writes, and a
+// newly promoted master takes none until a replica has synced from it. The agent does not refuse or pause writes itself; it
 // checks the guard: vipsentinel check-config (on the configured master) and
 // vipsentinel status (on the master and every replica the agent knows)
 // warn "writes may be acknowledged with no replica receiving them" for a
