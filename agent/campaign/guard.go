@@ -65,14 +65,13 @@ type Episode struct{ At, Len time.Duration }
 
 // refusals summarises what the two writers were refused. The episodes are
 // the floating-IP client's (the follower redials after every refusal, so
-// its pattern says more about its discovery than about the servers).
-func refusals(start time.Time, vipW *scenario.Writer, vipAcks []scenario.Ack, folW *scenario.Writer) Refusals {
+// its pattern says more about its discovery than about the servers);
+// offset is the floating-IP writer's clock at the campaign's start.
+func refusals(offset time.Duration, vipRef []scenario.Refusal, vipAcks []scenario.Ack, folRef []scenario.Refusal) Refusals {
 	out := Refusals{PerCode: map[string]int{}}
-	vipRef := vipW.Refused()
-	for _, ref := range slices.Concat(vipRef, folW.Refused()) {
+	for _, ref := range slices.Concat(vipRef, folRef) {
 		out.PerCode[ref.Code]++
 	}
-	offset := vipW.Since(start)
 	var cur *Episode
 	var last time.Duration
 	for _, ref := range vipRef {
@@ -127,16 +126,20 @@ const lagSample = 100 * time.Millisecond
 // LagHistogram counts lag samples: Lag[i] samples whose best replica lag
 // was i seconds (the last bucket: 3 or more), None with no online replica,
 // Short the samples where the master's min_slaves_good_slaves was below
-// min-replicas-to-write.
+// min-replicas-to-write. Each[i] counts every online replica's lag, one
+// per replica and sample: with one replica left, that is the figure the
+// guard compares.
 type LagHistogram struct {
 	Lag   [4]int
 	None  int
 	Short int
+	Each  [4]int
 }
 
 func (h LagHistogram) String() string {
-	return fmt.Sprintf("master's best replica lag, %v samples: 0s %d, 1s %d, 2s %d, >=3s %d, no online replica %d; below min-replicas-to-write %d",
-		lagSample, h.Lag[0], h.Lag[1], h.Lag[2], h.Lag[3], h.None, h.Short)
+	return fmt.Sprintf("master's best replica lag, %v samples: 0s %d, 1s %d, 2s %d, >=3s %d, no online replica %d; below min-replicas-to-write %d; "+
+		"each online replica's lag: 0s %d, 1s %d, 2s %d, >=3s %d",
+		lagSample, h.Lag[0], h.Lag[1], h.Lag[2], h.Lag[3], h.None, h.Short, h.Each[0], h.Each[1], h.Each[2], h.Each[3])
 }
 
 func (m *monitors) sampleLag() func(context.Context) {
@@ -159,15 +162,22 @@ func (m *monitors) sampleLag() func(context.Context) {
 				continue
 			}
 			best := -1
+			var each []int
 			for k, v := range info {
 				if !strings.HasPrefix(k, "slave") || !strings.Contains(v, "state=online") {
 					continue
 				}
-				if l, ok := field(v, "lag"); ok && (best < 0 || l < best) {
-					best = l
+				if l, ok := field(v, "lag"); ok {
+					each = append(each, l)
+					if best < 0 || l < best {
+						best = l
+					}
 				}
 			}
 			m.lagMu.Lock()
+			for _, l := range each {
+				m.lag.Each[min(l, 3)]++
+			}
 			if best < 0 {
 				m.lag.None++
 			} else {

@@ -218,7 +218,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		})
 	}
 	vipAcks, folAcks := stopAll()
-	rep.Refused = refusals(r.start, vipW, vipAcks, folW)
+	rep.Refused = refusals(vipW.Since(r.start), vipW.Refused(), vipAcks, folW.Refused())
 	for _, e := range rep.Refused.Episodes {
 		r.note("check", fmt.Sprintf("NOREPLICAS episode at %.3fs for %v", e.At.Seconds(), e.Len.Round(time.Millisecond)))
 	}
