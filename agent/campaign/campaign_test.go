@@ -144,7 +144,9 @@ func TestCampaign(t *testing.T) {
 func TestRefusals(t *testing.T) {
 	ms := time.Millisecond
 	ack := func(at int) scenario.Ack { return scenario.Ack{At: time.Duration(at) * ms} }
-	ref := func(code string, at int) scenario.Refusal { return scenario.Refusal{Code: code, At: time.Duration(at) * ms} }
+	ref := func(code string, at int) scenario.Refusal {
+		return scenario.Refusal{Code: code, At: time.Duration(at) * ms}
+	}
 	acks := []scenario.Ack{ack(10), ack(12), ack(100), ack(200)}
 	vip := []scenario.Refusal{ref("NOREPLICAS", 20), ref("NOREPLICAS", 22), ref("NOREPLICAS", 90), // one episode, 70 ms
 		ref("READONLY", 95),
