@@ -181,3 +181,24 @@ func TestLagField(t *testing.T) {
 		}
 	}
 }
+
+func TestGoodAt(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	m := &monitors{goods: []goodSample{{at(0), 0, 1}, {at(50), 1, 0}, {at(100), 0, 0}, {at(200), 0, 1}}}
+	for _, tt := range []struct {
+		host, ms int
+		good     int
+		ok       bool
+	}{
+		{0, 150, 0, true},   // the sample at 100 ms
+		{0, 250, 1, true},   // at 200 ms
+		{1, 150, 0, true},   // host 1's own sample, not host 0's later ones
+		{0, -10, 0, false},  // before any sample
+		{0, 1300, 0, false}, // the last sample is over a second old
+	} {
+		if good, ok := m.goodAt(tt.host, at(tt.ms)); good != tt.good || ok != tt.ok {
+			t.Errorf("goodAt(h%d, %d ms) = %d, %v; want %d, %v", tt.host, tt.ms, good, ok, tt.good, tt.ok)
+		}
+	}
+}

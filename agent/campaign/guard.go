@@ -183,12 +183,40 @@ func (m *monitors) sampleLag() func(context.Context) {
 			} else {
 				m.lag.Lag[min(best, 3)]++
 			}
-			if good, err := strconv.Atoi(info["min_slaves_good_slaves"]); err == nil && !r.cfg.Guard.Off && good < r.cfg.Guard.ToWrite {
+			good, err := strconv.Atoi(info["min_slaves_good_slaves"])
+			if err != nil { // no guard: its online replicas
+				good = len(each)
+			}
+			if !r.cfg.Guard.Off && good < r.cfg.Guard.ToWrite {
 				m.lag.Short++
 			}
+			m.goods = append(m.goods, goodSample{at: time.Now(), host: h, good: good})
 			m.lagMu.Unlock()
 		}
 	}
+}
+
+// goodSample is one lag sample of a master: its replicas within
+// min-replicas-max-lag (min_slaves_good_slaves; without the guard, its
+// online replicas).
+type goodSample struct {
+	at   time.Time
+	host int
+	good int
+}
+
+// goodAt returns host's good replica count at the last sample at or before
+// t, taken while it was a master, if there is one within a second.
+func (m *monitors) goodAt(host int, t time.Time) (int, bool) {
+	m.lagMu.Lock()
+	defer m.lagMu.Unlock()
+	i := sort.Search(len(m.goods), func(i int) bool { return m.goods[i].at.After(t) })
+	for j := i - 1; j >= 0 && t.Sub(m.goods[j].at) <= time.Second; j-- {
+		if m.goods[j].host == host {
+			return m.goods[j].good, true
+		}
+	}
+	return 0, false
 }
 
 // field reads an integer field of an INFO slaveN line

@@ -37,6 +37,7 @@ type monitors struct {
 
 	lagMu sync.Mutex
 	lag   LagHistogram
+	goods []goodSample // in time order
 }
 
 func (m *monitors) lagHistogram() LagHistogram {

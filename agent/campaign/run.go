@@ -52,6 +52,13 @@ type Failover struct {
 	// relative to this switch (negative: before it).
 	Outside           int
 	OutFirst, OutLast time.Duration
+	// OutNoReplica counts those of Outside acknowledged while the old
+	// master, at the last lag sample before, had no replica within
+	// min-replicas-max-lag (the window the guard bounds); OutReplicated
+	// those acknowledged while it had one (the guard was satisfied: the
+	// replicas that received them were lost or resynced too). The rest
+	// had no sample.
+	OutNoReplica, OutReplicated int
 }
 
 // Report is what a campaign found.
@@ -117,7 +124,8 @@ func (rep *Report) Summary() string {
 			fmt.Fprintf(&b, " (acked %v..%v after the fault)", f.LostFirst.Round(time.Millisecond), f.LostLast.Round(time.Millisecond))
 		}
 		if f.Outside > 0 {
-			fmt.Fprintf(&b, "; %d OUTSIDE it (acked %v..%v from the switch)", f.Outside, f.OutFirst.Round(time.Millisecond), f.OutLast.Round(time.Millisecond))
+			fmt.Fprintf(&b, "; %d OUTSIDE it (acked %v..%v from the switch; %d while the old master had no replica within the lag bound, %d while it had one)",
+				f.Outside, f.OutFirst.Round(time.Millisecond), f.OutLast.Round(time.Millisecond), f.OutNoReplica, f.OutReplicated)
 		}
 		if f.Spurious {
 			fmt.Fprintf(&b, " SPURIOUS: %s", f.Why)
@@ -233,7 +241,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.FinalMaster = r.majorityMasterAddr()
 	}
 	if rep.FinalMaster != "" {
-		if err := r.analyseWrites(ctx, rep, vipW, vipAcks, folW, folAcks); err != nil {
+		if err := r.analyseWrites(ctx, rep, mon, vipW, vipAcks, folW, folAcks); err != nil {
 			r.violate(fmt.Sprintf("read back the writes: %v", err))
 		}
 	}
@@ -360,7 +368,7 @@ func (r *run) analyseFailovers(rep *Report) {
 // and attributes each missing one to the failover whose fence window it
 // was acknowledged in: from the start of a fault that caused the failover
 // (less replSlack) to the switch. Writes lost anywhere else are violations.
-func (r *run) analyseWrites(ctx context.Context, rep *Report, vipW *scenario.Writer, vipAcks []scenario.Ack, folW *scenario.Writer, folAcks []scenario.Ack) error {
+func (r *run) analyseWrites(ctx context.Context, rep *Report, mon *monitors, vipW *scenario.Writer, vipAcks []scenario.Ack, folW *scenario.Writer, folAcks []scenario.Ack) error {
 	rep.Acked = len(vipAcks) + len(folAcks)
 	var unexplained []string
 	for _, set := range []struct {
@@ -410,6 +418,12 @@ func (r *run) analyseWrites(ctx context.Context, rep *Report, vipW *scenario.Wri
 						f.OutLast = d
 					}
 					f.Outside++
+					switch good, ok := mon.goodAt(r.hostOf(f.Old), at); {
+					case ok && good == 0:
+						f.OutNoReplica++
+					case ok:
+						f.OutReplicated++
+					}
 					break
 				}
 				rep.Unexplained++
