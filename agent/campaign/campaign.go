@@ -34,6 +34,12 @@ type Config struct {
 	Converge time.Duration
 	// MaxRSSKB bounds every agent's resident set (default 128 MiB).
 	MaxRSSKB int
+	// Guard is the redis-servers' min-replicas settings (default
+	// RecommendedGuard; Guard{Off: true} runs without).
+	Guard Guard
+	// Steps, if set, is played instead of Seed's schedule (an idle run
+	// under packet loss, say).
+	Steps []Step
 	// Progress, if set, receives every timeline line as it happens.
 	Progress func(Line)
 }
@@ -53,6 +59,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxRSSKB == 0 {
 		c.MaxRSSKB = 128 << 10
+	}
+	if c.Guard == (Guard{}) {
+		c.Guard = RecommendedGuard
 	}
 }
 

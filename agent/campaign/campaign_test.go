@@ -140,3 +140,65 @@ func TestCampaign(t *testing.T) {
 		t.Errorf("seed %d: %d violations:\n%s\nreplay: %s", seed, len(rep.Violations), strings.Join(rep.Violations, "\n"), replay)
 	}
 }
+
+func TestRefusals(t *testing.T) {
+	ms := time.Millisecond
+	ack := func(at int) scenario.Ack { return scenario.Ack{At: time.Duration(at) * ms} }
+	ref := func(code string, at int) scenario.Refusal {
+		return scenario.Refusal{Code: code, At: time.Duration(at) * ms}
+	}
+	acks := []scenario.Ack{ack(10), ack(12), ack(100), ack(200)}
+	vip := []scenario.Refusal{ref("NOREPLICAS", 20), ref("NOREPLICAS", 22), ref("NOREPLICAS", 90), // one episode, 70 ms
+		ref("READONLY", 95),
+		ref("NOREPLICAS", 150), // a second, after the write acknowledged at 100
+	}
+	fol := []scenario.Refusal{ref("NOREPLICAS", 30), ref("LOADING", 40)}
+	got := refusals(5*ms, vip, acks, fol)
+	if got.PerCode["NOREPLICAS"] != 5 || got.PerCode["READONLY"] != 1 || got.PerCode["LOADING"] != 1 {
+		t.Errorf("per code %v", got.PerCode)
+	}
+	want := []Episode{{At: 15 * ms, Len: 70 * ms}, {At: 145 * ms}}
+	if !slices.Equal(got.Episodes, want) || got.NoReplicas != 2 || got.Longest != 70*ms {
+		t.Errorf("episodes %v (%d, longest %v), want %v", got.Episodes, got.NoReplicas, got.Longest, want)
+	}
+	if s := got.String(); !strings.Contains(s, "NOREPLICAS 5") || !strings.Contains(s, "episodes through the floating IP: 2, longest 70ms") {
+		t.Errorf("String() = %q", s)
+	}
+}
+
+func TestLagField(t *testing.T) {
+	for _, tt := range []struct {
+		v    string
+		want int
+		ok   bool
+	}{
+		{"ip=198.18.0.2,port=6379,state=online,offset=123,lag=1", 1, true},
+		{"ip=198.18.0.2,port=6379,state=online,offset=123", 0, false},
+		{"ip=198.18.0.2,port=6379,state=online,offset=123,lag=x", 0, false},
+	} {
+		if got, ok := field(tt.v, "lag"); got != tt.want || ok != tt.ok {
+			t.Errorf("field(%q) = %d, %v; want %d, %v", tt.v, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestGoodAt(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	m := &monitors{goods: []goodSample{{at(0), 0, 1}, {at(50), 1, 0}, {at(100), 0, 0}, {at(200), 0, 1}}}
+	for _, tt := range []struct {
+		host, ms int
+		good     int
+		ok       bool
+	}{
+		{0, 150, 0, true},   // the sample at 100 ms
+		{0, 250, 1, true},   // at 200 ms
+		{1, 150, 0, true},   // host 1's own sample, not host 0's later ones
+		{0, -10, 0, false},  // before any sample
+		{0, 1300, 0, false}, // the last sample is over a second old
+	} {
+		if good, ok := m.goodAt(tt.host, at(tt.ms)); good != tt.good || ok != tt.ok {
+			t.Errorf("goodAt(h%d, %d ms) = %d, %v; want %d, %v", tt.host, tt.ms, good, ok, tt.good, tt.ok)
+		}
+	}
+}

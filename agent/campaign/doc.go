@@ -3,7 +3,10 @@
 // redis-server and the agent, configured as the README recommends
 // (passwords, min-agents 3, fence yes, one floating IP), with persistent
 // Redis (AOF, fsync at every write) so that a killed or rebooted server
-// keeps what it acknowledged.
+// keeps what it acknowledged, and with the replica guard the README
+// recommends (min-replicas-to-write 1, min-replicas-max-lag 2; Config.Guard):
+// a master no replica acknowledges refuses writes with -NOREPLICAS
+// instead of acknowledging writes that exist on it alone.
 //
 // # Faults
 //
@@ -49,6 +52,12 @@
 //     except writes acknowledged inside a failover's fence window: from the
 //     start of a fault that caused it (less 100 ms of replication slack)
 //     until the switch. Those are counted and placed per failover.
+//
+// Writes the servers refused (-NOREPLICAS, -READONLY, ...) were never
+// acknowledged, so they are not lost: the report counts them apart, per
+// error code, with the NOREPLICAS episodes of the floating-IP client, and
+// a histogram of the masters' best replica lag (sampled every 100 ms) that
+// shows how close the guard came to refusing.
 //
 // Every run reports its seed, the schedule, a timeline (the nemesis, the
 // checks, the agents' failover, fence and VIP events from their logs) and

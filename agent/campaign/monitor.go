@@ -34,6 +34,16 @@ type monitors struct {
 	// written by the writable sampler only, read after stop
 	dualWritable []time.Duration // episodes with two writable masters clients can reach
 	staleMax     time.Duration   // longest time a writable master nobody points at coexisted with another
+
+	lagMu sync.Mutex
+	lag   LagHistogram
+	goods []goodSample // in time order
+}
+
+func (m *monitors) lagHistogram() LagHistogram {
+	m.lagMu.Lock()
+	defer m.lagMu.Unlock()
+	return m.lag
 }
 
 func (r *run) startMonitors() *monitors {
@@ -60,6 +70,7 @@ func (r *run) startMonitors() *monitors {
 		{viewSample, m.sampleViews},
 		{epochSample, m.sampleEpochs},
 		{procSample, m.sampleProcs},
+		{lagSample, m.sampleLag()},
 	} {
 		m.wg.Add(1)
 		go func() {

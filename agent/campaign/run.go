@@ -52,6 +52,13 @@ type Failover struct {
 	// relative to this switch (negative: before it).
 	Outside           int
 	OutFirst, OutLast time.Duration
+	// OutNoReplica counts those of Outside acknowledged while the old
+	// master, at the last lag sample before, had no replica within
+	// min-replicas-max-lag (the window the guard bounds); OutReplicated
+	// those acknowledged while it had one (the guard was satisfied: the
+	// replicas that received them were lost or resynced too). The rest
+	// had no sample.
+	OutNoReplica, OutReplicated int
 }
 
 // Report is what a campaign found.
@@ -65,6 +72,10 @@ type Report struct {
 	Acked         int // acknowledged writes of both clients
 	Lost          int // of those, missing on the final master
 	Unexplained   int // lost writes outside every failover's fence window
+	Guard         Guard
+	Refused       Refusals     // writes the servers refused (not acknowledged)
+	Lag           LagHistogram // the masters' best replica lag, sampled
+	Fences        int          // +fence events (the agents paused a master's writes)
 	DualVIP       time.Duration
 	MaxVIPHolders int
 	DualWritable  []time.Duration // episodes of two writable masters clients can reach
@@ -96,7 +107,9 @@ func (rep *Report) Summary() string {
 		}
 	}
 	b.WriteByte('\n')
+	fmt.Fprintf(&b, "redis-servers: %s\n", rep.Guard)
 	fmt.Fprintf(&b, "writes: %d acknowledged, %d lost (%d outside any fence window)\n", rep.Acked, rep.Lost, rep.Unexplained)
+	fmt.Fprintf(&b, "%s\n%s\nagents' +fence (write pauses): %d\n", rep.Refused, rep.Lag, rep.Fences)
 	for _, f := range rep.Failovers {
 		cause := "none"
 		if len(f.Causes) > 0 {
@@ -111,7 +124,8 @@ func (rep *Report) Summary() string {
 			fmt.Fprintf(&b, " (acked %v..%v after the fault)", f.LostFirst.Round(time.Millisecond), f.LostLast.Round(time.Millisecond))
 		}
 		if f.Outside > 0 {
-			fmt.Fprintf(&b, "; %d OUTSIDE it (acked %v..%v from the switch)", f.Outside, f.OutFirst.Round(time.Millisecond), f.OutLast.Round(time.Millisecond))
+			fmt.Fprintf(&b, "; %d OUTSIDE it (acked %v..%v from the switch; %d while the old master had no replica within the lag bound, %d while it had one)",
+				f.Outside, f.OutFirst.Round(time.Millisecond), f.OutLast.Round(time.Millisecond), f.OutNoReplica, f.OutReplicated)
 		}
 		if f.Spurious {
 			fmt.Fprintf(&b, " SPURIOUS: %s", f.Why)
@@ -145,9 +159,13 @@ func (rep *Report) Summary() string {
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.defaults()
 	const hosts = 3
-	rep := &Report{Seed: cfg.Seed, Duration: cfg.Duration, Steps: Schedule(cfg.Seed, cfg.Duration, hosts, cfg.DownAfter)}
+	rep := &Report{Seed: cfg.Seed, Duration: cfg.Duration, Steps: cfg.Steps, Guard: cfg.Guard}
+	if rep.Steps == nil {
+		rep.Steps = Schedule(cfg.Seed, cfg.Duration, hosts, cfg.DownAfter)
+	}
 	o := scenario.Recommended(cfg.Name, cfg.Binary)
 	o.Hosts, o.MinAgents, o.DownAfter, o.FailoverTimeout, o.Persist = hosts, hosts, cfg.DownAfter, cfg.FailoverTimeout, true
+	o.RedisExtra = append(o.RedisExtra, cfg.Guard.redisLines()...)
 	c, err := scenario.Start(ctx, o)
 	if err != nil {
 		return rep, err
@@ -208,6 +226,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		})
 	}
 	vipAcks, folAcks := stopAll()
+	rep.Refused = refusals(vipW.Since(r.start), vipW.Refused(), vipAcks, folW.Refused())
+	for _, e := range rep.Refused.Episodes {
+		r.note("check", fmt.Sprintf("NOREPLICAS episode at %.3fs for %v", e.At.Seconds(), e.Len.Round(time.Millisecond)))
+	}
+	rep.Lag = mon.lagHistogram()
 	r.mu.Lock()
 	rep.Incidents = slices.Clone(r.incidents)
 	rep.MaxRSSKB, rep.Exits = r.maxRSS, r.exits
@@ -218,7 +241,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.FinalMaster = r.majorityMasterAddr()
 	}
 	if rep.FinalMaster != "" {
-		if err := r.analyseWrites(ctx, rep, vipW, vipAcks, folW, folAcks); err != nil {
+		if err := r.analyseWrites(ctx, rep, mon, vipW, vipAcks, folW, folAcks); err != nil {
 			r.violate(fmt.Sprintf("read back the writes: %v", err))
 		}
 	}
@@ -289,6 +312,8 @@ func (r *run) analyseFailovers(rep *Report) {
 					}
 				case "+try-failover":
 					tries = append(tries, e.At)
+				case "+fence":
+					rep.Fences++
 				}
 			}
 		}
@@ -343,7 +368,7 @@ func (r *run) analyseFailovers(rep *Report) {
 // and attributes each missing one to the failover whose fence window it
 // was acknowledged in: from the start of a fault that caused the failover
 // (less replSlack) to the switch. Writes lost anywhere else are violations.
-func (r *run) analyseWrites(ctx context.Context, rep *Report, vipW *scenario.Writer, vipAcks []scenario.Ack, folW *scenario.Writer, folAcks []scenario.Ack) error {
+func (r *run) analyseWrites(ctx context.Context, rep *Report, mon *monitors, vipW *scenario.Writer, vipAcks []scenario.Ack, folW *scenario.Writer, folAcks []scenario.Ack) error {
 	rep.Acked = len(vipAcks) + len(folAcks)
 	var unexplained []string
 	for _, set := range []struct {
@@ -393,6 +418,12 @@ func (r *run) analyseWrites(ctx context.Context, rep *Report, vipW *scenario.Wri
 						f.OutLast = d
 					}
 					f.Outside++
+					switch good, ok := mon.goodAt(r.hostOf(f.Old), at); {
+					case ok && good == 0:
+						f.OutNoReplica++
+					case ok:
+						f.OutReplicated++
+					}
 					break
 				}
 				rep.Unexplained++

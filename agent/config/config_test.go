@@ -300,6 +300,8 @@ func TestGood(t *testing.T) {
 		{"unsynced promotion allowed", mon + "sentinel allow-unsynced-promotion m yes\n", func(f *File) bool {
 			return f.Masters[0].AllowUnsyncedPromotion && f.Masters[0].MasterConfig().AllowUnsyncedPromotion
 		}},
+		{"unreplicated writes not accepted by default", mon, func(f *File) bool { return !f.Masters[0].AllowUnreplicatedWrites }},
+		{"unreplicated writes accepted", mon + "sentinel allow-unreplicated-writes m yes\n", func(f *File) bool { return f.Masters[0].AllowUnreplicatedWrites }},
 		{"fence no with vip", mon + "sentinel vip m 198.18.0.100/24 eth0\nsentinel fence m no\n", func(f *File) bool { return !f.Masters[0].Fence }},
 	}
 	for _, tt := range tests {
@@ -451,6 +453,8 @@ func TestErrors(t *testing.T) {
 		{mon + "sentinel vip-garp m 5 1000 -1\n", 2, "sentinel vip-garp", "invalid refresh"},
 		{mon + "sentinel fence m sure\n", 2, "sentinel fence", "want yes or no"},
 		{mon + "sentinel allow-unsynced-promotion m 1\n", 2, "sentinel allow-unsynced-promotion", "want yes or no"},
+		{mon + "sentinel allow-unreplicated-writes m 1\n", 2, "sentinel allow-unreplicated-writes", "want yes or no"},
+		{"sentinel allow-unreplicated-writes m yes\n", 1, "sentinel allow-unreplicated-writes", ""},
 		{mon + "sentinel vip-release-on-stop m 1\n", 2, "sentinel vip-release-on-stop", "want yes or no"},
 		{"sentinel monitor m <master-ip> 6379 2\n", 1, "sentinel monitor", "<master-ip> is a placeholder: replace it with the real value"},
 		{mon + "sentinel vip m <vip>/24 eth0\n", 2, "sentinel vip", "<vip> is a placeholder"},
@@ -701,6 +705,7 @@ sentinel vip m 198.18.0.100/24 eth0
 sentinel vip-garp m 5 1000 0
 sentinel fence m yes
 sentinel allow-unsynced-promotion m no
+sentinel allow-unreplicated-writes m no
 sentinel vip-release-on-stop m yes
 `
 	if got := f.Effective(); got != want {

@@ -131,11 +131,12 @@ var (
 		"config-epoch":                    {pass: passMaster, usage: "sentinel config-epoch <master> <epoch>", fn: setMaster(func(m *Master, v string) error { return epoch(v, &m.Imported.ConfigEpoch) })},
 		"leader-epoch":                    {pass: passMaster, usage: "sentinel leader-epoch <master> <epoch>", fn: setMaster(func(m *Master, v string) error { return epoch(v, &m.Imported.LeaderEpoch) })},
 
-		"vip":                      {pass: passMaster, usage: "sentinel vip <master> <address>/<prefix> <interface>", fn: doVIP},
-		"vip-garp":                 {pass: passMaster, usage: "sentinel vip-garp <master> <count> <interval-ms> [<refresh-seconds>]", fn: doGARP},
-		"fence":                    {pass: passMaster, usage: "sentinel fence <master> yes|no", fn: setMaster(func(m *Master, v string) error { m.fenceSet = true; return yesNo(v, &m.Fence) })},
-		"allow-unsynced-promotion": {pass: passMaster, usage: "sentinel allow-unsynced-promotion <master> yes|no", fn: setMaster(func(m *Master, v string) error { return yesNo(v, &m.AllowUnsyncedPromotion) })},
-		"vip-release-on-stop":      {pass: passMaster, usage: "sentinel vip-release-on-stop <master> yes|no", fn: doReleaseOnStop},
+		"vip":                       {pass: passMaster, usage: "sentinel vip <master> <address>/<prefix> <interface>", fn: doVIP},
+		"vip-garp":                  {pass: passMaster, usage: "sentinel vip-garp <master> <count> <interval-ms> [<refresh-seconds>]", fn: doGARP},
+		"fence":                     {pass: passMaster, usage: "sentinel fence <master> yes|no", fn: setMaster(func(m *Master, v string) error { m.fenceSet = true; return yesNo(v, &m.Fence) })},
+		"allow-unreplicated-writes": {pass: passMaster, usage: "sentinel allow-unreplicated-writes <master> yes|no", fn: setMaster(func(m *Master, v string) error { return yesNo(v, &m.AllowUnreplicatedWrites) })},
+		"allow-unsynced-promotion":  {pass: passMaster, usage: "sentinel allow-unsynced-promotion <master> yes|no", fn: setMaster(func(m *Master, v string) error { return yesNo(v, &m.AllowUnsyncedPromotion) })},
+		"vip-release-on-stop":       {pass: passMaster, usage: "sentinel vip-release-on-stop <master> yes|no", fn: doReleaseOnStop},
 	}
 )
 

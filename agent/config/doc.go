@@ -202,6 +202,34 @@
 // writable master with lost data to no master. redis-sentinel has no such
 // rule (README, Differences from redis-sentinel).
 //
+//	sentinel allow-unreplicated-writes <master> yes|no   default no
+//
+// Whether the operator accepts that the master acknowledges writes no
+// replica receives. Asynchronous replication loses every write the master
+// acknowledged but no replica received when it fails over; a master whose
+// replicas are cut off or still loading acknowledges such writes for as
+// long as that lasts. Redis's own guard bounds it: on every redis-server
+// of the group,
+//
+//	min-replicas-to-write 1
+//	min-replicas-max-lag 2
+//
+// make a master with no replica that acknowledged its stream within 2 s
+// refuse writes (-NOREPLICAS: not acknowledged, so never lost) until one
+// is back, about 2-4 s after the last replica is lost. Replicas acknowledge
+// once a second and the lag is counted in whole seconds, so a healthy
+// replica's lag reads 0 or 1; 2 rides out one late acknowledgement (a
+// retransmission under packet loss). The price is availability: a group
+// whose every replica is down or still loading takes no writes, and a
+// newly promoted master takes none until a replica has synced from it. The agent does not refuse or pause writes itself; it
+// checks the guard: vipsentinel check-config (on the configured master) and
+// vipsentinel status (on the master and every replica the agent knows)
+// warn "writes may be acknowledged with no replica receiving them" for a
+// redis-server of a group with replicas whose min-replicas-to-write is 0,
+// and status reports a master that refuses writes now as degraded. With
+// yes the warning is not given: for a group that prefers taking writes with
+// no replica to refusing them.
+//
 //	sentinel auth-pass <master> <password>      default: none
 //	sentinel auth-user <master> <user>          default: none
 //

@@ -149,6 +149,7 @@ func (f *File) Effective() string {
 		w("sentinel", "vip-garp", n, strconv.Itoa(m.GARP.Count), ms(m.GARP.Interval), strconv.FormatInt(int64(m.GARP.Refresh/time.Second), 10))
 		w("sentinel", "fence", n, yn(m.Fence))
 		w("sentinel", "allow-unsynced-promotion", n, yn(m.AllowUnsyncedPromotion))
+		w("sentinel", "allow-unreplicated-writes", n, yn(m.AllowUnreplicatedWrites))
 		w("sentinel", "vip-release-on-stop", n, yn(m.ReleaseOnStop))
 	}
 

@@ -141,6 +141,10 @@ type Master struct {
 	// directives, fence included); HasVIP stays false here: MasterConfig
 	// derives it from VIPs.
 	masterConfig
+	// AllowUnreplicatedWrites records that the operator accepts a master
+	// acknowledging writes no replica receives (min-replicas-to-write 0 on
+	// the redis-servers): check-config and status then do not warn.
+	AllowUnreplicatedWrites bool
 
 	VIPs          []VIP
 	GARP          GARP

@@ -28,8 +28,18 @@ type Writer struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu    sync.Mutex
-	acked []Ack
+	mu      sync.Mutex
+	acked   []Ack
+	refused []Refusal
+}
+
+// Refusal is a write the server answered with an error instead of +OK: it
+// was not acknowledged, so it is not lost. Code is the error's first word
+// (NOREPLICAS from a master short of min-replicas-to-write good replicas,
+// READONLY from a replica, LOADING, ...).
+type Refusal struct {
+	Code string
+	At   time.Duration // since the writer started
 }
 
 // Ack is one acknowledged write: Key ("<prefix><Seq>") was set to Seq at At
@@ -113,13 +123,17 @@ func (c *Cluster) startWriter(prefix string, resolve func(context.Context) (stri
 				if line != "+OK\r\n" {
 					// -READONLY from a demoted master, -LOADING, ...: the
 					// write was not acknowledged; keep the connection.
-					return errNotAcked
+					return refusal(line)
 				}
 				return nil
 			}()
 			w.mu.Lock()
 			if err == nil {
 				w.acked = append(w.acked, Ack{Seq: seq, Key: prefix + strconv.Itoa(seq), At: time.Since(w.start)})
+			}
+			var ref *refusedError
+			if errors.As(err, &ref) {
+				w.refused = append(w.refused, Refusal{Code: ref.code, At: time.Since(w.start)})
 			}
 			w.mu.Unlock()
 			if err != nil && (redialOnRefusal || !errors.Is(err, errNotAcked)) && conn != nil {
@@ -139,6 +153,24 @@ func (c *Cluster) startWriter(prefix string, resolve func(context.Context) (stri
 }
 
 var errNotAcked = errors.New("write refused")
+
+// refusedError is a write answered with an error reply; it wraps
+// errNotAcked.
+type refusedError struct{ code string }
+
+func (e *refusedError) Error() string { return "write refused: " + e.code }
+func (e *refusedError) Unwrap() error { return errNotAcked }
+
+// refusal classifies a reply line other than +OK.
+func refusal(line string) error {
+	code := "?"
+	if strings.HasPrefix(line, "-") {
+		if f := strings.Fields(line[1:]); len(f) > 0 {
+			code = f[0]
+		}
+	}
+	return &refusedError{code: code}
+}
 
 // auth sends AUTH on a fresh writer connection when the deployment has a
 // Redis password.
@@ -170,6 +202,13 @@ func (w *Writer) Stop() []Ack {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]Ack(nil), w.acked...)
+}
+
+// Refused returns the writes refused so far, in order.
+func (w *Writer) Refused() []Refusal {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.refused)
 }
 
 // Acked returns how many writes were acknowledged so far.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vipsentinel/vipsentinel/agent/campaign"
 	"github.com/vipsentinel/vipsentinel/agent/scenario"
 )
 
@@ -28,7 +29,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	idleWindow := fs.Duration("idle-window", 10*time.Second, "how long idle CPU is averaged over")
 	idleSettle := fs.Duration("idle-settle", 10*time.Second, "how long the deployment runs before the idle window (discovery, first INFO rounds)")
 	manyMasters := fs.Int("masters", 200, "monitored masters per agent for the second idle measurement")
-	caseName := fs.String("case", "", "run one safety case instead of the parts: boot (host-by-host boot, -runs times) or campaign (randomized faults for -for)")
+	caseName := fs.String("case", "", "run one safety case instead of the parts: boot (host-by-host boot, -runs times), campaign (randomized faults for -for) or idle-loss (no fault but -loss % packet loss on every host for -for)")
+	lossPct := fs.Int("loss", 5, "idle-loss: percent of every host's frames dropped")
+	maxLag := fs.Int("min-replicas-max-lag", campaign.RecommendedGuard.MaxLag, "campaign, idle-loss: the redis-servers' min-replicas-max-lag (min-replicas-to-write 1); 0: no guard (min-replicas-to-write 0)")
 	campaignFor := fs.Duration("for", 10*time.Minute, "campaign: how long faults are injected")
 	seed := fs.Uint64("seed", 0, "campaign: fault schedule seed (0: a new one, printed)")
 	bootDelay := fs.Duration("boot-delay", 2*time.Second, "boot: delay between one host's boot and the next")
@@ -64,9 +67,12 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		failed = b.boot(ctx, *runs, *bootDelay) != nil
 	case "campaign":
 		parts = nil
-		failed = b.campaign(ctx, *seed, *campaignFor) != nil
+		failed = b.campaign(ctx, *seed, *campaignFor, guardOf(*maxLag), nil) != nil
+	case "idle-loss":
+		parts = nil
+		failed = b.idleLoss(ctx, *campaignFor, *lossPct, guardOf(*maxLag)) != nil
 	default:
-		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want boot or campaign)\n", *caseName)
+		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want boot, campaign or idle-loss)\n", *caseName)
 		return exitUsage
 	}
 	if slices.Contains(parts, "failover") {

@@ -48,15 +48,42 @@ func (b *bench) boot(ctx context.Context, runs int, delay time.Duration) error {
 	return firstErr
 }
 
-// campaign runs one randomized fault campaign for dur and prints its live
-// timeline and its figures.
-func (b *bench) campaign(ctx context.Context, seed uint64, dur time.Duration) error {
+// guardOf is the redis-servers' guard for -min-replicas-max-lag lag.
+func guardOf(lag int) campaign.Guard {
+	if lag <= 0 {
+		return campaign.Guard{Off: true}
+	}
+	return campaign.Guard{ToWrite: 1, MaxLag: lag}
+}
+
+// idleLoss runs the campaign's deployment with no fault but pct % random
+// packet loss on every host's port for dur (a frame between two hosts
+// crosses two ports), and prints its figures: any failover, +fence or
+// NOREPLICAS episode there is a false one.
+func (b *bench) idleLoss(ctx context.Context, dur time.Duration, pct int, g campaign.Guard) error {
+	b.say("== idle under loss: %d%% of every host's frames dropped for %v; %s", pct, dur, g)
+	var steps []campaign.Step
+	for _, t := range []campaign.Target{{Master: true}, {Replica: 0}, {Replica: 1}} {
+		steps = append(steps, campaign.Step{At: 2 * time.Second, Kind: campaign.Loss, Target: t, Hold: dur, Percent: pct})
+	}
+	return b.campaign(ctx, 0, dur, g, steps)
+}
+
+// campaign runs one randomized fault campaign for dur (or steps, if
+// given) and prints its live timeline and its figures.
+func (b *bench) campaign(ctx context.Context, seed uint64, dur time.Duration, g campaign.Guard, steps []campaign.Step) error {
 	redis.SetLogger(quietRedis{})
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
-	b.say("== fault campaign: seed %d, faults for %v (replay: vipsentinel bench -case campaign -seed %d -for %v)", seed, dur, seed, dur)
-	rep, err := campaign.Run(ctx, campaign.Config{Seed: seed, Duration: dur, Binary: b.self, Name: "benchcamp",
+	if steps == nil {
+		b.say("== fault campaign: seed %d, faults for %v, %s (replay: vipsentinel bench -case campaign -seed %d -for %v -min-replicas-max-lag %d)", seed, dur, g, seed, dur, g.MaxLag)
+	}
+	name := "campbench"
+	if steps != nil {
+		name = "campidle"
+	}
+	rep, err := campaign.Run(ctx, campaign.Config{Seed: seed, Duration: dur, Binary: b.self, Name: name, Guard: g, Steps: steps,
 		Progress: func(l campaign.Line) { fmt.Fprintln(b.out, l) }})
 	if rep != nil {
 		b.say("%s", rep.Summary())

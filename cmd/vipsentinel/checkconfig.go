@@ -31,6 +31,11 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "warning: %s\n", msg)
 	}
 	errs, warns := hostProblems(f, filepath.Clean(args[0]) == defaultConfigPath)
+	// The replica guard is the redis-servers' setting: check the
+	// configured master as it is now (a master refusing writes is not a
+	// problem of the file).
+	guardWarns, _ := checkGuards(f, configuredAddr, guardBudget)
+	warns = append(warns, guardWarns...)
 	for _, w := range warns {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}

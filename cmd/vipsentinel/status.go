@@ -36,8 +36,11 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 			"Prints the masters a running agent monitors, with their address, epoch, replicas, the\n"+
 			"agents it knows and reaches, and its floating-IP, fencing and firewall state.\n"+
 			"The password is REDISCLI_AUTH from the environment, or else read from the configuration file.\n"+
+			"With the configuration file's Redis credentials it also reads each master's and replica's\n"+
+			"min-replicas-to-write, and warns when writes may be acknowledged with no replica receiving them.\n"+
 			"Exit status: 0 healthy, 1 degraded (TILT, paused, fenced, down, no quorum, no promotable\n"+
-			"replica, VIP or firewall trouble; the reasons are printed), 2 unreachable.\n\nFlags:\n")
+			"replica, VIP or firewall trouble, a master refusing writes for want of replicas; the reasons\n"+
+			"are printed), 2 unreachable.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -69,8 +72,16 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		DialTimeout: *timeout, ReadTimeout: *timeout, DisableIdentity: true, TLSConfig: tlsCfg,
 	})
 	defer cl.Close()
+	// The replica guard is checked on the redis-servers themselves, with
+	// the configuration's credentials (replguard.go).
+	guard := func() (warns, refusing []string) {
+		if f, _, err := config.Load(*confPath); err == nil {
+			return checkGuards(f, agentAddrs(cl), guardBudget)
+		}
+		return nil, nil
+	}
 	if *asJSON {
-		return printStatusJSON(ctx, cl, *addr, stdout, stderr)
+		return printStatusJSON(ctx, cl, *addr, guard, stdout, stderr)
 	}
 	h, err := printStatus(ctx, cl, *addr, stdout)
 	if err != nil {
@@ -78,9 +89,14 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		return exitUnreachable
 	}
 	printCertificates(stdout, certs, time.Now())
+	guardWarns, refusing := guard()
+	h = h.degradedBy(refusing)
 	fmt.Fprintf(stdout, "\nhealth: %s\n", h.State)
 	for _, r := range h.Reasons {
 		fmt.Fprintf(stdout, "  - %s\n", r)
+	}
+	for _, w := range guardWarns {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	return h.exitCode()
 }
@@ -93,8 +109,10 @@ type StatusDocument struct {
 }
 
 // printStatusJSON prints the status document; when the agent cannot be
-// asked, a document with only health (state unreachable) and exit 2.
-func printStatusJSON(ctx context.Context, cl *redis.Client, addr string, stdout, stderr io.Writer) int {
+// asked, a document with only health (state unreachable) and exit 2. A
+// master refusing writes (guard) is a reason of the health; the guard's
+// warnings go to stderr.
+func printStatusJSON(ctx context.Context, cl *redis.Client, addr string, guard func() (warns, refusing []string), stdout, stderr io.Writer) int {
 	st, err := fetchStatus(ctx, cl)
 	var doc any
 	var h Health
@@ -105,7 +123,11 @@ func printStatusJSON(ctx context.Context, cl *redis.Client, addr string, stdout,
 			Health Health `json:"health"`
 		}{h}
 	} else {
-		h = assess(st)
+		warns, refusing := guard()
+		for _, w := range warns {
+			fmt.Fprintf(stderr, "vipsentinel status: warning: %s\n", w)
+		}
+		h = assess(st).degradedBy(refusing)
 		doc = StatusDocument{Status: *st, Health: h}
 	}
 	enc := json.NewEncoder(stdout)
