@@ -28,22 +28,26 @@ import (
 // (`systemctl kill -s USR2 --kill-whom=main vipsentinel`).
 const handoverSignal = syscall.SIGUSR2
 
-// signals are the reload (SIGHUP) and handover (SIGUSR2) requests.
-type signals struct{ hup, usr2 chan os.Signal }
+// signals are the reload (SIGHUP), handover (SIGUSR2) and stop (SIGTERM,
+// SIGINT) requests.
+type signals struct{ hup, usr2, term chan os.Signal }
 
 // notifySignals starts receiving SIGHUP and SIGUSR2, whose default action
-// would end the process. A request that arrives before the agent is ready
-// waits for it.
+// would end the process, and SIGTERM and SIGINT: a SIGTERM may be the stop
+// half of a restart (restart.go). A reload or handover request that
+// arrives before the agent is ready waits for it.
 func notifySignals() signals {
-	s := signals{hup: make(chan os.Signal, 1), usr2: make(chan os.Signal, 1)}
+	s := signals{hup: make(chan os.Signal, 1), usr2: make(chan os.Signal, 1), term: make(chan os.Signal, 1)}
 	signal.Notify(s.hup, syscall.SIGHUP)
 	signal.Notify(s.usr2, handoverSignal)
+	signal.Notify(s.term, syscall.SIGTERM, os.Interrupt)
 	return s
 }
 
 func (s signals) stop() {
 	signal.Stop(s.hup)
 	signal.Stop(s.usr2)
+	signal.Stop(s.term)
 }
 
 // envHandover names the handover file for the re-executed process. It is
@@ -59,8 +63,9 @@ func executableReplaced() bool {
 }
 
 // handOver takes the runtime's leases and writes them to path for the
-// successor. On error nothing is written and the agent keeps running.
-func handOver(ctx context.Context, path string, rt *runtime.Runtime, vips *vip.Manager, log *slog.Logger) error {
+// successor, which comes as kind says (runtime.HandoverReexec or
+// HandoverRestart). On error nothing is written.
+func handOver(ctx context.Context, path, kind string, rt *runtime.Runtime, vips *vip.Manager, log *slog.Logger) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the executable: %w", err)
@@ -76,6 +81,7 @@ func handOver(ctx context.Context, path string, rt *runtime.Runtime, vips *vip.M
 	if err != nil {
 		return err
 	}
+	h.Kind = kind
 	if vips != nil {
 		for i, l := range h.Leases {
 			for _, s := range vips.Status() {
@@ -89,7 +95,7 @@ func handOver(ctx context.Context, path string, rt *runtime.Runtime, vips *vip.M
 		return err
 	}
 	for _, l := range h.Leases {
-		log.Info("handover: lease passed to the successor", "master", l.Master, "addr", l.Addr().String(), "epoch", l.Epoch,
+		log.Info("handover: lease passed to the successor", "kind", kind, "master", l.Master, "addr", l.Addr().String(), "epoch", l.Epoch,
 			"left", l.Remaining(runtime.BootTime()).String(), "vips", strings.Join(l.VIPs, " "))
 	}
 	if len(h.Leases) == 0 {
@@ -116,6 +122,7 @@ func reexec(handover string, log *slog.Logger) error {
 // successor is the handover this process received, if any, and whether its
 // VIP manager has taken responsibility for the VIPs in it.
 type successor struct {
+	kind    string // runtime.HandoverReexec or HandoverRestart
 	leases  []runtime.HandoverLease
 	adopted bool
 }
@@ -127,15 +134,15 @@ func takeHandover(path string, log *slog.Logger) *successor {
 	if path == "" {
 		return s
 	}
-	leases, err := runtime.TakeHandover(path)
+	h, err := runtime.TakeHandover(path)
 	if err != nil {
 		log.Warn("handover ignored; the VIPs are claimed as at a start", "err", err)
 		return s
 	}
-	s.leases = leases
+	s.kind, s.leases = h.KindOrDefault(), h.Leases
 	now := runtime.BootTime()
-	for _, l := range leases {
-		log.Info("handover: lease received", "master", l.Master, "addr", l.Addr().String(), "epoch", l.Epoch,
+	for _, l := range h.Leases {
+		log.Info("handover: lease received", "kind", s.kind, "master", l.Master, "addr", l.Addr().String(), "epoch", l.Epoch,
 			"left", l.Remaining(now).String(), "vips", strings.Join(l.VIPs, " "))
 	}
 	return s
@@ -150,8 +157,15 @@ func (s *successor) releaseOrphans(log *slog.Logger) {
 		return
 	}
 	s.adopted = true // once
+	removeHandedOver(s.leases, "this process stopped before adopting it", log)
+}
+
+// removeHandedOver removes the VIPs named in leases from this host's
+// interfaces (only addresses the VIP manager marks as its own), logging
+// each with why.
+func removeHandedOver(leases []runtime.HandoverLease, why string, log *slog.Logger) {
 	ips := map[netip.Addr]bool{}
-	for _, l := range s.leases {
+	for _, l := range leases {
 		for _, v := range l.VIPs {
 			if ip, err := netip.ParseAddr(v); err == nil {
 				ips[ip] = true
@@ -177,7 +191,7 @@ func (s *successor) releaseOrphans(log *slog.Logger) {
 			log.Error("handover: remove VIP", "vip", a.Prefix.String(), "iface", a.Iface, "err", err)
 			continue
 		}
-		log.Warn("handover: VIP removed: this process stopped before adopting it", "vip", a.Prefix.String(), "iface", a.Iface)
+		log.Warn("handover: VIP removed: "+why, "vip", a.Prefix.String(), "iface", a.Iface)
 	}
 }
 
