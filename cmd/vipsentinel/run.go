@@ -234,6 +234,8 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 			log.Warn("handover: the inherited leases ended before this process could adopt them; the VIPs are claimed as at a start")
 		}
 	}
+	// The VIP manager keeps or removes the handed-over VIPs from now on.
+	succ.adopt()
 	go func() { done <- rt.Run(runCtx) }()
 	if vips != nil {
 		go func() {
@@ -245,7 +247,6 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 	} else {
 		close(vipsDone)
 	}
-	succ.adopted = true // the VIP manager keeps or removes them from now on
 	if fw != nil {
 		go func() {
 			if err := fw.Run(runCtx); err != nil {

@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/runtime"
 	"github.com/vipsentinel/vipsentinel/systemd"
@@ -122,13 +124,18 @@ func reexec(handover string, log *slog.Logger) error {
 // successor is the handover this process received, if any, and whether its
 // VIP manager has taken responsibility for the VIPs in it.
 type successor struct {
-	kind    string // runtime.HandoverReexec or HandoverRestart
-	leases  []runtime.HandoverLease
-	adopted bool
+	kind   string // runtime.HandoverReexec or HandoverRestart
+	leases []runtime.HandoverLease
+
+	mu      sync.Mutex
+	adopted bool        // by the VIP manager, or removed
+	expire  *time.Timer // removes the VIPs at the first deadline unless adopted
 }
 
 // takeHandover reads and removes the handover file at path ("" or missing:
-// none).
+// none). Until the VIP manager adopts them, the VIPs in it are removed at
+// the first lease deadline: a start that hangs (a slow disk, a stuck
+// firewall call) must not keep them past the lease that justified them.
 func takeHandover(path string, log *slog.Logger) *successor {
 	s := &successor{}
 	if path == "" {
@@ -141,11 +148,29 @@ func takeHandover(path string, log *slog.Logger) *successor {
 	}
 	s.kind, s.leases = h.KindOrDefault(), h.Leases
 	now := runtime.BootTime()
+	first := time.Duration(-1)
 	for _, l := range h.Leases {
 		log.Info("handover: lease received", "kind", s.kind, "master", l.Master, "addr", l.Addr().String(), "epoch", l.Epoch,
 			"left", l.Remaining(now).String(), "vips", strings.Join(l.VIPs, " "))
+		if left := l.Remaining(now); first < 0 || left < first {
+			first = left
+		}
+	}
+	if first >= 0 {
+		s.expire = time.AfterFunc(max(first, 0), func() { s.release(log, "its lease ended before this process adopted it") })
 	}
 	return s
+}
+
+// adopt records that the VIP manager keeps or removes the handed-over VIPs
+// from now on.
+func (s *successor) adopt() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.adopted = true
+	if s.expire != nil {
+		s.expire.Stop()
+	}
 }
 
 // releaseOrphans removes the handed-over VIPs when this process stops
@@ -153,11 +178,22 @@ func takeHandover(path string, log *slog.Logger) *successor {
 // rejects, a failed start): nobody else would remove them, and they must
 // not outlive the lease.
 func (s *successor) releaseOrphans(log *slog.Logger) {
-	if s == nil || s.adopted || len(s.leases) == 0 {
+	if s != nil {
+		s.release(log, "this process stopped before adopting it")
+	}
+}
+
+func (s *successor) release(log *slog.Logger, why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.adopted || len(s.leases) == 0 {
 		return
 	}
 	s.adopted = true // once
-	removeHandedOver(s.leases, "this process stopped before adopting it", log)
+	if s.expire != nil {
+		s.expire.Stop()
+	}
+	removeHandedOver(s.leases, why, log)
 }
 
 // removeHandedOver removes the VIPs named in leases from this host's
