@@ -103,17 +103,20 @@ func cmdReleaseHandover(args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := systemd.NewLogger(new(slog.LevelVar)).With("component", "release-handover")
-	f, _, cfgErr := config.Load(args[0])
-	dir := ""
-	if cfgErr == nil {
-		dir = f.Dir
-	} else if d := os.Getenv("STATE_DIRECTORY"); d != "" {
-		// systemd's StateDirectory=; a list when several are set.
-		dir, _, _ = strings.Cut(d, ":")
-	}
+	// This runs between the old process and the new one of a restart,
+	// while the handed-over lease runs out: the handover file is found
+	// without parsing the configuration where systemd names the state
+	// directory (StateDirectory=; a list when several are set). The
+	// agent's dir is that directory under the unit.
+	var f *config.File
+	cfgErr := errors.New("not loaded")
+	dir, _, _ := strings.Cut(os.Getenv("STATE_DIRECTORY"), ":")
 	if dir == "" {
-		log.Error("cannot find the state directory", "err", cfgErr)
-		return exitFail
+		if f, _, cfgErr = config.Load(args[0]); cfgErr != nil {
+			log.Error("cannot find the state directory", "err", cfgErr)
+			return exitFail
+		}
+		dir = f.Dir
 	}
 	path := runtime.HandoverPath(dir)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -123,6 +126,9 @@ func cmdReleaseHandover(args []string, stderr io.Writer) int {
 	if systemdRestarting(ctx, log) {
 		log.Info("handover kept: systemd starts the successor next")
 		return exitOK
+	}
+	if f == nil {
+		f, _, cfgErr = config.Load(args[0])
 	}
 	h, err := runtime.TakeHandover(path)
 	if err != nil {

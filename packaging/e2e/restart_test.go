@@ -34,6 +34,33 @@ func TestClusterRestartBooted(t *testing.T) {
 	t.Logf("cluster up with the VIP on n1 after %v", time.Since(start).Round(time.Millisecond))
 	n1 := nodes[0]
 	vip := netip.MustParseAddr(clusterVIP)
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := n1.exec("journalctl", "-u", "vipsentinel", "-o", "verbose", "--no-pager", "-n", "150")
+			t.Logf("n1's journal:\n%s", out)
+		}
+	})
+
+	// The lease is a third of down-after-milliseconds. The cluster's 1 s
+	// (a 333 ms lease) is shorter than a restart by systemd takes on this
+	// loaded test machine: three executions of the agent's binary
+	// (ExecStopPost=, ExecCondition=, ExecStart=) between the old process's
+	// exit and the new one's adoption, up to 2 s at a load average of 27.
+	// Sentinel's default is 30 s; 9 s (a 3 s lease) is applied in place by
+	// a reload on every host.
+	for _, n := range nodes {
+		n.must("sed", "-i", "s|^sentinel down-after-milliseconds mymaster .*|sentinel down-after-milliseconds mymaster 9000|", "/etc/vipsentinel/vipsentinel.conf")
+		n.must("systemctl", "reload", "vipsentinel")
+	}
+	testenv.Eventually(t, 30*time.Second, "down-after-milliseconds 9000 on every agent", func() error {
+		for _, n := range nodes {
+			out, _ := n.exec("redis-cli", "-p", "26379", "-a", clusterPass, "--no-auth-warning", "sentinel", "master", "mymaster")
+			if !strings.Contains(out, "down-after-milliseconds\n9000") {
+				return testenv.Pending(false, n.name+": "+out)
+			}
+		}
+		return nil
+	})
 
 	restartKeepsWrites(t, nodes, "systemctl restart", 1)
 
