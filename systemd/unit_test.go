@@ -56,6 +56,7 @@ func TestUnitContract(t *testing.T) {
 		"Service.ExecCondition":            "/usr/bin/vipsentinel configured /etc/vipsentinel/vipsentinel.conf",
 		"Unit.ConditionFileNotEmpty":       "/etc/vipsentinel/vipsentinel.conf",
 		"Service.ExecReload":               "/bin/kill -HUP $MAINPID",
+		"Service.ExecStopPost":             "/usr/bin/vipsentinel release-handover /etc/vipsentinel/vipsentinel.conf",
 		"Service.Restart":                  "always",
 		"Service.RestartPreventExitStatus": "78",
 		"Service.WatchdogSec":              "10s",

@@ -244,3 +244,30 @@ func BenchmarkObserveEvent(b *testing.B) {
 		m.ObserveEvent(at.Add(time.Duration(i)*time.Millisecond), sentinel.Event{Type: types[i%len(types)], Master: "mymaster"})
 	}
 }
+
+// TestHandoverCounter checks that +handover and -handover events count by
+// the kind their payload starts with, and that an unknown kind cannot add
+// series beyond "other".
+func TestHandoverCounter(t *testing.T) {
+	m := New(Options{})
+	for _, e := range []sentinel.Event{
+		{Type: "+handover", Payload: "restart mymaster adopted"},
+		{Type: "+handover", Payload: "restart other adopted"},
+		{Type: "-handover", Payload: "reexec * failed: no executable"},
+		{Type: "+handover", Payload: "bogus x"},
+		{Type: "-handover", Payload: ""},
+	} {
+		m.ObserveEvent(time.Now(), e)
+	}
+	for _, c := range []struct {
+		kind, result string
+		want         float64
+	}{
+		{"restart", "adopted", 2}, {"restart", "failed", 0}, {"reexec", "adopted", 0}, {"reexec", "failed", 1},
+		{"other", "adopted", 1}, {"other", "failed", 1},
+	} {
+		if v := testutil.ToFloat64(m.handover.WithLabelValues(c.kind, c.result)); v != c.want {
+			t.Errorf("handovers{kind=%q,result=%q} = %v, want %v", c.kind, c.result, v, c.want)
+		}
+	}
+}

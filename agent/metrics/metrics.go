@@ -21,6 +21,8 @@ import (
 	"net/http"
 	"reflect"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -124,6 +126,7 @@ type Metrics struct {
 	events   *prometheus.CounterVec
 	failover *prometheus.HistogramVec
 	scripts  *prometheus.CounterVec
+	handover *prometheus.CounterVec
 	tracker  *failoverTracker
 	handler  http.Handler
 
@@ -182,9 +185,17 @@ func New(opts Options) *Metrics {
 			Name: "vipsentinel_script_failures_total",
 			Help: "notification-script and client-reconfig-script runs that failed: reason=\"error\" (could not start, or exited non-zero or on a signal; -script-error) or \"timeout\" (killed after 60 s; -script-timeout).",
 		}, []string{"reason"}),
+		handover: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vipsentinel_handovers_total",
+			Help: "VIP leases handed from a stopping agent process to its successor on this host, counted by the successor: kind=\"reexec\" (reload or upgrade, same PID) or \"restart\" (systemctl restart); result=\"adopted\" (+handover: the VIP stayed up) or \"failed\" (-handover: the lease could not be passed or ended first, and the VIP was claimed again).",
+		}, []string{"kind", "result"}),
 	}
 	m.scripts.WithLabelValues("error")
 	m.scripts.WithLabelValues("timeout")
+	for _, kind := range handoverKinds {
+		m.handover.WithLabelValues(kind, "adopted")
+		m.handover.WithLabelValues(kind, "failed")
+	}
 	// Counters that alerts watch exist from the start, so that the first
 	// occurrence is an increase rather than a new series.
 	for _, t := range []string{"+sdown", "+odown", "+try-failover", "+switch-master", "+failover-end",
@@ -213,6 +224,7 @@ func New(opts Options) *Metrics {
 		m.events,
 		m.failover,
 		m.scripts,
+		m.handover,
 		m.coll,
 	)
 
@@ -263,12 +275,31 @@ func (m *Metrics) ObserveEvent(at time.Time, e sentinel.Event) {
 		m.scripts.WithLabelValues("error").Inc()
 	case "-script-timeout":
 		m.scripts.WithLabelValues("timeout").Inc()
+	case "+handover":
+		m.handover.WithLabelValues(handoverKind(e.Payload), "adopted").Inc()
+	case "-handover":
+		m.handover.WithLabelValues(handoverKind(e.Payload), "failed").Inc()
 	}
 	if d, ok := m.tracker.observe(at, e); ok {
 		if h, err := m.failover.GetMetricWithLabelValues(e.Master); err == nil {
 			h.Observe(d.Seconds())
 		}
 	}
+}
+
+// handoverKinds are the kinds of +handover and -handover events, the first
+// word of their payload (cmd/vipsentinel: runtime.HandoverReexec and
+// HandoverRestart).
+var handoverKinds = []string{"reexec", "restart"}
+
+// handoverKind is the kind label of a handover event's payload; anything
+// else is "other", so that the label set stays bounded.
+func handoverKind(payload string) string {
+	kind, _, _ := strings.Cut(payload, " ")
+	if slices.Contains(handoverKinds, kind) {
+		return kind
+	}
+	return "other"
 }
 
 // eventType is the label value for an event type: the type itself, or

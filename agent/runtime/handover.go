@@ -32,11 +32,31 @@ import (
 // HandoverFile is the name of the handover file in the state directory.
 const HandoverFile = "vipsentinel.handover"
 
+// The kinds of handover: how the successor comes.
+const (
+	// HandoverReexec: the agent re-executes itself in place (a reload that
+	// needs a start, an upgrade, SIGUSR2); same PID, no gap for systemd.
+	HandoverReexec = "reexec"
+	// HandoverRestart: systemd restarts the unit (systemctl restart, a
+	// unit-file change); the process exits and systemd starts a new one.
+	HandoverRestart = "restart"
+)
+
 // Handover is what a stopping agent leaves for its successor.
 type Handover struct {
 	BootID string          `json:"boot_id"`
 	PID    int             `json:"pid"`
+	Kind   string          `json:"kind,omitempty"` // HandoverReexec (also when empty) or HandoverRestart
 	Leases []HandoverLease `json:"leases"`
+}
+
+// KindOrDefault is h's kind; files written before kinds existed came from
+// a re-exec.
+func (h Handover) KindOrDefault() string {
+	if h.Kind == "" {
+		return HandoverReexec
+	}
+	return h.Kind
 }
 
 // HandoverLease is one VIP lease handed over: the master's VIPs may stay
@@ -168,35 +188,36 @@ func SaveHandover(path string, h Handover) error {
 func HandoverPath(dir string) string { return filepath.Join(dir, HandoverFile) }
 
 // TakeHandover reads and removes the handover file at path, and returns the
-// leases of this boot (Adopter ignores those already over). A missing file is no handover; a file
-// from another boot, or one that does not parse, is removed and ignored:
-// the VIPs are then claimed as at any start.
-func TakeHandover(path string) ([]HandoverLease, error) {
+// handover if it is of this boot (Adopter ignores leases already over). A
+// missing file is no handover (zero Handover, nil error); a file from
+// another boot, or one that does not parse, is removed and ignored: the
+// VIPs are then claimed as at any start.
+func TakeHandover(path string) (Handover, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return Handover{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read handover: %w", err)
+		return Handover{}, fmt.Errorf("read handover: %w", err)
 	}
 	// Taken once: a handover is never read by a second start.
 	if err := os.Remove(path); err != nil {
-		return nil, fmt.Errorf("remove handover: %w", err)
+		return Handover{}, fmt.Errorf("remove handover: %w", err)
 	}
 	var h Handover
 	if err := json.Unmarshal(b, &h); err != nil {
-		return nil, fmt.Errorf("handover file %s: %w", path, err)
+		return Handover{}, fmt.Errorf("handover file %s: %w", path, err)
 	}
 	id, err := BootID()
 	if err != nil {
-		return nil, err
+		return Handover{}, err
 	}
 	if h.BootID != id {
-		return nil, fmt.Errorf("handover file %s is from another boot", path)
+		return Handover{}, fmt.Errorf("handover file %s is from another boot", path)
 	}
 	// Leases already over are returned too: their VIPs may still be on
 	// the interface, and the caller must remove them if it cannot start.
-	return h.Leases, nil
+	return h, nil
 }
 
 // Adopter keeps the VIPs of handed-over leases while the core of the new

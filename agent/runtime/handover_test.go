@@ -15,7 +15,7 @@ import (
 func TestHandoverFile(t *testing.T) {
 	dir := t.TempDir()
 	path := HandoverPath(dir)
-	if got, err := TakeHandover(path); err != nil || got != nil {
+	if got, err := TakeHandover(path); err != nil || got.Leases != nil || got.Kind != "" {
 		t.Fatalf("no file: %v, %v; want nothing", got, err)
 	}
 	id, err := BootID()
@@ -23,7 +23,7 @@ func TestHandoverFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := BootTime()
-	h := Handover{BootID: id, PID: 1, Leases: []HandoverLease{
+	h := Handover{BootID: id, PID: 1, Kind: HandoverRestart, Leases: []HandoverLease{
 		{Master: "a", Host: "198.18.0.1", Port: 6379, Epoch: 3, Until: now + int64(time.Second), VIPs: []string{"198.18.0.100"}},
 		{Master: "b", Host: "198.18.0.2", Port: 6379, Until: now - 1},
 	}}
@@ -31,7 +31,7 @@ func TestHandoverFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := TakeHandover(path)
-	if err != nil || !slices.EqualFunc(got, h.Leases, func(a, b HandoverLease) bool {
+	if err != nil || got.KindOrDefault() != HandoverRestart || !slices.EqualFunc(got.Leases, h.Leases, func(a, b HandoverLease) bool {
 		return a.Master == b.Master && a.Until == b.Until && slices.Equal(a.VIPs, b.VIPs)
 	}) {
 		t.Fatalf("took %+v, %v; want %+v", got, err, h.Leases)
@@ -41,13 +41,13 @@ func TestHandoverFile(t *testing.T) {
 	}
 	// Another boot's file, or garbage, is removed and ignored.
 	for name, content := range map[string]string{
-		"other boot": `{"boot_id":"not-this-boot","leases":[{"master":"a","until_boottime_ns":1}]}`,
+		"other boot": `{"boot_id":"not-this-boot","kind":"restart","leases":[{"master":"a","until_boottime_ns":1}]}`,
 		"garbage":    "{",
 	} {
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := TakeHandover(path); err == nil || got != nil {
+		if got, err := TakeHandover(path); err == nil || got.Leases != nil {
 			t.Errorf("%s: took %+v, %v; want an error", name, got, err)
 		}
 		if _, err := os.Stat(filepath.Join(dir, HandoverFile)); !os.IsNotExist(err) {

@@ -103,6 +103,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdImport(args[1:], stdout, stderr)
 	case "configured":
 		return cmdConfigured(args[1:], stdout, stderr)
+	case "release-handover":
+		return cmdReleaseHandover(args[1:], stderr)
 	case "demo", "bench":
 		// No path in this text: lintian reads a bin/ path naming this
 		// program as a wrong location (bin-sbin-mismatch).

@@ -9,7 +9,6 @@ import (
 	"math/rand"
 	"net"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -76,7 +75,9 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 
 	redis.SetLogger(redislink.GoRedisLogger(log.With("component", "go-redis")))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGTERM and SIGINT arrive on sig.term: runAgent decides whether a
+	// SIGTERM is a stop or the stop half of a restart (restart.go).
+	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	err = runAgent(ctx, stop, path, f, level, log, logFile, succ, sig)
 	switch {
@@ -233,6 +234,8 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 			log.Warn("handover: the inherited leases ended before this process could adopt them; the VIPs are claimed as at a start")
 		}
 	}
+	// The VIP manager keeps or removes the handed-over VIPs from now on.
+	succ.adopt()
 	go func() { done <- rt.Run(runCtx) }()
 	if vips != nil {
 		go func() {
@@ -244,7 +247,6 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 	} else {
 		close(vipsDone)
 	}
-	succ.adopted = true // the VIP manager keeps or removes them from now on
 	if fw != nil {
 		go func() {
 			if err := fw.Run(runCtx); err != nil {
@@ -268,23 +270,47 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 	case <-rt.Ready():
 	case err := <-done:
 		return err
+	case <-sig.term:
+		// Before it is ready the agent holds no lease to hand over.
+		stop()
+		return <-done
 	}
 	if err := systemd.Ready(); err != nil {
 		log.Warn("sd_notify READY", "err", err)
 	}
 	log.Info("agent ready", "addrs", fmt.Sprint(rt.Addrs()), "masters", len(cfg.Masters), "version", version())
 
-	handoverTo, fwOff := "", false
-	tryHandover := func(why string) bool {
+	handoverTo, handoverKind, fwOff := "", "", false
+	tryHandover := func(kind, why string) bool {
 		p := runtime.HandoverPath(f.Dir)
-		if err := handOver(runCtx, p, rt, vips, log); err != nil {
-			log.Error("handover failed; the agent keeps running", "why", why, "err", err)
+		if err := handOver(runCtx, p, kind, rt, vips, log); err != nil {
+			next := "the agent keeps running"
+			if kind == runtime.HandoverRestart {
+				next = "the VIPs are released as at a stop"
+			}
+			log.Error("handover failed; "+next, "why", why, "err", err)
+			rt.Publish(handoverEvent(false, kind, "", "failed: "+err.Error()))
 			dropHandover(p)
 			return false
 		}
-		log.Info("handing over to a new process", "why", why)
-		handoverTo = p
+		log.Info("handing over to a new process", "kind", kind, "why", why)
+		handoverTo, handoverKind = p, kind
 		return true
+	}
+	if adopter != nil {
+		// Counted once the core runs: the inherited leases this process
+		// adopted (+handover) or that ended before it could (-handover).
+		held := map[string]bool{}
+		for _, m := range adopter.Adopted() {
+			held[m] = true
+		}
+		for _, l := range succ.leases {
+			if held[l.Master] {
+				rt.Publish(handoverEvent(true, succ.kind, l.Master, "adopted"))
+			} else {
+				rt.Publish(handoverEvent(false, succ.kind, l.Master, "the inherited lease ended before this process could adopt it"))
+			}
+		}
 	}
 
 	tick := time.NewTicker(time.Second)
@@ -298,8 +324,24 @@ loop:
 		case <-ctx.Done():
 			runErr = <-done
 			break loop
+		case s := <-sig.term:
+			if s == syscall.SIGTERM && systemdRestarting(runCtx, log) {
+				nf, err := successorWouldStart(path)
+				switch {
+				case err != nil:
+					log.Warn("systemd restarts the unit, but the new process would not start: releasing the VIPs", "err", err)
+				case tryHandover(runtime.HandoverRestart, "systemd restarts the unit"):
+					fwOff = fw != nil && !nf.Firewall.Enabled
+					cancel()
+					runErr = <-done
+					break loop
+				}
+			}
+			stop()
+			runErr = <-done
+			break loop
 		case <-sig.usr2:
-			if tryHandover("SIGUSR2") {
+			if tryHandover(runtime.HandoverReexec, "SIGUSR2") {
 				cancel()
 				runErr = <-done
 				break loop
@@ -321,7 +363,7 @@ loop:
 			case len(restart) > 0:
 				why = "the configuration changes " + strings.Join(restart, ", ")
 			}
-			if why != "" && tryHandover(why) {
+			if why != "" && tryHandover(runtime.HandoverReexec, why) {
 				fwOff = fw != nil && !nf.Firewall.Enabled
 				cancel()
 				runErr = <-done
@@ -351,6 +393,14 @@ loop:
 		}
 		if errors.Is(runErr, context.Canceled) {
 			runErr = nil
+		}
+		if runErr == nil && handoverKind == runtime.HandoverRestart {
+			// systemd starts the successor once this process has
+			// exited; it takes the file from the state directory.
+			store.Close()
+			_ = systemd.Stopping()
+			log.Info("exiting for systemd's restart; the VIPs and the firewall table stay for the successor")
+			return nil
 		}
 		if runErr == nil {
 			store.Close()

@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/runtime"
 	"github.com/vipsentinel/vipsentinel/systemd"
@@ -28,22 +30,26 @@ import (
 // (`systemctl kill -s USR2 --kill-whom=main vipsentinel`).
 const handoverSignal = syscall.SIGUSR2
 
-// signals are the reload (SIGHUP) and handover (SIGUSR2) requests.
-type signals struct{ hup, usr2 chan os.Signal }
+// signals are the reload (SIGHUP), handover (SIGUSR2) and stop (SIGTERM,
+// SIGINT) requests.
+type signals struct{ hup, usr2, term chan os.Signal }
 
 // notifySignals starts receiving SIGHUP and SIGUSR2, whose default action
-// would end the process. A request that arrives before the agent is ready
-// waits for it.
+// would end the process, and SIGTERM and SIGINT: a SIGTERM may be the stop
+// half of a restart (restart.go). A reload or handover request that
+// arrives before the agent is ready waits for it.
 func notifySignals() signals {
-	s := signals{hup: make(chan os.Signal, 1), usr2: make(chan os.Signal, 1)}
+	s := signals{hup: make(chan os.Signal, 1), usr2: make(chan os.Signal, 1), term: make(chan os.Signal, 1)}
 	signal.Notify(s.hup, syscall.SIGHUP)
 	signal.Notify(s.usr2, handoverSignal)
+	signal.Notify(s.term, syscall.SIGTERM, os.Interrupt)
 	return s
 }
 
 func (s signals) stop() {
 	signal.Stop(s.hup)
 	signal.Stop(s.usr2)
+	signal.Stop(s.term)
 }
 
 // envHandover names the handover file for the re-executed process. It is
@@ -59,8 +65,9 @@ func executableReplaced() bool {
 }
 
 // handOver takes the runtime's leases and writes them to path for the
-// successor. On error nothing is written and the agent keeps running.
-func handOver(ctx context.Context, path string, rt *runtime.Runtime, vips *vip.Manager, log *slog.Logger) error {
+// successor, which comes as kind says (runtime.HandoverReexec or
+// HandoverRestart). On error nothing is written.
+func handOver(ctx context.Context, path, kind string, rt *runtime.Runtime, vips *vip.Manager, log *slog.Logger) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the executable: %w", err)
@@ -76,6 +83,7 @@ func handOver(ctx context.Context, path string, rt *runtime.Runtime, vips *vip.M
 	if err != nil {
 		return err
 	}
+	h.Kind = kind
 	if vips != nil {
 		for i, l := range h.Leases {
 			for _, s := range vips.Status() {
@@ -89,7 +97,7 @@ func handOver(ctx context.Context, path string, rt *runtime.Runtime, vips *vip.M
 		return err
 	}
 	for _, l := range h.Leases {
-		log.Info("handover: lease passed to the successor", "master", l.Master, "addr", l.Addr().String(), "epoch", l.Epoch,
+		log.Info("handover: lease passed to the successor", "kind", kind, "master", l.Master, "addr", l.Addr().String(), "epoch", l.Epoch,
 			"left", l.Remaining(runtime.BootTime()).String(), "vips", strings.Join(l.VIPs, " "))
 	}
 	if len(h.Leases) == 0 {
@@ -116,29 +124,53 @@ func reexec(handover string, log *slog.Logger) error {
 // successor is the handover this process received, if any, and whether its
 // VIP manager has taken responsibility for the VIPs in it.
 type successor struct {
-	leases  []runtime.HandoverLease
-	adopted bool
+	kind   string // runtime.HandoverReexec or HandoverRestart
+	leases []runtime.HandoverLease
+
+	mu      sync.Mutex
+	adopted bool        // by the VIP manager, or removed
+	expire  *time.Timer // removes the VIPs at the first deadline unless adopted
 }
 
 // takeHandover reads and removes the handover file at path ("" or missing:
-// none).
+// none). Until the VIP manager adopts them, the VIPs in it are removed at
+// the first lease deadline: a start that hangs (a slow disk, a stuck
+// firewall call) must not keep them past the lease that justified them.
 func takeHandover(path string, log *slog.Logger) *successor {
 	s := &successor{}
 	if path == "" {
 		return s
 	}
-	leases, err := runtime.TakeHandover(path)
+	h, err := runtime.TakeHandover(path)
 	if err != nil {
 		log.Warn("handover ignored; the VIPs are claimed as at a start", "err", err)
 		return s
 	}
-	s.leases = leases
+	s.kind, s.leases = h.KindOrDefault(), h.Leases
 	now := runtime.BootTime()
-	for _, l := range leases {
-		log.Info("handover: lease received", "master", l.Master, "addr", l.Addr().String(), "epoch", l.Epoch,
+	first := time.Duration(-1)
+	for _, l := range h.Leases {
+		log.Info("handover: lease received", "kind", s.kind, "master", l.Master, "addr", l.Addr().String(), "epoch", l.Epoch,
 			"left", l.Remaining(now).String(), "vips", strings.Join(l.VIPs, " "))
+		if left := l.Remaining(now); first < 0 || left < first {
+			first = left
+		}
+	}
+	if first >= 0 {
+		s.expire = time.AfterFunc(max(first, 0), func() { s.release(log, "its lease ended before this process adopted it") })
 	}
 	return s
+}
+
+// adopt records that the VIP manager keeps or removes the handed-over VIPs
+// from now on.
+func (s *successor) adopt() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.adopted = true
+	if s.expire != nil {
+		s.expire.Stop()
+	}
 }
 
 // releaseOrphans removes the handed-over VIPs when this process stops
@@ -146,12 +178,30 @@ func takeHandover(path string, log *slog.Logger) *successor {
 // rejects, a failed start): nobody else would remove them, and they must
 // not outlive the lease.
 func (s *successor) releaseOrphans(log *slog.Logger) {
-	if s == nil || s.adopted || len(s.leases) == 0 {
+	if s != nil {
+		s.release(log, "this process stopped before adopting it")
+	}
+}
+
+func (s *successor) release(log *slog.Logger, why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.adopted || len(s.leases) == 0 {
 		return
 	}
 	s.adopted = true // once
+	if s.expire != nil {
+		s.expire.Stop()
+	}
+	removeHandedOver(s.leases, why, log)
+}
+
+// removeHandedOver removes the VIPs named in leases from this host's
+// interfaces (only addresses the VIP manager marks as its own), logging
+// each with why.
+func removeHandedOver(leases []runtime.HandoverLease, why string, log *slog.Logger) {
 	ips := map[netip.Addr]bool{}
-	for _, l := range s.leases {
+	for _, l := range leases {
 		for _, v := range l.VIPs {
 			if ip, err := netip.ParseAddr(v); err == nil {
 				ips[ip] = true
@@ -177,7 +227,7 @@ func (s *successor) releaseOrphans(log *slog.Logger) {
 			log.Error("handover: remove VIP", "vip", a.Prefix.String(), "iface", a.Iface, "err", err)
 			continue
 		}
-		log.Warn("handover: VIP removed: this process stopped before adopting it", "vip", a.Prefix.String(), "iface", a.Iface)
+		log.Warn("handover: VIP removed: "+why, "vip", a.Prefix.String(), "iface", a.Iface)
 	}
 }
 

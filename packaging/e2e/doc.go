@@ -4,7 +4,10 @@
 // --root), and boot a Debian bookworm system with systemd-nspawn to check
 // under a real systemd: installation, READY and STATUS= notifications, the
 // journal's structured fields, the watchdog restarting a stopped agent,
-// upgrades keeping an edited configuration, and purge.
+// upgrades keeping an edited configuration, purge, and on a three-host
+// cluster upgrades, reloads and `systemctl restart` on the master's host
+// keeping the VIP and a client's writes (TestClusterUpgradeBooted,
+// TestClusterRestartBooted).
 //
 // The bookworm root file system is built once with debootstrap from the
 // machine's configured Debian mirror and cached as a tarball under
