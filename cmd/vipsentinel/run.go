@@ -75,6 +75,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		log.Warn("configuration", "file", w.File, "line", w.Line, "directive", w.Directive, "msg", w.Msg)
 	}
 
+	setMemoryLimit(log)
 	redis.SetLogger(redislink.GoRedisLogger(log.With("component", "go-redis")))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
