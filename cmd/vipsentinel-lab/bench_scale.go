@@ -20,19 +20,19 @@ import (
 // stacks in turn.
 func (b *bench) scaleCase(ctx context.Context, counts []int, settle, window time.Duration, detectRuns int) error {
 	b.say("== idle cost by monitored masters (3 hosts, each master with 2 replicas), CPU averaged over %v after %v + 20 ms per master", window, settle)
-	b.say("%-8s %-22s %10s %10s %10s  %s", "masters", "stack", "CPU h1 %", "CPU avg %", "RSS h1 MiB", "load average")
+	b.say("%-8s %-22s %10s %10s %10s %10s  %s", "masters", "stack", "CPU h1 %", "CPU avg %", "RSS h1 MiB", "anon MiB", "load average")
 	var firstErr error
 	for _, n := range counts {
 		cpu := map[scenario.Stack]float64{}
 		for _, stack := range []scenario.Stack{scenario.Vipsentinel, scenario.Classic} {
-			h1, avg, rss, err := b.scaleIdle(ctx, stack, n, settle+time.Duration(n)*20*time.Millisecond, window)
+			h1, avg, rss, anon, err := b.scaleIdle(ctx, stack, n, settle+time.Duration(n)*20*time.Millisecond, window)
 			if err != nil {
 				b.say("%-8d %-22s error: %v", n, stack, err)
 				firstErr = cmpErr(firstErr, err)
 				continue
 			}
 			cpu[stack] = avg
-			b.say("%-8d %-22s %10.2f %10.2f %10.1f  %s", n, stack, h1, avg, rss, loadAvg())
+			b.say("%-8d %-22s %10.2f %10.2f %10.1f %10.1f  %s", n, stack, h1, avg, rss, anon, loadAvg())
 		}
 		if v, ok := cpu[scenario.Vipsentinel]; ok {
 			if c, ok := cpu[scenario.Classic]; ok {
@@ -66,16 +66,22 @@ func (b *bench) scaleCase(ctx context.Context, counts []int, settle, window time
 
 // scaleIdle starts stack monitoring masters masters, lets it settle and
 // returns the CPU use of the first host's agent and the mean of all the
-// agents over window (percent of one core), and the first agent's RSS.
-func (b *bench) scaleIdle(ctx context.Context, stack scenario.Stack, masters int, settle, window time.Duration) (h1, avg, rssMiB float64, err error) {
-	c, err := b.start(ctx, stack, masters-1)
+// agents over window (percent of one core), and the first agent's RSS and
+// the anonymous part of it (the rest is the executable's pages, shared
+// with the page cache).
+func (b *bench) scaleIdle(ctx context.Context, stack scenario.Stack, masters int, settle, window time.Duration) (h1, avg, rssMiB, anonMiB float64, err error) {
+	// Start waits for the floating IP with wait.Default unless ctx has a
+	// deadline: too short for hundreds of masters on a loaded machine.
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second+time.Duration(masters)*100*time.Millisecond)
+	c, err := b.start(sctx, stack, masters-1)
+	cancel()
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer c.Close()
 	select {
 	case <-ctx.Done():
-		return 0, 0, 0, ctx.Err()
+		return 0, 0, 0, 0, ctx.Err()
 	case <-time.After(settle):
 	}
 	type sample struct {
@@ -95,17 +101,17 @@ func (b *bench) scaleIdle(ctx context.Context, stack scenario.Stack, masters int
 	}
 	before, err := read()
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	t0 := time.Now()
 	select {
 	case <-ctx.Done():
-		return 0, 0, 0, ctx.Err()
+		return 0, 0, 0, 0, ctx.Err()
 	case <-time.After(window):
 	}
 	after, err := read()
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	elapsed := float64(time.Since(t0))
 	var total float64
@@ -116,7 +122,7 @@ func (b *bench) scaleIdle(ctx context.Context, stack scenario.Stack, masters int
 		}
 		total += p
 	}
-	return h1, total / float64(len(after)), float64(after[0].rss) / 1024, nil
+	return h1, total / float64(len(after)), float64(after[0].rss) / 1024, float64(rssAnonKB(c.Agents[0].Pid())) / 1024, nil
 }
 
 // detect runs one kill -9 failover of stack monitoring one master.
@@ -155,4 +161,23 @@ func parseCounts(s string) ([]int, error) {
 		counts = append(counts, n)
 	}
 	return counts, nil
+}
+
+// rssAnonKB is the anonymous resident memory of process pid (RssAnon in
+// /proc/pid/status), or -1.
+func rssAnonKB(pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				if n, err := strconv.Atoi(f[0]); err == nil {
+					return n
+				}
+			}
+		}
+	}
+	return -1
 }
