@@ -16,14 +16,19 @@
 // limits checked before allocation, and every client has one bounded output
 // queue drained by its own writer goroutine.
 //
-// A reply is normally written by the goroutine that read the request, with
-// a non-blocking write, when nothing else is queued or being written for
-// that client: handing every
+// A reply is normally written by the goroutine that read the request when
+// nothing else is queued or being written for that client: handing every
 // reply to the writer goroutine costs a goroutine switch per request, which
 // limits the rate clients polling SENTINEL GET-MASTER-ADDR-BY-NAME get.
 // Replies to pipelined requests and pub/sub messages (which arrive from
 // other goroutines) go through the queue and the writer goroutine, in the
 // order they were produced.
+//
+// Requests and replies go through the plain net.Conn. A path with raw
+// read and write syscalls on the non-blocking socket (skipping the
+// scheduler's syscall bookkeeping, at the price of unsafe) was measured
+// against it with BenchmarkRedisBenchmark and removed: it bought no CPU
+// per request and lost rate (see bench_test.go).
 package api
 
 import (
@@ -39,9 +44,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/vipsentinel/vipsentinel/agent/resp"
 	"github.com/vipsentinel/vipsentinel/internal/panics"
@@ -465,12 +468,6 @@ type client struct {
 	// writeDeadline is the connection's write deadline; holder of writing
 	// only.
 	writeDeadline time.Time
-	// raw allows the reader goroutine's non-blocking writes; nil when the
-	// connection has no file descriptor (then replies are written with
-	// conn.Write).
-	raw     syscall.RawConn
-	nb      nonBlockingWrite // writeNow's state; holder of writing only
-	nbWrite func(fd uintptr) bool
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -524,86 +521,8 @@ func newClient(s *Server, conn net.Conn) *client {
 		psubs:      map[string]struct{}{},
 	}
 	c.cond = sync.NewCond(&c.mu)
-	var r io.Reader = countingReader{conn, &s.stats.netIn, &s.stats.reads}
-	if sc, ok := conn.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			c.raw = raw
-			c.nbWrite = c.nb.write
-			rr := &rawReader{raw: raw, n: &s.stats.netIn, reads: &s.stats.reads}
-			rr.fn = rr.read
-			r = rr
-		}
-	}
-	c.rd = resp.NewReader(r)
+	c.rd = resp.NewReader(countingReader{conn, &s.stats.netIn, &s.stats.reads})
 	return c
-}
-
-// Why raw syscalls, measured: BenchmarkRedisBenchmark drives this server
-// with redis-benchmark -c 50 (SENTINEL GET-MASTER-ADDR-BY-NAME) through the
-// raw path and through plain net.Conn reads and writes, in one run, and
-// counts the server's CPU time only. On the 2-vCPU development machine
-// (load ~29, -benchtime 2x -count 3): raw 16.2, 15.1, 14.8 cpu-µs/req
-// (mean 15.4; 9.2k-16.3k req/s), plain 19.2, 18.2, 20.5 (mean 19.3, +26 %;
-// 12.1k-13.0k req/s). BenchmarkRequestPath, whose clients run in the same
-// process, shows no difference: their CPU time, the same for both paths,
-// dilutes the server's.
-//
-// The reads and writes of the request path are made with
-// syscall.RawSyscall on the non-blocking socket, so they never block: a
-// would-block read waits in the poller through syscall.RawConn, and a
-// would-block write leaves the rest to the writer goroutine. Unlike
-// syscall.Read and syscall.Write they skip the scheduler's syscall
-// bookkeeping, which under load made the runtime hand the goroutine's P to
-// another thread during a few-microsecond socket write (two context
-// switches) and kept its monitor thread waking every 20 µs.
-
-// rawReader reads a socket as described above, counting the bytes read and
-// the reads made.
-type rawReader struct {
-	raw   syscall.RawConn
-	fn    func(fd uintptr) bool // r.read, made once
-	n     *atomic.Int64
-	reads *atomic.Int64
-
-	buf []byte // the current Read's
-	got int
-	err error
-}
-
-func (r *rawReader) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	r.buf, r.got, r.err = p, 0, nil
-	err := r.raw.Read(r.fn)
-	got := r.got
-	if err == nil {
-		err = r.err
-	}
-	r.buf, r.err = nil, nil
-	r.n.Add(int64(got))
-	r.reads.Add(1)
-	return got, err
-}
-
-func (r *rawReader) read(fd uintptr) bool {
-	for {
-		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)))
-		switch errno {
-		case 0:
-			r.got = int(n)
-			if n == 0 {
-				r.err = io.EOF
-			}
-			return true
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			return false
-		default:
-			r.err = errno
-			return true
-		}
-	}
 }
 
 // countingReader counts the bytes read and the reads made.
@@ -723,10 +642,10 @@ func (c *client) finish() {
 // REPLY: written by this goroutine when the client's output is idle and no
 // further request is already buffered; otherwise through the output queue.
 // Writing here saves a goroutine switch per request, which limits the rate
-// of clients that poll SENTINEL GET-MASTER-ADDR-BY-NAME. With raw I/O the
-// write never blocks (what the socket does not take is queued); a plain
-// conn.Write may block while the client does not read, and then this
-// goroutine stops reading its requests, the backpressure wanted.
+// of clients that poll SENTINEL GET-MASTER-ADDR-BY-NAME. The write may
+// block while the client does not read; then this goroutine, which is this
+// client's alone, stops reading its requests: the backpressure wanted, and
+// no other client waits.
 func (c *client) flushReply() {
 	if c.w.Len() == 0 {
 		return
@@ -758,16 +677,11 @@ func (c *client) flushReply() {
 	c.inflight = len(reply)
 	c.mu.Unlock()
 
-	n, err := c.writeNow(reply)
+	err := c.writeNow(reply)
 
 	c.mu.Lock()
 	c.writing = false
 	c.inflight = 0
-	if err == nil && n < len(reply) && !c.closed {
-		// The socket is full: the rest goes before anything pushed
-		// meanwhile.
-		c.out = append(append(make([]byte, 0, len(reply)-n+len(c.out)), reply[n:]...), c.out...)
-	}
 	if len(c.out) > 0 || c.quit {
 		c.cond.Broadcast()
 	}
@@ -777,63 +691,14 @@ func (c *client) flushReply() {
 	}
 }
 
-// writeNow writes b from the reader goroutine and returns how much was
-// written. With raw I/O it writes only what the socket takes without
-// blocking (the caller queues the rest); otherwise a plain, blocking write.
-// The caller holds the writing flag.
-func (c *client) writeNow(b []byte) (int, error) {
-	// Also before a raw write: it fails at once once a deadline set long
-	// ago has passed.
+// writeNow writes b from the reader goroutine. The caller holds the
+// writing flag.
+func (c *client) writeNow(b []byte) error {
 	c.armWriteDeadline()
-	if c.raw == nil {
-		n, err := c.conn.Write(b)
-		c.srv.stats.netOut.Add(int64(n))
-		c.srv.stats.writes.Add(1)
-		return n, err
-	}
-	c.nb = nonBlockingWrite{buf: b}
-	err := c.raw.Write(c.nbWrite)
-	n := c.nb.n
-	if err == nil {
-		err = c.nb.err
-	}
-	c.nb = nonBlockingWrite{}
+	n, err := c.conn.Write(b)
 	c.srv.stats.netOut.Add(int64(n))
 	c.srv.stats.writes.Add(1)
-	return n, err
-}
-
-// nonBlockingWrite is the state of one writeNow, kept in the client so that
-// the function handed to syscall.RawConn is made once per client rather
-// than once per reply.
-type nonBlockingWrite struct {
-	buf []byte
-	n   int
-	err error
-}
-
-// write is the syscall.RawConn write function: it never asks to wait for
-// the socket to become writable.
-func (w *nonBlockingWrite) write(fd uintptr) bool {
-	for w.n < len(w.buf) {
-		b := w.buf[w.n:]
-		m, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-		switch errno {
-		case 0:
-			if m == 0 {
-				w.err = io.ErrShortWrite
-				return true
-			}
-			w.n += int(m)
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			return true
-		default:
-			w.err = errno
-			return true
-		}
-	}
-	return true
+	return err
 }
 
 // armWriteDeadline makes a write fail once the client has read nothing for

@@ -50,8 +50,38 @@ const (
 	DefaultOutBuffer      = 1024
 )
 
-// linkBufferSize is the read and write buffer of each connection.
-const linkBufferSize = 8 << 10
+// Buffer sizes of a connection, by what it carries. An agent keeps two
+// connections per monitored instance (hundreds with many masters), so
+// these are most of its heap: at 200 masters, 8 KiB each way made 21 of
+// the 44 MiB in use. A buffer smaller than a reply costs nothing but a
+// read: go-redis reads a bulk string longer than the buffer straight into
+// its own allocation, and a line longer than it in pieces; a write longer
+// than the buffer goes to the socket directly, in order.
+const (
+	// cmdReadBuffer holds a PING's or a peer's reply whole, and the
+	// first part of an INFO reply (a few KiB; the rest is one more read,
+	// every 10 s per instance).
+	cmdReadBuffer = 2 << 10
+	// subReadBuffer is a pub/sub connection's: it is shared by every
+	// master naming the server, and hellos arrive in bursts.
+	subReadBuffer = 8 << 10
+	// pubReadBuffer is a publish connection's: its replies are integers.
+	pubReadBuffer = 512
+	// writeBuffer holds any command the agent sends (a hello PUBLISH,
+	// a failover transaction, a peer's IS-MASTER-DOWN-BY-ADDR).
+	writeBuffer = 1 << 10
+)
+
+// readBufferSize is the read buffer of l's connection.
+func readBufferSize(l *link) int {
+	switch {
+	case l.parent != nil:
+		return pubReadBuffer
+	case l.which == sentinel.LinkPubSub:
+		return subReadBuffer
+	}
+	return cmdReadBuffer
+}
 
 // Options configures a Transport. Zero values select the defaults above.
 type Options struct {
@@ -363,12 +393,10 @@ func (t *Transport) clientOptions(addr string, l *link) *redis.Options {
 		ReadTimeout:           t.opts.CommandTimeout,
 		WriteTimeout:          t.opts.CommandTimeout,
 		ContextTimeoutEnabled: true,
-		// Small buffers: an agent keeps a connection per monitored
-		// instance (hundreds with many masters), and its traffic is PINGs,
-		// hellos and INFO replies of a few KiB. go-redis's 32 KiB
-		// defaults made them most of the agent's memory.
-		ReadBufferSize:  linkBufferSize,
-		WriteBufferSize: linkBufferSize,
+		// Small buffers (see readBufferSize): go-redis's 32 KiB defaults
+		// made them most of the agent's memory.
+		ReadBufferSize:  readBufferSize(l),
+		WriteBufferSize: writeBuffer,
 		// No separate pipeline pool: a link is one connection, and a
 		// transaction must stay on it, in order.
 		PipelinePoolSize: -1,

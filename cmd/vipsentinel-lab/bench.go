@@ -29,9 +29,12 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	idleWindow := fs.Duration("idle-window", 10*time.Second, "how long idle CPU is averaged over")
 	idleSettle := fs.Duration("idle-settle", 10*time.Second, "how long the deployment runs before the idle window (discovery, first INFO rounds)")
 	manyMasters := fs.Int("masters", 200, "monitored masters per agent for the second idle measurement")
-	caseName := fs.String("case", "", "run one safety case instead of the parts: boot (host-by-host boot, -runs times), campaign (randomized faults for -for) or idle-loss (no fault but -loss % packet loss on every host for -for)")
+	caseName := fs.String("case", "", "run one case instead of the parts: boot (host-by-host boot, -runs times), campaign (randomized faults for -for), idle-loss (no fault but -loss % packet loss on every host for -for), api (5 interleaved API rate runs) or scale (idle cost by -scale-masters, then -runs detection runs)")
 	lossPct := fs.Int("loss", 5, "idle-loss: percent of every host's frames dropped")
 	maxLag := fs.Int("min-replicas-max-lag", campaign.RecommendedGuard.MaxLag, "campaign, idle-loss: the redis-servers' min-replicas-max-lag (min-replicas-to-write 1); 0: no guard (min-replicas-to-write 0)")
+	apiRequests := fs.Int("api-requests", 200000, "api: requests per redis-benchmark run")
+	scaleMasters := fs.String("scale-masters", "1,50,200,500", "scale: comma-separated numbers of monitored masters")
+	labName := fs.String("name", "bench", "lab name prefix (namespaces, directories)")
 	campaignFor := fs.Duration("for", 10*time.Minute, "campaign: how long faults are injected")
 	seed := fs.Uint64("seed", 0, "campaign: fault schedule seed (0: a new one, printed)")
 	bootDelay := fs.Duration("boot-delay", 2*time.Second, "boot: delay between one host's boot and the next")
@@ -57,7 +60,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	}
 	defer stop()
 	parts := strings.Split(*only, ",")
-	b := &bench{out: stdout, self: self, downAfter: *downAfter, tls: *useTLS}
+	b := &bench{out: stdout, self: self, downAfter: *downAfter, tls: *useTLS, name: *labName}
 	fmt.Fprintf(stdout, "vipsentinel bench %s: down-after %v, %d runs per case, %s\n\n", agentVersion(self), *downAfter, *runs, time.Now().UTC().Format(time.RFC3339))
 	failed := false
 	switch *caseName {
@@ -71,8 +74,19 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	case "idle-loss":
 		parts = nil
 		failed = b.idleLoss(ctx, *campaignFor, *lossPct, guardOf(*maxLag)) != nil
+	case "api":
+		parts = nil
+		failed = b.apiCase(ctx, apiRuns, *apiRequests) != nil
+	case "scale":
+		parts = nil
+		counts, err := parseCounts(*scaleMasters)
+		if err != nil {
+			fmt.Fprintf(stderr, "vipsentinel bench: -scale-masters: %v\n", err)
+			return exitUsage
+		}
+		failed = b.scaleCase(ctx, counts, *idleSettle, *idleWindow, *runs) != nil
 	default:
-		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want boot, campaign or idle-loss)\n", *caseName)
+		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want boot, campaign, idle-loss, api or scale)\n", *caseName)
 		return exitUsage
 	}
 	if slices.Contains(parts, "failover") {
@@ -94,14 +108,15 @@ type bench struct {
 	out       io.Writer
 	self      string
 	downAfter time.Duration
-	tls       bool // Options.TLS for the vipsentinel stack
+	tls       bool   // Options.TLS for the vipsentinel stack
+	name      string // lab name prefix
 }
 
 func (b *bench) say(format string, a ...any) { fmt.Fprintf(b.out, format+"\n", a...) }
 
 func (b *bench) start(ctx context.Context, stack scenario.Stack, masters int) (*scenario.Cluster, error) {
 	return scenario.Start(ctx, scenario.Options{
-		Stack: stack, DownAfter: b.downAfter, Binary: b.self, Name: "bench", ExtraMasters: masters,
+		Stack: stack, DownAfter: b.downAfter, Binary: b.self, Name: b.name, ExtraMasters: masters,
 		TLS: b.tls && stack == scenario.Vipsentinel,
 	})
 }

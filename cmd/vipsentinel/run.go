@@ -74,6 +74,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		log.Warn("configuration", "file", w.File, "line", w.Line, "directive", w.Directive, "msg", w.Msg)
 	}
 
+	setMemoryLimit(log)
 	redis.SetLogger(redislink.GoRedisLogger(log.With("component", "go-redis")))
 	// SIGTERM and SIGINT arrive on sig.term: runAgent decides whether a
 	// SIGTERM is a stop or the stop half of a restart (restart.go).
