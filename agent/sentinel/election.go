@@ -212,3 +212,41 @@ func (n *Node) electionLost(m *master, epoch uint64) (lost bool, winner string) 
 	}
 	return false, ""
 }
+
+// electionTimedOut reports whether our election for m has waited long
+// enough without being won. The short window (electionWindow) is enough
+// when every answer comes back within a round trip; an answer that a lossy
+// link delays comes back one TCP retransmission later (200 ms at least,
+// then doubling), and giving up at the window only to ask again in a new
+// epoch after a backoff is what stalled failovers for tens of seconds
+// under loss (issue 18). So past the window we keep waiting while a peer
+// that could still give us its vote is alive and connected (its vote in
+// this epoch not yet known, the peer not SDOWN: it answered within
+// down-after), and never longer than Sentinel's election timeout,
+// min(election timeout, failover-timeout). A dead or cut-off peer turns
+// SDOWN within down-after and stops holding the election open; a split
+// vote is detected by electionLost, not by this timeout.
+func (n *Node) electionTimedOut(m *master) bool {
+	waited := n.now - m.failoverStartTime
+	if waited > min(n.t.ElectionTimeout, m.cfg.FailoverTimeout) {
+		return true
+	}
+	if waited <= n.electionWindow(m) {
+		return false
+	}
+	return !n.votesInFlight(m, m.failoverEpoch)
+}
+
+// votesInFlight reports whether a verified, reachable peer has not yet
+// told us its vote in epoch.
+func (n *Node) votesInFlight(m *master, epoch uint64) bool {
+	for _, s := range m.sortedSentinels() {
+		if !s.verified() || s.link.disconnected() || s.flags&fSDown != 0 {
+			continue
+		}
+		if s.leader == "" || s.leaderEpoch < epoch {
+			return true
+		}
+	}
+	return false
+}

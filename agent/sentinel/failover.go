@@ -147,7 +147,7 @@ func (n *Node) failoverWaitStart(m *master) {
 	leader := n.getLeader(m, m.failoverEpoch)
 	if leader != n.myid && ri.flags&fForceFailover == 0 {
 		lost, winner := n.electionLost(m, m.failoverEpoch)
-		timeout := n.now-m.failoverStartTime > n.electionWindow(m)
+		timeout := n.electionTimedOut(m)
 		if !lost && !timeout {
 			return
 		}
