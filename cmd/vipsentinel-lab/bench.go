@@ -28,7 +28,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	idleWindow := fs.Duration("idle-window", 10*time.Second, "how long idle CPU is averaged over")
 	idleSettle := fs.Duration("idle-settle", 10*time.Second, "how long the deployment runs before the idle window (discovery, first INFO rounds)")
 	manyMasters := fs.Int("masters", 200, "monitored masters per agent for the second idle measurement")
-	caseName := fs.String("case", "", "run one safety case instead of the parts: boot (host-by-host boot, -runs times) or campaign (randomized faults for -for)")
+	caseName := fs.String("case", "", "run one case instead of the parts: boot (host-by-host boot, -runs times), campaign (randomized faults for -for) or loss (kill -9 at 10 % and 30 % packet loss, -runs times per stack)")
 	campaignFor := fs.Duration("for", 10*time.Minute, "campaign: how long faults are injected")
 	seed := fs.Uint64("seed", 0, "campaign: fault schedule seed (0: a new one, printed)")
 	bootDelay := fs.Duration("boot-delay", 2*time.Second, "boot: delay between one host's boot and the next")
@@ -65,8 +65,11 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	case "campaign":
 		parts = nil
 		failed = b.campaign(ctx, *seed, *campaignFor) != nil
+	case "loss":
+		parts = nil
+		failed = b.loss(ctx, *runs) != nil
 	default:
-		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want boot or campaign)\n", *caseName)
+		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want boot, campaign or loss)\n", *caseName)
 		return exitUsage
 	}
 	if slices.Contains(parts, "failover") {
