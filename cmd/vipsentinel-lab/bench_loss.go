@@ -77,10 +77,10 @@ func (b *bench) loss(ctx context.Context, runs int) error {
 			when = "at kill"
 		}
 		b.say("ratio vipsentinel/classic, %d%% loss %s: all agents switched p50 %s, max %s; write outage p50 %s, max %s",
-			v.link, when, ratio(float64(median(switches[v])), float64(median(switches[c]))),
-			ratio(float64(maxOf(switches[v])), float64(maxOf(switches[c]))),
-			ratio(float64(median(outages[v])), float64(median(outages[c]))),
-			ratio(float64(maxOf(outages[v])), float64(maxOf(outages[c]))))
+			v.link, when, lossRatio(median(switches[v]), median(switches[c])),
+			lossRatio(maxOf(switches[v]), maxOf(switches[c])),
+			lossRatio(median(outages[v]), median(outages[c])),
+			lossRatio(maxOf(outages[v]), maxOf(outages[c])))
 	}
 	b.say("load average at end: %s\n", loadavg())
 	return firstErr
@@ -121,6 +121,15 @@ func (b *bench) lossRun(ctx context.Context, stack scenario.Stack, port int, atK
 		err = lossErr
 	}
 	return res, err
+}
+
+// lossRatio is ratio for two figures of which either may be missing (-1:
+// no run of that stack completed).
+func lossRatio(a, b time.Duration) string {
+	if a < 0 || b < 0 {
+		return "n/a (no completed run)"
+	}
+	return ratio(float64(a), float64(b))
 }
 
 // loadavg is the first three fields of /proc/loadavg: the machine running
