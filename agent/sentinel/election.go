@@ -250,3 +250,30 @@ func (n *Node) votesInFlight(m *master, epoch uint64) bool {
 	}
 	return false
 }
+
+// splitWithLowerID reports whether the election of m we are giving up was
+// split with a candidate whose run id sorts before ours: a verified peer
+// that voted for itself in our failover epoch. Two candidates that retry
+// after the same randomized backoff start again within a retransmission of
+// each other on a lossy link, vote for themselves again, and split again
+// (issue 18: with a dead third agent, two survivors split three or four
+// times). The candidate with the higher run id yields for one round
+// (yieldBackoff), so that the other's next request finds its vote free;
+// the other retries as usual.
+func (n *Node) splitWithLowerID(m *master) bool {
+	for _, s := range m.sortedSentinels() {
+		if s.verified() && s.runid != "" && s.runid < n.myid &&
+			s.leader == s.runid && s.leaderEpoch == m.failoverEpoch {
+			return true
+		}
+	}
+	return false
+}
+
+// yieldBackoff is the backoff of a candidate that yields after a split
+// vote: after the whole range the other candidate's backoff can take, plus
+// a window for its vote request to arrive.
+func (n *Node) yieldBackoff(m *master) Time {
+	base := n.electionWindow(m) << min(max(m.attempts-1, 0), 6)
+	return min(2*base+n.backoff(m)/2+n.electionWindow(m), 2*m.cfg.FailoverTimeout)
+}
