@@ -139,7 +139,7 @@ func (n *Node) askOthers(m *master, forced bool) {
 	now := n.now
 	ap := n.askPeriod(m)
 	for _, s := range m.sortedSentinels() {
-		if now-s.lastDownReply > 5*ap {
+		if now-s.lastDownReply > n.opinionTTL(m) {
 			s.flags &^= fMasterDown
 			s.leader = ""
 		}

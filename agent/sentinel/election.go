@@ -212,3 +212,68 @@ func (n *Node) electionLost(m *master, epoch uint64) (lost bool, winner string) 
 	}
 	return false, ""
 }
+
+// electionTimedOut reports whether our election for m has waited long
+// enough without being won. The short window (electionWindow) is enough
+// when every answer comes back within a round trip; an answer that a lossy
+// link delays comes back one TCP retransmission later (200 ms at least,
+// then doubling), and giving up at the window only to ask again in a new
+// epoch after a backoff is what stalled failovers for tens of seconds
+// under loss (issue 18). So past the window we keep waiting while a peer
+// that could still give us its vote is alive and connected (its vote in
+// this epoch not yet known, the peer not SDOWN: it answered within
+// down-after), and never longer than Sentinel's election timeout,
+// min(election timeout, failover-timeout). A dead or cut-off peer turns
+// SDOWN within down-after and stops holding the election open; a split
+// vote is detected by electionLost, not by this timeout.
+func (n *Node) electionTimedOut(m *master) bool {
+	waited := n.now - m.failoverStartTime
+	if waited > min(n.t.ElectionTimeout, m.cfg.FailoverTimeout) {
+		return true
+	}
+	if waited <= n.electionWindow(m) {
+		return false
+	}
+	return !n.votesInFlight(m, m.failoverEpoch)
+}
+
+// votesInFlight reports whether a verified, reachable peer has not yet
+// told us its vote in epoch.
+func (n *Node) votesInFlight(m *master, epoch uint64) bool {
+	for _, s := range m.sortedSentinels() {
+		if !s.verified() || s.link.disconnected() || s.flags&fSDown != 0 {
+			continue
+		}
+		if s.leader == "" || s.leaderEpoch < epoch {
+			return true
+		}
+	}
+	return false
+}
+
+// splitWithLowerID reports whether the election of m we are giving up was
+// split with a candidate whose run id sorts before ours: a verified peer
+// that voted for itself in our failover epoch. Two candidates that retry
+// after the same randomized backoff start again within a retransmission of
+// each other on a lossy link, vote for themselves again, and split again
+// (issue 18: with a dead third agent, two survivors split three or four
+// times). The candidate with the higher run id yields for one round
+// (yieldBackoff), so that the other's next request finds its vote free;
+// the other retries as usual.
+func (n *Node) splitWithLowerID(m *master) bool {
+	for _, s := range m.sortedSentinels() {
+		if s.verified() && s.runid != "" && s.runid < n.myid &&
+			s.leader == s.runid && s.leaderEpoch == m.failoverEpoch {
+			return true
+		}
+	}
+	return false
+}
+
+// yieldBackoff is the backoff of a candidate that yields after a split
+// vote: after the whole range the other candidate's backoff can take, plus
+// a window for its vote request to arrive.
+func (n *Node) yieldBackoff(m *master) Time {
+	base := n.electionWindow(m) << min(max(m.attempts-1, 0), 6)
+	return min(2*base+n.backoff(m)/2+n.electionWindow(m), 2*m.cfg.FailoverTimeout)
+}

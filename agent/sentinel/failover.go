@@ -147,7 +147,7 @@ func (n *Node) failoverWaitStart(m *master) {
 	leader := n.getLeader(m, m.failoverEpoch)
 	if leader != n.myid && ri.flags&fForceFailover == 0 {
 		lost, winner := n.electionLost(m, m.failoverEpoch)
-		timeout := n.now-m.failoverStartTime > n.electionWindow(m)
+		timeout := n.electionTimedOut(m)
 		if !lost && !timeout {
 			return
 		}
@@ -161,9 +161,12 @@ func (n *Node) failoverWaitStart(m *master) {
 		n.instEventDetail(LevelWarning, "-failover-abort-not-elected", ri, "", detail)
 		n.abortFailover(m)
 		m.attempts++
-		if winner != "" && winner != n.myid {
+		switch {
+		case winner != "" && winner != n.myid:
 			n.blockFor(m, n.voteBlock(m, winner), "leader "+winner+" elected")
-		} else {
+		case n.splitWithLowerID(m):
+			n.blockFor(m, n.yieldBackoff(m), "split vote: yielding to a candidate with a lower run id")
+		default:
 			n.blockFor(m, n.backoff(m), "not elected")
 		}
 		return

@@ -97,6 +97,17 @@ func (n *Node) askPeriod(m *master) time.Duration {
 	return min(n.t.AskPeriod, max(minPeriod, m.cfg.DownAfter/20))
 }
 
+// opinionTTL is how long a peer's last is-master-down answer (its SDOWN
+// opinion and its vote) counts. Sentinel keeps it for five ask periods
+// (5 s); five of our ask periods are a quarter of down-after, shorter than
+// two TCP retransmissions (Linux's minimum RTO is 200 ms, doubling), so on
+// a lossy link the answers in hand expired before the next one got
+// through: ODOWN flapped and votes already won were forgotten. We keep
+// an answer for down-after, at most Sentinel's 5 s.
+func (n *Node) opinionTTL(m *master) time.Duration {
+	return max(5*n.askPeriod(m), min(5*n.t.AskPeriod, m.cfg.DownAfter))
+}
+
 // fastInfoPeriod is the INFO period of a replica being promoted or
 // reconfigured by us.
 func (n *Node) fastInfoPeriod(m *master) time.Duration {

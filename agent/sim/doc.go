@@ -21,8 +21,10 @@
 //
 // Network: every connection is a pair of TCP-like streams over directed
 // links: ordered, retransmitted with exponential backoff when a packet is
-// lost (per-link loss rates), held while a link is cut and delivered after
-// the cut heals, broken after a TCP timeout. Partitions are symmetric or
+// lost (per-link loss rates; loss is a delay, never a lost message), what
+// was sent behind a lost packet arriving with its retransmission as from
+// TCP's receive buffer, held while a link is cut and delivered after the
+// cut heals, broken after a TCP timeout. Partitions are symmetric or
 // one-way. A process that dies resets its connections (RST) when its host
 // is up; a host that dies answers nothing. Hellos may be delivered twice.
 // A server reads each connection in order: a command it blocks holds every
@@ -117,6 +119,7 @@
 //	go test ./agent/sim/ -run 'TestSeeds$' -sim.seeds 20000 -sim.base 5000
 //	go test ./agent/sim/ -run 'TestSeeds$' -sim.seed 491 -v  # one seed, full trace
 //	go test ./agent/sim/ -run 'TestSeeds$' -sim.agents 7 -sim.list -v
+//	go test ./agent/sim/ -run 'TestLossFailover$' -sim.lossseeds 300 -v  # failover times at 10 % / 30 % loss
 //
 // A failing seed prints the invariant, the swarm, the command that
 // reproduces it and the tail of its trace; the sweep reruns it to check that

@@ -22,7 +22,8 @@ type packet struct {
 
 // stream is one direction of a TCP connection: an ordered, reliable byte
 // stream over a lossy path. A lost transmission is retried with exponential
-// backoff (like TCP's RTO); a path that stays cut past the TCP timeout breaks
+// backoff (like TCP's RTO), and everything sent behind it while it waited
+// arrives with the retransmission that fills the hole; a path that stays cut past the TCP timeout breaks
 // the connection. Packets are never reordered or silently dropped while the
 // connection lives, which is what TCP promises the runtime.
 type stream struct {
@@ -74,10 +75,25 @@ func (s *stream) attempt() {
 		return
 	}
 	if w.passable(s.from, s.to) && !w.lost(s.from, s.to) {
+		recovered := s.rto > 0
 		s.q[0] = packet{}
 		s.q = s.q[1:]
 		s.rto, s.stuck = 0, -1
 		p.fn()
+		// What was sent while the head waited for its retransmission
+		// left in the same window and waits in the receiver's buffer
+		// (its own losses repaired by selective acknowledgement, not by
+		// one RTO after another): the retransmission that fills the hole
+		// hands all of it to the reader at once. Rolling the loss again
+		// for each of these, one retransmission timeout after the other,
+		// made a burst of small commands on a lossy link take seconds to
+		// drain, which TCP does not do.
+		for recovered && len(s.q) > 0 && s.q[0].ready <= w.now && !s.c.dead {
+			p := s.q[0]
+			s.q[0] = packet{}
+			s.q = s.q[1:]
+			p.fn()
+		}
 		if len(s.q) > 0 && !s.armed && !s.c.dead {
 			s.arm(max(w.now, s.q[0].ready))
 		}

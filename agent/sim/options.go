@@ -46,7 +46,10 @@ type Options struct {
 	ClockDrift int           // max clock rate error, parts per million
 
 	// Network.
-	Loss           float64 // probability a transmission attempt is lost
+	Loss float64 // probability a transmission attempt is lost
+	// UniformLoss gives every directed link exactly Loss instead of a
+	// rate drawn between none and twice Loss (the loss benchmarks).
+	UniformLoss    bool
 	DelayMin       time.Duration
 	DelayMean      time.Duration // mean of the exponential part added to DelayMin
 	Dup            float64       // probability a hello is delivered twice

@@ -183,6 +183,9 @@ func newWorld(o Options) (*world, error) {
 		w.loss[i] = make([]float64, nh)
 		for j := range w.loss[i] {
 			w.loss[i][j] = min(0.5, 2*o.Loss*w.rNet.Float64())
+			if o.UniformLoss {
+				w.loss[i][j] = o.Loss
+			}
 		}
 	}
 	w.vip = &vips{w: w, overlapSince: -1, emptySince: -1}

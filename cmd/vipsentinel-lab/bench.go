@@ -29,7 +29,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	idleWindow := fs.Duration("idle-window", 10*time.Second, "how long idle CPU is averaged over")
 	idleSettle := fs.Duration("idle-settle", 10*time.Second, "how long the deployment runs before the idle window (discovery, first INFO rounds)")
 	manyMasters := fs.Int("masters", 200, "monitored masters per agent for the second idle measurement")
-	caseName := fs.String("case", "", "run one case instead of the parts: boot (host-by-host boot, -runs times), campaign (randomized faults for -for), idle-loss (no fault but -loss % packet loss on every host for -for), api (5 interleaved API rate runs) or scale (idle cost by -scale-masters, then -runs detection runs)")
+	caseName := fs.String("case", "", "run one case instead of the parts: boot (host-by-host boot, -runs times), campaign (randomized faults for -for), idle-loss (no fault but -loss % packet loss on every host for -for), loss (kill -9 at 10 % and 30 % packet loss, -runs times per stack), api (5 interleaved API rate runs) or scale (idle cost by -scale-masters, then -runs detection runs)")
 	lossPct := fs.Int("loss", 5, "idle-loss: percent of every host's frames dropped")
 	maxLag := fs.Int("min-replicas-max-lag", campaign.RecommendedGuard.MaxLag, "campaign, idle-loss: the redis-servers' min-replicas-max-lag (min-replicas-to-write 1); 0: no guard (min-replicas-to-write 0)")
 	apiRequests := fs.Int("api-requests", 200000, "api: requests per redis-benchmark run")
@@ -85,8 +85,11 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		failed = b.scaleCase(ctx, counts, *idleSettle, *idleWindow, *runs) != nil
+	case "loss":
+		parts = nil
+		failed = b.loss(ctx, *runs) != nil
 	default:
-		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want boot, campaign, idle-loss, api or scale)\n", *caseName)
+		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want boot, campaign, idle-loss, loss, api or scale)\n", *caseName)
 		return exitUsage
 	}
 	if slices.Contains(parts, "failover") {
