@@ -56,14 +56,37 @@ func (n *Node) grantLen(m *master) time.Duration {
 	return l + l/8
 }
 
-// leaseRequestPeriod is how often the master's host asks each peer: five
-// chances per lease while it holds one, and as often as minPeriod while it
-// does not (a new master's host asks as soon as the peers learn of it).
+// leaseRequestPeriod is how often the master's host asks each peer: on
+// slots of half the ping period while it holds a lease (down-after/20:
+// six and two thirds chances per lease, so a lost request or reply costs
+// no lease, and every other slot is a PING slot, so the agent wakes no
+// more often than that), and as often as minPeriod while it does not (a
+// new master's host asks as soon as the peers learn of it).
+//
+// The requests stand in for the holder's PINGs to the peers it asks
+// (requestGrants, pingsStandIn): a reply proves the link as a PONG does,
+// so a holder sends one message per slot to each peer instead of a PING
+// and a request, and the peers answer one.
 func (n *Node) leaseRequestPeriod(m *master, held bool) time.Duration {
 	if !held {
 		return minPeriod
 	}
-	return max(minPeriod, n.lease(m)/5)
+	return max(minPeriod, n.pingPeriod(m)/2)
+}
+
+// renewWindow is how recently a majority of agents must have granted the
+// lease, timed from our requests, for the holder's master to keep taking
+// writes: two renewal rounds and half of a third. A holder cut off from the
+// peers pauses its master that long after its last answered request
+// (+lease-pause), instead of at the end of the lease: the writes it
+// acknowledges meanwhile are what a failover loses. It is a pause only:
+// the VIP stays until the lease ends, and the pause is lifted as soon as
+// grants arrive again. A single lost request or reply is recovered by TCP
+// when the next request is acknowledged, one round later, so it never
+// pauses; two lost in a row on every peer link at once do.
+func (n *Node) renewWindow(m *master) time.Duration {
+	r := n.leaseRequestPeriod(m, true)
+	return 2*r + r/2
 }
 
 // restoreGrant runs when m is restored from persisted state. Grants the
@@ -197,7 +220,10 @@ func (n *Node) mayClaim(m *master, a Addr) bool {
 
 // requestGrants asks every peer agent of m for a grant for a (the current
 // master address, which is the promoted replica's once we reconfigure the
-// others), each at most once per leaseRequestPeriod.
+// others), once per slot of leaseRequestPeriod of the Node's clock, so that
+// every peer is asked in the same pass and the Node wakes once per slot
+// for all of them. A request counts as a PING of the peer's link
+// (pingsStandIn).
 func (n *Node) requestGrants(m *master, a Addr, held bool) {
 	now := n.now
 	period := n.leaseRequestPeriod(m, held)
@@ -206,7 +232,7 @@ func (n *Node) requestGrants(m *master, a Addr, held bool) {
 		if !s.verified() || !agentRunID(s) || s.link.cc != connUp || s.link.pending >= maxPending {
 			continue
 		}
-		if s.leaseReqAt != never && now-s.leaseReqAt < period {
+		if s.leaseReqAt != never && (now/period == s.leaseReqAt/period || now-s.leaseReqAt < period/2) {
 			continue
 		}
 		if token == "" {
@@ -215,5 +241,22 @@ func (n *Node) requestGrants(m *master, a Addr, held bool) {
 		c := []string{"SENTINEL", "is-master-down-by-addr", n.announceHost(a.Host), strconv.Itoa(a.Port), "0", token}
 		n.send(s, CmdAskMasterDown, [][]string{c})
 		s.leaseReqAt = now
+		l := s.link
+		l.leaseAt, l.leaseEvery = now, period
+		l.lastPing = now
+		if l.actPing == never {
+			l.actPing = now
+		}
 	}
+}
+
+// pingsStandIn reports whether lease requests stand in for the PINGs of
+// peer link l: one went out within its period (and a tick), so the next
+// one is due in this pass or the next. Commands on a link are answered in
+// order, so a reply to a request proves the link as a PONG would
+// (onIsDownReply), and the request carries the PING's bookkeeping
+// (requestGrants): SDOWN of the peer, and the majority the fence counts,
+// are decided exactly as with PINGs.
+func (n *Node) pingsStandIn(l *link) bool {
+	return l.leaseAt != never && n.now-l.leaseAt <= l.leaseEvery+n.t.Tick
 }

@@ -28,10 +28,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	idleWindow := fs.Duration("idle-window", 10*time.Second, "how long idle CPU is averaged over")
 	idleSettle := fs.Duration("idle-settle", 10*time.Second, "how long the deployment runs before the idle window (discovery, first INFO rounds)")
 	manyMasters := fs.Int("masters", 200, "monitored masters per agent for the second idle measurement")
-	caseName := fs.String("case", "", "run one safety case instead of the parts: boot (host-by-host boot, -runs times) or campaign (randomized faults for -for)")
+	caseName := fs.String("case", "", "run one case instead of the parts: boot (host-by-host boot, -runs times), campaign (randomized faults for -for), idle (CPU per host, -rounds), partition (master host cut off, -runs, then -loss-for idle under 5% loss) or switchover (SENTINEL FAILOVER of a healthy master, -runs)")
 	campaignFor := fs.Duration("for", 10*time.Minute, "campaign: how long faults are injected")
 	seed := fs.Uint64("seed", 0, "campaign: fault schedule seed (0: a new one, printed)")
 	bootDelay := fs.Duration("boot-delay", 2*time.Second, "boot: delay between one host's boot and the next")
+	labName := fs.String("name", "bench", "lab name prefix (namespaces and directories)")
+	rounds := fs.Int("rounds", 3, "idle, partition, switchover: interleaved rounds per stack")
+	lossFor := fs.Duration("loss-for", 10*time.Minute, "partition: length of the idle run under 5% loss that counts false pauses (0: skip it)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: vipsentinel-lab bench [flags]\n\n"+
 			"Runs, side by side in the same lab, vipsentinel and the classic redis-sentinel +\n"+
@@ -54,7 +57,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	}
 	defer stop()
 	parts := strings.Split(*only, ",")
-	b := &bench{out: stdout, self: self, downAfter: *downAfter, tls: *useTLS}
+	b := &bench{out: stdout, self: self, downAfter: *downAfter, tls: *useTLS, name: *labName}
 	fmt.Fprintf(stdout, "vipsentinel bench %s: down-after %v, %d runs per case, %s\n\n", agentVersion(self), *downAfter, *runs, time.Now().UTC().Format(time.RFC3339))
 	failed := false
 	switch *caseName {
@@ -65,8 +68,17 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	case "campaign":
 		parts = nil
 		failed = b.campaign(ctx, *seed, *campaignFor) != nil
+	case "idle":
+		parts = nil
+		failed = b.idleCase(ctx, *idleSettle, *idleWindow, *rounds) != nil
+	case "partition":
+		parts = nil
+		failed = b.partitionCase(ctx, *runs, *lossFor) != nil
+	case "switchover":
+		parts = nil
+		failed = b.switchoverCase(ctx, *runs) != nil
 	default:
-		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want boot or campaign)\n", *caseName)
+		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want boot, campaign, idle, partition or switchover)\n", *caseName)
 		return exitUsage
 	}
 	if slices.Contains(parts, "failover") {
@@ -88,14 +100,15 @@ type bench struct {
 	out       io.Writer
 	self      string
 	downAfter time.Duration
-	tls       bool // Options.TLS for the vipsentinel stack
+	tls       bool   // Options.TLS for the vipsentinel stack
+	name      string // lab name prefix
 }
 
 func (b *bench) say(format string, a ...any) { fmt.Fprintf(b.out, format+"\n", a...) }
 
 func (b *bench) start(ctx context.Context, stack scenario.Stack, masters int) (*scenario.Cluster, error) {
 	return scenario.Start(ctx, scenario.Options{
-		Stack: stack, DownAfter: b.downAfter, Binary: b.self, Name: "bench", ExtraMasters: masters,
+		Stack: stack, DownAfter: b.downAfter, Binary: b.self, Name: b.name, ExtraMasters: masters,
 		TLS: b.tls && stack == scenario.Vipsentinel,
 	})
 }
