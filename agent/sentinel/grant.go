@@ -23,6 +23,12 @@ import (
 // configurations in flight (the split brain the fence exists to prevent),
 // and no failover can be elected while the holder still counts a majority.
 //
+// The holder asks on slots of half the ping period and pauses its master
+// (without giving the VIP up) when no majority granted within two of those
+// rounds (renewWindow): the argument above is about the lease, which is
+// unchanged; the pause only shortens the time a cut-off holder's master
+// acknowledges writes that a failover will drop.
+//
 // The request is SENTINEL IS-MASTER-DOWN-BY-ADDR <ip> <port> 0 <token>. A
 // real redis-sentinel treats it as a vote request for epoch 0, which it
 // never grants, and answers with its state and its current vote, so the
