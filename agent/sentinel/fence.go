@@ -54,7 +54,8 @@ type fenceView struct {
 	tilt     bool
 	majority bool // a majority of the agents answered us within the lease
 	leased   bool // fence on the master's host: a majority granted us the lease; else majority
-	renewed  bool // fence on the master's host: a majority granted it within renewWindow; else leased
+	recent   bool // a majority of the agents answered us within renewWindow
+	recentN  int  // how many did, us included
 	steady   bool // no stall guard: the Node has not just woken from a process stall
 	bound    bool // fence: a grant or vote of our own forbids claiming the address
 	held     bool // we held the lease of this address in this run
@@ -77,7 +78,7 @@ func (v fenceView) asks() bool { return v.armed() && !v.tilt && v.prompt }
 // view reads what the fencing of m needs to know.
 func (n *Node) view(m *master, inst *instance) fenceView {
 	l := inst.link
-	reach, granted, renewed, known := n.heard(m)
+	reach, granted, recent, known := n.heard(m)
 	majority := known/2 + 1
 	v := fenceView{
 		fence:    m.cfg.Fence,
@@ -102,10 +103,7 @@ func (n *Node) view(m *master, inst *instance) fenceView {
 	if v.local && v.fence {
 		v.leased = granted >= majority || inherited
 	}
-	v.renewed = v.leased
-	if v.local && v.fence {
-		v.renewed = renewed >= majority || inherited
-	}
+	v.recent, v.recentN = recent >= majority || inherited, recent
 	v.bound = v.fence && !n.mayClaim(m, inst.addr)
 	if !v.local {
 		v.notLocal = notLocalReason(m.vip.Reason, inst.addr)
@@ -151,7 +149,7 @@ func (n *Node) fencePass(m *master) {
 		if lapsing {
 			typ = "+lease-pause"
 		}
-		n.instEventDetail(LevelWarning, typ, inst, "", "agents granted within "+n.renewWindow(m).String()+": none of a majority")
+		n.instEventDetail(LevelWarning, typ, inst, "", "agents answered within "+n.renewWindow(m).String()+": "+strconv.Itoa(v.recentN)+"/"+strconv.Itoa(v.known))
 	}
 	if fence != m.fenced {
 		m.fenced = fence
@@ -326,13 +324,17 @@ func mustFence(v fenceView, hold holdState) bool {
 
 // mustLeasePause says whether the local master must be paused while its
 // lease still runs: the fence is armed, we hold the lease and ask for it
-// (the local master answers promptly), and no majority granted it within
-// renewWindow. A stall of our own process is not a lapse: the grants that
-// arrived meanwhile may still be queued (the stall guard, as for SDOWN).
-// The VIP is not given up for it: either the grants resume and the pause
-// is lifted, or the lease ends and the fence takes over.
+// (the local master answers promptly), and no majority of the agents
+// answered our requests, granting or not, within renewWindow: we are cut
+// off, or about to be. A peer that answers but refuses (it has not heard
+// our master for half a lease, through its own loss) does not cut us off:
+// the lease decides then, as before. A stall of our own process is not a
+// cut either: the replies that arrived meanwhile may still be queued (the
+// stall guard, as for SDOWN). The VIP is not given up for it: either the
+// answers resume and the pause is lifted, or the lease ends and the fence
+// takes over.
 func mustLeasePause(v fenceView) bool {
-	return v.asks() && v.held && v.steady && v.majority && v.leased && !v.renewed
+	return v.asks() && v.held && v.steady && v.majority && v.leased && !v.recent
 }
 
 // managePause keeps a fenced local master paused for writes, renewing the

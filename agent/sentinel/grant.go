@@ -80,14 +80,14 @@ func (n *Node) leaseRequestPeriod(m *master, held bool) time.Duration {
 	return max(minPeriod, n.pingPeriod(m)/2)
 }
 
-// renewWindow is how recently a majority of agents must have granted the
-// lease, timed from our requests, for the holder's master to keep taking
+// renewWindow is how recently a majority of agents must have answered the
+// holder's lease requests (granting or not) for its master to keep taking
 // writes: two renewal rounds and half of a third. A holder cut off from the
 // peers pauses its master that long after its last answered request
 // (+lease-pause), instead of at the end of the lease: the writes it
 // acknowledges meanwhile are what a failover loses. It is a pause only:
 // the VIP stays until the lease ends, and the pause is lifted as soon as
-// grants arrive again. A single lost request or reply is recovered by TCP
+// answers arrive again. A single lost request or reply is recovered by TCP
 // when the next request is acknowledged, one round later, so it never
 // pauses; two lost in a row on every peer link at once do.
 func (n *Node) renewWindow(m *master) time.Duration {

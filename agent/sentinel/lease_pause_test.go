@@ -15,14 +15,14 @@ func TestMustLeasePause(t *testing.T) {
 		v    fenceView
 		want bool
 	}{
-		{"holder, renewed", armedView(), false},
-		{"holder, grants stopped for two rounds", with(func(v *fenceView) { v.renewed = false }), true},
-		{"holder, just after a stall of our own", with(func(v *fenceView) { v.renewed, v.steady = false, false }), false},
-		{"never held", with(func(v *fenceView) { v.renewed, v.held = false, false }), false},
-		{"holder, lease lapsed (the fence's business)", with(func(v *fenceView) { v.renewed, v.leased = false, false }), false},
-		{"holder, not asking: master slow", with(func(v *fenceView) { v.renewed, v.prompt = false, false }), false},
-		{"holder, TILT", with(func(v *fenceView) { v.renewed, v.tilt = false, true }), false},
-		{"holder, role:slave", with(func(v *fenceView) { v.renewed, v.master = false, false }), false},
+		{"holder, answered", armedView(), false},
+		{"holder, answers stopped for two rounds", with(func(v *fenceView) { v.recent = false }), true},
+		{"holder, just after a stall of our own", with(func(v *fenceView) { v.recent, v.steady = false, false }), false},
+		{"never held", with(func(v *fenceView) { v.recent, v.held = false, false }), false},
+		{"holder, lease lapsed (the fence's business)", with(func(v *fenceView) { v.recent, v.leased = false, false }), false},
+		{"holder, not asking: master slow", with(func(v *fenceView) { v.recent, v.prompt = false, false }), false},
+		{"holder, TILT", with(func(v *fenceView) { v.recent, v.tilt = false, true }), false},
+		{"holder, role:slave", with(func(v *fenceView) { v.recent, v.master = false, false }), false},
 	} {
 		if got := mustLeasePause(tc.v); got != tc.want {
 			t.Errorf("%s: lease pause %v, want %v", tc.name, got, tc.want)

@@ -183,7 +183,9 @@ func (n *Node) quietHolder(m *master, at func(Time)) bool {
 		}
 		if s.grantAt != never {
 			at(s.grantAt + lease + 1)
-			at(s.grantAt + n.renewWindow(m) + 1)
+		}
+		if s.link.heardAt != never {
+			at(s.link.heardAt + n.renewWindow(m) + 1)
 		}
 	}
 	at(m.grant.until)

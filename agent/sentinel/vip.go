@@ -4,16 +4,16 @@ import "time"
 
 // heard counts, out of all known agents of m, those that answered us within
 // the lease (reach), those that granted us its VIP lease within it, timed
-// from our request (granted; grant.go), and those that granted it within
-// renewWindow (renewed), ourselves included in all three. An
+// from our request (granted; grant.go), and those that answered us within
+// renewWindow (recent), ourselves included in all four counts. An
 // answer is a PONG or an is-master-down reply. A hello does not count: it
 // proves that the peer can reach us, not that we can reach it, and in a
 // one-way partition the isolated side keeps receiving hellos while the
 // others see it as down. Real redis-sentinel peers cannot grant: their
 // answers count as grants.
-func (n *Node) heard(m *master) (reach, granted, renewed, known int) {
+func (n *Node) heard(m *master) (reach, granted, recent, known int) {
 	lease, renew := n.lease(m), n.renewWindow(m)
-	reach, granted, renewed, known = 1, 1, 1, n.voters(m)
+	reach, granted, recent, known = 1, 1, 1, n.voters(m)
 	within := func(t Time, d time.Duration) bool { return t != never && n.now-t <= d }
 	for _, s := range m.sentinels {
 		if !s.verified() {
@@ -22,6 +22,9 @@ func (n *Node) heard(m *master) (reach, granted, renewed, known int) {
 		if within(s.link.heardAt, lease) {
 			reach++
 		}
+		if within(s.link.heardAt, renew) {
+			recent++
+		}
 		g := s.link.heardAt
 		if agentRunID(s) {
 			g = s.grantAt
@@ -29,13 +32,10 @@ func (n *Node) heard(m *master) (reach, granted, renewed, known int) {
 		if within(g, lease) {
 			granted++
 		}
-		if within(g, renew) {
-			renewed++
-		}
 	}
 	// With min-agents the group size is fixed: a misconfigured extra
 	// peer must not make a minority look like a majority.
-	return min(reach, known), min(granted, known), min(renewed, known), known
+	return min(reach, known), min(granted, known), min(recent, known), known
 }
 
 // desiredVIPs is the VIP intent of every master that has a VIP.
