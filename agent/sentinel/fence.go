@@ -327,7 +327,7 @@ func mustFence(v fenceView, hold holdState) bool {
 // (the local master answers promptly), and no majority of the agents
 // answered our requests, granting or not, within renewWindow: we are cut
 // off, or about to be. A peer that answers but refuses (it has not heard
-// our master for half a lease, through its own loss) does not cut us off:
+// our master for grantSilence, through its own loss) does not cut us off:
 // the lease decides then, as before. A stall of our own process is not a
 // cut either: the replies that arrived meanwhile may still be queued (the
 // stall guard, as for SDOWN). The VIP is not given up for it: either the

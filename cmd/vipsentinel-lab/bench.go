@@ -34,7 +34,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	bootDelay := fs.Duration("boot-delay", 2*time.Second, "boot: delay between one host's boot and the next")
 	labName := fs.String("name", "bench", "lab name prefix (namespaces and directories)")
 	rounds := fs.Int("rounds", 3, "idle, partition, switchover: interleaved rounds per stack")
-	lossFor := fs.Duration("loss-for", 10*time.Minute, "partition: length of the idle run under 5% loss that counts false pauses (0: skip it)")
+	lossFor := fs.Duration("loss-for", 10*time.Minute, "partition: length of the idle run under -loss percent loss that counts false pauses (0: skip it)")
+	lossPct := fs.Int("loss", 5, "partition: percent of the frames to and from the master's host dropped during the idle run")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: vipsentinel-lab bench [flags]\n\n"+
 			"Runs, side by side in the same lab, vipsentinel and the classic redis-sentinel +\n"+
@@ -73,7 +74,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		failed = b.idleCase(ctx, *idleSettle, *idleWindow, *rounds) != nil
 	case "partition":
 		parts = nil
-		failed = b.partitionCase(ctx, *runs, *lossFor) != nil
+		failed = b.partitionCase(ctx, *runs, *lossFor, *lossPct) != nil
 	case "switchover":
 		parts = nil
 		failed = b.switchoverCase(ctx, *runs) != nil

@@ -16,10 +16,10 @@ import (
 // writes the new master lacks (the writes the cut-off master took before it
 // was fenced) with the ratio, and the time the floating IP was on two
 // hosts. Then, if lossFor > 0, a vipsentinel deployment idles for lossFor
-// with 5% of the frames to and from the master's host dropped at random,
+// with lossPct % of the frames to and from the master's host dropped at random,
 // and the pauses the fence sent to its Redis are counted: every one is
 // false, since nothing failed.
-func (b *bench) partitionCase(ctx context.Context, runs int, lossFor time.Duration) error {
+func (b *bench) partitionCase(ctx context.Context, runs int, lossFor time.Duration, lossPct int) error {
 	b.say("== master host cut off from the other hosts (client still reaches it), writes every %v", scenario.WriteInterval)
 	b.say("%-4s %-22s %12s %10s %10s %6s", "run", "stack", "lost/acked", "dual-IP", "outage", "load")
 	var firstErr error
@@ -58,16 +58,16 @@ func (b *bench) partitionCase(ctx context.Context, runs int, lossFor time.Durati
 	}
 	b.say("")
 	if lossFor > 0 && ctx.Err() == nil {
-		firstErr = cmpErr(firstErr, b.falsePauses(ctx, lossFor))
+		firstErr = cmpErr(firstErr, b.falsePauses(ctx, lossFor, lossPct))
 	}
 	return firstErr
 }
 
-// falsePauses idles a vipsentinel deployment for d with 5% random loss on
-// the master's host and counts the CLIENT PAUSE commands its Redis ran and
-// the +fence events.
-func (b *bench) falsePauses(ctx context.Context, d time.Duration) error {
-	b.say("== false pauses: vipsentinel idle %v, 5%% of frames to and from the master's host h1 dropped at random", d)
+// falsePauses idles a vipsentinel deployment for d with pct percent random
+// loss on the master's host and counts the CLIENT PAUSE commands its Redis
+// ran and the fence's events.
+func (b *bench) falsePauses(ctx context.Context, d time.Duration, pct int) error {
+	b.say("== false pauses: vipsentinel idle %v, %d%% of frames to and from the master's host h1 dropped at random", d, pct)
 	c, err := b.start(ctx, scenario.Vipsentinel, 0)
 	if err != nil {
 		b.say("error: %v", err)
@@ -95,7 +95,7 @@ func (b *bench) falsePauses(ctx context.Context, d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	if err := c.Lab.SetLoss(c.Hosts[0], 5); err != nil {
+	if err := c.Lab.SetLoss(c.Hosts[0], pct); err != nil {
 		return err
 	}
 	load0 := loadAvg()
