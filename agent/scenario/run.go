@@ -214,7 +214,7 @@ func interesting(t string) bool {
 	case "+sdown", "-sdown", "+odown", "-odown", "+new-epoch", "+try-failover", "+vote-for-leader",
 		"+elected-leader", "+selected-slave", "+promoted-slave", "+failover-state-reconf-slaves",
 		"+slave-reconf-sent", "+slave-reconf-done", "+failover-end", "+switch-master", "+convert-to-slave",
-		"+vip-acquired", "+vip-released", "+vip-conflict", "+garp-sent", "+fence", "-fence",
+		"+vip-acquired", "+vip-released", "+vip-conflict", "+garp-sent", "+fence", "-fence", "+lease-pause", "-lease-pause",
 		"+quorum-lost", "+quorum-regained", "+tilt", "-tilt", "-failover-abort-not-elected",
 		"-failover-abort-no-good-slave", "-failover-abort-slave-timeout", "+failover-end-for-timeout",
 		"-failover-abort-newer-config", "+failover-pause-master", "+failover-replica-caught-up",

@@ -43,7 +43,7 @@ func TestRestartOnVIPHostKeepsWrites(t *testing.T) {
 			c.Opts.Binary = exe
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			// The holder asks for grants every lease/5 once it holds the
+			// The holder asks for grants every half ping period once it holds the
 			// VIP: let it settle into that.
 			waitLog(t, ctx, c, 0, "+vip-acquired", 1)
 

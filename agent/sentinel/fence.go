@@ -22,6 +22,9 @@ type fencing struct {
 	settleAt  Time   // end of holdSettle
 	held      Addr   // the local address whose lease we held in this run
 	fenced    bool   // the local master is paused by the fence (+fence/-fence)
+	// lapsing: the local master is paused because the grants stopped
+	// arriving for renewWindow while the lease still runs (+lease-pause).
+	lapsing bool
 }
 
 // holdState is the confirmation of our configuration.
@@ -51,6 +54,9 @@ type fenceView struct {
 	tilt     bool
 	majority bool // a majority of the agents answered us within the lease
 	leased   bool // fence on the master's host: a majority granted us the lease; else majority
+	recent   bool // a majority of the agents answered us within renewWindow
+	recentN  int  // how many did, us included
+	steady   bool // no stall guard: the Node has not just woken from a process stall
 	bound    bool // fence: a grant or vote of our own forbids claiming the address
 	held     bool // we held the lease of this address in this run
 	peers    bool // another agent is known
@@ -72,7 +78,7 @@ func (v fenceView) asks() bool { return v.armed() && !v.tilt && v.prompt }
 // view reads what the fencing of m needs to know.
 func (n *Node) view(m *master, inst *instance) fenceView {
 	l := inst.link
-	reach, granted, known := n.heard(m)
+	reach, granted, recent, known := n.heard(m)
 	majority := known/2 + 1
 	v := fenceView{
 		fence:    m.cfg.Fence,
@@ -82,6 +88,7 @@ func (n *Node) view(m *master, inst *instance) fenceView {
 		answered: l.heardAt != never && n.now-l.heardAt <= n.lease(m),
 		prompt:   l.heardAt != never && n.now-l.heardAt <= 2*n.pingPeriod(m),
 		tilt:     n.tilt,
+		steady:   n.now >= n.stallEnd,
 		majority: reach >= majority,
 		held:     n.sameAddr(m.held, inst.addr),
 		peers:    known > 1,
@@ -96,6 +103,7 @@ func (n *Node) view(m *master, inst *instance) fenceView {
 	if v.local && v.fence {
 		v.leased = granted >= majority || inherited
 	}
+	v.recent, v.recentN = recent >= majority || inherited, recent
 	v.bound = v.fence && !n.mayClaim(m, inst.addr)
 	if !v.local {
 		v.notLocal = notLocalReason(m.vip.Reason, inst.addr)
@@ -134,6 +142,15 @@ func (n *Node) fencePass(m *master) {
 	v.held = n.sameAddr(m.held, inst.addr)
 
 	fence := mustFence(v, m.fenceHold)
+	lapsing := !fence && mustLeasePause(v)
+	if lapsing != m.lapsing {
+		m.lapsing = lapsing
+		typ := "-lease-pause"
+		if lapsing {
+			typ = "+lease-pause"
+		}
+		n.instEventDetail(LevelWarning, typ, inst, "", "agents answered within "+n.renewWindow(m).String()+": "+strconv.Itoa(v.recentN)+"/"+strconv.Itoa(v.known))
+	}
 	if fence != m.fenced {
 		m.fenced = fence
 		typ := "-fence"
@@ -142,7 +159,7 @@ func (n *Node) fencePass(m *master) {
 		}
 		n.instEventDetail(LevelWarning, typ, inst, "", "agents heard "+strconv.Itoa(v.reach)+"/"+strconv.Itoa(v.known))
 	}
-	n.managePause(m, inst, fence)
+	n.managePause(m, inst, fence || lapsing)
 	n.manageHold(m)
 }
 
@@ -303,6 +320,21 @@ func heldNext(held Addr, v fenceView, own bool, a Addr) Addr {
 // agents is up. The VIP still waits for the grants and the confirmation.
 func mustFence(v fenceView, hold holdState) bool {
 	return v.armed() && v.held && (!v.majority || hold != holdOff || !v.leased || v.bound)
+}
+
+// mustLeasePause says whether the local master must be paused while its
+// lease still runs: the fence is armed, we hold the lease and ask for it
+// (the local master answers promptly), and no majority of the agents
+// answered our requests, granting or not, within renewWindow: we are cut
+// off, or about to be. A peer that answers but refuses (it has not heard
+// our master for grantSilence, through its own loss) does not cut us off:
+// the lease decides then, as before. A stall of our own process is not a
+// cut either: the replies that arrived meanwhile may still be queued (the
+// stall guard, as for SDOWN). The VIP is not given up for it: either the
+// answers resume and the pause is lifted, or the lease ends and the fence
+// takes over.
+func mustLeasePause(v fenceView) bool {
+	return v.asks() && v.held && v.steady && v.majority && v.leased && !v.recent
 }
 
 // managePause keeps a fenced local master paused for writes, renewing the

@@ -11,7 +11,7 @@ import (
 // lease we hold: every condition for the VIP holds.
 func armedView() fenceView {
 	return fenceView{fence: true, local: true, master: true, linkUp: true, answered: true, prompt: true,
-		majority: true, leased: true, held: true, peers: true, reach: 3, known: 3}
+		majority: true, leased: true, recent: true, steady: true, held: true, peers: true, reach: 3, known: 3}
 }
 
 // with returns armedView changed by fn.

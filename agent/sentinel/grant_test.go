@@ -25,11 +25,11 @@ func TestGrantRules(t *testing.T) {
 		{"replica address", nil, tRep1, false},
 		{"TILT", func(h *harness, m *master) { h.n.tilt = true }, tMaster, false},
 		{"master SDOWN", func(h *harness, m *master) { m.inst.flags |= fSDown }, tMaster, false},
-		{"master silent for half the lease", func(h *harness, m *master) {
-			m.inst.link.actPing = h.n.now - h.n.lease(m)/2 - time.Millisecond
+		{"master silent for grantSilence", func(h *harness, m *master) {
+			m.inst.link.actPing = h.n.now - h.n.grantSilence(m) - time.Millisecond
 		}, tMaster, false},
 		{"master silent for less", func(h *harness, m *master) {
-			m.inst.link.actPing = h.n.now - h.n.lease(m)/2 + time.Millisecond
+			m.inst.link.actPing = h.n.now - h.n.grantSilence(m) + time.Millisecond
 		}, tMaster, true},
 		{"failover in progress", func(h *harness, m *master) { m.failoverState = stateWaitStart }, tMaster, false},
 		{"bound to another address", func(h *harness, m *master) {

@@ -77,6 +77,11 @@ type link struct {
 	// creation). Not lastAvail: an auth failure is available for SDOWN but
 	// proves nothing to the fence's majority.
 	heardAt Time
+	// leaseAt is when we last asked for a lease on this link, and
+	// leaseEvery how often we ask: while we ask, the requests stand in for
+	// PINGs (grant.go, pingsStandIn).
+	leaseAt    Time
+	leaseEvery time.Duration
 
 	pending    int
 	cmdLosses  uint64 // command connections lost so far (linkCmdLost)
@@ -94,7 +99,7 @@ func newLink(now Time, ref Ref, pubsub bool) *link {
 		ref: ref, pubsub: pubsub,
 		ccSince: never, pcSince: never, pcActive: now,
 		lastAvail: now, lastPong: now, lastPing: never, actPing: now,
-		lastReconn: never, heardAt: never, refcount: 1,
+		lastReconn: never, heardAt: never, leaseAt: never, refcount: 1,
 	}
 }
 

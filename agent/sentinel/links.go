@@ -207,7 +207,9 @@ func (n *Node) sendPeriodic(ri *instance) {
 	// that the agent wakes once per period for all of them (with many
 	// masters, one burst instead of a wake-up every few milliseconds).
 	pp := n.linkPingPeriod(ri)
-	if (l.actPing == never && now/pp != l.lastPing/pp) || (now-l.lastPong > pp && now-l.lastPing > pp/2) {
+	if ri.kind == KindSentinel && n.pingsStandIn(l) {
+		// Our lease requests ping this peer (grant.go).
+	} else if (l.actPing == never && now/pp != l.lastPing/pp) || (now-l.lastPong > pp && now-l.lastPing > pp/2) {
 		n.sendPing(ri)
 	}
 	if now-ri.lastPub > n.t.PublishPeriod &&

@@ -30,7 +30,10 @@ func (n *Node) Receive(now Time, in Input) (urgent bool) {
 		return true
 	}
 	switch in.(type) {
-	case PingReply, InfoReply, PublishReply, Hello:
+	case PingReply, InfoReply, PublishReply, Hello, IsDownReply:
+		// A calm Node asks peers only for lease renewals: a grant
+		// extends the lease, a refusal changes nothing before the
+		// timers Quiet already wakes for (quietHolder).
 	default:
 		return true
 	}
@@ -176,10 +179,13 @@ func (n *Node) quietHolder(m *master, at func(Time)) bool {
 			continue
 		}
 		if s.leaseReqAt != never {
-			at(s.leaseReqAt + period)
+			at(max((s.leaseReqAt/period+1)*period, s.leaseReqAt+period/2))
 		}
 		if s.grantAt != never {
 			at(s.grantAt + lease + 1)
+		}
+		if s.link.heardAt != never {
+			at(s.link.heardAt + n.renewWindow(m) + 1)
 		}
 	}
 	at(m.grant.until)

@@ -225,6 +225,11 @@ func (n *Node) onIsDownReply(v IsDownReply) {
 	}
 	ri.lastDownReply = n.now
 	ri.link.heardAt = n.now
+	if ri.link.leaseAt != never {
+		// Our lease requests stand in for PINGs on this link, and any
+		// valid reply answers them (grant.go, pingsStandIn).
+		ri.link.lastAvail, ri.link.lastPong, ri.link.actPing = n.now, n.now, never
+	}
 	if at, ok := n.grantedAt(ri.m, v.Leader); ok && v.LeaderEpoch == 0 {
 		if ri.grantAt == never || at > ri.grantAt {
 			ri.grantAt = at

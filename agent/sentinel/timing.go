@@ -135,8 +135,11 @@ func (n *Node) lease(m *master) time.Duration { return FenceLease(m.cfg.DownAfte
 // FenceLease is the VIP lease of a fenced master with the given down-after:
 // a third of it. The writes an isolated master acknowledges before it is
 // fenced are lost at the failover, and they are the writes of one lease;
-// a third leaves the lease five grant requests and stops the grants well
-// before a dead master can be seen as down (grant.go).
+// a third leaves the lease six grant requests (one per half ping period)
+// and stops the grants well before a dead master can be seen as down
+// (grant.go). A holder cut off from the peers pauses its master after two
+// renewal rounds without grants (renewWindow), a quarter of down-after
+// sooner than the lease.
 func FenceLease(downAfter time.Duration) time.Duration { return downAfter / 3 }
 
 // pauseDuration is the length of each CLIENT PAUSE sent to a fenced master.

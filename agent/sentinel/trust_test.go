@@ -271,7 +271,7 @@ func TestMinAgentsIsTheGroupSize(t *testing.T) {
 		if got := h.n.voters(m); got != tc.want {
 			t.Errorf("%+v: voters %d", tc, got)
 		}
-		if _, _, known := h.n.heard(m); known != tc.want {
+		if _, _, _, known := h.n.heard(m); known != tc.want {
 			t.Errorf("%+v: heard's group %d", tc, known)
 		}
 	}

@@ -1,31 +1,41 @@
 package sentinel
 
+import "time"
+
 // heard counts, out of all known agents of m, those that answered us within
-// the lease (reach) and those that granted us its VIP lease within it, timed
-// from our request (granted; grant.go), ourselves included in both. An
+// the lease (reach), those that granted us its VIP lease within it, timed
+// from our request (granted; grant.go), and those that answered us within
+// renewWindow (recent), ourselves included in all four counts. An
 // answer is a PONG or an is-master-down reply. A hello does not count: it
 // proves that the peer can reach us, not that we can reach it, and in a
 // one-way partition the isolated side keeps receiving hellos while the
 // others see it as down. Real redis-sentinel peers cannot grant: their
 // answers count as grants.
-func (n *Node) heard(m *master) (reach, granted, known int) {
-	lease := n.lease(m)
-	reach, granted, known = 1, 1, n.voters(m)
-	within := func(t Time) bool { return t != never && n.now-t <= lease }
+func (n *Node) heard(m *master) (reach, granted, recent, known int) {
+	lease, renew := n.lease(m), n.renewWindow(m)
+	reach, granted, recent, known = 1, 1, 1, n.voters(m)
+	within := func(t Time, d time.Duration) bool { return t != never && n.now-t <= d }
 	for _, s := range m.sentinels {
 		if !s.verified() {
 			continue
 		}
-		if within(s.link.heardAt) {
+		if within(s.link.heardAt, lease) {
 			reach++
 		}
-		if agentRunID(s) && within(s.grantAt) || !agentRunID(s) && within(s.link.heardAt) {
+		if within(s.link.heardAt, renew) {
+			recent++
+		}
+		g := s.link.heardAt
+		if agentRunID(s) {
+			g = s.grantAt
+		}
+		if within(g, lease) {
 			granted++
 		}
 	}
 	// With min-agents the group size is fixed: a misconfigured extra
 	// peer must not make a minority look like a majority.
-	return min(reach, known), min(granted, known), known
+	return min(reach, known), min(granted, known), min(recent, known), known
 }
 
 // desiredVIPs is the VIP intent of every master that has a VIP.

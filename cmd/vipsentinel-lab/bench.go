@@ -29,8 +29,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	idleWindow := fs.Duration("idle-window", 10*time.Second, "how long idle CPU is averaged over")
 	idleSettle := fs.Duration("idle-settle", 10*time.Second, "how long the deployment runs before the idle window (discovery, first INFO rounds)")
 	manyMasters := fs.Int("masters", 200, "monitored masters per agent for the second idle measurement")
-	caseName := fs.String("case", "", "run one case instead of the parts: boot (host-by-host boot, -runs times), campaign (randomized faults for -for), idle-loss (no fault but -loss % packet loss on every host for -for), loss (kill -9 at 10 % and 30 % packet loss, -runs times per stack), api (5 interleaved API rate runs) or scale (idle cost by -scale-masters, then -runs detection runs)")
-	lossPct := fs.Int("loss", 5, "idle-loss: percent of every host's frames dropped")
+	caseName := fs.String("case", "", "run one case instead of the parts: boot (host-by-host boot, -runs times), campaign (randomized faults for -for), idle-loss (no fault but -loss % packet loss on every host for -for), loss (kill -9 at 10 % and 30 % packet loss, -runs times per stack), idle (CPU per host, -rounds), partition (master host cut off, -runs, then -loss-for idle under -loss % loss), switchover (SENTINEL FAILOVER of a healthy master, -runs), api (5 interleaved API rate runs) or scale (idle cost by -scale-masters, then -runs detection runs)")
+	lossPct := fs.Int("loss", 5, "idle-loss: percent of every host's frames dropped; partition: of the frames to and from the master's host during the idle run")
 	maxLag := fs.Int("min-replicas-max-lag", campaign.RecommendedGuard.MaxLag, "campaign, idle-loss: the redis-servers' min-replicas-max-lag (min-replicas-to-write 1); 0: no guard (min-replicas-to-write 0)")
 	apiRequests := fs.Int("api-requests", 200000, "api: requests per redis-benchmark run")
 	scaleMasters := fs.String("scale-masters", "1,50,200,500", "scale: comma-separated numbers of monitored masters")
@@ -38,6 +38,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	campaignFor := fs.Duration("for", 10*time.Minute, "campaign: how long faults are injected")
 	seed := fs.Uint64("seed", 0, "campaign: fault schedule seed (0: a new one, printed)")
 	bootDelay := fs.Duration("boot-delay", 2*time.Second, "boot: delay between one host's boot and the next")
+	rounds := fs.Int("rounds", 3, "idle, partition, switchover: interleaved rounds per stack")
+	lossFor := fs.Duration("loss-for", 10*time.Minute, "partition: length of the idle run under -loss percent loss that counts false pauses (0: skip it)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: vipsentinel-lab bench [flags]\n\n"+
 			"Runs, side by side in the same lab, vipsentinel and the classic redis-sentinel +\n"+
@@ -88,8 +90,17 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	case "loss":
 		parts = nil
 		failed = b.loss(ctx, *runs) != nil
+	case "idle":
+		parts = nil
+		failed = b.idleCase(ctx, *idleSettle, *idleWindow, *rounds) != nil
+	case "partition":
+		parts = nil
+		failed = b.partitionCase(ctx, *runs, *lossFor, *lossPct) != nil
+	case "switchover":
+		parts = nil
+		failed = b.switchoverCase(ctx, *runs) != nil
 	default:
-		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want boot, campaign, idle-loss, loss, api or scale)\n", *caseName)
+		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want boot, campaign, idle-loss, loss, idle, partition, switchover, api or scale)\n", *caseName)
 		return exitUsage
 	}
 	if slices.Contains(parts, "failover") {

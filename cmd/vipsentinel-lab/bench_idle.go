@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/scenario"
+)
+
+// idleCase is `bench -case idle`: the idle CPU of every agent of a 3-host
+// deployment (1 master + 2 replicas, the master's host holding the VIP),
+// vipsentinel then redis-sentinel, each averaged over the same window, and
+// per host the ratio. The VIP host is the one that asks for leases, so it
+// is printed per host rather than as one figure. The machine's load
+// average is printed with each stack: the figures of a loaded machine
+// only compare within one run.
+func (b *bench) idleCase(ctx context.Context, settle, window time.Duration, rounds int) error {
+	b.say("== idle CPU per host (3 hosts, 1 master + 2 replicas, h1 the master and VIP host), averaged over %v after %v, %d rounds interleaved", window, settle, rounds)
+	b.say("%-6s %-22s %8s %8s %8s %10s  %s", "round", "stack", "h1 %", "h2 %", "h3 %", "RSS h1", "load average")
+	var firstErr error
+	sums := map[scenario.Stack][]float64{}
+	for r := 1; r <= rounds && ctx.Err() == nil; r++ {
+		for _, stack := range []scenario.Stack{scenario.Vipsentinel, scenario.Classic} {
+			cpu, rss, err := b.idleAll(ctx, stack, settle, window)
+			if err != nil {
+				b.say("%-6d %-22s error: %v", r, stack, err)
+				firstErr = cmpErr(firstErr, err)
+				continue
+			}
+			if sums[stack] == nil {
+				sums[stack] = make([]float64, len(cpu))
+			}
+			cols := make([]string, len(cpu))
+			for i, p := range cpu {
+				sums[stack][i] += p / float64(rounds)
+				cols[i] = fmt.Sprintf("%8.2f", p)
+			}
+			b.say("%-6d %-22s %s %8.1fMiB  %s", r, stack, strings.Join(cols, " "), float64(rss)/1024, loadAvg())
+		}
+	}
+	v, c := sums[scenario.Vipsentinel], sums[scenario.Classic]
+	if len(v) == len(c) && len(v) > 0 {
+		cols := make([]string, len(v))
+		for i := range v {
+			cols[i] = fmt.Sprintf("h%d %.2f%% vs %.2f%% (%s)", i+1, v[i], c[i], ratio(v[i], c[i]))
+		}
+		b.say("mean vipsentinel vs redis-sentinel, ratio: %s", strings.Join(cols, ", "))
+	}
+	b.say("")
+	return firstErr
+}
+
+// idleAll starts stack, lets it settle, and measures the CPU of every
+// agent over the same window.
+func (b *bench) idleAll(ctx context.Context, stack scenario.Stack, settle, window time.Duration) ([]float64, int, error) {
+	c, err := b.start(ctx, stack, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer c.Close()
+	select {
+	case <-ctx.Done():
+		return nil, 0, ctx.Err()
+	case <-time.After(settle):
+	}
+	cpu := make([]float64, len(c.Agents))
+	rss := make([]int, len(c.Agents))
+	errs := make([]error, len(c.Agents))
+	var wg sync.WaitGroup
+	for i := range c.Agents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			idle, err := c.MeasureIdle(ctx, i, window)
+			cpu[i], rss[i], errs[i] = idle.CPUPercent, idle.RSSKB, err
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return cpu, rss[0], nil
+}
+
+// loadAvg is the machine's load average as /proc/loadavg gives it (1, 5,
+// 15 minutes).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
