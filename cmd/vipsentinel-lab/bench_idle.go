@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -86,18 +85,4 @@ func (b *bench) idleAll(ctx context.Context, stack scenario.Stack, settle, windo
 		}
 	}
 	return cpu, rss[0], nil
-}
-
-// loadAvg is the machine's load average as /proc/loadavg gives it (1, 5,
-// 15 minutes).
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }

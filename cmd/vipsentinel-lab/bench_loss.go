@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -29,7 +28,7 @@ func portLoss(link int) int {
 // network first), and "at kill", the loss set as the master is killed
 // (the failover alone under loss).
 func (b *bench) loss(ctx context.Context, runs int) error {
-	b.say("== kill -9 of the master under packet loss (issue 18), %d runs per stack and case; load average at start: %s", runs, loadavg())
+	b.say("== kill -9 of the master under packet loss (issue 18), %d runs per stack and case; load average at start: %s", runs, loadAvg())
 	b.say("%-22s %-20s %10s %10s %12s %12s %8s", "stack", "loss", "switch p50", "switch max", "outage p50", "outage max", "errors")
 	type key struct {
 		stack  scenario.Stack
@@ -82,7 +81,7 @@ func (b *bench) loss(ctx context.Context, runs int) error {
 			lossRatio(median(outages[v]), median(outages[c])),
 			lossRatio(maxOf(outages[v]), maxOf(outages[c])))
 	}
-	b.say("load average at end: %s\n", loadavg())
+	b.say("load average at end: %s\n", loadAvg())
 	return firstErr
 }
 
@@ -130,18 +129,4 @@ func lossRatio(a, b time.Duration) string {
 		return "n/a (no completed run)"
 	}
 	return ratio(float64(a), float64(b))
-}
-
-// loadavg is the first three fields of /proc/loadavg: the machine running
-// the bench is shared, and its figures mean little without it.
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
