@@ -31,6 +31,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	caseName := fs.String("case", "", "run one case instead of the parts: boot (host-by-host boot, -runs times), campaign (randomized faults for -for) or loss (kill -9 at 10 % and 30 % packet loss, -runs times per stack)")
 	campaignFor := fs.Duration("for", 10*time.Minute, "campaign: how long faults are injected")
 	seed := fs.Uint64("seed", 0, "campaign: fault schedule seed (0: a new one, printed)")
+	lossWhen := fs.String("loss-when", "both", "loss: when the loss starts: steady (before the client writes), kill (with the kill) or both")
 	bootDelay := fs.Duration("boot-delay", 2*time.Second, "boot: delay between one host's boot and the next")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: vipsentinel-lab bench [flags]\n\n"+
@@ -67,7 +68,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		failed = b.campaign(ctx, *seed, *campaignFor) != nil
 	case "loss":
 		parts = nil
-		failed = b.loss(ctx, *runs) != nil
+		failed = b.loss(ctx, *runs, *lossWhen) != nil
 	default:
 		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want boot, campaign or loss)\n", *caseName)
 		return exitUsage
