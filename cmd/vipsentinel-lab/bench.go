@@ -37,6 +37,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	labName := fs.String("name", "bench", "lab name prefix (namespaces, directories)")
 	campaignFor := fs.Duration("for", 10*time.Minute, "campaign: how long faults are injected")
 	seed := fs.Uint64("seed", 0, "campaign: fault schedule seed (0: a new one, printed)")
+	lossWhen := fs.String("loss-when", "both", "loss: when the loss starts: steady (before the client writes), kill (with the kill) or both")
 	bootDelay := fs.Duration("boot-delay", 2*time.Second, "boot: delay between one host's boot and the next")
 	rounds := fs.Int("rounds", 3, "idle, partition, switchover: interleaved rounds per stack")
 	lossFor := fs.Duration("loss-for", 10*time.Minute, "partition: length of the idle run under -loss percent loss that counts false pauses (0: skip it)")
@@ -89,7 +90,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		failed = b.scaleCase(ctx, counts, *idleSettle, *idleWindow, *runs) != nil
 	case "loss":
 		parts = nil
-		failed = b.loss(ctx, *runs) != nil
+		failed = b.loss(ctx, *runs, *lossWhen) != nil
 	case "idle":
 		parts = nil
 		failed = b.idleCase(ctx, *idleSettle, *idleWindow, *rounds) != nil

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +29,7 @@ func portLoss(link int) int {
 // deployment must keep serving through the floating IP on the lossy
 // network first), and "at kill", the loss set as the master is killed
 // (the failover alone under loss).
-func (b *bench) loss(ctx context.Context, runs int) error {
+func (b *bench) loss(ctx context.Context, runs int, when string) error {
 	b.say("== kill -9 of the master under packet loss (issue 18), %d runs per stack and case; load average at start: %s", runs, loadAvg())
 	b.say("%-22s %-20s %10s %10s %12s %12s %8s", "stack", "loss", "switch p50", "switch max", "outage p50", "outage max", "errors")
 	type key struct {
@@ -38,7 +40,11 @@ func (b *bench) loss(ctx context.Context, runs int) error {
 	switches, outages := map[key][]time.Duration{}, map[key][]time.Duration{}
 	var firstErr error
 	var keys []key
-	for _, atKill := range []bool{false, true} {
+	modes := map[string][]bool{"steady": {false}, "kill": {true}, "both": {false, true}}[when]
+	if modes == nil {
+		return fmt.Errorf("loss: -loss-when %q: want steady, kill or both", when)
+	}
+	for _, atKill := range modes {
 		for _, link := range []int{10, 30} {
 			for _, stack := range []scenario.Stack{scenario.Vipsentinel, scenario.Classic} {
 				k := key{stack, link, atKill}
@@ -66,7 +72,7 @@ func (b *bench) loss(ctx context.Context, runs int) error {
 	}
 	b.say("")
 	for _, v := range keys {
-		if v.stack != scenario.Vipsentinel {
+		if v.stack != scenario.Vipsentinel || !slices.Contains(modes, v.atKill) {
 			continue
 		}
 		c := v
@@ -87,9 +93,9 @@ func (b *bench) loss(ctx context.Context, runs int) error {
 
 // lossRun starts a fresh deployment and kills its master with the given
 // loss on every server host's port: set once the deployment has settled,
-// before the client writes (steady), or as the first line of the run's
-// timeline arrives, which is the floating IP sampler's first report, just
-// before the kill (atKill).
+// before the client writes (steady), or at the floating IP sampler's first
+// report, which comes after the client's first writes, just before the
+// kill (atKill).
 func (b *bench) lossRun(ctx context.Context, stack scenario.Stack, port int, atKill bool) (*scenario.Result, error) {
 	c, err := scenario.Start(ctx, scenario.Options{
 		Stack: stack, DownAfter: b.downAfter, Binary: b.self, Name: "lossbench",
@@ -115,7 +121,13 @@ func (b *bench) lossRun(ctx context.Context, stack scenario.Stack, port int, atK
 	}
 	var once sync.Once
 	var lossErr error
-	res, err := c.RunFailover(ctx, scenario.KillMaster, func(scenario.Line) { once.Do(func() { lossErr = setLoss() }) })
+	res, err := c.RunFailover(ctx, scenario.KillMaster, func(l scenario.Line) {
+		// Agents' events may come first; the sampler's first report
+		// comes after the client's first writes, just before the kill.
+		if strings.HasPrefix(l.What, "floating IP held by") || strings.HasPrefix(l.What, "FAULT:") {
+			once.Do(func() { lossErr = setLoss() })
+		}
+	})
 	if err == nil && lossErr != nil {
 		err = lossErr
 	}
