@@ -49,6 +49,7 @@ type fenceView struct {
 	answered bool // it answered a PING within the lease
 	prompt   bool // it answered a PING within two ping periods
 	tilt     bool
+	booting  bool // our restored configuration is not confirmed yet (bootconfirm.go)
 	majority bool // a majority of the agents answered us within the lease
 	leased   bool // fence on the master's host: a majority granted us the lease; else majority
 	bound    bool // fence: a grant or vote of our own forbids claiming the address
@@ -82,6 +83,7 @@ func (n *Node) view(m *master, inst *instance) fenceView {
 		answered: l.heardAt != never && n.now-l.heardAt <= n.lease(m),
 		prompt:   l.heardAt != never && n.now-l.heardAt <= 2*n.pingPeriod(m),
 		tilt:     n.tilt,
+		booting:  m.unconfirmed(),
 		majority: reach >= majority,
 		held:     n.sameAddr(m.held, inst.addr),
 		peers:    known > 1,
@@ -115,6 +117,7 @@ func (n *Node) updateVIPs() {
 // decisions, then their effects.
 func (n *Node) fencePass(m *master) {
 	inst := n.currentInst(m)
+	n.confirmBoot(m)
 	v := n.view(m, inst)
 	n.quorumEdge(m, v)
 	n.settleEnd(m, v)
@@ -265,6 +268,8 @@ func vipDecision(v fenceView, hold holdState) (own bool, reason string) {
 		return false, "local instance did not answer PING within the lease"
 	case v.tilt:
 		return false, "TILT mode"
+	case v.booting:
+		return false, "restarted: configuration not confirmed by the agents yet"
 	case v.fence && !v.majority:
 		return false, "fenced: no majority of agents heard within the lease"
 	case v.fence && hold != holdOff:

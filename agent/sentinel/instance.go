@@ -247,6 +247,7 @@ type master struct {
 	grant      grantState
 	guard      grantState
 	inherited  grantState // a lease handed over by this agent's previous process (handover.go)
+	boot       bootCheck  // a restored configuration not confirmed yet (bootconfirm.go)
 	leaseAddr  Addr       // persisted: the last address granted (grant.go)
 	vip        VIPIntent
 	vipLocal   bool
