@@ -80,6 +80,7 @@ type link struct {
 
 	pending    int
 	cmdLosses  uint64 // command connections lost so far (linkCmdLost)
+	dialFails  int    // connects failed in a row (dialPeriod's back-off)
 	refcount   int
 	authFailed bool
 	localIP    string

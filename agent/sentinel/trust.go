@@ -345,3 +345,29 @@ func (n *Node) promotedReplica(m *master, a Addr) bool {
 	r := n.findReplica(m, a)
 	return r != nil && r.info != nil && r.roleReported == KindMaster
 }
+
+// maxDialBackoff caps the back-off between connects to an unverified peer.
+const maxDialBackoff = 2 * time.Second
+
+// dialPeriod is the least time between two connects of ri's link: a ping
+// period (Sentinel's pace), doubling with every failed connect while ri is
+// an unverified peer, up to min(maxDialBackoff, its unverifiedTTL/2), and
+// back to a ping period once a connect succeeds. Anyone can announce a
+// phantom peer, at an address where nothing answers or where something
+// fails the proof; redialling each at the ping pace (every 100 to 150 ms)
+// until it expires spent connects and file descriptors on them. A verified
+// peer, a master or a replica keeps Sentinel's pace: their reconnection
+// is what a failover or a fence waits for.
+func (n *Node) dialPeriod(ri *instance) time.Duration {
+	pp := n.pingPeriod(ri.m)
+	l := ri.link
+	if ri.kind != KindSentinel || ri.verified() || l.dialFails == 0 {
+		return pp
+	}
+	limit := min(maxDialBackoff, n.unverifiedTTL(ri.m)/2)
+	d := pp
+	for i := 0; i < l.dialFails && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, max(limit, pp))
+}
