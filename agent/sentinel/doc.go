@@ -103,6 +103,17 @@
 // verified peers, and Config.MinAgents, when set, is the group size for
 // every majority. trust.go has the rules.
 //
+// # Boot confirmation
+//
+// A Node restarted from its state whose configuration names a master on
+// its own host, with other agents known, does not serve that
+// configuration (MasterAddr reports the master unknown, the VIP is not
+// wanted) until a majority of agents confirmed it with trusted hellos, a
+// newer configuration moved the master, or a bounded wait passed
+// (+config-unconfirmed, -config-unconfirmed). A host powered off as master
+// and booted after a failover thus never sends clients to its stale
+// master. bootconfirm.go has the rules.
+//
 // # Floating IP and fencing
 //
 // A master's VIP is wanted by the agent whose host the latest configuration

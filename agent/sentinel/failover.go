@@ -482,10 +482,15 @@ func (n *Node) resetMasterAndChangeAddress(m *master, addr Addr) {
 		converted *Event
 	}
 	var reps []rep
-	// So is an old master we keep paused after a forced failover.
+	// So is an old master we keep paused after a forced failover. A local
+	// instance not heard from yet is too (bootconfirm.go): a host that
+	// rebooted learns the newer configuration while its Redis still
+	// loads, and that Redis then reports role:master from its own config
+	// file; without the mark it would stay writable for Sentinel's slow
+	// convert-to-slave path (4 publish periods).
 	claims := func(ri *instance) bool {
-		return (n.isLocal(ri.addr) || m.hold.active && n.sameAddr(m.hold.addr, ri.addr)) &&
-			ri.info != nil && ri.roleReported == KindMaster
+		local := n.isLocal(ri.addr) && (ri.info == nil || ri.roleReported == KindMaster)
+		return local || m.hold.active && n.sameAddr(m.hold.addr, ri.addr) && ri.info != nil && ri.roleReported == KindMaster
 	}
 	for _, r := range m.sortedReplicas() {
 		if !n.sameAddr(r.addr, addr) {

@@ -52,6 +52,7 @@ type fenceView struct {
 	answered bool // it answered a PING within the lease
 	prompt   bool // it answered a PING within two ping periods
 	tilt     bool
+	booting  bool // our restored configuration is not confirmed yet (bootconfirm.go)
 	majority bool // a majority of the agents answered us within the lease
 	leased   bool // fence on the master's host: a majority granted us the lease; else majority
 	recent   bool // a majority of the agents answered us within renewWindow
@@ -89,6 +90,7 @@ func (n *Node) view(m *master, inst *instance) fenceView {
 		prompt:   l.heardAt != never && n.now-l.heardAt <= 2*n.pingPeriod(m),
 		tilt:     n.tilt,
 		steady:   n.now >= n.stallEnd,
+		booting:  m.unconfirmed(),
 		majority: reach >= majority,
 		held:     n.sameAddr(m.held, inst.addr),
 		peers:    known > 1,
@@ -123,6 +125,7 @@ func (n *Node) updateVIPs() {
 // decisions, then their effects.
 func (n *Node) fencePass(m *master) {
 	inst := n.currentInst(m)
+	n.confirmBoot(m)
 	v := n.view(m, inst)
 	n.quorumEdge(m, v)
 	n.settleEnd(m, v)
@@ -282,6 +285,8 @@ func vipDecision(v fenceView, hold holdState) (own bool, reason string) {
 		return false, "local instance did not answer PING within the lease"
 	case v.tilt:
 		return false, "TILT mode"
+	case v.booting:
+		return false, "restarted: configuration not confirmed by the agents yet"
 	case v.fence && !v.majority:
 		return false, "fenced: no majority of agents heard within the lease"
 	case v.fence && hold != holdOff:

@@ -129,6 +129,7 @@ func (n *Node) processHello(v Hello) {
 		return
 	}
 	trusted := n.trustedHello(v, si)
+	n.redialOnHello(v, si)
 	epochNews := false
 	// A higher current epoch from a hello without evidence is ignored
 	// silently: the peer's own hellos to us carry it too.
@@ -285,4 +286,26 @@ func (n *Node) updateSentinelAddressInAllMasters(si *instance) {
 	if count > 0 {
 		n.instEvent(LevelNotice, "+sentinel-address-update", si, fmt.Sprintf(" %d additional matching instances", count))
 	}
+}
+
+// redialOnHello restarts our connect to the verified peer si when its
+// hello reached us directly while that connect has been pending for a ping
+// period: the peer is up (it just sent us this), and a connect sent while
+// its host was down (SYNs lost to a powered-off host) would otherwise wait
+// for a SYN retransmission, 1 to 3 s later, or its timeout. Our answers to
+// a rebooted peer, its newer configuration among them (bootconfirm.go), go
+// over that link. At most once per ping period, as reconnect paces
+// connects.
+//
+// A connection that is up but silent is left to checkSDown's forced close:
+// closing it on a hello also fires in one-way partitions, where the
+// silence is ours, and perturbs the elections there.
+func (n *Node) redialOnHello(v Hello, si *instance) {
+	l := si.link
+	if !si.verified() || v.Via.Kind != KindSentinel || l.cc != connConnecting || n.now-l.ccSince < n.pingPeriod(si.m) {
+		return
+	}
+	n.debug(si.m.cfg.Name, "sentinel-redial", n.describe(si)+" announced itself while our connect to it was pending")
+	n.closeConn(l, LinkCmd)
+	n.reconnect(si)
 }

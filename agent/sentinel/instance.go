@@ -85,6 +85,7 @@ type link struct {
 
 	pending    int
 	cmdLosses  uint64 // command connections lost so far (linkCmdLost)
+	dialFails  int    // connects failed in a row (dialPeriod's back-off)
 	refcount   int
 	authFailed bool
 	localIP    string
@@ -252,6 +253,7 @@ type master struct {
 	grant      grantState
 	guard      grantState
 	inherited  grantState // a lease handed over by this agent's previous process (handover.go)
+	boot       bootCheck  // a restored configuration not confirmed yet (bootconfirm.go)
 	leaseAddr  Addr       // persisted: the last address granted (grant.go)
 	vip        VIPIntent
 	vipLocal   bool

@@ -114,7 +114,7 @@ func (n *Node) reconnect(ri *instance) {
 	if l.cc != connDown && (!l.pubsub || l.pc != connDown) {
 		return // whatever is down is already connecting
 	}
-	if now-l.lastReconn < n.pingPeriod(ri.m) {
+	if now-l.lastReconn < n.dialPeriod(ri) {
 		return
 	}
 	l.lastReconn = now

@@ -89,6 +89,7 @@ func (n *Node) onLinkUp(v LinkUp) {
 	l.ccSince = n.now
 	l.pending = 0
 	l.authFailed = false
+	l.dialFails = 0
 	if v.To.Kind == KindSentinel && v.Proof != ProofNone {
 		n.verifyLink(l, v.Proof)
 	}
@@ -117,6 +118,9 @@ func (n *Node) onLinkDown(v LinkDown) {
 	}
 	if *st == connDown {
 		return
+	}
+	if v.Link == LinkCmd && *st == connConnecting {
+		l.dialFails++
 	}
 	*st = connDown
 	if v.Link == LinkCmd {

@@ -181,30 +181,32 @@ func (n *Node) proposePeer(m *master, addr Addr, runid string) *instance {
 			return nil
 		}
 		moved = si
-	} else {
-		var other *instance
-		for _, s := range m.sortedSentinels() {
-			if n.sameAddr(s.addr, addr) {
-				other = s
-				break
-			}
-		}
-		if other != nil && other.verified() && !n.gone(other) {
+	}
+	// Every other record at addr, not only the first: a peer moved back to
+	// the address it was verified at can find a proposal there, and two
+	// records at one address share the transport's one connection there
+	// while the core gives each a link of its own (seed 5595: a phantom
+	// displaced the real peer's link, whose replies were then dropped as
+	// the phantom's, and the two real agents never verified each other
+	// again). None may stay once the address changes hands.
+	occupants := n.occupants(m, addr, runid)
+	for _, other := range occupants {
+		if other.verified() && !n.gone(other) {
 			n.rejectHello(m, runid, fmt.Sprintf("address %s belongs to verified peer %s", addr, other.runid))
 			return nil
 		}
-		if len(m.sentinels)-n.verifiedPeers(m) >= MaxUnverifiedPeers {
-			n.trust.UnverifiedRejected++
-			n.rejectHello(m, runid, "too many unverified peers")
-			return nil
-		}
-		if other != nil {
-			n.instEvent(LevelNotice, "+sentinel-invalid-addr", other, "")
-			stale := other.runid
-			for _, mm := range n.sortedMasters() {
-				if s := mm.sentinels[stale]; s != nil {
-					n.releaseSentinel(s)
-				}
+	}
+	if moved == nil && len(m.sentinels)-n.verifiedPeers(m) >= MaxUnverifiedPeers {
+		n.trust.UnverifiedRejected++
+		n.rejectHello(m, runid, "too many unverified peers")
+		return nil
+	}
+	for _, other := range occupants {
+		n.instEvent(LevelNotice, "+sentinel-invalid-addr", other, "")
+		stale := other.runid
+		for _, mm := range n.sortedMasters() {
+			if s := mm.sentinels[stale]; s != nil {
+				n.releaseSentinel(s)
 			}
 		}
 	}
@@ -240,6 +242,18 @@ func (n *Node) proposePeer(m *master, addr Addr, runid string) *instance {
 		n.debug(m.cfg.Name, "sentinel-proposed", n.describe(si))
 	}
 	return si
+}
+
+// occupants returns m's records at addr other than runid's, in run id
+// order.
+func (n *Node) occupants(m *master, addr Addr, runid string) []*instance {
+	var out []*instance
+	for _, s := range m.sortedSentinels() {
+		if s.runid != runid && n.sameAddr(s.addr, addr) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // gone reports whether the verified peer s has been unreachable for more
@@ -330,4 +344,30 @@ func (n *Node) knownElection(m *master, runid string, e uint64) bool {
 func (n *Node) promotedReplica(m *master, a Addr) bool {
 	r := n.findReplica(m, a)
 	return r != nil && r.info != nil && r.roleReported == KindMaster
+}
+
+// maxDialBackoff caps the back-off between connects to an unverified peer.
+const maxDialBackoff = 2 * time.Second
+
+// dialPeriod is the least time between two connects of ri's link: a ping
+// period (Sentinel's pace), doubling with every failed connect while ri is
+// an unverified peer, up to min(maxDialBackoff, its unverifiedTTL/2), and
+// back to a ping period once a connect succeeds. Anyone can announce a
+// phantom peer, at an address where nothing answers or where something
+// fails the proof; redialling each at the ping pace (every 100 to 150 ms)
+// until it expires spent connects and file descriptors on them. A verified
+// peer, a master or a replica keeps Sentinel's pace: their reconnection
+// is what a failover or a fence waits for.
+func (n *Node) dialPeriod(ri *instance) time.Duration {
+	pp := n.pingPeriod(ri.m)
+	l := ri.link
+	if ri.kind != KindSentinel || ri.verified() || l.dialFails == 0 {
+		return pp
+	}
+	limit := min(maxDialBackoff, n.unverifiedTTL(ri.m)/2)
+	d := pp
+	for i := 0; i < l.dialFails && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, max(limit, pp))
 }

@@ -159,7 +159,9 @@ func (n *Node) Sentinels(now Time, name string) ([][]KV, error) {
 // address once the failover reached reconf_slaves.
 func (n *Node) MasterAddr(name string) (Addr, bool) {
 	m := n.masters[name]
-	if m == nil {
+	if m == nil || m.unconfirmed() {
+		// An unconfirmed configuration (bootconfirm.go) may name an old
+		// master: a null sends the client to another sentinel.
 		return Addr{}, false
 	}
 	return n.announce(n.currentAddr(m)), true
