@@ -168,6 +168,9 @@ func (m *monitors) sampleLag() func(context.Context) {
 					continue
 				}
 				if l, ok := field(v, "lag"); ok {
+					// Redis computes lag from two clock readings that may
+					// straddle a second: -1 is "just now".
+					l = max(l, 0)
 					each = append(each, l)
 					if best < 0 || l < best {
 						best = l
