@@ -36,6 +36,11 @@ func TestClusterUpgradeBooted(t *testing.T) {
 	t.Logf("cluster up with the VIP on n1 after %v", time.Since(start).Round(time.Millisecond))
 	const unit = "vipsentinel.service"
 	before := nodes[0].show(unit, "MainPID", "NRestarts")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("n1's journal:\n%s", nodes[0].journal("vipsentinel"))
+		}
+	})
 
 	vip := netip.MustParseAddr(clusterVIP)
 	w := startVIPWriter(t, nodes[1].netns, net.JoinHostPort(clusterVIP, "6379"))
