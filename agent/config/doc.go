@@ -309,9 +309,13 @@
 //
 //	sentinel vip-release-on-stop <master> yes|no    default yes
 //
-// Remove the VIPs when the agent stops. With no, a planned restart of the
-// agent does not interrupt clients; the VIP is reconciled when it starts
-// again.
+// Remove the VIPs when the agent stops. A restart needs no: systemctl
+// restart, systemctl reload and package upgrades hand the VIPs and their
+// lease to the next process (vipsentinel(8), SIGNALS), and a VIP that no
+// process takes over is removed when its lease ends. With no, every stop
+// leaves the VIPs in place with nothing fencing them until an agent
+// starts again, so another host may claim the same address meanwhile:
+// keep yes unless something else guards the address.
 //
 // # Firewall (global)
 //
