@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
 // TestRebootedOldMasterNotServed powers the master's host off (its agent
@@ -22,8 +24,11 @@ func TestRebootedOldMasterNotServed(t *testing.T) {
 	c := startCluster(t, Options{Name: "trustboot", Persist: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	old, err := c.Converged(ctx)
-	if err != nil {
+	var old string
+	if err := wait.For(ctx, 50*time.Millisecond, func() (err error) {
+		old, err = c.Converged(ctx)
+		return err
+	}); err != nil {
 		t.Fatalf("not converged: %v", err)
 	}
 	host, _, _ := net.SplitHostPort(old)

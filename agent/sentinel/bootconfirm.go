@@ -17,7 +17,10 @@ import (
 // 1-hour fault campaign of issue 13: 1 to 4 s, 3.9 s of two writable
 // masters, hundreds of writes lost).
 //
-// So a Node started from persisted state whose configuration names a
+// So a Node started from state it persisted itself (not the first start's
+// import of a configuration file, HardState.Imported: an operator's
+// migration, which redis-sentinel would serve as it is) whose configuration
+// names a
 // master on its own host, with other agents known, holds that
 // configuration as unconfirmed (+config-unconfirmed): MasterAddr reports
 // the master unknown (the API answers a null, as redis-sentinel does for a

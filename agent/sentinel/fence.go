@@ -338,8 +338,15 @@ func mustFence(v fenceView, hold holdState) bool {
 // stall guard, as for SDOWN). The VIP is not given up for it: either the
 // answers resume and the pause is lifted, or the lease ends and the fence
 // takes over.
+//
+// Only a complete group pauses early (every known agent answered within
+// the lease): a cut silences all the peers at once, while in a group that
+// is still being built host by host, or has lost a member, the bare
+// majority left hangs on one peer's reply, and one late reply on a busy
+// host is jitter, not a cut (issue 13: a boot must not touch writes). The
+// lease fences such a group as before.
 func mustLeasePause(v fenceView) bool {
-	return v.asks() && v.held && v.steady && v.majority && v.leased && !v.recent
+	return v.asks() && v.held && v.steady && v.majority && v.leased && v.reach == v.known && !v.recent
 }
 
 // managePause keeps a fenced local master paused for writes, renewing the

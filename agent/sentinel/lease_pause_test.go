@@ -23,6 +23,7 @@ func TestMustLeasePause(t *testing.T) {
 		{"holder, not asking: master slow", with(func(v *fenceView) { v.recent, v.prompt = false, false }), false},
 		{"holder, TILT", with(func(v *fenceView) { v.recent, v.tilt = false, true }), false},
 		{"holder, role:slave", with(func(v *fenceView) { v.recent, v.master = false, false }), false},
+		{"holder, group incomplete (one agent not up yet)", with(func(v *fenceView) { v.recent, v.reach = false, v.known-1 }), false},
 	} {
 		if got := mustLeasePause(tc.v); got != tc.want {
 			t.Errorf("%s: lease pause %v, want %v", tc.name, got, tc.want)

@@ -221,7 +221,9 @@ func New(cfg Config, st *HardState) (*Node, error) {
 			if err := n.restoreMaster(m, ms, n.sameAddr(ms.Config.Addr, mc.Addr)); err != nil {
 				return nil, fmt.Errorf("%w: master %q: %v", ErrState, name, err)
 			}
-			n.startBootCheck(m)
+			if !st.Imported {
+				n.startBootCheck(m)
+			}
 		}
 	}
 	if st != nil {
@@ -239,7 +241,9 @@ func New(cfg Config, st *HardState) (*Node, error) {
 			if err := n.restoreMaster(m, ms, true); err != nil {
 				return nil, fmt.Errorf("%w: master %q: %v", ErrState, ms.Config.Name, err)
 			}
-			n.startBootCheck(m)
+			if !st.Imported {
+				n.startBootCheck(m)
+			}
 		}
 	}
 	if st != nil && len(st.Settings) > 0 {

@@ -393,4 +393,10 @@ type HardState struct {
 	// into sentinel.conf. Nil when never changed at run time. The Node
 	// only keeps them (SetACLUsers); the API owns the users.
 	ACLUsers []string
+	// Imported marks a state that no run of this agent persisted: the
+	// first start's import of the runtime lines of the configuration file
+	// (state.Import). Such a configuration was never served by this agent,
+	// so its boot confirmation (bootconfirm.go) does not apply. Never
+	// stored.
+	Imported bool
 }

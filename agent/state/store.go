@@ -143,6 +143,10 @@ func Open(cfg *config.File) (*Store, *sentinel.HardState, []Change, error) {
 		lock.Close()
 		return nil, nil, nil, err
 	}
+	// A first start serves what the operator's file says, as the
+	// redis-sentinel it replaces would: no run of this agent served it
+	// before, so there is nothing stale of its own to confirm.
+	snap.State.Imported = prev == nil
 	return st, &snap.State, changes, nil
 }
 
