@@ -105,11 +105,27 @@ func (src *Source) SetLogger(log *slog.Logger) { src.live.log = log }
 func (src *Source) Client(raw net.Conn, host string) *tls.Conn {
 	lc := &liveConn{Conn: raw, reg: &src.live, host: host}
 	cfg := src.ClientConfig(host)
-	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+	cfg.VerifyConnection = src.verifyConnection(lc)
+	return tls.Client(lc, cfg)
+}
+
+// verifyConnection returns the VerifyConnection of lc's handshake: it
+// registers lc, and refuses a session resumed from before a Reload whose
+// peer the CAs now loaded no longer trust: a connection closed by the
+// Reload must not come back by resuming. Current crypto/tls versions
+// already decline to resume a session whose chain's root left the pool;
+// checking here too keeps the whole rule (name, usage) in one place and
+// independent of the Go version.
+func (src *Source) verifyConnection(lc *liveConn) func(tls.ConnectionState) error {
+	return func(cs tls.ConnectionState) error {
+		if cs.DidResume {
+			if err := stillTrusted(src.cur.Load(), lc, &cs, time.Now()); err != nil {
+				return fmt.Errorf("resumed session: %w", err)
+			}
+		}
 		lc.verified(cs)
 		return nil
 	}
-	return tls.Client(lc, cfg)
 }
 
 // TrackListener returns ln with its connections kept for re-verification

@@ -170,15 +170,21 @@ func TestReloadReverifiesLinks(t *testing.T) {
 		}
 		return c
 	}
-	toOld, toNew := link(oldSrv), link(newSrv)
-	if n := src.Tracked(); n != 2 {
-		t.Fatalf("Tracked %d, want 2", n)
+	toNew, toOld := link(newSrv), link(oldSrv) // the session cache is keyed by name: the old server's last
+	// A second link resumes the first one's session: after the reload,
+	// it must not resume its way back (below).
+	resumed := link(oldSrv)
+	if !resumed.ConnectionState().DidResume {
+		t.Fatal("the second link to the old CA's server did not resume its session")
+	}
+	if n := src.Tracked(); n != 3 {
+		t.Fatalf("Tracked %d, want 3", n)
 	}
 
 	if err := src.Reload(); err != nil { // same files
 		t.Fatal(err)
 	}
-	for _, c := range []*tls.Conn{toOld, toNew} {
+	for _, c := range []*tls.Conn{toOld, toNew, resumed} {
 		if err := roundTrip(c); err != nil {
 			t.Fatalf("a reload of unchanged files broke a link: %v", err)
 		}
@@ -188,8 +194,8 @@ func TestReloadReverifiesLinks(t *testing.T) {
 	if err := src.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if !isClosed(toOld) {
-		t.Error("the link to the old CA's server is still up")
+	if !isClosed(toOld) || !isClosed(resumed) {
+		t.Error("a link to the old CA's server is still up")
 	}
 	if err := roundTrip(toNew); err != nil {
 		t.Errorf("the link to the new CA's server broke: %v", err)
@@ -206,16 +212,17 @@ func TestReloadReverifiesLinks(t *testing.T) {
 	if strings.Contains(log, newSrv) {
 		t.Errorf("log names the link that stayed:\n%s", log)
 	}
-	// The link redials under the new configuration: the old server is refused.
+	// The link redials under the new configuration: the old server is
+	// refused, though the client still holds a session to resume with it.
 	raw, err := net.Dial("tcp", oldSrv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := src.Client(raw, "127.0.0.1"); c.Handshake() == nil {
-		t.Error("a new link to the old CA's server verified")
-	} else {
-		_ = c.Close()
+	c := src.Client(raw, "127.0.0.1")
+	if err := c.Handshake(); err == nil {
+		t.Errorf("a new link to the old CA's server verified (resumed: %v)", c.ConnectionState().DidResume)
 	}
+	_ = c.Close()
 	if n := src.Tracked(); n != 1 {
 		t.Errorf("Tracked %d after a failed handshake, want 1", n)
 	}

@@ -253,10 +253,7 @@ func (src *Source) ServerConfig() *tls.Config {
 				c.ClientAuth = tls.NoClientCert
 			}
 			if lc, ok := hello.Conn.(*liveConn); ok { // TrackListener
-				c.VerifyConnection = func(cs tls.ConnectionState) error {
-					lc.verified(cs)
-					return nil
-				}
+				c.VerifyConnection = src.verifyConnection(lc)
 			}
 			return c, nil
 		},
