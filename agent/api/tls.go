@@ -40,6 +40,8 @@ type tlsHandshakes struct {
 // handshake with cfg (certificates, client-certificate policy) before it
 // is served. Certificate problems (expired, wrong CA, no certificate with
 // tls-auth-clients yes) are logged with the reason and the client closed.
+// With ln from tlsconf.Source.TrackListener and cfg its ServerConfig, a
+// reload that stops trusting a client's certificate closes that client.
 func (s *Server) ServeTLS(ln net.Listener, cfg *tls.Config) error {
 	return s.Serve(tls.NewListener(ln, cfg))
 }

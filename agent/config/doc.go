@@ -354,7 +354,10 @@
 // Redis's tls-* directives, with Redis's meaning, implemented with Go's
 // crypto/tls (package tlsconf). Certificates, keys and CAs are read at
 // start and again on reload (SIGHUP): a rotated certificate is used by the
-// next handshake, and neither the VIP nor open links are dropped.
+// next handshake, and neither the VIP nor open links are dropped, except
+// that a reload that changes the CAs closes (and logs) the open links and
+// verified API clients whose peer certificate no longer verifies under the
+// new CAs, so that they reconnect under them.
 //
 //	tls-port <port>                   default 0 (no TLS API)
 //

@@ -104,10 +104,11 @@ type Options struct {
 	// and SENTINEL MYID instead: the addresses the operator listed. Nil
 	// allows none.
 	PeerAllowed func(sentinel.Addr) bool
-	// TLS, when set (tls-replication yes), returns the TLS configuration
-	// of a link to host: every link is TLS, and the server must present a
-	// certificate for host that verifies (tls.go).
-	TLS func(host string) *tls.Config
+	// TLS, when set (tls-replication yes), wraps the raw connection of a
+	// link to host in TLS: every link is TLS, and the server must present a
+	// certificate for host that verifies (tls.go). tlsconf.Source.Client
+	// is one, and closes the link if a reload stops trusting the server.
+	TLS func(raw net.Conn, host string) *tls.Conn
 	// CertProof makes a peer's verified certificate proof of membership
 	// (sentinel.ProofCert): tls-auth-clients yes, so the CA admits the
 	// group's agents only.

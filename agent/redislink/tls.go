@@ -26,9 +26,9 @@ func (t *Transport) secure(ctx context.Context, c net.Conn, l *link) (net.Conn, 
 	if t.opts.TLS == nil {
 		return c, nil
 	}
-	tc := tls.Client(c, t.opts.TLS(l.ref.Addr.Host))
+	tc := t.opts.TLS(c, l.ref.Addr.Host)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		_ = c.Close()
+		_ = tc.Close()
 		t.warnLimited("TLS handshake failed; nothing sent", "addr", l.ref.Addr.String(), "master", l.ref.Master,
 			"kind", l.ref.Kind.String(), "err", err)
 		return nil, fmt.Errorf("%w with %s: %v", ErrTLS, l.ref.Addr, err)

@@ -74,7 +74,7 @@ func tlsTransport(t *testing.T, cert tlsca.Files, ca string, certProof bool) *Tr
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := New(Options{CommandTimeout: 2 * time.Second, TLS: src.ClientConfig, CertProof: certProof})
+	tr := New(Options{CommandTimeout: 2 * time.Second, TLS: src.Client, CertProof: certProof})
 	t.Cleanup(func() { _ = tr.Close() })
 	return tr
 }

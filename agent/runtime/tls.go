@@ -20,11 +20,12 @@ func linkTLS(o *redislink.Options, src *tlsconf.Source) {
 	if !s.Client() {
 		return
 	}
-	o.TLS = src.ClientConfig
+	o.TLS = src.Client
 	o.CertProof = s.AuthClients == tlsconf.AuthYes
 }
 
-// serveTLS serves the API on the TLS listeners.
+// serveTLS serves the API on the TLS listeners, tracked so that a reload
+// of the CAs closes the clients whose certificate no longer verifies.
 func (r *Runtime) serveTLS(wg *sync.WaitGroup) {
 	if r.opts.TLS == nil {
 		return
@@ -34,7 +35,7 @@ func (r *Runtime) serveTLS(wg *sync.WaitGroup) {
 		wg.Add(1)
 		go func(ln net.Listener) {
 			defer wg.Done()
-			if err := r.api.ServeTLS(ln, cfg); err != nil {
+			if err := r.api.ServeTLS(r.opts.TLS.TrackListener(ln), cfg); err != nil {
 				r.log.Error("api TLS listener failed", "addr", ln.Addr().String(), "err", err)
 			}
 		}(ln)

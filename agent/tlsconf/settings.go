@@ -6,7 +6,9 @@
 // configurations handed out read the latest successful load through
 // callbacks (GetConfigForClient, GetClientCertificate), so a certificate
 // rotated on disk takes effect for the next handshake without closing any
-// listener or connection. A Reload that fails keeps the previous material.
+// listener. Connections stay up unless a Reload changed the CAs and their
+// peer no longer verifies under them (live.go). A Reload that fails keeps
+// the previous material.
 //
 // Go's crypto/tls is not OpenSSL: it has no finite-field Diffie-Hellman,
 // does not let TLS 1.3 suites be chosen, always chooses the suite itself

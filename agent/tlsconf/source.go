@@ -36,6 +36,7 @@ type Source struct {
 	p     params
 	cur   atomic.Pointer[material]
 	cache tls.ClientSessionCache // nil: no session resumption on our links
+	live  live                   // connections to re-verify on Reload (live.go)
 }
 
 // New checks s, reads the files it names and returns a Source.
@@ -69,13 +70,17 @@ func problemErrs(ps []Problem) []error {
 func (src *Source) Settings() Settings { return src.s }
 
 // Reload re-reads the certificates, keys and CAs. On error the material
-// loaded before stays in use.
+// loaded before stays in use. When the CAs changed, the live connections
+// whose peer no longer verifies under them are closed (live.go); with the
+// same CAs, none is.
 func (src *Source) Reload() error {
 	m, err := load(&src.s)
 	if err != nil {
 		return err
 	}
-	src.cur.Store(m)
+	if old := src.cur.Swap(m); old != nil && !old.roots.Equal(m.roots) {
+		src.reverify(m)
+	}
 	return nil
 }
 
@@ -227,7 +232,7 @@ func decryptKey(file string, b []byte, pass string) ([]byte, error) {
 func (src *Source) ServerConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion: src.p.min,
-		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			m := src.cur.Load()
 			c := &tls.Config{
 				MinVersion:             src.p.min,
@@ -246,6 +251,9 @@ func (src *Source) ServerConfig() *tls.Config {
 				c.ClientAuth = tls.VerifyClientCertIfGiven
 			default:
 				c.ClientAuth = tls.NoClientCert
+			}
+			if lc, ok := hello.Conn.(*liveConn); ok { // TrackListener
+				c.VerifyConnection = src.verifyConnection(lc)
 			}
 			return c, nil
 		},

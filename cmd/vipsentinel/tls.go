@@ -26,6 +26,7 @@ func startTLS(f *config.File, log *slog.Logger) (*tlsconf.Source, []net.Listener
 	if err != nil {
 		return nil, nil, configError{fmt.Errorf("tls: %w", err)}
 	}
+	src.SetLogger(log)
 	for _, c := range src.Certificates() {
 		log.Info("TLS certificate", "role", c.Role, "file", c.File, "subject", c.Subject, "not_after", c.NotAfter.UTC())
 	}
@@ -40,8 +41,10 @@ func startTLS(f *config.File, log *slog.Logger) (*tlsconf.Source, []net.Listener
 }
 
 // reloadTLS re-reads the certificates, keys and CAs on SIGHUP. The next
-// handshake uses them; open connections and the VIPs are untouched. A
-// failure keeps the material in use.
+// handshake uses them; the VIPs are untouched, and so are open connections
+// unless the CAs changed and their peer no longer verifies (closed and
+// logged by the Source, then redialled). A failure keeps the material in
+// use.
 func reloadTLS(src *tlsconf.Source, log *slog.Logger) {
 	if src == nil {
 		return

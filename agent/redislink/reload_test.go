@@ -1,0 +1,122 @@
+package redislink
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/agent/tlsca"
+	"github.com/vipsentinel/vipsentinel/agent/tlsconf"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
+)
+
+// TestTLSReloadClosesUntrustedLinks: with links to two TLS-only
+// redis-servers (real), one with a certificate of the old CA and one of
+// the new, a reload of unchanged files keeps both; a reload that trusts
+// only the new CA closes the link to the old CA's server (reported down,
+// logged) and keeps the other.
+func TestTLSReloadClosesUntrustedLinks(t *testing.T) {
+	dir := t.TempDir()
+	oldCA, err := tlsca.New("old CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCA, err := tlsca.New("new CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := tlsca.Spec{Name: "node", Hosts: []string{"127.0.0.1"}}
+	oldLeaf, err := oldCA.IssueFiles(filepath.Join(dir, "old"), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newLeaf, err := newCA.IssueFiles(filepath.Join(dir, "new"), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, trusted := filepath.Join(dir, "both.crt"), filepath.Join(dir, "trusted.crt")
+	write := func(path string, cas ...*tlsca.CA) {
+		var b []byte
+		for _, ca := range cas {
+			b = append(b, ca.PEM...)
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(both, oldCA, newCA)
+	write(trusted, oldCA, newCA)
+	oldSrv := redistest.Start(t, redistest.TLSOnly(t, redistest.TLSFiles{Cert: oldLeaf.Cert, Key: oldLeaf.Key, CA: both})...)
+	newSrv := redistest.Start(t, redistest.TLSOnly(t, redistest.TLSFiles{Cert: newLeaf.Cert, Key: newLeaf.Key, CA: both})...)
+
+	s := tlsconf.Defaults()
+	s.Replication, s.CertFile, s.KeyFile, s.CACertFile = true, newLeaf.Cert, newLeaf.Key, trusted
+	src, err := tlsconf.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs testenv.Buffer
+	src.SetLogger(slog.New(slog.NewTextHandler(&logs, nil)))
+	tr := New(Options{CommandTimeout: 2 * time.Second, TLS: src.Client})
+	t.Cleanup(func() { _ = tr.Close() })
+
+	oldRef, newRef := refOf(oldSrv, sentinel.KindMaster), refOf(newSrv, sentinel.KindMaster)
+	for _, ref := range []sentinel.Ref{oldRef, newRef} {
+		connectCmd(tr, ref, nil)
+		if _, ok := awaitLink(t, tr, ref).(sentinel.LinkUp); !ok {
+			t.Fatalf("link to %s not up", ref.Addr)
+		}
+	}
+	// ping checks a link with a PING: true for PONG, false for the link
+	// reported down.
+	ping := func(ref sentinel.Ref) bool {
+		tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: ref, Cmds: [][]string{{"PING"}}})
+		in := await(t, tr, "PING reply or link down", func(in sentinel.Input) bool {
+			switch in := in.(type) {
+			case sentinel.PingReply:
+				return in.To == ref
+			case sentinel.LinkDown:
+				return in.To == ref
+			}
+			return false
+		})
+		pr, ok := in.(sentinel.PingReply)
+		return ok && pr.Status == "PONG"
+	}
+
+	if err := src.Reload(); err != nil { // same files
+		t.Fatal(err)
+	}
+	for _, ref := range []sentinel.Ref{oldRef, newRef} {
+		if !ping(ref) {
+			t.Fatalf("a reload of unchanged files closed the link to %s", ref.Addr)
+		}
+	}
+	if n := src.Tracked(); n != 2 {
+		t.Fatalf("Tracked %d, want 2", n)
+	}
+
+	write(trusted, newCA) // the old CA is rotated out
+	if err := src.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if ping(oldRef) {
+		t.Error("the link to the old CA's server is still up")
+	}
+	if !ping(newRef) {
+		t.Error("the link to the new CA's server went down")
+	}
+	if got := logs.String(); !strings.Contains(got, "peer="+oldRef.Addr.String()) || !strings.Contains(got, "unknown authority") {
+		t.Errorf("no log line names the closed link and the reason:\n%s", got)
+	}
+	// Redialled under the new configuration, the old server is refused.
+	connectCmd(tr, oldRef, nil)
+	if _, ok := awaitLink(t, tr, oldRef).(sentinel.LinkDown); !ok {
+		t.Error("a new link to the old CA's server came up")
+	}
+}
