@@ -394,3 +394,20 @@ func (n *Node) managePause(m *master, inst *instance, need bool) {
 		m.pause.active = false
 	}
 }
+
+// leaseBacksMaster reports whether our view of m's master is one the group
+// backs, as far as the fence can tell: always without fencing or when the
+// master is not on this host, and on the master's host only while a
+// majority of the agents grants us its lease (or the previous process's
+// handed-over lease runs). A master's host that lost the majority may be
+// the old master of a failover it has not heard of yet; converting the
+// "replica that claims role:master" there demotes the group's new master
+// (issue 13's campaign: a fenced old master's agent converted the replica
+// promoted 423 ms earlier, and the group failed over a second time).
+func (n *Node) leaseBacksMaster(m *master) bool {
+	if !m.cfg.Fence || !n.isLocal(m.inst.addr) {
+		return true
+	}
+	_, granted, _, known := n.heard(m)
+	return granted >= known/2+1 || n.grantCovers(m.inherited, m.inst.addr)
+}

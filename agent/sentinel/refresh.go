@@ -105,7 +105,7 @@ func (n *Node) refreshInfo(ri *instance, info *Info, raw string) {
 		// the load ends, and repeated at most once per ping period.
 		retry := fast && (info.Loading || ri.demoteSentAt != never && now-ri.demoteSentAt < n.pingPeriod(m))
 		if ri.flags&fPromoted == 0 && !retry &&
-			(fast || n.masterLooksSane(m) && n.noDownFor(ri, wait) && now-ri.roleReportedTime > wait) {
+			(fast || n.masterLooksSane(m) && n.noDownFor(ri, wait) && now-ri.roleReportedTime > wait && n.leaseBacksMaster(m)) {
 			if n.sendSlaveOf(ri, m.inst.addr, purposeDemote) {
 				detail := "replica claims role:master while the master looks sane"
 				if fast {

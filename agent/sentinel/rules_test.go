@@ -455,3 +455,36 @@ func TestSharedPeerLinks(t *testing.T) {
 		t.Error("shared link closed while still used")
 	}
 }
+
+// TestLeaselessHolderDoesNotConvert: on the master's host with fencing on,
+// an agent that no majority grants the lease (here alone, with min-agents
+// 3) does not convert a replica claiming role:master after Sentinel's
+// wait: it may be the group's newly promoted master. Without fencing the
+// same node converts it (TestConvertAndFixSlaveConfig).
+func TestLeaselessHolderDoesNotConvert(t *testing.T) {
+	cfg := testConfig()
+	cfg.LocalIPs = append(cfg.LocalIPs, tMaster.Host)
+	cfg.MinAgents = 3
+	cfg.Masters[0].Fence = true
+	cfg.Masters[0].FailoverTimeout = 15 * time.Second
+	h := newHarness(t, cfg)
+	rogue := func(r Ref) string {
+		if r.Kind == KindReplica && r.Addr == tRep1 {
+			return masterInfo()
+		}
+		return defaultInfo(r)
+	}
+	var slaveofs []Command
+	h.serve(12*time.Second, func(c Command) Input {
+		if c.Kind == CmdTransaction {
+			slaveofs = append(slaveofs, c)
+		}
+		return std(rogue)(c)
+	})
+	if hasCmd(slaveofs, func(c Command) bool { return c.To.Addr == tRep1 }) {
+		t.Fatalf("converted the replica claiming role:master without the lease: %v", slaveofs)
+	}
+	if _, ok := findEvent(h.events, "+convert-to-slave"); ok {
+		t.Error("+convert-to-slave without the lease")
+	}
+}
