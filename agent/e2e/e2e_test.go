@@ -231,6 +231,20 @@ func (cl *cluster) waitDiscovered(t *testing.T) {
 			if m["num-slaves"] != "2" || m["num-other-sentinels"] != "2" || m["flags"] != "master" {
 				return fmt.Errorf("%s sees slaves=%s sentinels=%s flags=%s", a.host.Name, m["num-slaves"], m["num-other-sentinels"], m["flags"])
 			}
+			// Known from the master's INFO is not enough for a failover:
+			// the agent selects only replicas whose own INFO it holds,
+			// with their link to the master up.
+			rs, err := c.Do(ctx, "SENTINEL", "replicas", "mymaster").Slice()
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				arr, _ := r.([]any)
+				rm := flatMap(arr)
+				if rm["flags"] != "slave" || rm["master-link-status"] != "ok" {
+					return fmt.Errorf("%s sees replica %s flags=%s master-link-status=%s", a.host.Name, rm["name"], rm["flags"], rm["master-link-status"])
+				}
+			}
 			return nil
 		}, "discovery by "+a.host.Name)
 	}
