@@ -225,17 +225,8 @@ func TestLeaseHolder(t *testing.T) {
 // TestQuietHolder: a calm agent holding a VIP sleeps between its lease
 // requests instead of ticking every 10 ms, and wakes in time for the next.
 func TestQuietHolder(t *testing.T) {
-	h := newFencedHolder(t)
+	h, m, _ := holdingVIP(t, 2*time.Second)
 	n := h.n
-	h.step(Tick{})
-	ps := h.peers(2)
-	m := n.masters["mymaster"]
-	h.serve(500*time.Millisecond, std(defaultInfo))
-	h.confirmHold(m, ps)
-	h.serve(2*time.Second, std(defaultInfo))
-	if !m.vip.Own {
-		t.Fatalf("VIP not held: %s", m.vip.Reason)
-	}
 	// Driven as the runtime does: sleep what Quiet allows, then Tick.
 	period := n.leaseRequestPeriod(m, true)
 	wakes, reqs := 0, 0
@@ -281,6 +272,23 @@ func newFencedHolder(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	return &harness{t: t, n: n, now: 100 * time.Second}
+}
+
+// holdingVIP returns a fenced holder with two peers that grant, its
+// start-up hold confirmed and then served for settle, holding the VIP.
+func holdingVIP(t *testing.T, settle time.Duration) (*harness, *master, []*instance) {
+	t.Helper()
+	h := newFencedHolder(t)
+	h.step(Tick{})
+	ps := h.peers(2)
+	m := h.n.masters["mymaster"]
+	h.serve(500*time.Millisecond, std(defaultInfo))
+	h.confirmHold(m, ps)
+	h.serve(settle, std(defaultInfo))
+	if !m.vip.Own {
+		t.Fatalf("VIP not held: %s", m.vip.Reason)
+	}
+	return h, m, ps
 }
 
 // confirmHold has every peer in ps confirm our configuration of m with a

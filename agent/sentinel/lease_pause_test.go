@@ -35,17 +35,8 @@ func TestMustLeasePause(t *testing.T) {
 // requests are its only traffic to them (no PING), on slots of half the
 // ping period; their replies keep the peers' links answered as PONGs do.
 func TestLeaseRequestsPing(t *testing.T) {
-	h := newFencedHolder(t)
+	h, m, ps := holdingVIP(t, time.Second)
 	n := h.n
-	h.step(Tick{})
-	ps := h.peers(2)
-	m := n.masters["mymaster"]
-	h.serve(500*time.Millisecond, std(defaultInfo))
-	h.confirmHold(m, ps)
-	h.serve(time.Second, std(defaultInfo))
-	if !m.vip.Own {
-		t.Fatalf("VIP not held: %s", m.vip.Reason)
-	}
 	period := n.leaseRequestPeriod(m, true)
 	if want := n.pingPeriod(m) / 2; period != want {
 		t.Fatalf("request period %v, want %v", period, want)
@@ -88,17 +79,8 @@ func TestLeaseRequestsPing(t *testing.T) {
 // grants come back, and falls to the fence if they do not come back
 // within the lease.
 func TestLeasePause(t *testing.T) {
-	h := newFencedHolder(t)
+	h, m, _ := holdingVIP(t, time.Second)
 	n := h.n
-	h.step(Tick{})
-	ps := h.peers(2)
-	m := n.masters["mymaster"]
-	h.serve(500*time.Millisecond, std(defaultInfo))
-	h.confirmHold(m, ps)
-	h.serve(time.Second, std(defaultInfo))
-	if !m.vip.Own {
-		t.Fatalf("VIP not held: %s", m.vip.Reason)
-	}
 	h.takeEvents()
 	cut := func(c Command) Input {
 		if c.To.Kind == KindSentinel {
