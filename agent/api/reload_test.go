@@ -6,8 +6,6 @@ import (
 	"crypto/x509"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,38 +20,15 @@ import (
 // reload of unchanged files keeps both; a reload that trusts only the new
 // CA closes the old CA's client (logged) and keeps the other.
 func TestTLSReloadClosesUntrustedClients(t *testing.T) {
-	dir := t.TempDir()
-	oldCA, err := tlsca.New("old CA")
+	rot, err := tlsca.NewRotation(t.TempDir(), tlsca.Spec{Name: "node", Hosts: []string{"127.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	newCA, err := tlsca.New("new CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	issue := func(ca *tlsca.CA, sub, name string, hosts ...string) tlsca.Files {
-		f, err := ca.IssueFiles(filepath.Join(dir, sub), tlsca.Spec{Name: name, Hosts: hosts})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
-	server := issue(newCA, "new", "server", "127.0.0.1")
-	oldClient, newClient := issue(oldCA, "old", "client"), issue(newCA, "new", "client")
-	trusted := filepath.Join(dir, "trusted.crt")
-	trust := func(cas ...*tlsca.CA) {
-		var b []byte
-		for _, ca := range cas {
-			b = append(b, ca.PEM...)
-		}
-		if err := os.WriteFile(trusted, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	trust(oldCA, newCA)
+	// One certificate serves and dials, as the agents use it.
+	server, oldClient, newClient := rot.NewLeaf, rot.OldLeaf, rot.NewLeaf
 	s := tlsconf.Defaults()
 	s.Port, s.AuthClients = 1, tlsconf.AuthYes
-	s.CertFile, s.KeyFile, s.CACertFile = server.Cert, server.Key, trusted
+	s.CertFile, s.KeyFile, s.CACertFile = server.Cert, server.Key, rot.Trusted
 	src, err := tlsconf.New(s)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +49,7 @@ func TestTLSReloadClosesUntrustedClients(t *testing.T) {
 			t.Fatal(err)
 		}
 		roots := x509.NewCertPool()
-		roots.AddCert(newCA.Cert)
+		roots.AddCert(rot.New.Cert)
 		cfg := &tls.Config{ServerName: "127.0.0.1", Certificates: []tls.Certificate{cert}, RootCAs: roots}
 		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, cfg)
 		if err != nil {
@@ -108,7 +83,9 @@ func TestTLSReloadClosesUntrustedClients(t *testing.T) {
 			t.Fatalf("after a reload of unchanged files, PING: %q", got)
 		}
 	}
-	trust(newCA)
+	if err := rot.Trust(rot.New); err != nil {
+		t.Fatal(err)
+	}
 	if err := src.Reload(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package redislink
 
 import (
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,35 +21,16 @@ import (
 // logged) and keeps the other.
 func TestTLSReloadClosesUntrustedLinks(t *testing.T) {
 	dir := t.TempDir()
-	oldCA, err := tlsca.New("old CA")
+	rot, err := tlsca.NewRotation(dir, tlsca.Spec{Name: "node", Hosts: []string{"127.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	newCA, err := tlsca.New("new CA")
-	if err != nil {
+	oldLeaf, newLeaf, trusted := rot.OldLeaf, rot.NewLeaf, rot.Trusted
+	// The servers keep trusting both CAs: only the agent's trust rotates.
+	both := filepath.Join(dir, "both.crt")
+	if err := tlsca.WriteBundle(both, rot.Old, rot.New); err != nil {
 		t.Fatal(err)
 	}
-	spec := tlsca.Spec{Name: "node", Hosts: []string{"127.0.0.1"}}
-	oldLeaf, err := oldCA.IssueFiles(filepath.Join(dir, "old"), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	newLeaf, err := newCA.IssueFiles(filepath.Join(dir, "new"), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	both, trusted := filepath.Join(dir, "both.crt"), filepath.Join(dir, "trusted.crt")
-	write := func(path string, cas ...*tlsca.CA) {
-		var b []byte
-		for _, ca := range cas {
-			b = append(b, ca.PEM...)
-		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(both, oldCA, newCA)
-	write(trusted, oldCA, newCA)
 	oldSrv := redistest.Start(t, redistest.TLSOnly(t, redistest.TLSFiles{Cert: oldLeaf.Cert, Key: oldLeaf.Key, CA: both})...)
 	newSrv := redistest.Start(t, redistest.TLSOnly(t, redistest.TLSFiles{Cert: newLeaf.Cert, Key: newLeaf.Key, CA: both})...)
 
@@ -101,7 +81,9 @@ func TestTLSReloadClosesUntrustedLinks(t *testing.T) {
 		t.Fatalf("Tracked %d, want 2", n)
 	}
 
-	write(trusted, newCA) // the old CA is rotated out
+	if err := rot.Trust(rot.New); err != nil { // the old CA is rotated out
+		t.Fatal(err)
+	}
 	if err := src.Reload(); err != nil {
 		t.Fatal(err)
 	}

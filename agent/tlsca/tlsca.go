@@ -159,3 +159,45 @@ func writeAtomic(path string, b []byte, mode os.FileMode) error {
 	}
 	return os.Rename(tmp, path)
 }
+
+// Rotation is the fixture of a CA rotation: an old and a new CA, each with
+// a certificate for the same spec (in dir/old and dir/new), and a CA file,
+// Trusted, that a test rewrites with Trust to trust both or only the new
+// one before it asks for a reload.
+type Rotation struct {
+	Old, New         *CA
+	OldLeaf, NewLeaf Files
+	Trusted          string
+}
+
+// NewRotation creates the two CAs, issues spec from each, and writes
+// Trusted (dir/trusted.crt) trusting both.
+func NewRotation(dir string, spec Spec) (*Rotation, error) {
+	r := &Rotation{Trusted: filepath.Join(dir, "trusted.crt")}
+	var err error
+	if r.Old, err = New("old CA"); err != nil {
+		return nil, err
+	}
+	if r.New, err = New("new CA"); err != nil {
+		return nil, err
+	}
+	if r.OldLeaf, err = r.Old.IssueFiles(filepath.Join(dir, "old"), spec); err != nil {
+		return nil, err
+	}
+	if r.NewLeaf, err = r.New.IssueFiles(filepath.Join(dir, "new"), spec); err != nil {
+		return nil, err
+	}
+	return r, r.Trust(r.Old, r.New)
+}
+
+// Trust rewrites Trusted with the certificates of cas.
+func (r *Rotation) Trust(cas ...*CA) error { return WriteBundle(r.Trusted, cas...) }
+
+// WriteBundle writes the certificates of cas to path, replacing it.
+func WriteBundle(path string, cas ...*CA) error {
+	var b []byte
+	for _, ca := range cas {
+		b = append(b, ca.PEM...)
+	}
+	return writeAtomic(path, b, 0o644)
+}

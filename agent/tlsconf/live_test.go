@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,44 +16,24 @@ import (
 	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
-// twoCAs is an old and a new CA, each with a certificate for 127.0.0.1,
-// and a CA file the test rewrites to trust both, or only the new one.
-type twoCAs struct {
-	old, new         *tlsca.CA
-	oldLeaf, newLeaf tlsca.Files
-	caFile           string
-}
-
+// newTwoCAs is tlsca's rotation fixture for 127.0.0.1 in a temporary
+// directory, trusting both CAs.
 func newTwoCAs(t *testing.T) *twoCAs {
 	t.Helper()
-	dir := t.TempDir()
-	p := &twoCAs{caFile: filepath.Join(dir, "trusted.crt")}
-	var err error
-	if p.old, err = tlsca.New("old CA"); err != nil {
+	r, err := tlsca.NewRotation(t.TempDir(), tlsca.Spec{Name: "node", Hosts: []string{"127.0.0.1"}})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if p.new, err = tlsca.New("new CA"); err != nil {
-		t.Fatal(err)
-	}
-	spec := tlsca.Spec{Name: "node", Hosts: []string{"127.0.0.1"}}
-	if p.oldLeaf, err = p.old.IssueFiles(filepath.Join(dir, "old"), spec); err != nil {
-		t.Fatal(err)
-	}
-	if p.newLeaf, err = p.new.IssueFiles(filepath.Join(dir, "new"), spec); err != nil {
-		t.Fatal(err)
-	}
-	p.trust(t, p.old, p.new)
-	return p
+	return &twoCAs{r}
 }
+
+// twoCAs is a CA rotation with the tests' helpers.
+type twoCAs struct{ *tlsca.Rotation }
 
 // trust rewrites the CA file with cas.
 func (p *twoCAs) trust(t *testing.T, cas ...*tlsca.CA) {
 	t.Helper()
-	var b []byte
-	for _, ca := range cas {
-		b = append(b, ca.PEM...)
-	}
-	if err := os.WriteFile(p.caFile, b, 0o644); err != nil {
+	if err := p.Trust(cas...); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -64,7 +42,7 @@ func (p *twoCAs) source(t *testing.T, auth AuthClients, log *testenv.Buffer) *So
 	t.Helper()
 	s := Defaults()
 	s.Port, s.Replication, s.AuthClients = 1, true, auth
-	s.CertFile, s.KeyFile, s.CACertFile = p.newLeaf.Cert, p.newLeaf.Key, p.caFile
+	s.CertFile, s.KeyFile, s.CACertFile = p.NewLeaf.Cert, p.NewLeaf.Key, p.Trusted
 	src, err := New(s)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +132,7 @@ func TestReloadReverifiesLinks(t *testing.T) {
 		echo(t, ln)
 		return ln.Addr().String()
 	}
-	oldSrv, newSrv := serverOf(p.oldLeaf), serverOf(p.newLeaf)
+	oldSrv, newSrv := serverOf(p.OldLeaf), serverOf(p.NewLeaf)
 	link := func(addr string) *tls.Conn {
 		raw, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -190,7 +168,7 @@ func TestReloadReverifiesLinks(t *testing.T) {
 		}
 	}
 
-	p.trust(t, p.new) // the old CA is rotated out
+	p.trust(t, p.New) // the old CA is rotated out
 	if err := src.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +219,7 @@ func TestReloadReverifiesClients(t *testing.T) {
 			ln := tls.NewListener(src.TrackListener(listen(t)), src.ServerConfig())
 			echo(t, ln)
 			client := func(f *tlsca.Files) net.Conn {
-				cfg := &tls.Config{ServerName: "127.0.0.1", RootCAs: pool(p.new)}
+				cfg := &tls.Config{ServerName: "127.0.0.1", RootCAs: pool(p.New)}
 				if f != nil {
 					cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
 					if err != nil {
@@ -260,7 +238,7 @@ func TestReloadReverifiesClients(t *testing.T) {
 				}
 				return c
 			}
-			oldC, newC := client(&p.oldLeaf), client(&p.newLeaf)
+			oldC, newC := client(&p.OldLeaf), client(&p.NewLeaf)
 			conns := []net.Conn{oldC, newC}
 			var none net.Conn
 			if auth == AuthOptional {
@@ -275,7 +253,7 @@ func TestReloadReverifiesClients(t *testing.T) {
 					t.Fatalf("a reload of unchanged files broke a client: %v", err)
 				}
 			}
-			p.trust(t, p.new)
+			p.trust(t, p.New)
 			if err := src.Reload(); err != nil {
 				t.Fatal(err)
 			}
@@ -308,7 +286,7 @@ func TestReloadKeepsExpiredButTrusted(t *testing.T) {
 	p := newTwoCAs(t)
 	src := p.source(t, AuthYes, &testenv.Buffer{})
 	m := src.cur.Load()
-	leaf, err := p.old.Issue(tlsca.Spec{Name: "short", Hosts: []string{"127.0.0.1"}, NotAfter: time.Now().Add(-time.Minute)})
+	leaf, err := p.Old.Issue(tlsca.Spec{Name: "short", Hosts: []string{"127.0.0.1"}, NotAfter: time.Now().Add(-time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +302,7 @@ func TestReloadKeepsExpiredButTrusted(t *testing.T) {
 	if err := stillTrusted(m, c, cs, time.Now()); err == nil {
 		t.Error("expired at the handshake: verified")
 	}
-	p.trust(t, p.new)
+	p.trust(t, p.New)
 	m2, err := load(&src.s)
 	if err != nil {
 		t.Fatal(err)
