@@ -4,10 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -55,23 +53,7 @@ func (f lossFigures) String() string {
 }
 
 func runLoss(loss float64, base uint64, n int) lossFigures {
-	results := make([]*Result, n)
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				results[i] = Run(lossOptions(base+uint64(i), loss))
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	results := runSeeds(n, func(i int) Options { return lossOptions(base+uint64(i), loss) })
 	f := lossFigures{loss: loss, errs: map[uint64]error{}}
 	for _, r := range results {
 		switch {

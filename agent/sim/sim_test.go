@@ -53,23 +53,7 @@ func TestSeeds(t *testing.T) {
 	// for fewer collections makes the sweep markedly faster.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	start := time.Now()
-	results := make([]*Result, n)
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				results[i] = Run(Swarm(*flagBase+uint64(i), *flagAgents))
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	results := runSeeds(n, func(i int) Options { return Swarm(*flagBase+uint64(i), *flagAgents) })
 	elapsed := time.Since(start)
 
 	failed := 0
@@ -104,6 +88,29 @@ func TestSeeds(t *testing.T) {
 	s := summarize(results)
 	t.Logf("%d seeds (%d..%d) in %v, %d failed", n, *flagBase, *flagBase+uint64(n)-1, elapsed.Round(time.Millisecond), failed)
 	t.Log(s)
+}
+
+// runSeeds runs the options of 0..n-1 on every processor and returns the
+// results in that order.
+func runSeeds(n int, opts func(i int) Options) []*Result {
+	results := make([]*Result, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i] = Run(opts(i))
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return results
 }
 
 func logResult(t *testing.T, r *Result) {
