@@ -29,7 +29,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	idleWindow := fs.Duration("idle-window", 10*time.Second, "how long idle CPU is averaged over")
 	idleSettle := fs.Duration("idle-settle", 10*time.Second, "how long the deployment runs before the idle window (discovery, first INFO rounds)")
 	manyMasters := fs.Int("masters", 200, "monitored masters per agent for the second idle measurement")
-	caseName := fs.String("case", "", "run one case instead of the parts: boot (host-by-host boot, -runs times), campaign (randomized faults for -for), idle-loss (no fault but -loss % packet loss on every host for -for), loss (kill -9 at 10 % and 30 % packet loss, -runs times per stack), idle (CPU per host, -rounds), partition (master host cut off, -runs, then -loss-for idle under -loss % loss), switchover (SENTINEL FAILOVER of a healthy master, -runs), api (5 interleaved API rate runs) or scale (idle cost by -scale-masters, then -runs detection runs)")
+	caseName := fs.String("case", "", "run one case instead of the parts: "+caseHelp())
 	lossPct := fs.Int("loss", 5, "idle-loss: percent of every host's frames dropped; partition: of the frames to and from the master's host during the idle run")
 	maxLag := fs.Int("min-replicas-max-lag", campaign.RecommendedGuard.MaxLag, "campaign, idle-loss: the redis-servers' min-replicas-max-lag (min-replicas-to-write 1); 0: no guard (min-replicas-to-write 0)")
 	apiRequests := fs.Int("api-requests", 200000, "api: requests per redis-benchmark run")
@@ -56,6 +56,16 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
+	bc, ok := caseNamed(*caseName)
+	if !ok && *caseName != "" {
+		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want %s)\n", *caseName, caseNames())
+		return exitUsage
+	}
+	counts, err := parseCounts(*scaleMasters)
+	if err != nil {
+		fmt.Fprintf(stderr, "vipsentinel bench: -scale-masters: %v\n", err)
+		return exitUsage
+	}
 	ctx, stop, self, err := labSession("bench", stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "vipsentinel bench: %v\n", err)
@@ -66,43 +76,12 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	b := &bench{out: stdout, self: self, downAfter: *downAfter, tls: *useTLS, name: *labName}
 	fmt.Fprintf(stdout, "vipsentinel bench %s: down-after %v, %d runs per case, %s\n\n", agentVersion(self), *downAfter, *runs, time.Now().UTC().Format(time.RFC3339))
 	failed := false
-	switch *caseName {
-	case "":
-	case "boot":
+	if *caseName != "" {
 		parts = nil
-		failed = b.boot(ctx, *runs, *bootDelay) != nil
-	case "campaign":
-		parts = nil
-		failed = b.campaign(ctx, *seed, *campaignFor, guardOf(*maxLag), nil) != nil
-	case "idle-loss":
-		parts = nil
-		failed = b.idleLoss(ctx, *campaignFor, *lossPct, guardOf(*maxLag)) != nil
-	case "api":
-		parts = nil
-		failed = b.apiCase(ctx, apiRuns, *apiRequests) != nil
-	case "scale":
-		parts = nil
-		counts, err := parseCounts(*scaleMasters)
-		if err != nil {
-			fmt.Fprintf(stderr, "vipsentinel bench: -scale-masters: %v\n", err)
-			return exitUsage
-		}
-		failed = b.scaleCase(ctx, counts, *idleSettle, *idleWindow, *runs) != nil
-	case "loss":
-		parts = nil
-		failed = b.loss(ctx, *runs, *lossWhen) != nil
-	case "idle":
-		parts = nil
-		failed = b.idleCase(ctx, *idleSettle, *idleWindow, *rounds) != nil
-	case "partition":
-		parts = nil
-		failed = b.partitionCase(ctx, *runs, *lossFor, *lossPct) != nil
-	case "switchover":
-		parts = nil
-		failed = b.switchoverCase(ctx, *runs) != nil
-	default:
-		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want boot, campaign, idle-loss, loss, idle, partition, switchover, api or scale)\n", *caseName)
-		return exitUsage
+		f := caseFlags{runs: *runs, idleSettle: *idleSettle, idleWindow: *idleWindow,
+			lossPct: *lossPct, guard: guardOf(*maxLag), apiRequests: *apiRequests, scaleMasters: counts,
+			campaignFor: *campaignFor, seed: *seed, lossWhen: *lossWhen, bootDelay: *bootDelay, rounds: *rounds, lossFor: *lossFor}
+		failed = bc.run(ctx, b, f) != nil
 	}
 	if slices.Contains(parts, "failover") {
 		failed = b.failover(ctx, *runs) != nil || failed
@@ -117,6 +96,87 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// caseFlags are the flags the cases read.
+type caseFlags struct {
+	runs, lossPct, apiRequests, rounds int
+	idleSettle, idleWindow             time.Duration
+	campaignFor, bootDelay, lossFor    time.Duration
+	guard                              campaign.Guard
+	scaleMasters                       []int
+	seed                               uint64
+	lossWhen                           string
+}
+
+// benchCase is one `bench -case`: the table below generates both the
+// flag's help and the dispatch, so the two cannot disagree.
+type benchCase struct {
+	name, summary string
+	run           func(ctx context.Context, b *bench, f caseFlags) error
+}
+
+var benchCases = []benchCase{
+	{"boot", "host-by-host boot, -runs times", func(ctx context.Context, b *bench, f caseFlags) error {
+		return b.boot(ctx, f.runs, f.bootDelay)
+	}},
+	{"campaign", "randomized faults for -for", func(ctx context.Context, b *bench, f caseFlags) error {
+		return b.campaign(ctx, f.seed, f.campaignFor, f.guard, nil)
+	}},
+	{"idle-loss", "no fault but -loss % packet loss on every host for -for", func(ctx context.Context, b *bench, f caseFlags) error {
+		return b.idleLoss(ctx, f.campaignFor, f.lossPct, f.guard)
+	}},
+	{"loss", "kill -9 at 10 % and 30 % packet loss, -runs times per stack", func(ctx context.Context, b *bench, f caseFlags) error {
+		return b.loss(ctx, f.runs, f.lossWhen)
+	}},
+	{"idle", "CPU per host, -rounds", func(ctx context.Context, b *bench, f caseFlags) error {
+		return b.idleCase(ctx, f.idleSettle, f.idleWindow, f.rounds)
+	}},
+	{"partition", "master host cut off, -runs, then -loss-for idle under -loss % loss", func(ctx context.Context, b *bench, f caseFlags) error {
+		return b.partitionCase(ctx, f.runs, f.lossFor, f.lossPct)
+	}},
+	{"switchover", "SENTINEL FAILOVER of a healthy master, -runs", func(ctx context.Context, b *bench, f caseFlags) error {
+		return b.switchoverCase(ctx, f.runs)
+	}},
+	{"api", "5 interleaved API rate runs", func(ctx context.Context, b *bench, f caseFlags) error {
+		return b.apiCase(ctx, apiRuns, f.apiRequests)
+	}},
+	{"scale", "idle cost by -scale-masters, then -runs detection runs", func(ctx context.Context, b *bench, f caseFlags) error {
+		return b.scaleCase(ctx, f.scaleMasters, f.idleSettle, f.idleWindow, f.runs)
+	}},
+}
+
+func caseNamed(name string) (benchCase, bool) {
+	i := slices.IndexFunc(benchCases, func(c benchCase) bool { return c.name == name })
+	if i < 0 {
+		return benchCase{}, false
+	}
+	return benchCases[i], true
+}
+
+// caseHelp is "boot (summary), campaign (summary), ... or scale (summary)".
+func caseHelp() string {
+	var s []string
+	for _, c := range benchCases {
+		s = append(s, c.name+" ("+c.summary+")")
+	}
+	return orList(s)
+}
+
+// caseNames is "boot, campaign, ... or scale".
+func caseNames() string {
+	var s []string
+	for _, c := range benchCases {
+		s = append(s, c.name)
+	}
+	return orList(s)
+}
+
+func orList(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 type bench struct {

@@ -18,6 +18,9 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"frob"}, exitUsage, "", "unknown command"},
 		{[]string{"demo", "-h"}, exitOK, "", "network namespaces"},
 		{[]string{"bench", "-h"}, exitOK, "", "redis-sentinel"},
+		{[]string{"bench", "-h"}, exitOK, "", "switchover (SENTINEL FAILOVER of a healthy master, -runs), api"},
+		{[]string{"bench", "-case", "frob"}, exitUsage, "", "unknown -case \"frob\" (want boot, campaign, idle-loss, loss, idle, partition, switchover, api or scale)"},
+		{[]string{"bench", "-scale-masters", "1,x"}, exitUsage, "", "-scale-masters"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
