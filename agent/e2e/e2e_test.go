@@ -216,13 +216,29 @@ func newCluster(t *testing.T, c agentConf, redisOpts lab.RedisOptions, realSenti
 // realSentinelID is the run id of the redis-sentinel on host i.
 func realSentinelID(i int) string { return strings.Repeat(strconv.Itoa(i%10), 39) + "f" }
 
+// clients returns a client of every agent, in order.
+func (cl *cluster) clients() []*redis.Client {
+	clients := make([]*redis.Client, len(cl.agents))
+	for i, a := range cl.agents {
+		clients[i] = a.client(cl.cl, cl.pass)
+	}
+	return clients
+}
+
 // waitDiscovered waits until every agent knows both replicas and the two
 // other agents.
 func (cl *cluster) waitDiscovered(t *testing.T) {
 	t.Helper()
+	waitDiscovered(t, cl.agents, cl.clients())
+}
+
+// waitDiscovered waits until every agent, asked through its client, knows
+// both replicas and the two other agents.
+func waitDiscovered(t *testing.T, agents []*agent, clients []*redis.Client) {
+	t.Helper()
 	ctx := ctxT(t, 60*time.Second)
-	for _, a := range cl.agents {
-		c := a.client(cl.cl, cl.pass)
+	for i, a := range agents {
+		c := clients[i]
 		lab.Eventually(ctx, t, func() error {
 			m, err := masterMap(ctx, c)
 			if err != nil {
@@ -291,34 +307,48 @@ func (r *eventRecorder) count(channel string) (n int, lines []string) {
 	return n, lines
 }
 
+// allReport is the condition that every agent, asked through its client,
+// reports want as the master address.
+func allReport(ctx context.Context, agents []*agent, clients []*redis.Client, want string) func() error {
+	return func() error {
+		for i, c := range clients {
+			got, err := masterAddr(ctx, c)
+			if err != nil {
+				return fmt.Errorf("%s: %w", agents[i].host.Name, err)
+			}
+			if got != want {
+				return fmt.Errorf("%s reports %s", agents[i].host.Name, got)
+			}
+		}
+		return nil
+	}
+}
+
 // waitAllReport waits until every agent reports want as the master address
 // and returns when the last one did.
 func (cl *cluster) waitAllReport(t *testing.T, want string, timeout time.Duration) {
 	t.Helper()
 	ctx := ctxT(t, timeout)
-	clients := make([]*redis.Client, len(cl.agents))
-	for i, a := range cl.agents {
-		clients[i] = a.client(cl.cl, cl.pass)
-	}
-	err := wait.For(ctx, 20*time.Millisecond, func() error {
-		for i, c := range clients {
-			got, err := masterAddr(ctx, c)
-			if err != nil {
-				return fmt.Errorf("%s: %w", cl.agents[i].host.Name, err)
-			}
-			if got != want {
-				return fmt.Errorf("%s reports %s", cl.agents[i].host.Name, got)
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := wait.For(ctx, 20*time.Millisecond, allReport(ctx, cl.agents, cl.clients(), want)); err != nil {
 		t.Fatalf("agents do not all report %s: %v", want, err)
 	}
 }
 
 func role(ctx context.Context, r *lab.Redis) (map[string]string, error) {
 	return r.Info(ctx, "replication")
+}
+
+// replicaOf returns nil once r is a replica of master (an IP address), with
+// its replication link up if linkUp, else what r is.
+func replicaOf(ctx context.Context, r *lab.Redis, master string, linkUp bool) error {
+	info, err := role(ctx, r)
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.Addr, err)
+	}
+	if info["role"] != "slave" || info["master_host"] != master || (linkUp && info["master_link_status"] != "up") {
+		return fmt.Errorf("%s: role=%v master_host=%v link=%v", r.Addr, info["role"], info["master_host"], info["master_link_status"])
+	}
+	return nil
 }
 
 func TestFailoverKillMaster(t *testing.T) {
@@ -341,11 +371,7 @@ func TestFailoverKillMaster(t *testing.T) {
 		if err != nil || info["role"] != "master" {
 			return fmt.Errorf("new master role %v (%v)", info["role"], err)
 		}
-		info, err = role(ctx, other)
-		if err != nil || info["master_host"] != best.Host.IP4.String() || info["master_link_status"] != "up" {
-			return fmt.Errorf("other replica: master_host=%v link=%v (%v)", info["master_host"], info["master_link_status"], err)
-		}
-		return nil
+		return replicaOf(ctx, other, best.Host.IP4.String(), true)
 	}, "promotion and reconfiguration")
 
 	// Every agent agrees on the epoch; exactly one was elected.
@@ -380,13 +406,7 @@ func TestFailoverKillMaster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lab.Eventually(ctx, t, func() error {
-		info, err := role(ctx, back)
-		if err != nil || info["role"] != "slave" || info["master_host"] != best.Host.IP4.String() {
-			return fmt.Errorf("old master: role=%v master_host=%v (%v)", info["role"], info["master_host"], err)
-		}
-		return nil
-	}, "old master converted to a replica")
+	lab.Eventually(ctx, t, func() error { return replicaOf(ctx, back, best.Host.IP4.String(), false) }, "old master converted to a replica")
 	t.Logf("old master converted %v after the kill", time.Since(killed).Round(time.Millisecond))
 	if n, _ := rec.count("+convert-to-slave"); n < 1 {
 		t.Fatal("no +convert-to-slave event")
@@ -482,11 +502,7 @@ func TestMixedWithRedisSentinel(t *testing.T) {
 		if epochs[0] == "0" || epochs[0] != epochs[1] || epochs[1] != epochs[2] {
 			return fmt.Errorf("config epochs %v", epochs)
 		}
-		info, err := role(ctx, cl.redis[2])
-		if err != nil || info["master_host"] != cl.hosts[1].IP4.String() {
-			return fmt.Errorf("h3 replica follows %v (%v)", info["master_host"], err)
-		}
-		return nil
+		return replicaOf(ctx, cl.redis[2], cl.hosts[1].IP4.String(), false)
 	}, "agreement between vipsentinel and redis-sentinel")
 }
 
@@ -835,9 +851,8 @@ func TestPartitionMasterHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	lab.Eventually(ctx, t, func() error {
-		info, err := role(ctx, cl.redis[0])
-		if err != nil || info["role"] != "slave" || info["master_host"] != cl.hosts[1].IP4.String() {
-			return fmt.Errorf("old master: role=%v master_host=%v (%v)", info["role"], info["master_host"], err)
+		if err := replicaOf(ctx, cl.redis[0], cl.hosts[1].IP4.String(), false); err != nil {
+			return err
 		}
 		got, err := masterAddr(ctx, cl.agents[0].client(cl.cl, ""))
 		if err != nil || got != cl.redis[1].Addr {
@@ -880,13 +895,7 @@ func TestFailoverHungMaster(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t, 60*time.Second)
-	lab.Eventually(ctx, t, func() error {
-		info, err := role(ctx, cl.redis[0])
-		if err != nil || info["role"] != "slave" || info["master_host"] != cl.hosts[1].IP4.String() {
-			return fmt.Errorf("old master: role=%v master_host=%v (%v)", info["role"], info["master_host"], err)
-		}
-		return nil
-	}, "resumed old master converted to a replica")
+	lab.Eventually(ctx, t, func() error { return replicaOf(ctx, cl.redis[0], cl.hosts[1].IP4.String(), false) }, "resumed old master converted to a replica")
 }
 
 // TestManualFailover: SENTINEL FAILOVER on one agent promotes the best
@@ -905,10 +914,9 @@ func TestManualFailover(t *testing.T) {
 	}
 	cl.waitAllReport(t, cl.redis[1].Addr, 60*time.Second)
 	lab.Eventually(ctx, t, func() error {
-		for i, r := range []*lab.Redis{cl.redis[0], cl.redis[2]} {
-			info, err := role(ctx, r)
-			if err != nil || info["role"] != "slave" || info["master_host"] != cl.hosts[1].IP4.String() || info["master_link_status"] != "up" {
-				return fmt.Errorf("replica %d: role=%v master_host=%v link=%v (%v)", i, info["role"], info["master_host"], info["master_link_status"], err)
+		for _, r := range []*lab.Redis{cl.redis[0], cl.redis[2]} {
+			if err := replicaOf(ctx, r, cl.hosts[1].IP4.String(), true); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -950,13 +958,7 @@ func TestFailoverIPv6(t *testing.T) {
 	}
 	cl.waitAllReport(t, addr6(cl.hosts[1]), 60*time.Second)
 	t.Logf("IPv6 failover time: %v", time.Since(killed).Round(time.Millisecond))
-	lab.Eventually(ctx, t, func() error {
-		info, err := role(ctx, cl.redis[2])
-		if err != nil || info["master_host"] != cl.hosts[1].IP6.String() || info["master_link_status"] != "up" {
-			return fmt.Errorf("h3 follows %v link %v (%v)", info["master_host"], info["master_link_status"], err)
-		}
-		return nil
-	}, "other replica follows the new master over IPv6")
+	lab.Eventually(ctx, t, func() error { return replicaOf(ctx, cl.redis[2], cl.hosts[1].IP6.String(), true) }, "other replica follows the new master over IPv6")
 }
 
 // TestLeaderCrashAfterPromotion: every agent is armed with SENTINEL
@@ -992,11 +994,5 @@ func TestLeaderCrashAfterPromotion(t *testing.T) {
 	}
 	leader.start(t)
 	cl.waitAllReport(t, cl.redis[1].Addr, 60*time.Second)
-	lab.Eventually(ctx, t, func() error {
-		info, err := role(ctx, cl.redis[2])
-		if err != nil || info["master_host"] != cl.hosts[1].IP4.String() || info["master_link_status"] != "up" {
-			return fmt.Errorf("h3 follows %v link %v (%v)", info["master_host"], info["master_link_status"], err)
-		}
-		return nil
-	}, "other replica reconfigured after the leader restarted")
+	lab.Eventually(ctx, t, func() error { return replicaOf(ctx, cl.redis[2], cl.hosts[1].IP4.String(), true) }, "other replica reconfigured after the leader restarted")
 }

@@ -181,25 +181,21 @@ func (g *tlsGroup) client(i int) *redis.Client {
 	return g.cl.RedisClient(o)
 }
 
+// clients returns a client of every agent, in order.
+func (g *tlsGroup) clients() []*redis.Client {
+	clients := make([]*redis.Client, len(g.agents))
+	for i := range g.agents {
+		clients[i] = g.client(i)
+	}
+	return clients
+}
+
 // waitReady waits until every agent knows both replicas and the two other
 // agents, and the floating IP is on h1.
 func (g *tlsGroup) waitReady(t *testing.T) {
 	t.Helper()
-	ctx := ctxT(t, 60*time.Second)
-	for i, a := range g.agents {
-		c := g.client(i)
-		lab.Eventually(ctx, t, func() error {
-			m, err := masterMap(ctx, c)
-			if err != nil {
-				return err
-			}
-			if m["num-slaves"] != "2" || m["num-other-sentinels"] != "2" || m["flags"] != "master" {
-				return fmt.Errorf("%s sees slaves=%s sentinels=%s flags=%s", a.host.Name, m["num-slaves"], m["num-other-sentinels"], m["flags"])
-			}
-			return nil
-		}, "discovery by "+a.host.Name)
-	}
-	g.waitVIP(t, ctx, 0)
+	waitDiscovered(t, g.agents, g.clients())
+	g.waitVIP(t, ctxT(t, 60*time.Second), 0)
 }
 
 // vipHolders returns the hosts that have the floating IP.
@@ -221,7 +217,12 @@ func (g *tlsGroup) vipHolders() ([]int, error) {
 
 func (g *tlsGroup) waitVIP(t *testing.T, ctx context.Context, i int) {
 	t.Helper()
-	lab.Eventually(ctx, t, func() error {
+	lab.Eventually(ctx, t, g.vipOnlyOn(i), "floating IP on "+g.hosts[i].Name)
+}
+
+// vipOnlyOn is the condition that host i, and no other, has the floating IP.
+func (g *tlsGroup) vipOnlyOn(i int) func() error {
+	return func() error {
 		held, err := g.vipHolders()
 		if err != nil {
 			return err
@@ -230,7 +231,7 @@ func (g *tlsGroup) waitVIP(t *testing.T, ctx context.Context, i int) {
 			return fmt.Errorf("floating IP held by %v, want host %d", held, i)
 		}
 		return nil
-	}, "floating IP on "+g.hosts[i].Name)
+	}
 }
 
 // failover kills -9 the master and returns how long until every agent
@@ -238,10 +239,7 @@ func (g *tlsGroup) waitVIP(t *testing.T, ctx context.Context, i int) {
 func (g *tlsGroup) failover(t *testing.T) (reported, moved time.Duration) {
 	t.Helper()
 	ctx := ctxT(t, 60*time.Second)
-	clients := make([]*redis.Client, len(g.agents))
-	for i := range g.agents {
-		clients[i] = g.client(i)
-	}
+	clients := g.clients()
 	want := g.redis[1].Addr
 	killed := time.Now()
 	if err := g.redis[0].Proc.Kill(); err != nil {
@@ -249,35 +247,13 @@ func (g *tlsGroup) failover(t *testing.T) (reported, moved time.Duration) {
 	}
 	vipMoved := make(chan time.Duration, 1)
 	go func() {
-		err := wait.For(ctx, 5*time.Millisecond, func() error {
-			held, err := g.vipHolders()
-			if err != nil {
-				return err
-			}
-			if len(held) != 1 || held[0] != 1 {
-				return fmt.Errorf("held by %v", held)
-			}
-			return nil
-		})
-		if err != nil {
+		if err := wait.For(ctx, 5*time.Millisecond, g.vipOnlyOn(1)); err != nil {
 			vipMoved <- -1
 			return
 		}
 		vipMoved <- time.Since(killed)
 	}()
-	err := wait.For(ctx, 10*time.Millisecond, func() error {
-		for i, c := range clients {
-			got, err := masterAddr(ctx, c)
-			if err != nil {
-				return fmt.Errorf("%s: %w", g.agents[i].host.Name, err)
-			}
-			if got != want {
-				return fmt.Errorf("%s reports %s", g.agents[i].host.Name, got)
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := wait.For(ctx, 10*time.Millisecond, allReport(ctx, g.agents, clients, want)); err != nil {
 		t.Fatalf("agents never all reported %s: %v", want, err)
 	}
 	reported = time.Since(killed)
@@ -500,21 +476,8 @@ func (g *tlsGroup) checkRotation(t *testing.T) {
 // the same new master.
 func TestTLSMixedWithRedisSentinel(t *testing.T) {
 	g := newTLSGroup(t, "tlsmix", true, map[int]bool{2: true})
+	g.waitReady(t)
 	ctx := ctxT(t, 60*time.Second)
-	for i, a := range g.agents {
-		c := g.client(i)
-		lab.Eventually(ctx, t, func() error {
-			m, err := masterMap(ctx, c)
-			if err != nil {
-				return err
-			}
-			if m["num-slaves"] != "2" || m["num-other-sentinels"] != "2" {
-				return fmt.Errorf("%s sees slaves=%s sentinels=%s", a.host.Name, m["num-slaves"], m["num-other-sentinels"])
-			}
-			return nil
-		}, "discovery by "+a.host.Name)
-	}
-	g.waitVIP(t, ctx, 0)
 	reported, moved := g.failover(t)
 	t.Logf("mixed TLS group: all report the new master after %v, floating IP moved after %v", reported.Round(time.Millisecond), moved.Round(time.Millisecond))
 	lab.Eventually(ctx, t, func() error {
