@@ -3,7 +3,6 @@ package vip
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
 	"time"
 )
 
@@ -79,35 +78,6 @@ func (g GARPConfig) schedule() []time.Duration {
 		offs = append(offs, pastLocktime)
 	}
 	return offs
-}
-
-// ParseGARP parses the arguments of the configuration directive
-// "sentinel vip-garp <master> <count> <interval-ms> [<refresh-seconds>]"
-// that follow the master name.
-func ParseGARP(args []string) (GARPConfig, error) {
-	if len(args) < 2 || len(args) > 3 {
-		return GARPConfig{}, fmt.Errorf("vip-garp: want <count> <interval-ms> [<refresh-seconds>], got %d arguments", len(args))
-	}
-	count, err := strconv.Atoi(args[0])
-	if err != nil {
-		return GARPConfig{}, fmt.Errorf("vip-garp: count %q is not an integer", args[0])
-	}
-	ms, err := strconv.ParseInt(args[1], 10, 32)
-	if err != nil || ms < 0 {
-		return GARPConfig{}, fmt.Errorf("vip-garp: interval %q is not a number of milliseconds", args[1])
-	}
-	g := GARPConfig{Count: count, Interval: time.Duration(ms) * time.Millisecond}
-	if len(args) == 3 {
-		s, err := strconv.ParseInt(args[2], 10, 32)
-		if err != nil || s < 0 {
-			return GARPConfig{}, fmt.Errorf("vip-garp: refresh %q is not a number of seconds", args[2])
-		}
-		g.Refresh = time.Duration(s) * time.Second
-	}
-	if err := g.Validate(); err != nil {
-		return GARPConfig{}, fmt.Errorf("vip-garp: %w", err)
-	}
-	return g, nil
 }
 
 // Config is one floating address of a master.

@@ -7,44 +7,34 @@ import (
 	"time"
 )
 
-func TestParseGARP(t *testing.T) {
+// TestGARPValidate: what the configuration passes in is checked again,
+// naming the field out of range.
+func TestGARPValidate(t *testing.T) {
 	tests := []struct {
-		args    string
-		want    GARPConfig
+		g       GARPConfig
 		wantErr string
 	}{
-		{"5 1100", GARPConfig{Count: 5, Interval: 1100 * ms}, ""},
-		{"3 500 60", GARPConfig{Count: 3, Interval: 500 * ms, Refresh: time.Minute}, ""},
-		{"0 0", GARPConfig{}, ""}, // announcements off
-		{"1 0 30", GARPConfig{Count: 1, Refresh: 30 * s}, ""},
-		{"5", GARPConfig{}, "want <count> <interval-ms>"},
-		{"5 1000 1 2", GARPConfig{}, "got 4 arguments"},
-		{"five 1000", GARPConfig{}, "count \"five\" is not an integer"},
-		{"5 1s", GARPConfig{}, "interval \"1s\" is not a number"},
-		{"5 -1", GARPConfig{}, "interval \"-1\""},
-		{"5 1000 x", GARPConfig{}, "refresh \"x\""},
-		{"-1 1000", GARPConfig{}, "count -1 out of range"},
-		{"500 1000", GARPConfig{}, "count 500 out of range"},
-		{"5 5", GARPConfig{}, "interval 5ms out of range"},
-		{"5 1000 0", GARPConfig{Count: 5, Interval: time.Second}, ""},
-		{"5 1000 99999999", GARPConfig{}, "refresh"},
+		{GARPConfig{Count: 5, Interval: 1100 * ms}, ""},
+		{GARPConfig{Count: 3, Interval: 500 * ms, Refresh: time.Minute}, ""},
+		{GARPConfig{}, ""}, // announcements off
+		{GARPConfig{Count: 1, Refresh: 30 * s}, ""},
+		{GARPConfig{Count: -1, Interval: time.Second}, "count -1 out of range"},
+		{GARPConfig{Count: 500, Interval: time.Second}, "count 500 out of range"},
+		{GARPConfig{Count: 5, Interval: 5 * ms}, "interval 5ms out of range"},
+		{GARPConfig{Count: 5, Interval: time.Second, Refresh: 500 * ms}, "refresh 500ms out of range"},
+		{GARPConfig{Count: 5, Interval: time.Second, Refresh: 99999999 * s}, "refresh"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.args, func(t *testing.T) {
-			got, err := ParseGARP(strings.Fields(tt.args))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err %v, want it to mention %q", err, tt.wantErr)
-				}
-				return
-			}
+		err := tt.g.Validate()
+		if tt.wantErr == "" {
 			if err != nil {
-				t.Fatal(err)
+				t.Errorf("%+v: %v", tt.g, err)
 			}
-			if got != tt.want {
-				t.Fatalf("got %+v, want %+v", got, tt.want)
-			}
-		})
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%+v: err %v, want it to mention %q", tt.g, err, tt.wantErr)
+		}
 	}
 }
 

@@ -125,16 +125,6 @@ func (s *Server) Kill() {
 	<-s.done
 }
 
-// Alive reports whether the process is still running.
-func (s *Server) Alive() bool {
-	select {
-	case <-s.done:
-		return false
-	default:
-		return true
-	}
-}
-
 // CLI runs redis-cli against s with args and returns its trimmed output.
 func (s *Server) CLI(t testing.TB, args ...string) string {
 	t.Helper()
