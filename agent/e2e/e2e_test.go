@@ -162,6 +162,38 @@ type cluster struct {
 	pass   string // agents' requirepass
 }
 
+// startRedisGroup starts a redis-server on every host with the options
+// opts returns: h1 the master at master (one of h1's addresses), the others
+// its replicas, h2 preferred by replica-priority 10. It returns once every
+// replica's link is up.
+func startRedisGroup(t *testing.T, ctx context.Context, hosts []*lab.Host, master netip.Addr, opts func(i int, h *lab.Host) lab.RedisOptions) []*lab.Redis {
+	t.Helper()
+	var rs []*lab.Redis
+	for i, h := range hosts {
+		o := opts(i, h)
+		o.Port = redisPort
+		if i > 0 {
+			o.ReplicaOf = netip.AddrPortFrom(master, redisPort)
+		}
+		prio := "100"
+		if i == 1 {
+			prio = "10"
+		}
+		o.Extra = append(slices.Clone(o.Extra), "replica-priority "+prio)
+		r, err := h.StartRedis(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r)
+	}
+	for _, r := range rs[1:] {
+		if err := r.WaitLinkUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return rs
+}
+
 // newCluster starts redis on every host (h1 master; h2 with the best
 // replica priority), then the agents; realSentinel marks hosts that run
 // redis-sentinel instead of vipsentinel.
@@ -169,27 +201,11 @@ func newCluster(t *testing.T, c agentConf, redisOpts lab.RedisOptions, realSenti
 	t.Helper()
 	l := lab.NewT(t, lab.Config{Hosts: 3, Clients: 1, Name: c.labName})
 	cl := &cluster{lab: l, hosts: l.Hosts(), cl: l.Clients()[0], pass: c.requirepass}
-	ctx := ctxT(t, 60*time.Second)
-	for i, h := range cl.hosts {
+	cl.redis = startRedisGroup(t, ctxT(t, 60*time.Second), cl.hosts, cl.hosts[0].IP4, func(_ int, h *lab.Host) lab.RedisOptions {
 		o := redisOpts
-		o.Port = redisPort
 		o.Bind = []string{h.IP4.String(), "127.0.0.1"}
-		if i > 0 {
-			o.ReplicaOf = cl.redis[0].AddrPort()
-		}
-		prio := map[int]string{0: "100", 1: "10", 2: "100"}[i]
-		o.Extra = append(append([]string(nil), o.Extra...), "replica-priority "+prio)
-		r, err := h.StartRedis(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cl.redis = append(cl.redis, r)
-	}
-	for _, r := range cl.redis[1:] {
-		if err := r.WaitLinkUp(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+		return o
+	})
 	c.master = cl.hosts[0].IP4.String()
 	// A redis-sentinel cannot prove the group's secret: vipsentinel admits
 	// it only at an address its configuration lists (known-sentinel), by
@@ -751,24 +767,9 @@ func newClusterVIP(t *testing.T) (*cluster, string) {
 	l := lab.NewT(t, lab.Config{Hosts: 3, Clients: 1})
 	vip := l.FreeIP4().String()
 	cl := &cluster{lab: l, hosts: l.Hosts(), cl: l.Clients()[0]}
-	ctx := ctxT(t, 60*time.Second)
-	for i, h := range cl.hosts {
-		o := lab.RedisOptions{Port: redisPort, Bind: []string{"*"}}
-		if i > 0 {
-			o.ReplicaOf = cl.redis[0].AddrPort()
-		}
-		o.Extra = []string{"replica-priority " + map[int]string{0: "100", 1: "10", 2: "100"}[i]}
-		r, err := h.StartRedis(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cl.redis = append(cl.redis, r)
-	}
-	for _, r := range cl.redis[1:] {
-		if err := r.WaitLinkUp(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cl.redis = startRedisGroup(t, ctxT(t, 60*time.Second), cl.hosts, cl.hosts[0].IP4, func(int, *lab.Host) lab.RedisOptions {
+		return lab.RedisOptions{Bind: []string{"*"}}
+	})
 	c := agentConf{quorum: 2, master: cl.hosts[0].IP4.String(), extra: []string{
 		fmt.Sprintf("sentinel vip mymaster %s/%d eth0", vip, l.Prefix4().Bits()),
 		"sentinel vip-garp mymaster 3 100",
@@ -930,23 +931,9 @@ func TestFailoverIPv6(t *testing.T) {
 	cl := &cluster{lab: l, hosts: l.Hosts(), cl: l.Clients()[0]}
 	ctx := ctxT(t, 90*time.Second)
 	addr6 := func(h *lab.Host) string { return net.JoinHostPort(h.IP6.String(), strconv.Itoa(redisPort)) }
-	for i, h := range cl.hosts {
-		o := lab.RedisOptions{Port: redisPort, Bind: []string{h.IP4.String(), h.IP6.String(), "127.0.0.1"}}
-		if i > 0 {
-			o.ReplicaOf = netip.AddrPortFrom(cl.hosts[0].IP6, redisPort)
-		}
-		o.Extra = []string{"replica-priority " + map[int]string{0: "100", 1: "10", 2: "100"}[i], "replica-announce-ip " + h.IP6.String()}
-		r, err := h.StartRedis(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cl.redis = append(cl.redis, r)
-	}
-	for _, r := range cl.redis[1:] {
-		if err := r.WaitLinkUp(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cl.redis = startRedisGroup(t, ctx, cl.hosts, cl.hosts[0].IP6, func(_ int, h *lab.Host) lab.RedisOptions {
+		return lab.RedisOptions{Bind: []string{h.IP4.String(), h.IP6.String(), "127.0.0.1"}, Extra: []string{"replica-announce-ip " + h.IP6.String()}}
+	})
 	c := agentConf{quorum: 2, master: cl.hosts[0].IP6.String()}
 	for _, h := range cl.hosts {
 		cl.agents = append(cl.agents, startAgent(t, l, h, c, false))

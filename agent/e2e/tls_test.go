@@ -54,28 +54,13 @@ func newTLSGroup(t *testing.T, name string, on bool, realSentinel map[int]bool) 
 	if on {
 		g.issueAll(t)
 	}
-	ctx := ctxT(t, 60*time.Second)
-	for i, h := range g.hosts {
-		o := lab.RedisOptions{Port: redisPort, Bind: []string{"*"}}
-		if i > 0 {
-			o.ReplicaOf = netip.AddrPortFrom(g.hosts[0].IP4, redisPort)
-		}
-		prio := map[int]string{0: "100", 1: "10", 2: "100"}[i]
-		o.Extra = []string{"replica-priority " + prio}
+	g.redis = startRedisGroup(t, ctxT(t, 60*time.Second), g.hosts, g.hosts[0].IP4, func(i int, _ *lab.Host) lab.RedisOptions {
+		o := lab.RedisOptions{Bind: []string{"*"}}
 		if on {
 			o.TLS = &lab.RedisTLS{Cert: g.files[i].Cert, Key: g.files[i].Key, CA: g.files[i].CA, Client: g.clientC}
 		}
-		r, err := h.StartRedis(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g.redis = append(g.redis, r)
-	}
-	for _, r := range g.redis[1:] {
-		if err := r.WaitLinkUp(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+		return o
+	})
 	for i, h := range g.hosts {
 		g.agents = append(g.agents, g.startAgent(t, i, h, realSentinel[i]))
 	}
