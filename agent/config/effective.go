@@ -117,26 +117,10 @@ func (f *File) Effective() string {
 		w("sentinel", "failover-timeout", n, ms(m.FailoverTimeout))
 		w("sentinel", "parallel-syncs", n, strconv.Itoa(m.ParallelSyncs))
 		w("sentinel", "master-reboot-down-after-period", n, ms(m.MasterRebootDownAfter))
-		if m.AuthUser == "" {
-			unset("sentinel auth-user " + n)
-		} else {
-			w("sentinel", "auth-user", n, m.AuthUser)
-		}
-		if m.AuthPass == "" {
-			unset("sentinel auth-pass " + n)
-		} else {
-			w("sentinel", "auth-pass", n, Masked)
-		}
-		if m.NotificationScript == "" {
-			unset("sentinel notification-script " + n)
-		} else {
-			w("sentinel", "notification-script", n, m.NotificationScript)
-		}
-		if m.ClientReconfigScript == "" {
-			unset("sentinel client-reconfig-script " + n)
-		} else {
-			w("sentinel", "client-reconfig-script", n, m.ClientReconfigScript)
-		}
+		str("sentinel auth-user "+n, m.AuthUser, false)
+		str("sentinel auth-pass "+n, m.AuthPass, true)
+		str("sentinel notification-script "+n, m.NotificationScript, false)
+		str("sentinel client-reconfig-script "+n, m.ClientReconfigScript, false)
 		for _, c := range slices.Sorted(maps.Keys(m.RenamedCommands)) {
 			w("sentinel", "rename-command", n, c, m.RenamedCommands[c])
 		}
