@@ -66,6 +66,20 @@ func logTimeline(t *testing.T, res *Result) {
 // checkMove verifies what every failover must give a client of the floating
 // IP: one holder at a time, the new master's host holding it at the end, and
 // the client's neighbour entry following the acquisition within 100 ms.
+// runFailover runs c.RunFailover, logs its timeline, and stops the test if
+// it failed.
+func runFailover(t *testing.T, ctx context.Context, c *Cluster, f Fault, progress func(Line)) *Result {
+	t.Helper()
+	res, err := c.RunFailover(ctx, f, progress)
+	if res != nil {
+		logTimeline(t, res)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", f, err)
+	}
+	return res
+}
+
 func checkMove(t *testing.T, c *Cluster, res *Result) {
 	t.Helper()
 	if res.MaxHolders > 1 || res.Dual > 0 {
@@ -110,13 +124,7 @@ func TestKillMasterMovesVIP(t *testing.T) {
 	c := startCluster(t, Options{Name: "kill"})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	res, err := c.RunFailover(ctx, KillMaster, nil)
-	if res != nil {
-		logTimeline(t, res)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runFailover(t, ctx, c, KillMaster, nil)
 	checkMove(t, c, res)
 	// Exactly one failover: one elected leader, one promotion.
 	elected, promoted := 0, 0
@@ -164,13 +172,7 @@ func TestIsolatedMasterReleasesVIPFirst(t *testing.T) {
 			}(l.At)
 		}
 	}
-	res, err := c.RunFailover(ctx, IsolateMaster, progress)
-	if res != nil {
-		logTimeline(t, res)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runFailover(t, ctx, c, IsolateMaster, progress)
 	old := c.Hosts[c.HostIndex(hostOf(res.OldMaster))].Name
 	released, ok := first(res, old, "+vip-released")
 	if !ok {
@@ -202,13 +204,7 @@ func TestIPv6VIPMoves(t *testing.T) {
 	c := startCluster(t, Options{Name: "six", IPv6: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	res, err := c.RunFailover(ctx, KillMaster, nil)
-	if res != nil {
-		logTimeline(t, res)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runFailover(t, ctx, c, KillMaster, nil)
 	checkMove(t, c, res)
 }
 
@@ -230,13 +226,7 @@ func TestLockedDownHosts(t *testing.T) {
 			t.Fatalf("%s: no vipsentinel rule injected in inet filter input: %v\n%s", h, err, out)
 		}
 	}
-	res, err := c.RunFailover(ctx, KillMaster, nil)
-	if res != nil {
-		logTimeline(t, res)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runFailover(t, ctx, c, KillMaster, nil)
 	checkMove(t, c, res)
 
 	// Stopping the agent that holds the floating IP releases it (a stopped

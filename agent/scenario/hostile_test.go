@@ -538,13 +538,7 @@ func TestHostileNetwork(t *testing.T) {
 	}
 
 	// Afterwards a kill -9 of the master still fails over.
-	res, err := c.RunFailover(ctx, KillMaster, nil)
-	if res != nil {
-		logTimeline(t, res)
-	}
-	if err != nil {
-		t.Fatalf("failover after the attack: %v", err)
-	}
+	res := runFailover(t, ctx, c, KillMaster, nil)
 	checkMove(t, c, res)
 	target := c.Opts.DownAfter + 400*time.Millisecond
 	t.Logf("failover after the attack: kill -9 of %s to every agent reporting %s: %v (issue 12 target down-after + 400ms = %v: %s)",

@@ -14,13 +14,7 @@ func TestKillMasterMovesVIPTLS(t *testing.T) {
 	c := startCluster(t, Options{Name: "tlskill", TLS: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	res, err := c.RunFailover(ctx, KillMaster, nil)
-	if res != nil {
-		logTimeline(t, res)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runFailover(t, ctx, c, KillMaster, nil)
 	checkMove(t, c, res)
 	if res.Acked == 0 {
 		t.Fatal("no write acknowledged over TLS")
