@@ -29,7 +29,6 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	idleWindow := fs.Duration("idle-window", 10*time.Second, "how long idle CPU is averaged over")
 	idleSettle := fs.Duration("idle-settle", 10*time.Second, "how long the deployment runs before the idle window (discovery, first INFO rounds)")
 	manyMasters := fs.Int("masters", 200, "monitored masters per agent for the second idle measurement")
-	caseName := fs.String("case", "", "run one case instead of the parts: "+caseHelp())
 	lossPct := fs.Int("loss", 5, "idle-loss: percent of every host's frames dropped; partition: of the frames to and from the master's host during the idle run")
 	maxLag := fs.Int("min-replicas-max-lag", campaign.RecommendedGuard.MaxLag, "campaign, idle-loss: the redis-servers' min-replicas-max-lag (min-replicas-to-write 1); 0: no guard (min-replicas-to-write 0)")
 	apiRequests := fs.Int("api-requests", 200000, "api: requests per redis-benchmark run")
@@ -41,6 +40,36 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	bootDelay := fs.Duration("boot-delay", 2*time.Second, "boot: delay between one host's boot and the next")
 	rounds := fs.Int("rounds", 3, "idle, partition, switchover: interleaved rounds per stack")
 	lossFor := fs.Duration("loss-for", 10*time.Minute, "partition: length of the idle run under -loss percent loss that counts false pauses (0: skip it)")
+	var scaleCounts []int // -scale-masters, parsed
+	// The cases: the table generates both the -case help and the dispatch,
+	// so the two cannot disagree.
+	cases := []struct {
+		name, summary string
+		run           func(ctx context.Context, b *bench) error
+	}{
+		{"boot", "host-by-host boot, -runs times", func(ctx context.Context, b *bench) error { return b.boot(ctx, *runs, *bootDelay) }},
+		{"campaign", "randomized faults for -for", func(ctx context.Context, b *bench) error {
+			return b.campaign(ctx, *seed, *campaignFor, guardOf(*maxLag), nil)
+		}},
+		{"idle-loss", "no fault but -loss % packet loss on every host for -for", func(ctx context.Context, b *bench) error {
+			return b.idleLoss(ctx, *campaignFor, *lossPct, guardOf(*maxLag))
+		}},
+		{"loss", "kill -9 at 10 % and 30 % packet loss, -runs times per stack", func(ctx context.Context, b *bench) error { return b.loss(ctx, *runs, *lossWhen) }},
+		{"idle", "CPU per host, -rounds", func(ctx context.Context, b *bench) error { return b.idleCase(ctx, *idleSettle, *idleWindow, *rounds) }},
+		{"partition", "master host cut off, -runs, then -loss-for idle under -loss % loss", func(ctx context.Context, b *bench) error {
+			return b.partitionCase(ctx, *runs, *lossFor, *lossPct)
+		}},
+		{"switchover", "SENTINEL FAILOVER of a healthy master, -runs", func(ctx context.Context, b *bench) error { return b.switchoverCase(ctx, *runs) }},
+		{"api", "5 interleaved API rate runs", func(ctx context.Context, b *bench) error { return b.apiCase(ctx, apiRuns, *apiRequests) }},
+		{"scale", "idle cost by -scale-masters, then -runs detection runs", func(ctx context.Context, b *bench) error {
+			return b.scaleCase(ctx, scaleCounts, *idleSettle, *idleWindow, *runs)
+		}},
+	}
+	var names, help []string
+	for _, c := range cases {
+		names, help = append(names, c.name), append(help, c.name+" ("+c.summary+")")
+	}
+	caseName := fs.String("case", "", "run one case instead of the parts: "+orList(help))
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: vipsentinel-lab bench [flags]\n\n"+
 			"Runs, side by side in the same lab, vipsentinel and the classic redis-sentinel +\n"+
@@ -56,13 +85,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	bc, ok := caseNamed(*caseName)
-	if !ok && *caseName != "" {
-		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want %s)\n", *caseName, caseNames())
+	i := slices.Index(names, *caseName)
+	if i < 0 && *caseName != "" {
+		fmt.Fprintf(stderr, "vipsentinel bench: unknown -case %q (want %s)\n", *caseName, orList(names))
 		return exitUsage
 	}
-	counts, err := parseCounts(*scaleMasters)
-	if err != nil {
+	var err error
+	if scaleCounts, err = parseCounts(*scaleMasters); err != nil {
 		fmt.Fprintf(stderr, "vipsentinel bench: -scale-masters: %v\n", err)
 		return exitUsage
 	}
@@ -72,25 +101,25 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer stop()
-	parts := strings.Split(*only, ",")
 	b := &bench{out: stdout, self: self, downAfter: *downAfter, tls: *useTLS, name: *labName}
 	fmt.Fprintf(stdout, "vipsentinel bench %s: down-after %v, %d runs per case, %s\n\n", agentVersion(self), *downAfter, *runs, time.Now().UTC().Format(time.RFC3339))
-	failed := false
-	if *caseName != "" {
-		parts = nil
-		f := caseFlags{runs: *runs, idleSettle: *idleSettle, idleWindow: *idleWindow,
-			lossPct: *lossPct, guard: guardOf(*maxLag), apiRequests: *apiRequests, scaleMasters: counts,
-			campaignFor: *campaignFor, seed: *seed, lossWhen: *lossWhen, bootDelay: *bootDelay, rounds: *rounds, lossFor: *lossFor}
-		failed = bc.run(ctx, b, f) != nil
+	if i >= 0 {
+		if cases[i].run(ctx, b) != nil {
+			return exitFail
+		}
+		return exitOK
 	}
+	// The parts are the cases' measurements, shortened.
+	parts := strings.Split(*only, ",")
+	failed := false
 	if slices.Contains(parts, "failover") {
 		failed = b.failover(ctx, *runs) != nil || failed
 	}
 	if slices.Contains(parts, "idle") {
-		failed = b.idle(ctx, *idleSettle, *idleWindow, *manyMasters) != nil || failed
+		failed = b.scaleCase(ctx, []int{1, *manyMasters}, *idleSettle, *idleWindow, 0) != nil || failed
 	}
 	if slices.Contains(parts, "api") {
-		failed = b.api(ctx) != nil || failed
+		failed = b.apiCase(ctx, 1, *apiRequests) != nil || failed
 	}
 	if failed {
 		return exitFail
@@ -98,80 +127,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// caseFlags are the flags the cases read.
-type caseFlags struct {
-	runs, lossPct, apiRequests, rounds int
-	idleSettle, idleWindow             time.Duration
-	campaignFor, bootDelay, lossFor    time.Duration
-	guard                              campaign.Guard
-	scaleMasters                       []int
-	seed                               uint64
-	lossWhen                           string
-}
-
-// benchCase is one `bench -case`: the table below generates both the
-// flag's help and the dispatch, so the two cannot disagree.
-type benchCase struct {
-	name, summary string
-	run           func(ctx context.Context, b *bench, f caseFlags) error
-}
-
-var benchCases = []benchCase{
-	{"boot", "host-by-host boot, -runs times", func(ctx context.Context, b *bench, f caseFlags) error {
-		return b.boot(ctx, f.runs, f.bootDelay)
-	}},
-	{"campaign", "randomized faults for -for", func(ctx context.Context, b *bench, f caseFlags) error {
-		return b.campaign(ctx, f.seed, f.campaignFor, f.guard, nil)
-	}},
-	{"idle-loss", "no fault but -loss % packet loss on every host for -for", func(ctx context.Context, b *bench, f caseFlags) error {
-		return b.idleLoss(ctx, f.campaignFor, f.lossPct, f.guard)
-	}},
-	{"loss", "kill -9 at 10 % and 30 % packet loss, -runs times per stack", func(ctx context.Context, b *bench, f caseFlags) error {
-		return b.loss(ctx, f.runs, f.lossWhen)
-	}},
-	{"idle", "CPU per host, -rounds", func(ctx context.Context, b *bench, f caseFlags) error {
-		return b.idleCase(ctx, f.idleSettle, f.idleWindow, f.rounds)
-	}},
-	{"partition", "master host cut off, -runs, then -loss-for idle under -loss % loss", func(ctx context.Context, b *bench, f caseFlags) error {
-		return b.partitionCase(ctx, f.runs, f.lossFor, f.lossPct)
-	}},
-	{"switchover", "SENTINEL FAILOVER of a healthy master, -runs", func(ctx context.Context, b *bench, f caseFlags) error {
-		return b.switchoverCase(ctx, f.runs)
-	}},
-	{"api", "5 interleaved API rate runs", func(ctx context.Context, b *bench, f caseFlags) error {
-		return b.apiCase(ctx, apiRuns, f.apiRequests)
-	}},
-	{"scale", "idle cost by -scale-masters, then -runs detection runs", func(ctx context.Context, b *bench, f caseFlags) error {
-		return b.scaleCase(ctx, f.scaleMasters, f.idleSettle, f.idleWindow, f.runs)
-	}},
-}
-
-func caseNamed(name string) (benchCase, bool) {
-	i := slices.IndexFunc(benchCases, func(c benchCase) bool { return c.name == name })
-	if i < 0 {
-		return benchCase{}, false
-	}
-	return benchCases[i], true
-}
-
-// caseHelp is "boot (summary), campaign (summary), ... or scale (summary)".
-func caseHelp() string {
-	var s []string
-	for _, c := range benchCases {
-		s = append(s, c.name+" ("+c.summary+")")
-	}
-	return orList(s)
-}
-
-// caseNames is "boot, campaign, ... or scale".
-func caseNames() string {
-	var s []string
-	for _, c := range benchCases {
-		s = append(s, c.name)
-	}
-	return orList(s)
-}
-
+// orList is "a, b or c".
 func orList(s []string) string {
 	if len(s) < 2 {
 		return strings.Join(s, "")
@@ -254,62 +210,6 @@ func (b *bench) oneRun(ctx context.Context, stack scenario.Stack, fault scenario
 	}
 	defer c.Close()
 	return c.RunFailover(ctx, fault, nil)
-}
-
-func (b *bench) idle(ctx context.Context, settle, window time.Duration, many int) error {
-	b.say("== idle cost of one agent (3 hosts, 1 master + 2 replicas), CPU averaged over %v after %v", window, settle)
-	b.say("%-22s %-10s %12s %10s", "stack", "masters", "CPU % core", "RSS MiB")
-	var firstErr error
-	for _, masters := range []int{1, many} {
-		for _, stack := range []scenario.Stack{scenario.Vipsentinel, scenario.Classic} {
-			c, err := b.start(ctx, stack, masters-1)
-			if err != nil {
-				b.say("%-22s %-10d error: %v", stack, masters, err)
-				firstErr = cmpErr(firstErr, err)
-				continue
-			}
-			// Let discovery and the first INFO rounds finish: with many
-			// masters, the agents' start-up (hundreds of links, replicas
-			// and peers discovered and persisted) lasts a few seconds.
-			select {
-			case <-ctx.Done():
-			case <-time.After(settle):
-			}
-			idle, err := c.MeasureIdle(ctx, 1, window)
-			c.Close()
-			if err != nil {
-				b.say("%-22s %-10d error: %v", stack, masters, err)
-				firstErr = cmpErr(firstErr, err)
-				continue
-			}
-			b.say("%-22s %-10d %12.2f %10.1f", stack, masters, idle.CPUPercent, float64(idle.RSSKB)/1024)
-		}
-	}
-	b.say("")
-	return firstErr
-}
-
-func (b *bench) api(ctx context.Context) error {
-	b.say("== API rate: SENTINEL GET-MASTER-ADDR-BY-NAME, redis-benchmark -c 50 -n 200000")
-	var firstErr error
-	for _, stack := range []scenario.Stack{scenario.Vipsentinel, scenario.Classic} {
-		c, err := b.start(ctx, stack, 0)
-		if err != nil {
-			b.say("%-22s error: %v", stack, err)
-			firstErr = cmpErr(firstErr, err)
-			continue
-		}
-		rps, err := c.APIRate(ctx, 1, 50, 200000)
-		c.Close()
-		if err != nil {
-			b.say("%-22s error: %v", stack, err)
-			firstErr = cmpErr(firstErr, err)
-			continue
-		}
-		b.say("%-22s %12.0f requests/s", stack, rps)
-	}
-	b.say("")
-	return firstErr
 }
 
 func cmpErr(first, err error) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -24,7 +25,7 @@ func (b *bench) idleCase(ctx context.Context, settle, window time.Duration, roun
 	sums := map[scenario.Stack][]float64{}
 	for r := 1; r <= rounds && ctx.Err() == nil; r++ {
 		for _, stack := range []scenario.Stack{scenario.Vipsentinel, scenario.Classic} {
-			cpu, rss, err := b.idleAll(ctx, stack, settle, window)
+			cpu, rss, _, err := b.idleAll(ctx, stack, 1, settle, window)
 			if err != nil {
 				b.say("%-6d %-22s error: %v", r, stack, err)
 				firstErr = cmpErr(firstErr, err)
@@ -53,20 +54,26 @@ func (b *bench) idleCase(ctx context.Context, settle, window time.Duration, roun
 	return firstErr
 }
 
-// idleAll starts stack, lets it settle, and measures the CPU of every
-// agent over the same window.
-func (b *bench) idleAll(ctx context.Context, stack scenario.Stack, settle, window time.Duration) ([]float64, int, error) {
-	c, err := b.start(ctx, stack, 0)
+// idleAll starts stack monitoring masters masters, lets it settle, and
+// measures the CPU of every agent over the same window (percent of one
+// core); it also returns h1's RSS and the anonymous part of it (the rest is
+// the executable's pages, shared with the page cache), in KiB.
+func (b *bench) idleAll(ctx context.Context, stack scenario.Stack, masters int, settle, window time.Duration) (cpu []float64, rssKB, anonKB int, err error) {
+	// Start waits for the floating IP with wait.Default unless ctx has a
+	// deadline: too short for hundreds of masters on a loaded machine.
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second+time.Duration(masters)*100*time.Millisecond)
+	c, err := b.start(sctx, stack, masters-1)
+	cancel()
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	defer c.Close()
 	select {
 	case <-ctx.Done():
-		return nil, 0, ctx.Err()
+		return nil, 0, 0, ctx.Err()
 	case <-time.After(settle):
 	}
-	cpu := make([]float64, len(c.Agents))
+	cpu = make([]float64, len(c.Agents))
 	rss := make([]int, len(c.Agents))
 	errs := make([]error, len(c.Agents))
 	var wg sync.WaitGroup
@@ -79,10 +86,8 @@ func (b *bench) idleAll(ctx context.Context, stack scenario.Stack, settle, windo
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, 0, err
-		}
+	if err := errors.Join(errs...); err != nil {
+		return nil, 0, 0, err
 	}
-	return cpu, rss[0], nil
+	return cpu, rss[0], rssAnonKB(c.Agents[0].Pid()), nil
 }

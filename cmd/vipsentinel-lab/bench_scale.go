@@ -25,14 +25,18 @@ func (b *bench) scaleCase(ctx context.Context, counts []int, settle, window time
 	for _, n := range counts {
 		cpu := map[scenario.Stack]float64{}
 		for _, stack := range []scenario.Stack{scenario.Vipsentinel, scenario.Classic} {
-			h1, avg, rss, anon, err := b.scaleIdle(ctx, stack, n, settle+time.Duration(n)*20*time.Millisecond, window)
+			all, rss, anon, err := b.idleAll(ctx, stack, n, settle+time.Duration(n)*20*time.Millisecond, window)
 			if err != nil {
 				b.say("%-8d %-22s error: %v", n, stack, err)
 				firstErr = cmpErr(firstErr, err)
 				continue
 			}
+			avg := 0.0
+			for _, p := range all {
+				avg += p / float64(len(all))
+			}
 			cpu[stack] = avg
-			b.say("%-8d %-22s %10.2f %10.2f %10.1f %10.1f  %s", n, stack, h1, avg, rss, anon, loadAvg())
+			b.say("%-8d %-22s %10.2f %10.2f %10.1f %10.1f  %s", n, stack, all[0], avg, float64(rss)/1024, float64(anon)/1024, loadAvg())
 		}
 		if v, ok := cpu[scenario.Vipsentinel]; ok {
 			if c, ok := cpu[scenario.Classic]; ok {
@@ -51,7 +55,7 @@ func (b *bench) scaleCase(ctx context.Context, counts []int, settle, window time
 	b.say("%-4s %-22s %10s %10s %10s  %s", "run", "stack", "+sdown", "+odown", "outage", "load average")
 	for r := 1; r <= detectRuns && ctx.Err() == nil; r++ {
 		for _, stack := range []scenario.Stack{scenario.Vipsentinel, scenario.Classic} {
-			res, err := b.detect(ctx, stack)
+			res, err := b.oneRun(ctx, stack, scenario.KillMaster)
 			if err != nil {
 				b.say("%-4d %-22s error: %v", r, stack, err)
 				firstErr = cmpErr(firstErr, err)
@@ -62,81 +66,6 @@ func (b *bench) scaleCase(ctx context.Context, counts []int, settle, window time
 	}
 	b.say("")
 	return firstErr
-}
-
-// scaleIdle starts stack monitoring masters masters, lets it settle and
-// returns the CPU use of the first host's agent and the mean of all the
-// agents over window (percent of one core), and the first agent's RSS and
-// the anonymous part of it (the rest is the executable's pages, shared
-// with the page cache).
-func (b *bench) scaleIdle(ctx context.Context, stack scenario.Stack, masters int, settle, window time.Duration) (h1, avg, rssMiB, anonMiB float64, err error) {
-	// Start waits for the floating IP with wait.Default unless ctx has a
-	// deadline: too short for hundreds of masters on a loaded machine.
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second+time.Duration(masters)*100*time.Millisecond)
-	c, err := b.start(sctx, stack, masters-1)
-	cancel()
-	if err != nil {
-		return 0, 0, 0, 0, err
-	}
-	defer c.Close()
-	select {
-	case <-ctx.Done():
-		return 0, 0, 0, 0, ctx.Err()
-	case <-time.After(settle):
-	}
-	type sample struct {
-		cpu time.Duration
-		rss int
-	}
-	read := func() ([]sample, error) {
-		s := make([]sample, len(c.Agents))
-		for i, a := range c.Agents {
-			cpu, rss, err := scenario.ProcUsage(a.Pid())
-			if err != nil {
-				return nil, fmt.Errorf("agent %d: %w", i+1, err)
-			}
-			s[i] = sample{cpu, rss}
-		}
-		return s, nil
-	}
-	before, err := read()
-	if err != nil {
-		return 0, 0, 0, 0, err
-	}
-	t0 := time.Now()
-	select {
-	case <-ctx.Done():
-		return 0, 0, 0, 0, ctx.Err()
-	case <-time.After(window):
-	}
-	after, err := read()
-	if err != nil {
-		return 0, 0, 0, 0, err
-	}
-	elapsed := float64(time.Since(t0))
-	var total float64
-	for i := range after {
-		p := 100 * float64(after[i].cpu-before[i].cpu) / elapsed
-		if i == 0 {
-			h1 = p
-		}
-		total += p
-	}
-	return h1, total / float64(len(after)), float64(after[0].rss) / 1024, float64(rssAnonKB(c.Agents[0].Pid())) / 1024, nil
-}
-
-// detect runs one kill -9 failover of stack monitoring one master.
-func (b *bench) detect(ctx context.Context, stack scenario.Stack) (*scenario.Result, error) {
-	c, err := b.start(ctx, stack, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	res, err := c.RunFailover(ctx, scenario.KillMaster, nil)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench: detection run, %s: %v\n", stack, err)
-	}
-	return res, err
 }
 
 // firstEvent is when the first timeline line after the fault that starts
