@@ -542,77 +542,111 @@ func keysOf(reply []any) string {
 func TestFailoverClientKeepsWriting(t *testing.T) {
 	cl := newCluster(t, agentConf{quorum: 2}, lab.RedisOptions{}, nil)
 	cl.waitDiscovered(t)
-	var addrs []string
-	for _, a := range cl.agents {
-		addrs = append(addrs, a.addr())
-	}
-	fc := redis.NewFailoverClient(&redis.FailoverOptions{
-		MasterName:    "mymaster",
-		SentinelAddrs: addrs,
-		Dialer:        cl.cl.DialContext,
-		DialTimeout:   500 * time.Millisecond,
-		ReadTimeout:   500 * time.Millisecond,
-		WriteTimeout:  500 * time.Millisecond,
-		MaxRetries:    -1,
-	})
-	defer fc.Close()
 	ctx := ctxT(t, 120*time.Second)
-	if err := fc.Set(ctx, "k", 0, 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu      sync.Mutex
-		ok      int
-		failed  int
-		lastOK  time.Time
-		stopped = make(chan struct{})
-	)
-	go func() {
-		defer close(stopped)
-		for ctx.Err() == nil {
-			err := fc.Incr(ctx, "k").Err()
-			mu.Lock()
-			if err == nil {
-				ok++
-				lastOK = time.Now()
-			} else {
-				failed++
-			}
-			mu.Unlock()
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
-	lab.Eventually(ctx, t, func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		if ok < 20 {
-			return fmt.Errorf("%d writes", ok)
-		}
-		return nil
-	}, "writes before the failover")
+	w := cl.startWriter(t, ctx, "", 5*time.Millisecond)
+	w.waitAcked(t, ctx, 20, "writes before the failover")
 	killed := time.Now()
 	if err := cl.redis[0].Proc.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	lab.Eventually(ctx, t, func() error {
-		mu.Lock()
-		defer mu.Unlock()
+		acked, failed, lastOK := w.counts()
 		if lastOK.Before(killed.Add(time.Second)) || !lastOK.After(killed) {
-			return fmt.Errorf("no write since the kill (%d ok, %d failed)", ok, failed)
+			return fmt.Errorf("no write since the kill (%d ok, %d failed)", acked, failed)
 		}
 		return nil
 	}, "writes after the failover")
-	mu.Lock()
-	t.Logf("client writes: %d ok, %d failed; writes resumed %v after the kill", ok, failed, lastOK.Sub(killed).Round(time.Millisecond))
-	mu.Unlock()
+	acked, failed, lastOK := w.counts()
+	t.Logf("client writes: %d ok, %d failed; writes resumed %v after the kill", acked, failed, lastOK.Sub(killed).Round(time.Millisecond))
 	info, err := role(ctx, cl.redis[1])
 	if err != nil || info["role"] != "master" {
 		t.Fatalf("writes resumed but h2 is %v (%v)", info["role"], err)
 	}
-	v, err := cl.redis[1].Client().Get(ctx, "k").Int()
-	if err != nil || v == 0 {
-		t.Fatalf("counter on the new master = %d, %v", v, err)
+	last := w.stop()
+	if n, err := cl.redis[1].Client().Exists(ctx, last[len(last)-1]).Result(); err != nil || n != 1 {
+		t.Fatalf("the last acknowledged write is not on the new master: %d, %v", n, err)
 	}
+}
+
+// writer writes w:0, w:1, ... through go-redis's FailoverClient of the
+// agents, every interval, until stop; it records what was acknowledged.
+type writer struct {
+	mu     sync.Mutex
+	acked  []string
+	failed int
+	lastOK time.Time
+	quit   chan struct{}
+	done   chan struct{}
+}
+
+// startWriter starts a writer; pass is the agents' requirepass.
+func (cl *cluster) startWriter(t *testing.T, ctx context.Context, pass string, interval time.Duration) *writer {
+	t.Helper()
+	var addrs []string
+	for _, a := range cl.agents {
+		addrs = append(addrs, a.addr())
+	}
+	fc := redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName: "mymaster", SentinelAddrs: addrs, SentinelPassword: pass, Dialer: cl.cl.DialContext,
+		DialTimeout: 500 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, MaxRetries: -1,
+	})
+	w := &writer{quit: make(chan struct{}), done: make(chan struct{})}
+	t.Cleanup(func() { w.stop(); _ = fc.Close() })
+	go func() {
+		defer close(w.done)
+		for i := 0; ctx.Err() == nil; i++ {
+			select {
+			case <-w.quit:
+				return
+			default:
+			}
+			k := fmt.Sprintf("w:%d", i)
+			err := fc.Set(ctx, k, i, 0).Err()
+			w.mu.Lock()
+			if err == nil {
+				w.acked = append(w.acked, k)
+				w.lastOK = time.Now()
+			} else {
+				w.failed++
+			}
+			w.mu.Unlock()
+			time.Sleep(interval)
+		}
+	}()
+	return w
+}
+
+// counts returns how many writes were acknowledged and failed so far, and
+// when the last acknowledged one was.
+func (w *writer) counts() (acked, failed int, lastOK time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.acked), w.failed, w.lastOK
+}
+
+// waitAcked waits for n more acknowledged writes.
+func (w *writer) waitAcked(t *testing.T, ctx context.Context, n int, what string) {
+	t.Helper()
+	from, _, _ := w.counts()
+	lab.Eventually(ctx, t, func() error {
+		if acked, _, _ := w.counts(); acked < from+n {
+			return fmt.Errorf("%d writes", acked-from)
+		}
+		return nil
+	}, what)
+}
+
+// stop stops the writer and returns the acknowledged writes.
+func (w *writer) stop() []string {
+	select {
+	case <-w.quit:
+	default:
+		close(w.quit)
+	}
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.acked)
 }
 
 // TestRedisCLIAndAuth checks redis-cli against the agents' port with

@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
 )
@@ -184,49 +181,8 @@ func TestSwitchoverTo(t *testing.T) {
 		t.Fatalf("unknown replica: exit %d\n%s", code, out)
 	}
 
-	var addrs []string
-	for _, a := range cl.agents {
-		addrs = append(addrs, a.addr())
-	}
-	fc := redis.NewFailoverClient(&redis.FailoverOptions{
-		MasterName: "mymaster", SentinelAddrs: addrs, SentinelPassword: pass, Dialer: cl.cl.DialContext,
-		DialTimeout: 500 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, MaxRetries: -1,
-	})
-	defer fc.Close()
-	var (
-		mu             sync.Mutex
-		acked          []string
-		failed         int
-		stop, finished = make(chan struct{}), make(chan struct{})
-	)
-	go func() {
-		defer close(finished)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			k := fmt.Sprintf("w:%d", i)
-			err := fc.Set(ctx, k, i, 0).Err()
-			mu.Lock()
-			if err == nil {
-				acked = append(acked, k)
-			} else {
-				failed++
-			}
-			mu.Unlock()
-			time.Sleep(2 * time.Millisecond)
-		}
-	}()
-	lab.Eventually(ctx, t, func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(acked) < 100 {
-			return fmt.Errorf("%d writes", len(acked))
-		}
-		return nil
-	}, "writes before the switchover")
+	w := cl.startWriter(t, ctx, pass, 2*time.Millisecond)
+	w.waitAcked(t, ctx, 100, "writes before the switchover")
 
 	start := time.Now()
 	out, code = cl.cli(t, ctx, "failover", "mymaster", "--to", target.Addr, "--addr", a0.addr(), "--config", a0.conf)
@@ -235,19 +191,9 @@ func TestSwitchoverTo(t *testing.T) {
 	}
 	t.Logf("switchover: %s", strings.TrimSpace(out))
 	cl.waitAllReport(t, target.Addr, 60*time.Second)
-	mu.Lock()
-	n := len(acked)
-	mu.Unlock()
-	lab.Eventually(ctx, t, func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(acked) < n+100 {
-			return fmt.Errorf("%d writes since the switchover", len(acked)-n)
-		}
-		return nil
-	}, "writes through the new master")
-	close(stop)
-	<-finished
+	w.waitAcked(t, ctx, 100, "writes through the new master")
+	acked := w.stop()
+	_, failed, _ := w.counts()
 	t.Logf("switchover took %v; client: %d acknowledged writes, %d errors", time.Since(start).Round(time.Millisecond), len(acked), failed)
 
 	info, err := role(ctx, target)
