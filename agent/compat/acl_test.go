@@ -123,17 +123,5 @@ func TestACL(t *testing.T) {
 
 // adminDo runs one command as the admin user.
 func adminDo(addr string, args ...string) (value, error) {
-	c, err := dial(addr)
-	if err != nil {
-		return value{}, err
-	}
-	defer c.Close()
-	if v, err := c.do("AUTH", "admin", "adminpw"); err != nil || v.kind == kError {
-		return value{}, fmt.Errorf("AUTH admin: %v %s", err, v.str)
-	}
-	v, err := c.do(args...)
-	if err == nil && v.kind == kError {
-		err = fmt.Errorf("%v: %s", args, v.str)
-	}
-	return v, err
+	return asUser(addr, "admin", "adminpw", args...)
 }

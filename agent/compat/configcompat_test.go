@@ -126,12 +126,7 @@ func startIn(t *testing.T, dir, bin, path, text, addr string) (stop func()) {
 			return fmt.Errorf("exited: %s", tail(path+".out", 10))
 		default:
 		}
-		c, err := dial(addr)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		v, err := c.do("PING")
+		v, err := once(addr, "PING")
 		if err != nil {
 			return err
 		}

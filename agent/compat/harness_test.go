@@ -108,13 +108,9 @@ func tryStartAgent(t *testing.T, lines []string) (*agent, error) {
 			return nil, fmt.Errorf("vipsentinel exited early: %s", tail(logPath, 10))
 		default:
 		}
-		if c, err := dial(a.Addr()); err == nil {
-			v, err := c.do("PING")
-			c.Close()
-			// PONG, or NOAUTH with requirepass: either way it serves.
-			if err == nil && (v.str == "PONG" || strings.HasPrefix(v.str, "NOAUTH")) {
-				return a, nil
-			}
+		// PONG, or NOAUTH with requirepass: either way it serves.
+		if v, err := once(a.Addr(), "PING"); err == nil && (v.str == "PONG" || strings.HasPrefix(v.str, "NOAUTH")) {
+			return a, nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -166,26 +162,26 @@ func sentinelLines(name string, master *redistest.Server, quorum int) []string {
 // fields runs a command that returns one instance map (RESP2) and returns
 // it as a Go map.
 func fields(addr string, args ...string) (map[string]string, error) {
-	c, err := dial(addr)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	v, err := c.do(args...)
+	v, err := once(addr, args...)
 	if err != nil {
 		return nil, err
 	}
 	return toMap(v)
 }
 
-// list runs a command that returns an array of instance maps (RESP2).
-func list(addr string, args ...string) ([]map[string]string, error) {
+// once runs one command on a connection of its own.
+func once(addr string, args ...string) (value, error) {
 	c, err := dial(addr)
 	if err != nil {
-		return nil, err
+		return value{}, err
 	}
 	defer c.Close()
-	v, err := c.do(args...)
+	return c.do(args...)
+}
+
+// list runs a command that returns an array of instance maps (RESP2).
+func list(addr string, args ...string) ([]map[string]string, error) {
+	v, err := once(addr, args...)
 	if err != nil {
 		return nil, err
 	}
