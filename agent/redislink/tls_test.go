@@ -177,12 +177,17 @@ func TestTLSCertProof(t *testing.T) {
 	tlsPeer := func(behave string, f tlsca.Files) *fakePeer {
 		return startFakePeerOn(t, func(ln net.Listener) net.Listener { return tls.NewListener(ln, serverCfg(f)) }, "", id, behave)
 	}
-	t.Run("agent peer, no secret", func(t *testing.T) {
-		peer := tlsPeer("no-mac", p.group)
-		tr := tlsTransport(t, p.group, p.group.CA, true)
+	// link connects to peer with our secret and returns what the link
+	// became.
+	link := func(t *testing.T, peer *fakePeer, certProof bool) sentinel.Input {
+		tr := tlsTransport(t, p.group, p.group.CA, certProof)
 		ref := sentinel.Ref{Master: "mymaster", Kind: sentinel.KindSentinel, Addr: peer.addr(), RunID: id}
 		connectCmd(tr, ref, []string{"our-secret"})
-		up, ok := awaitLink(t, tr, ref).(sentinel.LinkUp)
+		return awaitLink(t, tr, ref)
+	}
+	t.Run("agent peer, no secret", func(t *testing.T) {
+		peer := tlsPeer("no-mac", p.group)
+		up, ok := link(t, peer, true).(sentinel.LinkUp)
 		if !ok || up.Proof != sentinel.ProofCert {
 			t.Fatalf("got %+v, want LinkUp with ProofCert", up)
 		}
@@ -190,10 +195,7 @@ func TestTLSCertProof(t *testing.T) {
 	t.Run("agent peer with a wrong MAC", func(t *testing.T) {
 		// A verified certificate does not excuse a proof that fails.
 		peer := startFakePeerOn(t, func(ln net.Listener) net.Listener { return tls.NewListener(ln, serverCfg(p.group)) }, "other", id, "wrong-secret")
-		tr := tlsTransport(t, p.group, p.group.CA, true)
-		ref := sentinel.Ref{Master: "mymaster", Kind: sentinel.KindSentinel, Addr: peer.addr(), RunID: id}
-		connectCmd(tr, ref, []string{"our-secret"})
-		if _, ok := awaitLink(t, tr, ref).(sentinel.LinkDown); !ok {
+		if _, ok := link(t, peer, true).(sentinel.LinkDown); !ok {
 			t.Fatal("verified despite a wrong MAC")
 		}
 		if got := peer.auths(); len(got) != 0 {
@@ -202,10 +204,7 @@ func TestTLSCertProof(t *testing.T) {
 	})
 	t.Run("agent peer, certificate proof off", func(t *testing.T) {
 		peer := tlsPeer("no-mac", p.group)
-		tr := tlsTransport(t, p.group, p.group.CA, false)
-		ref := sentinel.Ref{Master: "mymaster", Kind: sentinel.KindSentinel, Addr: peer.addr(), RunID: id}
-		connectCmd(tr, ref, []string{"our-secret"})
-		if _, ok := awaitLink(t, tr, ref).(sentinel.LinkDown); !ok {
+		if _, ok := link(t, peer, false).(sentinel.LinkDown); !ok {
 			t.Fatal("verified without a secret or CertProof")
 		}
 		if got := peer.auths(); len(got) != 0 {
@@ -214,10 +213,7 @@ func TestTLSCertProof(t *testing.T) {
 	})
 	t.Run("peer from another CA", func(t *testing.T) {
 		peer := tlsPeer("no-mac", p.foreign)
-		tr := tlsTransport(t, p.group, p.group.CA, true)
-		ref := sentinel.Ref{Master: "mymaster", Kind: sentinel.KindSentinel, Addr: peer.addr(), RunID: id}
-		connectCmd(tr, ref, []string{"our-secret"})
-		down, ok := awaitLink(t, tr, ref).(sentinel.LinkDown)
+		down, ok := link(t, peer, true).(sentinel.LinkDown)
 		if !ok || !strings.Contains(down.Err, "unknown authority") {
 			t.Fatalf("got %+v, want a LinkDown naming the unknown authority", down)
 		}
