@@ -133,19 +133,26 @@ func TestWatchdogSilentOverSocketWhenStalled(t *testing.T) {
 // With a manual clock: pings stop as soon as the heartbeat is older than
 // the interval, the stall is reported once, and pings resume (with a
 // recovery report) once the loop beats again.
+// runOnClock runs a watchdog of heartbeat hb on clk until the test ends and
+// returns what it notifies and its log.
+func runOnClock(t *testing.T, hb func() time.Time, timeout time.Duration, clk *testenv.Clock) (chan string, *testenv.Buffer) {
+	sent := make(chan string, 16)
+	logs := &testenv.Buffer{}
+	w := newWatchdog(hb, slog.New(slog.NewTextHandler(logs, nil)), timeout, nil, chanNotify(sent), clk)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return sent, logs
+}
+
 func TestWatchdogStallAndRecovery(t *testing.T) {
 	const timeout = 10 * time.Second
 	clk := testenv.NewClock()
 	var beat atomic.Int64
 	beat.Store(clk.Now().UnixNano())
 	hb := func() time.Time { return time.Unix(0, beat.Load()) }
-	sent := make(chan string, 16)
-	var logs testenv.Buffer
-	w := newWatchdog(hb, slog.New(slog.NewTextHandler(&logs, nil)), timeout, nil, chanNotify(sent), clk)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	sent, logs := runOnClock(t, hb, timeout, clk)
 
 	step := func() { clk.WaitTimers(t, 1); clk.Advance(timeout / 2) }
 
@@ -200,13 +207,7 @@ func TestWatchdogNotYetBeating(t *testing.T) {
 				}
 				return time.Time{}
 			}
-			sent := make(chan string, 16)
-			var logs testenv.Buffer
-			w := newWatchdog(hb, slog.New(slog.NewTextHandler(&logs, nil)), timeout, nil, chanNotify(sent), clk)
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- w.Run(ctx) }()
-			defer func() { cancel(); <-done }()
+			sent, logs := runOnClock(t, hb, timeout, clk)
 			expect(t, sent, "WATCHDOG=1") // grace
 			clk.WaitTimers(t, 1)
 			clk.Advance(timeout / 2)
