@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	goruntime "runtime"
+	"strings"
 	"time"
 )
 
@@ -56,6 +57,20 @@ func (r *Runtime) watchStall(ctx context.Context) {
 			buf = buf[:goruntime.Stack(buf, true)]
 			r.log.Error("main loop stalled: no iteration completed; stacks of every goroutine follow",
 				"for", age.Round(time.Millisecond), "stacks", string(buf))
+			// The loop's own stack again, last and short: a failing
+			// test prints only the tail of an agent's log.
+			r.log.Error("main loop stalled here", "for", age.Round(time.Millisecond), "stack", loopStack(string(buf)))
 		}
 	}
+}
+
+// loopStack picks the loop goroutine's stack out of a dump of every
+// goroutine (runtime.Stack), or says it is not there.
+func loopStack(dump string) string {
+	for _, g := range strings.Split(dump, "\n\n") {
+		if strings.Contains(g, ".(*Runtime).loop(") {
+			return g
+		}
+	}
+	return "no goroutine in Runtime.loop"
 }

@@ -48,7 +48,7 @@ func TestStallReported(t *testing.T) {
 		clk.WaitTimers(t, 1)
 		clk.Advance(d)
 	}
-	stalls := func() int { return strings.Count(out.String(), "main loop stalled") }
+	stalls := func() int { return strings.Count(out.String(), "main loop stalled:") }
 	for elapsed := time.Duration(0); elapsed < stallReport-stallReport/4; elapsed += stallReport / 4 {
 		step(stallReport / 4)
 	}
@@ -58,7 +58,7 @@ func TestStallReported(t *testing.T) {
 	}
 	step(stallReport / 4)
 	testenv.Until(t, 10*time.Second, "the stall report", func() bool { return stalls() == 1 })
-	if s := out.String(); !strings.Contains(s, "watchStall") || !strings.Contains(s, "goroutine ") {
+	if s := out.String(); !strings.Contains(s, "watchStall") || !strings.Contains(s, "goroutine ") || !strings.Contains(s, "main loop stalled here") {
 		t.Fatalf("the report has no goroutine stacks:\n%.2000s", s)
 	}
 	step(stallReport)
@@ -74,5 +74,17 @@ func TestStallReported(t *testing.T) {
 	})
 	if !strings.Contains(out.String(), "stalled_for=22.5s") {
 		t.Errorf("resume line without the stall's length:\n%s", out.String()[strings.Index(out.String(), "main loop resumed"):])
+	}
+}
+
+func TestLoopStack(t *testing.T) {
+	loop := "goroutine 10 [chan send]:\ngithub.com/vipsentinel/vipsentinel/agent/runtime.(*Runtime).process(...)\n" +
+		"github.com/vipsentinel/vipsentinel/agent/runtime.(*Runtime).loop(0xc0, {0x1, 0x2})\n\t/x/runtime.go:515 +0x825"
+	dump := "goroutine 12 [running]:\nmain.watch()\n\n" + loop + "\n\ngoroutine 11 [IO wait]:\nnet.accept()\n"
+	if got := loopStack(dump); got != loop {
+		t.Errorf("loopStack = %q, want the loop goroutine's block %q", got, loop)
+	}
+	if got := loopStack("goroutine 1 [running]:\nmain.main()\n"); !strings.Contains(got, "no goroutine") {
+		t.Errorf("loopStack without a loop goroutine = %q", got)
 	}
 }
