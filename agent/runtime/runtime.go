@@ -455,6 +455,9 @@ func (r *Runtime) loop(ctx context.Context) error {
 	defer tick.Stop()
 	r.tick = tick
 	r.heartbeat.Store(r.clock.Now().UnixNano())
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go r.watchStall(wctx)
 	// The first Ready carries a fresh agent's generated myid and the
 	// initial VIP intents.
 	r.startResolving(ctx, r.now())

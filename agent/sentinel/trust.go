@@ -326,13 +326,17 @@ func (n *Node) trustedHello(v Hello, si *instance) bool {
 }
 
 // knownElection reports whether we know of a vote for runid in epoch e of
-// m: ours, or one a verified peer reported.
+// m: ours, or one another verified peer reported. The candidate's own
+// vote for itself is no evidence: every candidate casts it, elected or
+// not, and its is-master-down replies report it (seed 571 with 70 ms
+// delays: a forged hello replaying a peer's run id with the epoch of its
+// lost election was adopted).
 func (n *Node) knownElection(m *master, runid string, e uint64) bool {
 	if m.leader == runid && m.leaderEpoch == e {
 		return true
 	}
 	for _, s := range m.sentinels {
-		if s.verified() && s.leader == runid && s.leaderEpoch == e {
+		if s.verified() && s.runid != runid && s.leader == runid && s.leaderEpoch == e {
 			return true
 		}
 	}
