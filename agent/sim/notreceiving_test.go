@@ -41,7 +41,7 @@ func TestReplicaNotReceivingBoundsLoss(t *testing.T) {
 				}
 				w.at(o.Warmup, func() { w.redis[2].crash() })
 				w.at(cutAt, func() {
-					w.cut[0][1] = true // h0's frames no longer reach h1
+					w.cut[0][1] = true   // h0's frames no longer reach h1
 					w.partitioned = true // healed with the safety phase's end
 					w.trace("h0 -> h1 cut one way")
 					w.check.topology()
