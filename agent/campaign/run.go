@@ -304,7 +304,7 @@ func timelineEvent(t string) bool {
 	switch t {
 	case "+odown", "+try-failover", "+elected-leader", "+promoted-slave", "+switch-master", "+failover-end",
 		"+convert-to-slave", "+vip-acquired", "+vip-released", "+fence", "-fence", "+tilt", "-tilt",
-		"-failover-abort-no-good-slave", "-failover-abort-replica-lagging", "-failover-abort-not-elected",
+		"+replica-not-receiving", "-failover-abort-no-good-slave", "-failover-abort-replica-lagging", "-failover-abort-not-elected",
 		"-failover-abort-slave-timeout", "+failover-end-for-timeout":
 		return true
 	}

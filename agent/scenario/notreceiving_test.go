@@ -129,22 +129,31 @@ func TestReplicaNotReceiving(t *testing.T) {
 
 	w2 := c.StartWriter()
 	defer w2.Stop()
-	healed := w2.Since(time.Now())
-	if err := c.Lab.HealOneWay(h1, h2); err != nil {
+	healAndResume(ctx, t, c, w2, func() error { return c.Lab.HealOneWay(h1, h2) })
+}
+
+// healAndResume heals a cut of the master's replica with heal, waits for
+// w's writes to be acknowledged again and checks that the first two hosts'
+// agents still name the first host's master: a cut between the master and
+// one replica must not cause a failover.
+func healAndResume(ctx context.Context, t *testing.T, c *Cluster, w *Writer, heal func() error) {
+	t.Helper()
+	healed := w.Since(time.Now())
+	if err := heal(); err != nil {
 		t.Fatal(err)
 	}
 	if err := wait.For(ctx, 10*time.Millisecond, func() error {
-		if w2.LastAck() <= healed {
+		if w.LastAck() <= healed {
 			return errors.New("no write acknowledged since the heal")
 		}
 		return nil
 	}); err != nil {
 		t.Fatalf("writes never resumed after the heal: %v", err)
 	}
-	t.Logf("writes resumed %v after the heal", w2.LastAck()-healed)
+	t.Logf("writes resumed %v after the heal", w.LastAck()-healed)
 	for h := range c.Hosts[:2] {
-		if a, err := c.MasterAddr(ctx, h); err != nil || a != h1.IP4.String()+":6379" {
-			t.Errorf("agent on %s names master %q (%v), want %s: the cut caused a failover", c.Hosts[h].Name, a, err, h1.IP4)
+		if a, err := c.MasterAddr(ctx, h); err != nil || a != c.Hosts[0].IP4.String()+":6379" {
+			t.Errorf("agent on %s names master %q (%v), want %s: the cut caused a failover", c.Hosts[h].Name, a, err, c.Hosts[0].IP4)
 		}
 	}
 }

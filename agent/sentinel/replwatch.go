@@ -175,6 +175,11 @@ func (n *Node) watchReplication(m *master, info *Info) {
 			delete(w.online, key)
 		}
 	}
+	for key, k := range w.killed {
+		if now-k >= replicationBound {
+			delete(w.killed, key)
+		}
+	}
 	if len(stalled) == 0 || w.listing != 0 {
 		return
 	}
