@@ -156,13 +156,15 @@ func (n *Node) watchReplication(m *master, info *Info) {
 			continue
 		}
 		s := w.samples[ref]
-		// A replica judged has been online since before the sample
-		// (a fresh link shows offset 0 until its first ACK), is counted
-		// by the guard (its lag is fresh), and has not acknowledged what
-		// the master had the bound ago, which implies the master's
-		// offset advanced past it: an idle master never trips the rule.
+		// A replica judged has been online since before the sample and
+		// has acknowledged something (a fresh link shows offset 0 until
+		// its first ACK, and a reconnection between two INFOs does not
+		// break the streak), is counted by the guard (its lag is
+		// fresh), and has not acknowledged what the master had the bound
+		// ago, which implies the master's offset advanced past it: an
+		// idle master never trips the rule.
 		counted := rep.Lag >= 0 && time.Duration(rep.Lag)*time.Second <= replicationBound
-		if since > s.at || !counted || rep.Offset >= s.off {
+		if since > s.at || rep.Offset == 0 || !counted || rep.Offset >= s.off {
 			continue
 		}
 		if k, ok := w.killed[key]; ok && now-k < replicationBound {

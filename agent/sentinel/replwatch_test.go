@@ -61,6 +61,13 @@ func TestReplicaNotReceiving(t *testing.T) {
 				}
 				return repState{offset: -1}
 			}},
+		{name: "reconnected between two INFOs: offset 0 until its first ACK", guard: true,
+			rep1: func(since time.Duration) repState {
+				if since > 4*time.Second && since < 4800*time.Millisecond {
+					return repState{offset: 0, lag: 1}
+				}
+				return repState{offset: -1}
+			}},
 		{name: "no connection from the replica's address", guard: true, noConn: true,
 			rep1: func(time.Duration) repState { return repState{offset: 5} }, event: "+replica-not-receiving"},
 	}
