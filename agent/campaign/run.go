@@ -71,7 +71,8 @@ type Failover struct {
 	OutNoReplica, OutReplicated int
 	// InBound counts those of Outside acknowledged within replBound after
 	// the promoted replica last received from the old master (Stopped,
-	// from the lag sampler's view of its offset): the window the agents
+	// from the lag sampler's view of its offset; zero if never seen
+	// replicating from it): the window the agents
 	// and the guard bound, which a failover may lose. InFirst and InLast
 	// place them relative to Stopped: the measured window. The rest of
 	// Outside is a violation.
@@ -147,9 +148,14 @@ func (rep *Report) Summary() string {
 		if f.Outside > 0 {
 			fmt.Fprintf(&b, "; %d OUTSIDE it (acked %v..%v from the switch; %d while the old master had no replica within the lag bound, %d while it had one)",
 				f.Outside, f.OutFirst.Round(time.Millisecond), f.OutLast.Round(time.Millisecond), f.OutNoReplica, f.OutReplicated)
+			if f.Stopped.IsZero() {
+				fmt.Fprintf(&b, ", %s never seen receiving from %s", f.New, f.Old)
+			} else {
+				fmt.Fprintf(&b, ", %s last received from %s %v before the switch", f.New, f.Old, f.Switch.Sub(f.Stopped).Round(time.Millisecond))
+			}
 			if f.InBound > 0 {
-				fmt.Fprintf(&b, ", of which %d within the replication bound: acked %v..%v after %s stopped receiving (%v before the switch)",
-					f.InBound, f.InFirst.Round(time.Millisecond), f.InLast.Round(time.Millisecond), f.New, f.Switch.Sub(f.Stopped).Round(time.Millisecond))
+				fmt.Fprintf(&b, ", %d within the replication bound (acked %v..%v after that)",
+					f.InBound, f.InFirst.Round(time.Millisecond), f.InLast.Round(time.Millisecond))
 			}
 			if n := f.Outside - f.InBound; n > 0 {
 				fmt.Fprintf(&b, ", %d BEYOND the replication bound", n)
@@ -461,6 +467,9 @@ func (r *run) analyseWrites(ctx context.Context, rep *Report, mon *monitors, vip
 					// after the write yet lacks it lost it otherwise.
 					oldIP, _, _ := net.SplitHostPort(f.Old)
 					stopped, ok := mon.stoppedReceiving(r.hostOf(f.New), oldIP, f.Switch)
+					if ok {
+						f.Stopped = stopped
+					}
 					if ok && !r.cfg.Guard.Off && !at.Before(stopped.Add(-lagSample-replSlack)) && at.Sub(stopped) <= replBound {
 						inBound = true
 						d := at.Sub(stopped)
@@ -471,7 +480,6 @@ func (r *run) analyseWrites(ctx context.Context, rep *Report, mon *monitors, vip
 							f.InLast = d
 						}
 						f.InBound++
-						f.Stopped = stopped
 					}
 					break
 				}
