@@ -118,6 +118,8 @@ var events = []EventType{
 		"The master refused CLIENT PAUSE or it was disabled during a forced failover; the failover was aborted."},
 	{"+failover-no-pause", "406998a0b47b4debad5d869c1780a6ab", "failing over without pausing the master",
 		"The master cannot be paused (Redis before 6.2, or CLIENT renamed away): the forced failover goes on as redis-sentinel's does, and writes the old master acknowledges meanwhile may be lost."},
+	{"+replica-not-receiving", "a75c11d2c0b7489d87d16d6baa348854", "a replica stopped receiving the master's writes and was disconnected",
+		"The local master's replica acknowledged no new offset for the replication bound (2 s) while Redis's min-replicas guard still counted it as good (its acknowledgements arrive: a one-way cut). The agent disconnected it on the master (CLIENT KILL ID) so that Redis refuses writes no replica receives (-NOREPLICAS); a healthy replica reconnects at once. Payload: the replica, its acknowledged offset, the master offset it did not reach, and that offset's age in ms. Check the network path from the master to the replica. Off with sentinel allow-unreplicated-writes."},
 	{"+failover-state-send-slaveof-noone", "0de887b44dab4623bc1ae05a59802743", "the selected replica is being promoted",
 		"The leader sent REPLICAOF NO ONE to the selected replica."},
 	{"-failover-abort-slave-timeout", "c4dd72a72ec44626942dfd5f34182db2", "the promotion timed out",

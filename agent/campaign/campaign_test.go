@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -200,5 +201,29 @@ func TestGoodAt(t *testing.T) {
 		if good, ok := m.goodAt(tt.host, at(tt.ms)); good != tt.good || ok != tt.ok {
 			t.Errorf("goodAt(h%d, %d ms) = %d, %v; want %d, %v", tt.host, tt.ms, good, ok, tt.good, tt.ok)
 		}
+	}
+}
+
+func TestStoppedReceiving(t *testing.T) {
+	m := &monitors{}
+	sample := func(h int, master string, off int) {
+		m.sampleReceived(h, map[string]string{"master_host": master, "slave_repl_offset": strconv.Itoa(off)})
+	}
+	sample(1, "198.18.0.1", 100)
+	t1 := time.Now()
+	sample(1, "198.18.0.1", 100) // no progress: not recorded
+	sample(2, "198.18.0.1", 50)
+	sample(1, "198.18.0.3", 100) // another master
+	if len(m.recv) != 3 {
+		t.Fatalf("recorded %d samples, want 3 (a sample without progress is not one)", len(m.recv))
+	}
+	if at, ok := m.stoppedReceiving(1, "198.18.0.1", time.Now()); !ok || at.After(t1) {
+		t.Errorf("stoppedReceiving(h1 from .1) = %v, %v; want the first sample", at, ok)
+	}
+	if _, ok := m.stoppedReceiving(1, "198.18.0.9", time.Now()); ok {
+		t.Error("stoppedReceiving from a master h1 never followed: ok")
+	}
+	if _, ok := m.stoppedReceiving(1, "198.18.0.1", t1.Add(-time.Hour)); ok {
+		t.Error("stoppedReceiving before any sample: ok")
 	}
 }

@@ -51,7 +51,16 @@
 //   - every acknowledged write of both clients is on the final master,
 //     except writes acknowledged inside a failover's fence window: from the
 //     start of a fault that caused it (less 100 ms of replication slack)
-//     until the switch. Those are counted and placed per failover.
+//     until the switch. Those are counted and placed per failover. A lost
+//     write outside every fence window is still accounted for, not a
+//     violation, when it was acknowledged within the replication bound
+//     (sentinel.ReplicationWindow plus a second) after the replica the
+//     failover promoted last received from the old master (its own
+//     slave_repl_offset, sampled every 100 ms), and that replica received
+//     nothing more before the switch: the window the master's agent
+//     (+replica-not-receiving) and Redis's guard bound. Those are reported
+//     per failover with the measured window; every other lost write is a
+//     violation.
 //
 // Writes the servers refused (-NOREPLICAS, -READONLY, ...) were never
 // acknowledged, so they are not lost: the report counts them apart, per

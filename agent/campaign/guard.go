@@ -158,6 +158,9 @@ func (m *monitors) sampleLag() func(context.Context) {
 				continue
 			}
 			info := lab.ParseInfo(raw)
+			if info["role"] == "slave" {
+				m.sampleReceived(h, info)
+			}
 			if info["role"] != "master" {
 				continue
 			}
@@ -220,6 +223,50 @@ func (m *monitors) goodAt(host int, t time.Time) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// recvSample is a replica's own replication offset (slave_repl_offset)
+// at a lag sample where it advanced or the replica's master changed.
+type recvSample struct {
+	at     time.Time
+	host   int
+	master string // master_host
+	offset int64
+}
+
+// sampleReceived records replica h's offset when it moved.
+func (m *monitors) sampleReceived(h int, info map[string]string) {
+	off, err := strconv.ParseInt(info["slave_repl_offset"], 10, 64)
+	if err != nil {
+		return
+	}
+	s := recvSample{at: time.Now(), host: h, master: info["master_host"], offset: off}
+	m.lagMu.Lock()
+	defer m.lagMu.Unlock()
+	if m.lastRecv == nil {
+		m.lastRecv = map[int]recvSample{}
+	}
+	if last, ok := m.lastRecv[h]; ok && last.master == s.master && last.offset >= s.offset {
+		return
+	}
+	m.lastRecv[h] = s
+	m.recv = append(m.recv, s)
+}
+
+// stoppedReceiving returns when host, replicating from the master at IP
+// from, last received anything before t: the last lag sample at or before
+// t where its offset had advanced. ok is false when it was never seen
+// replicating from that master.
+func (m *monitors) stoppedReceiving(host int, from string, t time.Time) (time.Time, bool) {
+	m.lagMu.Lock()
+	defer m.lagMu.Unlock()
+	i := sort.Search(len(m.recv), func(i int) bool { return m.recv[i].at.After(t) })
+	for j := i - 1; j >= 0; j-- {
+		if s := m.recv[j]; s.host == host && s.master == from {
+			return s.at, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // field reads an integer field of an INFO slaveN line

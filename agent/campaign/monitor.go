@@ -38,6 +38,10 @@ type monitors struct {
 	lagMu sync.Mutex
 	lag   LagHistogram
 	goods []goodSample // in time order
+	// recv are the replicas' offsets where they advanced (or changed
+	// master), in time order, and lastRecv each host's latest.
+	recv     []recvSample
+	lastRecv map[int]recvSample
 }
 
 func (m *monitors) lagHistogram() LagHistogram {

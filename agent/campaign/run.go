@@ -14,6 +14,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
 	"github.com/vipsentinel/vipsentinel/agent/scenario"
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
@@ -26,6 +27,15 @@ const (
 	// asynchronous; on this machine the stream lags by well under a
 	// millisecond, so this only absorbs scheduling delays).
 	replSlack = 100 * time.Millisecond
+	// replBound is how long after the replica a failover promotes stopped
+	// receiving its old master may have acknowledged writes that the
+	// promotion loses: the master's agent disconnects a replica Redis's
+	// guard still counts within sentinel.ReplicationWindow of its stop
+	// (one that stopped acknowledging too is dropped by the same rule
+	// while its lag is fresh, and by the guard after), plus grace for the
+	// lag sampler's period and the loaded cores. Without the guard
+	// nothing bounds it.
+	replBound = sentinel.ReplicationWindow + grace
 )
 
 // Failover is one failover the agents completed (a +switch-master epoch).
@@ -59,6 +69,16 @@ type Failover struct {
 	// replicas that received them were lost or resynced too). The rest
 	// had no sample.
 	OutNoReplica, OutReplicated int
+	// InBound counts those of Outside acknowledged within replBound after
+	// the promoted replica last received from the old master (Stopped,
+	// from the lag sampler's view of its offset; zero if never seen
+	// replicating from it): the window the agents
+	// and the guard bound, which a failover may lose. InFirst and InLast
+	// place them relative to Stopped: the measured window. The rest of
+	// Outside is a violation.
+	InBound         int
+	Stopped         time.Time
+	InFirst, InLast time.Duration
 }
 
 // Report is what a campaign found.
@@ -71,7 +91,8 @@ type Report struct {
 	Spurious      int
 	Acked         int // acknowledged writes of both clients
 	Lost          int // of those, missing on the final master
-	Unexplained   int // lost writes outside every failover's fence window
+	Unexplained   int // lost writes outside every failover's fence window and replication bound: violations
+	InBound       int // lost writes outside fence windows, acknowledged within replBound after the promoted replica stopped receiving
 	Guard         Guard
 	Refused       Refusals     // writes the servers refused (not acknowledged)
 	Lag           LagHistogram // the masters' best replica lag, sampled
@@ -108,7 +129,8 @@ func (rep *Report) Summary() string {
 	}
 	b.WriteByte('\n')
 	fmt.Fprintf(&b, "redis-servers: %s\n", rep.Guard)
-	fmt.Fprintf(&b, "writes: %d acknowledged, %d lost (%d outside any fence window)\n", rep.Acked, rep.Lost, rep.Unexplained)
+	fmt.Fprintf(&b, "writes: %d acknowledged, %d lost (outside any fence window: %d within the replication bound %v after the promoted replica stopped receiving, %d beyond it)\n",
+		rep.Acked, rep.Lost, rep.InBound, replBound, rep.Unexplained)
 	fmt.Fprintf(&b, "%s\n%s\nagents' +fence (write pauses): %d\n", rep.Refused, rep.Lag, rep.Fences)
 	for _, f := range rep.Failovers {
 		cause := "none"
@@ -126,6 +148,18 @@ func (rep *Report) Summary() string {
 		if f.Outside > 0 {
 			fmt.Fprintf(&b, "; %d OUTSIDE it (acked %v..%v from the switch; %d while the old master had no replica within the lag bound, %d while it had one)",
 				f.Outside, f.OutFirst.Round(time.Millisecond), f.OutLast.Round(time.Millisecond), f.OutNoReplica, f.OutReplicated)
+			if f.Stopped.IsZero() {
+				fmt.Fprintf(&b, ", %s never seen receiving from %s", f.New, f.Old)
+			} else {
+				fmt.Fprintf(&b, ", %s last received from %s %v before the switch", f.New, f.Old, f.Switch.Sub(f.Stopped).Round(time.Millisecond))
+			}
+			if f.InBound > 0 {
+				fmt.Fprintf(&b, ", %d within the replication bound (acked %v..%v after that)",
+					f.InBound, f.InFirst.Round(time.Millisecond), f.InLast.Round(time.Millisecond))
+			}
+			if n := f.Outside - f.InBound; n > 0 {
+				fmt.Fprintf(&b, ", %d BEYOND the replication bound", n)
+			}
 		}
 		if f.Spurious {
 			fmt.Fprintf(&b, " SPURIOUS: %s", f.Why)
@@ -276,7 +310,7 @@ func timelineEvent(t string) bool {
 	switch t {
 	case "+odown", "+try-failover", "+elected-leader", "+promoted-slave", "+switch-master", "+failover-end",
 		"+convert-to-slave", "+vip-acquired", "+vip-released", "+fence", "-fence", "+tilt", "-tilt",
-		"-failover-abort-no-good-slave", "-failover-abort-replica-lagging", "-failover-abort-not-elected",
+		"+replica-not-receiving", "-failover-abort-no-good-slave", "-failover-abort-replica-lagging", "-failover-abort-not-elected",
 		"-failover-abort-slave-timeout", "+failover-end-for-timeout":
 		return true
 	}
@@ -405,6 +439,7 @@ func (r *run) analyseWrites(ctx context.Context, rep *Report, mon *monitors, vip
 			if !explained {
 				// Charge it to the failover that dropped it: the first
 				// switch after its acknowledgement.
+				inBound := false
 				for i := range rep.Failovers {
 					f := &rep.Failovers[i]
 					if f.Switch.Before(at) {
@@ -424,7 +459,33 @@ func (r *run) analyseWrites(ctx context.Context, rep *Report, mon *monitors, vip
 					case ok:
 						f.OutReplicated++
 					}
+					// Within the replication bound: the promoted replica
+					// had stopped receiving from the old master before the
+					// write (less a lag sample and replSlack) and never
+					// received again before the switch, and the write came
+					// at most replBound after. A replica that received
+					// after the write yet lacks it lost it otherwise.
+					oldIP, _, _ := net.SplitHostPort(f.Old)
+					stopped, ok := mon.stoppedReceiving(r.hostOf(f.New), oldIP, f.Switch)
+					if ok {
+						f.Stopped = stopped
+					}
+					if ok && !r.cfg.Guard.Off && !at.Before(stopped.Add(-lagSample-replSlack)) && at.Sub(stopped) <= replBound {
+						inBound = true
+						d := at.Sub(stopped)
+						if f.InBound == 0 || d < f.InFirst {
+							f.InFirst = d
+						}
+						if f.InBound == 0 || d > f.InLast {
+							f.InLast = d
+						}
+						f.InBound++
+					}
 					break
+				}
+				if inBound {
+					rep.InBound++
+					continue
 				}
 				rep.Unexplained++
 				if len(unexplained) < 10 {
@@ -434,7 +495,7 @@ func (r *run) analyseWrites(ctx context.Context, rep *Report, mon *monitors, vip
 		}
 	}
 	if rep.Unexplained > 0 {
-		r.violate(fmt.Sprintf("%d acknowledged writes lost outside any fence window (first: %s)", rep.Unexplained, strings.Join(unexplained, ", ")))
+		r.violate(fmt.Sprintf("%d acknowledged writes lost outside any fence window and beyond the replication bound %v (first: %s)", rep.Unexplained, replBound, strings.Join(unexplained, ", ")))
 	}
 	return nil
 }

@@ -140,11 +140,10 @@ type Master struct {
 	// The core's settings (sentinel monitor and the per-master sentinel
 	// directives, fence included); HasVIP stays false here: MasterConfig
 	// derives it from VIPs.
+	// AllowUnreplicatedWrites (a core setting: the agent then does not
+	// disconnect replicas that stop receiving) also silences the
+	// check-config and status warnings about min-replicas-to-write 0.
 	masterConfig
-	// AllowUnreplicatedWrites records that the operator accepts a master
-	// acknowledging writes no replica receives (min-replicas-to-write 0 on
-	// the redis-servers): check-config and status then do not warn.
-	AllowUnreplicatedWrites bool
 
 	VIPs          []VIP
 	GARP          GARP

@@ -476,9 +476,9 @@ func (l *link) exec(conn *redis.Conn, cmd sentinel.Command) error {
 	case sentinel.CmdTransaction:
 		return l.transaction(ctx, conn, cmd)
 	case sentinel.CmdOther:
-		var firstErr string
+		var firstErr, reply string
 		for _, c := range cmd.Cmds {
-			err := conn.Do(ctx, toArgs(c)...).Err()
+			res, err := conn.Do(ctx, toArgs(c)...).Result()
 			if err != nil && !isRedisError(err) {
 				l.t.report(sentinel.CommandDone{ID: cmd.ID, To: cmd.To, Err: err.Error()})
 				return err
@@ -486,8 +486,9 @@ func (l *link) exec(conn *redis.Conn, cmd sentinel.Command) error {
 			if err != nil && firstErr == "" {
 				firstErr = describe(c) + ": " + err.Error()
 			}
+			reply, _ = res.(string) // CLIENT LIST: the core reads it (bounded)
 		}
-		l.t.report(sentinel.CommandDone{ID: cmd.ID, To: cmd.To, Err: firstErr})
+		l.t.report(sentinel.CommandDone{ID: cmd.ID, To: cmd.To, Err: firstErr, Reply: reply})
 	default:
 		l.t.failCommand(cmd, "unsupported command kind")
 	}

@@ -111,24 +111,7 @@ func TestReplicaGuard(t *testing.T) {
 		t.Errorf("a write was acknowledged at %v, %v after the cut, while the replica was still cut off", a, a-cut)
 	}
 
-	healed := w.Since(time.Now())
-	if err := c.Lab.Heal(h1, h2); err != nil {
-		t.Fatal(err)
-	}
-	if err := wait.For(ctx, 10*time.Millisecond, func() error {
-		if w.LastAck() <= healed {
-			return errors.New("no write acknowledged since the heal")
-		}
-		return nil
-	}); err != nil {
-		t.Fatalf("writes never resumed after the heal: %v", err)
-	}
-	t.Logf("writes resumed %v after the heal", w.LastAck()-healed)
-	for h := range c.Hosts[:2] {
-		if a, err := c.MasterAddr(ctx, h); err != nil || a != c.Hosts[0].IP4.String()+":6379" {
-			t.Errorf("agent on %s names master %q (%v), want %s: the cut caused a failover", c.Hosts[h].Name, a, err, c.Hosts[0].IP4)
-		}
-	}
+	healAndResume(ctx, t, c, w, func() error { return c.Lab.Heal(h1, h2) })
 
 	// Without the guard the same group acknowledges such writes: status
 	// says so.

@@ -89,6 +89,19 @@
 // -failover-abort-no-good-slave, each replica's reason in the event's
 // Detail and in ReplicaCandidates. redis-sentinel has no such rule.
 //
+// # Replicas that acknowledge without receiving
+//
+// The agent of a local master whose INFO shows Redis's write guard
+// (min_slaves_good_slaves) reads that INFO every 250 ms and disconnects
+// (CLIENT LIST, CLIENT KILL ID) a replica the guard counts as good (online,
+// fresh lag) that has not acknowledged the master offset of 2 s earlier:
+// a one-way cut lets its acknowledgements through while it receives
+// nothing, and the guard would count it until TCP gives up. Redis then
+// refuses writes no replica receives. Not with the master's
+// AllowUnreplicatedWrites, in TILT, or during a failover or a pause.
+// Event: +replica-not-receiving. replwatch.go has the rule and its bound
+// (ReplicationWindow).
+//
 // # Trust
 //
 // A hello only proposes a peer: it counts (voter, VIP-lease granter,

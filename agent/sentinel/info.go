@@ -26,13 +26,17 @@ type Info struct {
 
 	MasterReplOffset int64 // master_repl_offset (both roles)
 	Loading          bool  // loading:1, the dataset is being loaded (both roles)
+	// Guarded: min_slaves_good_slaves is present, i.e. the master runs
+	// Redis's guard (min-replicas-to-write and min-replicas-max-lag set).
+	Guarded bool
 }
 
 // InfoReplica is one slaveN line of a master's INFO.
 type InfoReplica struct {
 	Addr   Addr
 	State  string
-	Offset int64
+	Offset int64 // the offset the replica last acknowledged
+	Lag    int64 // seconds since its last acknowledgement; -1 when absent
 }
 
 // pausesWrites reports whether the Redis that sent i knows CLIENT PAUSE

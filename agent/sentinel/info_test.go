@@ -19,7 +19,7 @@ func TestParseInfo(t *testing.T) {
 		t.Fatalf("%+v", in)
 	}
 	if in.Replicas[0] != (InfoReplica{Addr: Addr{"198.18.0.2", 6379}, State: "online", Offset: 42}) ||
-		in.Replicas[1] != (InfoReplica{Addr: Addr{"fd00::3", 6380}, State: "online"}) {
+		in.Replicas[1] != (InfoReplica{Addr: Addr{"fd00::3", 6380}, State: "online", Lag: -1}) {
 		t.Errorf("replicas %+v", in.Replicas)
 	}
 	replica := "role:slave\nmaster_host:198.18.0.1\nmaster_port:6379\nmaster_link_status:down\n" +

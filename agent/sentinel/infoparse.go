@@ -80,6 +80,8 @@ func ParseInfo(text string) (*Info, error) {
 			info.ReplicaAnnounced = val != "0"
 		case "master_repl_offset":
 			info.MasterReplOffset, err = strconv.ParseInt(val, 10, 64)
+		case "min_slaves_good_slaves":
+			info.Guarded = true
 		default:
 			if isReplicaKey(key) {
 				if r, ok := parseReplicaLine(val); ok {
@@ -135,7 +137,7 @@ func isReplicaKey(k string) bool {
 // parseReplicaLine parses the value of a slaveN line, new or old format.
 // Lines without a usable address are skipped, as Sentinel does.
 func parseReplicaLine(v string) (InfoReplica, bool) {
-	var r InfoReplica
+	r := InfoReplica{Lag: -1}
 	if !strings.Contains(v, "ip=") {
 		parts := strings.Split(v, ",")
 		if len(parts) < 2 {
@@ -168,6 +170,10 @@ func parseReplicaLine(v string) (InfoReplica, bool) {
 			r.State = val
 		case "offset":
 			r.Offset, _ = strconv.ParseInt(val, 10, 64)
+		case "lag":
+			if l, err := strconv.ParseInt(val, 10, 64); err == nil && l >= 0 {
+				r.Lag = l
+			}
 		}
 	}
 	if r.Addr.Host == "" || !havePort {

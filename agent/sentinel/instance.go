@@ -247,6 +247,8 @@ type master struct {
 	// keeps on the old master (sync.go).
 	sync failoverSync
 	hold pauseState
+	// repl watches the replicas of a local master (replwatch.go).
+	repl replWatch
 	// grant is the exclusive VIP lease this agent last gave (to a peer or
 	// to itself) for this master, and guard the address we voted to
 	// depose and until when we refuse to back its VIP (grant.go).

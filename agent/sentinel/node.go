@@ -109,6 +109,7 @@ const (
 	purposeUnpause
 	purposeHold // CLIENT PAUSE of a forced failover (sync.go)
 	purposeScriptKill
+	purposeReplList // CLIENT LIST of a watched master's replicas (replwatch.go)
 )
 
 // ErrConfig is wrapped by every configuration error New returns.

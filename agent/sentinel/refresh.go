@@ -15,6 +15,7 @@ func (n *Node) refreshInfo(ri *instance, info *Info, raw string) {
 	ri.infoRaw = raw
 	if ri == m.inst {
 		n.onSyncInfo(m, info)
+		n.watchReplication(m, info)
 	}
 
 	if info.RunID != "" && !strings.EqualFold(info.RunID, ri.runid) {

@@ -284,5 +284,9 @@ func (n *Node) onCommandDone(v CommandDone) {
 		if m := n.masters[p.ref.Master]; m != nil {
 			n.onSyncPauseDone(m, v)
 		}
+	case purposeReplList:
+		if m := n.masters[p.ref.Master]; m != nil {
+			n.onReplList(m, v)
+		}
 	}
 }

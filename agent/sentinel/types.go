@@ -162,6 +162,9 @@ type CommandDone struct {
 	ID  uint64
 	To  Ref
 	Err string
+	// Reply is the last command's reply when it is a string (CLIENT
+	// LIST), "" otherwise.
+	Reply string
 }
 
 func (Tick) isInput()         {}
@@ -304,6 +307,12 @@ type MasterConfig struct {
 	// yes) lets a failover promote a replica that has not completed its
 	// sync with the master when no synced replica is eligible (select.go).
 	AllowUnsyncedPromotion bool
+	// AllowUnreplicatedWrites (sentinel allow-unreplicated-writes
+	// <master> yes) records that the operator accepts a master
+	// acknowledging writes no replica receives: the local master's
+	// replicas are then not disconnected when they stop receiving
+	// (replwatch.go).
+	AllowUnreplicatedWrites bool
 }
 
 // MaxMinAgents is the largest Config.MinAgents accepted: a larger value is

@@ -674,13 +674,14 @@ func (w *world) redisReply(r *redis, c *conn, cmd sentinel.Command) sentinel.Inp
 	case sentinel.CmdTransaction:
 		return sentinel.CommandDone{ID: cmd.ID, To: cmd.To, Err: r.transaction(c, cmd.Cmds)}
 	default:
-		errs := ""
+		errs, reply := "", ""
 		for _, argv := range cmd.Cmds {
-			if _, e := r.exec(c, argv); e != "" && errs == "" {
+			var e string
+			if reply, e = r.exec(c, argv); e != "" && errs == "" {
 				errs = e
 			}
 		}
-		return sentinel.CommandDone{ID: cmd.ID, To: cmd.To, Err: errs}
+		return sentinel.CommandDone{ID: cmd.ID, To: cmd.To, Err: errs, Reply: reply}
 	}
 }
 

@@ -43,8 +43,13 @@
 // 1) and the replica keeps its old data; appendfsync everysec
 // (a crash keeps the log as of the last second, or nothing when wiped),
 // slave-priority, min-replicas-to-write, pub/sub on the hello channel,
-// INFO rendered as redis-server 7.0 does, MULTI/EXEC with SLAVEOF,
-// CONFIG REWRITE (what a restart comes back as), CLIENT KILL, CLIENT PAUSE
+// INFO rendered as redis-server 7.0 does (min_slaves_good_slaves with the
+// guard), a replica cut one way from its master that keeps its link and
+// its acknowledgements (the master counts it as good, its offset frozen)
+// until repl-timeout, MULTI/EXEC with SLAVEOF,
+// CONFIG REWRITE (what a restart comes back as), CLIENT KILL (TYPE, and ID
+// of a replication link, which the replica must re-establish both ways),
+// CLIENT LIST TYPE replica, CLIENT PAUSE
 // WRITE (PUBLISH and client writes wait for the pause to end, as in Redis
 // 7; PING, INFO and admin commands are answered) and SCRIPT KILL; for the
 // scripted scenarios, requirepass (Options.RedisPass: a connection whose

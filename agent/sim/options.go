@@ -34,12 +34,16 @@ type Options struct {
 	FailoverTimeout time.Duration
 	TiltPeriod      time.Duration
 	Fence           bool
-	Priority        []int  // slave-priority per host (0 or missing: 100)
-	Priority0       []int  // hosts whose Redis has slave-priority 0
-	MinReplicas     int    // min-replicas-to-write on every Redis (0 = off)
-	Rename          bool   // Redis renames CONFIG and SLAVEOF (rename-command)
-	RedisPass       string // requirepass of every Redis ("" = none)
-	AuthPass        string // the agents' auth-pass
+	Priority        []int // slave-priority per host (0 or missing: 100)
+	Priority0       []int // hosts whose Redis has slave-priority 0
+	MinReplicas     int   // min-replicas-to-write on every Redis (0 = off)
+	// AllowUnreplicatedWrites sets the agents' sentinel
+	// allow-unreplicated-writes: replicas that stop receiving are not
+	// disconnected (the behaviour before issue 13's rule).
+	AllowUnreplicatedWrites bool
+	Rename                  bool   // Redis renames CONFIG and SLAVEOF (rename-command)
+	RedisPass               string // requirepass of every Redis ("" = none)
+	AuthPass                string // the agents' auth-pass
 
 	Tick       time.Duration // how often the runtime ticks each agent
 	FsyncMax   time.Duration // persisting HardState takes up to this long

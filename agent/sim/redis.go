@@ -47,12 +47,15 @@ type redis struct {
 	syncedWith    *redis
 	syncedInc     int
 	syncedAt      time.Duration
+	recvAt        time.Duration   // when the link last carried the master's stream to us
+	replConn      int             // the master's client id of our replication link (CLIENT LIST)
 	replSeen      []time.Duration // per host: when that replica last synced from us
 
 	priority    int
 	minReplicas int
 	pausedUntil time.Duration
 	pauses      int     // CLIENT PAUSE commands executed
+	kills       int     // replication links killed by CLIENT KILL ID
 	held        []*conn // connections whose commands wait for the pause to end, in the order they blocked
 
 	subs  []*conn // pub/sub links subscribed to the hello channel
@@ -165,7 +168,18 @@ func (r *redis) replTick() {
 		return
 	}
 	m := w.redisAt(r.master)
-	if m == nil || !m.up || m.loading() || !w.twoWay(r.host, m.host) {
+	if r.linkUp && r.syncedWith == m && r.syncedInc == m.inc && m.up && !w.passable(m.host, r.host) &&
+		w.passable(r.host, m.host) && w.now-r.recvAt < replTimeout {
+		// A one-way cut of the master's stream: the established link
+		// stays up and the replica keeps acknowledging (REPLCONF ACK
+		// every second gets through), so the master counts it as a
+		// good, online replica whose offset no longer moves, until the
+		// replica's repl-timeout. Redis's guard is blind to this.
+		r.syncedAt = w.now
+		m.replSeen[r.host] = w.now
+		return
+	}
+	if m == nil || !m.up || m.loading() || !w.twoWay(r.host, m.host) || w.now-r.recvAt >= replTimeout && r.linkUp {
 		if r.syncFrom != nil {
 			w.trace("%s full sync from %s aborted", r.name(), r.master)
 			r.syncFrom = nil
@@ -209,13 +223,19 @@ func (r *redis) replTick() {
 			r.log = append(r.log, m.log[len(r.log):max(len(r.log), m.streamable())]...)
 		}
 		r.linkUp, r.syncedWith, r.syncedInc = true, m, m.inc
+		w.nextClientID++
+		r.replConn = w.nextClientID
 		w.trace("%s master link up (%s) full=%v log=%d", r.name(), r.master, full, len(r.log))
 	} else if n := m.streamable(); n > len(r.log) {
 		r.log = append(r.log, m.log[len(r.log):n]...)
 	}
-	r.syncedAt = w.now
+	r.syncedAt, r.recvAt = w.now, w.now
 	m.replSeen[r.host] = w.now
 }
+
+// replTimeout is Redis's repl-timeout: a replica that received nothing from
+// its master for that long drops the link.
+const replTimeout = 60 * time.Second
 
 func isPrefix(a, b []uint64) bool {
 	if len(a) > len(b) {
@@ -282,16 +302,8 @@ func (r *redis) write(id uint64) string {
 	case r.paused(): // whenWritable holds writes back while paused
 		return "PAUSED"
 	}
-	if r.minReplicas > 0 {
-		good := 0
-		for h, t := range r.replSeen {
-			if h != r.host && w.now-t <= 10*time.Second && w.redis[h].master == r.addr && w.redis[h].role == roleReplica {
-				good++
-			}
-		}
-		if good < r.minReplicas {
-			return "NOREPLICAS"
-		}
+	if r.minReplicas > 0 && r.goodReplicas() < r.minReplicas {
+		return "NOREPLICAS"
 	}
 	r.log = append(r.log, id)
 	if w.opts.ReplLag > 0 {
@@ -301,6 +313,19 @@ func (r *redis) write(id uint64) string {
 		w.writeAt[id] = w.now
 	}
 	return ""
+}
+
+// goodReplicas is min-replicas-to-write's count: replicas whose last
+// acknowledgement is recent.
+func (r *redis) goodReplicas() int {
+	w := r.w
+	good := 0
+	for h, t := range r.replSeen {
+		if h != r.host && w.now-t <= 10*time.Second && w.redis[h].master == r.addr && w.redis[h].role == roleReplica {
+			good++
+		}
+	}
+	return good
 }
 
 // streamable is how much of its log r, a master, streams to a replica now:
@@ -395,7 +420,32 @@ func (r *redis) client(c *conn, argv []string) (string, string) {
 	switch strings.ToUpper(argv[1]) {
 	case "SETNAME":
 		return "OK", ""
+	case "LIST":
+		// CLIENT LIST TYPE replica: the replication links, which this
+		// model keeps on the replica's side.
+		if len(argv) != 4 || !strings.EqualFold(argv[2], "type") || !strings.EqualFold(argv[3], "replica") {
+			return "", "ERR syntax error"
+		}
+		var b strings.Builder
+		for _, o := range r.replicas() {
+			fmt.Fprintf(&b, "id=%d addr=%s:%d laddr=%s fd=8 name= flags=S db=0 cmd=replconf user=default\n", o.replConn, o.addr.Host, 40000+o.host, r.addr)
+		}
+		return b.String(), ""
 	case "KILL":
+		if len(argv) == 4 && strings.EqualFold(argv[2], "id") {
+			for _, o := range r.replicas() {
+				if strconv.Itoa(o.replConn) == argv[3] {
+					// Freed at once: the guard stops counting it, and
+					// the replica must reconnect (both ways) to resume.
+					r.w.trace("%s client kill of %s's replication link by %s", r.name(), o.name(), c.owner.name)
+					o.linkUp, o.linkDownSince = false, r.w.now
+					r.replSeen[o.host] = -time.Hour
+					r.kills++
+					return "OK", ""
+				}
+			}
+			return "", "ERR No such client"
+		}
 		if len(argv) == 4 && strings.EqualFold(argv[2], "type") {
 			typ := strings.ToLower(argv[3])
 			n := 0
@@ -604,6 +654,9 @@ func (r *redis) info() string {
 	}
 	reps, syncing := r.replicas(), r.syncingReplicas()
 	fmt.Fprintf(&b, "connected_slaves:%d\r\n", len(reps)+len(syncing))
+	if r.minReplicas > 0 {
+		fmt.Fprintf(&b, "min_slaves_good_slaves:%d\r\n", r.goodReplicas())
+	}
 	for i, o := range reps {
 		fmt.Fprintf(&b, "slave%d:ip=%s,port=%d,state=online,offset=%d,lag=%d\r\n", i, o.addr.Host, o.addr.Port, o.offset(), int64((w.now-o.syncedAt)/time.Second))
 	}

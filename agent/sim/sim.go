@@ -74,11 +74,12 @@ type world struct {
 	tailN   int
 
 	// clients
-	nextWrite  uint64
-	writes     uint64
-	acked      []uint64
-	writeAt    map[uint64]time.Duration // when each write was taken, with Options.ReplLag
-	stopWrites bool
+	nextWrite    uint64
+	nextClientID int // Redis client ids of replication links (all servers share the counter)
+	writes       uint64
+	acked        []uint64
+	writeAt      map[uint64]time.Duration // when each write was taken, with Options.ReplLag
+	stopWrites   bool
 
 	// failover measurement
 	killedAt  time.Duration
@@ -240,6 +241,8 @@ func (w *world) agentConfig(h int, timing sentinel.Timing) sentinel.Config {
 			Fence:           o.Fence,
 			RenamedCommands: renamed(o),
 			AuthPass:        o.AuthPass,
+
+			AllowUnreplicatedWrites: o.AllowUnreplicatedWrites,
 		}},
 	}
 }

@@ -239,6 +239,7 @@ func mergeMaster(c sentinel.MasterConfig, ref *sentinel.MasterConfig, s *sentine
 	r.Monitored = false // the file declares it now
 	r.Config.HasVIP, r.Config.Fence = c.HasVIP, c.Fence
 	r.Config.AllowUnsyncedPromotion = c.AllowUnsyncedPromotion
+	r.Config.AllowUnreplicatedWrites = c.AllowUnreplicatedWrites
 
 	for _, f := range settings {
 		file, was, now := f.get(&c), f.get(ref), f.get(&r.Config)

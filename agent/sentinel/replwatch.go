@@ -1,0 +1,297 @@
+package sentinel
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Replicas that acknowledge without receiving (issue 13).
+//
+// Redis's own guard (min-replicas-to-write, min-replicas-max-lag) counts a
+// replica as good while its REPLCONF ACKs are fresh: it measures that the
+// replica talks, not that it receives. A one-way cut that stops the
+// master's stream to a replica but lets the replica's ACKs through leaves
+// the replica counted, with its acknowledged offset frozen, for as long as
+// TCP keeps the connection (minutes): the master acknowledges every write,
+// and a failover to that replica loses them all. The fault campaign lost
+// 831 writes that way.
+//
+// The agent of a local master therefore watches the master's INFO at
+// replWatchPeriod while the guard is configured, remembers the
+// master_repl_offset values it saw with their times, and when a replica
+// the guard counts (state=online, lag fresh) has not acknowledged the
+// offset the master had replicationBound ago, it disconnects that replica
+// on the master (CLIENT LIST TYPE replica, then CLIENT KILL ID). Redis then
+// stops counting it at once (the guard's count is refreshed when a replica
+// client is freed) and refuses writes with -NOREPLICAS if too few good
+// replicas remain; the replica must reconnect, which a one-way cut
+// prevents (the handshake needs both directions) and which a healthy one
+// does at once, resuming from the backlog. So the writes a failover can
+// lose to such a cut are those of at most replicationBound plus two watch
+// periods, instead of an unbounded window.
+//
+// Why this design rather than the alternatives: pausing writes would be a
+// second user of CLIENT PAUSE (the fence and the forced failover own it);
+// refusing writes in the agent is not possible (clients talk to Redis
+// directly); killing every replica link (CLIENT KILL TYPE replica) would
+// also abort the full sync of a healthy replica. CLIENT KILL in Redis 7.0
+// has no filter naming a replica's listening port, so the connection is
+// found by the replica's address in CLIENT LIST: replicas sharing that IP
+// address (several on one host) are disconnected together, and the healthy
+// ones resume from the backlog.
+//
+// Cost while the guard is configured and nothing is wrong: one INFO of the
+// local master every replWatchPeriod instead of every InfoPeriod (4 INFO
+// per second of a few KiB each, on the loopback or a LAN; well under 1 ms
+// of Redis CPU per second), and a few samples kept per master. Nothing is
+// sent to remote masters, and nothing at all when the operator set
+// allow-unreplicated-writes or the guard is off.
+
+const (
+	// replicationBound is how long a replica the guard counts may go
+	// without acknowledging an offset the master had. Replicas acknowledge
+	// once a second, so a healthy replica's acknowledged offset trails the
+	// master's by about a second plus a round trip; two seconds leaves a
+	// late acknowledgement (a TCP retransmission) a second of room, as
+	// min-replicas-max-lag 2 (the README's recommendation) does for Redis's
+	// own guard.
+	replicationBound = 2 * time.Second
+	// replWatchPeriod is the INFO period of a watched local master.
+	replWatchPeriod = replicationBound / 8
+	// maxListReply bounds the CLIENT LIST reply the Node parses.
+	maxListReply = 1 << 20
+)
+
+// ReplicationWindow is the longest a local master's agent lets a replica
+// Redis counts as good go without receiving, from the moment it stopped,
+// before disconnecting it: the bound, plus the watch period before the
+// master offset it misses is sampled and the one before it is seen missed.
+// Writes the master acknowledged in that window after the replica stopped
+// are the ones a failover to it can lose (agent/campaign accounts for them).
+const ReplicationWindow = replicationBound + 2*replWatchPeriod
+
+// offsetSample is a master_repl_offset and when the INFO that showed it
+// arrived.
+type offsetSample struct {
+	at  Time
+	off int64
+}
+
+// replWatch is the watch of one local master's replicas.
+type replWatch struct {
+	inst    *instance        // the master instance watched; another one starts over
+	active  bool             // watching: INFO every replWatchPeriod
+	samples []offsetSample   // oldest first; the newest older than the bound and all later ones
+	online  map[string]Time  // replica address -> first INFO of the current online streak
+	killed  map[string]Time  // replica address -> when it was last disconnected
+	listing uint64           // id of the CLIENT LIST in flight, 0 if none
+	stalled []stalledReplica // what that CLIENT LIST is for
+}
+
+// stalledReplica is a replica found not receiving.
+type stalledReplica struct {
+	addr      Addr
+	offset    int64 // its acknowledged offset
+	masterOff int64 // the master offset it has not reached
+	age       time.Duration
+}
+
+// watchesReplication reports whether the Node applies the rule to m now,
+// given the master's latest INFO.
+func (n *Node) watchesReplication(m *master, info *Info) bool {
+	mi := m.inst
+	return info != nil && info.Guarded && !m.cfg.AllowUnreplicatedWrites &&
+		strings.EqualFold(info.Role, "master") && !info.Loading &&
+		n.isLocal(mi.addr) && !n.tilt &&
+		m.failoverState == stateNone && mi.flags&fFailoverInProgress == 0 &&
+		!m.hold.active && !m.pause.active
+}
+
+// watchReplication is run on every INFO of m's master instance.
+func (n *Node) watchReplication(m *master, info *Info) {
+	w := &m.repl
+	if w.inst != m.inst || !n.watchesReplication(m, info) {
+		*w = replWatch{inst: m.inst}
+		if !n.watchesReplication(m, info) {
+			return
+		}
+	}
+	now := n.now
+	w.active = true
+	if k := len(w.samples); k > 0 && info.MasterReplOffset < w.samples[k-1].off {
+		// A new replication history (a restart without data): offsets
+		// observed before mean nothing now.
+		w.samples = w.samples[:0]
+	}
+	w.samples = append(w.samples, offsetSample{at: now, off: info.MasterReplOffset})
+	ref := -1 // newest sample at least the bound old
+	for i, s := range w.samples {
+		if now-s.at >= replicationBound {
+			ref = i
+		}
+	}
+	if ref > 0 {
+		w.samples = append(w.samples[:0], w.samples[ref:]...)
+		ref = 0
+	}
+	if w.online == nil {
+		w.online = map[string]Time{}
+	}
+	seen := make(map[string]bool, len(info.Replicas))
+	var stalled []stalledReplica
+	for _, rep := range info.Replicas {
+		key := rep.Addr.String()
+		if rep.State != "online" {
+			continue
+		}
+		seen[key] = true
+		since, ok := w.online[key]
+		if !ok {
+			w.online[key] = now
+			continue
+		}
+		if ref < 0 {
+			continue
+		}
+		s := w.samples[ref]
+		// A replica judged has been online since before the sample and
+		// has acknowledged something (a fresh link shows offset 0 until
+		// its first ACK, and a reconnection between two INFOs does not
+		// break the streak), is counted by the guard (its lag is
+		// fresh), and has not acknowledged what the master had the bound
+		// ago, which implies the master's offset advanced past it: an
+		// idle master never trips the rule.
+		counted := rep.Lag >= 0 && time.Duration(rep.Lag)*time.Second <= replicationBound
+		if since > s.at || rep.Offset == 0 || !counted || rep.Offset >= s.off {
+			continue
+		}
+		if k, ok := w.killed[key]; ok && now-k < replicationBound {
+			continue
+		}
+		stalled = append(stalled, stalledReplica{addr: rep.Addr, offset: rep.Offset, masterOff: s.off, age: now - s.at})
+	}
+	for key := range w.online {
+		if !seen[key] {
+			delete(w.online, key)
+		}
+	}
+	for key, k := range w.killed {
+		if now-k >= replicationBound {
+			delete(w.killed, key)
+		}
+	}
+	if len(stalled) == 0 || w.listing != 0 {
+		return
+	}
+	id, ok := n.sendOtherID(m.inst, purposeReplList, "CLIENT", "LIST", "TYPE", "replica")
+	if !ok {
+		return
+	}
+	w.listing, w.stalled = id, stalled
+}
+
+// onReplList acts on the CLIENT LIST sent for stalled replicas: it
+// disconnects their connections and reports each one.
+func (n *Node) onReplList(m *master, v CommandDone) {
+	w := &m.repl
+	if w.listing != v.ID {
+		return
+	}
+	stalled := w.stalled
+	w.listing, w.stalled = 0, nil
+	if w.inst != m.inst || !w.active {
+		return
+	}
+	var conns []replicaConn
+	why := ""
+	if v.Err != "" {
+		why = "CLIENT LIST failed: " + v.Err
+	} else if conns, why = parseReplicaConns(v.Reply); why != "" {
+		why = "CLIENT LIST reply unusable: " + why
+	}
+	for _, s := range stalled {
+		var ids []string
+		for _, c := range conns {
+			if n.sameHost(c.ip, s.addr.Host) {
+				ids = append(ids, strconv.FormatUint(c.id, 10))
+			}
+		}
+		detail := "replica " + s.addr.String() + " acknowledged offset " + strconv.FormatInt(s.offset, 10) +
+			", not the master's " + strconv.FormatInt(s.masterOff, 10) + " of " + s.age.Round(time.Millisecond).String() +
+			" ago, while Redis counts it as a good replica"
+		switch {
+		case why != "":
+			detail += "; not disconnected: " + why
+		case len(ids) == 0:
+			detail += "; not disconnected: no replica connection from " + s.addr.Host
+		default:
+			for _, id := range ids {
+				n.sendOther(m.inst, purposeOther, "CLIENT", "KILL", "ID", id)
+			}
+			if w.killed == nil {
+				w.killed = map[string]Time{}
+			}
+			w.killed[s.addr.String()] = n.now
+			delete(w.online, s.addr.String())
+			detail += "; disconnected it on the master (client id " + strings.Join(ids, ", ") + ") so that Redis's guard stops counting it"
+		}
+		payload := n.describeReplica(s.addr, m, m.inst.addr) + " " + strconv.FormatInt(s.offset, 10) + " " +
+			strconv.FormatInt(s.masterOff, 10) + " " + strconv.FormatInt(s.age.Milliseconds(), 10)
+		n.masterEventDetail(LevelWarning, "+replica-not-receiving", m, payload, detail)
+	}
+}
+
+// replicaConn is one line of CLIENT LIST TYPE replica.
+type replicaConn struct {
+	id uint64
+	ip string
+}
+
+// parseReplicaConns reads the id and the peer address of each connection
+// in a CLIENT LIST reply. It is bounded (the reply comes from the network)
+// and reports why it cannot use a reply.
+func parseReplicaConns(reply string) ([]replicaConn, string) {
+	if len(reply) > maxListReply {
+		return nil, strconv.Itoa(len(reply)) + " bytes"
+	}
+	var out []replicaConn
+	for _, line := range strings.Split(reply, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if line == "" {
+			continue
+		}
+		var c replicaConn
+		var haveID, haveAddr bool
+		for _, f := range strings.Fields(line) {
+			k, v, _ := strings.Cut(f, "=")
+			switch k {
+			case "id":
+				id, err := strconv.ParseUint(v, 10, 64)
+				if err != nil {
+					return nil, "bad id in " + strconv.Quote(truncate(line, 80))
+				}
+				c.id, haveID = id, true
+			case "addr":
+				ap, err := netip.ParseAddrPort(v)
+				if err != nil {
+					return nil, "bad addr in " + strconv.Quote(truncate(line, 80))
+				}
+				c.ip, haveAddr = ap.Addr().Unmap().String(), true
+			}
+		}
+		if !haveID || !haveAddr {
+			return nil, "no id or addr in " + strconv.Quote(truncate(line, 80))
+		}
+		out = append(out, c)
+	}
+	return out, ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
