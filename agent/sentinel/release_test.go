@@ -95,7 +95,7 @@ func TestReleaseWaitsForConfirmation(t *testing.T) {
 // TestReleaseDiscountsEarlierRequests: after a release, a grant replying
 // to a request sent before it is not counted (the peer may have freed it).
 func TestReleaseDiscountsEarlierRequests(t *testing.T) {
-	h, m, ps := switchedHolder(t)
+	h, m, _ := switchedHolder(t)
 	old := h.n.leaseToken(m)
 	h.now += time.Millisecond
 	h.step(VIPGone{Master: "mymaster", Gen: m.vip.Gen})
@@ -107,7 +107,6 @@ func TestReleaseDiscountsEarlierRequests(t *testing.T) {
 	if _, ok := h.n.grantedAt(m, h.n.leaseToken(m)); !ok {
 		t.Errorf("a grant to a request sent after the release does not count")
 	}
-	_ = ps
 }
 
 // TestNoReleaseWhileMasterLocal: a VIP dropped while the master stays on
