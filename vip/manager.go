@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"sync"
@@ -21,6 +22,9 @@ type Intent struct {
 	Own    bool
 	Epoch  uint64
 	Reason string // why owned or not, for logs and Status
+	// Gen identifies the decision: the caller changes it whenever Own
+	// changes. Options.OnGone reports it back.
+	Gen uint64
 }
 
 // Event is something a Manager did or saw, for the caller to log, count and
@@ -63,6 +67,14 @@ type Options struct {
 	OnEvent func(Event)
 	// ReconcileInterval defaults to DefaultReconcileInterval.
 	ReconcileInterval time.Duration
+	// OnGone, if set, is told once per master and Gen when the Manager has
+	// applied an intent with that Gen that does not own the master's VIPs
+	// and every one of them is confirmed absent from its interface (the
+	// kernel acknowledged the delete, or it was not there). It lets the
+	// caller act on the removal, which Set only requests: the core
+	// releases the VIP's lease to the other agents only then. Called from
+	// the Manager's goroutine, never with a lock held; it must not block.
+	OnGone func(master string, gen uint64)
 }
 
 // Status describes one configured VIP.
@@ -96,7 +108,11 @@ type Manager struct {
 	ann      Announcer
 	log      *slog.Logger
 	onEvent  func(Event)
+	onGone   func(master string, gen uint64)
 	interval time.Duration
+
+	// goneSent is the Gen last reported to onGone per master (loop only).
+	goneSent map[string]uint64
 
 	vips   []*vipState
 	byAddr map[ifaceIP]*vipState // immutable after New
@@ -145,7 +161,11 @@ type vipState struct {
 	err             string
 
 	// loop only
-	announcing     bool // false from the moment ownership is lost
+	announcing bool // false from the moment ownership is lost
+	// gone: the last reconcile applied a not-owned intent of Gen goneGen
+	// and left no address of this VIP on the interface.
+	gone           bool
+	goneGen        uint64
 	annStart       time.Time
 	annNext        int
 	lastRound      time.Time
@@ -163,6 +183,8 @@ func New(cfgs []Config, opts Options) (*Manager, error) {
 		ann:       opts.Announcer,
 		log:       opts.Logger,
 		onEvent:   opts.OnEvent,
+		onGone:    opts.OnGone,
+		goneSent:  map[string]uint64{},
 		interval:  opts.ReconcileInterval,
 		byAddr:    map[ifaceIP]*vipState{},
 		kick:      make(chan struct{}, 1),
@@ -435,6 +457,7 @@ func (m *Manager) reconcile(now time.Time) {
 	keep := map[Addr]bool{} // (iface, prefix) we hold or leave alone
 	for _, v := range m.vips {
 		c := v.cfg
+		v.gone = false
 		var mine []Addr
 		for _, a := range actual {
 			if a.Iface == c.Interface && a.Prefix.Addr() == c.VIP() {
@@ -456,6 +479,7 @@ func (m *Manager) reconcile(now time.Time) {
 			m.ensureReleased(now, v, in, ok, mine)
 		}
 	}
+	m.reportGone(intents)
 	// Tagged addresses nobody wants: leftovers of a crashed run or of an
 	// older configuration.
 	for _, a := range actual {
@@ -470,6 +494,34 @@ func (m *Manager) reconcile(now time.Time) {
 			continue
 		}
 		m.log.Warn("removed leftover VIP carrying our tag", "vip", a.Prefix, "iface", a.Iface)
+	}
+}
+
+// reportGone tells OnGone, once per Gen, of each master whose not-owned
+// intent this reconcile applied with every VIP of the master removed.
+func (m *Manager) reportGone(intents map[string]Intent) {
+	if m.onGone == nil {
+		return
+	}
+	for _, master := range slices.Sorted(maps.Keys(intents)) {
+		in := intents[master]
+		if in.Own {
+			continue
+		}
+		if sent, ok := m.goneSent[master]; ok && sent == in.Gen {
+			continue
+		}
+		all, any := true, false
+		for _, v := range m.vips {
+			if v.cfg.Master == master {
+				any = true
+				all = all && v.gone && v.goneGen == in.Gen
+			}
+		}
+		if any && all {
+			m.goneSent[master] = in.Gen
+			m.onGone(master, in.Gen)
+		}
 	}
 }
 
@@ -605,6 +657,7 @@ func (m *Manager) ensureReleased(now time.Time, v *vipState, in Intent, haveInte
 			return
 		}
 	}
+	v.gone, v.goneGen = haveIntent, in.Gen
 	m.mu.Lock()
 	wasHeld := v.held
 	v.held, v.installed, v.epoch, v.reason, v.err = false, netip.Prefix{}, epoch, reason, ""

@@ -190,6 +190,7 @@ type Runtime struct {
 
 	calls   chan *call
 	hellos  chan sentinel.Hello // peers' hellos, taken without a round trip (backend.Hello)
+	gone    chan sentinel.VIPGone
 	stopped chan struct{}
 
 	heartbeat atomic.Int64 // unix nanoseconds of the last loop iteration
@@ -298,6 +299,7 @@ func New(opts Options) (*Runtime, error) {
 		tr:      tr,
 		calls:   make(chan *call),
 		hellos:  make(chan sentinel.Hello, maxHellos),
+		gone:    make(chan sentinel.VIPGone, maxGone),
 		stopped: make(chan struct{}),
 		ready:   make(chan struct{}),
 		names:   newHostnames(),
@@ -496,6 +498,11 @@ func (r *Runtime) loop(ctx context.Context) error {
 			if urgent {
 				r.drv.Pass(now)
 			}
+		case g := <-r.gone:
+			now := r.now()
+			if r.receive(now, g) {
+				r.drv.Pass(now)
+			}
 		case h := <-r.hellos:
 			now := r.now()
 			urgent := r.receive(now, h)
@@ -528,6 +535,25 @@ func (r *Runtime) loop(ctx context.Context) error {
 		r.heartbeat.Store(r.clock.Now().UnixNano())
 		r.refreshStatus()
 		r.drv.Schedule(r.now(), fired)
+	}
+}
+
+// maxGone bounds the VIP manager's confirmations waiting for the loop:
+// one per change of a master's VIP intent, so it is never full unless the
+// loop is stuck.
+const maxGone = 256
+
+// VIPGone tells the core that the VIP manager applied the intent gen of
+// master, which does not own the VIP, and that its addresses are off the
+// interfaces (vip.Options.OnGone): only then does the core release that
+// VIP's lease to the other agents. Safe from any goroutine; it never
+// blocks. A confirmation dropped because the loop is stuck costs only the
+// early release: the grants then lapse by themselves.
+func (r *Runtime) VIPGone(master string, gen uint64) {
+	select {
+	case r.gone <- sentinel.VIPGone{Master: master, Gen: gen}:
+	default:
+		r.log.Warn("VIP removal confirmation dropped: the loop is behind", "master", master, "gen", gen)
 	}
 }
 

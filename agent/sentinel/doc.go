@@ -139,4 +139,11 @@
 // in this run is ever paused: a start, a restart or a group built host by
 // host never touches writes. design.md gives the argument and the fencing
 // state machine (fence.go).
+//
+// When the master leaves this host, the agent releases its lease early
+// (release.go): each VIPIntent carries a Gen, the runtime reports the VIP
+// manager's confirmed removal of the intent that dropped the VIP as the
+// input VIPGone, and only then does the Node stop counting its grants and
+// tell the peer agents (+lease-release), which free the grants they gave
+// it alone (+lease-freed) so that the new master's host is granted at once.
 package sentinel

@@ -25,6 +25,20 @@ type fencing struct {
 	// lapsing: the local master is paused because the grants stopped
 	// arriving for renewWindow while the lease still runs (+lease-pause).
 	lapsing bool
+
+	// The early release of a lease whose master left this host
+	// (release.go). vipGen numbers our VIP intents (it changes whenever
+	// Own does), vipGone is the latest one the VIP manager confirmed
+	// applied with the VIP gone from the interfaces (VIPGone), releasing
+	// the address whose lease waits for that confirmation of intent
+	// releaseGen, and releasedAt when we last released (released set):
+	// grants to requests sent until then no longer count.
+	vipGen     uint64
+	vipGone    uint64
+	releasing  Addr
+	releaseGen uint64
+	released   bool
+	releasedAt Time
 }
 
 // holdState is the confirmation of our configuration.
@@ -138,9 +152,13 @@ func (n *Node) fencePass(m *master) {
 	}
 	own, reason := vipDecision(v, m.fenceHold)
 	if own && v.fence {
-		n.give(m, inst.addr)
+		n.give(m, inst.addr, grantSelf, n.now)
 	}
-	m.vip = VIPIntent{Master: m.cfg.Name, Own: own, Epoch: m.configEpoch, Reason: reason}
+	if own != m.vip.Own || m.vipGen == 0 {
+		m.vipGen++
+	}
+	m.vip = VIPIntent{Master: m.cfg.Name, Own: own, Epoch: m.configEpoch, Reason: reason, Gen: m.vipGen}
+	n.releaseNext(m, v)
 	m.held = heldNext(m.held, v, own, inst.addr)
 	v.held = n.sameAddr(m.held, inst.addr)
 

@@ -41,7 +41,21 @@ import (
 type grantState struct {
 	addr  Addr
 	until Time
+	// by is the lease nonce of the one requester this grant was given to
+	// (grantSelf for our own claim, grantMixed when several or unknown:
+	// restored, or a token we could not read), and reqAt the send time,
+	// on that requester's clock, of the latest request it answered. Only
+	// a release from that requester sent after reqAt frees the grant
+	// early (release.go).
+	by    string
+	reqAt Time
 }
+
+// Grant owners that no release names.
+const (
+	grantSelf  = "self"
+	grantMixed = "*"
+)
 
 // grantBlocks reports whether g binds us to an address other than a.
 func (n *Node) grantBlocks(g grantState, a Addr) bool {
@@ -102,18 +116,27 @@ func (n *Node) renewWindow(m *master) time.Duration {
 func (n *Node) restoreGrant(m *master, a Addr) {
 	m.leaseAddr = a
 	if !a.IsZero() {
-		m.grant = grantState{addr: a, until: n.now + n.grantLen(m)}
+		m.grant = grantState{addr: a, until: n.now + n.grantLen(m), by: grantMixed}
 	}
 }
 
-// give records a grant for a (to a peer or to ourselves). A new address is
-// persisted before the grant leaves the Node (see restoreGrant).
-func (n *Node) give(m *master, a Addr) {
+// give records a grant for a to the requester whose lease nonce is by, for
+// a request it sent at reqAt (its clock), or to ourselves (by grantSelf).
+// A new address is persisted before the grant leaves the Node (see
+// restoreGrant).
+func (n *Node) give(m *master, a Addr, by string, reqAt Time) {
 	if !n.sameAddr(m.leaseAddr, a) {
 		m.leaseAddr = a
 		n.dirty = true
 	}
-	m.grant = grantState{addr: a, until: max(m.grant.until, n.now+n.grantLen(m))}
+	prev := m.grant
+	m.grant = grantState{addr: a, until: max(prev.until, n.now+n.grantLen(m)), by: by, reqAt: reqAt}
+	if n.grantCovers(prev, a) && prev.by != by {
+		// Still binding for someone else too: no single release frees it.
+		m.grant.by = grantMixed
+	} else if n.grantCovers(prev, a) {
+		m.grant.reqAt = max(prev.reqAt, reqAt)
+	}
 }
 
 // unsure reports whether a TILT-worthy gap since the last tick has not been
@@ -145,26 +168,52 @@ func isLeaseRequest(epoch uint64, runid string) bool {
 	return epoch == 0 && strings.HasPrefix(runid, leaseTokenPrefix)
 }
 
-// grantedAt returns the send time carried by one of our own tokens for m's
-// current configuration.
-func (n *Node) grantedAt(m *master, token string) (Time, bool) {
+// maxNonceLen bounds the nonce read from a peer's token or release: ours
+// are at most 12 base-36 digits.
+const maxNonceLen = 16
+
+// leaseTokenFields is what a lease token carries.
+type leaseTokenFields struct {
+	nonce string // the requester's incarnation
+	epoch uint64 // its config epoch of the master
+	at    Time   // send time, on its clock
+}
+
+// parseLeaseToken reads a lease token (ours or a peer's: bounded, never
+// trusted beyond what it names).
+func parseLeaseToken(token string) (leaseTokenFields, bool) {
 	rest, ok := strings.CutPrefix(token, leaseTokenPrefix)
-	if !ok || n.leaseNonce == "" {
-		return 0, false
-	}
-	rest, ok = strings.CutPrefix(rest, n.leaseNonce+"-")
 	if !ok {
-		return 0, false
+		return leaseTokenFields{}, false
+	}
+	nonce, rest, ok := strings.Cut(rest, "-")
+	if !ok || nonce == "" || len(nonce) > maxNonceLen {
+		return leaseTokenFields{}, false
 	}
 	ep, at, ok := strings.Cut(rest, "-")
-	if !ok || ep != strconv.FormatUint(m.configEpoch, 10) {
+	if !ok {
+		return leaseTokenFields{}, false
+	}
+	e, err1 := strconv.ParseUint(ep, 10, 64)
+	t, err2 := strconv.ParseInt(at, 10, 64)
+	if err1 != nil || err2 != nil {
+		return leaseTokenFields{}, false
+	}
+	return leaseTokenFields{nonce: nonce, epoch: e, at: Time(t)}, true
+}
+
+// grantedAt returns the send time carried by one of our own tokens for m's
+// current configuration, sent after our last release of m's lease (a peer
+// may have freed a grant given to an earlier request: release.go).
+func (n *Node) grantedAt(m *master, token string) (Time, bool) {
+	f, ok := parseLeaseToken(token)
+	if !ok || n.leaseNonce == "" || f.nonce != n.leaseNonce || f.epoch != m.configEpoch || f.at > n.now {
 		return 0, false
 	}
-	t, err := strconv.ParseInt(at, 10, 64)
-	if err != nil || Time(t) > n.now {
+	if m.released && f.at <= m.releasedAt {
 		return 0, false
 	}
-	return Time(t), true
+	return f.at, true
 }
 
 // agentRunID reports whether s is a vipsentinel agent, caching the answer.
@@ -191,7 +240,11 @@ func (n *Node) answerLease(m *master, token string) (down bool, leader string, e
 		n.silence(m.inst) > n.grantSilence(m):
 		return down, "*", 0
 	}
-	n.give(m, a)
+	by, at := grantMixed, Time(0)
+	if f, ok := parseLeaseToken(token); ok {
+		by, at = f.nonce, f.at
+	}
+	n.give(m, a, by, at)
 	return false, token, 0
 }
 

@@ -99,6 +99,10 @@ func (n *Node) processHello(v Hello) {
 	if strings.Contains(strings.ToLower(payload), n.myid) {
 		return
 	}
+	if rest, ok := strings.CutPrefix(payload, releasePrefix); ok {
+		n.onRelease(v, rest)
+		return
+	}
 	h, err := ParseHello(payload)
 	if err != nil {
 		n.debug("", "bad-hello", fmt.Sprintf("%v: %.200q", err, payload))

@@ -64,6 +64,8 @@ func (n *Node) apply(in Input) {
 		n.onCommandDone(v)
 	case Resolved:
 		n.onResolved(v)
+	case VIPGone:
+		n.onVIPGone(v)
 	case nil:
 		n.debug("", "bad-input", "nil input")
 	default:

@@ -240,6 +240,10 @@ type VIPIntent struct {
 	Own    bool
 	Epoch  uint64
 	Reason string // human-readable: why owned or not
+	// Gen numbers this master's intents: it changes whenever Own does.
+	// The runtime reports it back in VIPGone once the VIP manager has
+	// applied a not-owned intent and removed the VIP.
+	Gen uint64
 }
 
 // ScriptRun asks the runtime to run a notification or client-reconfig script.

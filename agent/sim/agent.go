@@ -60,6 +60,12 @@ type agent struct {
 	conns    []*conn // connections this agent opened
 	incoming []*conn // connections peers opened to this agent's API
 	runID    string
+
+	// The VIP manager (vip.go): the latest intents not applied yet, and
+	// whether their application is scheduled for this incarnation.
+	vipWant   []sentinel.VIPIntent
+	vipQueued bool
+	vipRnd    *rand.Rand
 }
 
 // local is the agent's monotonic clock: time since process start, with a
@@ -92,6 +98,7 @@ func (a *agent) start() error {
 	a.busy, a.pumping, a.tickQueued, a.tiltDue = false, false, false, false
 	a.inbox = nil
 	a.stalledUntil = 0
+	a.vipWant, a.vipQueued = nil, false
 	if st != nil {
 		a.runID = st.MyID
 	}
@@ -716,6 +723,16 @@ func (a *agent) answer(c *conn, cmd sentinel.Command) sentinel.Input {
 		return sentinel.IsDownReply{To: cmd.To, Valid: true, Down: down, Leader: leader, LeaderEpoch: le}
 	case sentinel.CmdInfo:
 		return sentinel.LinkDown{To: cmd.To, Link: cmd.Link, Err: "INFO not served"}
+	case sentinel.CmdOther:
+		// A lease release: a PUBLISH on the hello channel, as hellos.
+		if len(argv) != 3 || !strings.EqualFold(argv[0], "PUBLISH") || argv[1] != sentinel.HelloChannel {
+			return sentinel.CommandDone{ID: cmd.ID, To: cmd.To, Err: "ERR unknown command"}
+		}
+		now := a.local()
+		if gap, passed := a.drv.Input(now, sentinel.Hello{Via: sentinel.Ref{Master: cmd.To.Master, Kind: sentinel.KindSentinel, Addr: c.owner.addr}, Payload: argv[2]}); passed {
+			a.tiltDue = a.tilts(gap) || a.tiltDue
+		}
+		return sentinel.CommandDone{ID: cmd.ID, To: cmd.To}
 	default:
 		return sentinel.CommandDone{ID: cmd.ID, To: cmd.To, Err: "ERR unknown command"}
 	}

@@ -18,6 +18,12 @@
 // obtained since the previous Ready. A crash loses the Ready being written,
 // never a persisted one. A crashed agent leaves the VIP configured until it
 // starts again (its start-up reconcile removes it); a crashed host loses it.
+// The VIP manager applies the latest intents it was given up to
+// Options.VIPDelay late (drawn per seed: 0 in a quarter of them, else
+// 1–30 ms), dies with its process, and confirms each removal it applied
+// to the Node (sentinel.VIPGone), after which the old holder releases
+// its lease to the peers (agent/sentinel/release.go): the release
+// travels as a PUBLISH to the peers' API, as a hello does.
 //
 // Network: every connection is a pair of TCP-like streams over directed
 // links: ordered, retransmitted with exponential backoff when a packet is
@@ -106,7 +112,7 @@
 //     TILT after that tick;
 //   - the fence window (fence yes): a VIP holder must let go within the lease
 //     (sentinel.FenceLease: down-after/3, plus the runtime's slack: two ticks,
-//     the disk write, clock drift, 50 ms) counted from the moment it could
+//     the disk write, the VIP manager's delay, clock drift, 50 ms) counted from the moment it could
 //     no longer reach a majority of the agents in both directions, and from
 //     the moment another host holds the VIP with a newer config epoch; time
 //     during which the holder's agent cannot act (crashed, stalled) is

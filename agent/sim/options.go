@@ -65,6 +65,13 @@ type Options struct {
 	// SyncBase plus SyncPerWrite per write in the master's dataset.
 	SyncBase     time.Duration
 	SyncPerWrite time.Duration
+	// VIPDelay is how late an agent's VIP manager may apply its intents
+	// (a draw per batch; 0: at once). The manager confirms each removal
+	// to the core (sentinel.VIPGone) once it is applied.
+	VIPDelay time.Duration
+	// VIPNoConfirm (tests only): the VIP manager never confirms a
+	// removal, so no agent releases a lease early.
+	VIPNoConfirm bool
 
 	// Fault schedule (safety phase only). Rates are per second of virtual time.
 	Partition     PartitionMode
@@ -133,9 +140,9 @@ func (o *Options) Calm() bool {
 
 // String renders the swarm in one line, printed after SEED=.
 func (o *Options) String() string {
-	return fmt.Sprintf("agents=%d quorum=%d down-after=%v failover-timeout=%v fence=%v prio0=%v min-replicas=%d rename=%v sync=%v+%v/write "+
+	return fmt.Sprintf("agents=%d quorum=%d down-after=%v failover-timeout=%v fence=%v prio0=%v min-replicas=%d rename=%v sync=%v+%v/write vip-delay=%v "+
 		"loss=%.2f delay=%v+%v dup=%.2f partition=%v asym=%v/%.3f crash=%.3f/%.3f/%.3f wipe=%.2f stall=%.3f jump=%.3f drift=%dppm kill-master=%v adversary=%v",
-		o.Agents, o.Quorum, o.DownAfter, o.FailoverTimeout, o.Fence, o.Priority0, o.MinReplicas, o.Rename, o.SyncBase, o.SyncPerWrite,
+		o.Agents, o.Quorum, o.DownAfter, o.FailoverTimeout, o.Fence, o.Priority0, o.MinReplicas, o.Rename, o.SyncBase, o.SyncPerWrite, o.VIPDelay,
 		o.Loss, o.DelayMin, o.DelayMean, o.Dup, o.Partition, o.Asymmetric, o.PartitionRate,
 		o.AgentCrash, o.RedisCrash, o.HostCrash, o.RedisWipe, o.StallRate, o.JumpRate, o.ClockDrift, o.KillMaster, o.Adversary)
 }
@@ -192,6 +199,9 @@ func Swarm(seed uint64, agents int) Options {
 	rs := newRand(seed, "swarm-sync", 0)
 	o.SyncBase = time.Duration(50+rs.Intn(950)) * time.Millisecond
 	o.SyncPerWrite = time.Duration(rs.Intn(10000)) * time.Microsecond
+	if rv := newRand(seed, "swarm-vipdelay", 0); rv.Intn(4) != 0 {
+		o.VIPDelay = time.Duration(1+rv.Intn(30)) * time.Millisecond
+	}
 
 	o.DelayMin = time.Duration(50+r.Intn(950)) * time.Microsecond
 	o.DelayMean = time.Duration(r.Intn(20)+1) * time.Millisecond

@@ -109,7 +109,7 @@ func (w *world) at(t time.Duration, fn func()) { w.q.push(t, fn) }
 // takes effect: the Node decides after an input (ticks every Tick), the
 // Ready waits for the disk, and the agent's clock may run slow.
 func fenceSlack(o Options) time.Duration {
-	return 2*o.Tick + o.FsyncMax + time.Duration(o.ClockDrift)*o.DownAfter/1e6 + 50*time.Millisecond
+	return 2*o.Tick + o.FsyncMax + o.VIPDelay + time.Duration(o.ClockDrift)*o.DownAfter/1e6 + 50*time.Millisecond
 }
 
 func (w *world) trace(format string, args ...any) {

@@ -130,6 +130,9 @@ type stepOpts struct {
 	// replicas pull every millisecond, replLag late.
 	writes  bool
 	replLag time.Duration
+	// vipDelay and vipNoConfirm model the VIP manager (Options).
+	vipDelay     time.Duration
+	vipNoConfirm bool
 }
 
 // rtt is the steps' network round trip.
@@ -145,6 +148,7 @@ func newSteps(t *testing.T, so stepOpts) *steps {
 		Fence: so.fence, Tick: 10 * time.Millisecond, DelayMin: rtt / 2,
 		ConnectTimeout: time.Second, TCPTimeout: 10 * time.Second, ReplPeriod: 10 * time.Millisecond,
 		SyncBase: 5 * time.Millisecond, TraceTail: 60, RedisPass: so.redisPass, AuthPass: so.authPass,
+		VIPDelay: so.vipDelay, VIPNoConfirm: so.vipNoConfirm,
 	}
 	if so.writes && so.replLag > 0 {
 		o.ReplPeriod, o.ReplLag = time.Millisecond, so.replLag

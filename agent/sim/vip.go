@@ -38,8 +38,37 @@ func (v *vips) holds(h int) bool {
 	return false
 }
 
-// apply executes an agent's VIP intents.
+// apply hands an agent's VIP intents to its VIP manager, which applies the
+// latest ones it was given within Options.VIPDelay (at once without), as
+// vip.Manager's loop does, and dies with the agent's process.
 func (v *vips) apply(a *agent, intents []sentinel.VIPIntent) {
+	w := v.w
+	if w.opts.VIPDelay <= 0 {
+		v.execute(a, a.inc, intents)
+		return
+	}
+	a.vipWant = intents
+	if a.vipQueued {
+		return
+	}
+	a.vipQueued = true
+	if a.vipRnd == nil {
+		a.vipRnd = newRand(w.opts.Seed, "vip-delay", a.id)
+	}
+	inc := a.inc
+	w.at(w.now+1+time.Duration(a.vipRnd.Int63n(int64(w.opts.VIPDelay))), func() {
+		if !a.running || a.inc != inc {
+			return // the process died with its manager
+		}
+		a.vipQueued = false
+		v.execute(a, inc, a.vipWant)
+	})
+}
+
+// execute applies intents for the incarnation inc of a's process, and
+// confirms each applied removal to it (sentinel.VIPGone), as
+// vip.Options.OnGone does: the address is off the host's interface.
+func (v *vips) execute(a *agent, inc int, intents []sentinel.VIPIntent) {
 	for _, in := range intents {
 		if in.Master != masterName {
 			continue
@@ -48,6 +77,9 @@ func (v *vips) apply(a *agent, intents []sentinel.VIPIntent) {
 			v.acquire(a.host, in.Epoch, in.Reason)
 		} else if v.w.opts.Mutate != MutateNoFence {
 			v.release(a.host, in.Reason)
+			if !v.w.opts.VIPNoConfirm {
+				a.deliver(inc, sentinel.VIPGone{Master: in.Master, Gen: in.Gen})
+			}
 		}
 	}
 }

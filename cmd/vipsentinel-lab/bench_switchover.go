@@ -106,7 +106,7 @@ func (b *bench) oneSwitchover(ctx context.Context, stack scenario.Stack) (*switc
 			defer evwg.Done()
 			for e := range events {
 				switch e.Type {
-				case "+failover-pause-master", "+failover-replica-caught-up", "+promoted-slave", "+switch-master":
+				case "+failover-pause-master", "+failover-replica-caught-up", "+promoted-slave", "+switch-master", "+lease-release":
 					step(e.At, e.Host+":"+e.Type)
 				}
 			}

@@ -151,6 +151,10 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 			if rt != nil {
 				rt.Publish(ev)
 			}
+		}, func(master string, gen uint64) {
+			if rt != nil {
+				rt.VIPGone(master, gen)
+			}
 		})
 		if err != nil {
 			return configError{err}

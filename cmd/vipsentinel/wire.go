@@ -73,8 +73,8 @@ func vipConfigs(f *config.File, monitored []sentinel.MasterConfig) []vip.Config 
 }
 
 // newVIPs builds the VIP manager on this host's network namespace. Its events
-// reach onEvent as the core's events.
-func newVIPs(cfgs []vip.Config, log *slog.Logger, onEvent func(sentinel.Event)) (*vip.Manager, error) {
+// reach onEvent as the core's events, and its confirmed removals onGone.
+func newVIPs(cfgs []vip.Config, log *slog.Logger, onEvent func(sentinel.Event), onGone func(master string, gen uint64)) (*vip.Manager, error) {
 	nl, err := vip.NewNetlink(vip.NetlinkOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("netlink: %w", err)
@@ -84,7 +84,7 @@ func newVIPs(cfgs []vip.Config, log *slog.Logger, onEvent func(sentinel.Event)) 
 		return nil, fmt.Errorf("packet sockets: %w", err)
 	}
 	return vip.New(cfgs, vip.Options{Addrs: nl, Announcer: pk, Logger: log.With("component", "vip"),
-		OnEvent: func(e vip.Event) { onEvent(vipEvent(e)) }})
+		OnEvent: func(e vip.Event) { onEvent(vipEvent(e)) }, OnGone: onGone})
 }
 
 // vipEvent is e as an event of the core, for the runtime to log and publish.
@@ -103,7 +103,7 @@ type vipSetter struct{ m *vip.Manager }
 func (s vipSetter) Set(intents []sentinel.VIPIntent) {
 	out := make([]vip.Intent, len(intents))
 	for i, in := range intents {
-		out[i] = vip.Intent{Master: in.Master, Own: in.Own, Epoch: in.Epoch, Reason: in.Reason}
+		out[i] = vip.Intent{Master: in.Master, Own: in.Own, Epoch: in.Epoch, Reason: in.Reason, Gen: in.Gen}
 	}
 	s.m.Set(out)
 }
