@@ -215,6 +215,7 @@ func interesting(t string) bool {
 		"+elected-leader", "+selected-slave", "+promoted-slave", "+failover-state-reconf-slaves",
 		"+slave-reconf-sent", "+slave-reconf-done", "+failover-end", "+switch-master", "+convert-to-slave",
 		"+vip-acquired", "+vip-released", "+vip-conflict", "+garp-sent", "+fence", "-fence", "+lease-pause", "-lease-pause",
+		"+lease-release", "+lease-freed", "+replica-not-receiving",
 		"+quorum-lost", "+quorum-regained", "+tilt", "-tilt", "-failover-abort-not-elected",
 		"-failover-abort-no-good-slave", "-failover-abort-slave-timeout", "+failover-end-for-timeout",
 		"-failover-abort-newer-config", "+failover-pause-master", "+failover-replica-caught-up",
