@@ -56,20 +56,8 @@ func TestReplicaGuard(t *testing.T) {
 		t.Errorf("guarded group: status reports the guard:\n%s", out)
 	}
 
-	// The master keeps one replica: h3's redis-server is gone.
-	if err := c.Redis[2].Proc.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	w := c.StartWriter()
+	w := oneReplicaWriter(ctx, t, c)
 	defer w.Stop()
-	if err := wait.For(ctx, 10*time.Millisecond, func() error {
-		if w.Acked() < 50 {
-			return errors.New("the writer has not written yet")
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
 
 	// Cut the master from its replica only: the agents still reach a
 	// majority and the master, so nobody fails it over or fences it.

@@ -38,20 +38,8 @@ func TestReplicaNotReceiving(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The master keeps one replica: h3's redis-server is gone.
-	if err := c.Redis[2].Proc.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	w := c.StartWriter()
+	w := oneReplicaWriter(ctx, t, c)
 	defer w.Stop()
-	if err := wait.For(ctx, 10*time.Millisecond, func() error {
-		if w.Acked() < 50 {
-			return errors.New("the writer has not written yet")
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
 
 	// h1's frames no longer reach h2: the replication stream stops, h2's
 	// REPLCONF ACKs still arrive. h3's agent still reaches h1, so h1
@@ -136,6 +124,26 @@ func TestReplicaNotReceiving(t *testing.T) {
 // w's writes to be acknowledged again and checks that the first two hosts'
 // agents still name the first host's master: a cut between the master and
 // one replica must not cause a failover.
+// oneReplicaWriter leaves the master one replica (h3's redis-server is
+// killed) and returns a writer through the VIP that has written.
+func oneReplicaWriter(ctx context.Context, t *testing.T, c *Cluster) *Writer {
+	t.Helper()
+	if err := c.Redis[2].Proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	w := c.StartWriter()
+	if err := wait.For(ctx, 10*time.Millisecond, func() error {
+		if w.Acked() < 50 {
+			return errors.New("the writer has not written yet")
+		}
+		return nil
+	}); err != nil {
+		w.Stop()
+		t.Fatal(err)
+	}
+	return w
+}
+
 func healAndResume(ctx context.Context, t *testing.T, c *Cluster, w *Writer, heal func() error) {
 	t.Helper()
 	healed := w.Since(time.Now())

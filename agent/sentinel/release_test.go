@@ -25,16 +25,7 @@ func releases(cmds []Command) map[string]string {
 // switchedHolder returns a fenced holder of tMaster with two granting
 // peers, after a verified peer's hello moved the master to tRep1.
 func switchedHolder(t *testing.T) (*harness, *master, []*instance) {
-	h := newFencedHolder(t)
-	h.step(Tick{})
-	ps := h.peers(2)
-	m := h.n.masters["mymaster"]
-	h.serve(500*time.Millisecond, std(defaultInfo))
-	h.confirmHold(m, ps)
-	h.serve(time.Second, std(defaultInfo))
-	if !m.vip.Own {
-		t.Fatalf("VIP not held: %s", m.vip.Reason)
-	}
+	h, m, ps := holdingVIP(t, time.Second)
 	h.takeEvents()
 	h.takeCmds()
 	ownGen := m.vip.Gen
@@ -113,13 +104,7 @@ func TestReleaseDiscountsEarlierRequests(t *testing.T) {
 // this host (fenced, TILT, ...) releases nothing: the lease rules stay as
 // they are for it.
 func TestNoReleaseWhileMasterLocal(t *testing.T) {
-	h := newFencedHolder(t)
-	h.step(Tick{})
-	ps := h.peers(2)
-	m := h.n.masters["mymaster"]
-	h.serve(500*time.Millisecond, std(defaultInfo))
-	h.confirmHold(m, ps)
-	h.serve(time.Second, std(defaultInfo))
+	h, m, _ := holdingVIP(t, time.Second)
 	h.n.tilt = true
 	h.now += 10 * time.Millisecond
 	h.step(Tick{})
