@@ -110,8 +110,9 @@
 // are bounded in number and forgotten when not verified in time. A higher
 // config epoch or a new master address is adopted only with evidence: a
 // verified peer's hello over an authenticated path (Hello.Authenticated,
-// or its own address with no requirepass), or a known replica reporting
-// role:master after an election we know of. Epochs more than MaxEpochJump
+// or its own address with no requirepass); a hello through pub/sub never
+// is (a vote we know of and a replica reporting role:master do not say
+// who was elected with which master). Epochs more than MaxEpochJump
 // ahead are refused, arithmetic on epochs saturates, votes go only to
 // verified peers, and Config.MinAgents, when set, is the group size for
 // every majority. trust.go has the rules.

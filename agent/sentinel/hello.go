@@ -144,13 +144,19 @@ func (n *Node) processHello(v Hello) {
 		epochNews = true
 		n.settleHold()
 	}
-	// Without an authenticated path, a promotion is evidence only for an
-	// election we know of (the sender elected in that epoch, by our vote
-	// or a verified peer's): a forged epoch could otherwise pair a real
-	// replica that reports role:master (an old master rebooting) with a
-	// configuration nobody elected.
-	evidence := trusted || si.verified() && n.knownElection(m, runid, h.ConfigEpoch) && n.promotedReplica(m, maddr)
-	if m.configEpoch < h.ConfigEpoch && !evidence {
+	// Only the hello itself, over an authenticated path, is evidence of
+	// a configuration: nothing we can observe without one ties a config
+	// epoch to an address. A vote we know of for the sender says it ran
+	// in that epoch, not that it won (it may have lost, or tallied too
+	// few replies); a replica reporting role:master may have been
+	// promoted in an older epoch. A forged pub/sub hello pairing the two
+	// made a configuration nobody elected (sim seed 1000689: a replayed
+	// run id with the epoch of an election that never completed, and the
+	// replica our own failover had promoted one epoch before). The real
+	// configuration still reaches us from every verified peer that holds
+	// it, over its own link to us, and sooner when we ask (below).
+	newer := m.configEpoch < h.ConfigEpoch
+	if newer && !trusted {
 		why := fmt.Sprintf("config epoch %d for %s not adopted: %s", h.ConfigEpoch, maddr, n.untrustedWhy(v, si))
 		if si.verified() && v.Via.Kind != KindSentinel {
 			// The common race: a verified peer's hello through Redis
@@ -161,7 +167,7 @@ func (n *Node) processHello(v Hello) {
 			n.rejectHello(m, runid, why)
 		}
 	}
-	if m.configEpoch < h.ConfigEpoch && evidence {
+	if newer && trusted {
 		m.configEpoch = h.ConfigEpoch
 		if h.ConfigEpoch > n.currentEpoch {
 			// A configuration is never newer than our epoch.
@@ -220,12 +226,18 @@ func (n *Node) processHello(v Hello) {
 	// before taking a VIP back gets a recognisably fresh answer), or when we
 	// have not told it ours for half a period. Hellos that cross within
 	// half a period are not answered, so periodic hellos do not multiply.
+	//
+	// A verified peer's untrusted hello announcing a newer configuration
+	// is answered too: our hello tells the peer we are behind, and it
+	// answers with its own over its link to us, which is evidence. A
+	// forged one costs the real peer at most a hello per half ping period.
 	behind := h.ConfigEpoch < m.configEpoch || h.CurrentEpoch < n.currentEpoch
+	ahead := newer && !trusted && si.verified()
 	if !si.link.disconnected() && si.pubSentAt == never &&
-		((behind || epochNews) && n.now-si.lastPub >= n.pingPeriod(m)/2 ||
+		((behind || epochNews || ahead) && n.now-si.lastPub >= n.pingPeriod(m)/2 ||
 			n.now-si.lastPub > n.t.PublishPeriod/2) {
 		n.sendHello(si)
-	} else if (behind || epochNews) && si.helloDue == never {
+	} else if (behind || epochNews || ahead) && si.helloDue == never {
 		// Owed, not dropped: a peer that verified us only after our last
 		// hello ignored it, and a confirmation waits for an answer
 		// carrying its epoch.

@@ -22,9 +22,13 @@ import (
 // address) or our current epoch only with evidence: it names a verified
 // peer and reached us over an authenticated path (a PUBLISH to our API by a
 // client that authenticated, or with no requirepass, from the verified
-// peer's own address), or the address it names is a replica we know whose
-// latest INFO says role:master. Anything else is refused with a
-// rate-limited +hello-rejected event and counted (TrustStats).
+// peer's own address). A hello through a Redis pub/sub channel never does,
+// whatever else we know: anyone can replay a verified peer's run id there
+// with the epoch of an election we voted in and a replica that reports
+// role:master, and neither fact ties that epoch to that address (the
+// candidate may have lost; the replica may have been promoted earlier).
+// Anything else is refused with a rate-limited +hello-rejected event and
+// counted (TrustStats).
 
 // PeerProof says how the runtime verified the peer behind a sentinel
 // command link (LinkUp.Proof).
@@ -323,31 +327,6 @@ func (n *Node) trustedHello(v Hello, si *instance) bool {
 	}
 	h, err := n.checkHost(v.Via.Addr.Host)
 	return err == nil && n.sameAddr(Addr{Host: h}, Addr{Host: si.addr.Host})
-}
-
-// knownElection reports whether we know of a vote for runid in epoch e of
-// m: ours, or one another verified peer reported. The candidate's own
-// vote for itself is no evidence: every candidate casts it, elected or
-// not, and its is-master-down replies report it (seed 571 with 70 ms
-// delays: a forged hello replaying a peer's run id with the epoch of its
-// lost election was adopted).
-func (n *Node) knownElection(m *master, runid string, e uint64) bool {
-	if m.leader == runid && m.leaderEpoch == e {
-		return true
-	}
-	for _, s := range m.sentinels {
-		if s.verified() && s.runid != runid && s.leader == runid && s.leaderEpoch == e {
-			return true
-		}
-	}
-	return false
-}
-
-// promotedReplica reports whether a is a replica of m we know whose latest
-// INFO says role:master: evidence of a promotion that no hello can forge.
-func (n *Node) promotedReplica(m *master, a Addr) bool {
-	r := n.findReplica(m, a)
-	return r != nil && r.info != nil && r.roleReported == KindMaster
 }
 
 // maxDialBackoff caps the back-off between connects to an unverified peer.

@@ -120,8 +120,9 @@ func countEvents(evs []Event, typ string) int {
 }
 
 // A hello changes the configuration only from a verified sender over an
-// authenticated path, or when it names a replica we know reporting
-// role:master.
+// authenticated path: through pub/sub, not even when it names a replica we
+// know reporting role:master after an election we voted in
+// (TestPubSubHelloIsNoEvidence).
 func TestHelloEvidence(t *testing.T) {
 	peer := strings.Repeat("a", 40)
 	const peerIP = "198.18.0.2"
@@ -140,7 +141,7 @@ func TestHelloEvidence(t *testing.T) {
 		{"pub/sub, verified sender", "", true, "pubsub", false, "", tRep1, false, false, 0},
 		{"pub/sub, unverified sender", "", false, "pubsub", false, "", tRep1, false, false, 0},
 		{"pub/sub, attacker's own address", "", true, "pubsub", false, "", Addr{Host: "198.18.9.9", Port: 6379}, false, false, 0},
-		{"pub/sub, verified sender, promoted replica", "", true, "pubsub", false, "", tRep1, true, true, 7},
+		{"pub/sub, verified sender, promoted replica, election known", "", true, "pubsub", false, "", tRep1, true, false, 7},
 		{"pub/sub, verified sender, promoted replica, no election known", "", true, "pubsub", false, "", tRep1, true, false, 6},
 		{"pub/sub, unverified sender, promoted replica", "", false, "pubsub", false, "", tRep1, true, false, 7},
 		{"api authenticated, verified", "secret", true, "api", true, "198.18.7.7", tRep1, false, true, 0},

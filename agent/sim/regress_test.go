@@ -11,6 +11,9 @@ var failedOnce = []uint64{
 	// and partitions, before VIP leases were granted by a majority.
 	11708, 28696, 33050, 38930, 43920, 56289, 56817, 67260, 67538,
 	69195, 76853, 79656, 84110, 88240, 91366, 92245,
+	// A forged pub/sub hello pairing an election that never completed
+	// with a replica promoted one epoch before was adopted.
+	1000689,
 }
 
 // TestSeedsThatFailedOnce reruns failedOnce.

@@ -29,7 +29,8 @@ func slowOptions(seed uint64, delay time.Duration) Options {
 var slowFailedOnce = []uint64{
 	// A forged pub/sub hello replaying an agent's run id with the epoch
 	// of an election it lost was adopted: the candidate's own vote counted
-	// as evidence of its election (trust.go, knownElection).
+	// as evidence of its election (trust.go: no pub/sub hello is evidence
+	// now).
 	571,
 }
 
