@@ -18,17 +18,18 @@ func TestReplicaNotReceiving(t *testing.T) {
 		lag    int
 	}
 	tests := []struct {
-		name    string
-		remote  bool // the master is not on this host
-		guard   bool // min_slaves_good_slaves in INFO
-		allow   bool // allow-unreplicated-writes
-		idle    bool // the master takes no writes
-		noConn  bool // CLIENT LIST shows no connection from tRep1
-		rep1    func(since time.Duration) repState
-		kill    bool // CLIENT KILL ID 11 (tRep1's connection) expected
-		event   string
-		infoMax int // at most this many INFOs to the master in the run
-		infoMin int
+		name        string
+		remote      bool // the master is not on this host
+		guard       bool // min_slaves_good_slaves in INFO
+		allow       bool // allow-unreplicated-writes
+		idle        bool // the master takes no writes
+		noConn      bool // CLIENT LIST shows no connection from tRep1
+		rep2Loading bool // tRep2 is in a full sync (not online): tRep1 is the only replica the guard can count
+		rep1        func(since time.Duration) repState
+		kill        bool // CLIENT KILL ID 11 (tRep1's connection) expected
+		event       string
+		infoMax     int // at most this many INFOs to the master in the run
+		infoMin     int
 	}{
 		{name: "healthy replicas", guard: true, rep1: func(time.Duration) repState { return repState{offset: -1} },
 			infoMin: 30, infoMax: 45},
@@ -60,6 +61,20 @@ func TestReplicaNotReceiving(t *testing.T) {
 					return repState{offset: 0}
 				}
 				return repState{offset: -1}
+			}},
+		{name: "loading after a full sync: online, offset 0, lag fresh, the only replica counted", guard: true, rep2Loading: true,
+			rep1: func(since time.Duration) repState {
+				if since < 2900*time.Millisecond {
+					return repState{state: "wait_bgsave"}
+				}
+				return repState{offset: 0}
+			}, kill: true, event: "+replica-not-receiving"},
+		{name: "loading after a full sync while another counted replica receives", guard: true,
+			rep1: func(since time.Duration) repState {
+				if since < 2900*time.Millisecond {
+					return repState{state: "wait_bgsave"}
+				}
+				return repState{offset: 0}
 			}},
 		{name: "reconnected between two INFOs: offset 0 until its first ACK", guard: true,
 			rep1: func(since time.Duration) repState {
@@ -106,7 +121,11 @@ func TestReplicaNotReceiving(t *testing.T) {
 				if len(kills) == 0 { // a killed replica is gone (its cut keeps it out)
 					s += fmt.Sprintf("slave0:ip=%s,port=6379,state=%s,offset=%d,lag=%d\r\n", tRep1.Host, r1.state, r1.offset, r1.lag)
 				}
-				s += fmt.Sprintf("slave1:ip=%s,port=6379,state=online,offset=%d,lag=0\r\n", tRep2.Host, off(h.now-500*time.Millisecond))
+				if tc.rep2Loading {
+					s += fmt.Sprintf("slave1:ip=%s,port=6379,state=wait_bgsave,offset=0,lag=0\r\n", tRep2.Host)
+				} else {
+					s += fmt.Sprintf("slave1:ip=%s,port=6379,state=online,offset=%d,lag=0\r\n", tRep2.Host, off(h.now-500*time.Millisecond))
+				}
 				return s + fmt.Sprintf("master_repl_offset:%d\r\n", off(h.now))
 			}
 			masterInfos := 0
