@@ -26,7 +26,8 @@ func TestReplicaNotReceiving(t *testing.T) {
 		noConn      bool // CLIENT LIST shows no connection from tRep1
 		rep2Loading bool // tRep2 is in a full sync (not online): tRep1 is the only replica the guard can count
 		rep1        func(since time.Duration) repState
-		kill        bool // CLIENT KILL ID 11 (tRep1's connection) expected
+		kill        bool             // CLIENT KILL ID 11 (tRep1's connection) expected
+		killIn      [2]time.Duration // after 2.9 s into the run; [replicationBound, ReplicationWindow] if zero
 		event       string
 		infoMax     int // at most this many INFOs to the master in the run
 		infoMin     int
@@ -64,11 +65,35 @@ func TestReplicaNotReceiving(t *testing.T) {
 			}},
 		{name: "loading after a full sync: online, offset 0, lag fresh, the only replica counted", guard: true, rep2Loading: true,
 			rep1: func(since time.Duration) repState {
+				switch {
+				case since < 2*time.Second:
+					return repState{state: "wait_bgsave"}
+				case since < 2900*time.Millisecond:
+					return repState{state: "send_bulk"}
+				}
+				return repState{offset: 0}
+			}, kill: true, killIn: [2]time.Duration{0, 2 * replWatchPeriod}, event: "+replica-not-receiving"},
+		{name: "full sync of an idle master: its RDB holds everything", guard: true, rep2Loading: true, idle: true,
+			rep1: func(since time.Duration) repState {
 				if since < 2900*time.Millisecond {
 					return repState{state: "wait_bgsave"}
 				}
 				return repState{offset: 0}
-			}, kill: true, event: "+replica-not-receiving"},
+			}},
+		{name: "loading when the watch began: online at offset 0 past the bound, the only replica counted", guard: true, rep2Loading: true,
+			rep1: func(since time.Duration) repState {
+				if since < 2900*time.Millisecond {
+					return repState{state: "online"} // offset 0: the watch never saw its sync
+				}
+				return repState{offset: 0}
+			}, kill: true, killIn: [2]time.Duration{replicationBound - 2900*time.Millisecond, ReplicationWindow - 2900*time.Millisecond}, event: "+replica-not-receiving"},
+		{name: "partial resync, the only replica counted: offset 0 until its first ACK", guard: true, rep2Loading: true,
+			rep1: func(since time.Duration) repState {
+				if since > 4*time.Second && since < 4800*time.Millisecond {
+					return repState{offset: 0, lag: 0}
+				}
+				return repState{offset: -1}
+			}},
 		{name: "loading after a full sync while another counted replica receives", guard: true,
 			rep1: func(since time.Duration) repState {
 				if since < 2900*time.Millisecond {
@@ -181,10 +206,14 @@ func TestReplicaNotReceiving(t *testing.T) {
 			case tc.kill:
 				// tRep1 stopped at 3 s having acknowledged what the master
 				// had at 2.9 s; the kill must come within the window.
-				if d := firstKill - (start + 2900*time.Millisecond); d > ReplicationWindow || d < replicationBound {
-					t.Errorf("killed %v after the replica stopped receiving, want within [%v, %v]", d, replicationBound, ReplicationWindow)
+				in := tc.killIn
+				if in == [2]time.Duration{} {
+					in = [2]time.Duration{replicationBound, ReplicationWindow}
+				}
+				if d := firstKill - (start + 2900*time.Millisecond); d > in[1] || d < in[0] {
+					t.Errorf("killed %v after the replica stopped receiving, want within [%v, %v]", d, in[0], in[1])
 				} else {
-					t.Logf("killed %v after the replica stopped receiving (window %v)", d, ReplicationWindow)
+					t.Logf("killed %v after the replica stopped receiving (want within [%v, %v])", d, in[0], in[1])
 				}
 			}
 			if tc.infoMax > 0 && masterInfos > tc.infoMax || masterInfos < tc.infoMin {
