@@ -65,6 +65,13 @@ type Options struct {
 	// SyncBase plus SyncPerWrite per write in the master's dataset.
 	SyncBase     time.Duration
 	SyncPerWrite time.Duration
+	// SyncLoad is how long a fully synced replica loads the RDB after
+	// the transfer (0: at once). Redis 7.0 shows it online at offset 0
+	// on its master meanwhile, with a fresh lag (its keepalives), so the
+	// write guard counts it, and streams it the writes since the RDB only
+	// after its first ACK, once loaded; the RDB holds the master's log as
+	// of the sync's start.
+	SyncLoad time.Duration
 	// VIPDelay is how late an agent's VIP manager may apply its intents
 	// (a draw per batch; 0: at once). The manager confirms each removal
 	// to the core (sentinel.VIPGone) once it is applied.
