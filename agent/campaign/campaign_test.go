@@ -227,3 +227,46 @@ func TestStoppedReceiving(t *testing.T) {
 		t.Error("stoppedReceiving before any sample: ok")
 	}
 }
+
+// TestStoppedReceivingAfterFullSync: a fully synced replica's offset first
+// moves when it has loaded the RDB, but what it holds is what it had
+// received when its master first showed it online at offset 0; a partial
+// resync (no master_sync_in_progress) keeps its own sample's time.
+func TestStoppedReceivingAfterFullSync(t *testing.T) {
+	const master = "198.18.0.1"
+	m := &monitors{}
+	sample := func(h int, off int, syncing bool) {
+		info := map[string]string{"master_host": master, "slave_repl_offset": strconv.Itoa(off), "master_sync_in_progress": "0"}
+		if syncing {
+			info["master_sync_in_progress"] = "1"
+		}
+		m.sampleReceived(h, info)
+	}
+	sample(1, 100, false)
+	sample(1, 100, true) // full sync: transfer, then loading
+	loadedAt := time.Now()
+	m.noteLoading(1, master, loadedAt, true)
+	time.Sleep(5 * time.Millisecond)
+	m.noteLoading(1, master, time.Now(), true) // the streak's first sample counts
+	sample(1, 100, true)
+	sample(1, 5000, false) // loaded: the RDB's offset
+	if at, ok := m.stoppedReceiving(1, master, time.Now()); !ok || !at.Equal(loadedAt) {
+		t.Errorf("after a full sync: stoppedReceiving = %v, %v; want the master's first online-at-0 sample %v", at, ok, loadedAt)
+	}
+	m.noteLoading(1, master, time.Now(), false) // it acknowledged
+	sample(1, 6000, false)
+	if at, ok := m.stoppedReceiving(1, master, time.Now()); !ok || !at.After(loadedAt) {
+		t.Errorf("streaming again: stoppedReceiving = %v, %v; want its own later sample", at, ok)
+	}
+	// A partial resync shows offset 0 on the master briefly but never a
+	// sync in progress on the replica: its move is its own.
+	m.noteLoading(2, master, time.Now(), true)
+	time.Sleep(5 * time.Millisecond)
+	sample(2, 7000, false)
+	before := time.Now()
+	time.Sleep(5 * time.Millisecond)
+	sample(2, 7100, false)
+	if at, ok := m.stoppedReceiving(2, master, time.Now()); !ok || at.Before(before) {
+		t.Errorf("partial resync: stoppedReceiving = %v, %v; want its last sample (after %v)", at, ok, before)
+	}
+}

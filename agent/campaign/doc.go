@@ -56,7 +56,9 @@
 //     violation, when it was acknowledged within the replication bound
 //     (sentinel.ReplicationWindow plus a second) after the replica the
 //     failover promoted last received from the old master (its own
-//     slave_repl_offset, sampled every 100 ms), and that replica received
+//     slave_repl_offset, sampled every 100 ms; after a full sync, the
+//     master's first sample showing it online at offset 0, when the RDB it
+//     then loads had been received), and that replica received
 //     nothing more before the switch: the window the master's agent
 //     (+replica-not-receiving) and Redis's guard bound. Those are reported
 //     per failover with the measured window; every other lost write is a

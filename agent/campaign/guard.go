@@ -3,6 +3,7 @@ package campaign
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"sort"
 	"strconv"
@@ -166,8 +167,16 @@ func (m *monitors) sampleLag() func(context.Context) {
 			}
 			best := -1
 			var each []int
+			master := r.c.Hosts[h].IP4.String()
 			for k, v := range info {
-				if !strings.HasPrefix(k, "slave") || !strings.Contains(v, "state=online") {
+				if !strings.HasPrefix(k, "slave") {
+					continue
+				}
+				if rh := r.hostOf(net.JoinHostPort(stringField(v, "ip"), "6379")); rh >= 0 {
+					off, ok := field(v, "offset")
+					m.noteLoading(rh, master, time.Now(), strings.Contains(v, "state=online") && ok && off == 0)
+				}
+				if !strings.Contains(v, "state=online") {
 					continue
 				}
 				if l, ok := field(v, "lag"); ok {
@@ -232,6 +241,37 @@ type recvSample struct {
 	host   int
 	master string // master_host
 	offset int64
+	// upTo is when the master stream it holds was received: at, except
+	// for the first move after a full sync, whose offset is that of the
+	// RDB, received when the transfer ended (see loadMark), not when the
+	// load finished and the offset moved.
+	upTo time.Time
+}
+
+// loadMark is a master's first sample showing a replica online at offset 0.
+type loadMark struct {
+	at     time.Time
+	master string // the master's IP
+}
+
+// noteLoading records, from the master at IP master's sample at, whether it
+// shows replica host online at offset 0: Redis 7.0 reports a fully synced
+// replica so from the end of the transfer until its first ACK after loading
+// the RDB, during which it receives nothing more.
+func (m *monitors) noteLoading(host int, master string, at time.Time, zero bool) {
+	m.lagMu.Lock()
+	defer m.lagMu.Unlock()
+	if m.loadSeen == nil {
+		m.loadSeen = map[int]loadMark{}
+	}
+	switch mark, ok := m.loadSeen[host]; {
+	case !zero:
+		if ok && mark.master == master {
+			delete(m.loadSeen, host)
+		}
+	case !ok || mark.master != master:
+		m.loadSeen[host] = loadMark{at: at, master: master}
+	}
 }
 
 // sampleReceived records replica h's offset when it moved.
@@ -240,22 +280,33 @@ func (m *monitors) sampleReceived(h int, info map[string]string) {
 	if err != nil {
 		return
 	}
-	s := recvSample{at: time.Now(), host: h, master: info["master_host"], offset: off}
+	now := time.Now()
+	s := recvSample{at: now, host: h, master: info["master_host"], offset: off, upTo: now}
 	m.lagMu.Lock()
 	defer m.lagMu.Unlock()
 	if m.lastRecv == nil {
-		m.lastRecv = map[int]recvSample{}
+		m.lastRecv, m.syncing = map[int]recvSample{}, map[int]bool{}
 	}
+	wasSyncing := m.syncing[h]
+	m.syncing[h] = info["master_sync_in_progress"] == "1"
 	if last, ok := m.lastRecv[h]; ok && last.master == s.master && last.offset >= s.offset {
 		return
+	}
+	// The first move after a full sync (master_sync_in_progress went from
+	// 1 to 0 by now) is the RDB's offset: the replica received it no later
+	// than when its master first showed it online at offset 0, and
+	// nothing since; without that sample, the sync's end is all we know.
+	if mark, ok := m.loadSeen[h]; wasSyncing && ok && mark.master == s.master && mark.at.Before(now) {
+		s.upTo = mark.at
 	}
 	m.lastRecv[h] = s
 	m.recv = append(m.recv, s)
 }
 
 // stoppedReceiving returns when host, replicating from the master at IP
-// from, last received anything before t: the last lag sample at or before
-// t where its offset had advanced. ok is false when it was never seen
+// from, last received anything before t: the point up to which the last
+// lag sample at or before t where its offset had advanced had received
+// (after a full sync, the RDB's point). ok is false when it was never seen
 // replicating from that master.
 func (m *monitors) stoppedReceiving(host int, from string, t time.Time) (time.Time, bool) {
 	m.lagMu.Lock()
@@ -263,10 +314,20 @@ func (m *monitors) stoppedReceiving(host int, from string, t time.Time) (time.Ti
 	i := sort.Search(len(m.recv), func(i int) bool { return m.recv[i].at.After(t) })
 	for j := i - 1; j >= 0; j-- {
 		if s := m.recv[j]; s.host == host && s.master == from {
-			return s.at, true
+			return s.upTo, true
 		}
 	}
 	return time.Time{}, false
+}
+
+// stringField reads a field of an INFO slaveN line, "" if absent.
+func stringField(v, name string) string {
+	for _, kv := range strings.Split(v, ",") {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
+			return val
+		}
+	}
+	return ""
 }
 
 // field reads an integer field of an INFO slaveN line

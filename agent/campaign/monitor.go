@@ -42,6 +42,11 @@ type monitors struct {
 	// master), in time order, and lastRecv each host's latest.
 	recv     []recvSample
 	lastRecv map[int]recvSample
+	// syncing is each replica host's last master_sync_in_progress, and
+	// loadSeen the master's first sample of the current streak showing
+	// that replica online at offset 0 (loading the RDB of a full sync).
+	syncing  map[int]bool
+	loadSeen map[int]loadMark
 }
 
 func (m *monitors) lagHistogram() LagHistogram {

@@ -311,7 +311,10 @@ func timelineEvent(t string) bool {
 	case "+odown", "+try-failover", "+elected-leader", "+promoted-slave", "+switch-master", "+failover-end",
 		"+convert-to-slave", "+vip-acquired", "+vip-released", "+fence", "-fence", "+tilt", "-tilt",
 		"+replica-not-receiving", "-failover-abort-no-good-slave", "-failover-abort-replica-lagging", "-failover-abort-not-elected",
-		"-failover-abort-slave-timeout", "+failover-end-for-timeout":
+		"-failover-abort-slave-timeout", "+failover-end-for-timeout",
+		// +selected-slave's detail names every candidate's fate; the
+		// reconfiguration events show when each replica followed.
+		"+selected-slave", "+slave-reconf-sent", "+slave-reconf-done", "+fix-slave-config":
 		return true
 	}
 	return false

@@ -97,7 +97,10 @@
 // fresh lag) that has not acknowledged the master offset of 2 s earlier:
 // a one-way cut lets its acknowledgements through while it receives
 // nothing, and the guard would count it until TCP gives up. Redis then
-// refuses writes no replica receives. Not with the master's
+// refuses writes no replica receives. A replica online at offset 0 after
+// a full sync is loading its RDB while the guard counts it: it is
+// disconnected at once if the master advanced since the sync began and no
+// other counted replica receives (it resumes by PSYNC once loaded). Not with the master's
 // AllowUnreplicatedWrites, in TILT, or during a failover or a pause.
 // Event: +replica-not-receiving. replwatch.go has the rule and its bound
 // (ReplicationWindow).

@@ -18,17 +18,19 @@ func TestReplicaNotReceiving(t *testing.T) {
 		lag    int
 	}
 	tests := []struct {
-		name    string
-		remote  bool // the master is not on this host
-		guard   bool // min_slaves_good_slaves in INFO
-		allow   bool // allow-unreplicated-writes
-		idle    bool // the master takes no writes
-		noConn  bool // CLIENT LIST shows no connection from tRep1
-		rep1    func(since time.Duration) repState
-		kill    bool // CLIENT KILL ID 11 (tRep1's connection) expected
-		event   string
-		infoMax int // at most this many INFOs to the master in the run
-		infoMin int
+		name        string
+		remote      bool // the master is not on this host
+		guard       bool // min_slaves_good_slaves in INFO
+		allow       bool // allow-unreplicated-writes
+		idle        bool // the master takes no writes
+		noConn      bool // CLIENT LIST shows no connection from tRep1
+		rep2Loading bool // tRep2 is in a full sync (not online): tRep1 is the only replica the guard can count
+		rep1        func(since time.Duration) repState
+		kill        bool             // CLIENT KILL ID 11 (tRep1's connection) expected
+		killIn      [2]time.Duration // after 2.9 s into the run; [replicationBound, ReplicationWindow] if zero
+		event       string
+		infoMax     int // at most this many INFOs to the master in the run
+		infoMin     int
 	}{
 		{name: "healthy replicas", guard: true, rep1: func(time.Duration) repState { return repState{offset: -1} },
 			infoMin: 30, infoMax: 45},
@@ -60,6 +62,44 @@ func TestReplicaNotReceiving(t *testing.T) {
 					return repState{offset: 0}
 				}
 				return repState{offset: -1}
+			}},
+		{name: "loading after a full sync: online, offset 0, lag fresh, the only replica counted", guard: true, rep2Loading: true,
+			rep1: func(since time.Duration) repState {
+				switch {
+				case since < 2*time.Second:
+					return repState{state: "wait_bgsave"}
+				case since < 2900*time.Millisecond:
+					return repState{state: "send_bulk"}
+				}
+				return repState{offset: 0}
+			}, kill: true, killIn: [2]time.Duration{0, 2 * replWatchPeriod}, event: "+replica-not-receiving"},
+		{name: "full sync of an idle master: its RDB holds everything", guard: true, rep2Loading: true, idle: true,
+			rep1: func(since time.Duration) repState {
+				if since < 2900*time.Millisecond {
+					return repState{state: "wait_bgsave"}
+				}
+				return repState{offset: 0}
+			}},
+		{name: "loading when the watch began: online at offset 0 past the bound, the only replica counted", guard: true, rep2Loading: true,
+			rep1: func(since time.Duration) repState {
+				if since < 2900*time.Millisecond {
+					return repState{state: "online"} // offset 0: the watch never saw its sync
+				}
+				return repState{offset: 0}
+			}, kill: true, killIn: [2]time.Duration{replicationBound - 2900*time.Millisecond, ReplicationWindow - 2900*time.Millisecond}, event: "+replica-not-receiving"},
+		{name: "partial resync, the only replica counted: offset 0 until its first ACK", guard: true, rep2Loading: true,
+			rep1: func(since time.Duration) repState {
+				if since > 4*time.Second && since < 4800*time.Millisecond {
+					return repState{offset: 0, lag: 0}
+				}
+				return repState{offset: -1}
+			}},
+		{name: "loading after a full sync while another counted replica receives", guard: true,
+			rep1: func(since time.Duration) repState {
+				if since < 2900*time.Millisecond {
+					return repState{state: "wait_bgsave"}
+				}
+				return repState{offset: 0}
 			}},
 		{name: "reconnected between two INFOs: offset 0 until its first ACK", guard: true,
 			rep1: func(since time.Duration) repState {
@@ -106,7 +146,11 @@ func TestReplicaNotReceiving(t *testing.T) {
 				if len(kills) == 0 { // a killed replica is gone (its cut keeps it out)
 					s += fmt.Sprintf("slave0:ip=%s,port=6379,state=%s,offset=%d,lag=%d\r\n", tRep1.Host, r1.state, r1.offset, r1.lag)
 				}
-				s += fmt.Sprintf("slave1:ip=%s,port=6379,state=online,offset=%d,lag=0\r\n", tRep2.Host, off(h.now-500*time.Millisecond))
+				if tc.rep2Loading {
+					s += fmt.Sprintf("slave1:ip=%s,port=6379,state=wait_bgsave,offset=0,lag=0\r\n", tRep2.Host)
+				} else {
+					s += fmt.Sprintf("slave1:ip=%s,port=6379,state=online,offset=%d,lag=0\r\n", tRep2.Host, off(h.now-500*time.Millisecond))
+				}
 				return s + fmt.Sprintf("master_repl_offset:%d\r\n", off(h.now))
 			}
 			masterInfos := 0
@@ -162,10 +206,14 @@ func TestReplicaNotReceiving(t *testing.T) {
 			case tc.kill:
 				// tRep1 stopped at 3 s having acknowledged what the master
 				// had at 2.9 s; the kill must come within the window.
-				if d := firstKill - (start + 2900*time.Millisecond); d > ReplicationWindow || d < replicationBound {
-					t.Errorf("killed %v after the replica stopped receiving, want within [%v, %v]", d, replicationBound, ReplicationWindow)
+				in := tc.killIn
+				if in == [2]time.Duration{} {
+					in = [2]time.Duration{replicationBound, ReplicationWindow}
+				}
+				if d := firstKill - (start + 2900*time.Millisecond); d > in[1] || d < in[0] {
+					t.Errorf("killed %v after the replica stopped receiving, want within [%v, %v]", d, in[0], in[1])
 				} else {
-					t.Logf("killed %v after the replica stopped receiving (window %v)", d, ReplicationWindow)
+					t.Logf("killed %v after the replica stopped receiving (want within [%v, %v])", d, in[0], in[1])
 				}
 			}
 			if tc.infoMax > 0 && masterInfos > tc.infoMax || masterInfos < tc.infoMin {

@@ -46,7 +46,9 @@
 // replica with no data) takes time in proportion to the dataset, during
 // which INFO reports master_link_status:down and master_sync_in_progress:1
 // (and, before the first one, master_link_down_since_seconds:-1 and offset
-// 1) and the replica keeps its old data; appendfsync everysec
+// 1) and the replica keeps its old data, then with Options.SyncLoad loads
+// the RDB (the master's log as of the sync's start) while its master shows
+// it online at offset 0 and the guard counts it; appendfsync everysec
 // (a crash keeps the log as of the last second, or nothing when wiped),
 // slave-priority, min-replicas-to-write, pub/sub on the hello channel,
 // INFO rendered as redis-server 7.0 does (min_slaves_good_slaves with the

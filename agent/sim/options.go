@@ -65,6 +65,13 @@ type Options struct {
 	// SyncBase plus SyncPerWrite per write in the master's dataset.
 	SyncBase     time.Duration
 	SyncPerWrite time.Duration
+	// SyncLoad is how long a fully synced replica loads the RDB after
+	// the transfer (0: at once). Redis 7.0 shows it online at offset 0
+	// on its master meanwhile, with a fresh lag (its keepalives), so the
+	// write guard counts it, and streams it the writes since the RDB only
+	// after its first ACK, once loaded; the RDB holds the master's log as
+	// of the sync's start.
+	SyncLoad time.Duration
 	// VIPDelay is how late an agent's VIP manager may apply its intents
 	// (a draw per batch; 0: at once). The manager confirms each removal
 	// to the core (sentinel.VIPGone) once it is applied.
@@ -140,9 +147,9 @@ func (o *Options) Calm() bool {
 
 // String renders the swarm in one line, printed after SEED=.
 func (o *Options) String() string {
-	return fmt.Sprintf("agents=%d quorum=%d down-after=%v failover-timeout=%v fence=%v prio0=%v min-replicas=%d rename=%v sync=%v+%v/write vip-delay=%v "+
+	return fmt.Sprintf("agents=%d quorum=%d down-after=%v failover-timeout=%v fence=%v prio0=%v min-replicas=%d rename=%v sync=%v+%v/write+%v vip-delay=%v "+
 		"loss=%.2f delay=%v+%v dup=%.2f partition=%v asym=%v/%.3f crash=%.3f/%.3f/%.3f wipe=%.2f stall=%.3f jump=%.3f drift=%dppm kill-master=%v adversary=%v",
-		o.Agents, o.Quorum, o.DownAfter, o.FailoverTimeout, o.Fence, o.Priority0, o.MinReplicas, o.Rename, o.SyncBase, o.SyncPerWrite, o.VIPDelay,
+		o.Agents, o.Quorum, o.DownAfter, o.FailoverTimeout, o.Fence, o.Priority0, o.MinReplicas, o.Rename, o.SyncBase, o.SyncPerWrite, o.SyncLoad, o.VIPDelay,
 		o.Loss, o.DelayMin, o.DelayMean, o.Dup, o.Partition, o.Asymmetric, o.PartitionRate,
 		o.AgentCrash, o.RedisCrash, o.HostCrash, o.RedisWipe, o.StallRate, o.JumpRate, o.ClockDrift, o.KillMaster, o.Adversary)
 }
@@ -199,6 +206,11 @@ func Swarm(seed uint64, agents int) Options {
 	rs := newRand(seed, "swarm-sync", 0)
 	o.SyncBase = time.Duration(50+rs.Intn(950)) * time.Millisecond
 	o.SyncPerWrite = time.Duration(rs.Intn(10000)) * time.Microsecond
+	// Half the runs load a full sync's RDB for up to 2 s after the
+	// transfer, as Redis does (the guard counts the loading replica).
+	if rl := newRand(seed, "swarm-syncload", 0); rl.Intn(2) == 0 {
+		o.SyncLoad = time.Duration(rl.Intn(2000)) * time.Millisecond
+	}
 	if rv := newRand(seed, "swarm-vipdelay", 0); rv.Intn(4) != 0 {
 		o.VIPDelay = time.Duration(1+rv.Intn(30)) * time.Millisecond
 	}

@@ -44,6 +44,8 @@ type redis struct {
 	syncFrom      *redis        // a full sync from this master is in progress
 	syncFromInc   int
 	syncUntil     time.Duration // when it completes
+	syncRDB       int           // the master's log length when it began: what the RDB holds
+	rdbLoadUntil  time.Duration // loading the RDB of a full sync until then (Options.SyncLoad)
 	syncedWith    *redis
 	syncedInc     int
 	syncedAt      time.Duration
@@ -111,6 +113,7 @@ func (r *redis) start(wipe bool) {
 	r.loadingUntil = w.now + time.Duration(len(r.log))*time.Microsecond*50
 	r.linkUp, r.syncedWith, r.syncFrom = false, nil, nil
 	r.linkDownSince = -1
+	r.rdbLoadUntil = 0
 	r.pausedUntil = 0
 	r.held = nil
 	w.trace("%s start role=%s master=%s log=%d wipe=%v run_id=%s", r.name(), r.role, r.master, len(r.log), wipe, r.runID[:8])
@@ -168,6 +171,17 @@ func (r *redis) replTick() {
 		return
 	}
 	m := w.redisAt(r.master)
+	if w.now < r.rdbLoadUntil {
+		// Loading the RDB of a full sync: the master shows it online at
+		// offset 0 and streams nothing until its first ACK after the
+		// load, while its keepalives keep its lag fresh and the guard
+		// counting it. A disconnected one resumes by PSYNC once loaded.
+		if r.linkUp && m != nil && m.up && r.syncedWith == m && r.syncedInc == m.inc && w.twoWay(r.host, m.host) {
+			r.syncedAt = w.now
+			m.replSeen[r.host] = w.now
+		}
+		return
+	}
 	if r.linkUp && r.syncedWith == m && r.syncedInc == m.inc && m.up && !w.passable(m.host, r.host) &&
 		w.passable(r.host, m.host) && w.now-r.recvAt < replTimeout {
 		// A one-way cut of the master's stream: the established link
@@ -204,7 +218,7 @@ func (r *redis) replTick() {
 			r.linkDownSince = w.now
 		}
 		if full && (r.syncFrom != m || r.syncFromInc != m.inc) {
-			r.syncFrom, r.syncFromInc = m, m.inc
+			r.syncFrom, r.syncFromInc, r.syncRDB = m, m.inc, len(m.log)
 			r.syncUntil = w.now + w.opts.SyncBase + time.Duration(len(m.log))*w.opts.SyncPerWrite
 			w.trace("%s full sync from %s started (log=%d, until %.3fs)", r.name(), r.master, len(m.log), r.syncUntil.Seconds())
 		}
@@ -218,6 +232,11 @@ func (r *redis) replTick() {
 			// before is gone, and the new dataset is what survives a crash
 			// (a shorter one must not leave durable pointing past its end).
 			r.log = append([]uint64(nil), m.log...)
+			if w.opts.SyncLoad > 0 {
+				r.log = r.log[:min(r.syncRDB, len(r.log))]
+				r.rdbLoadUntil = w.now + w.opts.SyncLoad
+				r.loadingUntil = r.rdbLoadUntil
+			}
 			r.durable, r.lastFsync = len(r.log), w.now
 		} else {
 			r.log = append(r.log, m.log[len(r.log):max(len(r.log), m.streamable())]...)
@@ -658,7 +677,11 @@ func (r *redis) info() string {
 		fmt.Fprintf(&b, "min_slaves_good_slaves:%d\r\n", r.goodReplicas())
 	}
 	for i, o := range reps {
-		fmt.Fprintf(&b, "slave%d:ip=%s,port=%d,state=online,offset=%d,lag=%d\r\n", i, o.addr.Host, o.addr.Port, o.offset(), int64((w.now-o.syncedAt)/time.Second))
+		off := o.offset()
+		if w.now < o.rdbLoadUntil {
+			off = 0 // no ACK before the load ends
+		}
+		fmt.Fprintf(&b, "slave%d:ip=%s,port=%d,state=online,offset=%d,lag=%d\r\n", i, o.addr.Host, o.addr.Port, off, int64((w.now-o.syncedAt)/time.Second))
 	}
 	for i, o := range syncing {
 		fmt.Fprintf(&b, "slave%d:ip=%s,port=%d,state=send_bulk,offset=0,lag=0\r\n", len(reps)+i, o.addr.Host, o.addr.Port)
