@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -273,11 +274,31 @@ func startContainer(t *testing.T, root, name string, extra ...string) *container
 	// If the test process dies (a -timeout panic skips cleanups), nspawn gets
 	// SIGTERM and shuts the container down.
 	c.nspawn.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := c.nspawn.Start(); err != nil {
+	// The kernel sends Pdeathsig when the *thread* that forked nspawn
+	// ends, not the process, and Go ends threads: one a goroutine leaves
+	// locked after entering a network namespace (the VIP writers and
+	// samplers do) is discarded when that goroutine returns. Forked from
+	// such a thread, the container was shut down in the middle of
+	// TestClusterUpgradeBooted (CI: "deactivating" right after the
+	// writer stopped). So nspawn is forked, and waited for, on a thread
+	// locked for the container's whole life.
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := c.nspawn.Start()
+		started <- err
+		if err != nil {
+			return
+		}
+		c.nspawn.Wait()
+		logf.Close()
+		close(c.done)
+	}()
+	if err := <-started; err != nil {
 		logf.Close()
 		t.Fatal(err)
 	}
-	go func() { c.nspawn.Wait(); logf.Close(); close(c.done) }()
 	t.Cleanup(c.stop)
 	return c
 }
