@@ -170,18 +170,23 @@ func (r *Runtime) startResolving(ctx context.Context, now sentinel.Time) {
 			case <-t.C():
 				t.Reset(resolvePeriod)
 			}
+			// The names the core knows and the cache's pruning are taken
+			// together on the loop: pruned off the loop, a name the loop
+			// learned from a hello after the snapshot would be forgotten
+			// again, and the core would compare it by text until the next
+			// pass (a second instance for one host).
 			var hosts []string
-			if r.do(ctx, func(sentinel.Time) {
+			if r.do(ctx, func(now sentinel.Time) {
 				if r.node.ResolvesHostnames() {
 					hosts = r.node.KnownHostnames()
+				}
+				for _, host := range r.names.retain(hosts) {
+					r.node.Receive(now, sentinel.Resolved{Host: host}) // no IP: forgotten
 				}
 			}) != nil {
 				continue
 			}
 			var updates []sentinel.Resolved
-			for _, host := range r.names.retain(hosts) {
-				updates = append(updates, sentinel.Resolved{Host: host}) // no IP: forgotten
-			}
 			for _, host := range hosts {
 				ip := r.names.resolve(host)
 				if r.names.changed(host, ip) {
