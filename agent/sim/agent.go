@@ -53,9 +53,7 @@ type agent struct {
 	timerGen     int
 	tiltDue      bool // a timer pass inside a request found a TILT-worthy gap
 
-	// What the Ready being flushed comes with (see flush).
-	rdAnswer func()
-	rdTilt   bool
+	rd turn // what the Ready being flushed comes with (see flush)
 
 	conns    []*conn // connections this agent opened
 	incoming []*conn // connections peers opened to this agent's API
@@ -106,7 +104,7 @@ func (a *agent) start() error {
 	w.vip.release(a.host, "agent start")
 	w.trace("%s start epoch=%d", a.name, epochOf(st))
 	w.check.agentStart(a)
-	a.flush(nil, false)
+	a.flush(turn{})
 	a.tick()
 	return nil
 }
@@ -226,12 +224,11 @@ func (a *agent) pump() {
 		it := a.inbox[0]
 		a.inbox[0] = item{}
 		a.inbox = a.inbox[1:]
-		var answer func()
-		expectTilt := false
+		var tn turn
 		fired := false
 		if it.req != nil {
-			answer = it.req()
-			expectTilt = a.tiltDue
+			tn.answer = it.req()
+			tn.expectTilt, tn.received = a.tiltDue, a.tiltDue
 			a.tiltDue = false
 		} else {
 			now := a.local()
@@ -246,12 +243,12 @@ func (a *agent) pump() {
 			if _, ok := it.in.(sentinel.Tick); ok {
 				a.tickQueued = false
 				fired = true
-				expectTilt = a.tilts(a.drv.Pass(now))
+				tn.expectTilt = a.tilts(a.drv.Pass(now))
 			} else if gap, passed := a.drv.Input(now, it.in); passed {
-				expectTilt = a.tilts(gap)
+				tn.expectTilt, tn.received = a.tilts(gap), true
 			}
 		}
-		a.flush(answer, expectTilt)
+		a.flush(tn)
 		if a.running && a.node != nil {
 			a.drv.Schedule(w.now, fired)
 		}
@@ -265,19 +262,29 @@ func (a *agent) tilts(gap sentinel.Time) bool {
 }
 
 // flush takes the Node's Ready and hands it to the disk, then the network;
-// answer and expectTilt go with it (see Ready).
-func (a *agent) flush(answer func(), expectTilt bool) {
-	a.rdAnswer, a.rdTilt = answer, expectTilt
+// tn goes with it (see Ready).
+func (a *agent) flush(tn turn) {
+	a.rd = tn
 	a.drv.Flush()
+}
+
+// turn is what one turn of the agent's loop hands its Ready with.
+type turn struct {
+	answer     func() // an API request's answer, sent after the Ready's commands
+	expectTilt bool   // the turn's timer pass followed a gap that must put the Node in TILT
+	// received: the turn's timer pass followed a Receive, so commands the
+	// Node decided on that input, before the pass found a TILT-worthy
+	// gap, come in the same Ready as the +tilt event (checker.turn).
+	received bool
 }
 
 // Ready is the driver's IO: it persists rd.State, then acts on rd.
 func (a *agent) Ready(rd sentinel.Ready) {
 	w := a.w
-	answer, expectTilt := a.rdAnswer, a.rdTilt
-	a.rdAnswer, a.rdTilt = nil, false
+	tn := a.rd
+	a.rd = turn{}
 	if rd.State == nil {
-		a.commit(rd, answer, expectTilt)
+		a.commit(rd, tn)
 		return
 	}
 	d := time.Duration(0)
@@ -285,7 +292,7 @@ func (a *agent) Ready(rd sentinel.Ready) {
 		d = time.Duration(w.rDisk.Int63n(int64(w.opts.FsyncMax) + 1))
 	}
 	if d == 0 {
-		a.commit(rd, answer, expectTilt)
+		a.commit(rd, tn)
 		return
 	}
 	a.busy = true
@@ -295,14 +302,15 @@ func (a *agent) Ready(rd sentinel.Ready) {
 			return // crashed while writing: the state never reached the disk
 		}
 		a.busy = false
-		a.commit(rd, answer, expectTilt)
+		a.commit(rd, tn)
 		a.pump()
 	})
 }
 
 // commit runs once rd.State is durable: record it, then act.
-func (a *agent) commit(rd sentinel.Ready, answer func(), expectTilt bool) {
+func (a *agent) commit(rd sentinel.Ready, tn turn) {
 	w := a.w
+	w.check.turn(a, tn.received)
 	if rd.State != nil {
 		a.disk = cloneState(rd.State)
 		a.runID = a.disk.MyID
@@ -317,7 +325,7 @@ func (a *agent) commit(rd sentinel.Ready, answer func(), expectTilt bool) {
 			w.onEvent(a, ev)
 		}
 	}
-	if expectTilt {
+	if tn.expectTilt {
 		w.check.expectTilt(a)
 	}
 	if rd.Crash {
@@ -333,8 +341,8 @@ func (a *agent) commit(rd sentinel.Ready, answer func(), expectTilt bool) {
 	for _, cmd := range rd.Commands {
 		a.dispatch(cmd)
 	}
-	if answer != nil {
-		answer()
+	if tn.answer != nil {
+		tn.answer()
 	}
 	for _, s := range rd.Scripts {
 		w.trace("%s script %s %v", a.name, s.Path, s.Args)

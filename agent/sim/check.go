@@ -39,13 +39,16 @@ type track struct {
 	runningSince time.Duration
 	tilt         bool
 	odown        bool
-	forced       bool   // SENTINEL FAILOVER was requested: the next attempt needs no ODOWN
-	forcedEpoch  uint64 // epoch of the last forced attempt: its leader needs no votes, as Sentinel's
-	curEpoch     uint64 // highest current epoch seen (events, persisted state)
-	tryEpoch     uint64 // epoch of the failover this agent last started
-	elected      uint64 // epoch this agent was last elected in
-	persisted    *sentinel.HardState
-	runID        string
+	// receivedTurn: the Ready being checked comes from a turn whose timer
+	// pass followed a Receive; tiltThisTurn: its events entered TILT.
+	receivedTurn, tiltThisTurn bool
+	forced                     bool   // SENTINEL FAILOVER was requested: the next attempt needs no ODOWN
+	forcedEpoch                uint64 // epoch of the last forced attempt: its leader needs no votes, as Sentinel's
+	curEpoch                   uint64 // highest current epoch seen (events, persisted state)
+	tryEpoch                   uint64 // epoch of the failover this agent last started
+	elected                    uint64 // epoch this agent was last elected in
+	persisted                  *sentinel.HardState
+	runID                      string
 
 	contact     bool          // can reach a majority of agents now
 	lastContact time.Duration // last time it could
@@ -215,6 +218,7 @@ func (c *checker) event(a *agent, ev sentinel.Event) {
 	switch ev.Type {
 	case "+tilt":
 		t.tilt = true
+		t.tiltThisTurn = true
 	case "-tilt":
 		t.tilt = false
 	case "+odown":
@@ -324,7 +328,7 @@ func (c *checker) command(a *agent, cmd sentinel.Command) {
 		if name != "SLAVEOF" && name != "REPLICAOF" {
 			continue
 		}
-		if t.tilt {
+		if t.tilt && !(t.tiltThisTurn && t.receivedTurn) {
 			c.failf(a, "sent %v to %s in TILT", argv, cmd.To.Addr)
 		}
 		if strings.EqualFold(argv[1], "no") && strings.EqualFold(argv[2], "one") {
@@ -368,6 +372,20 @@ func (c *checker) promoted(a *agent, r *redis) {
 	if c.w != nil {
 		c.w.promoted(r)
 	}
+}
+
+// turn starts the checks of one Ready; received says that its turn's
+// timer pass followed a Receive. The Node takes an input before the pass
+// that finds the gap since the previous pass, as Sentinel handles the
+// replies an event loop iteration read before its timer detects TILT: a
+// reconfiguration decided on that input (a promotion seen in an INFO
+// reply, the old master demoted) is legitimate, yet comes in the same
+// Ready as the +tilt event, and the Ready does not say which came first.
+// Such a turn's commands are therefore not held to TILT; a pass that enters
+// TILT on a Tick, and every turn after it, are.
+func (c *checker) turn(a *agent, received bool) {
+	t := &c.ag[a.id]
+	t.receivedTurn, t.tiltThisTurn = received, false
 }
 
 // expectTilt: the agent's clock jumped by more than the TILT trigger between

@@ -19,6 +19,7 @@ func TestCheckerCatches(t *testing.T) {
 	ev := func(typ string, epoch uint64, payload string) sentinel.Event {
 		return sentinel.Event{Type: typ, Master: masterName, Epoch: epoch, Payload: payload}
 	}
+	demote := sentinel.Command{Kind: sentinel.CmdTransaction, Cmds: [][]string{{"MULTI"}, {"SLAVEOF", "198.18.0.12", "6379"}, {"EXEC"}}}
 	slaveofNoOne := sentinel.Command{Kind: sentinel.CmdTransaction, Cmds: [][]string{{"MULTI"}, {"SLAVEOF", "NO", "ONE"}, {"EXEC"}}}
 	// elect0 is a valid election of a0 in epoch 1 by a0 and a1.
 	elect0 := func(c *checker, a []*agent) {
@@ -82,6 +83,22 @@ func TestCheckerCatches(t *testing.T) {
 			c.event(a[0], ev("+tilt", 0, ""))
 			c.event(a[0], ev("+try-failover", 1, ""))
 		}, "in TILT"},
+		{"reconfiguration in TILT entered on a Tick", func(c *checker, a []*agent) {
+			c.turn(a[0], false)
+			c.event(a[0], ev("+tilt", 0, ""))
+			c.command(a[0], demote)
+		}, "in TILT"},
+		{"reconfiguration in the turn after TILT", func(c *checker, a []*agent) {
+			c.turn(a[0], true)
+			c.event(a[0], ev("+tilt", 0, ""))
+			c.turn(a[0], true)
+			c.command(a[0], demote)
+		}, "in TILT"},
+		{"reconfiguration decided on the input before the pass that enters TILT", func(c *checker, a []*agent) {
+			c.turn(a[0], true)
+			c.event(a[0], ev("+tilt", 0, ""))
+			c.command(a[0], demote)
+		}, ""},
 		{"promotion without election", func(c *checker, a []*agent) {
 			c.event(a[1], ev("+odown", 0, ""))
 			c.event(a[1], ev("+new-epoch", 2, "2"))

@@ -261,7 +261,7 @@ func (s *steps) startAgent(a *stepAgent) {
 // the loop, then the Ready and the timer.
 func (s *steps) call(a *stepAgent, fn func(now sentinel.Time)) {
 	fn(a.local())
-	a.flush(nil, false)
+	a.flush(turn{})
 	a.drv.Schedule(s.w.now, false)
 }
 
