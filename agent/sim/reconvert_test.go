@@ -1,0 +1,153 @@
+package sim
+
+import (
+	"testing"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+// The one-hour campaign's 92 writes lost beyond the replication bound
+// (issue 13, seed 61206, failover epoch 253122 at 1636 s), replayed: r2's
+// Redis is down and the master's host h0 is isolated, so r1 is promoted
+// with no replica and refuses writes (NOREPLICAS). h0 heals, its agent
+// converts r0 (whose log went past r1's promotion point) into a replica of
+// r1, which needs a full sync; r0 is then r1's only replica and Redis
+// counts it while it loads the RDB, so r1 acknowledges writes again that
+// wait in its output buffer. r1's host is isolated before r0's load ends
+// and r0, holding the RDB only, is promoted. r1's agent must disconnect r0
+// within two watch periods of the first write acknowledged after the
+// transfer; with allow-unreplicated-writes (the rule off) every write of
+// the load is lost, which shows the scenario catches the class.
+func TestReconvertedOldMasterLoadingBoundsLoss(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		name := map[bool]string{false: "rule", true: "allow-unreplicated-writes"}[allow]
+		t.Run(name, func(t *testing.T) {
+			o := calm(61206, 3)
+			o.DownAfter = time.Second
+			o.MinReplicas = 1
+			o.WriteEvery = 10 * time.Millisecond
+			o.AllowUnreplicatedWrites = allow
+			o.SyncBase, o.SyncLoad = 500*time.Millisecond, 2500*time.Millisecond
+			o.Safety = 40 * time.Second
+			isolate := func(w *world, h int, on bool) {
+				for x := range w.cut {
+					if x != h {
+						w.cut[h][x], w.cut[x][h] = on, on
+					}
+				}
+				w.partitioned = true // healed with the safety phase's end
+				w.trace("h%d isolated: %v", h, on)
+				w.check.topology()
+			}
+			var (
+				events   []sentinel.Event
+				ackedAt  []time.Duration // ack time of each acknowledged write, by index in w.acked
+				promoted time.Duration   = -1
+				syncAt   time.Duration   = -1 // r0's full sync from r1 began (its RDB point)
+				loadAt   time.Duration   = -1 // r0's transfer ended: online at offset 0, loading
+				killAt   time.Duration   = -1 // r1 disconnected r0
+				cutAt    time.Duration   = -1 // h1 isolated, r0 still loading
+			)
+			_, res := scenario(t, o, func(w *world) {
+				w.onEvent = func(a *agent, ev sentinel.Event) {
+					if ev.Type == "+replica-not-receiving" {
+						events = append(events, ev)
+					}
+				}
+				r0, r1 := w.redis[0], w.redis[1]
+				w.at(o.Warmup, func() {
+					w.trace("r2 killed")
+					w.redis[2].crash()
+				})
+				// Once the model's guard (replicas acknowledging within
+				// 10 s) no longer counts r2, h0 is isolated.
+				w.at(o.Warmup+11*time.Second, func() { isolate(w, 0, true) })
+				var watch func()
+				watch = func() {
+					for len(ackedAt) < len(w.acked) {
+						ackedAt = append(ackedAt, w.now)
+					}
+					switch {
+					case promoted < 0 && r1.role == roleMaster:
+						promoted = w.now
+						// The isolated old master's offset went past the
+						// promotion point (its replication PINGs and the
+						// agents' hellos), so it needs a full sync.
+						w.nextWrite++
+						r0.log = append(r0.log, w.nextWrite)
+						w.at(w.now+300*time.Millisecond, func() { isolate(w, 0, false) })
+					case promoted >= 0 && syncAt < 0 && r0.syncFrom == r1:
+						syncAt = w.now
+					case syncAt >= 0 && loadAt < 0 && r0.rdbLoadUntil > w.now:
+						loadAt = w.now
+						w.at(w.now+2*time.Second, func() {
+							cutAt = w.now
+							isolate(w, 1, true)
+						})
+					}
+					if killAt < 0 && r1.kills > 0 {
+						killAt = w.now
+					}
+					if cutAt < 0 {
+						w.at(w.now+time.Millisecond, watch)
+					}
+				}
+				w.at(o.Warmup, watch)
+			})
+			if res.Err != nil {
+				failWithTail(t, res, "violation: %v", res.Err)
+				return
+			}
+			if loadAt < 0 || cutAt < 0 {
+				failWithTail(t, res, "r1 promoted at %v, r0's full sync at %v, its load at %v: the scenario did not unfold", promoted, syncAt, loadAt)
+				return
+			}
+			var first time.Duration = -1 // first write acknowledged after the transfer
+			afterLoad, beforeKill := 0, 0
+			for _, at := range ackedAt {
+				if at <= loadAt || at > cutAt {
+					continue
+				}
+				if first < 0 {
+					first = at
+				}
+				afterLoad++
+				if killAt < 0 || at < killAt {
+					beforeKill++
+				}
+			}
+			t.Logf("r1 promoted at %v; r0's full sync at %v, loading at %v, disconnected at %v, h1 cut at %v; "+
+				"first write acked after the transfer at %v, %d acked during the load (%d before the kill); failovers %d, writes acked %d lost %d; events %d",
+				promoted, syncAt, loadAt, killAt, cutAt, first, afterLoad, beforeKill, res.Failovers, res.WritesAcked, res.WritesLost, len(events))
+			for _, ev := range events {
+				t.Logf("%s %s (%s)", ev.Type, ev.Payload, ev.Detail)
+			}
+			if allow {
+				if res.WritesLost < 100 || len(events) > 0 {
+					failWithTail(t, res, "with the rule off, %d writes lost and %d events: the scenario no longer shows the class", res.WritesLost, len(events))
+				}
+				return
+			}
+			if first < 0 {
+				failWithTail(t, res, "no write acknowledged while r0 loaded: the guard did not count it, the scenario no longer shows the class")
+				return
+			}
+			// Two of the agent's watch periods (the INFO showing r0 online
+			// at offset 0 may precede the first write, and the next one
+			// sees the master advanced), plus the CLIENT LIST and KILL
+			// round trips and the client's.
+			const watchPeriod = 250 * time.Millisecond
+			slack := 2*o.Tick + 10*time.Millisecond
+			if killAt < 0 || killAt > cutAt || killAt-first > 2*watchPeriod+slack {
+				failWithTail(t, res, "r0 disconnected at %v, want within %v of the first write acknowledged during its load (%v)", killAt, 2*watchPeriod+slack, first)
+			}
+			if killAt < 0 || killAt-syncAt > sentinel.ReplicationWindow+o.SyncBase {
+				failWithTail(t, res, "r0 disconnected at %v, want within %v of its RDB point (%v) plus the transfer", killAt, sentinel.ReplicationWindow, syncAt)
+			}
+			if max := uint64(2*watchPeriod/o.WriteEvery) + 10; res.WritesLost > max {
+				failWithTail(t, res, "%d writes lost, want at most about two watch periods' %d", res.WritesLost, max)
+			}
+		})
+	}
+}
