@@ -120,11 +120,25 @@ type stalledReplica struct {
 // given the master's latest INFO.
 func (n *Node) watchesReplication(m *master, info *Info) bool {
 	mi := m.inst
-	return info != nil && info.Guarded && !m.cfg.AllowUnreplicatedWrites &&
-		strings.EqualFold(info.Role, "master") && !info.Loading &&
-		n.isLocal(mi.addr) && !n.tilt &&
+	return n.watchable(m, info) && !info.Loading && !n.tilt &&
 		m.failoverState == stateNone && mi.flags&fFailoverInProgress == 0 &&
 		!m.hold.active && !m.pause.active
+}
+
+// watchable reports whether m's master, as info shows it, is one the rule
+// applies to once nothing passing holds it off (TILT, a pause, a failover,
+// a load): a local master running the guard, with unreplicated writes not
+// allowed. Its INFO runs at replWatchPeriod whenever it is watchable, not
+// only while the watch is active: the watch starts or resumes only at an
+// INFO, and at InfoPeriod (10 s) it stayed blind for up to that long
+// after the state that held it off ended, or after a switch that carried
+// the promoted replica's INFO over to the new master instance (the local
+// agent led the failover), while a replica fully synced and Redis counted
+// it as it loaded (issue 13: the one-hour campaign's 92 writes lost beyond
+// the bound, and its 1,055 of epoch 401278).
+func (n *Node) watchable(m *master, info *Info) bool {
+	return info != nil && info.Guarded && !m.cfg.AllowUnreplicatedWrites &&
+		strings.EqualFold(info.Role, "master") && n.isLocal(m.inst.addr)
 }
 
 // watchReplication is run on every INFO of m's master instance.

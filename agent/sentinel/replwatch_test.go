@@ -31,6 +31,9 @@ func TestReplicaNotReceiving(t *testing.T) {
 		event       string
 		infoMax     int // at most this many INFOs to the master in the run
 		infoMin     int
+		// heldOff: the master's INFO shows a state that holds the watch
+		// off (loading:1 stands for any: TILT, a pause, a failover) then.
+		heldOff func(since time.Duration) bool
 	}{
 		{name: "healthy replicas", guard: true, rep1: func(time.Duration) repState { return repState{offset: -1} },
 			infoMin: 30, infoMax: 45},
@@ -108,6 +111,14 @@ func TestReplicaNotReceiving(t *testing.T) {
 				}
 				return repState{offset: -1}
 			}},
+		{name: "loading after a full sync whose start the watch was held off for", guard: true, rep2Loading: true,
+			heldOff: func(since time.Duration) bool { return since > 500*time.Millisecond && since < 2500*time.Millisecond },
+			rep1: func(since time.Duration) repState {
+				if since < 2900*time.Millisecond {
+					return repState{state: "wait_bgsave"}
+				}
+				return repState{offset: 0}
+			}, kill: true, killIn: [2]time.Duration{0, 2 * replWatchPeriod}, event: "+replica-not-receiving"},
 		{name: "no connection from the replica's address", guard: true, noConn: true,
 			rep1: func(time.Duration) repState { return repState{offset: 5} }, event: "+replica-not-receiving"},
 	}
@@ -135,6 +146,9 @@ func TestReplicaNotReceiving(t *testing.T) {
 				s := "# Replication\r\nrole:master\r\nrun_id:" + strings.Repeat("a", 40) + "\r\nconnected_slaves:2\r\n"
 				if tc.guard {
 					s += "min_slaves_good_slaves:2\r\n"
+				}
+				if tc.heldOff != nil && tc.heldOff(h.now-start) {
+					s += "loading:1\r\n"
 				}
 				r1 := tc.rep1(h.now - start)
 				if r1.state == "" {

@@ -179,7 +179,7 @@ func (n *Node) infoPeriod(ri *instance) time.Duration {
 		return n.fastInfoPeriod(m) // paused for a forced failover: watch for the demotion
 	}
 	if ri.kind != KindReplica {
-		if ri == m.inst && m.repl.active && m.repl.inst == ri {
+		if ri == m.inst && n.watchable(m, ri.info) {
 			return min(replWatchPeriod, n.t.InfoPeriod) // replwatch.go
 		}
 		return n.t.InfoPeriod
