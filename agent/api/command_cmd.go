@@ -15,14 +15,8 @@ func (c *client) cmdCommand(args []string) {
 		}
 		return
 	}
-	sub := lowerSub("command", args[1])
-	arity, known := subArityOf("command", sub)
-	if !known {
-		c.w.Error(unknownSubcommand(args[1], "COMMAND"))
-		return
-	}
-	if !arityOK(arity, len(args)) {
-		c.w.Error(subArity("command", sub))
+	sub, ok := c.subcommand("command", args)
+	if !ok {
 		return
 	}
 	switch sub {
@@ -231,31 +225,13 @@ func (c *client) commandDocs(cmd *command) {
 		}
 	}
 	c.w.Map(n)
-	c.w.Bulk("summary")
-	c.w.Bulk(d.summary)
-	c.w.Bulk("since")
-	c.w.Bulk(d.since)
-	c.w.Bulk("group")
-	c.w.Bulk(d.group)
-	if d.complexity != "" {
-		c.w.Bulk("complexity")
-		c.w.Bulk(d.complexity)
-	}
-	if len(d.docFlags) > 0 {
-		c.w.Bulk("doc_flags")
-		c.w.Set(len(d.docFlags))
-		for _, f := range d.docFlags {
-			c.w.Status(f)
-		}
-	}
-	if d.deprecatedSince != "" {
-		c.w.Bulk("deprecated_since")
-		c.w.Bulk(d.deprecatedSince)
-	}
-	if d.replacedBy != "" {
-		c.w.Bulk("replaced_by")
-		c.w.Bulk(d.replacedBy)
-	}
+	c.field("summary", d.summary)
+	c.field("since", d.since)
+	c.field("group", d.group)
+	c.optField("complexity", d.complexity)
+	c.optFlags("doc_flags", d.docFlags)
+	c.optField("deprecated_since", d.deprecatedSince)
+	c.optField("replaced_by", d.replacedBy)
 	if len(d.history) > 0 {
 		c.w.Bulk("history")
 		c.w.Set(len(d.history))
@@ -289,33 +265,44 @@ func (c *client) writeArgs(args []arg) {
 			}
 		}
 		c.w.Map(n)
-		c.w.Bulk("name")
-		c.w.Bulk(a.name)
-		c.w.Bulk("type")
-		c.w.Bulk(a.typ)
-		if a.token != "" {
-			c.w.Bulk("token")
-			c.w.Bulk(a.token)
-		}
-		if a.since != "" {
-			c.w.Bulk("since")
-			c.w.Bulk(a.since)
-		}
-		if a.deprecatedSince != "" {
-			c.w.Bulk("deprecated_since")
-			c.w.Bulk(a.deprecatedSince)
-		}
-		if len(a.flags) > 0 {
-			c.w.Bulk("flags")
-			c.w.Set(len(a.flags))
-			for _, f := range a.flags {
-				c.w.Status(f)
-			}
-		}
+		c.field("name", a.name)
+		c.field("type", a.typ)
+		c.optField("token", a.token)
+		c.optField("since", a.since)
+		c.optField("deprecated_since", a.deprecatedSince)
+		c.optFlags("flags", a.flags)
 		if len(a.args) > 0 {
 			c.w.Bulk("arguments")
 			c.writeArgs(a.args)
 		}
+	}
+}
+
+// field writes one map entry of a reply whose key and value are bulk
+// strings.
+func (c *client) field(key, value string) {
+	c.w.Bulk(key)
+	c.w.Bulk(value)
+}
+
+// optField writes the entry key: value only when value is set; the caller
+// counts it in the map's length the same way.
+func (c *client) optField(key, value string) {
+	if value != "" {
+		c.field(key, value)
+	}
+}
+
+// optFlags writes the entry key: a set of flags (simple strings) only when
+// there are any; the caller counts it in the map's length the same way.
+func (c *client) optFlags(key string, flags []string) {
+	if len(flags) == 0 {
+		return
+	}
+	c.w.Bulk(key)
+	c.w.Set(len(flags))
+	for _, f := range flags {
+		c.w.Status(f)
 	}
 }
 
