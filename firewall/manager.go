@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
+
+	"github.com/vipsentinel/vipsentinel/internal/defaults"
 )
 
 // ConflictMessageID is the journald MESSAGE_ID attached (as attribute
@@ -51,10 +53,7 @@ func New(cfg Config, opts Options) (*Manager, error) {
 	}
 	cfg.Allow = slices.Clone(cfg.Allow)
 	opts = opts.withDefaults()
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := defaults.Logger(opts.Logger)
 	return &Manager{
 		cfg:  cfg,
 		opts: opts,
