@@ -137,8 +137,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if c.heartbeat != nil {
-		var hb time.Time
-		if err := guard(func() error { hb = c.heartbeat(); return nil }); err != nil {
+		if hb, err := guardValue(c.heartbeat); err != nil {
 			c.log.Warn("metrics: heartbeat source failed", "err", err)
 		} else if !hb.IsZero() && hb.UnixNano() > 0 {
 			emit(ch, c.heartbeatTS, prometheus.GaugeValue, unixSeconds(hb))
@@ -159,8 +158,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (c *collector) collectFaults(ch chan<- prometheus.Metric) {
-	var f Faults
-	if err := guard(func() error { f = c.faults.Faults(); return nil }); err != nil {
+	f, err := guardValue(c.faults.Faults)
+	if err != nil {
 		c.log.Warn("metrics: fault counters failed", "err", err)
 		return
 	}
@@ -174,12 +173,7 @@ func (c *collector) collectFaults(ch chan<- prometheus.Metric) {
 func (c *collector) collectCore(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	var core Core
-	err := guard(func() error {
-		var err error
-		core, err = c.core.CoreSnapshot(ctx)
-		return err
-	})
+	core, err := guard(func() (Core, error) { return c.core.CoreSnapshot(ctx) })
 	if err != nil {
 		c.log.Warn("metrics: no status from the sentinel core", "err", err)
 		emit(ch, c.coreUp, prometheus.GaugeValue, 0)
@@ -241,8 +235,8 @@ func (c *collector) collectCore(ch chan<- prometheus.Metric) {
 }
 
 func (c *collector) collectVIPs(ch chan<- prometheus.Metric) {
-	var vips []VIP
-	if err := guard(func() error { vips = c.vips.VIPs(); return nil }); err != nil {
+	vips, err := guardValue(c.vips.VIPs)
+	if err != nil {
 		c.log.Warn("metrics: VIP status failed", "err", err)
 		return
 	}
@@ -270,8 +264,8 @@ func (c *collector) collectVIPs(ch chan<- prometheus.Metric) {
 }
 
 func (c *collector) collectFirewall(ch chan<- prometheus.Metric) {
-	var s Firewall
-	if err := guard(func() error { s = c.fw.Firewall(); return nil }); err != nil {
+	s, err := guardValue(c.fw.Firewall)
+	if err != nil {
 		c.log.Warn("metrics: firewall status failed", "err", err)
 		return
 	}
@@ -297,15 +291,21 @@ func emit(ch chan<- prometheus.Metric, d *prometheus.Desc, t prometheus.ValueTyp
 	ch <- m
 }
 
-// guard runs fn, turning a panic into an error: the registry collects in
-// goroutines of its own, where a panicking source would kill the agent.
-func guard(fn func() error) (err error) {
+// guard runs fn and returns its results, turning a panic into an error
+// (with the zero value): the registry collects in goroutines of its own,
+// where a panicking source would kill the agent.
+func guard[T any](fn func() (T, error)) (v T, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v", r)
 		}
 	}()
 	return fn()
+}
+
+// guardValue is guard for a source that reports no error of its own.
+func guardValue[T any](fn func() T) (T, error) {
+	return guard(func() (T, error) { return fn(), nil })
 }
 
 func b2f(b bool) float64 {

@@ -50,12 +50,7 @@ func (m *Metrics) role(ctx context.Context, want role, name string) (int, string
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.opts.CoreTimeout)
 	defer cancel()
-	var core Core
-	err := guard(func() error {
-		var err error
-		core, err = m.opts.Core.CoreSnapshot(ctx)
-		return err
-	})
+	core, err := guard(func() (Core, error) { return m.opts.Core.CoreSnapshot(ctx) })
 	if err != nil {
 		return http.StatusServiceUnavailable, fmt.Sprintf("unknown: the sentinel core did not answer: %v\n", err)
 	}
