@@ -8,20 +8,13 @@ import (
 )
 
 // role is what a load balancer's health check asks a host: does its Redis
-// hold this role right now?
-type role int
+// hold this role right now? Its value is the role's name.
+type role string
 
 const (
-	roleMaster role = iota
-	roleReplica
+	roleMaster  role = "master"
+	roleReplica role = "replica"
 )
-
-func (r role) String() string {
-	if r == roleMaster {
-		return "master"
-	}
-	return "replica"
-}
 
 // roleCheck serves GET /master and GET /replica: 200 when the local Redis
 // holds the role for the master named by the "master" query parameter (any
