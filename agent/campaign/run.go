@@ -97,6 +97,12 @@ type Report struct {
 	Refused       Refusals     // writes the servers refused (not acknowledged)
 	Lag           LagHistogram // the masters' best replica lag, sampled
 	Fences        int          // +fence events (the agents paused a master's writes)
+	// Events counts every agent process's events by type ("+sdown", ...).
+	Events map[string]int
+	// PauseCalls counts the CLIENT PAUSE commands the redis-servers ran
+	// during the run (a restarted one's from its restart); -1 when a
+	// redis-server did not say.
+	PauseCalls int
 	DualVIP       time.Duration
 	MaxVIPHolders int
 	DualWritable  []time.Duration // episodes of two writable masters clients can reach
@@ -132,6 +138,9 @@ func (rep *Report) Summary() string {
 	fmt.Fprintf(&b, "writes: %d acknowledged, %d lost (outside any fence window: %d within the replication bound %v after the promoted replica stopped receiving, %d beyond it)\n",
 		rep.Acked, rep.Lost, rep.InBound, replBound, rep.Unexplained)
 	fmt.Fprintf(&b, "%s\n%s\nagents' +fence (write pauses): %d\n", rep.Refused, rep.Lag, rep.Fences)
+	fmt.Fprintf(&b, "CLIENT PAUSE calls %d; agents' +lease-pause %d, +quorum-lost %d, +sdown %d, +odown %d, +try-failover %d, +switch-master %d\n",
+		rep.PauseCalls, rep.Events["+lease-pause"], rep.Events["+quorum-lost"], rep.Events["+sdown"], rep.Events["+odown"],
+		rep.Events["+try-failover"], rep.Events["+switch-master"])
 	for _, f := range rep.Failovers {
 		cause := "none"
 		if len(f.Causes) > 0 {
@@ -193,7 +202,7 @@ func (rep *Report) Summary() string {
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.defaults()
 	const hosts = 3
-	rep := &Report{Seed: cfg.Seed, Duration: cfg.Duration, Steps: cfg.Steps, Guard: cfg.Guard}
+	rep := &Report{Seed: cfg.Seed, Duration: cfg.Duration, Steps: cfg.Steps, Guard: cfg.Guard, Events: map[string]int{}}
 	if rep.Steps == nil {
 		rep.Steps = Schedule(cfg.Seed, cfg.Duration, hosts, cfg.DownAfter)
 	}
@@ -215,6 +224,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}))
 	}
 	r.start = time.Now()
+	pauses := r.pauseCalls(ctx, nil)
 	r.note("nemesis", fmt.Sprintf("seed %d, %d steps over %v", cfg.Seed, len(rep.Steps), cfg.Duration))
 	for _, s := range rep.Steps {
 		r.note("nemesis", fmt.Sprintf("plan +%v %s", s.At, s))
@@ -260,6 +270,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		})
 	}
 	vipAcks, folAcks := stopAll()
+	rep.PauseCalls = r.pauseCalls(ctx, pauses).total
 	rep.Refused = refusals(vipW.Since(r.start), vipW.Refused(), vipAcks, folW.Refused())
 	for _, e := range rep.Refused.Episodes {
 		r.note("check", fmt.Sprintf("NOREPLICAS episode at %.3fs for %v", e.At.Seconds(), e.Len.Round(time.Millisecond)))
@@ -295,6 +306,39 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	slices.SortStableFunc(rep.Timeline, func(a, b Line) int { return cmp.Compare(a.At, b.At) })
 	return rep, nil
+}
+
+// pauseReading is the redis-servers' CLIENT PAUSE counts at one time.
+type pauseReading struct {
+	redis []*lab.Redis // the processes read
+	calls []int        // what each had run since it started
+	total int          // their sum, less since's for the same processes; -1 if one did not answer
+}
+
+// pauseCalls reads every host's redis-server's CLIENT PAUSE count. With
+// since, total counts only what ran after that reading (a redis-server
+// restarted since counts from its restart).
+func (r *run) pauseCalls(ctx context.Context, since *pauseReading) *pauseReading {
+	p := &pauseReading{}
+	if since != nil && since.total < 0 {
+		p.total = -1
+	}
+	for h := range r.c.Hosts {
+		rd := r.redis(h)
+		n, err := scenario.PauseCallsOf(ctx, rd)
+		if err != nil {
+			r.note("check", fmt.Sprintf("CLIENT PAUSE count of h%d: %v", h+1, err))
+			p.total = -1
+		}
+		p.redis, p.calls = append(p.redis, rd), append(p.calls, n)
+		if since != nil && since.redis[h] == rd {
+			n -= since.calls[h]
+		}
+		if p.total >= 0 {
+			p.total += n
+		}
+	}
+	return p
 }
 
 func (r *run) majorityMasterAddr() string {
@@ -338,6 +382,7 @@ func (r *run) analyseFailovers(rep *Report) {
 	for h := range r.c.Hosts {
 		for _, p := range r.procs[h] {
 			for _, e := range scenario.AgentLogEvents(p) {
+				rep.Events[e.Type]++
 				switch e.Type {
 				case "+switch-master":
 					f := strings.Fields(e.Payload) // <name> <old ip> <old port> <new ip> <new port>
