@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -260,12 +261,7 @@ func newAdopter(next VIPSetter, leases []HandoverLease, log *slog.Logger, now fu
 func (a *Adopter) Adopted() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var out []string
-	for m := range a.adopted {
-		out = append(out, m)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(a.adopted))
 }
 
 // Set implements VIPSetter.
