@@ -100,8 +100,7 @@ type Report struct {
 	// Events counts every agent process's events by type ("+sdown", ...).
 	Events map[string]int
 	// PauseCalls counts the CLIENT PAUSE commands the redis-servers ran
-	// during the run (a restarted one's from its restart); -1 when a
-	// redis-server did not say.
+	// (a restarted one's since its restart); -1 when one did not say.
 	PauseCalls int
 	DualVIP       time.Duration
 	MaxVIPHolders int
@@ -224,7 +223,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}))
 	}
 	r.start = time.Now()
-	pauses := r.pauseCalls(ctx, nil)
 	r.note("nemesis", fmt.Sprintf("seed %d, %d steps over %v", cfg.Seed, len(rep.Steps), cfg.Duration))
 	for _, s := range rep.Steps {
 		r.note("nemesis", fmt.Sprintf("plan +%v %s", s.At, s))
@@ -270,7 +268,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		})
 	}
 	vipAcks, folAcks := stopAll()
-	rep.PauseCalls = r.pauseCalls(ctx, pauses).total
+	if rep.PauseCalls, err = c.PauseCalls(ctx); err != nil {
+		r.note("check", fmt.Sprintf("CLIENT PAUSE count: %v", err))
+		rep.PauseCalls = -1
+	}
 	rep.Refused = refusals(vipW.Since(r.start), vipW.Refused(), vipAcks, folW.Refused())
 	for _, e := range rep.Refused.Episodes {
 		r.note("check", fmt.Sprintf("NOREPLICAS episode at %.3fs for %v", e.At.Seconds(), e.Len.Round(time.Millisecond)))
@@ -306,39 +307,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	slices.SortStableFunc(rep.Timeline, func(a, b Line) int { return cmp.Compare(a.At, b.At) })
 	return rep, nil
-}
-
-// pauseReading is the redis-servers' CLIENT PAUSE counts at one time.
-type pauseReading struct {
-	redis []*lab.Redis // the processes read
-	calls []int        // what each had run since it started
-	total int          // their sum, less since's for the same processes; -1 if one did not answer
-}
-
-// pauseCalls reads every host's redis-server's CLIENT PAUSE count. With
-// since, total counts only what ran after that reading (a redis-server
-// restarted since counts from its restart).
-func (r *run) pauseCalls(ctx context.Context, since *pauseReading) *pauseReading {
-	p := &pauseReading{}
-	if since != nil && since.total < 0 {
-		p.total = -1
-	}
-	for h := range r.c.Hosts {
-		rd := r.redis(h)
-		n, err := scenario.PauseCallsOf(ctx, rd)
-		if err != nil {
-			r.note("check", fmt.Sprintf("CLIENT PAUSE count of h%d: %v", h+1, err))
-			p.total = -1
-		}
-		p.redis, p.calls = append(p.redis, rd), append(p.calls, n)
-		if since != nil && since.redis[h] == rd {
-			n -= since.calls[h]
-		}
-		if p.total >= 0 {
-			p.total += n
-		}
-	}
-	return p
 }
 
 func (r *run) majorityMasterAddr() string {

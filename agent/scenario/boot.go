@@ -336,7 +336,7 @@ func (c *Cluster) ConfigEpoch(ctx context.Context, i int) (int64, error) {
 func (c *Cluster) PauseCalls(ctx context.Context) (int, error) {
 	total := 0
 	for _, r := range c.Redis {
-		n, err := PauseCallsOf(ctx, r)
+		n, err := pauseCalls(ctx, r)
 		if err != nil {
 			return total, err
 		}
@@ -345,9 +345,7 @@ func (c *Cluster) PauseCalls(ctx context.Context) (int, error) {
 	return total, nil
 }
 
-// PauseCallsOf is the CLIENT PAUSE commands r has executed since it
-// started.
-func PauseCallsOf(ctx context.Context, r *lab.Redis) (int, error) {
+func pauseCalls(ctx context.Context, r *lab.Redis) (int, error) {
 	info, err := r.Info(ctx, "commandstats")
 	if err != nil {
 		return 0, err
