@@ -97,11 +97,6 @@ type Report struct {
 	Refused       Refusals     // writes the servers refused (not acknowledged)
 	Lag           LagHistogram // the masters' best replica lag, sampled
 	Fences        int          // +fence events (the agents paused a master's writes)
-	// Events counts every agent process's events by type ("+sdown", ...).
-	Events map[string]int
-	// PauseCalls counts the CLIENT PAUSE commands the redis-servers ran
-	// (a restarted one's since its restart); -1 when one did not say.
-	PauseCalls int
 	DualVIP       time.Duration
 	MaxVIPHolders int
 	DualWritable  []time.Duration // episodes of two writable masters clients can reach
@@ -112,6 +107,11 @@ type Report struct {
 	Exits         int // agents that exited unexpectedly
 	Violations    []string
 	Timeline      []Line
+	// Events counts every agent process's events by type ("+sdown", ...).
+	Events map[string]int
+	// PauseCalls counts the CLIENT PAUSE commands the redis-servers ran
+	// (a restarted one's since its restart); -1 when one did not say.
+	PauseCalls int
 }
 
 // Failed reports whether any check failed.
