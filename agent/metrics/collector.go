@@ -137,9 +137,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if c.heartbeat != nil {
-		if hb, err := guardValue(c.heartbeat); err != nil {
-			c.log.Warn("metrics: heartbeat source failed", "err", err)
-		} else if !hb.IsZero() && hb.UnixNano() > 0 {
+		if hb, ok := read(c, "heartbeat source", c.heartbeat); ok && !hb.IsZero() && hb.UnixNano() > 0 {
 			emit(ch, c.heartbeatTS, prometheus.GaugeValue, unixSeconds(hb))
 		}
 	}
@@ -158,9 +156,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (c *collector) collectFaults(ch chan<- prometheus.Metric) {
-	f, err := guardValue(c.faults.Faults)
-	if err != nil {
-		c.log.Warn("metrics: fault counters failed", "err", err)
+	f, ok := read(c, "fault counters", c.faults.Faults)
+	if !ok {
 		return
 	}
 	emit(ch, c.badReplies, prometheus.CounterValue, float64(f.BadReplies))
@@ -235,9 +232,8 @@ func (c *collector) collectCore(ch chan<- prometheus.Metric) {
 }
 
 func (c *collector) collectVIPs(ch chan<- prometheus.Metric) {
-	vips, err := guardValue(c.vips.VIPs)
-	if err != nil {
-		c.log.Warn("metrics: VIP status failed", "err", err)
+	vips, ok := read(c, "VIP status", c.vips.VIPs)
+	if !ok {
 		return
 	}
 	seen := map[[3]string]bool{}
@@ -264,9 +260,8 @@ func (c *collector) collectVIPs(ch chan<- prometheus.Metric) {
 }
 
 func (c *collector) collectFirewall(ch chan<- prometheus.Metric) {
-	s, err := guardValue(c.fw.Firewall)
-	if err != nil {
-		c.log.Warn("metrics: firewall status failed", "err", err)
+	s, ok := read(c, "firewall status", c.fw.Firewall)
+	if !ok {
 		return
 	}
 	emit(ch, c.fwOpen, prometheus.GaugeValue, b2f(s.Open))
@@ -303,9 +298,15 @@ func guard[T any](fn func() (T, error)) (v T, err error) {
 	return fn()
 }
 
-// guardValue is guard for a source that reports no error of its own.
-func guardValue[T any](fn func() T) (T, error) {
-	return guard(func() (T, error) { return fn(), nil })
+// read asks a status source that reports no error of its own through
+// guard. A panic in it is logged as "metrics: <what> failed" and read
+// returns false: that scrape goes without the source's series.
+func read[T any](c *collector, what string, get func() T) (T, bool) {
+	v, err := guard(func() (T, error) { return get(), nil })
+	if err != nil {
+		c.log.Warn("metrics: "+what+" failed", "err", err)
+	}
+	return v, err == nil
 }
 
 func b2f(b bool) float64 {
