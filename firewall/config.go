@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/defaults"
 )
 
 // TableName is the name of the nftables table (family inet) that vipsentinel owns.
@@ -173,12 +175,8 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.ReconcileInterval <= 0 {
-		o.ReconcileInterval = 30 * time.Second
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 5 * time.Second
-	}
+	o.ReconcileInterval = defaults.Positive(o.ReconcileInterval, 30*time.Second)
+	o.Timeout = defaults.Positive(o.Timeout, 5*time.Second)
 	return o
 }
 

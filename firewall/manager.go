@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
+
+	"github.com/vipsentinel/vipsentinel/internal/defaults"
 )
 
 // ConflictMessageID is the journald MESSAGE_ID attached (as attribute
@@ -51,10 +53,7 @@ func New(cfg Config, opts Options) (*Manager, error) {
 	}
 	cfg.Allow = slices.Clone(cfg.Allow)
 	opts = opts.withDefaults()
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := defaults.Logger(opts.Logger)
 	return &Manager{
 		cfg:  cfg,
 		opts: opts,
@@ -91,12 +90,7 @@ func (m *Manager) Open(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.open = true
-	err := m.sync(true)
-	m.record(err)
-	if err != nil {
-		return fmt.Errorf("open firewall: %w", err)
-	}
-	return nil
+	return m.record("open firewall", m.sync(true))
 }
 
 // Close undoes Open: it deletes table inet vipsentinel and every rule
@@ -118,12 +112,7 @@ func (m *Manager) Close(ctx context.Context) error {
 		if !wasFenced {
 			return nil
 		}
-		err := m.applyOwn(m.desired())
-		m.record(err)
-		if err != nil {
-			return fmt.Errorf("close firewall: lift fence: %w", err)
-		}
-		return nil
+		return m.record("close firewall: lift fence", m.applyOwn(m.desired()))
 	}
 	// A rule can vanish between reading and deleting (a foreign reload);
 	// the batch then fails as a whole and is retried on a fresh reading.
@@ -134,9 +123,8 @@ func (m *Manager) Close(ctx context.Context) error {
 		}
 	}
 	m.conflicts, m.reported = nil, ""
-	m.record(err)
-	if err != nil {
-		return fmt.Errorf("close firewall: %w", err)
+	if err := m.record("close firewall", err); err != nil {
+		return err
 	}
 	m.log.Info("firewall closed", "table", "inet "+TableName)
 	return nil
@@ -196,10 +184,8 @@ func (m *Manager) SetFenced(fenced bool, allowed []netip.Addr) error {
 	if !m.open {
 		return nil
 	}
-	err := m.applyOwn(m.desired())
-	m.record(err)
-	if err != nil {
-		return fmt.Errorf("set fence %v: %w", fenced, err)
+	if err := m.record(fmt.Sprintf("set fence %v", fenced), m.applyOwn(m.desired())); err != nil {
+		return err
 	}
 	m.log.Info("firewall fence changed", "fenced", fenced, "allowed", len(allowed))
 	return nil
@@ -326,14 +312,19 @@ func (m *Manager) reconcile() {
 	if err != nil && (m.lastErr == nil || m.lastErr.Error() != err.Error()) {
 		m.log.Error("firewall reconcile failed", "err", err)
 	}
-	m.record(err)
+	m.record("reconcile firewall", err)
 }
 
-func (m *Manager) record(err error) {
+// record notes the outcome of a change to the ruleset for Status, and
+// returns err wrapped with what the change was (nil when it succeeded).
+// The caller holds m.mu.
+func (m *Manager) record(what string, err error) error {
 	m.lastErr = err
-	if err == nil {
-		m.lastApply = time.Now()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
+	m.lastApply = time.Now()
+	return nil
 }
 
 // sync brings the kernel to the desired state. With force it rewrites

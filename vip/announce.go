@@ -16,6 +16,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/vipsentinel/vipsentinel/internal/defaults"
 	"github.com/vipsentinel/vipsentinel/internal/panics"
 )
 
@@ -76,10 +77,7 @@ func NewPacket(opts PacketOptions) (*Packet, error) {
 		}
 		return nil, fmt.Errorf("open netlink handle: %w", err)
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := defaults.Logger(opts.Logger)
 	return &Packet{ns: ns, h: h, log: log, shapes: defaultShapes}, nil
 }
 

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/defaults"
 )
 
 // Intent says whether this host should hold the VIPs of a master, and which
@@ -181,22 +183,16 @@ func New(cfgs []Config, opts Options) (*Manager, error) {
 	m := &Manager{
 		addrs:     opts.Addrs,
 		ann:       opts.Announcer,
-		log:       opts.Logger,
+		log:       defaults.Logger(opts.Logger),
 		onEvent:   opts.OnEvent,
 		onGone:    opts.OnGone,
 		goneSent:  map[string]uint64{},
-		interval:  opts.ReconcileInterval,
+		interval:  defaults.Positive(opts.ReconcileInterval, DefaultReconcileInterval),
 		byAddr:    map[ifaceIP]*vipState{},
 		kick:      make(chan struct{}, 1),
 		conflicts: make(chan Event, 16),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
-	}
-	if m.log == nil {
-		m.log = slog.New(slog.DiscardHandler)
-	}
-	if m.interval <= 0 {
-		m.interval = DefaultReconcileInterval
 	}
 	seen := map[netip.Addr]string{}
 	for _, c := range cfgs {

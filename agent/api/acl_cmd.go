@@ -118,14 +118,8 @@ func (c *client) killRevokedSubscribers(u *aclUser) {
 }
 
 func (c *client) cmdACL(args []string) {
-	sub := lowerSub("acl", args[1])
-	arity, known := subArityOf("acl", sub)
-	if !known {
-		c.w.Error(unknownSubcommand(args[1], "ACL"))
-		return
-	}
-	if !arityOK(arity, len(args)) {
-		c.w.Error(subArity("acl", sub))
+	sub, ok := c.subcommand("acl", args)
+	if !ok {
 		return
 	}
 	a := c.srv.acl
@@ -282,12 +276,9 @@ func (c *client) aclGetUser(name string) {
 	}
 	c.w.Bulk("passwords")
 	c.w.Bulks(passwords...)
-	c.w.Bulk("commands")
-	c.w.Bulk(cmds)
-	c.w.Bulk("keys")
-	c.w.Bulk(keys)
-	c.w.Bulk("channels")
-	c.w.Bulk(channels)
+	c.field("commands", cmds)
+	c.field("keys", keys)
+	c.field("channels", channels)
 	c.w.Bulk("selectors")
 	c.w.Array(0)
 }

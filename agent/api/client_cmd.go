@@ -9,14 +9,8 @@ import (
 )
 
 func (c *client) cmdClient(args []string) {
-	sub := lowerSub("client", args[1])
-	arity, known := subArityOf("client", sub)
-	if !known {
-		c.w.Error(unknownSubcommand(args[1], "CLIENT"))
-		return
-	}
-	if !arityOK(arity, len(args)) {
-		c.w.Error(subArity("client", sub))
+	sub, ok := c.subcommand("client", args)
+	if !ok {
 		return
 	}
 	switch sub {
@@ -84,7 +78,7 @@ func (c *client) cmdClient(args []string) {
 		default:
 			c.w.Error("ERR syntax error")
 		}
-	case "no-evict":
+	case "no-evict", "tracking":
 		switch strings.ToLower(args[2]) {
 		case "on", "off":
 			c.w.Status("OK")
@@ -116,13 +110,6 @@ func (c *client) cmdClient(args []string) {
 		c.w.Status("OK")
 	case "getredir":
 		c.w.Int(-1)
-	case "tracking":
-		switch strings.ToLower(args[2]) {
-		case "on", "off":
-			c.w.Status("OK")
-		default:
-			c.w.Error("ERR syntax error")
-		}
 	case "trackinginfo":
 		c.w.Map(3)
 		c.w.Bulk("flags")

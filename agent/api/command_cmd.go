@@ -15,14 +15,8 @@ func (c *client) cmdCommand(args []string) {
 		}
 		return
 	}
-	sub := lowerSub("command", args[1])
-	arity, known := subArityOf("command", sub)
-	if !known {
-		c.w.Error(unknownSubcommand(args[1], "COMMAND"))
-		return
-	}
-	if !arityOK(arity, len(args)) {
-		c.w.Error(subArity("command", sub))
+	sub, ok := c.subcommand("command", args)
+	if !ok {
 		return
 	}
 	switch sub {
@@ -223,100 +217,88 @@ func (c *client) commandInfo(cmd *command) {
 func (c *client) commandDocs(cmd *command) {
 	d := &cmd.doc
 	subs := cmd.listedSubs()
-	n := 3
-	for _, present := range []bool{d.complexity != "", len(d.docFlags) > 0, d.deprecatedSince != "",
-		d.replacedBy != "", len(d.history) > 0, len(d.args) > 0, len(subs) > 0} {
-		if present {
+	c.writeDocMap(
+		c.docText("summary", d.summary, true), c.docText("since", d.since, true), c.docText("group", d.group, true),
+		c.docText("complexity", d.complexity, false), c.docFlags("doc_flags", d.docFlags),
+		c.docText("deprecated_since", d.deprecatedSince, false), c.docText("replaced_by", d.replacedBy, false),
+		docField{"history", len(d.history) > 0, func() {
+			c.w.Set(len(d.history))
+			for _, h := range d.history {
+				c.w.Array(2)
+				c.w.Bulk(h.version)
+				c.w.Bulk(h.change)
+			}
+		}},
+		docField{"arguments", len(d.args) > 0, func() { c.writeArgs(d.args) }},
+		docField{"subcommands", len(subs) > 0, func() {
+			c.w.Map(len(subs))
+			for _, s := range subs {
+				c.w.Bulk(s.name)
+				c.commandDocs(s)
+			}
+		}})
+}
+
+// writeArgs writes a command's arguments as COMMAND DOCS lists them,
+// recursing into the arguments of a block or oneof.
+func (c *client) writeArgs(args []arg) {
+	c.w.Array(len(args))
+	for _, a := range args {
+		c.writeDocMap(c.docText("name", a.name, true), c.docText("type", a.typ, true),
+			c.docText("token", a.token, false), c.docText("since", a.since, false),
+			c.docText("deprecated_since", a.deprecatedSince, false), c.docFlags("flags", a.flags),
+			docField{"arguments", len(a.args) > 0, func() { c.writeArgs(a.args) }})
+	}
+}
+
+// docField is one entry of a COMMAND DOCS map: its key, whether it is
+// present, and what writes its value.
+type docField struct {
+	key   string
+	set   bool
+	value func()
+}
+
+// writeDocMap writes the present fields as one map. Its length and its
+// entries come from the same list, so they cannot disagree.
+func (c *client) writeDocMap(fields ...docField) {
+	n := 0
+	for _, f := range fields {
+		if f.set {
 			n++
 		}
 	}
 	c.w.Map(n)
-	c.w.Bulk("summary")
-	c.w.Bulk(d.summary)
-	c.w.Bulk("since")
-	c.w.Bulk(d.since)
-	c.w.Bulk("group")
-	c.w.Bulk(d.group)
-	if d.complexity != "" {
-		c.w.Bulk("complexity")
-		c.w.Bulk(d.complexity)
-	}
-	if len(d.docFlags) > 0 {
-		c.w.Bulk("doc_flags")
-		c.w.Set(len(d.docFlags))
-		for _, f := range d.docFlags {
-			c.w.Status(f)
-		}
-	}
-	if d.deprecatedSince != "" {
-		c.w.Bulk("deprecated_since")
-		c.w.Bulk(d.deprecatedSince)
-	}
-	if d.replacedBy != "" {
-		c.w.Bulk("replaced_by")
-		c.w.Bulk(d.replacedBy)
-	}
-	if len(d.history) > 0 {
-		c.w.Bulk("history")
-		c.w.Set(len(d.history))
-		for _, h := range d.history {
-			c.w.Array(2)
-			c.w.Bulk(h.version)
-			c.w.Bulk(h.change)
-		}
-	}
-	if len(d.args) > 0 {
-		c.w.Bulk("arguments")
-		c.writeArgs(d.args)
-	}
-	if len(subs) > 0 {
-		c.w.Bulk("subcommands")
-		c.w.Map(len(subs))
-		for _, s := range subs {
-			c.w.Bulk(s.name)
-			c.commandDocs(s)
+	for _, f := range fields {
+		if f.set {
+			c.w.Bulk(f.key)
+			f.value()
 		}
 	}
 }
 
-func (c *client) writeArgs(args []arg) {
-	c.w.Array(len(args))
-	for _, a := range args {
-		n := 2
-		for _, present := range []bool{a.token != "", a.since != "", a.deprecatedSince != "", len(a.flags) > 0, len(a.args) > 0} {
-			if present {
-				n++
-			}
+// docText is a field whose value is the bulk string s, present when s is
+// set or always.
+func (c *client) docText(key, s string, always bool) docField {
+	return docField{key, always || s != "", func() { c.w.Bulk(s) }}
+}
+
+// docFlags is a field whose value is the set of flags (simple strings),
+// present when there are any.
+func (c *client) docFlags(key string, flags []string) docField {
+	return docField{key, len(flags) > 0, func() {
+		c.w.Set(len(flags))
+		for _, f := range flags {
+			c.w.Status(f)
 		}
-		c.w.Map(n)
-		c.w.Bulk("name")
-		c.w.Bulk(a.name)
-		c.w.Bulk("type")
-		c.w.Bulk(a.typ)
-		if a.token != "" {
-			c.w.Bulk("token")
-			c.w.Bulk(a.token)
-		}
-		if a.since != "" {
-			c.w.Bulk("since")
-			c.w.Bulk(a.since)
-		}
-		if a.deprecatedSince != "" {
-			c.w.Bulk("deprecated_since")
-			c.w.Bulk(a.deprecatedSince)
-		}
-		if len(a.flags) > 0 {
-			c.w.Bulk("flags")
-			c.w.Set(len(a.flags))
-			for _, f := range a.flags {
-				c.w.Status(f)
-			}
-		}
-		if len(a.args) > 0 {
-			c.w.Bulk("arguments")
-			c.writeArgs(a.args)
-		}
-	}
+	}}
+}
+
+// field writes one map entry of a reply whose key and value are bulk
+// strings.
+func (c *client) field(key, value string) {
+	c.w.Bulk(key)
+	c.w.Bulk(value)
 }
 
 // aclCategories are the categories ACL CAT lists.

@@ -155,6 +155,25 @@ func lowerSub(cmd, sub string) string {
 	return strings.ToLower(sub)
 }
 
+// subcommand resolves args[1] as a subcommand of cmd (CLIENT, ACL, ...) and
+// checks its arity against the command table. It returns the subcommand in
+// lower case, or writes Redis's error for an unknown subcommand or a wrong
+// number of arguments and returns false: every command with subcommands
+// refuses them the same way.
+func (c *client) subcommand(cmd string, args []string) (string, bool) {
+	sub := lowerSub(cmd, args[1])
+	arity, known := subArityOf(cmd, sub)
+	if !known {
+		c.w.Error(unknownSubcommand(args[1], cmd))
+		return "", false
+	}
+	if !arityOK(arity, len(args)) {
+		c.w.Error(subArity(cmd, sub))
+		return "", false
+	}
+	return sub, true
+}
+
 func lowerASCII(c byte) byte {
 	if 'A' <= c && c <= 'Z' {
 		return c + 'a' - 'A'
@@ -478,16 +497,13 @@ func (c *client) cmdHello(args []string) {
 	c.mu.Unlock()
 	c.w.Proto = proto
 	c.w.Map(6)
-	c.w.Bulk("server")
-	c.w.Bulk("redis")
-	c.w.Bulk("version")
-	c.w.Bulk(RedisVersion)
+	c.field("server", "redis")
+	c.field("version", RedisVersion)
 	c.w.Bulk("proto")
 	c.w.Int(int64(proto))
 	c.w.Bulk("id")
 	c.w.Int(c.id)
-	c.w.Bulk("mode")
-	c.w.Bulk("sentinel")
+	c.field("mode", "sentinel")
 	c.w.Bulk("modules")
 	c.w.Array(0)
 }
@@ -675,14 +691,8 @@ func (c *client) cmdPublish(args []string) {
 // VIPSENTINEL.
 
 func (c *client) cmdVIPSentinel(args []string) {
-	sub := lowerSub("vipsentinel", args[1])
-	arity, known := subArityOf("vipsentinel", sub)
-	if !known {
-		c.w.Error(unknownSubcommand(args[1], "VIPSENTINEL"))
-		return
-	}
-	if !arityOK(arity, len(args)) {
-		c.w.Error(subArity("vipsentinel", sub))
+	sub, ok := c.subcommand("vipsentinel", args)
+	if !ok {
 		return
 	}
 	switch sub {

@@ -8,14 +8,8 @@ import (
 )
 
 func (c *client) cmdSentinel(args []string) {
-	sub := lowerSub("sentinel", args[1])
-	arity, known := subArityOf("sentinel", sub)
-	if !known {
-		c.w.Error(unknownSubcommand(args[1], "SENTINEL"))
-		return
-	}
-	if !arityOK(arity, len(args)) {
-		c.w.Error(subArity("sentinel", sub))
+	sub, ok := c.subcommand("sentinel", args)
+	if !ok {
 		return
 	}
 	b := c.srv.cfg.Backend

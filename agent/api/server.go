@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/resp"
+	"github.com/vipsentinel/vipsentinel/internal/defaults"
 	"github.com/vipsentinel/vipsentinel/internal/panics"
 	"github.com/vipsentinel/vipsentinel/internal/ratelog"
 )
@@ -187,31 +188,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Backend == nil {
 		return nil, errors.New("api: no backend")
 	}
-	if cfg.MaxClients <= 0 {
-		cfg.MaxClients = DefaultMaxClients
-	}
-	if cfg.MaxUnauthenticated <= 0 {
-		cfg.MaxUnauthenticated = max(1, min(cfg.MaxClients/4, 1024))
-	}
-	if cfg.AuthTimeout <= 0 {
-		cfg.AuthTimeout = DefaultAuthTimeout
-	}
-	if cfg.PubSubHard <= 0 {
-		cfg.PubSubHard = DefaultPubSubHard
-	}
-	if cfg.PubSubSoft <= 0 {
-		cfg.PubSubSoft = DefaultPubSubSoft
-	}
-	if cfg.PubSubSoftTime <= 0 {
-		cfg.PubSubSoftTime = DefaultPubSubSoftTime
-	}
-	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = DefaultCallTimeout
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	cfg.MaxClients = defaults.Positive(cfg.MaxClients, DefaultMaxClients)
+	cfg.MaxUnauthenticated = defaults.Positive(cfg.MaxUnauthenticated, max(1, min(cfg.MaxClients/4, 1024)))
+	cfg.AuthTimeout = defaults.Positive(cfg.AuthTimeout, DefaultAuthTimeout)
+	cfg.PubSubHard = defaults.Positive(cfg.PubSubHard, DefaultPubSubHard)
+	cfg.PubSubSoft = defaults.Positive(cfg.PubSubSoft, DefaultPubSubSoft)
+	cfg.PubSubSoftTime = defaults.Positive(cfg.PubSubSoftTime, DefaultPubSubSoftTime)
+	cfg.CallTimeout = defaults.Positive(cfg.CallTimeout, DefaultCallTimeout)
+	log := defaults.Logger(cfg.Logger)
 	users, err := newACL(cfg.RequirePass, cfg.Users, cfg.ACLFile, cfg.ACLPubsubAllChannels)
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)

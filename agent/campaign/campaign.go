@@ -135,6 +135,22 @@ func (r *run) redis(h int) *lab.Redis {
 	return r.c.Redis[h]
 }
 
+// probes returns one client per host for the monitors' samplers, each
+// opened from the host's own namespace (no cut or loss between hosts
+// affects it) to its redis-server as it is now, with 100 ms deadlines, no
+// retries and one connection: a sample that does not answer at once is
+// skipped rather than delaying the next.
+func (r *run) probes() []*redis.Client {
+	probes := make([]*redis.Client, len(r.c.Hosts))
+	for h, host := range r.c.Hosts {
+		probes[h] = host.RedisClient(&redis.Options{
+			Addr: r.redis(h).Addr, Password: r.c.Opts.Password, Protocol: 2, MaxRetries: -1, PoolSize: 1,
+			DialTimeout: 100 * time.Millisecond, ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond,
+		})
+	}
+	return probes
+}
+
 func (r *run) killRedis(h int) error {
 	p := r.redis(h).Proc
 	r.mu.Lock()

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/vipsentinel/vipsentinel/agent/lab"
 	"github.com/vipsentinel/vipsentinel/agent/scenario"
 )
@@ -145,13 +143,7 @@ func (h LagHistogram) String() string {
 
 func (m *monitors) sampleLag() func(context.Context) {
 	r := m.r
-	probes := make([]*redis.Client, len(r.c.Hosts))
-	for h, host := range r.c.Hosts {
-		probes[h] = host.RedisClient(&redis.Options{
-			Addr: r.redis(h).Addr, Password: r.c.Opts.Password, Protocol: 2, MaxRetries: -1, PoolSize: 1,
-			DialTimeout: 100 * time.Millisecond, ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond,
-		})
-	}
+	probes := r.probes()
 	return func(ctx context.Context) {
 		for h := range r.c.Hosts {
 			raw, err := probes[h].Info(ctx, "replication").Result()

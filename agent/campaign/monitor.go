@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/vipsentinel/vipsentinel/agent/lab"
 	"github.com/vipsentinel/vipsentinel/agent/scenario"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
@@ -200,13 +198,7 @@ func (m *monitors) sampleProcs(ctx context.Context) {
 // lease, sentinel.FenceLease) plus a sampling period on either side.
 func (m *monitors) sampleWritable() func(context.Context) {
 	r := m.r
-	probes := make([]*redis.Client, len(r.c.Hosts))
-	for h, host := range r.c.Hosts {
-		probes[h] = host.RedisClient(&redis.Options{
-			Addr: r.redis(h).Addr, Password: r.c.Opts.Password, Protocol: 2, MaxRetries: -1, PoolSize: 1,
-			DialTimeout: 100 * time.Millisecond, ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond,
-		})
-	}
+	probes := r.probes()
 	window := sentinel.FenceLease(r.cfg.DownAfter) + 2*writableSample
 	var dualSince, staleSince time.Time
 	seq := 0

@@ -107,6 +107,11 @@ type Report struct {
 	Exits         int // agents that exited unexpectedly
 	Violations    []string
 	Timeline      []Line
+	// Events counts every agent process's events by type ("+sdown", ...).
+	Events map[string]int
+	// PauseCalls counts the CLIENT PAUSE commands the redis-servers ran
+	// (a restarted one's since its restart); -1 when one did not say.
+	PauseCalls int
 }
 
 // Failed reports whether any check failed.
@@ -132,6 +137,9 @@ func (rep *Report) Summary() string {
 	fmt.Fprintf(&b, "writes: %d acknowledged, %d lost (outside any fence window: %d within the replication bound %v after the promoted replica stopped receiving, %d beyond it)\n",
 		rep.Acked, rep.Lost, rep.InBound, replBound, rep.Unexplained)
 	fmt.Fprintf(&b, "%s\n%s\nagents' +fence (write pauses): %d\n", rep.Refused, rep.Lag, rep.Fences)
+	fmt.Fprintf(&b, "CLIENT PAUSE calls %d; agents' +lease-pause %d, +quorum-lost %d, +sdown %d, +odown %d, +try-failover %d, +switch-master %d\n",
+		rep.PauseCalls, rep.Events["+lease-pause"], rep.Events["+quorum-lost"], rep.Events["+sdown"], rep.Events["+odown"],
+		rep.Events["+try-failover"], rep.Events["+switch-master"])
 	for _, f := range rep.Failovers {
 		cause := "none"
 		if len(f.Causes) > 0 {
@@ -193,7 +201,7 @@ func (rep *Report) Summary() string {
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.defaults()
 	const hosts = 3
-	rep := &Report{Seed: cfg.Seed, Duration: cfg.Duration, Steps: cfg.Steps, Guard: cfg.Guard}
+	rep := &Report{Seed: cfg.Seed, Duration: cfg.Duration, Steps: cfg.Steps, Guard: cfg.Guard, Events: map[string]int{}}
 	if rep.Steps == nil {
 		rep.Steps = Schedule(cfg.Seed, cfg.Duration, hosts, cfg.DownAfter)
 	}
@@ -260,6 +268,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		})
 	}
 	vipAcks, folAcks := stopAll()
+	if rep.PauseCalls, err = c.PauseCalls(ctx); err != nil {
+		r.note("check", fmt.Sprintf("CLIENT PAUSE count: %v", err))
+		rep.PauseCalls = -1
+	}
 	rep.Refused = refusals(vipW.Since(r.start), vipW.Refused(), vipAcks, folW.Refused())
 	for _, e := range rep.Refused.Episodes {
 		r.note("check", fmt.Sprintf("NOREPLICAS episode at %.3fs for %v", e.At.Seconds(), e.Len.Round(time.Millisecond)))
@@ -338,6 +350,7 @@ func (r *run) analyseFailovers(rep *Report) {
 	for h := range r.c.Hosts {
 		for _, p := range r.procs[h] {
 			for _, e := range scenario.AgentLogEvents(p) {
+				rep.Events[e.Type]++
 				switch e.Type {
 				case "+switch-master":
 					f := strings.Fields(e.Payload) // <name> <old ip> <old port> <new ip> <new port>

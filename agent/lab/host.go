@@ -232,45 +232,34 @@ func checkLiteral(addr string) error {
 // DialContext opens a connection from inside h's namespace. addr must use an
 // IP literal.
 func (h *Host) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	if err := checkLiteral(addr); err != nil {
-		return nil, fmt.Errorf("%s: dial: %w", h.Name, err)
-	}
-	var c net.Conn
-	err := h.Do(func() error {
-		var err error
-		c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
-		return err
-	})
-	return c, err
+	return openIn(h, "dial", addr, func() (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, network, addr) })
 }
 
 // Listen opens a stream listener inside h's namespace ("tcp", "1.2.3.4:0").
 func (h *Host) Listen(network, addr string) (net.Listener, error) {
-	if err := checkLiteral(addr); err != nil {
-		return nil, fmt.Errorf("%s: listen: %w", h.Name, err)
-	}
-	var ln net.Listener
-	err := h.Do(func() error {
-		var err error
-		ln, err = net.Listen(network, addr)
-		return err
-	})
-	return ln, err
+	return openIn(h, "listen", addr, func() (net.Listener, error) { return net.Listen(network, addr) })
 }
 
 // ListenPacket opens a packet socket ("udp", "1.2.3.4:0") inside h's
 // namespace.
 func (h *Host) ListenPacket(network, addr string) (net.PacketConn, error) {
+	return openIn(h, "listen", addr, func() (net.PacketConn, error) { return net.ListenPacket(network, addr) })
+}
+
+// openIn refuses an addr that is not an IP literal (checkLiteral), then
+// runs open inside h's namespace, so that the socket it creates belongs
+// there; op names the operation in the error.
+func openIn[T any](h *Host, op, addr string, open func() (T, error)) (T, error) {
+	var v T
 	if err := checkLiteral(addr); err != nil {
-		return nil, fmt.Errorf("%s: listen: %w", h.Name, err)
+		return v, fmt.Errorf("%s: %s: %w", h.Name, op, err)
 	}
-	var pc net.PacketConn
 	err := h.Do(func() error {
 		var err error
-		pc, err = net.ListenPacket(network, addr)
+		v, err = open()
 		return err
 	})
-	return pc, err
+	return v, err
 }
 
 // ErrNoNeighbor means the neighbour cache has no entry for the address.

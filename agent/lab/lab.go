@@ -386,25 +386,26 @@ func (l *Lab) Prefix6() netip.Prefix { return netip.PrefixFrom(l.ip6(0), 64) }
 // call returned (.200 to .254), for use as a VIP. It panics when they run out,
 // which only a broken test can cause.
 func (l *Lab) FreeIP4() netip.Addr {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.nextV4 > lastVIP {
-		panic("lab: FreeIP4: all free addresses handed out")
-	}
-	l.nextV4++
-	return netip.AddrFrom4([4]byte{l.sub[0], l.sub[1], l.sub[2], byte(l.nextV4 - 1)})
+	n := l.nextFree(&l.nextV4, "FreeIP4")
+	return netip.AddrFrom4([4]byte{l.sub[0], l.sub[1], l.sub[2], byte(n)})
 }
 
 // FreeIP6 returns an address in Prefix6 that no host has and that no earlier
 // call returned (::200 and up), for use as a VIP.
 func (l *Lab) FreeIP6() netip.Addr {
+	return l.ip6(l.nextFree(&l.nextV6, "FreeIP6"))
+}
+
+// nextFree hands out the next host number of a family's free range (*next,
+// kept under l.mu) and panics, naming caller, when the range is used up.
+func (l *Lab) nextFree(next *int, caller string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.nextV6 > lastVIP {
-		panic("lab: FreeIP6: all free addresses handed out")
+	if *next > lastVIP {
+		panic("lab: " + caller + ": all free addresses handed out")
 	}
-	l.nextV6++
-	return l.ip6(l.nextV6 - 1)
+	*next++
+	return *next - 1
 }
 
 // track registers something Close must close, or reports that the lab is

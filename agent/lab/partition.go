@@ -26,30 +26,13 @@ const (
 )
 
 // Cut drops all frames between a and b in both directions.
-func (l *Lab) Cut(a, b *Host) error {
-	return l.editCuts(fmt.Sprintf("cut %s<->%s", a, b), func() error {
-		if err := l.checkPair(a, b); err != nil {
-			return err
-		}
-		l.cuts[[2]string{a.Port, b.Port}] = true
-		l.cuts[[2]string{b.Port, a.Port}] = true
-		return nil
-	})
-}
+func (l *Lab) Cut(a, b *Host) error { return l.setCut(a, b, true, true) }
 
 // CutOneWay drops frames from `from` to `to` only. Note that ARP and
 // neighbour replies are frames too: a host whose neighbour entry for the
 // other side has expired cannot resolve it across a one-way cut, so the
 // reverse direction keeps working only while entries are cached (or static).
-func (l *Lab) CutOneWay(from, to *Host) error {
-	return l.editCuts(fmt.Sprintf("cut %s->%s", from, to), func() error {
-		if err := l.checkPair(from, to); err != nil {
-			return err
-		}
-		l.cuts[[2]string{from.Port, to.Port}] = true
-		return nil
-	})
-}
+func (l *Lab) CutOneWay(from, to *Host) error { return l.setCut(from, to, false, true) }
 
 // Isolate cuts h from every other member of the lab, servers and clients.
 func (l *Lab) Isolate(h *Host) error {
@@ -102,25 +85,37 @@ func (l *Lab) Partition(groups ...[]*Host) error {
 }
 
 // Heal removes the cuts between a and b in both directions.
-func (l *Lab) Heal(a, b *Host) error {
-	return l.editCuts(fmt.Sprintf("heal %s<->%s", a, b), func() error {
-		if err := l.checkPair(a, b); err != nil {
-			return err
-		}
-		delete(l.cuts, [2]string{a.Port, b.Port})
-		delete(l.cuts, [2]string{b.Port, a.Port})
-		return nil
-	})
-}
+func (l *Lab) Heal(a, b *Host) error { return l.setCut(a, b, true, false) }
 
 // HealOneWay removes the cut from `from` to `to`, leaving the reverse
 // direction as it is.
-func (l *Lab) HealOneWay(from, to *Host) error {
-	return l.editCuts(fmt.Sprintf("heal %s->%s", from, to), func() error {
+func (l *Lab) HealOneWay(from, to *Host) error { return l.setCut(from, to, false, false) }
+
+// setCut drops (cut) or lets through again (!cut) the frames from `from` to
+// `to` and, with both, those from `to` to `from`, in one ruleset change.
+func (l *Lab) setCut(from, to *Host, both, cut bool) error {
+	verb, arrow := "heal", "->"
+	if cut {
+		verb = "cut"
+	}
+	if both {
+		arrow = "<->"
+	}
+	return l.editCuts(fmt.Sprintf("%s %s%s%s", verb, from, arrow, to), func() error {
 		if err := l.checkPair(from, to); err != nil {
 			return err
 		}
-		delete(l.cuts, [2]string{from.Port, to.Port})
+		dirs := [][2]string{{from.Port, to.Port}}
+		if both {
+			dirs = append(dirs, [2]string{to.Port, from.Port})
+		}
+		for _, d := range dirs {
+			if cut {
+				l.cuts[d] = true
+			} else {
+				delete(l.cuts, d)
+			}
+		}
 		return nil
 	})
 }

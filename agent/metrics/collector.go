@@ -137,10 +137,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if c.heartbeat != nil {
-		var hb time.Time
-		if err := guard(func() error { hb = c.heartbeat(); return nil }); err != nil {
-			c.log.Warn("metrics: heartbeat source failed", "err", err)
-		} else if !hb.IsZero() && hb.UnixNano() > 0 {
+		if hb, ok := read(c, "heartbeat source", c.heartbeat); ok && !hb.IsZero() && hb.UnixNano() > 0 {
 			emit(ch, c.heartbeatTS, prometheus.GaugeValue, unixSeconds(hb))
 		}
 	}
@@ -159,9 +156,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (c *collector) collectFaults(ch chan<- prometheus.Metric) {
-	var f Faults
-	if err := guard(func() error { f = c.faults.Faults(); return nil }); err != nil {
-		c.log.Warn("metrics: fault counters failed", "err", err)
+	f, ok := read(c, "fault counters", c.faults.Faults)
+	if !ok {
 		return
 	}
 	emit(ch, c.badReplies, prometheus.CounterValue, float64(f.BadReplies))
@@ -174,12 +170,7 @@ func (c *collector) collectFaults(ch chan<- prometheus.Metric) {
 func (c *collector) collectCore(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	var core Core
-	err := guard(func() error {
-		var err error
-		core, err = c.core.CoreSnapshot(ctx)
-		return err
-	})
+	core, err := guard(func() (Core, error) { return c.core.CoreSnapshot(ctx) })
 	if err != nil {
 		c.log.Warn("metrics: no status from the sentinel core", "err", err)
 		emit(ch, c.coreUp, prometheus.GaugeValue, 0)
@@ -241,9 +232,8 @@ func (c *collector) collectCore(ch chan<- prometheus.Metric) {
 }
 
 func (c *collector) collectVIPs(ch chan<- prometheus.Metric) {
-	var vips []VIP
-	if err := guard(func() error { vips = c.vips.VIPs(); return nil }); err != nil {
-		c.log.Warn("metrics: VIP status failed", "err", err)
+	vips, ok := read(c, "VIP status", c.vips.VIPs)
+	if !ok {
 		return
 	}
 	seen := map[[3]string]bool{}
@@ -270,9 +260,8 @@ func (c *collector) collectVIPs(ch chan<- prometheus.Metric) {
 }
 
 func (c *collector) collectFirewall(ch chan<- prometheus.Metric) {
-	var s Firewall
-	if err := guard(func() error { s = c.fw.Firewall(); return nil }); err != nil {
-		c.log.Warn("metrics: firewall status failed", "err", err)
+	s, ok := read(c, "firewall status", c.fw.Firewall)
+	if !ok {
 		return
 	}
 	emit(ch, c.fwOpen, prometheus.GaugeValue, b2f(s.Open))
@@ -297,15 +286,27 @@ func emit(ch chan<- prometheus.Metric, d *prometheus.Desc, t prometheus.ValueTyp
 	ch <- m
 }
 
-// guard runs fn, turning a panic into an error: the registry collects in
-// goroutines of its own, where a panicking source would kill the agent.
-func guard(fn func() error) (err error) {
+// guard runs fn and returns its results, turning a panic into an error
+// (with the zero value): the registry collects in goroutines of its own,
+// where a panicking source would kill the agent.
+func guard[T any](fn func() (T, error)) (v T, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v", r)
 		}
 	}()
 	return fn()
+}
+
+// read asks a status source that reports no error of its own through
+// guard. A panic in it is logged as "metrics: <what> failed" and read
+// returns false: that scrape goes without the source's series.
+func read[T any](c *collector, what string, get func() T) (T, bool) {
+	v, err := guard(func() (T, error) { return get(), nil })
+	if err != nil {
+		c.log.Warn("metrics: "+what+" failed", "err", err)
+	}
+	return v, err == nil
 }
 
 func b2f(b bool) float64 {

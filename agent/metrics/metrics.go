@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/defaults"
 )
 
 // Defaults for Options.
@@ -151,19 +152,10 @@ func New(opts Options) *Metrics {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.HeartbeatTimeout <= 0 {
-		opts.HeartbeatTimeout = DefaultHeartbeatTimeout
-	}
-	if opts.CoreTimeout <= 0 {
-		opts.CoreTimeout = DefaultCoreTimeout
-	}
-	if opts.FailoverWindow <= 0 {
-		opts.FailoverWindow = DefaultFailoverWindow
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	opts.HeartbeatTimeout = defaults.Positive(opts.HeartbeatTimeout, DefaultHeartbeatTimeout)
+	opts.CoreTimeout = defaults.Positive(opts.CoreTimeout, DefaultCoreTimeout)
+	opts.FailoverWindow = defaults.Positive(opts.FailoverWindow, DefaultFailoverWindow)
+	log := defaults.Logger(opts.Logger)
 	m := &Metrics{
 		opts:    opts,
 		log:     log,

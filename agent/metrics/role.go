@@ -8,20 +8,13 @@ import (
 )
 
 // role is what a load balancer's health check asks a host: does its Redis
-// hold this role right now?
-type role int
+// hold this role right now? Its value is the role's name.
+type role string
 
 const (
-	roleMaster role = iota
-	roleReplica
+	roleMaster  role = "master"
+	roleReplica role = "replica"
 )
-
-func (r role) String() string {
-	if r == roleMaster {
-		return "master"
-	}
-	return "replica"
-}
 
 // roleCheck serves GET /master and GET /replica: 200 when the local Redis
 // holds the role for the master named by the "master" query parameter (any
@@ -50,12 +43,7 @@ func (m *Metrics) role(ctx context.Context, want role, name string) (int, string
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.opts.CoreTimeout)
 	defer cancel()
-	var core Core
-	err := guard(func() error {
-		var err error
-		core, err = m.opts.Core.CoreSnapshot(ctx)
-		return err
-	})
+	core, err := guard(func() (Core, error) { return m.opts.Core.CoreSnapshot(ctx) })
 	if err != nil {
 		return http.StatusServiceUnavailable, fmt.Sprintf("unknown: the sentinel core did not answer: %v\n", err)
 	}

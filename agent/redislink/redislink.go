@@ -38,6 +38,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/defaults"
 	"github.com/vipsentinel/vipsentinel/internal/panics"
 	"github.com/vipsentinel/vipsentinel/internal/ratelog"
 )
@@ -181,26 +182,15 @@ func keyOf(ref sentinel.Ref, l sentinel.Link) linkKey {
 
 // New returns a Transport with no connections.
 func New(opts Options) *Transport {
-	if opts.DialTimeout <= 0 {
-		opts.DialTimeout = DefaultDialTimeout
-	}
-	if opts.CommandTimeout <= 0 {
-		opts.CommandTimeout = DefaultCommandTimeout
-	}
-	if opts.MaxQueue <= 0 {
-		opts.MaxQueue = DefaultMaxQueue
-	}
-	if opts.OutBuffer <= 0 {
-		opts.OutBuffer = DefaultOutBuffer
-	}
+	opts.DialTimeout = defaults.Positive(opts.DialTimeout, DefaultDialTimeout)
+	opts.CommandTimeout = defaults.Positive(opts.CommandTimeout, DefaultCommandTimeout)
+	opts.MaxQueue = defaults.Positive(opts.MaxQueue, DefaultMaxQueue)
+	opts.OutBuffer = defaults.Positive(opts.OutBuffer, DefaultOutBuffer)
 	if opts.Dial == nil {
 		d := &net.Dialer{KeepAlive: 15 * time.Second}
 		opts.Dial = d.DialContext
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := defaults.Logger(opts.Logger)
 	return &Transport{
 		opts:     opts,
 		log:      log,

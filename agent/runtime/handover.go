@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/defaults"
 )
 
 // A handover passes the VIP leases of a stopping agent process to its
@@ -245,10 +247,7 @@ func NewAdopter(next VIPSetter, leases []HandoverLease, log *slog.Logger) *Adopt
 }
 
 func newAdopter(next VIPSetter, leases []HandoverLease, log *slog.Logger, now func() int64) *Adopter {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	a := &Adopter{next: next, log: log, now: now, adopted: map[string]HandoverLease{}, changed: make(chan struct{}, 1)}
+	a := &Adopter{next: next, log: defaults.Logger(log), now: now, adopted: map[string]HandoverLease{}, changed: make(chan struct{}, 1)}
 	t := a.now()
 	for _, l := range leases {
 		if l.Remaining(t) > 0 {
@@ -262,12 +261,7 @@ func newAdopter(next VIPSetter, leases []HandoverLease, log *slog.Logger, now fu
 func (a *Adopter) Adopted() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var out []string
-	for m := range a.adopted {
-		out = append(out, m)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(a.adopted))
 }
 
 // Set implements VIPSetter.

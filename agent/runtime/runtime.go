@@ -38,6 +38,7 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/state"
 	"github.com/vipsentinel/vipsentinel/agent/tlsconf"
 	"github.com/vipsentinel/vipsentinel/internal/clock"
+	"github.com/vipsentinel/vipsentinel/internal/defaults"
 )
 
 // Persister durably stores the core's HardState. *state.Store implements it.
@@ -271,10 +272,7 @@ func New(opts Options) (*Runtime, error) {
 	if opts.Config.ScriptExecutable == nil {
 		opts.Config.ScriptExecutable = scriptExecutable
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := defaults.Logger(opts.Logger)
 	node, err := sentinel.New(opts.Config, opts.State)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: start core: %w", err)
@@ -611,10 +609,7 @@ func (r *Runtime) process(rd sentinel.Ready) {
 			if !r.saveFailing {
 				r.saveFailFrom = r.clock.Now()
 			}
-			limit := r.opts.MaxSaveFailure
-			if limit <= 0 {
-				limit = DefaultMaxSaveFailure
-			}
+			limit := defaults.Positive(r.opts.MaxSaveFailure, DefaultMaxSaveFailure)
 			if errors.Is(err, state.ErrEpochBackwards) || r.since(r.saveFailFrom) > limit {
 				r.fatal = fmt.Errorf("%w for %v (limit %v): %w", ErrStateNotSaved, r.since(r.saveFailFrom).Round(time.Millisecond), limit, err)
 			}

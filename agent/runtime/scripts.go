@@ -17,6 +17,7 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/api"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 	"github.com/vipsentinel/vipsentinel/internal/clock"
+	"github.com/vipsentinel/vipsentinel/internal/defaults"
 	"github.com/vipsentinel/vipsentinel/systemd"
 )
 
@@ -90,14 +91,9 @@ func (s *scriptRunner) run(sr sentinel.ScriptRun, t sentinel.Timing) {
 			return
 		}
 	}
-	maxRT, delay := t.ScriptMaxRuntime, t.ScriptRetryDelay
-	if maxRT <= 0 {
-		maxRT = 60 * time.Second
-	}
-	if delay <= 0 {
-		delay = 30 * time.Second
-	}
-	s.jobs = append(s.jobs, &scriptJob{run: sr, maxRuntime: maxRT, retryDelay: delay, next: s.clock.Now()})
+	s.jobs = append(s.jobs, &scriptJob{run: sr, next: s.clock.Now(),
+		maxRuntime: defaults.Positive(t.ScriptMaxRuntime, 60*time.Second),
+		retryDelay: defaults.Positive(t.ScriptRetryDelay, 30*time.Second)})
 	s.scheduleLocked()
 }
 

@@ -201,7 +201,7 @@ func Encode(s *Snapshot) ([]byte, error) {
 	}
 	b.Settings = settingsJSONOf(s.State.Settings)
 	b.BaseSettings = settingsJSONOf(s.BaseSettings)
-	b.ACLUsers, b.BaseUsers = textsOf(s.State.ACLUsers), textsOf(s.BaseUsers)
+	b.ACLUsers, b.BaseUsers = convert[text](s.State.ACLUsers), convert[text](s.BaseUsers)
 	if err := b.validate(); err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
@@ -452,7 +452,7 @@ func (b *body) snapshot() (*Snapshot, error) {
 	}
 	s.State.Settings = settingsFromJSON(b.Settings)
 	s.BaseSettings = settingsFromJSON(b.BaseSettings)
-	s.State.ACLUsers, s.BaseUsers = stringsOf(b.ACLUsers), stringsOf(b.BaseUsers)
+	s.State.ACLUsers, s.BaseUsers = convert[string](b.ACLUsers), convert[string](b.BaseUsers)
 	if s.State.ACLUsers != nil && s.BaseUsers == nil {
 		s.BaseUsers = []string{} // the file had no user lines
 	}

@@ -55,24 +55,16 @@ func validUsers(what string, in []text) error {
 	return nil
 }
 
-func textsOf(in []string) []text {
+// convert copies a slice of strings into another string type (string and
+// the codec's text, which encodes bytes JSON cannot hold), keeping nil nil
+// so that an absent list stays absent in the file.
+func convert[To, From ~string](in []From) []To {
 	if in == nil {
 		return nil
 	}
-	out := make([]text, len(in))
+	out := make([]To, len(in))
 	for i, s := range in {
-		out[i] = text(s)
-	}
-	return out
-}
-
-func stringsOf(in []text) []string {
-	if in == nil {
-		return nil
-	}
-	out := make([]string, len(in))
-	for i, s := range in {
-		out[i] = string(s)
+		out[i] = To(s)
 	}
 	return out
 }

@@ -30,7 +30,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	idleSettle := fs.Duration("idle-settle", 10*time.Second, "how long the deployment runs before the idle window (discovery, first INFO rounds)")
 	manyMasters := fs.Int("masters", 200, "monitored masters per agent for the second idle measurement")
 	lossPct := fs.Int("loss", 5, "idle-loss: percent of every host's frames dropped; partition: of the frames to and from the master's host during the idle run")
-	maxLag := fs.Int("min-replicas-max-lag", campaign.RecommendedGuard.MaxLag, "campaign, idle-loss: the redis-servers' min-replicas-max-lag (min-replicas-to-write 1); 0: no guard (min-replicas-to-write 0)")
+	maxLag := fs.Int("min-replicas-max-lag", campaign.RecommendedGuard.MaxLag, "campaign, idle-loss, partition's idle run: the redis-servers' min-replicas-max-lag (min-replicas-to-write 1); 0: no guard (min-replicas-to-write 0)")
 	apiRequests := fs.Int("api-requests", 200000, "api: requests per redis-benchmark run")
 	scaleMasters := fs.String("scale-masters", "1,50,200,500", "scale: comma-separated numbers of monitored masters")
 	labName := fs.String("name", "bench", "lab name prefix (namespaces, directories)")
@@ -39,7 +39,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	lossWhen := fs.String("loss-when", "both", "loss: when the loss starts: steady (before the client writes), kill (with the kill) or both")
 	bootDelay := fs.Duration("boot-delay", 2*time.Second, "boot: delay between one host's boot and the next")
 	rounds := fs.Int("rounds", 3, "idle, partition, switchover: interleaved rounds per stack")
-	lossFor := fs.Duration("loss-for", 10*time.Minute, "partition: length of the idle run under -loss percent loss that counts false pauses (0: skip it)")
+	lossFor := fs.Duration("loss-for", 10*time.Minute, "partition: length of the idle run (idle-loss's, on the master's host only) under -loss percent loss that counts false pauses (0: skip it)")
 	var scaleCounts []int // -scale-masters, parsed
 	// The cases: the table generates both the -case help and the dispatch,
 	// so the two cannot disagree.
@@ -52,12 +52,12 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 			return b.campaign(ctx, *seed, *campaignFor, guardOf(*maxLag), nil)
 		}},
 		{"idle-loss", "no fault but -loss % packet loss on every host for -for", func(ctx context.Context, b *bench) error {
-			return b.idleLoss(ctx, *campaignFor, *lossPct, guardOf(*maxLag))
+			return b.idleLoss(ctx, *campaignFor, *lossPct, guardOf(*maxLag), everyHost)
 		}},
 		{"loss", "kill -9 at 10 % and 30 % packet loss, -runs times per stack", func(ctx context.Context, b *bench) error { return b.loss(ctx, *runs, *lossWhen) }},
 		{"idle", "CPU per host, -rounds", func(ctx context.Context, b *bench) error { return b.idleCase(ctx, *idleSettle, *idleWindow, *rounds) }},
 		{"partition", "master host cut off, -runs, then -loss-for idle under -loss % loss", func(ctx context.Context, b *bench) error {
-			return b.partitionCase(ctx, *runs, *lossFor, *lossPct)
+			return b.partitionCase(ctx, *runs, *lossFor, *lossPct, guardOf(*maxLag))
 		}},
 		{"switchover", "SENTINEL FAILOVER of a healthy master, -runs", func(ctx context.Context, b *bench) error { return b.switchoverCase(ctx, *runs) }},
 		{"api", "5 interleaved API rate runs", func(ctx context.Context, b *bench) error { return b.apiCase(ctx, apiRuns, *apiRequests) }},

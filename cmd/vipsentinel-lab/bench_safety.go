@@ -56,17 +56,30 @@ func guardOf(lag int) campaign.Guard {
 	return campaign.Guard{ToWrite: 1, MaxLag: lag}
 }
 
+// everyHost and masterHost are the hosts idleLoss drops frames on.
+var (
+	everyHost  = []campaign.Target{{Master: true}, {Replica: 0}, {Replica: 1}}
+	masterHost = []campaign.Target{{Master: true}}
+)
+
 // idleLoss runs the campaign's deployment with no fault but pct % random
-// packet loss on every host's port for dur (a frame between two hosts
-// crosses two ports), and prints its figures: any failover, +fence or
-// NOREPLICAS episode there is a false one.
-func (b *bench) idleLoss(ctx context.Context, dur time.Duration, pct int, g campaign.Guard) error {
-	b.say("== idle under loss: %d%% of every host's frames dropped for %v; %s", pct, dur, g)
+// packet loss on the ports of the hosts on for dur (a frame between two
+// lossy hosts crosses two lossy ports), and prints its figures, with the
+// load average at the start and the end: any failover, +fence, CLIENT
+// PAUSE or NOREPLICAS episode there is a false one, since nothing failed.
+func (b *bench) idleLoss(ctx context.Context, dur time.Duration, pct int, g campaign.Guard, on []campaign.Target) error {
+	where := "every host's frames"
+	if len(on) == 1 {
+		where = "the frames to and from the master's host"
+	}
+	b.say("== idle under loss: %d%% of %s dropped for %v; %s; load average %s", pct, where, dur, g, loadAvg())
 	var steps []campaign.Step
-	for _, t := range []campaign.Target{{Master: true}, {Replica: 0}, {Replica: 1}} {
+	for _, t := range on {
 		steps = append(steps, campaign.Step{At: 2 * time.Second, Kind: campaign.Loss, Target: t, Hold: dur, Percent: pct})
 	}
-	return b.campaign(ctx, 0, dur, g, steps)
+	err := b.campaign(ctx, 0, dur, g, steps)
+	b.say("load average at the end: %s\n", loadAvg())
+	return err
 }
 
 // campaign runs one randomized fault campaign for dur (or steps, if
