@@ -158,7 +158,7 @@ func TestHostileRepliesCloseOnlyTheirLink(t *testing.T) {
 			connectCmd(tr, gref, nil)
 			linkUp(t, tr, sentinel.LinkCmd)
 			tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: gref, Cmds: [][]string{{"PING"}}})
-			pr := await(t, tr, "ping reply", func(in sentinel.Input) bool { _, ok := in.(sentinel.PingReply); return ok }).(sentinel.PingReply)
+			pr := awaitType[sentinel.PingReply](t, tr, "ping reply")
 			if pr.Status != "PONG" {
 				t.Fatalf("good server: %+v", pr)
 			}
@@ -188,7 +188,7 @@ func TestPanicInLinkGoroutineClosesOnlyThatLink(t *testing.T) {
 	linkUp(t, tr, sentinel.LinkCmd)
 
 	tr.Do(sentinel.Command{ID: 7, Kind: sentinel.CmdOther, To: ref, Cmds: [][]string{{"CLIENT", "PAUSE", "1", "WRITE"}}})
-	cd := await(t, tr, "command done", func(in sentinel.Input) bool { _, ok := in.(sentinel.CommandDone); return ok }).(sentinel.CommandDone)
+	cd := awaitType[sentinel.CommandDone](t, tr, "command done")
 	if cd.ID != 7 || !strings.Contains(cd.Err, "panic") {
 		t.Fatalf("command done = %+v", cd)
 	}
@@ -204,7 +204,7 @@ func TestPanicInLinkGoroutineClosesOnlyThatLink(t *testing.T) {
 	}
 
 	tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: oref, Cmds: [][]string{{"PING"}}})
-	pr := await(t, tr, "ping reply", func(in sentinel.Input) bool { _, ok := in.(sentinel.PingReply); return ok }).(sentinel.PingReply)
+	pr := awaitType[sentinel.PingReply](t, tr, "ping reply")
 	if pr.To != oref || pr.Status != "PONG" {
 		t.Fatalf("other link: %+v", pr)
 	}

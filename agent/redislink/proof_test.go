@@ -132,15 +132,7 @@ func (p *fakePeer) auths() []string {
 // awaitLink returns the LinkUp or LinkDown of the command link to ref.
 func awaitLink(t *testing.T, tr *Transport, ref sentinel.Ref) sentinel.Input {
 	t.Helper()
-	return await(t, tr, "link up or down", func(in sentinel.Input) bool {
-		switch in := in.(type) {
-		case sentinel.LinkUp:
-			return in.To == ref
-		case sentinel.LinkDown:
-			return in.To == ref
-		}
-		return false
-	})
+	return awaitTo[sentinel.LinkUp](t, tr, "link up or down", ref)
 }
 
 // The secret reaches only endpoints that proved they are the announced peer.

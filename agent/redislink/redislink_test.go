@@ -46,22 +46,88 @@ func await(t *testing.T, tr *Transport, what string, match func(sentinel.Input) 
 	}
 }
 
+// connectCmd asks tr for the command link to ref, with AUTH auth (none when
+// nil), named sentinel-test-cmd.
 func connectCmd(tr *Transport, ref sentinel.Ref, auth []string) {
-	cmds := [][]string{}
-	if auth != nil {
-		cmds = append(cmds, append([]string{"AUTH"}, auth...))
-	}
-	cmds = append(cmds, []string{"CLIENT", "SETNAME", "sentinel-test-cmd"}, []string{"PING"})
-	tr.Do(sentinel.Command{Kind: sentinel.CmdConnect, To: ref, Link: sentinel.LinkCmd, Cmds: cmds})
+	connect(tr, ref, sentinel.LinkCmd, auth)
 }
 
+// connectPubSub asks tr for the pub/sub link to ref, with AUTH auth (none
+// when nil), named sentinel-test-pubsub and subscribed to the hello channel.
 func connectPubSub(tr *Transport, ref sentinel.Ref, auth []string) {
+	connect(tr, ref, sentinel.LinkPubSub, auth)
+}
+
+// connect asks tr for link l to ref with the set-up commands the core sends:
+// AUTH auth when auth is not nil, CLIENT SETNAME, then PING (command link) or
+// SUBSCRIBE to the hello channel (pub/sub link).
+func connect(tr *Transport, ref sentinel.Ref, l sentinel.Link, auth []string) {
+	name, last := "sentinel-test-cmd", []string{"PING"}
+	if l == sentinel.LinkPubSub {
+		name, last = "sentinel-test-pubsub", []string{"SUBSCRIBE", sentinel.HelloChannel}
+	}
 	cmds := [][]string{}
 	if auth != nil {
 		cmds = append(cmds, append([]string{"AUTH"}, auth...))
 	}
-	cmds = append(cmds, []string{"CLIENT", "SETNAME", "sentinel-test-pubsub"}, []string{"SUBSCRIBE", sentinel.HelloChannel})
-	tr.Do(sentinel.Command{Kind: sentinel.CmdConnect, To: ref, Link: sentinel.LinkPubSub, Cmds: cmds})
+	cmds = append(cmds, []string{"CLIENT", "SETNAME", name}, last)
+	tr.Do(sentinel.Command{Kind: sentinel.CmdConnect, To: ref, Link: l, Cmds: cmds})
+}
+
+// is reports whether in is a T: the match for await of one input type.
+func is[T sentinel.Input](in sentinel.Input) bool { _, ok := in.(T); return ok }
+
+// either reports whether in is an A or a B.
+func either[A, B sentinel.Input](in sentinel.Input) bool { return is[A](in) || is[B](in) }
+
+// awaitType is await for the next input of type T.
+func awaitType[T sentinel.Input](t *testing.T, tr *Transport, what string) T {
+	t.Helper()
+	return await(t, tr, what, is[T]).(T)
+}
+
+// awaitLinkKept is awaitType that fails t on a LinkDown first: for inputs
+// the test expects while the link stays up.
+func awaitLinkKept[T sentinel.Input](t *testing.T, tr *Transport, what string) T {
+	t.Helper()
+	return await(t, tr, what, func(in sentinel.Input) bool {
+		if d, ok := in.(sentinel.LinkDown); ok {
+			t.Fatalf("link down instead of %s: %+v", what, d)
+		}
+		return is[T](in)
+	}).(T)
+}
+
+// awaitTo returns the first T or LinkDown addressed to ref: the answer to
+// a command sent to ref, or the failure of the link that carried it.
+func awaitTo[T sentinel.Input](t *testing.T, tr *Transport, what string, ref sentinel.Ref) sentinel.Input {
+	t.Helper()
+	return await(t, tr, what, func(in sentinel.Input) bool {
+		to, ok := addressee(in)
+		return ok && to == ref && either[T, sentinel.LinkDown](in)
+	})
+}
+
+// addressee returns the instance an input is about, for the inputs that
+// name one.
+func addressee(in sentinel.Input) (sentinel.Ref, bool) {
+	switch in := in.(type) {
+	case sentinel.LinkUp:
+		return in.To, true
+	case sentinel.LinkDown:
+		return in.To, true
+	case sentinel.PingReply:
+		return in.To, true
+	case sentinel.InfoReply:
+		return in.To, true
+	case sentinel.PublishReply:
+		return in.To, true
+	case sentinel.IsDownReply:
+		return in.To, true
+	case sentinel.CommandDone:
+		return in.To, true
+	}
+	return sentinel.Ref{}, false
 }
 
 func linkUp(t *testing.T, tr *Transport, l sentinel.Link) sentinel.LinkUp {
@@ -93,13 +159,13 @@ func TestPingInfoPublishHello(t *testing.T) {
 	}
 
 	tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: ref, Cmds: [][]string{{"PING"}}})
-	pr := await(t, tr, "ping reply", func(in sentinel.Input) bool { _, ok := in.(sentinel.PingReply); return ok }).(sentinel.PingReply)
+	pr := awaitType[sentinel.PingReply](t, tr, "ping reply")
 	if pr.Status != "PONG" || pr.To != ref {
 		t.Fatalf("ping reply = %+v", pr)
 	}
 
 	tr.Do(sentinel.Command{Kind: sentinel.CmdInfo, To: ref, Cmds: [][]string{{"INFO"}}})
-	ir := await(t, tr, "info reply", func(in sentinel.Input) bool { _, ok := in.(sentinel.InfoReply); return ok }).(sentinel.InfoReply)
+	ir := awaitType[sentinel.InfoReply](t, tr, "info reply")
 	if ir.Info == nil || ir.Info.Role != "master" || len(ir.Info.RunID) != 40 || !strings.Contains(ir.Raw, "# Replication") {
 		t.Fatalf("info reply = %+v", ir.Info)
 	}
@@ -109,13 +175,7 @@ func TestPingInfoPublishHello(t *testing.T) {
 	// The hello may arrive before or after the PUBLISH reply.
 	var gotPub, gotHello bool
 	for !gotPub || !gotHello {
-		in := await(t, tr, "publish reply and hello", func(in sentinel.Input) bool {
-			switch in.(type) {
-			case sentinel.PublishReply, sentinel.Hello:
-				return true
-			}
-			return false
-		})
+		in := await(t, tr, "publish reply and hello", either[sentinel.PublishReply, sentinel.Hello])
 		switch in := in.(type) {
 		case sentinel.PublishReply:
 			if !in.OK {
@@ -132,7 +192,7 @@ func TestPingInfoPublishHello(t *testing.T) {
 
 	// An error reply to PING is reported with its code.
 	tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: ref, Cmds: [][]string{{"NOSUCHCMD"}}})
-	pr = await(t, tr, "ping error", func(in sentinel.Input) bool { _, ok := in.(sentinel.PingReply); return ok }).(sentinel.PingReply)
+	pr = awaitType[sentinel.PingReply](t, tr, "ping error")
 	if pr.Status != "ERR" {
 		t.Fatalf("ping error status = %q", pr.Status)
 	}
@@ -160,13 +220,10 @@ func TestLinkDownWhenInstanceDies(t *testing.T) {
 	})
 	// Connecting to a dead instance fails with LinkDown.
 	connectCmd(tr, ref, nil)
-	await(t, tr, "connect refused", func(in sentinel.Input) bool {
-		d, ok := in.(sentinel.LinkDown)
-		return ok && d.Link == sentinel.LinkCmd
-	})
+	linkDown(t, tr, sentinel.LinkCmd)
 	// A transaction on a link that is not connected fails at once.
 	tr.Do(sentinel.Command{ID: 9, Kind: sentinel.CmdTransaction, To: ref, Cmds: [][]string{{"MULTI"}, {"EXEC"}}})
-	cd := await(t, tr, "command done", func(in sentinel.Input) bool { _, ok := in.(sentinel.CommandDone); return ok }).(sentinel.CommandDone)
+	cd := awaitType[sentinel.CommandDone](t, tr, "command done")
 	if cd.ID != 9 || cd.Err == "" {
 		t.Fatalf("command done = %+v", cd)
 	}
@@ -203,7 +260,7 @@ func TestTransactionPromotesReplica(t *testing.T) {
 				// The original names no longer exist: EXEC aborts and says why.
 				tr.Do(sentinel.Command{ID: 1, Kind: sentinel.CmdTransaction, To: ref, Cmds: [][]string{
 					{"MULTI"}, {"SLAVEOF", "NO", "ONE"}, {"CONFIG", "REWRITE"}, {"EXEC"}}})
-				cd := await(t, tr, "aborted transaction", func(in sentinel.Input) bool { _, ok := in.(sentinel.CommandDone); return ok }).(sentinel.CommandDone)
+				cd := awaitType[sentinel.CommandDone](t, tr, "aborted transaction")
 				if !strings.Contains(cd.Err, "EXECABORT") || !strings.Contains(cd.Err, "SLAVEOF") {
 					t.Fatalf("unrenamed transaction: %+v", cd)
 				}
@@ -211,12 +268,12 @@ func TestTransactionPromotesReplica(t *testing.T) {
 			tr.Do(sentinel.Command{ID: 2, Kind: sentinel.CmdTransaction, To: ref, Cmds: [][]string{
 				{"MULTI"}, {slaveof, "NO", "ONE"}, {cfg, "REWRITE"},
 				{"CLIENT", "KILL", "TYPE", "normal"}, {"CLIENT", "KILL", "TYPE", "pubsub"}, {"EXEC"}}})
-			cd := await(t, tr, "transaction", func(in sentinel.Input) bool { _, ok := in.(sentinel.CommandDone); return ok }).(sentinel.CommandDone)
+			cd := awaitType[sentinel.CommandDone](t, tr, "transaction")
 			if cd.ID != 2 || cd.Err != "" {
 				t.Fatalf("transaction: %+v", cd)
 			}
 			tr.Do(sentinel.Command{Kind: sentinel.CmdInfo, To: ref, Cmds: [][]string{{"INFO"}}})
-			ir := await(t, tr, "info", func(in sentinel.Input) bool { _, ok := in.(sentinel.InfoReply); return ok }).(sentinel.InfoReply)
+			ir := awaitType[sentinel.InfoReply](t, tr, "info")
 			if ir.Info.Role != "master" {
 				t.Fatalf("replica not promoted: role %q", ir.Info.Role)
 			}
@@ -224,12 +281,12 @@ func TestTransactionPromotesReplica(t *testing.T) {
 			// And back: make it a replica of the old master again.
 			tr.Do(sentinel.Command{ID: 3, Kind: sentinel.CmdTransaction, To: ref, Cmds: [][]string{
 				{"MULTI"}, {slaveof, "127.0.0.1", fmt.Sprint(master.Port)}, {cfg, "REWRITE"}, {"EXEC"}}})
-			cd = await(t, tr, "reconfigure", func(in sentinel.Input) bool { _, ok := in.(sentinel.CommandDone); return ok }).(sentinel.CommandDone)
+			cd = awaitType[sentinel.CommandDone](t, tr, "reconfigure")
 			if cd.Err != "" {
 				t.Fatalf("reconfigure: %+v", cd)
 			}
 			tr.Do(sentinel.Command{Kind: sentinel.CmdInfo, To: ref, Cmds: [][]string{{"INFO", "replication"}}})
-			ir = await(t, tr, "info", func(in sentinel.Input) bool { _, ok := in.(sentinel.InfoReply); return ok }).(sentinel.InfoReply)
+			ir = awaitType[sentinel.InfoReply](t, tr, "info")
 			if ir.Info.Role != "slave" || ir.Info.MasterPort != master.Port {
 				t.Fatalf("not a replica again: %+v", ir.Info)
 			}
@@ -258,18 +315,8 @@ func TestAuth(t *testing.T) {
 			tr := newTransport(t)
 			ref := refOf(srv, sentinel.KindMaster)
 			for _, l := range []sentinel.Link{sentinel.LinkCmd, sentinel.LinkPubSub} {
-				if l == sentinel.LinkCmd {
-					connectCmd(tr, ref, tc.auth)
-				} else {
-					connectPubSub(tr, ref, tc.auth)
-				}
-				in := await(t, tr, "link result", func(in sentinel.Input) bool {
-					switch in.(type) {
-					case sentinel.LinkUp, sentinel.LinkDown:
-						return true
-					}
-					return false
-				})
+				connect(tr, ref, l, tc.auth)
+				in := await(t, tr, "link result", either[sentinel.LinkUp, sentinel.LinkDown])
 				switch in := in.(type) {
 				case sentinel.LinkUp:
 					if tc.authFailed {
@@ -286,7 +333,7 @@ func TestAuth(t *testing.T) {
 			}
 			if !tc.authFailed {
 				tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: ref, Cmds: [][]string{{"PING"}}})
-				pr := await(t, tr, "ping", func(in sentinel.Input) bool { _, ok := in.(sentinel.PingReply); return ok }).(sentinel.PingReply)
+				pr := awaitType[sentinel.PingReply](t, tr, "ping")
 				if pr.Status != "PONG" {
 					t.Fatalf("ping = %q", pr.Status)
 				}
@@ -307,13 +354,13 @@ func TestAskMasterDownAgainstRealSentinel(t *testing.T) {
 	myid := strings.Repeat("b", 40)
 	tr.Do(sentinel.Command{Kind: sentinel.CmdAskMasterDown, To: ref, Cmds: [][]string{
 		{"SENTINEL", "is-master-down-by-addr", "127.0.0.1", fmt.Sprint(master.Port), "5", myid}}})
-	r := await(t, tr, "is-down reply", func(in sentinel.Input) bool { _, ok := in.(sentinel.IsDownReply); return ok }).(sentinel.IsDownReply)
+	r := awaitType[sentinel.IsDownReply](t, tr, "is-down reply")
 	if !r.Valid || r.Down || r.Leader != myid || r.LeaderEpoch != 5 {
 		t.Fatalf("is-down reply = %+v", r)
 	}
 	// PUBLISH to a sentinel accepts only the hello channel.
 	tr.Do(sentinel.Command{Kind: sentinel.CmdPublish, To: ref, Cmds: [][]string{{"PUBLISH", "other", "x"}}})
-	p := await(t, tr, "publish", func(in sentinel.Input) bool { _, ok := in.(sentinel.PublishReply); return ok }).(sentinel.PublishReply)
+	p := awaitType[sentinel.PublishReply](t, tr, "publish")
 	if p.OK {
 		t.Fatal("publish to a non-hello channel accepted")
 	}
@@ -334,7 +381,7 @@ func TestQueueOverflowFailsLink(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: ref, Cmds: [][]string{{"PING"}}})
 	}
-	d := await(t, tr, "link down", func(in sentinel.Input) bool { _, ok := in.(sentinel.LinkDown); return ok }).(sentinel.LinkDown)
+	d := awaitType[sentinel.LinkDown](t, tr, "link down")
 	if !strings.Contains(d.Err, "queued") {
 		t.Fatalf("link down = %+v", d)
 	}
@@ -400,7 +447,7 @@ func TestPingNotBehindPausedPublish(t *testing.T) {
 
 	// When the pause ends the hello goes out, on time for its own reply.
 	unpause()
-	p := await(t, tr, "publish reply", func(in sentinel.Input) bool { _, ok := in.(sentinel.PublishReply); return ok }).(sentinel.PublishReply)
+	p := awaitType[sentinel.PublishReply](t, tr, "publish reply")
 	if !p.OK {
 		t.Fatalf("publish after the pause: %+v", p)
 	}
@@ -424,28 +471,16 @@ func TestPublishConnectionFailureKeepsLinkUp(t *testing.T) {
 	publish := sentinel.Command{Kind: sentinel.CmdPublish, To: ref, Cmds: [][]string{{"PUBLISH", sentinel.HelloChannel, "x"}}}
 	tr.Do(publish)
 	// The PUBLISH times out (CommandTimeout) while the pause lasts.
-	p := await(t, tr, "publish reply", func(in sentinel.Input) bool {
-		if d, ok := in.(sentinel.LinkDown); ok {
-			t.Fatalf("link down: %+v", d)
-		}
-		_, ok := in.(sentinel.PublishReply)
-		return ok
-	}).(sentinel.PublishReply)
+	p := awaitLinkKept[sentinel.PublishReply](t, tr, "publish reply")
 	if p.OK {
 		t.Fatal("publish under a 2 s pause succeeded within 300 ms")
 	}
 	srv.CLI(t, "CLIENT", "UNPAUSE")
 	tr.Do(publish)
-	p = await(t, tr, "publish reply", func(in sentinel.Input) bool {
-		if d, ok := in.(sentinel.LinkDown); ok {
-			t.Fatalf("link down: %+v", d)
-		}
-		_, ok := in.(sentinel.PublishReply)
-		return ok
-	}).(sentinel.PublishReply)
+	p = awaitLinkKept[sentinel.PublishReply](t, tr, "publish reply")
 	if !p.OK {
 		t.Fatal("publish on a reopened connection failed")
 	}
 	tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: ref, Cmds: [][]string{{"PING"}}})
-	await(t, tr, "ping reply", func(in sentinel.Input) bool { _, ok := in.(sentinel.PingReply); return ok })
+	await(t, tr, "ping reply", is[sentinel.PingReply])
 }

@@ -34,7 +34,7 @@ func TestMastersSharingAServer(t *testing.T) {
 	}
 	for _, ref := range []sentinel.Ref{a, b} {
 		tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: ref, Cmds: [][]string{{"PING"}}})
-		pr := await(t, tr, "ping reply", func(in sentinel.Input) bool { _, ok := in.(sentinel.PingReply); return ok }).(sentinel.PingReply)
+		pr := awaitType[sentinel.PingReply](t, tr, "ping reply")
 		if pr.Status != "PONG" || pr.To != ref {
 			t.Fatalf("ping reply = %+v, want PONG to %+v", pr, ref)
 		}
@@ -55,7 +55,7 @@ func TestMastersSharingAServer(t *testing.T) {
 		t.Helper()
 		payload := fmt.Sprintf("127.0.0.1,26379,%s,7,%s,127.0.0.1,%d,3", strings.Repeat("a", 40), master, srv.Port)
 		srv.CLI(t, "PUBLISH", sentinel.HelloChannel, payload)
-		h := await(t, tr, "hello", func(in sentinel.Input) bool { _, ok := in.(sentinel.Hello); return ok }).(sentinel.Hello)
+		h := awaitType[sentinel.Hello](t, tr, "hello")
 		if h.Payload != payload || h.Via != want {
 			t.Fatalf("hello %+v, want via %+v", h, want)
 		}
@@ -81,10 +81,7 @@ func TestMastersSharingAServer(t *testing.T) {
 	srv.Kill()
 	down := map[sentinel.Ref]bool{}
 	for len(down) < 2 {
-		d := await(t, tr, "pub/sub down", func(in sentinel.Input) bool {
-			d, ok := in.(sentinel.LinkDown)
-			return ok && d.Link == sentinel.LinkPubSub
-		}).(sentinel.LinkDown)
+		d := linkDown(t, tr, sentinel.LinkPubSub)
 		down[d.To] = true
 	}
 	if !down[a] || !down[b] {
