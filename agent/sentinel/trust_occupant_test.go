@@ -18,9 +18,8 @@ func TestPeerBackAtItsAddressDisplacesPhantoms(t *testing.T) {
 	h := newHarness(t, testConfig())
 	h.healthy(time.Second, defaultInfo)
 	m := h.n.masters["mymaster"]
-	real := Addr{Host: "198.18.0.2", Port: 26379}
-	p := h.n.addSentinel(m, real, strings.Repeat("c", 40))
-	p.verifiedAddr = p.addr
+	p := h.verifiedPeer("198.18.0.2", strings.Repeat("c", 40))
+	real := p.addr
 	down := func(c Command) Input {
 		if c.Kind == CmdConnect && c.To.Kind == KindSentinel {
 			return LinkDown{To: c.To, Link: c.Link, Err: "connect timeout"}
