@@ -67,14 +67,23 @@ func (n *fakeNet) find(iface string, p netip.Prefix) int {
 	return slices.IndexFunc(n.addrs, func(a Addr) bool { return a.Iface == iface && a.Prefix == p })
 }
 
+// record logs the address operation op on a with its result err, the
+// injected failure (failAdd, failDel) that the operation returns.
+func (n *fakeNet) record(op string, a Addr, err error) error {
+	if err != nil {
+		n.log = append(n.log, fmt.Sprintf("%s %s %s: %v", op, a.Iface, a.Prefix, err))
+		return err
+	}
+	n.log = append(n.log, fmt.Sprintf("%s %s %s", op, a.Iface, a.Prefix))
+	return nil
+}
+
 func (n *fakeNet) Add(a Addr) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.failAdd != nil {
-		n.log = append(n.log, fmt.Sprintf("add %s %s: %v", a.Iface, a.Prefix, n.failAdd))
-		return n.failAdd
+	if err := n.record("add", a, n.failAdd); err != nil {
+		return err
 	}
-	n.log = append(n.log, fmt.Sprintf("add %s %s", a.Iface, a.Prefix))
 	na := Addr{Iface: a.Iface, Prefix: a.Prefix, Ours: true}
 	if a.Prefix.Addr().Is6() {
 		na.Flags |= FlagNoDAD
@@ -98,11 +107,9 @@ func (n *fakeNet) Add(a Addr) error {
 func (n *fakeNet) Del(a Addr) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.failDel != nil {
-		n.log = append(n.log, fmt.Sprintf("del %s %s: %v", a.Iface, a.Prefix, n.failDel))
-		return n.failDel
+	if err := n.record("del", a, n.failDel); err != nil {
+		return err
 	}
-	n.log = append(n.log, fmt.Sprintf("del %s %s", a.Iface, a.Prefix))
 	if i := n.find(a.Iface, a.Prefix); i >= 0 {
 		n.addrs = slices.Delete(n.addrs, i, i+1)
 	}
