@@ -16,6 +16,7 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 	"github.com/vipsentinel/vipsentinel/agent/tlsca"
 	"github.com/vipsentinel/vipsentinel/agent/tlsconf"
+	"github.com/vipsentinel/vipsentinel/internal/testenv/testpki"
 )
 
 // pki is a group CA with a certificate for 127.0.0.1 (Redis, agents), one
@@ -27,25 +28,11 @@ type pki struct {
 func newPKI(t *testing.T) *pki {
 	t.Helper()
 	dir := t.TempDir()
-	ca, err := tlsca.New("group")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := tlsca.New("foreign")
-	if err != nil {
-		t.Fatal(err)
-	}
-	issue := func(ca *tlsca.CA, sub, name string, hosts ...string) tlsca.Files {
-		f, err := ca.IssueFiles(filepath.Join(dir, sub), tlsca.Spec{Name: name, Hosts: hosts})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
+	ca, other := testpki.NewCA(t, "group"), testpki.NewCA(t, "foreign")
 	return &pki{
-		group:     issue(ca, "", "node", "127.0.0.1"),
-		wrongName: issue(ca, "", "elsewhere", "redis.example", "198.18.0.9"),
-		foreign:   issue(other, "foreign", "foreign", "127.0.0.1"),
+		group:     testpki.Issue(t, ca, dir, "node", "127.0.0.1"),
+		wrongName: testpki.Issue(t, ca, dir, "elsewhere", "redis.example", "198.18.0.9"),
+		foreign:   testpki.Issue(t, other, filepath.Join(dir, "foreign"), "foreign", "127.0.0.1"),
 	}
 }
 
