@@ -574,13 +574,8 @@ func TestGoRedisSentinelClient(t *testing.T) {
 			}
 			ch := ps.Channel()
 			testenv.Until(t, 10*time.Second, "subscription registered", func() bool { return s.Publish("+switch-master", "mymaster 1.1.1.1 1 2.2.2.2 2") > 0 })
-			select {
-			case msg := <-ch:
-				if msg.Payload != "mymaster 1.1.1.1 1 2.2.2.2 2" {
-					t.Fatalf("message = %+v", msg)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("no message")
+			if msg := testenv.Receive(t, ch, 5*time.Second, "message"); msg.Payload != "mymaster 1.1.1.1 1 2.2.2.2 2" {
+				t.Fatalf("message = %+v", msg)
 			}
 		})
 	}

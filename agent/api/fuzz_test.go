@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/resp"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // FuzzRequest feeds arbitrary bytes to a client connection. The server must
@@ -60,11 +61,7 @@ func FuzzRequest(f *testing.F) {
 		// to answer, then hang up.
 		time.Sleep(time.Millisecond)
 		_ = client.Close()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("server did not finish with the connection")
-		}
+		testenv.Receive(t, done, 10*time.Second, "end of the server's work on the connection")
 
 		tc, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
@@ -79,11 +76,7 @@ func FuzzRequest(f *testing.F) {
 		_, _ = tc.Write(data)
 		// The server answers what it read, then closes.
 		_ = tc.(*net.TCPConn).CloseWrite()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("server did not finish with the TCP connection")
-		}
+		testenv.Receive(t, done, 10*time.Second, "end of the server's work on the TCP connection")
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			s.mu.Lock()
