@@ -2,6 +2,7 @@ package redislink
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -103,29 +104,22 @@ func awaitLinkKept[T sentinel.Input](t *testing.T, tr *Transport, what string) T
 func awaitTo[T sentinel.Input](t *testing.T, tr *Transport, what string, ref sentinel.Ref) sentinel.Input {
 	t.Helper()
 	return await(t, tr, what, func(in sentinel.Input) bool {
+		if !either[T, sentinel.LinkDown](in) {
+			return false
+		}
 		to, ok := addressee(in)
-		return ok && to == ref && either[T, sentinel.LinkDown](in)
+		return ok && to == ref
 	})
 }
 
-// addressee returns the instance an input is about, for the inputs that
-// name one.
+// addressee returns the instance an input is about: its To field, which
+// every input that names one has.
 func addressee(in sentinel.Input) (sentinel.Ref, bool) {
-	switch in := in.(type) {
-	case sentinel.LinkUp:
-		return in.To, true
-	case sentinel.LinkDown:
-		return in.To, true
-	case sentinel.PingReply:
-		return in.To, true
-	case sentinel.InfoReply:
-		return in.To, true
-	case sentinel.PublishReply:
-		return in.To, true
-	case sentinel.IsDownReply:
-		return in.To, true
-	case sentinel.CommandDone:
-		return in.To, true
+	if v := reflect.ValueOf(in); v.Kind() == reflect.Struct {
+		if f := v.FieldByName("To"); f.IsValid() {
+			ref, ok := f.Interface().(sentinel.Ref)
+			return ref, ok
+		}
 	}
 	return sentinel.Ref{}, false
 }
