@@ -11,8 +11,7 @@ import (
 // a verified peer that is down keeps Sentinel's pace; a connect that
 // succeeds resets the back-off.
 func TestUnverifiedPeerDialBackoff(t *testing.T) {
-	h := newHarness(t, testConfig())
-	h.healthy(time.Second, defaultInfo)
+	h := newHealthy(t)
 	m := h.n.masters["mymaster"]
 	real := h.verifiedPeer("198.18.0.3", strings.Repeat("e", 40))
 	phantom := strings.Repeat("d", 40)

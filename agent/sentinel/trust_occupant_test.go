@@ -3,7 +3,6 @@ package sentinel
 import (
 	"strings"
 	"testing"
-	"time"
 )
 
 // Simulator seed 5595, reduced: a verified peer P, gone during a
@@ -15,8 +14,7 @@ import (
 // stayed fenced for 117 s). A later phantom at P's address is refused
 // while P is not gone.
 func TestPeerBackAtItsAddressDisplacesPhantoms(t *testing.T) {
-	h := newHarness(t, testConfig())
-	h.healthy(time.Second, defaultInfo)
+	h := newHealthy(t)
 	m := h.n.masters["mymaster"]
 	p := h.verifiedPeer("198.18.0.2", strings.Repeat("c", 40))
 	real := p.addr
