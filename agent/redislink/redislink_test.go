@@ -203,15 +203,13 @@ func TestLinkDownWhenInstanceDies(t *testing.T) {
 
 	srv.Kill()
 	// The pub/sub link notices at once; the command link on its next command.
-	await(t, tr, "pubsub down", func(in sentinel.Input) bool {
-		d, ok := in.(sentinel.LinkDown)
-		return ok && d.Link == sentinel.LinkPubSub && !d.AuthFailed
-	})
+	if d := linkDown(t, tr, sentinel.LinkPubSub); d.AuthFailed {
+		t.Fatalf("pubsub link down as an authentication failure: %+v", d)
+	}
 	tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: ref, Cmds: [][]string{{"PING"}}})
-	await(t, tr, "cmd down", func(in sentinel.Input) bool {
-		d, ok := in.(sentinel.LinkDown)
-		return ok && d.Link == sentinel.LinkCmd && !d.AuthFailed
-	})
+	if d := linkDown(t, tr, sentinel.LinkCmd); d.AuthFailed {
+		t.Fatalf("cmd link down as an authentication failure: %+v", d)
+	}
 	// Connecting to a dead instance fails with LinkDown.
 	connectCmd(tr, ref, nil)
 	linkDown(t, tr, sentinel.LinkCmd)
