@@ -100,7 +100,7 @@ func TestTLSClients(t *testing.T) {
 				if tc.auth == tlsconf.AuthYes {
 					want = "client didn't provide a certificate"
 				}
-				waitFor(t, func() bool { return strings.Contains(logs.String(), want) })
+				testenv.Until(t, 10*time.Second, "log line "+want, func() bool { return strings.Contains(logs.String(), want) })
 				if s.TLSFailures() == 0 {
 					t.Error("TLSFailures is 0")
 				}
@@ -126,17 +126,6 @@ func tlsPing(cfg *tls.Config, addr string) string {
 		return ""
 	}
 	return strings.TrimRight(line, "\r\n")
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached within 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // TestTLSSilentClient: a client that never completes its handshake is
