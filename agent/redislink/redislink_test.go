@@ -9,6 +9,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 func newTransport(t *testing.T) *Transport {
@@ -229,7 +230,7 @@ func TestCloseReportsNothing(t *testing.T) {
 	linkUp(t, tr, sentinel.LinkPubSub)
 	tr.Do(sentinel.Command{Kind: sentinel.CmdClose, To: ref, Link: sentinel.LinkPubSub})
 	// The server sees the connection go away and nothing is reported.
-	waitClosedQuietly(t, tr, srv, "sentinel-test-pubsub", "pub/sub connection still open after CmdClose")
+	waitClosedQuietly(t, tr, srv, "sentinel-test-pubsub", "pub/sub connection closed after CmdClose")
 }
 
 func TestTransactionPromotesReplica(t *testing.T) {
@@ -403,13 +404,9 @@ func TestPingNotBehindPausedPublish(t *testing.T) {
 	payload := fmt.Sprintf("127.0.0.1,26379,%s,7,mymaster,127.0.0.1,%d,3", strings.Repeat("a", 40), srv.Port)
 	tr.Do(sentinel.Command{Kind: sentinel.CmdPublish, To: ref, Cmds: [][]string{{"PUBLISH", sentinel.HelloChannel, payload}}})
 	// Wait until Redis holds the PUBLISH, so the PINGs really come after it.
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(srv.CLI(t, "-a", "s3cret", "--no-auth-warning", "CLIENT", "LIST"), "cmd=publish") {
-		if time.Now().After(deadline) {
-			t.Fatal("the PUBLISH never reached the paused server")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Until(t, 10*time.Second, "the PUBLISH held by the paused server", func() bool {
+		return strings.Contains(srv.CLI(t, "-a", "s3cret", "--no-auth-warning", "CLIENT", "LIST"), "cmd=publish")
+	})
 
 	var worst time.Duration
 	for i := range 20 {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // countClients counts the server's connections named name.
@@ -102,20 +103,15 @@ func TestSharedSubscriptionClosesWithLastMember(t *testing.T) {
 	linkUp(t, tr, sentinel.LinkPubSub)
 	tr.Do(sentinel.Command{Kind: sentinel.CmdClose, To: a, Link: sentinel.LinkPubSub})
 	tr.Do(sentinel.Command{Kind: sentinel.CmdClose, To: b, Link: sentinel.LinkPubSub})
-	waitClosedQuietly(t, tr, srv, "sentinel-test-pubsub", "shared pub/sub connection still open after every member closed")
+	waitClosedQuietly(t, tr, srv, "sentinel-test-pubsub", "shared pub/sub connection closed after every member closed")
 }
 
-// waitClosedQuietly waits until srv has no client called name (failing
-// with msg after 5 s), then checks that closing it reported nothing.
-func waitClosedQuietly(t *testing.T, tr *Transport, srv *redistest.Server, name, msg string) {
+// waitClosedQuietly waits until srv has no client called name (failing,
+// naming what it waited for, after 5 s), then checks that closing it
+// reported nothing.
+func waitClosedQuietly(t *testing.T, tr *Transport, srv *redistest.Server, name, what string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for countClients(t, srv, name) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal(msg)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Until(t, 5*time.Second, what, func() bool { return countClients(t, srv, name) == 0 })
 	select {
 	case in := <-tr.Inputs():
 		t.Fatalf("unexpected input after close: %#v", in)
