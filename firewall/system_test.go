@@ -20,6 +20,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
 	"github.com/vipsentinel/vipsentinel/firewall"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
@@ -63,25 +64,13 @@ func newEnv(t *testing.T) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { ln.Close() })
-		go echo(ln)
+		testenv.Serve(t, ln, echo)
 	}
 	return e
 }
 
-// echo serves ln: every connection echoes what it reads.
-func echo(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer c.Close()
-			_, _ = io.Copy(c, c)
-		}()
-	}
-}
+// echo sends back what it reads on c.
+func echo(c net.Conn) { _, _ = io.Copy(c, c) }
 
 func (e *env) manager(cfg firewall.Config) *firewall.Manager {
 	e.t.Helper()

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +21,6 @@ import (
 type fakeServer struct {
 	ln      net.Listener
 	hostile map[string]string // upper-case command name -> raw reply
-	wg      sync.WaitGroup
 }
 
 func startFake(t *testing.T, hostile map[string]string) *fakeServer {
@@ -32,9 +30,7 @@ func startFake(t *testing.T, hostile map[string]string) *fakeServer {
 		t.Fatal(err)
 	}
 	s := &fakeServer{ln: ln, hostile: hostile}
-	s.wg.Add(1)
-	go s.serve()
-	t.Cleanup(func() { _ = ln.Close(); s.wg.Wait() })
+	testenv.Serve(t, ln, s.serve)
 	return s
 }
 
@@ -48,41 +44,30 @@ func (s *fakeServer) ref() sentinel.Ref {
 		Addr: sentinel.Addr{Host: "127.0.0.1", Port: s.ln.Addr().(*net.TCPAddr).Port}}
 }
 
-func (s *fakeServer) serve() {
-	defer s.wg.Done()
+// serve answers the requests on c.
+func (s *fakeServer) serve(c net.Conn) {
+	rd := resp.NewReader(c)
 	for {
-		c, err := s.ln.Accept()
-		if err != nil {
+		args, err := rd.ReadRequest(resp.Authenticated)
+		if err != nil || len(args) == 0 {
 			return
 		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer c.Close()
-			rd := resp.NewReader(c)
-			for {
-				args, err := rd.ReadRequest(resp.Authenticated)
-				if err != nil || len(args) == 0 {
-					return
-				}
-				name := strings.ToUpper(string(args[0]))
-				reply, ok := s.hostile[name]
-				switch {
-				case ok:
-				case name == "VIPSENTINEL":
-					reply = "*2\r\n$40\r\n" + fakeRunID + "\r\n$0\r\n\r\n"
-				case name == "HELLO":
-					// As a server older than Redis 6; go-redis then
-					// carries on in RESP2.
-					reply = "-ERR unknown command 'HELLO'\r\n"
-				default:
-					reply = "+OK\r\n"
-				}
-				if _, err := io.WriteString(c, reply); err != nil {
-					return
-				}
-			}
-		}()
+		name := strings.ToUpper(string(args[0]))
+		reply, ok := s.hostile[name]
+		switch {
+		case ok:
+		case name == "VIPSENTINEL":
+			reply = "*2\r\n$40\r\n" + fakeRunID + "\r\n$0\r\n\r\n"
+		case name == "HELLO":
+			// As a server older than Redis 6; go-redis then
+			// carries on in RESP2.
+			reply = "-ERR unknown command 'HELLO'\r\n"
+		default:
+			reply = "+OK\r\n"
+		}
+		if _, err := io.WriteString(c, reply); err != nil {
+			return
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/peerproof"
 	"github.com/vipsentinel/vipsentinel/agent/resp"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // fakePeer is a TCP endpoint standing for an announced peer: it answers
@@ -44,16 +45,7 @@ func startFakePeerOn(t *testing.T, wrap func(net.Listener) net.Listener, secret,
 		ln = wrap(ln)
 	}
 	p := &fakePeer{ln: ln, secret: secret, runid: runid, behave: behave}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
+	testenv.Serve(t, ln, p.serve)
 	return p
 }
 
@@ -65,7 +57,6 @@ func (p *fakePeer) addr() sentinel.Addr {
 func bulk(s string) string { return fmt.Sprintf("$%d\r\n%s\r\n", len(s), s) }
 
 func (p *fakePeer) serve(c net.Conn) {
-	defer c.Close()
 	rd := resp.NewReader(c)
 	for {
 		args, err := rd.ReadRequest(resp.Authenticated)

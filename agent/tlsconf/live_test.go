@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -63,24 +62,7 @@ func pool(cas ...*tlsca.CA) *x509.CertPool {
 // echo serves ln, echoing each connection until it closes.
 func echo(t *testing.T, ln net.Listener) {
 	t.Helper()
-	var wg sync.WaitGroup
-	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
+	testenv.Serve(t, ln, func(c net.Conn) { _, _ = io.Copy(c, c) })
 }
 
 func listen(t *testing.T) net.Listener {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/tlsca"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"github.com/vipsentinel/vipsentinel/internal/testenv/testpki"
 )
 
@@ -115,25 +116,15 @@ func serve(t *testing.T, cfg *tls.Config) (string, <-chan error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
 	out := make(chan error, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				err := c.(*tls.Conn).Handshake()
-				if err == nil {
-					_, err = c.Write([]byte("+OK\r\n"))
-				}
-				out <- err
-			}()
+	testenv.Serve(t, ln, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		err := c.(*tls.Conn).Handshake()
+		if err == nil {
+			_, err = c.Write([]byte("+OK\r\n"))
 		}
-	}()
+		out <- err
+	})
 	return ln.Addr().String(), out
 }
 
