@@ -180,10 +180,7 @@ func serveOn(t testing.TB, cfg Config, wrap func(net.Listener) net.Listener) (*S
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testenv.Listen(t)
 	addr := ln.Addr().String()
 	if wrap != nil {
 		ln = wrap(ln)

@@ -43,10 +43,7 @@ func FuzzRequest(f *testing.F) {
 	// Over TCP the server reads and writes the socket itself (raw
 	// non-blocking syscalls); over a pipe, through net.Conn (blocking
 	// writes). Both paths get every input.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		f.Fatal(err)
-	}
+	ln := testenv.Listen(f)
 	go func() { _ = s.Serve(ln) }()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		client, server := net.Pipe()

@@ -32,10 +32,7 @@ func ServeForTest(t testing.TB, m *Metrics) string {
 // returns nil (serveEnded).
 func startServing(t testing.TB, m *Metrics) (net.Listener, func()) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testenv.Listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.ServeListener(ctx, ln) }()
@@ -191,15 +188,11 @@ func TestHealthzFollowsHeartbeat(t *testing.T) {
 }
 
 func TestServeAddressInUse(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := testenv.Listen(t)
 	m := New(Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = m.Serve(ctx, ln.Addr().String())
+	err := m.Serve(ctx, ln.Addr().String())
 	if err == nil {
 		t.Fatal("Serve on a busy address succeeded")
 	}

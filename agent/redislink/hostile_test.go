@@ -25,10 +25,7 @@ type fakeServer struct {
 
 func startFake(t *testing.T, hostile map[string]string) *fakeServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testenv.Listen(t)
 	s := &fakeServer{ln: ln, hostile: hostile}
 	testenv.Serve(t, ln, s.serve)
 	return s

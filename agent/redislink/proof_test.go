@@ -37,10 +37,7 @@ func startFakePeer(t *testing.T, secret, runid, behave string) *fakePeer {
 // startFakePeerOn is startFakePeer on a listener wrapped by wrap (TLS).
 func startFakePeerOn(t *testing.T, wrap func(net.Listener) net.Listener, secret, runid, behave string) *fakePeer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testenv.Listen(t)
 	if wrap != nil {
 		ln = wrap(ln)
 	}

@@ -123,10 +123,7 @@ type agent struct {
 
 func startAgent(t *testing.T, cfg sentinel.Config, st *sentinel.HardState, store *memStore, opts Options) *agent {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testenv.Listen(t)
 	cfg.Port = ln.Addr().(*net.TCPAddr).Port
 	if cfg.Rand == nil {
 		cfg.Rand = rand.New(rand.NewSource(1))

@@ -6,6 +6,18 @@ import (
 	"testing"
 )
 
+// Listen returns a TCP listener on a free port of 127.0.0.1, closed at the
+// end of the test.
+func Listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen on 127.0.0.1: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
 // Serve accepts connections on ln until it is closed, handling each with
 // handle in a goroutine of its own and closing it when handle returns. At
 // the end of the test it closes ln and every connection still open, and

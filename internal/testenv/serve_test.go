@@ -11,10 +11,7 @@ import (
 // TestServe: every connection is handled, and the end of the test closes
 // the listener and a connection its client left open, ending its handler.
 func TestServe(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := Listen(t)
 	ended := make(chan struct{}, 2)
 	var left net.Conn
 	t.Run("serve", func(t *testing.T) {
