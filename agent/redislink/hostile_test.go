@@ -94,8 +94,7 @@ func TestHostileRepliesCloseOnlyTheirLink(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs testenv.Buffer
-			tr := New(Options{CommandTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-			t.Cleanup(func() { _ = tr.Close() })
+			tr := newTransportWith(t, Options{CommandTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 
 			// Every command the core sends a peer on the command link.
 			for _, cmd := range []string{"PING", "PUBLISH", "SENTINEL"} {
@@ -137,8 +136,7 @@ func TestHostileRepliesCloseOnlyTheirLink(t *testing.T) {
 
 			// A good server on the same Transport still works.
 			gref := refOf(good, sentinel.KindMaster)
-			connectCmd(tr, gref, nil)
-			linkUp(t, tr, sentinel.LinkCmd)
+			connectUp(t, tr, gref, sentinel.LinkCmd, nil)
 			tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: gref, Cmds: [][]string{{"PING"}}})
 			pr := awaitType[sentinel.PingReply](t, tr, "ping reply")
 			if pr.Status != "PONG" {
@@ -156,18 +154,15 @@ func TestPanicInLinkGoroutineClosesOnlyThatLink(t *testing.T) {
 	srv := redistest.Start(t)
 	other := redistest.Start(t)
 	var logs testenv.Buffer
-	tr := New(Options{CommandTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	t.Cleanup(func() { _ = tr.Close() })
+	tr := newTransportWith(t, Options{CommandTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ref, oref := refOf(srv, sentinel.KindMaster), refOf(other, sentinel.KindMaster)
 	tr.beforeExec = func(c sentinel.Command) {
 		if c.To == ref && c.Kind == sentinel.CmdOther {
 			panic("injected panic")
 		}
 	}
-	connectCmd(tr, ref, nil)
-	linkUp(t, tr, sentinel.LinkCmd)
-	connectCmd(tr, oref, nil)
-	linkUp(t, tr, sentinel.LinkCmd)
+	connectUp(t, tr, ref, sentinel.LinkCmd, nil)
+	connectUp(t, tr, oref, sentinel.LinkCmd, nil)
 
 	tr.Do(sentinel.Command{ID: 7, Kind: sentinel.CmdOther, To: ref, Cmds: [][]string{{"CLIENT", "PAUSE", "1", "WRITE"}}})
 	cd := awaitType[sentinel.CommandDone](t, tr, "command done")
@@ -191,8 +186,7 @@ func TestPanicInLinkGoroutineClosesOnlyThatLink(t *testing.T) {
 		t.Fatalf("other link: %+v", pr)
 	}
 	// The panicking link can be connected again.
-	connectCmd(tr, ref, nil)
-	linkUp(t, tr, sentinel.LinkCmd)
+	connectUp(t, tr, ref, sentinel.LinkCmd, nil)
 }
 
 // TestHostileServerLogsOnce: a server that answers every reconnect with a
@@ -200,8 +194,7 @@ func TestPanicInLinkGoroutineClosesOnlyThatLink(t *testing.T) {
 // cannot flood the journal.
 func TestHostileServerLogsOnce(t *testing.T) {
 	var logs testenv.Buffer
-	tr := New(Options{CommandTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	t.Cleanup(func() { _ = tr.Close() })
+	tr := newTransportWith(t, Options{CommandTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	fake := startFake(t, map[string]string{"CLIENT": "*99999999999\r\n"})
 	for i := range 5 {
 		connectCmd(tr, fake.ref(), nil)

@@ -152,10 +152,9 @@ func TestPeerProof(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := startFakePeer(t, tc.peerPass, tc.claims, tc.behave)
-			tr := New(Options{CommandTimeout: 2 * time.Second, PeerAllowed: func(a sentinel.Addr) bool {
+			tr := newTransportWith(t, Options{CommandTimeout: 2 * time.Second, PeerAllowed: func(a sentinel.Addr) bool {
 				return tc.listed && a == p.addr()
 			}})
-			t.Cleanup(func() { _ = tr.Close() })
 			ref := sentinel.Ref{Master: "mymaster", Kind: sentinel.KindSentinel, Addr: p.addr(), RunID: id}
 			var auth []string
 			if tc.ourPass != "" {
@@ -219,7 +218,7 @@ func TestListedRealSentinel(t *testing.T) {
 	addr := sentinel.Addr{Host: "127.0.0.1", Port: sent.Port}
 	ref := sentinel.Ref{Master: "mymaster", Kind: sentinel.KindSentinel, Addr: addr, RunID: myid}
 	for _, listed := range []bool{false, true} {
-		tr := New(Options{CommandTimeout: 2 * time.Second, PeerAllowed: func(a sentinel.Addr) bool { return listed && a == addr }})
+		tr := newTransportWith(t, Options{CommandTimeout: 2 * time.Second, PeerAllowed: func(a sentinel.Addr) bool { return listed && a == addr }})
 		connectCmd(tr, ref, nil)
 		in := awaitLink(t, tr, ref)
 		up, ok := in.(sentinel.LinkUp)

@@ -12,9 +12,17 @@ import (
 	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
+// newTransport returns a Transport with a 2 s command timeout, closed at
+// the end of the test.
 func newTransport(t *testing.T) *Transport {
 	t.Helper()
-	tr := New(Options{CommandTimeout: 2 * time.Second})
+	return newTransportWith(t, Options{CommandTimeout: 2 * time.Second})
+}
+
+// newTransportWith returns New(opts), closed at the end of the test.
+func newTransportWith(t *testing.T, opts Options) *Transport {
+	t.Helper()
+	tr := New(opts)
 	t.Cleanup(func() { _ = tr.Close() })
 	return tr
 }
@@ -125,6 +133,14 @@ func addressee(in sentinel.Input) (sentinel.Ref, bool) {
 	return sentinel.Ref{}, false
 }
 
+// connectUp connects link l to ref (with AUTH auth when not nil) and returns its
+// LinkUp.
+func connectUp(t *testing.T, tr *Transport, ref sentinel.Ref, l sentinel.Link, auth []string) sentinel.LinkUp {
+	t.Helper()
+	connect(tr, ref, l, auth)
+	return linkUp(t, tr, l)
+}
+
 func linkUp(t *testing.T, tr *Transport, l sentinel.Link) sentinel.LinkUp {
 	t.Helper()
 	return await(t, tr, "link up", func(in sentinel.Input) bool {
@@ -143,12 +159,10 @@ func TestPingInfoPublishHello(t *testing.T) {
 	tr := newTransport(t)
 	ref := refOf(srv, sentinel.KindMaster)
 
-	connectCmd(tr, ref, nil)
-	if up := linkUp(t, tr, sentinel.LinkCmd); up.LocalIP != "127.0.0.1" || up.To != ref {
+	if up := connectUp(t, tr, ref, sentinel.LinkCmd, nil); up.LocalIP != "127.0.0.1" || up.To != ref {
 		t.Fatalf("link up = %+v", up)
 	}
-	connectPubSub(tr, ref, nil)
-	linkUp(t, tr, sentinel.LinkPubSub)
+	connectUp(t, tr, ref, sentinel.LinkPubSub, nil)
 	if got := srv.CLI(t, "CLIENT", "LIST"); !strings.Contains(got, "name=sentinel-test-cmd") || !strings.Contains(got, "name=sentinel-test-pubsub") {
 		t.Fatalf("set-up names not applied; CLIENT LIST:\n%s", got)
 	}
@@ -197,10 +211,8 @@ func TestLinkDownWhenInstanceDies(t *testing.T) {
 	srv := redistest.Start(t)
 	tr := newTransport(t)
 	ref := refOf(srv, sentinel.KindMaster)
-	connectCmd(tr, ref, nil)
-	linkUp(t, tr, sentinel.LinkCmd)
-	connectPubSub(tr, ref, nil)
-	linkUp(t, tr, sentinel.LinkPubSub)
+	connectUp(t, tr, ref, sentinel.LinkCmd, nil)
+	connectUp(t, tr, ref, sentinel.LinkPubSub, nil)
 
 	srv.Kill()
 	// The pub/sub link notices at once; the command link on its next command.
@@ -226,8 +238,7 @@ func TestCloseReportsNothing(t *testing.T) {
 	srv := redistest.Start(t)
 	tr := newTransport(t)
 	ref := refOf(srv, sentinel.KindMaster)
-	connectPubSub(tr, ref, nil)
-	linkUp(t, tr, sentinel.LinkPubSub)
+	connectUp(t, tr, ref, sentinel.LinkPubSub, nil)
 	tr.Do(sentinel.Command{Kind: sentinel.CmdClose, To: ref, Link: sentinel.LinkPubSub})
 	// The server sees the connection go away and nothing is reported.
 	waitClosedQuietly(t, tr, srv, "sentinel-test-pubsub", "pub/sub connection closed after CmdClose")
@@ -246,8 +257,7 @@ func TestTransactionPromotesReplica(t *testing.T) {
 			replica := redistest.Start(t, append(extra, fmt.Sprintf("replicaof 127.0.0.1 %d", master.Port))...)
 			tr := newTransport(t)
 			ref := refOf(replica, sentinel.KindReplica)
-			connectCmd(tr, ref, nil)
-			linkUp(t, tr, sentinel.LinkCmd)
+			connectUp(t, tr, ref, sentinel.LinkCmd, nil)
 
 			if renamed {
 				// The original names no longer exist: EXEC aborts and says why.
@@ -339,11 +349,9 @@ func TestAskMasterDownAgainstRealSentinel(t *testing.T) {
 	master := redistest.Start(t)
 	sent := redistest.StartSentinel(t, fmt.Sprintf("sentinel monitor mymaster 127.0.0.1 %d 1", master.Port))
 	addr := sentinel.Addr{Host: "127.0.0.1", Port: sent.Port}
-	tr := New(Options{CommandTimeout: 2 * time.Second, PeerAllowed: func(a sentinel.Addr) bool { return a == addr }})
-	t.Cleanup(func() { _ = tr.Close() })
+	tr := newTransportWith(t, Options{CommandTimeout: 2 * time.Second, PeerAllowed: func(a sentinel.Addr) bool { return a == addr }})
 	ref := sentinel.Ref{Master: "mymaster", Kind: sentinel.KindSentinel, Addr: addr, RunID: strings.TrimSpace(sent.CLI(t, "SENTINEL", "MYID"))}
-	connectCmd(tr, ref, nil)
-	linkUp(t, tr, sentinel.LinkCmd)
+	connectUp(t, tr, ref, sentinel.LinkCmd, nil)
 	myid := strings.Repeat("b", 40)
 	tr.Do(sentinel.Command{Kind: sentinel.CmdAskMasterDown, To: ref, Cmds: [][]string{
 		{"SENTINEL", "is-master-down-by-addr", "127.0.0.1", fmt.Sprint(master.Port), "5", myid}}})
@@ -361,11 +369,9 @@ func TestAskMasterDownAgainstRealSentinel(t *testing.T) {
 
 func TestQueueOverflowFailsLink(t *testing.T) {
 	srv := redistest.Start(t)
-	tr := New(Options{CommandTimeout: 2 * time.Second, MaxQueue: 2})
-	t.Cleanup(func() { _ = tr.Close() })
+	tr := newTransportWith(t, Options{CommandTimeout: 2 * time.Second, MaxQueue: 2})
 	ref := refOf(srv, sentinel.KindMaster)
-	connectCmd(tr, ref, nil)
-	linkUp(t, tr, sentinel.LinkCmd)
+	connectUp(t, tr, ref, sentinel.LinkCmd, nil)
 	// Stop the server so commands pile up, then overflow the queue.
 	if err := srv.Cmd.Process.Signal(stopSignal); err != nil {
 		t.Fatal(err)
@@ -386,11 +392,9 @@ func TestQueueOverflowFailsLink(t *testing.T) {
 // the master is healthy.
 func TestPingNotBehindPausedPublish(t *testing.T) {
 	srv := redistest.Start(t, "requirepass s3cret")
-	tr := New(Options{CommandTimeout: 20 * time.Second})
-	t.Cleanup(func() { _ = tr.Close() })
+	tr := newTransportWith(t, Options{CommandTimeout: 20 * time.Second})
 	ref := refOf(srv, sentinel.KindMaster)
-	connectCmd(tr, ref, []string{"s3cret"})
-	linkUp(t, tr, sentinel.LinkCmd)
+	connectUp(t, tr, ref, sentinel.LinkCmd, []string{"s3cret"})
 
 	srv.CLI(t, "-a", "s3cret", "--no-auth-warning", "CLIENT", "PAUSE", "30000", "WRITE")
 	unpaused := false
@@ -451,11 +455,9 @@ func TestPingNotBehindPausedPublish(t *testing.T) {
 // command link is not reported down.
 func TestPublishConnectionFailureKeepsLinkUp(t *testing.T) {
 	srv := redistest.Start(t)
-	tr := New(Options{CommandTimeout: 300 * time.Millisecond})
-	t.Cleanup(func() { _ = tr.Close() })
+	tr := newTransportWith(t, Options{CommandTimeout: 300 * time.Millisecond})
 	ref := refOf(srv, sentinel.KindMaster)
-	connectCmd(tr, ref, nil)
-	linkUp(t, tr, sentinel.LinkCmd)
+	connectUp(t, tr, ref, sentinel.LinkCmd, nil)
 	srv.CLI(t, "CLIENT", "PAUSE", "2000", "WRITE")
 	publish := sentinel.Command{Kind: sentinel.CmdPublish, To: ref, Cmds: [][]string{{"PUBLISH", sentinel.HelloChannel, "x"}}}
 	tr.Do(publish)

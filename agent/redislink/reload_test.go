@@ -42,8 +42,7 @@ func TestTLSReloadClosesUntrustedLinks(t *testing.T) {
 	}
 	var logs testenv.Buffer
 	src.SetLogger(slog.New(slog.NewTextHandler(&logs, nil)))
-	tr := New(Options{CommandTimeout: 2 * time.Second, TLS: src.Client})
-	t.Cleanup(func() { _ = tr.Close() })
+	tr := newTransportWith(t, Options{CommandTimeout: 2 * time.Second, TLS: src.Client})
 
 	oldRef, newRef := refOf(oldSrv, sentinel.KindMaster), refOf(newSrv, sentinel.KindMaster)
 	for _, ref := range []sentinel.Ref{oldRef, newRef} {

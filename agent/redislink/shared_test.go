@@ -26,10 +26,8 @@ func TestMastersSharingAServer(t *testing.T) {
 	b := a
 	b.Master = "other"
 
-	connectCmd(tr, a, nil)
-	linkUp(t, tr, sentinel.LinkCmd)
-	connectCmd(tr, b, nil)
-	linkUp(t, tr, sentinel.LinkCmd)
+	connectUp(t, tr, a, sentinel.LinkCmd, nil)
+	connectUp(t, tr, b, sentinel.LinkCmd, nil)
 	if n := countClients(t, srv, "sentinel-test-cmd"); n != 2 {
 		t.Fatalf("%d command connections, want 2", n)
 	}
@@ -41,12 +39,10 @@ func TestMastersSharingAServer(t *testing.T) {
 		}
 	}
 
-	connectPubSub(tr, a, nil)
-	if up := linkUp(t, tr, sentinel.LinkPubSub); up.To != a {
+	if up := connectUp(t, tr, a, sentinel.LinkPubSub, nil); up.To != a {
 		t.Fatalf("pub/sub up = %+v", up)
 	}
-	connectPubSub(tr, b, nil)
-	if up := linkUp(t, tr, sentinel.LinkPubSub); up.To != b || up.LocalIP != "127.0.0.1" {
+	if up := connectUp(t, tr, b, sentinel.LinkPubSub, nil); up.To != b || up.LocalIP != "127.0.0.1" {
 		t.Fatalf("pub/sub up = %+v", up)
 	}
 	if n := countClients(t, srv, "sentinel-test-pubsub"); n != 1 {
@@ -77,8 +73,7 @@ func TestMastersSharingAServer(t *testing.T) {
 		t.Fatalf("%d pub/sub connections after one close, want 1", n)
 	}
 	// The server going away reaches every member.
-	connectPubSub(tr, a, nil)
-	linkUp(t, tr, sentinel.LinkPubSub)
+	connectUp(t, tr, a, sentinel.LinkPubSub, nil)
 	srv.Kill()
 	down := map[sentinel.Ref]bool{}
 	for len(down) < 2 {
@@ -97,10 +92,8 @@ func TestSharedSubscriptionClosesWithLastMember(t *testing.T) {
 	a := refOf(srv, sentinel.KindMaster)
 	b := refOf(srv, sentinel.KindReplica)
 	b.Master = "other"
-	connectPubSub(tr, a, nil)
-	linkUp(t, tr, sentinel.LinkPubSub)
-	connectPubSub(tr, b, nil)
-	linkUp(t, tr, sentinel.LinkPubSub)
+	connectUp(t, tr, a, sentinel.LinkPubSub, nil)
+	connectUp(t, tr, b, sentinel.LinkPubSub, nil)
 	tr.Do(sentinel.Command{Kind: sentinel.CmdClose, To: a, Link: sentinel.LinkPubSub})
 	tr.Do(sentinel.Command{Kind: sentinel.CmdClose, To: b, Link: sentinel.LinkPubSub})
 	waitClosedQuietly(t, tr, srv, "sentinel-test-pubsub", "shared pub/sub connection closed after every member closed")

@@ -62,8 +62,7 @@ func tlsTransport(t *testing.T, cert tlsca.Files, ca string, certProof bool) *Tr
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := New(Options{CommandTimeout: 2 * time.Second, TLS: src.Client, CertProof: certProof})
-	t.Cleanup(func() { _ = tr.Close() })
+	tr := newTransportWith(t, Options{CommandTimeout: 2 * time.Second, TLS: src.Client, CertProof: certProof})
 	return tr
 }
 
@@ -78,8 +77,7 @@ func TestTLSRedis(t *testing.T) {
 
 	tr := tlsTransport(t, p.group, p.group.CA, false)
 	ref := refOf(good, sentinel.KindMaster)
-	connectCmd(tr, ref, nil)
-	linkUp(t, tr, sentinel.LinkCmd)
+	connectUp(t, tr, ref, sentinel.LinkCmd, nil)
 	tr.Do(sentinel.Command{ID: 1, Kind: sentinel.CmdInfo, To: ref, Link: sentinel.LinkCmd, Cmds: [][]string{{"INFO"}}})
 	in := awaitType[sentinel.InfoReply](t, tr, "INFO reply")
 	if !strings.Contains(in.Raw, "role:master") {
@@ -128,8 +126,7 @@ func TestTLSReplication(t *testing.T) {
 	replica := redistest.Start(t, append(redistest.TLSOnly(t, p.redis(p.group)), fmt.Sprintf("replicaof 127.0.0.1 %d", master.Port))...)
 	tr := tlsTransport(t, p.group, p.group.CA, false)
 	ref := refOf(master, sentinel.KindMaster)
-	connectCmd(tr, ref, nil)
-	linkUp(t, tr, sentinel.LinkCmd)
+	connectUp(t, tr, ref, sentinel.LinkCmd, nil)
 	want := fmt.Sprintf("port=%d,state=online", replica.Port)
 	var id uint64
 	testenv.Eventually(t, 15*time.Second, "replica online over TLS", func() error {
