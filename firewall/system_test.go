@@ -20,6 +20,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
 	"github.com/vipsentinel/vipsentinel/firewall"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
@@ -63,25 +64,13 @@ func newEnv(t *testing.T) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { ln.Close() })
-		go echo(ln)
+		testenv.Serve(t, ln, echo)
 	}
 	return e
 }
 
-// echo serves ln: every connection echoes what it reads.
-func echo(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer c.Close()
-			_, _ = io.Copy(c, c)
-		}()
-	}
-}
+// echo sends back what it reads on c.
+func echo(c net.Conn) { _, _ = io.Copy(c, c) }
 
 func (e *env) manager(cfg firewall.Config) *firewall.Manager {
 	e.t.Helper()
@@ -109,6 +98,20 @@ func (e *env) close(m *firewall.Manager) {
 	e.t.Helper()
 	if err := m.Close(e.ctx); err != nil {
 		e.t.Fatalf("Close: %v", err)
+	}
+}
+
+// closeRestores closes m and checks that the ruleset is exactly before,
+// what it was before m opened anything; mode, when not "", names m's mode
+// in the error.
+func (e *env) closeRestores(m *firewall.Manager, before, mode string) {
+	e.t.Helper()
+	e.close(m)
+	if got := e.listRuleset(); got != before {
+		if mode != "" {
+			mode += " mode "
+		}
+		e.t.Errorf("%sClose left\n%s\nwant exactly the ruleset from before\n%s", mode, got, before)
 	}
 }
 
@@ -335,10 +338,7 @@ func TestConflictReportedThenInjected(t *testing.T) {
 				e.mustBeDropped(e.c1, e.srv.IP4, port)
 			}
 			e.mustBeDropped(e.c1, e.srv.IP6, agentPort)
-			e.close(own)
-			if got := e.listRuleset(); got != before {
-				t.Errorf("own mode Close left\n%s\nwant\n%s", got, before)
-			}
+			e.closeRestores(own, before, "own")
 
 			cfg := tc.cfg
 			cfg.Mode = firewall.ModeInject
@@ -380,10 +380,7 @@ func TestConflictReportedThenInjected(t *testing.T) {
 				t.Errorf("Ruleset() =\n%s\nwant it to end with\n%s", dump, wantInj)
 			}
 
-			e.close(inj)
-			if got := e.listRuleset(); got != before {
-				t.Errorf("inject mode Close left\n%s\nwant exactly the ruleset from before\n%s", got, before)
-			}
+			e.closeRestores(inj, before, "inject")
 		})
 	}
 }
@@ -412,10 +409,7 @@ func TestAllowedSourcesThroughForeignDrop(t *testing.T) {
 			t.Errorf("ruleset lacks %q:\n%s", want, got)
 		}
 	}
-	e.close(m)
-	if got := e.listRuleset(); got != before {
-		t.Errorf("Close left\n%s\nwant\n%s", got, before)
-	}
+	e.closeRestores(m, before, "")
 }
 
 // runManager runs m.Run until the test ends.
@@ -626,10 +620,7 @@ func TestKeepOnStop(t *testing.T) {
 	if cs := own.Conflicts(); len(cs) != 1 || cs[0].Injected {
 		t.Errorf("conflicts = %v", cs)
 	}
-	e.close(own)
-	if got := e.listRuleset(); got != before {
-		t.Errorf("Close left\n%s\nwant\n%s", got, before)
-	}
+	e.closeRestores(own, before, "")
 }
 
 // iptablesDrop is what iptables-nft and ip6tables-nft build for a host with
@@ -702,10 +693,7 @@ func TestInjectIntoSeveralChains(t *testing.T) {
 			t.Errorf("Ruleset() lacks %q:\n%s", want, dump)
 		}
 	}
-	e.close(m)
-	if got := e.listRuleset(); got != before {
-		t.Errorf("Close left\n%s\nwant\n%s", got, before)
-	}
+	e.closeRestores(m, before, "")
 }
 
 // TestNoRestoreLoop checks, for tables of every shape, that what the kernel

@@ -2,6 +2,7 @@ package systemd
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"path/filepath"
 	"slices"
@@ -131,13 +132,8 @@ func expectNothing(t *testing.T, ch <-chan string) {
 
 func expect(t *testing.T, ch <-chan string, want string) {
 	t.Helper()
-	select {
-	case got := <-ch:
-		if got != want {
-			t.Fatalf("got %q, want %q", got, want)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("no notification within 5s, want %q", want)
+	if got := testenv.Receive(t, ch, 5*time.Second, fmt.Sprintf("notification (want %q)", want)); got != want {
+		t.Fatalf("got %q, want %q", got, want)
 	}
 }
 
@@ -182,11 +178,7 @@ func TestStatusUpdaterSendsLineSetBeforeRun(t *testing.T) {
 	go func() { u.Run(ctx); close(done) }()
 	expect(t, sent, "STATUS=early")
 	cancel()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
+	testenv.Receive(t, done, 5*time.Second, "return of Run after cancel")
 }
 
 func TestStatusUpdaterOverRealSocket(t *testing.T) {

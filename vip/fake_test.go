@@ -67,46 +67,49 @@ func (n *fakeNet) find(iface string, p netip.Prefix) int {
 	return slices.IndexFunc(n.addrs, func(a Addr) bool { return a.Iface == iface && a.Prefix == p })
 }
 
-func (n *fakeNet) Add(a Addr) error {
+// change applies the address operation op on a with apply, under the
+// lock, and logs it; while the injected failure *fail (failAdd, failDel)
+// is set, it logs and returns that instead.
+func (n *fakeNet) change(op string, a Addr, fail *error, apply func()) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.failAdd != nil {
-		n.log = append(n.log, fmt.Sprintf("add %s %s: %v", a.Iface, a.Prefix, n.failAdd))
-		return n.failAdd
+	if *fail != nil {
+		n.log = append(n.log, fmt.Sprintf("%s %s %s: %v", op, a.Iface, a.Prefix, *fail))
+		return *fail
 	}
-	n.log = append(n.log, fmt.Sprintf("add %s %s", a.Iface, a.Prefix))
-	na := Addr{Iface: a.Iface, Prefix: a.Prefix, Ours: true}
-	if a.Prefix.Addr().Is6() {
-		na.Flags |= FlagNoDAD
-	} else {
-		// Like the kernel: secondary when a primary covers the prefix.
-		for _, o := range n.addrs {
-			if o.Iface == a.Iface && o.Flags&FlagSecondary == 0 && o.Prefix.Bits() == a.Prefix.Bits() &&
-				o.Prefix.Masked() == a.Prefix.Masked() && o.Prefix.Bits() < 32 {
-				na.Flags |= FlagSecondary
-			}
-		}
-	}
-	if i := n.find(a.Iface, a.Prefix); i >= 0 {
-		n.addrs[i] = na
-		return nil
-	}
-	n.addrs = append(n.addrs, na)
+	n.log = append(n.log, fmt.Sprintf("%s %s %s", op, a.Iface, a.Prefix))
+	apply()
 	return nil
 }
 
+func (n *fakeNet) Add(a Addr) error {
+	return n.change("add", a, &n.failAdd, func() {
+		na := Addr{Iface: a.Iface, Prefix: a.Prefix, Ours: true}
+		if a.Prefix.Addr().Is6() {
+			na.Flags |= FlagNoDAD
+		} else {
+			// Like the kernel: secondary when a primary covers the prefix.
+			for _, o := range n.addrs {
+				if o.Iface == a.Iface && o.Flags&FlagSecondary == 0 && o.Prefix.Bits() == a.Prefix.Bits() &&
+					o.Prefix.Masked() == a.Prefix.Masked() && o.Prefix.Bits() < 32 {
+					na.Flags |= FlagSecondary
+				}
+			}
+		}
+		if i := n.find(a.Iface, a.Prefix); i >= 0 {
+			n.addrs[i] = na
+			return
+		}
+		n.addrs = append(n.addrs, na)
+	})
+}
+
 func (n *fakeNet) Del(a Addr) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.failDel != nil {
-		n.log = append(n.log, fmt.Sprintf("del %s %s: %v", a.Iface, a.Prefix, n.failDel))
-		return n.failDel
-	}
-	n.log = append(n.log, fmt.Sprintf("del %s %s", a.Iface, a.Prefix))
-	if i := n.find(a.Iface, a.Prefix); i >= 0 {
-		n.addrs = slices.Delete(n.addrs, i, i+1)
-	}
-	return nil
+	return n.change("del", a, &n.failDel, func() {
+		if i := n.find(a.Iface, a.Prefix); i >= 0 {
+			n.addrs = slices.Delete(n.addrs, i, i+1)
+		}
+	})
 }
 
 func (n *fakeNet) Watch(ctx context.Context, changed func()) error {

@@ -3,10 +3,12 @@ package vip
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +64,25 @@ func (h *harness) own(master string, own bool, epoch uint64) {
 
 func (h *harness) status(i int) Status { return h.m.Status()[i] }
 
+// vipAt is a VIP of master installed as prefix on iface in epoch.
+type vipAt struct {
+	master, prefix, iface string
+	epoch                 uint64
+}
+
+// acquired is the action log of one step acquiring vips: every address
+// added, then announced, then every +vip-acquired event, in vips' order.
+func acquired(vips ...vipAt) string {
+	var add, announce, event []string
+	for _, v := range vips {
+		a := netip.MustParsePrefix(v.prefix).Addr()
+		add = append(add, fmt.Sprintf("add %s %s", v.iface, v.prefix))
+		announce = append(announce, fmt.Sprintf("announce %s %s", v.iface, a))
+		event = append(event, fmt.Sprintf("event +vip-acquired %s %s %s epoch %d", v.master, a, v.iface, v.epoch))
+	}
+	return strings.Join(slices.Concat(add, announce, event), "\n")
+}
+
 func cfg(master, prefix, iface string) Config {
 	return Config{Master: master, Prefix: netip.MustParsePrefix(prefix), Interface: iface}
 }
@@ -100,10 +121,7 @@ eth0 198.18.0.77/32`)
 func TestAcquireAnnouncesOnSchedule(t *testing.T) {
 	h := newHarness(t, []Config{cfg("m1", "198.18.0.10/32", "eth0")}, "eth0 198.18.0.1/24")
 	h.own("m1", true, 7)
-	h.at(0, `
-add eth0 198.18.0.10/32
-announce eth0 198.18.0.10
-event +vip-acquired m1 198.18.0.10 eth0 epoch 7`)
+	h.at(0, acquired(vipAt{"m1", "198.18.0.10/32", "eth0", 7}))
 	h.state(`
 eth0 198.18.0.1/24
 eth0 198.18.0.10/32 ours`)
@@ -133,10 +151,7 @@ func TestScheduleRefreshAndLateRounds(t *testing.T) {
 	c.GARP = &GARPConfig{Count: 2, Interval: 200 * ms, Refresh: 30 * s}
 	h := newHarness(t, []Config{c})
 	h.own("m1", true, 1)
-	h.at(0, `
-add eth0 fd00::10/128
-announce eth0 fd00::10
-event +vip-acquired m1 fd00::10 eth0 epoch 1`)
+	h.at(0, acquired(vipAt{"m1", "fd00::10/128", "eth0", 1}))
 	h.state(`eth0 fd00::10/128 ours nodad`)
 	// Rounds at 0.2 s and, since both fell inside locktime, 1.1 s. A loop
 	// that wakes late sends one round for all the overdue ones.
@@ -151,10 +166,7 @@ event +vip-acquired m1 fd00::10 eth0 epoch 1`)
 func TestReleaseCancelsAnnouncements(t *testing.T) {
 	h := newHarness(t, []Config{cfg("m1", "198.18.0.10/32", "eth0")})
 	h.own("m1", true, 7)
-	h.at(0, `
-add eth0 198.18.0.10/32
-announce eth0 198.18.0.10
-event +vip-acquired m1 198.18.0.10 eth0 epoch 7`)
+	h.at(0, acquired(vipAt{"m1", "198.18.0.10/32", "eth0", 7}))
 	h.own("m1", false, 8)
 	h.at(500*ms, `
 del eth0 198.18.0.10/32
@@ -174,13 +186,7 @@ event +vip-released m1 198.18.0.10 eth0 epoch 8`)
 func TestMissingIntentReleases(t *testing.T) {
 	h := newHarness(t, []Config{cfg("m1", "198.18.0.10/32", "eth0"), cfg("m2", "198.18.0.20/32", "eth0")})
 	h.m.Set([]Intent{{Master: "m1", Own: true, Epoch: 3}, {Master: "m2", Own: true, Epoch: 4}})
-	h.at(0, `
-add eth0 198.18.0.10/32
-add eth0 198.18.0.20/32
-announce eth0 198.18.0.10
-announce eth0 198.18.0.20
-event +vip-acquired m1 198.18.0.10 eth0 epoch 3
-event +vip-acquired m2 198.18.0.20 eth0 epoch 4`)
+	h.at(0, acquired(vipAt{"m1", "198.18.0.10/32", "eth0", 3}, vipAt{"m2", "198.18.0.20/32", "eth0", 4}))
 	h.m.Set([]Intent{{Master: "m2", Own: true, Epoch: 4}})
 	h.at(500*ms, `
 del eth0 198.18.0.10/32
@@ -193,10 +199,7 @@ event +vip-released m1 198.18.0.10 eth0 epoch 3`)
 func TestExternalRemovalIsRepaired(t *testing.T) {
 	h := newHarness(t, []Config{cfg("m1", "198.18.0.10/32", "eth0")})
 	h.own("m1", true, 7)
-	h.at(0, `
-add eth0 198.18.0.10/32
-announce eth0 198.18.0.10
-event +vip-acquired m1 198.18.0.10 eth0 epoch 7`)
+	h.at(0, acquired(vipAt{"m1", "198.18.0.10/32", "eth0", 7}))
 	h.at(1100*ms, `announce eth0 198.18.0.10`)
 	h.n.extDel("eth0", "198.18.0.10/32")
 	h.at(2*s, `
@@ -215,10 +218,7 @@ announce eth0 198.18.0.10`)
 func TestEpochChangeWhileHeldReannounces(t *testing.T) {
 	h := newHarness(t, []Config{cfg("m1", "198.18.0.10/32", "eth0")})
 	h.own("m1", true, 7)
-	h.at(0, `
-add eth0 198.18.0.10/32
-announce eth0 198.18.0.10
-event +vip-acquired m1 198.18.0.10 eth0 epoch 7`)
+	h.at(0, acquired(vipAt{"m1", "198.18.0.10/32", "eth0", 7}))
 	h.at(10*s, `announce eth0 198.18.0.10`) // the late rounds, as one
 	h.at(20*s, ``)
 	h.own("m1", true, 9)
@@ -233,10 +233,7 @@ func TestIPv4PrefixNeverPrimary(t *testing.T) {
 	h.own("m1", true, 1)
 	// No primary in 198.18.0.0/24: a /24 VIP would become the primary and
 	// the source of the connected route, so it goes in as a /32.
-	h.at(0, `
-add eth0 198.18.0.10/32
-announce eth0 198.18.0.10
-event +vip-acquired m1 198.18.0.10 eth0 epoch 1`)
+	h.at(0, acquired(vipAt{"m1", "198.18.0.10/32", "eth0", 1}))
 	if got := h.status(0).Installed.String(); got != "198.18.0.10/32" {
 		t.Fatalf("installed %s", got)
 	}
@@ -259,10 +256,7 @@ eth0 198.18.1.1/24`)
 func TestIPv4SecondaryWhenPrimaryExists(t *testing.T) {
 	h := newHarness(t, []Config{cfg("m1", "198.18.0.10/24", "eth0")}, "eth0 198.18.0.1/24")
 	h.own("m1", true, 1)
-	h.at(0, `
-add eth0 198.18.0.10/24
-announce eth0 198.18.0.10
-event +vip-acquired m1 198.18.0.10 eth0 epoch 1`)
+	h.at(0, acquired(vipAt{"m1", "198.18.0.10/24", "eth0", 1}))
 	h.state(`
 eth0 198.18.0.1/24
 eth0 198.18.0.10/24 ours secondary`)
@@ -274,10 +268,7 @@ func TestUntaggedVIPIsTakenOver(t *testing.T) {
 	h := newHarness(t, []Config{c}, "eth0 fd00::10/128")
 	h.at(0, ``)
 	h.own("m1", true, 2)
-	h.at(s, `
-add eth0 fd00::10/128
-announce eth0 fd00::10
-event +vip-acquired m1 fd00::10 eth0 epoch 2`)
+	h.at(s, acquired(vipAt{"m1", "fd00::10/128", "eth0", 2}))
 	h.state(`eth0 fd00::10/128 ours nodad`)
 	if st := h.status(0); st.Repairs != 0 || !st.Held {
 		t.Fatalf("status %+v", st)
@@ -287,10 +278,7 @@ event +vip-acquired m1 fd00::10 eth0 epoch 2`)
 func TestDADFailedIsReadded(t *testing.T) {
 	h := newHarness(t, []Config{cfg("m2", "fd00::10/128", "eth0")})
 	h.own("m2", true, 5)
-	h.at(0, `
-add eth0 fd00::10/128
-announce eth0 fd00::10
-event +vip-acquired m2 fd00::10 eth0 epoch 5`)
+	h.at(0, acquired(vipAt{"m2", "fd00::10/128", "eth0", 5}))
 	h.n.extSet("eth0 fd00::10/128 ours dadfailed")
 	h.at(s, `
 del eth0 fd00::10/128
@@ -309,10 +297,7 @@ func TestAddFailureIsRetried(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 	h.n.failAdd = nil
-	h.at(3*s, `
-add eth9 198.18.0.10/32
-announce eth9 198.18.0.10
-event +vip-acquired m1 198.18.0.10 eth9 epoch 2`)
+	h.at(3*s, acquired(vipAt{"m1", "198.18.0.10/32", "eth9", 2}))
 	if st := h.status(0); st.Err != "" || !st.Held {
 		t.Fatalf("status %+v", st)
 	}
@@ -321,10 +306,7 @@ event +vip-acquired m1 198.18.0.10 eth9 epoch 2`)
 func TestDeleteFailureKeepsHeld(t *testing.T) {
 	h := newHarness(t, []Config{cfg("m1", "198.18.0.10/32", "eth0")})
 	h.own("m1", true, 2)
-	h.at(0, `
-add eth0 198.18.0.10/32
-announce eth0 198.18.0.10
-event +vip-acquired m1 198.18.0.10 eth0 epoch 2`)
+	h.at(0, acquired(vipAt{"m1", "198.18.0.10/32", "eth0", 2}))
 	h.n.failDel = errors.New("operation not permitted")
 	h.own("m1", false, 3)
 	h.at(500*ms, `del eth0 198.18.0.10/32: operation not permitted`)
@@ -355,10 +337,7 @@ func TestConflictCountedAndRateLimited(t *testing.T) {
 	c := Claim{Iface: "eth0", IP: netip.MustParseAddr("198.18.0.10"), MAC: other, Kind: "arp-reply"}
 	h.m.onClaim(c) // not held: ignored
 	h.own("m1", true, 4)
-	h.at(0, `
-add eth0 198.18.0.10/32
-announce eth0 198.18.0.10
-event +vip-acquired m1 198.18.0.10 eth0 epoch 4`)
+	h.at(0, acquired(vipAt{"m1", "198.18.0.10/32", "eth0", 4}))
 	h.m.onClaim(c)
 	h.m.onClaim(c)                                                                        // within a second: counted, no second event
 	h.m.onClaim(Claim{Iface: "eth1", IP: c.IP, MAC: other})                               // other interface
@@ -379,13 +358,7 @@ func TestCloseReleasesPerPolicy(t *testing.T) {
 	keep.KeepOnStop = true
 	h := newHarness(t, []Config{cfg("m1", "198.18.0.10/32", "eth0"), keep})
 	h.m.Set([]Intent{{Master: "m1", Own: true, Epoch: 3}, {Master: "m2", Own: true, Epoch: 3}})
-	h.at(0, `
-add eth0 198.18.0.10/32
-add eth0 198.18.0.20/32
-announce eth0 198.18.0.10
-announce eth0 198.18.0.20
-event +vip-acquired m1 198.18.0.10 eth0 epoch 3
-event +vip-acquired m2 198.18.0.20 eth0 epoch 3`)
+	h.at(0, acquired(vipAt{"m1", "198.18.0.10/32", "eth0", 3}, vipAt{"m2", "198.18.0.20/32", "eth0", 3}))
 	if err := h.m.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -446,16 +419,11 @@ func TestRunWiring(t *testing.T) {
 
 	next := func(typ string) Event {
 		t.Helper()
-		select {
-		case ev := <-events:
-			if ev.Type != typ {
-				t.Fatalf("event %s %q, want %s", ev.Type, ev.Payload, typ)
-			}
-			return ev
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no %s event", typ)
+		ev := testenv.Receive(t, events, 10*time.Second, typ+" event")
+		if ev.Type != typ {
+			t.Fatalf("event %s %q, want %s", ev.Type, ev.Payload, typ)
 		}
-		return Event{}
+		return ev
 	}
 	m.Set([]Intent{{Master: "m1", Own: true, Epoch: 11}})
 	if ev := next(EventAcquired); ev.Epoch != 11 || ev.Master != "m1" || ev.Payload != "m1 198.18.0.10 eth0 epoch 11" {

@@ -180,10 +180,7 @@ func serveOn(t testing.TB, cfg Config, wrap func(net.Listener) net.Listener) (*S
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testenv.Listen(t)
 	addr := ln.Addr().String()
 	if wrap != nil {
 		ln = wrap(ln)
@@ -574,13 +571,8 @@ func TestGoRedisSentinelClient(t *testing.T) {
 			}
 			ch := ps.Channel()
 			testenv.Until(t, 10*time.Second, "subscription registered", func() bool { return s.Publish("+switch-master", "mymaster 1.1.1.1 1 2.2.2.2 2") > 0 })
-			select {
-			case msg := <-ch:
-				if msg.Payload != "mymaster 1.1.1.1 1 2.2.2.2 2" {
-					t.Fatalf("message = %+v", msg)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("no message")
+			if msg := testenv.Receive(t, ch, 5*time.Second, "message"); msg.Payload != "mymaster 1.1.1.1 1 2.2.2.2 2" {
+				t.Fatalf("message = %+v", msg)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/resp"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // FuzzRequest feeds arbitrary bytes to a client connection. The server must
@@ -41,10 +43,7 @@ func FuzzRequest(f *testing.F) {
 	// Over TCP the server reads and writes the socket itself (raw
 	// non-blocking syscalls); over a pipe, through net.Conn (blocking
 	// writes). Both paths get every input.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		f.Fatal(err)
-	}
+	ln := testenv.Listen(f)
 	go func() { _ = s.Serve(ln) }()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		client, server := net.Pipe()
@@ -60,11 +59,7 @@ func FuzzRequest(f *testing.F) {
 		// to answer, then hang up.
 		time.Sleep(time.Millisecond)
 		_ = client.Close()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("server did not finish with the connection")
-		}
+		testenv.Receive(t, done, 10*time.Second, "end of the server's work on the connection")
 
 		tc, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
@@ -79,24 +74,13 @@ func FuzzRequest(f *testing.F) {
 		_, _ = tc.Write(data)
 		// The server answers what it read, then closes.
 		_ = tc.(*net.TCPConn).CloseWrite()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("server did not finish with the TCP connection")
-		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		testenv.Receive(t, done, 10*time.Second, "end of the server's work on the TCP connection")
+		testenv.Eventually(t, 10*time.Second, "no client left after hang-up", func() error {
 			s.mu.Lock()
 			n := len(s.clients)
 			s.mu.Unlock()
-			if n == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d clients left after hang-up", n)
-			}
-			time.Sleep(time.Millisecond)
-		}
+			return testenv.Pending(n == 0, fmt.Sprintf("%d clients", n))
+		})
 		if got := s.stats.maxInput.Load(); got > int64(resp.Authenticated.MaxRequest) {
 			t.Fatalf("buffered a %d-byte request, limit %d", got, resp.Authenticated.MaxRequest)
 		}

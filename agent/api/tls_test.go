@@ -13,6 +13,7 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/tlsca"
 	"github.com/vipsentinel/vipsentinel/agent/tlsconf"
 	"github.com/vipsentinel/vipsentinel/internal/testenv"
+	"github.com/vipsentinel/vipsentinel/internal/testenv/testpki"
 )
 
 // tlsFixture is a CA, a server certificate for 127.0.0.1, a client
@@ -26,25 +27,11 @@ type tlsFixture struct {
 func newTLSFixture(t *testing.T) *tlsFixture {
 	t.Helper()
 	dir := t.TempDir()
-	issue := func(ca *tlsca.CA, sub, name string, hosts ...string) tlsca.Files {
-		f, err := ca.IssueFiles(filepath.Join(dir, sub), tlsca.Spec{Name: name, Hosts: hosts})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
-	ca, err := tlsca.New("group CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := tlsca.New("other CA")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, other := testpki.NewCA(t, "group CA"), testpki.NewCA(t, "other CA")
 	fx := &tlsFixture{dir: dir}
-	fx.server = issue(ca, "", "server", "127.0.0.1")
-	fx.client = issue(ca, "", "client")
-	fx.foreign = issue(other, "other", "foreign")
+	fx.server = testpki.Issue(t, ca, dir, "server", "127.0.0.1")
+	fx.client = testpki.Issue(t, ca, dir, "client")
+	fx.foreign = testpki.Issue(t, other, filepath.Join(dir, "other"), "foreign")
 	fx.ca = fx.server
 	return fx
 }
@@ -113,7 +100,7 @@ func TestTLSClients(t *testing.T) {
 				if tc.auth == tlsconf.AuthYes {
 					want = "client didn't provide a certificate"
 				}
-				waitFor(t, func() bool { return strings.Contains(logs.String(), want) })
+				testenv.Until(t, 10*time.Second, "log line "+want, func() bool { return strings.Contains(logs.String(), want) })
 				if s.TLSFailures() == 0 {
 					t.Error("TLSFailures is 0")
 				}
@@ -139,17 +126,6 @@ func tlsPing(cfg *tls.Config, addr string) string {
 		return ""
 	}
 	return strings.TrimRight(line, "\r\n")
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached within 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // TestTLSSilentClient: a client that never completes its handshake is

@@ -9,7 +9,6 @@ import (
 // TestAPIDirectives: protected-mode, maxclients and timeout are read with
 // Redis's syntax and defaults (protected mode on, 10000 clients, timeout 0).
 func TestAPIDirectives(t *testing.T) {
-	const mon = "sentinel monitor m 198.18.0.1 6379 2\n"
 	tests := []struct {
 		text      string
 		protected bool

@@ -21,6 +21,10 @@ import (
 
 const testPath = "/etc/vipsentinel/vipsentinel.conf"
 
+// mon is the smallest valid configuration: one monitored master, m, that
+// the tests add lines to.
+const mon = "sentinel monitor m 198.18.0.1 6379 2\n"
+
 func parse(t *testing.T, text string) (*File, []Warning, error) {
 	t.Helper()
 	return Parse(testPath, []byte(text), NoInclude())
@@ -36,7 +40,7 @@ func mustParse(t *testing.T, text string) (*File, []Warning) {
 }
 
 func TestDefaults(t *testing.T) {
-	f, w := mustParse(t, "sentinel monitor m 198.18.0.1 6379 2\n")
+	f, w := mustParse(t, mon)
 	if len(w) != 0 {
 		t.Errorf("warnings: %v", w)
 	}
@@ -74,7 +78,7 @@ func TestDefaults(t *testing.T) {
 	if f.Masters[0].Fence {
 		t.Error("fence defaults to yes without a VIP")
 	}
-	f, _ = mustParse(t, "sentinel monitor m 198.18.0.1 6379 2\nsentinel vip m 198.18.0.100/24 eth0\n")
+	f, _ = mustParse(t, mon+"sentinel vip m 198.18.0.100/24 eth0\n")
 	if !f.Masters[0].Fence {
 		t.Error("fence defaults to no with a VIP")
 	}
@@ -216,7 +220,6 @@ func TestSentinelConfig(t *testing.T) {
 
 // TestGood checks one setting at a time, including edge values.
 func TestGood(t *testing.T) {
-	const mon = "sentinel monitor m 198.18.0.1 6379 2\n"
 	cwd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +321,7 @@ func TestGood(t *testing.T) {
 // quorum up to min-agents is fine.
 func TestMinAgents(t *testing.T) {
 	for _, n := range []int{0, 1, 2, 5, sentinel.MaxMinAgents} {
-		f, w := mustParse(t, "sentinel monitor m 198.18.0.1 6379 2\nmin-agents "+strconv.Itoa(n)+"\n")
+		f, w := mustParse(t, mon+"min-agents "+strconv.Itoa(n)+"\n")
 		if n != 1 && len(w) != 0 || n == 1 && len(w) != 1 {
 			t.Errorf("min-agents %d: warnings %v", n, w)
 		}
@@ -331,7 +334,6 @@ func TestMinAgents(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	const mon = "sentinel monitor m 198.18.0.1 6379 2\n"
 	tests := []struct {
 		text      string
 		line      int    // of the (first) error
@@ -483,7 +485,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestErrorFormat(t *testing.T) {
-	_, _, err := parse(t, "sentinel monitor m 198.18.0.1 6379 2\n\n\nport 1\nsentinel down-after-milliseconds foo 10\n")
+	_, _, err := parse(t, mon+"\n\nport 1\nsentinel down-after-milliseconds foo 10\n")
 	const want = `/etc/vipsentinel/vipsentinel.conf:5: sentinel down-after-milliseconds: unknown master "foo" (no sentinel monitor line defines it)`
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v\nwant    %s", err, want)
@@ -512,7 +514,6 @@ func TestMultipleErrors(t *testing.T) {
 }
 
 func TestWarnings(t *testing.T) {
-	const mon = "sentinel monitor m 198.18.0.1 6379 2\n"
 	tests := []struct {
 		text      string
 		line      int
@@ -659,7 +660,7 @@ func TestEffective(t *testing.T) {
 }
 
 func TestEffectiveText(t *testing.T) {
-	f, _ := mustParse(t, "sentinel monitor m 198.18.0.1 6379 2\nsentinel vip m 198.18.0.100/24 eth0\nsentinel auth-pass m secret\nrequirepass pw\n")
+	f, _ := mustParse(t, mon+"sentinel vip m 198.18.0.100/24 eth0\nsentinel auth-pass m secret\nrequirepass pw\n")
 	want := `# Effective configuration of /etc/vipsentinel/vipsentinel.conf
 # Defaults are explicit; secrets are shown as ******.
 

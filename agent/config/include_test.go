@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // tree writes files (name -> contents, names relative to a new temporary
@@ -177,13 +179,8 @@ func TestIncludeSpecialFilesFailFast(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { _, _, err := Load(main); done <- err }()
-		select {
-		case err := <-done:
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("include %s: err = %v, want %q", tc.path, err, tc.want)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("include %s still loading after 10 s", tc.path)
+		if err := testenv.Receive(t, done, 10*time.Second, "result of include "+tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("include %s: err = %v, want %q", tc.path, err, tc.want)
 		}
 		// The main file itself is held to the same rule.
 		if _, _, err := Load(tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -4,20 +4,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vipsentinel/vipsentinel/agent/tlsca"
 	"github.com/vipsentinel/vipsentinel/agent/tlsconf"
+	"github.com/vipsentinel/vipsentinel/internal/testenv/testpki"
 )
 
 func TestTLSOnly(t *testing.T) {
 	dir := t.TempDir()
-	ca, err := tlsca.New("ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := ca.IssueFiles(dir, tlsca.Spec{Name: "agent", Hosts: []string{"198.18.0.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := testpki.Issue(t, testpki.NewCA(t, "ca"), dir, "agent", "198.18.0.1")
 	text := "port 0\ntls-port 26380\n" +
 		"tls-cert-file " + files.Cert + "\ntls-key-file " + files.Key + "\ntls-ca-cert-file " + files.CA + "\n" +
 		"tls-auth-clients optional\ntls-replication yes\ntls-protocols \"TLSv1.2 TLSv1.3\"\n" +

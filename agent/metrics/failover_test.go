@@ -228,8 +228,13 @@ func TestEventTypesBounded(t *testing.T) {
 }
 
 // TestObserveEventNil checks that a nil *Metrics (metrics off) accepts
-// events.
+// events: the runtime calls ObserveEvent without checking.
 func TestObserveEventNil(t *testing.T) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("ObserveEvent on a nil *Metrics panicked: %v", r)
+		}
+	}()
 	var m *Metrics
 	m.ObserveEvent(time.Now(), sentinel.Event{Type: "+try-failover", Master: "m"})
 }

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,31 +14,42 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
-// serve runs m on a real listener on 127.0.0.1 and returns its base URL. The
-// server is stopped, and Serve's result checked, at the end of the test.
-func serve(t *testing.T, m *Metrics) string {
+// ServeForTest runs m on a real listener on 127.0.0.1 and returns its base
+// URL. The server is stopped, and Serve's result checked, at the end of the
+// test. It is exported for the package's external tests (system_test.go).
+func ServeForTest(t testing.TB, m *Metrics) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln, stop := startServing(t, m)
+	t.Cleanup(stop)
+	return "http://" + ln.Addr().String()
+}
+
+// startServing runs m.ServeListener on a new listener on 127.0.0.1 and
+// returns the listener and a stop that ends the server and checks it
+// returns nil (serveEnded).
+func startServing(t testing.TB, m *Metrics) (net.Listener, func()) {
+	t.Helper()
+	ln := testenv.Listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.ServeListener(ctx, ln) }()
-	t.Cleanup(func() {
+	return ln, func() {
+		t.Helper()
 		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("ServeListener: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("ServeListener did not return after its context ended")
-		}
-	})
-	return "http://" + ln.Addr().String()
+		serveEnded(t, done, "ServeListener")
+	}
+}
+
+// serveEnded checks the result of a Serve (named what) whose context
+// ended: nil, within 10 s.
+func serveEnded(t testing.TB, done <-chan error, what string) {
+	t.Helper()
+	if err := testenv.Receive(t, done, 10*time.Second, what+" return after its context ended"); err != nil {
+		t.Errorf("%s: %v", what, err)
+	}
 }
 
 func get(t *testing.T, method, url string) (int, string) {
@@ -67,7 +79,7 @@ func TestHTTPMetrics(t *testing.T) {
 		Version:   "1.2.3-test",
 	})
 	m.ObserveEvent(time.Now(), sentinel.Event{Type: "+switch-master", Master: "mymaster"})
-	base := serve(t, m)
+	base := ServeForTest(t, m)
 
 	code, body := get(t, "GET", base+"/metrics")
 	if code != http.StatusOK {
@@ -135,7 +147,7 @@ func TestHealthz(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := New(Options{Heartbeat: tt.heartbeat, Now: func() time.Time { return now }, HeartbeatTimeout: tt.timeout})
-			code, body := get(t, "GET", serve(t, m)+"/healthz")
+			code, body := get(t, "GET", ServeForTest(t, m)+"/healthz")
 			if code != tt.want || !strings.Contains(body, tt.body) {
 				t.Errorf("GET /healthz: %d %q, want %d containing %q", code, body, tt.want, tt.body)
 			}
@@ -153,7 +165,7 @@ func TestHealthzFollowsHeartbeat(t *testing.T) {
 		Heartbeat: func() time.Time { return time.Unix(0, beat.Load()) },
 		Now:       func() time.Time { return time.Unix(0, clock.Load()) },
 	})
-	base := serve(t, m)
+	base := ServeForTest(t, m)
 	for i, step := range []struct {
 		advance time.Duration
 		beat    bool
@@ -176,15 +188,11 @@ func TestHealthzFollowsHeartbeat(t *testing.T) {
 }
 
 func TestServeAddressInUse(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := testenv.Listen(t)
 	m := New(Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = m.Serve(ctx, ln.Addr().String())
+	err := m.Serve(ctx, ln.Addr().String())
 	if err == nil {
 		t.Fatal("Serve on a busy address succeeded")
 	}
@@ -222,14 +230,7 @@ func TestServeOffAndShutdown(t *testing.T) {
 			// chance to show.
 		}
 		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve(%q) after cancel: %v", addr, err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("Serve(%q) did not return after cancel", addr)
-		}
+		serveEnded(t, done, fmt.Sprintf("Serve(%q)", addr))
 	}
 }
 
@@ -243,13 +244,7 @@ func TestShutdownDuringScrape(t *testing.T) {
 		return Core{}, ctx.Err()
 	})
 	m := New(Options{Core: core, CoreTimeout: 300 * time.Millisecond})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.ServeListener(ctx, ln) }()
+	ln, stop := startServing(t, m)
 
 	type result struct {
 		code int
@@ -266,20 +261,8 @@ func TestShutdownDuringScrape(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		scraped <- result{resp.StatusCode, string(b)}
 	}()
-	select {
-	case <-entered:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the scrape never reached the core source")
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("ServeListener: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("ServeListener did not return")
-	}
+	testenv.Receive(t, entered, 10*time.Second, "scrape reaching the core source")
+	stop()
 	r := <-scraped
 	if r.code != http.StatusOK || !strings.Contains(r.body, "\nvipsentinel_core_up 0\n") {
 		t.Errorf("scrape during shutdown: %d\n%.300s", r.code, r.body)

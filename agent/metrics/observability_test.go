@@ -126,14 +126,14 @@ func TestRoleEndpoints(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := New(Options{Core: tt.core, CoreTimeout: 50 * time.Millisecond})
-			code, body := get(t, http.MethodGet, serve(t, m)+tt.path)
+			code, body := get(t, http.MethodGet, ServeForTest(t, m)+tt.path)
 			if code != tt.code || !strings.Contains(body, tt.body) {
 				t.Errorf("GET %s: %d %q, want %d with %q", tt.path, code, body, tt.code, tt.body)
 			}
 		})
 	}
 	// Without a core the checks fail rather than guess.
-	code, _ := get(t, http.MethodGet, serve(t, New(Options{}))+"/master")
+	code, _ := get(t, http.MethodGet, ServeForTest(t, New(Options{}))+"/master")
 	if code != http.StatusServiceUnavailable {
 		t.Errorf("no core: %d", code)
 	}

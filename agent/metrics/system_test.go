@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -78,7 +77,7 @@ func TestSystem(t *testing.T) {
 		t.Fatalf("firewall open: %v", err)
 	}
 	run(t, "firewall", fw.Run, fw.Close)
-	base := serveHTTP(t, met)
+	base := metrics.ServeForTest(t, met)
 
 	labels := map[string]string{"master": "mymaster", "vip": vipPrefix.Addr().String(), "iface": "eth0"}
 	eventually(t, met.Registry(), "the VIP is not exported as released", func(g getter) bool {
@@ -157,30 +156,8 @@ func run(t *testing.T, name string, runFn, closeFn func(context.Context) error) 
 			t.Errorf("%s: close: %v", name, err)
 		}
 		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("%s: Run did not return", name)
-		}
+		testenv.Receive(t, done, 10*time.Second, name+" Run return")
 	})
-}
-
-func serveHTTP(t *testing.T, m *metrics.Metrics) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.ServeListener(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("ServeListener: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String()
 }
 
 // getter looks a sample up by metric name and exact label set.

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,19 +21,13 @@ import (
 type fakeServer struct {
 	ln      net.Listener
 	hostile map[string]string // upper-case command name -> raw reply
-	wg      sync.WaitGroup
 }
 
 func startFake(t *testing.T, hostile map[string]string) *fakeServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testenv.Listen(t)
 	s := &fakeServer{ln: ln, hostile: hostile}
-	s.wg.Add(1)
-	go s.serve()
-	t.Cleanup(func() { _ = ln.Close(); s.wg.Wait() })
+	testenv.Serve(t, ln, s.serve)
 	return s
 }
 
@@ -48,41 +41,30 @@ func (s *fakeServer) ref() sentinel.Ref {
 		Addr: sentinel.Addr{Host: "127.0.0.1", Port: s.ln.Addr().(*net.TCPAddr).Port}}
 }
 
-func (s *fakeServer) serve() {
-	defer s.wg.Done()
+// serve answers the requests on c.
+func (s *fakeServer) serve(c net.Conn) {
+	rd := resp.NewReader(c)
 	for {
-		c, err := s.ln.Accept()
-		if err != nil {
+		args, err := rd.ReadRequest(resp.Authenticated)
+		if err != nil || len(args) == 0 {
 			return
 		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer c.Close()
-			rd := resp.NewReader(c)
-			for {
-				args, err := rd.ReadRequest(resp.Authenticated)
-				if err != nil || len(args) == 0 {
-					return
-				}
-				name := strings.ToUpper(string(args[0]))
-				reply, ok := s.hostile[name]
-				switch {
-				case ok:
-				case name == "VIPSENTINEL":
-					reply = "*2\r\n$40\r\n" + fakeRunID + "\r\n$0\r\n\r\n"
-				case name == "HELLO":
-					// As a server older than Redis 6; go-redis then
-					// carries on in RESP2.
-					reply = "-ERR unknown command 'HELLO'\r\n"
-				default:
-					reply = "+OK\r\n"
-				}
-				if _, err := io.WriteString(c, reply); err != nil {
-					return
-				}
-			}
-		}()
+		name := strings.ToUpper(string(args[0]))
+		reply, ok := s.hostile[name]
+		switch {
+		case ok:
+		case name == "VIPSENTINEL":
+			reply = "*2\r\n$40\r\n" + fakeRunID + "\r\n$0\r\n\r\n"
+		case name == "HELLO":
+			// As a server older than Redis 6; go-redis then
+			// carries on in RESP2.
+			reply = "-ERR unknown command 'HELLO'\r\n"
+		default:
+			reply = "+OK\r\n"
+		}
+		if _, err := io.WriteString(c, reply); err != nil {
+			return
+		}
 	}
 }
 
@@ -112,8 +94,7 @@ func TestHostileRepliesCloseOnlyTheirLink(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs testenv.Buffer
-			tr := New(Options{CommandTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-			t.Cleanup(func() { _ = tr.Close() })
+			tr := newTransportWith(t, Options{CommandTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 
 			// Every command the core sends a peer on the command link.
 			for _, cmd := range []string{"PING", "PUBLISH", "SENTINEL"} {
@@ -155,10 +136,9 @@ func TestHostileRepliesCloseOnlyTheirLink(t *testing.T) {
 
 			// A good server on the same Transport still works.
 			gref := refOf(good, sentinel.KindMaster)
-			connectCmd(tr, gref, nil)
-			linkUp(t, tr, sentinel.LinkCmd)
+			connectUp(t, tr, gref, sentinel.LinkCmd, nil)
 			tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: gref, Cmds: [][]string{{"PING"}}})
-			pr := await(t, tr, "ping reply", func(in sentinel.Input) bool { _, ok := in.(sentinel.PingReply); return ok }).(sentinel.PingReply)
+			pr := awaitType[sentinel.PingReply](t, tr, "ping reply")
 			if pr.Status != "PONG" {
 				t.Fatalf("good server: %+v", pr)
 			}
@@ -174,21 +154,18 @@ func TestPanicInLinkGoroutineClosesOnlyThatLink(t *testing.T) {
 	srv := redistest.Start(t)
 	other := redistest.Start(t)
 	var logs testenv.Buffer
-	tr := New(Options{CommandTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	t.Cleanup(func() { _ = tr.Close() })
+	tr := newTransportWith(t, Options{CommandTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ref, oref := refOf(srv, sentinel.KindMaster), refOf(other, sentinel.KindMaster)
 	tr.beforeExec = func(c sentinel.Command) {
 		if c.To == ref && c.Kind == sentinel.CmdOther {
 			panic("injected panic")
 		}
 	}
-	connectCmd(tr, ref, nil)
-	linkUp(t, tr, sentinel.LinkCmd)
-	connectCmd(tr, oref, nil)
-	linkUp(t, tr, sentinel.LinkCmd)
+	connectUp(t, tr, ref, sentinel.LinkCmd, nil)
+	connectUp(t, tr, oref, sentinel.LinkCmd, nil)
 
 	tr.Do(sentinel.Command{ID: 7, Kind: sentinel.CmdOther, To: ref, Cmds: [][]string{{"CLIENT", "PAUSE", "1", "WRITE"}}})
-	cd := await(t, tr, "command done", func(in sentinel.Input) bool { _, ok := in.(sentinel.CommandDone); return ok }).(sentinel.CommandDone)
+	cd := awaitType[sentinel.CommandDone](t, tr, "command done")
 	if cd.ID != 7 || !strings.Contains(cd.Err, "panic") {
 		t.Fatalf("command done = %+v", cd)
 	}
@@ -204,13 +181,12 @@ func TestPanicInLinkGoroutineClosesOnlyThatLink(t *testing.T) {
 	}
 
 	tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: oref, Cmds: [][]string{{"PING"}}})
-	pr := await(t, tr, "ping reply", func(in sentinel.Input) bool { _, ok := in.(sentinel.PingReply); return ok }).(sentinel.PingReply)
+	pr := awaitType[sentinel.PingReply](t, tr, "ping reply")
 	if pr.To != oref || pr.Status != "PONG" {
 		t.Fatalf("other link: %+v", pr)
 	}
 	// The panicking link can be connected again.
-	connectCmd(tr, ref, nil)
-	linkUp(t, tr, sentinel.LinkCmd)
+	connectUp(t, tr, ref, sentinel.LinkCmd, nil)
 }
 
 // TestHostileServerLogsOnce: a server that answers every reconnect with a
@@ -218,8 +194,7 @@ func TestPanicInLinkGoroutineClosesOnlyThatLink(t *testing.T) {
 // cannot flood the journal.
 func TestHostileServerLogsOnce(t *testing.T) {
 	var logs testenv.Buffer
-	tr := New(Options{CommandTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	t.Cleanup(func() { _ = tr.Close() })
+	tr := newTransportWith(t, Options{CommandTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	fake := startFake(t, map[string]string{"CLIENT": "*99999999999\r\n"})
 	for i := range 5 {
 		connectCmd(tr, fake.ref(), nil)

@@ -12,6 +12,7 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/peerproof"
 	"github.com/vipsentinel/vipsentinel/agent/resp"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // fakePeer is a TCP endpoint standing for an announced peer: it answers
@@ -36,24 +37,12 @@ func startFakePeer(t *testing.T, secret, runid, behave string) *fakePeer {
 // startFakePeerOn is startFakePeer on a listener wrapped by wrap (TLS).
 func startFakePeerOn(t *testing.T, wrap func(net.Listener) net.Listener, secret, runid, behave string) *fakePeer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testenv.Listen(t)
 	if wrap != nil {
 		ln = wrap(ln)
 	}
 	p := &fakePeer{ln: ln, secret: secret, runid: runid, behave: behave}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
+	testenv.Serve(t, ln, p.serve)
 	return p
 }
 
@@ -65,7 +54,6 @@ func (p *fakePeer) addr() sentinel.Addr {
 func bulk(s string) string { return fmt.Sprintf("$%d\r\n%s\r\n", len(s), s) }
 
 func (p *fakePeer) serve(c net.Conn) {
-	defer c.Close()
 	rd := resp.NewReader(c)
 	for {
 		args, err := rd.ReadRequest(resp.Authenticated)
@@ -132,15 +120,7 @@ func (p *fakePeer) auths() []string {
 // awaitLink returns the LinkUp or LinkDown of the command link to ref.
 func awaitLink(t *testing.T, tr *Transport, ref sentinel.Ref) sentinel.Input {
 	t.Helper()
-	return await(t, tr, "link up or down", func(in sentinel.Input) bool {
-		switch in := in.(type) {
-		case sentinel.LinkUp:
-			return in.To == ref
-		case sentinel.LinkDown:
-			return in.To == ref
-		}
-		return false
-	})
+	return awaitTo[sentinel.LinkUp](t, tr, "link up or down", ref)
 }
 
 // The secret reaches only endpoints that proved they are the announced peer.
@@ -172,10 +152,9 @@ func TestPeerProof(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := startFakePeer(t, tc.peerPass, tc.claims, tc.behave)
-			tr := New(Options{CommandTimeout: 2 * time.Second, PeerAllowed: func(a sentinel.Addr) bool {
+			tr := newTransportWith(t, Options{CommandTimeout: 2 * time.Second, PeerAllowed: func(a sentinel.Addr) bool {
 				return tc.listed && a == p.addr()
 			}})
-			t.Cleanup(func() { _ = tr.Close() })
 			ref := sentinel.Ref{Master: "mymaster", Kind: sentinel.KindSentinel, Addr: p.addr(), RunID: id}
 			var auth []string
 			if tc.ourPass != "" {
@@ -239,7 +218,7 @@ func TestListedRealSentinel(t *testing.T) {
 	addr := sentinel.Addr{Host: "127.0.0.1", Port: sent.Port}
 	ref := sentinel.Ref{Master: "mymaster", Kind: sentinel.KindSentinel, Addr: addr, RunID: myid}
 	for _, listed := range []bool{false, true} {
-		tr := New(Options{CommandTimeout: 2 * time.Second, PeerAllowed: func(a sentinel.Addr) bool { return listed && a == addr }})
+		tr := newTransportWith(t, Options{CommandTimeout: 2 * time.Second, PeerAllowed: func(a sentinel.Addr) bool { return listed && a == addr }})
 		connectCmd(tr, ref, nil)
 		in := awaitLink(t, tr, ref)
 		up, ok := in.(sentinel.LinkUp)

@@ -42,8 +42,7 @@ func TestTLSReloadClosesUntrustedLinks(t *testing.T) {
 	}
 	var logs testenv.Buffer
 	src.SetLogger(slog.New(slog.NewTextHandler(&logs, nil)))
-	tr := New(Options{CommandTimeout: 2 * time.Second, TLS: src.Client})
-	t.Cleanup(func() { _ = tr.Close() })
+	tr := newTransportWith(t, Options{CommandTimeout: 2 * time.Second, TLS: src.Client})
 
 	oldRef, newRef := refOf(oldSrv, sentinel.KindMaster), refOf(newSrv, sentinel.KindMaster)
 	for _, ref := range []sentinel.Ref{oldRef, newRef} {
@@ -56,16 +55,7 @@ func TestTLSReloadClosesUntrustedLinks(t *testing.T) {
 	// reported down.
 	ping := func(ref sentinel.Ref) bool {
 		tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: ref, Cmds: [][]string{{"PING"}}})
-		in := await(t, tr, "PING reply or link down", func(in sentinel.Input) bool {
-			switch in := in.(type) {
-			case sentinel.PingReply:
-				return in.To == ref
-			case sentinel.LinkDown:
-				return in.To == ref
-			}
-			return false
-		})
-		pr, ok := in.(sentinel.PingReply)
+		pr, ok := awaitTo[sentinel.PingReply](t, tr, "PING reply or link down", ref).(sentinel.PingReply)
 		return ok && pr.Status == "PONG"
 	}
 

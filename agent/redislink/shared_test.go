@@ -8,6 +8,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // countClients counts the server's connections named name.
@@ -25,27 +26,23 @@ func TestMastersSharingAServer(t *testing.T) {
 	b := a
 	b.Master = "other"
 
-	connectCmd(tr, a, nil)
-	linkUp(t, tr, sentinel.LinkCmd)
-	connectCmd(tr, b, nil)
-	linkUp(t, tr, sentinel.LinkCmd)
+	connectUp(t, tr, a, sentinel.LinkCmd, nil)
+	connectUp(t, tr, b, sentinel.LinkCmd, nil)
 	if n := countClients(t, srv, "sentinel-test-cmd"); n != 2 {
 		t.Fatalf("%d command connections, want 2", n)
 	}
 	for _, ref := range []sentinel.Ref{a, b} {
 		tr.Do(sentinel.Command{Kind: sentinel.CmdPing, To: ref, Cmds: [][]string{{"PING"}}})
-		pr := await(t, tr, "ping reply", func(in sentinel.Input) bool { _, ok := in.(sentinel.PingReply); return ok }).(sentinel.PingReply)
+		pr := awaitType[sentinel.PingReply](t, tr, "ping reply")
 		if pr.Status != "PONG" || pr.To != ref {
 			t.Fatalf("ping reply = %+v, want PONG to %+v", pr, ref)
 		}
 	}
 
-	connectPubSub(tr, a, nil)
-	if up := linkUp(t, tr, sentinel.LinkPubSub); up.To != a {
+	if up := connectUp(t, tr, a, sentinel.LinkPubSub, nil); up.To != a {
 		t.Fatalf("pub/sub up = %+v", up)
 	}
-	connectPubSub(tr, b, nil)
-	if up := linkUp(t, tr, sentinel.LinkPubSub); up.To != b || up.LocalIP != "127.0.0.1" {
+	if up := connectUp(t, tr, b, sentinel.LinkPubSub, nil); up.To != b || up.LocalIP != "127.0.0.1" {
 		t.Fatalf("pub/sub up = %+v", up)
 	}
 	if n := countClients(t, srv, "sentinel-test-pubsub"); n != 1 {
@@ -55,7 +52,7 @@ func TestMastersSharingAServer(t *testing.T) {
 		t.Helper()
 		payload := fmt.Sprintf("127.0.0.1,26379,%s,7,%s,127.0.0.1,%d,3", strings.Repeat("a", 40), master, srv.Port)
 		srv.CLI(t, "PUBLISH", sentinel.HelloChannel, payload)
-		h := await(t, tr, "hello", func(in sentinel.Input) bool { _, ok := in.(sentinel.Hello); return ok }).(sentinel.Hello)
+		h := awaitType[sentinel.Hello](t, tr, "hello")
 		if h.Payload != payload || h.Via != want {
 			t.Fatalf("hello %+v, want via %+v", h, want)
 		}
@@ -76,15 +73,11 @@ func TestMastersSharingAServer(t *testing.T) {
 		t.Fatalf("%d pub/sub connections after one close, want 1", n)
 	}
 	// The server going away reaches every member.
-	connectPubSub(tr, a, nil)
-	linkUp(t, tr, sentinel.LinkPubSub)
+	connectUp(t, tr, a, sentinel.LinkPubSub, nil)
 	srv.Kill()
 	down := map[sentinel.Ref]bool{}
 	for len(down) < 2 {
-		d := await(t, tr, "pub/sub down", func(in sentinel.Input) bool {
-			d, ok := in.(sentinel.LinkDown)
-			return ok && d.Link == sentinel.LinkPubSub
-		}).(sentinel.LinkDown)
+		d := linkDown(t, tr, sentinel.LinkPubSub)
 		down[d.To] = true
 	}
 	if !down[a] || !down[b] {
@@ -99,26 +92,19 @@ func TestSharedSubscriptionClosesWithLastMember(t *testing.T) {
 	a := refOf(srv, sentinel.KindMaster)
 	b := refOf(srv, sentinel.KindReplica)
 	b.Master = "other"
-	connectPubSub(tr, a, nil)
-	linkUp(t, tr, sentinel.LinkPubSub)
-	connectPubSub(tr, b, nil)
-	linkUp(t, tr, sentinel.LinkPubSub)
+	connectUp(t, tr, a, sentinel.LinkPubSub, nil)
+	connectUp(t, tr, b, sentinel.LinkPubSub, nil)
 	tr.Do(sentinel.Command{Kind: sentinel.CmdClose, To: a, Link: sentinel.LinkPubSub})
 	tr.Do(sentinel.Command{Kind: sentinel.CmdClose, To: b, Link: sentinel.LinkPubSub})
-	waitClosedQuietly(t, tr, srv, "sentinel-test-pubsub", "shared pub/sub connection still open after every member closed")
+	waitClosedQuietly(t, tr, srv, "sentinel-test-pubsub", "shared pub/sub connection closed after every member closed")
 }
 
-// waitClosedQuietly waits until srv has no client called name (failing
-// with msg after 5 s), then checks that closing it reported nothing.
-func waitClosedQuietly(t *testing.T, tr *Transport, srv *redistest.Server, name, msg string) {
+// waitClosedQuietly waits until srv has no client called name (failing,
+// naming what it waited for, after 5 s), then checks that closing it
+// reported nothing.
+func waitClosedQuietly(t *testing.T, tr *Transport, srv *redistest.Server, name, what string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for countClients(t, srv, name) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal(msg)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Until(t, 5*time.Second, what, func() bool { return countClients(t, srv, name) == 0 })
 	select {
 	case in := <-tr.Inputs():
 		t.Fatalf("unexpected input after close: %#v", in)

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,21 +152,14 @@ func TestScriptCapsHelper(t *testing.T) {
 	runCapsScript(t, dir, capset)
 }
 
+// copyFile copies from to a new file to with mode.
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 	t.Helper()
-	src, err := os.Open(from)
+	b, err := os.ReadFile(from)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
+	if err := os.WriteFile(to, b, mode); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/redislink"
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 	"github.com/vipsentinel/vipsentinel/agent/state"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // A real agent proves itself to redislink's verifier before any AUTH, and
@@ -55,12 +56,7 @@ func TestAgentProvesItself(t *testing.T) {
 		ref := sentinel.Ref{Master: "mymaster", Kind: sentinel.KindSentinel, Addr: at, RunID: tc.runid}
 		tr.Do(sentinel.Command{Kind: sentinel.CmdConnect, To: ref, Link: sentinel.LinkCmd,
 			Cmds: [][]string{{"AUTH", tc.secret}, {"CLIENT", "SETNAME", "proof-test"}}})
-		var got sentinel.Input
-		select {
-		case got = <-tr.Inputs():
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s: no link report", tc.name)
-		}
+		got := testenv.Receive(t, tr.Inputs(), 10*time.Second, tc.name+" link report")
 		up, ok := got.(sentinel.LinkUp)
 		switch {
 		case tc.want == sentinel.ProofNone && ok:
@@ -96,16 +92,11 @@ func TestUnsavableStateStops(t *testing.T) {
 			start := time.Now()
 			_ = rc.Do(context.Background(), "SENTINEL", "is-master-down-by-addr", "127.0.0.1", "6999", "3", "*").Err()
 			_ = rc.Do(context.Background(), "SENTINEL", "SET", "mymaster", "quorum", "1").Err()
-			select {
-			case err := <-a.done:
-				a.done <- err
-				if !errors.Is(err, ErrStateNotSaved) || !errors.Is(err, tc.err) && !errors.Is(err, state.ErrEpochBackwards) {
-					t.Fatalf("Run returned %v", err)
-				}
-				t.Logf("stopped after %v: %v", time.Since(start).Round(time.Millisecond), err)
-			case <-time.After(10 * time.Second):
-				t.Fatal("agent still running with an unsavable state")
+			err := a.result(t, 10*time.Second, "stop of the agent with an unsavable state")
+			if !errors.Is(err, ErrStateNotSaved) || !errors.Is(err, tc.err) && !errors.Is(err, state.ErrEpochBackwards) {
+				t.Fatalf("Run returned %v", err)
 			}
+			t.Logf("stopped after %v: %v", time.Since(start).Round(time.Millisecond), err)
 			// Metrics count the failed writes (vipsentinel_state_save_failures_total).
 			if n := a.rt.Faults().StateSaveFailures; n == 0 {
 				t.Error("no state-save failure counted")

@@ -123,10 +123,7 @@ type agent struct {
 
 func startAgent(t *testing.T, cfg sentinel.Config, st *sentinel.HardState, store *memStore, opts Options) *agent {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testenv.Listen(t)
 	cfg.Port = ln.Addr().(*net.TCPAddr).Port
 	if cfg.Rand == nil {
 		cfg.Rand = rand.New(rand.NewSource(1))
@@ -144,24 +141,36 @@ func startAgent(t *testing.T, cfg sentinel.Config, st *sentinel.HardState, store
 	a := &agent{rt: rt, addr: ln.Addr().String(), store: store, cancel: cancel, done: make(chan error, 1)}
 	go func() { a.done <- rt.Run(ctx) }()
 	t.Cleanup(func() { a.stop(t) })
-	select {
-	case <-rt.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("runtime not ready")
-	}
+	testenv.Receive(t, rt.Ready(), 10*time.Second, "runtime ready")
 	return a
 }
 
+// startRecorded starts an agent for mymaster at 127.0.0.1:6999, where
+// nothing listens, that knows the verified peers peerIDs, on a memStore
+// and a recTransport writing one eventLog: the order of its saves and its
+// commands is what the test reads.
+func startRecorded(t *testing.T, peerIDs ...string) (*agent, *eventLog) {
+	t.Helper()
+	log := &eventLog{}
+	tr := &recTransport{log: log, in: make(chan sentinel.Input)}
+	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"},
+		Masters: []sentinel.MasterConfig{masterCfg("mymaster", 6999, 2)}}
+	return startAgent(t, cfg, knownPeers(peerIDs...), &memStore{log: log}, Options{Transport: tr}), log
+}
+
+// stop cancels the agent's Run and returns its result.
 func (a *agent) stop(t *testing.T) error {
 	a.cancel()
-	select {
-	case err := <-a.done:
-		a.done <- err
-		return err
-	case <-time.After(stopTimeout + time.Second):
-		t.Fatal("runtime did not stop within the stop timeout")
-		return nil
-	}
+	return a.result(t, stopTimeout+time.Second, "stop of the runtime within the stop timeout")
+}
+
+// result waits up to timeout for Run's result, what the test waits for,
+// and leaves it for the next reader (stop at cleanup).
+func (a *agent) result(t *testing.T, timeout time.Duration, what string) error {
+	t.Helper()
+	err := testenv.Receive(t, a.done, timeout, what)
+	a.done <- err
+	return err
 }
 
 // TestFailoverWithRealRedis runs one agent (quorum 1) against a real master
@@ -204,14 +213,9 @@ func TestFailoverWithRealRedis(t *testing.T) {
 
 	killed := time.Now()
 	master.Kill()
-	select {
-	case msg := <-ps.Channel():
-		want := fmt.Sprintf("mymaster 127.0.0.1 %d 127.0.0.1 %d", master.Port, replica.Port)
-		if msg.Payload != want {
-			t.Fatalf("+switch-master %q, want %q", msg.Payload, want)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no +switch-master")
+	msg := testenv.Receive(t, ps.Channel(), 30*time.Second, "+switch-master")
+	if want := fmt.Sprintf("mymaster 127.0.0.1 %d 127.0.0.1 %d", master.Port, replica.Port); msg.Payload != want {
+		t.Fatalf("+switch-master %q, want %q", msg.Payload, want)
 	}
 	t.Logf("failover took %v (down-after 1s)", time.Since(killed).Round(time.Millisecond))
 	if got := replica.CLI(t, "ROLE"); !strings.HasPrefix(got, "master") {
@@ -255,12 +259,8 @@ func TestFailoverWithRealRedis(t *testing.T) {
 // sent and votes answered only after the state is saved, and not at all
 // while saving fails.
 func TestPersistBeforeDispatchAndReply(t *testing.T) {
-	log := &eventLog{}
-	store := &memStore{log: log}
-	tr := &recTransport{log: log, in: make(chan sentinel.Input)}
-	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"},
-		Masters: []sentinel.MasterConfig{masterCfg("mymaster", 6999, 2)}}
-	a := startAgent(t, cfg, knownPeers(strings.Repeat("c", 40)), store, Options{Transport: tr})
+	a, log := startRecorded(t, strings.Repeat("c", 40))
+	store := a.store
 	testenv.Until(t, 5*time.Second, "first connect", func() bool {
 		for _, l := range log.snapshot() {
 			if strings.HasPrefix(l, "do ") {
@@ -371,11 +371,7 @@ func TestShutdownCommand(t *testing.T) {
 	rc := redis.NewClient(&redis.Options{Addr: a.addr})
 	defer rc.Close()
 	_ = rc.Shutdown(context.Background()).Err()
-	select {
-	case <-stopped:
-	case <-time.After(5 * time.Second):
-		t.Fatal("SHUTDOWN did not reach the Shutdown hook")
-	}
+	testenv.Receive(t, stopped, 5*time.Second, "call of the Shutdown hook after SHUTDOWN")
 }
 
 func TestScripts(t *testing.T) {
@@ -498,14 +494,8 @@ func TestSimulatedCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	master.Kill()
-	select {
-	case err := <-a.done:
-		a.done <- err
-		if !errors.Is(err, ErrSimulatedCrash) {
-			t.Fatalf("Run returned %v, want ErrSimulatedCrash", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no simulated crash")
+	if err := a.result(t, 30*time.Second, "simulated crash"); !errors.Is(err, ErrSimulatedCrash) {
+		t.Fatalf("Run returned %v, want ErrSimulatedCrash", err)
 	}
 	if st := store.last(); st.CurrentEpoch != 1 {
 		t.Fatalf("epoch of the failover attempt not persisted: %d", st.CurrentEpoch)
@@ -519,18 +509,14 @@ func TestSimulatedCrash(t *testing.T) {
 // waiting for the loop, yet the loop applies it before any request the peer
 // sends after it.
 func TestPeerHelloBeforeLaterRequest(t *testing.T) {
-	log := &eventLog{}
-	store := &memStore{log: log}
-	tr := &recTransport{log: log, in: make(chan sentinel.Input)}
-	cfg := sentinel.Config{LocalIPs: []string{"127.0.0.1"},
-		Masters: []sentinel.MasterConfig{masterCfg("mymaster", 6999, 2)}}
 	// Verified peers (from the state) at 127.0.0.1, PUBLISHing from
 	// there: with no requirepass that is the path that carries evidence.
 	var peerIDs []string
 	for i := range 20 {
 		peerIDs = append(peerIDs, fmt.Sprintf("%040x", i+1))
 	}
-	a := startAgent(t, cfg, knownPeers(peerIDs...), store, Options{Transport: tr})
+	a, _ := startRecorded(t, peerIDs...)
+	store := a.store
 	rc := redis.NewClient(&redis.Options{Addr: a.addr, Protocol: 2})
 	defer rc.Close()
 	ctx := context.Background()

@@ -76,13 +76,8 @@ func TestUnsyncedReplicaNotPromotedRealRedis(t *testing.T) {
 		t.Fatalf("the sync ended before the kill; INFO:\n%s", info)
 	}
 	master.Kill()
-	select {
-	case msg := <-ps.Channel():
-		if msg.Channel != "-failover-abort-no-good-slave" {
-			t.Fatalf("%s %s", msg.Channel, msg.Payload)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no -failover-abort-no-good-slave")
+	if msg := testenv.Receive(t, ps.Channel(), 30*time.Second, "-failover-abort-no-good-slave"); msg.Channel != "-failover-abort-no-good-slave" {
+		t.Fatalf("%s %s", msg.Channel, msg.Payload)
 	}
 	rs = replicaStatus()
 	t.Logf("after the master's death: %+v", rs)

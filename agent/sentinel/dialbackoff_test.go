@@ -11,11 +11,9 @@ import (
 // a verified peer that is down keeps Sentinel's pace; a connect that
 // succeeds resets the back-off.
 func TestUnverifiedPeerDialBackoff(t *testing.T) {
-	h := newHarness(t, testConfig())
-	h.healthy(time.Second, defaultInfo)
+	h := newHealthy(t)
 	m := h.n.masters["mymaster"]
-	real := h.n.addSentinel(m, Addr{Host: "198.18.0.3", Port: 26379}, strings.Repeat("e", 40))
-	real.verifiedAddr = real.addr
+	real := h.verifiedPeer("198.18.0.3", strings.Repeat("e", 40))
 	phantom := strings.Repeat("d", 40)
 	h.step(forged(m, HelloMsg{Addr: Addr{Host: "198.18.250.9", Port: 26379}, RunID: phantom, Master: "mymaster", MasterAddr: tMaster}))
 	dials := map[string]int{}

@@ -3,7 +3,6 @@ package sentinel
 import (
 	"math/rand"
 	"testing"
-	"time"
 )
 
 // TestHelloNewerConfigOvertakesFailover is the simulator's seed 146: an
@@ -38,8 +37,7 @@ func TestHelloNewerConfigOvertakesFailover(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, testConfig())
-			h.healthy(time.Second, defaultInfo)
+			h := newHealthy(t)
 			m := h.n.masters["mymaster"]
 			// Our failover, set up directly so the test does not depend on
 			// how a failover reaches the state.

@@ -148,6 +148,15 @@ func replicaInfo(master Addr, up bool, prio int, offset int64, runid string) str
 		"\r\nslave_priority:" + strconv.Itoa(prio) + "\r\nslave_repl_offset:" + strconv.Itoa(int(offset)) + "\r\n"
 }
 
+// newHealthy returns a harness on testConfig() after a second of healthy
+// replies (defaultInfo): the settled group most tests start from.
+func newHealthy(t *testing.T) *harness {
+	t.Helper()
+	h := newHarness(t, testConfig())
+	h.healthy(time.Second, defaultInfo)
+	return h
+}
+
 // healthy brings the master's links up and answers everything for d.
 func (h *harness) healthy(d time.Duration, info func(Ref) string) {
 	end := h.now + d
@@ -454,8 +463,7 @@ func TestAuthFailureIsNotDown(t *testing.T) {
 }
 
 func TestTilt(t *testing.T) {
-	h := newHarness(t, testConfig())
-	h.healthy(time.Second, defaultInfo)
+	h := newHealthy(t)
 	h.takeEvents()
 	h.now += 2500 * time.Millisecond // the process was stalled
 	h.step(Tick{})
@@ -720,8 +728,7 @@ func TestHelloFormatParse(t *testing.T) {
 }
 
 func TestHelloDiscoveryAndSwitch(t *testing.T) {
-	h := newHarness(t, testConfig())
-	h.healthy(time.Second, defaultInfo)
+	h := newHealthy(t)
 	h.takeEvents()
 	m := h.n.masters["mymaster"]
 	p1 := NewID(rand.New(rand.NewSource(9)))

@@ -162,12 +162,9 @@ func TestBusyScriptKill(t *testing.T) {
 
 // peers adds n agent peers with connected links.
 func (h *harness) peers(n int) []*instance {
-	m := h.n.masters["mymaster"]
 	var out []*instance
 	for i := 0; i < n; i++ {
-		s := h.n.addSentinel(m, Addr{Host: "198.18.0." + strconv.Itoa(2+i), Port: 26379}, NewID(rand.New(rand.NewSource(int64(1000+i)))))
-		s.verifiedAddr = s.addr
-		out = append(out, s)
+		out = append(out, h.verifiedPeer("198.18.0."+strconv.Itoa(2+i), NewID(rand.New(rand.NewSource(int64(1000+i))))))
 	}
 	return out
 }

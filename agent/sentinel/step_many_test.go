@@ -14,13 +14,7 @@ import (
 // each with a pass (Step). %cpu is the core's share of one CPU in real time.
 func BenchmarkStepIdleMany(b *testing.B) {
 	step, n := idleGroupMany(b, 200)
-	start := n.now
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		step()
-	}
-	b.ReportMetric(float64(b.Elapsed())/(n.now-start).Seconds()/1e7, "%cpu")
+	benchIdle(b, n, step)
 }
 
 // BenchmarkReceiveIdleMany is BenchmarkStepIdleMany driven as the runtime
@@ -28,7 +22,13 @@ func BenchmarkStepIdleMany(b *testing.B) {
 // replies through Receive, a pass only when one is urgent.
 func BenchmarkReceiveIdleMany(b *testing.B) {
 	_, n := idleGroupMany(b, 200)
-	step := quietStep(n)
+	benchIdle(b, n, quietStep(n))
+}
+
+// benchIdle runs step, which advances n, once per op and reports %cpu: the
+// benchmark's real time over the core time that passed in n, as a percent
+// of one CPU.
+func benchIdle(b *testing.B, n *Node, step func()) {
 	start := n.now
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -238,8 +238,7 @@ func TestForcedFailoverPause(t *testing.T) {
 // pause was on its way pauses again once reconnected, and the offset read
 // is the one after that pause.
 func TestForcedFailoverPauseAfterReconnect(t *testing.T) {
-	h := newHarness(t, testConfig())
-	h.healthy(time.Second, defaultInfo)
+	h := newHealthy(t)
 	h.takeCmds()
 	if err := h.n.Failover(h.now, "mymaster"); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package sentinel
 import (
 	"strings"
 	"testing"
-	"time"
 )
 
 // Simulator seed 5595, reduced: a verified peer P, gone during a
@@ -15,12 +14,10 @@ import (
 // stayed fenced for 117 s). A later phantom at P's address is refused
 // while P is not gone.
 func TestPeerBackAtItsAddressDisplacesPhantoms(t *testing.T) {
-	h := newHarness(t, testConfig())
-	h.healthy(time.Second, defaultInfo)
+	h := newHealthy(t)
 	m := h.n.masters["mymaster"]
-	real := Addr{Host: "198.18.0.2", Port: 26379}
-	p := h.n.addSentinel(m, real, strings.Repeat("c", 40))
-	p.verifiedAddr = p.addr
+	p := h.verifiedPeer("198.18.0.2", strings.Repeat("c", 40))
+	real := p.addr
 	down := func(c Command) Input {
 		if c.Kind == CmdConnect && c.To.Kind == KindSentinel {
 			return LinkDown{To: c.To, Link: c.Link, Err: "connect timeout"}

@@ -88,8 +88,7 @@ func TestPhantomPeersDoNotFence(t *testing.T) {
 // Ten thousand forged run ids keep at most MaxUnverifiedPeers proposals,
 // and the rejections are logged at most once per second.
 func TestUnverifiedPeersBounded(t *testing.T) {
-	h := newHarness(t, testConfig())
-	h.healthy(time.Second, defaultInfo)
+	h := newHealthy(t)
 	h.takeEvents()
 	m := h.n.masters["mymaster"]
 	r := rand.New(rand.NewSource(3))
@@ -205,8 +204,7 @@ func TestHelloEvidence(t *testing.T) {
 func TestHostileEpochs(t *testing.T) {
 	peer := strings.Repeat("a", 40)
 	for _, e := range []uint64{MaxEpochJump + 1, 1 << 40, math.MaxUint64} {
-		h := newHarness(t, testConfig())
-		h.healthy(time.Second, defaultInfo)
+		h := newHealthy(t)
 		h.verifiedPeer("198.18.0.2", peer)
 		h.step(direct("198.18.0.2", HelloMsg{Addr: Addr{Host: "198.18.0.2", Port: 26379}, RunID: peer, CurrentEpoch: e,
 			Master: "mymaster", MasterAddr: tMaster, ConfigEpoch: e}))
@@ -222,8 +220,7 @@ func TestHostileEpochs(t *testing.T) {
 	}
 	// Within the bound, from a verified peer over an authenticated path:
 	// adopted.
-	h := newHarness(t, testConfig())
-	h.healthy(time.Second, defaultInfo)
+	h := newHealthy(t)
 	h.verifiedPeer("198.18.0.2", peer)
 	h.step(direct("198.18.0.2", HelloMsg{Addr: Addr{Host: "198.18.0.2", Port: 26379}, RunID: peer, CurrentEpoch: MaxEpochJump,
 		Master: "mymaster", MasterAddr: tMaster}))
@@ -280,8 +277,7 @@ func TestMinAgentsIsTheGroupSize(t *testing.T) {
 
 // A peer is verified by the proof its LinkUp carries, not by hellos.
 func TestLinkUpProofVerifies(t *testing.T) {
-	h := newHarness(t, testConfig())
-	h.healthy(time.Second, defaultInfo)
+	h := newHealthy(t)
 	m := h.n.masters["mymaster"]
 	id := strings.Repeat("d", 40)
 	h.step(forged(m, HelloMsg{Addr: Addr{Host: "198.18.0.2", Port: 26379}, RunID: id, Master: "mymaster", MasterAddr: tMaster}))

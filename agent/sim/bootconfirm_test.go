@@ -93,6 +93,18 @@ func TestBootUnconfirmedOldMaster(t *testing.T) {
 	}
 }
 
+// crashedGroup converges c, lets it run a second, crashes every agent and
+// returns the time 100 ms later, from which the test restarts them.
+func crashedGroup(c *steps) time.Duration {
+	c.converge()
+	c.run(time.Second)
+	for _, a := range c.agents {
+		a.crash("test")
+	}
+	c.run(100 * time.Millisecond)
+	return c.now()
+}
+
 // TestBootUnconfirmedComesUp: the confirmation never keeps a group down.
 // The master's agent restarted alone (its peers down) serves its
 // configuration after bootAloneWait; a whole group restarted at once
@@ -100,13 +112,7 @@ func TestBootUnconfirmedOldMaster(t *testing.T) {
 func TestBootUnconfirmedComesUp(t *testing.T) {
 	t.Run("alone", func(t *testing.T) {
 		c := newSteps(t, stepOpts{seed: 41})
-		c.converge()
-		c.run(time.Second)
-		for _, a := range c.agents {
-			a.crash("test")
-		}
-		c.run(100 * time.Millisecond)
-		t1 := c.now()
+		t1 := crashedGroup(c)
 		a0 := c.agents[0]
 		c.startAgent(a0)
 		if !c.runUntil(t1+5*time.Second, func() bool { _, ok := a0.node.MasterAddr(masterName); return ok }) {
@@ -120,13 +126,7 @@ func TestBootUnconfirmedComesUp(t *testing.T) {
 	})
 	t.Run("all", func(t *testing.T) {
 		c := newSteps(t, stepOpts{seed: 42, fence: true})
-		c.converge()
-		c.run(time.Second)
-		for _, a := range c.agents {
-			a.crash("test")
-		}
-		c.run(100 * time.Millisecond)
-		t1 := c.now()
+		t1 := crashedGroup(c)
 		for _, a := range c.agents {
 			c.startAgent(a)
 		}

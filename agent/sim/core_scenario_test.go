@@ -16,6 +16,23 @@ import (
 // event sequences, timings and VIP ownership of agent/sentinel's Node as
 // the runtime's driver runs it.
 
+// leaderFailoverEvents are the events of a leader's automatic failover, in
+// redis-sentinel's order.
+var leaderFailoverEvents = []string{"+sdown", "+odown", "+new-epoch", "+try-failover", "+vote-for-leader", "+elected-leader",
+	"+failover-state-select-slave", "+selected-slave", "+failover-state-send-slaveof-noone",
+	"+failover-state-wait-promotion", "+promoted-slave", "+failover-state-reconf-slaves",
+	"+slave-reconf-sent", "+slave-reconf-inprog", "+slave-reconf-done", "+failover-end", "+switch-master"}
+
+// checkLeaderFailover checks that leader's events since t0 hold a whole
+// automatic failover (leaderFailoverEvents, other events between them
+// allowed).
+func checkLeaderFailover(t *testing.T, leader *stepAgent, t0 time.Duration) {
+	t.Helper()
+	if got := leader.eventTypes(t0); !testenv.IsSubsequence(leaderFailoverEvents, got) {
+		t.Errorf("leader %d events:\n got %v\nwant subsequence %v", leader.id, got, leaderFailoverEvents)
+	}
+}
+
 func TestScenarioKillMaster(t *testing.T) {
 	c := newSteps(t, stepOpts{seed: 1})
 	c.converge()
@@ -33,13 +50,7 @@ func TestScenarioKillMaster(t *testing.T) {
 	if leader == nil {
 		t.Fatal("no leader")
 	}
-	want := []string{"+sdown", "+odown", "+new-epoch", "+try-failover", "+vote-for-leader", "+elected-leader",
-		"+failover-state-select-slave", "+selected-slave", "+failover-state-send-slaveof-noone",
-		"+failover-state-wait-promotion", "+promoted-slave", "+failover-state-reconf-slaves",
-		"+slave-reconf-sent", "+slave-reconf-inprog", "+slave-reconf-done", "+failover-end", "+switch-master"}
-	if got := leader.eventTypes(t0); !testenv.IsSubsequence(want, got) {
-		t.Errorf("leader %d events:\n got %v\nwant subsequence %v", leader.id, got, want)
-	}
+	checkLeaderFailover(t, leader, t0)
 	for _, a := range c.agents {
 		if a == leader {
 			continue
@@ -779,13 +790,7 @@ func TestScenarioAutomaticFailoverUnchanged(t *testing.T) {
 		t.Fatal("no failover")
 	}
 	leader := c.leaderOf(t0)
-	want := []string{"+sdown", "+odown", "+new-epoch", "+try-failover", "+vote-for-leader", "+elected-leader",
-		"+failover-state-select-slave", "+selected-slave", "+failover-state-send-slaveof-noone",
-		"+failover-state-wait-promotion", "+promoted-slave", "+failover-state-reconf-slaves",
-		"+slave-reconf-sent", "+slave-reconf-inprog", "+slave-reconf-done", "+failover-end", "+switch-master"}
-	if got := leader.eventTypes(t0); !testenv.IsSubsequence(want, got) {
-		t.Errorf("leader events %v", got)
-	}
+	checkLeaderFailover(t, leader, t0)
 	for _, a := range c.agents {
 		for _, e := range a.events {
 			if slices.Contains(syncEvents, e.ev.Type) {

@@ -271,6 +271,15 @@ func assertNoTemps(t *testing.T, dir string) {
 	}
 }
 
+// assertEpoch fails t unless the state file at path loads, with current
+// epoch want; when says at which point of the test.
+func assertEpoch(t *testing.T, path string, want uint64, when string) {
+	t.Helper()
+	if got, err := Load(path); err != nil || got.State.CurrentEpoch != want {
+		t.Fatalf("%s: %+v, %v; want current epoch %d", when, got, err, want)
+	}
+}
+
 func TestWriteMode(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s")
 	// An existing file with a wider mode is replaced by a 0600 one.
@@ -306,16 +315,11 @@ func TestCrashBeforeRename(t *testing.T) {
 		}
 		tmp.Close()
 	}
-	got, err := Load(path)
-	if err != nil || got.State.CurrentEpoch != 5 {
-		t.Fatalf("after crash: %+v, %v", got, err)
-	}
+	assertEpoch(t, path, 5, "after crash")
 	// The next Open cleans up and carries on from the old state.
 	removeTemps(path)
 	assertNoTemps(t, dir)
-	if got, err := Load(path); err != nil || got.State.CurrentEpoch != 5 {
-		t.Fatalf("after cleanup: %+v, %v", got, err)
-	}
+	assertEpoch(t, path, 5, "after cleanup")
 }
 
 func TestWriteFailureKeepsOld(t *testing.T) {
@@ -346,9 +350,7 @@ func TestWriteFailureKeepsOld(t *testing.T) {
 		t.Error("write into a missing directory succeeded")
 	}
 	assertNoTemps(t, dir)
-	if got, err := Load(path); err != nil || got.State.CurrentEpoch != 5 {
-		t.Fatalf("old state damaged: %+v, %v", got, err)
-	}
+	assertEpoch(t, path, 5, "old state after the failed writes")
 }
 
 func TestLoadErrors(t *testing.T) {

@@ -99,6 +99,13 @@ func TestMerge(t *testing.T) {
 		monM = "sentinel monitor m 198.18.0.1 6379 2\n"
 		monN = "sentinel monitor n 198.18.0.11 6379 2\n"
 	)
+	// failedOver is a failover learnt at run time: m moved to 198.18.0.2
+	// in epoch 3.
+	failedOver := func(hs *sentinel.HardState) {
+		m := master(hs, "m")
+		m.CurrentAddr, m.ConfigEpoch = addr("198.18.0.2", 6379), 3
+		hs.CurrentEpoch = 3
+	}
 	tests := []struct {
 		name    string
 		prevCfg string                       // configuration of the previous run ("" with prevNil)
@@ -268,12 +275,8 @@ func TestMerge(t *testing.T) {
 		},
 		{
 			name: "failover learnt, monitor line unchanged", prevCfg: monM,
-			runtime: func(hs *sentinel.HardState) {
-				m := master(hs, "m")
-				m.CurrentAddr, m.ConfigEpoch = addr("198.18.0.2", 6379), 3
-				hs.CurrentEpoch = 3
-			},
-			cfg: monM,
+			runtime: failedOver,
+			cfg:     monM,
 			check: func(t *testing.T, hs *sentinel.HardState) {
 				if m := master(hs, "m"); m.CurrentAddr != addr("198.18.0.2", 6379) || m.Config.Addr != addr("198.18.0.1", 6379) {
 					t.Errorf("%+v", m)
@@ -282,12 +285,8 @@ func TestMerge(t *testing.T) {
 		},
 		{
 			name: "monitor address edited", prevCfg: monM,
-			runtime: func(hs *sentinel.HardState) {
-				m := master(hs, "m")
-				m.CurrentAddr, m.ConfigEpoch = addr("198.18.0.2", 6379), 3
-				hs.CurrentEpoch = 3
-			},
-			cfg: "sentinel monitor m 198.18.0.5 6380 2\n",
+			runtime: failedOver,
+			cfg:     "sentinel monitor m 198.18.0.5 6380 2\n",
 			check: func(t *testing.T, hs *sentinel.HardState) {
 				m := master(hs, "m")
 				if m.CurrentAddr != addr("198.18.0.5", 6380) || m.Config.Addr != m.CurrentAddr || m.ConfigEpoch != 3 || hs.CurrentEpoch != 3 {

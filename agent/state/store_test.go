@@ -81,30 +81,21 @@ func TestOpenImportsRewritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, hs, changes, err := Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	hs, changes := openClosed(t, cfg)
 	if hs.MyID != cfg.MyID || hs.CurrentEpoch != 1 || len(changes) != 1 || !strings.Contains(changes[0].Msg, "imported") {
 		t.Errorf("import: %+v %v", hs, changes)
 	}
 	// Once the state file exists, the file's runtime lines are history:
 	// advancing the state and restarting keeps the state's values.
-	snap, err := Load(st.Path())
+	snap, err := Load(cfg.StatePath())
 	if err != nil {
 		t.Fatal(err)
 	}
 	snap.State.CurrentEpoch = 9
-	if err := Write(st.Path(), snap); err != nil {
+	if err := Write(cfg.StatePath(), snap); err != nil {
 		t.Fatal(err)
 	}
-	st, hs, _, err = Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	if hs.CurrentEpoch != 9 {
+	if hs, _ := openClosed(t, cfg); hs.CurrentEpoch != 9 {
 		t.Errorf("current epoch %d after restart, want 9", hs.CurrentEpoch)
 	}
 }
@@ -145,12 +136,7 @@ func TestOpenRefusesBadState(t *testing.T) {
 			if err := os.WriteFile(path, good, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			st, hs, _, err := Open(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st.Close()
-			if hs.CurrentEpoch != 12 {
+			if hs, _ := openClosed(t, cfg); hs.CurrentEpoch != 12 {
 				t.Errorf("epoch %d", hs.CurrentEpoch)
 			}
 		})
@@ -167,11 +153,7 @@ func TestOpenCleansTemps(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st, _, _, err := Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	openClosed(t, cfg)
 	if _, err := os.Stat(stray); !errors.Is(err, os.ErrNotExist) {
 		t.Error("stray temporary file not removed")
 	}
@@ -206,17 +188,8 @@ func TestSettingsSurviveRestart(t *testing.T) {
 	}
 	st.Close()
 
-	reopen := func(cfg *config.File) ([]sentinel.Setting, []Change) {
-		t.Helper()
-		st, hs, changes, err := Open(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st.Close()
-		return hs.Settings, changes
-	}
-	got, changes := reopen(cfg)
-	if want := hs.Settings; !slices.Equal(got, want) {
+	hs2, changes := openClosed(t, cfg)
+	if got, want := hs2.Settings, hs.Settings; !slices.Equal(got, want) {
 		t.Fatalf("after restart: settings %v, want %v", got, want)
 	}
 	for _, c := range changes {
@@ -226,8 +199,21 @@ func TestSettingsSurviveRestart(t *testing.T) {
 	}
 	// The operator edits announce-ip in the file; loglevel debug is now
 	// also the file's; sentinel-pass stays the run-time value.
-	got, _ = reopen(cfgIn(t, dir, "sentinel announce-ip 198.18.0.8\nloglevel debug\n"+mon))
-	if want := []sentinel.Setting{{Name: "sentinel-pass", Value: "s3cret"}}; !slices.Equal(got, want) {
+	hs2, _ = openClosed(t, cfgIn(t, dir, "sentinel announce-ip 198.18.0.8\nloglevel debug\n"+mon))
+	if got, want := hs2.Settings, []sentinel.Setting{{Name: "sentinel-pass", Value: "s3cret"}}; !slices.Equal(got, want) {
 		t.Errorf("after editing the file: settings %v, want %v", got, want)
 	}
+}
+
+// openClosed opens cfg's state as the agent does at start, closes it at
+// once (releasing the lock) and returns the state and changes Open
+// returned.
+func openClosed(t *testing.T, cfg *config.File) (*sentinel.HardState, []Change) {
+	t.Helper()
+	st, hs, changes, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	return hs, changes
 }

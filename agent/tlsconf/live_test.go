@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -63,33 +62,7 @@ func pool(cas ...*tlsca.CA) *x509.CertPool {
 // echo serves ln, echoing each connection until it closes.
 func echo(t *testing.T, ln net.Listener) {
 	t.Helper()
-	var wg sync.WaitGroup
-	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-}
-
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
+	testenv.Serve(t, ln, func(c net.Conn) { _, _ = io.Copy(c, c) })
 }
 
 // roundTrip reports whether c still carries data both ways.
@@ -128,7 +101,7 @@ func TestReloadReverifiesLinks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ln := tls.NewListener(listen(t), &tls.Config{Certificates: []tls.Certificate{cert}})
+		ln := tls.NewListener(testenv.Listen(t), &tls.Config{Certificates: []tls.Certificate{cert}})
 		echo(t, ln)
 		return ln.Addr().String()
 	}
@@ -216,7 +189,7 @@ func TestReloadReverifiesClients(t *testing.T) {
 			p := newTwoCAs(t)
 			var logs testenv.Buffer
 			src := p.source(t, auth, &logs)
-			ln := tls.NewListener(src.TrackListener(listen(t)), src.ServerConfig())
+			ln := tls.NewListener(src.TrackListener(testenv.Listen(t)), src.ServerConfig())
 			echo(t, ln)
 			client := func(f *tlsca.Files) net.Conn {
 				cfg := &tls.Config{ServerName: "127.0.0.1", RootCAs: pool(p.New)}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/tlsca"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
+	"github.com/vipsentinel/vipsentinel/internal/testenv/testpki"
 )
 
 func TestCheck(t *testing.T) {
@@ -79,34 +81,14 @@ type pki struct {
 func newPKI(t *testing.T) *pki {
 	t.Helper()
 	dir := t.TempDir()
-	ca, err := tlsca.New("test CA")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := testpki.NewCA(t, "test CA")
 	p := &pki{ca: ca, dir: dir}
-	p.server = p.issue(t, ca, dir, "server", tlsca.Spec{Name: "server", Hosts: []string{"127.0.0.1", "localhost"}})
-	p.client = p.issue(t, ca, dir, "client", tlsca.Spec{Name: "client"})
+	p.server = testpki.Issue(t, ca, dir, "server", "127.0.0.1", "localhost")
+	p.client = testpki.Issue(t, ca, dir, "client")
 	p.caFile = p.server.CA
-	other, err := tlsca.New("other CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.otherCA = other
-	p.otherCAFiles = p.issue(t, other, filepath.Join(dir, "other"), "intruder", tlsca.Spec{Name: "intruder", Hosts: []string{"127.0.0.1"}})
+	p.otherCA = testpki.NewCA(t, "other CA")
+	p.otherCAFiles = testpki.Issue(t, p.otherCA, filepath.Join(dir, "other"), "intruder", "127.0.0.1")
 	return p
-}
-
-func (p *pki) issue(t *testing.T, ca *tlsca.CA, dir, name string, s tlsca.Spec) tlsca.Files {
-	t.Helper()
-	l, err := ca.Issue(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := ca.WriteFiles(dir, name, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
 }
 
 func (p *pki) settings(auth AuthClients) Settings {
@@ -116,6 +98,17 @@ func (p *pki) settings(auth AuthClients) Settings {
 	return s
 }
 
+// source is New(p.settings(auth)): a Source serving p's server
+// certificate.
+func (p *pki) source(t *testing.T, auth AuthClients) *Source {
+	t.Helper()
+	src, err := New(p.settings(auth))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
 // serve accepts TLS connections and reports each handshake's outcome.
 func serve(t *testing.T, cfg *tls.Config) (string, <-chan error) {
 	t.Helper()
@@ -123,25 +116,15 @@ func serve(t *testing.T, cfg *tls.Config) (string, <-chan error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
 	out := make(chan error, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				err := c.(*tls.Conn).Handshake()
-				if err == nil {
-					_, err = c.Write([]byte("+OK\r\n"))
-				}
-				out <- err
-			}()
+	testenv.Serve(t, ln, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		err := c.(*tls.Conn).Handshake()
+		if err == nil {
+			_, err = c.Write([]byte("+OK\r\n"))
 		}
-	}()
+		out <- err
+	})
 	return ln.Addr().String(), out
 }
 
@@ -186,10 +169,7 @@ func TestHandshakes(t *testing.T) {
 		{AuthNo, true, true, true},
 	} {
 		t.Run(string(tc.auth), func(t *testing.T) {
-			srv, err := New(p.settings(tc.auth))
-			if err != nil {
-				t.Fatal(err)
-			}
+			srv := p.source(t, tc.auth)
 			addr, results := serve(t, srv.ServerConfig())
 			for _, c := range []struct {
 				name string
@@ -216,10 +196,7 @@ func TestHandshakes(t *testing.T) {
 
 func TestServerNameVerified(t *testing.T) {
 	p := newPKI(t)
-	srv, err := New(p.settings(AuthNo))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := p.source(t, AuthNo)
 	addr, results := serve(t, srv.ServerConfig())
 	for _, tc := range []struct {
 		host string
@@ -235,11 +212,8 @@ func TestServerNameVerified(t *testing.T) {
 
 func TestExpiredCertificate(t *testing.T) {
 	p := newPKI(t)
-	old := p.issue(t, p.ca, filepath.Join(p.dir, "old"), "old", tlsca.Spec{Name: "old", NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
-	srv, err := New(p.settings(AuthYes))
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := testpki.IssueSpec(t, p.ca, filepath.Join(p.dir, "old"), "old", tlsca.Spec{Name: "old", NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	srv := p.source(t, AuthYes)
 	s := p.settings(AuthYes)
 	s.Port, s.ClientCertFile, s.ClientKeyFile = 0, old.Cert, old.Key
 	cl, err := New(s)
@@ -258,10 +232,7 @@ func TestExpiredCertificate(t *testing.T) {
 
 func TestReloadRotates(t *testing.T) {
 	p := newPKI(t)
-	srv, err := New(p.settings(AuthNo))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := p.source(t, AuthNo)
 	addr, results := serve(t, srv.ServerConfig())
 	serial := func() string {
 		c, err := tls.Dial("tcp", addr, srv.ClientConfig("127.0.0.1"))
@@ -273,7 +244,7 @@ func TestReloadRotates(t *testing.T) {
 		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
 	}
 	before := serial()
-	p.issue(t, p.ca, p.dir, "server", tlsca.Spec{Name: "server2", Hosts: []string{"127.0.0.1"}})
+	testpki.IssueSpec(t, p.ca, p.dir, "server", tlsca.Spec{Name: "server2", Hosts: []string{"127.0.0.1"}})
 	if got := serial(); got != before {
 		t.Fatalf("certificate changed before Reload")
 	}
