@@ -1,34 +1,14 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestStallReported: a loop that stops completing iterations gets one
 // report with every goroutine's stack once stallReport has passed, none
@@ -36,7 +16,7 @@ func (s *syncBuffer) String() string {
 // it lasted when it resumes.
 func TestStallReported(t *testing.T) {
 	clk := testenv.NewClock()
-	var out syncBuffer
+	var out testenv.Buffer
 	r := &Runtime{clock: clk, log: slog.New(slog.NewTextHandler(&out, nil))}
 	r.heartbeat.Store(clk.Now().UnixNano())
 	ctx, cancel := context.WithCancel(context.Background())

@@ -3,6 +3,8 @@ package testenv
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 type recorder struct {
 	testing.TB
 	ended string // "fatal: ..." or "skip: ...", the first only
+	logs  []string
 }
 
 func (r *recorder) Helper() {}
@@ -23,6 +26,10 @@ func (r *recorder) end(kind, msg string) {
 }
 func (r *recorder) Fatalf(format string, args ...any) { r.end("fatal", fmt.Sprintf(format, args...)) }
 func (r *recorder) Skip(args ...any)                  { r.end("skip", fmt.Sprint(args...)) }
+func (r *recorder) Fatal(args ...any)                 { r.end("fatal", fmt.Sprint(args...)) }
+func (r *recorder) Logf(format string, args ...any) {
+	r.logs = append(r.logs, fmt.Sprintf(format, args...))
+}
 
 func TestMissing(t *testing.T) {
 	for _, tt := range []struct {
@@ -116,5 +123,46 @@ func TestClock(t *testing.T) {
 	c.WaitTimers(t, 0)
 	if c.Advance(time.Hour); fired() {
 		t.Fatal("stopped timer fired")
+	}
+}
+
+type line string
+
+func (l line) String() string { return "at " + string(l) }
+
+func TestLogLines(t *testing.T) {
+	r := &recorder{TB: t}
+	LogLines(r, "timeline", []line{"1s a", "2s b"})
+	LogLines(r, "empty", []line(nil))
+	want := []string{"timeline:\nat 1s a\nat 2s b\n", "empty:\n"}
+	if fmt.Sprint(r.logs) != fmt.Sprint(want) {
+		t.Errorf("LogLines logged %q, want %q", r.logs, want)
+	}
+}
+
+func TestCopyFile(t *testing.T) {
+	dir := t.TempDir()
+	from, to := filepath.Join(dir, "from"), filepath.Join(dir, "to")
+	if err := os.WriteFile(from, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, []byte("older and longer"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{TB: t}
+	CopyFile(r, from, to, 0o700)
+	if b, err := os.ReadFile(to); err != nil || string(b) != "new" || r.ended != "" {
+		t.Errorf("after CopyFile over an existing file: %q (%v), test ended %q; want %q", b, err, r.ended, "new")
+	}
+	dst := filepath.Join(dir, "exe")
+	CopyFile(r, from, dst, 0o700)
+	if st, err := os.Stat(dst); err != nil {
+		t.Error(err)
+	} else if st.Mode().Perm()&0o100 == 0 {
+		t.Errorf("new copy: mode %v, want executable by its owner", st.Mode())
+	}
+	CopyFile(r, filepath.Join(dir, "missing"), to, 0o600)
+	if !strings.HasPrefix(r.ended, "fatal: ") {
+		t.Errorf("CopyFile of a missing file ended the test with %q, want a failure", r.ended)
 	}
 }
