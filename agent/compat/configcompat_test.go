@@ -260,14 +260,7 @@ func TestMigratedConfCompat(t *testing.T) {
 	p := startPair(t, dir, conf)
 	for _, addr := range []string{p.rs, p.vs} {
 		testenv.Eventually(t, 20*time.Second, addr+" to see the replica", func() error {
-			m, err := adminDo(addr, "SENTINEL", "MASTER", "mymaster")
-			if err != nil {
-				return err
-			}
-			if v := lookup(&m, "num-slaves"); v == nil || v.str != "1" {
-				return fmt.Errorf("num-slaves %v", v)
-			}
-			return nil
+			return masterFieldIs(addr, "num-slaves", "1")
 		})
 	}
 	admin := authStep(0, "admin", "adminpw")

@@ -757,18 +757,25 @@ func vipHolders(t *testing.T, hosts []*lab.Host, vip string) []string {
 	return out
 }
 
+// waitVIPOn waits until vip is on the host named host and on no other, and
+// stops the test, naming what it waited for, if ctx ends first.
+func waitVIPOn(ctx context.Context, t *testing.T, hosts []*lab.Host, vip, host, what string) {
+	t.Helper()
+	lab.Eventually(ctx, t, func() error {
+		if got := vipHolders(t, hosts, vip); len(got) != 1 || got[0] != host {
+			return fmt.Errorf("VIP %s held by %v", vip, got)
+		}
+		return nil
+	}, what)
+}
+
 // TestVIPFollowsMaster: the agent on the master's host holds the VIP; after
 // the master is killed the VIP moves to the promoted replica's host, and a
 // client connecting to the VIP reaches the new master.
 func TestVIPFollowsMaster(t *testing.T) {
 	cl, vip := newClusterVIP(t)
 	ctx := ctxT(t, 90*time.Second)
-	lab.Eventually(ctx, t, func() error {
-		if got := vipHolders(t, cl.hosts, vip); len(got) != 1 || got[0] != "h1" {
-			return fmt.Errorf("VIP %s held by %v", vip, got)
-		}
-		return nil
-	}, "VIP on the master's host")
+	waitVIPOn(ctx, t, cl.hosts, vip, "h1", "VIP on the master's host")
 	viaVIP := cl.cl.RedisClient(&redis.Options{Addr: vip + ":6379", MaxRetries: -1})
 	if err := viaVIP.Set(ctx, "x", "1", 0).Err(); err != nil {
 		t.Fatalf("write through the VIP: %v", err)
@@ -777,12 +784,7 @@ func TestVIPFollowsMaster(t *testing.T) {
 	if err := cl.redis[0].Proc.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	lab.Eventually(ctx, t, func() error {
-		if got := vipHolders(t, cl.hosts, vip); len(got) != 1 || got[0] != "h2" {
-			return fmt.Errorf("VIP %s held by %v", vip, got)
-		}
-		return nil
-	}, "VIP moved to the new master's host")
+	waitVIPOn(ctx, t, cl.hosts, vip, "h2", "VIP moved to the new master's host")
 	moved := time.Since(killed)
 	lab.Eventually(ctx, t, func() error {
 		return viaVIP.Set(ctx, "x", "2", 0).Err()
@@ -822,12 +824,7 @@ func newClusterVIP(t *testing.T) (*cluster, string) {
 func TestPartitionMasterHost(t *testing.T) {
 	cl, vip := newClusterVIP(t)
 	ctx := ctxT(t, 120*time.Second)
-	lab.Eventually(ctx, t, func() error {
-		if got := vipHolders(t, cl.hosts, vip); len(got) != 1 || got[0] != "h1" {
-			return fmt.Errorf("VIP %s held by %v", vip, got)
-		}
-		return nil
-	}, "VIP on the master's host")
+	waitVIPOn(ctx, t, cl.hosts, vip, "h1", "VIP on the master's host")
 
 	// Watch the holders every 10 ms from now on.
 	var (

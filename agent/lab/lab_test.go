@@ -54,7 +54,7 @@ func TestTopology(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, want := range []netip.Prefix{netip.PrefixFrom(h.IP4, 24), netip.PrefixFrom(h.IP6, 64)} {
-			if !containsPrefix(addrs, want) {
+			if !slices.Contains(addrs, want) {
 				t.Errorf("%s: addresses %v lack %v", h.Name, addrs, want)
 			}
 		}
@@ -109,15 +109,6 @@ func TestTopology(t *testing.T) {
 	if _, err := l.Hosts()[0].Exec(short, "sleep", "30"); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
 		t.Errorf("cancelled exec: err = %v after %v", err, time.Since(start))
 	}
-}
-
-func containsPrefix(ps []netip.Prefix, p netip.Prefix) bool {
-	for _, q := range ps {
-		if q == p {
-			return true
-		}
-	}
-	return false
 }
 
 // TestNoDNSDial checks that host names are refused rather than resolved from

@@ -30,8 +30,7 @@ func TestClusterUpgradeBooted(t *testing.T) {
 	testenv.NeedRoot(t)
 	needTools(t, "ip")
 	start := time.Now()
-	v1 := build(t, defaultVersion(t))
-	v2 := upgradePackages(t, v1)
+	v1, v2 := upgradeBuilds(t)
 	nodes, _, _ := bootCluster(t, v1, "--bind-ro="+filepath.Dir(v2.Deb)+":/srv/v2")
 	t.Logf("cluster up with the VIP on n1 after %v", time.Since(start).Round(time.Millisecond))
 	const unit = "vipsentinel.service"
