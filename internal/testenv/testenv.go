@@ -2,8 +2,8 @@
 // waiting for a condition with a deadline (Eventually, Until, Wait), the rule
 // that a missing prerequisite fails under CI instead of skipping (Missing,
 // NeedRoot, NeedTool), a manual clock (Clock), a log buffer safe for
-// concurrent use (Buffer), and the small chores of test files (LogLines,
-// CopyFile). It is for tests only.
+// concurrent use (Buffer), and the small chores of test files (FreePort,
+// LogLines, CopyFile). It is for tests only.
 package testenv
 
 import (
@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -127,6 +128,17 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // LogLines logs lines under title, one String() a line: how a test shows

@@ -3,8 +3,10 @@ package testenv
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -165,4 +167,16 @@ func TestCopyFile(t *testing.T) {
 	if !strings.HasPrefix(r.ended, "fatal: ") {
 		t.Errorf("CopyFile of a missing file ended the test with %q, want a failure", r.ended)
 	}
+}
+
+func TestFreePort(t *testing.T) {
+	p := FreePort(t)
+	if p <= 0 || p > 65535 {
+		t.Fatalf("FreePort = %d", p)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+	if err != nil {
+		t.Fatalf("port %d from FreePort is not free: %v", p, err)
+	}
+	ln.Close()
 }
