@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
@@ -34,10 +35,7 @@ func startGuardedCluster(t *testing.T, name string) (*Cluster, context.Context) 
 	o := Recommended(name, binary)
 	o.Hosts = 3
 	o.RedisExtra = []string{"min-replicas-to-write 1", fmt.Sprintf("min-replicas-max-lag %d", guardMaxLag)}
-	c := startCluster(t, o)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return c, ctx
+	return startCluster(t, o), testenv.Context(t, 2*time.Minute)
 }
 
 // holdCut lets d pass with a cut in place (waiting on ctx, not sleeping)

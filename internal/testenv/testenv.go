@@ -2,7 +2,7 @@
 // waiting for a condition with a deadline (Eventually, Until, Wait), the rule
 // that a missing prerequisite fails under CI instead of skipping (Missing,
 // NeedRoot, NeedTool), a manual clock (Clock), a log buffer safe for
-// concurrent use (Buffer), and the small chores of test files (FreePort,
+// concurrent use (Buffer), and the small chores of test files (Context, FreePort,
 // LogLines, CopyFile). It is for tests only.
 package testenv
 
@@ -128,6 +128,14 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// Context returns a context that ends after d, or when t's cleanup runs:
+// the deadline of a test's waits and commands.
+func Context(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.

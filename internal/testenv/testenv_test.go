@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -179,4 +180,17 @@ func TestFreePort(t *testing.T) {
 		t.Fatalf("port %d from FreePort is not free: %v", p, err)
 	}
 	ln.Close()
+}
+
+func TestContext(t *testing.T) {
+	var ctx context.Context
+	t.Run("sub", func(t *testing.T) {
+		ctx = Context(t, time.Hour)
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > time.Hour || ctx.Err() != nil {
+			t.Errorf("Context(t, 1h): deadline %v (%v), err %v; want within the hour, not ended", dl, ok, ctx.Err())
+		}
+	})
+	if ctx.Err() == nil {
+		t.Error("the context did not end with its test")
+	}
 }
