@@ -126,12 +126,7 @@ func TestCampaign(t *testing.T) {
 	defer cancel()
 	rep, err := Run(ctx, Config{Seed: seed, Duration: *forFlag, Binary: binary})
 	if rep != nil && len(rep.Timeline) > 0 {
-		var b strings.Builder
-		for _, l := range rep.Timeline {
-			b.WriteString(l.String())
-			b.WriteByte('\n')
-		}
-		t.Logf("timeline:\n%s", b.String())
+		testenv.LogLines(t, "timeline", rep.Timeline)
 	}
 	if err != nil {
 		t.Fatalf("seed %d: %v\nreplay: %s", seed, err, replay)

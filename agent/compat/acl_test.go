@@ -102,12 +102,8 @@ func TestACL(t *testing.T) {
 	b := startAgent(t, lines...)
 	for _, addr := range []string{rs.Addr(), a.Addr(), b.Addr()} {
 		testenv.Eventually(t, 30*time.Second, addr+" to see the other sentinels, authenticated as peer", func() error {
-			n, err := adminDo(addr, "SENTINEL", "MASTER", "mymaster")
-			if err != nil {
+			if err := masterFieldIs(addr, "num-other-sentinels", "2"); err != nil {
 				return err
-			}
-			if v := lookup(&n, "num-other-sentinels"); v == nil || v.str != "2" {
-				return fmt.Errorf("num-other-sentinels %v", v)
 			}
 			cl, err := adminDo(addr, "CLIENT", "LIST")
 			if err != nil {
@@ -124,4 +120,18 @@ func TestACL(t *testing.T) {
 // adminDo runs one command as the admin user.
 func adminDo(addr string, args ...string) (value, error) {
 	return asUser(addr, "admin", "adminpw", args...)
+}
+
+// masterFieldIs returns nil if SENTINEL MASTER mymaster, asked at addr as
+// the admin user, reports field as want, else an error with what it
+// reports.
+func masterFieldIs(addr, field, want string) error {
+	m, err := adminDo(addr, "SENTINEL", "MASTER", "mymaster")
+	if err != nil {
+		return err
+	}
+	if v := lookup(&m, field); v == nil || v.str != want {
+		return fmt.Errorf("%s %v, want %s", field, v, want)
+	}
+	return nil
 }

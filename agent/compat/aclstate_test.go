@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vipsentinel/vipsentinel/agent/internal/redistest"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // TestACLUsersSurviveRestart: with no aclfile, users changed by ACL
@@ -18,7 +18,7 @@ import (
 func TestACLUsersSurviveRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	port := redistest.FreePort(t)
+	port := testenv.FreePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	conf := func(extra ...string) string {
 		return strings.Join(append([]string{

@@ -77,7 +77,7 @@ type pair struct {
 // directory, as "redis-sentinel rs.conf" and "vipsentinel vs.conf".
 func startPair(t *testing.T, dir, conf string) *pair {
 	t.Helper()
-	p := &pair{dir: dir, rsPort: redistest.FreePort(t), vsPort: redistest.FreePort(t)}
+	p := &pair{dir: dir, rsPort: testenv.FreePort(t), vsPort: testenv.FreePort(t)}
 	p.rsConf, p.vsConf = filepath.Join(dir, "rs.conf"), filepath.Join(dir, "vs.conf")
 	p.rs, p.vs = "127.0.0.1:"+strconv.Itoa(p.rsPort), "127.0.0.1:"+strconv.Itoa(p.vsPort)
 	p.rsP = startIn(t, dir, "redis-sentinel", p.rsConf, strings.ReplaceAll(conf, "PORT", strconv.Itoa(p.rsPort)), p.rs)
@@ -260,14 +260,7 @@ func TestMigratedConfCompat(t *testing.T) {
 	p := startPair(t, dir, conf)
 	for _, addr := range []string{p.rs, p.vs} {
 		testenv.Eventually(t, 20*time.Second, addr+" to see the replica", func() error {
-			m, err := adminDo(addr, "SENTINEL", "MASTER", "mymaster")
-			if err != nil {
-				return err
-			}
-			if v := lookup(&m, "num-slaves"); v == nil || v.str != "1" {
-				return fmt.Errorf("num-slaves %v", v)
-			}
-			return nil
+			return masterFieldIs(addr, "num-slaves", "1")
 		})
 	}
 	admin := authStep(0, "admin", "adminpw")

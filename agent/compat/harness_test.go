@@ -66,7 +66,7 @@ func startAgent(t *testing.T, lines ...string) *agent {
 
 func tryStartAgent(t *testing.T, lines []string) (*agent, error) {
 	dir := t.TempDir()
-	port := redistest.FreePort(t)
+	port := testenv.FreePort(t)
 	conf := []string{
 		"port " + strconv.Itoa(port),
 		"bind 127.0.0.1",

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // TestFailoverUnderAPIAbuse: while anonymous clients hold thousands of
@@ -96,7 +97,7 @@ func TestFailoverUnderAPIAbuse(t *testing.T) {
 	t.Logf("%d anonymous connections per agent opened in %v", idle+garbage+floodConn, time.Since(start).Round(time.Millisecond))
 
 	// Clients with the password still get in, on every agent.
-	ctx := ctxT(t, 90*time.Second)
+	ctx := testenv.Context(t, 90*time.Second)
 	for _, a := range cl.agents {
 		c := a.client(cl.cl, pass)
 		if _, err := masterAddr(ctx, c); err != nil {

@@ -117,12 +117,6 @@ func (a *agent) client(c *lab.Host, pass string) *redis.Client {
 	return c.RedisClient(&redis.Options{Addr: a.addr(), Password: pass, Protocol: 2, MaxRetries: -1})
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // masterAddr asks an agent for the master's address.
 func masterAddr(ctx context.Context, c *redis.Client) (string, error) {
 	res, err := c.Do(ctx, "SENTINEL", "get-master-addr-by-name", "mymaster").StringSlice()
@@ -201,7 +195,7 @@ func newCluster(t *testing.T, c agentConf, redisOpts lab.RedisOptions, realSenti
 	t.Helper()
 	l := lab.NewT(t, lab.Config{Hosts: 3, Clients: 1, Name: c.labName})
 	cl := &cluster{lab: l, hosts: l.Hosts(), cl: l.Clients()[0], pass: c.requirepass}
-	cl.redis = startRedisGroup(t, ctxT(t, 60*time.Second), cl.hosts, cl.hosts[0].IP4, func(_ int, h *lab.Host) lab.RedisOptions {
+	cl.redis = startRedisGroup(t, testenv.Context(t, 60*time.Second), cl.hosts, cl.hosts[0].IP4, func(_ int, h *lab.Host) lab.RedisOptions {
 		o := redisOpts
 		o.Bind = []string{h.IP4.String(), "127.0.0.1"}
 		return o
@@ -252,7 +246,7 @@ func (cl *cluster) waitDiscovered(t *testing.T) {
 // both replicas and the two other agents.
 func waitDiscovered(t *testing.T, agents []*agent, clients []*redis.Client) {
 	t.Helper()
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testenv.Context(t, 60*time.Second)
 	for i, a := range agents {
 		c := clients[i]
 		lab.Eventually(ctx, t, func() error {
@@ -296,7 +290,7 @@ func (cl *cluster) recordEvents(t *testing.T) *eventRecorder {
 		ctx := context.Background()
 		ps := c.PSubscribe(ctx, "*")
 		t.Cleanup(func() { ps.Close() })
-		if _, err := ps.Receive(ctxT(t, 10*time.Second)); err != nil {
+		if _, err := ps.Receive(testenv.Context(t, 10*time.Second)); err != nil {
 			t.Fatalf("subscribe to %s: %v", a.host.Name, err)
 		}
 		name := a.host.Name
@@ -344,7 +338,7 @@ func allReport(ctx context.Context, agents []*agent, clients []*redis.Client, wa
 // and returns when the last one did.
 func (cl *cluster) waitAllReport(t *testing.T, want string, timeout time.Duration) {
 	t.Helper()
-	ctx := ctxT(t, timeout)
+	ctx := testenv.Context(t, timeout)
 	if err := wait.For(ctx, 20*time.Millisecond, allReport(ctx, cl.agents, cl.clients(), want)); err != nil {
 		t.Fatalf("agents do not all report %s: %v", want, err)
 	}
@@ -380,7 +374,7 @@ func TestFailoverKillMaster(t *testing.T) {
 	cl.waitAllReport(t, best.Addr, 60*time.Second)
 	t.Logf("failover time (kill -9 of the master until all 3 agents report the new master): %v", time.Since(killed).Round(time.Millisecond))
 
-	ctx := ctxT(t, 90*time.Second)
+	ctx := testenv.Context(t, 90*time.Second)
 	// The best replica (priority 10) was promoted, the other follows it.
 	lab.Eventually(ctx, t, func() error {
 		info, err := role(ctx, best)
@@ -490,8 +484,8 @@ func TestMixedWithRedisSentinel(t *testing.T) {
 	// The views have the same fields in the same order as redis-sentinel's.
 	ours, theirs := cl.agents[0].client(cl.cl, ""), cl.agents[2].client(cl.cl, "")
 	for _, req := range [][]any{{"SENTINEL", "master", "mymaster"}, {"SENTINEL", "replicas", "mymaster"}, {"SENTINEL", "sentinels", "mymaster"}, {"SENTINEL", "debug"}} {
-		a, errA := ours.Do(ctxT(t, 5*time.Second), req...).Slice()
-		b, errB := theirs.Do(ctxT(t, 5*time.Second), req...).Slice()
+		a, errA := ours.Do(testenv.Context(t, 5*time.Second), req...).Slice()
+		b, errB := theirs.Do(testenv.Context(t, 5*time.Second), req...).Slice()
 		if errA != nil || errB != nil {
 			t.Fatalf("%v: %v / %v", req, errA, errB)
 		}
@@ -505,7 +499,7 @@ func TestMixedWithRedisSentinel(t *testing.T) {
 	}
 	cl.waitAllReport(t, cl.redis[1].Addr, 60*time.Second)
 	t.Logf("mixed group failover time: %v", time.Since(killed).Round(time.Millisecond))
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testenv.Context(t, 60*time.Second)
 	lab.Eventually(ctx, t, func() error {
 		var epochs []string
 		for _, a := range cl.agents {
@@ -542,7 +536,7 @@ func keysOf(reply []any) string {
 func TestFailoverClientKeepsWriting(t *testing.T) {
 	cl := newCluster(t, agentConf{quorum: 2}, lab.RedisOptions{}, nil)
 	cl.waitDiscovered(t)
-	ctx := ctxT(t, 120*time.Second)
+	ctx := testenv.Context(t, 120*time.Second)
 	w := cl.startWriter(t, ctx, "", 5*time.Millisecond)
 	w.waitAcked(t, ctx, 20, "writes before the failover")
 	killed := time.Now()
@@ -654,7 +648,7 @@ func (w *writer) stop() []string {
 func TestRedisCLIAndAuth(t *testing.T) {
 	cl := newCluster(t, agentConf{quorum: 2, requirepass: "agentpw"}, lab.RedisOptions{}, nil)
 	cl.waitDiscovered(t)
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testenv.Context(t, 30*time.Second)
 	a := cl.agents[0]
 	cli := func(args ...string) string {
 		full := append([]string{"-h", a.host.IP4.String(), "-p", strconv.Itoa(agentPort)}, args...)
@@ -701,7 +695,7 @@ func TestRedisCLIAndAuth(t *testing.T) {
 func TestWrongAuthPassNeverFailsOver(t *testing.T) {
 	ro := lab.RedisOptions{RequirePass: "redispw", MasterAuth: "redispw"}
 	cl := newCluster(t, agentConf{quorum: 2, authPass: "not-the-password"}, ro, nil)
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testenv.Context(t, 60*time.Second)
 	for _, a := range cl.agents {
 		lab.Eventually(ctx, t, func() error {
 			log := a.proc.Log()
@@ -757,18 +751,25 @@ func vipHolders(t *testing.T, hosts []*lab.Host, vip string) []string {
 	return out
 }
 
+// waitVIPOn waits until vip is on the host named host and on no other, and
+// stops the test, naming what it waited for, if ctx ends first.
+func waitVIPOn(ctx context.Context, t *testing.T, hosts []*lab.Host, vip, host, what string) {
+	t.Helper()
+	lab.Eventually(ctx, t, func() error {
+		if got := vipHolders(t, hosts, vip); len(got) != 1 || got[0] != host {
+			return fmt.Errorf("VIP %s held by %v", vip, got)
+		}
+		return nil
+	}, what)
+}
+
 // TestVIPFollowsMaster: the agent on the master's host holds the VIP; after
 // the master is killed the VIP moves to the promoted replica's host, and a
 // client connecting to the VIP reaches the new master.
 func TestVIPFollowsMaster(t *testing.T) {
 	cl, vip := newClusterVIP(t)
-	ctx := ctxT(t, 90*time.Second)
-	lab.Eventually(ctx, t, func() error {
-		if got := vipHolders(t, cl.hosts, vip); len(got) != 1 || got[0] != "h1" {
-			return fmt.Errorf("VIP %s held by %v", vip, got)
-		}
-		return nil
-	}, "VIP on the master's host")
+	ctx := testenv.Context(t, 90*time.Second)
+	waitVIPOn(ctx, t, cl.hosts, vip, "h1", "VIP on the master's host")
 	viaVIP := cl.cl.RedisClient(&redis.Options{Addr: vip + ":6379", MaxRetries: -1})
 	if err := viaVIP.Set(ctx, "x", "1", 0).Err(); err != nil {
 		t.Fatalf("write through the VIP: %v", err)
@@ -777,12 +778,7 @@ func TestVIPFollowsMaster(t *testing.T) {
 	if err := cl.redis[0].Proc.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	lab.Eventually(ctx, t, func() error {
-		if got := vipHolders(t, cl.hosts, vip); len(got) != 1 || got[0] != "h2" {
-			return fmt.Errorf("VIP %s held by %v", vip, got)
-		}
-		return nil
-	}, "VIP moved to the new master's host")
+	waitVIPOn(ctx, t, cl.hosts, vip, "h2", "VIP moved to the new master's host")
 	moved := time.Since(killed)
 	lab.Eventually(ctx, t, func() error {
 		return viaVIP.Set(ctx, "x", "2", 0).Err()
@@ -801,7 +797,7 @@ func newClusterVIP(t *testing.T) (*cluster, string) {
 	l := lab.NewT(t, lab.Config{Hosts: 3, Clients: 1})
 	vip := l.FreeIP4().String()
 	cl := &cluster{lab: l, hosts: l.Hosts(), cl: l.Clients()[0]}
-	cl.redis = startRedisGroup(t, ctxT(t, 60*time.Second), cl.hosts, cl.hosts[0].IP4, func(int, *lab.Host) lab.RedisOptions {
+	cl.redis = startRedisGroup(t, testenv.Context(t, 60*time.Second), cl.hosts, cl.hosts[0].IP4, func(int, *lab.Host) lab.RedisOptions {
 		return lab.RedisOptions{Bind: []string{"*"}}
 	})
 	c := agentConf{quorum: 2, master: cl.hosts[0].IP4.String(), extra: []string{
@@ -821,13 +817,8 @@ func newClusterVIP(t *testing.T) (*cluster, string) {
 // time during which two hosts held the VIP is measured and bounded.
 func TestPartitionMasterHost(t *testing.T) {
 	cl, vip := newClusterVIP(t)
-	ctx := ctxT(t, 120*time.Second)
-	lab.Eventually(ctx, t, func() error {
-		if got := vipHolders(t, cl.hosts, vip); len(got) != 1 || got[0] != "h1" {
-			return fmt.Errorf("VIP %s held by %v", vip, got)
-		}
-		return nil
-	}, "VIP on the master's host")
+	ctx := testenv.Context(t, 120*time.Second)
+	waitVIPOn(ctx, t, cl.hosts, vip, "h1", "VIP on the master's host")
 
 	// Watch the holders every 10 ms from now on.
 	var (
@@ -929,7 +920,7 @@ func TestFailoverHungMaster(t *testing.T) {
 	if err := cl.redis[0].Proc.Cont(); err != nil {
 		t.Fatal(err)
 	}
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testenv.Context(t, 60*time.Second)
 	lab.Eventually(ctx, t, func() error { return replicaOf(ctx, cl.redis[0], cl.hosts[1].IP4.String(), false) }, "resumed old master converted to a replica")
 }
 
@@ -939,7 +930,7 @@ func TestFailoverHungMaster(t *testing.T) {
 func TestManualFailover(t *testing.T) {
 	cl := newCluster(t, agentConf{quorum: 2}, lab.RedisOptions{}, nil)
 	cl.waitDiscovered(t)
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testenv.Context(t, 60*time.Second)
 	c := cl.agents[2].client(cl.cl, "")
 	if err := c.Do(ctx, "SENTINEL", "FAILOVER", "mymaster").Err(); err != nil {
 		t.Fatal(err)
@@ -963,7 +954,7 @@ func TestManualFailover(t *testing.T) {
 func TestFailoverIPv6(t *testing.T) {
 	l := lab.NewT(t, lab.Config{Hosts: 3, Clients: 1, IPv6: true})
 	cl := &cluster{lab: l, hosts: l.Hosts(), cl: l.Clients()[0]}
-	ctx := ctxT(t, 90*time.Second)
+	ctx := testenv.Context(t, 90*time.Second)
 	addr6 := func(h *lab.Host) string { return net.JoinHostPort(h.IP6.String(), strconv.Itoa(redisPort)) }
 	cl.redis = startRedisGroup(t, ctx, cl.hosts, cl.hosts[0].IP6, func(_ int, h *lab.Host) lab.RedisOptions {
 		return lab.RedisOptions{Bind: []string{h.IP4.String(), h.IP6.String(), "127.0.0.1"}, Extra: []string{"replica-announce-ip " + h.IP6.String()}}
@@ -989,7 +980,7 @@ func TestFailoverIPv6(t *testing.T) {
 func TestLeaderCrashAfterPromotion(t *testing.T) {
 	cl := newCluster(t, agentConf{quorum: 2}, lab.RedisOptions{}, nil)
 	cl.waitDiscovered(t)
-	ctx := ctxT(t, 90*time.Second)
+	ctx := testenv.Context(t, 90*time.Second)
 	for _, a := range cl.agents {
 		if err := a.client(cl.cl, "").Do(ctx, "SENTINEL", "SIMULATE-FAILURE", "crash-after-promotion").Err(); err != nil {
 			t.Fatal(err)

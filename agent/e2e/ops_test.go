@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // cli runs the vipsentinel command line on the client host and returns its
@@ -69,7 +70,7 @@ func TestPauseResume(t *testing.T) {
 	cl := newCluster(t, agentConf{quorum: 2, requirepass: pass, labName: "opspause"}, lab.RedisOptions{}, nil)
 	cl.waitDiscovered(t)
 	rec := cl.recordEvents(t)
-	ctx := ctxT(t, 150*time.Second)
+	ctx := testenv.Context(t, 150*time.Second)
 	a0 := cl.agents[0]
 
 	// Healthy: exit 0 from every agent once all replicas are eligible.
@@ -172,7 +173,7 @@ func TestSwitchoverTo(t *testing.T) {
 	const pass = "opspw"
 	cl := newCluster(t, agentConf{quorum: 2, requirepass: pass, labName: "opsswitch"}, lab.RedisOptions{}, nil)
 	cl.waitDiscovered(t)
-	ctx := ctxT(t, 120*time.Second)
+	ctx := testenv.Context(t, 120*time.Second)
 	a0 := cl.agents[0]
 	target := cl.redis[2] // replica-priority 100; h2's 10 would be Sentinel's choice
 

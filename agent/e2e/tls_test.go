@@ -19,6 +19,7 @@ import (
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
 	"github.com/vipsentinel/vipsentinel/agent/tlsca"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
@@ -54,7 +55,7 @@ func newTLSGroup(t *testing.T, name string, on bool, realSentinel map[int]bool) 
 	if on {
 		g.issueAll(t)
 	}
-	g.redis = startRedisGroup(t, ctxT(t, 60*time.Second), g.hosts, g.hosts[0].IP4, func(i int, _ *lab.Host) lab.RedisOptions {
+	g.redis = startRedisGroup(t, testenv.Context(t, 60*time.Second), g.hosts, g.hosts[0].IP4, func(i int, _ *lab.Host) lab.RedisOptions {
 		o := lab.RedisOptions{Bind: []string{"*"}}
 		if on {
 			o.TLS = &lab.RedisTLS{Cert: g.files[i].Cert, Key: g.files[i].Key, CA: g.files[i].CA, Client: g.clientC}
@@ -180,7 +181,7 @@ func (g *tlsGroup) clients() []*redis.Client {
 func (g *tlsGroup) waitReady(t *testing.T) {
 	t.Helper()
 	waitDiscovered(t, g.agents, g.clients())
-	g.waitVIP(t, ctxT(t, 60*time.Second), 0)
+	g.waitVIP(t, testenv.Context(t, 60*time.Second), 0)
 }
 
 // vipHolders returns the hosts that have the floating IP.
@@ -223,7 +224,7 @@ func (g *tlsGroup) vipOnlyOn(i int) func() error {
 // reported h2's Redis as the master, and until the floating IP moved there.
 func (g *tlsGroup) failover(t *testing.T) (reported, moved time.Duration) {
 	t.Helper()
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testenv.Context(t, 60*time.Second)
 	clients := g.clients()
 	want := g.redis[1].Addr
 	killed := time.Now()
@@ -287,7 +288,7 @@ func TestTLSFailover(t *testing.T) {
 // reach the new master (h2) through the agents, over TLS.
 func (g *tlsGroup) checkClients(t *testing.T) {
 	t.Helper()
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testenv.Context(t, 30*time.Second)
 	var sentinels []string
 	for _, a := range g.agents {
 		sentinels = append(sentinels, a.addr())
@@ -362,7 +363,7 @@ func pythonWithRedis() string {
 // none, and a plaintext one are refused; the agent logs why.
 func (g *tlsGroup) checkRefusals(t *testing.T) {
 	t.Helper()
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testenv.Context(t, 30*time.Second)
 	other, err := tlsca.New("intruder CA")
 	if err != nil {
 		t.Fatal(err)
@@ -422,7 +423,7 @@ func (g *tlsGroup) checkRefusals(t *testing.T) {
 // IP and the peer links stay.
 func (g *tlsGroup) checkRotation(t *testing.T) {
 	t.Helper()
-	ctx := ctxT(t, 30*time.Second)
+	ctx := testenv.Context(t, 30*time.Second)
 	serial := func() string {
 		cfg := g.clientC.Clone()
 		cfg.ServerName = g.hosts[0].IP4.String()
@@ -462,7 +463,7 @@ func (g *tlsGroup) checkRotation(t *testing.T) {
 func TestTLSMixedWithRedisSentinel(t *testing.T) {
 	g := newTLSGroup(t, "tlsmix", true, map[int]bool{2: true})
 	g.waitReady(t)
-	ctx := ctxT(t, 60*time.Second)
+	ctx := testenv.Context(t, 60*time.Second)
 	reported, moved := g.failover(t)
 	t.Logf("mixed TLS group: all report the new master after %v, floating IP moved after %v", reported.Round(time.Millisecond), moved.Round(time.Millisecond))
 	lab.Eventually(ctx, t, func() error {
@@ -485,7 +486,7 @@ func TestTLSMixedWithRedisSentinel(t *testing.T) {
 // reaches the TLS-only agent over TLS and lists the certificates' expiry.
 func (g *tlsGroup) checkStatus(t *testing.T) {
 	t.Helper()
-	out, err := g.hosts[0].Exec(ctxT(t, 20*time.Second), binary, "status", "--config", g.agents[0].conf)
+	out, err := g.hosts[0].Exec(testenv.Context(t, 20*time.Second), binary, "status", "--config", g.agents[0].conf)
 	if err != nil {
 		t.Fatalf("vipsentinel status: %v\n%s", err, out)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // TestForgedHelloDoesNotMoveMaster: an ordinary client of the master
@@ -23,7 +24,7 @@ func TestForgedHelloDoesNotMoveMaster(t *testing.T) {
 	cl := newCluster(t, agentConf{quorum: 2}, lab.RedisOptions{}, nil)
 	cl.waitDiscovered(t)
 	rec := cl.recordEvents(t)
-	ctx := ctxT(t, 120*time.Second)
+	ctx := testenv.Context(t, 120*time.Second)
 	before, err := masterMap(ctx, cl.agents[0].client(cl.cl, cl.pass))
 	if err != nil {
 		t.Fatal(err)

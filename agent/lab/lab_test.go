@@ -16,19 +16,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/vipsentinel/vipsentinel/agent/lab"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"github.com/vishvananda/netlink"
 )
-
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 func TestTopology(t *testing.T) {
 	t.Parallel()
 	l := lab.NewT(t, lab.Config{Hosts: 2, Clients: 1, IPv6: true, Name: "topo"})
-	ctx := ctxT(t, 10*time.Second)
+	ctx := testenv.Context(t, 10*time.Second)
 
 	if !lab.Range4.Contains(l.Prefix4().Addr()) || l.Prefix4().Bits() != 24 {
 		t.Errorf("Prefix4 %v not a /24 in %v", l.Prefix4(), lab.Range4)
@@ -54,7 +49,7 @@ func TestTopology(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, want := range []netip.Prefix{netip.PrefixFrom(h.IP4, 24), netip.PrefixFrom(h.IP6, 64)} {
-			if !containsPrefix(addrs, want) {
+			if !slices.Contains(addrs, want) {
 				t.Errorf("%s: addresses %v lack %v", h.Name, addrs, want)
 			}
 		}
@@ -111,15 +106,6 @@ func TestTopology(t *testing.T) {
 	}
 }
 
-func containsPrefix(ps []netip.Prefix, p netip.Prefix) bool {
-	for _, q := range ps {
-		if q == p {
-			return true
-		}
-	}
-	return false
-}
-
 // TestNoDNSDial checks that host names are refused rather than resolved from
 // the caller's namespace.
 func TestNoDNSDial(t *testing.T) {
@@ -145,7 +131,7 @@ func TestConfigErrors(t *testing.T) {
 func TestCloseLeavesNothing(t *testing.T) {
 	t.Parallel()
 	lab.RequireRoot(t)
-	ctx := ctxT(t, 10*time.Second)
+	ctx := testenv.Context(t, 10*time.Second)
 	before := rootLinks(t)
 	l, err := lab.New(lab.Config{Hosts: 2, Clients: 1, Name: "close"})
 	if err != nil {

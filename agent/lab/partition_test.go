@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"github.com/vishvananda/netlink"
 )
 
@@ -44,7 +45,7 @@ func mustNotReach(t *testing.T, from, to *lab.Host) {
 func TestCutHeal(t *testing.T) {
 	t.Parallel()
 	l := lab.NewT(t, lab.Config{Hosts: 3, Clients: 1, Name: "cut"})
-	ctx := ctxT(t, 15*time.Second)
+	ctx := testenv.Context(t, 15*time.Second)
 	h1, h2, h3, c1 := l.Host("h1"), l.Host("h2"), l.Host("h3"), l.Host("c1")
 
 	ln, err := h1.Listen("tcp", netip.AddrPortFrom(h1.IP4, 7000).String())
@@ -169,7 +170,7 @@ func TestCutHeal(t *testing.T) {
 func TestCutOneWay(t *testing.T) {
 	t.Parallel()
 	l := lab.NewT(t, lab.Config{Hosts: 2, Name: "oneway"})
-	ctx := ctxT(t, 10*time.Second)
+	ctx := testenv.Context(t, 10*time.Second)
 	h1, h2 := l.Host("h1"), l.Host("h2")
 	listen := func(h *lab.Host) net.PacketConn {
 		pc, err := h.ListenPacket("udp", netip.AddrPortFrom(h.IP4, 7001).String())
@@ -224,7 +225,7 @@ func TestCutOneWay(t *testing.T) {
 func TestNeighbor(t *testing.T) {
 	t.Parallel()
 	l := lab.NewT(t, lab.Config{Hosts: 1, Clients: 1, IPv6: true})
-	ctx := ctxT(t, 10*time.Second)
+	ctx := testenv.Context(t, 10*time.Second)
 	h, c := l.Host("h1"), l.Host("c1")
 	if _, _, err := c.Neighbor(h.IP4); !errors.Is(err, lab.ErrNoNeighbor) {
 		t.Fatalf("neighbour before any traffic: err = %v, want ErrNoNeighbor", err)
@@ -263,7 +264,7 @@ func TestParallelLabs(t *testing.T) {
 			t.Run(fmt.Sprint(i), func(t *testing.T) {
 				t.Parallel()
 				l := lab.NewT(t, lab.Config{Hosts: 2, Name: "par"})
-				ctx := ctxT(t, 10*time.Second)
+				ctx := testenv.Context(t, 10*time.Second)
 				r, err := l.Hosts()[0].StartRedis(lab.RedisOptions{})
 				if err != nil {
 					t.Fatal(err)
@@ -293,7 +294,7 @@ func udpDelivered(t *testing.T, from, to *lab.Host, n int) int {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	ctx := ctxT(t, 5*time.Second)
+	ctx := testenv.Context(t, 5*time.Second)
 	c, err := from.DialContext(ctx, "udp", pc.LocalAddr().String())
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // TestRedisReplication starts a real master and two replicas (replicaof) and
@@ -14,7 +15,7 @@ import (
 func TestRedisReplication(t *testing.T) {
 	t.Parallel()
 	l := lab.NewT(t, lab.Config{Hosts: 3, IPv6: true, Name: "repl"})
-	ctx := ctxT(t, 15*time.Second)
+	ctx := testenv.Context(t, 15*time.Second)
 	h := l.Hosts()
 	const pass = "s3cret pass"
 	master, err := h[0].StartRedis(lab.RedisOptions{RequirePass: pass, MasterAuth: pass})
@@ -86,7 +87,7 @@ func TestRedisStartFailure(t *testing.T) {
 func TestStopCont(t *testing.T) {
 	t.Parallel()
 	l := lab.NewT(t, lab.Config{Hosts: 1})
-	ctx := ctxT(t, 15*time.Second)
+	ctx := testenv.Context(t, 15*time.Second)
 	r, err := l.Hosts()[0].StartRedis(lab.RedisOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +139,7 @@ func TestStopCont(t *testing.T) {
 func TestRedisRestart(t *testing.T) {
 	t.Parallel()
 	l := lab.NewT(t, lab.Config{Hosts: 1, Name: "rst"})
-	ctx := ctxT(t, 15*time.Second)
+	ctx := testenv.Context(t, 15*time.Second)
 	r, err := l.Hosts()[0].StartRedis(lab.RedisOptions{Persist: true, RequirePass: "pw", Extra: []string{"appendfsync always"}})
 	if err != nil {
 		t.Fatal(err)

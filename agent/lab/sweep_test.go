@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // TestSweep fakes what a crashed run leaves (a namespace named by a dead
@@ -46,7 +47,7 @@ func TestSweep(t *testing.T) {
 	t.Cleanup(func() { orphan.Process.Kill() })
 	// Sweep only sees it once "ip netns exec" has entered the namespace and
 	// exec'd sleep.
-	ctx := ctxT(t, 5*time.Second)
+	ctx := testenv.Context(t, 5*time.Second)
 	lab.Eventually(ctx, t, func() error {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", orphan.Process.Pid))
 		if err != nil || !strings.HasPrefix(string(b), "sleep\x00") {

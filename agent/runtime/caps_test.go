@@ -102,7 +102,7 @@ func TestScriptsRunWithoutCapsAsServiceUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "runtime.test")
-	copyFile(t, os.Args[0], bin, 0o755)
+	testenv.CopyFile(t, os.Args[0], bin, 0o755)
 
 	const netCaps = 1<<12 | 1<<13 // CAP_NET_ADMIN, CAP_NET_RAW
 	for _, seccomp := range []bool{false, true} {
@@ -143,23 +143,11 @@ func TestScriptCapsHelper(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper of TestScriptsRunWithoutCapsAsServiceUser")
 	}
-	copyFile(t, "/proc/self/status", filepath.Join(dir, "agent.caps"), 0o644)
+	testenv.CopyFile(t, "/proc/self/status", filepath.Join(dir, "agent.caps"), 0o644)
 	var capset func(*unix.CapUserHeader, *unix.CapUserData) error
 	if os.Getenv("VIPSENTINEL_CAPS_HELPER_NO_CAPSET") != "" {
 		// What the unit's SystemCallFilter=~@privileged does to capset.
 		capset = func(*unix.CapUserHeader, *unix.CapUserData) error { return unix.EPERM }
 	}
 	runCapsScript(t, dir, capset)
-}
-
-// copyFile copies from to a new file to with mode.
-func copyFile(t *testing.T, from, to string, mode os.FileMode) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, mode); err != nil {
-		t.Fatal(err)
-	}
 }

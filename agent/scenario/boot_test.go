@@ -3,11 +3,11 @@ package scenario
 import (
 	"context"
 	"flag"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 var bootDelay = flag.Duration("boot.delay", 2*time.Second, "TestBootHostByHost: delay between one host's boot and the next")
@@ -22,12 +22,7 @@ func TestBootHostByHost(t *testing.T) {
 	defer cancel()
 	res, err := RunBoot(ctx, Recommended("boot", binary), BootOptions{Delay: *bootDelay})
 	if res != nil {
-		var b strings.Builder
-		for _, l := range res.Timeline {
-			b.WriteString(l.String())
-			b.WriteByte('\n')
-		}
-		t.Logf("timeline:\n%s", b.String())
+		testenv.LogLines(t, "timeline", res.Timeline)
 		t.Logf("failovers %d (attempts %d, config epoch %d), pauses %d, fences %d, keys lost %d, writes lost %d of %d, settled after %v",
 			res.Failovers, res.Attempts, res.ConfigEpoch, res.Pauses, res.Fences, res.KeysLost, res.WritesLost, res.Acked, res.Settled.Round(time.Millisecond))
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/lab"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // binary is the vipsentinel executable built once for the package's tests.
@@ -51,21 +52,14 @@ func first(res *Result, host, prefix string) (time.Duration, bool) {
 	return 0, false
 }
 
+// logTimeline logs a failover's timeline and the figures measured on it.
 func logTimeline(t *testing.T, res *Result) {
 	t.Helper()
-	var b strings.Builder
-	for _, l := range res.Timeline {
-		b.WriteString(l.String())
-		b.WriteByte('\n')
-	}
-	t.Logf("timeline:\n%s", b.String())
+	testenv.LogLines(t, "timeline", res.Timeline)
 	t.Logf("outage %v, switch %v, acked %d, lost %d, dual %v, max holders %d",
 		res.Outage, res.Switch, res.Acked, res.Lost, res.Dual, res.MaxHolders)
 }
 
-// checkMove verifies what every failover must give a client of the floating
-// IP: one holder at a time, the new master's host holding it at the end, and
-// the client's neighbour entry following the acquisition within 100 ms.
 // runFailover runs c.RunFailover, logs its timeline, and stops the test if
 // it failed.
 func runFailover(t *testing.T, ctx context.Context, c *Cluster, f Fault, progress func(Line)) *Result {
@@ -80,6 +74,9 @@ func runFailover(t *testing.T, ctx context.Context, c *Cluster, f Fault, progres
 	return res
 }
 
+// checkMove verifies what every failover must give a client of the floating
+// IP: one holder at a time, the new master's host holding it at the end, and
+// the client's neighbour entry following the acquisition within 100 ms.
 func checkMove(t *testing.T, c *Cluster, res *Result) {
 	t.Helper()
 	if res.MaxHolders > 1 || res.Dual > 0 {
@@ -120,12 +117,22 @@ func checkMove(t *testing.T, c *Cluster, res *Result) {
 	}
 }
 
-func TestKillMasterMovesVIP(t *testing.T) {
-	c := startCluster(t, Options{Name: "kill"})
+// killMasterMoves starts a deployment with o, kills its master (KillMaster:
+// redis-server and agent at once), stops the test if the failover fails,
+// checks the floating IP's move (checkMove) and returns the failover's
+// result for the caller's own checks.
+func killMasterMoves(t *testing.T, o Options) *Result {
+	t.Helper()
+	c := startCluster(t, o)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	res := runFailover(t, ctx, c, KillMaster, nil)
 	checkMove(t, c, res)
+	return res
+}
+
+func TestKillMasterMovesVIP(t *testing.T) {
+	res := killMasterMoves(t, Options{Name: "kill"})
 	// Exactly one failover: one elected leader, one promotion.
 	elected, promoted := 0, 0
 	for _, l := range res.Timeline {
@@ -201,11 +208,7 @@ func TestIsolatedMasterReleasesVIPFirst(t *testing.T) {
 }
 
 func TestIPv6VIPMoves(t *testing.T) {
-	c := startCluster(t, Options{Name: "six", IPv6: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	res := runFailover(t, ctx, c, KillMaster, nil)
-	checkMove(t, c, res)
+	killMasterMoves(t, Options{Name: "six", IPv6: true})
 }
 
 // TestLockedDownHosts runs the deployment on hosts whose own firewall drops

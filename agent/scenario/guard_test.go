@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
@@ -24,6 +25,34 @@ const guardMaxLag = 2
 // delaying either server's timers.
 const guardBound = (guardMaxLag + 3) * time.Second
 
+// startGuardedCluster starts the recommended deployment (Recommended) on
+// three hosts, lab name name, with Redis's write guard on every
+// redis-server as the README recommends it (min-replicas-to-write 1,
+// min-replicas-max-lag guardMaxLag), and returns it with a context that
+// ends 2 minutes later or with the test.
+func startGuardedCluster(t *testing.T, name string) (*Cluster, context.Context) {
+	t.Helper()
+	o := Recommended(name, binary)
+	o.Hosts = 3
+	o.RedisExtra = []string{"min-replicas-to-write 1", fmt.Sprintf("min-replicas-max-lag %d", guardMaxLag)}
+	return startCluster(t, o), testenv.Context(t, 2*time.Minute)
+}
+
+// holdCut lets d pass with a cut in place (waiting on ctx, not sleeping)
+// and stops the test if ctx ends first.
+func holdCut(ctx context.Context, t *testing.T, d time.Duration) {
+	t.Helper()
+	held := time.Now()
+	if err := wait.For(ctx, 50*time.Millisecond, func() error {
+		if time.Since(held) < d {
+			return errors.New("holding the cut")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestReplicaGuard: a master whose only replica is cut off stops
 // acknowledging writes within guardBound (-NOREPLICAS, so nothing it
 // acknowledges exists on it alone), resumes once the replica is back, and
@@ -31,12 +60,7 @@ const guardBound = (guardMaxLag + 3) * time.Second
 // warning "writes may be acknowledged with no replica receiving them" once
 // the guard is removed.
 func TestReplicaGuard(t *testing.T) {
-	o := Recommended("campguard", binary)
-	o.Hosts = 3
-	o.RedisExtra = []string{"min-replicas-to-write 1", fmt.Sprintf("min-replicas-max-lag %d", guardMaxLag)}
-	c := startCluster(t, o)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	c, ctx := startGuardedCluster(t, "campguard")
 	h1, h2 := c.Hosts[0], c.Hosts[1]
 
 	status := func() (string, int) {
@@ -75,15 +99,7 @@ func TestReplicaGuard(t *testing.T) {
 	if out, code := status(); code != 1 || !strings.Contains(out, "refuses writes (-NOREPLICAS)") {
 		t.Errorf("master refusing writes: status exit %d, want 1 (degraded) with the reason:\n%s", code, out)
 	}
-	held := time.Now()
-	if err := wait.For(ctx, 50*time.Millisecond, func() error {
-		if time.Since(held) < time.Second {
-			return errors.New("holding the cut")
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	holdCut(ctx, t, time.Second)
 	if a := w.LastAck(); a != lastAck {
 		t.Errorf("a write was acknowledged at %v, %v after the cut, while the replica was still cut off", a, a-cut)
 	}

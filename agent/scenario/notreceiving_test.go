@@ -3,7 +3,6 @@ package scenario
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -26,12 +25,7 @@ const notReceivingSlack = time.Second
 // acknowledged after; once the cut heals the replica reconnects and writes
 // resume.
 func TestReplicaNotReceiving(t *testing.T) {
-	o := Recommended("campnotrecv", binary)
-	o.Hosts = 3
-	o.RedisExtra = []string{"min-replicas-to-write 1", fmt.Sprintf("min-replicas-max-lag %d", guardMaxLag)}
-	c := startCluster(t, o)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	c, ctx := startGuardedCluster(t, "campnotrecv")
 	h1, h2 := c.Hosts[0], c.Hosts[1]
 	evs, err := c.Events(ctx)
 	if err != nil {
@@ -84,15 +78,7 @@ func TestReplicaNotReceiving(t *testing.T) {
 	}
 	// Hold the cut: the replica cannot reconnect (its handshake needs
 	// both directions), so nothing is acknowledged.
-	held := time.Now()
-	if err := wait.For(ctx, 50*time.Millisecond, func() error {
-		if time.Since(held) < 3*time.Second {
-			return errors.New("holding the cut")
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	holdCut(ctx, t, 3*time.Second)
 	afterBound := 0
 	for _, a := range w.Stop() {
 		if a.At > cut+bound {
@@ -109,10 +95,6 @@ func TestReplicaNotReceiving(t *testing.T) {
 	healAndResume(ctx, t, c, w2, func() error { return c.Lab.HealOneWay(h1, h2) })
 }
 
-// healAndResume heals a cut of the master's replica with heal, waits for
-// w's writes to be acknowledged again and checks that the first two hosts'
-// agents still name the first host's master: a cut between the master and
-// one replica must not cause a failover.
 // oneReplicaWriter leaves the master one replica (h3's redis-server is
 // killed) and returns a writer through the VIP that has written.
 func oneReplicaWriter(ctx context.Context, t *testing.T, c *Cluster) *Writer {
@@ -152,6 +134,10 @@ func firstRefusal(ctx context.Context, t *testing.T, w *Writer, after time.Durat
 	return at
 }
 
+// healAndResume heals a cut of the master's replica with heal, waits for
+// w's writes to be acknowledged again and checks that the first two hosts'
+// agents still name the first host's master: a cut between the master and
+// one replica must not cause a failover.
 func healAndResume(ctx context.Context, t *testing.T, c *Cluster, w *Writer, heal func() error) {
 	t.Helper()
 	healed := w.Since(time.Now())

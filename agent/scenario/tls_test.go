@@ -1,21 +1,13 @@
 package scenario
 
-import (
-	"context"
-	"testing"
-	"time"
-)
+import "testing"
 
 // TestKillMasterMovesVIPTLS is TestKillMasterMovesVIP on a TLS-only
 // deployment (what vipsentinel-lab demo -tls and bench -tls run): the
 // client writes through the floating IP over TLS, and the failover loses
 // none of its acknowledged writes.
 func TestKillMasterMovesVIPTLS(t *testing.T) {
-	c := startCluster(t, Options{Name: "tlskill", TLS: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	res := runFailover(t, ctx, c, KillMaster, nil)
-	checkMove(t, c, res)
+	res := killMasterMoves(t, Options{Name: "tlskill", TLS: true})
 	if res.Acked == 0 {
 		t.Fatal("no write acknowledged over TLS")
 	}

@@ -3,7 +3,6 @@ package scenario
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
@@ -38,7 +38,7 @@ func TestRestartOnVIPHostKeepsWrites(t *testing.T) {
 			// replace as dpkg does, by renaming a new file over it.
 			dir := t.TempDir()
 			exe := filepath.Join(dir, "vipsentinel")
-			copyFile(t, binary, exe)
+			testenv.CopyFile(t, binary, exe, 0o755)
 			c := startCluster(t, Options{Name: "upg", DownAfter: tt.downAfter, MinAgents: 3, Binary: exe})
 			c.Opts.Binary = exe
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -61,7 +61,7 @@ func TestRestartOnVIPHostKeepsWrites(t *testing.T) {
 			readyBefore := strings.Count(c.Agents[0].Log(), "agent ready")
 			if tt.upgrade {
 				next := filepath.Join(dir, "vipsentinel.new")
-				copyFile(t, binary, next)
+				testenv.CopyFile(t, binary, next, 0o755)
 				if err := os.Rename(next, exe); err != nil {
 					t.Fatal(err)
 				}
@@ -269,24 +269,5 @@ func waitLog(t *testing.T, ctx context.Context, c *Cluster, i int, what string, 
 		return nil
 	}); err != nil {
 		t.Fatalf("%v\n%s", err, tail(c.Agents[i].Log(), 6000))
-	}
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
 	}
 }

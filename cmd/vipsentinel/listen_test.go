@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vipsentinel/vipsentinel/agent/config"
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 func TestListen(t *testing.T) {
@@ -25,7 +26,7 @@ func TestListen(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			port := freePort(t)
+			port := testenv.FreePort(t)
 			f, _, err := config.Parse("t.conf", []byte(fmt.Sprintf("port %d\ndir %s\n%s\n", port, t.TempDir(), tt.bind)))
 			if err != nil {
 				t.Fatal(err)

@@ -10,13 +10,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 func TestCommandLine(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.conf")
 	bad := filepath.Join(dir, "bad.conf")
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	writeFile(t, good, fmt.Sprintf("port %d\ndir %s\nsentinel monitor m1 198.18.0.1 6379 2\nsentinel auth-pass m1 s3cret\nsentinel vip m1 198.18.0.100/24 lo\n", port, dir))
 	noDir := filepath.Join(dir, "nodir.conf")
 	writeFile(t, noDir, fmt.Sprintf("port %d\ndir %s/missing\nsentinel monitor m1 198.18.0.1 6379 2\n", port, dir))

@@ -63,7 +63,7 @@ func TestJudgeGuard(t *testing.T) {
 func TestCheckConfigReplicaGuard(t *testing.T) {
 	testenv.NeedTool(t, "redis-server")
 	dir := t.TempDir()
-	mport, rport := freePort(t), freePort(t)
+	mport, rport := testenv.FreePort(t), testenv.FreePort(t)
 	start := func(port int, extra ...string) *exec.Cmd {
 		args := append([]string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
 			"--dbfilename", fmt.Sprintf("%d.rdb", port)}, extra...)
@@ -94,7 +94,7 @@ func TestCheckConfigReplicaGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	conf := filepath.Join(dir, "agent.conf")
 	base := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor m 127.0.0.1 %d 1\n", port, dir, mport)
 	checkConfig := func(text string) string {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,16 +29,6 @@ func httpGet(t *testing.T, url string) string {
 	return string(b)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestRunAndStatus runs the real binary against a real redis-server on
 // loopback and reads it back with `vipsentinel status`.
 func TestRunAndStatus(t *testing.T) {
@@ -49,7 +38,7 @@ func TestRunAndStatus(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	rport, aport, mport := freePort(t), freePort(t), freePort(t)
+	rport, aport, mport := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	redis := exec.Command("redis-server", "--port", fmt.Sprint(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
 	if err := redis.Start(); err != nil {
 		t.Fatal(err)

@@ -1,16 +1,20 @@
 // Package testenv holds what every test package needs around its tests:
 // waiting for a condition with a deadline (Eventually, Until, Wait), the rule
 // that a missing prerequisite fails under CI instead of skipping (Missing,
-// NeedRoot, NeedTool), a manual clock (Clock) and a log buffer safe for
-// concurrent use (Buffer). It is for tests only.
+// NeedRoot, NeedTool), a manual clock (Clock), a log buffer safe for
+// concurrent use (Buffer), and the small chores of test files (Context, FreePort,
+// LogLines, CopyFile). It is for tests only.
 package testenv
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,4 +128,58 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// Context returns a context that ends after d, or when t's cleanup runs:
+// the deadline of a test's waits and commands.
+func Context(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// LogLines logs lines under title, one String() a line: how a test shows
+// the timeline it measured.
+func LogLines[L fmt.Stringer](t testing.TB, title string, lines []L) {
+	t.Helper()
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(l.String())
+		b.WriteByte('\n')
+	}
+	t.Logf("%s:\n%s", title, b.String())
+}
+
+// CopyFile copies the file from to a new or truncated file to with
+// permission bits mode (before the umask), and fails t on any error,
+// closing included, so that the copy is complete when it returns.
+func CopyFile(t testing.TB, from, to string, mode os.FileMode) {
+	t.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

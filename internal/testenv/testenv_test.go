@@ -1,8 +1,13 @@
 package testenv
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +18,7 @@ import (
 type recorder struct {
 	testing.TB
 	ended string // "fatal: ..." or "skip: ...", the first only
+	logs  []string
 }
 
 func (r *recorder) Helper() {}
@@ -23,6 +29,10 @@ func (r *recorder) end(kind, msg string) {
 }
 func (r *recorder) Fatalf(format string, args ...any) { r.end("fatal", fmt.Sprintf(format, args...)) }
 func (r *recorder) Skip(args ...any)                  { r.end("skip", fmt.Sprint(args...)) }
+func (r *recorder) Fatal(args ...any)                 { r.end("fatal", fmt.Sprint(args...)) }
+func (r *recorder) Logf(format string, args ...any) {
+	r.logs = append(r.logs, fmt.Sprintf(format, args...))
+}
 
 func TestMissing(t *testing.T) {
 	for _, tt := range []struct {
@@ -116,5 +126,71 @@ func TestClock(t *testing.T) {
 	c.WaitTimers(t, 0)
 	if c.Advance(time.Hour); fired() {
 		t.Fatal("stopped timer fired")
+	}
+}
+
+type line string
+
+func (l line) String() string { return "at " + string(l) }
+
+func TestLogLines(t *testing.T) {
+	r := &recorder{TB: t}
+	LogLines(r, "timeline", []line{"1s a", "2s b"})
+	LogLines(r, "empty", []line(nil))
+	want := []string{"timeline:\nat 1s a\nat 2s b\n", "empty:\n"}
+	if fmt.Sprint(r.logs) != fmt.Sprint(want) {
+		t.Errorf("LogLines logged %q, want %q", r.logs, want)
+	}
+}
+
+func TestCopyFile(t *testing.T) {
+	dir := t.TempDir()
+	from, to := filepath.Join(dir, "from"), filepath.Join(dir, "to")
+	if err := os.WriteFile(from, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, []byte("older and longer"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{TB: t}
+	CopyFile(r, from, to, 0o700)
+	if b, err := os.ReadFile(to); err != nil || string(b) != "new" || r.ended != "" {
+		t.Errorf("after CopyFile over an existing file: %q (%v), test ended %q; want %q", b, err, r.ended, "new")
+	}
+	dst := filepath.Join(dir, "exe")
+	CopyFile(r, from, dst, 0o700)
+	if st, err := os.Stat(dst); err != nil {
+		t.Error(err)
+	} else if st.Mode().Perm()&0o100 == 0 {
+		t.Errorf("new copy: mode %v, want executable by its owner", st.Mode())
+	}
+	CopyFile(r, filepath.Join(dir, "missing"), to, 0o600)
+	if !strings.HasPrefix(r.ended, "fatal: ") {
+		t.Errorf("CopyFile of a missing file ended the test with %q, want a failure", r.ended)
+	}
+}
+
+func TestFreePort(t *testing.T) {
+	p := FreePort(t)
+	if p <= 0 || p > 65535 {
+		t.Fatalf("FreePort = %d", p)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+	if err != nil {
+		t.Fatalf("port %d from FreePort is not free: %v", p, err)
+	}
+	ln.Close()
+}
+
+func TestContext(t *testing.T) {
+	var ctx context.Context
+	t.Run("sub", func(t *testing.T) {
+		ctx = Context(t, time.Hour)
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > time.Hour || ctx.Err() != nil {
+			t.Errorf("Context(t, 1h): deadline %v (%v), err %v; want within the hour, not ended", dl, ok, ctx.Err())
+		}
+	})
+	if ctx.Err() == nil {
+		t.Error("the context did not end with its test")
 	}
 }

@@ -35,8 +35,7 @@ firewall yes
 func TestDebLifecycleBooted(t *testing.T) {
 	testenv.NeedRoot(t)
 	start := time.Now()
-	v1 := build(t, defaultVersion(t))
-	v2 := upgradePackages(t, v1)
+	v1, v2 := upgradeBuilds(t)
 	root := newRootfs(t)
 	c := boot(t, root, fmt.Sprintf("vse2e-%d", os.Getpid()), "--private-network",
 		"--bind-ro="+filepath.Dir(v1.Deb)+":/srv/v1", "--bind-ro="+filepath.Dir(v2.Deb)+":/srv/v2")

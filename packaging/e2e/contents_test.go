@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -160,7 +161,7 @@ func TestRPMContents(t *testing.T) {
 			t.Errorf("rpm scriptlets lack %q:\n%s", want, scripts)
 		}
 	}
-	if req := strings.Fields(q("--requires")); !containsWord(req, "systemd") {
+	if req := strings.Fields(q("--requires")); !slices.Contains(req, "systemd") {
 		t.Errorf("rpm requires %q, want systemd", req)
 	}
 	if !strings.Contains(q("--changelog"), "Package build of commit") {

@@ -128,6 +128,14 @@ func upgradePackages(t *testing.T, base packages) packages {
 	return buildWith(t, upgradeVersion(base.Version), filepath.Join(dir, "usr/bin/vipsentinel"))
 }
 
+// upgradeBuilds returns the two ends of an upgrade: the default build and
+// its binary packaged again under a later version (upgradePackages).
+func upgradeBuilds(t *testing.T) (v1, v2 packages) {
+	t.Helper()
+	v1 = build(t, defaultVersion(t))
+	return v1, upgradePackages(t, v1)
+}
+
 func buildWith(t *testing.T, version, binary string) packages {
 	t.Helper()
 	needTools(t, "git")

@@ -17,8 +17,7 @@ import (
 func TestDebInstallWithoutSystemd(t *testing.T) {
 	testenv.NeedRoot(t)
 	needTools(t, "systemd-nspawn")
-	v1 := build(t, defaultVersion(t))
-	v2 := upgradePackages(t, v1)
+	v1, v2 := upgradeBuilds(t)
 	root := newRootfs(t)
 	binds := []string{filepath.Dir(v1.Deb) + ":/srv/v1", filepath.Dir(v2.Deb) + ":/srv/v2"}
 	in := func(args ...string) string {
@@ -87,8 +86,7 @@ func appendFile(t *testing.T, path, s string) {
 func TestRPMScriptlets(t *testing.T) {
 	testenv.NeedRoot(t)
 	needTools(t, "rpm")
-	v1 := build(t, defaultVersion(t))
-	v2 := upgradePackages(t, v1)
+	v1, v2 := upgradeBuilds(t)
 	root := newRootfs(t)
 	rpm := func(args ...string) string {
 		t.Helper()

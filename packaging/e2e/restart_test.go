@@ -150,33 +150,10 @@ func restartKeepsWrites(t *testing.T, nodes []*node, what string, nth int) strin
 	const unit = "vipsentinel.service"
 	n1 := nodes[0]
 	before := n1.show(unit, "MainPID", "NRestarts")
-	w := startVIPWriter(t, nodes[1].netns, net.JoinHostPort(clusterVIP, "6379"))
-	s := sampleVIPHolders(t, nodes, netip.MustParseAddr(clusterVIP))
-	testenv.Eventually(t, 30*time.Second, "writes through the VIP", func() error {
-		n, _, _ := w.counts()
-		return testenv.Pending(n >= 200, fmt.Sprint(n, " writes acknowledged"))
-	})
-	at := time.Now()
-	n1.must("systemctl", "restart", "vipsentinel")
-	took := time.Since(at)
-	testenv.Eventually(t, 30*time.Second, "the new agent to hold the lease itself", func() error {
+	keepsWrites(t, nodes, what, func() error {
 		n := journalCount(t, n1, "handover: the core holds the lease again", "")
 		return testenv.Pending(n >= nth, fmt.Sprint(n, " times"))
-	})
-	time.Sleep(time.Second)
-	acked, failed, gap := w.stop()
-	dual, maxHeld, unheld := s.stop()
-	t.Logf("%s on the VIP host (systemctl took %v): writes %d, failed %d, max write gap %v, two holders %v (max %d), samples without the VIP %d",
-		what, took.Round(time.Millisecond), acked, failed, gap.Round(100*time.Microsecond), dual, maxHeld, unheld)
-	if failed > 0 {
-		t.Errorf("%s: %d writes through the VIP failed (first error: %s, last: %s)", what, failed, w.firstErr, w.lastErr)
-	}
-	if dual > 0 || maxHeld > 1 {
-		t.Errorf("%s: VIP on %d hosts at once for %v", what, maxHeld, dual)
-	}
-	if unheld > 0 {
-		t.Errorf("%s: the VIP was on no host in %d samples (5 ms apart)", what, unheld)
-	}
+	}, "systemctl", "restart", "vipsentinel")
 	after := n1.show(unit, "MainPID", "NRestarts", "ActiveState")
 	if after["MainPID"] == before["MainPID"] || after["ActiveState"] != "active" {
 		t.Errorf("%s: %v, want a new MainPID (was %v), active", what, after, before)
@@ -190,6 +167,40 @@ func restartKeepsWrites(t *testing.T, nodes []*node, what string, nth int) strin
 		t.Errorf("%s: %d +handover events (MESSAGE_ID), want %d", what, n, nth)
 	}
 	return after["MainPID"]
+}
+
+// keepsWrites runs the command args on n1, the VIP's host, once a client on
+// n2 writes through the VIP, while the VIP's holders are sampled every
+// 5 ms; it waits up to 30 s for adopted (n1's new agent holds the lease
+// itself) and a second more, and checks that no write failed and that
+// every sample found the VIP on exactly one host. what names the step in
+// the log and in failures.
+func keepsWrites(t *testing.T, nodes []*node, what string, adopted func() error, args ...string) {
+	t.Helper()
+	w := startVIPWriter(t, nodes[1].netns, net.JoinHostPort(clusterVIP, "6379"))
+	s := sampleVIPHolders(t, nodes, netip.MustParseAddr(clusterVIP))
+	testenv.Eventually(t, 30*time.Second, "writes through the VIP", func() error {
+		n, _, _ := w.counts()
+		return testenv.Pending(n >= 200, fmt.Sprint(n, " writes acknowledged"))
+	})
+	at := time.Now()
+	nodes[0].must(args...)
+	took := time.Since(at)
+	testenv.Eventually(t, 30*time.Second, "the new agent to hold the lease itself", adopted)
+	time.Sleep(time.Second)
+	acked, failed, gap := w.stop()
+	dual, maxHeld, unheld := s.stop()
+	t.Logf("%s on the VIP host (%s took %v): writes %d, failed %d, max write gap %v, two holders %v (max %d), samples without the VIP %d",
+		what, strings.Join(args, " "), took.Round(time.Millisecond), acked, failed, gap.Round(100*time.Microsecond), dual, maxHeld, unheld)
+	if failed > 0 {
+		t.Errorf("%s: %d writes through the VIP failed (first error: %s, last: %s)", what, failed, w.firstErr, w.lastErr)
+	}
+	if dual > 0 || maxHeld > 1 {
+		t.Errorf("%s: VIP on %d hosts at once for %v", what, maxHeld, dual)
+	}
+	if unheld > 0 {
+		t.Errorf("%s: the VIP was on no host in %d samples (5 ms apart)", what, unheld)
+	}
 }
 
 // journalCount counts the unit's journal entries whose message contains msg

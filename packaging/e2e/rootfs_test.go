@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,7 +78,7 @@ func mirrorFromOneLine(s, suite string) string {
 			}
 			f = f[1:]
 		}
-		if len(f) >= 3 && f[1] == suite && containsWord(f[2:], "main") {
+		if len(f) >= 3 && f[1] == suite && slices.Contains(f[2:], "main") {
 			return f[0]
 		}
 	}
@@ -92,21 +93,12 @@ func mirrorFromDeb822(s, suite string) string {
 				fields[strings.ToLower(strings.TrimSpace(k))] = strings.Fields(v)
 			}
 		}
-		if containsWord(fields["types"], "deb") && containsWord(fields["suites"], suite) &&
-			containsWord(fields["components"], "main") && len(fields["uris"]) > 0 {
+		if slices.Contains(fields["types"], "deb") && slices.Contains(fields["suites"], suite) &&
+			slices.Contains(fields["components"], "main") && len(fields["uris"]) > 0 {
 			return fields["uris"][0]
 		}
 	}
 	return ""
-}
-
-func containsWord(ws []string, w string) bool {
-	for _, x := range ws {
-		if x == w {
-			return true
-		}
-	}
-	return false
 }
 
 // rootfsTarball returns the cached bookworm root file system tarball,

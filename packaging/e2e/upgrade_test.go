@@ -30,8 +30,7 @@ func TestClusterUpgradeBooted(t *testing.T) {
 	testenv.NeedRoot(t)
 	needTools(t, "ip")
 	start := time.Now()
-	v1 := build(t, defaultVersion(t))
-	v2 := upgradePackages(t, v1)
+	v1, v2 := upgradeBuilds(t)
 	nodes, _, _ := bootCluster(t, v1, "--bind-ro="+filepath.Dir(v2.Deb)+":/srv/v2")
 	t.Logf("cluster up with the VIP on n1 after %v", time.Since(start).Round(time.Millisecond))
 	const unit = "vipsentinel.service"
@@ -42,25 +41,10 @@ func TestClusterUpgradeBooted(t *testing.T) {
 		}
 	})
 
-	vip := netip.MustParseAddr(clusterVIP)
-	w := startVIPWriter(t, nodes[1].netns, net.JoinHostPort(clusterVIP, "6379"))
-	s := sampleVIPHolders(t, nodes, vip)
-	testenv.Eventually(t, 30*time.Second, "writes through the VIP", func() error {
-		n, _, _ := w.counts()
-		return testenv.Pending(n >= 200, fmt.Sprint(n, " writes acknowledged"))
-	})
-	upgradeAt := time.Now()
-	nodes[0].must("dpkg", "-i", "/srv/v2/"+filepath.Base(v2.Deb))
-	took := time.Since(upgradeAt)
-	testenv.Eventually(t, 30*time.Second, "the new agent to hold the lease itself", func() error {
+	keepsWrites(t, nodes, "upgrade", func() error {
 		j := nodes[0].journal("vipsentinel")
 		return testenv.Pending(strings.Contains(j, "handover: the core holds the lease again"), "")
-	})
-	time.Sleep(time.Second)
-	acked, failed, gap := w.stop()
-	dual, maxHeld, unheld := s.stop()
-	t.Logf("upgrade on the VIP host (dpkg -i took %v): writes %d, failed %d, max write gap %v, two holders %v (max %d), samples without the VIP %d",
-		took.Round(time.Millisecond), acked, failed, gap.Round(100*time.Microsecond), dual, maxHeld, unheld)
+	}, "dpkg", "-i", "/srv/v2/"+filepath.Base(v2.Deb))
 	var lines []string
 	for _, l := range strings.Split(nodes[0].journal("vipsentinel"), "\n") {
 		if strings.Contains(l, "handover") || strings.Contains(l, "re-exec") {
@@ -68,15 +52,6 @@ func TestClusterUpgradeBooted(t *testing.T) {
 		}
 	}
 	t.Logf("n1's journal:\n%s", strings.Join(lines, "\n"))
-	if failed > 0 {
-		t.Errorf("%d writes through the VIP failed during the upgrade (first error: %s, last: %s)", failed, w.firstErr, w.lastErr)
-	}
-	if dual > 0 || maxHeld > 1 {
-		t.Errorf("VIP on %d hosts at once for %v", maxHeld, dual)
-	}
-	if unheld > 0 {
-		t.Errorf("the VIP was on no host in %d samples (5 ms apart) during the upgrade", unheld)
-	}
 	after := nodes[0].show(unit, "MainPID", "NRestarts", "ActiveState")
 	if after["MainPID"] != before["MainPID"] || after["NRestarts"] != before["NRestarts"] || after["ActiveState"] != "active" {
 		t.Errorf("after the upgrade: %v, want the same MainPID and NRestarts as %v, active", after, before)
@@ -95,8 +70,8 @@ func TestClusterUpgradeBooted(t *testing.T) {
 	// A VIP change, reloaded on every host, the master's last: its agent
 	// hands its lease over to a re-executed copy that installs the new
 	// address at once.
-	newVIP := netip.MustParseAddr("198.18.0.101")
-	s = sampleVIPHolders(t, nodes, vip, newVIP)
+	vip, newVIP := netip.MustParseAddr(clusterVIP), netip.MustParseAddr("198.18.0.101")
+	s := sampleVIPHolders(t, nodes, vip, newVIP)
 	for _, n := range nodes {
 		n.must("sed", "-i", "s|^sentinel vip mymaster "+clusterVIP+"/|sentinel vip mymaster "+newVIP.String()+"/|", "/etc/vipsentinel/vipsentinel.conf")
 	}
@@ -115,7 +90,7 @@ func TestClusterUpgradeBooted(t *testing.T) {
 		return testenv.Pending(len(h) == 1 && h[0] == 0 && len(old) == 0, fmt.Sprint("new VIP on ", h, ", old on ", old))
 	})
 	time.Sleep(500 * time.Millisecond)
-	dual, maxHeld, _ = s.stop()
+	dual, maxHeld, _ := s.stop()
 	t.Logf("reload with a VIP change on the VIP host: new VIP up %v after systemctl reload, two holders %v (max %d)",
 		up.Round(time.Millisecond), dual, maxHeld)
 	if dual > 0 || maxHeld > 1 {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/testenv"
 )
 
 // Server is a running redis-server (or redis-sentinel) process.
@@ -26,17 +28,6 @@ type Server struct {
 
 // Addr returns "127.0.0.1:<port>".
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)) }
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // Start runs redis-server with the given extra configuration lines (for
 // example "requirepass secret" or "rename-command CONFIG xyz") and waits until
@@ -72,7 +63,7 @@ func start(t testing.TB, bin string, conf []string) *Server {
 
 func tryStart(t testing.TB, bin string, conf []string) (*Server, error) {
 	dir := t.TempDir()
-	port := FreePort(t)
+	port := testenv.FreePort(t)
 	lines := []string{
 		"port " + strconv.Itoa(port),
 		"bind 127.0.0.1",
