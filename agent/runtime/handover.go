@@ -136,15 +136,17 @@ func (r *Runtime) Handover(ctx context.Context) (Handover, error) {
 			return Handover{}, fmt.Errorf("runtime: handover: %w", err)
 		}
 		if giveUp.IsZero() {
-			giveUp = time.Now().Add(longest / 4)
+			giveUp = r.clock.Now().Add(longest / 4)
 		}
-		if fresh || !time.Now().Before(giveUp) {
+		if fresh || !r.clock.Now().Before(giveUp) {
 			return h, nil
 		}
+		t := r.clock.NewTimer(2 * time.Millisecond)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return Handover{}, fmt.Errorf("runtime: handover: %w", ctx.Err())
-		case <-time.After(2 * time.Millisecond):
+		case <-t.C():
 		}
 	}
 }
@@ -320,6 +322,10 @@ func (a *Adopter) merge() []sentinel.VIPIntent {
 // Run re-applies the intents when an inherited lease ends, until ctx is
 // done or no inherited lease is left.
 func (a *Adopter) Run(ctx context.Context) {
+	// A real timer, not the runtime's clock.Clock: the deadlines are on
+	// CLOCK_BOOTTIME (a.now, which tests substitute), a clock that keeps
+	// counting across a suspend, and the Adopter runs before a Runtime
+	// (and its clock) exists.
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
