@@ -119,6 +119,8 @@ func TestReplicaLoading(t *testing.T) {
 	)
 	phase := -1
 	var transferEnd, goneAt, lastGone, backAt time.Duration
+	var trace []string // the replica's states as the polls saw them change
+	lastSeen := "-"
 	poll := func() error {
 		info, err := master.Info(ctx, "replication")
 		if err != nil {
@@ -126,6 +128,10 @@ func TestReplicaLoading(t *testing.T) {
 		}
 		now := w.Since(time.Now())
 		state, off := replicaState(info, h2.IP4.String())
+		if seen := fmt.Sprintf("%q acked %v", state, off > 0); seen != lastSeen {
+			trace = append(trace, fmt.Sprintf("%v %s (offset %d)", now, seen, off))
+			lastSeen = seen
+		}
 		switch {
 		case phase < syncing:
 			if state == "wait_bgsave" || state == "send_bulk" {
@@ -155,7 +161,7 @@ func TestReplicaLoading(t *testing.T) {
 		return fmt.Errorf("replica %s at phase %d (state %q offset %d)", h2.IP4, phase, state, off)
 	}
 	if err := wait.For(ctx, 10*time.Millisecond, poll); err != nil {
-		t.Fatalf("following the replica's full sync: %v", err)
+		t.Fatalf("following the replica's full sync: %v; the replica in the master's INFO: %s", err, strings.Join(trace, ", "))
 	}
 
 	// Writes are refused while the replica is down; Redis counts it from
