@@ -101,6 +101,7 @@ func TestReplicaLoading(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	killedAt := time.Now()
 	if err := c.Redis[1].Proc.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,14 @@ func TestReplicaLoading(t *testing.T) {
 		return fmt.Errorf("replica %s at phase %d (state %q offset %d)", h2.IP4, phase, state, off)
 	}
 	if err := wait.For(ctx, 10*time.Millisecond, poll); err != nil {
-		t.Fatalf("following the replica's full sync: %v; the replica in the master's INFO: %s", err, strings.Join(trace, ", "))
+		var logged []string
+		for _, e := range AgentLogEvents(c.Agents[0]) {
+			if e.At.After(killedAt) {
+				logged = append(logged, fmt.Sprintf("%v %s", w.Since(e.At), e))
+			}
+		}
+		t.Fatalf("following the replica's full sync: %v\nthe replica in the master's INFO: %s\nh1's agent's events since the replica's restart:\n%s",
+			err, strings.Join(trace, ", "), strings.Join(logged, "\n"))
 	}
 
 	// Writes are refused while the replica is down; Redis counts it from
