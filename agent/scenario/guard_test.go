@@ -65,18 +65,7 @@ func TestReplicaGuard(t *testing.T) {
 	if err := c.Lab.Cut(h1, h2); err != nil {
 		t.Fatal(err)
 	}
-	var refusedAt time.Duration
-	if err := wait.For(ctx, 10*time.Millisecond, func() error {
-		for _, r := range w.Refused() {
-			if r.Code == "NOREPLICAS" {
-				refusedAt = r.At
-				return nil
-			}
-		}
-		return errors.New("no write refused yet")
-	}); err != nil {
-		t.Fatalf("the master never refused a write after its replica was cut off: %v", err)
-	}
+	refusedAt := firstRefusal(ctx, t, w, cut, "its replica was cut off")
 	lastAck := w.LastAck()
 	t.Logf("replica cut off at %v; first -NOREPLICAS %v later; last write acknowledged %v after the cut",
 		cut, refusedAt-cut, lastAck-cut)

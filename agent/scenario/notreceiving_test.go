@@ -49,18 +49,7 @@ func TestReplicaNotReceiving(t *testing.T) {
 	if err := c.Lab.CutOneWay(h1, h2); err != nil {
 		t.Fatal(err)
 	}
-	var refusedAt time.Duration
-	if err := wait.For(ctx, 10*time.Millisecond, func() error {
-		for _, r := range w.Refused() {
-			if r.Code == "NOREPLICAS" && r.At > cut {
-				refusedAt = r.At
-				return nil
-			}
-		}
-		return errors.New("no write refused yet")
-	}); err != nil {
-		t.Fatalf("the master never refused a write after its replica stopped receiving: %v", err)
-	}
+	refusedAt := firstRefusal(ctx, t, w, cut, "its replica stopped receiving")
 	lastAck := w.LastAck()
 	var event *Event
 	if err := wait.For(ctx, 10*time.Millisecond, func() error {
@@ -142,6 +131,25 @@ func oneReplicaWriter(ctx context.Context, t *testing.T, c *Cluster) *Writer {
 		t.Fatal(err)
 	}
 	return w
+}
+
+// firstRefusal waits for the writer's first -NOREPLICAS after the moment
+// after (on the writer's clock) and returns when it came.
+func firstRefusal(ctx context.Context, t *testing.T, w *Writer, after time.Duration, why string) time.Duration {
+	t.Helper()
+	var at time.Duration
+	if err := wait.For(ctx, 10*time.Millisecond, func() error {
+		for _, r := range w.Refused() {
+			if r.Code == "NOREPLICAS" && r.At > after {
+				at = r.At
+				return nil
+			}
+		}
+		return errors.New("no write refused yet")
+	}); err != nil {
+		t.Fatalf("the master never refused a write after %s: %v", why, err)
+	}
+	return at
 }
 
 func healAndResume(ctx context.Context, t *testing.T, c *Cluster, w *Writer, heal func() error) {
