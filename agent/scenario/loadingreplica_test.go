@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
@@ -24,9 +25,6 @@ const (
 	loadKeys     = 20000
 	loadKeyDelay = 100
 	saveKeyDelay = 20
-	// replWatchPeriod is sentinel's INFO period of a watched local master
-	// (replicationBound / 8, unexported there).
-	replWatchPeriod = 250 * time.Millisecond
 	// loadingBound is how long after a full sync's transfer ends the
 	// master may still acknowledge writes while its only replica loads:
 	// the agent's first INFO after the transfer shows the replica online
@@ -34,7 +32,7 @@ const (
 	// yet then (nothing acknowledged so far), the next one, a period
 	// later, does; then CLIENT LIST and CLIENT KILL, two round trips on
 	// the loopback. notReceivingSlack covers the loaded cores.
-	loadingBound = 2*replWatchPeriod + notReceivingSlack
+	loadingBound = 2*sentinel.ReplWatchPeriod + notReceivingSlack
 )
 
 // TestReplicaLoading (issue 13): the master's only replica restarts empty
@@ -184,7 +182,7 @@ func TestReplicaLoading(t *testing.T) {
 		}
 	}
 	t.Logf("bound %v (2 × watch period %v + slack %v); transfer ended by %v; first write acknowledged %v after it; replica disconnected by %v after it; next -NOREPLICAS %v after it; back online, resynced, %v after it",
-		loadingBound, replWatchPeriod, notReceivingSlack, transferEnd, firstAck-transferEnd, goneAt-transferEnd, refusedAt-transferEnd, backAt-transferEnd)
+		loadingBound, sentinel.ReplWatchPeriod, notReceivingSlack, transferEnd, firstAck-transferEnd, goneAt-transferEnd, refusedAt-transferEnd, backAt-transferEnd)
 	if refusedAt == 0 {
 		t.Errorf("no write refused after the transfer ended")
 	} else if refusedAt-transferEnd > loadingBound {

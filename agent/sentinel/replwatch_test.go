@@ -72,7 +72,7 @@ func TestReplicaNotReceiving(t *testing.T) {
 					return repState{state: "send_bulk"}
 				}
 				return repState{offset: 0}
-			}, kill: true, killIn: [2]time.Duration{0, 2 * replWatchPeriod}, event: "+replica-not-receiving"},
+			}, kill: true, killIn: [2]time.Duration{0, 2 * ReplWatchPeriod}, event: "+replica-not-receiving"},
 		{name: "full sync of an idle master: its RDB holds everything", guard: true, rep2Loading: true, idle: true,
 			rep1: func(since time.Duration) repState {
 				if since < 2900*time.Millisecond {
