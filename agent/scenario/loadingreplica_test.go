@@ -213,8 +213,12 @@ func TestReplicaLoading(t *testing.T) {
 	default:
 		refuser = "Redis's guard on its own (the replica still connected, its lag past min-replicas-max-lag)"
 	}
-	t.Logf("bound %v (2 × watch period %v + slack %v); master's log: transfer ended at %v, replica disconnected %v after it; first write acknowledged %v after it; next -NOREPLICAS %v after it, refused by %s; replica back %v after it; the test's polls (at most %v apart) saw it online at offset 0: %v",
-		loadingBound, sentinel.ReplWatchPeriod, notReceivingSlack, transferEnd, goneAt-transferEnd, firstAck-transferEnd,
+	gone := "never disconnected"
+	if disconnected {
+		gone = fmt.Sprintf("disconnected %v after it", goneAt-transferEnd)
+	}
+	t.Logf("bound %v (2 × watch period %v + slack %v); master's log: transfer ended at %v, replica %s; first write acknowledged %v after it; next -NOREPLICAS %v after it, refused by %s; replica back %v after it; the test's polls (at most %v apart) saw it online at offset 0: %v",
+		loadingBound, sentinel.ReplWatchPeriod, notReceivingSlack, transferEnd, gone, firstAck-transferEnd,
 		refusedAt-transferEnd, refuser, loadEnd-transferEnd, maxGap, sawLoading)
 
 	// The load's end is the heal: nothing to do but check that writes
