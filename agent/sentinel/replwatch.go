@@ -19,7 +19,7 @@ import (
 // 831 writes that way.
 //
 // The agent of a local master therefore watches the master's INFO at
-// replWatchPeriod while the guard is configured, remembers the
+// ReplWatchPeriod while the guard is configured, remembers the
 // master_repl_offset values it saw with their times, and when a replica
 // the guard counts (state=online, lag fresh) has not acknowledged the
 // offset the master had replicationBound ago, it disconnects that replica
@@ -53,7 +53,7 @@ import (
 // ones resume from the backlog.
 //
 // Cost while the guard is configured and nothing is wrong: one INFO of the
-// local master every replWatchPeriod instead of every InfoPeriod (4 INFO
+// local master every ReplWatchPeriod instead of every InfoPeriod (4 INFO
 // per second of a few KiB each, on the loopback or a LAN; well under 1 ms
 // of Redis CPU per second), and a few samples kept per master. Nothing is
 // sent to remote masters, and nothing at all when the operator set
@@ -68,8 +68,8 @@ const (
 	// min-replicas-max-lag 2 (the README's recommendation) does for Redis's
 	// own guard.
 	replicationBound = 2 * time.Second
-	// replWatchPeriod is the INFO period of a watched local master.
-	replWatchPeriod = replicationBound / 8
+	// ReplWatchPeriod is the INFO period of a watched local master.
+	ReplWatchPeriod = replicationBound / 8
 	// maxListReply bounds the CLIENT LIST reply the Node parses.
 	maxListReply = 1 << 20
 )
@@ -80,7 +80,7 @@ const (
 // master offset it misses is sampled and the one before it is seen missed.
 // Writes the master acknowledged in that window after the replica stopped
 // are the ones a failover to it can lose (agent/campaign accounts for them).
-const ReplicationWindow = replicationBound + 2*replWatchPeriod
+const ReplicationWindow = replicationBound + 2*ReplWatchPeriod
 
 // offsetSample is a master_repl_offset and when the INFO that showed it
 // arrived.
@@ -92,7 +92,7 @@ type offsetSample struct {
 // replWatch is the watch of one local master's replicas.
 type replWatch struct {
 	inst    *instance       // the master instance watched; another one starts over
-	active  bool            // watching: INFO every replWatchPeriod
+	active  bool            // watching: INFO every ReplWatchPeriod
 	samples []offsetSample  // oldest first; the newest older than the bound and all later ones
 	online  map[string]Time // replica address -> first INFO of the current online streak
 	// unacked: replica address -> the first INFO of its current streak
@@ -128,7 +128,7 @@ func (n *Node) watchesReplication(m *master, info *Info) bool {
 // watchable reports whether m's master, as info shows it, is one the rule
 // applies to once nothing passing holds it off (TILT, a pause, a failover,
 // a load): a local master running the guard, with unreplicated writes not
-// allowed. Its INFO runs at replWatchPeriod whenever it is watchable, not
+// allowed. Its INFO runs at ReplWatchPeriod whenever it is watchable, not
 // only while the watch is active: the watch starts or resumes only at an
 // INFO, and at InfoPeriod (10 s) it stayed blind for up to that long
 // after the state that held it off ended, or after a switch that carried

@@ -75,7 +75,7 @@ func TestReplicaNotReceiving(t *testing.T) {
 					return repState{state: "send_bulk"}
 				}
 				return repState{offset: 0}
-			}, kill: true, killIn: [2]time.Duration{0, 2 * replWatchPeriod}, event: "+replica-not-receiving"},
+			}, kill: true, killIn: [2]time.Duration{0, 2 * ReplWatchPeriod}, event: "+replica-not-receiving"},
 		{name: "full sync of an idle master: its RDB holds everything", guard: true, rep2Loading: true, idle: true,
 			rep1: func(since time.Duration) repState {
 				if since < 2900*time.Millisecond {
@@ -118,7 +118,7 @@ func TestReplicaNotReceiving(t *testing.T) {
 					return repState{state: "wait_bgsave"}
 				}
 				return repState{offset: 0}
-			}, kill: true, killIn: [2]time.Duration{0, 2 * replWatchPeriod}, event: "+replica-not-receiving"},
+			}, kill: true, killIn: [2]time.Duration{0, 2 * ReplWatchPeriod}, event: "+replica-not-receiving"},
 		{name: "no connection from the replica's address", guard: true, noConn: true,
 			rep1: func(time.Duration) repState { return repState{offset: 5} }, event: "+replica-not-receiving"},
 	}

@@ -180,7 +180,7 @@ func (n *Node) infoPeriod(ri *instance) time.Duration {
 	}
 	if ri.kind != KindReplica {
 		if ri == m.inst && n.watchable(m, ri.info) {
-			return min(replWatchPeriod, n.t.InfoPeriod) // replwatch.go
+			return min(ReplWatchPeriod, n.t.InfoPeriod) // replwatch.go
 		}
 		return n.t.InfoPeriod
 	}
