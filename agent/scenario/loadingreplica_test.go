@@ -1,8 +1,6 @@
 package scenario
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -54,12 +52,7 @@ const (
 // it online at offset 0, and only the master's log says when the transfer
 // ended and when the replica was disconnected.
 func TestReplicaLoading(t *testing.T) {
-	o := Recommended("ldl", binary)
-	o.Hosts = 3
-	o.RedisExtra = []string{"min-replicas-to-write 1", fmt.Sprintf("min-replicas-max-lag %d", guardMaxLag)}
-	c := startCluster(t, o)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	c, ctx := startGuardedCluster(t, "ldl")
 	h1, h2 := c.Hosts[0], c.Hosts[1]
 	master := c.Redis[0]
 	mc := master.Client()
@@ -253,20 +246,8 @@ func TestReplicaLoading(t *testing.T) {
 		t.Fatalf("the replica was never disconnected while it loaded")
 	}
 
-	var event *Event
-	if err := wait.For(ctx, 10*time.Millisecond, func() error {
-		for {
-			select {
-			case e := <-evs:
-				if e.Type == "+replica-not-receiving" {
-					event = &e
-					return nil
-				}
-			default:
-				return errors.New("no +replica-not-receiving event yet")
-			}
-		}
-	}); err != nil {
+	event, err := notReceivingEvent(ctx, evs)
+	if err != nil {
 		t.Errorf("replica disconnected, but not by the agent: %v", err)
 	} else if event.Host != h1.Name || !strings.Contains(event.Payload, h2.IP4.String()) {
 		t.Errorf("event from %s about %q, want h1's agent about %s", event.Host, event.Payload, h2.IP4)

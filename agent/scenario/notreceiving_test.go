@@ -45,20 +45,8 @@ func TestReplicaNotReceiving(t *testing.T) {
 	}
 	refusedAt := firstRefusal(ctx, t, w, cut, "its replica stopped receiving")
 	lastAck := w.LastAck()
-	var event *Event
-	if err := wait.For(ctx, 10*time.Millisecond, func() error {
-		for {
-			select {
-			case e := <-evs:
-				if e.Type == "+replica-not-receiving" {
-					event = &e
-					return nil
-				}
-			default:
-				return errors.New("no +replica-not-receiving event yet")
-			}
-		}
-	}); err != nil {
+	event, err := notReceivingEvent(ctx, evs)
+	if err != nil {
 		t.Errorf("writes refused, but by Redis's own guard: %v", err)
 	}
 	bound := sentinel.ReplicationWindow + notReceivingSlack
@@ -158,4 +146,24 @@ func healAndResume(ctx context.Context, t *testing.T, c *Cluster, w *Writer, hea
 			t.Errorf("agent on %s names master %q (%v), want %s: the cut caused a failover", c.Hosts[h].Name, a, err, c.Hosts[0].IP4)
 		}
 	}
+}
+
+// notReceivingEvent waits until evs delivers a +replica-not-receiving
+// event, skipping the others, and returns it; an error once ctx ends.
+func notReceivingEvent(ctx context.Context, evs <-chan Event) (*Event, error) {
+	var event *Event
+	err := wait.For(ctx, 10*time.Millisecond, func() error {
+		for {
+			select {
+			case e := <-evs:
+				if e.Type == "+replica-not-receiving" {
+					event = &e
+					return nil
+				}
+			default:
+				return errors.New("no +replica-not-receiving event yet")
+			}
+		}
+	})
+	return event, err
 }
