@@ -144,13 +144,25 @@ func (n *Node) watchable(m *master, info *Info) bool {
 // watchReplication is run on every INFO of m's master instance.
 func (n *Node) watchReplication(m *master, info *Info) {
 	w := &m.repl
+	now := n.now
 	if w.inst != m.inst || !n.watchesReplication(m, info) {
-		*w = replWatch{inst: m.inst}
+		// Held off (TILT, a pause, a failover, a load), the watch starts
+		// over, except for the full syncs it saw begin: a replica whose
+		// sync began and whose transfer ended while the watch was held
+		// off is loading when it resumes, and only the sighting says so
+		// at once; without it rule (c) would wait out the bound.
+		var syncing map[string]offsetSample
+		if w.inst == m.inst && n.watchable(m, info) {
+			syncing = w.syncing
+		}
+		*w = replWatch{inst: m.inst, syncing: syncing}
 		if !n.watchesReplication(m, info) {
+			if syncing != nil || n.watchable(m, info) {
+				w.noteSyncs(info, now)
+			}
 			return
 		}
 	}
-	now := n.now
 	w.active = true
 	if k := len(w.samples); k > 0 && info.MasterReplOffset < w.samples[k-1].off {
 		// A new replication history (a restart without data): offsets
@@ -174,22 +186,12 @@ func (n *Node) watchReplication(m *master, info *Info) {
 	if w.unacked == nil {
 		w.unacked = map[string]offsetSample{}
 	}
-	if w.syncing == nil {
-		w.syncing = map[string]offsetSample{}
-	}
+	w.noteSyncs(info, now)
 	seen := make(map[string]bool, len(info.Replicas))
-	listed := make(map[string]bool, len(info.Replicas))
 	var stalled, loading []stalledReplica
 	receiving := false // a replica the guard counts has acknowledged what the master had the bound ago
 	for _, rep := range info.Replicas {
 		key := rep.Addr.String()
-		listed[key] = true
-		if rep.State == "wait_bgsave" || rep.State == "send_bulk" {
-			if _, ok := w.syncing[key]; !ok {
-				w.syncing[key] = offsetSample{at: now, off: info.MasterReplOffset}
-			}
-			continue
-		}
 		if rep.State != "online" {
 			continue
 		}
@@ -277,11 +279,6 @@ func (n *Node) watchReplication(m *master, info *Info) {
 			delete(w.unacked, key)
 		}
 	}
-	for key := range w.syncing {
-		if !listed[key] {
-			delete(w.syncing, key) // its link is gone: a new sync starts over
-		}
-	}
 	for key, k := range w.killed {
 		if now-k >= replicationBound {
 			delete(w.killed, key)
@@ -295,6 +292,29 @@ func (n *Node) watchReplication(m *master, info *Info) {
 		return
 	}
 	w.listing, w.stalled = id, stalled
+}
+
+// noteSyncs records the replicas info shows in a full sync (wait_bgsave,
+// send_bulk) with the master offset when the watch first saw each, and
+// forgets those no longer listed: their link is gone, a new sync starts
+// over.
+func (w *replWatch) noteSyncs(info *Info, now Time) {
+	if w.syncing == nil {
+		w.syncing = map[string]offsetSample{}
+	}
+	listed := make(map[string]bool, len(info.Replicas))
+	for _, rep := range info.Replicas {
+		key := rep.Addr.String()
+		listed[key] = true
+		if _, ok := w.syncing[key]; !ok && (rep.State == "wait_bgsave" || rep.State == "send_bulk") {
+			w.syncing[key] = offsetSample{at: now, off: info.MasterReplOffset}
+		}
+	}
+	for key := range w.syncing {
+		if !listed[key] {
+			delete(w.syncing, key)
+		}
+	}
 }
 
 // onReplList acts on the CLIENT LIST sent for stalled replicas: it

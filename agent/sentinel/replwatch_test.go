@@ -119,6 +119,17 @@ func TestReplicaNotReceiving(t *testing.T) {
 				}
 				return repState{offset: 0}
 			}, kill: true, killIn: [2]time.Duration{0, 2 * ReplWatchPeriod}, event: "+replica-not-receiving"},
+		{name: "loading after a full sync that began and ended while the watch was held off", guard: true, rep2Loading: true,
+			heldOff: func(since time.Duration) bool { return since > 500*time.Millisecond && since < 3*time.Second },
+			rep1: func(since time.Duration) repState {
+				switch {
+				case since < 600*time.Millisecond:
+					return repState{offset: -1}
+				case since < 1800*time.Millisecond:
+					return repState{state: "send_bulk"}
+				}
+				return repState{offset: 0}
+			}, kill: true, killIn: [2]time.Duration{0, 2 * ReplWatchPeriod}, event: "+replica-not-receiving"},
 		{name: "no connection from the replica's address", guard: true, noConn: true,
 			rep1: func(time.Duration) repState { return repState{offset: 5} }, event: "+replica-not-receiving"},
 	}
