@@ -39,13 +39,20 @@ type link struct {
 	ps       *redis.PubSub
 	closing  bool  // closed on the core's request: report nothing
 	failErr  error // failed locally (queue overflow): report this
-	localIP  string
 	finished bool
-	// Peer links (proof.go): the verifier's key, and how the peer was
-	// verified.
+	// Peer links (proof.go): the verifier's key.
 	secret string
-	proof  sentinel.PeerProof
 	pub    *link // the publish connection, once opened
+
+	// dialMu guards what the dialer learns, which runs inside go-redis
+	// with its locks held (a PubSub holds its own while it dials): it is
+	// a leaf lock, and never mu, which is held while closing go-redis
+	// clients (stopLocked): a close waiting for the PubSub's lock and a
+	// dial waiting for mu deadlocked the agent's loop (issue 13, the
+	// campaign's rolling restart).
+	dialMu  sync.Mutex
+	localIP string
+	proof   sentinel.PeerProof // how the peer was verified
 
 	// current is the command being executed; only the link's goroutine
 	// uses it, so that a panic can still answer it.
@@ -75,9 +82,9 @@ func newLink(t *Transport, key linkKey, connect sentinel.Command) *link {
 // announces in hellos.
 func (l *link) setLocal(a net.Addr) {
 	if tcp, ok := a.(*net.TCPAddr); ok {
-		l.mu.Lock()
+		l.dialMu.Lock()
 		l.localIP = tcp.IP.String()
-		l.mu.Unlock()
+		l.dialMu.Unlock()
 	}
 }
 
@@ -102,15 +109,15 @@ func (l *link) badReply(err error) {
 }
 
 func (l *link) linkUp() sentinel.LinkUp {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.dialMu.Lock()
+	defer l.dialMu.Unlock()
 	return sentinel.LinkUp{To: l.ref, Link: l.which, LocalIP: l.localIP, Proof: l.proof}
 }
 
 func (l *link) setProof(p sentinel.PeerProof) {
-	l.mu.Lock()
+	l.dialMu.Lock()
 	l.proof = p
-	l.mu.Unlock()
+	l.dialMu.Unlock()
 }
 
 // enqueue adds cmd to the queue. It returns false if the link cannot take it.
@@ -382,9 +389,9 @@ func (l *link) runCmd(connect sentinel.Command) error {
 		}
 	}
 	if l.ref.Kind == sentinel.KindSentinel {
-		l.mu.Lock()
+		l.dialMu.Lock()
 		proof := l.proof
-		l.mu.Unlock()
+		l.dialMu.Unlock()
 		if proof == sentinel.ProofListed || proof == sentinel.ProofCert {
 			if err := l.checkMyID(l.ctx, conn); err != nil {
 				return err
