@@ -1,9 +1,11 @@
 // Package testenv holds what every test package needs around its tests:
-// waiting for a condition with a deadline (Eventually, Until, Wait), the rule
-// that a missing prerequisite fails under CI instead of skipping (Missing,
-// NeedRoot, NeedTool), a manual clock (Clock), a log buffer safe for
-// concurrent use (Buffer), and the small chores of test files (Context, FreePort,
-// LogLines, CopyFile). It is for tests only.
+// waiting for a condition with a deadline (Eventually, Until, Wait) or for a
+// value on a channel (Receive), the rule that a missing prerequisite fails
+// under CI instead of skipping (Missing, NeedRoot, NeedTool), a manual clock
+// (Clock), a log buffer safe for concurrent use (Buffer), a local listener
+// and its accept loop (Listen, Serve), and the small chores of test files
+// (Context, FreePort, LogLines, CopyFile). Test certificates are in the
+// subpackage testpki. It is for tests only.
 package testenv
 
 import (
