@@ -151,13 +151,14 @@ func (n *Node) watchReplication(m *master, info *Info) {
 		// sync began and whose transfer ended while the watch was held
 		// off is loading when it resumes, and only the sighting says so
 		// at once; without it rule (c) would wait out the bound.
+		watchable := n.watchable(m, info)
 		var syncing map[string]offsetSample
-		if w.inst == m.inst && n.watchable(m, info) {
+		if w.inst == m.inst && watchable {
 			syncing = w.syncing
 		}
 		*w = replWatch{inst: m.inst, syncing: syncing}
 		if !n.watchesReplication(m, info) {
-			if syncing != nil || n.watchable(m, info) {
+			if watchable {
 				w.noteSyncs(info, now)
 			}
 			return
