@@ -44,11 +44,28 @@ import (
 //   - at the latest bootMaxWait after the start, for liveness when some
 //     agents answer but not a majority.
 //
+// The two waits do not apply while the configuration is contested: a
+// replica it lists reports role:master (bootContested). That is what a
+// failover the agent slept through leaves behind, and the agents that
+// could say so may be down as well (the 1-hour campaign's second run: the
+// old master's host booted while the other two agents were killed and
+// stopped, its agent served the stale master after bootAloneWait, and 56
+// writes taken by it were lost). Serving would then be choosing between
+// two writable masters with nothing to choose by, so the agent waits for
+// a majority or a newer configuration however long that takes, and says
+// so once (+config-unconfirmed again, naming the replica). Nothing is
+// lost by waiting: the VIP needs a majority's grants when fencing is on,
+// and an unconfirmed configuration never demotes the replica that claims
+// role:master (refresh.go), which may hold the group's newest writes.
+//
 // Hellos are still sent meanwhile: they carry our epoch, which a peer with
 // a newer configuration ignores, and they make peers answer with theirs.
 type bootCheck struct {
 	pending bool
 	since   Time // the start (the Node's clock origin)
+	// contested is the replica last reported as contesting the
+	// configuration ("" when none was), so that each is reported once.
+	contested string
 }
 
 // bootAloneWait is how long an unconfirmed configuration waits when no known
@@ -94,6 +111,8 @@ func (n *Node) confirmBoot(m *master) {
 		why = "lease handed over by the previous process"
 	case n.bootConfirmations(m) >= n.voters(m)/2+1:
 		why = "confirmed by " + strconv.Itoa(n.bootConfirmations(m)) + "/" + strconv.Itoa(n.voters(m)) + " agents"
+	case n.bootContested(m):
+		return
 	case since >= bootAloneWait(m) && !n.bootAnyAnswer(m):
 		why = "no agent answered within " + bootAloneWait(m).String()
 	case since >= bootMaxWait(m):
@@ -106,6 +125,24 @@ func (n *Node) confirmBoot(m *master) {
 	// the answer changes although nothing learnt did.
 	n.dirty = true
 	n.instEventDetail(LevelWarning, "-config-unconfirmed", n.currentInst(m), "", why)
+}
+
+// bootContested reports whether a replica of m, not on this host, reports
+// role:master, and reports the first such replica once per replica.
+func (n *Node) bootContested(m *master) bool {
+	for _, ri := range m.sortedReplicas() {
+		if ri.roleReported != KindMaster || n.isLocal(ri.addr) {
+			continue
+		}
+		if m.boot.contested != ri.name {
+			m.boot.contested = ri.name
+			n.instEventDetail(LevelWarning, "+config-unconfirmed", m.inst, "",
+				"replica "+ri.name+" reports role:master: the group may have failed over while this agent was down; "+
+					"not served until a majority of agents confirms it or a newer configuration arrives, however long that takes")
+		}
+		return true
+	}
+	return false
 }
 
 // bootConfirmations counts the agents (us included) that sent a trusted

@@ -158,10 +158,13 @@ func (n *Node) findReplica(m *master, a Addr) *instance {
 	return nil
 }
 
-// masterLooksSane is sentinelMasterLooksSane.
+// masterLooksSane is sentinelMasterLooksSane, and also false while m's
+// restored configuration is unconfirmed (bootconfirm.go): an agent that may
+// have slept through a failover must not turn the group's new master, or
+// its replicas, towards the master it remembers.
 func (n *Node) masterLooksSane(m *master) bool {
 	ri := m.inst
-	return ri.roleReported == KindMaster && ri.flags&(fSDown|fODown) == 0 &&
+	return !m.unconfirmed() && ri.roleReported == KindMaster && ri.flags&(fSDown|fODown) == 0 &&
 		ri.infoRefresh != never && n.now-ri.infoRefresh < 2*n.t.InfoPeriod
 }
 

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -140,4 +142,69 @@ func TestBootUnconfirmedComesUp(t *testing.T) {
 			t.Errorf("restarted group served after %v", after)
 		}
 	})
+}
+
+// TestBootContestedOldMasterAlone is the second one-hour campaign's
+// rebooted old master (issue 13: 56 writes lost): the master's host is
+// powered off, the group fails over, and the host boots while the other two
+// agents are down (killed, stopped), their Redis servers up. The restarted
+// agent hears no agent, but the replica it lists that the group promoted
+// reports role:master: it must name neither master for as long as the
+// agents stay down (past bootAloneWait and bootMaxWait), must not turn the
+// new master into a replica of the old one, and must adopt the newer
+// configuration once the agents are back.
+func TestBootContestedOldMasterAlone(t *testing.T) {
+	for _, fence := range []bool{true, false} {
+		for _, seed := range []uint64{51, 52, 53} {
+			c := newSteps(t, stepOpts{seed: seed, fence: fence})
+			c.converge()
+			a0 := c.agents[0]
+			old := c.redisAddr(0)
+			t0 := c.now()
+			c.w.crashHost(0, time.Hour)
+			if !c.runUntil(t0+5*time.Second, func() bool { return allSwitched(c.agents[1:], t0) }) {
+				t.Fatalf("fence %v seed %d: no failover", fence, seed)
+			}
+			newMaster, _ := c.agents[1].node.MasterAddr(masterName)
+			c.run(2 * time.Second)
+			for _, a := range c.agents[1:] {
+				a.crash("test")
+			}
+			t1 := c.now()
+			for i := range c.cmds {
+				c.cmds[i] = nil
+			}
+			c.w.bootHost(0, false)
+			a0.tick()
+			w := &bootWatch{a: a0, stale: old.String(), want: newMaster.String(), firstServe: -1}
+			c.runUntil(t1+15*time.Second, func() bool { w.sample(c.now()); return false })
+			if w.firstServe >= 0 {
+				addr, _ := a0.node.MasterAddr(masterName)
+				t.Errorf("fence %v seed %d: restarted agent served %v %v after boot with every other agent down: %v",
+					fence, seed, addr, w.firstServe-t1, a0.eventTypes(t1))
+			}
+			slaveOf := func(cmd string) bool { return strings.HasPrefix(cmd, "SLAVEOF") }
+			if slices.ContainsFunc(c.cmds[1], slaveOf) || slices.ContainsFunc(c.cmds[2], slaveOf) {
+				t.Errorf("fence %v seed %d: the alone agent reconfigured the group's instances: %v %v", fence, seed, c.cmds[1], c.cmds[2])
+			}
+			t2 := c.now()
+			for _, a := range c.agents[1:] {
+				c.startAgent(a)
+			}
+			r0 := c.w.redis[0]
+			if !c.runUntil(t2+10*time.Second, func() bool {
+				w.sample(c.now())
+				addr, ok := a0.node.MasterAddr(masterName)
+				return ok && addr == newMaster && r0.role == roleReplica
+			}) {
+				addr, ok := a0.node.MasterAddr(masterName)
+				t.Errorf("fence %v seed %d: once the agents are back the restarted agent names %v (%v), old master %v: %v",
+					fence, seed, addr, ok, r0.role, a0.eventTypes(t1))
+			}
+			if w.staleFor > 0 {
+				t.Errorf("fence %v seed %d: restarted agent named the old master %s for %v", fence, seed, old, w.staleFor)
+			}
+			t.Logf("fence %v seed %d: served %v after the agents' restart", fence, seed, w.firstServe-t2)
+		}
+	}
 }
