@@ -127,7 +127,9 @@
 // configuration (MasterAddr reports the master unknown, the VIP is not
 // wanted) until a majority of agents confirmed it with trusted hellos, a
 // newer configuration moved the master, or a bounded wait passed
-// (+config-unconfirmed, -config-unconfirmed). A host powered off as master
+// (+config-unconfirmed, -config-unconfirmed); no wait ends it while a
+// replica it lists reports role:master, and meanwhile it converts no
+// instance. A host powered off as master
 // and booted after a failover thus never sends clients to its stale
 // master. bootconfirm.go has the rules.
 //
