@@ -116,7 +116,8 @@
 // or its own address with no requirepass); a hello through pub/sub never
 // is (a vote we know of and a replica reporting role:master do not say
 // who was elected with which master). Epochs more than MaxEpochJump
-// ahead are refused, arithmetic on epochs saturates, votes go only to
+// ahead are refused unless a majority of the group vouches for them,
+// arithmetic on epochs saturates, votes go only to
 // verified peers, and Config.MinAgents, when set, is the group size for
 // every majority. trust.go has the rules.
 //

@@ -123,7 +123,7 @@ func (n *Node) processHello(v Hello) {
 		return
 	}
 	runid := strings.ToLower(h.RunID)
-	if n.epochTooFar(h.CurrentEpoch) || n.epochTooFar(h.ConfigEpoch) {
+	if (n.epochTooFar(h.CurrentEpoch) || n.epochTooFar(h.ConfigEpoch)) && !n.catchUpEpoch(m, v, h, runid) {
 		n.rejectHello(m, runid, fmt.Sprintf("epoch %d / config epoch %d more than %d above our epoch %d",
 			h.CurrentEpoch, h.ConfigEpoch, MaxEpochJump, n.currentEpoch))
 		return

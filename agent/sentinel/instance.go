@@ -154,8 +154,12 @@ type instance struct {
 	// helloAt is when a trusted hello last came (one that surely comes
 	// from the verified peer: processHello), never until one did; only
 	// such a hello shows the peer's configuration as of then (freshHellos).
-	helloAt       Time
-	helloEpoch    uint64 // current epoch announced in that hello
+	helloAt    Time
+	helloEpoch uint64 // current epoch announced in that hello
+	// farEpoch is the current epoch of the peer's last trusted hello
+	// that was more than MaxEpochJump above ours (catchUpEpoch), 0 if
+	// none since we last caught up.
+	farEpoch      uint64
 	lastDownReply Time
 	askSentAt     Time
 	leader        string

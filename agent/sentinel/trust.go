@@ -3,6 +3,7 @@ package sentinel
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -82,6 +83,57 @@ func (p PeerProof) String() string {
 // epoch near 2^64 would otherwise stop every later election. The
 // post-partition jump of holdBump (1024..2047) stays well below it.
 const MaxEpochJump = 1 << 16
+
+// A group can run ahead of an agent by more than MaxEpochJump without
+// anything hostile: every confirmation after a partition jumps 1024 to 2047
+// epochs (holdBump), so some 43 of them while an agent is down (a host off
+// for days on a network that flaps, or the simulator at 30 % loss: 86,642
+// epochs in 40 s) left the returning agent refusing every hello, on its old
+// configuration for good. So a far epoch is adopted when a majority of the
+// group vouches for it (catchUpEpoch): each verified peer's trusted hello
+// records the current epoch it announced, and once voters/2+1 peers (we,
+// the one behind, do not count) announced epochs beyond the bound, we take
+// the highest epoch that many of them reached. One hostile or broken peer
+// can no more move us than it can elect a leader; maxCatchUpEpoch keeps even
+// a majority from saturating epochs.
+
+// maxCatchUpEpoch is the highest epoch catchUpEpoch adopts: at 2047 epochs
+// per partition, no group gets there in a hundred thousand years of
+// partitions a second.
+const maxCatchUpEpoch = 1 << 48
+
+// catchUpEpoch records the far epoch of a trusted hello from a verified peer
+// and, once a majority of the group vouches for epochs beyond MaxEpochJump,
+// adopts the highest epoch that majority reached. It reports whether h is
+// then within the bound, to be processed as any hello.
+func (n *Node) catchUpEpoch(m *master, v Hello, h HelloMsg, runid string) bool {
+	si := m.sentinels[runid]
+	if si == nil || !si.verified() || !n.trustedHello(v, si) {
+		return false
+	}
+	si.farEpoch = h.CurrentEpoch
+	need := n.voters(m)/2 + 1
+	var far []uint64
+	for _, s := range m.sortedSentinels() {
+		if s.verified() && n.epochTooFar(s.farEpoch) && s.farEpoch <= maxCatchUpEpoch {
+			far = append(far, s.farEpoch)
+		}
+	}
+	if len(far) < need {
+		return false
+	}
+	slices.Sort(far)
+	n.currentEpoch = far[len(far)-need] // need peers announced at least this
+	n.dirty = true
+	n.emit(Event{Type: "+new-epoch", Level: LevelWarning, Epoch: n.currentEpoch, Payload: strconv.FormatUint(n.currentEpoch, 10),
+		Detail: strconv.Itoa(len(far)) + " agents announced epochs more than " + strconv.Itoa(MaxEpochJump) +
+			" above ours: caught up with the highest epoch a majority of the group reached"})
+	n.settleHold()
+	for _, s := range m.sentinels {
+		s.farEpoch = 0
+	}
+	return !n.epochTooFar(h.CurrentEpoch) && !n.epochTooFar(h.ConfigEpoch)
+}
 
 // MaxUnverifiedPeers bounds the proposed, not yet verified peers of one
 // master. Beyond it new proposals are rejected (+hello-rejected) until the

@@ -320,3 +320,59 @@ func TestSharedLinkVerifiesEveryMaster(t *testing.T) {
 		t.Fatalf("peer on a verified shared link not verified for the second master")
 	}
 }
+
+// TestEpochCatchUp: a group that ran more than MaxEpochJump epochs while we
+// were away (holdBump's jumps after many partitions) is followed once a
+// majority of the group vouches for its epoch with trusted hellos; fewer
+// vouchers, untrusted paths and absurd epochs move nothing.
+func TestEpochCatchUp(t *testing.T) {
+	const far = 3 * MaxEpochJump
+	pa, pb := strings.Repeat("a", 40), strings.Repeat("b", 40)
+	hello := func(host, runid string, epoch uint64) HelloMsg {
+		return HelloMsg{Addr: Addr{Host: host, Port: 26379}, RunID: runid, CurrentEpoch: epoch,
+			Master: "mymaster", MasterAddr: tRep1, ConfigEpoch: epoch - 5}
+	}
+	viaMaster := func(h HelloMsg) Hello {
+		return Hello{Via: Ref{Kind: KindMaster, Addr: tMaster}, Payload: FormatHello(h)}
+	}
+	tests := []struct {
+		name      string
+		hellos    []Hello
+		wantEpoch uint64
+		wantAddr  Addr
+	}{
+		{"one of two peers", []Hello{direct("198.18.0.2", hello("198.18.0.2", pa, far))}, 0, tMaster},
+		{"both peers", []Hello{
+			direct("198.18.0.2", hello("198.18.0.2", pa, far)),
+			direct("198.18.0.3", hello("198.18.0.3", pb, far+7)),
+		}, far + 7, tRep1}, // caught up with far, then the second hello is within the bound
+		{"both peers, the second one behind the first", []Hello{
+			direct("198.18.0.2", hello("198.18.0.2", pa, far+7)),
+			direct("198.18.0.3", hello("198.18.0.3", pb, far)),
+		}, far, tRep1},
+		{"second through pub/sub", []Hello{
+			direct("198.18.0.2", hello("198.18.0.2", pa, far)),
+			viaMaster(hello("198.18.0.3", pb, far)),
+		}, 0, tMaster},
+		{"absurd epochs", []Hello{
+			direct("198.18.0.2", hello("198.18.0.2", pa, math.MaxUint64)),
+			direct("198.18.0.3", hello("198.18.0.3", pb, math.MaxUint64)),
+		}, 0, tMaster},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHealthy(t)
+			h.verifiedPeer("198.18.0.2", pa)
+			h.verifiedPeer("198.18.0.3", pb)
+			for _, v := range tt.hellos {
+				h.step(v)
+			}
+			if h.n.CurrentEpoch() != tt.wantEpoch {
+				t.Errorf("current epoch %d, want %d", h.n.CurrentEpoch(), tt.wantEpoch)
+			}
+			if got, _ := h.n.MasterAddr("mymaster"); got != tt.wantAddr {
+				t.Errorf("master %v, want %v", got, tt.wantAddr)
+			}
+		})
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
@@ -78,9 +77,12 @@ func runLoss(loss float64, base uint64, n int) lossFigures {
 //
 // At 30 % a failover can also be undone: a down-after of 1 s on a link that
 // holds a packet back for 1.4 s after three losses in a row (2.7 % of the
-// packets) sees the new master down as well, and the failovers that follow
-// can leave a restarted agent behind (a liveness failure after healing,
-// logged with its seed, not counted: see the report of issue 18).
+// packets) sees the new master down as well, and failovers repeat. Each
+// fence confirmation after them jumps the epoch by 1024 to 2047 (holdBump):
+// 86,642 epochs in 40 s left the killed master's agent, restarted from its
+// state, more than MaxEpochJump behind and refusing every hello, until the
+// agents caught up with the epoch a majority vouches for (catchUpEpoch;
+// 16 liveness failures in 300 seeds before, 0 after).
 //
 //	go test ./agent/sim/ -run 'TestLossFailover$' -v -sim.lossseeds 500
 func TestLossFailover(t *testing.T) {
@@ -97,10 +99,6 @@ func TestLossFailover(t *testing.T) {
 		for _, s := range f.failed {
 			err := f.errs[s]
 			msg := fmt.Sprintf("seed %d at %.0f%% loss: %v\nreproduce: go test ./agent/sim/ -run TestLossFailoverTrace -sim.seed %d -sim.losstrace %.2f -v", s, 100*loss, err, s, loss)
-			if v, ok := err.(*Violation); ok && loss > 0.2 && strings.HasPrefix(v.What, "liveness") {
-				t.Log(msg)
-				continue
-			}
 			t.Error(msg)
 		}
 		if loss > 0.2 {
