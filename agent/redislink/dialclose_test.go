@@ -59,3 +59,29 @@ func TestCloseDuringPubSubDial(t *testing.T) {
 	close(release)
 	testenv.Receive(t, closed, 10*time.Second, "the close of a link whose pub/sub connection was being dialed")
 }
+
+// TestCloseDuringBlackholedPubSubDial: the close of a pub/sub link whose
+// dial goes to a host that never answers (SYNs dropped: a powered-off or
+// cut-off host) must not wait for the dial timeout. The close runs on the
+// agent's loop and waits for the PubSub's lock, which the dial holds, so
+// it relies on the dial running on the link's context, which the close
+// cancels first. The dial timeout here is far longer than the wait.
+func TestCloseDuringBlackholedPubSubDial(t *testing.T) {
+	srv := redistest.Start(t)
+	dialing := make(chan struct{}, 1)
+	tr := newTransportWith(t, Options{CommandTimeout: 2 * time.Second, DialTimeout: time.Minute,
+		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			dialing <- struct{}{}
+			<-ctx.Done() // nothing ever answers
+			return nil, ctx.Err()
+		}})
+	ref := refOf(srv, sentinel.KindMaster)
+	connectPubSub(tr, ref, nil)
+	testenv.Receive(t, dialing, 10*time.Second, "the pub/sub dial")
+	closed := make(chan struct{})
+	go func() {
+		tr.Do(sentinel.Command{Kind: sentinel.CmdClose, To: ref, Link: sentinel.LinkPubSub})
+		close(closed)
+	}()
+	testenv.Receive(t, closed, 10*time.Second, "the close of a link dialing a host that never answers (the dial timeout is a minute)")
+}
