@@ -36,7 +36,9 @@
 //   - the election is re-evaluated on every vote reply; an attempt that
 //     cannot win (or times out after min(election-timeout, failover-timeout,
 //     max(100ms, down-after/4))) is retried with a fresh epoch after a
-//     randomized, doubling back-off, never giving two votes in an epoch; the
+//     randomized, doubling back-off (after a split vote, the candidate with
+//     the lower run id retries after the start jitter and the others yield
+//     a round), never giving two votes in an epoch; the
 //     2×failover-timeout wait is kept after a promotion that timed out, and
 //     when the elected leader is a real redis-sentinel;
 //   - the failover state machine moves through as many states as it can per

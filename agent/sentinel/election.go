@@ -270,6 +270,31 @@ func (n *Node) splitWithLowerID(m *master) bool {
 	return false
 }
 
+// splitAsLowestID reports whether the election of m we are giving up was
+// split and every other candidate in it (a verified peer that voted for
+// itself in our failover epoch) has a run id that sorts after ours. Each of
+// them yields (splitWithLowerID), so our randomized backoff would only
+// delay the one retry that wins: under 10 % loss the split round and that
+// backoff (a window plus up to a window more) were most of the slowest
+// failovers (issue 18). We retry after the start jitter alone instead. A
+// candidate that has not learnt of the split yet retries on its own
+// backoff, which our new epoch's vote request beats, or splits once more
+// and then knows; each retry uses a fresh epoch, so votes stay one per
+// epoch.
+func (n *Node) splitAsLowestID(m *master) bool {
+	split := false
+	for _, s := range m.sortedSentinels() {
+		if s.verified() && s.runid != "" && s.runid != n.myid &&
+			s.leader == s.runid && s.leaderEpoch == m.failoverEpoch {
+			if s.runid < n.myid {
+				return false
+			}
+			split = true
+		}
+	}
+	return split
+}
+
 // yieldBackoff is the backoff of a candidate that yields after a split
 // vote: after the whole range the other candidate's backoff can take, plus
 // a window for its vote request to arrive.

@@ -166,6 +166,9 @@ func (n *Node) failoverWaitStart(m *master) {
 			n.blockFor(m, n.voteBlock(m, winner), "leader "+winner+" elected")
 		case n.splitWithLowerID(m):
 			n.blockFor(m, n.yieldBackoff(m), "split vote: yielding to a candidate with a lower run id")
+		case n.splitAsLowestID(m):
+			// The others yield: retry after the start jitter only.
+			n.blockFor(m, 0, "split vote: retrying at once, the other candidates have higher run ids")
 		default:
 			n.blockFor(m, n.backoff(m), "not elected")
 		}

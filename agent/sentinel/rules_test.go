@@ -243,6 +243,59 @@ func TestSplitVoteRetriesQuickly(t *testing.T) {
 	_ = t0
 }
 
+// TestSplitVoteLowestIDRetriesAtOnce: after a split vote in which every
+// other candidate has a higher run id (they yield, splitWithLowerID), the
+// candidate with the lowest run id retries after the start jitter, not
+// after a backoff of at least the election window (issue 18).
+func TestSplitVoteLowestIDRetriesAtOnce(t *testing.T) {
+	h := newHarness(t, testConfig())
+	m := h.n.masters["mymaster"]
+	var ps []*instance
+	for seed := int64(1000); len(ps) < 2; seed++ {
+		if id := NewID(rand.New(rand.NewSource(seed))); id > h.n.myid {
+			ps = append(ps, h.verifiedPeer("198.18.0."+strconv.Itoa(2+len(ps)), id))
+		}
+	}
+	h.serve(time.Second, std(defaultInfo))
+	h.takeEvents()
+	// The master dies; both peers see it down and vote for themselves in
+	// every epoch we ask them about.
+	reply := func(c Command) Input {
+		switch {
+		case c.To.Kind == KindMaster && c.Kind != CmdConnect && c.Kind != CmdClose:
+			return nil
+		case c.Kind == CmdAskMasterDown:
+			for _, p := range ps {
+				if p.runid == c.To.RunID && c.Cmds[0][5] != "*" {
+					return IsDownReply{To: c.To, Valid: true, Down: true, Leader: p.runid, LeaderEpoch: h.n.CurrentEpoch()}
+				}
+			}
+			return IsDownReply{To: c.To, Valid: true, Down: true, Leader: "*"}
+		}
+		return std(defaultInfo)(c)
+	}
+	var abortAt, retryAt Time = never, never
+	for end := h.now + 4*time.Second; h.now < end && retryAt == never; {
+		h.serve(0, reply)
+		for _, e := range h.takeEvents() {
+			switch {
+			case e.Type == "-failover-abort-not-elected" && abortAt == never:
+				abortAt = h.now
+			case e.Type == "+try-failover" && abortAt != never:
+				retryAt = h.now
+			}
+		}
+		h.now += 10 * time.Millisecond
+		h.step(Tick{})
+	}
+	if abortAt == never || retryAt == never {
+		t.Fatalf("no split vote and retry (abort %v, retry %v)", abortAt, retryAt)
+	}
+	if d, most := retryAt-abortAt, h.n.startJitterMax(m)+h.n.t.Tick; d > most {
+		t.Errorf("retried %v after the split vote, want at most %v (the start jitter)", d, most)
+	}
+}
+
 func TestVoteForPeerCancelsJitteredStart(t *testing.T) {
 	h := newHarness(t, testConfig())
 	ps := h.peers(2)
