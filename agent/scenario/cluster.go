@@ -118,6 +118,11 @@ type Options struct {
 	// the agents with port 0 and client certificates required, replication
 	// and agent links over TLS, certificates from a throw-away CA (tls.go).
 	TLS bool
+	// OnStartError, if set, is called when Start fails after the lab was
+	// built, with the deployment still running as far as it got: a
+	// benchmark's chance to keep the evidence (logs, what the agents
+	// report) before Start removes everything.
+	OnStartError func(c *Cluster, err error)
 }
 
 func (o *Options) defaults() {
@@ -166,6 +171,9 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 	defer func() {
 		if err != nil {
+			if c.Opts.OnStartError != nil {
+				c.Opts.OnStartError(c, err)
+			}
 			c.Close()
 		}
 	}()
