@@ -123,5 +123,5 @@ func (b *bench) idleAll(ctx context.Context, stack scenario.Stack, masters int, 
 // every master, replica and peer: generous, since discovery takes INFO
 // and hello rounds per master and the machine may be loaded.
 func startDeadline(masters int) time.Duration {
-	return 30*time.Second + time.Duration(masters)*100*time.Millisecond
+	return 30*time.Second + time.Duration(masters)*200*time.Millisecond
 }

@@ -272,6 +272,11 @@ func (b *bench) keepEvidence(c *scenario.Cluster, label string, masters int, why
 		if info, err := cl.Info(ctx, "sentinel").Result(); err == nil {
 			fmt.Fprintf(&r, "%s\n", firstLines(info, 12))
 		}
+		// vipsentinel's own view (why the VIP is or is not wanted), in
+		// a file of its own: one entry per master.
+		if st, err := cl.Do(ctx, "VIPSENTINEL", "STATUS").Text(); err == nil {
+			os.WriteFile(filepath.Join(dir, "status-"+c.Hosts[i].Name+".json"), []byte(st), 0o644)
+		}
 		cl.Close()
 	}
 	for i, rd := range c.Redis {
