@@ -324,40 +324,46 @@ func (c *Cluster) startExtraGroups(ctx context.Context) error {
 		return nil
 	}
 	extra := append([]string{"hz 1", "dynamic-hz no"}, c.Opts.RedisExtra...)
-	servers := make([]*lab.Redis, 0, n*len(c.Hosts))
-	for k := range n {
-		for i := range c.Hosts {
-			r, err := c.startServer(i, ExtraPort(k), true, extra)
-			if err != nil {
-				return err
+	// A batch at a time, each started, then ready and (replicas) synced
+	// before the next: 1,500 servers started at once, each replica's sync
+	// forking its master, put the load of a 2-core machine above 300 and
+	// timed out the dials (500 masters).
+	for from := 0; from < n; from += extraBatch {
+		var servers []*lab.Redis
+		for k := from; k < min(from+extraBatch, n); k++ {
+			for i := range c.Hosts {
+				r, err := c.startServer(i, ExtraPort(k), true, extra)
+				if err != nil {
+					return err
+				}
+				servers = append(servers, r)
 			}
-			servers = append(servers, r)
 		}
-	}
-	// Ready, then (replicas) synced: in parallel, a few at a time.
-	sem := make(chan struct{}, 16)
-	errs := make([]error, len(servers))
-	var wg sync.WaitGroup
-	for j, r := range servers {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := r.WaitReady(ctx); err != nil {
-				errs[j] = fmt.Errorf("%w; log:\n%s", err, tail(r.Proc.Log(), 2000))
-				return
-			}
-			if j%len(c.Hosts) != 0 {
-				errs[j] = r.WaitLinkUp(ctx)
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("scenario: extra masters: %w", err)
+		errs := make([]error, len(servers))
+		var wg sync.WaitGroup
+		for j, r := range servers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := r.WaitReady(ctx); err != nil {
+					errs[j] = fmt.Errorf("%w; log:\n%s", err, tail(r.Proc.Log(), 2000))
+					return
+				}
+				if j%len(c.Hosts) != 0 {
+					errs[j] = r.WaitLinkUp(ctx)
+				}
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("scenario: extra masters: %w", err)
+		}
 	}
 	return nil
 }
+
+// extraBatch is how many extra groups startExtraGroups starts at once.
+const extraBatch = 25
 
 // RestartRedis starts host i's redis-server again after it exited or was
 // killed, from its own directory: with Options.Persist it keeps its data,

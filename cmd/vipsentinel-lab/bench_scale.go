@@ -170,16 +170,20 @@ func agentMonitorsAll(ctx context.Context, c *scenario.Cluster, i, masters int) 
 			note("num-other-sentinels "+f["num-other-sentinels"], name)
 		}
 	}
-	// The replicas and peers of every master, pipelined: one round trip.
-	pipe := cl.Pipeline()
+	// The replicas and peers of every master, pipelined a few masters at
+	// a time: the client's read timeout (1 s) covers a whole pipeline,
+	// and a loaded agent answers hundreds of them more slowly than that.
 	reps := make([]*redis.Cmd, len(names))
 	sents := make([]*redis.Cmd, len(names))
-	for k, name := range names {
-		reps[k] = pipe.Do(ctx, "SENTINEL", "REPLICAS", name)
-		sents[k] = pipe.Do(ctx, "SENTINEL", "SENTINELS", name)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("SENTINEL REPLICAS/SENTINELS: %w", err)
+	for from := 0; from < len(names); from += checkBatch {
+		pipe := cl.Pipeline()
+		for k := from; k < min(from+checkBatch, len(names)); k++ {
+			reps[k] = pipe.Do(ctx, "SENTINEL", "REPLICAS", names[k])
+			sents[k] = pipe.Do(ctx, "SENTINEL", "SENTINELS", names[k])
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("SENTINEL REPLICAS/SENTINELS: %w", err)
+		}
 	}
 	for k, name := range names {
 		rs, _ := reps[k].Slice()
@@ -218,6 +222,10 @@ func agentMonitorsAll(ctx context.Context, c *scenario.Cluster, i, masters int) 
 	}
 	return errors.New(strings.Join(parts, "; "))
 }
+
+// checkBatch is how many masters' replicas and peers monitorsAll asks
+// for in one pipeline.
+const checkBatch = 10
 
 // fieldMap turns one entry of SENTINEL MASTERS, REPLICAS or SENTINELS (a
 // flat list of field names and values in RESP2) into a map.
