@@ -110,14 +110,20 @@ type Options struct {
 	// second party on the network, such as an attacker.
 	Clients int
 	// ExtraMasters adds this many extra monitored masters (without a
-	// floating IP) to every agent, for idle-cost measurements. They all name
-	// the first host's redis-server: the agents' work per master is the same
-	// whether or not the instances are distinct processes.
+	// floating IP) to every agent, for idle-cost measurements. Each is a
+	// group of its own, as in a real deployment: a redis-server on the
+	// first host with a replica on each other host, all on port
+	// ExtraPort(k) (see startExtraGroups for why they cannot share one).
 	ExtraMasters int
 	// TLS runs everything TLS-only (vipsentinel stack): redis-server and
 	// the agents with port 0 and client certificates required, replication
 	// and agent links over TLS, certificates from a throw-away CA (tls.go).
 	TLS bool
+	// OnStartError, if set, is called when Start fails after the lab was
+	// built, with the deployment still running as far as it got: a
+	// benchmark's chance to keep the evidence (logs, what the agents
+	// report) before Start removes everything.
+	OnStartError func(c *Cluster, err error)
 }
 
 func (o *Options) defaults() {
@@ -166,6 +172,9 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 	defer func() {
 		if err != nil {
+			if c.Opts.OnStartError != nil {
+				c.Opts.OnStartError(c, err)
+			}
 			c.Close()
 		}
 	}()
@@ -180,6 +189,9 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 		}
 	}
 	if err := c.waitStreaming(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.startExtraGroups(ctx); err != nil {
 		return nil, err
 	}
 
@@ -247,30 +259,111 @@ func newCluster(o Options) (*Cluster, error) {
 // first host, a replica of it elsewhere. It waits until the server answers
 // PING, not for replication.
 func (c *Cluster) startRedis(i int) error {
+	r, err := c.startServer(i, 6379, false, c.Opts.RedisExtra)
+	if err != nil {
+		return err
+	}
+	c.Redis[i] = r
+	return nil
+}
+
+// startServer starts host i's redis-server of the group on port: a master
+// on the first host, a replica of it elsewhere. Unless noWait, it waits
+// until the server answers PING, not for replication.
+func (c *Cluster) startServer(i, port int, noWait bool, extra []string) (*lab.Redis, error) {
 	// Redis binds every address so that it answers on the floating IP
 	// wherever that lands (it binds only at start).
 	ro := lab.RedisOptions{
+		Port:        port,
 		Bind:        []string{"*", "-::*"},
 		RequirePass: c.Opts.Password,
 		MasterAuth:  c.Opts.Password,
 		Persist:     c.Opts.Persist,
 		Extra:       []string{"repl-diskless-sync yes", "repl-diskless-sync-delay 0"},
+		NoWait:      noWait,
 	}
 	if c.Opts.Persist {
 		ro.Extra = append(ro.Extra, "appendfsync always")
 	}
-	ro.Extra = append(ro.Extra, c.Opts.RedisExtra...)
+	ro.Extra = append(ro.Extra, extra...)
 	if i > 0 {
-		ro.ReplicaOf = netip.AddrPortFrom(c.Hosts[0].IP4, 6379)
+		ro.ReplicaOf = netip.AddrPortFrom(c.Hosts[0].IP4, uint16(port))
 	}
 	ro.TLS = c.redisTLS(i)
 	r, err := c.Hosts[i].StartRedis(ro)
 	if err != nil {
-		return fmt.Errorf("scenario: start redis on %s: %w", c.Hosts[i], err)
+		return nil, fmt.Errorf("scenario: start redis on %s: %w", c.Hosts[i], err)
 	}
-	c.Redis[i] = r
+	return r, nil
+}
+
+// ExtraPort is the port of Options.ExtraMasters' group k (from 0).
+func ExtraPort(k int) int { return 7000 + k }
+
+// ExtraName is the name the agents monitor Options.ExtraMasters' group k
+// under.
+func ExtraName(k int) string { return fmt.Sprintf("extra%d", k) }
+
+// startExtraGroups starts Options.ExtraMasters groups, each a master on
+// the first host and a replica of it on every other, and returns once
+// every replica's initial sync is done.
+//
+// The groups cannot share the main group's servers. Sentinel subscribes to
+// the hello channel of every instance once per master, and every agent
+// publishes a hello there per master: with n masters naming one server,
+// each of its hellos goes out to every master's subscription, n² messages
+// per period a real deployment never has. At 500 masters the three
+// redis-servers of such a lab were busy with nothing else and
+// redis-sentinel fell behind on its links, so that it measured cheaper
+// than at 50 masters, doing less work. The servers' own timer runs once a
+// second (hz 1): their background work is not what is measured, and 1,500
+// of them at the default 10 Hz would be a load of their own on the machine.
+func (c *Cluster) startExtraGroups(ctx context.Context) error {
+	n := c.Opts.ExtraMasters
+	if n == 0 {
+		return nil
+	}
+	extra := append([]string{"hz 1", "dynamic-hz no"}, c.Opts.RedisExtra...)
+	// A batch at a time, each started, then ready and (replicas) synced
+	// before the next: 1,500 servers started at once, each replica's sync
+	// forking its master, put the load of a 2-core machine above 300 and
+	// timed out the dials (500 masters).
+	for from := 0; from < n; from += extraBatch {
+		var servers []*lab.Redis
+		for k := from; k < min(from+extraBatch, n); k++ {
+			for i := range c.Hosts {
+				r, err := c.startServer(i, ExtraPort(k), true, extra)
+				if err != nil {
+					return err
+				}
+				servers = append(servers, r)
+			}
+		}
+		errs := make([]error, len(servers))
+		var wg sync.WaitGroup
+		for j, r := range servers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := r.WaitReady(ctx); err != nil {
+					errs[j] = fmt.Errorf("%w; log:\n%s", err, tail(r.Proc.Log(), 2000))
+					return
+				}
+				if j%len(c.Hosts) != 0 {
+					errs[j] = r.WaitLinkUp(ctx)
+				}
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("scenario: extra masters: %w", err)
+		}
+	}
 	return nil
 }
+
+// extraBatch is how many extra groups startExtraGroups starts at once.
+const extraBatch = 25
 
 // RestartRedis starts host i's redis-server again after it exited or was
 // killed, from its own directory: with Options.Persist it keeps its data,
@@ -327,9 +420,12 @@ func (c *Cluster) startAgent(i int) error {
 		fmt.Fprintf(&b, "min-agents %d\n", c.Opts.MinAgents)
 	}
 	for k := 0; k < c.Opts.ExtraMasters; k++ {
-		name := fmt.Sprintf("extra%d", k)
-		fmt.Fprintf(&b, "sentinel monitor %s %s 6379 %d\n", name, master, c.quorum())
+		name := ExtraName(k)
+		fmt.Fprintf(&b, "sentinel monitor %s %s %d %d\n", name, master, ExtraPort(k), c.quorum())
 		fmt.Fprintf(&b, "sentinel down-after-milliseconds %s %s\n", name, da)
+		if c.Opts.Password != "" {
+			fmt.Fprintf(&b, "sentinel auth-pass %s %s\n", name, strconv.Quote(c.Opts.Password))
+		}
 	}
 	conf := filepath.Join(dir, "agent.conf")
 	var args []string

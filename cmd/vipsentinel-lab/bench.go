@@ -34,6 +34,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	apiRequests := fs.Int("api-requests", 200000, "api: requests per redis-benchmark run")
 	scaleMasters := fs.String("scale-masters", "1,50,200,500", "scale: comma-separated numbers of monitored masters")
 	labName := fs.String("name", "bench", "lab name prefix (namespaces, directories)")
+	keep := fs.String("keep", "", "scale: when a deployment fails to start or to monitor every master, copy its lab directory and what its agents report under this directory")
 	campaignFor := fs.Duration("for", 10*time.Minute, "campaign: how long faults are injected")
 	seed := fs.Uint64("seed", 0, "campaign: fault schedule seed (0: a new one, printed)")
 	lossWhen := fs.String("loss-when", "both", "loss: when the loss starts: steady (before the client writes), kill (with the kill) or both")
@@ -101,7 +102,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer stop()
-	b := &bench{out: stdout, self: self, downAfter: *downAfter, tls: *useTLS, name: *labName}
+	b := &bench{out: stdout, self: self, downAfter: *downAfter, tls: *useTLS, name: *labName, keep: *keep}
 	fmt.Fprintf(stdout, "vipsentinel bench %s: down-after %v, %d runs per case, %s\n\n", agentVersion(self), *downAfter, *runs, time.Now().UTC().Format(time.RFC3339))
 	if i >= 0 {
 		if cases[i].run(ctx, b) != nil {
@@ -141,6 +142,7 @@ type bench struct {
 	downAfter time.Duration
 	tls       bool   // Options.TLS for the vipsentinel stack
 	name      string // lab name prefix
+	keep      string // -keep: where failed deployments' evidence goes ("": nowhere)
 }
 
 func (b *bench) say(format string, a ...any) { fmt.Fprintf(b.out, format+"\n", a...) }

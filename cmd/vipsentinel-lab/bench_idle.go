@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/scenario"
+	"github.com/vipsentinel/vipsentinel/internal/wait"
 )
 
 // idleCase is `bench -case idle`: the idle CPU of every agent of a 3-host
@@ -25,7 +26,7 @@ func (b *bench) idleCase(ctx context.Context, settle, window time.Duration, roun
 	sums := map[scenario.Stack][]float64{}
 	for r := 1; r <= rounds && ctx.Err() == nil; r++ {
 		for _, stack := range []scenario.Stack{scenario.Vipsentinel, scenario.Classic} {
-			cpu, rss, _, err := b.idleAll(ctx, stack, 1, settle, window)
+			cpu, rss, _, _, err := b.idleAll(ctx, stack, 1, settle, window)
 			if err != nil {
 				b.say("%-6d %-22s error: %v", r, stack, err)
 				firstErr = cmpErr(firstErr, err)
@@ -54,23 +55,44 @@ func (b *bench) idleCase(ctx context.Context, settle, window time.Duration, roun
 	return firstErr
 }
 
-// idleAll starts stack monitoring masters masters, lets it settle, and
-// measures the CPU of every agent over the same window (percent of one
-// core); it also returns h1's RSS and the anonymous part of it (the rest is
-// the executable's pages, shared with the page cache), in KiB.
-func (b *bench) idleAll(ctx context.Context, stack scenario.Stack, masters int, settle, window time.Duration) (cpu []float64, rssKB, anonKB int, err error) {
+// idleAll starts stack monitoring masters masters, waits until every agent
+// monitors all of them (monitorsAll), lets it settle, and measures the CPU
+// of every agent over the same window (percent of one core); it also
+// returns h1's RSS and the anonymous part of it (the rest is the
+// executable's pages, shared with the page cache), in KiB, and how long
+// after the start every agent monitored every master. A deployment that
+// does not monitor everything before the window, or stops during it, is
+// an error: its figures would be those of less work.
+func (b *bench) idleAll(ctx context.Context, stack scenario.Stack, masters int, settle, window time.Duration) (cpu []float64, rssKB, anonKB int, ready time.Duration, err error) {
+	label := fmt.Sprintf("%s-%d", stack, masters)
+	t0 := time.Now()
 	// Start waits for the floating IP with wait.Default unless ctx has a
 	// deadline: too short for hundreds of masters on a loaded machine.
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second+time.Duration(masters)*100*time.Millisecond)
-	c, err := b.start(sctx, stack, masters-1)
+	sctx, cancel := context.WithTimeout(ctx, startDeadline(masters))
+	c, err := scenario.Start(sctx, scenario.Options{
+		Stack: stack, DownAfter: b.downAfter, Binary: b.self, Name: b.name, ExtraMasters: masters - 1,
+		TLS: b.tls && stack == scenario.Vipsentinel,
+		OnStartError: func(c *scenario.Cluster, err error) {
+			b.keepEvidence(c, label+"-start", masters, err)
+		},
+	})
 	cancel()
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, 0, 0, 0, err
 	}
 	defer c.Close()
+	mctx, cancel := context.WithTimeout(ctx, startDeadline(masters))
+	err = wait.For(mctx, time.Second, func() error { return monitorsAll(mctx, c, masters) })
+	cancel()
+	if err != nil {
+		err = fmt.Errorf("%v after the start, not every master monitored: %w", time.Since(t0).Round(time.Second), err)
+		b.keepEvidence(c, label+"-monitor", masters, err)
+		return nil, 0, 0, 0, err
+	}
+	ready = time.Since(t0)
 	select {
 	case <-ctx.Done():
-		return nil, 0, 0, ctx.Err()
+		return nil, 0, 0, 0, ctx.Err()
 	case <-time.After(settle):
 	}
 	cpu = make([]float64, len(c.Agents))
@@ -87,7 +109,19 @@ func (b *bench) idleAll(ctx context.Context, stack scenario.Stack, masters int, 
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, 0, 0, err
+		return nil, 0, 0, 0, err
 	}
-	return cpu, rss[0], rssAnonKB(c.Agents[0].Pid()), nil
+	if err := monitorsAll(ctx, c, masters); err != nil {
+		err = fmt.Errorf("after the idle window, not every master monitored: %w", err)
+		b.keepEvidence(c, label+"-window", masters, err)
+		return nil, 0, 0, 0, err
+	}
+	return cpu, rss[0], rssAnonKB(c.Agents[0].Pid()), ready, nil
+}
+
+// startDeadline bounds a deployment's start, and then its discovery of
+// every master, replica and peer: generous, since discovery takes INFO
+// and hello rounds per master and the machine may be loaded.
+func startDeadline(masters int) time.Duration {
+	return 30*time.Second + time.Duration(masters)*200*time.Millisecond
 }
