@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
 )
 
 // bootWatch samples, before every simulator event, what a's Node would
@@ -32,6 +34,25 @@ func (b *bootWatch) sample(now time.Duration) {
 	b.last = now
 }
 
+// failedOverWhileOff converges a group, powers the master's host (host 0)
+// off for good, waits until the other agents failed over and runs two more
+// seconds: the stage on which that host boots with stale state. It returns
+// the old and the new master.
+func failedOverWhileOff(t *testing.T, fence bool, seed uint64) (c *steps, old, newMaster sentinel.Addr) {
+	t.Helper()
+	c = newSteps(t, stepOpts{seed: seed, fence: fence})
+	c.converge()
+	old = c.redisAddr(0)
+	t0 := c.now()
+	c.w.crashHost(0, time.Hour)
+	if !c.runUntil(t0+5*time.Second, func() bool { return allSwitched(c.agents[1:], t0) }) {
+		t.Fatalf("fence %v seed %d: no failover", fence, seed)
+	}
+	newMaster, _ = c.agents[1].node.MasterAddr(masterName)
+	c.run(2 * time.Second)
+	return c, old, newMaster
+}
+
 // TestBootUnconfirmedOldMaster is the campaign's rebooted old master (issue
 // 13, 1 h run: 3.9 s of two writable masters): the master's host is powered
 // off, the group fails over, and the host boots with its Redis a master from
@@ -44,19 +65,8 @@ func (b *bootWatch) sample(now time.Duration) {
 func TestBootUnconfirmedOldMaster(t *testing.T) {
 	for _, fence := range []bool{true, false} {
 		for _, seed := range []uint64{31, 32, 33} {
-			c := newSteps(t, stepOpts{seed: seed, fence: fence})
-			c.converge()
+			c, old, newMaster := failedOverWhileOff(t, fence, seed)
 			a0 := c.agents[0]
-			old := c.redisAddr(0)
-			t0 := c.now()
-			c.w.crashHost(0, time.Hour)
-			if !c.runUntil(t0+5*time.Second, func() bool {
-				return c.agents[1].hasEvent("+switch-master", t0) && c.agents[2].hasEvent("+switch-master", t0)
-			}) {
-				t.Fatalf("fence %v seed %d: no failover", fence, seed)
-			}
-			newMaster, _ := c.agents[1].node.MasterAddr(masterName)
-			c.run(2 * time.Second)
 			t1 := c.now()
 			r0 := c.w.redis[0]
 			c.w.bootHost(0, false)
@@ -156,17 +166,8 @@ func TestBootUnconfirmedComesUp(t *testing.T) {
 func TestBootContestedOldMasterAlone(t *testing.T) {
 	for _, fence := range []bool{true, false} {
 		for _, seed := range []uint64{51, 52, 53} {
-			c := newSteps(t, stepOpts{seed: seed, fence: fence})
-			c.converge()
+			c, old, newMaster := failedOverWhileOff(t, fence, seed)
 			a0 := c.agents[0]
-			old := c.redisAddr(0)
-			t0 := c.now()
-			c.w.crashHost(0, time.Hour)
-			if !c.runUntil(t0+5*time.Second, func() bool { return allSwitched(c.agents[1:], t0) }) {
-				t.Fatalf("fence %v seed %d: no failover", fence, seed)
-			}
-			newMaster, _ := c.agents[1].node.MasterAddr(masterName)
-			c.run(2 * time.Second)
 			for _, a := range c.agents[1:] {
 				a.crash("test")
 			}

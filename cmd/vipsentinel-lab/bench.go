@@ -28,7 +28,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	only := fs.String("only", "failover,idle,api", "comma-separated parts to run: failover, idle, api")
 	idleWindow := fs.Duration("idle-window", 10*time.Second, "how long idle CPU is averaged over")
 	idleSettle := fs.Duration("idle-settle", 10*time.Second, "how long the deployment runs before the idle window (discovery, first INFO rounds)")
-	manyMasters := fs.Int("masters", 200, "monitored masters per agent for the second idle measurement")
+	manyMasters := fs.Int("masters", 50, "monitored masters per agent for the second idle measurement (each a group of three redis-servers: 200 groups overload a 2-core lab)")
 	lossPct := fs.Int("loss", 5, "idle-loss: percent of every host's frames dropped; partition: of the frames to and from the master's host during the idle run")
 	maxLag := fs.Int("min-replicas-max-lag", campaign.RecommendedGuard.MaxLag, "campaign, idle-loss, partition's idle run: the redis-servers' min-replicas-max-lag (min-replicas-to-write 1); 0: no guard (min-replicas-to-write 0)")
 	apiRequests := fs.Int("api-requests", 200000, "api: requests per redis-benchmark run")
