@@ -105,11 +105,28 @@ func (n *Node) candidates(m *master) []Candidate {
 // slave_repl_offset 0 or 1. A replica restarted with its data and not yet
 // reconnected reports its previous offset, so it is not rejected. A
 // replica of another instance holds that instance's data, whose offset
-// cannot be compared with the master's. Only a replica's own report
-// counts: role:master (a promotion that timed out) is not judged here.
+// cannot be compared with the master's.
+//
+// A replica that reports role:master is a promotion that timed out, whose
+// data continues the master's stream, or an instance that never followed
+// the master at all: the previous master, back with its data while its
+// own agent was in TILT and could not demote it, holds none of the writes
+// the master acknowledged since the failover (the one-hour campaign: an
+// agent just restarted promoted such an old master, "eligible, offset 0",
+// and the 5,080 writes its master had acknowledged were lost). Only the
+// first is eligible: the master's last INFO listed it as an online replica.
 func (n *Node) unsyncedReason(r *instance, m *master) string {
 	info := r.info
-	if info == nil || r.roleReported != KindReplica {
+	if info == nil {
+		return ""
+	}
+	if r.roleReported == KindMaster {
+		if n.listedByMaster(m, r) {
+			return ""
+		}
+		return "reports role:master and the master's last INFO did not list it as a replica: its data may lack the master's"
+	}
+	if r.roleReported != KindReplica {
 		return ""
 	}
 	from := Addr{Host: r.slaveMasterHost, Port: r.slaveMasterPort}
@@ -122,6 +139,20 @@ func (n *Node) unsyncedReason(r *instance, m *master) string {
 		return fmt.Sprintf("never synced with the master (link down since it became a replica, slave_repl_offset:%d)", r.slaveReplOffset)
 	}
 	return ""
+}
+
+// listedByMaster reports whether m's latest INFO (in this run) listed r as
+// an online replica.
+func (n *Node) listedByMaster(m *master, r *instance) bool {
+	if m.inst.info == nil {
+		return false
+	}
+	for _, rep := range m.inst.info.Replicas {
+		if rep.State == "online" && n.sameAddr(rep.Addr, r.addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // betterCandidate is compareSlavesForPromotion: lower priority, then higher

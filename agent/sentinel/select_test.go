@@ -40,27 +40,41 @@ const (
 // master, from the INFO text a real replica sends, through refreshInfo, to
 // the candidate list (issue 13).
 func TestUnsyncedRejection(t *testing.T) {
+	const (
+		asMaster     = "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:40\r\n# Persistence\r\nloading:0\r\n"
+		listsRep1    = "# Replication\r\nrole:master\r\nconnected_slaves:1\r\nslave0:ip=198.18.0.11,port=6379,state=online,offset=28,lag=0\r\n"
+		listsAnother = "# Replication\r\nrole:master\r\nconnected_slaves:1\r\nslave0:ip=198.18.0.12,port=6379,state=online,offset=28,lag=0\r\n"
+		notOurs      = "reports role:master and the master's last INFO did not list it as a replica"
+	)
 	tests := []struct {
-		name     string
-		info     string
-		rejected string // "" for an eligible replica
-		unsynced bool   // promotable with allow-unsynced-promotion yes
+		name       string
+		info       string
+		rejected   string // "" for an eligible replica
+		unsynced   bool   // promotable with allow-unsynced-promotion yes
+		masterInfo string // the master's last INFO, "" for none in this run
 	}{
-		{"in sync", infoSynced, "", false},
-		{"master gone after the sync", infoMasterGone, "", false},
-		{"restarted with its data", infoRestarted, "", false},
-		{"in sync with an empty master", infoSyncedEmpty, "", false},
-		{"full sync in progress", infoTransfer, "sync from the master in progress (master_sync_in_progress:1)", true},
-		{"loading the sync's RDB", strings.Replace(infoTransfer, "loading:0", "loading:1", 1), "loading its dataset (loading:1)", false},
-		{"never connected", infoHandshake, "never synced with the master (link down since it became a replica, slave_repl_offset:1)", true},
+		{"in sync", infoSynced, "", false, ""},
+		{"master gone after the sync", infoMasterGone, "", false, ""},
+		{"restarted with its data", infoRestarted, "", false, ""},
+		{"in sync with an empty master", infoSyncedEmpty, "", false, ""},
+		{"full sync in progress", infoTransfer, "sync from the master in progress (master_sync_in_progress:1)", true, ""},
+		{"loading the sync's RDB", strings.Replace(infoTransfer, "loading:0", "loading:1", 1), "loading its dataset (loading:1)", false, ""},
+		{"never connected", infoHandshake, "never synced with the master (link down since it became a replica, slave_repl_offset:1)", true, ""},
 		{"replica of another instance", strings.Replace(infoSynced, "master_host:198.18.0.10", "master_host:198.18.0.99", 1),
-			"replicating from 198.18.0.99:6379, not from the master 198.18.0.10:6379", true},
+			"replicating from 198.18.0.99:6379, not from the master 198.18.0.10:6379", true, ""},
 		{"replica of another port", strings.Replace(infoSynced, "master_port:6379", "master_port:6380", 1),
-			"replicating from 198.18.0.10:6380", true},
-		{"master named by host name, same port", strings.Replace(infoSynced, "master_host:198.18.0.10", "master_host:redis-a.example", 1), "", false},
+			"replicating from 198.18.0.10:6380", true, ""},
+		{"master named by host name, same port", strings.Replace(infoSynced, "master_host:198.18.0.10", "master_host:redis-a.example", 1), "", false, ""},
 		{"host name, another port", strings.Replace(strings.Replace(infoSynced, "master_host:198.18.0.10", "master_host:redis-a.example", 1), "master_port:6379", "master_port:6380", 1),
-			"replicating from redis-a.example:6380", true},
-		{"loading at start-up, in sync otherwise", strings.Replace(infoSynced, "loading:0", "loading:1", 1), "loading its dataset", false},
+			"replicating from redis-a.example:6380", true, ""},
+		{"loading at start-up, in sync otherwise", strings.Replace(infoSynced, "loading:0", "loading:1", 1), "loading its dataset", false, ""},
+		// A promotion that timed out: it followed the master.
+		{"role:master, listed by the master", asMaster, "", false, listsRep1},
+		// The previous master, never demoted (the one-hour campaign's
+		// 5,080 lost writes), or the master's INFO unknown to an agent
+		// just restarted.
+		{"role:master, not listed by the master", asMaster, notOurs, true, listsAnother},
+		{"role:master, the master's INFO unknown", asMaster, notOurs, true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,6 +86,13 @@ func TestUnsyncedRejection(t *testing.T) {
 			info, err := ParseInfo(tt.info)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tt.masterInfo != "" {
+				mi, err := ParseInfo(tt.masterInfo)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.inst.info = mi
 			}
 			h.n.refreshInfo(r, info, tt.info)
 			cs := h.n.candidates(m)
