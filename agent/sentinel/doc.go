@@ -85,8 +85,9 @@
 // A failover promotes the best replica by Sentinel's rules and order, but
 // never one whose latest INFO shows it has not finished a sync with the
 // current master (loading, a full sync in progress, never connected since
-// it became a replica with no data, or replicating from another instance):
-// its dataset is empty or partial. Unless no other replica is eligible and
+// it became a replica with no data, replicating from another instance, or
+// reporting role:master while the master's last INFO did not list it as a
+// replica): its dataset is empty, partial, or another history's. Unless no other replica is eligible and
 // the master's AllowUnsyncedPromotion is set, the failover is aborted with
 // -failover-abort-no-good-slave, each replica's reason in the event's
 // Detail and in ReplicaCandidates. redis-sentinel has no such rule.
