@@ -251,48 +251,36 @@ func (n *Node) votesInFlight(m *master, epoch uint64) bool {
 	return false
 }
 
-// splitWithLowerID reports whether the election of m we are giving up was
-// split with a candidate whose run id sorts before ours: a verified peer
-// that voted for itself in our failover epoch. Two candidates that retry
-// after the same randomized backoff start again within a retransmission of
-// each other on a lossy link, vote for themselves again, and split again
-// (issue 18: with a dead third agent, two survivors split three or four
-// times). The candidate with the higher run id yields for one round
-// (yieldBackoff), so that the other's next request finds its vote free;
-// the other retries as usual.
-func (n *Node) splitWithLowerID(m *master) bool {
-	for _, s := range m.sortedSentinels() {
-		if s.verified() && s.runid != "" && s.runid < n.myid &&
-			s.leader == s.runid && s.leaderEpoch == m.failoverEpoch {
-			return true
-		}
-	}
-	return false
-}
-
-// splitAsLowestID reports whether the election of m we are giving up was
-// split and every other candidate in it (a verified peer that voted for
-// itself in our failover epoch) has a run id that sorts after ours. Each of
-// them yields (splitWithLowerID), so our randomized backoff would only
-// delay the one retry that wins: under 10 % loss the split round and that
-// backoff (a window plus up to a window more) were most of the slowest
-// failovers (issue 18). We retry after the start jitter alone instead. A
-// candidate that has not learnt of the split yet retries on its own
-// backoff, which our new epoch's vote request beats, or splits once more
-// and then knows; each retry uses a fresh epoch, so votes stay one per
-// epoch.
-func (n *Node) splitAsLowestID(m *master) bool {
-	split := false
+// splitRivals reports, for the election of m we are giving up, whether it
+// was split with other candidates (verified peers that voted for themselves
+// in our failover epoch) whose run ids sort before ours (lower) and after
+// ours (higher).
+//
+// Two candidates that retry after the same randomized backoff start again
+// within a retransmission of each other on a lossy link, vote for
+// themselves again, and split again (issue 18: with a dead third agent, two
+// survivors split three or four times). So a candidate with a rival of a
+// lower run id yields for one round (yieldBackoff), so that the other's
+// next request finds its vote free. The candidate whose rivals all have
+// higher run ids knows they yield, and retries after the start jitter
+// alone: the backoff (a window plus up to a window more) would only delay
+// the one retry that wins, and under 10 % loss it was most of the slowest
+// failovers. A rival that has not learnt of the split yet retries on its
+// own backoff, which our new epoch's vote request beats, or splits once
+// more and then knows; each retry uses a fresh epoch, so votes stay one
+// per epoch.
+func (n *Node) splitRivals(m *master) (lower, higher bool) {
 	for _, s := range m.sortedSentinels() {
 		if s.verified() && s.runid != "" && s.runid != n.myid &&
 			s.leader == s.runid && s.leaderEpoch == m.failoverEpoch {
 			if s.runid < n.myid {
-				return false
+				lower = true
+			} else {
+				higher = true
 			}
-			split = true
 		}
 	}
-	return split
+	return lower, higher
 }
 
 // yieldBackoff is the backoff of a candidate that yields after a split

@@ -59,6 +59,18 @@ func (n *Node) masterEventDetail(level Level, typ string, m *master, payload, de
 	}
 }
 
+// adoptEpoch makes e, announced by others, our current epoch: saved with the
+// state, announced by +new-epoch (with detail, when given), and, as an epoch
+// we did not know, a reason to settle our configuration before the VIP
+// (settleHold).
+func (n *Node) adoptEpoch(e uint64, detail string) {
+	n.currentEpoch = e
+	n.dirty = true
+	n.newEpochEvent(nil)
+	n.events[len(n.events)-1].Detail = detail
+	n.settleHold()
+}
+
 // newEpochEvent emits +new-epoch, about m when an event about a master
 // brought the epoch (which then also runs m's notification-script).
 func (n *Node) newEpochEvent(m *master) {

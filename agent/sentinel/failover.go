@@ -161,12 +161,13 @@ func (n *Node) failoverWaitStart(m *master) {
 		n.instEventDetail(LevelWarning, "-failover-abort-not-elected", ri, "", detail)
 		n.abortFailover(m)
 		m.attempts++
+		lower, higher := n.splitRivals(m)
 		switch {
 		case winner != "" && winner != n.myid:
 			n.blockFor(m, n.voteBlock(m, winner), "leader "+winner+" elected")
-		case n.splitWithLowerID(m):
+		case lower:
 			n.blockFor(m, n.yieldBackoff(m), "split vote: yielding to a candidate with a lower run id")
-		case n.splitAsLowestID(m):
+		case higher:
 			// The others yield: retry after the start jitter only.
 			n.blockFor(m, 0, "split vote: retrying at once, the other candidates have higher run ids")
 		default:

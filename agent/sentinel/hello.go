@@ -138,11 +138,8 @@ func (n *Node) processHello(v Hello) {
 	// A higher current epoch from a hello without evidence is ignored
 	// silently: the peer's own hellos to us carry it too.
 	if h.CurrentEpoch > n.currentEpoch && trusted {
-		n.currentEpoch = h.CurrentEpoch
-		n.dirty = true
-		n.newEpochEvent(nil)
+		n.adoptEpoch(h.CurrentEpoch, "")
 		epochNews = true
-		n.settleHold()
 	}
 	// Only the hello itself, over an authenticated path, is evidence of
 	// a configuration: nothing we can observe without one ties a config
@@ -171,10 +168,8 @@ func (n *Node) processHello(v Hello) {
 		m.configEpoch = h.ConfigEpoch
 		if h.ConfigEpoch > n.currentEpoch {
 			// A configuration is never newer than our epoch.
-			n.currentEpoch = h.ConfigEpoch
-			n.newEpochEvent(nil)
+			n.adoptEpoch(h.ConfigEpoch, "")
 			epochNews = true
-			n.settleHold()
 		}
 		n.dirty = true
 		// The configuration we hold is the current address: the promoted

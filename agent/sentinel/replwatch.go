@@ -145,7 +145,8 @@ func (n *Node) watchable(m *master, info *Info) bool {
 func (n *Node) watchReplication(m *master, info *Info) {
 	w := &m.repl
 	now := n.now
-	if w.inst != m.inst || !n.watchesReplication(m, info) {
+	watching := n.watchesReplication(m, info)
+	if w.inst != m.inst || !watching {
 		// Held off (TILT, a pause, a failover, a load), the watch starts
 		// over, except for the full syncs it saw begin: a replica whose
 		// sync began and whose transfer ended while the watch was held
@@ -157,7 +158,7 @@ func (n *Node) watchReplication(m *master, info *Info) {
 			syncing = w.syncing
 		}
 		*w = replWatch{inst: m.inst, syncing: syncing}
-		if !n.watchesReplication(m, info) {
+		if !watching {
 			if watchable {
 				w.noteSyncs(info, now)
 			}

@@ -244,7 +244,7 @@ func TestSplitVoteRetriesQuickly(t *testing.T) {
 }
 
 // TestSplitVoteLowestIDRetriesAtOnce: after a split vote in which every
-// other candidate has a higher run id (they yield, splitWithLowerID), the
+// other candidate has a higher run id (they yield, splitRivals), the
 // candidate with the lowest run id retries after the start jitter, not
 // after a backoff of at least the election window (issue 18).
 func TestSplitVoteLowestIDRetriesAtOnce(t *testing.T) {

@@ -123,12 +123,9 @@ func (n *Node) catchUpEpoch(m *master, v Hello, h HelloMsg, runid string) bool {
 		return false
 	}
 	slices.Sort(far)
-	n.currentEpoch = far[len(far)-need] // need peers announced at least this
-	n.dirty = true
-	n.emit(Event{Type: "+new-epoch", Level: LevelWarning, Epoch: n.currentEpoch, Payload: strconv.FormatUint(n.currentEpoch, 10),
-		Detail: strconv.Itoa(len(far)) + " agents announced epochs more than " + strconv.Itoa(MaxEpochJump) +
-			" above ours: caught up with the highest epoch a majority of the group reached"})
-	n.settleHold()
+	// need peers announced at least this epoch.
+	n.adoptEpoch(far[len(far)-need], strconv.Itoa(len(far))+" agents announced epochs more than "+
+		strconv.Itoa(MaxEpochJump)+" above ours: caught up with the highest epoch a majority of the group reached")
 	for _, s := range m.sentinels {
 		s.farEpoch = 0
 	}
