@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -327,14 +326,5 @@ func (r *run) followMaster(ctx context.Context) (string, error) {
 
 // configEpoch asks host h's agent for the master's config epoch.
 func (r *run) configEpoch(ctx context.Context, h int) (int64, error) {
-	kv, err := r.agentCl[h].Do(ctx, "SENTINEL", "MASTER", scenario.MasterName).StringSlice()
-	if err != nil {
-		return 0, err
-	}
-	for k := 0; k+1 < len(kv); k += 2 {
-		if kv[k] == "config-epoch" {
-			return strconv.ParseInt(kv[k+1], 10, 64)
-		}
-	}
-	return 0, errors.New("no config-epoch in SENTINEL MASTER")
+	return scenario.AgentConfigEpoch(ctx, r.agentCl[h])
 }

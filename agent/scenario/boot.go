@@ -318,16 +318,26 @@ func (c *Cluster) Converged(ctx context.Context) (string, error) {
 func (c *Cluster) ConfigEpoch(ctx context.Context, i int) (int64, error) {
 	cl := c.AgentClient(i)
 	defer cl.Close()
+	e, err := AgentConfigEpoch(ctx, cl)
+	if err != nil {
+		return 0, fmt.Errorf("agent on %s: %w", c.Hosts[i], err)
+	}
+	return e, nil
+}
+
+// AgentConfigEpoch asks the agent cl is connected to for the master's config
+// epoch (SENTINEL MASTER).
+func AgentConfigEpoch(ctx context.Context, cl *redis.Client) (int64, error) {
 	kv, err := cl.Do(ctx, "SENTINEL", "MASTER", MasterName).StringSlice()
 	if err != nil {
-		return 0, fmt.Errorf("agent on %s: SENTINEL MASTER: %w", c.Hosts[i], err)
+		return 0, fmt.Errorf("SENTINEL MASTER: %w", err)
 	}
 	for k := 0; k+1 < len(kv); k += 2 {
 		if kv[k] == "config-epoch" {
 			return strconv.ParseInt(kv[k+1], 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("agent on %s: SENTINEL MASTER has no config-epoch", c.Hosts[i])
+	return 0, errors.New("SENTINEL MASTER has no config-epoch")
 }
 
 // PauseCalls adds up the CLIENT PAUSE commands every redis-server has

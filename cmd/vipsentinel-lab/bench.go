@@ -148,10 +148,17 @@ type bench struct {
 func (b *bench) say(format string, a ...any) { fmt.Fprintf(b.out, format+"\n", a...) }
 
 func (b *bench) start(ctx context.Context, stack scenario.Stack, masters int) (*scenario.Cluster, error) {
-	return scenario.Start(ctx, scenario.Options{
-		Stack: stack, DownAfter: b.downAfter, Binary: b.self, Name: b.name, ExtraMasters: masters,
+	return scenario.Start(ctx, b.options(stack, masters))
+}
+
+// options are the lab options every case starts stack with: the bench's
+// down-after, binary, name and TLS, and extra monitored masters beside the
+// main one.
+func (b *bench) options(stack scenario.Stack, extra int) scenario.Options {
+	return scenario.Options{
+		Stack: stack, DownAfter: b.downAfter, Binary: b.self, Name: b.name, ExtraMasters: extra,
 		TLS: b.tls && stack == scenario.Vipsentinel,
-	})
+	}
 }
 
 type caseStats struct {

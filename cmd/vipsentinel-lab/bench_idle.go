@@ -69,13 +69,9 @@ func (b *bench) idleAll(ctx context.Context, stack scenario.Stack, masters int, 
 	// Start waits for the floating IP with wait.Default unless ctx has a
 	// deadline: too short for hundreds of masters on a loaded machine.
 	sctx, cancel := context.WithTimeout(ctx, startDeadline(masters))
-	c, err := scenario.Start(sctx, scenario.Options{
-		Stack: stack, DownAfter: b.downAfter, Binary: b.self, Name: b.name, ExtraMasters: masters - 1,
-		TLS: b.tls && stack == scenario.Vipsentinel,
-		OnStartError: func(c *scenario.Cluster, err error) {
-			b.keepEvidence(c, label+"-start", masters, err)
-		},
-	})
+	o := b.options(stack, masters-1)
+	o.OnStartError = func(c *scenario.Cluster, err error) { b.keepEvidence(c, label+"-start", masters, err) }
+	c, err := scenario.Start(sctx, o)
 	cancel()
 	if err != nil {
 		return nil, 0, 0, 0, err
