@@ -58,25 +58,39 @@ type failoverRecord struct {
 	reconf []string // one client-reconfig-script argument list per run, sorted
 }
 
-// recordScript is a script that appends its arguments, one per line and
-// then an empty line, to log.
-func recordScript(t *testing.T, dir, name, log string) string {
+// recordScript is a script that records each run's arguments, one per line,
+// in a file of its own under runs. Scripts run concurrently (redis-sentinel
+// starts up to 16 at once), so runs appending to one shared log interleave
+// line by line; a file written aside and then renamed into place is read
+// whole or not at all.
+func recordScript(t *testing.T, dir, name, runs string) string {
 	t.Helper()
+	if err := os.MkdirAll(runs, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, name)
-	body := "#!/bin/sh\n{ for a in \"$@\"; do printf '%s\\n' \"$a\"; done; echo; } >> " + strconv.Quote(log) + "\n"
+	body := "#!/bin/sh\n" +
+		"t=$(mktemp " + strconv.Quote(filepath.Join(runs, "run.XXXXXX")) + ") || exit 1\n" +
+		"for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$t\"\n" +
+		"mv \"$t\" \"$t.args\"\n"
 	if err := os.WriteFile(path, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
-// scriptRuns reads a recordScript log: one "arg | arg | ..." per run, sorted
-// (scripts run concurrently, so their order is not the events' order).
-func scriptRuns(path string, norm func(string) string) []string {
-	b, _ := os.ReadFile(path)
+// scriptRuns reads a recordScript's runs directory: one "arg | arg | ..." per
+// run, sorted (scripts run concurrently, so their order is not the events'
+// order).
+func scriptRuns(runs string, norm func(string) string) []string {
+	files, _ := filepath.Glob(filepath.Join(runs, "run.*.args"))
 	var out []string
-	for _, run := range strings.Split(string(b), "\n\n") {
-		if run = strings.TrimSpace(run); run != "" {
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if run := strings.TrimSpace(string(b)); run != "" {
 			out = append(out, norm(strings.ReplaceAll(run, "\n", " | ")))
 		}
 	}
@@ -90,10 +104,10 @@ func recordFailover(t *testing.T, which string) failoverRecord {
 	master := redistest.Start(t)
 	replica := redistest.Start(t, fmt.Sprintf("replicaof 127.0.0.1 %d", master.Port))
 	dir := t.TempDir()
-	notifyLog, reconfLog := filepath.Join(dir, "notify.log"), filepath.Join(dir, "reconf.log")
+	notifyRuns, reconfRuns := filepath.Join(dir, "notify.runs"), filepath.Join(dir, "reconf.runs")
 	lines := append(sentinelLines(name, master, 1),
-		"sentinel notification-script "+name+" "+recordScript(t, dir, "notify.sh", notifyLog),
-		"sentinel client-reconfig-script "+name+" "+recordScript(t, dir, "reconf.sh", reconfLog))
+		"sentinel notification-script "+name+" "+recordScript(t, dir, "notify.sh", notifyRuns),
+		"sentinel client-reconfig-script "+name+" "+recordScript(t, dir, "reconf.sh", reconfRuns))
 	var addr string
 	if which == "redis-sentinel" {
 		addr = redistest.StartSentinel(t, lines...).Addr()
@@ -147,10 +161,10 @@ func recordFailover(t *testing.T, which string) failoverRecord {
 			!slices.ContainsFunc(evs, demoted) {
 			return fmt.Errorf("old master's +role-change not seen yet")
 		}
-		if !slices.ContainsFunc(scriptRuns(notifyLog, norm), func(s string) bool { return strings.HasPrefix(s, "+switch-master |") }) {
+		if !slices.ContainsFunc(scriptRuns(notifyRuns, norm), func(s string) bool { return strings.HasPrefix(s, "+switch-master |") }) {
 			return fmt.Errorf("no notification-script run for +switch-master yet")
 		}
-		if len(scriptRuns(reconfLog, norm)) == 0 {
+		if len(scriptRuns(reconfRuns, norm)) == 0 {
 			return fmt.Errorf("no client-reconfig-script run yet")
 		}
 		if info := master.CLI(t, "INFO", "replication"); !strings.Contains(info, "master_link_status:up") {
@@ -160,7 +174,7 @@ func recordFailover(t *testing.T, which string) failoverRecord {
 	})
 	mu.Lock()
 	defer mu.Unlock()
-	return failoverRecord{events: slices.Clone(events), notify: scriptRuns(notifyLog, norm), reconf: scriptRuns(reconfLog, norm)}
+	return failoverRecord{events: slices.Clone(events), notify: scriptRuns(notifyRuns, norm), reconf: scriptRuns(reconfRuns, norm)}
 }
 
 var (
