@@ -171,7 +171,7 @@ var events = []EventType{
 	{"-fence", "90e865c6f4374e0cb03774c31c704a1e", "the local master is no longer fenced",
 		"A majority of agents is reachable again and the local instance is the current master: writes resume."},
 	{"+lease-pause", "17a76ef6f30044d1a1eb5a7d9f63cb34", "the local master's writes were paused early: the lease renewals stopped",
-		"No majority of agents answered this holder's lease requests within two renewal rounds, while the lease still runs: the local master's writes are paused (the VIP stays), so that a master cut off from the other hosts acknowledges as few writes as possible before a failover drops them. Lifted as soon as answers arrive again (-lease-pause); if grants do not come back within the lease, +fence follows. Frequent pauses mean a lossy or overloaded network between the agents."},
+		"No majority of agents answered this holder's lease requests within two renewal rounds and a half (longer, up to a round before the lease ends, after recent stalls of a peer's link), while the lease still runs: the local master's writes are paused (the VIP stays), so that a master cut off from the other hosts acknowledges as few writes as possible before a failover drops them. Lifted as soon as answers arrive again (-lease-pause); if grants do not come back within the lease, +fence follows. Frequent pauses mean a lossy or overloaded network between the agents."},
 	{"-lease-pause", "3fb84258b0274dc680589b671288dbc9", "the early pause of the local master was lifted",
 		"A majority of agents answers the lease requests again: writes resume."},
 	{"+lease-release", "8e3efe842f404d448f2b5e466291ece9", "this agent released the VIP lease of a master that left its host",

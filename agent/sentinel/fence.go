@@ -25,6 +25,9 @@ type fencing struct {
 	// lapsing: the local master is paused because the grants stopped
 	// arriving for renewWindow while the lease still runs (+lease-pause).
 	lapsing bool
+	// stalls is the longest recent silence of a peer answering our lease
+	// requests (grant.go, renewWindow).
+	stalls recentMax
 
 	// The early release of a lease whose master left this host
 	// (release.go). vipGen numbers our VIP intents (it changes whenever

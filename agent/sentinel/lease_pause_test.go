@@ -136,3 +136,65 @@ func TestLeasePause(t *testing.T) {
 		t.Errorf("a lease after the cut: fenced %v, own %v", m.fenced, m.vip.Own)
 	}
 }
+
+// TestLeasePauseLearnsStalls: under packet loss a peer's link stalls for
+// a TCP retransmission timeout now and then, and both peers' at once
+// often enough. The first such stall pauses the holder's master as a cut
+// would; once a stall was seen, renewWindow covers the next ones, which
+// pause nothing, while a real cut is still paused before the lease ends,
+// and the window returns to its short self when the link stays clean.
+func TestLeasePauseLearnsStalls(t *testing.T) {
+	h, m, _ := holdingVIP(t, time.Second)
+	n := h.n
+	base := n.renewWindow(m)
+	if r := n.leaseRequestPeriod(m, true); base != 2*r+r/2 {
+		t.Fatalf("window on a clean link %v, want %v", base, 2*r+r/2)
+	}
+	const stall = 200 * time.Millisecond // Linux's minimum retransmission timeout
+	cut := func(c Command) Input {
+		if c.To.Kind == KindSentinel {
+			return nil
+		}
+		return std(defaultInfo)(c)
+	}
+	stallBoth := func() []string {
+		h.takeEvents()
+		h.serve(stall, cut)
+		h.serve(300*time.Millisecond, std(defaultInfo))
+		return types(h.takeEvents())
+	}
+	if evs := stallBoth(); !slices.Contains(evs, "+lease-pause") {
+		t.Fatalf("first stall of both links: events %v, want a +lease-pause (nothing learned yet)", evs)
+	}
+	if w := n.renewWindow(m); w <= stall || w >= n.lease(m) {
+		t.Fatalf("window after a %v stall: %v, want between the stall and the lease %v", stall, w, n.lease(m))
+	}
+	for i := range 5 {
+		if evs := stallBoth(); slices.Contains(evs, "+lease-pause") || slices.Contains(evs, "+fence") || !m.vip.Own {
+			t.Fatalf("stall %d after the first: events %v, VIP %v", i+2, evs, m.vip.Own)
+		}
+	}
+	// A cut is still paused, later than on a clean link but before the
+	// lease ends, and the fence follows at the lease.
+	h.takeEvents()
+	cutAt := h.now
+	var pausedAt Time = never
+	for h.now-cutAt < n.lease(m) && pausedAt == never {
+		h.serve(10*time.Millisecond, cut)
+		if slices.Contains(types(h.takeEvents()), "+lease-pause") {
+			pausedAt = h.now
+		}
+	}
+	if pausedAt == never || pausedAt-cutAt > n.renewWindow(m)+20*time.Millisecond {
+		t.Fatalf("cut after stalls: paused %v after the cut, want within %v (lease %v)", pausedAt-cutAt, n.renewWindow(m), n.lease(m))
+	}
+	h.serve(n.lease(m), cut)
+	if !m.fenced || m.vip.Own {
+		t.Errorf("a lease after the cut: fenced %v, own %v", m.fenced, m.vip.Own)
+	}
+	// Clean again for two memories: the short window is back.
+	h.serve(2*stallMemory+time.Second, std(defaultInfo))
+	if w := n.renewWindow(m); w != base {
+		t.Errorf("window after %v of clean answers: %v, want %v", 2*stallMemory, w, base)
+	}
+}

@@ -228,6 +228,9 @@ func (n *Node) onIsDownReply(v IsDownReply) {
 		return
 	}
 	ri.lastDownReply = n.now
+	if ri.link.leaseAt != never && ri.link.heardAt != never {
+		n.noteAnswerGap(ri.m, n.now-ri.link.heardAt)
+	}
 	ri.link.heardAt = n.now
 	if ri.link.leaseAt != never {
 		// Our lease requests stand in for PINGs on this link, and any

@@ -1,0 +1,53 @@
+package sim
+
+import (
+	"flag"
+	"testing"
+	"time"
+
+	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+)
+
+var flagIdleLossFor = flag.Duration("sim.idleloss", 0, "simulated length of TestIdleLossPauses (default 2m; 10m matches the lab's idle-loss run)")
+
+// TestIdleLossPauses is the simulator's idle-loss run (issue 18): three
+// agents, down-after 1 s, nothing failing, every link losing 5 % of its
+// transmissions (TCP retransmits them, so a loss stalls its connection
+// for a retransmission timeout). Every pause the holder sends there is
+// false. It prints the early pauses (+lease-pause), the fences and the
+// failovers, and fails on a violated invariant or on a failover, which
+// loss alone must not cause at this rate.
+//
+//	go test ./agent/sim/ -run TestIdleLossPauses -v -sim.idleloss 10m
+func TestIdleLossPauses(t *testing.T) {
+	dur := *flagIdleLossFor
+	if dur == 0 {
+		dur = 2 * time.Minute
+		if testing.Short() || raceOn {
+			dur = 30 * time.Second
+		}
+	}
+	for _, seed := range []uint64{1, 2} {
+		o := calm(seed, 3)
+		o.DownAfter = time.Second // the lab's setting
+		o.Loss, o.UniformLoss = 0.05, true
+		o.Safety = dur
+		counts := map[string]int{}
+		_, res := scenario(t, o, func(w *world) {
+			w.onEvent = func(a *agent, ev sentinel.Event) {
+				if w.now >= o.Warmup {
+					counts[ev.Type]++
+				}
+			}
+		})
+		if res.Err != nil {
+			failWithTail(t, res, "seed %d: violation: %v", seed, res.Err)
+			continue
+		}
+		t.Logf("seed %d, %v at 5%% loss on every link: +lease-pause %d, +fence %d, +quorum-lost %d, +sdown %d, +switch-master %d, writes acked %d lost %d",
+			seed, dur, counts["+lease-pause"], counts["+fence"], counts["+quorum-lost"], counts["+sdown"], counts["+switch-master"], res.WritesAcked, res.WritesLost)
+		if counts["+switch-master"] > 0 {
+			t.Errorf("seed %d: %d failovers with nothing failing", seed, counts["+switch-master"])
+		}
+	}
+}
