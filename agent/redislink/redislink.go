@@ -41,6 +41,7 @@ import (
 	"github.com/vipsentinel/vipsentinel/internal/defaults"
 	"github.com/vipsentinel/vipsentinel/internal/panics"
 	"github.com/vipsentinel/vipsentinel/internal/ratelog"
+	"github.com/vipsentinel/vipsentinel/internal/tcprto"
 )
 
 // Defaults for Options.
@@ -187,7 +188,9 @@ func New(opts Options) *Transport {
 	opts.MaxQueue = defaults.Positive(opts.MaxQueue, DefaultMaxQueue)
 	opts.OutBuffer = defaults.Positive(opts.OutBuffer, DefaultOutBuffer)
 	if opts.Dial == nil {
-		d := &net.Dialer{KeepAlive: 15 * time.Second}
+		// tcprto: a lost segment on a link to a peer or to Redis is
+		// retransmitted after tens of milliseconds, not Linux's 200.
+		d := &net.Dialer{KeepAlive: 15 * time.Second, Control: tcprto.Control}
 		opts.Dial = d.DialContext
 	}
 	log := defaults.Logger(opts.Logger)

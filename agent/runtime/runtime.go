@@ -39,6 +39,7 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/tlsconf"
 	"github.com/vipsentinel/vipsentinel/internal/clock"
 	"github.com/vipsentinel/vipsentinel/internal/defaults"
+	"github.com/vipsentinel/vipsentinel/internal/tcprto"
 )
 
 // Persister durably stores the core's HardState. *state.Store implements it.
@@ -391,7 +392,7 @@ func (r *Runtime) Listen() error {
 			r.lns = nil
 			return fmt.Errorf("runtime: listen on %s: %w", a, err)
 		}
-		r.lns = append(r.lns, ln)
+		r.lns = append(r.lns, tcprto.Listener(ln))
 	}
 	return nil
 }

@@ -1,11 +1,13 @@
 package sim
 
 import (
+	"cmp"
 	"flag"
 	"testing"
 	"time"
 
 	"github.com/vipsentinel/vipsentinel/agent/sentinel"
+	"github.com/vipsentinel/vipsentinel/internal/tcprto"
 )
 
 var flagIdleLossFor = flag.Duration("sim.idleloss", 0, "simulated length of TestIdleLossPauses (default 2m; 10m matches the lab's idle-loss run)")
@@ -13,7 +15,8 @@ var flagIdleLossFor = flag.Duration("sim.idleloss", 0, "simulated length of Test
 // TestIdleLossPauses is the simulator's idle-loss run (issue 18): three
 // agents, down-after 1 s, nothing failing, every link losing 5 % of its
 // transmissions (TCP retransmits them, so a loss stalls its connection
-// for a retransmission timeout). Every pause the holder sends there is
+// for a retransmission timeout), with Linux's 200 ms floor on every socket
+// and with the agents' sockets at tcprto.Min. Every pause the holder sends there is
 // false. It prints the early pauses (+lease-pause), the fences and the
 // failovers, and fails on a violated invariant or on a failover, which
 // loss alone must not cause at this rate.
@@ -27,10 +30,15 @@ func TestIdleLossPauses(t *testing.T) {
 			dur = 30 * time.Second
 		}
 	}
-	for _, seed := range []uint64{1, 2} {
+	for _, tc := range []struct {
+		seed  uint64
+		floor time.Duration
+	}{{1, 0}, {2, 0}, {1, tcprto.Min}, {2, tcprto.Min}} {
+		seed := tc.seed
 		o := calm(seed, 3)
 		o.DownAfter = time.Second // the lab's setting
 		o.Loss, o.UniformLoss = 0.05, true
+		o.AgentRTOMin = tc.floor
 		o.Safety = dur
 		counts := map[string]int{}
 		_, res := scenario(t, o, func(w *world) {
@@ -44,8 +52,8 @@ func TestIdleLossPauses(t *testing.T) {
 			failWithTail(t, res, "seed %d: violation: %v", seed, res.Err)
 			continue
 		}
-		t.Logf("seed %d, %v at 5%% loss on every link: +lease-pause %d, +fence %d, +quorum-lost %d, +sdown %d, +switch-master %d, writes acked %d lost %d",
-			seed, dur, counts["+lease-pause"], counts["+fence"], counts["+quorum-lost"], counts["+sdown"], counts["+switch-master"], res.WritesAcked, res.WritesLost)
+		t.Logf("seed %d, agents' RTO floor %v, %v at 5%% loss on every link: +lease-pause %d, +fence %d, +quorum-lost %d, +sdown %d, +switch-master %d, writes acked %d lost %d",
+			seed, cmp.Or(tc.floor, 200*time.Millisecond), dur, counts["+lease-pause"], counts["+fence"], counts["+quorum-lost"], counts["+sdown"], counts["+switch-master"], res.WritesAcked, res.WritesLost)
 		if counts["+switch-master"] > 0 {
 			t.Errorf("seed %d: %d failovers with nothing failing", seed, counts["+switch-master"])
 		}

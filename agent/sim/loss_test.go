@@ -1,25 +1,33 @@
 package sim
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"os"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/tcprto"
 )
 
-var flagLossSeeds = flag.Int("sim.lossseeds", 0, "seeds per loss rate in TestLossFailover (default 100; 20 with -short or -race)")
+var (
+	flagLossSeeds = flag.Int("sim.lossseeds", 0, "seeds per loss rate in TestLossFailover (default 30; 10 with -short or -race)")
+	flagLossFloor = flag.Duration("sim.lossfloor", 0, "with -sim.losstrace, the agents' retransmission timeout floor (0: Linux's 200 ms)")
+)
 
 // lossOptions is a master kill on a network that loses a fixed share of
 // every transmission on every link (TCP retransmits it, as the streams
-// model), and no other fault, for as long as the failover takes.
-func lossOptions(seed uint64, loss float64) Options {
+// model, the agents' own sockets after floor: 0 for Linux's 200 ms), and no
+// other fault, for as long as the failover takes.
+func lossOptions(seed uint64, loss float64, floor time.Duration) Options {
 	agents := []int{3, 5}[seed%2]
 	o := calm(seed, agents)
 	o.DownAfter = time.Second // the lab's setting
 	o.FailoverTimeout = 10 * time.Second
 	o.Loss, o.UniformLoss = loss, true
+	o.AgentRTOMin = floor
 	o.KillMaster = true
 	o.Safety = 40 * time.Second
 	return o
@@ -28,6 +36,7 @@ func lossOptions(seed uint64, loss float64) Options {
 // lossFigures are the failover times measured at one loss rate.
 type lossFigures struct {
 	loss             float64
+	floor            time.Duration
 	promoted, vip    []time.Duration // kill -> SLAVEOF NO ONE; kill -> VIP only on the new master
 	failed, notMoved []uint64
 	errs             map[uint64]error
@@ -47,13 +56,13 @@ func (f lossFigures) String() string {
 		return fmt.Sprintf("p50 %v p99 %v max %v", quantile(s, 0.5).Round(time.Millisecond),
 			quantile(s, 0.99).Round(time.Millisecond), quantile(s, 1).Round(time.Millisecond))
 	}
-	return fmt.Sprintf("loss %2.0f%%: n=%d promoted %s | VIP moved %s | violations %d, no promotion %d",
-		100*f.loss, len(f.promoted), q(f.promoted), q(f.vip), len(f.failed), len(f.notMoved))
+	return fmt.Sprintf("loss %2.0f%%, agents' RTO floor %v: n=%d promoted %s | VIP moved %s | violations %d, no promotion %d",
+		100*f.loss, cmp.Or(f.floor, 200*time.Millisecond), len(f.promoted), q(f.promoted), q(f.vip), len(f.failed), len(f.notMoved))
 }
 
-func runLoss(loss float64, base uint64, n int) lossFigures {
-	results := runSeeds(n, func(i int) Options { return lossOptions(base+uint64(i), loss) })
-	f := lossFigures{loss: loss, errs: map[uint64]error{}}
+func runLoss(loss float64, floor time.Duration, base uint64, n int) lossFigures {
+	results := runSeeds(n, func(i int) Options { return lossOptions(base+uint64(i), loss, floor) })
+	f := lossFigures{loss: loss, floor: floor, errs: map[uint64]error{}}
 	for _, r := range results {
 		switch {
 		case r.Err != nil:
@@ -93,12 +102,16 @@ func TestLossFailover(t *testing.T) {
 			n = 10
 		}
 	}
-	for _, loss := range []float64{0.10, 0.30} {
-		f := runLoss(loss, 1, n)
+	for _, c := range []struct {
+		loss  float64
+		floor time.Duration
+	}{{0.10, 0}, {0.30, 0}, {0.10, tcprto.Min}, {0.30, tcprto.Min}} {
+		loss := c.loss
+		f := runLoss(loss, c.floor, 1, n)
 		t.Log(f)
 		for _, s := range f.failed {
 			err := f.errs[s]
-			msg := fmt.Sprintf("seed %d at %.0f%% loss: %v\nreproduce: go test ./agent/sim/ -run TestLossFailoverTrace -sim.seed %d -sim.losstrace %.2f -v", s, 100*loss, err, s, loss)
+			msg := fmt.Sprintf("seed %d at %.0f%% loss: %v\nreproduce: go test ./agent/sim/ -run TestLossFailoverTrace -sim.seed %d -sim.losstrace %.2f -sim.lossfloor %v -v", s, 100*loss, err, s, loss, c.floor)
 			t.Error(msg)
 		}
 		if loss > 0.2 {
@@ -107,7 +120,7 @@ func TestLossFailover(t *testing.T) {
 		if len(f.notMoved) > 0 {
 			t.Errorf("loss %.0f%%: no promotion in seeds %v", 100*loss, f.notMoved)
 		}
-		do := lossOptions(1, loss).DownAfter
+		do := lossOptions(1, loss, c.floor).DownAfter
 		if p99 := quantile(f.promoted, 0.99); p99 > do+5*time.Second {
 			t.Errorf("loss %.0f%%: p99 promotion %v, want well under down-after + 5 s", 100*loss, p99)
 		}
@@ -123,7 +136,7 @@ func TestLossFailoverTrace(t *testing.T) {
 	if *flagLossTrace == 0 || *flagSeed == 0 {
 		t.Skip("needs -sim.seed and -sim.losstrace")
 	}
-	o := lossOptions(*flagSeed, *flagLossTrace)
+	o := lossOptions(*flagSeed, *flagLossTrace, *flagLossFloor)
 	o.Trace = os.Stdout
 	res := Run(o)
 	logResult(t, res)

@@ -108,11 +108,22 @@ func (s *stream) attempt() {
 	}
 	switch {
 	case s.rto == 0:
-		s.rto = 200 * time.Millisecond
+		s.rto = s.rtoMin()
 	case s.rto < 3*time.Second:
 		s.rto *= 2
 	}
 	s.arm(w.now + s.rto)
+}
+
+// rtoMin is the first retransmission timeout of s: the floor of the
+// socket that sends on it (the RTT of the modelled networks is far below
+// either floor). The agent owns the sending socket of its requests, and
+// of the replies when the far end is another agent.
+func (s *stream) rtoMin() time.Duration {
+	if f := s.w.opts.AgentRTOMin; f > 0 && (s == s.c.req || s.c.svc == svcAgent) {
+		return f
+	}
+	return 200 * time.Millisecond // Linux's TCP_RTO_MIN
 }
 
 // service says what listens at the far end of a connection.

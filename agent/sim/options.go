@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/vipsentinel/vipsentinel/internal/tcprto"
 )
 
 // PartitionMode says how the fault schedule chooses the hosts a partition
@@ -59,8 +61,13 @@ type Options struct {
 	Dup            float64       // probability a hello is delivered twice
 	ConnectTimeout time.Duration
 	TCPTimeout     time.Duration // a stream stuck this long breaks its connection
-	ReplPeriod     time.Duration // how often replicas pull from their master
-	ReplLag        time.Duration // replicas stream only the writes at least this old (0: all)
+	// AgentRTOMin is the retransmission timeout floor of the agents' own
+	// sockets (the requests they send, and the replies of peer agents):
+	// tcprto.Min on a kernel that takes TCP_RTO_MIN_US, 0 for Linux's
+	// 200 ms (older kernels). Redis's replies always wait 200 ms.
+	AgentRTOMin time.Duration
+	ReplPeriod  time.Duration // how often replicas pull from their master
+	ReplLag     time.Duration // replicas stream only the writes at least this old (0: all)
 	// A full sync (a replica with no data, or whose data diverged) takes
 	// SyncBase plus SyncPerWrite per write in the master's dataset.
 	SyncBase     time.Duration
@@ -210,6 +217,10 @@ func Swarm(seed uint64, agents int) Options {
 	// transfer, as Redis does (the guard counts the loading replica).
 	if rl := newRand(seed, "swarm-syncload", 0); rl.Intn(2) == 0 {
 		o.SyncLoad = time.Duration(rl.Intn(2000)) * time.Millisecond
+	}
+	// Half the runs on a kernel whose agents retransmit after tcprto.Min.
+	if newRand(seed, "swarm-rtomin", 0).Intn(2) == 0 {
+		o.AgentRTOMin = tcprto.Min
 	}
 	if rv := newRand(seed, "swarm-vipdelay", 0); rv.Intn(4) != 0 {
 		o.VIPDelay = time.Duration(1+rv.Intn(30)) * time.Millisecond

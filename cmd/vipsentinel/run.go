@@ -23,6 +23,7 @@ import (
 	"github.com/vipsentinel/vipsentinel/agent/runtime"
 	"github.com/vipsentinel/vipsentinel/agent/state"
 	"github.com/vipsentinel/vipsentinel/firewall"
+	"github.com/vipsentinel/vipsentinel/internal/tcprto"
 	"github.com/vipsentinel/vipsentinel/systemd"
 	"github.com/vipsentinel/vipsentinel/vip"
 )
@@ -196,6 +197,10 @@ func runAgent(ctx context.Context, stop func(), path string, f *config.File, lev
 	}
 	if opts.TLS, opts.TLSListeners, err = startTLS(f, log); err != nil {
 		return err
+	}
+	if ok, why := tcprto.Supported(); !ok {
+		log.Info("kernel keeps its own TCP retransmission floor", "err", why,
+			"msg", fmt.Sprintf("TCP_RTO_MIN_US (Linux 6.15 and later) is not available, so a segment lost between the agents waits at least 200 ms for its retransmission instead of %v; under packet loss expect more +lease-pause and +fence events (or raise down-after)", tcprto.Min))
 	}
 	var adopter *runtime.Adopter
 	if vips != nil {
@@ -477,7 +482,7 @@ func listenOn(f *config.File, port int, log *slog.Logger) ([]net.Listener, error
 			}
 			return nil, fmt.Errorf("listen on %s: %w", addr, err)
 		}
-		ls = append(ls, l)
+		ls = append(ls, tcprto.Listener(l)) // peers' lease requests and votes arrive here
 	}
 	if len(ls) == 0 {
 		return nil, fmt.Errorf("no address to listen on (bind %v)", binds)
