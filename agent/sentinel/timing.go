@@ -189,9 +189,17 @@ func (n *Node) infoPeriod(ri *instance) time.Duration {
 		// load and for the demotion itself.
 		return n.fastInfoPeriod(m)
 	}
+	if ri.flags&fPromoted != 0 && m.failoverState == stateSendSlaveofNoone && m.sync.phase == syncWaiting {
+		// The master is paused for writes until this replica has caught
+		// up (sync.go): every tick of the wait is write pause, so ask at
+		// every tick (an INFO is due once its period is exceeded: half a
+		// tick, not one, or only every other tick would ask), one INFO
+		// in flight at a time. Bounded by syncTimeout (at most
+		// down-after/2), once per forced failover.
+		return n.t.Tick / 2
+	}
 	if ri.flags&(fReconfSent|fReconfInprog) != 0 ||
-		(ri.flags&fPromoted != 0 && (m.failoverState == stateWaitPromotion ||
-			m.failoverState == stateSendSlaveofNoone && m.sync.phase == syncWaiting)) {
+		(ri.flags&fPromoted != 0 && m.failoverState == stateWaitPromotion) {
 		return n.fastInfoPeriod(m)
 	}
 	if m.inst.flags&(fSDown|fODown|fFailoverInProgress) != 0 || ri.masterLinkDownTime != 0 {
