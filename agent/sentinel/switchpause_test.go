@@ -61,3 +61,34 @@ func TestCatchUpPolledEveryTick(t *testing.T) {
 		t.Errorf("%d INFOs to the replica in 1 s after the catch-up ended, want the idle rate", got)
 	}
 }
+
+// TestReplicaReconnectAsksInfo: a Redis that closed our connections (a
+// promotion's or reconfiguration's CLIENT KILL TYPE normal) may have
+// changed its role: its INFO is asked as soon as the command connection
+// is back, without waiting for the pub/sub connection (reconnected a dial
+// period later) or the replica's INFO period.
+func TestReplicaReconnectAsksInfo(t *testing.T) {
+	h := newHealthy(t)
+	h.takeCmds()
+	m := h.n.masters["mymaster"]
+	r := h.n.findReplica(m, tRep1)
+	h.step(LinkDown{To: r.link.ref, Link: LinkCmd, Err: "killed"})
+	h.now += time.Millisecond
+	h.step(Tick{})
+	h.step(LinkDown{To: r.link.ref, Link: LinkPubSub, Err: "killed"})
+	var connects int
+	for _, c := range h.takeCmds() {
+		if c.Kind == CmdConnect && c.To.Addr == tRep1 {
+			connects++
+			if c.Link == LinkCmd {
+				h.step(LinkUp{To: c.To, Link: c.Link, LocalIP: "198.18.0.1"})
+			}
+		}
+	}
+	if connects != 1 {
+		t.Fatalf("%d connects to the replica, want the command connection's", connects)
+	}
+	if got := infosTo(h.takeCmds(), tRep1); got != 1 {
+		t.Errorf("%d INFOs to the replica when its command connection came back, want 1", got)
+	}
+}
