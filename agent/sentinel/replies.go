@@ -248,6 +248,11 @@ func (n *Node) onIsDownReply(v IsDownReply) {
 		ri.link.lastAvail, ri.link.lastPong, ri.link.actPing = n.now, n.now, never
 	}
 	if at, ok := n.grantedAt(ri.m, v.Leader); ok && v.LeaderEpoch == 0 {
+		if !ri.m.vip.Own && (ri.grantAt == never || n.now-ri.grantAt > n.lease(ri.m)) {
+			// One more agent counts as granting while we do not hold
+			// the VIP: it may make the majority (receive.go).
+			n.newGrant = true
+		}
 		if ri.grantAt == never || at > ri.grantAt {
 			ri.grantAt = at
 		}

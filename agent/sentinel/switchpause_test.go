@@ -92,3 +92,67 @@ func TestReplicaReconnectAsksInfo(t *testing.T) {
 		t.Errorf("%d INFOs to the replica when its command connection came back, want 1", got)
 	}
 }
+
+// switchedToLocal returns a fenced Node on tRep1's host, two peer agents
+// known, after a verified peer's hello moved the master to tRep1, with
+// tRep1 answering as a master: the new master's host of a switchover.
+func switchedToLocal(t *testing.T) (*harness, *master, []*instance) {
+	t.Helper()
+	cfg := testConfig()
+	cfg.LocalIPs = []string{tRep1.Host}
+	cfg.Masters[0].HasVIP = true
+	cfg.Masters[0].Fence = true
+	h := newHarness(t, cfg)
+	ps := h.peers(2)
+	m := h.n.masters["mymaster"]
+	h.serve(500*time.Millisecond, std(defaultInfo))
+	h.confirmHold(m, ps)
+	h.serve(200*time.Millisecond, std(defaultInfo))
+	info := func(r Ref) string {
+		if r.Addr == tRep1 {
+			return masterInfo(tRep2, tMaster)
+		}
+		return replicaInfo(tRep1, true, 100, 100, strings.Repeat(string(rune('b'+r.Addr.Port%5)), 40))
+	}
+	h.step(direct(ps[0].addr.Host, HelloMsg{Addr: ps[0].addr, RunID: ps[0].runid, CurrentEpoch: h.n.CurrentEpoch() + 1,
+		Master: "mymaster", MasterAddr: tRep1, ConfigEpoch: m.configEpoch + 1}))
+	if m.inst.addr != tRep1 {
+		t.Fatalf("master at %v after the switch", m.inst.addr)
+	}
+	refuse := func(c Command) Input {
+		if c.Kind == CmdAskMasterDown && c.Cmds[0][4] == "0" {
+			return IsDownReply{To: c.To, Valid: true, Leader: "*"}
+		}
+		return std(info)(c)
+	}
+	h.serve(300*time.Millisecond, refuse)
+	return h, m, ps
+}
+
+// TestGrantToClaimIsUrgent: a calm Node that wants a VIP it does not hold
+// yet runs its pass on the grant that makes the majority, not at the next
+// tick; a renewal while it holds the VIP stays routine.
+func TestGrantToClaimIsUrgent(t *testing.T) {
+	h, m, ps := switchedToLocal(t)
+	if m.vip.Own || !strings.Contains(m.vip.Reason, "granted") {
+		t.Fatalf("VIP %v before any grant: %s", m.vip.Own, m.vip.Reason)
+	}
+	h.now += time.Millisecond
+	h.step(Tick{})
+	h.takeCmds()
+	if !h.n.calm {
+		t.Fatalf("Node not calm while it waits for grants: the test proves nothing")
+	}
+	tok := h.n.leaseToken(m)
+	h.now += time.Millisecond
+	if !h.n.Receive(h.now, IsDownReply{To: h.n.cmdRef(ps[0]), Valid: true, Leader: tok}) {
+		t.Fatalf("the grant that completes a majority waits for the next tick")
+	}
+	h.step(Tick{})
+	if !m.vip.Own {
+		t.Fatalf("VIP not claimed with a majority of grants: %s", m.vip.Reason)
+	}
+	if h.n.calm && h.n.Receive(h.now, IsDownReply{To: h.n.cmdRef(ps[0]), Valid: true, Leader: h.n.leaseToken(m)}) {
+		t.Errorf("a renewal of a held lease is urgent")
+	}
+}
