@@ -156,3 +156,81 @@ func TestGrantToClaimIsUrgent(t *testing.T) {
 		t.Errorf("a renewal of a held lease is urgent")
 	}
 }
+
+// promotedByUs puts m in reconf_slaves of a failover we lead that promoted
+// tRep1 (role:master seen).
+func promotedByUs(h *harness, m *master) {
+	r := h.n.findReplica(m, tRep1)
+	r.flags |= fPromoted
+	m.promoted = r
+	m.inst.flags |= fFailoverInProgress
+	m.failoverState = stateReconfSlaves
+}
+
+// TestLeaderGrantsPromoted: the leader of a failover grants the promoted
+// replica's address once it has seen it promoted, under the rules every
+// grant follows; never the deposed address, never before the promotion,
+// never while its own claim of the old address binds it (released only
+// once the VIP is off its host).
+func TestLeaderGrantsPromoted(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(h *harness, m *master)
+		addr  Addr
+		grant bool
+	}{
+		{"promoted, reconf_slaves", promotedByUs, tRep1, true},
+		{"deposed address, reconf_slaves", promotedByUs, tMaster, false},
+		{"promotion not seen yet", func(h *harness, m *master) {
+			promotedByUs(h, m)
+			m.failoverState = stateWaitPromotion
+		}, tRep1, false},
+		{"own claim of the old address not released", func(h *harness, m *master) {
+			promotedByUs(h, m)
+			m.grant = grantState{addr: tMaster, until: h.n.now + time.Millisecond, by: grantSelf}
+		}, tRep1, false},
+		{"own claim released", func(h *harness, m *master) {
+			promotedByUs(h, m)
+			m.grant = grantState{addr: tMaster, until: h.n.now, by: grantSelf}
+		}, tRep1, true},
+		{"promoted replica SDOWN", func(h *harness, m *master) {
+			promotedByUs(h, m)
+			m.promoted.flags |= fSDown
+		}, tRep1, false},
+		{"promoted replica silent for grantSilence", func(h *harness, m *master) {
+			promotedByUs(h, m)
+			m.promoted.link.actPing = h.n.now - h.n.grantSilence(m) - time.Millisecond
+		}, tRep1, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, testConfig())
+			h.healthy(300*time.Millisecond, defaultInfo)
+			h.states = nil
+			m := h.n.masters["mymaster"]
+			tc.setup(h, m)
+			_, leader, _ := h.n.IsMasterDownByAddr(h.now, tc.addr.Host, tc.addr.Port, 0, leaseReq)
+			h.ready()
+			if granted := leader == leaseReq; granted != tc.grant {
+				t.Fatalf("granted %v, want %v", granted, tc.grant)
+			}
+			if !tc.grant {
+				return
+			}
+			if !h.n.grantCovers(m.grant, tRep1) || h.n.grantCovers(m.grant, tMaster) {
+				t.Errorf("grant %+v, want bound to %v alone", m.grant, tRep1)
+			}
+			if len(h.states) == 0 || h.states[0].Masters[0].LeaseAddr != tRep1 {
+				t.Errorf("the grant of a new address is not persisted first: %+v", h.states)
+			}
+			// The grant binds the leader: no vote against the master
+			// record, which still names the old address, while it runs.
+			cand := strings.Repeat("c", 40)
+			h.verifiedPeer("198.18.0.7", cand)
+			ep := h.n.CurrentEpoch() + 1
+			if _, l, e := h.n.IsMasterDownByAddr(h.now, tMaster.Host, tMaster.Port, ep, cand); l == cand || e == ep {
+				t.Errorf("voted %s/%d while bound to the promoted address", l, e)
+			}
+		})
+	}
+}
