@@ -234,3 +234,51 @@ func TestLeaderGrantsPromoted(t *testing.T) {
 		})
 	}
 }
+
+// TestVoterPollsLocalReplica: an agent that voted for a peer's failover
+// asks the replicas on its own host for INFO at the fast rate until the
+// new configuration reaches it (so the switch carries the promoted
+// replica's role:master), and no other replica; before the vote and after
+// the switch, the idle rate.
+func TestVoterPollsLocalReplica(t *testing.T) {
+	cfg := testConfig()
+	cfg.LocalIPs = []string{tRep1.Host}
+	h := newHarness(t, cfg)
+	h.healthy(time.Second, defaultInfo)
+	m := h.n.masters["mymaster"]
+	var sent []Command
+	rec := func(c Command) bool { sent = append(sent, c); return false }
+	count := func(d time.Duration) (local, other int) {
+		sent = nil
+		h.drive(d, defaultInfo, rec)
+		return infosTo(sent, tRep1), infosTo(sent, tRep2)
+	}
+	if l, o := count(300 * time.Millisecond); l > 1 || o > 1 {
+		t.Fatalf("idle: %d INFOs to the local replica, %d to the other in 300 ms", l, o)
+	}
+	cand := strings.Repeat("c", 40)
+	p := h.verifiedPeer("198.18.0.7", cand)
+	ep := h.n.CurrentEpoch() + 1
+	if _, l, _ := h.n.IsMasterDownByAddr(h.now, tMaster.Host, tMaster.Port, ep, cand); l != cand {
+		t.Fatalf("no vote for %s: %s", cand, l)
+	}
+	h.ready()
+	l, o := count(300 * time.Millisecond)
+	if want := int(300 * time.Millisecond / h.n.fastInfoPeriod(m)); l < want-1 {
+		t.Errorf("after the vote: %d INFOs to the local replica in 300 ms, want about %d", l, want)
+	}
+	if o > 1 {
+		t.Errorf("after the vote: %d INFOs to a replica on another host", o)
+	}
+	// The leader promoted the other replica: the switch ends the fast
+	// rate.
+	h.step(direct(p.addr.Host, HelloMsg{Addr: p.addr, RunID: cand, CurrentEpoch: ep,
+		Master: "mymaster", MasterAddr: tRep2, ConfigEpoch: ep}))
+	if m.inst.addr != tRep2 {
+		t.Fatalf("no switch: master at %v", m.inst.addr)
+	}
+	h.drive(100*time.Millisecond, defaultInfo, nil)
+	if l, _ := count(300 * time.Millisecond); l > 1 {
+		t.Errorf("after the switch: %d INFOs to the local replica in 300 ms", l)
+	}
+}
