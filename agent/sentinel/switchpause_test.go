@@ -26,25 +26,7 @@ func infosTo(cmds []Command, a Addr) int {
 // (here: aborted, the replica never catches up) it is back to the idle
 // rate.
 func TestCatchUpPolledEveryTick(t *testing.T) {
-	h := newHarness(t, testConfig())
-	lagging := func(r Ref) string {
-		if r.Kind == KindMaster {
-			return masterInfo(tRep1, tRep2)
-		}
-		return replicaInfo(tMaster, true, 100, 50, strings.Repeat(string(rune('b'+r.Addr.Port%5)), 40))
-	}
-	h.healthy(time.Second, lagging)
-	h.takeCmds()
-	if err := h.n.Failover(h.now, "mymaster"); err != nil {
-		t.Fatal(err)
-	}
-	h.ready()
-	m := h.n.masters["mymaster"]
-	r := m.promoted
-	h.drive(30*time.Millisecond, lagging, nil)
-	if m.sync.phase != syncWaiting {
-		t.Fatalf("phase %d, want waiting", m.sync.phase)
-	}
+	h, m, r := catchingUp(t)
 	var sent []Command
 	rec := func(c Command) bool { sent = append(sent, c); return false }
 	h.drive(200*time.Millisecond, lagging, rec)
@@ -167,71 +149,23 @@ func promotedByUs(h *harness, m *master) {
 	m.failoverState = stateReconfSlaves
 }
 
-// TestLeaderGrantsPromoted: the leader of a failover grants the promoted
-// replica's address once it has seen it promoted, under the rules every
-// grant follows; never the deposed address, never before the promotion,
-// never while its own claim of the old address binds it (released only
-// once the VIP is off its host).
-func TestLeaderGrantsPromoted(t *testing.T) {
-	cases := []struct {
-		name  string
-		setup func(h *harness, m *master)
-		addr  Addr
-		grant bool
-	}{
-		{"promoted, reconf_slaves", promotedByUs, tRep1, true},
-		{"deposed address, reconf_slaves", promotedByUs, tMaster, false},
-		{"promotion not seen yet", func(h *harness, m *master) {
-			promotedByUs(h, m)
-			m.failoverState = stateWaitPromotion
-		}, tRep1, false},
-		{"own claim of the old address not released", func(h *harness, m *master) {
-			promotedByUs(h, m)
-			m.grant = grantState{addr: tMaster, until: h.n.now + time.Millisecond, by: grantSelf}
-		}, tRep1, false},
-		{"own claim released", func(h *harness, m *master) {
-			promotedByUs(h, m)
-			m.grant = grantState{addr: tMaster, until: h.n.now, by: grantSelf}
-		}, tRep1, true},
-		{"promoted replica SDOWN", func(h *harness, m *master) {
-			promotedByUs(h, m)
-			m.promoted.flags |= fSDown
-		}, tRep1, false},
-		{"promoted replica silent for grantSilence", func(h *harness, m *master) {
-			promotedByUs(h, m)
-			m.promoted.link.actPing = h.n.now - h.n.grantSilence(m) - time.Millisecond
-		}, tRep1, false},
+// TestPromotedGrantBlocksVotes: the leader's grant of the promoted
+// replica's address (TestGrantRules) binds it against votes to depose the
+// master record, which still names the old address until the switch.
+func TestPromotedGrantBlocksVotes(t *testing.T) {
+	h := newHarness(t, testConfig())
+	h.healthy(300*time.Millisecond, defaultInfo)
+	m := h.n.masters["mymaster"]
+	promotedByUs(h, m)
+	if _, l, _ := h.n.IsMasterDownByAddr(h.now, tRep1.Host, tRep1.Port, 0, leaseReq); l != leaseReq {
+		t.Fatalf("no grant of the promoted address: %q", l)
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, testConfig())
-			h.healthy(300*time.Millisecond, defaultInfo)
-			h.states = nil
-			m := h.n.masters["mymaster"]
-			tc.setup(h, m)
-			_, leader, _ := h.n.IsMasterDownByAddr(h.now, tc.addr.Host, tc.addr.Port, 0, leaseReq)
-			h.ready()
-			if granted := leader == leaseReq; granted != tc.grant {
-				t.Fatalf("granted %v, want %v", granted, tc.grant)
-			}
-			if !tc.grant {
-				return
-			}
-			if !h.n.grantCovers(m.grant, tRep1) || h.n.grantCovers(m.grant, tMaster) {
-				t.Errorf("grant %+v, want bound to %v alone", m.grant, tRep1)
-			}
-			if len(h.states) == 0 || h.states[0].Masters[0].LeaseAddr != tRep1 {
-				t.Errorf("the grant of a new address is not persisted first: %+v", h.states)
-			}
-			// The grant binds the leader: no vote against the master
-			// record, which still names the old address, while it runs.
-			cand := strings.Repeat("c", 40)
-			h.verifiedPeer("198.18.0.7", cand)
-			ep := h.n.CurrentEpoch() + 1
-			if _, l, e := h.n.IsMasterDownByAddr(h.now, tMaster.Host, tMaster.Port, ep, cand); l == cand || e == ep {
-				t.Errorf("voted %s/%d while bound to the promoted address", l, e)
-			}
-		})
+	h.ready()
+	cand := strings.Repeat("c", 40)
+	h.verifiedPeer("198.18.0.7", cand)
+	ep := h.n.CurrentEpoch() + 1
+	if _, l, e := h.n.IsMasterDownByAddr(h.now, tMaster.Host, tMaster.Port, ep, cand); l == cand || e == ep {
+		t.Errorf("voted %s/%d while bound to the promoted address", l, e)
 	}
 }
 
