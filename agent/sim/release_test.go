@@ -99,10 +99,11 @@ func TestSwitchoverNoConfirmNoRelease(t *testing.T) {
 			t.Errorf("agent %d released without a confirmation: %v", x.id, x.eventTypes(t0))
 		}
 	}
-	// The peers stop renewing the old address's grants when they vote
-	// for the switchover's leader (a vote guards the deposed address),
-	// at most a renewal round (50 ms) after their last grant; those
-	// grants bind for lease + lease/8 (375 ms at down-after 1 s).
+	// SENTINEL FAILOVER asks no votes: the old holder asks for grants
+	// of the old address until the promotion moves the master off its
+	// host, the last at most a renewal round (50 ms) before it, and each
+	// grant binds its giver for lease + lease/8 (375 ms at down-after
+	// 1 s).
 	if earliest := 375*time.Millisecond - 50*time.Millisecond; at < earliest {
 		t.Errorf("VIP moved %v after the command, before the old grants could lapse (%v)", at, earliest)
 	}
