@@ -45,7 +45,11 @@
 //     step; INFO is pipelined behind SLAVEOF NO ONE and polled every
 //     down-after/20 while waiting for the promotion and the replica
 //     reconfigurations; hellos go to every instance and sentinel at once after
-//     a promotion.
+//     a promotion;
+//   - a Redis command connection that comes back (a promotion's CLIENT KILL
+//     closes it) is asked INFO at once, and an agent that voted for a peer's
+//     failover asks its local replicas every down-after/20 until the switch,
+//     so the new master's host knows its role at its +switch-master.
 //
 // # Forced failover
 //
@@ -55,7 +59,8 @@
 // master_repl_offset once the pause is in force, and promotes the selected
 // replica only when the replica's slave_repl_offset has reached it. If it
 // does not within min(failover-timeout, 5 s, down-after/2), the failover is
-// aborted and the pause lifted. A master that cannot be paused (Redis
+// aborted and the pause lifted. The replica's INFO is asked every tick
+// meanwhile. A master that cannot be paused (Redis
 // before 6.2, CLIENT disabled, the pause refused) is failed over as
 // Sentinel does, with the warning +failover-no-pause. After the
 // promotion the leader demotes the old master itself and keeps it paused
@@ -156,4 +161,7 @@
 // input VIPGone, and only then does the Node stop counting its grants and
 // tell the peer agents (+lease-release), which free the grants they gave
 // it alone (+lease-freed) so that the new master's host is granted at once.
+// The leader of a failover grants the promoted replica's address from the
+// moment it has seen it promoted (under the same rules, its own claim of
+// the old address released first), not only once its failover has ended.
 package sentinel

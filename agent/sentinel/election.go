@@ -24,16 +24,25 @@ func (n *Node) IsMasterDownByAddr(now Time, ip string, port int, reqEpoch uint64
 		return false, "*", 0
 	}
 	n.setNow(now)
+	lease := isLeaseRequest(reqEpoch, runid)
 	var m *master
 	if h, err := n.checkHost(ip); err == nil {
 		for _, mm := range n.sortedMasters() {
-			if n.sameAddr(mm.inst.addr, Addr{Host: h, Port: port}) {
+			// A vote is about the master record, named by its address as
+			// Sentinel does; a lease about the address we know as the
+			// master's current one (the promoted replica's once a
+			// failover we lead has promoted it: grant.go).
+			a := mm.inst.addr
+			if lease {
+				a = n.currentAddr(mm)
+			}
+			if n.sameAddr(a, Addr{Host: h, Port: port}) {
 				m = mm
 				break
 			}
 		}
 	}
-	if isLeaseRequest(reqEpoch, runid) {
+	if lease {
 		// A grant never changes our own VIP decision: it is refused
 		// when it would conflict with it.
 		return n.answerLease(m, runid)

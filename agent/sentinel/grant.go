@@ -254,20 +254,48 @@ func agentRunID(s *instance) bool {
 	return s.agent
 }
 
-// answerLease answers a lease request for m (nil when the address is not a
-// master we know as current).
+// answerLease answers a lease request for m's current address (m nil when
+// the address is not a master we know as current).
+//
+// During a failover the master being deposed gets no grant. The one
+// exception is the leader's: once it has seen the promoted replica report
+// role:master (reconf_slaves on) the new configuration is born (its epoch
+// is final, and no state after that aborts it: Sentinel's
+// GET-MASTER-ADDR-BY-NAME already answers with that replica), and the
+// leader grants that address to the new master's host under the same
+// rules as anyone (promotedGrant). It hears of the promotion first, while
+// the other agents wait for its hellos; the old holder's host, often the
+// leader since SENTINEL FAILOVER goes to the agent the clients use, used
+// to refuse until its reconfiguration of the replicas ended, so the new
+// master's host waited for the third agent's grant.
+//
+// Why a grant stays exclusive: the rules below are the ones every grant
+// passes, applied to that address. grantBlocks refuses while any grant of
+// ours binds us to another address of the master: the old holder's own
+// claim of the old address (a claim is a grant to ourselves) is freed only
+// by its release (release.go), which waits for the VIP manager to confirm
+// that the VIP is off this host; a grant we gave anyone else for the old
+// address, or one restored from our state, is never freed by our own
+// release and must lapse. guard refuses an address we voted to depose.
+// The grant then binds us to the promoted address for grantLen (give),
+// against any other grant or claim, and against votes to depose it
+// (mayVote checks the address we know as current, not only the master
+// record's). So every agent is still bound to at most one address at a
+// time, a holder still counts a grant only from its request, and two
+// majorities share an agent: two hosts never hold a majority of grants for
+// different addresses.
 func (n *Node) answerLease(m *master, token string) (down bool, leader string, epoch uint64) {
 	if m == nil {
 		return false, "*", 0
 	}
-	a := m.inst.addr
-	down = !n.tilt && m.inst.flags&fSDown != 0
+	a, inst := n.currentAddr(m), n.currentInst(m)
+	down = !n.tilt && inst.flags&fSDown != 0
 	switch {
 	case n.tilt, n.unsure(), down,
-		m.failoverState != stateNone,
+		m.failoverState != stateNone && !n.promotedGrant(m),
 		n.grantBlocks(m.grant, a),
 		n.grantCovers(m.guard, a),
-		n.silence(m.inst) > n.grantSilence(m):
+		n.silence(inst) > n.grantSilence(m):
 		return down, "*", 0
 	}
 	by, at := grantMixed, Time(0)
@@ -303,10 +331,20 @@ func (n *Node) silence(ri *instance) Time {
 	return 0
 }
 
+// promotedGrant reports whether m's failover, which we lead, has promoted
+// its replica (role:master seen): the address a lease request names is
+// then the promoted one (currentAddr), which we may grant (answerLease).
+func (n *Node) promotedGrant(m *master) bool {
+	return m.promoted != nil && m.failoverState >= stateReconfSlaves
+}
+
 // mayVote reports whether we may vote to depose m's current master: not
-// while a grant for it binds us.
+// while a grant for it binds us. During a failover we lead the master
+// record still names the old address while the one we know as current,
+// and may have granted, is the promoted replica's (answerLease): both
+// count.
 func (n *Node) mayVote(m *master) bool {
-	return !n.unsure() && !n.grantCovers(m.grant, m.inst.addr)
+	return !n.unsure() && !n.grantCovers(m.grant, m.inst.addr) && !n.grantCovers(m.grant, n.currentAddr(m))
 }
 
 // mayClaim reports whether our own grants allow us to claim m's VIP for

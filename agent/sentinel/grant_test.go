@@ -43,6 +43,31 @@ func TestGrantRules(t *testing.T) {
 			h.n.IsMasterDownByAddr(h.now, tMaster.Host, tMaster.Port, h.n.CurrentEpoch()+1, cand)
 		}, tMaster, false},
 		{"unprocessed clock jump", func(h *harness, m *master) { h.now += 3 * time.Second }, tMaster, false},
+		// The leader of a failover, once it has seen its replica
+		// promoted (promotedByUs), grants that replica's address under
+		// the same rules, and never the deposed one.
+		{"leader: promoted address, reconf_slaves", promotedByUs, tRep1, true},
+		{"leader: deposed address, reconf_slaves", promotedByUs, tMaster, false},
+		{"leader: promotion not seen yet", func(h *harness, m *master) {
+			promotedByUs(h, m)
+			m.failoverState = stateWaitPromotion
+		}, tRep1, false},
+		{"leader: own claim of the old address not released", func(h *harness, m *master) {
+			promotedByUs(h, m)
+			m.grant = grantState{addr: tMaster, until: h.n.now + time.Millisecond, by: grantSelf}
+		}, tRep1, false},
+		{"leader: own claim released", func(h *harness, m *master) {
+			promotedByUs(h, m)
+			m.grant = grantState{addr: tMaster, until: h.n.now, by: grantSelf}
+		}, tRep1, true},
+		{"leader: promoted replica SDOWN", func(h *harness, m *master) {
+			promotedByUs(h, m)
+			m.promoted.flags |= fSDown
+		}, tRep1, false},
+		{"leader: promoted replica silent for grantSilence", func(h *harness, m *master) {
+			promotedByUs(h, m)
+			m.promoted.link.actPing = h.n.now - h.n.grantSilence(m) - time.Millisecond
+		}, tRep1, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

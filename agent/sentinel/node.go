@@ -46,6 +46,9 @@ type Node struct {
 	// gap up to then is not a stall.
 	quietUntil Time
 	quietAt    Time // the next timer of a calm Node, as of the last pass
+	// newGrant: the input being received credited a grant that may
+	// complete a claim (receive.go).
+	newGrant bool
 
 	// run-time settings (SENTINEL CONFIG SET)
 	announceIP        string

@@ -15,25 +15,35 @@ import (
 // tick: whenever the Node is not calm (TILT, the stall guard, a master
 // SDOWN, ODOWN or failing over, the fence or a pause active, the majority
 // of agents not heard), for every input other than PingReply, InfoReply,
-// PublishReply and Hello, and for those when they produced an output (a
-// command, an event, a state change). So a routine PONG or INFO of a healthy
-// group waits at most one tick, and anything that may move a decision acts
-// at once, as with Step.
+// PublishReply, Hello and IsDownReply, for those when they produced an
+// output (a command, an event, a state change), and for an IsDownReply that
+// credited a grant while we do not hold the VIP. So a routine PONG, INFO or
+// lease renewal of a healthy group waits at most one tick, and anything
+// that may move a decision acts at once, as with Step.
 func (n *Node) Receive(now Time, in Input) (urgent bool) {
 	if n.crashed {
 		return false
 	}
 	cmds, events, scripts, dirty, epoch := len(n.cmds), len(n.events), len(n.scripts), n.dirty, n.currentEpoch
 	n.advance(now, false)
+	n.newGrant = false
 	n.apply(in)
 	if n.crashed || !n.calm {
 		return true
 	}
 	switch in.(type) {
-	case PingReply, InfoReply, PublishReply, Hello, IsDownReply:
-		// A calm Node asks peers only for lease renewals: a grant
-		// extends the lease, a refusal changes nothing before the
-		// timers Quiet already wakes for (quietHolder).
+	case IsDownReply:
+		// A calm Node asks peers for lease renewals, and a new master's
+		// host for its first grants: a renewal extends a lease, a
+		// refusal changes nothing before the timers Quiet already wakes
+		// for (quietHolder), but a grant that starts counting while we
+		// do not hold the VIP may complete the majority that claims it
+		// (the end of a switchover's write pause): it must not wait for
+		// the next tick.
+		if n.newGrant {
+			return true
+		}
+	case PingReply, InfoReply, PublishReply, Hello:
 	default:
 		return true
 	}

@@ -101,6 +101,19 @@ func (n *Node) onLinkUp(v LinkUp) {
 	// Sentinel sends a PING as part of the link set-up.
 	if ri := n.linkInstance(l, v.To); ri != nil {
 		n.sendPing(ri)
+		if ri.kind != KindSentinel {
+			// A Redis closes its clients' connections when it is
+			// promoted or reconfigured (the transaction's CLIENT KILL
+			// TYPE normal, ours and Sentinel's) or restarted: its role
+			// may have changed, so ask now rather than at the next INFO
+			// period (10 s for a replica). On the host of a replica
+			// promoted by a peer this is how the switch finds its
+			// role:master (carryOf) and wants the VIP at once. One INFO
+			// per reconnection, sent now: the periodic commands wait
+			// for the pub/sub connection too, which the same CLIENT
+			// KILL closed and which reconnects a dial period later.
+			n.sendInfo(ri)
+		}
 	}
 }
 
@@ -238,6 +251,11 @@ func (n *Node) onIsDownReply(v IsDownReply) {
 		ri.link.lastAvail, ri.link.lastPong, ri.link.actPing = n.now, n.now, never
 	}
 	if at, ok := n.grantedAt(ri.m, v.Leader); ok && v.LeaderEpoch == 0 {
+		if !ri.m.vip.Own && (ri.grantAt == never || n.now-ri.grantAt > n.lease(ri.m)) {
+			// One more agent counts as granting while we do not hold
+			// the VIP: it may make the majority (receive.go).
+			n.newGrant = true
+		}
 		if ri.grantAt == never || at > ri.grantAt {
 			ri.grantAt = at
 		}

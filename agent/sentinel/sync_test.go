@@ -304,25 +304,7 @@ func TestForcedFailoverSyncTimeout(t *testing.T) {
 // during the catch-up; the bound still aborts the failover and lifts the
 // pause, and nothing is promoted when the link comes back.
 func TestForcedFailoverReplicaLinkLost(t *testing.T) {
-	h := newHarness(t, testConfig())
-	lagging := func(r Ref) string {
-		if r.Kind == KindMaster {
-			return masterInfo(tRep1, tRep2)
-		}
-		return replicaInfo(tMaster, true, 100, 50, strings.Repeat(string(rune('b'+r.Addr.Port%5)), 40))
-	}
-	h.healthy(time.Second, lagging)
-	h.takeCmds()
-	if err := h.n.Failover(h.now, "mymaster"); err != nil {
-		t.Fatal(err)
-	}
-	h.ready()
-	m := h.n.masters["mymaster"]
-	r := m.promoted
-	h.drive(50*time.Millisecond, lagging, nil)
-	if m.sync.phase != syncWaiting {
-		t.Fatalf("phase %d", m.sync.phase)
-	}
+	h, m, r := catchingUp(t)
 	h.step(LinkDown{To: r.link.ref, Link: LinkCmd, Err: "connection reset"})
 	var sent []Command
 	keep := func(c Command) bool {
@@ -337,4 +319,32 @@ func TestForcedFailoverReplicaLinkLost(t *testing.T) {
 	if promotions(sent) != 0 || m.inst.flags&fFailoverInProgress != 0 || m.hold.active {
 		t.Errorf("promotions %d flags %s hold %+v", promotions(sent), m.inst.flagsString(), m.hold)
 	}
+}
+
+// lagging answers INFO as defaultInfo does, except that the replicas are
+// at offset 50, behind the master's 100: they never catch up.
+func lagging(r Ref) string {
+	if r.Kind == KindMaster {
+		return masterInfo(tRep1, tRep2)
+	}
+	return replicaInfo(tMaster, true, 100, 50, strings.Repeat(string(rune('b'+r.Addr.Port%5)), 40))
+}
+
+// catchingUp returns a Node whose forced failover of mymaster waits for
+// its lagging replica to catch up (the master paused), and that replica.
+func catchingUp(t *testing.T) (*harness, *master, *instance) {
+	t.Helper()
+	h := newHarness(t, testConfig())
+	h.healthy(time.Second, lagging)
+	h.takeCmds()
+	if err := h.n.Failover(h.now, "mymaster"); err != nil {
+		t.Fatal(err)
+	}
+	h.ready()
+	m := h.n.masters["mymaster"]
+	h.drive(50*time.Millisecond, lagging, nil)
+	if m.sync.phase != syncWaiting {
+		t.Fatalf("phase %d, want waiting for the replica", m.sync.phase)
+	}
+	return h, m, m.promoted
 }

@@ -189,13 +189,38 @@ func (n *Node) infoPeriod(ri *instance) time.Duration {
 		// load and for the demotion itself.
 		return n.fastInfoPeriod(m)
 	}
+	if ri.flags&fPromoted != 0 && m.failoverState == stateSendSlaveofNoone && m.sync.phase == syncWaiting {
+		// The master is paused for writes until this replica has caught
+		// up (sync.go): every tick of the wait is write pause, so ask at
+		// every tick (an INFO is due once its period is exceeded: half a
+		// tick, not one, or only every other tick would ask), one INFO
+		// in flight at a time. Bounded by syncTimeout (at most
+		// down-after/2), once per forced failover.
+		return n.t.Tick / 2
+	}
 	if ri.flags&(fReconfSent|fReconfInprog) != 0 ||
-		(ri.flags&fPromoted != 0 && (m.failoverState == stateWaitPromotion ||
-			m.failoverState == stateSendSlaveofNoone && m.sync.phase == syncWaiting)) {
+		(ri.flags&fPromoted != 0 && m.failoverState == stateWaitPromotion) ||
+		n.isLocal(ri.addr) && n.awaitingSwitch(m) {
 		return n.fastInfoPeriod(m)
 	}
 	if m.inst.flags&(fSDown|fODown|fFailoverInProgress) != 0 || ri.masterLinkDownTime != 0 {
 		return min(replicaFastIP, n.t.InfoPeriod)
 	}
 	return n.t.InfoPeriod
+}
+
+// awaitingSwitch reports whether we voted for a peer's failover of m and
+// its configuration has not reached us yet (the vote is newer than m's
+// configuration), for as long as that vote keeps us from backing m's
+// current master (m.guard, voteBlock). Meanwhile the replicas on this host
+// get their INFO at the fast rate (infoPeriod): one of them may be the
+// replica being promoted, and the switch carries its latest INFO to the
+// new master instance (carryOf), so with role:master already seen this
+// host wants the VIP at its +switch-master instead of after a new link's
+// first INFO. Only while a failover we backed runs, so idle traffic is
+// unchanged; only local replicas, since no other replica's role decides
+// anything here before the switch.
+func (n *Node) awaitingSwitch(m *master) bool {
+	return m.leader != "" && m.leader != n.myid && m.leaderEpoch > m.configEpoch &&
+		n.now < m.guard.until && n.sameAddr(m.guard.addr, m.inst.addr)
 }
