@@ -55,17 +55,29 @@ type Ack struct {
 // within a few milliseconds without loading the two-core machine.
 const WriteInterval = 2 * time.Millisecond
 
+// WriteTimeout is how long the writer waits for a dial, a write's reply or
+// AUTH before it drops the connection and dials again: short, so that a
+// connection to the floating IP's old holder is abandoned quickly, and
+// long enough that a loaded two-core machine does not time out healthy
+// writes. It is also the floor of any pause the writer can measure when a
+// write is held (a paused master): StartWriterTimeout sets another.
+const WriteTimeout = 100 * time.Millisecond
+
 // StartWriter starts writing through the floating IP from the client
 // namespace.
 //
 // It speaks RESP on a plain socket rather than through a client library's
 // pool: pools back off after failed dials (go-redis stops dialling for up to
 // a second), and the measurement would then show the client library's
-// back-off instead of the failover. Timeouts are short so that a connection
-// to the floating IP's old holder is abandoned quickly.
-func (c *Cluster) StartWriter() *Writer {
+// back-off instead of the failover. Timeouts are short (WriteTimeout) so
+// that a connection to the floating IP's old holder is abandoned quickly.
+func (c *Cluster) StartWriter() *Writer { return c.StartWriterTimeout(WriteTimeout) }
+
+// StartWriterTimeout is StartWriter with a per-write timeout other than
+// WriteTimeout.
+func (c *Cluster) StartWriterTimeout(timeout time.Duration) *Writer {
 	addr := net.JoinHostPort(c.VIP.String(), "6379")
-	return c.startWriter("w:", func(context.Context) (string, error) { return addr, nil }, false)
+	return c.startWriter("w:", func(context.Context) (string, error) { return addr, nil }, false, timeout)
 }
 
 // StartFollower starts a client that writes keys "<prefix><seq>" where
@@ -73,10 +85,10 @@ func (c *Cluster) StartWriter() *Writer {
 // write, as a client that follows Sentinel does (resolve typically asks
 // the agents with SENTINEL GET-MASTER-ADDR-BY-NAME).
 func (c *Cluster) StartFollower(prefix string, resolve func(context.Context) (string, error)) *Writer {
-	return c.startWriter(prefix, resolve, true)
+	return c.startWriter(prefix, resolve, true, WriteTimeout)
 }
 
-func (c *Cluster) startWriter(prefix string, resolve func(context.Context) (string, error), redialOnRefusal bool) *Writer {
+func (c *Cluster) startWriter(prefix string, resolve func(context.Context) (string, error), redialOnRefusal bool, timeout time.Duration) *Writer {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Writer{c: c, start: time.Now(), cancel: cancel, done: make(chan struct{})}
 	go func() {
@@ -99,20 +111,20 @@ func (c *Cluster) startWriter(prefix string, resolve func(context.Context) (stri
 					if err != nil {
 						return err
 					}
-					dctx, dcancel := context.WithTimeout(ctx, 50*time.Millisecond)
+					dctx, dcancel := context.WithTimeout(ctx, min(50*time.Millisecond, timeout))
 					defer dcancel()
 					nc, err := c.dial(dctx, addr)
 					if err != nil {
 						return err
 					}
 					conn, rd = nc, bufio.NewReader(nc)
-					if err := auth(conn, rd, c.Opts.Password); err != nil {
+					if err := auth(conn, rd, c.Opts.Password, timeout); err != nil {
 						return err
 					}
 				}
 				key, val := prefix+strconv.Itoa(seq), strconv.Itoa(seq)
 				req := fmt.Sprintf("*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(key), key, len(val), val)
-				_ = conn.SetDeadline(time.Now().Add(100 * time.Millisecond))
+				_ = conn.SetDeadline(time.Now().Add(timeout))
 				if _, err := io.WriteString(conn, req); err != nil {
 					return err
 				}
@@ -174,11 +186,11 @@ func refusal(line string) error {
 
 // auth sends AUTH on a fresh writer connection when the deployment has a
 // Redis password.
-func auth(conn net.Conn, rd *bufio.Reader, password string) error {
+func auth(conn net.Conn, rd *bufio.Reader, password string, timeout time.Duration) error {
 	if password == "" {
 		return nil
 	}
-	_ = conn.SetDeadline(time.Now().Add(100 * time.Millisecond))
+	_ = conn.SetDeadline(time.Now().Add(timeout))
 	if _, err := fmt.Fprintf(conn, "*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(password), password); err != nil {
 		return err
 	}
