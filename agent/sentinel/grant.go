@@ -119,8 +119,9 @@ func (n *Node) leaseRequestPeriod(m *master, held bool) time.Duration {
 // costs a cut during lossy periods the writes of the wider window only.
 func (n *Node) renewWindow(m *master) time.Duration {
 	r := n.leaseRequestPeriod(m, true)
-	w := max(2*r+r/2, m.stalls.get(n.now, stallMemory)+r/2)
-	return min(w, max(2*r+r/2, n.lease(m)-r))
+	base := 2*r + r/2
+	w := max(base, m.stalls.get(n.now, stallMemory)+r/2)
+	return min(w, max(base, n.lease(m)-r))
 }
 
 // stallMemory is how long a peer's silence widens renewWindow: long

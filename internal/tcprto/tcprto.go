@@ -78,23 +78,3 @@ func Supported() (bool, error) {
 	}
 	return true, nil
 }
-
-// Of reads the floor a connection has (0 where the kernel cannot say).
-func Of(c net.Conn) time.Duration {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return 0
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return 0
-	}
-	var v int
-	_ = rc.Control(func(fd uintptr) {
-		v, err = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_RTO_MIN_US)
-	})
-	if err != nil {
-		return 0
-	}
-	return time.Duration(v) * time.Microsecond
-}
